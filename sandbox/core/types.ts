@@ -1,0 +1,148 @@
+/**
+ * The sandbox's internal contracts. Every emulated service is a ServiceModule; the server
+ * (sandbox/core/server.ts) routes a signed request by its SigV4 credential scope's service name to
+ * the module with that signingName, decodes the wire protocol into an SDK-shaped input object
+ * (PascalCase member names, exactly as the SDK's *CommandInput), calls the operation, and encodes the
+ * SDK-shaped output back into the wire protocol. Operations therefore speak SDK shapes only, which is
+ * also what the SSM Automation engine passes for `aws:executeAwsApi` (Service + Api + inputs) through
+ * `SandboxContext.call`.
+ */
+
+/** An AWS error with the code the SDK maps to a typed exception (e.g. ValidationError, InvalidGroup.NotFound). */
+export class AwsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly statusCode = 400,
+    readonly fault: 'Sender' | 'Receiver' = statusCode >= 500 ? 'Receiver' : 'Sender',
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export type Protocol = 'awsQuery' | 'ec2Query' | 'awsJson1_0' | 'awsJson1_1' | 'restXml' | 'restJson1';
+
+/** What an operation knows about its call. */
+export interface RequestContext {
+  readonly service: string;
+  readonly operation: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly requestId: string;
+  readonly sandbox: SandboxContext;
+}
+
+export type OperationHandler = (input: Record<string, unknown>, ctx: RequestContext) => Promise<unknown> | unknown;
+
+export interface RawHttpRequest {
+  method: string;
+  /** Path without query string, e.g. /2015-03-31/functions/my-fn/configuration */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+export interface RawHttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface ServiceModule {
+  /** SigV4 signing name: cloudformation, ec2, s3, iam, lambda, cloudcontrolapi, config, ssm, sns, sqs, events, dynamodb, states, secretsmanager, scheduler … */
+  readonly signingName: string;
+  readonly protocol: Protocol;
+  /** JSON target prefix for awsJson (e.g. AmazonSSM, StarlingDoveService, CloudApiService), XML namespace for query protocols. */
+  readonly targetPrefix?: string;
+  readonly xmlNamespace?: string;
+  /** SDK-shaped operations, by API name (CreateStack, DescribeSecurityGroups …). */
+  readonly operations: Record<string, OperationHandler>;
+  /**
+   * REST protocols only (restXml, restJson1): map an HTTP request to an operation and its SDK-shaped
+   * input, and its output back to HTTP. RPC protocols leave this out; the server does the codec.
+   */
+  readonly rest?: {
+    route(req: RawHttpRequest): { operation: string; input: Record<string, unknown> } | undefined;
+    encode(operation: string, output: unknown): RawHttpResponse;
+    encodeError(err: AwsError, requestId: string): RawHttpResponse;
+  };
+}
+
+/** An EventBridge event as PutEvents delivers it to rules (the full envelope). */
+export interface BusEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, unknown>;
+}
+
+/** Scaled time: every emulated duration (latency, SSM step time, Config delay, Wait states) goes through it. */
+export interface Clock {
+  /** Real ms per emulated second is 1000 × timeScale (0.01 → a 30 s runbook takes 300 ms). */
+  readonly timeScale: number;
+  now(): Date;
+  /** Sleeps for `seconds` emulated seconds. */
+  sleep(seconds: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** A change to a resource, from any API or from CloudFormation; Config evaluates on these. */
+export interface ResourceChange {
+  resourceType: string;
+  resourceId: string;
+  /** 'deleted' when the resource is gone. */
+  kind: 'created' | 'updated' | 'deleted';
+}
+
+/**
+ * A CloudFormation resource type the sandbox can provision, read back and drift-check. Properties use
+ * CloudFormation's property names and shapes (as in a template), so drift is a comparison of like with like.
+ */
+export interface ResourceProvider {
+  readonly type: string;
+  create(logicalId: string, props: Record<string, unknown>, ctx: ProviderContext): Promise<ProvisionResult>;
+  update(physicalId: string, props: Record<string, unknown>, previous: Record<string, unknown>, ctx: ProviderContext): Promise<ProvisionResult>;
+  delete(physicalId: string, ctx: ProviderContext): Promise<void>;
+  /** The resource's live properties in template shape, or undefined if it no longer exists. */
+  read(physicalId: string, ctx: ProviderContext): Promise<Record<string, unknown> | undefined>;
+  /** Whether changing `property` replaces the resource (CloudFormation's "Update requires: Replacement"). */
+  requiresReplacement?(property: string): boolean;
+  /** Properties AWS drift detection does not check for this type (write-only or unsupported). */
+  readonly driftIgnoredProperties?: readonly string[];
+}
+
+export interface ProvisionResult {
+  physicalId: string;
+  /** Fn::GetAtt values (Arn, GroupId, …). */
+  attributes: Record<string, string>;
+}
+
+export interface ProviderContext {
+  readonly stackName: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly sandbox: SandboxContext;
+}
+
+/** The whole sandbox as a service module sees it. */
+export interface SandboxContext {
+  readonly region: string;
+  readonly accountId: string;
+  readonly clock: Clock;
+  /** Publishes an event to the default event bus (rules → targets), like PutEvents. */
+  putEvent(event: Omit<BusEvent, 'version' | 'id' | 'account' | 'region' | 'time'> & Partial<BusEvent>): Promise<void>;
+  /** Calls another emulated service in-process with SDK-shaped input (what aws:executeAwsApi does). Service is the SDK/SSM service name: ec2, s3, iam, lambda, cloudformation, cloudcontrol, config, ssm … */
+  call(service: string, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Resource providers by CloudFormation type. */
+  readonly providers: ReadonlyMap<string, ResourceProvider>;
+  /** Tells Config (and anyone listening) that a resource changed. */
+  recordChange(change: ResourceChange): void;
+  onChange(listener: (change: ResourceChange) => void): () => void;
+  /** A sandbox log line (printed by the CLI with --verbose, kept for tests). */
+  log(line: string): void;
+}

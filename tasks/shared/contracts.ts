@@ -1,0 +1,247 @@
+/**
+ * The execution state, as the state machine carries it (JSONPath, `$`), and each task's slice of it.
+ * Every task parses its input with these schemas (bad input → InvalidInputError, nothing changed)
+ * and returns the documented result, which the state machine stores at the named ResultPath.
+ *
+ *   $.event         RemediationEvent      execution input, from intake
+ *   $.plan          PlanResult            Plan remediation
+ *   $.confirmation  ConfirmationResult    Confirm non-compliance
+ *   $.drift         DriftState            Detect drift / Check drift detection / Describe drift
+ *   $.approval      ApprovalDecision      Request approval (only when required)
+ *   $.slot          SlotState             Acquire remediation slot / Release remediation slot
+ *   $.runbook       RunbookState          Start runbook / Check runbook
+ *   $.verification  VerificationState     Re-check drift / Request re-evaluation / Check compliance
+ *   $.error         { Error, Cause }      any Catch
+ *   $.outcome       OutcomeRecord         Record outcome
+ */
+import { z } from 'zod';
+
+export const ACCOUNT_ID = /^\d{12}$/;
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+export const EventSource = z.enum(['config', 'cloudformation', 'sweep', 'manual']);
+export type EventSource = z.infer<typeof EventSource>;
+
+/** A normalized drift/non-compliance event. Produced by intake (and the sweep), the execution input's `event`. */
+export const RemediationEvent = z.object({
+  /** EventBridge event id, or a synthetic id for sweep/manual. */
+  eventId: z.string().min(1).max(128),
+  source: EventSource,
+  /** Config rule name; absent for CloudFormation stack-drift events. */
+  configRuleName: z
+    .string()
+    .regex(/^[A-Za-z0-9_\-.]{1,128}$/)
+    .optional(),
+  /** CloudFormation resource type, e.g. AWS::EC2::SecurityGroup (Config uses the same names). */
+  resourceType: z.string().regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/),
+  /** Physical id (Config resourceId): sg-…, bucket name, role name, function name, stack name. */
+  resourceId: z.string().min(1).max(2048),
+  awsAccountId: z.string().regex(ACCOUNT_ID),
+  awsRegion: z.string().regex(REGION),
+  /** NON_COMPLIANT for Config, DRIFTED for CloudFormation. */
+  complianceType: z.enum(['NON_COMPLIANT', 'DRIFTED']),
+  /** ISO-8601; Config's newEvaluationResult.resultRecordedTime / orderingTimestamp. Newer wins. */
+  orderingTimestamp: z.iso.datetime({ offset: true }),
+  stackName: z.string().optional(),
+  stackId: z.string().optional(),
+  logicalResourceId: z.string().optional(),
+  /** Who asked for a manual start (IAM principal / email); they may not approve their own request. */
+  requestedBy: z.string().max(256).optional(),
+});
+export type RemediationEvent = z.infer<typeof RemediationEvent>;
+
+/** The execution input. */
+export const ExecutionInput = z.object({ event: RemediationEvent });
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+export const ApprovalMode = z.enum(['auto', 'required', 'notify-only']);
+export type ApprovalMode = z.infer<typeof ApprovalMode>;
+
+/** A runbook parameter source in the policy: a literal, or a dotted path into { event, drift, plan }. */
+export const ParameterSource = z.union([
+  z.object({ value: z.union([z.string(), z.array(z.string())]) }).strict(),
+  z
+    .object({
+      /** e.g. event.resourceId, drift.expected.SecurityGroupIngress, drift.propertyDifferences */
+      from: z.string().regex(/^(event|drift|plan)(\.[A-Za-z0-9_]+)*$/),
+      /** string (default): String(value); json: JSON.stringify(value); list: one string per element. */
+      as: z.enum(['string', 'json', 'list']).default('string'),
+      /** Used when the path resolves to nothing (e.g. drift fields for a resource outside any stack). */
+      default: z.union([z.string(), z.array(z.string())]).optional(),
+    })
+    .strict(),
+]);
+export type ParameterSource = z.infer<typeof ParameterSource>;
+
+/** `$.plan`: the resolved policy entry and the decision. */
+export const PlanResult = z.object({
+  decision: z.enum(['remediate', 'skip', 'escalate']),
+  reason: z.string(),
+  /** account/region/type/id; the key for leases, outcomes and the loop breaker. */
+  resourceKey: z.string(),
+  policyEntryId: z.string().optional(),
+  runbook: z
+    .object({
+      documentName: z.string(),
+      firstParty: z.boolean(),
+      parameters: z.record(z.string(), ParameterSource),
+    })
+    .optional(),
+  approval: z.object({
+    mode: ApprovalMode,
+    /** true when the workflow must wait for a decision (mode required). */
+    required: z.boolean(),
+    approvers: z.array(z.string()),
+    ttlSeconds: z.number().int().positive(),
+  }),
+  concurrency: z.object({ perRunbook: z.number().int().positive(), global: z.number().int().positive() }),
+  attempts: z.object({ max: z.number().int().min(1).max(5), retryAfterSeconds: z.number().int().min(1) }),
+  verification: z.object({
+    timeoutSeconds: z.number().int().positive(),
+    intervalSeconds: z.number().int().positive(),
+    /** Verification polls allowed (timeoutSeconds / intervalSeconds, rounded up, capped). */
+    maxPolls: z.number().int().positive(),
+  }),
+});
+export type PlanResult = z.infer<typeof PlanResult>;
+
+/** `$.confirmation` */
+export const ConfirmationResult = z.object({
+  stillNonCompliant: z.boolean(),
+  resourceExists: z.boolean(),
+  /** Config's current complianceType for (rule, resource), or NOT_APPLICABLE when no rule applies. */
+  currentCompliance: z.string(),
+  reason: z.string(),
+});
+export type ConfirmationResult = z.infer<typeof ConfirmationResult>;
+
+export const PropertyDifference = z.object({
+  PropertyPath: z.string(),
+  ExpectedValue: z.string(),
+  ActualValue: z.string(),
+  DifferenceType: z.enum(['ADD', 'REMOVE', 'NOT_EQUAL']),
+});
+export type PropertyDifference = z.infer<typeof PropertyDifference>;
+
+/** `$.drift`: built up by Detect drift, Check drift detection, Describe drift. */
+export const DriftState = z.object({
+  /** false when the resource is not managed by a CloudFormation stack (policy-only remediation). */
+  inStack: z.boolean(),
+  mode: z.enum(['resource', 'stack', 'none']),
+  stackName: z.string().optional(),
+  logicalResourceId: z.string().optional(),
+  /** DetectStackDrift id (stack mode). */
+  detectionId: z.string().optional(),
+  /** DETECTION_IN_PROGRESS | DETECTION_COMPLETE | DETECTION_FAILED */
+  detectionStatus: z.string(),
+  /** Polls done so far; bounded by maxPolls. */
+  polls: z.number().int().min(0),
+  maxPolls: z.number().int().positive(),
+  /** Next Wait (SecondsPath $.drift.waitSeconds). */
+  waitSeconds: z.number().int().min(1),
+  /** Set by Describe drift. IN_SYNC | MODIFIED | DELETED | NOT_CHECKED | UNKNOWN */
+  resourceDriftStatus: z.string().optional(),
+  expected: z.record(z.string(), z.unknown()).optional(),
+  actual: z.record(z.string(), z.unknown()).optional(),
+  propertyDifferences: z.array(PropertyDifference).optional(),
+  /** Per top-level list property: elements present in actual but not in expected (e.g. an extra ingress rule). */
+  added: z.record(z.string(), z.array(z.unknown())).optional(),
+  /** Per top-level list property: elements expected but missing from actual (e.g. a detached policy). */
+  removed: z.record(z.string(), z.array(z.unknown())).optional(),
+  /** IN_SYNC with the template but still NON_COMPLIANT: the template itself violates the rule. */
+  templateViolatesRule: z.boolean().optional(),
+});
+export type DriftState = z.infer<typeof DriftState>;
+
+/** `$.approval`: the SendTaskSuccess output of Request approval. */
+export const ApprovalDecision = z.object({
+  approvalId: z.string(),
+  decision: z.literal('approved'),
+  approver: z.string(),
+  comment: z.string().optional(),
+  decidedAt: z.string(),
+});
+export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
+
+/** Cause carried by SendTaskFailure(error = ApprovalRejected) (JSON string). */
+export const ApprovalRejection = z.object({
+  approvalId: z.string(),
+  decision: z.literal('rejected'),
+  approver: z.string(),
+  comment: z.string().optional(),
+  decidedAt: z.string(),
+});
+export type ApprovalRejection = z.infer<typeof ApprovalRejection>;
+
+/** `$.slot` */
+export const SlotState = z.object({
+  acquired: z.boolean(),
+  /** Leases held by this execution (lock ids), released by Release remediation slot. */
+  locks: z.array(z.string()),
+  tries: z.number().int().min(0),
+  maxTries: z.number().int().positive(),
+  /** Jittered wait before the next try (SecondsPath $.slot.waitSeconds). */
+  waitSeconds: z.number().int().min(1),
+});
+export type SlotState = z.infer<typeof SlotState>;
+
+/** `$.runbook` */
+export const RunbookState = z.object({
+  /** 1-based attempt number of the current automation (0 before the first start). */
+  attempt: z.number().int().min(0),
+  automationExecutionId: z.string().optional(),
+  documentName: z.string().optional(),
+  /** Pending | InProgress | Waiting | Success | Failed | TimedOut | Cancelled | … (SSM's statuses). */
+  status: z.string().optional(),
+  /** Success → done; Failed → retry or give up; InProgress → wait again. */
+  phase: z.enum(['not-started', 'running', 'succeeded', 'failed']),
+  /** true when phase=failed and attempts remain. */
+  retryable: z.boolean().optional(),
+  failureMessage: z.string().optional(),
+  polls: z.number().int().min(0),
+  maxPolls: z.number().int().positive(),
+  /** Next Wait (SecondsPath $.runbook.waitSeconds): poll interval, or retryAfterSeconds before a re-attempt. */
+  waitSeconds: z.number().int().min(1),
+});
+export type RunbookState = z.infer<typeof RunbookState>;
+
+/** `$.verification` */
+export const VerificationState = z.object({
+  /** pending → keep polling; verified → VERIFIED; failed → NOT_VERIFIED. */
+  status: z.enum(['pending', 'verified', 'failed']),
+  driftStatus: z.string().optional(),
+  compliance: z.string().optional(),
+  polls: z.number().int().min(0),
+  maxPolls: z.number().int().positive(),
+  waitSeconds: z.number().int().min(1),
+  reason: z.string().optional(),
+  /** Whether a Config re-evaluation was requested (or coalesced into one already pending). */
+  reevaluationRequested: z.boolean().optional(),
+});
+export type VerificationState = z.infer<typeof VerificationState>;
+
+export const Outcome = z.enum(['VERIFIED', 'SKIPPED', 'ESCALATED', 'REJECTED', 'EXPIRED', 'FAILED', 'NOT_VERIFIED']);
+export type Outcome = z.infer<typeof Outcome>;
+/** Outcomes that end the execution in Succeed; the others end in Fail (and alarm). */
+export const SUCCESS_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'REJECTED'];
+
+/** `$.error`, as a Catch writes it. */
+export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof CaughtError>;
+
+/** `$.outcome` */
+export const OutcomeRecord = z.object({
+  outcome: Outcome,
+  reason: z.string(),
+  resourceKey: z.string(),
+  executionId: z.string(),
+  recordedAt: z.string(),
+  /** true when the execution should end in Succeed. */
+  succeeded: z.boolean(),
+});
+export type OutcomeRecord = z.infer<typeof OutcomeRecord>;
+
+/** The resource key used everywhere a resource is identified. */
+export function resourceKeyOf(e: Pick<RemediationEvent, 'awsAccountId' | 'awsRegion' | 'resourceType' | 'resourceId'>) {
+  return `${e.awsAccountId}/${e.awsRegion}/${e.resourceType}/${e.resourceId}`;
+}

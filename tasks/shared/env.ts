@@ -1,0 +1,34 @@
+/** Environment variables. Every function gets the same value for the same key (infra/ guarantees it). */
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const v = env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`environment variable ${name} must be an integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The env var names the stack sets (one place, so infra/ and tasks/ cannot drift apart). */
+export const ENV = {
+  LEASES_TABLE: 'LEASES_TABLE',
+  APPROVALS_TABLE: 'APPROVALS_TABLE',
+  OUTCOMES_TABLE: 'OUTCOMES_TABLE',
+  ORDERING_TABLE: 'ORDERING_TABLE',
+  STATE_MACHINE_ARN: 'STATE_MACHINE_ARN',
+  APPROVAL_TOPIC_ARN: 'APPROVAL_TOPIC_ARN',
+  OUTCOME_TOPIC_ARN: 'OUTCOME_TOPIC_ARN',
+  APPROVAL_BASE_URL: 'APPROVAL_BASE_URL',
+  SIGNING_SECRET_ARN: 'SIGNING_SECRET_ARN',
+  AUTOMATION_ASSUME_ROLE_ARN: 'AUTOMATION_ASSUME_ROLE_ARN',
+  /** Path of the normalized policy JSON (bundled next to the handler). */
+  POLICY_FILE: 'POLICY_FILE',
+  /** Comma-separated Config rule names from the policy (sweep). */
+  CONFIG_RULES: 'CONFIG_RULES',
+  /** Prefix of first-party runbook document names (runbooks/*.yaml are deployed as `${prefix}${Name}`). */
+  RUNBOOK_PREFIX: 'RUNBOOK_PREFIX',
+} as const;

@@ -1,0 +1,140 @@
+/**
+ * Loads, validates and normalizes the remediation policy. An invalid policy throws PolicyError whose
+ * message names each bad field (e.g. `remediations[1].approval.mode: Invalid option`), which is what
+ * `cdk synth` prints.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { PolicyError } from '../errors';
+import {
+  isAwsManagedRunbook,
+  isFirstPartyRunbook,
+  type NormalizedPolicy,
+  PolicyDocument,
+  type ResolvedEntry,
+} from './schema';
+
+function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = 'policy';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  return out;
+}
+
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
+}
+
+export interface LoadOptions {
+  /** First-party runbook document names available (runbooks/*.yaml basenames); unknown ones are an error. */
+  knownRunbooks?: readonly string[];
+}
+
+/** Validates a parsed policy document and folds defaults into each entry. */
+export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): NormalizedPolicy {
+  const r = PolicyDocument.safeParse(raw);
+  if (!r.success) throw new PolicyError(`invalid remediation policy:\n  ${issuesOf(r.error).join('\n  ')}`);
+  const doc = r.data;
+  const problems: string[] = [];
+  const d = doc.defaults;
+  const seen = new Set<string>();
+  const ruleNames = new Set(doc.configRules.map((c) => c.name));
+  const entries: ResolvedEntry[] = doc.remediations.map((e, i) => {
+    const at = `policy.remediations[${i}]`;
+    if (seen.has(e.id)) problems.push(`${at}.id: duplicate id ${e.id}`);
+    seen.add(e.id);
+    const firstParty = isFirstPartyRunbook(e.runbook);
+    if (!firstParty && !isAwsManagedRunbook(e.runbook)) {
+      problems.push(`${at}.runbook: ${e.runbook} is neither first-party (DriftRemediation-…) nor AWS-managed (AWS-…)`);
+    }
+    if (firstParty && opts.knownRunbooks && !opts.knownRunbooks.includes(e.runbook)) {
+      problems.push(`${at}.runbook: no runbook file runbooks/${e.runbook}.yaml`);
+    }
+    if (e.match.configRules.length === 0 && !e.match.cloudFormationDrift) {
+      problems.push(`${at}.match: name at least one config rule or set cloudFormationDrift: true`);
+    }
+    const approval = { ...d.approval, ...e.approval };
+    if (approval.mode === 'required' && approval.approvers.length === 0) {
+      problems.push(`${at}.approval.approvers: approval mode "required" needs at least one approver`);
+    }
+    for (const [j, x] of e.exceptions.entries()) {
+      if (Number.isNaN(Date.parse(x.expires))) problems.push(`${at}.exceptions[${j}].expires: not a date`);
+    }
+    for (const [k, p] of Object.entries(e.parameters)) {
+      if (k === 'AutomationAssumeRole') problems.push(`${at}.parameters.${k}: set by the workflow, remove it`);
+      if ('from' in p && p.from.startsWith('drift.') && !e.match.cloudFormationDrift && e.match.configRules.length > 0) {
+        // Allowed: drift fields are filled when the resource belongs to a stack; documented in docs/policy.md.
+      }
+    }
+    return {
+      id: e.id,
+      ...(e.description ? { description: e.description } : {}),
+      configRules: e.match.configRules,
+      resourceTypes: e.match.resourceTypes,
+      cloudFormationDrift: e.match.cloudFormationDrift,
+      runbook: e.runbook,
+      firstParty,
+      parameters: e.parameters,
+      approval,
+      concurrency: { perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook, global: d.concurrency.global },
+      attempts: { ...d.attempts, ...e.attempts },
+      loopBreaker: { ...d.loopBreaker, ...e.loopBreaker },
+      verification: { ...d.verification, ...e.verification },
+      exceptions: e.exceptions,
+    };
+  });
+  // Two entries must not both claim the same (rule, type) or (drift, type) pair: the match would be ambiguous.
+  const claims = new Map<string, string>();
+  for (const e of entries) {
+    const keys = [
+      ...e.configRules.flatMap((r) => e.resourceTypes.map((t) => `rule ${r} / ${t}`)),
+      ...(e.cloudFormationDrift ? e.resourceTypes.map((t) => `drift / ${t}`) : []),
+    ];
+    for (const k of keys) {
+      const other = claims.get(k);
+      if (other) problems.push(`policy.remediations: ${k} is matched by both ${other} and ${e.id}`);
+      claims.set(k, e.id);
+    }
+  }
+  if (problems.length) throw new PolicyError(`invalid remediation policy:\n  ${problems.join('\n  ')}`);
+  return {
+    version: 1,
+    exceptionTag: doc.exceptionTag,
+    blastRadius: d.blastRadius,
+    globalConcurrency: d.concurrency.global,
+    configRules: doc.configRules,
+    entries,
+  };
+}
+
+/** Parses YAML or JSON text (YAML is a superset of JSON). */
+export function parsePolicyText(text: string, source = 'policy'): unknown {
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new PolicyError(`${source}: not valid YAML/JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads and normalizes a policy file. */
+export function loadPolicyFile(path: string, opts: LoadOptions = {}): NormalizedPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError(`cannot read policy file ${path}: ${(err as Error).message}`);
+  }
+  return normalizePolicy(parsePolicyText(text, path), opts);
+}
+
+/** Finds the entry for an event: by Config rule + type, or (no rule) by CloudFormation drift + type. */
+export function findEntry(
+  policy: NormalizedPolicy,
+  event: { configRuleName?: string | undefined; resourceType: string },
+): ResolvedEntry | undefined {
+  return policy.entries.find((e) =>
+    event.configRuleName
+      ? e.configRules.includes(event.configRuleName) && e.resourceTypes.includes(event.resourceType)
+      : e.cloudFormationDrift && e.resourceTypes.includes(event.resourceType),
+  );
+}

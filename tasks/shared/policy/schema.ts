@@ -1,0 +1,184 @@
+/**
+ * The remediation policy: the one registry that maps a Config rule or a drifted resource type to a
+ * runbook, with approvals, concurrency caps, attempts, loop breaker and exceptions.
+ * Reference: docs/policy.md. The CDK app, the sandbox and the tests all load the same file.
+ */
+import { z } from 'zod';
+import { ApprovalMode, ParameterSource } from '../contracts';
+
+/** Step Functions TimeoutSeconds above ~2,147,483 s overflows Node timers in the local engine; AWS allows a year. We cap approvals at 7 days. */
+export const MAX_APPROVAL_TTL_SECONDS = 7 * 24 * 3600;
+export const MAX_ATTEMPTS = 5;
+/** First-party runbooks are named `${RUNBOOK_PREFIX}<Name>` and live in runbooks/<full name>.yaml. */
+export const RUNBOOK_PREFIX = 'DriftRemediation-';
+const AWS_MANAGED_PREFIXES = ['AWS-', 'AWSConfigRemediation-', 'AWSSupport-'];
+
+export function isFirstPartyRunbook(name: string): boolean {
+  return name.startsWith(RUNBOOK_PREFIX);
+}
+export function isAwsManagedRunbook(name: string): boolean {
+  return AWS_MANAGED_PREFIXES.some((p) => name.startsWith(p));
+}
+
+const RuleName = z.string().regex(/^[A-Za-z0-9_\-.]{1,128}$/, 'must be a Config rule name (letters, digits, _ - .)');
+const ResourceType = z.string().regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'must look like AWS::Service::Type');
+const Duration = (max: number) => z.number().int().positive().max(max);
+
+const Approval = z
+  .object({
+    mode: ApprovalMode,
+    /** Who may decide (emails or IAM principal names). Required when mode is `required`. */
+    approvers: z.array(z.string().min(3).max(256)),
+    ttlSeconds: Duration(MAX_APPROVAL_TTL_SECONDS),
+  })
+  .strict();
+
+const Concurrency = z
+  .object({
+    /** Remediations running this runbook at once. */
+    perRunbook: z.number().int().min(1).max(100),
+    /** Remediations running at once across all runbooks. */
+    global: z.number().int().min(1).max(1000),
+  })
+  .strict();
+
+const Attempts = z
+  .object({
+    max: z.number().int().min(1).max(MAX_ATTEMPTS),
+    retryAfterSeconds: Duration(3600),
+  })
+  .strict();
+
+const LoopBreaker = z
+  .object({
+    /** Look-back window. */
+    windowSeconds: Duration(30 * 24 * 3600),
+    /** Remediations of one resource (successful ones included) allowed in the window before escalating. */
+    maxRemediations: z.number().int().min(1).max(100),
+  })
+  .strict();
+
+const BlastRadius = z
+  .object({
+    windowSeconds: Duration(24 * 3600),
+    /** Remediations started across all resources in the window before new ones escalate instead. */
+    maxRemediations: z.number().int().min(1).max(10_000),
+  })
+  .strict();
+
+const Verification = z
+  .object({
+    timeoutSeconds: Duration(24 * 3600),
+    intervalSeconds: Duration(3600),
+  })
+  .strict();
+
+const Exception = z
+  .object({
+    resourceId: z.string().min(1),
+    /** Restrict to one resource type (default: any). */
+    resourceType: ResourceType.optional(),
+    reason: z.string().min(3),
+    /** ISO date or date-time; the exception stops applying after it. */
+    expires: z.union([z.iso.date(), z.iso.datetime({ offset: true })]),
+  })
+  .strict();
+
+const Defaults = z
+  .object({
+    approval: Approval,
+    concurrency: Concurrency,
+    attempts: Attempts,
+    loopBreaker: LoopBreaker,
+    blastRadius: BlastRadius,
+    verification: Verification,
+  })
+  .strict();
+
+const Entry = z
+  .object({
+    /** Stable id, used in outcomes and metrics. */
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and hyphens'),
+    description: z.string().optional(),
+    match: z
+      .object({
+        /** Config rule names this entry handles (NON_COMPLIANT events). */
+        configRules: z.array(RuleName).default([]),
+        /** Resource types this entry handles; for CloudFormation drift events, the drifted resource's type. */
+        resourceTypes: z.array(ResourceType).min(1),
+        /** Also handle CloudFormation drift events (no Config rule) for these types. */
+        cloudFormationDrift: z.boolean().default(false),
+      })
+      .strict(),
+    /** First-party (DriftRemediation-…, a file in runbooks/) or AWS-managed (AWS-…, AWSConfigRemediation-…) document name. */
+    runbook: z.string().regex(/^[A-Za-z0-9_.-]{3,128}$/),
+    /** Runbook parameters; AutomationAssumeRole is added by the workflow. */
+    parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), ParameterSource).default({}),
+    approval: Approval.partial().optional(),
+    concurrency: Concurrency.pick({ perRunbook: true }).partial().optional(),
+    attempts: Attempts.partial().optional(),
+    loopBreaker: LoopBreaker.partial().optional(),
+    verification: Verification.partial().optional(),
+    /** Explicit exceptions: these resources are never remediated by this entry until `expires`. */
+    exceptions: z.array(Exception).default([]),
+  })
+  .strict();
+
+const ConfigRuleDecl = z
+  .object({
+    name: RuleName,
+    /** AWS managed rule identifier, e.g. INCOMING_SSH_DISABLED. */
+    sourceIdentifier: z.string().regex(/^[A-Z0-9_]+$/),
+    resourceTypes: z.array(ResourceType).min(1),
+    inputParameters: z.record(z.string(), z.string()).optional(),
+    /** Create this rule with the stack (false: it already exists in the account). */
+    deploy: z.boolean().default(false),
+  })
+  .strict();
+
+export const PolicyDocument = z
+  .object({
+    version: z.literal(1),
+    defaults: Defaults,
+    /** Resource tag whose value is an ISO date: remediation is skipped until then. */
+    exceptionTag: z
+      .object({ key: z.string().min(1).max(128) })
+      .strict()
+      .default({ key: 'drift-remediation:exempt-until' }),
+    configRules: z.array(ConfigRuleDecl).default([]),
+    remediations: z.array(Entry).min(1),
+  })
+  .strict();
+
+export type PolicyDocument = z.infer<typeof PolicyDocument>;
+export type PolicyEntry = z.infer<typeof Entry>;
+export type ConfigRuleDecl = z.infer<typeof ConfigRuleDecl>;
+export type PolicyException = z.infer<typeof Exception>;
+
+/** A policy entry with every default applied: what the plan task works from. */
+export interface ResolvedEntry {
+  id: string;
+  description?: string;
+  configRules: string[];
+  resourceTypes: string[];
+  cloudFormationDrift: boolean;
+  runbook: string;
+  firstParty: boolean;
+  parameters: Record<string, ParameterSource>;
+  approval: z.infer<typeof Approval>;
+  concurrency: z.infer<typeof Concurrency>;
+  attempts: z.infer<typeof Attempts>;
+  loopBreaker: z.infer<typeof LoopBreaker>;
+  verification: z.infer<typeof Verification>;
+  exceptions: PolicyException[];
+}
+
+/** The normalized policy: defaults folded into each entry. Serialized next to the plan handler. */
+export interface NormalizedPolicy {
+  version: 1;
+  exceptionTag: { key: string };
+  blastRadius: z.infer<typeof BlastRadius>;
+  globalConcurrency: number;
+  configRules: ConfigRuleDecl[];
+  entries: ResolvedEntry[];
+}
