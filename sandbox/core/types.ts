@@ -50,6 +50,8 @@ export interface RawHttpResponse {
 }
 
 export interface ServiceModule {
+  /** The service's SDK/boto3 name, as SSM's aws:executeAwsApi `Service:` names it: ec2, s3, iam, lambda, cloudformation, cloudcontrol, config, ssm, sns, sqs, events, dynamodb, stepfunctions, secretsmanager, scheduler. */
+  readonly serviceName: string;
   /** SigV4 signing name: cloudformation, ec2, s3, iam, lambda, cloudcontrolapi, config, ssm, sns, sqs, events, dynamodb, states, secretsmanager, scheduler … */
   readonly signingName: string;
   readonly protocol: Protocol;

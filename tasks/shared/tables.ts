@@ -1,0 +1,44 @@
+/**
+ * DynamoDB tables: key names and item layouts. infra/ creates them from these names; tasks read and
+ * write them. All use PAY_PER_REQUEST, KMS encryption, PITR. No TransactWriteItems, UpdateTimeToLive
+ * or ReturnValuesOnConditionCheckFailure is needed (the sandbox's dynalite lacks them); TTL attributes
+ * are written (`expiresAt`, epoch seconds) and enabled by the stack in AWS.
+ */
+
+/**
+ * Leases (the remediation semaphore). One item per lock:
+ *   { lockId: 'global' | `runbook#${documentName}`, count: number, holders: { [executionName]: leasedAtIso } }
+ * Acquire: UpdateItem ADD count 1, SET holders.#exec = :now, condition (attribute_not_exists(count) OR count < :limit) AND attribute_not_exists(holders.#exec).
+ * Release: UpdateItem ADD count -1 REMOVE holders.#exec, condition attribute_exists(holders.#exec).
+ * The holder key is the execution *name* (unique per state machine), which DescribeExecution accepts via the ARN the reaper rebuilds.
+ */
+export const LEASES = { partitionKey: 'lockId' } as const;
+export const GLOBAL_LOCK_ID = 'global';
+export const runbookLockId = (documentName: string) => `runbook#${documentName}`;
+
+/**
+ * Approvals. One item per approval request:
+ *   { approvalId, executionArn, taskToken (never leaves the table), status: PENDING|APPROVED|REJECTED|EXPIRED,
+ *     approvers: string[], requestedBy?, expiresAt (epoch s), createdAt, resourceKey, summary: {...}, decision?: {...} }
+ * Decide: UpdateItem SET status = :s, decision = :d, condition status = PENDING AND expiresAt > :now (single use).
+ */
+export const APPROVALS = { partitionKey: 'approvalId' } as const;
+
+/**
+ * Outcomes / audit. One item per recorded outcome:
+ *   { resourceKey, sk: `${recordedAtIso}#${executionName}`, outcome, reason, executionArn, ruleName?, runbook?,
+ *     attempts, remediated: boolean (a runbook ran to Success), approval?: {...}, durationMs, expiresAt }
+ * The loop breaker queries resourceKey with sk > windowStartIso and counts items with remediated = true.
+ */
+export const OUTCOMES = { partitionKey: 'resourceKey', sortKey: 'sk' } as const;
+
+/**
+ * Ordering and coordination state (single-key items):
+ *   `order#${ruleOrSource}#${resourceKey}` → { lastOrderingTimestamp }  (intake: newer-or-equal wins)
+ *   `blast#${windowStartIso}`             → { count }                  (plan: blast-radius breaker)
+ *   `reeval#${ruleName}`                  → { requestedAt }            (request-reevaluation: ≤ 1 per rule per minute)
+ */
+export const ORDERING = { partitionKey: 'key' } as const;
+export const orderingKey = (ruleOrSource: string, resourceKey: string) => `order#${ruleOrSource}#${resourceKey}`;
+export const blastKey = (windowStartIso: string) => `blast#${windowStartIso}`;
+export const reevalKey = (ruleName: string) => `reeval#${ruleName}`;
