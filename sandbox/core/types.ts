@@ -145,6 +145,13 @@ export interface SandboxContext {
   /** Tells Config (and anyone listening) that a resource changed. */
   recordChange(change: ResourceChange): void;
   onChange(listener: (change: ResourceChange) => void): () => void;
+  /**
+   * Invokes an in-process Lambda handler registered by the installer (sandbox/core/functions.ts), by
+   * function name or ARN, with the payload as Lambda would deliver it. Throws the handler's error
+   * unchanged (its `name` is the Lambda errorType). Used by Step Functions tasks, SQS event source
+   * mappings and EventBridge Lambda targets.
+   */
+  invokeFunction(nameOrArn: string, payload: unknown): Promise<unknown>;
   /** A sandbox log line (printed by the CLI with --verbose, kept for tests). */
   log(line: string): void;
 }
