@@ -1,0 +1,190 @@
+/**
+ * Turns aws-local-stepfunctions' event log into GetExecutionHistory events in AWS's format
+ * (type names, *EventDetails members, ids and previousEventId), so the console-shaped view that ops
+ * know is what the sandbox shows.
+ */
+import type { StateMachine } from 'aws-local-stepfunctions';
+
+/** The library's event-log entry (not exported by name). */
+export type EventLog =
+  ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: Date;
+  type: string;
+  [details: string]: unknown;
+}
+
+export interface TaskInfo {
+  /** Resource of a Task state, to tell Lambda tasks from service integrations. */
+  resource: string;
+  timeoutSeconds?: number;
+}
+
+const json = (v: unknown) => (v === undefined ? undefined : JSON.stringify(v));
+
+export class HistoryRecorder {
+  readonly events: HistoryEvent[] = [];
+
+  constructor(
+    private readonly taskInfo: (stateName: string) => TaskInfo | undefined,
+    private readonly roleArn: string,
+  ) {}
+
+  private push(type: string, details: Record<string, unknown> = {}, at = Date.now()): void {
+    const id = this.events.length + 1;
+    this.events.push({ id, previousEventId: id - 1, timestamp: new Date(at), type, ...details });
+  }
+
+  /** Events for the library's log entry `e` (top-level states only; the workflow has no Map/Parallel). */
+  record(e: EventLog): void {
+    const at = e.timestamp;
+    switch (e.type) {
+      case 'ExecutionStarted':
+        this.push(
+          'ExecutionStarted',
+          { executionStartedEventDetails: { input: json(e.input), roleArn: this.roleArn } },
+          at,
+        );
+        return;
+      case 'ExecutionSucceeded':
+        this.push('ExecutionSucceeded', { executionSucceededEventDetails: { output: json(e.output) } }, at);
+        return;
+      case 'ExecutionFailed':
+        this.push(
+          'ExecutionFailed',
+          { executionFailedEventDetails: { error: e.Error, cause: causeText(e.Cause) } },
+          at,
+        );
+        return;
+      case 'ExecutionAborted':
+        this.push('ExecutionAborted', { executionAbortedEventDetails: {} }, at);
+        return;
+      case 'ExecutionTimeout':
+        this.push('ExecutionTimedOut', { executionTimedOutEventDetails: {} }, at);
+        return;
+      case 'StateEntered': {
+        this.push(
+          `${e.state.type}StateEntered`,
+          { stateEnteredEventDetails: { name: e.state.name, input: json(e.state.input) } },
+          at,
+        );
+        if (e.state.type === 'Task') this.scheduled(e.state.name, e.state.input, at);
+        return;
+      }
+      case 'StateExited': {
+        if (e.state.type === 'Task') this.taskSucceeded(e.state.name, e.state.output, at);
+        if (e.state.type !== 'Fail') {
+          this.push(
+            `${e.state.type}StateExited`,
+            { stateExitedEventDetails: { name: e.state.name, output: json(e.state.output) } },
+            at,
+          );
+        }
+        return;
+      }
+      case 'StateFailed':
+        if (e.state.type === 'Task') this.taskFailed(e.state.name, e.Error, causeText(e.Cause), at);
+        return;
+      case 'StateRetried':
+        // AWS has no "retried" event: the task is simply scheduled again.
+        if (e.state.type === 'Task') this.scheduled(e.state.name, e.state.input, at);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private isLambdaArn(resource: string): boolean {
+    return resource.startsWith('arn:aws:lambda:');
+  }
+
+  private scheduled(name: string, input: unknown, at: number): void {
+    const info = this.taskInfo(name);
+    if (!info) return;
+    if (this.isLambdaArn(info.resource)) {
+      this.push(
+        'LambdaFunctionScheduled',
+        {
+          lambdaFunctionScheduledEventDetails: {
+            resource: info.resource,
+            input: json(input),
+            timeoutInSeconds: info.timeoutSeconds,
+          },
+        },
+        at,
+      );
+      this.push('LambdaFunctionStarted', {}, at);
+    } else {
+      const { resourceType, resource } = splitIntegration(info.resource);
+      this.push(
+        'TaskScheduled',
+        {
+          taskScheduledEventDetails: {
+            resourceType,
+            resource,
+            region: regionOf(info.resource),
+            parameters: json(input),
+          },
+        },
+        at,
+      );
+      this.push('TaskStarted', { taskStartedEventDetails: { resourceType, resource } }, at);
+    }
+  }
+
+  private taskSucceeded(name: string, output: unknown, at: number): void {
+    const info = this.taskInfo(name);
+    if (!info) return;
+    if (this.isLambdaArn(info.resource)) {
+      this.push(
+        'LambdaFunctionSucceeded',
+        { lambdaFunctionSucceededEventDetails: { output: json(output) } },
+        at,
+      );
+    } else {
+      const { resourceType, resource } = splitIntegration(info.resource);
+      this.push(
+        'TaskSucceeded',
+        { taskSucceededEventDetails: { resourceType, resource, output: json(output) } },
+        at,
+      );
+    }
+  }
+
+  private taskFailed(name: string, error: string, cause: string | undefined, at: number): void {
+    const info = this.taskInfo(name);
+    if (!info) return;
+    if (error === 'States.Timeout') {
+      const type = this.isLambdaArn(info.resource) ? 'LambdaFunctionTimedOut' : 'TaskTimedOut';
+      const key = this.isLambdaArn(info.resource)
+        ? 'lambdaFunctionTimedOutEventDetails'
+        : 'taskTimedOutEventDetails';
+      this.push(type, { [key]: { error, cause } }, at);
+      return;
+    }
+    if (this.isLambdaArn(info.resource)) {
+      this.push('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error, cause } }, at);
+    } else {
+      const { resourceType, resource } = splitIntegration(info.resource);
+      this.push('TaskFailed', { taskFailedEventDetails: { resourceType, resource, error, cause } }, at);
+    }
+  }
+}
+
+function causeText(cause: unknown): string | undefined {
+  if (cause === undefined || cause === null) return undefined;
+  return typeof cause === 'string' ? cause : JSON.stringify(cause);
+}
+
+function splitIntegration(resource: string): { resourceType: string; resource: string } {
+  // arn:aws:states:::lambda:invoke.waitForTaskToken → resourceType lambda, resource invoke.waitForTaskToken
+  const m = /^arn:aws[a-z-]*:states:[a-z0-9-]*:\d*:([a-z0-9-]+):(.+)$/.exec(resource);
+  return m?.[1] && m[2] ? { resourceType: m[1], resource: m[2] } : { resourceType: 'unknown', resource };
+}
+
+function regionOf(resource: string): string {
+  return resource.split(':')[3] ?? '';
+}

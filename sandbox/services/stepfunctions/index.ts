@@ -1,0 +1,635 @@
+/**
+ * Step Functions (awsJson1.0, target AWSStepFunctions): state machines run by aws-local-stepfunctions
+ * — the synthesized definition as is — with every Lambda task invoking the real handler in-process
+ * (SandboxContext.invokeFunction). Adds what the library lacks: AWS's execution-name idempotency,
+ * task tokens (`$$.Task.Token` via the run context; SendTaskSuccess/Failure/Heartbeat resolve the
+ * `.waitForTaskToken` task), GetExecutionHistory in AWS's event format, StopExecution, and the
+ * sandbox time scale applied to Wait states and retry intervals.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+  type StateMachineDefinition,
+} from 'aws-local-stepfunctions';
+import { JSONPath } from 'jsonpath-plus';
+import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
+import { type EventLog, HistoryRecorder, type TaskInfo } from './history';
+import { assertValidName, executionArn, parseExecutionArn, stateMachineArn } from './names';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Status = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+interface StateDef {
+  Type: string;
+  Resource?: string;
+  ResultPath?: string | null;
+  ResultSelector?: unknown;
+  Seconds?: number;
+  SecondsPath?: string;
+  Timestamp?: string;
+  TimestampPath?: string;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  Retry?: Array<{ IntervalSeconds?: number }>;
+}
+
+interface Machine {
+  name: string;
+  arn: string;
+  definitionString: string;
+  states: Record<string, StateDef>;
+  roleArn: string;
+  type: 'STANDARD' | 'EXPRESS';
+  createdAt: Date;
+  engine: StateMachine;
+  loggingConfiguration?: unknown;
+  tracingConfiguration?: unknown;
+}
+
+interface Execution {
+  arn: string;
+  name: string;
+  machine: Machine;
+  input: string;
+  status: Status;
+  startDate: Date;
+  stopDate?: Date;
+  output?: string;
+  error?: string;
+  cause?: string;
+  history: HistoryRecorder;
+  abort: () => void;
+  /** Task results at their ResultPaths: what a Wait's SecondsPath reads (for the time scale). */
+  shadow: Record<string, unknown>;
+  /** Settles when the execution has closed and its history is complete. */
+  closed: Promise<void>;
+}
+
+interface PendingToken {
+  execution: Execution;
+  stateName: string;
+  settle: (outcome: { output: unknown } | { error: Error }) => void;
+}
+
+const MAX_INPUT_BYTES = 256 * 1024;
+
+function taskToken(): string {
+  // Real tokens are long opaque base64 strings; keep the look so nothing relies on a short one.
+  return `AQ${randomBytes(180).toString('base64url')}`;
+}
+
+function parseJson(text: unknown, code: string, what: string): Json {
+  if (typeof text !== 'string') throw new AwsError(code, `${what} must be a JSON string`);
+  if (Buffer.byteLength(text) > MAX_INPUT_BYTES) throw new AwsError(code, `${what} exceeds 262144 bytes`);
+  try {
+    return JSON.parse(text) as Json;
+  } catch (err) {
+    throw new AwsError(code, `${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function str(input: Record<string, unknown>, key: string, required = true): string {
+  const v = input[key];
+  if (typeof v === 'string' && v.length > 0) return v;
+  if (required)
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value at '${key}' failed to satisfy constraint: Member must not be null`,
+    );
+  return '';
+}
+
+/** Writes `value` at a simple JSONPath (`$`, `$.a.b`) in `target`; other paths are ignored. */
+function setAtPath(target: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  if (path === '$')
+    return value && typeof value === 'object' ? { ...(value as Record<string, unknown>) } : target;
+  const m = /^\$((\.[A-Za-z0-9_]+)+)$/.exec(path);
+  if (!m?.[1]) return target;
+  const parts = m[1].slice(1).split('.');
+  let cur = target;
+  for (const [i, p] of parts.entries()) {
+    if (i === parts.length - 1) cur[p] = value;
+    else {
+      const next = cur[p];
+      cur[p] = next && typeof next === 'object' ? next : {};
+      cur = cur[p] as Record<string, unknown>;
+    }
+  }
+  return target;
+}
+
+/** An Error whose name is the Lambda errorType and whose message is Lambda's Cause JSON. */
+function lambdaError(err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const out = new Error(JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: [] }));
+  out.name = e.name;
+  return out;
+}
+
+export interface StepFunctionsService extends ServiceModule {
+  /** Resolves when the execution has closed (tests and the demo wait on it). */
+  waitForExecution(arn: string): Promise<void>;
+  /** Starts an execution as an EventBridge target does. */
+  startExecutionFromTarget(stateMachineArn: string, input: string, sandbox: SandboxContext): Promise<string>;
+  /** Stops every running execution (sandbox shutdown). */
+  stopAll(): void;
+}
+
+export function stepFunctionsService(): StepFunctionsService {
+  const machines = new Map<string, Machine>();
+  const executions = new Map<string, Execution>();
+  const tokens = new Map<string, PendingToken>();
+  /** Tokens that existed but are closed, with why (so late callers get AWS's error, not InvalidToken). */
+  const closedTokens = new Map<string, 'done' | 'timedout'>();
+
+  function machineByArn(arn: string): Machine {
+    const m = machines.get(arn);
+    if (!m) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return m;
+  }
+
+  function executionByArn(arn: string): Execution {
+    const e = executions.get(arn);
+    if (!e) {
+      if (!parseExecutionArn(arn)) throw new AwsError('InvalidArn', `Invalid Arn: '${arn}'`);
+      throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    }
+    return e;
+  }
+
+  function closeTokensOf(execution: Execution, why: 'done' | 'timedout', stateName?: string): void {
+    for (const [token, p] of tokens) {
+      if (p.execution !== execution || (stateName && p.stateName !== stateName)) continue;
+      tokens.delete(token);
+      closedTokens.set(token, why);
+      p.settle({ error: Object.assign(new Error('task closed'), { name: 'States.TaskClosed' }) });
+    }
+  }
+
+  function createMachine(input: Record<string, unknown>, ctx: RequestContext) {
+    const name = str(input, 'name');
+    assertValidName(name, 'state machine');
+    const definitionString = str(input, 'definition');
+    const definition = parseJson(
+      definitionString,
+      'InvalidDefinition',
+      'definition',
+    ) as unknown as StateMachineDefinition;
+    const arn = stateMachineArn(ctx.region, ctx.accountId, name);
+    const existing = machines.get(arn);
+    if (existing) {
+      if (existing.definitionString === definitionString)
+        return { stateMachineArn: arn, creationDate: existing.createdAt };
+      throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
+    }
+    let engine: StateMachine;
+    try {
+      engine = new StateMachine(engineDefinition(definition), { validationOptions: { checkArn: false } });
+    } catch (err) {
+      throw new AwsError(
+        'InvalidDefinition',
+        `Invalid State Machine Definition: '${(err as Error).message}'`,
+      );
+    }
+    const type = input.type === 'EXPRESS' ? 'EXPRESS' : 'STANDARD';
+    const m: Machine = {
+      name,
+      arn,
+      definitionString,
+      states: (definition.States ?? {}) as unknown as Record<string, StateDef>,
+      roleArn: str(input, 'roleArn', false),
+      type,
+      createdAt: new Date(),
+      engine,
+      loggingConfiguration: input.loggingConfiguration,
+      tracingConfiguration: input.tracingConfiguration,
+    };
+    machines.set(arn, m);
+    return { stateMachineArn: arn, creationDate: m.createdAt };
+  }
+
+  function start(machine: Machine, name: string, inputText: string, sandbox: SandboxContext): Execution {
+    const input = parseJson(inputText, 'InvalidExecutionInput', 'input');
+    const arn = executionArn(sandbox.region, sandbox.accountId, machine.name, name);
+    const clock = sandbox.clock;
+    const runContext = {
+      Execution: { Id: arn, Name: name, RoleArn: machine.roleArn },
+      StateMachine: { Id: machine.arn, Name: machine.name },
+      Task: { Token: taskToken() },
+    };
+    const history = new HistoryRecorder((stateName): TaskInfo | undefined => {
+      const s = machine.states[stateName];
+      return s?.Type === 'Task' && s.Resource
+        ? { resource: s.Resource, ...(s.TimeoutSeconds ? { timeoutSeconds: s.TimeoutSeconds } : {}) }
+        : undefined;
+    }, machine.roleArn);
+    const execution: Execution = {
+      arn,
+      name,
+      machine,
+      input: inputText,
+      status: 'RUNNING',
+      startDate: clock.now(),
+      history,
+      abort: () => {},
+      shadow: input && typeof input === 'object' && !Array.isArray(input) ? { ...input } : {},
+      closed: Promise.resolve(),
+    };
+
+    const invoke = async (stateName: string, state: StateDef, effectiveInput: unknown): Promise<unknown> => {
+      const resource = state.Resource ?? '';
+      let result: unknown;
+      if (resource.startsWith('arn:aws:lambda:')) {
+        result = await sandbox.invokeFunction(resource, effectiveInput).catch((err: unknown) => {
+          throw lambdaError(err);
+        });
+      } else if (/^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) {
+        const params = (effectiveInput ?? {}) as { FunctionName?: string; Payload?: unknown };
+        if (!params.FunctionName)
+          throw Object.assign(new Error('FunctionName is required'), { name: 'States.Runtime' });
+        const fn = params.FunctionName;
+        if (resource.endsWith('.waitForTaskToken')) {
+          const token = runContext.Task.Token;
+          const waited = new Promise<unknown>((resolve, reject) => {
+            tokens.set(token, {
+              execution,
+              stateName,
+              settle: (o) => ('output' in o ? resolve(o.output) : reject(o.error)),
+            });
+          });
+          // After a timeout the library has moved on; nobody awaits `waited` any more.
+          waited.catch(() => {});
+          // A later waitForTaskToken state gets a fresh token.
+          runContext.Task.Token = taskToken();
+          try {
+            await sandbox.invokeFunction(fn, params.Payload);
+          } catch (err) {
+            tokens.delete(token);
+            closedTokens.set(token, 'done');
+            throw lambdaError(err);
+          }
+          const timeoutSeconds = taskTimeoutSeconds(state, execution.shadow);
+          result = await withTimeout(
+            waited,
+            timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000 * clock.timeScale,
+            () => {
+              tokens.delete(token);
+              closedTokens.set(token, 'timedout');
+            },
+          );
+        } else {
+          const payload = await sandbox.invokeFunction(fn, params.Payload).catch((err: unknown) => {
+            throw lambdaError(err);
+          });
+          result = { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+        }
+      } else {
+        throw Object.assign(new Error(`The sandbox does not run Task resource ${resource}`), {
+          name: 'States.Runtime',
+        });
+      }
+      if (state.ResultPath !== null && !state.ResultSelector) {
+        execution.shadow = setAtPath(execution.shadow, state.ResultPath ?? '$', result);
+      }
+      return result;
+    };
+
+    const taskHandlers: Record<string, (i: Json) => Promise<Json>> = {};
+    for (const [stateName, state] of Object.entries(machine.states)) {
+      if (state.Type === 'Task')
+        taskHandlers[stateName] = (i) => invoke(stateName, state, i) as Promise<Json>;
+    }
+    const scaled = clock.timeScale !== 1;
+    const waitTimeOverrides = new Proxy({} as Record<string, number>, {
+      get: (_t, stateName) => {
+        if (!scaled || typeof stateName !== 'string') return undefined;
+        const s = machine.states[stateName];
+        if (s?.Type !== 'Wait') return undefined;
+        let seconds = s.Seconds;
+        if (seconds === undefined && s.SecondsPath) {
+          const found = JSONPath({
+            path: s.SecondsPath,
+            json: execution.shadow as object,
+            wrap: false,
+          }) as unknown;
+          seconds = typeof found === 'number' ? found : 1;
+        }
+        if (seconds === undefined && (s.Timestamp || s.TimestampPath)) seconds = 1;
+        return Math.max(0, (seconds ?? 1) * 1000 * clock.timeScale);
+      },
+    });
+    const retryIntervalOverrides = new Proxy({} as Record<string, number>, {
+      get: (_t, stateName) => {
+        if (!scaled || typeof stateName !== 'string') return undefined;
+        const s = machine.states[stateName];
+        if (!s?.Retry) return undefined;
+        return (s.Retry[0]?.IntervalSeconds ?? 1) * 1000 * clock.timeScale;
+      },
+    });
+
+    const run = machine.engine.run(input, {
+      overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides, retryIntervalOverrides },
+      context: runContext,
+      noThrowOnAbort: true,
+    });
+    execution.abort = run.abort;
+
+    const consume = (async () => {
+      for await (const e of run.eventLogs as AsyncGenerator<EventLog>) {
+        history.record(e);
+        if (e.type === 'StateFailed' && e.Error === 'States.Timeout')
+          closeTokensOf(execution, 'timedout', e.state.name);
+      }
+    })();
+    const settle = run.result.then(
+      (output) => {
+        if (execution.status !== 'RUNNING') return;
+        execution.status = 'SUCCEEDED';
+        execution.output = JSON.stringify(output);
+      },
+      (err: unknown) => {
+        if (execution.status !== 'RUNNING') return;
+        if (err instanceof ExecutionAbortedError) execution.status = 'ABORTED';
+        else if (err instanceof ExecutionTimeoutError) {
+          execution.status = 'TIMED_OUT';
+          execution.error = 'States.Timeout';
+        } else {
+          const cause =
+            err instanceof ExecutionError && err.cause instanceof Error ? err.cause : (err as Error);
+          execution.status = 'FAILED';
+          execution.error = cause.name;
+          execution.cause = cause.message;
+        }
+      },
+    );
+    execution.closed = Promise.all([consume, settle]).then(() => {
+      execution.stopDate ??= clock.now();
+      closeTokensOf(execution, 'done');
+      void sandbox
+        .putEvent({
+          source: 'aws.states',
+          'detail-type': 'Step Functions Execution Status Change',
+          resources: [arn],
+          detail: {
+            executionArn: arn,
+            stateMachineArn: machine.arn,
+            name,
+            status: execution.status,
+            startDate: execution.startDate.getTime(),
+            stopDate: execution.stopDate.getTime(),
+            input: execution.input,
+            output: execution.output ?? null,
+          },
+        })
+        .catch(() => {});
+    });
+    executions.set(arn, execution);
+    return execution;
+  }
+
+  function startExecution(input: Record<string, unknown>, ctx: RequestContext) {
+    const machine = machineByArn(str(input, 'stateMachineArn'));
+    const name = typeof input.name === 'string' ? input.name : randomUUID();
+    assertValidName(name);
+    const inputText = typeof input.input === 'string' ? input.input : '{}';
+    parseJson(inputText, 'InvalidExecutionInput', 'input');
+    const arn = executionArn(ctx.region, ctx.accountId, machine.name, name);
+    const existing = executions.get(arn);
+    if (existing) {
+      // Standard workflows: same name + same input while RUNNING is idempotent; anything else is a conflict.
+      if (machine.type === 'STANDARD' && existing.status === 'RUNNING' && existing.input === inputText) {
+        return { executionArn: arn, startDate: existing.startDate };
+      }
+      throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
+    }
+    const e = start(machine, name, inputText, ctx.sandbox);
+    return { executionArn: e.arn, startDate: e.startDate };
+  }
+
+  function describe(e: Execution) {
+    return {
+      executionArn: e.arn,
+      stateMachineArn: e.machine.arn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startDate,
+      ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+      input: e.input,
+      inputDetails: { included: true },
+      ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+      ...(e.cause !== undefined ? { cause: e.cause } : {}),
+    };
+  }
+
+  function pending(tokenValue: unknown): PendingToken {
+    if (typeof tokenValue !== 'string' || tokenValue.length < 1 || tokenValue.length > 2048) {
+      throw new AwsError('InvalidToken', 'Invalid Token');
+    }
+    const p = tokens.get(tokenValue);
+    if (p) return p;
+    const closed = closedTokens.get(tokenValue);
+    if (closed === 'timedout') throw new AwsError('TaskTimedOut', 'Task Timed Out');
+    if (closed === 'done') throw new AwsError('TaskDoesNotExist', 'Task Does Not Exist');
+    throw new AwsError('InvalidToken', 'Invalid Token');
+  }
+
+  function finishToken(token: string, p: PendingToken, outcome: { output: unknown } | { error: Error }) {
+    tokens.delete(token);
+    closedTokens.set(token, 'done');
+    p.settle(outcome);
+  }
+
+  const operations: ServiceModule['operations'] = {
+    CreateStateMachine: createMachine,
+    DescribeStateMachine: (input) => {
+      const m = machineByArn(str(input, 'stateMachineArn'));
+      return {
+        stateMachineArn: m.arn,
+        name: m.name,
+        status: 'ACTIVE',
+        definition: m.definitionString,
+        roleArn: m.roleArn,
+        type: m.type,
+        creationDate: m.createdAt,
+        ...(m.loggingConfiguration ? { loggingConfiguration: m.loggingConfiguration } : {}),
+        ...(m.tracingConfiguration ? { tracingConfiguration: m.tracingConfiguration } : {}),
+      };
+    },
+    ListStateMachines: () => ({
+      stateMachines: [...machines.values()].map((m) => ({
+        stateMachineArn: m.arn,
+        name: m.name,
+        type: m.type,
+        creationDate: m.createdAt,
+      })),
+    }),
+    DeleteStateMachine: (input) => {
+      const m = machineByArn(str(input, 'stateMachineArn'));
+      machines.delete(m.arn);
+      return {};
+    },
+    StartExecution: startExecution,
+    DescribeExecution: (input) => describe(executionByArn(str(input, 'executionArn'))),
+    ListExecutions: (input) => {
+      const m = machineByArn(str(input, 'stateMachineArn'));
+      const filter = typeof input.statusFilter === 'string' ? input.statusFilter : undefined;
+      const all = [...executions.values()]
+        .filter((e) => e.machine === m && (!filter || e.status === filter))
+        .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+      const max =
+        typeof input.maxResults === 'number' && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
+      const from = typeof input.nextToken === 'string' ? Number(input.nextToken) || 0 : 0;
+      const page = all.slice(from, from + max);
+      return {
+        executions: page.map((e) => ({
+          executionArn: e.arn,
+          stateMachineArn: m.arn,
+          name: e.name,
+          status: e.status,
+          startDate: e.startDate,
+          ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+        })),
+        ...(from + max < all.length ? { nextToken: String(from + max) } : {}),
+      };
+    },
+    GetExecutionHistory: (input) => {
+      const e = executionByArn(str(input, 'executionArn'));
+      const events = input.reverseOrder === true ? [...e.history.events].reverse() : e.history.events;
+      const max =
+        typeof input.maxResults === 'number' && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
+      const from = typeof input.nextToken === 'string' ? Number(input.nextToken) || 0 : 0;
+      const page = events
+        .slice(from, from + max)
+        .map((ev) => (input.includeExecutionData === false ? stripData(ev) : ev));
+      return { events: page, ...(from + max < events.length ? { nextToken: String(from + max) } : {}) };
+    },
+    StopExecution: (input) => {
+      const e = executionByArn(str(input, 'executionArn'));
+      if (e.status === 'RUNNING') {
+        e.status = 'ABORTED';
+        if (typeof input.error === 'string') e.error = input.error;
+        if (typeof input.cause === 'string') e.cause = input.cause;
+        e.stopDate = new Date();
+        closeTokensOf(e, 'done');
+        e.abort();
+      }
+      return { stopDate: e.stopDate ?? new Date() };
+    },
+    SendTaskSuccess: (input) => {
+      const token = input.taskToken;
+      const p = pending(token);
+      const output = parseJson(input.output, 'InvalidOutput', 'output');
+      finishToken(token as string, p, { output });
+      return {};
+    },
+    SendTaskFailure: (input) => {
+      const token = input.taskToken;
+      const p = pending(token);
+      const err = new Error(typeof input.cause === 'string' ? input.cause : '');
+      err.name = typeof input.error === 'string' && input.error ? input.error : 'States.TaskFailed';
+      finishToken(token as string, p, { error: err });
+      return {};
+    },
+    SendTaskHeartbeat: (input) => {
+      pending(input.taskToken);
+      return {};
+    },
+  };
+
+  return {
+    serviceName: 'stepfunctions',
+    signingName: 'states',
+    protocol: 'awsJson1_0',
+    targetPrefix: 'AWSStepFunctions',
+    operations,
+    waitForExecution: async (arn) => {
+      await executionByArn(arn).closed;
+    },
+    startExecutionFromTarget: async (arn, inputText, sandbox) => {
+      const m = machineByArn(arn);
+      return start(m, randomUUID(), inputText, sandbox).arn;
+    },
+    stopAll: () => {
+      for (const e of executions.values()) {
+        if (e.status === 'RUNNING') {
+          e.status = 'ABORTED';
+          e.stopDate = new Date();
+          closeTokensOf(e, 'done');
+          e.abort();
+        }
+      }
+    },
+  };
+}
+
+/** Largest TimeoutSeconds the local engine's timers take (Node timers overflow past 2^31-1 ms). */
+const ENGINE_MAX_TIMEOUT_SECONDS = 2_147_483;
+
+/**
+ * The definition as handed to the engine. aws-local-stepfunctions 3 evaluates TimeoutSecondsPath against
+ * the Parameters output instead of the state input (AWS's semantics), so those paths are taken out here and
+ * enforced by this emulator from the state input; nothing else changes.
+ */
+function engineDefinition(definition: StateMachineDefinition): StateMachineDefinition {
+  const copy = JSON.parse(JSON.stringify(definition)) as { States: Record<string, StateDef> };
+  for (const state of Object.values(copy.States ?? {})) {
+    if (state.Type === 'Task' && state.TimeoutSecondsPath) {
+      delete state.TimeoutSecondsPath;
+      state.TimeoutSeconds = ENGINE_MAX_TIMEOUT_SECONDS;
+    }
+  }
+  return copy as unknown as StateMachineDefinition;
+}
+
+/** A task's timeout: TimeoutSecondsPath read from the state input (as tracked), else TimeoutSeconds. */
+function taskTimeoutSeconds(state: StateDef, stateInput: Record<string, unknown>): number | undefined {
+  if (state.TimeoutSecondsPath) {
+    const v = JSONPath({
+      path: state.TimeoutSecondsPath,
+      json: stateInput as object,
+      wrap: false,
+    }) as unknown;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      throw Object.assign(
+        new Error(`TimeoutSecondsPath ${state.TimeoutSecondsPath} does not point to a positive integer`),
+        {
+          name: 'States.Runtime',
+        },
+      );
+    }
+    return v;
+  }
+  return undefined;
+}
+
+/** Races `p` against a timer; on expiry runs `onTimeout` and rejects with States.Timeout. */
+async function withTimeout<T>(p: Promise<T>, ms: number | undefined, onTimeout: () => void): Promise<T> {
+  if (ms === undefined) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(Object.assign(new Error('Task timed out'), { name: 'States.Timeout' }));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function stripData(ev: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ev)) {
+    if (v && typeof v === 'object' && k.endsWith('EventDetails')) {
+      const { input: _i, output: _o, ...rest } = v as Record<string, unknown>;
+      out[k] = rest;
+    } else out[k] = v;
+  }
+  return out;
+}
