@@ -10,16 +10,30 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from './powertools';
 
+const resets: Array<() => void> = [];
+
 function once<T extends object>(make: () => T): () => T {
   let v: T | undefined;
+  resets.push(() => {
+    v = undefined;
+  });
   return () => {
     v ??= tracer.captureAWSv3Client(make());
     return v;
   };
+}
+
+/**
+ * Forgets the cached clients so the next call builds new ones from the current environment. Only the
+ * sandbox needs this (it runs handlers in-process and may restart on another port); Lambda never does.
+ */
+export function resetClients(): void {
+  for (const r of resets) r();
 }
 
 export const clients = {
@@ -28,6 +42,7 @@ export const clients = {
   ssm: once(() => new SSMClient({})),
   sfn: once(() => new SFNClient({})),
   sns: once(() => new SNSClient({})),
+  sqs: once(() => new SQSClient({})),
   cloudControl: once(() => new CloudControlClient({})),
   secrets: once(() => new SecretsManagerClient({})),
   dynamo: once(() => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } })),
