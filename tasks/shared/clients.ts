@@ -45,5 +45,7 @@ export const clients = {
   sqs: once(() => new SQSClient({})),
   cloudControl: once(() => new CloudControlClient({})),
   secrets: once(() => new SecretsManagerClient({})),
-  dynamo: once(() => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } })),
+  dynamo: once(() =>
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+  ),
 };

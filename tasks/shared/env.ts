@@ -9,7 +9,8 @@ export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = 
   const v = env[name];
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`environment variable ${name} must be an integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n))
+    throw new Error(`environment variable ${name} must be an integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -31,4 +32,6 @@ export const ENV = {
   CONFIG_RULES: 'CONFIG_RULES',
   /** Prefix of first-party runbook document names (runbooks/*.yaml are deployed as `${prefix}${Name}`). */
   RUNBOOK_PREFIX: 'RUNBOOK_PREFIX',
+  /** URL of the intake SQS queue (sweep sends its findings there). */
+  INTAKE_QUEUE_URL: 'INTAKE_QUEUE_URL',
 } as const;

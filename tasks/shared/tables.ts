@@ -37,8 +37,12 @@ export const OUTCOMES = { partitionKey: 'resourceKey', sortKey: 'sk' } as const;
  *   `order#${ruleOrSource}#${resourceKey}` → { lastOrderingTimestamp }  (intake: newer-or-equal wins)
  *   `blast#${windowStartIso}`             → { count }                  (plan: blast-radius breaker)
  *   `reeval#${ruleName}`                  → { requestedAt }            (request-reevaluation: ≤ 1 per rule per minute)
+ *   `breakglass#${resourceKey}` / `breakglass#*` → { until (ISO), by?, reason? } (plan: no remediation until `until`)
  */
 export const ORDERING = { partitionKey: 'key' } as const;
-export const orderingKey = (ruleOrSource: string, resourceKey: string) => `order#${ruleOrSource}#${resourceKey}`;
+export const orderingKey = (ruleOrSource: string, resourceKey: string) =>
+  `order#${ruleOrSource}#${resourceKey}`;
 export const blastKey = (windowStartIso: string) => `blast#${windowStartIso}`;
 export const reevalKey = (ruleName: string) => `reeval#${ruleName}`;
+/** Break-glass switch for one resource, or for everything with `breakGlassKey('*')`. */
+export const breakGlassKey = (resourceKeyOrStar: string) => `breakglass#${resourceKeyOrStar}`;
