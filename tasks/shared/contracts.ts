@@ -217,6 +217,10 @@ export const VerificationState = z.object({
   reason: z.string().optional(),
   /** Whether a Config re-evaluation was requested (or coalesced into one already pending). */
   reevaluationRequested: z.boolean().optional(),
+  /** ISO time verification began (set by the first Re-check drift); compliance results older than it do not verify. */
+  startedAt: z.string().optional(),
+  /** DetectStackDrift id of the verification's own stack-level re-check (stack mode, no Config rule). */
+  detectionId: z.string().optional(),
 });
 export type VerificationState = z.infer<typeof VerificationState>;
 
