@@ -4,7 +4,7 @@
  * duplicate EventBridge event or a sweep re-find of an event already handled is absorbed by
  * StartExecution (ExecutionAlreadyExists) instead of starting a second remediation.
  *
- * Format: `<rule-or-cfn, ≤24>-<type name, ≤12>-<sha256 hex, 40>`: at most 78 characters of [A-Za-z0-9_-]
+ * Format: `<rule-or-cfn, ≤20>-<type name, ≤16>-<sha256 hex, 40>`: at most 78 characters of [A-Za-z0-9_-]
  * (Step Functions allows 80; this character set also keeps CloudWatch logging happy).
  */
 import { createHash } from 'node:crypto';
@@ -44,7 +44,7 @@ export function executionName(
     .digest('hex')
     .slice(0, HASH_CHARS);
   const typeName = event.resourceType.split('::').pop() ?? event.resourceType;
-  return `${readable(rule, 24)}-${readable(typeName, 12)}-${hash}`;
+  return `${readable(rule, 20)}-${readable(typeName, 16)}-${hash}`;
 }
 
 /** True for a string Step Functions accepts as an execution name (and CloudWatch logging too). */

@@ -1,0 +1,490 @@
+/**
+ * intake: SQS-triggered; turns EventBridge envelopes into remediation executions.
+ *
+ * Input (IntakeInput): an SQS event `{ Records: [{ messageId, body, … }] }`; each body is an
+ * EventBridge envelope `{ id, source, 'detail-type', account, region, time, detail }`:
+ *   - source `aws.config`, detail-type `Config Rules Compliance Change`: detail { configRuleName, resourceType,
+ *     resourceId, awsAccountId, awsRegion, newEvaluationResult: { complianceType, resultRecordedTime,
+ *     evaluationResultIdentifier: { orderingTimestamp } } }. Only NON_COMPLIANT starts anything.
+ *   - source `aws.cloudformation`, detail-type `CloudFormation Drift Detection Status Change`: detail
+ *     { 'stack-id', 'status-details': { 'stack-drift-status', 'detection-status' } }. DRIFTED fans out to one
+ *     event per MODIFIED/DELETED resource whose type has a `cloudFormationDrift` policy entry.
+ *   - source `drift-remediation.manual` / `drift-remediation.sweep`: detail is a RemediationEvent.
+ * Output: `{ batchItemFailures: [{ itemIdentifier }] }` (SQS partial batch response): only records that
+ * failed transiently (or on an infrastructure error) are redelivered; SQS moves them to the DLQ after
+ * maxReceiveCount.
+ *
+ * Per event: validate (contract + per-type resource id) → policy entry → ordering check (ORDERING table,
+ * newer-or-equal orderingTimestamp wins) → StartExecution with a deterministic name
+ * (ExecutionAlreadyExists = duplicate absorbed). Every event intake drops gets a SKIPPED outcome item.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  type CloudFormationClient,
+  DescribeStackResourceDriftsCommand,
+  type StackResourceDrift,
+} from '@aws-sdk/client-cloudformation';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
+import { z } from 'zod';
+import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
+import { awsCall } from '../shared/errors';
+import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
+import { formatIssues } from '../shared/handler';
+import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
+import { findEntry } from '../shared/policy/load';
+import type { NormalizedPolicy } from '../shared/policy/schema';
+import { logger, metrics } from '../shared/powertools';
+import { isValidResourceId } from '../shared/resource-ids';
+import { isStackMissing } from '../shared/resource-lookup';
+import { orderingKey } from '../shared/tables';
+
+export const SOURCES = {
+  config: 'aws.config',
+  cloudFormation: 'aws.cloudformation',
+  manual: 'drift-remediation.manual',
+  sweep: 'drift-remediation.sweep',
+} as const;
+export const DETAIL_TYPES = {
+  config: 'Config Rules Compliance Change',
+  drift: 'CloudFormation Drift Detection Status Change',
+} as const;
+
+const STACK_TYPE = 'AWS::CloudFormation::Stack';
+
+export const IntakeInput = z.object({
+  Records: z.array(z.looseObject({ messageId: z.string().min(1), body: z.string() })),
+});
+export type IntakeInput = z.infer<typeof IntakeInput>;
+
+export interface IntakeDeps {
+  sfn: SFNClient;
+  ddb: DynamoDBDocumentClient;
+  cloudFormation: CloudFormationClient;
+  policy: NormalizedPolicy;
+  stateMachineArn: string;
+  orderingTable: string;
+  outcomesTable: string;
+  now: () => Date;
+}
+
+/** What happened to one normalized event. */
+export type EventOutcome =
+  | { status: 'started'; executionName: string; executionArn: string; resourceKey: string }
+  | { status: 'duplicate'; executionName: string; resourceKey: string }
+  | { status: 'skipped'; reason: string; resourceKey: string; executionName: string };
+
+const Envelope = z.object({
+  id: z.string().optional(),
+  source: z.string(),
+  'detail-type': z.string(),
+  account: z.string().optional(),
+  region: z.string().optional(),
+  time: z.string().optional(),
+  detail: z.unknown(),
+});
+type Envelope = z.infer<typeof Envelope>;
+
+const ConfigDetail = z.object({
+  configRuleName: z.string(),
+  resourceType: z.string(),
+  resourceId: z.string(),
+  awsAccountId: z.string(),
+  awsRegion: z.string(),
+  newEvaluationResult: z.object({
+    complianceType: z.string(),
+    resultRecordedTime: z.string().optional(),
+    evaluationResultIdentifier: z.object({ orderingTimestamp: z.string().optional() }).optional(),
+  }),
+});
+
+const DriftDetail = z.object({
+  'stack-id': z.string().min(1),
+  'status-details': z.object({ 'stack-drift-status': z.string(), 'detection-status': z.string().optional() }),
+});
+
+/** A drop: recorded as SKIPPED; `resourceKey`/`name` are best effort for malformed input. */
+interface Drop {
+  drop: true;
+  reason: string;
+  resourceKey: string;
+  name: string;
+  ruleName?: string | undefined;
+}
+/** A candidate event (not yet validated) plus whether it can start anything. */
+interface Candidate {
+  drop: false;
+  raw: Record<string, unknown>;
+  /** false: compliant/in-sync result; advance the ordering record but start nothing. */
+  actionable: boolean;
+  skipReason?: string;
+}
+
+const tsOrUndefined = (ts: string | undefined): string | undefined => {
+  if (!ts || Number.isNaN(Date.parse(ts))) return undefined;
+  return canonicalTimestamp(ts);
+};
+
+function normalizeConfig(env: Envelope, messageId: string): Drop | Candidate {
+  const d = ConfigDetail.safeParse(env.detail);
+  if (!d.success) {
+    return invalid(`Config event detail invalid: ${formatIssues(d.error).join('; ')}`, messageId);
+  }
+  const r = d.data;
+  const ordering =
+    tsOrUndefined(r.newEvaluationResult.evaluationResultIdentifier?.orderingTimestamp) ??
+    tsOrUndefined(r.newEvaluationResult.resultRecordedTime) ??
+    tsOrUndefined(env.time);
+  const compliance = r.newEvaluationResult.complianceType;
+  return {
+    drop: false,
+    raw: {
+      eventId: env.id ?? messageId,
+      source: 'config',
+      configRuleName: r.configRuleName,
+      resourceType: r.resourceType,
+      resourceId: r.resourceId,
+      awsAccountId: r.awsAccountId,
+      awsRegion: r.awsRegion,
+      // The contract only knows NON_COMPLIANT; a compliant result is never started (actionable: false).
+      complianceType: 'NON_COMPLIANT',
+      orderingTimestamp: ordering,
+    },
+    actionable: compliance === 'NON_COMPLIANT',
+    ...(compliance === 'NON_COMPLIANT'
+      ? {}
+      : { skipReason: `Config reports ${compliance}: nothing to remediate` }),
+  };
+}
+
+function invalid(reason: string, messageId: string, ruleName?: string): Drop {
+  return {
+    drop: true,
+    reason: `invalid event: ${reason}`,
+    resourceKey: INVALID_EVENT_RESOURCE_KEY,
+    name: `intake-${messageId}`,
+    ruleName,
+  };
+}
+
+/** `arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>` → parts. */
+function parseStackArn(arn: string): { region?: string; account?: string; stackName?: string } {
+  const m = /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack\/([^/]+)\//.exec(arn);
+  if (!m) return {};
+  return { region: m[1], account: m[2], stackName: m[3] };
+}
+
+async function stackResourceDrifts(
+  cfn: CloudFormationClient,
+  stackId: string,
+): Promise<StackResourceDrift[]> {
+  const out: StackResourceDrift[] = [];
+  let token: string | undefined;
+  do {
+    const r = await awsCall('DescribeStackResourceDrifts', () =>
+      cfn.send(
+        new DescribeStackResourceDriftsCommand({
+          StackName: stackId,
+          StackResourceDriftStatusFilters: ['MODIFIED', 'DELETED'],
+          NextToken: token,
+          MaxResults: 100,
+        }),
+      ),
+    );
+    out.push(...(r.StackResourceDrifts ?? []));
+    token = r.NextToken;
+  } while (token);
+  return out;
+}
+
+async function normalizeDrift(
+  env: Envelope,
+  messageId: string,
+  deps: IntakeDeps,
+): Promise<Array<Drop | Candidate>> {
+  const d = DriftDetail.safeParse(env.detail);
+  if (!d.success)
+    return [invalid(`CloudFormation event detail invalid: ${formatIssues(d.error).join('; ')}`, messageId)];
+  const stackId = d.data['stack-id'];
+  const arn = parseStackArn(stackId);
+  const account = env.account ?? arn.account ?? '';
+  const region = env.region ?? arn.region ?? '';
+  const stackName = arn.stackName ?? stackId;
+  const stackKey = `${account}/${region}/AWS::CloudFormation::Stack/${stackName}`;
+  const status = d.data['status-details']['stack-drift-status'];
+  if (status !== 'DRIFTED') {
+    return [
+      {
+        drop: true,
+        reason: `stack drift status ${status}: nothing to remediate`,
+        resourceKey: stackKey,
+        name: `intake-${messageId}`,
+      },
+    ];
+  }
+  let drifts: StackResourceDrift[];
+  try {
+    drifts = await stackResourceDrifts(deps.cloudFormation, stackId);
+  } catch (err) {
+    if (isStackMissing(err)) {
+      return [
+        { drop: true, reason: 'stack no longer exists', resourceKey: stackKey, name: `intake-${messageId}` },
+      ];
+    }
+    throw err;
+  }
+  if (drifts.length === 0) {
+    return [
+      {
+        drop: true,
+        reason: 'stack reported DRIFTED but no resource is MODIFIED or DELETED',
+        resourceKey: stackKey,
+        name: `intake-${messageId}`,
+      },
+    ];
+  }
+  const eventBase = env.id ?? messageId;
+  const perResource = drifts.map((r): Candidate => {
+    const timestamp = r.Timestamp ? r.Timestamp.toISOString() : tsOrUndefined(env.time);
+    return {
+      drop: false,
+      raw: {
+        eventId: `${eventBase}/${r.LogicalResourceId ?? ''}`.slice(0, 128),
+        source: 'cloudformation',
+        resourceType: r.ResourceType ?? '',
+        resourceId: r.PhysicalResourceId ?? '',
+        awsAccountId: account,
+        awsRegion: region,
+        complianceType: 'DRIFTED',
+        orderingTimestamp: timestamp,
+        stackName,
+        stackId: r.StackId ?? stackId,
+        logicalResourceId: r.LogicalResourceId,
+      },
+      actionable: true,
+    };
+  });
+  const covered = (c: Candidate) => !!findEntry(deps.policy, { resourceType: String(c.raw.resourceType) });
+  const stackEntry = findEntry(deps.policy, { resourceType: STACK_TYPE });
+  // Resources with their own cloudFormationDrift entry are remediated one by one. A stack-level entry
+  // (REVERT_DRIFT of the whole stack) only runs when no drifted resource has one: the two never touch the
+  // same stack at once, and whatever is left drifted is picked up by the next drift detection.
+  if (!stackEntry || perResource.some(covered)) return perResource;
+  const latest = drifts.map((r) => r.Timestamp?.getTime() ?? 0).reduce((a, b) => Math.max(a, b), 0);
+  const stackEvent: Candidate = {
+    drop: false,
+    raw: {
+      eventId: `${eventBase}/stack`.slice(0, 128),
+      source: 'cloudformation',
+      resourceType: STACK_TYPE,
+      resourceId: stackName,
+      awsAccountId: account,
+      awsRegion: region,
+      complianceType: 'DRIFTED',
+      orderingTimestamp: latest > 0 ? new Date(latest).toISOString() : tsOrUndefined(env.time),
+      stackName,
+      stackId,
+    },
+    actionable: true,
+  };
+  return [stackEvent];
+}
+
+function normalizeFromDetail(env: Envelope, messageId: string): Drop | Candidate {
+  if (!env.detail || typeof env.detail !== 'object' || Array.isArray(env.detail)) {
+    return invalid(`${env.source} event has no detail object`, messageId);
+  }
+  return { drop: false, raw: env.detail as Record<string, unknown>, actionable: true };
+}
+
+/** Turns one SQS message body into candidate events (or drops). Throws only on transient/infrastructure errors. */
+export async function normalize(
+  body: string,
+  messageId: string,
+  deps: IntakeDeps,
+): Promise<Array<Drop | Candidate>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return [invalid('message body is not JSON', messageId)];
+  }
+  const env = Envelope.safeParse(json);
+  if (!env.success)
+    return [invalid(`not an EventBridge event: ${formatIssues(env.error).join('; ')}`, messageId)];
+  const e = env.data;
+  if (e.source === SOURCES.config && e['detail-type'] === DETAIL_TYPES.config)
+    return [normalizeConfig(e, messageId)];
+  if (e.source === SOURCES.cloudFormation && e['detail-type'] === DETAIL_TYPES.drift)
+    return normalizeDrift(e, messageId, deps);
+  if (e.source === SOURCES.manual || e.source === SOURCES.sweep) return [normalizeFromDetail(e, messageId)];
+  return [
+    invalid(`unsupported event ${JSON.stringify(e.source)} / ${JSON.stringify(e['detail-type'])}`, messageId),
+  ];
+}
+
+async function recordSkip(
+  deps: IntakeDeps,
+  d: Omit<Drop, 'drop'>,
+  extra: Record<string, unknown> = {},
+): Promise<EventOutcome> {
+  await putOutcome(deps.ddb, deps.outcomesTable, {
+    resourceKey: d.resourceKey,
+    executionName: d.name,
+    outcome: 'SKIPPED',
+    reason: d.reason,
+    recordedAt: deps.now().toISOString(),
+    ruleName: d.ruleName,
+    extra: { recordedBy: 'intake', ...extra },
+  });
+  metrics.addMetric('IntakeSkipped', MetricUnit.Count, 1);
+  logger.info('event skipped', { reason: d.reason, resourceKey: d.resourceKey });
+  return { status: 'skipped', reason: d.reason, resourceKey: d.resourceKey, executionName: d.name };
+}
+
+/** Conditional put: true when this orderingTimestamp is newer than or equal to the last one seen. */
+async function claimOrdering(deps: IntakeDeps, event: RemediationEvent, name: string): Promise<boolean> {
+  const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
+  try {
+    await awsCall('PutItem(ordering)', () =>
+      deps.ddb.send(
+        new PutCommand({
+          TableName: deps.orderingTable,
+          Item: {
+            key,
+            lastOrderingTimestamp: event.orderingTimestamp,
+            executionName: name,
+            eventId: event.eventId,
+            updatedAt: deps.now().toISOString(),
+          },
+          ConditionExpression: 'attribute_not_exists(#k) OR #t <= :t',
+          ExpressionAttributeNames: { '#k': 'key', '#t': 'lastOrderingTimestamp' },
+          ExpressionAttributeValues: { ':t': event.orderingTimestamp },
+        }),
+      ),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return false;
+    throw err;
+  }
+}
+
+/** Validates, orders and starts one candidate event. */
+export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
+  const messageName = `intake-${String(c.raw.eventId ?? 'unknown')
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 60)}`;
+  const ruleName = typeof c.raw.configRuleName === 'string' ? c.raw.configRuleName : undefined;
+  const parsed = RemediationEvent.safeParse(c.raw);
+  if (!parsed.success) {
+    return recordSkip(deps, {
+      reason: `invalid event: ${formatIssues(parsed.error).join('; ')}`,
+      resourceKey: INVALID_EVENT_RESOURCE_KEY,
+      name: messageName,
+      ruleName,
+    });
+  }
+  const event = parsed.data;
+  if (!isValidResourceId(event.resourceType, event.resourceId)) {
+    return recordSkip(
+      deps,
+      {
+        reason: `invalid event: resource id is not a valid ${event.resourceType} id`,
+        resourceKey: INVALID_EVENT_RESOURCE_KEY,
+        name: messageName,
+        ruleName,
+      },
+      { resourceType: event.resourceType, resourceIdPrefix: event.resourceId.slice(0, 80) },
+    );
+  }
+  const resourceKey = resourceKeyOf(event);
+  const name = executionName(event);
+  if (!c.actionable) {
+    // A compliant result still moves the ordering mark forward, so an older NON_COMPLIANT result
+    // delivered late never starts a remediation.
+    await claimOrdering(deps, event, name);
+    return recordSkip(deps, { reason: c.skipReason ?? 'not actionable', resourceKey, name, ruleName });
+  }
+  const entry = findEntry(deps.policy, event);
+  if (!entry) {
+    const what = event.configRuleName ? `rule ${event.configRuleName}` : 'CloudFormation drift';
+    return recordSkip(deps, {
+      reason: `no policy entry for ${what} and type ${event.resourceType}`,
+      resourceKey,
+      name,
+      ruleName,
+    });
+  }
+  if (!(await claimOrdering(deps, event, name))) {
+    metrics.addMetric('IntakeOutOfOrder', MetricUnit.Count, 1);
+    return recordSkip(deps, {
+      reason: `out of order: a newer result than ${event.orderingTimestamp} was already seen`,
+      resourceKey,
+      name,
+      ruleName,
+    });
+  }
+  try {
+    const r = await awsCall('StartExecution', () =>
+      deps.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: deps.stateMachineArn,
+          name,
+          input: JSON.stringify({ event }),
+        }),
+      ),
+    );
+    metrics.addMetric('ExecutionsStarted', MetricUnit.Count, 1);
+    logger.info('execution started', { executionName: name, resourceKey, policyEntry: entry.id });
+    return { status: 'started', executionName: name, executionArn: r.executionArn ?? '', resourceKey };
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ExecutionAlreadyExists') {
+      metrics.addMetric('DuplicatesAbsorbed', MetricUnit.Count, 1);
+      logger.info('duplicate absorbed', { executionName: name, resourceKey });
+      return { status: 'duplicate', executionName: name, resourceKey };
+    }
+    throw err;
+  }
+}
+
+/** Processes one SQS message body end to end. Throws (→ record redelivered) only on transient/infrastructure errors. */
+export async function processMessage(
+  body: string,
+  messageId: string,
+  deps: IntakeDeps,
+): Promise<EventOutcome[]> {
+  const candidates = await normalize(body, messageId, deps);
+  const out: EventOutcome[] = [];
+  for (const c of candidates) {
+    out.push(c.drop ? await recordSkip(deps, c) : await handleCandidate(c, deps));
+  }
+  return out;
+}
+
+export async function intake(
+  input: IntakeInput,
+  deps: IntakeDeps,
+  context?: Context,
+): Promise<SQSBatchResponse> {
+  const processor = new BatchProcessor(EventType.SQS);
+  const recordHandler = async (record: { messageId: string; body: string }) => {
+    try {
+      return await processMessage(record.body, record.messageId, deps);
+    } catch (err) {
+      const e = err as Error;
+      logger.warn('record failed; SQS will redeliver it', {
+        messageId: record.messageId,
+        errorName: e.name,
+        errorMessage: e.message,
+      });
+      throw err;
+    }
+  };
+  return processPartialResponse(input, recordHandler, processor, {
+    ...(context ? { context } : {}),
+    throwOnFullBatchFailure: false,
+  });
+}

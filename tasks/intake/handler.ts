@@ -1,0 +1,20 @@
+import { clients } from '../shared/clients';
+import { ENV, requireEnv } from '../shared/env';
+import { taskHandler } from '../shared/handler';
+import { policyFromEnv } from '../shared/policy-env';
+import { type IntakeDeps, IntakeInput, intake } from './core';
+
+function deps(): IntakeDeps {
+  return {
+    sfn: clients.sfn(),
+    ddb: clients.dynamo(),
+    cloudFormation: clients.cloudFormation(),
+    policy: policyFromEnv(),
+    stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
+    orderingTable: requireEnv(ENV.ORDERING_TABLE),
+    outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
+    now: () => new Date(),
+  };
+}
+
+export const handler = taskHandler('intake', IntakeInput, (input, context) => intake(input, deps(), context));

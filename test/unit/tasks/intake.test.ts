@@ -1,0 +1,537 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import {
+  CloudFormationClient,
+  DescribeStackResourceDriftsCommand,
+  type StackResourceDrift,
+} from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type IntakeDeps, IntakeInput, intake, processMessage } from '../../../tasks/intake/core';
+import { handler } from '../../../tasks/intake/handler';
+import { InvalidInputError } from '../../../tasks/shared/errors';
+import { executionName, isValidExecutionName } from '../../../tasks/shared/execution-name';
+import { INVALID_EVENT_RESOURCE_KEY } from '../../../tasks/shared/outcomes';
+import { orderingKey } from '../../../tasks/shared/tables';
+import { ACCOUNT, awsError, configEvent, REGION, SG_ID, STACK_ARN, testPolicy } from './fixtures/core-tasks';
+
+const sfn = mockClient(SFNClient);
+const cfn = mockClient(CloudFormationClient);
+const ddbDoc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION }));
+const ddb = mockClient(ddbDoc);
+
+const NOW = new Date('2026-11-23T12:00:00.000Z');
+const SM_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:drift-remediation`;
+
+function deps(overrides: Partial<IntakeDeps> = {}): IntakeDeps {
+  return {
+    sfn: new SFNClient({ region: REGION }),
+    ddb: ddbDoc,
+    cloudFormation: new CloudFormationClient({ region: REGION }),
+    policy: testPolicy(),
+    stateMachineArn: SM_ARN,
+    orderingTable: 'ordering',
+    outcomesTable: 'outcomes',
+    now: () => NOW,
+    ...overrides,
+  };
+}
+
+function configEnvelope(
+  opts: {
+    compliance?: string;
+    ordering?: string;
+    rule?: string;
+    resourceId?: string;
+    resourceType?: string;
+  } = {},
+) {
+  const rule = opts.rule ?? 'restricted-ssh';
+  const resourceType = opts.resourceType ?? 'AWS::EC2::SecurityGroup';
+  const resourceId = opts.resourceId ?? SG_ID;
+  return {
+    version: '0',
+    id: 'c1a2b3c4-0000-1111-2222-333344445555',
+    'detail-type': 'Config Rules Compliance Change',
+    source: 'aws.config',
+    account: ACCOUNT,
+    time: '2026-11-23T10:00:02Z',
+    region: REGION,
+    resources: [],
+    detail: {
+      resourceId,
+      awsRegion: REGION,
+      awsAccountId: ACCOUNT,
+      configRuleName: rule,
+      recordVersion: '1.0',
+      configRuleARN: `arn:aws:config:${REGION}:${ACCOUNT}:config-rule/config-rule-abc123`,
+      messageType: 'ComplianceChangeNotification',
+      newEvaluationResult: {
+        evaluationResultIdentifier: {
+          evaluationResultQualifier: {
+            configRuleName: rule,
+            resourceType,
+            resourceId,
+            evaluationMode: 'DETECTIVE',
+          },
+          orderingTimestamp: opts.ordering ?? '2026-11-23T10:00:00.000Z',
+        },
+        complianceType: opts.compliance ?? 'NON_COMPLIANT',
+        resultRecordedTime: '2026-11-23T10:00:01.500Z',
+        configRuleInvokedTime: '2026-11-23T10:00:01.000Z',
+      },
+      oldEvaluationResult: null,
+      notificationCreationTime: '2026-11-23T10:00:01.900Z',
+      resourceType,
+    },
+  };
+}
+
+function driftEnvelope(status = 'DRIFTED') {
+  return {
+    version: '0',
+    id: 'd1d2d3d4-0000-1111-2222-333344445555',
+    'detail-type': 'CloudFormation Drift Detection Status Change',
+    source: 'aws.cloudformation',
+    account: ACCOUNT,
+    time: '2026-11-23T11:00:00Z',
+    region: REGION,
+    resources: [STACK_ARN],
+    detail: {
+      'stack-id': STACK_ARN,
+      'stack-drift-detection-id': '9a9a9a9a-0000-1111-2222-333344445555',
+      'status-details': { 'stack-drift-status': status, 'detection-status': 'DETECTION_COMPLETE' },
+      'drift-detection-details': { 'drifted-stack-resource-count': 2 },
+    },
+  };
+}
+
+const sqs = (bodies: unknown[]) =>
+  IntakeInput.parse({
+    Records: bodies.map((b, i) => ({
+      messageId: `m-${i}`,
+      receiptHandle: 'rh',
+      body: typeof b === 'string' ? b : JSON.stringify(b),
+      attributes: {},
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:${REGION}:${ACCOUNT}:intake`,
+      awsRegion: REGION,
+    })),
+  });
+
+function outcomePuts() {
+  return ddb
+    .commandCalls(PutCommand)
+    .map((c) => c.args[0].input)
+    .filter((i) => i.TableName === 'outcomes')
+    .map((i) => i.Item ?? {});
+}
+function orderingPuts() {
+  return ddb
+    .commandCalls(PutCommand)
+    .map((c) => c.args[0].input)
+    .filter((i) => i.TableName === 'ordering');
+}
+
+beforeEach(() => {
+  sfn.reset();
+  cfn.reset();
+  ddb.reset();
+  sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
+    executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:drift-remediation:${input.name}`,
+    startDate: NOW,
+  }));
+  ddb.on(PutCommand).resolves({});
+});
+
+describe('intake: Config compliance changes', () => {
+  it('starts one execution for a NON_COMPLIANT result, with a deterministic name and the event as input', async () => {
+    const out = await intake(sqs([configEnvelope()]), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    const expectedEvent = {
+      eventId: 'c1a2b3c4-0000-1111-2222-333344445555',
+      source: 'config',
+      configRuleName: 'restricted-ssh',
+      resourceType: 'AWS::EC2::SecurityGroup',
+      resourceId: SG_ID,
+      awsAccountId: ACCOUNT,
+      awsRegion: REGION,
+      complianceType: 'NON_COMPLIANT',
+      orderingTimestamp: '2026-11-23T10:00:00.000Z',
+    };
+    const name = executionName(expectedEvent);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: SM_ARN, name });
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input).toEqual({ event: expectedEvent });
+    expect(name).toMatch(/^restricted-ssh-SecurityGroup-[0-9a-f]{40}$/);
+    // The ordering mark was claimed with a newer-or-equal condition.
+    const [put] = orderingPuts();
+    expect(put?.Item).toMatchObject({
+      key: orderingKey('restricted-ssh', `${ACCOUNT}/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}`),
+      lastOrderingTimestamp: '2026-11-23T10:00:00.000Z',
+    });
+    expect(put?.ConditionExpression).toBe('attribute_not_exists(#k) OR #t <= :t');
+    expect(outcomePuts()).toEqual([]);
+  });
+
+  it('uses orderingTimestamp, not delivery time: the same evaluation redelivered maps to the same name', async () => {
+    await intake(sqs([configEnvelope({ ordering: '2026-11-23T10:00:00Z' })]), deps());
+    await intake(sqs([configEnvelope({ ordering: '2026-11-23T10:00:00.000+00:00' })]), deps());
+    const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    expect(names).toHaveLength(2);
+    expect(names[0]).toBe(names[1]);
+    await intake(sqs([configEnvelope({ ordering: '2026-11-23T10:00:01Z' })]), deps());
+    expect(sfn.commandCalls(StartExecutionCommand)[2]?.args[0].input.name).not.toBe(names[0]);
+  });
+
+  it('20 identical records: the same name every time; duplicates absorbed, not errors', async () => {
+    let first = true;
+    sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => {
+      if (!first) throw awsError('ExecutionAlreadyExists', `Execution Already Exists: '${input.name}'`);
+      first = false;
+      return {
+        executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:sm:${input.name}`,
+        startDate: NOW,
+      };
+    });
+    const envelope = configEnvelope();
+    const out = await intake(sqs(Array.from({ length: 20 }, () => envelope)), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    const names = new Set(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name));
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 20);
+    expect(names.size).toBe(1);
+    expect(outcomePuts()).toEqual([]);
+  });
+
+  it('reports a duplicate as absorbed', async () => {
+    sfn.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists'));
+    const [r] = await processMessage(JSON.stringify(configEnvelope()), 'm-1', deps());
+    expect(r?.status).toBe('duplicate');
+  });
+
+  it('an older result never starts anything and is recorded as SKIPPED', async () => {
+    ddb.on(PutCommand, { TableName: 'ordering' }).rejects(awsError('ConditionalCheckFailedException'));
+    const out = await intake(sqs([configEnvelope({ ordering: '2026-11-22T00:00:00Z' })]), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    const [item] = outcomePuts();
+    expect(item).toMatchObject({
+      outcome: 'SKIPPED',
+      resourceKey: `${ACCOUNT}/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}`,
+      remediated: false,
+      ruleName: 'restricted-ssh',
+    });
+    expect(String(item?.reason)).toMatch(/out of order/);
+    expect(String(item?.sk)).toMatch(/^2026-11-23T12:00:00.000Z#restricted-ssh-SecurityGroup-/);
+  });
+
+  it('a COMPLIANT result starts nothing but moves the ordering mark forward', async () => {
+    const out = await intake(sqs([configEnvelope({ compliance: 'COMPLIANT' })]), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(orderingPuts()).toHaveLength(1);
+    expect(outcomePuts()[0]).toMatchObject({
+      outcome: 'SKIPPED',
+      reason: expect.stringMatching(/COMPLIANT/),
+    });
+  });
+
+  it('a rule without a policy entry is skipped (no ordering claim, no start)', async () => {
+    await intake(sqs([configEnvelope({ rule: 'some-other-rule' })]), deps());
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(orderingPuts()).toEqual([]);
+    expect(outcomePuts()[0]).toMatchObject({
+      outcome: 'SKIPPED',
+      reason: expect.stringMatching(/no policy entry/),
+    });
+  });
+});
+
+describe('intake: bad input is dropped with a recorded outcome and no mutating call', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['a body that is not JSON', '{not json', /not JSON/],
+    ['a body that is not an EventBridge event', { hello: 'world' }, /not an EventBridge event/],
+    ['an unsupported source', { ...configEnvelope(), source: 'aws.ec2' }, /unsupported event/],
+    [
+      'a Config detail without the evaluation',
+      { ...configEnvelope(), detail: { configRuleName: 'x' } },
+      /Config event detail invalid/,
+    ],
+    [
+      'a malformed security group id',
+      configEnvelope({ resourceId: 'sg-; rm -rf /' }),
+      /not a valid AWS::EC2::SecurityGroup id/,
+    ],
+    [
+      'a resource id for another type',
+      configEnvelope({ resourceId: 'my-bucket' }),
+      /not a valid AWS::EC2::SecurityGroup id/,
+    ],
+    [
+      'a bad account id',
+      { ...configEnvelope(), detail: { ...configEnvelope().detail, awsAccountId: '12' } },
+      /awsAccountId/,
+    ],
+    [
+      'a manual start without detail',
+      { source: 'drift-remediation.manual', 'detail-type': 'x', detail: null },
+      /no detail object/,
+    ],
+    [
+      'a manual start with an invalid event',
+      {
+        source: 'drift-remediation.manual',
+        'detail-type': 'Manual',
+        detail: { ...configEnvelope().detail, resourceType: 'EC2' },
+      },
+      /invalid event/,
+    ],
+  ];
+  it.each(cases)('%s', async (_what, body, reason) => {
+    const out = await intake(sqs([body]), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(orderingPuts()).toEqual([]);
+    const items = outcomePuts();
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      outcome: 'SKIPPED',
+      resourceKey: INVALID_EVENT_RESOURCE_KEY,
+      remediated: false,
+    });
+    expect(String(items[0]?.reason)).toMatch(reason);
+  });
+
+  it('the handler rejects an event that is not an SQS batch with InvalidInputError before any call', async () => {
+    await expect(handler({ detail: {} })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+});
+
+describe('intake: failures', () => {
+  it('a throttled StartExecution fails only that record (SQS redelivers it)', async () => {
+    sfn.on(StartExecutionCommand).callsFake((input: { name: string; input: string }) => {
+      if (input.input.includes('sg-0000000000000000a'))
+        throw awsError('ThrottlingException', 'Rate exceeded');
+      return { executionArn: `arn:x:${input.name}`, startDate: NOW };
+    });
+    const out = await intake(
+      sqs([
+        configEnvelope(),
+        configEnvelope({ resourceId: 'sg-0000000000000000a' }),
+        configEnvelope({ resourceId: 'sg-0000000b' }),
+      ]),
+      deps(),
+    );
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 3);
+  });
+
+  it('a redelivered record after a transient failure claims the same (equal) ordering mark and starts', async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(awsError('ServiceUnavailable', 'down', 503))
+      .resolves({ executionArn: 'arn:x', startDate: NOW });
+    const first = await intake(sqs([configEnvelope()]), deps());
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
+    const second = await intake(sqs([configEnvelope()]), deps());
+    expect(second.batchItemFailures).toEqual([]);
+    const [a, b] = orderingPuts();
+    expect(a?.Item?.lastOrderingTimestamp).toBe(b?.Item?.lastOrderingTimestamp);
+  });
+
+  it('a permanent service error (access denied) also fails the record: it lands in the DLQ, never silently lost', async () => {
+    sfn.on(StartExecutionCommand).rejects(awsError('AccessDeniedException'));
+    const out = await intake(sqs([configEnvelope()]), deps());
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
+  });
+
+  it('a failed outcome write fails the record instead of losing the event', async () => {
+    ddb.on(PutCommand, { TableName: 'outcomes' }).rejects(awsError('ProvisionedThroughputExceededException'));
+    const out = await intake(sqs(['nope']), deps());
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
+  });
+
+  it('processMessage maps transient errors to TransientServiceError', async () => {
+    sfn.on(StartExecutionCommand).rejects(awsError('ThrottlingException'));
+    await expect(processMessage(JSON.stringify(configEnvelope()), 'm', deps())).rejects.toMatchObject({
+      name: 'TransientServiceError',
+      retryable: true,
+    });
+  });
+});
+
+describe('intake: CloudFormation drift events', () => {
+  const drift = (
+    logical: string,
+    type: string,
+    physical: string,
+    status = 'MODIFIED',
+  ): StackResourceDrift => ({
+    StackId: STACK_ARN,
+    LogicalResourceId: logical,
+    PhysicalResourceId: physical,
+    ResourceType: type,
+    StackResourceDriftStatus: status as StackResourceDrift['StackResourceDriftStatus'],
+    Timestamp: new Date('2026-11-23T10:59:00Z'),
+  });
+
+  it('fans out one event per drifted resource whose type has a cloudFormationDrift entry', async () => {
+    cfn.on(DescribeStackResourceDriftsCommand).resolves({
+      StackResourceDrifts: [
+        drift('AppRole', 'AWS::IAM::Role', 'app-role'),
+        drift('Data', 'AWS::S3::Bucket', 'app-data-bucket'),
+      ],
+    });
+    const out = await intake(sqs([driftEnvelope()]), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceDriftsCommand, {
+      StackName: STACK_ARN,
+      StackResourceDriftStatusFilters: ['MODIFIED', 'DELETED'],
+    });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input.event).toEqual({
+      eventId: 'd1d2d3d4-0000-1111-2222-333344445555/AppRole',
+      source: 'cloudformation',
+      resourceType: 'AWS::IAM::Role',
+      resourceId: 'app-role',
+      awsAccountId: ACCOUNT,
+      awsRegion: REGION,
+      complianceType: 'DRIFTED',
+      orderingTimestamp: '2026-11-23T10:59:00.000Z',
+      stackName: 'app-stack',
+      stackId: STACK_ARN,
+      logicalResourceId: 'AppRole',
+    });
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toMatch(/^cloudformation-Role-/);
+    const items = outcomePuts();
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      outcome: 'SKIPPED',
+      resourceKey: `${ACCOUNT}/${REGION}/AWS::S3::Bucket/app-data-bucket`,
+      reason: expect.stringMatching(/no policy entry for CloudFormation drift/),
+    });
+  });
+
+  it('follows NextToken across pages', async () => {
+    cfn
+      .on(DescribeStackResourceDriftsCommand)
+      .resolvesOnce({ StackResourceDrifts: [drift('RoleA', 'AWS::IAM::Role', 'role-a')], NextToken: 't2' })
+      .resolvesOnce({ StackResourceDrifts: [drift('RoleB', 'AWS::IAM::Role', 'role-b', 'DELETED')] });
+    await intake(sqs([driftEnvelope()]), deps());
+    expect(cfn).toHaveReceivedCommandTimes(DescribeStackResourceDriftsCommand, 2);
+    expect(cfn).toHaveReceivedNthCommandWith(DescribeStackResourceDriftsCommand, 2, { NextToken: 't2' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+  });
+
+  it('with no per-resource entry, a stack-level entry gets one stack event', async () => {
+    cfn.on(DescribeStackResourceDriftsCommand).resolves({
+      StackResourceDrifts: [
+        drift('Data', 'AWS::S3::Bucket', 'app-data-bucket'),
+        drift('Fn', 'AWS::Lambda::Function', 'fn'),
+      ],
+    });
+    await intake(sqs([driftEnvelope()]), deps());
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input.event).toMatchObject({
+      resourceType: 'AWS::CloudFormation::Stack',
+      resourceId: 'app-stack',
+      stackName: 'app-stack',
+      stackId: STACK_ARN,
+      source: 'cloudformation',
+    });
+    expect(input.event.logicalResourceId).toBeUndefined();
+  });
+
+  it('an IN_SYNC stack starts nothing and reads no drift', async () => {
+    await intake(sqs([driftEnvelope('IN_SYNC')]), deps());
+    expect(cfn).not.toHaveReceivedCommand(DescribeStackResourceDriftsCommand);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(outcomePuts()[0]).toMatchObject({
+      outcome: 'SKIPPED',
+      resourceKey: `${ACCOUNT}/${REGION}/AWS::CloudFormation::Stack/app-stack`,
+    });
+  });
+
+  it('a stack deleted since the event is skipped; a throttled drift read fails the record', async () => {
+    cfn
+      .on(DescribeStackResourceDriftsCommand)
+      .rejectsOnce(awsError('ValidationError', `Stack with id ${STACK_ARN} does not exist`));
+    await intake(sqs([driftEnvelope()]), deps());
+    expect(outcomePuts()[0]).toMatchObject({ reason: 'stack no longer exists' });
+    cfn.on(DescribeStackResourceDriftsCommand).rejects(awsError('Throttling'));
+    const out = await intake(sqs([driftEnvelope()]), deps());
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+});
+
+describe('intake: sweep and manual starts', () => {
+  it('a sweep re-find of an evaluation already handled maps to the same execution name', async () => {
+    const ev = configEvent({ orderingTimestamp: '2026-11-23T10:00:00.000Z' });
+    await intake(sqs([configEnvelope()]), deps());
+    await intake(
+      sqs([
+        {
+          source: 'drift-remediation.sweep',
+          'detail-type': 'Drift Remediation Sweep Finding',
+          detail: { ...ev, eventId: 'sweep-1', source: 'sweep' },
+        },
+      ]),
+      deps(),
+    );
+    const [a, b] = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    expect(a).toBeDefined();
+    expect(a).toBe(b);
+  });
+
+  it('a manual start passes its validated event through unchanged', async () => {
+    const ev = configEvent({ source: 'manual', requestedBy: 'alice@example.com', eventId: 'manual-1' });
+    const out = await intake(
+      sqs([{ source: 'drift-remediation.manual', 'detail-type': 'Manual Remediation Request', detail: ev }]),
+      deps(),
+    );
+    expect(out.batchItemFailures).toEqual([]);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input).toEqual({ event: ev });
+  });
+});
+
+describe('execution names', () => {
+  it('are at most 80 characters of [A-Za-z0-9_-], even for long rule names and ids', () => {
+    const name = executionName({
+      configRuleName: `a.very.long.rule.name-${'x'.repeat(100)}`,
+      resourceType: 'AWS::SomethingVeryLong::WithAVeryLongTypeName',
+      resourceId: 'z'.repeat(1000),
+      orderingTimestamp: '2026-11-23T10:00:00Z',
+    });
+    expect(name.length).toBeLessThanOrEqual(80);
+    expect(isValidExecutionName(name)).toBe(true);
+  });
+
+  it('differ for different rules, types, ids and timestamps', () => {
+    const base = {
+      configRuleName: 'r',
+      resourceType: 'AWS::EC2::SecurityGroup',
+      resourceId: SG_ID,
+      orderingTimestamp: '2026-11-23T10:00:00Z',
+    };
+    const names = new Set([
+      executionName(base),
+      executionName({ ...base, configRuleName: 'r2' }),
+      executionName({ ...base, configRuleName: undefined }),
+      executionName({ ...base, resourceType: 'AWS::S3::Bucket' }),
+      executionName({ ...base, resourceId: 'sg-0123456789abcdef1' }),
+      executionName({ ...base, orderingTimestamp: '2026-11-23T10:00:00.001Z' }),
+    ]);
+    expect(names.size).toBe(6);
+  });
+});
