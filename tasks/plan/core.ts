@@ -1,0 +1,261 @@
+/**
+ * plan ("Plan remediation"): resolve the policy entry and decide remediate / skip / escalate.
+ *
+ * Input (PlanInput): `{ event: RemediationEvent, execution?: { id, name, startTime } }`.
+ * Output: PlanResult (stored at `$.plan`).
+ *
+ * Order of checks (the first that applies decides):
+ *   1. resource id well-formed for its type, else InvalidResourceIdError (nothing read or written)
+ *   2. no policy entry                                   → skip
+ *   3. explicit exception in the entry (not expired)     → skip
+ *   4. break-glass item in ORDERING (`breakglass#<resourceKey>` or `breakglass#*`, `until` in the future) → skip
+ *   5. exception tag (policy.exceptionTag.key = future ISO date) on the resource (Cloud Control) → skip;
+ *      the resource no longer exists → skip; tag value not a date → escalate
+ *   6. loop breaker: remediated outcomes for this resource in the window ≥ max → escalate
+ *   7. blast radius: ADD 1 to `blast#<windowStart>` unless count ≥ max → escalate (only for remediate)
+ * Reading exceptions fails closed: a transient failure is TransientServiceError (retried), any other
+ * failure is ExceptionsUnavailableError (no remediation; the workflow escalates).
+ */
+import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
+import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
+import { ExecutionRef } from '../shared/execution-ref';
+import { findEntry } from '../shared/policy/load';
+import type { NormalizedPolicy, ResolvedEntry } from '../shared/policy/schema';
+import { maxPollsFor } from '../shared/polling';
+import { assertResourceId } from '../shared/resource-ids';
+import { lookupResource } from '../shared/resource-lookup';
+import { blastKey, breakGlassKey } from '../shared/tables';
+
+export const PlanInput = z.object({ event: RemediationEvent, execution: ExecutionRef.optional() });
+export type PlanInput = z.infer<typeof PlanInput>;
+
+export interface PlanDeps {
+  ddb: DynamoDBDocumentClient;
+  cloudControl: CloudControlClient;
+  cloudFormation: CloudFormationClient;
+  policy: NormalizedPolicy;
+  orderingTable: string;
+  outcomesTable: string;
+  now: () => Date;
+}
+
+/** Verification polls are capped so an execution stays far below the 25,000-event history limit. */
+export const MAX_VERIFICATION_POLLS = 200;
+
+/** An ISO date (`2026-12-31`) means "through the end of that day" (UTC); a date-time means that instant. */
+export function expiryMs(expires: string): number {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(expires)) return Date.parse(`${expires}T23:59:59.999Z`);
+  return Date.parse(expires);
+}
+
+function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, resourceKey: string) {
+  if (!entry) {
+    return {
+      resourceKey,
+      approval: { mode: 'auto' as const, required: false, approvers: [], ttlSeconds: 3600 },
+      concurrency: { perRunbook: 1, global: policy.globalConcurrency },
+      attempts: { max: 1, retryAfterSeconds: 60 },
+      verification: { timeoutSeconds: 60, intervalSeconds: 60, maxPolls: 1 },
+    };
+  }
+  return {
+    resourceKey,
+    policyEntryId: entry.id,
+    runbook: { documentName: entry.runbook, firstParty: entry.firstParty, parameters: entry.parameters },
+    approval: {
+      mode: entry.approval.mode,
+      required: entry.approval.mode === 'required',
+      approvers: entry.approval.approvers,
+      ttlSeconds: entry.approval.ttlSeconds,
+    },
+    concurrency: { perRunbook: entry.concurrency.perRunbook, global: entry.concurrency.global },
+    attempts: { max: entry.attempts.max, retryAfterSeconds: entry.attempts.retryAfterSeconds },
+    verification: {
+      timeoutSeconds: entry.verification.timeoutSeconds,
+      intervalSeconds: entry.verification.intervalSeconds,
+      maxPolls: maxPollsFor(
+        entry.verification.timeoutSeconds,
+        entry.verification.intervalSeconds,
+        MAX_VERIFICATION_POLLS,
+      ),
+    },
+  };
+}
+
+/** Runs an exceptions read; fails closed on anything but a transient error (which the workflow retries). */
+async function readingExceptions<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await awsCall(what, call);
+  } catch (err) {
+    if (err instanceof DriftRemediationError) throw err;
+    const e = err as Error;
+    throw new ExceptionsUnavailableError(
+      `${what}: exceptions could not be read (${e.name}: ${e.message}); not remediating`,
+      {
+        cause: e.name,
+      },
+    );
+  }
+}
+
+async function breakGlass(deps: PlanDeps, resourceKey: string, now: Date): Promise<string | undefined> {
+  for (const key of [breakGlassKey(resourceKey), breakGlassKey('*')]) {
+    const r = await readingExceptions('GetItem(break-glass)', () =>
+      deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
+    );
+    const until = r.Item?.until;
+    if (typeof until === 'string' && Date.parse(until) > now.getTime()) {
+      const by = typeof r.Item?.by === 'string' ? ` by ${r.Item.by}` : '';
+      const scope = key.endsWith('#*') ? 'global break-glass' : 'break-glass';
+      return `${scope} active until ${until}${by}`;
+    }
+  }
+  return undefined;
+}
+
+type TagCheck = { kind: 'none' } | { kind: 'skip'; reason: string } | { kind: 'escalate'; reason: string };
+
+async function tagException(deps: PlanDeps, event: RemediationEvent, now: Date): Promise<TagCheck> {
+  const state = await readingExceptions('GetResource', () =>
+    lookupResource(deps, event.resourceType, event.resourceId),
+  );
+  if (!state.exists) return { kind: 'skip', reason: 'resource no longer exists' };
+  const key = deps.policy.exceptionTag.key;
+  const value = state.tags[key];
+  if (value === undefined) return { kind: 'none' };
+  const until = expiryMs(value.trim());
+  if (Number.isNaN(until)) {
+    return {
+      kind: 'escalate',
+      reason: `exception tag ${key} has a value that is not an ISO date: ${JSON.stringify(value.slice(0, 64))}`,
+    };
+  }
+  if (until > now.getTime())
+    return { kind: 'skip', reason: `exception tag ${key} exempts the resource until ${value}` };
+  return { kind: 'none' };
+}
+
+async function remediationsInWindow(
+  deps: PlanDeps,
+  resourceKey: string,
+  windowStartIso: string,
+): Promise<number> {
+  let count = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const r = await awsCall('Query(outcomes)', () =>
+      deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.outcomesTable,
+          KeyConditionExpression: 'resourceKey = :k AND sk > :from',
+          FilterExpression: 'remediated = :yes',
+          ExpressionAttributeValues: { ':k': resourceKey, ':from': windowStartIso, ':yes': true },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    count += r.Count ?? 0;
+    start = r.LastEvaluatedKey;
+  } while (start);
+  return count;
+}
+
+/** Takes one unit of the blast-radius budget for the current fixed window; false when the budget is spent. */
+async function takeBlastBudget(
+  deps: PlanDeps,
+  now: Date,
+): Promise<{ ok: boolean; windowStart: string; max: number }> {
+  const { windowSeconds, maxRemediations } = deps.policy.blastRadius;
+  const windowMs = windowSeconds * 1000;
+  const startMs = Math.floor(now.getTime() / windowMs) * windowMs;
+  const windowStart = new Date(startMs).toISOString();
+  try {
+    await awsCall('UpdateItem(blast radius)', () =>
+      deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.orderingTable,
+          Key: { key: blastKey(windowStart) },
+          UpdateExpression: 'ADD #c :one SET expiresAt = if_not_exists(expiresAt, :exp)',
+          ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
+          ExpressionAttributeNames: { '#c': 'count' },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':max': maxRemediations,
+            ':exp': Math.floor((startMs + 2 * windowMs) / 1000),
+          },
+        }),
+      ),
+    );
+    return { ok: true, windowStart, max: maxRemediations };
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') {
+      return { ok: false, windowStart, max: maxRemediations };
+    }
+    throw err;
+  }
+}
+
+export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanResult> {
+  const { event } = input;
+  assertResourceId(event.resourceType, event.resourceId);
+  const now = deps.now();
+  const resourceKey = resourceKeyOf(event);
+  const entry = findEntry(deps.policy, event);
+  const base = planFrom(entry, deps.policy, resourceKey);
+  const result = (decision: PlanResult['decision'], reason: string): PlanResult => ({
+    decision,
+    reason,
+    ...base,
+  });
+
+  if (!entry) {
+    const what = event.configRuleName ? `rule ${event.configRuleName}` : 'CloudFormation drift';
+    return result('skip', `no policy entry for ${what} and type ${event.resourceType}`);
+  }
+
+  const explicit = entry.exceptions.find(
+    (x) =>
+      x.resourceId === event.resourceId &&
+      (x.resourceType === undefined || x.resourceType === event.resourceType) &&
+      expiryMs(x.expires) > now.getTime(),
+  );
+  if (explicit)
+    return result(
+      'skip',
+      `exception in policy entry ${entry.id} until ${explicit.expires}: ${explicit.reason}`,
+    );
+
+  const glass = await breakGlass(deps, resourceKey, now);
+  if (glass) return result('skip', glass);
+
+  const tag = await tagException(deps, event, now);
+  if (tag.kind === 'skip') return result('skip', tag.reason);
+  if (tag.kind === 'escalate') return result('escalate', tag.reason);
+
+  const { windowSeconds, maxRemediations } = entry.loopBreaker;
+  const windowStart = new Date(now.getTime() - windowSeconds * 1000).toISOString();
+  const recent = await remediationsInWindow(deps, resourceKey, windowStart);
+  if (recent >= maxRemediations) {
+    return result(
+      'escalate',
+      `loop breaker: ${recent} remediations of this resource in the last ${windowSeconds}s (max ${maxRemediations}); something keeps undoing them`,
+    );
+  }
+
+  const blast = await takeBlastBudget(deps, now);
+  if (!blast.ok) {
+    return result(
+      'escalate',
+      `blast-radius breaker: ${blast.max} remediations already started in the window from ${blast.windowStart}`,
+    );
+  }
+  return result(
+    'remediate',
+    `policy entry ${entry.id}: run ${entry.runbook} (approval ${entry.approval.mode})`,
+  );
+}

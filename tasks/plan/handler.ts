@@ -1,0 +1,19 @@
+import { clients } from '../shared/clients';
+import { ENV, requireEnv } from '../shared/env';
+import { taskHandler } from '../shared/handler';
+import { policyFromEnv } from '../shared/policy-env';
+import { type PlanDeps, PlanInput, plan } from './core';
+
+function deps(): PlanDeps {
+  return {
+    ddb: clients.dynamo(),
+    cloudControl: clients.cloudControl(),
+    cloudFormation: clients.cloudFormation(),
+    policy: policyFromEnv(),
+    orderingTable: requireEnv(ENV.ORDERING_TABLE),
+    outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
+    now: () => new Date(),
+  };
+}
+
+export const handler = taskHandler('plan', PlanInput, (input) => plan(input, deps()));

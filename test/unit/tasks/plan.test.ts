@@ -1,0 +1,341 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcontrol';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type PlanDeps, plan } from '../../../tasks/plan/core';
+import { handler } from '../../../tasks/plan/handler';
+import { PlanResult, resourceKeyOf } from '../../../tasks/shared/contracts';
+import {
+  ExceptionsUnavailableError,
+  InvalidInputError,
+  InvalidResourceIdError,
+} from '../../../tasks/shared/errors';
+import { blastKey, breakGlassKey } from '../../../tasks/shared/tables';
+import { awsError, configEvent, driftEvent, EXECUTION, SG_ID, testPolicy } from './fixtures/core-tasks';
+
+const cc = mockClient(CloudControlClient);
+const cfn = mockClient(CloudFormationClient);
+const ddbDoc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+const ddb = mockClient(ddbDoc);
+
+const NOW = new Date('2026-11-23T12:34:56.000Z');
+const TAG = 'drift-remediation:exempt-until';
+
+function deps(overrides: Partial<PlanDeps> = {}): PlanDeps {
+  return {
+    ddb: ddbDoc,
+    cloudControl: new CloudControlClient({ region: 'eu-west-1' }),
+    cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }),
+    policy: testPolicy(),
+    orderingTable: 'ordering',
+    outcomesTable: 'outcomes',
+    now: () => NOW,
+    ...overrides,
+  };
+}
+
+const sgProps = (tags: Array<{ Key: string; Value: string }> = []) =>
+  JSON.stringify({ GroupId: SG_ID, GroupDescription: 'web', Tags: tags });
+
+beforeEach(() => {
+  cc.reset();
+  cfn.reset();
+  ddb.reset();
+  ddb.on(GetCommand).resolves({});
+  ddb.on(QueryCommand).resolves({ Count: 0 });
+  ddb.on(UpdateCommand).resolves({});
+  cc.on(GetResourceCommand).resolves({
+    TypeName: 'AWS::EC2::SecurityGroup',
+    ResourceDescription: { Identifier: SG_ID, Properties: sgProps() },
+  });
+});
+
+describe('plan: remediate', () => {
+  it('resolves the entry, checks every exception source, the loop breaker, and takes blast-radius budget last', async () => {
+    const event = configEvent();
+    const r = await plan({ event, execution: EXECUTION }, deps());
+    expect(PlanResult.parse(r)).toEqual(r);
+    expect(r).toEqual({
+      decision: 'remediate',
+      reason: 'policy entry sg-ingress: run DriftRemediation-RevertSecurityGroupIngress (approval auto)',
+      resourceKey: resourceKeyOf(event),
+      policyEntryId: 'sg-ingress',
+      runbook: {
+        documentName: 'DriftRemediation-RevertSecurityGroupIngress',
+        firstParty: true,
+        parameters: { GroupId: { from: 'event.resourceId', as: 'string' } },
+      },
+      approval: { mode: 'auto', required: false, approvers: [], ttlSeconds: 3600 },
+      concurrency: { perRunbook: 5, global: 20 },
+      attempts: { max: 3, retryAfterSeconds: 60 },
+      verification: { timeoutSeconds: 900, intervalSeconds: 30, maxPolls: 30 },
+    });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, {
+      TableName: 'ordering',
+      Key: { key: breakGlassKey(resourceKeyOf(event)) },
+      ConsistentRead: true,
+    });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { key: 'breakglass#*' } });
+    expect(cc).toHaveReceivedCommandWith(GetResourceCommand, {
+      TypeName: 'AWS::EC2::SecurityGroup',
+      Identifier: SG_ID,
+    });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: 'outcomes',
+      KeyConditionExpression: 'resourceKey = :k AND sk > :from',
+      FilterExpression: 'remediated = :yes',
+      ExpressionAttributeValues: {
+        ':k': resourceKeyOf(event),
+        ':from': '2026-11-22T12:34:56.000Z',
+        ':yes': true,
+      },
+    });
+    // Fixed one-hour window containing NOW.
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'ordering',
+      Key: { key: blastKey('2026-11-23T12:00:00.000Z') },
+      ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
+    });
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':one': 1,
+      ':max': 50,
+    });
+  });
+
+  it('approval.required follows the mode; verification polls are capped at 200', async () => {
+    cc.on(GetResourceCommand).resolves({
+      ResourceDescription: { Identifier: 'app-role', Properties: '{"RoleName":"app-role"}' },
+    });
+    const role = await plan({ event: driftEvent() }, deps());
+    expect(role.approval).toEqual({
+      mode: 'required',
+      required: true,
+      approvers: ['security-oncall@example.com'],
+      ttlSeconds: 3600,
+    });
+
+    cfn.on(DescribeStacksCommand).resolves({
+      Stacks: [{ StackName: 'app-stack', StackStatus: 'UPDATE_COMPLETE', CreationTime: NOW, Tags: [] }],
+    });
+    const stack = await plan(
+      {
+        event: driftEvent({
+          resourceType: 'AWS::CloudFormation::Stack',
+          resourceId: 'app-stack',
+          logicalResourceId: undefined,
+        }),
+      },
+      deps(),
+    );
+    expect(stack.decision).toBe('remediate');
+    expect(stack.approval.mode).toBe('notify-only');
+    expect(stack.approval.required).toBe(false);
+    expect(stack.verification).toEqual({ timeoutSeconds: 86_400, intervalSeconds: 60, maxPolls: 200 });
+    // Stacks are looked up by name through CloudFormation, not Cloud Control.
+    expect(cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'app-stack' });
+  });
+});
+
+describe('plan: skip', () => {
+  it('no policy entry → skip, nothing read or written', async () => {
+    const r = await plan({ event: configEvent({ configRuleName: 'unmapped-rule' }) }, deps());
+    expect(r.decision).toBe('skip');
+    expect(r.reason).toBe('no policy entry for rule unmapped-rule and type AWS::EC2::SecurityGroup');
+    expect(r.policyEntryId).toBeUndefined();
+    expect(PlanResult.safeParse(r).success).toBe(true);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
+  });
+
+  it('an explicit exception that has not expired → skip; an expired one does not apply', async () => {
+    const r = await plan({ event: configEvent({ resourceId: 'sg-00000000000000001' }) }, deps());
+    expect(r.decision).toBe('skip');
+    expect(r.reason).toMatch(/exception in policy entry sg-ingress until 2099-01-01: load test until Friday/);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+
+    const expired = await plan({ event: configEvent({ resourceId: 'sg-00000000000000002' }) }, deps());
+    expect(expired.decision).toBe('remediate');
+  });
+
+  it('a date-only exception applies through the end of that day', async () => {
+    const policy = testPolicy();
+    const entry = policy.entries[0];
+    if (!entry) throw new Error('fixture');
+    entry.exceptions = [{ resourceId: SG_ID, reason: 'today only', expires: '2026-11-23' }];
+    expect((await plan({ event: configEvent() }, deps({ policy }))).decision).toBe('skip');
+    entry.exceptions = [{ resourceId: SG_ID, reason: 'yesterday', expires: '2026-11-22' }];
+    expect((await plan({ event: configEvent() }, deps({ policy }))).decision).toBe('remediate');
+  });
+
+  it('break-glass for the resource → skip', async () => {
+    const key = breakGlassKey(resourceKeyOf(configEvent()));
+    ddb
+      .on(GetCommand, { Key: { key } })
+      .resolves({ Item: { key, until: '2026-11-23T13:00:00Z', by: 'oncall' } });
+    const r = await plan({ event: configEvent() }, deps());
+    expect(r).toMatchObject({
+      decision: 'skip',
+      reason: 'break-glass active until 2026-11-23T13:00:00Z by oncall',
+    });
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
+  });
+
+  it('global break-glass → skip; an expired break-glass does not apply', async () => {
+    ddb
+      .on(GetCommand, { Key: { key: 'breakglass#*' } })
+      .resolves({ Item: { key: 'breakglass#*', until: '2026-11-24T00:00:00Z' } });
+    expect((await plan({ event: configEvent() }, deps())).reason).toMatch(/^global break-glass active until/);
+    ddb
+      .on(GetCommand, { Key: { key: 'breakglass#*' } })
+      .resolves({ Item: { key: 'breakglass#*', until: '2026-11-23T12:00:00Z' } });
+    expect((await plan({ event: configEvent() }, deps())).decision).toBe('remediate');
+  });
+
+  it('exception tag with a future date → skip; a past date does not apply', async () => {
+    cc.on(GetResourceCommand).resolves({
+      ResourceDescription: { Identifier: SG_ID, Properties: sgProps([{ Key: TAG, Value: '2026-12-01' }]) },
+    });
+    const r = await plan({ event: configEvent() }, deps());
+    expect(r).toMatchObject({
+      decision: 'skip',
+      reason: `exception tag ${TAG} exempts the resource until 2026-12-01`,
+    });
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+
+    cc.on(GetResourceCommand).resolves({
+      ResourceDescription: {
+        Identifier: SG_ID,
+        Properties: sgProps([{ Key: TAG, Value: '2026-11-23T12:00:00Z' }]),
+      },
+    });
+    expect((await plan({ event: configEvent() }, deps())).decision).toBe('remediate');
+  });
+
+  it('exception tag that is not a date → escalate (someone meant to exempt it)', async () => {
+    cc.on(GetResourceCommand).resolves({
+      ResourceDescription: { Identifier: SG_ID, Properties: sgProps([{ Key: TAG, Value: 'next week' }]) },
+    });
+    const r = await plan({ event: configEvent() }, deps());
+    expect(r.decision).toBe('escalate');
+    expect(r.reason).toMatch(/not an ISO date/);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('resource deleted (Cloud Control ResourceNotFoundException) → skip', async () => {
+    cc.on(GetResourceCommand).rejects(awsError('ResourceNotFoundException'));
+    const r = await plan({ event: configEvent() }, deps());
+    expect(r).toMatchObject({ decision: 'skip', reason: 'resource no longer exists' });
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+});
+
+describe('plan: fail closed', () => {
+  it('break-glass unreadable (access denied) → ExceptionsUnavailableError, nothing written', async () => {
+    ddb.on(GetCommand).rejects(awsError('AccessDeniedException'));
+    await expect(plan({ event: configEvent() }, deps())).rejects.toBeInstanceOf(ExceptionsUnavailableError);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('tags unreadable (unsupported type, access denied) → ExceptionsUnavailableError', async () => {
+    cc.on(GetResourceCommand).rejects(awsError('UnsupportedActionException'));
+    const err = await plan({ event: configEvent() }, deps()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExceptionsUnavailableError);
+    expect((err as Error).name).toBe('ExceptionsUnavailableError');
+    expect((err as ExceptionsUnavailableError).retryable).toBe(false);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('a transient failure reading exceptions is TransientServiceError (retried), still nothing written', async () => {
+    cc.on(GetResourceCommand).rejects(awsError('ThrottlingException'));
+    await expect(plan({ event: configEvent() }, deps())).rejects.toMatchObject({
+      name: 'TransientServiceError',
+      retryable: true,
+    });
+    ddb.on(GetCommand).rejects(awsError('InternalServerError', 'boom', 500));
+    await expect(plan({ event: configEvent() }, deps())).rejects.toMatchObject({
+      name: 'TransientServiceError',
+    });
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+});
+
+describe('plan: breakers', () => {
+  it('loop breaker counts remediated outcomes across pages (successes included) → escalate', async () => {
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Count: 2, LastEvaluatedKey: { resourceKey: 'k', sk: 's' } })
+      .resolvesOnce({ Count: 1 });
+    const r = await plan({ event: configEvent() }, deps());
+    expect(r.decision).toBe('escalate');
+    expect(r.reason).toMatch(/^loop breaker: 3 remediations of this resource in the last 86400s \(max 3\)/);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
+      ExclusiveStartKey: { resourceKey: 'k', sk: 's' },
+    });
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('below the loop-breaker limit → remediate', async () => {
+    ddb.on(QueryCommand).resolves({ Count: 2 });
+    expect((await plan({ event: configEvent() }, deps())).decision).toBe('remediate');
+  });
+
+  it('blast-radius budget spent (conditional check fails) → escalate', async () => {
+    ddb.on(UpdateCommand).rejects(awsError('ConditionalCheckFailedException'));
+    const r = await plan({ event: configEvent() }, deps());
+    expect(r.decision).toBe('escalate');
+    expect(r.reason).toBe(
+      'blast-radius breaker: 50 remediations already started in the window from 2026-11-23T12:00:00.000Z',
+    );
+  });
+
+  it('a throttled blast-radius update is TransientServiceError; a permanent one is rethrown as is', async () => {
+    ddb.on(UpdateCommand).rejects(awsError('ProvisionedThroughputExceededException'));
+    await expect(plan({ event: configEvent() }, deps())).rejects.toMatchObject({
+      name: 'TransientServiceError',
+    });
+    ddb.on(UpdateCommand).rejects(awsError('ResourceNotFoundException', 'Requested resource not found'));
+    await expect(plan({ event: configEvent() }, deps())).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
+  });
+});
+
+describe('plan: bad input', () => {
+  it('an id that is not valid for its type → InvalidResourceIdError before any call', async () => {
+    await expect(plan({ event: configEvent({ resourceId: 'sg-123; DROP' }) }, deps())).rejects.toBeInstanceOf(
+      InvalidResourceIdError,
+    );
+    await expect(
+      plan(
+        {
+          event: configEvent({
+            resourceType: 'AWS::S3::Bucket',
+            resourceId: 'Bad_Bucket',
+            configRuleName: 'x',
+          }),
+        },
+        deps(),
+      ),
+    ).rejects.toBeInstanceOf(InvalidResourceIdError);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
+  });
+
+  it.each([
+    ['no event', {}],
+    ['a bad account id', { event: { ...configEvent(), awsAccountId: 'abc' } }],
+    ['a bad timestamp', { event: { ...configEvent(), orderingTimestamp: 'yesterday' } }],
+    ['an unknown source', { event: { ...configEvent(), source: 'pager' } }],
+  ])('handler: %s → InvalidInputError, no call', async (_what, input) => {
+    await expect(handler(input)).rejects.toBeInstanceOf(InvalidInputError);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+  });
+});
