@@ -1,0 +1,112 @@
+/**
+ * confirm-compliance ("Confirm non-compliance"): is the event still true right now?
+ *
+ * Input (ConfirmComplianceInput): `{ event: RemediationEvent, plan?: PlanResult, execution?: { id, name, startTime } }`.
+ * Output: ConfirmationResult (stored at `$.confirmation`).
+ *
+ * Config-sourced events (the event names a Config rule): GetComplianceDetailsByResource → the rule's
+ * current result. COMPLIANT or NOT_APPLICABLE recorded *after* the event → stillNonCompliant false (the
+ * event is stale). A result no newer than the event, or none at all, does not override the event.
+ * CloudFormation-sourced events (no rule): no Config call, currentCompliance NOT_APPLICABLE, stillNonCompliant true.
+ * Then (only while still non-compliant) existence via Cloud Control GetResource (DescribeStacks for stacks):
+ * not found → resourceExists false. A type Cloud Control cannot read is assumed to exist.
+ */
+import {
+  type ConfigServiceClient,
+  type EvaluationResult,
+  GetComplianceDetailsByResourceCommand,
+} from '@aws-sdk/client-config-service';
+import { z } from 'zod';
+import { type ConfirmationResult, PlanResult, RemediationEvent } from '../shared/contracts';
+import { awsCall } from '../shared/errors';
+import { ExecutionRef } from '../shared/execution-ref';
+import { logger } from '../shared/powertools';
+import { assertResourceId } from '../shared/resource-ids';
+import { lookupResource, type ResourceLookupDeps } from '../shared/resource-lookup';
+
+export const ConfirmComplianceInput = z.object({
+  event: RemediationEvent,
+  plan: PlanResult.optional(),
+  execution: ExecutionRef.optional(),
+});
+export type ConfirmComplianceInput = z.infer<typeof ConfirmComplianceInput>;
+
+export interface ConfirmComplianceDeps extends ResourceLookupDeps {
+  config: ConfigServiceClient;
+  now: () => Date;
+}
+
+/** Cloud Control errors that mean "this type cannot be read this way", not "the resource is gone". */
+const UNREADABLE_TYPE = new Set(['UnsupportedActionException', 'TypeNotFoundException']);
+
+async function currentResult(deps: ConfirmComplianceDeps, event: RemediationEvent, rule: string) {
+  let token: string | undefined;
+  const found: EvaluationResult[] = [];
+  do {
+    const r = await awsCall('GetComplianceDetailsByResource', () =>
+      deps.config.send(
+        new GetComplianceDetailsByResourceCommand({
+          ResourceType: event.resourceType,
+          ResourceId: event.resourceId,
+          NextToken: token,
+        }),
+      ),
+    );
+    for (const e of r.EvaluationResults ?? []) {
+      if (e.EvaluationResultIdentifier?.EvaluationResultQualifier?.ConfigRuleName === rule) found.push(e);
+    }
+    token = r.NextToken;
+  } while (token);
+  // Several results for one rule (e.g. detective and proactive): the most recent one counts.
+  const time = (e: EvaluationResult) =>
+    (e.EvaluationResultIdentifier?.OrderingTimestamp ?? e.ResultRecordedTime)?.getTime() ?? 0;
+  return found.sort((a, b) => time(b) - time(a))[0];
+}
+
+export async function confirmCompliance(
+  input: ConfirmComplianceInput,
+  deps: ConfirmComplianceDeps,
+): Promise<ConfirmationResult> {
+  const { event } = input;
+  assertResourceId(event.resourceType, event.resourceId);
+  const rule = event.configRuleName;
+  let currentCompliance = 'NOT_APPLICABLE';
+  let reason: string;
+  if (rule) {
+    const result = await currentResult(deps, event, rule);
+    currentCompliance = result?.ComplianceType ?? 'INSUFFICIENT_DATA';
+    const at = result?.EvaluationResultIdentifier?.OrderingTimestamp ?? result?.ResultRecordedTime;
+    const newer = !!at && at.getTime() > Date.parse(event.orderingTimestamp);
+    if (result && newer && (currentCompliance === 'COMPLIANT' || currentCompliance === 'NOT_APPLICABLE')) {
+      return {
+        stillNonCompliant: false,
+        resourceExists: true,
+        currentCompliance,
+        reason: `stale event: ${rule} reports ${currentCompliance} since ${at.toISOString()} (event ${event.orderingTimestamp})`,
+      };
+    }
+    reason = result
+      ? `${rule} reports ${currentCompliance}${newer ? '' : ' (not newer than the event; the event stands)'}`
+      : `${rule} has no current result for the resource; acting on the event`;
+  } else {
+    reason = 'CloudFormation drift event: no Config rule to re-check';
+  }
+  try {
+    const state = await lookupResource(deps, event.resourceType, event.resourceId);
+    if (!state.exists) {
+      return {
+        stillNonCompliant: true,
+        resourceExists: false,
+        currentCompliance,
+        reason: 'resource no longer exists',
+      };
+    }
+  } catch (err) {
+    if (!(err instanceof Error && UNREADABLE_TYPE.has(err.name))) throw err;
+    logger.info('resource existence not checkable through Cloud Control; assuming it exists', {
+      resourceType: event.resourceType,
+      errorName: err.name,
+    });
+  }
+  return { stillNonCompliant: true, resourceExists: true, currentCompliance, reason };
+}
