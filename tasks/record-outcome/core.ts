@@ -1,0 +1,348 @@
+/**
+ * Record outcome: the one place every execution ends. Writes the audit item, marks an expired
+ * approval, tells a human why a remediation did not happen or did not work, and counts the outcome.
+ *
+ * Input  { outcome: VERIFIED | SKIPPED | ESCALATED | REJECTED | EXPIRED | FAILED | NOT_VERIFIED (chosen by the workflow),
+ *          execution: { id, name, startTime }, enteredTime?: ISO ($$.State.EnteredTime),
+ *          event?, plan?, confirmation?, drift?, approval?, runbook?, verification?, error?: { Error, Cause } }
+ *   Only `outcome` and `execution` are required. The state slices are whatever exists on the path that
+ *   led here; a slice that is malformed is ignored (never a reason to lose the outcome).
+ *   Pass `enteredTime.$: $$.State.EnteredTime`: it is stable across retries of this state, so a retried
+ *   invocation overwrites the same OUTCOMES item instead of adding a second one (the loop breaker counts them).
+ * Output OutcomeRecord ($.outcome); succeeded = SUCCESS_OUTCOMES.includes(outcome) → Succeed, else Fail.
+ *
+ * Effects, in order:
+ *   1. OUTCOMES item (putOutcome): reason, runbook, attempts, remediated (= a runbook reached Success), approval, error name.
+ *   2. EXPIRED: APPROVALS item `approvalIdFor(execution.id)` PENDING → EXPIRED (task token removed); the approvers are
+ *      told on APPROVAL_TOPIC_ARN that the request lapsed. Already decided → left alone, nobody told.
+ *   3. Every outcome but VERIFIED and SKIPPED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not).
+ *   4. Metric RemediationOutcome (Count, dimension outcome).
+ * The reason comes from plan.reason, confirmation.reason, the runbook's failure, the verification, the approver's
+ * rejection (error.Cause JSON) or the caught error (name + Cause's errorMessage). Texts that look like tokens or
+ * secrets are redacted, so no task token or signature ever reaches the table, a message or a log.
+ * Errors: InvalidInputError (no outcome / execution: nothing written); TransientServiceError.
+ */
+
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { approvalIdFor } from '../shared/approval-id';
+import {
+  ApprovalDecision,
+  ApprovalRejection,
+  CaughtError,
+  ConfirmationResult,
+  DriftState,
+  Outcome,
+  type OutcomeRecord,
+  PlanResult,
+  RemediationEvent,
+  RunbookState,
+  resourceKeyOf,
+  SUCCESS_OUTCOMES,
+  VerificationState,
+} from '../shared/contracts';
+import { awsCall } from '../shared/errors';
+import { ExecutionRef } from '../shared/execution-ref';
+import { putOutcome } from '../shared/outcomes';
+
+export const RecordOutcomeInput = z.object({
+  outcome: Outcome,
+  execution: ExecutionRef,
+  enteredTime: z.iso.datetime({ offset: true }).optional().catch(undefined),
+  event: RemediationEvent.optional().catch(undefined),
+  plan: PlanResult.optional().catch(undefined),
+  confirmation: ConfirmationResult.optional().catch(undefined),
+  drift: DriftState.optional().catch(undefined),
+  approval: ApprovalDecision.optional().catch(undefined),
+  runbook: RunbookState.optional().catch(undefined),
+  verification: VerificationState.optional().catch(undefined),
+  error: CaughtError.optional().catch(undefined),
+});
+export type RecordOutcomeInput = z.infer<typeof RecordOutcomeInput>;
+
+/** The slice of Powertools Metrics this task uses (a fake in tests). */
+export interface OutcomeMetrics {
+  singleMetric(): {
+    addDimension(name: string, value: string): unknown;
+    addMetric(name: string, unit: 'Count', value: number): unknown;
+  };
+}
+
+export interface RecordOutcomeDeps {
+  ddb: DynamoDBDocumentClient;
+  sns: SNSClient;
+  outcomesTable: string;
+  approvalsTable: string;
+  outcomeTopicArn: string;
+  approvalTopicArn: string;
+  metrics: OutcomeMetrics;
+  now: () => Date;
+}
+
+/** Outcomes nobody needs to hear about. */
+export const QUIET_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED'];
+
+const MAX_REASON = 1000;
+
+/**
+ * Removes anything that looks like a credential: long opaque runs (task tokens are hundreds of
+ * characters of base64), `token=…` / `"taskToken": "…"` style pairs, and URL query strings.
+ */
+export function scrub(text: string): string {
+  return text
+    .replace(
+      /("?[A-Za-z]*(?:token|secret|signature|sig|password|csrf|authorization)"?\s*[:=]\s*"?)[^\s"&,;}]+/gi,
+      '$1[redacted]',
+    )
+    .replace(/(https?:\/\/[^\s?"]+)\?[^\s"]*/g, '$1?[redacted]')
+    .replace(/[A-Za-z0-9+/=_-]{100,}/g, '[redacted]')
+    .slice(0, MAX_REASON);
+}
+
+interface ParsedCause {
+  message?: string | undefined;
+  errorType?: string | undefined;
+  rejection?: ApprovalRejection | undefined;
+}
+
+/** A Catch's Cause: Lambda's JSON { errorType, errorMessage, trace }, an ApprovalRejection, or plain text. */
+export function parseCause(cause: string | undefined): ParsedCause {
+  if (!cause) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cause);
+  } catch {
+    return { message: cause };
+  }
+  if (!parsed || typeof parsed !== 'object') return { message: typeof parsed === 'string' ? parsed : cause };
+  const rejection = ApprovalRejection.safeParse(parsed);
+  if (rejection.success) return { rejection: rejection.data };
+  const o = parsed as Record<string, unknown>;
+  const message =
+    typeof o.errorMessage === 'string'
+      ? o.errorMessage
+      : typeof o.message === 'string'
+        ? o.message
+        : undefined;
+  const errorType = typeof o.errorType === 'string' ? o.errorType : undefined;
+  return { message: message ?? cause, errorType };
+}
+
+function errorText(error: CaughtError | undefined): string | undefined {
+  if (!error) return undefined;
+  const { message } = parseCause(error.Cause);
+  return message ? `${error.Error}: ${message}` : error.Error;
+}
+
+function runbookText(runbook: RunbookState | undefined): string {
+  if (!runbook?.documentName) return '';
+  return ` ${runbook.documentName} (attempt ${runbook.attempt})`;
+}
+
+/** The human reason for `outcome`, from whatever state the execution has. */
+export function reasonFor(input: RecordOutcomeInput): string {
+  const { outcome, plan, confirmation, drift, runbook, verification, error, event } = input;
+  const err = errorText(error);
+  switch (outcome) {
+    case 'VERIFIED':
+      return `remediated by${runbookText(runbook) || ' the runbook'} and verified: ${verification?.reason ?? 'verification passed'}`;
+    case 'SKIPPED':
+      if (confirmation && (!confirmation.stillNonCompliant || !confirmation.resourceExists))
+        return confirmation.reason;
+      return plan?.reason ?? err ?? 'skipped';
+    case 'ESCALATED':
+      if (drift?.templateViolatesRule) {
+        return `the resource is in sync with its CloudFormation template, yet ${event?.configRuleName ?? 'the rule'} still reports it NON_COMPLIANT: the template itself violates the rule (a remediation would be reverted by the next deployment); fix the template`;
+      }
+      return plan?.reason ?? err ?? 'escalated to a human';
+    case 'REJECTED': {
+      const { rejection } = parseCause(error?.Cause);
+      if (rejection)
+        return `rejected by ${rejection.approver}${rejection.comment ? `: ${rejection.comment}` : ''}`;
+      return err ? `rejected: ${err}` : 'rejected by an approver';
+    }
+    case 'EXPIRED':
+      return `no approval decision within ${plan?.approval.ttlSeconds ?? 'the allowed'} seconds; the request expired and nothing was changed`;
+    case 'FAILED': {
+      if (err && runbook?.phase === 'failed' && runbook.failureMessage)
+        return `${err} (last runbook failure: ${runbook.failureMessage})`;
+      if (err) return err;
+      if (runbook?.phase === 'failed') {
+        return `runbook failed on every attempt (${runbook.attempt}/${plan?.attempts.max ?? runbook.attempt}): ${runbook.failureMessage ?? runbook.status ?? 'failed'}`;
+      }
+      return 'the remediation failed';
+    }
+    case 'NOT_VERIFIED':
+      return `the runbook${runbookText(runbook)} ran but the fix was not verified: ${verification?.reason ?? err ?? 'verification timed out'}`;
+  }
+}
+
+function approvalAudit(input: RecordOutcomeInput, approvalId: string): Record<string, unknown> | undefined {
+  if (input.approval) {
+    const a = input.approval;
+    return {
+      approvalId: a.approvalId,
+      decision: a.decision,
+      approver: a.approver,
+      decidedAt: a.decidedAt,
+      comment: a.comment,
+    };
+  }
+  const { rejection } = parseCause(input.error?.Cause);
+  if (input.outcome === 'REJECTED' && rejection) {
+    return {
+      approvalId: rejection.approvalId,
+      decision: 'rejected',
+      approver: rejection.approver,
+      decidedAt: rejection.decidedAt,
+    };
+  }
+  if (input.outcome === 'EXPIRED') return { approvalId, decision: 'expired' };
+  return undefined;
+}
+
+function isConditionFailed(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err instanceof Error && err.name === 'ConditionalCheckFailedException')
+  );
+}
+
+/** PENDING → EXPIRED, dropping the task token. false when it was already decided (or never written). */
+async function expireApproval(deps: RecordOutcomeDeps, approvalId: string, nowIso: string): Promise<boolean> {
+  try {
+    await awsCall('UpdateItem(approvals expire)', () =>
+      deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.approvalsTable,
+          Key: { approvalId },
+          UpdateExpression: 'SET #status = :expired, #expiredAt = :now REMOVE #taskToken',
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#expiredAt': 'expiredAt',
+            '#taskToken': 'taskToken',
+          },
+          ExpressionAttributeValues: { ':expired': 'EXPIRED', ':pending': 'PENDING', ':now': nowIso },
+        }),
+      ),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
+/** SNS subjects: ASCII, no control characters, at most 100 characters. */
+function subject(text: string): string {
+  return text.replace(/[^\x20-\x7E]/g, '?').slice(0, 100);
+}
+
+export async function recordOutcome(
+  input: RecordOutcomeInput,
+  deps: RecordOutcomeDeps,
+): Promise<OutcomeRecord> {
+  const { outcome, execution, event, plan, runbook, verification, error } = input;
+  const now = deps.now();
+  const recordedAt = input.enteredTime ? new Date(input.enteredTime).toISOString() : now.toISOString();
+  const resourceKey = event ? resourceKeyOf(event) : (plan?.resourceKey ?? `unknown#${execution.name}`);
+  const reason = scrub(reasonFor(input));
+  const approvalId = approvalIdFor(execution.id);
+  const startedMs = Date.parse(execution.startTime);
+  const remediated = runbook?.phase === 'succeeded';
+  const documentName = runbook?.documentName ?? plan?.runbook?.documentName;
+
+  await putOutcome(deps.ddb, deps.outcomesTable, {
+    resourceKey,
+    executionName: execution.name,
+    outcome,
+    reason,
+    recordedAt,
+    executionArn: execution.id,
+    ruleName: event?.configRuleName,
+    runbook: documentName,
+    attempts: runbook?.attempt ?? 0,
+    remediated,
+    approval: approvalAudit(input, approvalId),
+    durationMs: Number.isNaN(startedMs) ? undefined : Math.max(0, Date.parse(recordedAt) - startedMs),
+    extra: {
+      eventId: event?.eventId,
+      source: event?.source,
+      resourceType: event?.resourceType,
+      orderingTimestamp: event?.orderingTimestamp,
+      decision: plan?.decision,
+      policyEntryId: plan?.policyEntryId,
+      automationExecutionId: runbook?.automationExecutionId,
+      runbookStatus: runbook?.status,
+      driftStatus: verification?.driftStatus,
+      compliance: verification?.compliance,
+      errorName: error?.Error,
+    },
+  });
+
+  if (outcome === 'EXPIRED' && (await expireApproval(deps, approvalId, now.toISOString()))) {
+    const approvers = plan?.approval.approvers ?? [];
+    await awsCall('Publish(approval expired)', () =>
+      deps.sns.send(
+        new PublishCommand({
+          TopicArn: deps.approvalTopicArn,
+          Subject: subject(`[drift-remediation] approval expired: ${resourceKey}`),
+          Message: [
+            `The approval request ${approvalId} for ${resourceKey} expired without a decision.`,
+            `Runbook: ${documentName ?? 'n/a'}. Nothing was changed; its links no longer work.`,
+            approvers.length ? `Approvers: ${approvers.join(', ')}` : '',
+            `Execution: ${execution.id}`,
+          ]
+            .filter(Boolean)
+            .map(scrub)
+            .join('\n'),
+          MessageAttributes: {
+            kind: { DataType: 'String', StringValue: 'approval-expired' },
+            approvalId: { DataType: 'String', StringValue: approvalId },
+          },
+        }),
+      ),
+    );
+  }
+
+  if (!QUIET_OUTCOMES.includes(outcome)) {
+    const message: PublishCommandInput = {
+      TopicArn: deps.outcomeTopicArn,
+      Subject: subject(
+        `[drift-remediation] ${outcome}: ${event ? `${event.resourceType} ${event.resourceId}` : resourceKey}`,
+      ),
+      Message: [
+        `Outcome: ${outcome}`,
+        `Why: ${reason}`,
+        `Resource: ${resourceKey}`,
+        event?.configRuleName ? `Config rule: ${event.configRuleName}` : '',
+        documentName ? `Runbook: ${documentName}${runbook ? ` (attempts: ${runbook.attempt})` : ''}` : '',
+        runbook?.automationExecutionId ? `Automation execution: ${runbook.automationExecutionId}` : '',
+        `Remediated: ${remediated ? 'yes (the runbook ran to Success)' : 'no'}`,
+        `Execution: ${execution.id}`,
+        `Recorded: ${recordedAt}`,
+      ]
+        .filter(Boolean)
+        .map(scrub)
+        .join('\n'),
+      MessageAttributes: { outcome: { DataType: 'String', StringValue: outcome } },
+    };
+    await awsCall('Publish(outcome)', () => deps.sns.send(new PublishCommand(message)));
+  }
+
+  const metric = deps.metrics.singleMetric();
+  metric.addDimension('outcome', outcome);
+  metric.addMetric('RemediationOutcome', 'Count', 1);
+
+  return {
+    outcome,
+    reason,
+    resourceKey,
+    executionId: execution.id,
+    recordedAt,
+    succeeded: SUCCESS_OUTCOMES.includes(outcome),
+  };
+}

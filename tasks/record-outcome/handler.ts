@@ -1,0 +1,18 @@
+import { clients } from '../shared/clients';
+import { ENV, requireEnv } from '../shared/env';
+import { taskHandler } from '../shared/handler';
+import { metrics } from '../shared/powertools';
+import { RecordOutcomeInput, recordOutcome } from './core';
+
+export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input) =>
+  recordOutcome(input, {
+    ddb: clients.dynamo(),
+    sns: clients.sns(),
+    outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
+    approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
+    outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),
+    approvalTopicArn: requireEnv(ENV.APPROVAL_TOPIC_ARN),
+    metrics,
+    now: () => new Date(),
+  }),
+);
