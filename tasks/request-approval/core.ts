@@ -1,0 +1,294 @@
+/**
+ * Request approval: invoked by Step Functions with `lambda:invoke.waitForTaskToken`. Stores the
+ * approval record (the only place the task token is kept) and sends each approver a message with
+ * their own signed links. The execution then waits until the approval endpoint sends the decision or
+ * the state's TimeoutSeconds expires it.
+ *
+ * Input  { taskToken, event, plan, drift?, execution: { id, name, startTime } }
+ *        or { notifyOnly: true, event, plan, drift?, execution } (approval mode notify-only: no token,
+ *        no record, one informational message, the workflow does not wait).
+ * Output { approvalId, mode, notified } (ignored by the waiting state; the decision is the output).
+ *
+ * Idempotent on Lambda retry: the record is a conditional PutItem (attribute_not_exists); a retry
+ * finds its own PENDING record, refreshes the token if Step Functions issued a new one, and sends the
+ * messages only if they were not sent yet (`notifiedAt`).
+ * Errors: InvalidInputError (nothing written, nothing sent); TransientServiceError (retried).
+ */
+
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { approvalIdFor } from '../shared/approval-id';
+import {
+  type ApprovalItem,
+  type ApprovalSummary,
+  buildSummary,
+  resourceLabel,
+  ruleLabel,
+  timeLeft,
+} from '../shared/approvals/record';
+import { linkUrl, type SigningKeys } from '../shared/approvals/signing';
+import { DriftState, PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
+import { awsCall, InvalidInputError } from '../shared/errors';
+import { ExecutionRef } from '../shared/execution-ref';
+import { resolveParameters } from '../shared/parameters';
+
+export const RequestApprovalInput = z
+  .object({
+    taskToken: z.string().min(1).max(8192).optional(),
+    notifyOnly: z.boolean().optional(),
+    event: RemediationEvent,
+    plan: PlanResult,
+    drift: DriftState.optional(),
+    execution: ExecutionRef,
+  })
+  .superRefine((v, ctx) => {
+    if (!v.notifyOnly && !v.taskToken) {
+      ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'required unless notifyOnly is true' });
+    }
+    if (v.notifyOnly && v.taskToken) {
+      ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'must be absent in notify-only mode' });
+    }
+  });
+export type RequestApprovalInput = z.infer<typeof RequestApprovalInput>;
+
+export interface RequestApprovalResult {
+  approvalId: string;
+  mode: 'required' | 'notify-only';
+  /** Messages published by this invocation (0 on a retry that found them already sent). */
+  notified: number;
+}
+
+export interface RequestApprovalDeps {
+  ddb: DynamoDBDocumentClient;
+  sns: SNSClient;
+  approvalsTable: string;
+  topicArn: string;
+  /** APPROVAL_BASE_URL, e.g. https://abc.lambda-url.eu-west-1.on.aws or http://127.0.0.1:4566 */
+  baseUrl: string;
+  signingKeys: () => Promise<SigningKeys>;
+  /** Same value Start runbook uses, so the parameters shown are the parameters run. */
+  automationAssumeRoleArn?: string | undefined;
+  now?: () => Date;
+}
+
+/** SNS subjects: ASCII, no line breaks, at most 100 characters. */
+export function subjectLine(s: string): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?').trim();
+  return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean;
+}
+
+function describe(summary: ApprovalSummary): string[] {
+  const lines = [
+    `Trigger:  ${ruleLabel(summary)}`,
+    `Resource: ${resourceLabel(summary)}`,
+    `Account:  ${summary.accountId}  Region: ${summary.region}`,
+    `Requested by: ${summary.requestedBy ?? `automatic (${summary.source} event ${summary.eventId})`}`,
+    '',
+    'Drift (expected -> actual):',
+  ];
+  const d = summary.drift;
+  for (const x of d.differences.slice(0, 20)) {
+    lines.push(
+      `  - ${x.path} [${x.type}]`,
+      `      expected: ${x.expected.slice(0, 300)}`,
+      `      actual:   ${x.actual.slice(0, 300)}`,
+    );
+  }
+  for (const a of d.added) lines.push(`  - ${a.property}: ${a.values.length} not in the template`);
+  for (const r of d.removed) lines.push(`  - ${r.property}: ${r.values.length} missing`);
+  if (!d.differences.length && !d.added.length && !d.removed.length)
+    lines.push('  (no property-level differences reported)');
+  if (d.differences.length > 20 || d.truncated) lines.push('  (more on the review page)');
+  lines.push('');
+  if (summary.runbook) {
+    lines.push(`Runbook: ${summary.runbook.documentName}`);
+    for (const [k, vs] of Object.entries(summary.runbook.parameters))
+      lines.push(`  ${k} = ${vs.join(', ').slice(0, 300)}`);
+  }
+  return lines;
+}
+
+function approvalMessage(
+  summary: ApprovalSummary,
+  approver: string,
+  link: string,
+  expiresAt: number,
+  now: Date,
+): string {
+  return [
+    `Approval needed for a drift remediation (you are listed as approver ${approver}).`,
+    '',
+    ...describe(summary),
+    '',
+    `Time left: ${timeLeft(expiresAt, now)} (until ${new Date(expiresAt * 1000).toISOString()}).`,
+    '',
+    'Review and decide (the page shows the full diff; nothing happens until you press Approve or Reject):',
+    link,
+    '',
+    'This link is personal: it records your identity with the decision. Do not forward it.',
+  ].join('\n');
+}
+
+function noticeMessage(summary: ApprovalSummary): string {
+  return [
+    'A drift remediation is starting (notify-only: no approval is needed).',
+    '',
+    ...describe(summary),
+    '',
+    `Execution: ${summary.executionName}`,
+  ].join('\n');
+}
+
+function isConditionalFailure(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+export async function requestApproval(
+  input: RequestApprovalInput,
+  deps: RequestApprovalDeps,
+): Promise<RequestApprovalResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const { event, plan, drift, execution } = input;
+  const approvalId = approvalIdFor(execution.id);
+  if (plan.decision !== 'remediate') {
+    throw new InvalidInputError('request-approval: the plan does not remediate', [
+      `plan.decision: ${plan.decision}`,
+    ]);
+  }
+  const parameters = plan.runbook
+    ? resolveParameters(plan.runbook.parameters, { event, drift, plan }, deps.automationAssumeRoleArn)
+    : undefined;
+  const summary = buildSummary({ event, plan, drift, execution, parameters, now });
+  const subjectBase = `${summary.ruleName ?? summary.resourceType}: ${summary.resourceId}`;
+
+  if (input.notifyOnly) {
+    await awsCall('Publish(remediation notice)', () =>
+      deps.sns.send(
+        new PublishCommand({
+          TopicArn: deps.topicArn,
+          Subject: subjectLine(`Remediating ${subjectBase}`),
+          Message: noticeMessage(summary),
+          MessageAttributes: {
+            kind: { DataType: 'String', StringValue: 'remediation-notice' },
+            approvalId: { DataType: 'String', StringValue: approvalId },
+          },
+        }),
+      ),
+    );
+    return { approvalId, mode: 'notify-only', notified: 1 };
+  }
+
+  const taskToken = input.taskToken;
+  if (!taskToken) throw new InvalidInputError('request-approval: invalid input', ['taskToken: required']);
+  const approvers = [...new Set(plan.approval.approvers)];
+  if (!plan.approval.required || approvers.length === 0) {
+    throw new InvalidInputError(
+      'request-approval: an approval needs mode required and at least one approver',
+      [`plan.approval.required: ${plan.approval.required}`, `plan.approval.approvers: ${approvers.length}`],
+    );
+  }
+  const requestedBy = event.requestedBy;
+  if (requestedBy && approvers.every((a) => a === requestedBy)) {
+    throw new InvalidInputError(
+      'request-approval: the only approver is the requester, who may not approve their own request',
+      ['plan.approval.approvers'],
+    );
+  }
+  const keys = await deps.signingKeys();
+  const expiresAt = Math.floor(now.getTime() / 1000) + plan.approval.ttlSeconds;
+
+  const item: ApprovalItem = {
+    approvalId,
+    executionArn: execution.id,
+    executionName: execution.name,
+    taskToken,
+    status: 'PENDING',
+    approvers,
+    expiresAt,
+    createdAt: now.toISOString(),
+    resourceKey: resourceKeyOf(event),
+    summary,
+  };
+  if (requestedBy) item.requestedBy = requestedBy;
+
+  let current: ApprovalItem = item;
+  try {
+    await awsCall('PutItem(approvals)', () =>
+      deps.ddb.send(
+        new PutCommand({
+          TableName: deps.approvalsTable,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(approvalId)',
+        }),
+      ),
+    );
+  } catch (err) {
+    if (!isConditionalFailure(err)) throw err;
+    // A retry of this task: the record exists. Keep it (same links, same expiry).
+    const got = await awsCall('GetItem(approvals)', () =>
+      deps.ddb.send(
+        new GetCommand({ TableName: deps.approvalsTable, Key: { approvalId }, ConsistentRead: true }),
+      ),
+    );
+    const existing = got.Item as ApprovalItem | undefined;
+    if (!existing || existing.executionArn !== execution.id) {
+      throw new InvalidInputError(
+        'request-approval: an approval record with this id belongs to another execution',
+        ['approvalId'],
+      );
+    }
+    if (existing.status !== 'PENDING') {
+      // Already decided or closed; nothing to send. The wait ends by its timeout (recorded as expired).
+      return { approvalId, mode: 'required', notified: 0 };
+    }
+    if (existing.taskToken !== taskToken) {
+      await awsCall('UpdateItem(approvals token)', () =>
+        deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.approvalsTable,
+            Key: { approvalId },
+            UpdateExpression: 'SET taskToken = :t',
+            ConditionExpression: '#s = :pending',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':t': taskToken, ':pending': 'PENDING' },
+          }),
+        ),
+      );
+    }
+    if (existing.notifiedAt) return { approvalId, mode: 'required', notified: 0 };
+    current = existing;
+  }
+
+  let notified = 0;
+  for (const approver of current.approvers) {
+    const link = linkUrl(deps.baseUrl, keys, { approvalId, approver, exp: current.expiresAt });
+    await awsCall('Publish(approval request)', () =>
+      deps.sns.send(
+        new PublishCommand({
+          TopicArn: deps.topicArn,
+          Subject: subjectLine(`Approval needed: ${subjectBase}`),
+          Message: approvalMessage(current.summary, approver, link, current.expiresAt, now),
+          MessageAttributes: {
+            kind: { DataType: 'String', StringValue: 'approval-request' },
+            approver: { DataType: 'String', StringValue: approver },
+            approvalId: { DataType: 'String', StringValue: approvalId },
+          },
+        }),
+      ),
+    );
+    notified++;
+  }
+  await awsCall('UpdateItem(approvals notifiedAt)', () =>
+    deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.approvalsTable,
+        Key: { approvalId },
+        UpdateExpression: 'SET notifiedAt = :n',
+        ExpressionAttributeValues: { ':n': now.toISOString() },
+      }),
+    ),
+  );
+  return { approvalId, mode: 'required', notified };
+}

@@ -1,0 +1,119 @@
+/**
+ * Approval link signatures and CSRF tokens.
+ *
+ * A link is `${baseUrl}/approvals/<approvalId>?approver=<id>&exp=<epoch s>&sig=<hmac>`; `sig` is
+ * HMAC-SHA256 over the JSON array [approvalId, approver, exp] under a key derived from the signing
+ * secret (Secrets Manager, SIGNING_SECRET_ARN). The CSRF token of the review form is an HMAC over
+ * [approvalId, approver, purpose] under a second derived key, so a link signature can never be replayed
+ * as a CSRF token or the other way round. Comparisons are constant-time. The task token is never part
+ * of either: it stays in the APPROVALS item.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsCall } from '../errors';
+
+/** Minimum secret length (bytes of the UTF-8 secret string). */
+export const MIN_SECRET_LENGTH = 32;
+/** The only CSRF purpose today: the decision form. */
+export const CSRF_PURPOSE_DECIDE = 'decide';
+
+/** The two derived keys. Built from one secret with domain separation. */
+export interface SigningKeys {
+  readonly link: Buffer;
+  readonly csrf: Buffer;
+}
+
+export function deriveKeys(secret: string | Buffer): SigningKeys {
+  const raw = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  if (raw.length < MIN_SECRET_LENGTH) {
+    throw new RangeError(`the approval signing secret must be at least ${MIN_SECRET_LENGTH} bytes`);
+  }
+  const derive = (label: string) => createHmac('sha256', raw).update(label).digest();
+  return {
+    link: derive('drift-remediation/approval-link/v1'),
+    csrf: derive('drift-remediation/approval-csrf/v1'),
+  };
+}
+
+function mac(key: Buffer, parts: ReadonlyArray<string | number>): string {
+  return createHmac('sha256', key).update(JSON.stringify(parts)).digest('base64url');
+}
+
+/** Constant-time comparison of two base64url MACs (length mismatch → false, still without early exit on content). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  if (x.length !== y.length) {
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}
+
+export interface LinkClaims {
+  approvalId: string;
+  approver: string;
+  /** Expiry, epoch seconds. */
+  exp: number;
+}
+
+export function signLink(keys: SigningKeys, c: LinkClaims): string {
+  return mac(keys.link, [c.approvalId, c.approver, c.exp]);
+}
+
+/** True when `sig` is the signature of exactly these claims. Does not check expiry (see linkExpired). */
+export function verifyLink(keys: SigningKeys, c: LinkClaims, sig: string): boolean {
+  if (!Number.isSafeInteger(c.exp) || c.exp <= 0) return false;
+  return safeEqual(signLink(keys, c), sig);
+}
+
+export function linkUrl(baseUrl: string, keys: SigningKeys, c: LinkClaims): string {
+  const base = baseUrl.replace(/\/+$/, '');
+  const q = new URLSearchParams({ approver: c.approver, exp: String(c.exp), sig: signLink(keys, c) });
+  return `${base}/approvals/${encodeURIComponent(c.approvalId)}?${q.toString()}`;
+}
+
+export function csrfToken(
+  keys: SigningKeys,
+  approvalId: string,
+  approver: string,
+  purpose = CSRF_PURPOSE_DECIDE,
+): string {
+  return mac(keys.csrf, [approvalId, approver, purpose]);
+}
+
+export function verifyCsrf(
+  keys: SigningKeys,
+  approvalId: string,
+  approver: string,
+  token: string,
+  purpose = CSRF_PURPOSE_DECIDE,
+): boolean {
+  return safeEqual(csrfToken(keys, approvalId, approver, purpose), token);
+}
+
+const cache = new Map<string, Promise<SigningKeys>>();
+
+/**
+ * The signing keys from Secrets Manager, fetched once per cold start (per secret ARN). A failed fetch
+ * is not cached, so the next request tries again.
+ */
+export function loadSigningKeys(secrets: SecretsManagerClient, secretArn: string): Promise<SigningKeys> {
+  const hit = cache.get(secretArn);
+  if (hit) return hit;
+  const p = awsCall('GetSecretValue(approval signing secret)', () =>
+    secrets.send(new GetSecretValueCommand({ SecretId: secretArn })),
+  ).then((res) => {
+    const s = res.SecretString ?? (res.SecretBinary ? Buffer.from(res.SecretBinary) : undefined);
+    if (s === undefined) throw new Error('the approval signing secret has no value');
+    return deriveKeys(s);
+  });
+  cache.set(secretArn, p);
+  p.catch(() => cache.delete(secretArn));
+  return p;
+}
+
+/** Forgets cached keys (tests, and the sandbox when it restarts with a new secret). */
+export function clearSigningKeyCache(): void {
+  cache.clear();
+}
