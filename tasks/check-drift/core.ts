@@ -1,0 +1,82 @@
+/**
+ * check-drift ("Check drift detection"): one poll of a stack drift detection started by detect-drift.
+ *
+ * Input (CheckDriftInput): `{ drift: DriftState (mode 'stack', detectionId set), event?: RemediationEvent,
+ *   execution?: { id, name, startTime } }`.
+ * Output: DriftState (stored at `$.drift`), polls + 1:
+ *   - DETECTION_COMPLETE → detectionStatus DETECTION_COMPLETE (describe-drift next)
+ *   - DETECTION_IN_PROGRESS → next adaptive `waitSeconds` (2, 4, 8, 16, 30, 30 …) for the Wait state's SecondsPath;
+ *     once polls reaches maxPolls → DriftDetectionTimeoutError
+ *   - DETECTION_FAILED → DriftDetectionFailedError (with CloudFormation's reason)
+ */
+import {
+  type CloudFormationClient,
+  DescribeStackDriftDetectionStatusCommand,
+  type DescribeStackDriftDetectionStatusCommandOutput,
+} from '@aws-sdk/client-cloudformation';
+import { z } from 'zod';
+import { DriftState, RemediationEvent } from '../shared/contracts';
+import {
+  awsCall,
+  DriftDetectionFailedError,
+  DriftDetectionTimeoutError,
+  DriftRemediationError,
+  InvalidInputError,
+} from '../shared/errors';
+import { ExecutionRef } from '../shared/execution-ref';
+import { nextWaitSeconds } from '../shared/polling';
+
+export const CheckDriftInput = z.object({
+  drift: DriftState,
+  event: RemediationEvent.optional(),
+  execution: ExecutionRef.optional(),
+});
+export type CheckDriftInput = z.infer<typeof CheckDriftInput>;
+
+export interface CheckDriftDeps {
+  cloudFormation: CloudFormationClient;
+  now: () => Date;
+}
+
+export async function checkDrift(input: CheckDriftInput, deps: CheckDriftDeps): Promise<DriftState> {
+  const { drift } = input;
+  if (drift.mode !== 'stack' || !drift.detectionId) {
+    throw new InvalidInputError('check-drift: invalid input', [
+      'drift: needs mode "stack" and a detectionId',
+    ]);
+  }
+  const detectionId = drift.detectionId;
+  let r: DescribeStackDriftDetectionStatusCommandOutput;
+  try {
+    r = await awsCall('DescribeStackDriftDetectionStatus', () =>
+      deps.cloudFormation.send(
+        new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: detectionId }),
+      ),
+    );
+  } catch (err) {
+    if (err instanceof DriftRemediationError) throw err;
+    const e = err as Error;
+    // An unknown or expired detection id: the detection cannot be followed any further.
+    if (e.name === 'ValidationError')
+      throw new DriftDetectionFailedError(`DescribeStackDriftDetectionStatus: ${e.message}`);
+    throw err;
+  }
+  const polls = drift.polls + 1;
+  const status = r.DetectionStatus ?? 'UNKNOWN';
+  if (status === 'DETECTION_FAILED') {
+    throw new DriftDetectionFailedError(
+      `drift detection ${detectionId} failed: ${r.DetectionStatusReason ?? 'no reason given'}`,
+      { detectionId, stackName: drift.stackName },
+    );
+  }
+  if (status === 'DETECTION_COMPLETE') {
+    return { ...drift, detectionStatus: status, polls };
+  }
+  if (polls >= drift.maxPolls) {
+    throw new DriftDetectionTimeoutError(
+      `drift detection ${detectionId} still ${status} after ${polls} polls (max ${drift.maxPolls})`,
+      { detectionId, polls },
+    );
+  }
+  return { ...drift, detectionStatus: status, polls, waitSeconds: nextWaitSeconds(polls) };
+}

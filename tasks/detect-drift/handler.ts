@@ -1,0 +1,7 @@
+import { clients } from '../shared/clients';
+import { taskHandler } from '../shared/handler';
+import { DetectDriftInput, detectDrift } from './core';
+
+export const handler = taskHandler('detect-drift', DetectDriftInput, (input) =>
+  detectDrift(input, { cloudFormation: clients.cloudFormation(), now: () => new Date() }),
+);
