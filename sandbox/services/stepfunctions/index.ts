@@ -15,6 +15,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { JSONPath } from 'jsonpath-plus';
+import { registerTargetHandler } from '../../core/targets';
 import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
 import { type EventLog, HistoryRecorder, type TaskInfo } from './history';
 import { assertValidName, executionArn, parseExecutionArn, stateMachineArn } from './names';
@@ -540,12 +541,30 @@ export function stepFunctionsService(): StepFunctionsService {
     },
   };
 
+  const stopAll = () => {
+    for (const e of executions.values()) {
+      if (e.status === 'RUNNING') {
+        e.status = 'ABORTED';
+        e.stopDate = new Date();
+        closeTokensOf(e, 'done');
+        e.abort();
+      }
+    }
+  };
+
   return {
     serviceName: 'stepfunctions',
     signingName: 'states',
     protocol: 'awsJson1_0',
     targetPrefix: 'AWSStepFunctions',
     operations,
+    // EventBridge / SNS deliveries to a state machine ARN start an execution, as AWS's targets do.
+    start: (ctx) => {
+      registerTargetHandler(ctx, 'states', async (arn, message, sandbox) => {
+        start(machineByArn(arn), randomUUID(), message, sandbox);
+      });
+    },
+    stop: stopAll,
     waitForExecution: async (arn) => {
       await executionByArn(arn).closed;
     },
@@ -553,16 +572,7 @@ export function stepFunctionsService(): StepFunctionsService {
       const m = machineByArn(arn);
       return start(m, randomUUID(), inputText, sandbox).arn;
     },
-    stopAll: () => {
-      for (const e of executions.values()) {
-        if (e.status === 'RUNNING') {
-          e.status = 'ABORTED';
-          e.stopDate = new Date();
-          closeTokensOf(e, 'done');
-          e.abort();
-        }
-      }
-    },
+    stopAll,
   };
 }
 
