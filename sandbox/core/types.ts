@@ -33,7 +33,10 @@ export interface RequestContext {
   readonly sandbox: SandboxContext;
 }
 
-export type OperationHandler = (input: Record<string, unknown>, ctx: RequestContext) => Promise<unknown> | unknown;
+export type OperationHandler = (
+  input: Record<string, unknown>,
+  ctx: RequestContext,
+) => Promise<unknown> | unknown;
 
 export interface RawHttpRequest {
   method: string;
@@ -69,6 +72,15 @@ export interface ServiceModule {
     encode(operation: string, output: unknown): RawHttpResponse;
     encodeError(err: AwsError, requestId: string): RawHttpResponse;
   };
+  /**
+   * awsJson services with the awsQueryCompatible trait (SQS): error code → the legacy query error code
+   * sent in the `x-amzn-query-error` header (e.g. QueueDoesNotExist → AWS.SimpleQueueService.NonExistentQueue).
+   */
+  readonly awsQueryCompatible?: Readonly<Record<string, string>>;
+  /** Called once when the sandbox starts (start engines, register delivery handlers, pollers). */
+  start?(ctx: SandboxContext): Promise<void> | void;
+  /** Called when the sandbox stops (stop pollers, close engines). */
+  stop?(): Promise<void> | void;
 }
 
 /** An EventBridge event as PutEvents delivers it to rules (the full envelope). */
@@ -108,7 +120,12 @@ export interface ResourceChange {
 export interface ResourceProvider {
   readonly type: string;
   create(logicalId: string, props: Record<string, unknown>, ctx: ProviderContext): Promise<ProvisionResult>;
-  update(physicalId: string, props: Record<string, unknown>, previous: Record<string, unknown>, ctx: ProviderContext): Promise<ProvisionResult>;
+  update(
+    physicalId: string,
+    props: Record<string, unknown>,
+    previous: Record<string, unknown>,
+    ctx: ProviderContext,
+  ): Promise<ProvisionResult>;
   delete(physicalId: string, ctx: ProviderContext): Promise<void>;
   /** The resource's live properties in template shape, or undefined if it no longer exists. */
   read(physicalId: string, ctx: ProviderContext): Promise<Record<string, unknown> | undefined>;
@@ -137,7 +154,9 @@ export interface SandboxContext {
   readonly accountId: string;
   readonly clock: Clock;
   /** Publishes an event to the default event bus (rules → targets), like PutEvents. */
-  putEvent(event: Omit<BusEvent, 'version' | 'id' | 'account' | 'region' | 'time'> & Partial<BusEvent>): Promise<void>;
+  putEvent(
+    event: Omit<BusEvent, 'version' | 'id' | 'account' | 'region' | 'time'> & Partial<BusEvent>,
+  ): Promise<void>;
   /** Calls another emulated service in-process with SDK-shaped input (what aws:executeAwsApi does). Service is the SDK/SSM service name: ec2, s3, iam, lambda, cloudformation, cloudcontrol, config, ssm … */
   call(service: string, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Resource providers by CloudFormation type. */

@@ -1,0 +1,301 @@
+/**
+ * Assembles a sandbox: the endpoint, the service modules, resource providers, the clock, faults, the
+ * function registry and the in-process SandboxContext that modules use to reach each other.
+ */
+import { randomUUID } from 'node:crypto';
+import { createClock } from './clock';
+import type { FaultConfig } from './faults';
+import { FaultInjector, loadFaultConfig } from './faults';
+import type { FunctionRegistry, SandboxFunction } from './functions';
+import { functionRegistry } from './functions';
+import type { HttpRouteHandler } from './server';
+import { SandboxServer } from './server';
+import type { TargetHandler } from './targets';
+import { deliverToArn, eventBus, registerTargetHandler } from './targets';
+import type {
+  BusEvent,
+  Clock,
+  RequestContext,
+  ResourceChange,
+  ResourceProvider,
+  SandboxContext,
+  ServiceModule,
+} from './types';
+import { AwsError } from './types';
+
+export interface SandboxOptions {
+  /** Default 4566; 0 = a free port. */
+  port?: number;
+  host?: string;
+  /** Real ms per emulated second / 1000 (0.01 → 30 emulated s in 300 ms). Default 1. */
+  timeScale?: number;
+  /** Fault/latency rules, or a path to a JSON file holding them. */
+  faults?: FaultConfig | string;
+  /** Service modules; default: none (pass `allServices()` from sandbox/services). */
+  services?: readonly ServiceModule[];
+  providers?: readonly ResourceProvider[];
+  region?: string;
+  accountId?: string;
+  /** Receives every log line as it happens (the CLI prints them with --verbose). */
+  onLog?: (line: string) => void;
+}
+
+/** A published SNS message as the outbox keeps it. */
+export interface OutboxMessage {
+  topicArn: string;
+  messageId: string;
+  subject?: string;
+  message: string;
+  messageAttributes?: Record<string, { DataType: string; StringValue?: string }>;
+  timestamp: string;
+}
+
+export interface Sandbox {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly region: string;
+  readonly accountId: string;
+  readonly context: SandboxContext;
+  readonly clock: Clock;
+  readonly faults: FaultInjector;
+  readonly functions: FunctionRegistry;
+  readonly services: ReadonlyMap<string, ServiceModule>;
+  /** Every log line so far. */
+  readonly logs: readonly string[];
+  /** SNS messages published so far (in order). */
+  outbox(): OutboxMessage[];
+  /** Listener for new SNS messages; returns an unsubscribe function. */
+  onMessage(listener: (m: OutboxMessage) => void): () => void;
+  registerFunction(fn: SandboxFunction): void;
+  registerHttpRoute(prefix: string, handler: HttpRouteHandler): void;
+  registerTargetHandler(arnService: string, handler: TargetHandler): void;
+  /** Adds a module after start (its start hook runs). */
+  addService(module: ServiceModule): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const outboxes = new WeakMap<
+  SandboxContext,
+  { messages: OutboxMessage[]; listeners: Set<(m: OutboxMessage) => void> }
+>();
+
+/** The SNS module records published messages here. */
+export function recordOutboxMessage(ctx: SandboxContext, message: OutboxMessage): void {
+  const box = outboxes.get(ctx);
+  if (!box) return;
+  box.messages.push(message);
+  for (const l of box.listeners) {
+    try {
+      l(message);
+    } catch {
+      // a listener's failure never breaks publishing
+    }
+  }
+}
+
+/** Modules can read another module registered for a service (e.g. EventBridge → SQS). */
+const moduleTables = new WeakMap<SandboxContext, Map<string, ServiceModule>>();
+export function serviceModule(ctx: SandboxContext, serviceName: string): ServiceModule | undefined {
+  return moduleTables.get(ctx)?.get(serviceName);
+}
+
+/** Service-name aliases accepted by `call` (SSM documents and SDK names). */
+const ALIASES: Record<string, string> = {
+  cloudcontrolapi: 'cloudcontrol',
+  states: 'stepfunctions',
+  sfn: 'stepfunctions',
+  eventbridge: 'events',
+  configservice: 'config',
+  'config-service': 'config',
+  'secrets-manager': 'secretsmanager',
+};
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const region = options.region ?? 'us-east-1';
+  const accountId = options.accountId ?? '000000000000';
+  if (!/^\d{12}$/.test(accountId)) throw new Error(`accountId must be 12 digits, got ${accountId}`);
+  const clock = createClock(options.timeScale ?? 1);
+  const faultConfig = typeof options.faults === 'string' ? loadFaultConfig(options.faults) : options.faults;
+  const faults = new FaultInjector(faultConfig);
+  const logs: string[] = [];
+  const modules = new Map<string, ServiceModule>();
+  const providers = new Map<string, ResourceProvider>();
+  for (const p of options.providers ?? []) providers.set(p.type, p);
+  const changeListeners = new Set<(c: ResourceChange) => void>();
+
+  const log = (line: string): void => {
+    logs.push(line);
+    options.onLog?.(line);
+  };
+
+  const invoke = async (
+    module: ServiceModule,
+    operation: string,
+    input: Record<string, unknown>,
+    meta: { region: string; requestId: string },
+  ): Promise<unknown> => {
+    const handler = Object.hasOwn(module.operations, operation) ? module.operations[operation] : undefined;
+    if (!handler) {
+      throw new AwsError(
+        module.protocol === 'awsQuery' || module.protocol === 'ec2Query'
+          ? 'InvalidAction'
+          : 'UnknownOperationException',
+        `Operation ${operation} is not supported by the sandbox's ${module.serviceName}`,
+      );
+    }
+    await faults.apply(module.serviceName, operation, clock);
+    const rc: RequestContext = {
+      service: module.serviceName,
+      operation,
+      region: meta.region,
+      accountId,
+      requestId: meta.requestId,
+      sandbox: context,
+    };
+    return handler(input, rc);
+  };
+
+  const context: SandboxContext = {
+    region,
+    accountId,
+    clock,
+    providers,
+    async putEvent(event) {
+      const bus = eventBus(context);
+      const full: BusEvent = {
+        version: '0',
+        id: event.id ?? randomUUID(),
+        'detail-type': event['detail-type'],
+        source: event.source,
+        account: event.account ?? accountId,
+        time:
+          event.time ??
+          clock
+            .now()
+            .toISOString()
+            .replace(/\.\d{3}Z$/, 'Z'),
+        region: event.region ?? region,
+        resources: event.resources ?? [],
+        detail: event.detail ?? {},
+      };
+      if (!bus) {
+        log(`events: no EventBridge module; dropped ${full['detail-type']} from ${full.source}`);
+        return;
+      }
+      await bus(full);
+    },
+    async call(service, operation, input) {
+      const name = service.toLowerCase();
+      const module = modules.get(ALIASES[name] ?? name);
+      if (!module)
+        throw new AwsError('UnknownServiceException', `Service ${service} is not emulated by the sandbox`);
+      const out = await invoke(module, operation, input, { region, requestId: randomUUID() });
+      return (out && typeof out === 'object' ? out : {}) as Record<string, unknown>;
+    },
+    recordChange(change) {
+      for (const l of changeListeners) {
+        try {
+          l(change);
+        } catch (err) {
+          log(`recordChange listener failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    },
+    onChange(listener) {
+      changeListeners.add(listener);
+      return () => {
+        changeListeners.delete(listener);
+      };
+    },
+    invokeFunction(nameOrArn, payload) {
+      return functionRegistry(context).invoke(nameOrArn, payload);
+    },
+    log,
+  };
+
+  const outbox = { messages: [] as OutboxMessage[], listeners: new Set<(m: OutboxMessage) => void>() };
+  outboxes.set(context, outbox);
+  moduleTables.set(context, modules);
+  const functions = functionRegistry(context);
+
+  // Lambda targets (EventBridge, SNS) run registered in-process functions, asynchronously like Lambda's Event invocation.
+  registerTargetHandler(context, 'lambda', async (arn, message) => {
+    let payload: unknown = message;
+    try {
+      payload = JSON.parse(message);
+    } catch {
+      // not JSON: deliver the string
+    }
+    await functions.invoke(arn, payload);
+  });
+
+  const server = new SandboxServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 4566,
+    services: [],
+    defaultRegion: region,
+    dispatch: invoke,
+    log,
+  });
+
+  const started: ServiceModule[] = [];
+  const addService = async (module: ServiceModule): Promise<void> => {
+    modules.set(module.serviceName, module);
+    server.addService(module);
+    if (module.start) await module.start(context);
+    started.push(module);
+  };
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await server.close();
+    for (const m of started.reverse()) {
+      try {
+        await m.stop?.();
+      } catch (err) {
+        log(`${m.serviceName}: stop failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+
+  try {
+    for (const m of options.services ?? []) await addService(m);
+    await server.listen();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    get endpoint() {
+      return server.endpoint;
+    },
+    get port() {
+      return server.port;
+    },
+    region,
+    accountId,
+    context,
+    clock,
+    faults,
+    functions,
+    services: modules,
+    logs,
+    outbox: () => [...outbox.messages],
+    onMessage(listener) {
+      outbox.listeners.add(listener);
+      return () => {
+        outbox.listeners.delete(listener);
+      };
+    },
+    registerFunction: (fn) => functions.register(fn),
+    registerHttpRoute: (prefix, handler) => server.registerHttpRoute(prefix, handler),
+    registerTargetHandler: (svc, handler) => registerTargetHandler(context, svc, handler),
+    addService,
+    stop,
+  };
+}
+
+export { deliverToArn };

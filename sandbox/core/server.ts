@@ -1,0 +1,390 @@
+/**
+ * The sandbox's single endpoint: node:http on 127.0.0.1, routing each signed request by its SigV4
+ * credential scope's service name to the ServiceModule with that signingName, and speaking that module's
+ * wire protocol (awsQuery, ec2Query, awsJson1.0/1.1, or the module's own REST hooks). Signatures are not
+ * checked: any credentials work.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  decodeQueryInput,
+  encodeEc2Error,
+  encodeEc2Response,
+  encodeQueryError,
+  encodeQueryResponse,
+  operationSchemas,
+} from './codec/query';
+import type { RawHttpRequest, RawHttpResponse, ServiceModule } from './types';
+import { AwsError } from './types';
+
+export type HttpRouteHandler = (req: RawHttpRequest) => Promise<RawHttpResponse> | RawHttpResponse;
+
+/** Runs one operation (faults, latency, handler); provided by the sandbox assembly. */
+export type Dispatch = (
+  module: ServiceModule,
+  operation: string,
+  input: Record<string, unknown>,
+  meta: { region: string; requestId: string },
+) => Promise<unknown>;
+
+export interface ServerOptions {
+  host?: string;
+  /** Default 4566; 0 picks a free port. */
+  port?: number;
+  services: readonly ServiceModule[];
+  defaultRegion: string;
+  dispatch: Dispatch;
+  log?: (line: string) => void;
+}
+
+const DEFAULT_NAMESPACES: Record<string, string> = {
+  ec2: 'http://ec2.amazonaws.com/doc/2016-11-15/',
+  iam: 'https://iam.amazonaws.com/doc/2010-05-08/',
+  cloudformation: 'http://cloudformation.amazonaws.com/doc/2010-05-15/',
+  sns: 'http://sns.amazonaws.com/doc/2010-03-31/',
+};
+
+/** The credential scope of a SigV4-signed request: Authorization header or X-Amz-Credential query. */
+export function credentialScope(
+  headers: Record<string, string>,
+  query: URLSearchParams,
+): { accessKeyId: string; date: string; region: string; service: string } | undefined {
+  const auth = headers.authorization ?? '';
+  const fromHeader = /Credential=([^,\s]+)/.exec(auth)?.[1];
+  const credential = fromHeader ?? query.get('X-Amz-Credential') ?? undefined;
+  if (!credential) return undefined;
+  const parts = decodeURIComponent(credential).split('/');
+  if (parts.length < 5) return undefined;
+  const [accessKeyId, date, region, service] = parts as [string, string, string, string];
+  return { accessKeyId, date, region, service };
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return value;
+}
+
+/** awsJson output: Dates become epoch seconds, blobs base64. */
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(toJsonShape(value) ?? {}, jsonReplacer);
+}
+
+function toJsonShape(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime() / 1000;
+  if (value instanceof Uint8Array || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(toJsonShape);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v !== undefined) out[k] = toJsonShape(v);
+  }
+  return out;
+}
+
+function toAwsError(err: unknown): AwsError {
+  if (err instanceof AwsError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AwsError('InternalFailure', `Internal error: ${message}`, 500);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function headerMap(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  }
+  return out;
+}
+
+export class SandboxServer {
+  private server: Server | undefined;
+  private readonly routes: { prefix: string; handler: HttpRouteHandler }[] = [];
+  private readonly bySigningName = new Map<string, ServiceModule>();
+  private readonly byTargetPrefix = new Map<string, ServiceModule>();
+  port = 0;
+
+  constructor(private readonly options: ServerOptions) {
+    for (const m of options.services) this.addService(m);
+  }
+
+  addService(m: ServiceModule): void {
+    this.bySigningName.set(m.signingName, m);
+    if (m.targetPrefix) this.byTargetPrefix.set(m.targetPrefix, m);
+  }
+
+  /** Unsigned paths (e.g. `/approvals/…`), matched by prefix before any AWS routing. */
+  registerHttpRoute(prefix: string, handler: HttpRouteHandler): void {
+    this.routes.push({ prefix, handler });
+    this.routes.sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  get endpoint(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+  }
+
+  listen(): Promise<number> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.options.log?.(`server: unhandled ${err instanceof Error ? err.stack : String(err)}`);
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+        }
+        res.end('Internal error');
+      });
+    });
+    server.keepAliveTimeout = 5000;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 4566, this.options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        this.port = (server.address() as AddressInfo).port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const raw: RawHttpRequest = {
+      method: (req.method ?? 'GET').toUpperCase(),
+      path: url.pathname,
+      query: url.searchParams,
+      headers: headerMap(req),
+      body: await readBody(req),
+    };
+    const out = await this.route(raw);
+    const body = out.body ?? '';
+    const headers = { 'content-length': String(Buffer.byteLength(body)), ...(out.headers ?? {}) };
+    res.writeHead(out.status, headers);
+    res.end(raw.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Routes one request; exported for tests that do not need a socket. */
+  async route(raw: RawHttpRequest): Promise<RawHttpResponse> {
+    const requestId = randomUUID();
+    const scope = credentialScope(raw.headers, raw.query);
+    if (!scope) {
+      const route = this.routes.find((r) => raw.path.startsWith(r.prefix));
+      if (route) {
+        try {
+          return await route.handler(raw);
+        } catch (err) {
+          const e = toAwsError(err);
+          return { status: e.statusCode, headers: { 'content-type': 'text/plain' }, body: e.message };
+        }
+      }
+    }
+    const target = raw.headers['x-amz-target'];
+    let module = scope ? this.bySigningName.get(scope.service) : undefined;
+    if (!module && target) module = this.byTargetPrefix.get(target.slice(0, target.lastIndexOf('.')));
+    const region = scope?.region ?? this.options.defaultRegion;
+    if (!module) {
+      const err = new AwsError(
+        target ? 'UnknownOperationException' : 'InvalidAction',
+        scope
+          ? `Service ${scope.service} is not emulated by the sandbox`
+          : 'Request is not signed with SigV4; no service to route to',
+        400,
+      );
+      if (target) return this.jsonError(err, requestId, '1.1', undefined);
+      return this.queryError(err, requestId, '');
+    }
+    switch (module.protocol) {
+      case 'awsJson1_0':
+      case 'awsJson1_1':
+        return this.handleJson(module, raw, region, requestId);
+      case 'awsQuery':
+      case 'ec2Query':
+        return this.handleQuery(module, raw, region, requestId);
+      default:
+        return this.handleRest(module, raw, region, requestId);
+    }
+  }
+
+  private jsonError(
+    err: AwsError,
+    requestId: string,
+    version: string,
+    module: ServiceModule | undefined,
+  ): RawHttpResponse {
+    const headers: Record<string, string> = {
+      'content-type': `application/x-amz-json-${version}`,
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': err.code,
+    };
+    const queryCode = module?.awsQueryCompatible?.[err.code];
+    if (queryCode) headers['x-amzn-query-error'] = `${queryCode};${err.fault}`;
+    const ns = module?.targetPrefix ? `com.amazonaws.${module.signingName}#` : '';
+    return {
+      status: err.statusCode,
+      headers,
+      body: JSON.stringify({ __type: `${ns}${err.code}`, message: err.message }),
+    };
+  }
+
+  private queryError(err: AwsError, requestId: string, ns: string): RawHttpResponse {
+    return {
+      status: err.statusCode,
+      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+      body: encodeQueryError(err.code, err.message, err.fault, requestId, ns),
+    };
+  }
+
+  private async handleJson(
+    module: ServiceModule,
+    raw: RawHttpRequest,
+    region: string,
+    requestId: string,
+  ): Promise<RawHttpResponse> {
+    const version = module.protocol === 'awsJson1_0' ? '1.0' : '1.1';
+    const target = raw.headers['x-amz-target'] ?? '';
+    const operation = target.slice(target.lastIndexOf('.') + 1);
+    try {
+      if (!operation || !Object.hasOwn(module.operations, operation)) {
+        throw new AwsError(
+          'UnknownOperationException',
+          `Operation ${operation || '(none)'} is not supported by the sandbox's ${module.serviceName}`,
+        );
+      }
+      let input: Record<string, unknown> = {};
+      const text = raw.body.toString('utf8').trim();
+      if (text) {
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+            input = parsed as Record<string, unknown>;
+          else throw new Error('not an object');
+        } catch {
+          throw new AwsError('SerializationException', 'Request body is not a JSON object');
+        }
+      }
+      const output = await this.options.dispatch(module, operation, input, { region, requestId });
+      return {
+        status: 200,
+        headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId },
+        body: encodeJson(output),
+      };
+    } catch (err) {
+      const e = toAwsError(err);
+      if (e.statusCode >= 500)
+        this.options.log?.(`${module.serviceName}:${operation} failed: ${e.code}: ${e.message}`);
+      return this.jsonError(e, requestId, version, module);
+    }
+  }
+
+  private async handleQuery(
+    module: ServiceModule,
+    raw: RawHttpRequest,
+    region: string,
+    requestId: string,
+  ): Promise<RawHttpResponse> {
+    const ec2 = module.protocol === 'ec2Query';
+    const ns = module.xmlNamespace ?? DEFAULT_NAMESPACES[module.signingName] ?? '';
+    const form = new URLSearchParams(raw.query);
+    if (raw.body.length > 0) {
+      for (const [k, v] of new URLSearchParams(raw.body.toString('utf8'))) form.append(k, v);
+    }
+    const operation = form.get('Action') ?? '';
+    try {
+      if (!operation || !Object.hasOwn(module.operations, operation)) {
+        throw new AwsError(
+          'InvalidAction',
+          `The action ${operation || '(none)'} is not valid for this web service.`,
+        );
+      }
+      const schemas = await operationSchemas(module.signingName, operation);
+      const input = decodeQueryInput(schemas, form, ec2);
+      const output = await this.options.dispatch(module, operation, input, { region, requestId });
+      const body = ec2
+        ? encodeEc2Response(schemas, operation, output, ns, requestId)
+        : encodeQueryResponse(schemas, operation, output, ns, requestId);
+      return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body };
+    } catch (err) {
+      const e = toAwsError(err);
+      if (e.statusCode >= 500)
+        this.options.log?.(`${module.serviceName}:${operation} failed: ${e.code}: ${e.message}`);
+      if (ec2) {
+        return {
+          status: e.statusCode,
+          headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+          body: encodeEc2Error(e.code, e.message, requestId),
+        };
+      }
+      return this.queryError(e, requestId, ns);
+    }
+  }
+
+  private async handleRest(
+    module: ServiceModule,
+    raw: RawHttpRequest,
+    region: string,
+    requestId: string,
+  ): Promise<RawHttpResponse> {
+    const rest = module.rest;
+    const fallbackError = (e: AwsError): RawHttpResponse =>
+      module.protocol === 'restJson1'
+        ? {
+            status: e.statusCode,
+            headers: {
+              'content-type': 'application/json',
+              'x-amzn-errortype': e.code,
+              'x-amzn-requestid': requestId,
+            },
+            body: JSON.stringify({ message: e.message, __type: e.code }),
+          }
+        : {
+            status: e.statusCode,
+            headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },
+            body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${e.code}</Code><Message>${e.message}</Message><RequestId>${requestId}</RequestId></Error>`,
+          };
+    if (!rest)
+      return fallbackError(new AwsError('InternalFailure', `${module.serviceName} has no REST codec`, 500));
+    let operation = '';
+    try {
+      const routed = rest.route(raw);
+      if (!routed || !Object.hasOwn(module.operations, routed.operation)) {
+        throw new AwsError(
+          module.protocol === 'restJson1' ? 'UnknownOperationException' : 'NotImplemented',
+          `${raw.method} ${raw.path} is not supported by the sandbox's ${module.serviceName}`,
+          module.protocol === 'restJson1' ? 404 : 501,
+        );
+      }
+      operation = routed.operation;
+      const output = await this.options.dispatch(module, operation, routed.input, { region, requestId });
+      const res = rest.encode(operation, output);
+      return {
+        ...res,
+        headers: { 'x-amzn-requestid': requestId, 'x-amz-request-id': requestId, ...(res.headers ?? {}) },
+      };
+    } catch (err) {
+      const e = toAwsError(err);
+      if (e.statusCode >= 500)
+        this.options.log?.(`${module.serviceName}:${operation} failed: ${e.code}: ${e.message}`);
+      try {
+        return rest.encodeError(e, requestId);
+      } catch {
+        return fallbackError(e);
+      }
+    }
+  }
+}
