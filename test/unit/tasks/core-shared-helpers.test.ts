@@ -122,18 +122,16 @@ describe('resource lookup', () => {
       exists: false,
       tags: {},
     });
-    cfn
-      .on(DescribeStacksCommand)
-      .resolves({
-        Stacks: [
-          {
-            StackName: 's',
-            StackStatus: 'CREATE_COMPLETE',
-            CreationTime: new Date(),
-            Tags: [{ Key: 'a', Value: 'b' }],
-          },
-        ],
-      });
+    cfn.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 's',
+          StackStatus: 'CREATE_COMPLETE',
+          CreationTime: new Date(),
+          Tags: [{ Key: 'a', Value: 'b' }],
+        },
+      ],
+    });
     expect(await lookupResource(lookupDeps(), 'AWS::CloudFormation::Stack', 's')).toEqual({
       exists: true,
       tags: { a: 'b' },
