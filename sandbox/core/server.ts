@@ -171,6 +171,7 @@ export class SandboxServer {
       query: url.searchParams,
       headers: headerMap(req),
       body: await readBody(req),
+      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
     };
     const out = await this.route(raw);
     const body = out.body ?? '';

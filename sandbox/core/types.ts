@@ -45,6 +45,8 @@ export interface RawHttpRequest {
   query: URLSearchParams;
   headers: Record<string, string>;
   body: Buffer;
+  /** The client's address (audit records for unsigned routes such as the approval pages). */
+  remoteAddress?: string;
 }
 export interface RawHttpResponse {
   status: number;
