@@ -347,6 +347,8 @@ async function recordSkip(
 /** Conditional put: true when this orderingTimestamp is newer than or equal to the last one seen. */
 async function claimOrdering(deps: IntakeDeps, event: RemediationEvent, name: string): Promise<boolean> {
   const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
+  // Canonical ISO (UTC, milliseconds) so the string comparison in the condition is a time comparison.
+  const ts = canonicalTimestamp(event.orderingTimestamp);
   try {
     await awsCall('PutItem(ordering)', () =>
       deps.ddb.send(
@@ -354,14 +356,14 @@ async function claimOrdering(deps: IntakeDeps, event: RemediationEvent, name: st
           TableName: deps.orderingTable,
           Item: {
             key,
-            lastOrderingTimestamp: event.orderingTimestamp,
+            lastOrderingTimestamp: ts,
             executionName: name,
             eventId: event.eventId,
             updatedAt: deps.now().toISOString(),
           },
           ConditionExpression: 'attribute_not_exists(#k) OR #t <= :t',
           ExpressionAttributeNames: { '#k': 'key', '#t': 'lastOrderingTimestamp' },
-          ExpressionAttributeValues: { ':t': event.orderingTimestamp },
+          ExpressionAttributeValues: { ':t': ts },
         }),
       ),
     );

@@ -493,6 +493,23 @@ describe('intake: sweep and manual starts', () => {
     expect(a).toBe(b);
   });
 
+  it('compares ordering marks in canonical UTC form, whatever offset the event used', async () => {
+    const ev = configEvent({
+      source: 'manual',
+      eventId: 'manual-2',
+      orderingTimestamp: '2026-11-23T11:00:00+01:00',
+    });
+    await intake(
+      sqs([{ source: 'drift-remediation.manual', 'detail-type': 'Manual Remediation Request', detail: ev }]),
+      deps(),
+    );
+    const [put] = orderingPuts();
+    expect(put?.Item?.lastOrderingTimestamp).toBe('2026-11-23T10:00:00.000Z');
+    expect(put?.ExpressionAttributeValues).toEqual({ ':t': '2026-11-23T10:00:00.000Z' });
+    // …and it names the same execution as the Config event for that instant.
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(executionName(configEvent()));
+  });
+
   it('a manual start passes its validated event through unchanged', async () => {
     const ev = configEvent({ source: 'manual', requestedBy: 'alice@example.com', eventId: 'manual-1' });
     const out = await intake(
