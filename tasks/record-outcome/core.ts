@@ -279,7 +279,7 @@ export async function recordOutcome(
       runbookStatus: runbook?.status,
       driftStatus: verification?.driftStatus,
       compliance: verification?.compliance,
-      errorName: error?.Error,
+      errorName: error ? scrub(error.Error).slice(0, 256) : undefined,
     },
   });
 

@@ -1,0 +1,378 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  parseCause,
+  type RecordOutcomeInput,
+  recordOutcome,
+  scrub,
+} from '../../../tasks/record-outcome/core';
+import { handler } from '../../../tasks/record-outcome/handler';
+import { approvalIdFor } from '../../../tasks/shared/approval-id';
+import type { Outcome, RunbookState } from '../../../tasks/shared/contracts';
+import { InvalidInputError, TransientServiceError } from '../../../tasks/shared/errors';
+import { awsError, DOC, drift, EXEC_ARN, EXEC_NAME, event, execution, plan } from './fixtures/late-stages';
+
+const NOW = new Date('2026-11-23T10:20:00.000Z');
+const ENTERED = '2026-11-23T10:19:59.123Z';
+const RESOURCE_KEY = '123456789012/eu-west-1/AWS::EC2::SecurityGroup/sg-0123456789abcdef0';
+const OUTCOME_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:outcomes';
+const APPROVAL_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:approvals';
+const TASK_TOKEN = `AQCEAAAAKgAAAAMAAAAAAAAAA${'x9Y8z7W6v5U4t3S2r1Q0'.repeat(20)}==`;
+
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+const sns = new SNSClient({ region: 'eu-west-1' });
+let ddbMock: AwsClientStub<DynamoDBDocumentClient>;
+let snsMock: AwsClientStub<SNSClient>;
+const metricCalls: Array<{ dimensions: Record<string, string>; metrics: Array<[string, string, number]> }> =
+  [];
+const fakeMetrics = {
+  singleMetric() {
+    const entry = {
+      dimensions: {} as Record<string, string>,
+      metrics: [] as Array<[string, string, number]>,
+    };
+    metricCalls.push(entry);
+    return {
+      addDimension: (name: string, value: string) => {
+        entry.dimensions[name] = value;
+      },
+      addMetric: (name: string, unit: string, value: number) => {
+        entry.metrics.push([name, unit, value]);
+      },
+    };
+  },
+};
+
+beforeAll(() => {
+  ddbMock = mockClient(DynamoDBDocumentClient);
+  snsMock = mockClient(SNSClient);
+});
+beforeEach(() => {
+  ddbMock.reset();
+  snsMock.reset();
+  ddbMock.on(PutCommand).resolves({});
+  ddbMock.on(UpdateCommand).resolves({});
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  metricCalls.length = 0;
+});
+afterAll(() => {
+  ddbMock.restore();
+  snsMock.restore();
+});
+
+const deps = {
+  ddb,
+  sns,
+  outcomesTable: 'outcomes',
+  approvalsTable: 'approvals',
+  outcomeTopicArn: OUTCOME_TOPIC,
+  approvalTopicArn: APPROVAL_TOPIC,
+  metrics: fakeMetrics,
+  now: () => NOW,
+};
+const succeededRunbook = (over: Partial<RunbookState> = {}): RunbookState => ({
+  attempt: 2,
+  automationExecutionId: 'auto-2',
+  documentName: DOC,
+  status: 'Success',
+  phase: 'succeeded',
+  polls: 4,
+  maxPolls: 120,
+  waitSeconds: 1,
+  ...over,
+});
+const base = (outcome: Outcome, over: Partial<RecordOutcomeInput> = {}): RecordOutcomeInput => ({
+  outcome,
+  execution: execution(),
+  enteredTime: ENTERED,
+  event: event(),
+  plan: plan(),
+  ...over,
+});
+const putItem = () => {
+  const calls = ddbMock.commandCalls(PutCommand);
+  expect(calls).toHaveLength(1);
+  return calls[0]?.args[0].input.Item ?? {};
+};
+const published = () => snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
+
+describe('record-outcome', () => {
+  it('VERIFIED: audit item with remediated = true, no notification, metric counted, execution succeeds', async () => {
+    const out = await recordOutcome(
+      base('VERIFIED', {
+        runbook: succeededRunbook(),
+        verification: {
+          status: 'verified',
+          polls: 2,
+          maxPolls: 30,
+          waitSeconds: 5,
+          compliance: 'COMPLIANT',
+          reason: 'Config rule restricted-ssh reports COMPLIANT',
+        },
+      }),
+      deps,
+    );
+    expect(out).toEqual({
+      outcome: 'VERIFIED',
+      reason: `remediated by ${DOC} (attempt 2) and verified: Config rule restricted-ssh reports COMPLIANT`,
+      resourceKey: RESOURCE_KEY,
+      executionId: EXEC_ARN,
+      recordedAt: ENTERED,
+      succeeded: true,
+    });
+    expect(putItem()).toMatchObject({
+      resourceKey: RESOURCE_KEY,
+      sk: `${ENTERED}#${EXEC_NAME}`,
+      outcome: 'VERIFIED',
+      remediated: true,
+      attempts: 2,
+      runbook: DOC,
+      ruleName: 'restricted-ssh',
+      executionArn: EXEC_ARN,
+      automationExecutionId: 'auto-2',
+      compliance: 'COMPLIANT',
+      durationMs: Date.parse(ENTERED) - Date.parse(execution().startTime),
+    });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(metricCalls).toEqual([
+      { dimensions: { outcome: 'VERIFIED' }, metrics: [['RemediationOutcome', 'Count', 1]] },
+    ]);
+  });
+
+  it('a retried invocation (same $$.State.EnteredTime) overwrites the same item rather than adding one', async () => {
+    const input = base('VERIFIED', { runbook: succeededRunbook() });
+    await recordOutcome(input, deps);
+    await recordOutcome(input, { ...deps, now: () => new Date(NOW.getTime() + 5000) });
+    const keys = ddbMock
+      .commandCalls(PutCommand)
+      .map((c) => `${c.args[0].input.Item?.resourceKey}|${c.args[0].input.Item?.sk}`);
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(1);
+  });
+
+  it('SKIPPED: the confirmation says why, nobody is paged', async () => {
+    const out = await recordOutcome(
+      base('SKIPPED', {
+        confirmation: {
+          stillNonCompliant: false,
+          resourceExists: true,
+          currentCompliance: 'COMPLIANT',
+          reason: 'already COMPLIANT again (newer evaluation)',
+        },
+      }),
+      deps,
+    );
+    expect(out).toMatchObject({
+      outcome: 'SKIPPED',
+      reason: 'already COMPLIANT again (newer evaluation)',
+      succeeded: true,
+    });
+    expect(putItem()).toMatchObject({ remediated: false, attempts: 0 });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('ESCALATED: explains a template that violates the rule and tells a human', async () => {
+    const out = await recordOutcome(
+      base('ESCALATED', { drift: drift({ templateViolatesRule: true, resourceDriftStatus: 'IN_SYNC' }) }),
+      deps,
+    );
+    expect(out.succeeded).toBe(false);
+    expect(out.reason).toMatch(/the template itself violates the rule/);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    const [msg] = published();
+    expect(msg?.TopicArn).toBe(OUTCOME_TOPIC);
+    expect(msg?.Subject).toBe('[drift-remediation] ESCALATED: AWS::EC2::SecurityGroup sg-0123456789abcdef0');
+    expect(msg?.Message).toContain(`Why: ${out.reason}`);
+    expect(msg?.MessageAttributes?.outcome).toEqual({ DataType: 'String', StringValue: 'ESCALATED' });
+  });
+
+  it('REJECTED: the approver and comment come from the rejection Cause, and are audited', async () => {
+    const Cause = JSON.stringify({
+      approvalId: 'apr-1',
+      decision: 'rejected',
+      approver: 'alice@example.com',
+      comment: 'change freeze',
+      decidedAt: '2026-11-23T10:15:00Z',
+    });
+    const out = await recordOutcome(base('REJECTED', { error: { Error: 'ApprovalRejected', Cause } }), deps);
+    expect(out).toMatchObject({ reason: 'rejected by alice@example.com: change freeze', succeeded: true });
+    expect(putItem()).toMatchObject({
+      approval: { approvalId: 'apr-1', decision: 'rejected', approver: 'alice@example.com' },
+      errorName: 'ApprovalRejected',
+    });
+    expect(published().map((m) => m.TopicArn)).toEqual([OUTCOME_TOPIC]);
+  });
+
+  it('EXPIRED: marks the approval EXPIRED (dropping its task token) and tells the approvers and the outcome topic', async () => {
+    const out = await recordOutcome(base('EXPIRED', { error: { Error: 'States.Timeout' } }), deps);
+    expect(out).toMatchObject({ outcome: 'EXPIRED', succeeded: false });
+    expect(out.reason).toMatch(/no approval decision within 3600 seconds/);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'approvals',
+      Key: { approvalId: approvalIdFor(EXEC_ARN) },
+      UpdateExpression: 'SET #status = :expired, #expiredAt = :now REMOVE #taskToken',
+      ConditionExpression: '#status = :pending',
+    });
+    const topics = published().map((m) => m.TopicArn);
+    expect(topics).toEqual([APPROVAL_TOPIC, OUTCOME_TOPIC]);
+    expect(published()[0]?.Message).toContain('secops@example.com');
+    expect(putItem()).toMatchObject({
+      approval: { approvalId: approvalIdFor(EXEC_ARN), decision: 'expired' },
+    });
+  });
+
+  it('EXPIRED but already decided meanwhile: the approval is left alone and approvers are not told it expired', async () => {
+    ddbMock.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    await recordOutcome(base('EXPIRED'), deps);
+    expect(published().map((m) => m.TopicArn)).toEqual([OUTCOME_TOPIC]);
+  });
+
+  it('FAILED: reason from the caught error name and the errorMessage inside its Cause', async () => {
+    const Cause = JSON.stringify({
+      errorType: 'RunbookStartRejectedError',
+      errorMessage: `StartAutomationExecution(${DOC}) rejected: AutomationDefinitionNotFoundException: no such document`,
+      trace: ['at x', 'at y'],
+    });
+    const out = await recordOutcome(
+      base('FAILED', { error: { Error: 'RunbookStartRejectedError', Cause } }),
+      deps,
+    );
+    expect(out.reason).toBe(
+      `RunbookStartRejectedError: StartAutomationExecution(${DOC}) rejected: AutomationDefinitionNotFoundException: no such document`,
+    );
+    expect(out.succeeded).toBe(false);
+    expect(putItem()).toMatchObject({
+      outcome: 'FAILED',
+      errorName: 'RunbookStartRejectedError',
+      remediated: false,
+    });
+    expect(published()[0]?.Message).not.toContain('at x');
+  });
+
+  it('FAILED after every attempt: reason names the attempts and the last failure', async () => {
+    const runbook = succeededRunbook({
+      attempt: 3,
+      phase: 'failed',
+      status: 'Failed',
+      retryable: false,
+      failureMessage: 'Step revoke failed: AccessDenied',
+    });
+    const out = await recordOutcome(base('FAILED', { runbook }), deps);
+    expect(out.reason).toBe('runbook failed on every attempt (3/3): Step revoke failed: AccessDenied');
+    expect(putItem()).toMatchObject({ attempts: 3, remediated: false });
+  });
+
+  it('NOT_VERIFIED: the runbook ran (remediated) but verification says why it is not done', async () => {
+    const out = await recordOutcome(
+      base('NOT_VERIFIED', {
+        runbook: succeededRunbook(),
+        verification: {
+          status: 'failed',
+          polls: 30,
+          maxPolls: 30,
+          waitSeconds: 30,
+          reason: 'not verified after 30 checks: restricted-ssh reports NON_COMPLIANT',
+        },
+      }),
+      deps,
+    );
+    expect(out.reason).toMatch(/ran but the fix was not verified: not verified after 30 checks/);
+    expect(putItem()).toMatchObject({ remediated: true });
+    expect(published()).toHaveLength(1);
+  });
+
+  it('never lets a task token or secret reach SNS or the audit table', async () => {
+    const Cause = JSON.stringify({
+      errorType: 'Error',
+      errorMessage: `SendTaskSuccess failed for taskToken=${TASK_TOKEN} with secret: hunter2 link https://approve.example.com/a?sig=abcdef&token=${TASK_TOKEN}`,
+    });
+    await recordOutcome(base('FAILED', { error: { Error: 'Error', Cause } }), deps);
+    await recordOutcome(
+      base('EXPIRED', { error: { Error: 'States.Timeout', Cause: `{"taskToken":"${TASK_TOKEN}"}` } }),
+      deps,
+    );
+    const texts = [
+      ...published().flatMap((m) => [m.Message ?? '', m.Subject ?? '']),
+      ...ddbMock.commandCalls(PutCommand).map((c) => JSON.stringify(c.args[0].input.Item)),
+    ];
+    expect(texts.length).toBeGreaterThan(3);
+    for (const text of texts) {
+      expect(text).not.toContain(TASK_TOKEN);
+      expect(text).not.toContain(TASK_TOKEN.slice(0, 40));
+      expect(text).not.toContain('hunter2');
+      expect(text).not.toContain('sig=abcdef');
+    }
+  });
+
+  it('maps a throttled audit write to TransientServiceError before telling anyone', async () => {
+    ddbMock.on(PutCommand).rejects(awsError('ProvisionedThroughputExceededException'));
+    await expect(recordOutcome(base('FAILED'), deps)).rejects.toBeInstanceOf(TransientServiceError);
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(metricCalls).toHaveLength(0);
+  });
+});
+
+describe('parseCause and scrub', () => {
+  it('reads Lambda error JSON, approval rejections and plain text', () => {
+    expect(parseCause('{"errorType":"X","errorMessage":"boom"}')).toEqual({
+      message: 'boom',
+      errorType: 'X',
+    });
+    expect(parseCause('plain words')).toEqual({ message: 'plain words' });
+    expect(parseCause(undefined)).toEqual({});
+    const rej = { approvalId: 'a', decision: 'rejected', approver: 'bob', decidedAt: 't' };
+    expect(parseCause(JSON.stringify(rej)).rejection).toEqual(rej);
+  });
+
+  it('keeps ordinary text and execution names, removes tokens', () => {
+    expect(scrub(`execution ${EXEC_NAME} failed: AccessDenied`)).toBe(
+      `execution ${EXEC_NAME} failed: AccessDenied`,
+    );
+    expect(scrub(`token: ${TASK_TOKEN}`)).toBe('token: [redacted]');
+    expect(scrub(`x ${TASK_TOKEN} y`)).toBe('x [redacted] y');
+  });
+});
+
+describe('record-outcome handler', () => {
+  beforeEach(() => {
+    Object.assign(process.env, {
+      OUTCOMES_TABLE: 'outcomes',
+      APPROVALS_TABLE: 'approvals',
+      OUTCOME_TOPIC_ARN: OUTCOME_TOPIC,
+      APPROVAL_TOPIC_ARN: APPROVAL_TOPIC,
+    });
+  });
+  afterEach(() => {
+    for (const k of ['OUTCOMES_TABLE', 'APPROVALS_TABLE', 'OUTCOME_TOPIC_ARN', 'APPROVAL_TOPIC_ARN'])
+      delete process.env[k];
+  });
+
+  it('rejects an unknown outcome or a missing execution with InvalidInputError and writes nothing', async () => {
+    await expect(handler({ outcome: 'MAYBE', execution: execution() })).rejects.toThrow(/outcome/);
+    await expect(handler({ outcome: 'FAILED' })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(ddbMock).not.toHaveReceivedAnyCommand();
+    expect(snsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('still records the outcome when a state slice is malformed', async () => {
+    const out = await handler({
+      outcome: 'FAILED',
+      execution: execution(),
+      event: event(),
+      plan: { decision: 'nonsense' },
+      error: { Error: 'States.TaskFailed', Cause: 'it broke' },
+    });
+    expect(out).toMatchObject({
+      outcome: 'FAILED',
+      reason: 'States.TaskFailed: it broke',
+      resourceKey: RESOURCE_KEY,
+      succeeded: false,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, { TableName: 'outcomes' });
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: OUTCOME_TOPIC });
+  });
+});
