@@ -145,14 +145,12 @@ describe('recheck-drift, stack mode (no Config rule)', () => {
   });
 
   it('polls the known detection: in progress → pending with the same id', async () => {
-    mock
-      .on(DescribeStackDriftDetectionStatusCommand)
-      .resolves({
-        DetectionStatus: 'DETECTION_IN_PROGRESS',
-        StackId: 's',
-        StackDriftDetectionId: 'det-1',
-        Timestamp: NOW,
-      });
+    mock.on(DescribeStackDriftDetectionStatusCommand).resolves({
+      DetectionStatus: 'DETECTION_IN_PROGRESS',
+      StackId: 's',
+      StackDriftDetectionId: 'det-1',
+      Timestamp: NOW,
+    });
     const out = await recheckDrift(
       {
         event: cfnEvent(),
@@ -167,15 +165,13 @@ describe('recheck-drift, stack mode (no Config rule)', () => {
   });
 
   it('complete and IN_SYNC → verified', async () => {
-    mock
-      .on(DescribeStackDriftDetectionStatusCommand)
-      .resolves({
-        DetectionStatus: 'DETECTION_COMPLETE',
-        StackDriftStatus: 'IN_SYNC',
-        StackId: 's',
-        StackDriftDetectionId: 'det-1',
-        Timestamp: NOW,
-      });
+    mock.on(DescribeStackDriftDetectionStatusCommand).resolves({
+      DetectionStatus: 'DETECTION_COMPLETE',
+      StackDriftStatus: 'IN_SYNC',
+      StackId: 's',
+      StackDriftDetectionId: 'det-1',
+      Timestamp: NOW,
+    });
     const out = await recheckDrift(
       {
         event: cfnEvent(),
@@ -189,15 +185,13 @@ describe('recheck-drift, stack mode (no Config rule)', () => {
   });
 
   it('complete but DRIFTED → pending, and the next check starts a fresh detection', async () => {
-    mock
-      .on(DescribeStackDriftDetectionStatusCommand)
-      .resolves({
-        DetectionStatus: 'DETECTION_COMPLETE',
-        StackDriftStatus: 'DRIFTED',
-        StackId: 's',
-        StackDriftDetectionId: 'det-1',
-        Timestamp: NOW,
-      });
+    mock.on(DescribeStackDriftDetectionStatusCommand).resolves({
+      DetectionStatus: 'DETECTION_COMPLETE',
+      StackDriftStatus: 'DRIFTED',
+      StackId: 's',
+      StackDriftDetectionId: 'det-1',
+      Timestamp: NOW,
+    });
     const out = await recheckDrift(
       {
         event: cfnEvent(),
