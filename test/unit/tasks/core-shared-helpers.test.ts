@@ -5,8 +5,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { PolicyError } from '../../../tasks/shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../../../tasks/shared/execution-name';
 import { OUTCOME_RETENTION_DAYS, outcomeItem, putOutcome } from '../../../tasks/shared/outcomes';
+import { policyFromEnv, resetPolicyCache } from '../../../tasks/shared/policy-env';
 import { lookupResource, tagsOf } from '../../../tasks/shared/resource-lookup';
 import { awsError, SG_ID } from './fixtures/core-tasks';
 
@@ -153,5 +155,19 @@ describe('execution-name helpers', () => {
         orderingTimestamp: '2026-11-23T10:00:00Z',
       }),
     ).toMatch(/^cloudformation-Role-[0-9a-f]{40}$/);
+  });
+});
+
+describe('policy from env', () => {
+  it('loads POLICY_FILE once per path and names a missing variable', () => {
+    resetPolicyCache();
+    const env = { POLICY_FILE: 'runbooks/policy.yaml' };
+    const a = policyFromEnv(env);
+    expect(a.entries.map((e) => e.id)).toContain('sg-ingress');
+    expect(policyFromEnv(env)).toBe(a);
+    expect(() => policyFromEnv({})).toThrow(/POLICY_FILE is not set/);
+    expect(() => policyFromEnv({ POLICY_FILE: 'runbooks/no-such-policy.yaml' })).toThrow(PolicyError);
+    resetPolicyCache();
+    expect(policyFromEnv(env)).not.toBe(a);
   });
 });
