@@ -13,8 +13,9 @@
  *
  * Effects, in order:
  *   1. OUTCOMES item (putOutcome): reason, runbook, attempts, remediated (= a runbook reached Success), approval, error name.
- *   2. EXPIRED: APPROVALS item `approvalIdFor(execution.id)` PENDING → EXPIRED (task token removed); the approvers are
- *      told on APPROVAL_TOPIC_ARN that the request lapsed. Already decided → left alone, nobody told.
+ *   2. EXPIRED: APPROVALS item `approvalIdFor(execution.id)` PENDING → EXPIRED (task token removed); each approver is
+ *      told on APPROVAL_TOPIC_ARN (attributes kind=approval-expired, approver, approvalId) that the request lapsed.
+ *      Already decided → left alone, nobody told.
  *   3. Every outcome but VERIFIED and SKIPPED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not).
  *   4. Metric RemediationOutcome (Count, dimension outcome).
  * The reason comes from plan.reason, confirmation.reason, the runbook's failure, the verification, the approver's
@@ -210,10 +211,17 @@ function isConditionFailed(err: unknown): boolean {
   );
 }
 
-/** PENDING → EXPIRED, dropping the task token. false when it was already decided (or never written). */
-async function expireApproval(deps: RecordOutcomeDeps, approvalId: string, nowIso: string): Promise<boolean> {
+/**
+ * PENDING → EXPIRED, dropping the task token. Returns the approvers recorded on the item, or
+ * undefined when it was already decided (or never written): then nobody is told it expired.
+ */
+async function expireApproval(
+  deps: RecordOutcomeDeps,
+  approvalId: string,
+  nowIso: string,
+): Promise<string[] | undefined> {
   try {
-    await awsCall('UpdateItem(approvals expire)', () =>
+    const res = await awsCall('UpdateItem(approvals expire)', () =>
       deps.ddb.send(
         new UpdateCommand({
           TableName: deps.approvalsTable,
@@ -226,12 +234,14 @@ async function expireApproval(deps: RecordOutcomeDeps, approvalId: string, nowIs
             '#taskToken': 'taskToken',
           },
           ExpressionAttributeValues: { ':expired': 'EXPIRED', ':pending': 'PENDING', ':now': nowIso },
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
-    return true;
+    const approvers = res.Attributes?.approvers;
+    return Array.isArray(approvers) ? approvers.filter((a): a is string => typeof a === 'string') : [];
   } catch (err) {
-    if (isConditionFailed(err)) return false;
+    if (isConditionFailed(err)) return undefined;
     throw err;
   }
 }
@@ -283,29 +293,37 @@ export async function recordOutcome(
     },
   });
 
-  if (outcome === 'EXPIRED' && (await expireApproval(deps, approvalId, now.toISOString()))) {
-    const approvers = plan?.approval.approvers ?? [];
-    await awsCall('Publish(approval expired)', () =>
-      deps.sns.send(
-        new PublishCommand({
-          TopicArn: deps.approvalTopicArn,
-          Subject: subject(`[drift-remediation] approval expired: ${resourceKey}`),
-          Message: [
-            `The approval request ${approvalId} for ${resourceKey} expired without a decision.`,
-            `Runbook: ${documentName ?? 'n/a'}. Nothing was changed; its links no longer work.`,
-            approvers.length ? `Approvers: ${approvers.join(', ')}` : '',
-            `Execution: ${execution.id}`,
-          ]
-            .filter(Boolean)
-            .map(scrub)
-            .join('\n'),
-          MessageAttributes: {
-            kind: { DataType: 'String', StringValue: 'approval-expired' },
-            approvalId: { DataType: 'String', StringValue: approvalId },
-          },
-        }),
-      ),
-    );
+  if (outcome === 'EXPIRED') {
+    const recorded = await expireApproval(deps, approvalId, now.toISOString());
+    if (recorded) {
+      // One message per approver, shaped like Request approval's (same `approver` attribute for filter policies).
+      const approvers = recorded.length ? recorded : (plan?.approval.approvers ?? []);
+      const text = [
+        `The approval request ${approvalId} for ${resourceKey} expired without a decision.`,
+        `Runbook: ${documentName ?? 'n/a'}. Nothing was changed; the approval links no longer work.`,
+        approvers.length ? `Approvers: ${approvers.join(', ')}` : '',
+        `Execution: ${execution.id}`,
+      ]
+        .filter(Boolean)
+        .map(scrub)
+        .join('\n');
+      for (const approver of approvers.length ? approvers : [undefined]) {
+        await awsCall('Publish(approval expired)', () =>
+          deps.sns.send(
+            new PublishCommand({
+              TopicArn: deps.approvalTopicArn,
+              Subject: subject(`[drift-remediation] approval expired: ${resourceKey}`),
+              Message: text,
+              MessageAttributes: {
+                kind: { DataType: 'String', StringValue: 'approval-expired' },
+                approvalId: { DataType: 'String', StringValue: approvalId },
+                ...(approver ? { approver: { DataType: 'String', StringValue: approver } } : {}),
+              },
+            }),
+          ),
+        );
+      }
+    }
   }
 
   if (!QUIET_OUTCOMES.includes(outcome)) {

@@ -207,7 +207,16 @@ describe('record-outcome', () => {
     expect(published().map((m) => m.TopicArn)).toEqual([OUTCOME_TOPIC]);
   });
 
-  it('EXPIRED: marks the approval EXPIRED (dropping its task token) and tells the approvers and the outcome topic', async () => {
+  it('EXPIRED: marks the approval EXPIRED (dropping its task token) and tells each approver and the outcome topic', async () => {
+    ddbMock
+      .on(UpdateCommand)
+      .resolves({
+        Attributes: {
+          approvalId: 'x',
+          status: 'EXPIRED',
+          approvers: ['secops@example.com', 'lead@example.com'],
+        },
+      });
     const out = await recordOutcome(base('EXPIRED', { error: { Error: 'States.Timeout' } }), deps);
     expect(out).toMatchObject({ outcome: 'EXPIRED', succeeded: false });
     expect(out.reason).toMatch(/no approval decision within 3600 seconds/);
@@ -217,12 +226,28 @@ describe('record-outcome', () => {
       UpdateExpression: 'SET #status = :expired, #expiredAt = :now REMOVE #taskToken',
       ConditionExpression: '#status = :pending',
     });
-    const topics = published().map((m) => m.TopicArn);
-    expect(topics).toEqual([APPROVAL_TOPIC, OUTCOME_TOPIC]);
-    expect(published()[0]?.Message).toContain('secops@example.com');
+    expect(published().map((m) => m.TopicArn)).toEqual([APPROVAL_TOPIC, APPROVAL_TOPIC, OUTCOME_TOPIC]);
+    const toApprovers = published().filter((m) => m.TopicArn === APPROVAL_TOPIC);
+    expect(toApprovers.map((m) => m.MessageAttributes?.approver?.StringValue)).toEqual([
+      'secops@example.com',
+      'lead@example.com',
+    ]);
+    expect(toApprovers.every((m) => m.MessageAttributes?.kind?.StringValue === 'approval-expired')).toBe(
+      true,
+    );
+    expect(toApprovers[0]?.Message).toContain(`approval request ${approvalIdFor(EXEC_ARN)}`);
     expect(putItem()).toMatchObject({
       approval: { approvalId: approvalIdFor(EXEC_ARN), decision: 'expired' },
     });
+  });
+
+  it('EXPIRED with no approvers on the item falls back to the plan’s approvers', async () => {
+    ddbMock.on(UpdateCommand).resolves({ Attributes: { approvalId: 'x', status: 'EXPIRED' } });
+    await recordOutcome(base('EXPIRED'), deps);
+    const toApprovers = published().filter((m) => m.TopicArn === APPROVAL_TOPIC);
+    expect(toApprovers.map((m) => m.MessageAttributes?.approver?.StringValue)).toEqual([
+      'secops@example.com',
+    ]);
   });
 
   it('EXPIRED but already decided meanwhile: the approval is left alone and approvers are not told it expired', async () => {
