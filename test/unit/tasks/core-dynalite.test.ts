@@ -1,0 +1,200 @@
+/**
+ * intake's ordering check and plan's loop/blast-radius breakers against dynalite (real DynamoDB
+ * condition and key expressions), with the other services mocked.
+ */
+import 'aws-sdk-client-mock-vitest/extend';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcontrol';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type IntakeDeps, processMessage } from '../../../tasks/intake/core';
+import { type PlanDeps, plan } from '../../../tasks/plan/core';
+import { resourceKeyOf } from '../../../tasks/shared/contracts';
+import { putOutcome } from '../../../tasks/shared/outcomes';
+import { breakGlassKey } from '../../../tasks/shared/tables';
+import { ACCOUNT, configEvent, REGION, rawPolicy, SG_ID, testPolicy } from './fixtures/core-tasks';
+
+const sfn = mockClient(SFNClient);
+const cc = mockClient(CloudControlClient);
+
+let server: Server;
+let raw: DynamoDBClient;
+let ddb: DynamoDBDocumentClient;
+let n = 0;
+let tables: { ordering: string; outcomes: string };
+
+beforeAll(async () => {
+  const require = createRequire(import.meta.url);
+  const dynalite = require('dynalite') as (o: Record<string, number>) => Server;
+  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  raw = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  ddb = DynamoDBDocumentClient.from(raw);
+});
+afterAll(async () => {
+  sfn.restore();
+  cc.restore();
+  raw.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(async () => {
+  sfn.reset();
+  cc.reset();
+  n++;
+  tables = { ordering: `ordering-${n}`, outcomes: `outcomes-${n}` };
+  await raw.send(
+    new CreateTableCommand({
+      TableName: tables.ordering,
+      AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await raw.send(
+    new CreateTableCommand({
+      TableName: tables.outcomes,
+      AttributeDefinitions: [
+        { AttributeName: 'resourceKey', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'resourceKey', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  sfn
+    .on(StartExecutionCommand)
+    .callsFake((i: { name: string }) => ({ executionArn: `arn:x:${i.name}`, startDate: new Date() }));
+  cc.on(GetResourceCommand).resolves({ ResourceDescription: { Identifier: SG_ID, Properties: '{}' } });
+});
+
+const intakeDeps = (): IntakeDeps => ({
+  sfn: new SFNClient({ region: REGION }),
+  ddb,
+  cloudFormation: new CloudFormationClient({ region: REGION }),
+  policy: testPolicy(),
+  stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:sm`,
+  orderingTable: tables.ordering,
+  outcomesTable: tables.outcomes,
+  now: () => new Date('2026-11-23T12:00:00Z'),
+});
+
+const body = (orderingTimestamp: string, complianceType = 'NON_COMPLIANT') =>
+  JSON.stringify({
+    id: `e-${orderingTimestamp}`,
+    source: 'aws.config',
+    'detail-type': 'Config Rules Compliance Change',
+    detail: {
+      configRuleName: 'restricted-ssh',
+      resourceType: 'AWS::EC2::SecurityGroup',
+      resourceId: SG_ID,
+      awsAccountId: ACCOUNT,
+      awsRegion: REGION,
+      newEvaluationResult: { complianceType, evaluationResultIdentifier: { orderingTimestamp } },
+    },
+  });
+
+describe('intake ordering against dynalite', () => {
+  it('newer and equal results start; an older one never does', async () => {
+    const d = intakeDeps();
+    expect((await processMessage(body('2026-11-23T10:00:00Z'), 'm1', d))[0]?.status).toBe('started');
+    expect((await processMessage(body('2026-11-23T10:00:00.000Z'), 'm2', d))[0]?.status).toBe('started');
+    expect((await processMessage(body('2026-11-23T11:00:00Z'), 'm3', d))[0]?.status).toBe('started');
+    const older = await processMessage(body('2026-11-23T10:30:00Z'), 'm4', d);
+    expect(older[0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/out of order/) });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 3);
+  });
+
+  it('a newer COMPLIANT result blocks an older NON_COMPLIANT one delivered late', async () => {
+    const d = intakeDeps();
+    expect((await processMessage(body('2026-11-23T11:00:00Z', 'COMPLIANT'), 'm1', d))[0]?.status).toBe(
+      'skipped',
+    );
+    const late = await processMessage(body('2026-11-23T10:00:00Z'), 'm2', d);
+    expect(late[0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/out of order/) });
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+});
+
+const planDeps = (now: string, policy = testPolicy()): PlanDeps => ({
+  ddb,
+  cloudControl: new CloudControlClient({ region: REGION }),
+  cloudFormation: new CloudFormationClient({ region: REGION }),
+  policy,
+  orderingTable: tables.ordering,
+  outcomesTable: tables.outcomes,
+  now: () => new Date(now),
+});
+
+describe('plan breakers against dynalite', () => {
+  it('the loop breaker counts remediated outcomes inside the window only (successes included)', async () => {
+    const key = resourceKeyOf(configEvent());
+    const rec = (at: string, name: string, outcome: 'VERIFIED' | 'FAILED' | 'SKIPPED', remediated: boolean) =>
+      putOutcome(ddb, tables.outcomes, {
+        resourceKey: key,
+        executionName: name,
+        outcome,
+        reason: 'r',
+        recordedAt: at,
+        remediated,
+      });
+    await rec('2026-11-22T10:00:00.000Z', 'old', 'VERIFIED', true); // outside the 24 h window
+    await rec('2026-11-23T01:00:00.000Z', 'a', 'VERIFIED', true);
+    await rec('2026-11-23T02:00:00.000Z', 'b', 'FAILED', true); // ran to Success, verification failed
+    await rec('2026-11-23T03:00:00.000Z', 'c', 'SKIPPED', false);
+    const two = await plan({ event: configEvent() }, planDeps('2026-11-23T12:00:00.000Z'));
+    expect(two.decision).toBe('remediate');
+    await rec('2026-11-23T04:00:00.000Z', 'd', 'VERIFIED', true);
+    const three = await plan({ event: configEvent() }, planDeps('2026-11-23T12:00:00.000Z'));
+    expect(three.decision).toBe('escalate');
+    expect(three.reason).toMatch(/^loop breaker: 3 remediations/);
+  });
+
+  it('the blast-radius budget is shared per fixed window and refills in the next one', async () => {
+    const policy = testPolicy({
+      defaults: { ...rawPolicy().defaults, blastRadius: { windowSeconds: 3600, maxRemediations: 2 } },
+    });
+    const ids = ['sg-0000000000000000a', 'sg-0000000000000000b', 'sg-0000000000000000c'];
+    const decisions = [];
+    for (const id of ids) {
+      decisions.push(
+        (await plan({ event: configEvent({ resourceId: id }) }, planDeps('2026-11-23T12:10:00Z', policy)))
+          .decision,
+      );
+    }
+    expect(decisions).toEqual(['remediate', 'remediate', 'escalate']);
+    const next = await plan(
+      { event: configEvent({ resourceId: 'sg-0000000000000000d' }) },
+      planDeps('2026-11-23T13:00:00Z', policy),
+    );
+    expect(next.decision).toBe('remediate');
+  });
+
+  it('a break-glass item written to the ordering table stops remediation until it expires', async () => {
+    const key = breakGlassKey(resourceKeyOf(configEvent()));
+    await ddb.send(
+      new PutCommand({
+        TableName: tables.ordering,
+        Item: { key, until: '2026-11-23T12:30:00Z', by: 'oncall' },
+      }),
+    );
+    expect((await plan({ event: configEvent() }, planDeps('2026-11-23T12:00:00Z'))).decision).toBe('skip');
+    expect((await plan({ event: configEvent() }, planDeps('2026-11-23T12:31:00Z'))).decision).toBe(
+      'remediate',
+    );
+  });
+});
