@@ -14,8 +14,9 @@
  * failed transiently (or on an infrastructure error) are redelivered; SQS moves them to the DLQ after
  * maxReceiveCount.
  *
- * Per event: validate (contract + per-type resource id) → policy entry → ordering check (ORDERING table,
- * newer-or-equal orderingTimestamp wins) → StartExecution with a deterministic name
+ * Per event: validate (contract + per-type resource id) → policy entry → not while this resource's previous
+ * execution (for the same rule or source) is still RUNNING (GetItem ORDERING + DescribeExecution) → ordering
+ * check (ORDERING table, newer-or-equal orderingTimestamp wins) → StartExecution with a deterministic name
  * (ExecutionAlreadyExists = duplicate absorbed). Every event intake drops gets a SKIPPED outcome item.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -25,12 +26,12 @@ import {
   DescribeStackResourceDriftsCommand,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
-import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
-import { awsCall } from '../shared/errors';
+import { awsCall, DriftRemediationError } from '../shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
 import { formatIssues } from '../shared/handler';
 import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
@@ -374,6 +375,46 @@ async function claimOrdering(deps: IntakeDeps, event: RemediationEvent, name: st
   }
 }
 
+/** `arn:…:stateMachine:<sm>` + name → `arn:…:execution:<sm>:<name>`. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
+/**
+ * The execution last started for this (rule or source, resource), if it is still RUNNING and is not
+ * this event's own execution. At most one remediation per resource and rule runs at a time: a newer
+ * result that arrives meanwhile (often caused by the remediation itself, e.g. the drift detection it
+ * runs) is not started; if the resource stays non-compliant, the sweep re-finds it later.
+ */
+async function runningExecution(
+  deps: IntakeDeps,
+  event: RemediationEvent,
+  name: string,
+): Promise<string | undefined> {
+  const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
+  const r = await awsCall('GetItem(ordering)', () =>
+    deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
+  );
+  const previous = r.Item?.executionName;
+  if (typeof previous !== 'string' || previous === name) return undefined;
+  try {
+    const e = await awsCall('DescribeExecution', () =>
+      deps.sfn.send(
+        new DescribeExecutionCommand({ executionArn: executionArnOf(deps.stateMachineArn, previous) }),
+      ),
+    );
+    return e.status === 'RUNNING' ? previous : undefined;
+  } catch (err) {
+    if (err instanceof DriftRemediationError) throw err;
+    // Gone from history (ExecutionDoesNotExist) or not readable: nothing known to be running.
+    logger.warn('could not read the previous execution; assuming it is not running', {
+      executionName: previous,
+      errorName: err instanceof Error ? err.name : typeof err,
+    });
+    return undefined;
+  }
+}
+
 /** Validates, orders and starts one candidate event. */
 export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
   const messageName = `intake-${String(c.raw.eventId ?? 'unknown')
@@ -415,6 +456,16 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
     const what = event.configRuleName ? `rule ${event.configRuleName}` : 'CloudFormation drift';
     return recordSkip(deps, {
       reason: `no policy entry for ${what} and type ${event.resourceType}`,
+      resourceKey,
+      name,
+      ruleName,
+    });
+  }
+  const running = await runningExecution(deps, event, name);
+  if (running) {
+    metrics.addMetric('IntakeInFlight', MetricUnit.Count, 1);
+    return recordSkip(deps, {
+      reason: `execution ${running} for this resource is still running; not starting another`,
       resourceKey,
       name,
       ruleName,

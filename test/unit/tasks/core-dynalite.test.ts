@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcontrol';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -79,6 +79,9 @@ beforeEach(async () => {
   sfn
     .on(StartExecutionCommand)
     .callsFake((i: { name: string }) => ({ executionArn: `arn:x:${i.name}`, startDate: new Date() }));
+  sfn
+    .on(DescribeExecutionCommand)
+    .resolves({ status: 'SUCCEEDED', executionArn: 'x', stateMachineArn: 'y', startDate: new Date() });
   cc.on(GetResourceCommand).resolves({ ResourceDescription: { Identifier: SG_ID, Properties: '{}' } });
 });
 
@@ -117,6 +120,25 @@ describe('intake ordering against dynalite', () => {
     const older = await processMessage(body('2026-11-23T10:30:00Z'), 'm4', d);
     expect(older[0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/out of order/) });
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 3);
+  });
+
+  it('a newer result waits while the execution for the older one is still running', async () => {
+    const d = intakeDeps();
+    const first = await processMessage(body('2026-11-23T10:00:00Z'), 'm1', d);
+    expect(first[0]?.status).toBe('started');
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'RUNNING', executionArn: 'x', stateMachineArn: 'y', startDate: new Date() });
+    const blocked = await processMessage(body('2026-11-23T11:00:00Z'), 'm2', d);
+    expect(blocked[0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/still running/) });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'SUCCEEDED', executionArn: 'x', stateMachineArn: 'y', startDate: new Date() });
+    const later = await processMessage(body('2026-11-23T11:00:00Z'), 'm3', d);
+    expect(later[0]?.status).toBe('started');
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, {
+      executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:sm:${first[0]?.executionName}`,
+    });
   });
 
   it('a newer COMPLIANT result blocks an older NON_COMPLIANT one delivered late', async () => {

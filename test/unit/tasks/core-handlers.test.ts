@@ -83,6 +83,7 @@ describe('handlers wired to env, the shipped policy and the shared clients', () 
 
   it('intake: an SQS batch with one Config event starts one execution on the configured state machine', async () => {
     ddb.on(PutCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: new Date() });
     const body = JSON.stringify({
       id: 'e-1',

@@ -5,8 +5,8 @@ import {
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type IntakeDeps, IntakeInput, intake, processMessage } from '../../../tasks/intake/core';
@@ -146,6 +146,7 @@ beforeEach(() => {
     startDate: NOW,
   }));
   ddb.on(PutCommand).resolves({});
+  ddb.on(GetCommand).resolves({});
 });
 
 describe('intake: Config compliance changes', () => {
@@ -249,6 +250,66 @@ describe('intake: Config compliance changes', () => {
       outcome: 'SKIPPED',
       reason: expect.stringMatching(/no policy entry/),
     });
+  });
+});
+
+describe('intake: one running execution per resource and rule', () => {
+  const previous = 'restricted-ssh-SecurityGroup-0000000000000000000000000000000000000000';
+  beforeEach(() => {
+    ddb.on(GetCommand, { TableName: 'ordering' }).resolves({
+      Item: { key: 'k', lastOrderingTimestamp: '2026-11-23T09:00:00.000Z', executionName: previous },
+    });
+  });
+
+  it('a newer result while the previous execution is RUNNING starts nothing (SKIPPED, mark not moved)', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'RUNNING', executionArn: 'x', stateMachineArn: SM_ARN, startDate: NOW });
+    const [r] = await processMessage(JSON.stringify(configEnvelope()), 'm-1', deps());
+    expect(r).toMatchObject({
+      status: 'skipped',
+      reason: `execution ${previous} for this resource is still running; not starting another`,
+    });
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, {
+      executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:drift-remediation:${previous}`,
+    });
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(orderingPuts()).toEqual([]);
+    expect(outcomePuts()).toHaveLength(1);
+  });
+
+  it('once the previous execution has ended (or aged out of history), the newer result starts', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'SUCCEEDED', executionArn: 'x', stateMachineArn: SM_ARN, startDate: NOW });
+    expect((await processMessage(JSON.stringify(configEnvelope()), 'm-1', deps()))[0]?.status).toBe(
+      'started',
+    );
+    sfn.on(DescribeExecutionCommand).rejects(awsError('ExecutionDoesNotExist'));
+    expect((await processMessage(JSON.stringify(configEnvelope()), 'm-2', deps()))[0]?.status).toBe(
+      'started',
+    );
+  });
+
+  it("a redelivery of the running execution's own event is not blocked (StartExecution absorbs it)", async () => {
+    ddb.on(GetCommand, { TableName: 'ordering' }).resolves({
+      Item: {
+        key: 'k',
+        lastOrderingTimestamp: '2026-11-23T10:00:00.000Z',
+        executionName: executionName(configEvent()),
+      },
+    });
+    sfn.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists'));
+    const [r] = await processMessage(JSON.stringify(configEnvelope()), 'm-1', deps());
+    expect(r?.status).toBe('duplicate');
+    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
+  });
+
+  it('a throttled DescribeExecution fails the record (redelivered), nothing started', async () => {
+    sfn.on(DescribeExecutionCommand).rejects(awsError('ThrottlingException'));
+    const out = await intake(sqs([configEnvelope()]), deps());
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 });
 

@@ -8,7 +8,7 @@ import {
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -122,6 +122,7 @@ describe('sweep', () => {
     const ddb = mockClient(ddbDoc);
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: NOW });
     ddb.on(PutCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
     const [outcome] = await processMessage(body, 'm-1', {
       sfn: new SFNClient({ region: REGION }),
       ddb: ddbDoc,
