@@ -407,6 +407,12 @@ describe('intake: failures', () => {
     expect(a?.Item?.lastOrderingTimestamp).toBe(b?.Item?.lastOrderingTimestamp);
   });
 
+  it('when every record fails, every record is reported (no exception, so SQS retries exactly those)', async () => {
+    sfn.on(StartExecutionCommand).rejects(awsError('ThrottlingException'));
+    const out = await intake(sqs([configEnvelope(), configEnvelope({ resourceId: 'sg-0000000b' })]), deps());
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }, { itemIdentifier: 'm-1' }]);
+  });
+
   it('a permanent service error (access denied) also fails the record: it lands in the DLQ, never silently lost', async () => {
     sfn.on(StartExecutionCommand).rejects(awsError('AccessDeniedException'));
     const out = await intake(sqs([configEnvelope()]), deps());
