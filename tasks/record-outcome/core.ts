@@ -7,8 +7,10 @@
  *          event?, plan?, confirmation?, drift?, approval?, runbook?, verification?, error?: { Error, Cause } }
  *   Only `outcome` and `execution` are required. The state slices are whatever exists on the path that
  *   led here; a slice that is malformed is ignored (never a reason to lose the outcome).
- *   Pass `enteredTime.$: $$.State.EnteredTime`: it is stable across retries of this state, so a retried
- *   invocation overwrites the same OUTCOMES item instead of adding a second one (the loop breaker counts them).
+ *   A retried invocation overwrites the OUTCOMES item it already wrote instead of adding a second one (the loop
+ *   breaker counts them): the sort key's time is `enteredTime` when given (`$$.State.EnteredTime` is stable across
+ *   retries; aws-local-stepfunctions does not provide it, so it is optional), else the recordedAt of this
+ *   execution's earlier item (one Query), else now.
  * Output OutcomeRecord ($.outcome); succeeded = SUCCESS_OUTCOMES.includes(outcome) → Succeed, else Fail.
  *
  * Effects, in order:
@@ -26,7 +28,7 @@
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { approvalIdFor } from '../shared/approval-id';
 import {
@@ -246,6 +248,55 @@ async function expireApproval(
   }
 }
 
+const RECORDED_BY = 'record-outcome';
+
+/**
+ * The recordedAt of an outcome this execution already wrote (a retried invocation after the put
+ * succeeded but a later step failed), so the retry overwrites that item instead of adding a second
+ * one: the loop breaker counts items. Only items written by this task since the execution started.
+ */
+async function previousRecordedAt(
+  deps: RecordOutcomeDeps,
+  resourceKey: string,
+  executionName: string,
+  startTime: string,
+) {
+  const startMs = Date.parse(startTime);
+  if (Number.isNaN(startMs)) return undefined;
+  let startKey: Record<string, unknown> | undefined;
+  let pages = 0;
+  do {
+    const res = await awsCall('Query(outcomes)', () =>
+      deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.outcomesTable,
+          KeyConditionExpression: '#pk = :key AND #sk >= :start',
+          FilterExpression: '#name = :name AND #by = :by',
+          ExpressionAttributeNames: {
+            '#pk': 'resourceKey',
+            '#sk': 'sk',
+            '#name': 'executionName',
+            '#by': 'recordedBy',
+          },
+          ExpressionAttributeValues: {
+            ':key': resourceKey,
+            ':start': new Date(startMs).toISOString(),
+            ':name': executionName,
+            ':by': RECORDED_BY,
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
+    const found = res.Items?.find((i) => typeof i.recordedAt === 'string');
+    if (found) return String(found.recordedAt);
+    startKey = res.LastEvaluatedKey;
+    pages++;
+  } while (startKey && pages < 10);
+  return undefined;
+}
+
 /** SNS subjects: ASCII, no control characters, at most 100 characters. */
 function subject(text: string): string {
   return text.replace(/[^\x20-\x7E]/g, '?').slice(0, 100);
@@ -257,8 +308,11 @@ export async function recordOutcome(
 ): Promise<OutcomeRecord> {
   const { outcome, execution, event, plan, runbook, verification, error } = input;
   const now = deps.now();
-  const recordedAt = input.enteredTime ? new Date(input.enteredTime).toISOString() : now.toISOString();
   const resourceKey = event ? resourceKeyOf(event) : (plan?.resourceKey ?? `unknown#${execution.name}`);
+  const recordedAt = input.enteredTime
+    ? new Date(input.enteredTime).toISOString()
+    : ((await previousRecordedAt(deps, resourceKey, execution.name, execution.startTime)) ??
+      now.toISOString());
   const reason = scrub(reasonFor(input));
   const approvalId = approvalIdFor(execution.id);
   const startedMs = Date.parse(execution.startTime);
@@ -279,6 +333,7 @@ export async function recordOutcome(
     approval: approvalAudit(input, approvalId),
     durationMs: Number.isNaN(startedMs) ? undefined : Math.max(0, Date.parse(recordedAt) - startedMs),
     extra: {
+      recordedBy: RECORDED_BY,
       eventId: event?.eventId,
       source: event?.source,
       resourceType: event?.resourceType,

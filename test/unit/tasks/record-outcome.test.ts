@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -55,6 +55,7 @@ beforeEach(() => {
   ddbMock.reset();
   snsMock.reset();
   ddbMock.on(PutCommand).resolves({});
+  ddbMock.on(QueryCommand).resolves({ Items: [] });
   ddbMock.on(UpdateCommand).resolves({});
   snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
   metricCalls.length = 0;
@@ -208,15 +209,13 @@ describe('record-outcome', () => {
   });
 
   it('EXPIRED: marks the approval EXPIRED (dropping its task token) and tells each approver and the outcome topic', async () => {
-    ddbMock
-      .on(UpdateCommand)
-      .resolves({
-        Attributes: {
-          approvalId: 'x',
-          status: 'EXPIRED',
-          approvers: ['secops@example.com', 'lead@example.com'],
-        },
-      });
+    ddbMock.on(UpdateCommand).resolves({
+      Attributes: {
+        approvalId: 'x',
+        status: 'EXPIRED',
+        approvers: ['secops@example.com', 'lead@example.com'],
+      },
+    });
     const out = await recordOutcome(base('EXPIRED', { error: { Error: 'States.Timeout' } }), deps);
     expect(out).toMatchObject({ outcome: 'EXPIRED', succeeded: false });
     expect(out.reason).toMatch(/no approval decision within 3600 seconds/);
