@@ -4,7 +4,7 @@
  * inline stylesheet allowed by its CSP hash. Every dynamic value goes through `escapeHtml`.
  */
 import { createHash } from 'node:crypto';
-import { type ApprovalSummary, resourceLabel, ruleLabel, timeLeft } from './record';
+import { type ApprovalSummary, ruleLabel, timeLeft } from './record';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -58,6 +58,11 @@ button.reject{background:var(--bg);color:var(--bad);border-color:var(--bad)}
 .result.ok{border-left:6px solid var(--ok)}
 .result.bad{border-left:6px solid var(--bad)}
 .result.info{border-left:6px solid var(--focus)}
+h1 code{font-size:.95em}
+a{color:var(--focus)}
+.skip{margin:.5rem 0 0;font-size:.9rem}
+.none{margin:0;padding:.5rem;color:var(--muted);font-style:italic;border:1px dashed var(--line);border-radius:4px}
+.result p:first-child{margin-top:0}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem;overflow-wrap:anywhere}
 @media (max-width:40rem){main{padding:.75rem}h1{font-size:1.3rem}dl.facts{grid-template-columns:1fr}dl.facts dt{margin-top:.5rem}.cols{grid-template-columns:1fr}.actions button{flex:1 1 100%}}
 `.trim();
@@ -137,14 +142,19 @@ function utc(epochS: number): string {
     .replace(/\.\d{3}Z$/, ' UTC');
 }
 
+/** A value block; an empty value says so instead of showing an empty box. */
+function value(v: string, whenEmpty: string): string {
+  return v.trim() ? `<pre>${escapeHtml(pretty(v))}</pre>` : `<p class="none">(${escapeHtml(whenEmpty)})</p>`;
+}
+
 function diffSection(s: ApprovalSummary): string {
   const parts: string[] = [];
   for (const d of s.drift.differences) {
     parts.push(`<article class="card diff">
 <h3><code>${escapeHtml(d.path)}</code> <span class="badge">${escapeHtml(d.type)}</span></h3>
 <div class="cols">
-<div class="expected"><h4>Expected (template)</h4><pre>${escapeHtml(pretty(d.expected))}</pre></div>
-<div class="actual"><h4>Actual (live)</h4><pre>${escapeHtml(pretty(d.actual))}</pre></div>
+<div class="expected"><h4>Expected (template)</h4>${value(d.expected, 'not in the template')}</div>
+<div class="actual"><h4>Actual (live)</h4>${value(d.actual, 'not present')}</div>
 </div>
 </article>`);
   }
@@ -206,12 +216,12 @@ export function renderReviewPage(p: ReviewPageInput): string {
 <p class="expiry">Time left to decide: <strong>${escapeHtml(timeLeft(p.expiresAt, p.now))}</strong> (until <time datetime="${escapeHtml(
     new Date(p.expiresAt * 1000).toISOString(),
   )}">${escapeHtml(utc(p.expiresAt))}</time>)</p>
+<p class="skip"><a href="#h-decide">Skip to your decision</a></p>
 </header>
 <section aria-labelledby="h-what">
 <h2 id="h-what">What is out of policy</h2>
 ${facts([
   ['Trigger', ruleLabel(s)],
-  ['Resource', resourceLabel(s)],
   ['Resource type', s.resourceType],
   ['Resource id', s.resourceId],
   ['Stack', s.stackName],
