@@ -155,7 +155,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return handler(input, rc);
   };
 
+  let endpoint: string | undefined;
   const context: SandboxContext = {
+    get endpoint() {
+      return endpoint;
+    },
     region,
     accountId,
     clock,
@@ -263,6 +267,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   try {
     for (const m of options.services ?? []) await addService(m);
     await server.listen();
+    endpoint = server.endpoint;
   } catch (err) {
     await stop();
     throw err;

@@ -154,6 +154,8 @@ export interface ProviderContext {
 export interface SandboxContext {
   readonly region: string;
   readonly accountId: string;
+  /** The endpoint URL (http://127.0.0.1:PORT) once the server listens; used for SQS queue URLs and links. */
+  readonly endpoint?: string;
   readonly clock: Clock;
   /** Publishes an event to the default event bus (rules → targets), like PutEvents. */
   putEvent(

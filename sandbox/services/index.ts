@@ -1,0 +1,44 @@
+/**
+ * Every emulated service and resource provider, for startSandbox({ services: allServices(), providers:
+ * allProviders() }). Each call creates fresh module instances (per-sandbox state).
+ */
+import type { ResourceProvider, ServiceModule } from '../core/types';
+import { dynamoDbService } from './dynamodb';
+import { ec2Service } from './ec2';
+import { eventsService } from './events';
+import { iamService } from './iam';
+import { lambdaService } from './lambda';
+import { resourceProviders } from './providers';
+import { s3Service } from './s3';
+import { secretsManagerService } from './secretsmanager';
+import { snsService } from './sns';
+import { sqsService } from './sqs';
+import { ssmService } from './ssm';
+import { stepFunctionsService } from './stepfunctions';
+
+export interface AllServicesOptions {
+  ssm?: Parameters<typeof ssmService>[0];
+}
+
+export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
+  return [
+    // infrastructure
+    dynamoDbService(),
+    sqsService(),
+    snsService(),
+    eventsService(),
+    secretsManagerService(),
+    stepFunctionsService(),
+    // resources and remediation
+    ec2Service(),
+    s3Service(),
+    iamService(),
+    lambdaService(),
+    ssmService(options.ssm),
+    // cloudFormationService(), cloudControlService(), configService(): added by their owners
+  ];
+}
+
+export function allProviders(): ResourceProvider[] {
+  return resourceProviders();
+}
