@@ -21,7 +21,7 @@ import { PlanResult, RunbookState } from '../shared/contracts';
 import { awsCall, InvalidInputError, RunbookPollTimeoutError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { nextWaitSeconds } from '../shared/polling';
-import { RUNBOOK_BACKOFF } from '../start-runbook/core';
+import { RUNBOOK_BACKOFF } from '../shared/runbook-polling';
 
 export const CheckRunbookInput = z.object({
   plan: PlanResult,

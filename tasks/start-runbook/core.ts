@@ -29,11 +29,9 @@ import { ExecutionRef } from '../shared/execution-ref';
 import { resolveParameters } from '../shared/parameters';
 import { nextWaitSeconds } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
+import { DEFAULT_RUNBOOK_MAX_POLLS, RUNBOOK_BACKOFF } from '../shared/runbook-polling';
 
-/** Runbook polls allowed per attempt: with waits of 2, 4, … 30 s this is about one hour. */
-export const DEFAULT_RUNBOOK_MAX_POLLS = 120;
-/** Adaptive wait between runbook polls (shared with check-runbook). */
-export const RUNBOOK_BACKOFF = { initialSeconds: 2, factor: 2, maxSeconds: 30 } as const;
+export { DEFAULT_RUNBOOK_MAX_POLLS, RUNBOOK_BACKOFF } from '../shared/runbook-polling';
 
 export const StartRunbookInput = z.object({
   event: RemediationEvent,

@@ -18,7 +18,7 @@ import {
   TransientServiceError,
 } from '../../../tasks/shared/errors';
 import { nextWaitSeconds } from '../../../tasks/shared/polling';
-import { RUNBOOK_BACKOFF } from '../../../tasks/start-runbook/core';
+import { RUNBOOK_BACKOFF } from '../../../tasks/shared/runbook-polling';
 import { awsError, DOC, plan } from './fixtures/late-stages';
 
 const ssm = new SSMClient({ region: 'eu-west-1' });
