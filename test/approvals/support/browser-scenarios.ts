@@ -28,12 +28,11 @@ export const CHROMIUM_FLAGS = [
 export function chromiumPath(): string {
   let found = '';
   try {
-    found = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+    found = execFileSync('/bin/sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
   } catch {
     found = '';
   }
-  if (!found && existsSync('/usr/bin/chromium')) found = '/usr/bin/chromium';
-  if (!found) {
+  if (!found || !existsSync(found)) {
     throw new Error(
       'chromium not found: install Debian chromium: apt-get install chromium (the approval browser tests need it)',
     );
@@ -112,24 +111,36 @@ export function defineBrowserApprovalTests(
     let target: ApprovalTarget & { close(): Promise<void> };
     let browsing: Browsing | undefined;
 
+    // A missing chromium fails every test (with the install hint) instead of skipping them.
+    let setupError: unknown;
+
     beforeAll(async () => {
-      chromiumPath();
-      mkdirSync(ARTIFACTS_DIR, { recursive: true });
-      target = await makeTarget();
-      browsing = await launch();
+      try {
+        chromiumPath();
+        mkdirSync(ARTIFACTS_DIR, { recursive: true });
+        target = await makeTarget();
+        browsing = await launch();
+      } catch (err) {
+        setupError = err;
+      }
     }, 60_000);
     afterAll(async () => {
       await browsing?.close();
       await target?.close();
     });
 
+    const tgt = (): ApprovalTarget => {
+      if (setupError) throw setupError;
+      return target;
+    };
     const ctx = (): BrowserContext => {
+      if (setupError) throw setupError;
       if (!browsing) throw new Error('chromium did not start');
       return browsing.context;
     };
 
     it('shows the diff, approves with a comment → the workflow gets the approval with the approver', async () => {
-      const req = await target.createRequest();
+      const req = await tgt().createRequest();
       const { page, problems } = await open(ctx(), linkOf(req.links, APPROVER));
 
       await expect.poll(() => page.title()).toMatch(/Approve remediation of app-role/);
@@ -179,8 +190,8 @@ export function defineBrowserApprovalTests(
       await page.screenshot({ path: join(ARTIFACTS_DIR, 'approved-1280x800.png') });
       expect(problems).toEqual([]);
 
-      expect(await waitForDecision(target, req.approvalId)).toBe('approved');
-      expect(await target.decidedBy(req.approvalId)).toBe(APPROVER);
+      expect(await waitForDecision(tgt(), req.approvalId)).toBe('approved');
+      expect(await tgt().decidedBy(req.approvalId)).toBe(APPROVER);
 
       // Reloading the link afterwards says what happened instead of offering a second decision.
       await page.goto(linkOf(req.links, APPROVER));
@@ -190,7 +201,7 @@ export function defineBrowserApprovalTests(
     });
 
     it('rejects → the workflow gets the rejection', async () => {
-      const req = await target.createRequest();
+      const req = await tgt().createRequest();
       const { page, problems } = await open(ctx(), linkOf(req.links, SECOND_APPROVER));
       await page.getByLabel('Comment (optional)').fill('Not during the change freeze.');
       await page.getByRole('button', { name: 'Reject' }).click();
@@ -198,13 +209,13 @@ export function defineBrowserApprovalTests(
       await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: join(ARTIFACTS_DIR, 'rejected-390x844.png') });
       expect(problems).toEqual([]);
-      expect(await waitForDecision(target, req.approvalId)).toBe('rejected');
-      expect(await target.decidedBy(req.approvalId)).toBe(SECOND_APPROVER);
+      expect(await waitForDecision(tgt(), req.approvalId)).toBe('rejected');
+      expect(await tgt().decidedBy(req.approvalId)).toBe(SECOND_APPROVER);
       await page.close();
     });
 
     it('keyboard only: Tab to the comment, type, Tab to Approve, Enter', async () => {
-      const req = await target.createRequest();
+      const req = await tgt().createRequest();
       const { page } = await open(ctx(), linkOf(req.links, APPROVER));
       const focused = () =>
         page.evaluate(() => {
@@ -228,14 +239,15 @@ export function defineBrowserApprovalTests(
       await page.screenshot({ path: join(ARTIFACTS_DIR, 'keyboard-focus-1280x800.png') });
       await page.keyboard.press('Enter');
       await expect.poll(() => page.locator('h1').innerText()).toBe('Approved');
-      expect(await waitForDecision(target, req.approvalId)).toBe('approved');
+      expect(await waitForDecision(tgt(), req.approvalId)).toBe('approved');
       await page.close();
     });
 
     it('works with JavaScript disabled (and a tampered link gets the 403 page)', async () => {
+      tgt();
       const noJs = await launch({ javaScriptEnabled: false });
       try {
-        const req = await target.createRequest();
+        const req = await tgt().createRequest();
         const page = await noJs.context.newPage();
         const bad = new URL(linkOf(req.links, APPROVER));
         bad.searchParams.set('approver', SECOND_APPROVER);
@@ -246,14 +258,14 @@ export function defineBrowserApprovalTests(
         expect((await page.goto(linkOf(req.links, APPROVER)))?.status()).toBe(200);
         await page.getByRole('button', { name: 'Approve remediation' }).click();
         await expect.poll(() => page.locator('h1').innerText()).toBe('Approved');
-        expect(await waitForDecision(target, req.approvalId)).toBe('approved');
+        expect(await waitForDecision(tgt(), req.approvalId)).toBe('approved');
       } finally {
         await noJs.close();
       }
     });
 
     it('every form control has a label and every section a heading', async () => {
-      const req = await target.createRequest();
+      const req = await tgt().createRequest();
       const { page } = await open(ctx(), linkOf(req.links, APPROVER));
       const unlabeled = await page.evaluate(() =>
         Array.from(document.querySelectorAll('textarea, input:not([type=hidden]), select'))
