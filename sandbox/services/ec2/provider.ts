@@ -1,0 +1,189 @@
+/**
+ * CloudFormation providers for AWS::EC2::SecurityGroup and AWS::EC2::SecurityGroupIngress, in
+ * template shape (SecurityGroupIngress [{IpProtocol, FromPort, ToPort, CidrIp, …}], Tags [{Key, Value}]).
+ */
+import type { ProviderContext, ResourceProvider } from '../../core/types';
+import { num, type Obj, objs, physicalName, str, tagsFrom } from '../state';
+import { ec2Store, normalizeProtocol, type RuleSpec, type SecurityGroup, type SgRule } from './store';
+
+/** A template rule ({IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6 | Source… | Destination…, Description}) → spec. */
+export function specFromTemplate(rule: Obj, isEgress: boolean): RuleSpec {
+  const ipProtocol = normalizeProtocol(rule.IpProtocol);
+  const ported =
+    ipProtocol === 'tcp' || ipProtocol === 'udp' || ipProtocol === 'icmp' || ipProtocol === 'icmpv6';
+  const fromPort = ported ? (num(rule.FromPort) ?? -1) : -1;
+  const toPort = ported ? (num(rule.ToPort) ?? -1) : -1;
+  const peer = isEgress
+    ? { group: str(rule.DestinationSecurityGroupId), prefix: str(rule.DestinationPrefixListId) }
+    : { group: str(rule.SourceSecurityGroupId), prefix: str(rule.SourcePrefixListId) };
+  const spec: RuleSpec = { isEgress, ipProtocol, fromPort, toPort };
+  const cidr = str(rule.CidrIp);
+  const cidr6 = str(rule.CidrIpv6);
+  if (cidr) spec.cidrIpv4 = cidr;
+  else if (cidr6) spec.cidrIpv6 = cidr6.toLowerCase();
+  else if (peer.prefix) spec.prefixListId = peer.prefix;
+  else if (peer.group) spec.referencedGroupId = peer.group;
+  const description = str(rule.Description);
+  if (description !== undefined) spec.description = description;
+  return spec;
+}
+
+/** A stored rule in template shape. */
+export function ruleToTemplate(r: SgRule | RuleSpec): Obj {
+  const out: Obj = { IpProtocol: r.ipProtocol };
+  if (r.ipProtocol !== '-1') {
+    out.FromPort = r.fromPort;
+    out.ToPort = r.toPort;
+  }
+  if (r.cidrIpv4) out.CidrIp = r.cidrIpv4;
+  if (r.cidrIpv6) out.CidrIpv6 = r.cidrIpv6;
+  if (r.prefixListId) out[r.isEgress ? 'DestinationPrefixListId' : 'SourcePrefixListId'] = r.prefixListId;
+  if (r.referencedGroupId)
+    out[r.isEgress ? 'DestinationSecurityGroupId' : 'SourceSecurityGroupId'] = r.referencedGroupId;
+  if (r.description !== undefined) out.Description = r.description;
+  return out;
+}
+
+const key = (s: RuleSpec): string =>
+  [
+    s.isEgress,
+    s.ipProtocol,
+    s.fromPort,
+    s.toPort,
+    s.cidrIpv4,
+    s.cidrIpv6,
+    s.prefixListId,
+    s.referencedGroupId,
+  ].join('|');
+
+const DEFAULT_EGRESS: RuleSpec = {
+  isEgress: true,
+  ipProtocol: '-1',
+  fromPort: -1,
+  toPort: -1,
+  cidrIpv4: '0.0.0.0/0',
+};
+
+/** Makes one direction's rules exactly `desired` (revoke extra, authorize missing, fix descriptions). */
+function reconcile(ctx: ProviderContext, g: SecurityGroup, isEgress: boolean, desired: RuleSpec[]): void {
+  const store = ec2Store(ctx.sandbox);
+  const wanted = new Map(desired.map((d) => [key(d), d]));
+  const current = g.rules.filter((r) => r.isEgress === isEgress);
+  const extra = current.filter((r) => !wanted.has(key(r)));
+  if (extra.length > 0)
+    store.revoke(
+      g,
+      isEgress,
+      [],
+      extra.map((r) => r.ruleId),
+    );
+  const have = new Map(g.rules.filter((r) => r.isEgress === isEgress).map((r) => [key(r), r]));
+  const missing = desired.filter((d) => !have.has(key(d)));
+  if (missing.length > 0) store.authorize(g, missing);
+  for (const [k, d] of wanted) {
+    const r = have.get(k);
+    if (r) store.setRuleDescription(r, d.description);
+  }
+}
+
+export const securityGroupProvider: ResourceProvider = {
+  type: 'AWS::EC2::SecurityGroup',
+  async create(logicalId, props, ctx) {
+    const store = ec2Store(ctx.sandbox);
+    const g = store.createGroup({
+      GroupName: str(props.GroupName) ?? physicalName(ctx.stackName, logicalId, 255),
+      Description: props.GroupDescription,
+      VpcId: props.VpcId,
+      TagSpecifications: [{ ResourceType: 'security-group', Tags: tagsFrom(props.Tags) }],
+    });
+    try {
+      const ingress = objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false));
+      if (ingress.length > 0) store.authorize(g, ingress);
+      if (props.SecurityGroupEgress !== undefined) {
+        reconcile(
+          ctx,
+          g,
+          true,
+          objs(props.SecurityGroupEgress).map((r) => specFromTemplate(r, true)),
+        );
+      }
+    } catch (err) {
+      store.deleteGroup(g);
+      throw err;
+    }
+    return { physicalId: g.groupId, attributes: { GroupId: g.groupId, VpcId: g.vpcId } };
+  },
+  async update(physicalId, props, _previous, ctx) {
+    const store = ec2Store(ctx.sandbox);
+    const g = store.get(physicalId);
+    reconcile(
+      ctx,
+      g,
+      false,
+      objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false)),
+    );
+    const egress =
+      props.SecurityGroupEgress === undefined
+        ? [DEFAULT_EGRESS]
+        : objs(props.SecurityGroupEgress).map((r) => specFromTemplate(r, true));
+    reconcile(ctx, g, true, egress);
+    const tags = tagsFrom(props.Tags);
+    store.setTags(
+      g.groupId,
+      tags,
+      g.tags.filter((t) => !tags.some((n) => n.Key === t.Key)).map((t) => ({ Key: t.Key })),
+    );
+    return { physicalId: g.groupId, attributes: { GroupId: g.groupId, VpcId: g.vpcId } };
+  },
+  async delete(physicalId, ctx) {
+    const store = ec2Store(ctx.sandbox);
+    const g = store.groups.get(physicalId);
+    if (g) store.deleteGroup(g);
+  },
+  async read(physicalId, ctx) {
+    const g = ec2Store(ctx.sandbox).groups.get(physicalId);
+    if (!g) return undefined;
+    const out: Obj = {
+      GroupId: g.groupId,
+      Id: g.groupId,
+      GroupName: g.groupName,
+      GroupDescription: g.description,
+      VpcId: g.vpcId,
+      SecurityGroupIngress: g.rules.filter((r) => !r.isEgress).map(ruleToTemplate),
+      SecurityGroupEgress: g.rules.filter((r) => r.isEgress).map(ruleToTemplate),
+    };
+    if (g.tags.length > 0) out.Tags = g.tags.map((t) => ({ ...t }));
+    return out;
+  },
+  requiresReplacement: (property) => ['GroupDescription', 'GroupName', 'VpcId'].includes(property),
+};
+
+export const securityGroupIngressProvider: ResourceProvider = {
+  type: 'AWS::EC2::SecurityGroupIngress',
+  async create(_logicalId, props, ctx) {
+    const store = ec2Store(ctx.sandbox);
+    const g = store.resolve({ GroupId: props.GroupId, GroupName: props.GroupName });
+    const [rule] = store.authorize(g, [specFromTemplate(props, false)]);
+    if (!rule) throw new Error('no rule authorized');
+    return { physicalId: rule.ruleId, attributes: { Id: rule.ruleId } };
+  },
+  async update(physicalId, props, _previous, ctx) {
+    const store = ec2Store(ctx.sandbox);
+    const rule = store.findRule(physicalId);
+    if (!rule) throw new Error(`security group rule ${physicalId} does not exist`);
+    store.setRuleDescription(rule, str(props.Description));
+    return { physicalId, attributes: { Id: physicalId } };
+  },
+  async delete(physicalId, ctx) {
+    const store = ec2Store(ctx.sandbox);
+    const rule = store.findRule(physicalId);
+    const g = rule ? store.groups.get(rule.groupId) : undefined;
+    if (rule && g) store.revoke(g, false, [], [rule.ruleId]);
+  },
+  async read(physicalId, ctx) {
+    const rule = ec2Store(ctx.sandbox).findRule(physicalId);
+    if (!rule) return undefined;
+    return { Id: rule.ruleId, GroupId: rule.groupId, ...ruleToTemplate(rule) };
+  },
+  requiresReplacement: (property) => property !== 'Description',
+};

@@ -1,0 +1,88 @@
+/**
+ * CloudFormation provider for AWS::Lambda::Function (configuration only: the code is hashed, not run).
+ */
+import type { ResourceProvider } from '../../core/types';
+import { isObj, type Obj, physicalName, str, tagsFrom } from '../state';
+import { type LambdaFunction, lambdaStore } from './store';
+
+const CONFIG_PROPS = [
+  'MemorySize',
+  'Timeout',
+  'Runtime',
+  'Handler',
+  'Description',
+  'Role',
+  'Environment',
+  'EphemeralStorage',
+  'TracingConfig',
+];
+
+function tagMap(v: unknown): Record<string, string> {
+  return Object.fromEntries(tagsFrom(v).map((t) => [t.Key, t.Value]));
+}
+
+function attributes(fn: LambdaFunction): Record<string, string> {
+  return { Arn: fn.arn };
+}
+
+export const functionProvider: ResourceProvider = {
+  type: 'AWS::Lambda::Function',
+  async create(logicalId, props, ctx) {
+    const fn = lambdaStore(ctx.sandbox).create({
+      ...props,
+      FunctionName:
+        str(props.FunctionName) ?? physicalName(ctx.stackName, logicalId, 64).replace(/[^A-Za-z0-9_-]/g, '-'),
+      Code: isObj(props.Code) ? props.Code : {},
+      Tags: tagMap(props.Tags),
+    });
+    return { physicalId: fn.name, attributes: attributes(fn) };
+  },
+  async update(physicalId, props, _previous, ctx) {
+    const store = lambdaStore(ctx.sandbox);
+    const changes: Obj = {};
+    for (const p of CONFIG_PROPS) changes[p] = props[p];
+    // Properties left out of the template go back to Lambda's defaults.
+    changes.MemorySize ??= 128;
+    changes.Timeout ??= 3;
+    changes.Description ??= '';
+    changes.Environment ??= { Variables: {} };
+    for (const k of Object.keys(changes)) if (changes[k] === undefined) delete changes[k];
+    const fn = store.updateConfiguration(physicalId, changes);
+    const tags = tagMap(props.Tags);
+    store.setTags(
+      physicalId,
+      tags,
+      Object.keys(fn.tags).filter((k) => !(k in tags)),
+    );
+    return { physicalId, attributes: attributes(fn) };
+  },
+  async delete(physicalId, ctx) {
+    const store = lambdaStore(ctx.sandbox);
+    if (store.functions.has(physicalId)) store.delete(physicalId);
+  },
+  async read(physicalId, ctx) {
+    const fn = lambdaStore(ctx.sandbox).functions.get(physicalId);
+    if (!fn) return undefined;
+    const out: Obj = {
+      FunctionName: fn.name,
+      Arn: fn.arn,
+      Role: fn.role,
+      MemorySize: fn.memorySize,
+      Timeout: fn.timeout,
+      PackageType: fn.packageType,
+      Architectures: [...fn.architectures],
+      EphemeralStorage: { Size: fn.ephemeralStorage },
+      TracingConfig: { Mode: fn.tracingMode },
+    };
+    if (fn.runtime !== undefined) out.Runtime = fn.runtime;
+    if (fn.handler !== undefined) out.Handler = fn.handler;
+    if (fn.description !== '') out.Description = fn.description;
+    if (fn.environment && Object.keys(fn.environment).length > 0)
+      out.Environment = { Variables: { ...fn.environment } };
+    const tags = Object.entries(fn.tags).map(([Key, Value]) => ({ Key, Value }));
+    if (tags.length > 0) out.Tags = tags;
+    return out;
+  },
+  requiresReplacement: (property) => property === 'FunctionName' || property === 'PackageType',
+  driftIgnoredProperties: ['Code'],
+};
