@@ -64,8 +64,23 @@ export const ParameterSource = z.union([
     .object({
       /** e.g. event.resourceId, drift.expected.SecurityGroupIngress, drift.propertyDifferences */
       from: z.string().regex(/^(event|drift|plan)(\.[A-Za-z0-9_]+)*$/),
-      /** string (default): String(value); json: JSON.stringify(value); list: one string per element. */
-      as: z.enum(['string', 'json', 'list']).default('string'),
+      /**
+       * string (default): String(value); json: JSON.stringify(value); list: one string per element.
+       * Named conversions (tasks/shared/parameters.ts): ec2IpPermissions, policyNames, jsonPatchSet,
+       * cloudControlPatch, present.
+       */
+      as: z
+        .enum([
+          'string',
+          'json',
+          'list',
+          'ec2IpPermissions',
+          'policyNames',
+          'jsonPatchSet',
+          'cloudControlPatch',
+          'present',
+        ])
+        .default('string'),
       /** Used when the path resolves to nothing (e.g. drift fields for a resource outside any stack). */
       default: z.union([z.string(), z.array(z.string())]).optional(),
     })
@@ -224,7 +239,15 @@ export const VerificationState = z.object({
 });
 export type VerificationState = z.infer<typeof VerificationState>;
 
-export const Outcome = z.enum(['VERIFIED', 'SKIPPED', 'ESCALATED', 'REJECTED', 'EXPIRED', 'FAILED', 'NOT_VERIFIED']);
+export const Outcome = z.enum([
+  'VERIFIED',
+  'SKIPPED',
+  'ESCALATED',
+  'REJECTED',
+  'EXPIRED',
+  'FAILED',
+  'NOT_VERIFIED',
+]);
 export type Outcome = z.infer<typeof Outcome>;
 /** Outcomes that end the execution in Succeed; the others end in Fail (and alarm). */
 export const SUCCESS_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'REJECTED'];
@@ -246,6 +269,8 @@ export const OutcomeRecord = z.object({
 export type OutcomeRecord = z.infer<typeof OutcomeRecord>;
 
 /** The resource key used everywhere a resource is identified. */
-export function resourceKeyOf(e: Pick<RemediationEvent, 'awsAccountId' | 'awsRegion' | 'resourceType' | 'resourceId'>) {
+export function resourceKeyOf(
+  e: Pick<RemediationEvent, 'awsAccountId' | 'awsRegion' | 'resourceType' | 'resourceId'>,
+) {
   return `${e.awsAccountId}/${e.awsRegion}/${e.resourceType}/${e.resourceId}`;
 }

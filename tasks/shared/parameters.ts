@@ -21,6 +21,108 @@ function lookup(ctx: ParameterContext, path: string): unknown {
   return cur;
 }
 
+type Conversion =
+  | 'string'
+  | 'json'
+  | 'list'
+  | 'ec2IpPermissions'
+  | 'policyNames'
+  | 'jsonPatchSet'
+  | 'cloudControlPatch';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function listOf(name: string, v: unknown): unknown[] {
+  if (!Array.isArray(v))
+    throw new InvalidInputError('runbook parameter is not a list', [`${name}: ${text(v).slice(0, 80)}`]);
+  return v;
+}
+
+/**
+ * A CloudFormation AWS::EC2::SecurityGroup ingress rule (template shape) as an EC2 API IpPermission
+ * (what AuthorizeSecurityGroupIngress / RevokeSecurityGroupIngress take), one rule per permission.
+ */
+export function toEc2IpPermission(rule: unknown): Record<string, unknown> {
+  if (!isRecord(rule) || rule.IpProtocol === undefined) {
+    throw new InvalidInputError('not a security group ingress rule', [text(rule).slice(0, 120)]);
+  }
+  const protocol = String(rule.IpProtocol).toLowerCase();
+  const perm: Record<string, unknown> = { IpProtocol: protocol };
+  if (protocol !== '-1' && protocol !== 'all') {
+    if (rule.FromPort !== undefined) perm.FromPort = Number(rule.FromPort);
+    if (rule.ToPort !== undefined) perm.ToPort = Number(rule.ToPort);
+  }
+  const desc = typeof rule.Description === 'string' ? { Description: rule.Description } : {};
+  if (typeof rule.CidrIp === 'string') perm.IpRanges = [{ CidrIp: rule.CidrIp, ...desc }];
+  else if (typeof rule.CidrIpv6 === 'string') perm.Ipv6Ranges = [{ CidrIpv6: rule.CidrIpv6, ...desc }];
+  else if (typeof rule.SourcePrefixListId === 'string')
+    perm.PrefixListIds = [{ PrefixListId: rule.SourcePrefixListId, ...desc }];
+  else if (typeof rule.SourceSecurityGroupId === 'string') {
+    const owner =
+      typeof rule.SourceSecurityGroupOwnerId === 'string' ? { UserId: rule.SourceSecurityGroupOwnerId } : {};
+    perm.UserIdGroupPairs = [{ GroupId: rule.SourceSecurityGroupId, ...owner, ...desc }];
+  } else {
+    throw new InvalidInputError('security group ingress rule has no source', [text(rule).slice(0, 120)]);
+  }
+  return perm;
+}
+
+/**
+ * An RFC 6902 patch (for Cloud Control UpdateResource) that sets every top-level property named in
+ * the drift's PropertyDifferences back to its expected (template) value, or removes it when the
+ * template does not declare it. Whole top-level values, so list reordering cannot misplace elements.
+ */
+export function cloudControlPatch(drift: unknown): Array<Record<string, unknown>> {
+  if (!isRecord(drift)) throw new InvalidInputError('cloudControlPatch needs the drift state');
+  const expected = isRecord(drift.expected) ? drift.expected : {};
+  const diffs = Array.isArray(drift.propertyDifferences) ? drift.propertyDifferences : [];
+  const tops: string[] = [];
+  for (const d of diffs) {
+    const path = isRecord(d) && typeof d.PropertyPath === 'string' ? d.PropertyPath : '';
+    const top = path.split('/')[1];
+    if (!top || !/^[A-Za-z0-9]+$/.test(top))
+      throw new InvalidInputError('unusable PropertyPath in drift', [path.slice(0, 120)]);
+    if (!tops.includes(top)) tops.push(top);
+  }
+  return tops.map((top) =>
+    top in expected
+      ? { op: 'add', path: `/${top}`, value: expected[top] }
+      : { op: 'remove', path: `/${top}` },
+  );
+}
+
+function convert(name: string, from: string, as: Conversion, v: unknown): string[] {
+  switch (as) {
+    case 'json':
+      return [JSON.stringify(v)];
+    case 'list':
+      return (Array.isArray(v) ? v : [v]).map(text);
+    case 'ec2IpPermissions':
+      return listOf(name, v).map((r) => JSON.stringify(toEc2IpPermission(r)));
+    case 'policyNames':
+      return listOf(name, v).map((p) => {
+        if (!isRecord(p) || typeof p.PolicyName !== 'string') {
+          throw new InvalidInputError('not an inline policy', [`${name}: ${text(p).slice(0, 80)}`]);
+        }
+        return p.PolicyName;
+      });
+    case 'jsonPatchSet': {
+      const prop = from.split('.').at(-1) ?? '';
+      return [JSON.stringify([{ op: 'add', path: `/${prop}`, value: v }])];
+    }
+    case 'cloudControlPatch':
+      return [JSON.stringify(cloudControlPatch(v))];
+    default:
+      return [text(v)];
+  }
+}
+
 export function resolveParameters(
   sources: Record<string, ParameterSource>,
   ctx: ParameterContext,
@@ -34,14 +136,17 @@ export function resolveParameters(
       continue;
     }
     const found = lookup(ctx, src.from);
-    const v = found === undefined || found === null ? src.default : found;
-    if (v === undefined) {
-      missing.push(`${name} (from ${src.from})`);
+    if (src.as === 'present') {
+      out[name] = [found === undefined || found === null ? 'false' : 'true'];
       continue;
     }
-    if (src.as === 'json') out[name] = [JSON.stringify(v)];
-    else if (src.as === 'list') out[name] = (Array.isArray(v) ? v : [v]).map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
-    else out[name] = [typeof v === 'string' ? v : JSON.stringify(v)];
+    if (found === undefined || found === null) {
+      // A default is written as the SSM value itself: it is used as is, never converted.
+      if (src.default === undefined) missing.push(`${name} (from ${src.from})`);
+      else out[name] = Array.isArray(src.default) ? src.default : [src.default];
+      continue;
+    }
+    out[name] = convert(name, src.from, src.as, found);
   }
   if (missing.length) throw new InvalidInputError('runbook parameters could not be resolved', missing);
   if (automationAssumeRoleArn) out.AutomationAssumeRole = [automationAssumeRoleArn];
