@@ -20,7 +20,7 @@ import { renderResultPage, renderReviewPage, securityHeaders } from '../shared/a
 import { ApprovalItem, type DecisionRecord } from '../shared/approvals/record';
 import { csrfToken, type SigningKeys, verifyCsrf, verifyLink } from '../shared/approvals/signing';
 import type { ApprovalDecision, ApprovalRejection } from '../shared/contracts';
-import { StatesErrors } from '../shared/errors';
+import { errorName, StatesErrors } from '../shared/errors';
 
 export const MAX_COMMENT_CHARS = 1000;
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -316,7 +316,8 @@ export async function handleApprovalRequest(
     );
   }
   if (item.status !== 'PENDING') return done('already-decided', decidedPage(item, approver, head));
-  if (item.expiresAt <= nowS) return done('expired', expiredPage(item, head));
+  if (item.expiresAt <= nowS || !item.taskToken) return done('expired', expiredPage(item, head));
+  const taskToken = item.taskToken;
 
   if (method !== 'POST' || !form) {
     const html = renderReviewPage({
@@ -389,14 +390,12 @@ export async function handleApprovalRequest(
   try {
     if (status === 'APPROVED') {
       const output: ApprovalDecision = { ...base, decision: 'approved' };
-      await deps.sfn.send(
-        new SendTaskSuccessCommand({ taskToken: item.taskToken, output: JSON.stringify(output) }),
-      );
+      await deps.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
     } else {
       const cause: ApprovalRejection = { ...base, decision: 'rejected' };
       await deps.sfn.send(
         new SendTaskFailureCommand({
-          taskToken: item.taskToken,
+          taskToken,
           error: StatesErrors.ApprovalRejected,
           cause: JSON.stringify(cause),
         }),
@@ -439,6 +438,7 @@ export async function handleApprovalRequest(
     );
   }
 
+  await forgetToken(deps, approvalId, status, logFields);
   const approved = status === 'APPROVED';
   return done(
     approved ? 'approved' : 'rejected',
@@ -474,7 +474,7 @@ async function closeAsEnded(
       new UpdateCommand({
         TableName: deps.approvalsTable,
         Key: { approvalId },
-        UpdateExpression: 'SET #s = :expired, closedReason = :r',
+        UpdateExpression: 'SET #s = :expired, closedReason = :r REMOVE taskToken',
         ConditionExpression: '#s = :decided AND #d.decidedAt = :at AND #d.approver = :approver',
         ExpressionAttributeNames: { '#s': 'status', '#d': 'decision' },
         ExpressionAttributeValues: {
@@ -515,5 +515,28 @@ async function rollBack(
     );
   } catch (err) {
     if (!(err instanceof Error) || err.name !== 'ConditionalCheckFailedException') throw err;
+  }
+}
+
+/** The decision reached the workflow: the token is of no further use, so it is not kept. Best effort. */
+async function forgetToken(
+  deps: ApprovalEndpointDeps,
+  approvalId: string,
+  status: string,
+  logFields: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.approvalsTable,
+        Key: { approvalId },
+        UpdateExpression: 'REMOVE taskToken',
+        ConditionExpression: '#s = :decided',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':decided': status },
+      }),
+    );
+  } catch (err) {
+    deps.log?.warn('could not remove the delivered task token', { ...logFields, errorName: errorName(err) });
   }
 }

@@ -76,7 +76,8 @@ describe('approval endpoint over HTTP', () => {
   });
 
   it('approve through the form; a replayed POST is refused and sends nothing more', async () => {
-    const { approvalId, links } = await h.createRequest();
+    const { approvalId, links, taskToken } = await h.createRequest();
+    expect((await h.item(approvalId))?.taskToken).toBe(taskToken);
     const link = linkFor(links, APPROVER);
     const csrf = csrfFromPage((await getPage(link)).html);
     const other = linkFor(links, SECOND_APPROVER);
@@ -99,9 +100,11 @@ describe('approval endpoint over HTTP', () => {
     expect(mine()).toHaveLength(1);
     expect(mine()[0]).toMatchObject({
       kind: 'approved',
-      taskToken: item?.taskToken,
+      taskToken,
       decision: { approver: APPROVER },
     });
+
+    expect(item?.taskToken, 'the token is dropped once delivered').toBeUndefined();
 
     const replay = await postForm(link, fields);
     expect(replay.status).toBe(409);

@@ -75,7 +75,10 @@ export const ApprovalItem = z.object({
   approvalId: z.string(),
   executionArn: z.string(),
   executionName: z.string(),
-  taskToken: z.string().min(1),
+  /** Present while the workflow waits; removed once the request is decided and delivered, or closed (record-outcome). */
+  taskToken: z.string().min(1).optional(),
+  /** Set by record-outcome when it closes the request as EXPIRED. */
+  expiredAt: z.string().optional(),
   status: ApprovalStatus,
   approvers: z.array(z.string()),
   requestedBy: z.string().optional(),

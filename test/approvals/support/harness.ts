@@ -33,6 +33,8 @@ export type Delivered =
 /** A created approval request: its id and each approver's link, as the messages carried them. */
 export interface CreatedRequest {
   approvalId: string;
+  /** The task token handed to Request approval (known to local targets only). */
+  taskToken?: string;
   links: Record<string, string>;
   messages: string[];
 }
@@ -208,7 +210,7 @@ export async function startLocalApprovals(
         const link = msg.split('\n').find((l) => l.startsWith(`${baseUrl}/approvals/`));
         if (approver && link) links[approver] = link;
       }
-      return { approvalId: out.approvalId, links, messages };
+      return { approvalId: out.approvalId, taskToken: input.taskToken, links, messages };
     },
     async item(approvalId) {
       const res = await dynamo.ddb.send(

@@ -368,6 +368,16 @@ describe('refusals: a clear page, nothing decided', () => {
       () => storeItem(pendingItem({ status: 'EXPIRED' })),
     ],
     ['an unknown approval', () => post(), 404, /not found/, () => storeItem(undefined)],
+    [
+      'a request record-outcome closed (EXPIRED, token removed)',
+      () => urlEvent({ path: PATH, query: query() }),
+      410,
+      /has closed/,
+      () => {
+        const { taskToken: _t, ...rest } = pendingItem({ status: 'EXPIRED', expiredAt: NOW.toISOString() });
+        storeItem(rest);
+      },
+    ],
   ];
 
   it.each(cases)('%s', async (_what, make, status, text, arrange) => {
@@ -402,7 +412,7 @@ describe('POST decides once', () => {
     const res = await handleApprovalRequest(post(), deps());
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/Approved/);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
     const upd = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(upd?.ConditionExpression).toContain('#s = :pending AND expiresAt > :now');
     expect(upd?.ExpressionAttributeValues).toMatchObject({
@@ -429,6 +439,12 @@ describe('POST decides once', () => {
       decidedAt: NOW.toISOString(),
     });
     expect(sfn).not.toHaveReceivedCommand(SendTaskFailureCommand);
+    // Once delivered, the token is not kept.
+    expect(ddb.commandCalls(UpdateCommand)[1]?.args[0].input).toMatchObject({
+      UpdateExpression: 'REMOVE taskToken',
+      ConditionExpression: '#s = :decided',
+      ExpressionAttributeValues: { ':decided': 'APPROVED' },
+    });
   });
 
   it('reject (base64 body): SendTaskFailure(ApprovalRejected, ApprovalRejection)', async () => {
