@@ -74,6 +74,46 @@ export function readPath(obj: unknown, path: string): unknown {
   return cur;
 }
 
+/**
+ * InputTemplate rendering: a placeholder inside a JSON string literal inserts the raw (escaped) value; one
+ * outside a string inserts the value as JSON (a string value becomes a quoted string), as EventBridge does.
+ */
+export function renderTemplate(
+  template: string,
+  lookup: (key: string) => { found: boolean; value: unknown },
+): string {
+  const isJson = /^\s*[[{"]/.test(template);
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i] as string;
+    if (c === '\\' && inString) {
+      out += c + (template[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (c === '"') inString = !inString;
+    if (c === '<') {
+      const m = /^<([A-Za-z0-9_.-]+)>/.exec(template.slice(i));
+      const key = m?.[1];
+      const hit = key === undefined ? undefined : lookup(key);
+      if (m && hit?.found) {
+        const v = hit.value;
+        if (!isJson) out += typeof v === 'string' ? v : JSON.stringify(v ?? null);
+        else if (inString)
+          out += (
+            typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(JSON.stringify(v ?? null))
+          ).slice(1, -1);
+        else out += JSON.stringify(v ?? null);
+        i += m[0].length - 1;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
 /** The string a target receives for `event`: the event, Input, InputPath or InputTransformer. */
 export function targetPayload(target: Target, event: BusEvent): string {
   if (target.Input !== undefined) return target.Input;
@@ -82,22 +122,11 @@ export function targetPayload(target: Target, event: BusEvent): string {
   if (t) {
     const values: Record<string, unknown> = {};
     for (const [k, p] of Object.entries(t.InputPathsMap ?? {})) values[k] = readPath(event, p);
-    const template = t.InputTemplate;
-    const isJson = /^\s*[[{]/.test(template);
-    return template.replace(
-      /"<([A-Za-z0-9_.-]+)>"|<([A-Za-z0-9_.-]+)>/g,
-      (whole: string, quoted: string | undefined, bare: string | undefined) => {
-        const key = (quoted ?? bare) as string;
-        let v: unknown;
-        if (key === 'aws.events.event' || key === 'aws.events.event.json') v = event;
-        else if (key === 'aws.events.rule-arn' || key === 'aws.events.rule-name') return whole;
-        else if (Object.hasOwn(values, key)) v = values[key];
-        else return whole;
-        if (quoted !== undefined) return JSON.stringify(v ?? null);
-        if (typeof v === 'string') return isJson ? v.replace(/["\\]/g, '\\$&') : v;
-        return JSON.stringify(v ?? null);
-      },
-    );
+    return renderTemplate(t.InputTemplate, (key) => {
+      if (key === 'aws.events.event' || key === 'aws.events.event.json') return { found: true, value: event };
+      if (Object.hasOwn(values, key)) return { found: true, value: values[key] };
+      return { found: false, value: undefined };
+    });
   }
   return JSON.stringify(event);
 }
