@@ -492,3 +492,23 @@ describe('POST decides once', () => {
     expect(rollback?.ConditionExpression).toContain('#d.approver = :approver');
   });
 });
+
+describe('approval-endpoint handler', () => {
+  it('an unexpected failure gives a generic 500 page with the security headers and decides nothing', async () => {
+    const saved = process.env.APPROVALS_TABLE;
+    delete process.env.APPROVALS_TABLE;
+    try {
+      const { handler } = await import('../../../tasks/approval-endpoint/handler');
+      const res = await handler(urlEvent({ path: PATH, query: query() }));
+      expect(res.statusCode).toBe(500);
+      expect(res.body).toContain('Nothing was decided');
+      expect(res.body).not.toContain('APPROVALS_TABLE');
+      expect(res.headers).toMatchObject({ 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
+      const head = await handler(urlEvent({ method: 'HEAD', path: PATH, query: query() }));
+      expect(head.body).toBe('');
+      expectNothingDecided();
+    } finally {
+      if (saved !== undefined) process.env.APPROVALS_TABLE = saved;
+    }
+  });
+});
