@@ -58,7 +58,7 @@ export const SUPPORTED_ACTIONS = [
 
 /** Emulated seconds between polls of aws:waitForAwsResourceProperty. */
 export const WAIT_POLL_SECONDS = 5;
-/** Default timeout of aws:waitForAwsResourceProperty and aws:pause when the step sets none. */
+/** Default timeout of aws:waitForAwsResourceProperty when the step sets none (aws:pause waits until signalled or stopped). */
 export const DEFAULT_WAIT_TIMEOUT_SECONDS = 3600;
 
 export interface StepRecord {
