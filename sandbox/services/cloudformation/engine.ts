@@ -1,0 +1,1146 @@
+/**
+ * CloudFormation's stack engine for the sandbox: per-sandbox stack state, provisioning in dependency
+ * order through the resource providers (create, update/replace, delete, rollback), change planning
+ * (UpdateStack, change sets, REVERT_DRIFT), and drift detection. Operations in ./index call into it;
+ * long-running work runs in the background on the sandbox clock so statuses progress as in AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ProviderContext, ResourceProvider, SandboxContext } from '../../core/types';
+import { AwsError } from '../../core/types';
+import { stateOf } from '../state';
+import {
+  canonicalJson,
+  checkedProperties,
+  type PropertyDifference,
+  propertyDifferences,
+  renderValue,
+  reportedActual,
+} from './drift';
+import {
+  type CfnTemplate,
+  deploymentOrder,
+  evaluateConditions,
+  type InstalledResource,
+  included,
+  type ResolveContext,
+  type ResolvedOutput,
+  resolveOutputs,
+  resolveProperties,
+} from './template';
+
+type Obj = Record<string, unknown>;
+
+/** Emulated seconds each resource operation and each drift detection takes. */
+export const RESOURCE_SECONDS = 1;
+export const DRIFT_SECONDS = 2;
+export const CHANGE_SET_SECONDS = 1;
+
+export type DriftStatus = 'IN_SYNC' | 'MODIFIED' | 'DELETED' | 'NOT_CHECKED';
+
+export interface ResourceDrift {
+  StackId: string;
+  LogicalResourceId: string;
+  PhysicalResourceId?: string;
+  ResourceType: string;
+  ExpectedProperties?: string;
+  ActualProperties?: string;
+  PropertyDifferences?: PropertyDifference[];
+  StackResourceDriftStatus: DriftStatus;
+  Timestamp: Date;
+}
+
+export interface ResourceState {
+  logicalId: string;
+  type: string;
+  physicalId?: string;
+  status: string;
+  statusReason?: string;
+  timestamp: Date;
+  /** Resolved properties as last deployed (what drift detection expects). */
+  properties: Obj;
+  attributes: Record<string, string>;
+  metadata?: Obj;
+  drift?: ResourceDrift;
+}
+
+export interface StackEvent {
+  StackId: string;
+  EventId: string;
+  StackName: string;
+  LogicalResourceId: string;
+  PhysicalResourceId?: string;
+  ResourceType: string;
+  Timestamp: Date;
+  ResourceStatus: string;
+  ResourceStatusReason?: string;
+  ResourceProperties?: string;
+  ClientRequestToken?: string;
+}
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+/** What a deployment (create or update) deploys. */
+export interface Deployment {
+  templateBody: string;
+  template: CfnTemplate;
+  parameters: Record<string, string | string[]>;
+  describedParameters: { ParameterKey: string; ParameterValue: string; ResolvedValue?: string }[];
+  capabilities: string[];
+  tags: Tag[];
+  notificationArns: string[];
+}
+
+export interface StackState extends Deployment {
+  stackId: string;
+  stackName: string;
+  status: string;
+  statusReason?: string;
+  creationTime: Date;
+  lastUpdatedTime?: Date;
+  deletionTime?: Date;
+  disableRollback: boolean;
+  timeoutInMinutes?: number;
+  roleArn?: string;
+  terminationProtection: boolean;
+  conditions: Record<string, boolean>;
+  outputs: ResolvedOutput[];
+  /** By logical id, in deployment order. */
+  resources: Map<string, ResourceState>;
+  /** Newest first. */
+  events: StackEvent[];
+  driftStatus: 'DRIFTED' | 'IN_SYNC' | 'NOT_CHECKED' | 'UNKNOWN';
+  lastDriftCheck?: Date;
+  /** Set while the stack exists only for a CREATE change set (REVIEW_IN_PROGRESS). */
+  changeSetId?: string;
+  imports: Set<string>;
+}
+
+export interface Detection {
+  id: string;
+  stackId: string;
+  status: 'DETECTION_IN_PROGRESS' | 'DETECTION_COMPLETE' | 'DETECTION_FAILED';
+  stackDriftStatus?: 'DRIFTED' | 'IN_SYNC' | 'UNKNOWN' | 'NOT_CHECKED';
+  reason?: string;
+  driftedCount?: number;
+  timestamp: Date;
+}
+
+export interface ResourceChangeOut {
+  Type: 'Resource';
+  HookInvocationCount?: number;
+  ResourceChange: Obj;
+}
+
+export interface ChangeSetState extends Deployment {
+  id: string;
+  name: string;
+  stackId: string;
+  stackName: string;
+  type: 'CREATE' | 'UPDATE';
+  deploymentMode?: 'REVERT_DRIFT';
+  description?: string;
+  status:
+    | 'CREATE_PENDING'
+    | 'CREATE_IN_PROGRESS'
+    | 'CREATE_COMPLETE'
+    | 'DELETE_PENDING'
+    | 'DELETE_IN_PROGRESS'
+    | 'DELETE_COMPLETE'
+    | 'DELETE_FAILED'
+    | 'FAILED';
+  statusReason?: string;
+  executionStatus:
+    | 'UNAVAILABLE'
+    | 'AVAILABLE'
+    | 'EXECUTE_IN_PROGRESS'
+    | 'EXECUTE_COMPLETE'
+    | 'EXECUTE_FAILED'
+    | 'OBSOLETE';
+  creationTime: Date;
+  changes: ResourceChangeOut[];
+  conditions: Record<string, boolean>;
+}
+
+export interface CfnWorld {
+  /** Every stack ever created (deleted ones stay describable by stack id). */
+  stacks: StackState[];
+  detections: Map<string, Detection>;
+  changeSets: Map<string, ChangeSetState>;
+  /** export name → exporting stack id and value */
+  exports: Map<string, { stackId: string; value: string }>;
+  tasks: Set<Promise<void>>;
+  controller: AbortController;
+}
+
+export function cfnWorld(sandbox: SandboxContext): CfnWorld {
+  return stateOf(sandbox, 'cloudformation', () => ({
+    stacks: [],
+    detections: new Map(),
+    changeSets: new Map(),
+    exports: new Map(),
+    tasks: new Set(),
+    controller: new AbortController(),
+  }));
+}
+
+export const validation = (message: string): AwsError => new AwsError('ValidationError', message);
+
+const isArn = (s: string): boolean => s.startsWith('arn:');
+
+export const TERMINAL_DELETED = 'DELETE_COMPLETE';
+
+/** Statuses in which a stack accepts an update, a delete or drift detection. */
+export function isBusy(status: string): boolean {
+  return status.endsWith('_IN_PROGRESS');
+}
+
+/** The stack a name or stack id names (deleted stacks only by id), or undefined. */
+export function lookupStack(world: CfnWorld, nameOrId: string): StackState | undefined {
+  if (isArn(nameOrId)) return world.stacks.find((s) => s.stackId === nameOrId);
+  return world.stacks.find((s) => s.stackName === nameOrId && s.status !== TERMINAL_DELETED);
+}
+
+export function requireStack(world: CfnWorld, nameOrId: string | undefined): StackState {
+  if (!nameOrId)
+    throw validation(
+      "1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null",
+    );
+  const s = lookupStack(world, nameOrId);
+  if (!s) throw validation(`Stack with id ${nameOrId} does not exist`);
+  return s;
+}
+
+// ---------------------------------------------------------------- the engine
+
+/** Providers the engine handles itself (no live resource behind them; never drift-checked). */
+const NOOP_TYPES = new Set(['AWS::CDK::Metadata', 'AWS::CloudFormation::WaitConditionHandle']);
+
+export class StackEngine {
+  readonly world: CfnWorld;
+
+  constructor(readonly sandbox: SandboxContext) {
+    this.world = cfnWorld(sandbox);
+  }
+
+  now(): Date {
+    return this.sandbox.clock.now();
+  }
+
+  /** Runs work in the background; failures are logged, never thrown into a request. */
+  background(what: string, work: () => Promise<void>): void {
+    const p = work()
+      .catch((err: unknown) => {
+        if (this.world.controller.signal.aborted) return;
+        this.sandbox.log(
+          `cloudformation: ${what} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      })
+      .finally(() => {
+        this.world.tasks.delete(p);
+      });
+    this.world.tasks.add(p);
+  }
+
+  sleep(seconds: number): Promise<void> {
+    return this.sandbox.clock.sleep(seconds, this.world.controller.signal);
+  }
+
+  providerContext(stack: StackState): ProviderContext {
+    return {
+      stackName: stack.stackName,
+      region: this.sandbox.region,
+      accountId: this.sandbox.accountId,
+      sandbox: this.sandbox,
+    };
+  }
+
+  provider(type: string): ResourceProvider | undefined {
+    return this.sandbox.providers.get(type);
+  }
+
+  resolveContext(
+    stack: Pick<StackState, 'stackName' | 'stackId' | 'notificationArns'> &
+      Partial<Pick<StackState, 'imports'>>,
+    deployment: Pick<Deployment, 'template' | 'parameters'>,
+    conditions: Record<string, boolean>,
+    resources: ReadonlyMap<string, InstalledResource>,
+  ): ResolveContext {
+    const exports = new Map<string, string>();
+    for (const [k, v] of this.world.exports) exports.set(k, v.value);
+    return {
+      region: this.sandbox.region,
+      accountId: this.sandbox.accountId,
+      stackName: stack.stackName,
+      stackId: stack.stackId,
+      notificationArns: stack.notificationArns,
+      resources,
+      parameters: deployment.parameters,
+      mappings: deployment.template.Mappings ?? {},
+      conditions,
+      exports,
+      onImport: (name) => stack.imports?.add(name),
+    };
+  }
+
+  conditionsFor(
+    stack: Pick<StackState, 'stackName' | 'stackId' | 'notificationArns'>,
+    d: Deployment,
+  ): Record<string, boolean> {
+    const { conditions: _none, ...ctx } = this.resolveContext(stack, d, {}, new Map());
+    return evaluateConditions(d.template, ctx);
+  }
+
+  /** The installed resources of a stack as references see them. */
+  installed(stack: StackState): Map<string, InstalledResource> {
+    const m = new Map<string, InstalledResource>();
+    for (const r of stack.resources.values()) {
+      if (r.physicalId !== undefined && !r.status.startsWith('DELETE_COMPLETE')) {
+        m.set(r.logicalId, {
+          logicalId: r.logicalId,
+          type: r.type,
+          physicalId: r.physicalId,
+          attributes: r.attributes,
+        });
+      }
+    }
+    return m;
+  }
+
+  event(
+    stack: StackState,
+    status: string,
+    opts: {
+      logicalId?: string;
+      physicalId?: string;
+      type?: string;
+      reason?: string;
+      properties?: Obj;
+      token?: string;
+    } = {},
+  ): void {
+    stack.events.unshift({
+      StackId: stack.stackId,
+      EventId: opts.logicalId ? `${opts.logicalId}-${status}-${this.now().toISOString()}` : randomUUID(),
+      StackName: stack.stackName,
+      LogicalResourceId: opts.logicalId ?? stack.stackName,
+      PhysicalResourceId: opts.logicalId ? (opts.physicalId ?? '') : stack.stackId,
+      ResourceType: opts.type ?? 'AWS::CloudFormation::Stack',
+      Timestamp: this.now(),
+      ResourceStatus: status,
+      ...(opts.reason ? { ResourceStatusReason: opts.reason } : {}),
+      ...(opts.properties ? { ResourceProperties: JSON.stringify(opts.properties) } : {}),
+      ...(opts.token ? { ClientRequestToken: opts.token } : {}),
+    });
+  }
+
+  setStackStatus(stack: StackState, status: string, reason?: string, token?: string): void {
+    stack.status = status;
+    if (reason === undefined) delete stack.statusReason;
+    else stack.statusReason = reason;
+    this.event(stack, status, { ...(reason ? { reason } : {}), ...(token ? { token } : {}) });
+    if (status.endsWith('_COMPLETE') || status.endsWith('_FAILED')) {
+      this.sandbox.recordChange({
+        resourceType: 'AWS::CloudFormation::Stack',
+        resourceId: stack.stackId,
+        kind: status === TERMINAL_DELETED ? 'deleted' : stack.lastUpdatedTime ? 'updated' : 'created',
+      });
+    }
+  }
+
+  setResourceStatus(
+    stack: StackState,
+    r: ResourceState,
+    status: string,
+    reason?: string,
+    properties?: Obj,
+  ): void {
+    r.status = status;
+    r.timestamp = this.now();
+    if (reason === undefined) delete r.statusReason;
+    else r.statusReason = reason;
+    this.event(stack, status, {
+      logicalId: r.logicalId,
+      type: r.type,
+      ...(r.physicalId !== undefined ? { physicalId: r.physicalId } : {}),
+      ...(reason ? { reason } : {}),
+      ...(properties ? { properties } : {}),
+    });
+  }
+
+  // ------------------------------------------------------------ create
+
+  async createResource(stack: StackState, r: ResourceState, props: Obj): Promise<void> {
+    this.setResourceStatus(stack, r, 'CREATE_IN_PROGRESS', undefined, props);
+    await this.sleep(RESOURCE_SECONDS);
+    if (NOOP_TYPES.has(r.type)) {
+      r.physicalId = `${stack.stackName}-${r.logicalId}-${randomUUID().slice(0, 12).toUpperCase()}`;
+    } else {
+      const provider = this.provider(r.type);
+      if (!provider)
+        throw new Error(
+          `Resource type ${r.type} is not supported by the sandbox (no resource provider for it)`,
+        );
+      const result = await provider.create(r.logicalId, props, this.providerContext(stack));
+      r.physicalId = result.physicalId;
+      r.attributes = { ...result.attributes };
+    }
+    r.properties = props;
+    this.setResourceStatus(stack, r, 'CREATE_IN_PROGRESS', 'Resource creation Initiated');
+    this.setResourceStatus(stack, r, 'CREATE_COMPLETE');
+  }
+
+  async deleteResource(stack: StackState, r: ResourceState, retain = false): Promise<void> {
+    const policy = stack.template.Resources[r.logicalId]?.DeletionPolicy;
+    if (r.physicalId === undefined || r.status === 'DELETE_COMPLETE' || r.status === 'DELETE_SKIPPED') return;
+    if (retain || policy === 'Retain' || policy === 'RetainExceptOnCreate') {
+      this.setResourceStatus(stack, r, 'DELETE_SKIPPED');
+      return;
+    }
+    this.setResourceStatus(stack, r, 'DELETE_IN_PROGRESS');
+    await this.sleep(RESOURCE_SECONDS);
+    if (!NOOP_TYPES.has(r.type))
+      await this.provider(r.type)?.delete(r.physicalId, this.providerContext(stack));
+    this.setResourceStatus(stack, r, 'DELETE_COMPLETE');
+  }
+
+  /** CreateStack / a CREATE change set: provision every resource, roll back on failure. */
+  async provisionCreate(
+    stack: StackState,
+    onFailure: 'ROLLBACK' | 'DELETE' | 'DO_NOTHING',
+    token?: string,
+  ): Promise<void> {
+    const order = deploymentOrder(stack.template, stack.conditions);
+    for (const id of order) {
+      const def = stack.template.Resources[id];
+      if (!def) continue;
+      stack.resources.set(id, {
+        logicalId: id,
+        type: def.Type,
+        status: 'NOT_STARTED',
+        timestamp: this.now(),
+        properties: {},
+        attributes: {},
+        ...(def.Metadata ? { metadata: def.Metadata } : {}),
+      });
+    }
+    let failed: ResourceState | undefined;
+    for (const id of order) {
+      const r = stack.resources.get(id);
+      const def = stack.template.Resources[id];
+      if (!r || !def) continue;
+      try {
+        const props = resolveProperties(
+          def,
+          this.resolveContext(stack, stack, stack.conditions, this.installed(stack)),
+        );
+        await this.createResource(stack, r, props);
+      } catch (err) {
+        if (this.world.controller.signal.aborted) return;
+        this.setResourceStatus(stack, r, 'CREATE_FAILED', errorText(err));
+        failed = r;
+        break;
+      }
+    }
+    for (const [id, r] of stack.resources) if (r.status === 'NOT_STARTED') stack.resources.delete(id);
+    if (!failed) {
+      try {
+        this.publishOutputs(stack);
+      } catch (err) {
+        failed = {
+          logicalId: stack.stackName,
+          type: 'AWS::CloudFormation::Stack',
+          status: 'CREATE_FAILED',
+          statusReason: errorText(err),
+          timestamp: this.now(),
+          properties: {},
+          attributes: {},
+        };
+      }
+    }
+    if (!failed) {
+      this.setStackStatus(stack, 'CREATE_COMPLETE', undefined, token);
+      return;
+    }
+    const reason = `The following resource(s) failed to create: [${failed.logicalId}]. `;
+    if (onFailure === 'DO_NOTHING') {
+      this.setStackStatus(stack, 'CREATE_FAILED', reason, token);
+      return;
+    }
+    if (onFailure === 'DELETE') {
+      this.setStackStatus(stack, 'DELETE_IN_PROGRESS', `${reason}Delete requested by user.`, token);
+      await this.deleteAll(stack);
+      stack.deletionTime = this.now();
+      this.setStackStatus(stack, TERMINAL_DELETED, undefined, token);
+      return;
+    }
+    this.setStackStatus(stack, 'ROLLBACK_IN_PROGRESS', `${reason}Rollback requested by user.`, token);
+    try {
+      await this.deleteAll(stack);
+      stack.outputs = [];
+      this.setStackStatus(stack, 'ROLLBACK_COMPLETE', undefined, token);
+    } catch (err) {
+      this.setStackStatus(stack, 'ROLLBACK_FAILED', errorText(err), token);
+    }
+  }
+
+  private async deleteAll(stack: StackState, retain: readonly string[] = []): Promise<void> {
+    const resources = [...stack.resources.values()].reverse();
+    for (const r of resources) {
+      try {
+        await this.deleteResource(stack, r, retain.includes(r.logicalId));
+      } catch (err) {
+        this.setResourceStatus(stack, r, 'DELETE_FAILED', errorText(err));
+        throw err;
+      }
+    }
+  }
+
+  publishOutputs(stack: StackState): void {
+    const ctx = this.resolveContext(stack, stack, stack.conditions, this.installed(stack));
+    const outputs = resolveOutputs(stack.template, ctx);
+    for (const o of outputs) {
+      if (!o.ExportName) continue;
+      const owner = this.world.exports.get(o.ExportName);
+      if (owner && owner.stackId !== stack.stackId) {
+        const other = this.world.stacks.find((s) => s.stackId === owner.stackId);
+        throw validation(
+          `Export with name ${o.ExportName} is already exported by stack ${other?.stackName ?? owner.stackId}`,
+        );
+      }
+    }
+    for (const [name, owner] of [...this.world.exports])
+      if (owner.stackId === stack.stackId) this.world.exports.delete(name);
+    for (const o of outputs)
+      if (o.ExportName)
+        this.world.exports.set(o.ExportName, { stackId: stack.stackId, value: o.OutputValue });
+    stack.outputs = outputs;
+  }
+
+  // ------------------------------------------------------------ delete
+
+  async deleteStack(stack: StackState, retain: readonly string[], token?: string): Promise<void> {
+    this.setStackStatus(stack, 'DELETE_IN_PROGRESS', 'User Initiated', token);
+    try {
+      await this.deleteAll(stack, retain);
+    } catch (err) {
+      this.setStackStatus(
+        stack,
+        'DELETE_FAILED',
+        `The following resource(s) failed to delete: [${[...stack.resources.values()]
+          .filter((r) => r.status === 'DELETE_FAILED')
+          .map((r) => r.logicalId)
+          .join(', ')}]. ${errorText(err)}`,
+        token,
+      );
+      return;
+    }
+    for (const [name, owner] of [...this.world.exports])
+      if (owner.stackId === stack.stackId) this.world.exports.delete(name);
+    stack.deletionTime = this.now();
+    this.setStackStatus(stack, TERMINAL_DELETED, undefined, token);
+    for (const cs of [...this.world.changeSets.values()])
+      if (cs.stackId === stack.stackId) this.world.changeSets.delete(cs.id);
+  }
+
+  // ------------------------------------------------------------ planning
+
+  /**
+   * The changes deploying `next` to `stack` makes, in change-set shape. With `revertDrift`, each
+   * existing resource's live properties are read and drifted ones are restored to the template values.
+   */
+  async plan(
+    stack: StackState,
+    next: Deployment,
+    conditions: Record<string, boolean>,
+    revertDrift: boolean,
+  ): Promise<ResourceChangeOut[]> {
+    const order = deploymentOrder(next.template, conditions);
+    const preview = this.previewResources(stack, order);
+    const ctx = this.resolveContext(stack, next, conditions, preview);
+    const changes: ResourceChangeOut[] = [];
+    const now = this.now();
+    for (const id of order) {
+      const def = next.template.Resources[id];
+      if (!def) continue;
+      const current = stack.resources.get(id);
+      const props = resolveProperties(def, ctx);
+      if (!current || current.physicalId === undefined || current.type !== def.Type) {
+        changes.push(
+          resourceChange({
+            Action: 'Add',
+            LogicalResourceId: id,
+            ResourceType: def.Type,
+            Scope: [],
+            Details: [],
+            ...(revertDrift ? { ResourceDriftStatus: 'UNKNOWN' } : {}),
+          }),
+        );
+        continue;
+      }
+      const provider = this.provider(def.Type);
+      const requires = (p: string): boolean => provider?.requiresReplacement?.(p) ?? false;
+      const base = {
+        LogicalResourceId: id,
+        PhysicalResourceId: current.physicalId,
+        ResourceType: def.Type,
+      };
+      if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
+        const actual = await provider.read(current.physicalId, this.providerContext(stack));
+        const ignored = provider.driftIgnoredProperties ?? [];
+        if (!actual) {
+          changes.push(
+            resourceChange({
+              Action: 'Add',
+              ...base,
+              Scope: [],
+              Details: [],
+              ResourceDriftStatus: 'DELETED',
+            }),
+          );
+          continue;
+        }
+        const drifted = propertyDifferences(checkedProperties(current.properties, ignored), actual);
+        const toTemplate = propertyDifferences(checkedProperties(props, ignored), actual);
+        const templateChanged = canonicalJson(props) !== canonicalJson(current.properties);
+        const driftStatus = drifted.length > 0 ? 'MODIFIED' : 'IN_SYNC';
+        if (toTemplate.length === 0) {
+          if (templateChanged || drifted.length > 0) {
+            changes.push(
+              resourceChange({
+                Action: 'SyncWithActual',
+                ...base,
+                Replacement: 'False',
+                Scope: ['Properties'],
+                Details: [],
+                ResourceDriftStatus: driftStatus,
+              }),
+            );
+          }
+          continue;
+        }
+        const details = toTemplate.map((d) => revertDetail(d, current.properties, requires, now));
+        changes.push(
+          resourceChange({
+            Action: 'Modify',
+            ...base,
+            Replacement: replacementOf(details),
+            Scope: scopeOf(details),
+            Details: details,
+            ResourceDriftStatus: driftStatus,
+          }),
+        );
+        continue;
+      }
+      const details = templateDetails(current.properties, props, def.Properties ?? {}, requires, next, stack);
+      if (details.length > 0) {
+        changes.push(
+          resourceChange({
+            Action: 'Modify',
+            ...base,
+            Replacement: replacementOf(details),
+            Scope: scopeOf(details),
+            Details: details,
+          }),
+        );
+      }
+    }
+    for (const r of stack.resources.values()) {
+      const def = next.template.Resources[r.logicalId];
+      const stays = def !== undefined && def.Type === r.type && included(def.Condition, conditions);
+      if (!stays && r.physicalId !== undefined) {
+        changes.push(
+          resourceChange({
+            Action: 'Remove',
+            LogicalResourceId: r.logicalId,
+            PhysicalResourceId: r.physicalId,
+            ResourceType: r.type,
+            PolicyAction: 'Delete',
+            Scope: [],
+            Details: [],
+          }),
+        );
+      }
+    }
+    return changes;
+  }
+
+  /** Resources as they would be referenced during an update: placeholders for ones not yet created. */
+  private previewResources(stack: StackState, order: readonly string[]): Map<string, InstalledResource> {
+    const m = this.installed(stack);
+    for (const id of order) {
+      if (m.has(id)) continue;
+      const attributes = new Proxy({} as Record<string, string>, {
+        get: (_t, a) => `{{${id}.${String(a)}}}`,
+      });
+      m.set(id, { logicalId: id, type: 'unknown', physicalId: `{{${id}}}`, attributes });
+    }
+    return m;
+  }
+
+  /**
+   * Executes an update: resources added, modified (in place or by replacement), reverted to the template
+   * (revertDrift), removed; on failure everything is rolled back to the previous deployment.
+   */
+  async provisionUpdate(
+    stack: StackState,
+    next: Deployment,
+    conditions: Record<string, boolean>,
+    revertDrift: boolean,
+    token?: string,
+  ): Promise<boolean> {
+    const previous: Deployment & { conditions: Record<string, boolean>; outputs: ResolvedOutput[] } = {
+      templateBody: stack.templateBody,
+      template: stack.template,
+      parameters: stack.parameters,
+      describedParameters: stack.describedParameters,
+      capabilities: stack.capabilities,
+      tags: stack.tags,
+      notificationArns: stack.notificationArns,
+      conditions: stack.conditions,
+      outputs: stack.outputs,
+    };
+    const snapshot = new Map([...stack.resources].map(([k, r]) => [k, { ...r }]));
+    Object.assign(stack, {
+      templateBody: next.templateBody,
+      template: next.template,
+      parameters: next.parameters,
+      describedParameters: next.describedParameters,
+      capabilities: next.capabilities,
+      tags: next.tags,
+      notificationArns: next.notificationArns,
+      conditions,
+    });
+    stack.lastUpdatedTime = this.now();
+    const order = deploymentOrder(next.template, conditions);
+    const created: ResourceState[] = [];
+    const updated: { r: ResourceState; before: Obj; live?: Obj }[] = [];
+    const replaced: { old: ResourceState; fresh: ResourceState }[] = [];
+    try {
+      for (const id of order) {
+        const def = next.template.Resources[id];
+        if (!def) continue;
+        const props = resolveProperties(
+          def,
+          this.resolveContext(stack, next, conditions, this.installed(stack)),
+        );
+        const current = stack.resources.get(id);
+        const provider = this.provider(def.Type);
+        if (!current || current.physicalId === undefined || current.type !== def.Type) {
+          const r: ResourceState = {
+            logicalId: id,
+            type: def.Type,
+            status: 'NOT_STARTED',
+            timestamp: this.now(),
+            properties: {},
+            attributes: {},
+          };
+          if (current) replaced.push({ old: current, fresh: r });
+          stack.resources.set(id, r);
+          created.push(r);
+          await this.createResource(stack, r, props);
+          continue;
+        }
+        let live: Obj | undefined;
+        if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
+          live = await provider.read(current.physicalId, this.providerContext(stack));
+          if (!live) {
+            // Deleted outside CloudFormation: re-create it.
+            const r: ResourceState = {
+              logicalId: id,
+              type: def.Type,
+              status: 'NOT_STARTED',
+              timestamp: this.now(),
+              properties: {},
+              attributes: {},
+            };
+            stack.resources.set(id, r);
+            created.push(r);
+            await this.createResource(stack, r, props);
+            continue;
+          }
+        }
+        const ignored = provider?.driftIgnoredProperties ?? [];
+        const templateChanged = canonicalJson(props) !== canonicalJson(current.properties);
+        const liveDiffers =
+          live !== undefined && propertyDifferences(checkedProperties(props, ignored), live).length > 0;
+        if (!templateChanged && !liveDiffers) continue;
+        if (live !== undefined && !liveDiffers) {
+          // The template now matches the live resource (SyncWithActual): nothing to change.
+          current.properties = props;
+          delete current.drift;
+          continue;
+        }
+        const changedKeys = changedProperties(live ?? current.properties, props);
+        if (
+          provider &&
+          !NOOP_TYPES.has(def.Type) &&
+          changedKeys.some((k) => provider.requiresReplacement?.(k))
+        ) {
+          const fresh: ResourceState = {
+            logicalId: id,
+            type: def.Type,
+            status: 'NOT_STARTED',
+            timestamp: this.now(),
+            properties: {},
+            attributes: {},
+          };
+          stack.resources.set(id, fresh);
+          replaced.push({ old: current, fresh });
+          this.setResourceStatus(
+            stack,
+            fresh,
+            'UPDATE_IN_PROGRESS',
+            'Requested update requires the creation of a new physical resource; hence creating one.',
+          );
+          await this.createResource(stack, fresh, props);
+          continue;
+        }
+        this.setResourceStatus(stack, current, 'UPDATE_IN_PROGRESS', undefined, props);
+        await this.sleep(RESOURCE_SECONDS);
+        const before = current.properties;
+        if (provider && !NOOP_TYPES.has(def.Type)) {
+          const result = await provider.update(
+            current.physicalId,
+            props,
+            live ?? current.properties,
+            this.providerContext(stack),
+          );
+          current.physicalId = result.physicalId;
+          current.attributes = { ...result.attributes };
+        }
+        current.properties = props;
+        delete current.drift;
+        updated.push({ r: current, before, ...(live ? { live } : {}) });
+        this.setResourceStatus(stack, current, 'UPDATE_COMPLETE');
+      }
+      this.publishOutputs(stack);
+    } catch (err) {
+      if (this.world.controller.signal.aborted) return false;
+      const failedId = [...stack.resources.values()].find((r) =>
+        r.status.endsWith('_IN_PROGRESS'),
+      )?.logicalId;
+      const failing = failedId ? stack.resources.get(failedId) : undefined;
+      if (failing)
+        this.setResourceStatus(
+          stack,
+          failing,
+          failing.status.startsWith('CREATE') ? 'CREATE_FAILED' : 'UPDATE_FAILED',
+          errorText(err),
+        );
+      this.setStackStatus(
+        stack,
+        'UPDATE_ROLLBACK_IN_PROGRESS',
+        `The following resource(s) failed to ${failing?.status === 'CREATE_FAILED' ? 'create' : 'update'}: [${failedId ?? stack.stackName}]. ${failedId ? '' : errorText(err)}`.trim(),
+        token,
+      );
+      await this.rollbackUpdate(stack, previous, snapshot, created, updated);
+      return false;
+    }
+    // Cleanup: replaced physical resources and removed resources.
+    this.setStackStatus(stack, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', undefined, token);
+    for (const { old } of replaced) {
+      try {
+        if (old.physicalId !== undefined && !NOOP_TYPES.has(old.type)) {
+          this.event(stack, 'DELETE_IN_PROGRESS', {
+            logicalId: old.logicalId,
+            physicalId: old.physicalId,
+            type: old.type,
+          });
+          await this.provider(old.type)?.delete(old.physicalId, this.providerContext(stack));
+          this.event(stack, 'DELETE_COMPLETE', {
+            logicalId: old.logicalId,
+            physicalId: old.physicalId,
+            type: old.type,
+          });
+        }
+      } catch (err) {
+        this.sandbox.log(`cloudformation: cleanup of ${old.logicalId} failed: ${errorText(err)}`);
+      }
+    }
+    for (const r of [...stack.resources.values()].reverse()) {
+      const def = next.template.Resources[r.logicalId];
+      if (def && def.Type === r.type && included(def.Condition, conditions)) continue;
+      try {
+        await this.deleteResource(stack, r);
+      } catch (err) {
+        this.sandbox.log(`cloudformation: cleanup of ${r.logicalId} failed: ${errorText(err)}`);
+      }
+      stack.resources.delete(r.logicalId);
+    }
+    this.reorder(stack, order);
+    stack.driftStatus = 'NOT_CHECKED';
+    this.setStackStatus(stack, 'UPDATE_COMPLETE', undefined, token);
+    return true;
+  }
+
+  private reorder(stack: StackState, order: readonly string[]): void {
+    const next = new Map<string, ResourceState>();
+    for (const id of order) {
+      const r = stack.resources.get(id);
+      if (r) next.set(id, r);
+    }
+    for (const [id, r] of stack.resources) if (!next.has(id)) next.set(id, r);
+    stack.resources = next;
+  }
+
+  private async rollbackUpdate(
+    stack: StackState,
+    previous: Deployment & { conditions: Record<string, boolean>; outputs: ResolvedOutput[] },
+    snapshot: Map<string, ResourceState>,
+    created: ResourceState[],
+    updated: { r: ResourceState; before: Obj; live?: Obj }[],
+  ): Promise<void> {
+    Object.assign(stack, {
+      templateBody: previous.templateBody,
+      template: previous.template,
+      parameters: previous.parameters,
+      describedParameters: previous.describedParameters,
+      capabilities: previous.capabilities,
+      tags: previous.tags,
+      notificationArns: previous.notificationArns,
+      conditions: previous.conditions,
+      outputs: previous.outputs,
+    });
+    let ok = true;
+    for (const { r, before, live } of updated.reverse()) {
+      try {
+        this.setResourceStatus(stack, r, 'UPDATE_IN_PROGRESS');
+        if (r.physicalId !== undefined)
+          await this.provider(r.type)?.update(
+            r.physicalId,
+            live ?? before,
+            r.properties,
+            this.providerContext(stack),
+          );
+        r.properties = before;
+        this.setResourceStatus(stack, r, 'UPDATE_COMPLETE');
+      } catch (err) {
+        ok = false;
+        this.setResourceStatus(stack, r, 'UPDATE_FAILED', errorText(err));
+      }
+    }
+    this.setStackStatus(stack, 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+    for (const r of created.reverse()) {
+      try {
+        await this.deleteResource(stack, r);
+      } catch (err) {
+        ok = false;
+        this.sandbox.log(`cloudformation: rollback cleanup of ${r.logicalId} failed: ${errorText(err)}`);
+      }
+    }
+    stack.resources = new Map(
+      [...snapshot].map(([k, r]) => [
+        k,
+        { ...r, properties: updated.find((u) => u.r.logicalId === k)?.before ?? r.properties },
+      ]),
+    );
+    this.setStackStatus(stack, ok ? 'UPDATE_ROLLBACK_COMPLETE' : 'UPDATE_ROLLBACK_FAILED');
+  }
+
+  // ------------------------------------------------------------ drift
+
+  /** Checks one resource against its deployed properties; undefined when its type supports no drift detection. */
+  async detectResource(stack: StackState, r: ResourceState): Promise<ResourceDrift | undefined> {
+    if (r.physicalId === undefined || NOOP_TYPES.has(r.type)) return undefined;
+    const provider = this.provider(r.type);
+    if (!provider) return undefined;
+    const ignored = provider.driftIgnoredProperties ?? [];
+    const expected = checkedProperties(r.properties, ignored);
+    const actual = await provider.read(r.physicalId, this.providerContext(stack));
+    const base = {
+      StackId: stack.stackId,
+      LogicalResourceId: r.logicalId,
+      PhysicalResourceId: r.physicalId,
+      ResourceType: r.type,
+      ExpectedProperties: canonicalJson(expected),
+      Timestamp: this.now(),
+    };
+    let drift: ResourceDrift;
+    if (!actual) {
+      drift = { ...base, StackResourceDriftStatus: 'DELETED' };
+    } else {
+      const diffs = propertyDifferences(expected, actual);
+      drift = {
+        ...base,
+        ActualProperties: canonicalJson(reportedActual(expected, actual)),
+        StackResourceDriftStatus: diffs.length > 0 ? 'MODIFIED' : 'IN_SYNC',
+        ...(diffs.length > 0 ? { PropertyDifferences: diffs } : {}),
+      };
+    }
+    r.drift = drift;
+    return drift;
+  }
+
+  async runDetection(
+    stack: StackState,
+    detection: Detection,
+    logicalIds: readonly string[] | undefined,
+  ): Promise<void> {
+    try {
+      await this.sleep(DRIFT_SECONDS);
+      let drifted = 0;
+      let checked = 0;
+      for (const r of stack.resources.values()) {
+        if (logicalIds && !logicalIds.includes(r.logicalId)) continue;
+        const d = await this.detectResource(stack, r);
+        if (!d) continue;
+        checked++;
+        if (d.StackResourceDriftStatus === 'MODIFIED' || d.StackResourceDriftStatus === 'DELETED') drifted++;
+      }
+      detection.status = 'DETECTION_COMPLETE';
+      detection.stackDriftStatus = drifted > 0 ? 'DRIFTED' : 'IN_SYNC';
+      detection.driftedCount = drifted;
+      detection.timestamp = this.now();
+      stack.driftStatus = detection.stackDriftStatus;
+      stack.lastDriftCheck = detection.timestamp;
+      if (checked === 0) detection.reason = 'No resources in the stack support drift detection.';
+    } catch (err) {
+      if (this.world.controller.signal.aborted) return;
+      detection.status = 'DETECTION_FAILED';
+      detection.stackDriftStatus = 'UNKNOWN';
+      detection.reason = `Failed to detect drift: ${errorText(err)}`;
+      detection.timestamp = this.now();
+    }
+    await this.sandbox.putEvent({
+      source: 'aws.cloudformation',
+      'detail-type': 'CloudFormation Drift Detection Status Change',
+      resources: [stack.stackId],
+      detail: {
+        'stack-id': stack.stackId,
+        'stack-drift-detection-id': detection.id,
+        'status-details': {
+          'stack-drift-status': detection.stackDriftStatus ?? 'UNKNOWN',
+          'detection-status': detection.status,
+        },
+        'drift-detection-details': { 'drifted-stack-resource-count': detection.driftedCount ?? -1 },
+      },
+    });
+    this.sandbox.recordChange({
+      resourceType: 'AWS::CloudFormation::Stack',
+      resourceId: stack.stackId,
+      kind: 'updated',
+    });
+  }
+}
+
+// ---------------------------------------------------------------- change-set details
+
+function resourceChange(rc: Obj): ResourceChangeOut {
+  return { Type: 'Resource', ResourceChange: rc };
+}
+
+function topName(path: string): string {
+  return path.split('/')[1] ?? '';
+}
+
+const attributeOf = (name: string): 'Tags' | 'Properties' => (name === 'Tags' ? 'Tags' : 'Properties');
+
+function revertDetail(
+  d: PropertyDifference,
+  previous: Obj,
+  requires: (p: string) => boolean,
+  now: Date,
+): Obj {
+  const name = topName(d.PropertyPath);
+  const attr = attributeOf(name);
+  const before = d.ActualValue === 'null' ? undefined : d.ActualValue;
+  const after = d.ExpectedValue === 'null' ? undefined : d.ExpectedValue;
+  const changeType = d.DifferenceType === 'ADD' ? 'Remove' : d.DifferenceType === 'REMOVE' ? 'Add' : 'Modify';
+  const prev = valueAt(previous, d.PropertyPath);
+  return {
+    Target: {
+      Attribute: attr,
+      ...(attr === 'Properties'
+        ? { Name: name, RequiresRecreation: requires(name) ? 'Always' : 'Never' }
+        : { RequiresRecreation: 'Never' }),
+      Path: `/Properties${d.PropertyPath}`,
+      ...(before !== undefined ? { BeforeValue: before } : {}),
+      ...(after !== undefined ? { AfterValue: after } : {}),
+      BeforeValueFrom: 'ACTUAL_STATE',
+      AfterValueFrom: 'TEMPLATE',
+      Drift: {
+        ...(prev !== undefined ? { PreviousValue: renderValue(prev) } : {}),
+        ...(before !== undefined ? { ActualValue: before } : {}),
+        DriftDetectionTimestamp: now,
+      },
+      AttributeChangeType: changeType,
+    },
+    Evaluation: 'Static',
+    ChangeSource: 'DirectModification',
+  };
+}
+
+function valueAt(root: unknown, path: string): unknown {
+  let cur: unknown = root;
+  for (const raw of path.split('/').slice(1)) {
+    const k = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) cur = cur[Number(k)];
+    else if (cur && typeof cur === 'object') cur = (cur as Obj)[k];
+    else return undefined;
+  }
+  return cur;
+}
+
+function changedProperties(before: Obj, after: Obj): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => canonicalJson(before[k]) !== canonicalJson(after[k]));
+}
+
+/** Template-to-template details (a classic change set): one per changed top-level property. */
+function templateDetails(
+  before: Obj,
+  after: Obj,
+  raw: Obj,
+  requires: (p: string) => boolean,
+  next: Deployment,
+  stack: StackState,
+): Obj[] {
+  const out: Obj[] = [];
+  for (const name of changedProperties(before, after)) {
+    const dynamic = JSON.stringify(after[name] ?? null).includes('{{');
+    const rawText = JSON.stringify(raw[name] ?? null);
+    const paramRef = Object.keys(next.template.Parameters ?? {}).find(
+      (p) =>
+        rawText.includes(`"Ref":"${p}"`) &&
+        canonicalJson(next.parameters[p]) !== canonicalJson(stack.parameters[p]),
+    );
+    const attr = attributeOf(name);
+    const recreation = requires(name) ? (dynamic ? 'Conditionally' : 'Always') : 'Never';
+    out.push({
+      Target: {
+        Attribute: attr,
+        ...(attr === 'Properties' ? { Name: name } : {}),
+        RequiresRecreation: recreation,
+        Path: `/Properties/${name}`,
+      },
+      Evaluation: dynamic ? 'Dynamic' : 'Static',
+      ChangeSource: paramRef ? 'ParameterReference' : dynamic ? 'ResourceReference' : 'DirectModification',
+      ...(paramRef ? { CausingEntity: paramRef } : {}),
+    });
+  }
+  return out;
+}
+
+function replacementOf(details: Obj[]): 'True' | 'False' | 'Conditional' {
+  let r: 'True' | 'False' | 'Conditional' = 'False';
+  for (const d of details) {
+    const t = d.Target as Obj;
+    if (t.RequiresRecreation === 'Always') {
+      if (d.Evaluation === 'Static') return 'True';
+      r = 'Conditional';
+    } else if (t.RequiresRecreation === 'Conditionally') r = 'Conditional';
+  }
+  return r;
+}
+
+function scopeOf(details: Obj[]): string[] {
+  return [...new Set(details.map((d) => String((d.Target as Obj).Attribute)))];
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof AwsError) return `${err.message} (Error Code: ${err.code})`;
+  return err instanceof Error ? err.message : String(err);
+}
