@@ -1,0 +1,396 @@
+/**
+ * Cloud Control API (awsJson1.0, target CloudApiService): GetResource / ListResources read through the
+ * CloudFormation resource providers (template-shape properties as a JSON string); CreateResource,
+ * UpdateResource (RFC 6902 PatchDocument applied to the current properties, then provider.update) and
+ * DeleteResource run asynchronously on the sandbox clock and are tracked by ProgressEvents
+ * (IN_PROGRESS → SUCCESS | FAILED with Cloud Control's ErrorCode), read with GetResourceRequestStatus.
+ */
+import { randomUUID } from 'node:crypto';
+import jsonpatch, { type Operation as PatchOperation } from 'fast-json-patch';
+import {
+  AwsError,
+  type ProviderContext,
+  type RequestContext,
+  type ResourceProvider,
+  type SandboxContext,
+  type ServiceModule,
+} from '../../core/types';
+import { ec2Store } from '../ec2/store';
+import { iamStore } from '../iam/store';
+import { lambdaStore } from '../lambda/store';
+import { s3Store } from '../s3/store';
+import { isObj, num, type Obj, stateOf, str } from '../state';
+
+type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
+type Status = 'PENDING' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'CANCEL_IN_PROGRESS' | 'CANCEL_COMPLETE';
+
+interface ProgressEvent {
+  TypeName: string;
+  Identifier?: string;
+  RequestToken: string;
+  Operation: Operation;
+  OperationStatus: Status;
+  EventTime: Date;
+  ResourceModel?: string;
+  StatusMessage?: string;
+  ErrorCode?: string;
+}
+
+interface Request {
+  event: ProgressEvent;
+  clientToken?: string;
+  /** The request's fingerprint, to tell a retry (same token, same request) from a conflict. */
+  fingerprint: string;
+  cancelled: boolean;
+}
+
+interface CloudControlState {
+  requests: Map<string, Request>;
+  byClientToken: Map<string, Request>;
+}
+
+function state(sandbox: SandboxContext): CloudControlState {
+  return stateOf(sandbox, 'cloudcontrol', () => ({ requests: new Map(), byClientToken: new Map() }));
+}
+
+/** Properties the provider reports but that cannot be set (Cloud Control's readOnlyProperties). */
+const READ_ONLY: Record<string, string[]> = {
+  'AWS::EC2::SecurityGroup': ['GroupId', 'Id'],
+  'AWS::EC2::SecurityGroupIngress': ['Id'],
+  'AWS::S3::Bucket': ['Arn', 'DomainName', 'RegionalDomainName', 'DualStackDomainName', 'WebsiteURL'],
+  'AWS::IAM::Role': ['Arn', 'RoleId'],
+  'AWS::IAM::ManagedPolicy': ['PolicyArn'],
+  'AWS::Lambda::Function': ['Arn'],
+};
+
+/** Primary identifiers of every resource of a type (what ListResources pages over). */
+const LISTERS: Record<string, (sandbox: SandboxContext) => string[]> = {
+  'AWS::EC2::SecurityGroup': (s) => [...ec2Store(s).groups.keys()],
+  'AWS::EC2::SecurityGroupIngress': (s) =>
+    [...ec2Store(s).groups.values()].flatMap((g) => g.rules.filter((r) => !r.isEgress).map((r) => r.ruleId)),
+  'AWS::S3::Bucket': (s) => [...s3Store(s).buckets.keys()],
+  'AWS::IAM::Role': (s) => [...iamStore(s).roles.keys()],
+  'AWS::IAM::ManagedPolicy': (s) =>
+    [...iamStore(s).policies.values()].filter((p) => !p.awsManaged).map((p) => p.arn),
+  'AWS::Lambda::Function': (s) => [...lambdaStore(s).functions.keys()],
+};
+
+function providerFor(ctx: RequestContext, typeName: unknown): { type: string; provider: ResourceProvider } {
+  const type = str(typeName);
+  if (!type)
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'typeName' failed to satisfy constraint: Member must not be null",
+    );
+  if (!/^[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}$/.test(type)) {
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value '${type}' at 'typeName' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}`,
+    );
+  }
+  const provider = ctx.sandbox.providers.get(type);
+  if (!provider) throw new AwsError('TypeNotFoundException', `The type ${type} cannot be found.`);
+  return { type, provider };
+}
+
+function providerContext(ctx: RequestContext): ProviderContext {
+  return { stackName: 'CloudControl', region: ctx.region, accountId: ctx.accountId, sandbox: ctx.sandbox };
+}
+
+function identifierOf(input: Obj): string {
+  const id = str(input.Identifier);
+  if (!id)
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'identifier' failed to satisfy constraint: Member must not be null",
+    );
+  return id;
+}
+
+async function readOrNotFound(
+  provider: ResourceProvider,
+  type: string,
+  id: string,
+  ctx: RequestContext,
+): Promise<Obj> {
+  const props = await provider.read(id, providerContext(ctx));
+  if (!props)
+    throw new AwsError(
+      'ResourceNotFoundException',
+      `Resource of type '${type}' with identifier '${id}' was not found.`,
+    );
+  return props;
+}
+
+/** Maps a provider/service error to Cloud Control's HandlerErrorCode. */
+function errorCode(err: unknown): string {
+  const code = err instanceof AwsError ? err.code : err instanceof Error ? err.name : '';
+  if (/NotFound|NoSuch/.test(code)) return 'NotFound';
+  if (/Duplicate|AlreadyExists|AlreadyOwned|ResourceConflictException/.test(code)) return 'AlreadyExists';
+  if (/DeleteConflict|DependencyViolation/.test(code)) return 'ResourceConflict';
+  if (/LimitExceeded/.test(code)) return 'ServiceLimitExceeded';
+  if (/Throttl/.test(code)) return 'Throttling';
+  if (err instanceof AwsError && err.statusCode < 500) return 'InvalidRequest';
+  return 'GeneralServiceException';
+}
+
+function eventOut(e: ProgressEvent): Obj {
+  return { ...e, EventTime: new Date(e.EventTime) };
+}
+
+/** Starts an asynchronous request; `work` runs after a short emulated delay and returns the new model. */
+function startRequest(
+  ctx: RequestContext,
+  base: { TypeName: string; Identifier?: string; Operation: Operation },
+  input: Obj,
+  work: () => Promise<{ identifier: string; model?: Obj }>,
+): Obj {
+  const st = state(ctx.sandbox);
+  const clientToken = str(input.ClientToken);
+  const fingerprint = JSON.stringify({ ...input, ClientToken: undefined });
+  if (clientToken) {
+    const prior = st.byClientToken.get(clientToken);
+    if (prior) {
+      if (prior.fingerprint !== fingerprint) {
+        throw new AwsError(
+          'ClientTokenConflictException',
+          `The client token ${clientToken} was already used for a different request.`,
+        );
+      }
+      return { ProgressEvent: eventOut(prior.event) };
+    }
+  }
+  if (base.Identifier !== undefined) {
+    for (const r of st.requests.values()) {
+      if (
+        r.event.TypeName === base.TypeName &&
+        r.event.Identifier === base.Identifier &&
+        (r.event.OperationStatus === 'IN_PROGRESS' || r.event.OperationStatus === 'PENDING')
+      ) {
+        throw new AwsError(
+          'ConcurrentOperationException',
+          `Another resource operation (${r.event.RequestToken}) is in progress on ${base.TypeName} ${base.Identifier}.`,
+        );
+      }
+    }
+  }
+  const event: ProgressEvent = {
+    ...base,
+    RequestToken: randomUUID(),
+    OperationStatus: 'IN_PROGRESS',
+    EventTime: ctx.sandbox.clock.now(),
+  };
+  const request: Request = { event, clientToken, fingerprint, cancelled: false };
+  st.requests.set(event.RequestToken, request);
+  if (clientToken) st.byClientToken.set(clientToken, request);
+  const snapshot = eventOut(event);
+  void (async () => {
+    await ctx.sandbox.clock.sleep(1);
+    if (request.cancelled) {
+      event.OperationStatus = 'CANCEL_COMPLETE';
+      event.EventTime = ctx.sandbox.clock.now();
+      return;
+    }
+    try {
+      const { identifier, model } = await work();
+      event.Identifier = identifier;
+      if (model) event.ResourceModel = JSON.stringify(model);
+      event.OperationStatus = 'SUCCESS';
+    } catch (err) {
+      event.OperationStatus = 'FAILED';
+      event.ErrorCode = errorCode(err);
+      event.StatusMessage = err instanceof Error ? err.message : String(err);
+      ctx.sandbox.log(
+        `cloudcontrol ${base.Operation} ${base.TypeName} ${base.Identifier ?? ''} failed: ${event.StatusMessage}`,
+      );
+    }
+    event.EventTime = ctx.sandbox.clock.now();
+  })();
+  return { ProgressEvent: snapshot };
+}
+
+function parseJsonObject(text: unknown, field: string): Obj {
+  const s = str(text);
+  if (s === undefined)
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`,
+    );
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    throw new AwsError('InvalidRequestException', `${field} is not valid JSON.`);
+  }
+  if (!isObj(v)) throw new AwsError('InvalidRequestException', `${field} must be a JSON object.`);
+  return v;
+}
+
+function parsePatch(text: unknown): PatchOperation[] {
+  const s = str(text);
+  if (s === undefined)
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'patchDocument' failed to satisfy constraint: Member must not be null",
+    );
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    throw new AwsError('InvalidRequestException', 'The PatchDocument is not valid JSON.');
+  }
+  if (!Array.isArray(v) || v.length === 0)
+    throw new AwsError(
+      'InvalidRequestException',
+      'The PatchDocument must be a non-empty JSON Patch (RFC 6902) array.',
+    );
+  const ops = v as PatchOperation[];
+  const invalid = jsonpatch.validate(ops);
+  if (invalid)
+    throw new AwsError(
+      'InvalidRequestException',
+      `Invalid PatchDocument: ${invalid.message.split('\n')[0] ?? invalid.name}`,
+    );
+  return ops;
+}
+
+function stripReadOnly(type: string, props: Obj): Obj {
+  const out: Obj = { ...props };
+  for (const k of READ_ONLY[type] ?? []) delete out[k];
+  return out;
+}
+
+export function cloudControlService(): ServiceModule {
+  return {
+    serviceName: 'cloudcontrol',
+    signingName: 'cloudcontrolapi',
+    protocol: 'awsJson1_0',
+    targetPrefix: 'CloudApiService',
+    operations: {
+      GetResource: async (input, ctx) => {
+        const { type, provider } = providerFor(ctx, input.TypeName);
+        const id = identifierOf(input);
+        const props = await readOrNotFound(provider, type, id, ctx);
+        return { TypeName: type, ResourceDescription: { Identifier: id, Properties: JSON.stringify(props) } };
+      },
+      ListResources: async (input, ctx) => {
+        const { type, provider } = providerFor(ctx, input.TypeName);
+        const lister = LISTERS[type];
+        if (!lister)
+          throw new AwsError(
+            'UnsupportedActionException',
+            `Resource type ${type} does not support LIST action`,
+          );
+        const max = num(input.MaxResults) ?? 100;
+        if (max < 1 || max > 100)
+          throw new AwsError('ValidationException', 'MaxResults must be between 1 and 100');
+        const ids = lister(ctx.sandbox).sort();
+        const token = str(input.NextToken);
+        const start = token ? Number.parseInt(Buffer.from(token, 'base64').toString('utf8'), 10) : 0;
+        if (Number.isNaN(start)) throw new AwsError('InvalidRequestException', 'The NextToken is not valid.');
+        const descriptions: Obj[] = [];
+        for (const id of ids.slice(start, start + max)) {
+          const props = await provider.read(id, providerContext(ctx));
+          if (props) descriptions.push({ Identifier: id, Properties: JSON.stringify(props) });
+        }
+        const next =
+          start + max < ids.length ? Buffer.from(String(start + max)).toString('base64') : undefined;
+        return next
+          ? { TypeName: type, ResourceDescriptions: descriptions, NextToken: next }
+          : { TypeName: type, ResourceDescriptions: descriptions };
+      },
+      CreateResource: async (input, ctx) => {
+        const { type, provider } = providerFor(ctx, input.TypeName);
+        const desired = parseJsonObject(input.DesiredState, 'desiredState');
+        return startRequest(ctx, { TypeName: type, Operation: 'CREATE' }, input, async () => {
+          const res = await provider.create(
+            type.split('::').pop() ?? 'Resource',
+            desired,
+            providerContext(ctx),
+          );
+          return {
+            identifier: res.physicalId,
+            model: await provider.read(res.physicalId, providerContext(ctx)),
+          };
+        });
+      },
+      UpdateResource: async (input, ctx) => {
+        const { type, provider } = providerFor(ctx, input.TypeName);
+        const id = identifierOf(input);
+        const patch = parsePatch(input.PatchDocument);
+        const current = await readOrNotFound(provider, type, id, ctx);
+        let desired: Obj;
+        try {
+          desired = jsonpatch.applyPatch(structuredClone(current), patch, true, false).newDocument;
+        } catch (err) {
+          throw new AwsError(
+            'InvalidRequestException',
+            `The PatchDocument cannot be applied: ${err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err)}`,
+          );
+        }
+        return startRequest(ctx, { TypeName: type, Identifier: id, Operation: 'UPDATE' }, input, async () => {
+          const before = stripReadOnly(type, current);
+          const after = stripReadOnly(type, desired);
+          for (const k of READ_ONLY[type] ?? []) {
+            if (JSON.stringify(current[k]) !== JSON.stringify(desired[k])) {
+              throw new AwsError('NotUpdatable', `Property ${k} of ${type} is read-only.`);
+            }
+          }
+          for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+            if (JSON.stringify(before[k]) !== JSON.stringify(after[k]) && provider.requiresReplacement?.(k)) {
+              throw new AwsError('NotUpdatable', `Property ${k} of ${type} cannot be updated (create-only).`);
+            }
+          }
+          const res = await provider.update(id, after, before, providerContext(ctx));
+          return {
+            identifier: res.physicalId,
+            model: await provider.read(res.physicalId, providerContext(ctx)),
+          };
+        });
+      },
+      DeleteResource: async (input, ctx) => {
+        const { type, provider } = providerFor(ctx, input.TypeName);
+        const id = identifierOf(input);
+        await readOrNotFound(provider, type, id, ctx);
+        return startRequest(ctx, { TypeName: type, Identifier: id, Operation: 'DELETE' }, input, async () => {
+          await provider.delete(id, providerContext(ctx));
+          return { identifier: id };
+        });
+      },
+      GetResourceRequestStatus: (input, ctx) => {
+        const token = str(input.RequestToken) ?? '';
+        const r = state(ctx.sandbox).requests.get(token);
+        if (!r)
+          throw new AwsError('RequestTokenNotFoundException', `Request with token ${token} was not found.`);
+        return { ProgressEvent: eventOut(r.event) };
+      },
+      CancelResourceRequest: (input, ctx) => {
+        const token = str(input.RequestToken) ?? '';
+        const r = state(ctx.sandbox).requests.get(token);
+        if (!r)
+          throw new AwsError('RequestTokenNotFoundException', `Request with token ${token} was not found.`);
+        if (r.event.OperationStatus !== 'IN_PROGRESS' && r.event.OperationStatus !== 'PENDING') {
+          throw new AwsError(
+            'ConcurrentModificationException',
+            `Request ${token} is already ${r.event.OperationStatus}.`,
+          );
+        }
+        r.cancelled = true;
+        r.event.OperationStatus = 'CANCEL_IN_PROGRESS';
+        return { ProgressEvent: eventOut(r.event) };
+      },
+      ListResourceRequests: (input, ctx) => {
+        const filter = isObj(input.ResourceRequestStatusFilter) ? input.ResourceRequestStatusFilter : {};
+        const ops = Array.isArray(filter.Operations) ? filter.Operations : undefined;
+        const statuses = Array.isArray(filter.OperationStatuses) ? filter.OperationStatuses : undefined;
+        const list = [...state(ctx.sandbox).requests.values()]
+          .map((r) => r.event)
+          .filter(
+            (e) => (!ops || ops.includes(e.Operation)) && (!statuses || statuses.includes(e.OperationStatus)),
+          )
+          .map(eventOut);
+        return { ResourceRequestStatusSummaries: list };
+      },
+    },
+  };
+}

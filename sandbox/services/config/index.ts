@@ -1,0 +1,700 @@
+/**
+ * AWS Config (awsJson1.1, target StarlingDoveService): managed rules evaluated locally. Rules are
+ * evaluated when created, on demand (StartConfigRulesEvaluation, with AWS's limits: ≤ 25 rules per
+ * call, LimitExceededException while an evaluation runs or within a minute of the last call), and on
+ * change: every SandboxContext.recordChange of a resource in a rule's scope is evaluated after a short
+ * emulated delay, as Config does on a configuration item change; a change to a resource that belongs to
+ * a CloudFormation stack re-evaluates that stack for CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK.
+ * Every compliance change emits the "Config Rules Compliance Change" event to EventBridge.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  AwsError,
+  type RequestContext,
+  type ResourceChange,
+  type SandboxContext,
+  type ServiceModule,
+} from '../../core/types';
+import { isObj, num, type Obj, stateOf, str, strs } from '../state';
+import { type ComplianceType, configResourceOf, EVALUATORS, type Evaluator, RetryLater } from './evaluators';
+
+export interface ConfigServiceOptions {
+  /** Emulated seconds between a configuration change and its evaluation (default 3). */
+  evaluationDelaySeconds?: number;
+  /** Emulated seconds an on-demand evaluation stays "in progress" at least (default 2). */
+  evaluationSeconds?: number;
+  /** Minimum emulated seconds between StartConfigRulesEvaluation calls for one rule (AWS: once per minute). */
+  startEvaluationIntervalSeconds?: number;
+}
+
+interface Rule {
+  ConfigRuleName: string;
+  ConfigRuleArn: string;
+  ConfigRuleId: string;
+  Description?: string;
+  Scope?: {
+    ComplianceResourceTypes?: string[];
+    ComplianceResourceId?: string;
+    TagKey?: string;
+    TagValue?: string;
+  };
+  Source: { Owner: string; SourceIdentifier: string };
+  InputParameters?: string;
+  MaximumExecutionFrequency?: string;
+  ConfigRuleState: 'ACTIVE' | 'EVALUATING' | 'DELETING';
+  EvaluationModes: Array<{ Mode: string }>;
+  params: Record<string, string>;
+  firstActivated: Date;
+  lastInvoked?: Date;
+  lastEvaluated?: Date;
+  lastStartCall?: Date;
+  /** Full evaluations (creation, StartConfigRulesEvaluation) in progress. */
+  running: number;
+}
+
+interface Result {
+  ruleName: string;
+  resourceType: string;
+  resourceId: string;
+  complianceType: ComplianceType;
+  annotation?: string;
+  orderingTimestamp: Date;
+  resultRecordedTime: Date;
+  configRuleInvokedTime: Date;
+}
+
+interface ConfigState {
+  rules: Map<string, Rule>;
+  /** rule name → `${type}|${id}` → latest result */
+  results: Map<string, Map<string, Result>>;
+  /** `${rule}|${type}|${id}` pending change-triggered evaluations → latest change time. */
+  pending: Map<string, Date>;
+  policyIds: Map<string, string>;
+  unsubscribe?: () => void;
+}
+
+const EVALUATION_MODE = 'DETECTIVE';
+const COMPLIANCE_TYPES = ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE', 'INSUFFICIENT_DATA'];
+
+function state(sandbox: SandboxContext): ConfigState {
+  return stateOf(sandbox, 'config', () => ({
+    rules: new Map(),
+    results: new Map(),
+    pending: new Map(),
+    policyIds: new Map(),
+  }));
+}
+
+function ruleId(): string {
+  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return `config-rule-${[...randomBytes(6)].map((b) => chars[b % chars.length]).join('')}`;
+}
+
+function noSuchRule(name: string): AwsError {
+  return new AwsError(
+    'NoSuchConfigRuleException',
+    `The ConfigRule '${name}' provided in the request is invalid. Please check the configRule name.`,
+  );
+}
+
+function invalid(message: string): AwsError {
+  return new AwsError('InvalidParameterValueException', message);
+}
+
+function ruleTypes(rule: Rule, evaluator: Evaluator | undefined): string[] {
+  const scoped = rule.Scope?.ComplianceResourceTypes ?? [];
+  return scoped.length > 0 ? scoped : evaluator ? [evaluator.resourceType] : [];
+}
+
+function inScope(rule: Rule, evaluator: Evaluator, resourceType: string, resourceId: string): boolean {
+  if (evaluator.resourceType !== resourceType) return false;
+  if (!ruleTypes(rule, evaluator).includes(resourceType)) return false;
+  const only = rule.Scope?.ComplianceResourceId;
+  return !only || only === resourceId;
+}
+
+const iso = (d: Date): string => d.toISOString();
+
+/** The event detail AWS sends for a compliance change (source aws.config). */
+function complianceChangeDetail(
+  sandbox: SandboxContext,
+  rule: Rule,
+  next: Result,
+  previous: Result | undefined,
+): Obj {
+  const evaluation = (r: Result): Obj => {
+    const out: Obj = {
+      evaluationResultIdentifier: {
+        evaluationResultQualifier: {
+          configRuleName: r.ruleName,
+          resourceType: r.resourceType,
+          resourceId: r.resourceId,
+          evaluationMode: EVALUATION_MODE,
+        },
+        orderingTimestamp: iso(r.orderingTimestamp),
+      },
+      complianceType: r.complianceType,
+      resultRecordedTime: iso(r.resultRecordedTime),
+      configRuleInvokedTime: iso(r.configRuleInvokedTime),
+    };
+    if (r.annotation !== undefined) out.annotation = r.annotation;
+    return out;
+  };
+  const detail: Obj = {
+    resourceId: next.resourceId,
+    awsRegion: sandbox.region,
+    awsAccountId: sandbox.accountId,
+    configRuleName: rule.ConfigRuleName,
+    recordVersion: '1.0',
+    configRuleARN: rule.ConfigRuleArn,
+    messageType: 'ComplianceChangeNotification',
+    newEvaluationResult: evaluation(next),
+    notificationCreationTime: iso(sandbox.clock.now()),
+    resourceType: next.resourceType,
+  };
+  if (previous) detail.oldEvaluationResult = evaluation(previous);
+  return detail;
+}
+
+class ConfigEngine {
+  constructor(
+    private readonly sandbox: SandboxContext,
+    private readonly options: Required<ConfigServiceOptions>,
+  ) {}
+
+  get st(): ConfigState {
+    return state(this.sandbox);
+  }
+
+  subscribe(): void {
+    if (this.st.unsubscribe) return;
+    this.st.unsubscribe = this.sandbox.onChange((change) => {
+      void this.onChange(change).catch((err: unknown) =>
+        this.sandbox.log(`config: change handling failed: ${String(err)}`),
+      );
+    });
+  }
+
+  /** Records a verdict; emits the compliance-change event when the compliance type changed. */
+  async record(
+    rule: Rule,
+    resourceType: string,
+    resourceId: string,
+    compliance: ComplianceType,
+    annotation: string | undefined,
+    ordering: Date,
+    invoked: Date,
+  ): Promise<void> {
+    if (!this.st.rules.has(rule.ConfigRuleName)) return; // deleted meanwhile
+    let byRule = this.st.results.get(rule.ConfigRuleName);
+    if (!byRule) {
+      byRule = new Map();
+      this.st.results.set(rule.ConfigRuleName, byRule);
+    }
+    const key = `${resourceType}|${resourceId}`;
+    const previous = byRule.get(key);
+    if (compliance === 'NOT_APPLICABLE' && !previous) return; // never evaluated, nothing to retract
+    const now = this.sandbox.clock.now();
+    const next: Result = {
+      ruleName: rule.ConfigRuleName,
+      resourceType,
+      resourceId,
+      complianceType: compliance,
+      annotation,
+      orderingTimestamp: ordering,
+      resultRecordedTime: now,
+      configRuleInvokedTime: invoked,
+    };
+    byRule.set(key, next);
+    rule.lastEvaluated = now;
+    if (previous?.complianceType === compliance) return;
+    this.sandbox.log(
+      `config: ${rule.ConfigRuleName} ${resourceType} ${resourceId} ${previous?.complianceType ?? '(new)'} → ${compliance}`,
+    );
+    await this.sandbox.putEvent({
+      source: 'aws.config',
+      'detail-type': 'Config Rules Compliance Change',
+      resources: [],
+      detail: complianceChangeDetail(this.sandbox, rule, next, previous),
+    });
+  }
+
+  /** Evaluates one resource against one rule, retrying while it cannot be evaluated yet. */
+  async evaluateResource(
+    rule: Rule,
+    resourceType: string,
+    resourceId: string,
+    ordering: Date,
+  ): Promise<void> {
+    const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
+    if (!evaluator) return;
+    for (let attempt = 0; ; attempt++) {
+      const invoked = this.sandbox.clock.now();
+      rule.lastInvoked = invoked;
+      try {
+        const verdict = await evaluator.evaluate(resourceId, rule.params, this.sandbox);
+        if (!verdict) {
+          await this.record(rule, resourceType, resourceId, 'NOT_APPLICABLE', undefined, ordering, invoked);
+        } else {
+          await this.record(
+            rule,
+            resourceType,
+            resourceId,
+            verdict.compliance,
+            verdict.annotation,
+            ordering,
+            invoked,
+          );
+        }
+        return;
+      } catch (err) {
+        if (err instanceof RetryLater && attempt < 20) {
+          await this.sandbox.clock.sleep(10);
+          continue;
+        }
+        this.sandbox.log(
+          `config: ${rule.ConfigRuleName} could not evaluate ${resourceType} ${resourceId}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        return;
+      }
+    }
+  }
+
+  /** Evaluates every resource in the rule's scope (creation, on demand); resources gone → NOT_APPLICABLE. */
+  async evaluateRule(rule: Rule): Promise<void> {
+    const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
+    if (!evaluator) return;
+    rule.running++;
+    rule.ConfigRuleState = 'EVALUATING';
+    try {
+      const started = this.sandbox.clock.now();
+      const ids = (await evaluator.list(this.sandbox)).filter((id) =>
+        inScope(rule, evaluator, evaluator.resourceType, id),
+      );
+      await Promise.all([
+        this.sandbox.clock.sleep(this.options.evaluationSeconds),
+        ...ids.map((id) => this.evaluateResource(rule, evaluator.resourceType, id, started)),
+      ]);
+      const known = this.st.results.get(rule.ConfigRuleName);
+      for (const r of [...(known?.values() ?? [])]) {
+        if (!ids.includes(r.resourceId) && r.complianceType !== 'NOT_APPLICABLE') {
+          await this.record(
+            rule,
+            r.resourceType,
+            r.resourceId,
+            'NOT_APPLICABLE',
+            undefined,
+            started,
+            started,
+          );
+        }
+      }
+    } finally {
+      rule.running--;
+      if (rule.running === 0 && rule.ConfigRuleState === 'EVALUATING') rule.ConfigRuleState = 'ACTIVE';
+    }
+  }
+
+  private schedule(rule: Rule, resourceType: string, resourceId: string, at: Date): void {
+    const key = `${rule.ConfigRuleName}|${resourceType}|${resourceId}`;
+    const already = this.st.pending.has(key);
+    this.st.pending.set(key, at);
+    if (already) return; // coalesced into the evaluation already scheduled
+    void (async () => {
+      await this.sandbox.clock.sleep(this.options.evaluationDelaySeconds);
+      const ordering = this.st.pending.get(key) ?? at;
+      this.st.pending.delete(key);
+      const current = this.st.rules.get(rule.ConfigRuleName);
+      if (current) await this.evaluateResource(current, resourceType, resourceId, ordering);
+    })().catch((err: unknown) => this.sandbox.log(`config: evaluation failed: ${String(err)}`));
+  }
+
+  private async stackOf(physicalId: string): Promise<string | undefined> {
+    try {
+      const out = await this.sandbox.call('cloudformation', 'DescribeStackResources', {
+        PhysicalResourceId: physicalId,
+      });
+      const first = Array.isArray(out.StackResources) ? out.StackResources[0] : undefined;
+      return isObj(first) ? (str(first.StackId) ?? str(first.StackName)) : undefined;
+    } catch {
+      return undefined; // not in a stack, or no CloudFormation in this sandbox
+    }
+  }
+
+  async onChange(change: ResourceChange): Promise<void> {
+    const at = this.sandbox.clock.now();
+    const rules = [...this.st.rules.values()];
+    if (rules.length === 0) return;
+    const resource = configResourceOf(this.sandbox, change, this.st.policyIds);
+    const stackRules = rules.filter(
+      (r) => r.Source.SourceIdentifier === 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK',
+    );
+    if (resource) {
+      for (const rule of rules) {
+        const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
+        if (evaluator && inScope(rule, evaluator, resource.resourceType, resource.resourceId)) {
+          this.schedule(rule, resource.resourceType, resource.resourceId, at);
+        }
+      }
+    }
+    if (stackRules.length > 0 && change.resourceType !== 'AWS::CloudFormation::Stack') {
+      const stackId = await this.stackOf(change.resourceId);
+      if (stackId) {
+        for (const rule of stackRules) {
+          const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
+          if (evaluator && inScope(rule, evaluator, 'AWS::CloudFormation::Stack', stackId)) {
+            this.schedule(rule, 'AWS::CloudFormation::Stack', stackId, at);
+          }
+        }
+      }
+    }
+  }
+}
+
+function engineFor(sandbox: SandboxContext, options: Required<ConfigServiceOptions>): ConfigEngine {
+  return stateOf(sandbox, 'config-engine', () => new ConfigEngine(sandbox, options));
+}
+
+function resultOut(r: Result): Obj {
+  const out: Obj = {
+    EvaluationResultIdentifier: {
+      EvaluationResultQualifier: {
+        ConfigRuleName: r.ruleName,
+        ResourceType: r.resourceType,
+        ResourceId: r.resourceId,
+        EvaluationMode: EVALUATION_MODE,
+      },
+      OrderingTimestamp: r.orderingTimestamp,
+    },
+    ComplianceType: r.complianceType,
+    ResultRecordedTime: r.resultRecordedTime,
+    ConfigRuleInvokedTime: r.configRuleInvokedTime,
+  };
+  if (r.annotation !== undefined) out.Annotation = r.annotation;
+  return out;
+}
+
+function ruleOut(r: Rule): Obj {
+  const out: Obj = {
+    ConfigRuleName: r.ConfigRuleName,
+    ConfigRuleArn: r.ConfigRuleArn,
+    ConfigRuleId: r.ConfigRuleId,
+    Source: { ...r.Source },
+    ConfigRuleState: r.ConfigRuleState,
+    EvaluationModes: r.EvaluationModes,
+  };
+  if (r.Description !== undefined) out.Description = r.Description;
+  if (r.Scope) out.Scope = { ...r.Scope };
+  if (r.InputParameters !== undefined) out.InputParameters = r.InputParameters;
+  if (r.MaximumExecutionFrequency !== undefined) out.MaximumExecutionFrequency = r.MaximumExecutionFrequency;
+  return out;
+}
+
+function complianceFilter(input: Obj): string[] | undefined {
+  const types = strs(input.ComplianceTypes);
+  for (const t of types) {
+    if (!COMPLIANCE_TYPES.includes(t)) {
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value '[${t}]' at 'complianceTypes' failed to satisfy constraint: Member must satisfy enum value set: [${COMPLIANCE_TYPES.join(', ')}]`,
+      );
+    }
+  }
+  return types.length > 0 ? types : undefined;
+}
+
+function pageOf<T>(items: T[], input: Obj, limit: number): { page: T[]; next?: string } {
+  const token = str(input.NextToken);
+  const start = token ? Number.parseInt(Buffer.from(token, 'base64').toString('utf8'), 10) : 0;
+  if (Number.isNaN(start) || start < 0)
+    throw new AwsError(
+      'InvalidNextTokenException',
+      'The specified next token is invalid. Specify the nextToken string that was returned in the previous response to get the next page of results.',
+    );
+  const page = items.slice(start, start + limit);
+  return start + limit < items.length
+    ? { page, next: Buffer.from(String(start + limit)).toString('base64') }
+    : { page };
+}
+
+function withToken(out: Obj, next: string | undefined): Obj {
+  if (next) out.NextToken = next;
+  return out;
+}
+
+function sortResults(list: Result[]): Result[] {
+  return list.sort(
+    (a, b) =>
+      a.ruleName.localeCompare(b.ruleName) ||
+      a.resourceType.localeCompare(b.resourceType) ||
+      a.resourceId.localeCompare(b.resourceId),
+  );
+}
+
+export function configService(options: ConfigServiceOptions = {}): ServiceModule {
+  const opts: Required<ConfigServiceOptions> = {
+    evaluationDelaySeconds: options.evaluationDelaySeconds ?? 3,
+    evaluationSeconds: options.evaluationSeconds ?? 2,
+    startEvaluationIntervalSeconds: options.startEvaluationIntervalSeconds ?? 60,
+  };
+  const engine = (ctx: RequestContext) => engineFor(ctx.sandbox, opts);
+  const rule = (ctx: RequestContext, name: unknown): Rule => {
+    const n = str(name) ?? '';
+    const r = state(ctx.sandbox).rules.get(n);
+    if (!r) throw noSuchRule(n);
+    return r;
+  };
+  return {
+    serviceName: 'config',
+    signingName: 'config',
+    protocol: 'awsJson1_1',
+    targetPrefix: 'StarlingDoveService',
+    operations: {
+      PutConfigRule: (input, ctx) => {
+        const cr = isObj(input.ConfigRule) ? input.ConfigRule : undefined;
+        if (!cr)
+          throw new AwsError(
+            'ValidationException',
+            "1 validation error detected: Value null at 'configRule' failed to satisfy constraint: Member must not be null",
+          );
+        const name = str(cr.ConfigRuleName);
+        if (!name || name.length > 128 || !/^\S+$/.test(name))
+          throw invalid(`The ConfigRuleName '${name ?? ''}' is not valid.`);
+        const source = isObj(cr.Source) ? cr.Source : {};
+        const owner = str(source.Owner);
+        const identifier = str(source.SourceIdentifier) ?? '';
+        if (owner !== 'AWS' && owner !== 'CUSTOM_LAMBDA' && owner !== 'CUSTOM_POLICY')
+          throw invalid(`The Owner '${owner ?? ''}' is not valid.`);
+        const evaluator = owner === 'AWS' ? EVALUATORS[identifier] : undefined;
+        if (owner === 'AWS' && !evaluator) {
+          throw invalid(
+            `The sourceIdentifier ${identifier} is invalid. Please refer to the documentation for a list of valid sourceIdentifiers that can be used when AWS is the Owner.`,
+          );
+        }
+        let params: Record<string, string> = {};
+        const inputParameters = str(cr.InputParameters);
+        if (inputParameters !== undefined) {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(inputParameters);
+          } catch {
+            throw invalid('Invalid json string for input parameters.');
+          }
+          if (!isObj(parsed)) throw invalid('Invalid json string for input parameters.');
+          params = Object.fromEntries(
+            Object.entries(parsed).map(([k, v]) => [k, str(v) ?? JSON.stringify(v)]),
+          );
+        }
+        for (const p of evaluator?.requiredParameters ?? []) {
+          if (!params[p] || params[p].trim() === '')
+            throw invalid(`The required parameter [${p}] is not present in the inputParameters`);
+        }
+        const st = state(ctx.sandbox);
+        const existing = st.rules.get(name);
+        if (existing?.ConfigRuleState === 'DELETING')
+          throw new AwsError('ResourceInUseException', `The rule ${name} is currently being deleted.`);
+        const scope = isObj(cr.Scope) ? cr.Scope : undefined;
+        const id = existing?.ConfigRuleId ?? ruleId();
+        const r: Rule = {
+          ConfigRuleName: name,
+          ConfigRuleId: id,
+          ConfigRuleArn:
+            existing?.ConfigRuleArn ?? `arn:aws:config:${ctx.region}:${ctx.accountId}:config-rule/${id}`,
+          Description: str(cr.Description),
+          Scope: scope
+            ? {
+                ...(strs(scope.ComplianceResourceTypes).length > 0
+                  ? { ComplianceResourceTypes: strs(scope.ComplianceResourceTypes) }
+                  : {}),
+                ...(str(scope.ComplianceResourceId)
+                  ? { ComplianceResourceId: str(scope.ComplianceResourceId) }
+                  : {}),
+                ...(str(scope.TagKey) ? { TagKey: str(scope.TagKey) } : {}),
+                ...(str(scope.TagValue) ? { TagValue: str(scope.TagValue) } : {}),
+              }
+            : undefined,
+          Source: { Owner: owner, SourceIdentifier: identifier },
+          InputParameters: inputParameters,
+          MaximumExecutionFrequency: str(cr.MaximumExecutionFrequency),
+          ConfigRuleState: 'ACTIVE',
+          EvaluationModes: [{ Mode: EVALUATION_MODE }],
+          params,
+          firstActivated: existing?.firstActivated ?? ctx.sandbox.clock.now(),
+          running: 0,
+        };
+        st.rules.set(name, r);
+        const e = engine(ctx);
+        e.subscribe();
+        // A new or changed rule evaluates every resource in scope (as Config does on PutConfigRule).
+        void e
+          .evaluateRule(r)
+          .catch((err: unknown) =>
+            ctx.sandbox.log(`config: initial evaluation of ${name} failed: ${String(err)}`),
+          );
+        return {};
+      },
+      DescribeConfigRules: (input, ctx) => {
+        const names = strs(input.ConfigRuleNames);
+        const st = state(ctx.sandbox);
+        const list =
+          names.length > 0
+            ? names.map((n) => rule(ctx, n))
+            : [...st.rules.values()].sort((a, b) => a.ConfigRuleName.localeCompare(b.ConfigRuleName));
+        const p = pageOf(list, input, 25);
+        return withToken({ ConfigRules: p.page.map(ruleOut) }, p.next);
+      },
+      DeleteConfigRule: (input, ctx) => {
+        const r = rule(ctx, input.ConfigRuleName);
+        const st = state(ctx.sandbox);
+        st.rules.delete(r.ConfigRuleName);
+        st.results.delete(r.ConfigRuleName);
+        return {};
+      },
+      DescribeConfigRuleEvaluationStatus: (input, ctx) => {
+        const names = strs(input.ConfigRuleNames);
+        const list =
+          names.length > 0 ? names.map((n) => rule(ctx, n)) : [...state(ctx.sandbox).rules.values()];
+        return {
+          ConfigRulesEvaluationStatus: list.map((r) => {
+            const out: Obj = {
+              ConfigRuleName: r.ConfigRuleName,
+              ConfigRuleArn: r.ConfigRuleArn,
+              ConfigRuleId: r.ConfigRuleId,
+              FirstActivatedTime: r.firstActivated,
+              FirstEvaluationStarted: r.lastInvoked !== undefined,
+            };
+            if (r.lastInvoked) out.LastSuccessfulInvocationTime = r.lastInvoked;
+            if (r.lastEvaluated) out.LastSuccessfulEvaluationTime = r.lastEvaluated;
+            return out;
+          }),
+        };
+      },
+      StartConfigRulesEvaluation: (input, ctx) => {
+        const names = strs(input.ConfigRuleNames);
+        if (names.length === 0) throw invalid('ConfigRuleNames must contain at least one rule name.');
+        if (names.length > 25)
+          throw invalid(
+            `You can specify up to 25 Config rules per request; the request has ${names.length}.`,
+          );
+        const rules = names.map((n) => rule(ctx, n));
+        const now = ctx.sandbox.clock.now();
+        for (const r of rules) {
+          if (r.ConfigRuleState === 'DELETING')
+            throw new AwsError(
+              'ResourceInUseException',
+              `The rule ${r.ConfigRuleName} is currently being deleted.`,
+            );
+          if (r.running > 0)
+            throw new AwsError(
+              'LimitExceededException',
+              `An evaluation of ${r.ConfigRuleName} is already in progress.`,
+            );
+          if (
+            r.lastStartCall &&
+            (now.getTime() - r.lastStartCall.getTime()) / 1000 < opts.startEvaluationIntervalSeconds
+          ) {
+            throw new AwsError(
+              'LimitExceededException',
+              `StartConfigRulesEvaluation can be called once per minute for ${r.ConfigRuleName}.`,
+            );
+          }
+        }
+        const e = engine(ctx);
+        for (const r of rules) {
+          r.lastStartCall = now;
+          void e
+            .evaluateRule(r)
+            .catch((err: unknown) =>
+              ctx.sandbox.log(`config: evaluation of ${r.ConfigRuleName} failed: ${String(err)}`),
+            );
+        }
+        return {};
+      },
+      GetComplianceDetailsByConfigRule: (input, ctx) => {
+        const r = rule(ctx, input.ConfigRuleName);
+        const types = complianceFilter(input);
+        const limit = num(input.Limit) ?? 0;
+        if (limit < 0 || limit > 100) throw invalid('Limit must be between 0 and 100.');
+        const results = sortResults([
+          ...(state(ctx.sandbox).results.get(r.ConfigRuleName)?.values() ?? []),
+        ]).filter((x) => !types || types.includes(x.complianceType));
+        const p = pageOf(results, input, limit === 0 ? 10 : limit);
+        return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
+      },
+      GetComplianceDetailsByResource: (input, ctx) => {
+        const type = str(input.ResourceType);
+        const id = str(input.ResourceId);
+        if (!type || !id) throw invalid('ResourceType and ResourceId are required.');
+        const types = complianceFilter(input);
+        const results = sortResults(
+          [...state(ctx.sandbox).results.values()].flatMap((m) => {
+            const r = m.get(`${type}|${id}`);
+            return r ? [r] : [];
+          }),
+        ).filter((x) => !types || types.includes(x.complianceType));
+        const p = pageOf(results, input, 100);
+        return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
+      },
+      DescribeComplianceByConfigRule: (input, ctx) => {
+        const names = strs(input.ConfigRuleNames);
+        const types = complianceFilter(input);
+        const st = state(ctx.sandbox);
+        const list = names.length > 0 ? names.map((n) => rule(ctx, n)) : [...st.rules.values()];
+        const out = list
+          .map((r) => {
+            const results = [...(st.results.get(r.ConfigRuleName)?.values() ?? [])];
+            const nonCompliant = results.filter((x) => x.complianceType === 'NON_COMPLIANT').length;
+            const compliance: Obj =
+              nonCompliant > 0
+                ? {
+                    ComplianceType: 'NON_COMPLIANT',
+                    ComplianceContributorCount: {
+                      CappedCount: Math.min(nonCompliant, 100),
+                      CapExceeded: nonCompliant > 100,
+                    },
+                  }
+                : results.some((x) => x.complianceType === 'COMPLIANT')
+                  ? { ComplianceType: 'COMPLIANT' }
+                  : { ComplianceType: 'INSUFFICIENT_DATA' };
+            return { ConfigRuleName: r.ConfigRuleName, Compliance: compliance };
+          })
+          .filter((c) => !types || types.includes(String(c.Compliance.ComplianceType)));
+        const p = pageOf(out, input, 25);
+        return withToken({ ComplianceByConfigRules: p.page }, p.next);
+      },
+      DescribeComplianceByResource: (input, ctx) => {
+        const type = str(input.ResourceType);
+        const id = str(input.ResourceId);
+        const types = complianceFilter(input);
+        const byResource = new Map<string, Result[]>();
+        for (const m of state(ctx.sandbox).results.values()) {
+          for (const r of m.values()) {
+            if ((type && r.resourceType !== type) || (id && r.resourceId !== id)) continue;
+            const k = `${r.resourceType}|${r.resourceId}`;
+            byResource.set(k, [...(byResource.get(k) ?? []), r]);
+          }
+        }
+        const out = [...byResource.values()]
+          .map((rs) => {
+            const first = rs[0];
+            const non = rs.filter((r) => r.complianceType === 'NON_COMPLIANT').length;
+            const ComplianceType =
+              non > 0
+                ? 'NON_COMPLIANT'
+                : rs.some((r) => r.complianceType === 'COMPLIANT')
+                  ? 'COMPLIANT'
+                  : 'NOT_APPLICABLE';
+            const Compliance: Obj =
+              non > 0
+                ? { ComplianceType, ComplianceContributorCount: { CappedCount: non, CapExceeded: false } }
+                : { ComplianceType };
+            return { ResourceType: first?.resourceType, ResourceId: first?.resourceId, Compliance };
+          })
+          .filter((c) => !types || types.includes(String(c.Compliance.ComplianceType)));
+        const limit = num(input.Limit) ?? 0;
+        const p = pageOf(out, input, limit === 0 ? 10 : limit);
+        return withToken({ ComplianceByResources: p.page }, p.next);
+      },
+    },
+  };
+}
