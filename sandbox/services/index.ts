@@ -3,6 +3,9 @@
  * allProviders() }). Each call creates fresh module instances (per-sandbox state).
  */
 import type { ResourceProvider, ServiceModule } from '../core/types';
+import { cloudControlService } from './cloudcontrol';
+import { cloudFormationService } from './cloudformation';
+import { configService } from './config';
 import { dynamoDbService } from './dynamodb';
 import { ec2Service } from './ec2';
 import { eventsService } from './events';
@@ -35,7 +38,9 @@ export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
     iamService(),
     lambdaService(),
     ssmService(options.ssm),
-    // cloudFormationService(), cloudControlService(), configService(): added by their owners
+    cloudFormationService(),
+    cloudControlService(),
+    configService(),
   ];
 }
 
