@@ -170,6 +170,13 @@ export const READ_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
     'iam:ListRoleTags',
   ],
   'AWS::IAM::Policy': ['iam:GetRolePolicy', 'iam:GetUserPolicy', 'iam:GetGroupPolicy'],
+  'AWS::IAM::ManagedPolicy': [
+    'iam:GetPolicy',
+    'iam:GetPolicyVersion',
+    'iam:ListPolicyVersions',
+    'iam:ListEntitiesForPolicy',
+    'iam:ListPolicyTags',
+  ],
   'AWS::Lambda::Function': [
     'lambda:GetFunction',
     'lambda:GetFunctionConfiguration',
@@ -196,6 +203,12 @@ export const RESOURCE_HANDLER_PERMISSIONS: Readonly<Record<string, readonly stri
   ],
   'AWS::EC2::SecurityGroup': ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
   'AWS::Lambda::Function': ['lambda:UpdateFunctionConfiguration'],
+  /** Document changes only (a new default version); attachments are the role runbook's business. */
+  'AWS::IAM::ManagedPolicy': [
+    'iam:CreatePolicyVersion',
+    'iam:DeletePolicyVersion',
+    'iam:SetDefaultPolicyVersion',
+  ],
 };
 
 /** IAM actions that accept no resource ARN (Resource must be `*`). */
@@ -227,8 +240,10 @@ export function resourcesFor(action: string, ctx: ArnContext): string[] {
     case 's3':
       return [`arn:${p}:s3:::*`];
     case 'iam':
-      if (/Policy$/.test(name) && /^(Get|Put|Delete)(User|Group)Policy$/.test(name))
+      if (/^(Get|Put|Delete)(User|Group)Policy$/.test(name))
         return [`arn:${p}:iam::${a}:user/*`, `arn:${p}:iam::${a}:group/*`];
+      if (/PolicyVersion|^GetPolicy$|^ListEntitiesForPolicy$|^ListPolicyTags$/.test(name))
+        return [`arn:${p}:iam::${a}:policy/*`];
       return [`arn:${p}:iam::${a}:role/*`];
     case 'lambda':
       return [`arn:${p}:lambda:${r}:${a}:function:*`];

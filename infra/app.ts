@@ -1,0 +1,55 @@
+/**
+ * The CDK app: one stack with the DriftRemediation construct, checked by cdk-nag (AwsSolutions).
+ * Environment-agnostic, so `npx cdk synth` works offline without credentials. The policy file can be
+ * switched with `-c policyFile=path`.
+ */
+import { App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { DriftRemediation, type DriftRemediationProps } from './drift-remediation';
+
+export class DriftRemediationStack extends Stack {
+  readonly remediation: DriftRemediation;
+  constructor(
+    scope: Construct,
+    id: string,
+    props: StackProps & { remediation?: DriftRemediationProps } = {},
+  ) {
+    super(scope, id, props);
+    this.remediation = new DriftRemediation(this, 'DriftRemediation', props.remediation);
+  }
+}
+
+export interface BuildAppOptions {
+  /** CDK context (e.g. `{ 'aws:cdk:bundling-stacks': [] }` to skip bundling in tests). */
+  context?: Record<string, unknown>;
+  remediation?: DriftRemediationProps;
+  /** Add cdk-nag AwsSolutions checks (default true). */
+  nag?: boolean;
+  outdir?: string;
+}
+
+export const STACK_NAME = 'DriftRemediation';
+
+export function buildApp(opts: BuildAppOptions = {}): { app: App; stack: DriftRemediationStack } {
+  const app = new App({
+    ...(opts.context ? { context: opts.context } : {}),
+    ...(opts.outdir ? { outdir: opts.outdir } : {}),
+  });
+  const policyFile = app.node.tryGetContext('policyFile') as string | undefined;
+  const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
+  const stack = new DriftRemediationStack(app, STACK_NAME, {
+    description:
+      'drift-remediation: Config/CloudFormation drift -> Step Functions -> SSM Automation, verified',
+    remediation: {
+      ...(policyFile ? { policyFile } : {}),
+      ...(alarmEmail ? { alarmEmail } : {}),
+      ...opts.remediation,
+    },
+  });
+  if (opts.nag !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('infra/app.ts');
+if (isMain) buildApp().app.synth();
