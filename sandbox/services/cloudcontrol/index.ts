@@ -122,9 +122,25 @@ async function readOrNotFound(
   return props;
 }
 
+const HANDLER_ERROR_CODES = new Set([
+  'NotUpdatable',
+  'InvalidRequest',
+  'AccessDenied',
+  'AlreadyExists',
+  'NotFound',
+  'ResourceConflict',
+  'Throttling',
+  'ServiceLimitExceeded',
+  'NotStabilized',
+  'GeneralServiceException',
+  'ServiceInternalError',
+  'InternalFailure',
+]);
+
 /** Maps a provider/service error to Cloud Control's HandlerErrorCode. */
 function errorCode(err: unknown): string {
   const code = err instanceof AwsError ? err.code : err instanceof Error ? err.name : '';
+  if (HANDLER_ERROR_CODES.has(code)) return code;
   if (/NotFound|NoSuch/.test(code)) return 'NotFound';
   if (/Duplicate|AlreadyExists|AlreadyOwned|ResourceConflictException/.test(code)) return 'AlreadyExists';
   if (/DeleteConflict|DependencyViolation/.test(code)) return 'ResourceConflict';
