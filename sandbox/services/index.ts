@@ -21,6 +21,8 @@ import { stepFunctionsService } from './stepfunctions';
 
 export interface AllServicesOptions {
   ssm?: Parameters<typeof ssmService>[0];
+  /** `{ runSchedules: true }` runs rate() schedule rules on the sandbox clock (default: stored, fired on demand). */
+  events?: Parameters<typeof eventsService>[0];
 }
 
 export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
@@ -29,7 +31,7 @@ export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
     dynamoDbService(),
     sqsService(),
     snsService(),
-    eventsService(),
+    eventsService(options.events),
     secretsManagerService(),
     stepFunctionsService(),
     // resources and remediation

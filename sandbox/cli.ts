@@ -1,0 +1,131 @@
+/**
+ * drift-remediation — the sandbox CLI.
+ *
+ *   drift-remediation demo [--yes]                 the scripted scenario (what `npm start` runs)
+ *   drift-remediation sandbox serve [--port 4566]  a sandbox that stays up, with the stack installed
+ *   drift-remediation executions list|show <name>  executions of a running sandbox
+ *   drift-remediation outbox                       SNS messages a running sandbox has published
+ */
+import './polyfills';
+import { Command, InvalidArgumentError } from 'commander';
+
+function number(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const program = new Command()
+  .name('drift-remediation')
+  .description('Drift remediation on AWS Step Functions — local sandbox, demo and inspection tools')
+  .showHelpAfterError();
+
+program
+  .command('demo')
+  .description('start a sandbox, install the stack, deploy demo stacks, inject drift, watch it get fixed')
+  .option('-y, --yes', 'decide approvals automatically (the default when stdin is not a terminal)')
+  .option('-p, --port <port>', 'sandbox port (0 = any free port)', number('port', 0, 65535), 4566)
+  .option(
+    '-t, --time-scale <factor>',
+    'real seconds per emulated second',
+    number('time scale', 0.0001, 1),
+    0.02,
+  )
+  .option('--timeout <seconds>', 'give up after this many real seconds', number('timeout', 5, 3600), 120)
+  .option('-v, --verbose', 'print sandbox and task log lines')
+  .action(
+    async (opts: { yes?: boolean; port: number; timeScale: number; timeout: number; verbose?: boolean }) => {
+      const { runDemo } = await import('./demo/run');
+      const ok = await runDemo({
+        port: opts.port,
+        timeScale: opts.timeScale,
+        timeoutSeconds: opts.timeout,
+        autoApprove: opts.yes === true || !process.stdin.isTTY,
+        verbose: opts.verbose === true,
+      });
+      process.exitCode = ok ? 0 : 1;
+    },
+  );
+
+const sandbox = program.command('sandbox').description('the local AWS sandbox');
+sandbox
+  .command('serve')
+  .description('start the sandbox with the remediation stack installed, and keep it running')
+  .option('-p, --port <port>', 'port', number('port', 0, 65535), 4566)
+  .option('-t, --time-scale <factor>', 'real seconds per emulated second', number('time scale', 0.0001, 1), 1)
+  .option('-f, --faults <file>', 'latency / fault injection rules (JSON)')
+  .option('--no-install', 'do not install the remediation stack')
+  .option('-v, --verbose', 'print sandbox and task log lines')
+  .action(
+    async (opts: {
+      port: number;
+      timeScale: number;
+      faults?: string;
+      install: boolean;
+      verbose?: boolean;
+    }) => {
+      const { startDriftSandbox } = await import('./main');
+      const sb = await startDriftSandbox({
+        port: opts.port,
+        timeScale: opts.timeScale,
+        ...(opts.faults ? { faults: opts.faults } : {}),
+        install: opts.install,
+        ...(opts.verbose ? { onLog: (l: string) => console.log(`  · ${l}`) } : {}),
+      });
+      console.log(`sandbox listening on ${sb.endpoint}`);
+      console.log(
+        `  export AWS_ENDPOINT_URL=${sb.endpoint} AWS_REGION=${sb.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+      );
+      if (sb.stack) console.log(`  state machine: ${sb.stack.stateMachineArn}`);
+      sb.onMessage((m) =>
+        console.log(`[sns ${m.topicArn.split(':').pop()}] ${m.subject ?? ''}\n${m.message}\n`),
+      );
+      const stop = async () => {
+        await sb.stop();
+        process.exit(0);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+  );
+
+const endpointOption = [
+  '-e, --endpoint <url>',
+  'sandbox endpoint',
+  process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566',
+] as const;
+
+const executions = program.command('executions').description('executions of a running sandbox');
+executions
+  .command('list')
+  .option(...endpointOption)
+  .option('-s, --status <status>', 'RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED')
+  .action(async (opts: { endpoint: string; status?: string }) => {
+    const { listExecutions } = await import('./inspect');
+    await listExecutions(opts.endpoint, opts.status);
+  });
+executions
+  .command('show <nameOrArn>')
+  .description('status, outcome and the state-by-state history of one execution')
+  .option(...endpointOption)
+  .action(async (nameOrArn: string, opts: { endpoint: string }) => {
+    const { showExecution } = await import('./inspect');
+    await showExecution(opts.endpoint, nameOrArn);
+  });
+
+program
+  .command('outbox')
+  .description('SNS messages (approval requests, outcomes) a running sandbox has published')
+  .option(...endpointOption)
+  .action(async (opts: { endpoint: string }) => {
+    const { printOutbox } = await import('./inspect');
+    await printOutbox(opts.endpoint);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,156 @@
+/**
+ * The demo's drift cases: a stack deployed from a template, drift injected through the real service
+ * API (as a person in the console would), and a check that the resource is back to its template.
+ * Everything goes through SDK v3 clients pointed at the sandbox endpoint.
+ */
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  AttachRolePolicyCommand,
+  type IAMClient,
+  ListAttachedRolePoliciesCommand,
+} from '@aws-sdk/client-iam';
+import {
+  GetFunctionConfigurationCommand,
+  type LambdaClient,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, type S3Client } from '@aws-sdk/client-s3';
+
+export interface DemoClients {
+  cloudFormation: CloudFormationClient;
+  ec2: EC2Client;
+  s3: S3Client;
+  iam: IAMClient;
+  lambda: LambdaClient;
+}
+
+export interface DriftCase {
+  id: string;
+  /** What the person did, in words. */
+  drift: string;
+  stackName: string;
+  template: string;
+  /** The stack output holding the resource's physical id. */
+  output: string;
+  resourceType: string;
+  /** The Config rule that flags it, or undefined when CloudFormation drift detection does. */
+  rule?: string;
+  /** Whether the policy requires an approval for it. */
+  approval: boolean;
+  inject(c: DemoClients, id: string): Promise<void>;
+  /** Null when the resource is back to its template, else what is still wrong. */
+  stillWrong(c: DemoClients, id: string): Promise<string | null>;
+}
+
+const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
+
+export const CASES: readonly DriftCase[] = [
+  {
+    id: 'ssh-open',
+    drift: 'SSH (22/tcp) opened to 0.0.0.0/0',
+    stackName: 'drift-demo-web',
+    template: 'web-security-group.yaml',
+    output: 'GroupId',
+    resourceType: 'AWS::EC2::SecurityGroup',
+    rule: 'restricted-ssh',
+    approval: false,
+    inject: async (c, id) => {
+      await c.ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: id,
+          IpPermissions: [
+            {
+              IpProtocol: 'tcp',
+              FromPort: 22,
+              ToPort: 22,
+              IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'incident debugging' }],
+            },
+          ],
+        }),
+      );
+    },
+    stillWrong: async (c, id) => {
+      const r = await c.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }));
+      const perms = r.SecurityGroups?.[0]?.IpPermissions ?? [];
+      const open = perms.some(
+        (p) => p.FromPort === 22 && (p.IpRanges ?? []).some((x) => x.CidrIp === '0.0.0.0/0'),
+      );
+      const https = perms.some(
+        (p) => p.FromPort === 443 && (p.IpRanges ?? []).some((x) => x.CidrIp === '10.0.0.0/8'),
+      );
+      if (open) return 'SSH is still open to the world';
+      return https ? null : 'the declared HTTPS rule is gone';
+    },
+  },
+  {
+    id: 'bucket-encryption',
+    drift: 'default encryption removed from the data bucket',
+    stackName: 'drift-demo-data',
+    template: 'data-bucket.yaml',
+    output: 'BucketName',
+    resourceType: 'AWS::S3::Bucket',
+    rule: 's3-bucket-server-side-encryption-enabled',
+    approval: false,
+    inject: async (c, id) => {
+      await c.s3.send(new DeleteBucketEncryptionCommand({ Bucket: id }));
+    },
+    stillWrong: async (c, id) => {
+      try {
+        const r = await c.s3.send(new GetBucketEncryptionCommand({ Bucket: id }));
+        const alg =
+          r.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm;
+        return alg === 'AES256' ? null : `encryption is ${alg ?? 'unset'}`;
+      } catch (err) {
+        return `no default encryption (${(err as Error).name})`;
+      }
+    },
+  },
+  {
+    id: 'admin-role',
+    drift: 'AdministratorAccess attached to the reporting role',
+    stackName: 'drift-demo-reporting',
+    template: 'reporting-role.yaml',
+    output: 'RoleName',
+    resourceType: 'AWS::IAM::Role',
+    approval: true,
+    inject: async (c, id) => {
+      await c.iam.send(new AttachRolePolicyCommand({ RoleName: id, PolicyArn: ADMIN }));
+    },
+    stillWrong: async (c, id) => {
+      const r = await c.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: id }));
+      const arns = (r.AttachedPolicies ?? []).map((p) => p.PolicyArn);
+      if (arns.includes(ADMIN)) return 'AdministratorAccess is still attached';
+      return arns.some((a) => a?.endsWith(':policy/ReadOnlyAccess')) ? null : 'ReadOnlyAccess is missing';
+    },
+  },
+  {
+    id: 'lambda-memory',
+    drift: "the thumbnail function's memory raised to 1024 MB",
+    stackName: 'drift-demo-thumbnail',
+    template: 'thumbnail-function.yaml',
+    output: 'FunctionName',
+    resourceType: 'AWS::Lambda::Function',
+    rule: 'lambda-function-settings-check',
+    approval: false,
+    inject: async (c, id) => {
+      await c.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: id, MemorySize: 1024 }));
+    },
+    stillWrong: async (c, id) => {
+      const r = await c.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: id }));
+      return r.MemorySize === 128 ? null : `memory is ${r.MemorySize} MB`;
+    },
+  },
+];
+
+/** The physical id a case's stack output names. */
+export async function physicalIdOf(c: DemoClients, dc: DriftCase): Promise<string> {
+  const r = await c.cloudFormation.send(new DescribeStacksCommand({ StackName: dc.stackName }));
+  const v = r.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === dc.output)?.OutputValue;
+  if (!v) throw new Error(`stack ${dc.stackName} has no output ${dc.output}`);
+  return v;
+}

@@ -1,0 +1,44 @@
+/**
+ * Synthesizes the remediation stack in-process — the same CDK app `cdk synth` runs (infra/app.ts) —
+ * with asset bundling skipped (the sandbox runs the handlers from source). Cached per policy file:
+ * synthesis costs a few seconds and its result does not change within a process.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CfnTemplate } from '../services/cloudformation/template';
+
+export interface SynthResult {
+  template: CfnTemplate;
+  stackName: string;
+}
+
+const cache = new Map<string, Promise<SynthResult>>();
+
+export function synthesizeRemediationTemplate(opts: { policyFile: string }): Promise<SynthResult> {
+  let p = cache.get(opts.policyFile);
+  if (!p) {
+    p = synth(opts.policyFile);
+    cache.set(opts.policyFile, p);
+    p.catch(() => cache.delete(opts.policyFile));
+  }
+  return p;
+}
+
+async function synth(policyFile: string): Promise<SynthResult> {
+  const { buildApp } = await import('../../infra/app');
+  const outdir = mkdtempSync(join(tmpdir(), 'drift-remediation-synth-'));
+  try {
+    // cdk-nag validates but does not change the template; skip it here to save seconds.
+    const { app, stack } = buildApp({
+      outdir,
+      context: { 'aws:cdk:bundling-stacks': [] },
+      remediation: { policyFile },
+      nag: false,
+    });
+    const artifact = app.synth().getStackByName(stack.stackName);
+    return { template: artifact.template as CfnTemplate, stackName: stack.stackName };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

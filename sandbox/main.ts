@@ -1,0 +1,53 @@
+/**
+ * The sandbox with everything in it: every emulated service, the resource providers, Step Functions on
+ * the local ASL engine, and (by default) the remediation stack installed from the synthesized CDK
+ * template — the same template `cdk deploy` ships.
+ */
+import './polyfills';
+import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
+import { type InstalledStack, installRemediationStack } from './install/install';
+import { allProviders, allServices } from './services';
+import type { StepFunctionsService } from './services/stepfunctions';
+
+export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | 'providers'> {
+  /** Install the remediation stack (default true). */
+  install?: boolean;
+  /** Policy file the stack is built from (default runbooks/policy.yaml). */
+  policyFile?: string;
+}
+
+export interface DriftSandbox extends Sandbox {
+  /** The installed remediation stack, when `install` was not false. */
+  readonly stack?: InstalledStack;
+  /** Resolves when the execution has closed. */
+  waitForExecution(executionArn: string): Promise<void>;
+}
+
+export async function startDriftSandbox(options: DriftSandboxOptions = {}): Promise<DriftSandbox> {
+  const services = allServices();
+  const stepFunctions = services.find((s) => s.serviceName === 'stepfunctions') as
+    | StepFunctionsService
+    | undefined;
+  if (!stepFunctions) throw new Error('allServices() has no Step Functions module');
+  const sb = await startSandbox({ ...options, services, providers: allProviders() });
+  sb.registerHttpRoute('/_sandbox/outbox', () => ({
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(sb.outbox()),
+  }));
+  let stack: InstalledStack | undefined;
+  try {
+    if (options.install !== false) {
+      stack = await installRemediationStack(sb, {
+        ...(options.policyFile ? { policyFile: options.policyFile } : {}),
+      });
+    }
+  } catch (err) {
+    await sb.stop();
+    throw err;
+  }
+  return Object.assign(sb, {
+    ...(stack ? { stack } : {}),
+    waitForExecution: (arn: string) => stepFunctions.waitForExecution(arn),
+  });
+}
