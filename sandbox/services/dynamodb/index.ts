@@ -6,7 +6,7 @@
  */
 
 import type { Server } from 'node:http';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { RequestContext, ServiceModule } from '../../core/types';
@@ -39,6 +39,7 @@ const PROXIED = [
 ] as const;
 
 function post(
+  agent: Agent,
   port: number,
   target: string,
   body: string,
@@ -61,7 +62,7 @@ function post(
           authorization: `AWS4-HMAC-SHA256 Credential=AKIASANDBOX/20200101/${region}/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000`,
           'content-length': Buffer.byteLength(body),
         },
-        agent: false,
+        agent,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -80,6 +81,7 @@ function post(
 export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
   let server: Server | undefined;
   let port = 0;
+  let agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const ttl = new Map<string, { AttributeName: string; Enabled: boolean }>();
 
   const forward = async (
@@ -88,7 +90,7 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
     ctx: RequestContext,
   ): Promise<unknown> => {
     if (!server) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
-    const res = await post(port, operation, JSON.stringify(input), ctx.region);
+    const res = await post(agent, port, operation, JSON.stringify(input), ctx.region);
     let body: Record<string, unknown> = {};
     if (res.text) {
       try {
@@ -186,6 +188,8 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
     async stop() {
       const s = server;
       server = undefined;
+      agent.destroy();
+      agent = new Agent({ keepAlive: true, maxSockets: 64 });
       if (!s) return;
       await new Promise<void>((resolve) => {
         s.close(() => resolve());

@@ -142,9 +142,27 @@ export interface EventsService extends ServiceModule {
     ok: boolean;
     error?: string;
   }[];
+  /** Fires a schedule rule now (a "Scheduled Event" to its targets), whether or not schedules run on their own. */
+  fireSchedule(ruleName: string): Promise<void>;
 }
 
-export function eventsService(): EventsService {
+export interface EventsOptions {
+  /**
+   * Run `rate(...)` schedule rules on the sandbox clock (default false: schedule rules are stored and can be
+   * fired with fireSchedule). cron() expressions are never run on their own.
+   */
+  runSchedules?: boolean;
+}
+
+/** Emulated seconds of a `rate(N unit)` expression, or undefined for cron(). */
+export function rateSeconds(expression: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (!m) return undefined;
+  const unit = m[2]?.startsWith('minute') ? 60 : m[2]?.startsWith('hour') ? 3600 : 86_400;
+  return Number(m[1]) * unit;
+}
+
+export function eventsService(options: EventsOptions = {}): EventsService {
   const rules = new Map<string, Rule>();
   const pending = new Set<Promise<void>>();
   const deliveries: { rule: string; targetId: string; arn: string; ok: boolean; error?: string }[] = [];
@@ -156,10 +174,13 @@ export function eventsService(): EventsService {
     return rule;
   };
 
-  const dispatch = (sandbox: SandboxContext, event: BusEvent): void => {
-    for (const rule of rules.values()) {
-      if (rule.State !== 'ENABLED' || !rule.pattern) continue;
-      if (!matchesPattern(rule.pattern, event)) continue;
+  let sandboxCtx: SandboxContext | undefined;
+  const scheduleTimers = new Map<string, AbortController>();
+
+  const dispatch = (sandbox: SandboxContext, event: BusEvent, only?: Rule): void => {
+    for (const rule of only ? [only] : rules.values()) {
+      if (!only && (rule.State !== 'ENABLED' || !rule.pattern)) continue;
+      if (!only && rule.pattern && !matchesPattern(rule.pattern, event)) continue;
       for (const target of rule.targets.values()) {
         const payload = targetPayload(target, event);
         const p = deliverToArn(sandbox, target.Arn, payload)
@@ -185,6 +206,41 @@ export function eventsService(): EventsService {
         pending.add(p);
       }
     }
+  };
+
+  const scheduledEvent = (sandbox: SandboxContext, rule: Rule): BusEvent => ({
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: sandbox.accountId,
+    time: sandbox.clock
+      .now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z'),
+    region: sandbox.region,
+    resources: [rule.Arn],
+    detail: {},
+  });
+
+  /** (Re)starts the timer of a rate() rule when schedules run on their own. */
+  const armSchedule = (rule: Rule): void => {
+    scheduleTimers.get(rule.Name)?.abort();
+    scheduleTimers.delete(rule.Name);
+    const sandbox = sandboxCtx;
+    const seconds = rule.ScheduleExpression ? rateSeconds(rule.ScheduleExpression) : undefined;
+    if (!options.runSchedules || !sandbox || seconds === undefined) return;
+    const controller = new AbortController();
+    scheduleTimers.set(rule.Name, controller);
+    const loop = async (): Promise<void> => {
+      while (!controller.signal.aborted) {
+        await sandbox.clock.sleep(Math.max(seconds, 0.001), controller.signal);
+        const current = rules.get(rule.Name);
+        if (current !== rule) return;
+        if (rule.State === 'ENABLED') dispatch(sandbox, scheduledEvent(sandbox, rule), rule);
+      }
+    };
+    loop().catch(() => undefined);
   };
 
   const ruleView = (r: Rule): Record<string, unknown> => ({
@@ -333,6 +389,7 @@ export function eventsService(): EventsService {
       targets: existing?.targets ?? new Map(),
     };
     rules.set(name, rule);
+    armSchedule(rule);
     return { RuleArn: arn };
   };
 
@@ -379,6 +436,8 @@ export function eventsService(): EventsService {
       if (rule.targets.size > 0)
         throw new AwsError('ValidationException', "Rule can't be deleted since it has targets.");
       rules.delete(name);
+      scheduleTimers.get(name)?.abort();
+      scheduleTimers.delete(name);
       return {};
     },
     EnableRule: setState('ENABLED'),
@@ -473,9 +532,23 @@ export function eventsService(): EventsService {
     operations,
     deliveries,
     start(ctx) {
+      sandboxCtx = ctx;
       setEventBus(ctx, async (event) => {
         dispatch(ctx, event);
       });
+      for (const rule of rules.values()) armSchedule(rule);
+    },
+    stop() {
+      for (const c of scheduleTimers.values()) c.abort();
+      scheduleTimers.clear();
+    },
+    async fireSchedule(ruleName) {
+      const rule = rules.get(ruleName);
+      if (!rule?.ScheduleExpression)
+        throw new AwsError('ResourceNotFoundException', `Schedule rule ${ruleName} does not exist.`);
+      if (!sandboxCtx) throw new Error('events: the sandbox is not started');
+      dispatch(sandboxCtx, scheduledEvent(sandboxCtx, rule), rule);
+      await this.idle();
     },
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);

@@ -251,3 +251,58 @@ describe('EventBridge: delivery', () => {
     });
   });
 });
+
+describe('EventBridge: schedule rules', () => {
+  it('fires a stored schedule rule on demand with the Scheduled Event envelope', async () => {
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: 'sweep' }));
+    await eb().send(new PutRuleCommand({ Name: 'sweep', ScheduleExpression: 'rate(15 minutes)' }));
+    await eb().send(
+      new PutTargetsCommand({
+        Rule: 'sweep',
+        Targets: [{ Id: 'q', Arn: `arn:aws:sqs:us-east-1:${ACCOUNT}:sweep` }],
+      }),
+    );
+    // not run on its own by default
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await sqs().send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? []).toHaveLength(0);
+    await events.fireSchedule('sweep');
+    const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl }));
+    expect(JSON.parse(got.Messages?.[0]?.Body ?? '{}')).toMatchObject({
+      source: 'aws.events',
+      'detail-type': 'Scheduled Event',
+      resources: [`arn:aws:events:us-east-1:${ACCOUNT}:rule/sweep`],
+      detail: {},
+    });
+    await expect(
+      eb().send(new PutRuleCommand({ Name: 'badrate', ScheduleExpression: 'every 5 minutes' })),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+  });
+});
+
+describe('EventBridge: running schedules', () => {
+  const scheduled = eventsService({ runSchedules: true });
+  const sb2 = withSandbox({ services: [scheduled, sqsService()], timeScale: 0.001 });
+
+  it('runs rate() rules on the scaled clock while enabled', async () => {
+    const client = new EventBridgeClient(sb2.clientConfig);
+    const queueClient = new SQSClient(sb2.clientConfig);
+    const { QueueUrl } = await queueClient.send(new CreateQueueCommand({ QueueName: 'ticks' }));
+    await client.send(new PutRuleCommand({ Name: 'tick', ScheduleExpression: 'rate(1 minute)' }));
+    await client.send(
+      new PutTargetsCommand({
+        Rule: 'tick',
+        Targets: [{ Id: 'q', Arn: `arn:aws:sqs:us-east-1:${ACCOUNT}:ticks` }],
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 400)); // 1 emulated minute = 60 ms
+    await client.send(
+      new PutRuleCommand({ Name: 'tick', ScheduleExpression: 'rate(1 minute)', State: 'DISABLED' }),
+    );
+    await scheduled.idle();
+    const got = await queueClient.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    expect((got.Messages ?? []).length).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse(got.Messages?.[0]?.Body ?? '{}')['detail-type']).toBe('Scheduled Event');
+  });
+});
