@@ -50,10 +50,10 @@ export function renderValue(v: unknown): string {
 
 function parseJsonObject(v: unknown): unknown {
   if (typeof v !== 'string') return v;
-  const t = v.trim();
+  const t = decodeURIComponentSafe(v.trim());
   if (!t.startsWith('{') && !t.startsWith('[')) return v;
   try {
-    return JSON.parse(decodeURIComponentSafe(t));
+    return JSON.parse(t);
   } catch {
     return v;
   }
@@ -144,7 +144,6 @@ function compareLists(
     if (j < 0) removed.push(i);
     else used.add(j);
   });
-  // A list of scalars (or a single unmatched pair of scalars) keeps AWS's element-wise reporting.
   for (const i of removed) {
     out.push({
       PropertyPath: `${path}/${i}`,
