@@ -1,0 +1,630 @@
+/**
+ * Every first-party runbook, proven in the sandbox through real SDK clients:
+ *   1. a resource deployed from a template (CloudFormation CreateStack),
+ *   2. drifted through the real service API (as a person in the console would),
+ *   3. the runbook run through StartAutomationExecution with parameters built exactly as the workflow
+ *      builds them (detect-drift + describe-drift task cores → the policy entry → resolveParameters),
+ *   4. Success, and CloudFormation drift detection says IN_SYNC;
+ *   5. run again (parameters re-derived, and the first attempt's parameters replayed) → Success and the
+ *      resource's state unchanged;
+ *   6. a malformed id → InvalidAutomationExecutionParametersException, no automation created, nothing changed.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  CloudFormationClient,
+  CreateStackCommand,
+  DescribeStackDriftDetectionStatusCommand,
+  DescribeStackResourcesCommand,
+  DescribeStacksCommand,
+  DetectStackDriftCommand,
+} from '@aws-sdk/client-cloudformation';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyVersionCommand,
+  DetachRolePolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import {
+  DeleteBucketEncryptionCommand,
+  GetBucketEncryptionCommand,
+  GetBucketVersioningCommand,
+  GetPublicAccessBlockCommand,
+  PutBucketVersioningCommand,
+  PutPublicAccessBlockCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  type AutomationExecution,
+  CreateDocumentCommand,
+  DescribeAutomationExecutionsCommand,
+  GetAutomationExecutionCommand,
+  InvalidAutomationExecutionParametersException,
+  SSMClient,
+  StartAutomationExecutionCommand,
+} from '@aws-sdk/client-ssm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allProviders, allServices } from '../../sandbox/services';
+import { describeDrift } from '../../tasks/describe-drift/core';
+import { detectDrift } from '../../tasks/detect-drift/core';
+import type { RemediationEvent } from '../../tasks/shared/contracts';
+import { resolveParameters } from '../../tasks/shared/parameters';
+import { findEntry, loadPolicyFile } from '../../tasks/shared/policy/load';
+import { withSandbox } from '../sandbox/helpers';
+
+const sb = withSandbox(() => ({ services: allServices(), providers: allProviders(), timeScale: 0.001 }));
+const ROLE = 'arn:aws:iam::000000000000:role/drift-remediation-automation';
+const ACCOUNT = '000000000000';
+const policy = loadPolicyFile('runbooks/policy.yaml');
+const RUNBOOKS = [
+  'DriftRemediation-BlockS3PublicAccess',
+  'DriftRemediation-CloudControlPropertyRevert',
+  'DriftRemediation-EnableS3BucketEncryption',
+  'DriftRemediation-EnableS3BucketVersioning',
+  'DriftRemediation-RestoreIamRolePolicies',
+  'DriftRemediation-RestoreLambdaConfiguration',
+  'DriftRemediation-RevertSecurityGroupIngress',
+  'DriftRemediation-RevertStackDrift',
+];
+
+const clients = () => ({
+  cfn: new CloudFormationClient(sb.clientConfig),
+  ec2: new EC2Client(sb.clientConfig),
+  s3: new S3Client({ ...sb.clientConfig, forcePathStyle: true }),
+  iam: new IAMClient(sb.clientConfig),
+  lambda: new LambdaClient(sb.clientConfig),
+  ssm: new SSMClient(sb.clientConfig),
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const demoTemplate = (name: string) => readFileSync(`sandbox/demo/templates/${name}`, 'utf8');
+
+beforeAll(async () => {
+  const { ssm } = clients();
+  for (const name of RUNBOOKS) {
+    await ssm.send(
+      new CreateDocumentCommand({
+        Name: name,
+        Content: readFileSync(`runbooks/${name}.yaml`, 'utf8'),
+        DocumentType: 'Automation',
+        DocumentFormat: 'YAML',
+      }),
+    );
+  }
+});
+
+async function deploy(stackName: string, templateBody: string): Promise<Record<string, string>> {
+  const { cfn } = clients();
+  await cfn.send(
+    new CreateStackCommand({
+      StackName: stackName,
+      TemplateBody: templateBody,
+      Capabilities: ['CAPABILITY_NAMED_IAM'],
+    }),
+  );
+  for (let i = 0; i < 500; i++) {
+    const s = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    if (s?.StackStatus === 'CREATE_COMPLETE') {
+      return Object.fromEntries((s.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    }
+    if (s?.StackStatus && !s.StackStatus.endsWith('IN_PROGRESS'))
+      throw new Error(`${stackName}: ${s.StackStatus} ${s.StackStatusReason ?? ''}`);
+    await sleep(5);
+  }
+  throw new Error(`${stackName} never completed`);
+}
+
+/** Whole-stack drift detection, as the verification of the workflow would see it. */
+async function stackDrift(stackName: string): Promise<string | undefined> {
+  const { cfn } = clients();
+  const { StackDriftDetectionId } = await cfn.send(new DetectStackDriftCommand({ StackName: stackName }));
+  for (let i = 0; i < 500; i++) {
+    const r = await cfn.send(new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId }));
+    if (r.DetectionStatus !== 'DETECTION_IN_PROGRESS') return r.StackDriftStatus;
+    await sleep(5);
+  }
+  throw new Error('drift detection never completed');
+}
+
+function event(
+  over: Partial<RemediationEvent> & Pick<RemediationEvent, 'resourceType' | 'resourceId'>,
+): RemediationEvent {
+  return {
+    eventId: `evt-${over.resourceId.slice(-12)}`,
+    source: 'config',
+    awsAccountId: ACCOUNT,
+    awsRegion: 'us-east-1',
+    complianceType: 'NON_COMPLIANT',
+    orderingTimestamp: new Date().toISOString(),
+    ...over,
+  };
+}
+
+interface Start {
+  documentName: string;
+  parameters: Record<string, string[]>;
+}
+
+/** The workflow's way: detect drift, describe it, pick the policy entry, resolve its parameters. */
+async function workflowParameters(ev: RemediationEvent): Promise<Start> {
+  const { cfn } = clients();
+  const deps = { cloudFormation: cfn, now: () => new Date() };
+  let drift: Awaited<ReturnType<typeof detectDrift>> | undefined;
+  if (ev.resourceType !== 'AWS::CloudFormation::Stack') {
+    const detected = await detectDrift({ event: ev }, deps);
+    drift =
+      detected.mode === 'resource' ? await describeDrift({ event: ev, drift: detected }, deps) : detected;
+  }
+  const entry = findEntry(policy, ev);
+  if (!entry) throw new Error(`no policy entry for ${ev.resourceType} ${ev.configRuleName ?? ''}`);
+  return {
+    documentName: entry.runbook,
+    parameters: resolveParameters(entry.parameters, { event: ev, drift }, ROLE),
+  };
+}
+
+async function run(start: Start): Promise<AutomationExecution> {
+  const { ssm } = clients();
+  const { AutomationExecutionId } = await ssm.send(
+    new StartAutomationExecutionCommand({ DocumentName: start.documentName, Parameters: start.parameters }),
+  );
+  for (let i = 0; i < 2000; i++) {
+    const e = (await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId })))
+      .AutomationExecution;
+    if (e && ['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(e.AutomationExecutionStatus ?? ''))
+      return e;
+    await sleep(5);
+  }
+  throw new Error(`automation ${AutomationExecutionId} did not end`);
+}
+
+function expectSuccess(e: AutomationExecution): void {
+  expect(
+    e.FailureMessage,
+    JSON.stringify(e.StepExecutions?.filter((s) => s.StepStatus === 'Failed').map((s) => s.FailureMessage)),
+  ).toBeUndefined();
+  expect(e.AutomationExecutionStatus).toBe('Success');
+}
+
+async function executionCount(): Promise<number> {
+  const { ssm } = clients();
+  const r = await ssm.send(new DescribeAutomationExecutionsCommand({}));
+  return r.AutomationExecutionMetadataList?.length ?? 0;
+}
+
+/** A malformed id is refused by StartAutomationExecution itself: no automation, no change. */
+async function expectRejected(
+  start: Start,
+  param: string,
+  bad: string,
+  state: () => Promise<unknown>,
+): Promise<void> {
+  const { ssm } = clients();
+  const before = await state();
+  const count = await executionCount();
+  const err = await ssm
+    .send(
+      new StartAutomationExecutionCommand({
+        DocumentName: start.documentName,
+        Parameters: { ...start.parameters, [param]: [bad] },
+      }),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(err).toBeInstanceOf(InvalidAutomationExecutionParametersException);
+  expect((err as Error).message).toContain(param);
+  await sleep(20);
+  expect(await executionCount()).toBe(count);
+  expect(await state()).toEqual(before);
+}
+
+/** Remediate, check IN_SYNC, then run twice more (re-derived and replayed parameters): success, no change. */
+async function remediateAndRerun(
+  stackName: string,
+  ev: RemediationEvent,
+  state: () => Promise<unknown>,
+  runbook: string,
+): Promise<Start> {
+  expect(await stackDrift(stackName)).toBe('DRIFTED');
+  const first = await workflowParameters(ev);
+  expect(first.documentName).toBe(runbook);
+  const e0 = await run(first);
+  if (process.env.DBG)
+    console.log(
+      JSON.stringify(
+        e0.StepExecutions?.map((s) => [s.StepName, s.StepStatus, s.Outputs, s.FailureMessage]),
+        null,
+        1,
+      ),
+    );
+  expectSuccess(e0);
+  expect(await stackDrift(stackName)).toBe('IN_SYNC');
+  const fixed = await state();
+  const rederived = await workflowParameters(ev);
+  for (const again of [rederived, first]) {
+    expectSuccess(await run(again));
+    expect(await state()).toEqual(fixed);
+  }
+  expect(await stackDrift(stackName)).toBe('IN_SYNC');
+  return first;
+}
+
+const sortJson = <T>(xs: T[]): T[] =>
+  [...xs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+describe('runbooks in the sandbox', () => {
+  it('DriftRemediation-RevertSecurityGroupIngress: revokes SSH from the world, restores the declared rule, leaves tags alone', async () => {
+    const { ec2 } = clients();
+    const { GroupId = '' } = await deploy('rb-web', demoTemplate('web-security-group.yaml'));
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 22,
+            ToPort: 22,
+            IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'debugging' }],
+          },
+        ],
+      }),
+    );
+    await ec2.send(
+      new RevokeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '10.0.0.0/8' }] },
+        ],
+      }),
+    );
+    const state = async () => {
+      const g = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [GroupId] })))
+        .SecurityGroups?.[0];
+      return {
+        ingress: sortJson(g?.IpPermissions ?? []),
+        egress: sortJson(g?.IpPermissionsEgress ?? []),
+        tags: g?.Tags,
+      };
+    };
+    const ev = event({
+      configRuleName: 'restricted-ssh',
+      resourceType: 'AWS::EC2::SecurityGroup',
+      resourceId: GroupId,
+    });
+    const first = await remediateAndRerun('rb-web', ev, state, 'DriftRemediation-RevertSecurityGroupIngress');
+    expect(first.parameters.RevokeIngress).toHaveLength(1);
+    expect(first.parameters.AuthorizeIngress).toHaveLength(1);
+    const after = await state();
+    expect(after.ingress).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'HTTPS from the private network' }],
+      }),
+    ]);
+    expect(after.tags).toEqual([{ Key: 'app', Value: 'demo' }]);
+    await expectRejected(first, 'GroupId', 'sg-0123;aws ec2 delete-security-group', state);
+  });
+
+  it('DriftRemediation-EnableS3BucketEncryption: restores default encryption', async () => {
+    const { s3 } = clients();
+    const { BucketName = '' } = await deploy('rb-data', demoTemplate('data-bucket.yaml'));
+    await s3.send(new DeleteBucketEncryptionCommand({ Bucket: BucketName }));
+    const state = async () => {
+      const r = await s3
+        .send(new GetBucketEncryptionCommand({ Bucket: BucketName }))
+        .catch((e: Error) => ({ error: e.name }));
+      return 'error' in r ? r : r.ServerSideEncryptionConfiguration;
+    };
+    const ev = event({
+      configRuleName: 's3-bucket-server-side-encryption-enabled',
+      resourceType: 'AWS::S3::Bucket',
+      resourceId: BucketName,
+    });
+    const first = await remediateAndRerun('rb-data', ev, state, 'DriftRemediation-EnableS3BucketEncryption');
+    expect(await state()).toMatchObject({
+      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    await expectRejected(first, 'BucketName', 'Bad..Bucket', state);
+  });
+
+  it('DriftRemediation-EnableS3BucketVersioning: re-enables suspended versioning', async () => {
+    const { s3 } = clients();
+    const { BucketName = '' } = await deploy(
+      'rb-versioned',
+      demoTemplate('data-bucket.yaml').replace('drift-demo-data-', 'rb-versioned-'),
+    );
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: BucketName,
+        VersioningConfiguration: { Status: 'Suspended' },
+      }),
+    );
+    const state = async () => (await s3.send(new GetBucketVersioningCommand({ Bucket: BucketName }))).Status;
+    const ev = event({
+      configRuleName: 's3-bucket-versioning-enabled',
+      resourceType: 'AWS::S3::Bucket',
+      resourceId: BucketName,
+    });
+    const first = await remediateAndRerun(
+      'rb-versioned',
+      ev,
+      state,
+      'DriftRemediation-EnableS3BucketVersioning',
+    );
+    expect(await state()).toBe('Enabled');
+    await expectRejected(first, 'BucketName', 'xn--bucket', state);
+  });
+
+  it('DriftRemediation-BlockS3PublicAccess: turns every public access block setting back on', async () => {
+    const { s3 } = clients();
+    const { BucketName = '' } = await deploy(
+      'rb-private',
+      demoTemplate('data-bucket.yaml').replace('drift-demo-data-', 'rb-private-'),
+    );
+    await s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: BucketName,
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: false,
+          IgnorePublicAcls: false,
+          BlockPublicPolicy: false,
+          RestrictPublicBuckets: true,
+        },
+      }),
+    );
+    const state = async () =>
+      (await s3.send(new GetPublicAccessBlockCommand({ Bucket: BucketName }))).PublicAccessBlockConfiguration;
+    const ev = event({
+      configRuleName: 's3-bucket-level-public-access-prohibited',
+      resourceType: 'AWS::S3::Bucket',
+      resourceId: BucketName,
+    });
+    const first = await remediateAndRerun('rb-private', ev, state, 'DriftRemediation-BlockS3PublicAccess');
+    expect(await state()).toEqual({
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    });
+    await expectRejected(first, 'BucketName', '192.168.10.1', state);
+  });
+
+  it('DriftRemediation-RestoreIamRolePolicies: detaches AdministratorAccess, re-attaches, restores inline policies', async () => {
+    const { iam } = clients();
+    const template = `AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  AppRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: rb-app-role
+      Description: App role
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - { Effect: Allow, Principal: { Service: lambda.amazonaws.com }, Action: sts:AssumeRole }
+      ManagedPolicyArns:
+        - !Sub 'arn:\${AWS::Partition}:iam::aws:policy/ReadOnlyAccess'
+      Policies:
+        - PolicyName: read-reports
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - { Effect: Allow, Action: 's3:GetObject', Resource: 'arn:aws:s3:::reports/*' }
+Outputs:
+  RoleName:
+    Value: !Ref AppRole
+`;
+    const { RoleName = '' } = await deploy('rb-role', template);
+    await iam.send(
+      new AttachRolePolicyCommand({ RoleName, PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }),
+    );
+    await iam.send(
+      new DetachRolePolicyCommand({ RoleName, PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName,
+        PolicyName: 'read-reports',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+        }),
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName,
+        PolicyName: 'backdoor',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }],
+        }),
+      }),
+    );
+    const state = async () => {
+      const attached = (
+        await iam.send(new ListAttachedRolePoliciesCommand({ RoleName }))
+      ).AttachedPolicies?.map((p) => p.PolicyArn).sort();
+      const names = ((await iam.send(new ListRolePoliciesCommand({ RoleName }))).PolicyNames ?? []).sort();
+      const docs: Record<string, unknown> = {};
+      for (const n of names) {
+        const d =
+          (await iam.send(new GetRolePolicyCommand({ RoleName, PolicyName: n }))).PolicyDocument ?? '';
+        docs[n] = JSON.parse(decodeURIComponent(d));
+      }
+      return { attached, docs };
+    };
+    const ev = event({
+      source: 'cloudformation',
+      complianceType: 'DRIFTED',
+      resourceType: 'AWS::IAM::Role',
+      resourceId: RoleName,
+    });
+    const first = await remediateAndRerun('rb-role', ev, state, 'DriftRemediation-RestoreIamRolePolicies');
+    expect(first.parameters.DetachPolicyArns).toEqual(['arn:aws:iam::aws:policy/AdministratorAccess']);
+    expect(first.parameters.AttachPolicyArns).toEqual(['arn:aws:iam::aws:policy/ReadOnlyAccess']);
+    expect(first.parameters.DeleteInlinePolicyNames?.sort()).toEqual(['backdoor', 'read-reports']);
+    expect(await state()).toEqual({
+      attached: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+      docs: {
+        'read-reports': {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::reports/*' }],
+        },
+      },
+    });
+    await expectRejected(first, 'RoleName', 'role name with spaces', state);
+  });
+
+  it('DriftRemediation-RestoreLambdaConfiguration: restores memory, timeout and the declared environment', async () => {
+    const { lambda } = clients();
+    const { FunctionName = '' } = await deploy('rb-fn', demoTemplate('thumbnail-function.yaml'));
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName,
+        MemorySize: 1024,
+        Timeout: 3,
+        Environment: { Variables: { SIZE: '1024', DEBUG: 'true' } },
+      }),
+    );
+    const state = async () => {
+      const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName }));
+      return {
+        memory: c.MemorySize,
+        timeout: c.Timeout,
+        env: c.Environment?.Variables,
+        runtime: c.Runtime,
+        handler: c.Handler,
+        role: c.Role,
+      };
+    };
+    const ev = event({
+      configRuleName: 'lambda-function-settings-check',
+      resourceType: 'AWS::Lambda::Function',
+      resourceId: FunctionName,
+    });
+    const first = await remediateAndRerun('rb-fn', ev, state, 'DriftRemediation-RestoreLambdaConfiguration');
+    expect(first.parameters).toMatchObject({
+      MemorySize: ['128'],
+      Timeout: ['30'],
+      RestoreEnvironment: ['true'],
+    });
+    expect(await state()).toMatchObject({
+      memory: 128,
+      timeout: 30,
+      env: { SIZE: '256' },
+      runtime: 'nodejs22.x',
+      handler: 'index.handler',
+    });
+    await expectRejected(
+      first,
+      'FunctionName',
+      'arn:aws:lambda:us-east-1:000000000000:function:other',
+      state,
+    );
+  });
+
+  it('DriftRemediation-RevertStackDrift: a REVERT_DRIFT change set brings the whole stack back, resources kept', async () => {
+    const { s3, cfn } = clients();
+    const { BucketName = '' } = await deploy(
+      'rb-stack',
+      demoTemplate('data-bucket.yaml').replace('drift-demo-data-', 'rb-stack-'),
+    );
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: BucketName,
+        VersioningConfiguration: { Status: 'Suspended' },
+      }),
+    );
+    await s3.send(new DeleteBucketEncryptionCommand({ Bucket: BucketName }));
+    const state = async () => {
+      const resources =
+        (await cfn.send(new DescribeStackResourcesCommand({ StackName: 'rb-stack' }))).StackResources ?? [];
+      const versioning = (await s3.send(new GetBucketVersioningCommand({ Bucket: BucketName }))).Status;
+      const encryption = (await s3.send(new GetBucketEncryptionCommand({ Bucket: BucketName })))
+        .ServerSideEncryptionConfiguration;
+      return { physicalIds: resources.map((r) => r.PhysicalResourceId), versioning, encryption };
+    };
+    const ev = event({
+      source: 'manual',
+      complianceType: 'DRIFTED',
+      resourceType: 'AWS::CloudFormation::Stack',
+      resourceId: 'rb-stack',
+    });
+    const first = await remediateAndRerun('rb-stack', ev, state, 'DriftRemediation-RevertStackDrift');
+    expect(await state()).toMatchObject({ physicalIds: [BucketName], versioning: 'Enabled' });
+    await expectRejected(first, 'StackName', 'rb-stack; delete', state);
+  });
+
+  it('DriftRemediation-CloudControlPropertyRevert: patches a managed policy document back through Cloud Control', async () => {
+    const { iam } = clients();
+    const declared = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' }],
+    };
+    const template = `AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  MetricsPolicy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: rb-metrics-read
+      PolicyDocument: ${JSON.stringify(declared)}
+Outputs:
+  PolicyArn:
+    Value: !Ref MetricsPolicy
+`;
+    const { PolicyArn = '' } = await deploy('rb-policy', template);
+    await iam.send(
+      new CreatePolicyVersionCommand({
+        PolicyArn,
+        SetAsDefault: true,
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+        }),
+      }),
+    );
+    const state = async () => {
+      const p = (await iam.send(new GetPolicyCommand({ PolicyArn }))).Policy;
+      const v = await iam.send(new GetPolicyVersionCommand({ PolicyArn, VersionId: p?.DefaultVersionId }));
+      return JSON.parse(decodeURIComponent(v.PolicyVersion?.Document ?? '{}'));
+    };
+    const ev = event({
+      source: 'cloudformation',
+      complianceType: 'DRIFTED',
+      resourceType: 'AWS::IAM::ManagedPolicy',
+      resourceId: PolicyArn,
+    });
+    const first = await remediateAndRerun(
+      'rb-policy',
+      ev,
+      state,
+      'DriftRemediation-CloudControlPropertyRevert',
+    );
+    expect(JSON.parse(first.parameters.PatchDocument?.[0] ?? '[]')).toEqual([
+      { op: 'add', path: '/PolicyDocument', value: declared },
+    ]);
+    expect(await state()).toEqual(declared);
+    await expectRejected(first, 'Identifier', '../../other-policy', state);
+  });
+});
