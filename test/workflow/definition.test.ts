@@ -1,0 +1,477 @@
+/**
+ * The synthesized state machine definition, state by state: names, transitions, payloads, timeouts,
+ * Retry/Catch; validated with asl-validator; JSONPath only.
+ */
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { LAMBDA_SERVICE_ERRORS } from '../../tasks/shared/errors';
+import { definitionFromTemplate, stateTasks } from '../../workflows/local';
+import {
+  ESCALATING_PLAN_ERRORS,
+  INITIAL_RUNBOOK_STATE,
+  OUTCOME_STATES,
+  STATES,
+  TASK_STATES,
+  TASK_TIMEOUT_SECONDS,
+  THROTTLED_START_RETRY,
+  TRANSIENT_RETRY,
+} from '../../workflows/remediation';
+import { synth } from '../infra/synth';
+
+type State = Record<string, unknown> & { Type: string };
+type Validator = (
+  definition: unknown,
+  opts?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errorsText: (sep?: string) => string };
+const validateAsl = createRequire(import.meta.url)('asl-validator') as Validator;
+
+const { json: template } = synth({ nag: false });
+const definition = definitionFromTemplate(template) as unknown as {
+  StartAt: string;
+  States: Record<string, State>;
+};
+const states = definition.States;
+const S = (name: string): State => {
+  const s = states[name];
+  if (!s) throw new Error(`no state ${name}`);
+  return s;
+};
+const fnArn = (task: string) => {
+  const tasks = stateTasks(definition as never, template);
+  const name = Object.keys(tasks).find((n) => tasks[n] === task);
+  return String(S(name ?? '').Resource);
+};
+
+const retrier = (r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY) => ({
+  ErrorEquals: [...r.errors],
+  IntervalSeconds: r.intervalSeconds,
+  MaxAttempts: r.maxAttempts,
+  BackoffRate: r.backoffRate,
+  MaxDelaySeconds: r.maxDelaySeconds,
+  JitterStrategy: 'FULL',
+});
+const toFailure = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATES.releaseAfterFailure };
+
+describe('synthesized definition', () => {
+  it('is valid ASL (asl-validator)', () => {
+    const r = validateAsl(JSON.parse(JSON.stringify(definition)));
+    expect(r.errorsText()).toBe('');
+    expect(r.isValid).toBe(true);
+  });
+
+  it('is JSONPath only: no JSONata, Arguments, Output, Assign or QueryLanguage anywhere', () => {
+    const text = JSON.stringify(definition);
+    expect(text).not.toMatch(/"QueryLanguage"/);
+    expect(text).not.toMatch(/JSONata/i);
+    expect(text).not.toMatch(/\{%/);
+    const keys = new Set<string>();
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) {
+          keys.add(k);
+          walk(x);
+        }
+    };
+    walk(definition);
+    for (const banned of ['Arguments', 'Output', 'Assign', 'QueryLanguage', 'Items'])
+      expect(keys).not.toContain(banned);
+  });
+
+  it('has exactly the designed states, with their types', () => {
+    const expected: Record<string, string> = {
+      [STATES.start]: 'Pass',
+      [STATES.plan]: 'Task',
+      [STATES.planDecision]: 'Choice',
+      [STATES.confirm]: 'Task',
+      [STATES.stillNonCompliant]: 'Choice',
+      [STATES.detectDrift]: 'Task',
+      [STATES.driftDetectionDone]: 'Choice',
+      [STATES.waitDriftDetection]: 'Wait',
+      [STATES.checkDrift]: 'Task',
+      [STATES.describeDrift]: 'Task',
+      [STATES.templateViolatesRule]: 'Choice',
+      [STATES.approvalRequired]: 'Choice',
+      [STATES.requestApproval]: 'Task',
+      [STATES.notifyApprovers]: 'Task',
+      [STATES.acquireSlot]: 'Task',
+      [STATES.slotAcquired]: 'Choice',
+      [STATES.waitSlot]: 'Wait',
+      [STATES.prepareRunbook]: 'Pass',
+      [STATES.startRunbook]: 'Task',
+      [STATES.waitRunbook]: 'Wait',
+      [STATES.checkRunbook]: 'Task',
+      [STATES.runbookFinished]: 'Choice',
+      [STATES.waitRunbookRetry]: 'Wait',
+      [STATES.releaseSlot]: 'Task',
+      [STATES.recheckDrift]: 'Task',
+      [STATES.driftResolved]: 'Choice',
+      [STATES.waitRecheck]: 'Wait',
+      [STATES.requestReevaluation]: 'Task',
+      [STATES.reevaluationRequested]: 'Choice',
+      [STATES.waitReevaluation]: 'Wait',
+      [STATES.checkCompliance]: 'Task',
+      [STATES.compliant]: 'Choice',
+      [STATES.releaseAfterFailure]: 'Task',
+      [STATES.prepareOutcome]: 'Pass',
+      [STATES.recordOutcome]: 'Task',
+      [STATES.outcomeSucceeded]: 'Choice',
+      [STATES.succeeded]: 'Succeed',
+      [STATES.notSucceeded]: 'Fail',
+      [STATES.outcomeNotRecorded]: 'Fail',
+      ...Object.fromEntries(Object.values(OUTCOME_STATES).map((n) => [n, 'Pass'])),
+    };
+    expect(definition.StartAt).toBe(STATES.start);
+    expect(Object.fromEntries(Object.entries(states).map(([n, s]) => [n, s.Type]))).toEqual(expected);
+  });
+
+  it('maps every Task state to its task function (through the functions’ metadata)', () => {
+    expect(stateTasks(definition as never, template)).toEqual(TASK_STATES);
+  });
+
+  it('starts by keeping only the event and the execution reference', () => {
+    expect(S(STATES.start)).toEqual({
+      Type: 'Pass',
+      Parameters: {
+        'event.$': '$.event',
+        execution: {
+          'id.$': '$$.Execution.Id',
+          'name.$': '$$.Execution.Name',
+          'startTime.$': '$$.Execution.StartTime',
+        },
+      },
+      Next: STATES.plan,
+    });
+  });
+
+  it('Plan remediation: event + execution, result at $.plan, fail-closed errors escalate', () => {
+    expect(S(STATES.plan)).toEqual({
+      Type: 'Task',
+      Resource: fnArn('plan'),
+      Parameters: { 'event.$': '$.event', 'execution.$': '$.execution' },
+      ResultPath: '$.plan',
+      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+      Retry: [retrier(TRANSIENT_RETRY)],
+      Catch: [
+        { ErrorEquals: [...ESCALATING_PLAN_ERRORS], ResultPath: '$.error', Next: OUTCOME_STATES.ESCALATED },
+        toFailure,
+      ],
+      Next: STATES.planDecision,
+    });
+    expect(S(STATES.planDecision)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.plan.decision', StringEquals: 'remediate', Next: STATES.confirm },
+        { Variable: '$.plan.decision', StringEquals: 'skip', Next: OUTCOME_STATES.SKIPPED },
+      ],
+      Default: OUTCOME_STATES.ESCALATED,
+    });
+  });
+
+  it('Confirm non-compliance: stale or deleted → SKIPPED', () => {
+    expect(S(STATES.confirm).Parameters).toEqual({
+      'event.$': '$.event',
+      'plan.$': '$.plan',
+      'execution.$': '$.execution',
+    });
+    expect(S(STATES.confirm).ResultPath).toBe('$.confirmation');
+    expect(S(STATES.stillNonCompliant)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.confirmation.stillNonCompliant', BooleanEquals: true },
+            { Variable: '$.confirmation.resourceExists', BooleanEquals: true },
+          ],
+          Next: STATES.detectDrift,
+        },
+      ],
+      Default: OUTCOME_STATES.SKIPPED,
+    });
+  });
+
+  it('drift detection polls with Wait(SecondsPath $.drift.waitSeconds) ⇄ Check drift detection', () => {
+    expect(S(STATES.detectDrift).Next).toBe(STATES.driftDetectionDone);
+    expect(S(STATES.driftDetectionDone)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          Variable: '$.drift.detectionStatus',
+          StringEquals: 'DETECTION_IN_PROGRESS',
+          Next: STATES.waitDriftDetection,
+        },
+      ],
+      Default: STATES.describeDrift,
+    });
+    expect(S(STATES.waitDriftDetection)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.drift.waitSeconds',
+      Next: STATES.checkDrift,
+    });
+    expect(S(STATES.checkDrift).Parameters).toEqual({
+      'drift.$': '$.drift',
+      'event.$': '$.event',
+      'execution.$': '$.execution',
+    });
+    expect(S(STATES.checkDrift).Next).toBe(STATES.driftDetectionDone);
+  });
+
+  it('template violating the rule escalates; approval mode picks the path', () => {
+    expect(S(STATES.describeDrift).Next).toBe(STATES.templateViolatesRule);
+    expect(S(STATES.templateViolatesRule)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.drift.templateViolatesRule', IsPresent: true },
+            { Variable: '$.drift.templateViolatesRule', BooleanEquals: true },
+          ],
+          Next: OUTCOME_STATES.ESCALATED,
+        },
+      ],
+      Default: STATES.approvalRequired,
+    });
+    expect(S(STATES.approvalRequired)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.plan.approval.required', BooleanEquals: true, Next: STATES.requestApproval },
+        { Variable: '$.plan.approval.mode', StringEquals: 'notify-only', Next: STATES.notifyApprovers },
+      ],
+      Default: STATES.acquireSlot,
+    });
+  });
+
+  it('Request approval waits for the task token, times out after the approval TTL', () => {
+    const s = S(STATES.requestApproval);
+    expect(s.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(s.Parameters).toEqual({
+      FunctionName: String(S(STATES.notifyApprovers).Resource),
+      Payload: {
+        'taskToken.$': '$$.Task.Token',
+        'event.$': '$.event',
+        'plan.$': '$.plan',
+        'drift.$': '$.drift',
+        'execution.$': '$.execution',
+      },
+    });
+    expect(s.TimeoutSecondsPath).toBe('$.plan.approval.ttlSeconds');
+    expect(s.TimeoutSeconds).toBeUndefined();
+    expect(s.ResultPath).toBe('$.approval');
+    expect(s.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: OUTCOME_STATES.EXPIRED },
+      { ErrorEquals: ['ApprovalRejected'], ResultPath: '$.error', Next: OUTCOME_STATES.REJECTED },
+      toFailure,
+    ]);
+    expect(s.Next).toBe(STATES.acquireSlot);
+    // notify-only: a plain invoke of the same function, no token, result discarded
+    const n = S(STATES.notifyApprovers);
+    expect(String(n.Resource)).toMatch(/^arn:aws:lambda:.*RequestApprovalFunction/);
+    expect(n.Parameters).toEqual({
+      notifyOnly: true,
+      'event.$': '$.event',
+      'plan.$': '$.plan',
+      'drift.$': '$.drift',
+      'execution.$': '$.execution',
+    });
+    expect(n.ResultPath).toBeNull();
+    expect(n.Next).toBe(STATES.acquireSlot);
+  });
+
+  it('slot: not acquired → Wait($.slot.waitSeconds) → Acquire; acquired → first runbook attempt', () => {
+    expect(S(STATES.acquireSlot).Parameters).toBeUndefined(); // whole state: the previous $.slot may be absent
+    expect(S(STATES.acquireSlot).ResultPath).toBe('$.slot');
+    expect(S(STATES.slotAcquired)).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.slot.acquired', BooleanEquals: true, Next: STATES.prepareRunbook }],
+      Default: STATES.waitSlot,
+    });
+    expect(S(STATES.waitSlot)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.slot.waitSeconds',
+      Next: STATES.acquireSlot,
+    });
+    expect(S(STATES.prepareRunbook)).toEqual({
+      Type: 'Pass',
+      Result: INITIAL_RUNBOOK_STATE,
+      ResultPath: '$.runbook',
+      Next: STATES.startRunbook,
+    });
+  });
+
+  it('runbook: start (throttling retried) ⇄ check; failed & retryable → wait retryAfter → start; failed → failure path', () => {
+    const start = S(STATES.startRunbook);
+    expect(start.Parameters).toEqual({
+      'event.$': '$.event',
+      'plan.$': '$.plan',
+      'drift.$': '$.drift',
+      'runbook.$': '$.runbook',
+      'execution.$': '$.execution',
+    });
+    expect(start.Retry).toEqual([retrier(TRANSIENT_RETRY), retrier(THROTTLED_START_RETRY)]);
+    expect(start.Next).toBe(STATES.waitRunbook);
+    expect(S(STATES.waitRunbook)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.runbook.waitSeconds',
+      Next: STATES.checkRunbook,
+    });
+    expect(S(STATES.checkRunbook).Parameters).toEqual({
+      'plan.$': '$.plan',
+      'runbook.$': '$.runbook',
+      'execution.$': '$.execution',
+    });
+    expect(S(STATES.runbookFinished)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.runbook.phase', StringEquals: 'succeeded', Next: STATES.releaseSlot },
+        {
+          And: [
+            { Variable: '$.runbook.phase', StringEquals: 'failed' },
+            { Variable: '$.runbook.retryable', IsPresent: true },
+            { Variable: '$.runbook.retryable', BooleanEquals: true },
+          ],
+          Next: STATES.waitRunbookRetry,
+        },
+        { Variable: '$.runbook.phase', StringEquals: 'failed', Next: STATES.releaseAfterFailure },
+      ],
+      Default: STATES.waitRunbook,
+    });
+    expect(S(STATES.waitRunbookRetry)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.runbook.waitSeconds',
+      Next: STATES.startRunbook,
+    });
+  });
+
+  it('release, then verification: re-check drift, Config re-evaluation loop', () => {
+    expect(S(STATES.releaseSlot).Parameters).toEqual({
+      'slot.$': '$.slot',
+      'plan.$': '$.plan',
+      'execution.$': '$.execution',
+    });
+    expect(S(STATES.releaseSlot).Next).toBe(STATES.recheckDrift);
+    expect(S(STATES.recheckDrift).Parameters).toBeUndefined(); // whole state: $.verification absent the first time
+    expect(S(STATES.driftResolved)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.verification.status', StringEquals: 'verified', Next: OUTCOME_STATES.VERIFIED },
+        { Variable: '$.verification.status', StringEquals: 'failed', Next: OUTCOME_STATES.NOT_VERIFIED },
+        { Variable: '$.event.configRuleName', IsPresent: true, Next: STATES.requestReevaluation },
+      ],
+      Default: STATES.waitRecheck,
+    });
+    expect(S(STATES.waitRecheck)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.verification.waitSeconds',
+      Next: STATES.recheckDrift,
+    });
+    expect(S(STATES.reevaluationRequested)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.verification.status', StringEquals: 'failed', Next: OUTCOME_STATES.NOT_VERIFIED },
+      ],
+      Default: STATES.waitReevaluation,
+    });
+    expect(S(STATES.waitReevaluation).Next).toBe(STATES.checkCompliance);
+    expect(S(STATES.compliant)).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.verification.status', StringEquals: 'verified', Next: OUTCOME_STATES.VERIFIED },
+        { Variable: '$.verification.status', StringEquals: 'failed', Next: OUTCOME_STATES.NOT_VERIFIED },
+      ],
+      Default: STATES.requestReevaluation,
+    });
+  });
+
+  it('every outcome is recorded once, then Succeed or Fail on $.outcome.succeeded', () => {
+    for (const [outcome, name] of Object.entries(OUTCOME_STATES)) {
+      expect(S(name)).toEqual({
+        Type: 'Pass',
+        Parameters: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
+        ResultPath: '$.recording',
+        Next: STATES.prepareOutcome,
+      });
+    }
+    expect(S(STATES.prepareOutcome)).toEqual({
+      Type: 'Pass',
+      Parameters: { 'merged.$': 'States.JsonMerge($, $.recording, false)' },
+      OutputPath: '$.merged',
+      Next: STATES.recordOutcome,
+    });
+    const record = S(STATES.recordOutcome);
+    expect(record.Parameters).toBeUndefined();
+    expect(record.ResultPath).toBe('$.outcome');
+    expect(record.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
+    ]);
+    expect(S(STATES.outcomeSucceeded)).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.outcome.succeeded', BooleanEquals: true, Next: STATES.succeeded }],
+      Default: STATES.notSucceeded,
+    });
+    expect(S(STATES.notSucceeded)).toEqual({
+      Type: 'Fail',
+      Error: 'RemediationNotSucceeded',
+      CausePath: '$.outcome.reason',
+    });
+  });
+
+  it('the failure path always releases the slot, then records FAILED (even if the release fails)', () => {
+    const r = S(STATES.releaseAfterFailure);
+    expect(r.Parameters).toBeUndefined();
+    expect(r.ResultPath).toBe('$.slot');
+    expect(r.Next).toBe(OUTCOME_STATES.FAILED);
+    expect(r.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.releaseError', Next: OUTCOME_STATES.FAILED },
+    ]);
+  });
+
+  it('every Task: explicit timeout, Retry only on transient errors, Catch ends in the failure path', () => {
+    const allowedRetry = new Set([
+      'TransientServiceError',
+      ...LAMBDA_SERVICE_ERRORS,
+      'Lambda.ClientExecutionTimeoutException',
+      'RunbookStartThrottledError',
+    ]);
+    for (const [name, s] of Object.entries(states)) {
+      if (s.Type !== 'Task') continue;
+      if (name === STATES.requestApproval)
+        expect(s.TimeoutSecondsPath, name).toBe('$.plan.approval.ttlSeconds');
+      else expect(s.TimeoutSeconds, name).toBe(TASK_TIMEOUT_SECONDS);
+      const retry = s.Retry as { ErrorEquals: string[]; JitterStrategy: string; MaxDelaySeconds: number }[];
+      expect(retry.length, name).toBeGreaterThan(0);
+      for (const r of retry) {
+        for (const e of r.ErrorEquals) expect(allowedRetry, `${name} retries ${e}`).toContain(e);
+        expect(r.JitterStrategy).toBe('FULL');
+        expect(r.MaxDelaySeconds).toBeGreaterThan(0);
+      }
+      const catches = s.Catch as { ErrorEquals: string[]; Next: string }[];
+      const last = catches[catches.length - 1];
+      expect(last?.ErrorEquals, name).toEqual(['States.ALL']);
+      if (name === STATES.recordOutcome) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
+      else if (name === STATES.releaseAfterFailure) expect(last?.Next).toBe(OUTCOME_STATES.FAILED);
+      else expect(last?.Next, name).toBe(STATES.releaseAfterFailure);
+      // payloadResponseOnly: the function ARN is the Resource (state data stays clean), except the token wait
+      if (name !== STATES.requestApproval) expect(String(s.Resource), name).toMatch(/^arn:aws:lambda:/);
+    }
+  });
+
+  it('every state is reachable and every path ends in Succeed or Fail', () => {
+    const next = (s: State): string[] => [
+      ...(typeof s.Next === 'string' ? [s.Next] : []),
+      ...(((s.Choices as { Next: string }[] | undefined) ?? []).map((c) => c.Next) as string[]),
+      ...(typeof s.Default === 'string' ? [s.Default] : []),
+      ...(((s.Catch as { Next: string }[] | undefined) ?? []).map((c) => c.Next) as string[]),
+    ];
+    const seen = new Set<string>([definition.StartAt]);
+    const queue = [definition.StartAt];
+    while (queue.length) {
+      const n = queue.shift() as string;
+      for (const m of next(S(n))) if (!seen.has(m)) seen.add(m) && queue.push(m);
+    }
+    expect([...seen].sort()).toEqual(Object.keys(states).sort());
+    for (const [name, s] of Object.entries(states)) {
+      if (s.Type === 'Succeed' || s.Type === 'Fail') continue;
+      expect(next(s).length, `${name} has a successor`).toBeGreaterThan(0);
+    }
+  });
+});
