@@ -576,6 +576,27 @@ Outputs:
     await expectRejected(first, 'StackName', 'rb-stack; delete', state);
   });
 
+  it('a runbook that did not fix the resource fails its final verification', async () => {
+    const { ec2 } = clients();
+    const { GroupId = '' } = await deploy('rb-unfixed', demoTemplate('web-security-group.yaml'));
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
+    );
+    const ev = event({
+      configRuleName: 'restricted-ssh',
+      resourceType: 'AWS::EC2::SecurityGroup',
+      resourceId: GroupId,
+    });
+    const start = await workflowParameters(ev);
+    const e = await run({ ...start, parameters: { ...start.parameters, RevokeIngress: [] } });
+    expect(e.AutomationExecutionStatus).toBe('Failed');
+    expect(e.FailureMessage).toMatch(/^Step VerifyGroupInSync .*StackResourceDriftStatus is \["MODIFIED"\]/);
+    expect(await stackDrift('rb-unfixed')).toBe('DRIFTED');
+  });
+
   it('DriftRemediation-CloudControlPropertyRevert: patches a managed policy document back through Cloud Control', async () => {
     const { iam } = clients();
     const declared = {
