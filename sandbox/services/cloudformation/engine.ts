@@ -321,9 +321,11 @@ export class StackEngine {
       token?: string;
     } = {},
   ): void {
+    let eventId = opts.logicalId ? `${opts.logicalId}-${status}-${this.now().toISOString()}` : randomUUID();
+    if (stack.events.some((e) => e.EventId === eventId)) eventId = `${eventId}-${randomUUID().slice(0, 8)}`;
     stack.events.unshift({
       StackId: stack.stackId,
-      EventId: opts.logicalId ? `${opts.logicalId}-${status}-${this.now().toISOString()}` : randomUUID(),
+      EventId: eventId,
       StackName: stack.stackName,
       LogicalResourceId: opts.logicalId ?? stack.stackName,
       PhysicalResourceId: opts.logicalId ? (opts.physicalId ?? '') : stack.stackId,
@@ -993,7 +995,6 @@ export class StackEngine {
       detection.status = 'DETECTION_COMPLETE';
       detection.stackDriftStatus = drifted > 0 ? 'DRIFTED' : 'IN_SYNC';
       detection.driftedCount = drifted;
-      detection.timestamp = this.now();
       stack.driftStatus = detection.stackDriftStatus;
       stack.lastDriftCheck = detection.timestamp;
       if (checked === 0) detection.reason = 'No resources in the stack support drift detection.';
@@ -1002,7 +1003,6 @@ export class StackEngine {
       detection.status = 'DETECTION_FAILED';
       detection.stackDriftStatus = 'UNKNOWN';
       detection.reason = `Failed to detect drift: ${errorText(err)}`;
-      detection.timestamp = this.now();
     }
     await this.sandbox.putEvent({
       source: 'aws.cloudformation',

@@ -28,6 +28,7 @@ import {
   InsufficientCapabilitiesException,
   InvalidChangeSetStatusException,
   ListChangeSetsCommand,
+  ListExportsCommand,
   ListStackResourcesCommand,
   type Stack,
   UpdateStackCommand,
@@ -457,6 +458,84 @@ describe('CloudFormation stacks', () => {
     );
     const clean = await detect('web');
     expect(clean.done.StackDriftStatus).toBe('IN_SYNC');
+  });
+
+  it('exports outputs, resolves Fn::ImportValue in other stacks, and refuses to delete an export in use', async () => {
+    const groupId = await output('web', 'GroupId');
+    const exportsList = await cfn().send(new ListExportsCommand({}));
+    expect(exportsList.Exports).toEqual([
+      { ExportingStackId: (await settled('web')).StackId, Name: 'web-sg', Value: groupId },
+    ]);
+    const importer = `Resources:
+  Rule:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !ImportValue web-sg
+      IpProtocol: tcp
+      FromPort: 8443
+      ToPort: 8443
+      CidrIp: 10.1.0.0/16
+`;
+    await cfn().send(new CreateStackCommand({ StackName: 'importer', TemplateBody: importer }));
+    expect((await settled('importer')).StackStatus).toBe('CREATE_COMPLETE');
+    const sg = (
+      await new EC2Client(sb.clientConfig).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }))
+    ).SecurityGroups?.[0];
+    expect(sg?.IpPermissions?.some((p) => p.FromPort === 8443)).toBe(true);
+    await expect(cfn().send(new DeleteStackCommand({ StackName: 'web' }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'Export web-sg cannot be deleted as it is in use by importer',
+    });
+    await cfn().send(new DeleteStackCommand({ StackName: 'importer' }));
+    await until('importer deleted', async () => {
+      const r = await cfn()
+        .send(new DescribeStacksCommand({}))
+        .catch(() => undefined);
+      return r && !r.Stacks?.some((st) => st.StackName === 'importer') ? true : undefined;
+    });
+    const after = (
+      await new EC2Client(sb.clientConfig).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }))
+    ).SecurityGroups?.[0];
+    expect(after?.IpPermissions?.some((p) => p.FromPort === 8443)).toBe(false);
+  });
+
+  it('a failed update rolls back to the previous template and resources (UPDATE_ROLLBACK_COMPLETE)', async () => {
+    const before = (
+      await cfn().send(new DescribeStackResourcesCommand({ StackName: 'web' }))
+    ).StackResources?.map((r) => r.PhysicalResourceId).sort();
+    const broken = TEMPLATE.replace(
+      'Outputs:',
+      `  Extra:
+    Type: AWS::SQS::Queue
+    DependsOn: WebSg
+Outputs:`,
+    ).replace('FromPort: 443\n          ToPort: 443', 'FromPort: 444\n          ToPort: 444');
+    expect(broken).toContain('FromPort: 444');
+    await cfn().send(
+      new UpdateStackCommand({
+        StackName: 'web',
+        TemplateBody: broken,
+        Capabilities: ['CAPABILITY_IAM'],
+        Tags: [{ Key: 'team', Value: 'a' }],
+      }),
+    );
+    const stack = await settled('web');
+    expect(stack.StackStatus).toBe('UPDATE_ROLLBACK_COMPLETE');
+    const events = (await cfn().send(new DescribeStackEventsCommand({ StackName: 'web' }))).StackEvents ?? [];
+    expect(events.find((e) => e.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS')?.ResourceStatusReason).toBe(
+      'The following resource(s) failed to create: [Extra].',
+    );
+    const after = (
+      await cfn().send(new DescribeStackResourcesCommand({ StackName: 'web' }))
+    ).StackResources?.map((r) => r.PhysicalResourceId).sort();
+    expect(after).toEqual(before);
+    expect((await cfn().send(new GetTemplateCommand({ StackName: 'web' }))).TemplateBody).toBe(TEMPLATE);
+    const groupId = await output('web', 'GroupId');
+    const sg = (
+      await new EC2Client(sb.clientConfig).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }))
+    ).SecurityGroups?.[0];
+    expect(sg?.IpPermissions?.map((p) => p.FromPort)).toEqual([443]);
+    expect((await detect('web')).done.StackDriftStatus).toBe('IN_SYNC');
   });
 
   it('returns the documented typed errors', async () => {
