@@ -38,6 +38,8 @@ export interface SandboxOptions {
   accountId?: string;
   /** Receives every log line as it happens (the CLI prints them with --verbose). */
   onLog?: (line: string) => void;
+  /** Also log one line per HTTP request. */
+  logRequests?: boolean;
 }
 
 /** A published SNS message as the outbox keeps it. */
@@ -240,6 +242,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     defaultRegion: region,
     dispatch: invoke,
     log,
+    logRequests: options.logRequests ?? false,
   });
 
   const started: ServiceModule[] = [];

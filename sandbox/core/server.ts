@@ -15,6 +15,7 @@ import {
   encodeQueryError,
   encodeQueryResponse,
   operationSchemas,
+  preloadSchemas,
 } from './codec/query';
 import type { RawHttpRequest, RawHttpResponse, ServiceModule } from './types';
 import { AwsError } from './types';
@@ -37,6 +38,8 @@ export interface ServerOptions {
   defaultRegion: string;
   dispatch: Dispatch;
   log?: (line: string) => void;
+  /** Log one line per request (`http: POST sqs:SendMessage 200 3 ms`). */
+  logRequests?: boolean;
 }
 
 const DEFAULT_NAMESPACES: Record<string, string> = {
@@ -118,6 +121,7 @@ export class SandboxServer {
 
   addService(m: ServiceModule): void {
     this.bySigningName.set(m.signingName, m);
+    if (m.protocol === 'awsQuery' || m.protocol === 'ec2Query') preloadSchemas(m.signingName);
     if (m.targetPrefix) this.byTargetPrefix.set(m.targetPrefix, m);
   }
 
@@ -173,7 +177,20 @@ export class SandboxServer {
       body: await readBody(req),
       ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
     };
+    const started = Date.now();
     const out = await this.route(raw);
+    if (this.options.logRequests) {
+      const scope = credentialScope(raw.headers, raw.query);
+      const target = raw.headers['x-amz-target'];
+      const op = target
+        ? target.slice(target.lastIndexOf('.') + 1)
+        : (new URLSearchParams(raw.body.toString('utf8')).get('Action') ??
+          raw.query.get('Action') ??
+          raw.path);
+      this.options.log?.(
+        `http: ${raw.method} ${scope?.service ?? '-'}:${op} ${out.status} ${Date.now() - started} ms`,
+      );
+    }
     const body = out.body ?? '';
     const headers = { 'content-length': String(Buffer.byteLength(body)), ...(out.headers ?? {}) };
     res.writeHead(out.status, headers);

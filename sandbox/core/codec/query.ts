@@ -46,6 +46,11 @@ function resolveRef(ref: unknown): unknown {
 }
 
 /** The SDK's input/output schemas for an operation, or undefined when no client ships them. */
+/** Starts loading a query service's SDK schemas in the background (the EC2 client is large). */
+export function preloadSchemas(signingName: string): void {
+  void loadClient(signingName);
+}
+
 export async function operationSchemas(
   signingName: string,
   operation: string,

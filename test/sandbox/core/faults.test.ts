@@ -184,6 +184,25 @@ describe('sandbox assembly', () => {
     }
   });
 
+  it('logs one line per request when asked', async () => {
+    const lines: string[] = [];
+    const sandbox = await startSandbox({
+      port: 0,
+      services: [sqsService()],
+      timeScale: 0,
+      logRequests: true,
+      onLog: (l) => lines.push(l),
+    });
+    try {
+      const client = new SQSClient(clientConfigFor(sandbox));
+      await client.send(new GetQueueUrlCommand({ QueueName: 'none' })).catch(() => undefined);
+      expect(lines).toEqual([expect.stringMatching(/^http: POST sqs:GetQueueUrl 400 \d+ ms$/)]);
+      expect(sandbox.logs).toEqual(lines);
+    } finally {
+      await sandbox.stop();
+    }
+  });
+
   it('fans out recordChange to listeners until they unsubscribe', async () => {
     const sandbox = await startSandbox({ port: 0, timeScale: 0 });
     try {

@@ -1,5 +1,6 @@
 import {
   CreateTopicCommand,
+  GetTopicAttributesCommand,
   InvalidParameterException,
   ListSubscriptionsByTopicCommand,
   ListTopicsCommand,
@@ -27,6 +28,19 @@ describe('SNS', () => {
     expect(b.TopicArn).toBe(a.TopicArn);
     const listed = await sns().send(new ListTopicsCommand({}));
     expect(listed.Topics).toEqual([{ TopicArn: a.TopicArn }]);
+  });
+
+  it('returns topic attributes as an awsQuery map the SDK parses', async () => {
+    const { TopicArn } = await sns().send(
+      new CreateTopicCommand({ Name: 'with-attrs', Attributes: { DisplayName: 'Ops' } }),
+    );
+    const out = await sns().send(new GetTopicAttributesCommand({ TopicArn }));
+    expect(out.Attributes).toMatchObject({
+      TopicArn,
+      DisplayName: 'Ops',
+      Owner: ACCOUNT,
+      SubscriptionsConfirmed: '0',
+    });
   });
 
   it('validates topic names (InvalidParameterException)', async () => {
