@@ -70,10 +70,17 @@ interface ConfigState {
   /** `${rule}|${type}|${id}` pending change-triggered evaluations → latest change time. */
   pending: Map<string, Date>;
   policyIds: Map<string, string>;
+  /**
+   * Stacks whose drift this module is detecting, and until when their own stack changes are ignored:
+   * a drift detection records a stack change, which must not trigger another detection.
+   */
+  stacksBusy: Set<string>;
+  stacksQuietUntil: Map<string, number>;
   unsubscribe?: () => void;
 }
 
 const EVALUATION_MODE = 'DETECTIVE';
+const STACK_TYPE = 'AWS::CloudFormation::Stack';
 const COMPLIANCE_TYPES = ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE', 'INSUFFICIENT_DATA'];
 
 function state(sandbox: SandboxContext): ConfigState {
@@ -82,6 +89,8 @@ function state(sandbox: SandboxContext): ConfigState {
     results: new Map(),
     pending: new Map(),
     policyIds: new Map(),
+    stacksBusy: new Set(),
+    stacksQuietUntil: new Map(),
   }));
 }
 
@@ -228,6 +237,26 @@ class ConfigEngine {
   ): Promise<void> {
     const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
     if (!evaluator) return;
+    const isStack = resourceType === STACK_TYPE;
+    if (isStack) this.st.stacksBusy.add(resourceId);
+    try {
+      await this.evaluateWithRetry(rule, evaluator, resourceType, resourceId, ordering);
+    } finally {
+      if (isStack) {
+        this.st.stacksBusy.delete(resourceId);
+        const quietMs = this.options.evaluationDelaySeconds * 2 * 1000;
+        this.st.stacksQuietUntil.set(resourceId, this.sandbox.clock.now().getTime() + quietMs);
+      }
+    }
+  }
+
+  private async evaluateWithRetry(
+    rule: Rule,
+    evaluator: Evaluator,
+    resourceType: string,
+    resourceId: string,
+    ordering: Date,
+  ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const invoked = this.sandbox.clock.now();
       rule.lastInvoked = invoked;
@@ -325,6 +354,10 @@ class ConfigEngine {
     const at = this.sandbox.clock.now();
     const rules = [...this.st.rules.values()];
     if (rules.length === 0) return;
+    if (change.resourceType === STACK_TYPE && change.kind !== 'deleted') {
+      const quiet = this.st.stacksQuietUntil.get(change.resourceId) ?? 0;
+      if (this.st.stacksBusy.has(change.resourceId) || at.getTime() < quiet) return; // our own drift detection
+    }
     const resource = configResourceOf(this.sandbox, change, this.st.policyIds);
     const stackRules = rules.filter(
       (r) => r.Source.SourceIdentifier === 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK',
@@ -337,7 +370,7 @@ class ConfigEngine {
         }
       }
     }
-    if (stackRules.length > 0 && change.resourceType !== 'AWS::CloudFormation::Stack') {
+    if (stackRules.length > 0 && change.resourceType !== STACK_TYPE) {
       const stackId = await this.stackOf(change.resourceId);
       if (stackId) {
         for (const rule of stackRules) {
