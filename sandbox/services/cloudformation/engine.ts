@@ -374,8 +374,14 @@ export class StackEngine {
 
   // ------------------------------------------------------------ create
 
-  async createResource(stack: StackState, r: ResourceState, props: Obj): Promise<void> {
-    this.setResourceStatus(stack, r, 'CREATE_IN_PROGRESS', undefined, props);
+  /** Creates a resource; `phase` UPDATE when it replaces an existing one (CloudFormation reports UPDATE_*). */
+  async createResource(
+    stack: StackState,
+    r: ResourceState,
+    props: Obj,
+    phase: 'CREATE' | 'UPDATE' = 'CREATE',
+  ): Promise<void> {
+    if (phase === 'CREATE') this.setResourceStatus(stack, r, 'CREATE_IN_PROGRESS', undefined, props);
     await this.sleep(RESOURCE_SECONDS);
     if (NOOP_TYPES.has(r.type)) {
       r.physicalId = `${stack.stackName}-${r.logicalId}-${randomUUID().slice(0, 12).toUpperCase()}`;
@@ -390,8 +396,8 @@ export class StackEngine {
       r.attributes = { ...result.attributes };
     }
     r.properties = props;
-    this.setResourceStatus(stack, r, 'CREATE_IN_PROGRESS', 'Resource creation Initiated');
-    this.setResourceStatus(stack, r, 'CREATE_COMPLETE');
+    this.setResourceStatus(stack, r, `${phase}_IN_PROGRESS`, 'Resource creation Initiated');
+    this.setResourceStatus(stack, r, `${phase}_COMPLETE`);
   }
 
   async deleteResource(stack: StackState, r: ResourceState, retain = false): Promise<void> {
@@ -797,7 +803,7 @@ export class StackEngine {
             'UPDATE_IN_PROGRESS',
             'Requested update requires the creation of a new physical resource; hence creating one.',
           );
-          await this.createResource(stack, fresh, props);
+          await this.createResource(stack, fresh, props, 'UPDATE');
           continue;
         }
         this.setResourceStatus(stack, current, 'UPDATE_IN_PROGRESS', undefined, props);

@@ -692,6 +692,23 @@ Outputs:`,
       await cfn().send(new DescribeStackResourceCommand({ StackName: 'cs', LogicalResourceId: 'Sg' }))
     ).StackResourceDetail?.PhysicalResourceId;
     expect(after).not.toBe(before);
+    const replacedEvents =
+      (await cfn().send(new DescribeStackEventsCommand({ StackName: 'cs' }))).StackEvents ?? [];
+    const sgEvents = replacedEvents
+      .filter((e) => e.LogicalResourceId === 'Sg')
+      .slice(0, 5)
+      .reverse()
+      .map((e) => [
+        e.ResourceStatus,
+        e.PhysicalResourceId === after ? 'new' : e.PhysicalResourceId === before ? 'old' : '-',
+      ]);
+    expect(sgEvents).toEqual([
+      ['UPDATE_IN_PROGRESS', '-'],
+      ['UPDATE_IN_PROGRESS', 'new'],
+      ['UPDATE_COMPLETE', 'new'],
+      ['DELETE_IN_PROGRESS', 'old'],
+      ['DELETE_COMPLETE', 'old'],
+    ]);
     const ec2 = new EC2Client(sb.clientConfig);
     await expect(
       ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [before ?? ''] })),
