@@ -220,6 +220,13 @@ export function stepFunctionsService(): StepFunctionsService {
       Execution: { Id: arn, Name: name, RoleArn: machine.roleArn },
       StateMachine: { Id: machine.arn, Name: machine.name },
       Task: { Token: taskToken() },
+      // The local engine does not maintain `$$.State`; states read EnteredTime while their input is
+      // processed, i.e. on entering the state, so a getter gives the (emulated) entry time.
+      State: {
+        get EnteredTime() {
+          return clock.now().toISOString();
+        },
+      },
     };
     const history = new HistoryRecorder((stateName): TaskInfo | undefined => {
       const s = machine.states[stateName];
