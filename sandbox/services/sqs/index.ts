@@ -915,7 +915,11 @@ export function sqsService(): SqsService {
     async stop() {
       stopped = true;
       for (const q of queues.values()) wake(q);
-      await Promise.allSettled(pollers);
+      // a batch whose function never returns must not hold the sandbox open
+      await Promise.race([
+        Promise.allSettled(pollers),
+        new Promise<void>((r) => setTimeout(r, 5000).unref()),
+      ]);
     },
     addEventSourceMapping(queueArn, functionArn, batchSize = 10, options = {}) {
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
