@@ -82,8 +82,8 @@ describe('demo stacks on the resource providers, with Config watching', () => {
         account: '',
         region: '',
         time: '',
-        resources: [],
         ...e,
+        resources: e.resources ?? [],
       } as BusEvent);
       await original(e);
     };
