@@ -1,6 +1,8 @@
 /**
  * Drift comparison as CloudFormation reports it (DescribeStackResourceDrifts / DetectStackResourceDrift):
- * - only properties set in the template are compared (nested objects: only the members the template sets);
+ * - only properties set in the template are compared (nested objects: only the members the template sets,
+ *   except inside JSON documents and maps — policy documents, Lambda environment Variables — where a
+ *   member added live is an ADD);
  * - lists are compared as unordered collections (rules, tags, policy ARNs, statements): an element of the
  *   live list that matches no template element is an ADD at `/<Property>/<index in the live list>`
  *   (ExpectedValue "null"), a template element that matches nothing live is a REMOVE at
@@ -73,6 +75,18 @@ const escapePath = (k: string): string => k.replace(/~/g, '~0').replace(/\//g, '
 interface Options {
   /** Inside a JSON policy document: a scalar equals a one-element list. */
   policy: boolean;
+  /**
+   * Inside a JSON document or a map (policy documents, Lambda environment Variables): members the
+   * template does not set are compared too (a member added live is an ADD).
+   */
+  exact: boolean;
+}
+
+const MAP_KEYS = /^Variables$/;
+
+function childOptions(opts: Options, key: string): Options {
+  const policy = opts.policy || POLICY_KEYS.test(key);
+  return { policy, exact: policy || opts.exact || MAP_KEYS.test(key) };
 }
 
 const POLICY_KEYS = /PolicyDocument$|^PolicyText$/;
@@ -109,8 +123,18 @@ function compare(
   if (isObj(e) && isObj(a)) {
     for (const k of Object.keys(e)) {
       if (e[k] === undefined) continue;
-      const policy = opts.policy || POLICY_KEYS.test(k);
-      compare(e[k], a[k], `${path}/${escapePath(k)}`, { policy }, out);
+      compare(e[k], a[k], `${path}/${escapePath(k)}`, childOptions(opts, k), out);
+    }
+    if (opts.exact) {
+      for (const k of Object.keys(a)) {
+        if (e[k] !== undefined || a[k] === undefined || a[k] === null) continue;
+        out.push({
+          PropertyPath: `${path}/${escapePath(k)}`,
+          ExpectedValue: 'null',
+          ActualValue: renderValue(a[k]),
+          DifferenceType: 'ADD',
+        });
+      }
     }
     return;
   }
@@ -176,7 +200,13 @@ export function propertyDifferences(
   const out: PropertyDifference[] = [];
   for (const k of Object.keys(expected)) {
     if (ignored.includes(k) || expected[k] === undefined) continue;
-    compare(expected[k], actual[k], `/${escapePath(k)}`, { policy: POLICY_KEYS.test(k) }, out);
+    compare(
+      expected[k],
+      actual[k],
+      `/${escapePath(k)}`,
+      childOptions({ policy: false, exact: false }, k),
+      out,
+    );
   }
   return out;
 }

@@ -390,3 +390,49 @@ describe('drift comparison', () => {
     expect(renderValue({ b: 1, a: [{ d: 2, c: 1 }] })).toBe('{"a":[{"c":1,"d":2}],"b":1}');
   });
 });
+
+describe('drift comparison of maps and JSON documents', () => {
+  it('a variable added to a Lambda environment is an ADD; an added member of a structure the template sets is not compared', () => {
+    expect(
+      propertyDifferences(
+        { MemorySize: 128, Environment: { Variables: { SIZE: '256' } } },
+        { MemorySize: 1024, Environment: { Variables: { SIZE: '256', DEBUG: 'true' } } },
+      ),
+    ).toEqual([
+      { PropertyPath: '/MemorySize', ExpectedValue: '128', ActualValue: '1024', DifferenceType: 'NOT_EQUAL' },
+      {
+        PropertyPath: '/Environment/Variables/DEBUG',
+        ExpectedValue: 'null',
+        ActualValue: 'true',
+        DifferenceType: 'ADD',
+      },
+    ]);
+    expect(
+      propertyDifferences(
+        { PublicAccessBlockConfiguration: { BlockPublicAcls: true } },
+        { PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: false } },
+      ),
+    ).toEqual([]);
+  });
+
+  it('a Condition added to a policy statement is drift', () => {
+    const statement = {
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Principal: { Service: 'lambda.amazonaws.com' },
+    };
+    const diffs = propertyDifferences(
+      { AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [statement] } },
+      {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ ...statement, Condition: { Bool: { 'aws:SecureTransport': 'true' } } }],
+        },
+      },
+    );
+    expect(diffs.map((d) => [d.PropertyPath, d.DifferenceType])).toEqual([
+      ['/AssumeRolePolicyDocument/Statement/0', 'REMOVE'],
+      ['/AssumeRolePolicyDocument/Statement/0', 'ADD'],
+    ]);
+  });
+});
