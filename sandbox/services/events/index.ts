@@ -440,6 +440,37 @@ export function eventsService(options: EventsOptions = {}): EventsService {
       scheduleTimers.delete(name);
       return {};
     },
+    TestEventPattern(input) {
+      const patternText = requireString(input, 'EventPattern');
+      const eventText = requireString(input, 'Event');
+      let pattern: JsonObject;
+      try {
+        pattern = parsePattern(patternText);
+      } catch (err) {
+        if (err instanceof InvalidPatternError) {
+          throw new AwsError(
+            'InvalidEventPatternException',
+            `Event pattern is not valid. Reason: ${err.message}`,
+          );
+        }
+        throw err;
+      }
+      let event: unknown;
+      try {
+        event = JSON.parse(eventText);
+      } catch {
+        throw new AwsError('ValidationException', 'Parameter Event is not valid.');
+      }
+      const e = event as Record<string, unknown> | null;
+      const required = ['id', 'account', 'source', 'time', 'region', 'detail-type'];
+      if (!e || typeof e !== 'object' || required.some((k) => typeof e[k] !== 'string')) {
+        throw new AwsError(
+          'ValidationException',
+          `Parameter Event is not valid. Reason: it must contain ${required.join(', ')}.`,
+        );
+      }
+      return { Result: matchesPattern(pattern, event) };
+    },
     EnableRule: setState('ENABLED'),
     DisableRule: setState('DISABLED'),
     PutTargets(input) {

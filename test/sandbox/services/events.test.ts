@@ -11,6 +11,7 @@ import {
   PutTargetsCommand,
   RemoveTargetsCommand,
   ResourceNotFoundException,
+  TestEventPatternCommand,
 } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,33 @@ describe('EventBridge: rules', () => {
     });
     const listed = await eb().send(new ListRulesCommand({ NamePrefix: 'dri' }));
     expect(listed.Rules?.map((r) => r.Name)).toEqual(['drift']);
+  });
+
+  it('tests a pattern against an event (TestEventPattern)', async () => {
+    const event = JSON.stringify({
+      id: '1',
+      account: ACCOUNT,
+      source: 'aws.config',
+      time: '2026-01-01T00:00:00Z',
+      region: 'us-east-1',
+      'detail-type': 'Config Rules Compliance Change',
+      resources: [],
+      detail: { newEvaluationResult: { complianceType: 'NON_COMPLIANT' } },
+    });
+    expect(
+      (await eb().send(new TestEventPatternCommand({ EventPattern: compliancePattern, Event: event })))
+        .Result,
+    ).toBe(true);
+    const other = event.replace('NON_COMPLIANT', 'COMPLIANT');
+    expect(
+      (await eb().send(new TestEventPatternCommand({ EventPattern: compliancePattern, Event: other })))
+        .Result,
+    ).toBe(false);
+    await expect(
+      eb().send(new TestEventPatternCommand({ EventPattern: compliancePattern, Event: '{}' })),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
   });
 
   it('rejects an invalid pattern with InvalidEventPatternException', async () => {
