@@ -1,0 +1,489 @@
+/**
+ * End-to-end harness: a full drift sandbox (every service, the remediation stack installed from the
+ * synthesized CDK template) driven only through real SDK v3 clients pointed at its endpoint with dummy
+ * credentials, plus plain HTTP for the approval pages and the outbox. No vitest imports: the benchmarks
+ * (test/bench/) use it too.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CloudFormationClient,
+  CreateStackCommand,
+  DescribeStackDriftDetectionStatusCommand,
+  DescribeStacksCommand,
+  DetectStackDriftCommand,
+} from '@aws-sdk/client-cloudformation';
+import { ConfigServiceClient, GetComplianceDetailsByResourceCommand } from '@aws-sdk/client-config-service';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  type AutomationExecution,
+  DescribeAutomationExecutionsCommand,
+  GetAutomationExecutionCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { OutboxMessage } from '../../../sandbox/core/sandbox';
+import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
+import { physicalIdOf } from '../../../sandbox/demo/cases';
+import type { InstalledStack } from '../../../sandbox/install/install';
+import { type DriftSandbox, startDriftSandbox } from '../../../sandbox/main';
+import { ENV } from '../../../tasks/shared/env';
+
+export const DEMO_TEMPLATES = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../sandbox/demo/templates',
+);
+
+export const E2E_CREDENTIALS = { accessKeyId: 'AKIAE2ETEST000000000', secretAccessKey: 'e2e-dummy-secret' };
+
+export interface E2EClients extends DemoClients {
+  sfn: SFNClient;
+  config: ConfigServiceClient;
+  ssm: SSMClient;
+  sqs: SQSClient;
+  events: EventBridgeClient;
+  dynamodb: DynamoDBClient;
+  /** Document client over `dynamodb` (plain JS values). */
+  ddb: DynamoDBDocumentClient;
+}
+
+export interface E2E {
+  sb: DriftSandbox;
+  stack: InstalledStack;
+  c: E2EClients;
+  /** A value of the environment the template gives the task functions (table names, queue URL …). */
+  env(name: keyof typeof ENV): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  timeScale?: number;
+  policyFile?: string;
+  onLog?: (line: string) => void;
+}
+
+export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
+  const sb = await startDriftSandbox({
+    port: 0,
+    timeScale: opts.timeScale ?? 0.01,
+    install: true,
+    ...(opts.policyFile ? { policyFile: opts.policyFile } : {}),
+    ...(opts.onLog ? { onLog: opts.onLog } : {}),
+  });
+  const stack = sb.stack;
+  if (!stack) {
+    await sb.stop();
+    throw new Error('startDriftSandbox({ install: true }) returned no remediation stack');
+  }
+  const cfg = { endpoint: sb.endpoint, region: sb.region, credentials: E2E_CREDENTIALS };
+  const dynamodb = new DynamoDBClient(cfg);
+  const c: E2EClients = {
+    cloudFormation: new CloudFormationClient(cfg),
+    ec2: new EC2Client(cfg),
+    s3: new S3Client({ ...cfg, forcePathStyle: true }),
+    iam: new IAMClient(cfg),
+    lambda: new LambdaClient(cfg),
+    sfn: new SFNClient(cfg),
+    config: new ConfigServiceClient(cfg),
+    ssm: new SSMClient(cfg),
+    sqs: new SQSClient(cfg),
+    events: new EventBridgeClient(cfg),
+    dynamodb,
+    ddb: DynamoDBDocumentClient.from(dynamodb),
+  };
+  const env = (name: keyof typeof ENV): string => {
+    for (const fn of Object.values(stack.functions)) {
+      const v = sb.functions.get(fn)?.env[ENV[name]];
+      if (v) return v;
+    }
+    throw new Error(`no installed task function has ${ENV[name]} in its environment`);
+  };
+  return {
+    sb,
+    stack,
+    c,
+    env,
+    stop: async () => {
+      for (const client of Object.values(c)) client.destroy();
+      await sb.stop();
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns something other than undefined, or throws after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export interface DeployOptions {
+  /** Deploy under another stack name (default: the case's). */
+  stackName?: string;
+  /** Rewrites the template text (e.g. a second copy of a role under another RoleName). */
+  edit?: (template: string) => string;
+}
+
+/** Creates the case's stack from its demo template, waits for CREATE_COMPLETE and returns the resource's physical id. */
+export async function deployCase(e: E2E, dc: DriftCase, opts: DeployOptions = {}): Promise<string> {
+  const stackName = opts.stackName ?? dc.stackName;
+  const text = readFileSync(join(DEMO_TEMPLATES, dc.template), 'utf8');
+  await e.c.cloudFormation.send(
+    new CreateStackCommand({
+      StackName: stackName,
+      TemplateBody: opts.edit ? opts.edit(text) : text,
+      Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+    }),
+  );
+  await until(`${stackName} CREATE_COMPLETE`, 20_000, async () => {
+    const s = (await e.c.cloudFormation.send(new DescribeStacksCommand({ StackName: stackName })))
+      .Stacks?.[0];
+    if (s?.StackStatus?.endsWith('FAILED') || s?.StackStatus?.includes('ROLLBACK')) {
+      throw new Error(`${stackName}: ${s.StackStatus} ${s.StackStatusReason ?? ''}`);
+    }
+    return s?.StackStatus === 'CREATE_COMPLETE' ? true : undefined;
+  });
+  return physicalIdOf(e.c, { ...dc, stackName });
+}
+
+/** Config's current compliance of the resource under `rule` (undefined until evaluated). */
+export async function compliance(e: E2E, rule: string, resourceType: string, resourceId: string) {
+  const d = await e.c.config.send(
+    new GetComplianceDetailsByResourceCommand({ ResourceType: resourceType, ResourceId: resourceId }),
+  );
+  return d.EvaluationResults?.find(
+    (r) => r.EvaluationResultIdentifier?.EvaluationResultQualifier?.ConfigRuleName === rule,
+  );
+}
+
+/** Waits until Config has evaluated the resource as COMPLIANT under the case's rule (no-op for rule-less cases). */
+export async function waitCompliant(
+  e: E2E,
+  dc: DriftCase,
+  resourceId: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const rule = dc.rule;
+  if (!rule) return;
+  await until(`${rule} to report ${resourceId} COMPLIANT`, timeoutMs, async () => {
+    const r = await compliance(e, rule, dc.resourceType, resourceId);
+    return r?.ComplianceType === 'COMPLIANT' ? true : undefined;
+  });
+}
+
+export interface ExecutionInfo {
+  arn: string;
+  name: string;
+  status: string;
+  resourceId: string;
+  resourceType: string;
+}
+
+/** Every execution of the remediation state machine, with the resource its input names. */
+export async function executions(e: E2E): Promise<ExecutionInfo[]> {
+  const out: ExecutionInfo[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await e.c.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: e.stack.stateMachineArn, maxResults: 100, nextToken }),
+    );
+    for (const x of page.executions ?? []) {
+      if (!x.executionArn) continue;
+      const d = await e.c.sfn.send(new DescribeExecutionCommand({ executionArn: x.executionArn }));
+      const input = JSON.parse(d.input ?? '{}') as { event?: { resourceId?: string; resourceType?: string } };
+      out.push({
+        arn: x.executionArn,
+        name: x.name ?? '',
+        status: d.status ?? 'UNKNOWN',
+        resourceId: input.event?.resourceId ?? '',
+        resourceType: input.event?.resourceType ?? '',
+      });
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return out;
+}
+
+/**
+ * Executions for one resource. `resourceType` tells a resource from a stack of the same name (a stack's
+ * drift can start a stack-level execution whose resource id is the stack name).
+ */
+export async function executionsFor(
+  e: E2E,
+  resourceId: string,
+  resourceType?: string,
+): Promise<ExecutionInfo[]> {
+  return (await executions(e)).filter(
+    (x) => x.resourceId === resourceId && (!resourceType || x.resourceType === resourceType),
+  );
+}
+
+/** Runs CloudFormation drift detection on a stack and returns its drift status once complete. */
+export async function stackDriftStatus(e: E2E, stackName: string, timeoutMs = 20_000): Promise<string> {
+  const id = (await e.c.cloudFormation.send(new DetectStackDriftCommand({ StackName: stackName })))
+    .StackDriftDetectionId;
+  return until(`drift detection on ${stackName}`, timeoutMs, async () => {
+    const s = await e.c.cloudFormation.send(
+      new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: id }),
+    );
+    if (s.DetectionStatus === 'DETECTION_FAILED')
+      throw new Error(`drift detection failed: ${s.DetectionStatusReason ?? ''}`);
+    return s.DetectionStatus === 'DETECTION_IN_PROGRESS' ? undefined : (s.StackDriftStatus ?? 'UNKNOWN');
+  });
+}
+
+/**
+ * Waits for the execution the injected drift starts for `resourceId`. A case without a Config rule is
+ * found by CloudFormation drift detection: when nothing has started after `nudgeAfterMs`, the stack's
+ * drift detection runs once (as Config's periodic stack-drift check or an operator would).
+ */
+export async function awaitExecutionFor(
+  e: E2E,
+  resourceId: string,
+  opts: { resourceType?: string; stackName?: string; nudgeAfterMs?: number; timeoutMs?: number } = {},
+): Promise<ExecutionInfo> {
+  const started = Date.now();
+  let nudged = false;
+  return until(
+    `an execution for ${resourceId}`,
+    opts.timeoutMs ?? 30_000,
+    async () => {
+      const found = (await executionsFor(e, resourceId, opts.resourceType))[0];
+      if (found) return found;
+      if (opts.stackName && !nudged && Date.now() - started > (opts.nudgeAfterMs ?? 1_500)) {
+        nudged = true;
+        await stackDriftStatus(e, opts.stackName);
+      }
+      return undefined;
+    },
+    100,
+  );
+}
+
+export interface ExecutionResult {
+  status: string;
+  /** `$.outcome.outcome` of the execution output (the recorded outcome). */
+  outcome: string | undefined;
+  output: Record<string, unknown>;
+  describe: DescribeExecutionCommandOutput;
+}
+
+/** Waits until the execution closes and returns its status and recorded outcome. */
+export async function finished(e: E2E, arn: string, timeoutMs = 45_000): Promise<ExecutionResult> {
+  const d = await until(
+    `execution ${arn.split(':').pop()} to close`,
+    timeoutMs,
+    async () => {
+      const x = await e.c.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+      return x.status === 'RUNNING' || x.status === 'PENDING_REDRIVE' ? undefined : x;
+    },
+    100,
+  );
+  const output = JSON.parse(d.output ?? '{}') as Record<string, unknown>;
+  const outcome = (output.outcome as { outcome?: string } | undefined)?.outcome;
+  return { status: d.status ?? 'UNKNOWN', outcome, output, describe: d };
+}
+
+/** The state the execution is in now (the last state entered), from its history. */
+export async function currentState(e: E2E, arn: string): Promise<string | undefined> {
+  const h = await e.c.sfn.send(
+    new GetExecutionHistoryCommand({ executionArn: arn, reverseOrder: true, maxResults: 50 }),
+  );
+  return h.events?.find((x) => x.stateEnteredEventDetails?.name)?.stateEnteredEventDetails?.name;
+}
+
+/** SNS messages the sandbox kept, read over HTTP (GET /_sandbox/outbox). */
+export async function outbox(e: E2E): Promise<OutboxMessage[]> {
+  const res = await fetch(`${e.sb.endpoint}/_sandbox/outbox`);
+  if (!res.ok) throw new Error(`GET /_sandbox/outbox: HTTP ${res.status}`);
+  return (await res.json()) as OutboxMessage[];
+}
+
+/** Every item of a table (Scan, paginated). */
+export async function scanAll(e: E2E, table: string): Promise<Array<Record<string, unknown>>> {
+  const items: Array<Record<string, unknown>> = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const r = await e.c.ddb.send(
+      new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    items.push(...((r.Items ?? []) as Array<Record<string, unknown>>));
+    start = r.LastEvaluatedKey as Record<string, unknown> | undefined;
+  } while (start);
+  return items;
+}
+
+/** SSM Automation executions whose parameters name `resourceId`. */
+export async function automationsFor(e: E2E, resourceId: string): Promise<AutomationExecution[]> {
+  const out: AutomationExecution[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await e.c.ssm.send(
+      new DescribeAutomationExecutionsCommand({ MaxResults: 50, NextToken: nextToken }),
+    );
+    for (const m of page.AutomationExecutionMetadataList ?? []) {
+      if (!m.AutomationExecutionId) continue;
+      const x = (
+        await e.c.ssm.send(
+          new GetAutomationExecutionCommand({ AutomationExecutionId: m.AutomationExecutionId }),
+        )
+      ).AutomationExecution;
+      if (x && Object.values(x.Parameters ?? {}).some((vs) => vs.includes(resourceId))) out.push(x);
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return out;
+}
+
+/** Messages waiting or in flight on a queue (0 once every message was consumed). */
+export async function queueBacklog(e: E2E, queueUrl: string): Promise<number> {
+  const r = await e.c.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  const a = r.Attributes ?? {};
+  return (
+    Number(a.ApproximateNumberOfMessages ?? 0) +
+    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
+}
+
+export interface ComplianceEventInput {
+  rule: string;
+  resourceType: string;
+  resourceId: string;
+  complianceType: 'NON_COMPLIANT' | 'COMPLIANT';
+  /** Config's orderingTimestamp / resultRecordedTime (ISO). */
+  at: string;
+  account: string;
+  region: string;
+  id?: string;
+}
+
+/** A "Config Rules Compliance Change" event exactly as EventBridge delivers it (the full envelope). */
+export function complianceChangeEvent(i: ComplianceEventInput): Record<string, unknown> {
+  const qualifier = {
+    configRuleName: i.rule,
+    resourceType: i.resourceType,
+    resourceId: i.resourceId,
+    evaluationMode: 'DETECTIVE',
+  };
+  return {
+    version: '0',
+    id: i.id ?? randomUUID(),
+    'detail-type': 'Config Rules Compliance Change',
+    source: 'aws.config',
+    account: i.account,
+    time: i.at.replace(/\.\d{3}Z$/, 'Z'),
+    region: i.region,
+    resources: [],
+    detail: {
+      resourceId: i.resourceId,
+      awsRegion: i.region,
+      awsAccountId: i.account,
+      configRuleName: i.rule,
+      recordVersion: '1.0',
+      configRuleARN: `arn:aws:config:${i.region}:${i.account}:config-rule/config-rule-e2e`,
+      messageType: 'ComplianceChangeNotification',
+      newEvaluationResult: {
+        evaluationResultIdentifier: { evaluationResultQualifier: qualifier, orderingTimestamp: i.at },
+        complianceType: i.complianceType,
+        resultRecordedTime: i.at,
+        configRuleInvokedTime: i.at,
+      },
+      notificationCreationTime: i.at,
+      resourceType: i.resourceType,
+    },
+  };
+}
+
+/** Sends an EventBridge envelope to the intake queue, as the stack's EventBridge rule target does. */
+export async function sendToIntake(e: E2E, body: string): Promise<void> {
+  await e.c.sqs.send(new SendMessageCommand({ QueueUrl: e.env('INTAKE_QUEUE_URL'), MessageBody: body }));
+}
+
+/**
+ * Subscribes to the NON_COMPLIANT "Config Rules Compliance Change" events for one resource and rule
+ * (an EventBridge rule of our own with an SQS target, as any subscriber would) and returns a function
+ * that waits for the next one and gives its body exactly as EventBridge delivered it.
+ */
+export async function captureNonCompliance(
+  e: E2E,
+  rule: string,
+  resourceId: string,
+  name = `e2e-capture-${randomUUID().slice(0, 8)}`,
+): Promise<(timeoutMs?: number) => Promise<string>> {
+  const queueUrl = (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
+  const queueArn =
+    (await e.c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn ?? '';
+  await e.c.events.send(
+    new PutRuleCommand({
+      Name: name,
+      EventPattern: JSON.stringify({
+        source: ['aws.config'],
+        'detail-type': ['Config Rules Compliance Change'],
+        detail: {
+          resourceId: [resourceId],
+          configRuleName: [rule],
+          newEvaluationResult: { complianceType: ['NON_COMPLIANT'] },
+        },
+      }),
+    }),
+  );
+  await e.c.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'capture', Arn: queueArn }] }));
+  return (timeoutMs = 15_000) =>
+    until(`a NON_COMPLIANT event for ${resourceId}`, timeoutMs, async () => {
+      const r = await e.c.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+      );
+      return r.Messages?.[0]?.Body;
+    });
+}
+
+/** Waits until the intake queue has no message waiting or in flight. */
+export async function intakeDrained(e: E2E, timeoutMs = 20_000): Promise<void> {
+  const url = e.env('INTAKE_QUEUE_URL');
+  await until('the intake queue to drain', timeoutMs, async () =>
+    (await queueBacklog(e, url)) === 0 ? true : undefined,
+  );
+}
