@@ -498,9 +498,13 @@ const operations: Record<string, OperationHandler> = {
     const template = parseTemplate(body);
     deploymentOrder(template);
     const cap = requiredCapability(template);
-    const iamTypes = Object.entries(template.Resources)
-      .filter(([, r]) => r.Type.startsWith('AWS::IAM::'))
-      .map(([id, r]) => `${id} [${r.Type}]`);
+    const iamTypes = [
+      ...new Set(
+        Object.values(template.Resources)
+          .map((r) => r.Type)
+          .filter((t) => t.startsWith('AWS::IAM::')),
+      ),
+    ].sort();
     return {
       Parameters: describeParameters(template),
       ...(template.Description !== undefined ? { Description: String(template.Description) } : {}),

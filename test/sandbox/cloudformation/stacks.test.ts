@@ -538,6 +538,17 @@ Outputs:`,
     expect((await detect('web')).done.StackDriftStatus).toBe('IN_SYNC');
   });
 
+  it('ValidateTemplate reports parameters, the description and the required capability', async () => {
+    const v = await cfn().send(new ValidateTemplateCommand({ TemplateBody: TEMPLATE }));
+    expect(v.Description).toBe('web tier');
+    expect(v.Parameters).toEqual([
+      { ParameterKey: 'Env', DefaultValue: 'test', NoEcho: false },
+      { ParameterKey: 'Secret', DefaultValue: 'hunter2', NoEcho: true },
+    ]);
+    expect(v.Capabilities).toEqual(['CAPABILITY_IAM']);
+    expect(v.CapabilitiesReason).toBe('The following resource(s) require capabilities: [AWS::IAM::Role]');
+  });
+
   it('returns the documented typed errors', async () => {
     const c = cfn();
     await expect(c.send(new DescribeStacksCommand({ StackName: 'nope' }))).rejects.toMatchObject({
