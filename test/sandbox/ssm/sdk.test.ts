@@ -159,6 +159,27 @@ describe('SSM over the wire with the real SSMClient', () => {
     expect(e.FailureMessage).toMatch(/NoSuchBucket/);
   });
 
+  it('durations run on the sandbox clock: a 30-second sleep takes ~30 ms at time scale 0.001, without blocking', async () => {
+    const ssm = new SSMClient(sb.clientConfig);
+    const content =
+      "schemaVersion: '0.3'\nmainSteps:\n  - name: Nap\n    action: aws:sleep\n    inputs: { Duration: PT30S }\n";
+    await ssm.send(
+      new CreateDocumentCommand({ Name: 'Sleep-30', Content: content, DocumentType: 'Automation' }),
+    );
+    const t0 = Date.now();
+    const { AutomationExecutionId: id } = await ssm.send(
+      new StartAutomationExecutionCommand({ DocumentName: 'Sleep-30' }),
+    );
+    const during = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id }));
+    expect(during.AutomationExecution?.AutomationExecutionStatus).toBe('InProgress');
+    expect(during.AutomationExecution?.CurrentStepName).toBe('Nap');
+    const e = await until(ssm, id ?? '', ['Success', 'Failed']);
+    const elapsed = Date.now() - t0;
+    expect(e.AutomationExecutionStatus).toBe('Success');
+    expect(elapsed).toBeGreaterThanOrEqual(25);
+    expect(elapsed).toBeLessThan(3000);
+  });
+
   it('documented errors arrive as the SDK typed exceptions', async () => {
     const ssm = new SSMClient(sb.clientConfig);
     const bad = await errorOf(
