@@ -21,9 +21,9 @@ import { resourceProviders } from '../../../sandbox/services/providers';
 import { sqsService } from '../../../sandbox/services/sqs';
 import { withSandbox } from '../helpers';
 
-// 0.1: a resource takes 100 ms and a drift detection 200 ms, long enough to observe the in-progress states.
+// 0.25: a resource takes 250 ms and a drift detection 500 ms, long enough to observe the in-progress states.
 const sb = withSandbox(() => ({
-  timeScale: 0.1,
+  timeScale: 0.25,
   services: [cloudFormationService(), ec2Service(), eventsService(), sqsService()],
   providers: resourceProviders(),
 }));
@@ -86,7 +86,7 @@ describe('CloudFormation drift detection on the sandbox clock', () => {
     expect(first.StackDriftStatus).toBeUndefined();
     expect(first.DriftedStackResourceCount).toBeUndefined();
 
-    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 5 }));
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));
     const body = JSON.parse(received.Messages?.[0]?.Body ?? '{}');
     expect(body).toMatchObject({
       version: '0',
