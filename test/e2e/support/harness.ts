@@ -84,6 +84,10 @@ export interface StartOptions {
 }
 
 export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
+  // The installer synthesizes the CDK app in this process. The CDK's built-in CloudFormation schema
+  // validation (a WebAssembly engine) takes most of the synthesis time and does not change the
+  // template; `cdk synth` and the infra tests keep it, the end-to-end runs skip it.
+  process.env.CDK_VALIDATION ??= 'false';
   const sb = await startDriftSandbox({
     port: 0,
     timeScale: opts.timeScale ?? 0.01,
