@@ -229,6 +229,19 @@ export class DriftRemediation extends Construct {
       visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
+    // The SqsQueue event target grants events.amazonaws.com SendMessage on a KMS queue without a source
+    // condition; only this account's rules may deliver.
+    for (const q of [this.intakeQueue, this.deadLetterQueue]) {
+      q.addToResourcePolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [q.queueArn],
+          conditions: { StringNotEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        }),
+      );
+    }
 
     // ── Topics, secret ─────────────────────────────────────────────────────────────────────
     const topic = (name: string, displayName: string) =>
@@ -329,12 +342,13 @@ export class DriftRemediation extends Construct {
           format: nodejs.OutputFormat.ESM,
           target: 'node22',
           sourceMap: true,
-          sourceMapMode: nodejs.SourceMapMode.EXTERNAL,
+          sourceMapMode: nodejs.SourceMapMode.DEFAULT,
           minify: true,
           mainFields: ['module', 'main'],
           banner: ESM_REQUIRE_BANNER,
           externalModules: [],
           forceDockerBundling: false,
+          logLevel: nodejs.LogLevel.ERROR,
           ...(withPolicy
             ? {
                 commandHooks: {
