@@ -158,19 +158,51 @@ function awsErrorMessage(err: unknown, api: string): string {
   return `An error occurred (${e.name}) when calling the ${api} operation: ${e.message}`;
 }
 
+/** Error codes boto3 (which real SSM uses for aws:executeAwsApi) retries as throttling. */
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'TransactionInProgressException',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+  'LimitExceededException',
+  'RequestThrottled',
+  'SlowDown',
+  'PriorRequestNotComplete',
+  'EC2ThrottledException',
+]);
+/** Attempts per API call (boto3's legacy retry mode: 1 + 4 retries) for throttling and 5xx errors. */
+export const API_CALL_ATTEMPTS = 5;
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof AwsError) return THROTTLING.has(err.code) || err.statusCode >= 500;
+  return err instanceof Error && THROTTLING.has(err.name);
+}
+
 async function callApi(
   state: RunState,
   inputs: Json,
+  signal: AbortSignal,
 ): Promise<{ response: Json; api: string; service: string }> {
   if (!isRecord(inputs)) throw new StepFailure('Step inputs must be a map');
   const { Service, Api, PropertySelector: _p, DesiredValues: _d, ...rest } = inputs;
   if (typeof Service !== 'string' || typeof Api !== 'string')
     throw new StepFailure('Inputs Service and Api are required');
-  try {
-    const response = await state.sandbox.call(Service.toLowerCase(), Api, rest as Record<string, unknown>);
-    return { response: toJson(response), api: Api, service: Service };
-  } catch (err) {
-    throw new StepFailure(awsErrorMessage(err, Api), 'Invocation');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await state.sandbox.call(Service.toLowerCase(), Api, rest as Record<string, unknown>);
+      return { response: toJson(response), api: Api, service: Service };
+    } catch (err) {
+      if (attempt >= API_CALL_ATTEMPTS || !isRetryable(err)) {
+        throw new StepFailure(awsErrorMessage(err, Api), 'Invocation');
+      }
+      // Exponential backoff with jitter on the sandbox clock: about 0.1, 0.2, 0.4, 0.8 s.
+      await sleepFor(state, 0.05 * 2 ** attempt * (0.5 + Math.random() / 2), signal);
+    }
   }
 }
 
@@ -225,7 +257,7 @@ async function runAction(
   }
   switch (step.action) {
     case 'aws:executeAwsApi': {
-      const { response } = await callApi(state, inputs);
+      const { response } = await callApi(state, inputs, signal);
       const outputs: Record<string, Json> = {};
       for (const o of step.outputs ?? []) {
         const value = convertOutput(
@@ -238,7 +270,7 @@ async function runAction(
       return { outputs };
     }
     case 'aws:assertAwsResourceProperty': {
-      const { response } = await callApi(state, inputs);
+      const { response } = await callApi(state, inputs, signal);
       const r = checkAssertion(response, inputs);
       if (!r.ok) throw new StepFailure(`Assertion failed: ${r.message}`, 'Verification');
       return {};
@@ -246,7 +278,7 @@ async function runAction(
     case 'aws:waitForAwsResourceProperty': {
       for (;;) {
         throwIfAborted(signal);
-        const { response } = await callApi(state, inputs);
+        const { response } = await callApi(state, inputs, signal);
         if (checkAssertion(response, inputs).ok) return {};
         await sleepFor(state, WAIT_POLL_SECONDS, signal);
       }

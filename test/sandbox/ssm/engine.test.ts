@@ -403,7 +403,7 @@ describe('the engine', () => {
     let n = 0;
     h.setHandler(() => {
       n++;
-      if (n < 3) throw awsError('ThrottlingException', 'slow down');
+      if (n < 3) throw awsError('ConcurrentModificationException', 'try again');
       return {};
     });
     await h.create(
@@ -422,6 +422,39 @@ describe('the engine', () => {
     );
     n = -10;
     expect((await h.waitFor(await h.start('Retry-2'))).AutomationExecutionStatus).toBe('Failed');
+  });
+
+  it('throttling and 5xx errors are retried within a call (as boto3 does), with backoff on the clock; other errors are not', async () => {
+    const h = harness();
+    let n = 0;
+    h.setHandler(() => {
+      n++;
+      if (n <= 3) throw awsError('RequestLimitExceeded', 'Request limit exceeded.');
+      return {};
+    });
+    await h.create(
+      'Throttle-1',
+      doc(`  - name: Call\n    action: aws:executeAwsApi\n    inputs: { Service: ec2, Api: X }`),
+    );
+    const ok = await h.waitFor(await h.start('Throttle-1'));
+    expect(ok.AutomationExecutionStatus).toBe('Success');
+    expect(n).toBe(4);
+    expect(h.sleeps.filter((s) => s > 0 && s < 1)).toHaveLength(3);
+
+    h.setHandler(() => {
+      throw new AwsError('InternalFailure', 'boom', 500);
+    });
+    h.calls.length = 0;
+    const failed = await h.waitFor(await h.start('Throttle-1'));
+    expect(failed.AutomationExecutionStatus).toBe('Failed');
+    expect(h.calls).toHaveLength(5);
+
+    h.setHandler(() => {
+      throw awsError('AccessDenied', 'no');
+    });
+    h.calls.length = 0;
+    await h.waitFor(await h.start('Throttle-1'));
+    expect(h.calls).toHaveLength(1);
   });
 
   it('aws:branch: operators, And/Or/Not, Default, and no match without Default fails', async () => {
