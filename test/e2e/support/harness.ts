@@ -80,6 +80,8 @@ export interface E2E {
 export interface StartOptions {
   timeScale?: number;
   policyFile?: string;
+  /** Fault/latency rules file (sandbox --faults format). */
+  faults?: string;
   onLog?: (line: string) => void;
 }
 
@@ -93,6 +95,7 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
     timeScale: opts.timeScale ?? 0.01,
     install: true,
     ...(opts.policyFile ? { policyFile: opts.policyFile } : {}),
+    ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
   });
   const stack = sb.stack;
