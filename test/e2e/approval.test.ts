@@ -80,9 +80,10 @@ async function approvalItem(link: string): Promise<Record<string, unknown> | und
   return r.Item as Record<string, unknown> | undefined;
 }
 
-async function outcomeItems(roleName: string) {
-  return (await scanAll(e, e.env('OUTCOMES_TABLE'))).filter((i) =>
-    String(i.resourceKey).endsWith(`/AWS::IAM::Role/${roleName}`),
+/** Outcome items recorded for the role by this execution (other events about the role may add SKIPPED items). */
+async function outcomeItems(roleName: string, run: ExecutionInfo) {
+  return (await scanAll(e, e.env('OUTCOMES_TABLE'))).filter(
+    (i) => String(i.resourceKey).endsWith(`/AWS::IAM::Role/${roleName}`) && i.executionName === run.name,
   );
 }
 
@@ -129,7 +130,7 @@ describe('approval-required remediation', () => {
     expect(await stackDriftStatus(e, dc.stackName)).toBe('IN_SYNC');
     expect(await automationsFor(e, approveRole)).toHaveLength(1);
     expect((await approvalItem(link))?.status).toBe('APPROVED');
-    const recorded = await outcomeItems(approveRole);
+    const recorded = await outcomeItems(approveRole, run);
     expect(recorded.map((i) => i.outcome)).toEqual(['VERIFIED']);
     expect(recorded[0]?.approval).toMatchObject({ decision: 'approved', approver: APPROVER });
   }, 60_000);
@@ -142,7 +143,7 @@ describe('approval-required remediation', () => {
     const result = await finished(e, run.arn);
     expect(result.outcome).toBe('REJECTED');
     expect((await approvalItem(link))?.status).toBe('REJECTED');
-    const recorded = await outcomeItems(rejectRole);
+    const recorded = await outcomeItems(rejectRole, run);
     expect(recorded.map((i) => i.outcome)).toEqual(['REJECTED']);
     expect(recorded[0]?.approval).toMatchObject({ decision: 'rejected', approver: APPROVER });
     expect(recorded[0]?.remediated).toBe(false);
