@@ -156,6 +156,7 @@ function eventOut(e: ProgressEvent): Obj {
 
 /** Starts an asynchronous request; `work` runs after a short emulated delay and returns the new model. */
 function startRequest(
+  signal: AbortSignal,
   ctx: RequestContext,
   base: { TypeName: string; Identifier?: string; Operation: Operation },
   input: Obj,
@@ -201,7 +202,11 @@ function startRequest(
   if (clientToken) st.byClientToken.set(clientToken, request);
   const snapshot = eventOut(event);
   void (async () => {
-    await ctx.sandbox.clock.sleep(1);
+    try {
+      await ctx.sandbox.clock.sleep(1, signal);
+    } catch {
+      return; // the sandbox stopped
+    }
     if (request.cancelled) {
       event.OperationStatus = 'CANCEL_COMPLETE';
       event.EventTime = ctx.sandbox.clock.now();
@@ -277,7 +282,10 @@ function stripReadOnly(type: string, props: Obj): Obj {
 }
 
 export function cloudControlService(): ServiceModule {
+  // Stopping the sandbox ends pending requests' waits.
+  const lifetime = new AbortController();
   return {
+    stop: () => lifetime.abort(new Error('sandbox stopped')),
     serviceName: 'cloudcontrol',
     signingName: 'cloudcontrolapi',
     protocol: 'awsJson1_0',
@@ -318,17 +326,23 @@ export function cloudControlService(): ServiceModule {
       CreateResource: async (input, ctx) => {
         const { type, provider } = providerFor(ctx, input.TypeName);
         const desired = parseJsonObject(input.DesiredState, 'desiredState');
-        return startRequest(ctx, { TypeName: type, Operation: 'CREATE' }, input, async () => {
-          const res = await provider.create(
-            type.split('::').pop() ?? 'Resource',
-            desired,
-            providerContext(ctx),
-          );
-          return {
-            identifier: res.physicalId,
-            model: await provider.read(res.physicalId, providerContext(ctx)),
-          };
-        });
+        return startRequest(
+          lifetime.signal,
+          ctx,
+          { TypeName: type, Operation: 'CREATE' },
+          input,
+          async () => {
+            const res = await provider.create(
+              type.split('::').pop() ?? 'Resource',
+              desired,
+              providerContext(ctx),
+            );
+            return {
+              identifier: res.physicalId,
+              model: await provider.read(res.physicalId, providerContext(ctx)),
+            };
+          },
+        );
       },
       UpdateResource: async (input, ctx) => {
         const { type, provider } = providerFor(ctx, input.TypeName);
@@ -344,34 +358,52 @@ export function cloudControlService(): ServiceModule {
             `The PatchDocument cannot be applied: ${err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err)}`,
           );
         }
-        return startRequest(ctx, { TypeName: type, Identifier: id, Operation: 'UPDATE' }, input, async () => {
-          const before = stripReadOnly(type, current);
-          const after = stripReadOnly(type, desired);
-          for (const k of READ_ONLY[type] ?? []) {
-            if (JSON.stringify(current[k]) !== JSON.stringify(desired[k])) {
-              throw new AwsError('NotUpdatable', `Property ${k} of ${type} is read-only.`);
+        return startRequest(
+          lifetime.signal,
+          ctx,
+          { TypeName: type, Identifier: id, Operation: 'UPDATE' },
+          input,
+          async () => {
+            const before = stripReadOnly(type, current);
+            const after = stripReadOnly(type, desired);
+            for (const k of READ_ONLY[type] ?? []) {
+              if (JSON.stringify(current[k]) !== JSON.stringify(desired[k])) {
+                throw new AwsError('NotUpdatable', `Property ${k} of ${type} is read-only.`);
+              }
             }
-          }
-          for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-            if (JSON.stringify(before[k]) !== JSON.stringify(after[k]) && provider.requiresReplacement?.(k)) {
-              throw new AwsError('NotUpdatable', `Property ${k} of ${type} cannot be updated (create-only).`);
+            for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+              if (
+                JSON.stringify(before[k]) !== JSON.stringify(after[k]) &&
+                provider.requiresReplacement?.(k)
+              ) {
+                throw new AwsError(
+                  'NotUpdatable',
+                  `Property ${k} of ${type} cannot be updated (create-only).`,
+                );
+              }
             }
-          }
-          const res = await provider.update(id, after, before, providerContext(ctx));
-          return {
-            identifier: res.physicalId,
-            model: await provider.read(res.physicalId, providerContext(ctx)),
-          };
-        });
+            const res = await provider.update(id, after, before, providerContext(ctx));
+            return {
+              identifier: res.physicalId,
+              model: await provider.read(res.physicalId, providerContext(ctx)),
+            };
+          },
+        );
       },
       DeleteResource: async (input, ctx) => {
         const { type, provider } = providerFor(ctx, input.TypeName);
         const id = identifierOf(input);
         await readOrNotFound(provider, type, id, ctx);
-        return startRequest(ctx, { TypeName: type, Identifier: id, Operation: 'DELETE' }, input, async () => {
-          await provider.delete(id, providerContext(ctx));
-          return { identifier: id };
-        });
+        return startRequest(
+          lifetime.signal,
+          ctx,
+          { TypeName: type, Identifier: id, Operation: 'DELETE' },
+          input,
+          async () => {
+            await provider.delete(id, providerContext(ctx));
+            return { identifier: id };
+          },
+        );
       },
       GetResourceRequestStatus: (input, ctx) => {
         const token = str(input.RequestToken) ?? '';

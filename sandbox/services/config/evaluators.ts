@@ -138,7 +138,7 @@ const stackDriftEvaluator: Evaluator = {
       return [];
     }
   },
-  async evaluate(id, _params, sandbox) {
+  async evaluate(id, _params, sandbox, signal) {
     let stack: StackSummary | undefined;
     try {
       stack = (await describeStacks(sandbox, id))[0];
@@ -159,7 +159,8 @@ const stackDriftEvaluator: Evaluator = {
       throw err;
     }
     if (!detectionId) throw new Error('DetectStackDrift returned no StackDriftDetectionId');
-    for (let i = 0; i < 600; i++) {
+    // Drift detection takes seconds; give up after two emulated minutes (the rule retries later).
+    for (let i = 0; i < 120; i++) {
       const status = await sandbox.call('cloudformation', 'DescribeStackDriftDetectionStatus', {
         StackDriftDetectionId: detectionId,
       });
@@ -181,7 +182,7 @@ const stackDriftEvaluator: Evaluator = {
           annotation: `Drift detection failed: ${str(status.DetectionStatusReason) ?? 'unknown reason'}`,
         };
       }
-      await sandbox.clock.sleep(1);
+      await sandbox.clock.sleep(1, signal);
     }
     throw new RetryLater(`drift detection ${detectionId} did not complete`);
   },

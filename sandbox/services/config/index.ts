@@ -169,6 +169,7 @@ class ConfigEngine {
   constructor(
     private readonly sandbox: SandboxContext,
     private readonly options: Required<ConfigServiceOptions>,
+    private readonly signal: AbortSignal,
   ) {}
 
   get st(): ConfigState {
@@ -258,10 +259,11 @@ class ConfigEngine {
     ordering: Date,
   ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      if (this.signal.aborted) return;
       const invoked = this.sandbox.clock.now();
       rule.lastInvoked = invoked;
       try {
-        const verdict = await evaluator.evaluate(resourceId, rule.params, this.sandbox);
+        const verdict = await evaluator.evaluate(resourceId, rule.params, this.sandbox, this.signal);
         if (!verdict) {
           await this.record(rule, resourceType, resourceId, 'NOT_APPLICABLE', undefined, ordering, invoked);
         } else {
@@ -278,7 +280,7 @@ class ConfigEngine {
         return;
       } catch (err) {
         if (err instanceof RetryLater && attempt < 20) {
-          await this.sandbox.clock.sleep(10);
+          await this.sandbox.clock.sleep(10, this.signal);
           continue;
         }
         this.sandbox.log(
@@ -301,7 +303,7 @@ class ConfigEngine {
         inScope(rule, evaluator, evaluator.resourceType, id),
       );
       await Promise.all([
-        this.sandbox.clock.sleep(this.options.evaluationSeconds),
+        this.sandbox.clock.sleep(this.options.evaluationSeconds, this.signal),
         ...ids.map((id) => this.evaluateResource(rule, evaluator.resourceType, id, started)),
       ]);
       const known = this.st.results.get(rule.ConfigRuleName);
@@ -330,7 +332,7 @@ class ConfigEngine {
     this.st.pending.set(key, at);
     if (already) return; // coalesced into the evaluation already scheduled
     void (async () => {
-      await this.sandbox.clock.sleep(this.options.evaluationDelaySeconds);
+      await this.sandbox.clock.sleep(this.options.evaluationDelaySeconds, this.signal);
       const ordering = this.st.pending.get(key) ?? at;
       this.st.pending.delete(key);
       const current = this.st.rules.get(rule.ConfigRuleName);
@@ -384,8 +386,12 @@ class ConfigEngine {
   }
 }
 
-function engineFor(sandbox: SandboxContext, options: Required<ConfigServiceOptions>): ConfigEngine {
-  return stateOf(sandbox, 'config-engine', () => new ConfigEngine(sandbox, options));
+function engineFor(
+  sandbox: SandboxContext,
+  options: Required<ConfigServiceOptions>,
+  signal: AbortSignal,
+): ConfigEngine {
+  return stateOf(sandbox, 'config-engine', () => new ConfigEngine(sandbox, options, signal));
 }
 
 function resultOut(r: Result): Obj {
@@ -470,7 +476,13 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
     evaluationSeconds: options.evaluationSeconds ?? 2,
     startEvaluationIntervalSeconds: options.startEvaluationIntervalSeconds ?? 60,
   };
-  const engine = (ctx: RequestContext) => engineFor(ctx.sandbox, opts);
+  // Stopping the sandbox aborts every pending evaluation (sleeps reject) and stops listening to changes.
+  const lifetime = new AbortController();
+  let sandboxRef: SandboxContext | undefined;
+  const engine = (ctx: RequestContext) => {
+    sandboxRef = ctx.sandbox;
+    return engineFor(ctx.sandbox, opts, lifetime.signal);
+  };
   const rule = (ctx: RequestContext, name: unknown): Rule => {
     const n = str(name) ?? '';
     const r = state(ctx.sandbox).rules.get(n);
@@ -482,6 +494,18 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
     signingName: 'config',
     protocol: 'awsJson1_1',
     targetPrefix: 'StarlingDoveService',
+    start: (ctx) => {
+      sandboxRef = ctx;
+    },
+    stop: () => {
+      lifetime.abort(new Error('sandbox stopped'));
+      if (sandboxRef) {
+        const st = state(sandboxRef);
+        st.unsubscribe?.();
+        st.unsubscribe = undefined;
+        st.pending.clear();
+      }
+    },
     operations: {
       PutConfigRule: (input, ctx) => {
         const cr = isObj(input.ConfigRule) ? input.ConfigRule : undefined;
