@@ -1,4 +1,5 @@
 import {
+  AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
@@ -7,6 +8,7 @@ import {
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   EC2Client,
+  RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import {
@@ -215,6 +217,33 @@ describe('EC2 security groups through EC2Client', () => {
         )
       ).name,
     ).toBe('InvalidParameterValue');
+    // outside the default VPC, revoking a rule that does not exist fails and revokes nothing
+    const other = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: 'app', Description: 'd', VpcId: 'vpc-0123456789abcdef0' }),
+    );
+    const egress = await ec2.send(
+      new AuthorizeSecurityGroupEgressCommand({
+        GroupId: other.GroupId,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.2.0.0/16' }] },
+        ],
+      }),
+    );
+    expect(egress.SecurityGroupRules?.[0]?.IsEgress).toBe(true);
+    const notFound = await errorOf(
+      ec2.send(
+        new RevokeSecurityGroupEgressCommand({
+          GroupId: other.GroupId,
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.2.0.0/16' }] },
+            { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+          ],
+        }),
+      ),
+    );
+    expect(notFound.name).toBe('InvalidPermission.NotFound');
+    const still = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [other.GroupId ?? ''] }));
+    expect(still.SecurityGroups?.[0]?.IpPermissionsEgress?.map((p) => p.FromPort)).toContain(5432);
   });
 });
 
