@@ -66,20 +66,11 @@ export const ParameterSource = z.union([
       from: z.string().regex(/^(event|drift|plan)(\.[A-Za-z0-9_]+)*$/),
       /**
        * string (default): String(value); json: JSON.stringify(value); list: one string per element.
-       * Named conversions (tasks/shared/parameters.ts): ec2IpPermissions, policyNames, jsonPatchSet,
+       * Named conversions (tasks/shared/parameters.ts): ec2IpPermissions, jsonPatchSet,
        * cloudControlPatch, present.
        */
       as: z
-        .enum([
-          'string',
-          'json',
-          'list',
-          'ec2IpPermissions',
-          'policyNames',
-          'jsonPatchSet',
-          'cloudControlPatch',
-          'present',
-        ])
+        .enum(['string', 'json', 'list', 'ec2IpPermissions', 'jsonPatchSet', 'cloudControlPatch', 'present'])
         .default('string'),
       /** Used when the path resolves to nothing (e.g. drift fields for a resource outside any stack). */
       default: z.union([z.string(), z.array(z.string())]).optional(),

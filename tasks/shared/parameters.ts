@@ -21,14 +21,7 @@ function lookup(ctx: ParameterContext, path: string): unknown {
   return cur;
 }
 
-type Conversion =
-  | 'string'
-  | 'json'
-  | 'list'
-  | 'ec2IpPermissions'
-  | 'policyNames'
-  | 'jsonPatchSet'
-  | 'cloudControlPatch';
+type Conversion = 'string' | 'json' | 'list' | 'ec2IpPermissions' | 'jsonPatchSet' | 'cloudControlPatch';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -105,13 +98,6 @@ function convert(name: string, from: string, as: Conversion, v: unknown): string
       return (Array.isArray(v) ? v : [v]).map(text);
     case 'ec2IpPermissions':
       return listOf(name, v).map((r) => JSON.stringify(toEc2IpPermission(r)));
-    case 'policyNames':
-      return listOf(name, v).map((p) => {
-        if (!isRecord(p) || typeof p.PolicyName !== 'string') {
-          throw new InvalidInputError('not an inline policy', [`${name}: ${text(p).slice(0, 80)}`]);
-        }
-        return p.PolicyName;
-      });
     case 'jsonPatchSet': {
       const prop = from.split('.').at(-1) ?? '';
       return [JSON.stringify([{ op: 'add', path: `/${prop}`, value: v }])];

@@ -140,10 +140,9 @@ describe('resolveParameters conversions', () => {
     }),
   };
 
-  it('policyNames, jsonPatchSet, list, present, json', () => {
+  it('jsonPatchSet, list, present, json', () => {
     const out = resolveParameters(
       {
-        Names: { from: 'drift.added.Policies', as: 'policyNames' },
         Patch: { from: 'drift.expected.Policies', as: 'jsonPatchSet' },
         Arns: { from: 'drift.added.ManagedPolicyArns', as: 'list' },
         HasEnv: { from: 'drift.expected.Environment', as: 'present' },
@@ -153,7 +152,6 @@ describe('resolveParameters conversions', () => {
       ctx,
     );
     expect(out).toEqual({
-      Names: ['extra'],
       Patch: [
         JSON.stringify([
           {
@@ -184,7 +182,7 @@ describe('resolveParameters conversions', () => {
 
   it('a list conversion of something that is not a list is an InvalidInputError', () => {
     expect(() =>
-      resolveParameters({ X: { from: 'drift.expected.Environment', as: 'policyNames' } }, ctx),
+      resolveParameters({ X: { from: 'drift.expected.Environment', as: 'ec2IpPermissions' } }, ctx),
     ).toThrow(InvalidInputError);
   });
 });
@@ -264,7 +262,6 @@ describe('the real policy, resolved the way the workflow does, is accepted by ea
       expect: {
         DetachPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'],
         AttachPolicyArns: [],
-        DeleteInlinePolicyNames: [],
         InlinePoliciesPatch: ['[]'],
       },
     },

@@ -483,7 +483,6 @@ Outputs:
     const first = await remediateAndRerun('rb-role', ev, state, 'DriftRemediation-RestoreIamRolePolicies');
     expect(first.parameters.DetachPolicyArns).toEqual(['arn:aws:iam::aws:policy/AdministratorAccess']);
     expect(first.parameters.AttachPolicyArns).toEqual(['arn:aws:iam::aws:policy/ReadOnlyAccess']);
-    expect(first.parameters.DeleteInlinePolicyNames?.sort()).toEqual(['backdoor', 'read-reports']);
     expect(await state()).toEqual({
       attached: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
       docs: {
@@ -494,6 +493,47 @@ Outputs:
       },
     });
     await expectRejected(first, 'RoleName', 'role name with spaces', state);
+  });
+
+  it('DriftRemediation-RestoreIamRolePolicies: inline policies of a role that declares none are left alone', async () => {
+    const { iam } = clients();
+    const { RoleName = '' } = await deploy('rb-reporting', demoTemplate('reporting-role.yaml'));
+    await iam.send(
+      new AttachRolePolicyCommand({ RoleName, PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName,
+        PolicyName: 'backdoor',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }],
+        }),
+      }),
+    );
+    const state = async () => ({
+      attached: (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName }))).AttachedPolicies?.map(
+        (p) => p.PolicyArn,
+      ).sort(),
+      inline: (await iam.send(new ListRolePoliciesCommand({ RoleName }))).PolicyNames,
+    });
+    const ev = event({
+      source: 'cloudformation',
+      complianceType: 'DRIFTED',
+      resourceType: 'AWS::IAM::Role',
+      resourceId: RoleName,
+    });
+    const first = await remediateAndRerun(
+      'rb-reporting',
+      ev,
+      state,
+      'DriftRemediation-RestoreIamRolePolicies',
+    );
+    expect(first.parameters.InlinePoliciesPatch).toEqual(['[]']);
+    expect(await state()).toEqual({
+      attached: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+      inline: ['backdoor'],
+    });
   });
 
   it('DriftRemediation-RestoreLambdaConfiguration: restores memory, timeout and the declared environment', async () => {
