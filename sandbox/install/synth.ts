@@ -28,6 +28,10 @@ export function synthesizeRemediationTemplate(opts: { policyFile: string }): Pro
 async function synth(policyFile: string): Promise<SynthResult> {
   const { buildApp } = await import('../../infra/app');
   const outdir = mkdtempSync(join(tmpdir(), 'drift-remediation-synth-'));
+  // CDK's built-in CloudFormation validator (WASM) costs seconds per synth; `cdk synth` and the infra
+  // tests run it, the sandbox does not need to run it again.
+  const validation = process.env.CDK_VALIDATION;
+  process.env.CDK_VALIDATION = 'false';
   try {
     // cdk-nag validates but does not change the template; skip it here to save seconds.
     const { app, stack } = buildApp({
@@ -39,6 +43,8 @@ async function synth(policyFile: string): Promise<SynthResult> {
     const artifact = app.synth().getStackByName(stack.stackName);
     return { template: artifact.template as CfnTemplate, stackName: stack.stackName };
   } finally {
+    if (validation === undefined) delete process.env.CDK_VALIDATION;
+    else process.env.CDK_VALIDATION = validation;
     rmSync(outdir, { recursive: true, force: true });
   }
 }

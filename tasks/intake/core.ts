@@ -267,12 +267,31 @@ async function normalizeDrift(
       actionable: true,
     };
   });
-  const covered = (c: Candidate) => !!findEntry(deps.policy, { resourceType: String(c.raw.resourceType) });
+  const typeOf = (c: Candidate) => String(c.raw.resourceType);
+  // A resource type with its own cloudFormationDrift entry is remediated resource by resource.
+  const ownEntry = (c: Candidate) => !!findEntry(deps.policy, { resourceType: typeOf(c) });
+  // A type some Config-rule entry handles is remediated when its rule reports it: not again from here.
+  const ruleCovered = (c: Candidate) =>
+    deps.policy.entries.some((e) => e.configRules.length > 0 && e.resourceTypes.includes(typeOf(c)));
+  const own = perResource.filter(ownEntry);
+  const uncovered = perResource.filter((c) => !ownEntry(c) && !ruleCovered(c));
   const stackEntry = findEntry(deps.policy, { resourceType: STACK_TYPE });
-  // Resources with their own cloudFormationDrift entry are remediated one by one. A stack-level entry
-  // (REVERT_DRIFT of the whole stack) only runs when no drifted resource has one: the two never touch the
-  // same stack at once, and whatever is left drifted is picked up by the next drift detection.
-  if (!stackEntry || perResource.some(covered)) return perResource;
+  // A stack-level entry (REVERT_DRIFT of the whole stack) only runs when no drifted resource has an entry of
+  // its own and some drifted resource is covered by nothing else: the two never touch the same stack at once,
+  // and whatever is left drifted is picked up by the next drift detection.
+  if (own.length > 0 || !stackEntry || uncovered.length === 0) {
+    const out = [...own, ...uncovered];
+    if (out.length > 0) return out;
+    const types = [...new Set(perResource.map(typeOf))].join(', ');
+    return [
+      {
+        drop: true,
+        reason: `drifted resources (${types}) are remediated through their Config rules`,
+        resourceKey: stackKey,
+        name: `intake-${messageId}`,
+      },
+    ];
+  }
   const latest = drifts.map((r) => r.Timestamp?.getTime() ?? 0).reduce((a, b) => Math.max(a, b), 0);
   const stackEvent: Candidate = {
     drop: false,

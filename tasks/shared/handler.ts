@@ -41,7 +41,7 @@ export function taskHandler<S extends z.ZodType, O>(
       logger[level]('task failed', { errorName: e.name, errorMessage: e.message });
       throw err;
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.removeKeys(['task']);
     }
   };

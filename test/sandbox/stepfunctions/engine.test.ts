@@ -235,3 +235,41 @@ describe('sandbox Step Functions', () => {
     );
   });
 });
+
+describe('sandbox Step Functions context object', () => {
+  it('provides $$.State.EnteredTime as the time the state is entered', async () => {
+    const { sandbox } = fakeSandbox({});
+    const sfn = stepFunctionsService();
+    const op = (name: string, input: Record<string, unknown>) =>
+      sfn.operations[name]?.(input, ctxFor(sandbox, name));
+    const def = {
+      StartAt: 'Stamp',
+      States: {
+        Stamp: {
+          Type: 'Pass',
+          Parameters: { 'at.$': '$$.State.EnteredTime', 'name.$': '$$.Execution.Name' },
+          End: true,
+        },
+      },
+    };
+    const { stateMachineArn } = (await op('CreateStateMachine', {
+      name: 'ctx',
+      definition: JSON.stringify(def),
+      roleArn: 'r',
+    })) as {
+      stateMachineArn: string;
+    };
+    const before = Date.now();
+    const { executionArn } = (await op('StartExecution', {
+      stateMachineArn,
+      name: 'stamp',
+      input: '{}',
+    })) as { executionArn: string };
+    await sfn.waitForExecution(executionArn);
+    const d = (await op('DescribeExecution', { executionArn })) as { status: string; output: string };
+    expect(d.status).toBe('SUCCEEDED');
+    const out = JSON.parse(d.output) as { at: string; name: string };
+    expect(out.name).toBe('stamp');
+    expect(Date.parse(out.at)).toBeGreaterThanOrEqual(before - 1000);
+  });
+});
