@@ -317,6 +317,7 @@ async function runAction(
         if (signal.aborted) rej(new Cancelled());
         signal.addEventListener('abort', () => rej(new Cancelled()), { once: true });
       });
+      aborted.catch(() => {});
       try {
         const s = await Promise.race([signalled, aborted]);
         if (s === 'Reject') throw new StepFailure('The automation was rejected while paused');
