@@ -28,9 +28,10 @@
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { approvalIdFor } from '../shared/approval-id';
+import { DecisionRecord } from '../shared/approvals/record';
 import {
   ApprovalDecision,
   ApprovalRejection,
@@ -46,7 +47,7 @@ import {
   SUCCESS_OUTCOMES,
   VerificationState,
 } from '../shared/contracts';
-import { awsCall } from '../shared/errors';
+import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { putOutcome } from '../shared/outcomes';
 
@@ -206,6 +207,49 @@ function approvalAudit(input: RecordOutcomeInput, approvalId: string): Record<st
   return undefined;
 }
 
+/**
+ * Where the decision came from (source IP, user agent, comment) lives in the approval item the endpoint
+ * wrote; the task output only carries who and when. Copy it into the audit record. A transient read
+ * failure is retried by the workflow; any other leaves the audit without those fields (and says so)
+ * rather than losing the outcome.
+ */
+async function withDecisionOrigin(
+  deps: RecordOutcomeDeps,
+  audit: Record<string, unknown> | undefined,
+): Promise<Record<string, unknown> | undefined> {
+  if (
+    !audit ||
+    (audit.decision !== 'approved' && audit.decision !== 'rejected') ||
+    typeof audit.approvalId !== 'string'
+  ) {
+    return audit;
+  }
+  const approvalId = audit.approvalId;
+  try {
+    const res = await awsCall('GetItem(approvals decision)', () =>
+      deps.ddb.send(
+        new GetCommand({
+          TableName: deps.approvalsTable,
+          Key: { approvalId },
+          ProjectionExpression: '#d',
+          ExpressionAttributeNames: { '#d': 'decision' },
+        }),
+      ),
+    );
+    const d = DecisionRecord.safeParse(res.Item?.decision);
+    if (!d.success) return { ...audit, originUnavailable: true };
+    return {
+      ...audit,
+      ...(d.data.comment !== undefined && audit.comment === undefined ? { comment: d.data.comment } : {}),
+      ...(d.data.sourceIp ? { sourceIp: d.data.sourceIp } : {}),
+      ...(d.data.userAgent ? { userAgent: d.data.userAgent } : {}),
+    };
+  } catch (err) {
+    if (err instanceof TransientServiceError) throw err;
+    return { ...audit, originUnavailable: true };
+  }
+}
+
 function isConditionFailed(err: unknown): boolean {
   return (
     err instanceof ConditionalCheckFailedException ||
@@ -330,7 +374,7 @@ export async function recordOutcome(
     runbook: documentName,
     attempts: runbook?.attempt ?? 0,
     remediated,
-    approval: approvalAudit(input, approvalId),
+    approval: await withDecisionOrigin(deps, approvalAudit(input, approvalId)),
     durationMs: Number.isNaN(startedMs) ? undefined : Math.max(0, Date.parse(recordedAt) - startedMs),
     extra: {
       recordedBy: RECORDED_BY,

@@ -1,7 +1,13 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -206,6 +212,65 @@ describe('record-outcome', () => {
       errorName: 'ApprovalRejected',
     });
     expect(published().map((m) => m.TopicArn)).toEqual([OUTCOME_TOPIC]);
+  });
+
+  it('copies where an approval decision came from (IP, user agent, comment) from the approval item into the audit', async () => {
+    ddbMock.on(GetCommand, { TableName: 'approvals', Key: { approvalId: 'apr-9' } }).resolves({
+      Item: {
+        decision: {
+          decision: 'approved',
+          approver: 'bob@example.com',
+          decidedAt: '2026-11-23T10:16:00Z',
+          comment: 'ok for prod',
+          sourceIp: '203.0.113.7',
+          userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+        },
+      },
+    });
+    const approval = {
+      approvalId: 'apr-9',
+      decision: 'approved' as const,
+      approver: 'bob@example.com',
+      decidedAt: '2026-11-23T10:16:00Z',
+    };
+    await recordOutcome(base('VERIFIED', { approval, runbook: succeededRunbook() }), deps);
+    expect(putItem()).toMatchObject({
+      approval: {
+        approvalId: 'apr-9',
+        approver: 'bob@example.com',
+        comment: 'ok for prod',
+        sourceIp: '203.0.113.7',
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+      },
+    });
+  });
+
+  it('still records the outcome when the approval item cannot be read, and says the origin is missing', async () => {
+    ddbMock.on(GetCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const approval = {
+      approvalId: 'apr-9',
+      decision: 'approved' as const,
+      approver: 'bob@example.com',
+      decidedAt: '2026-11-23T10:16:00Z',
+    };
+    await recordOutcome(base('VERIFIED', { approval, runbook: succeededRunbook() }), deps);
+    expect(putItem()).toMatchObject({ approval: { approver: 'bob@example.com', originUnavailable: true } });
+  });
+
+  it('leaves a throttled approval read to the workflow retry (TransientServiceError) before writing anything', async () => {
+    ddbMock.on(GetCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    const approval = {
+      approvalId: 'apr-9',
+      decision: 'approved' as const,
+      approver: 'bob@example.com',
+      decidedAt: '2026-11-23T10:16:00Z',
+    };
+    await expect(
+      recordOutcome(base('VERIFIED', { approval, runbook: succeededRunbook() }), deps),
+    ).rejects.toMatchObject({
+      name: 'TransientServiceError',
+    });
+    expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it('EXPIRED: marks the approval EXPIRED (dropping its task token) and tells each approver and the outcome topic', async () => {
