@@ -425,6 +425,67 @@ describe('synthesized definition', () => {
     ]);
   });
 
+  it('every other Lambda task, exactly', () => {
+    const task = (name: string, extra: Record<string, unknown>) => ({
+      Type: 'Task',
+      Resource: fnArn(TASK_STATES[name] ?? ''),
+      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+      Retry: [retrier(TRANSIENT_RETRY)],
+      Catch: [toFailure],
+      ...extra,
+    });
+    const ev = { 'event.$': '$.event' };
+    const ex = { 'execution.$': '$.execution' };
+    const expected: Record<string, Record<string, unknown>> = {
+      [STATES.confirm]: task(STATES.confirm, {
+        Parameters: { ...ev, 'plan.$': '$.plan', ...ex },
+        ResultPath: '$.confirmation',
+        Next: STATES.stillNonCompliant,
+      }),
+      [STATES.detectDrift]: task(STATES.detectDrift, {
+        Parameters: { ...ev, 'plan.$': '$.plan', 'confirmation.$': '$.confirmation', ...ex },
+        ResultPath: '$.drift',
+        Next: STATES.driftDetectionDone,
+      }),
+      [STATES.checkDrift]: task(STATES.checkDrift, {
+        Parameters: { 'drift.$': '$.drift', ...ev, ...ex },
+        ResultPath: '$.drift',
+        Next: STATES.driftDetectionDone,
+      }),
+      [STATES.describeDrift]: task(STATES.describeDrift, {
+        Parameters: { ...ev, 'drift.$': '$.drift', 'confirmation.$': '$.confirmation', ...ex },
+        ResultPath: '$.drift',
+        Next: STATES.templateViolatesRule,
+      }),
+      [STATES.acquireSlot]: task(STATES.acquireSlot, { ResultPath: '$.slot', Next: STATES.slotAcquired }),
+      [STATES.checkRunbook]: task(STATES.checkRunbook, {
+        Parameters: { 'plan.$': '$.plan', 'runbook.$': '$.runbook', ...ex },
+        ResultPath: '$.runbook',
+        Next: STATES.runbookFinished,
+      }),
+      [STATES.releaseSlot]: task(STATES.releaseSlot, {
+        Parameters: { 'slot.$': '$.slot', 'plan.$': '$.plan', ...ex },
+        ResultPath: '$.slot',
+        Next: STATES.recheckDrift,
+      }),
+      [STATES.recheckDrift]: task(STATES.recheckDrift, {
+        ResultPath: '$.verification',
+        Next: STATES.driftResolved,
+      }),
+      [STATES.requestReevaluation]: task(STATES.requestReevaluation, {
+        Parameters: { ...ev, 'plan.$': '$.plan', 'verification.$': '$.verification', ...ex },
+        ResultPath: '$.verification',
+        Next: STATES.reevaluationRequested,
+      }),
+      [STATES.checkCompliance]: task(STATES.checkCompliance, {
+        Parameters: { ...ev, 'plan.$': '$.plan', 'verification.$': '$.verification', ...ex },
+        ResultPath: '$.verification',
+        Next: STATES.compliant,
+      }),
+    };
+    for (const [name, want] of Object.entries(expected)) expect(S(name), name).toEqual(want);
+  });
+
   it('every Task: explicit timeout, Retry only on transient errors, Catch ends in the failure path', () => {
     const allowedRetry = new Set([
       'TransientServiceError',
