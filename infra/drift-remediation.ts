@@ -372,12 +372,6 @@ export class DriftRemediation extends Construct {
 
     // ── Approval endpoint (Function URL; links are HMAC-signed) ──────────────────────────
     this.approvalUrl = fns['approval-endpoint'].addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
-    ack(
-      fns['approval-endpoint'],
-      'AwsSolutions-L1',
-      'Pinned to the Node.js 22 runtime the project tests against.',
-    );
-
     // ── State machine ─────────────────────────────────────────────────────────────────────
     const workflowFns: Record<WorkflowTask, lambda.IFunction> = fns;
     // A fixed name lets policies name the state machine without referencing it (the approval endpoint's
