@@ -25,6 +25,7 @@ import {
   stackDriftStatus,
   startE2E,
   until,
+  waitCompliant,
 } from './support/harness';
 
 const APPROVER = 'security-oncall@example.com';
@@ -47,18 +48,17 @@ beforeAll(async () => {
     stackName: REJECT_STACK,
     edit: (t) => t.replace('RoleName: drift-demo-reporting', `RoleName: ${REJECT_ROLE}`),
   });
+  await waitCompliant(e, dc, approveRole);
+  await waitCompliant(e, dc, rejectRole, 20_000, REJECT_STACK);
 });
 afterAll(async () => {
   await e?.stop();
 });
 
 /** Injects the drift and returns the execution once it waits at Request approval, with the approver's link. */
-async function driftAwaitingApproval(
-  roleName: string,
-  stackName: string,
-): Promise<{ run: ExecutionInfo; link: string }> {
+async function driftAwaitingApproval(roleName: string): Promise<{ run: ExecutionInfo; link: string }> {
   await dc.inject(e.c, roleName);
-  const run = await awaitExecutionFor(e, roleName, { resourceType: dc.resourceType, stackName });
+  const run = await awaitExecutionFor(e, roleName, { resourceType: dc.resourceType });
   await until(`${run.name} to reach ${REQUEST_APPROVAL}`, 20_000, async () =>
     (await currentState(e, run.arn)) === REQUEST_APPROVAL ? true : undefined,
   );
@@ -89,7 +89,7 @@ async function outcomeItems(roleName: string, run: ExecutionInfo) {
 
 describe('approval-required remediation', () => {
   it('waits at Request approval; scanners change nothing; approval through the page → VERIFIED', async () => {
-    const { run, link } = await driftAwaitingApproval(approveRole, dc.stackName);
+    const { run, link } = await driftAwaitingApproval(approveRole);
 
     // Time passes (~100 emulated seconds): still waiting, nothing remediated.
     await sleep(1_000);
@@ -136,7 +136,7 @@ describe('approval-required remediation', () => {
   }, 60_000);
 
   it('a rejected request ends REJECTED with the approver recorded, and nothing changes', async () => {
-    const { run, link } = await driftAwaitingApproval(rejectRole, REJECT_STACK);
+    const { run, link } = await driftAwaitingApproval(rejectRole);
     const decision = await decideViaForm(link, 'reject', 'e2e: not during the change freeze');
     expect(decision.status).toBe(200);
 

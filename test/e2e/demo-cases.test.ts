@@ -63,10 +63,7 @@ describe('demo drift cases end to end', () => {
       await dc.inject(e.c, resourceId);
       expect(await dc.stillWrong(e.c, resourceId)).not.toBeNull();
 
-      const execution = await awaitExecutionFor(e, resourceId, {
-        resourceType: dc.resourceType,
-        ...(dc.rule ? {} : { stackName: dc.stackName }),
-      });
+      const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
       expect(execution.resourceType).toBe(dc.resourceType);
       const result = await finished(e, execution.arn);
       expect({ status: result.status, outcome: result.outcome }).toEqual({
@@ -76,9 +73,7 @@ describe('demo drift cases end to end', () => {
 
       expect(await dc.stillWrong(e.c, resourceId)).toBeNull();
       expect(await stackDriftStatus(e, dc.stackName)).toBe('IN_SYNC');
-      if (dc.rule) {
-        await waitCompliant(e, dc, resourceId);
-      }
+      await waitCompliant(e, dc, resourceId);
       if (dc.approval) {
         // Exactly one approval page was decided, with a 2xx answer to the POST.
         const statuses = await until('the approval POST to answer', 5_000, async () => {

@@ -86,10 +86,6 @@ export interface StartOptions {
 }
 
 export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
-  // The installer synthesizes the CDK app in this process. The CDK's built-in CloudFormation schema
-  // validation (a WebAssembly engine) takes most of the synthesis time and does not change the
-  // template; `cdk synth` and the infra tests keep it, the end-to-end runs skip it.
-  process.env.CDK_VALIDATION ??= 'false';
   const sb = await startDriftSandbox({
     port: 0,
     timeScale: opts.timeScale ?? 0.01,
@@ -195,17 +191,34 @@ export async function compliance(e: E2E, rule: string, resourceType: string, res
   );
 }
 
-/** Waits until Config has evaluated the resource as COMPLIANT under the case's rule (no-op for rule-less cases). */
+/** The Config rule (CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK) that evaluates whole stacks. */
+export const STACK_DRIFT_RULE = 'cloudformation-stack-drift-detection-check';
+
+/**
+ * Waits until Config reports the case COMPLIANT: the resource under the case's rule, or — for a case
+ * found by CloudFormation drift detection (no rule) — its stack under the stack-drift rule, so the
+ * evaluation of the fresh deployment is over before the drift is injected.
+ */
 export async function waitCompliant(
   e: E2E,
   dc: DriftCase,
   resourceId: string,
   timeoutMs = 20_000,
+  stackName = dc.stackName,
 ): Promise<void> {
-  const rule = dc.rule;
-  if (!rule) return;
-  await until(`${rule} to report ${resourceId} COMPLIANT`, timeoutMs, async () => {
-    const r = await compliance(e, rule, dc.resourceType, resourceId);
+  let rule = dc.rule;
+  let type = dc.resourceType;
+  let id = resourceId;
+  if (!rule) {
+    rule = STACK_DRIFT_RULE;
+    type = 'AWS::CloudFormation::Stack';
+    id =
+      (await e.c.cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0]
+        ?.StackId ?? stackName;
+  }
+  const what = rule;
+  await until(`${what} to report ${id} COMPLIANT`, timeoutMs, async () => {
+    const r = await compliance(e, what, type, id);
     return r?.ComplianceType === 'COMPLIANT' ? true : undefined;
   });
 }
@@ -272,9 +285,11 @@ export async function stackDriftStatus(e: E2E, stackName: string, timeoutMs = 20
 }
 
 /**
- * Waits for the execution the injected drift starts for `resourceId`. A case without a Config rule is
- * found by CloudFormation drift detection: when nothing has started after `nudgeAfterMs`, the stack's
- * drift detection runs once (as Config's periodic stack-drift check or an operator would).
+ * Waits for the (first) execution started for `resourceId` (of `resourceType`, when given). With
+ * `stackName`, a fallback for drift found by CloudFormation drift detection: if nothing has started
+ * after `nudgeAfterMs` (default 10 s — the sandbox's Config stack-drift check normally starts it well
+ * before), the stack's drift detection runs once, as an operator would. Keep the delay long: a second
+ * detection close to the first produces a second drift event for the same resource.
  */
 export async function awaitExecutionFor(
   e: E2E,
@@ -289,7 +304,7 @@ export async function awaitExecutionFor(
     async () => {
       const found = (await executionsFor(e, resourceId, opts.resourceType))[0];
       if (found) return found;
-      if (opts.stackName && !nudged && Date.now() - started > (opts.nudgeAfterMs ?? 1_500)) {
+      if (opts.stackName && !nudged && Date.now() - started > (opts.nudgeAfterMs ?? 10_000)) {
         nudged = true;
         await stackDriftStatus(e, opts.stackName);
       }
