@@ -34,6 +34,8 @@ export interface Evaluator {
     resourceId: string,
     params: Record<string, string>,
     sandbox: SandboxContext,
+    /** Aborted when the sandbox stops (long evaluations such as stack drift detection give up). */
+    signal?: AbortSignal,
   ): Promise<Verdict | undefined>;
 }
 

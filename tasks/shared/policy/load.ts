@@ -38,14 +38,15 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
   const problems: string[] = [];
   const d = doc.defaults;
   const seen = new Set<string>();
-  const ruleNames = new Set(doc.configRules.map((c) => c.name));
   const entries: ResolvedEntry[] = doc.remediations.map((e, i) => {
     const at = `policy.remediations[${i}]`;
     if (seen.has(e.id)) problems.push(`${at}.id: duplicate id ${e.id}`);
     seen.add(e.id);
     const firstParty = isFirstPartyRunbook(e.runbook);
     if (!firstParty && !isAwsManagedRunbook(e.runbook)) {
-      problems.push(`${at}.runbook: ${e.runbook} is neither first-party (DriftRemediation-…) nor AWS-managed (AWS-…)`);
+      problems.push(
+        `${at}.runbook: ${e.runbook} is neither first-party (DriftRemediation-…) nor AWS-managed (AWS-…)`,
+      );
     }
     if (firstParty && opts.knownRunbooks && !opts.knownRunbooks.includes(e.runbook)) {
       problems.push(`${at}.runbook: no runbook file runbooks/${e.runbook}.yaml`);
@@ -60,11 +61,8 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
     for (const [j, x] of e.exceptions.entries()) {
       if (Number.isNaN(Date.parse(x.expires))) problems.push(`${at}.exceptions[${j}].expires: not a date`);
     }
-    for (const [k, p] of Object.entries(e.parameters)) {
-      if (k === 'AutomationAssumeRole') problems.push(`${at}.parameters.${k}: set by the workflow, remove it`);
-      if ('from' in p && p.from.startsWith('drift.') && !e.match.cloudFormationDrift && e.match.configRules.length > 0) {
-        // Allowed: drift fields are filled when the resource belongs to a stack; documented in docs/policy.md.
-      }
+    if ('AutomationAssumeRole' in e.parameters) {
+      problems.push(`${at}.parameters.AutomationAssumeRole: set by the workflow, remove it`);
     }
     return {
       id: e.id,
@@ -76,7 +74,10 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
       firstParty,
       parameters: e.parameters,
       approval,
-      concurrency: { perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook, global: d.concurrency.global },
+      concurrency: {
+        perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook,
+        global: d.concurrency.global,
+      },
       attempts: { ...d.attempts, ...e.attempts },
       loopBreaker: { ...d.loopBreaker, ...e.loopBreaker },
       verification: { ...d.verification, ...e.verification },

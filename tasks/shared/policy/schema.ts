@@ -20,8 +20,12 @@ export function isAwsManagedRunbook(name: string): boolean {
   return AWS_MANAGED_PREFIXES.some((p) => name.startsWith(p));
 }
 
-const RuleName = z.string().regex(/^[A-Za-z0-9_\-.]{1,128}$/, 'must be a Config rule name (letters, digits, _ - .)');
-const ResourceType = z.string().regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'must look like AWS::Service::Type');
+const RuleName = z
+  .string()
+  .regex(/^[A-Za-z0-9_\-.]{1,128}$/, 'must be a Config rule name (letters, digits, _ - .)');
+const ResourceType = z
+  .string()
+  .regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'must look like AWS::Service::Type');
 const Duration = (max: number) => z.number().int().positive().max(max);
 
 const Approval = z
