@@ -279,10 +279,12 @@ export function stepFunctionsService(): StepFunctionsService {
             closedTokens.set(token, 'done');
             throw lambdaError(err);
           }
+          // A waitForTaskToken timeout is how long a person has (an approval's TTL): real seconds, not
+          // scaled like machine waits — the review page tells the approver the same time.
           const timeoutSeconds = taskTimeoutSeconds(state, execution.shadow);
           result = await withTimeout(
             waited,
-            timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000 * clock.timeScale,
+            timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
             () => {
               tokens.delete(token);
               closedTokens.set(token, 'timedout');
