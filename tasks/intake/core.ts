@@ -16,8 +16,10 @@
  *
  * Per event: validate (contract + per-type resource id) → policy entry → not while this resource's previous
  * execution (for the same rule or source) is still RUNNING (GetItem ORDERING + DescribeExecution) → ordering
- * check (ORDERING table, newer-or-equal orderingTimestamp wins) → StartExecution with a deterministic name
- * (ExecutionAlreadyExists = duplicate absorbed). Every event intake drops gets a SKIPPED outcome item.
+ * check (ORDERING table, newer-or-equal orderingTimestamp wins, and the item unchanged since the running
+ * check read it, so two events for one resource handled at once cannot both start) → StartExecution with a
+ * deterministic name (ExecutionAlreadyExists = duplicate absorbed). Every event intake drops gets a SKIPPED
+ * outcome item.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -364,11 +366,45 @@ async function recordSkip(
   return { status: 'skipped', reason: d.reason, resourceKey: d.resourceKey, executionName: d.name };
 }
 
-/** Conditional put: true when this orderingTimestamp is newer than or equal to the last one seen. */
-async function claimOrdering(deps: IntakeDeps, event: RemediationEvent, name: string): Promise<boolean> {
+/** How long a claim whose execution does not exist yet counts as "starting" (StartExecution follows the claim). */
+export const STARTING_GRACE_MS = 60_000;
+
+/** The ordering item as the running check read it; an actionable claim is conditional on it being unchanged. */
+interface SeenClaim {
+  exists: boolean;
+  executionName?: string | undefined;
+}
+
+/**
+ * Conditional put: true when this orderingTimestamp is newer than or equal to the last one seen. With
+ * `seen` (an event about to start an execution) the put is also conditional on the item still holding
+ * what the running check read, so of two events for the same resource handled at once only one claims
+ * (the other re-checks and finds this one starting); the claim records `startingAt`.
+ */
+async function claimOrdering(
+  deps: IntakeDeps,
+  event: RemediationEvent,
+  name: string,
+  seen?: SeenClaim,
+): Promise<boolean> {
   const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
   // Canonical ISO (UTC, milliseconds) so the string comparison in the condition is a time comparison.
   const ts = canonicalTimestamp(event.orderingTimestamp);
+  const now = deps.now().toISOString();
+  let condition = 'attribute_not_exists(#k) OR #t <= :t';
+  const names: Record<string, string> = { '#k': 'key', '#t': 'lastOrderingTimestamp' };
+  const values: Record<string, unknown> = { ':t': ts };
+  if (seen) {
+    names['#e'] = 'executionName';
+    if (!seen.exists) condition = 'attribute_not_exists(#k) OR (#t <= :t AND attribute_not_exists(#e))';
+    else if (seen.executionName === undefined) condition = '#t <= :t AND attribute_not_exists(#e)';
+    else {
+      condition = '#t <= :t AND #e = :e';
+      values[':e'] = seen.executionName;
+    }
+    // DynamoDB rejects names the expression does not use.
+    if (!condition.includes('#k')) delete names['#k'];
+  }
   try {
     await awsCall('PutItem(ordering)', () =>
       deps.ddb.send(
@@ -379,11 +415,12 @@ async function claimOrdering(deps: IntakeDeps, event: RemediationEvent, name: st
             lastOrderingTimestamp: ts,
             executionName: name,
             eventId: event.eventId,
-            updatedAt: deps.now().toISOString(),
+            updatedAt: now,
+            ...(seen ? { startingAt: now } : {}),
           },
-          ConditionExpression: 'attribute_not_exists(#k) OR #t <= :t',
-          ExpressionAttributeNames: { '#k': 'key', '#t': 'lastOrderingTimestamp' },
-          ExpressionAttributeValues: { ':t': ts },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       ),
     );
@@ -400,37 +437,48 @@ export function executionArnOf(stateMachineArn: string, name: string): string {
 }
 
 /**
- * The execution last started for this (rule or source, resource), if it is still RUNNING and is not
- * this event's own execution. At most one remediation per resource and rule runs at a time: a newer
- * result that arrives meanwhile (often caused by the remediation itself, e.g. the drift detection it
- * runs) is not started; if the resource stays non-compliant, the sweep re-finds it later.
+ * The execution last started for this (rule or source, resource), if it is still RUNNING (or was claimed
+ * less than STARTING_GRACE_MS ago and is not started yet) and is not this event's own execution. At most
+ * one remediation per resource and rule runs at a time: a newer result that arrives meanwhile (often
+ * caused by the remediation itself, e.g. the drift detection it runs) is not started; if the resource
+ * stays non-compliant, the sweep re-finds it later. Also returns what the ordering item held.
  */
 async function runningExecution(
   deps: IntakeDeps,
   event: RemediationEvent,
   name: string,
-): Promise<string | undefined> {
+): Promise<{ running?: string; seen: SeenClaim }> {
   const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
   const r = await awsCall('GetItem(ordering)', () =>
     deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
   );
-  const previous = r.Item?.executionName;
-  if (typeof previous !== 'string' || previous === name) return undefined;
+  const previous = typeof r.Item?.executionName === 'string' ? r.Item.executionName : undefined;
+  const seen: SeenClaim = { exists: r.Item !== undefined, executionName: previous };
+  if (previous === undefined || previous === name) return { seen };
   try {
     const e = await awsCall('DescribeExecution', () =>
       deps.sfn.send(
         new DescribeExecutionCommand({ executionArn: executionArnOf(deps.stateMachineArn, previous) }),
       ),
     );
-    return e.status === 'RUNNING' ? previous : undefined;
+    return e.status === 'RUNNING' ? { running: previous, seen } : { seen };
   } catch (err) {
     if (err instanceof DriftRemediationError) throw err;
+    const startingAt = typeof r.Item?.startingAt === 'string' ? Date.parse(r.Item.startingAt) : Number.NaN;
+    if (
+      err instanceof Error &&
+      err.name === 'ExecutionDoesNotExist' &&
+      deps.now().getTime() - startingAt < STARTING_GRACE_MS
+    ) {
+      // Claimed by another event a moment ago; its StartExecution has not happened yet.
+      return { running: previous, seen };
+    }
     // Gone from history (ExecutionDoesNotExist) or not readable: nothing known to be running.
     logger.warn('could not read the previous execution; assuming it is not running', {
       executionName: previous,
       errorName: err instanceof Error ? err.name : typeof err,
     });
-    return undefined;
+    return { seen };
   }
 }
 
@@ -480,24 +528,28 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
       ruleName,
     });
   }
-  const running = await runningExecution(deps, event, name);
-  if (running) {
-    metrics.addMetric('IntakeInFlight', MetricUnit.Count, 1);
-    return recordSkip(deps, {
-      reason: `execution ${running} for this resource is still running; not starting another`,
-      resourceKey,
-      name,
-      ruleName,
-    });
-  }
-  if (!(await claimOrdering(deps, event, name))) {
-    metrics.addMetric('IntakeOutOfOrder', MetricUnit.Count, 1);
-    return recordSkip(deps, {
-      reason: `out of order: a newer result than ${event.orderingTimestamp} was already seen`,
-      resourceKey,
-      name,
-      ruleName,
-    });
+  // Check, then claim conditionally on what was checked; a claim lost to a concurrent event is re-checked once.
+  for (let attempt = 1; ; attempt++) {
+    const { running, seen } = await runningExecution(deps, event, name);
+    if (running) {
+      metrics.addMetric('IntakeInFlight', MetricUnit.Count, 1);
+      return recordSkip(deps, {
+        reason: `execution ${running} for this resource is still running; not starting another`,
+        resourceKey,
+        name,
+        ruleName,
+      });
+    }
+    if (await claimOrdering(deps, event, name, seen)) break;
+    if (attempt >= 2) {
+      metrics.addMetric('IntakeOutOfOrder', MetricUnit.Count, 1);
+      return recordSkip(deps, {
+        reason: `out of order: a newer result than ${event.orderingTimestamp} was already seen`,
+        resourceKey,
+        name,
+        ruleName,
+      });
+    }
   }
   try {
     const r = await awsCall('StartExecution', () =>

@@ -176,7 +176,9 @@ describe('intake: Config compliance changes', () => {
       key: orderingKey('restricted-ssh', `${ACCOUNT}/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}`),
       lastOrderingTimestamp: '2026-11-23T10:00:00.000Z',
     });
-    expect(put?.ConditionExpression).toBe('attribute_not_exists(#k) OR #t <= :t');
+    expect(put?.ConditionExpression).toBe(
+      'attribute_not_exists(#k) OR (#t <= :t AND attribute_not_exists(#e))',
+    );
     expect(outcomePuts()).toEqual([]);
   });
 
