@@ -4,12 +4,15 @@
  * times, concurrently, to the intake queue — EventBridge's at-least-once delivery at its worst. The
  * resource still gets exactly one execution and exactly one SSM automation.
  */
+
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES } from '../../sandbox/demo/cases';
 import {
   automationsFor,
   awaitExecutionFor,
   captureNonCompliance,
+  complianceChangeEvent,
   deployCase,
   type E2E,
   executionsFor,
@@ -61,5 +64,35 @@ describe('duplicate events', () => {
     expect(automations).toHaveLength(1);
     expect(automations[0]?.AutomationExecutionStatus).toBe('Success');
     expect(await ssh.stillWrong(e.c, groupId)).toBeNull();
+  }, 60_000);
+
+  it('different results for one resource arriving together start one execution, not one each', async () => {
+    // Three NON_COMPLIANT results (distinct orderingTimestamps, so distinct execution names) in one batch,
+    // five times over: the intake pollers handle them concurrently, and at most one may start.
+    const now = Date.now();
+    for (let round = 0; round < 5; round++) {
+      const groupId = `sg-0e2e000000000c${String(round).padStart(3, '0')}`;
+      const base = {
+        rule: 'restricted-ssh',
+        resourceType: 'AWS::EC2::SecurityGroup',
+        resourceId: groupId,
+        complianceType: 'NON_COMPLIANT' as const,
+        account: e.sb.accountId,
+        region: e.sb.region,
+      };
+      await e.c.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: e.env('INTAKE_QUEUE_URL'),
+          Entries: [0, 1, 2].map((i) => ({
+            Id: `r${i}`,
+            MessageBody: JSON.stringify(
+              complianceChangeEvent({ ...base, at: new Date(now - i * 1000).toISOString() }),
+            ),
+          })),
+        }),
+      );
+      await intakeDrained(e);
+      expect(await executionsFor(e, groupId, base.resourceType)).toHaveLength(1);
+    }
   }, 60_000);
 });
