@@ -519,7 +519,14 @@ export class DriftRemediation extends Construct {
     // intake
     this.stateMachine.grantStartExecution(fns.intake);
     t.ordering.grantReadWriteData(fns.intake);
-    t.outcomes.grantReadData(fns.intake);
+    // Events intake drops (invalid, older, no entry, already running) are recorded as SKIPPED outcomes.
+    t.outcomes.grantWriteData(fns.intake);
+    // At most one running execution per resource and rule: intake looks at the previous one.
+    stmt(
+      fns.intake,
+      ['states:DescribeExecution'],
+      [`arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${stateMachineName}:*`],
+    );
     stmt(
       fns.intake,
       ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources'],
@@ -751,6 +758,11 @@ export class DriftRemediation extends Construct {
       fns['reap-leases'].role ?? this,
       `Resource::arn:${P}:states:${R}:${A}:execution:${stateMachineName}:*`,
       "DescribeExecution of this state machine's executions only (lease holders).",
+    );
+    ackIam5(
+      fns.intake.role ?? this,
+      `Resource::arn:${P}:states:${R}:${A}:execution:${stateMachineName}:*`,
+      "DescribeExecution of this state machine's executions only (is the resource's previous execution still running).",
     );
     for (const n of documentNames) {
       const owned = this.runbooks.some((r) => r.name === n);

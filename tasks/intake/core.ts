@@ -33,7 +33,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/li
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
-import { awsCall, DriftRemediationError } from '../shared/errors';
+import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
 import { formatIssues } from '../shared/handler';
 import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
@@ -41,7 +41,6 @@ import { findEntry } from '../shared/policy/load';
 import type { NormalizedPolicy } from '../shared/policy/schema';
 import { logger, metrics } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
-import { isStackMissing } from '../shared/resource-lookup';
 import { orderingKey } from '../shared/tables';
 
 export const SOURCES = {

@@ -177,3 +177,9 @@ export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<
 export function errorName(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
 }
+
+/** True for CloudFormation's "Stack with id X does not exist" ValidationError. */
+export function isStackMissing(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  return !!e && e.name === 'ValidationError' && /does not exist/i.test(String(e.message));
+}

@@ -3,9 +3,10 @@
  * except CloudFormation stacks (DescribeStacks, which accepts the stack name Config reports).
  * Used by plan (exception tag) and confirm-compliance (existence).
  */
+
 import { type CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcontrol';
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { awsCall } from './errors';
+import { awsCall, isStackMissing } from './errors';
 
 export interface ResourceLookupDeps {
   cloudControl: CloudControlClient;
@@ -24,10 +25,7 @@ function errName(err: unknown): string {
   return err instanceof Error ? err.name : '';
 }
 
-/** True for CloudFormation's "Stack with id X does not exist" ValidationError. */
-export function isStackMissing(err: unknown): boolean {
-  return errName(err) === 'ValidationError' && /does not exist/i.test((err as Error).message);
-}
+export { isStackMissing };
 
 /** Tags from a Cloud Control Properties document: `[{Key, Value}]` (most types) or `{key: value}`. */
 export function tagsOf(properties: unknown): Record<string, string> {
