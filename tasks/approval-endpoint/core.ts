@@ -462,24 +462,27 @@ export async function handleApprovalRequest(
   );
 }
 
-async function closeAsEnded(
+/**
+ * Updates the approval only while it still holds *this* decision (same status, time and approver), so a
+ * follow-up write never touches a record that moved on. Losing that race is not an error.
+ */
+async function updateOwnDecision(
   deps: ApprovalEndpointDeps,
   approvalId: string,
   status: string,
   decision: DecisionRecord,
-  reason: string,
+  update: { expression: string; values: Record<string, string> },
 ): Promise<void> {
   try {
     await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.approvalsTable,
         Key: { approvalId },
-        UpdateExpression: 'SET #s = :expired, closedReason = :r REMOVE taskToken',
+        UpdateExpression: update.expression,
         ConditionExpression: '#s = :decided AND #d.decidedAt = :at AND #d.approver = :approver',
         ExpressionAttributeNames: { '#s': 'status', '#d': 'decision' },
         ExpressionAttributeValues: {
-          ':expired': 'EXPIRED',
-          ':r': reason,
+          ...update.values,
           ':decided': status,
           ':at': decision.decidedAt,
           ':approver': decision.approver,
@@ -491,31 +494,31 @@ async function closeAsEnded(
   }
 }
 
-async function rollBack(
+/** The execution had already ended: close the request as EXPIRED with why, and drop the token. */
+function closeAsEnded(
+  deps: ApprovalEndpointDeps,
+  approvalId: string,
+  status: string,
+  decision: DecisionRecord,
+  reason: string,
+): Promise<void> {
+  return updateOwnDecision(deps, approvalId, status, decision, {
+    expression: 'SET #s = :expired, closedReason = :r REMOVE taskToken',
+    values: { ':expired': 'EXPIRED', ':r': reason },
+  });
+}
+
+/** Step Functions could not be told: undo the decision so the approver can try again. */
+function rollBack(
   deps: ApprovalEndpointDeps,
   approvalId: string,
   status: string,
   decision: DecisionRecord,
 ): Promise<void> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.approvalsTable,
-        Key: { approvalId },
-        UpdateExpression: 'SET #s = :pending REMOVE #d',
-        ConditionExpression: '#s = :decided AND #d.decidedAt = :at AND #d.approver = :approver',
-        ExpressionAttributeNames: { '#s': 'status', '#d': 'decision' },
-        ExpressionAttributeValues: {
-          ':pending': 'PENDING',
-          ':decided': status,
-          ':at': decision.decidedAt,
-          ':approver': decision.approver,
-        },
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof Error) || err.name !== 'ConditionalCheckFailedException') throw err;
-  }
+  return updateOwnDecision(deps, approvalId, status, decision, {
+    expression: 'SET #s = :pending REMOVE #d',
+    values: { ':pending': 'PENDING' },
+  });
 }
 
 /** The decision reached the workflow: the token is of no further use, so it is not kept. Best effort. */
