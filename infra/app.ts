@@ -3,7 +3,7 @@
  * Environment-agnostic, so `npx cdk synth` works offline without credentials. The policy file can be
  * switched with `-c policyFile=path`.
  */
-import { App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { App, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { DriftRemediation, type DriftRemediationProps } from './drift-remediation';
@@ -17,6 +17,22 @@ export class DriftRemediationStack extends Stack {
   ) {
     super(scope, id, props);
     this.remediation = new DriftRemediation(this, 'DriftRemediation', props.remediation);
+    const r = this.remediation;
+    // What operators need after `cdk deploy` (docs/operations.md).
+    const outputs: Record<string, [string, string]> = {
+      StateMachineArn: [r.stateMachine.stateMachineArn, 'the remediation workflow (Step Functions console)'],
+      ApprovalTopicArn: [
+        r.approvalTopic.topicArn,
+        'subscribe approvers here (filter on the approver attribute)',
+      ],
+      OutcomeTopicArn: [r.outcomeTopic.topicArn, 'outcomes that need a human'],
+      IntakeQueueUrl: [r.intakeQueue.queueUrl, 'events waiting for intake'],
+      DeadLetterQueueUrl: [r.deadLetterQueue.queueUrl, 'events intake could not process (alarmed)'],
+      OutcomesTableName: [r.tables.outcomes.tableName, 'the audit trail: one item per outcome'],
+      OrderingTableName: [r.tables.ordering.tableName, 'ordering marks and break-glass items'],
+    };
+    for (const [id, [value, description]] of Object.entries(outputs))
+      new CfnOutput(this, id, { value, description });
   }
 }
 
