@@ -31,66 +31,60 @@ export class HistoryRecorder {
   constructor(
     private readonly taskInfo: (stateName: string) => TaskInfo | undefined,
     private readonly roleArn: string,
+    /** The sandbox clock, so history times agree with the execution's start and stop dates. */
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
-  private push(type: string, details: Record<string, unknown> = {}, at = Date.now()): void {
+  // Events are stamped when recorded (moments after the engine logs them) on the sandbox clock.
+  private push(type: string, details: Record<string, unknown> = {}): void {
     const id = this.events.length + 1;
-    this.events.push({ id, previousEventId: id - 1, timestamp: new Date(at), type, ...details });
+    this.events.push({ id, previousEventId: id - 1, timestamp: this.now(), type, ...details });
   }
 
   /** Events for the library's log entry `e` (top-level states only; the workflow has no Map/Parallel). */
   record(e: EventLog): void {
-    const at = e.timestamp;
     switch (e.type) {
       case 'ExecutionStarted':
-        this.push(
-          'ExecutionStarted',
-          { executionStartedEventDetails: { input: json(e.input), roleArn: this.roleArn } },
-          at,
-        );
+        this.push('ExecutionStarted', {
+          executionStartedEventDetails: { input: json(e.input), roleArn: this.roleArn },
+        });
         return;
       case 'ExecutionSucceeded':
-        this.push('ExecutionSucceeded', { executionSucceededEventDetails: { output: json(e.output) } }, at);
+        this.push('ExecutionSucceeded', { executionSucceededEventDetails: { output: json(e.output) } });
         return;
       case 'ExecutionFailed':
-        this.push(
-          'ExecutionFailed',
-          { executionFailedEventDetails: { error: e.Error, cause: causeText(e.Cause) } },
-          at,
-        );
+        this.push('ExecutionFailed', {
+          executionFailedEventDetails: { error: e.Error, cause: causeText(e.Cause) },
+        });
         return;
       case 'ExecutionAborted':
-        this.push('ExecutionAborted', { executionAbortedEventDetails: {} }, at);
+        this.push('ExecutionAborted', { executionAbortedEventDetails: {} });
         return;
       case 'ExecutionTimeout':
-        this.push('ExecutionTimedOut', { executionTimedOutEventDetails: {} }, at);
+        this.push('ExecutionTimedOut', { executionTimedOutEventDetails: {} });
         return;
       case 'StateEntered': {
-        this.push(
-          `${e.state.type}StateEntered`,
-          { stateEnteredEventDetails: { name: e.state.name, input: json(e.state.input) } },
-          at,
-        );
-        if (e.state.type === 'Task') this.scheduled(e.state.name, e.state.input, at);
+        this.push(`${e.state.type}StateEntered`, {
+          stateEnteredEventDetails: { name: e.state.name, input: json(e.state.input) },
+        });
+        if (e.state.type === 'Task') this.scheduled(e.state.name, e.state.input);
         return;
       }
       case 'StateExited': {
-        if (e.state.type === 'Task') this.taskSucceeded(e.state.name, e.state.output, at);
+        if (e.state.type === 'Task') this.taskSucceeded(e.state.name, e.state.output);
         if (e.state.type !== 'Fail') {
-          this.push(
-            `${e.state.type}StateExited`,
-            { stateExitedEventDetails: { name: e.state.name, output: json(e.state.output) } },
-            at,
-          );
+          this.push(`${e.state.type}StateExited`, {
+            stateExitedEventDetails: { name: e.state.name, output: json(e.state.output) },
+          });
         }
         return;
       }
       case 'StateFailed':
-        if (e.state.type === 'Task') this.taskFailed(e.state.name, e.Error, causeText(e.Cause), at);
+        if (e.state.type === 'Task') this.taskFailed(e.state.name, e.Error, causeText(e.Cause));
         return;
       case 'StateRetried':
         // AWS has no "retried" event: the task is simply scheduled again.
-        if (e.state.type === 'Task') this.scheduled(e.state.name, e.state.input, at);
+        if (e.state.type === 'Task') this.scheduled(e.state.name, e.state.input);
         return;
       default:
         return;
@@ -101,60 +95,46 @@ export class HistoryRecorder {
     return resource.startsWith('arn:aws:lambda:');
   }
 
-  private scheduled(name: string, input: unknown, at: number): void {
+  private scheduled(name: string, input: unknown): void {
     const info = this.taskInfo(name);
     if (!info) return;
     if (this.isLambdaArn(info.resource)) {
-      this.push(
-        'LambdaFunctionScheduled',
-        {
-          lambdaFunctionScheduledEventDetails: {
-            resource: info.resource,
-            input: json(input),
-            timeoutInSeconds: info.timeoutSeconds,
-          },
+      this.push('LambdaFunctionScheduled', {
+        lambdaFunctionScheduledEventDetails: {
+          resource: info.resource,
+          input: json(input),
+          timeoutInSeconds: info.timeoutSeconds,
         },
-        at,
-      );
-      this.push('LambdaFunctionStarted', {}, at);
+      });
+      this.push('LambdaFunctionStarted', {});
     } else {
       const { resourceType, resource } = splitIntegration(info.resource);
-      this.push(
-        'TaskScheduled',
-        {
-          taskScheduledEventDetails: {
-            resourceType,
-            resource,
-            region: regionOf(info.resource),
-            parameters: json(input),
-          },
+      this.push('TaskScheduled', {
+        taskScheduledEventDetails: {
+          resourceType,
+          resource,
+          region: regionOf(info.resource),
+          parameters: json(input),
         },
-        at,
-      );
-      this.push('TaskStarted', { taskStartedEventDetails: { resourceType, resource } }, at);
+      });
+      this.push('TaskStarted', { taskStartedEventDetails: { resourceType, resource } });
     }
   }
 
-  private taskSucceeded(name: string, output: unknown, at: number): void {
+  private taskSucceeded(name: string, output: unknown): void {
     const info = this.taskInfo(name);
     if (!info) return;
     if (this.isLambdaArn(info.resource)) {
-      this.push(
-        'LambdaFunctionSucceeded',
-        { lambdaFunctionSucceededEventDetails: { output: json(output) } },
-        at,
-      );
+      this.push('LambdaFunctionSucceeded', { lambdaFunctionSucceededEventDetails: { output: json(output) } });
     } else {
       const { resourceType, resource } = splitIntegration(info.resource);
-      this.push(
-        'TaskSucceeded',
-        { taskSucceededEventDetails: { resourceType, resource, output: json(output) } },
-        at,
-      );
+      this.push('TaskSucceeded', {
+        taskSucceededEventDetails: { resourceType, resource, output: json(output) },
+      });
     }
   }
 
-  private taskFailed(name: string, error: string, cause: string | undefined, at: number): void {
+  private taskFailed(name: string, error: string, cause: string | undefined): void {
     const info = this.taskInfo(name);
     if (!info) return;
     if (error === 'States.Timeout') {
@@ -162,14 +142,14 @@ export class HistoryRecorder {
       const key = this.isLambdaArn(info.resource)
         ? 'lambdaFunctionTimedOutEventDetails'
         : 'taskTimedOutEventDetails';
-      this.push(type, { [key]: { error, cause } }, at);
+      this.push(type, { [key]: { error, cause } });
       return;
     }
     if (this.isLambdaArn(info.resource)) {
-      this.push('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error, cause } }, at);
+      this.push('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error, cause } });
     } else {
       const { resourceType, resource } = splitIntegration(info.resource);
-      this.push('TaskFailed', { taskFailedEventDetails: { resourceType, resource, error, cause } }, at);
+      this.push('TaskFailed', { taskFailedEventDetails: { resourceType, resource, error, cause } });
     }
   }
 }

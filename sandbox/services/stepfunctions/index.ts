@@ -228,12 +228,16 @@ export function stepFunctionsService(): StepFunctionsService {
         },
       },
     };
-    const history = new HistoryRecorder((stateName): TaskInfo | undefined => {
-      const s = machine.states[stateName];
-      return s?.Type === 'Task' && s.Resource
-        ? { resource: s.Resource, ...(s.TimeoutSeconds ? { timeoutSeconds: s.TimeoutSeconds } : {}) }
-        : undefined;
-    }, machine.roleArn);
+    const history = new HistoryRecorder(
+      (stateName): TaskInfo | undefined => {
+        const s = machine.states[stateName];
+        return s?.Type === 'Task' && s.Resource
+          ? { resource: s.Resource, ...(s.TimeoutSeconds ? { timeoutSeconds: s.TimeoutSeconds } : {}) }
+          : undefined;
+      },
+      machine.roleArn,
+      () => clock.now(),
+    );
     const execution: Execution = {
       arn,
       name,
