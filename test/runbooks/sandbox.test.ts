@@ -616,6 +616,37 @@ Outputs:
     await expectRejected(first, 'StackName', 'rb-stack; delete', state);
   });
 
+  it('DriftRemediation-RevertStackDrift: reverts a security group stack in place (the group keeps its id)', async () => {
+    const { ec2 } = clients();
+    const { GroupId = '' } = await deploy('rb-sg-stack', demoTemplate('web-security-group.yaml'));
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+        ],
+      }),
+    );
+    const state = async () =>
+      sortJson(
+        (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [GroupId] }))).SecurityGroups?.[0]
+          ?.IpPermissions ?? [],
+      );
+    const ev = event({
+      source: 'manual',
+      complianceType: 'DRIFTED',
+      resourceType: 'AWS::CloudFormation::Stack',
+      resourceId: 'rb-sg-stack',
+    });
+    await remediateAndRerun('rb-sg-stack', ev, state, 'DriftRemediation-RevertStackDrift');
+    expect(await state()).toEqual([
+      expect.objectContaining({
+        FromPort: 443,
+        IpRanges: [expect.objectContaining({ CidrIp: '10.0.0.0/8' })],
+      }),
+    ]);
+  });
+
   it('a runbook that did not fix the resource fails its final verification', async () => {
     const { ec2 } = clients();
     const { GroupId = '' } = await deploy('rb-unfixed', demoTemplate('web-security-group.yaml'));

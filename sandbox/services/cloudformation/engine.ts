@@ -781,7 +781,12 @@ export class StackEngine {
           delete current.drift;
           continue;
         }
-        const changedKeys = changedProperties(live ?? current.properties, props);
+        // Only properties a template declares (before or now) can change; live-only values such as a
+        // generated GroupName or the default VpcId are not the template's and never force a replacement.
+        const declared = new Set([...Object.keys(props), ...Object.keys(current.properties)]);
+        const changedKeys = changedProperties(live ?? current.properties, props).filter((k) =>
+          declared.has(k),
+        );
         if (
           provider &&
           !NOOP_TYPES.has(def.Type) &&
