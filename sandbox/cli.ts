@@ -43,7 +43,11 @@ program
     number('time scale', 0.0001, 1),
     0.02,
   )
-  .option('--timeout <seconds>', 'give up after this many real seconds (default 120, or 900 when a person approves)', number('timeout', 5, 3600))
+  .option(
+    '--timeout <seconds>',
+    'give up after this many real seconds (default 120, or 900 when a person approves)',
+    number('timeout', 5, 3600),
+  )
   .option('-v, --verbose', 'print sandbox and task log lines')
   .action(
     async (opts: { yes?: boolean; port: number; timeScale: number; timeout: number; verbose?: boolean }) => {
