@@ -522,6 +522,25 @@ export function sqsService(): SqsService {
     return { Id: id, SenderFault: e.statusCode < 500, Code: e.code, Message: e.message };
   };
 
+  /** A batch API: runs `fn` per entry; each entry succeeds (with what `fn` returned) or fails on its own. */
+  const eachEntry = (
+    entries: Record<string, unknown>[],
+    fn: (entry: Record<string, unknown>) => unknown,
+  ): { Successful: Record<string, unknown>[]; Failed: Record<string, unknown>[] } => {
+    const Successful: Record<string, unknown>[] = [];
+    const Failed: Record<string, unknown>[] = [];
+    for (const e of entries) {
+      const id = e.Id as string;
+      try {
+        const result = fn(e);
+        Successful.push({ Id: id, ...(result && typeof result === 'object' ? result : {}) });
+      } catch (err) {
+        Failed.push(failure(id, err));
+      }
+    }
+    return { Successful, Failed };
+  };
+
   const queueAttributes = (q: Queue, names: string[]): Record<string, string> => {
     const t = now();
     const all: Record<string, string> = {
@@ -716,25 +735,16 @@ export function sqsService(): SqsService {
           `Batch requests cannot be longer than ${MAX_MESSAGE_SIZE} bytes. You have sent ${total} bytes.`,
         );
       }
-      const Successful: Record<string, unknown>[] = [];
-      const Failed: Record<string, unknown>[] = [];
-      for (const e of entries) {
-        const id = e.Id as string;
-        try {
-          const body = str(e.MessageBody);
-          if (body === undefined)
-            throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
-          const r = enqueue(q, body, validateMessageAttributes(e.MessageAttributes), {
-            delaySeconds: intParam(e, 'DelaySeconds', 0, 900),
-            groupId: str(e.MessageGroupId),
-            dedupId: str(e.MessageDeduplicationId),
-          });
-          Successful.push({ Id: id, ...r });
-        } catch (err) {
-          Failed.push(failure(id, err));
-        }
-      }
-      return { Successful, Failed };
+      return eachEntry(entries, (e) => {
+        const body = str(e.MessageBody);
+        if (body === undefined)
+          throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
+        return enqueue(q, body, validateMessageAttributes(e.MessageAttributes), {
+          delaySeconds: intParam(e, 'DelaySeconds', 0, 900),
+          groupId: str(e.MessageGroupId),
+          dedupId: str(e.MessageDeduplicationId),
+        });
+      });
     },
     ReceiveMessage: receive,
     DeleteMessage(input) {
@@ -745,17 +755,9 @@ export function sqsService(): SqsService {
     DeleteMessageBatch(input) {
       const q = getQueue(input);
       const entries = checkBatch(input.Entries);
-      const Successful: Record<string, unknown>[] = [];
-      const Failed: Record<string, unknown>[] = [];
-      for (const e of entries) {
-        try {
-          deleteMessage(q, e.ReceiptHandle);
-          Successful.push({ Id: e.Id });
-        } catch (err) {
-          Failed.push(failure(e.Id as string, err));
-        }
-      }
-      return { Successful, Failed };
+      return eachEntry(entries, (e) => {
+        deleteMessage(q, e.ReceiptHandle);
+      });
     },
     ChangeMessageVisibility(input) {
       const q = getQueue(input);
@@ -765,17 +767,9 @@ export function sqsService(): SqsService {
     ChangeMessageVisibilityBatch(input) {
       const q = getQueue(input);
       const entries = checkBatch(input.Entries);
-      const Successful: Record<string, unknown>[] = [];
-      const Failed: Record<string, unknown>[] = [];
-      for (const e of entries) {
-        try {
-          changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout);
-          Successful.push({ Id: e.Id });
-        } catch (err) {
-          Failed.push(failure(e.Id as string, err));
-        }
-      }
-      return { Successful, Failed };
+      return eachEntry(entries, (e) => {
+        changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout);
+      });
     },
     PurgeQueue(input) {
       const q = getQueue(input);
