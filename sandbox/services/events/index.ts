@@ -162,6 +162,21 @@ export function rateSeconds(expression: string): number | undefined {
   return Number(m[1]) * unit;
 }
 
+/** Parses an event pattern, answering a bad one with EventBridge's InvalidEventPatternException. */
+function parsePatternOrThrow(text: string): JsonObject {
+  try {
+    return parsePattern(text);
+  } catch (err) {
+    if (err instanceof InvalidPatternError) {
+      throw new AwsError(
+        'InvalidEventPatternException',
+        `Event pattern is not valid. Reason: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+}
+
 export function eventsService(options: EventsOptions = {}): EventsService {
   const rules = new Map<string, Rule>();
   const pending = new Set<Promise<void>>();
@@ -353,20 +368,7 @@ export function eventsService(options: EventsOptions = {}): EventsService {
     if (schedule && !/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(schedule)) {
       throw new AwsError('ValidationException', 'Parameter ScheduleExpression is not valid.');
     }
-    let pattern: JsonObject | undefined;
-    if (eventPattern) {
-      try {
-        pattern = parsePattern(eventPattern);
-      } catch (err) {
-        if (err instanceof InvalidPatternError) {
-          throw new AwsError(
-            'InvalidEventPatternException',
-            `Event pattern is not valid. Reason: ${err.message}`,
-          );
-        }
-        throw err;
-      }
-    }
+    const pattern = eventPattern ? parsePatternOrThrow(eventPattern) : undefined;
     const state = str(input.State) ?? rules.get(name)?.State ?? 'ENABLED';
     if (state !== 'ENABLED' && state !== 'DISABLED') {
       throw new AwsError(
@@ -443,18 +445,7 @@ export function eventsService(options: EventsOptions = {}): EventsService {
     TestEventPattern(input) {
       const patternText = requireString(input, 'EventPattern');
       const eventText = requireString(input, 'Event');
-      let pattern: JsonObject;
-      try {
-        pattern = parsePattern(patternText);
-      } catch (err) {
-        if (err instanceof InvalidPatternError) {
-          throw new AwsError(
-            'InvalidEventPatternException',
-            `Event pattern is not valid. Reason: ${err.message}`,
-          );
-        }
-        throw err;
-      }
+      const pattern = parsePatternOrThrow(patternText);
       let event: unknown;
       try {
         event = JSON.parse(eventText);
