@@ -630,30 +630,11 @@ export class StackEngine {
           continue;
         }
         const details = toTemplate.map((d) => revertDetail(d, current.properties, requires, now));
-        changes.push(
-          resourceChange({
-            Action: 'Modify',
-            ...base,
-            Replacement: replacementOf(details),
-            Scope: scopeOf(details),
-            Details: details,
-            ResourceDriftStatus: driftStatus,
-          }),
-        );
+        changes.push(modifyChange(base, details, { ResourceDriftStatus: driftStatus }));
         continue;
       }
       const details = templateDetails(current.properties, props, def.Properties ?? {}, requires, next, stack);
-      if (details.length > 0) {
-        changes.push(
-          resourceChange({
-            Action: 'Modify',
-            ...base,
-            Replacement: replacementOf(details),
-            Scope: scopeOf(details),
-            Details: details,
-          }),
-        );
-      }
+      if (details.length > 0) changes.push(modifyChange(base, details));
     }
     for (const r of stack.resources.values()) {
       const def = next.template.Resources[r.logicalId];
@@ -1041,6 +1022,18 @@ export class StackEngine {
 
 function resourceChange(rc: Obj): ResourceChangeOut {
   return { Type: 'Resource', ResourceChange: rc };
+}
+
+/** A Modify change: its Replacement and Scope follow from its details. */
+function modifyChange(base: Obj, details: Obj[], extra: Obj = {}): ResourceChangeOut {
+  return resourceChange({
+    Action: 'Modify',
+    ...base,
+    Replacement: replacementOf(details),
+    Scope: scopeOf(details),
+    Details: details,
+    ...extra,
+  });
 }
 
 function topName(path: string): string {
