@@ -100,6 +100,8 @@ export async function installRemediationStack(
   const functions: Record<string, string> = {};
   const fnEnv: Record<string, string> = {};
   const approvalBaseUrl = sb.endpoint;
+  /** Resources whose wiring needs the functions registered first (resolved once, in the main pass). */
+  const deferred: Array<{ logicalId: string; type: string; props: Props }> = [];
   const pendingFunctions: Array<{
     logicalId: string;
     name: string;
@@ -263,10 +265,12 @@ export async function installRemediationStack(
       case 'AWS::Lambda::Url': {
         const url = `${approvalBaseUrl}/`;
         put(url, { FunctionUrl: url, FunctionArn: String(props.TargetFunctionArn) });
+        deferred.push({ logicalId, type, props });
         break;
       }
       case 'AWS::Lambda::EventSourceMapping': {
         put(`esm-${shortId()}`);
+        deferred.push({ logicalId, type, props });
         break;
       }
       case 'AWS::Events::Rule': {
@@ -362,10 +366,8 @@ export async function installRemediationStack(
   }
 
   // Wiring that needs the functions registered: event source mappings and the approval URL.
-  for (const [logicalId, def] of Object.entries(template.Resources)) {
-    if (!included(def.Condition, conditions)) continue;
-    const props: Props = resolveProperties(def, ctx);
-    if (def.Type === 'AWS::Lambda::EventSourceMapping') {
+  for (const { logicalId, type, props } of deferred) {
+    if (type === 'AWS::Lambda::EventSourceMapping') {
       const sqs = sqsOf(sb.context);
       if (!sqs) throw new Error('install: the sandbox has no SQS module for event source mapping');
       const fn = sb.functions.get(String(props.FunctionName));
@@ -383,7 +385,7 @@ export async function installRemediationStack(
         },
       );
     }
-    if (def.Type === 'AWS::Lambda::Url') {
+    if (type === 'AWS::Lambda::Url') {
       const target = String(props.TargetFunctionArn);
       sb.registerHttpRoute('/approvals', (req) => invokeFunctionUrl(sb, target, req));
     }
