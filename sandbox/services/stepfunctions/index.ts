@@ -170,6 +170,17 @@ export function stepFunctionsService(): StepFunctionsService {
     }
   }
 
+  /** Stops a running execution (StopExecution, sandbox shutdown): its open task tokens close with it. */
+  function abortExecution(e: Execution, why: { error?: string; cause?: string } = {}): void {
+    if (e.status !== 'RUNNING') return;
+    e.status = 'ABORTED';
+    if (why.error !== undefined) e.error = why.error;
+    if (why.cause !== undefined) e.cause = why.cause;
+    e.stopDate = new Date();
+    closeTokensOf(e, 'done');
+    e.abort();
+  }
+
   function createMachine(input: Record<string, unknown>, ctx: RequestContext) {
     const name = str(input, 'name');
     assertValidName(name, 'state machine');
@@ -523,14 +534,10 @@ export function stepFunctionsService(): StepFunctionsService {
     },
     StopExecution: (input) => {
       const e = executionByArn(str(input, 'executionArn'));
-      if (e.status === 'RUNNING') {
-        e.status = 'ABORTED';
-        if (typeof input.error === 'string') e.error = input.error;
-        if (typeof input.cause === 'string') e.cause = input.cause;
-        e.stopDate = new Date();
-        closeTokensOf(e, 'done');
-        e.abort();
-      }
+      abortExecution(e, {
+        ...(typeof input.error === 'string' ? { error: input.error } : {}),
+        ...(typeof input.cause === 'string' ? { cause: input.cause } : {}),
+      });
       return { stopDate: e.stopDate ?? new Date() };
     },
     SendTaskSuccess: (input) => {
@@ -555,14 +562,7 @@ export function stepFunctionsService(): StepFunctionsService {
   };
 
   const stopAll = () => {
-    for (const e of executions.values()) {
-      if (e.status === 'RUNNING') {
-        e.status = 'ABORTED';
-        e.stopDate = new Date();
-        closeTokensOf(e, 'done');
-        e.abort();
-      }
-    }
+    for (const e of executions.values()) abortExecution(e);
   };
 
   return {
