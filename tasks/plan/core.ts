@@ -24,7 +24,11 @@ import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/cont
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { findEntry } from '../shared/policy/load';
-import type { NormalizedPolicy, ResolvedEntry } from '../shared/policy/schema';
+import {
+  DEFAULT_MAX_QUEUE_SECONDS,
+  type NormalizedPolicy,
+  type ResolvedEntry,
+} from '../shared/policy/schema';
 import { maxPollsFor } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource } from '../shared/resource-lookup';
@@ -57,7 +61,11 @@ function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, re
     return {
       resourceKey,
       approval: { mode: 'auto' as const, required: false, approvers: [], ttlSeconds: 3600 },
-      concurrency: { perRunbook: 1, global: policy.globalConcurrency },
+      concurrency: {
+        perRunbook: 1,
+        global: policy.globalConcurrency,
+        maxQueueSeconds: DEFAULT_MAX_QUEUE_SECONDS,
+      },
       attempts: { max: 1, retryAfterSeconds: 60 },
       verification: { timeoutSeconds: 60, intervalSeconds: 60, maxPolls: 1 },
     };
@@ -72,7 +80,11 @@ function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, re
       approvers: entry.approval.approvers,
       ttlSeconds: entry.approval.ttlSeconds,
     },
-    concurrency: { perRunbook: entry.concurrency.perRunbook, global: entry.concurrency.global },
+    concurrency: {
+      perRunbook: entry.concurrency.perRunbook,
+      global: entry.concurrency.global,
+      maxQueueSeconds: entry.concurrency.maxQueueSeconds,
+    },
     attempts: { max: entry.attempts.max, retryAfterSeconds: entry.attempts.retryAfterSeconds },
     verification: {
       timeoutSeconds: entry.verification.timeoutSeconds,

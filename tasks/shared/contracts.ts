@@ -100,7 +100,12 @@ export const PlanResult = z.object({
     approvers: z.array(z.string()),
     ttlSeconds: z.number().int().positive(),
   }),
-  concurrency: z.object({ perRunbook: z.number().int().positive(), global: z.number().int().positive() }),
+  concurrency: z.object({
+    perRunbook: z.number().int().positive(),
+    global: z.number().int().positive(),
+    /** Longest wait in the slot queue (TimeoutSecondsPath of Acquire remediation slot); set by plan. */
+    maxQueueSeconds: z.number().int().positive().optional(),
+  }),
   attempts: z.object({ max: z.number().int().min(1).max(5), retryAfterSeconds: z.number().int().min(1) }),
   verification: z.object({
     timeoutSeconds: z.number().int().positive(),

@@ -77,6 +77,7 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
       concurrency: {
         perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook,
         global: d.concurrency.global,
+        maxQueueSeconds: d.concurrency.maxQueueSeconds,
       },
       attempts: { ...d.attempts, ...e.attempts },
       loopBreaker: { ...d.loopBreaker, ...e.loopBreaker },

@@ -9,6 +9,9 @@ import { ApprovalMode, ParameterSource } from '../contracts';
 /** Step Functions TimeoutSeconds above ~2,147,483 s overflows Node timers in the local engine; AWS allows a year. We cap approvals at 7 days. */
 export const MAX_APPROVAL_TTL_SECONDS = 7 * 24 * 3600;
 export const MAX_ATTEMPTS = 5;
+/** How long an execution may wait in the remediation-slot queue: default 6 h, at most 7 days (as approvals). */
+export const DEFAULT_MAX_QUEUE_SECONDS = 6 * 3600;
+export const MAX_QUEUE_SECONDS = 7 * 24 * 3600;
 /** First-party runbooks are named `${RUNBOOK_PREFIX}<Name>` and live in runbooks/<full name>.yaml. */
 export const RUNBOOK_PREFIX = 'DriftRemediation-';
 const AWS_MANAGED_PREFIXES = ['AWS-', 'AWSConfigRemediation-', 'AWSSupport-'];
@@ -43,6 +46,8 @@ const Concurrency = z
     perRunbook: z.number().int().min(1).max(100),
     /** Remediations running at once across all runbooks. */
     global: z.number().int().min(1).max(1000),
+    /** How long an execution waits in the slot queue before it is escalated (Step Functions task timeout). */
+    maxQueueSeconds: Duration(MAX_QUEUE_SECONDS).default(DEFAULT_MAX_QUEUE_SECONDS),
   })
   .strict();
 

@@ -69,7 +69,7 @@ describe('plan: remediate', () => {
         parameters: { GroupId: { from: 'event.resourceId', as: 'string' } },
       },
       approval: { mode: 'auto', required: false, approvers: [], ttlSeconds: 3600 },
-      concurrency: { perRunbook: 5, global: 20 },
+      concurrency: { perRunbook: 5, global: 20, maxQueueSeconds: 21600 },
       attempts: { max: 3, retryAfterSeconds: 60 },
       verification: { timeoutSeconds: 900, intervalSeconds: 30, maxPolls: 30 },
     });
