@@ -2,39 +2,32 @@
  * Lambda Function URL handler of the approval endpoint (see core.ts). Not a Step Functions task, so
  * it does not use taskHandler; it never logs the query string, the form, the token or the CSRF value.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { renderResultPage, securityHeaders } from '../shared/approvals/page';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadSigningKeys } from '../shared/approvals/signing';
 import { clients } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { logger } from '../shared/powertools';
 import { handleApprovalRequest } from './core';
+import { PAGES } from './pages';
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handler(
+  event: APIGatewayProxyEventV2,
+  context?: Context,
+): Promise<APIGatewayProxyStructuredResultV2> {
   logger.appendKeys({ task: 'approval-endpoint' });
   try {
-    return await handleApprovalRequest(event, {
+    const deps = {
       ddb: clients.dynamo(),
       sfn: clients.sfn(),
       approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
       signingKeys: () => loadSigningKeys(clients.secrets(), requireEnv(ENV.SIGNING_SECRET_ARN)),
       log: logger,
-    });
+    };
+    return await handleApprovalRequest(event, deps, context);
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     logger.error('approval endpoint failed', { errorName: e.name, errorMessage: e.message });
-    return {
-      statusCode: 500,
-      headers: securityHeaders(),
-      body:
-        event.requestContext?.http?.method?.toUpperCase() === 'HEAD'
-          ? ''
-          : renderResultPage({
-              title: 'Something went wrong',
-              message: 'Nothing was decided. Please try again in a minute.',
-              kind: 'bad',
-            }),
-    };
+    return PAGES.failure(event.requestContext?.http?.method?.toUpperCase() === 'HEAD');
   } finally {
     logger.removeKeys(['task']);
   }
