@@ -170,39 +170,64 @@ function retryProps(r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY): s
   };
 }
 
-interface TaskOptions {
+export interface TaskOptions {
   /** Core input via Parameters; omitted → the whole state. */
   payload?: Record<string, unknown>;
   resultPath: string;
 }
 
-/**
- * Builds the definition inside `scope` (states are constructs; put them in their own scope).
- * Returns the DefinitionBody for `new sfn.StateMachine(..., { definitionBody })`.
- */
-export function remediationDefinition(scope: Construct, functions: WorkflowFunctions): sfn.DefinitionBody {
+/** State factories in one scope: every phase builder makes its states with these. */
+export interface StateFactory {
+  readonly scope: Construct;
+  readonly functions: WorkflowFunctions;
+  /** A Lambda task (payload response only, task timeout, transient retry). */
+  invoke(name: string, task: WorkflowTask, o: TaskOptions): tasks.LambdaInvoke;
+  pass(name: string, props: sfn.PassProps): sfn.Pass;
+  /** A Wait whose seconds come from `secondsPath`. */
+  wait(name: string, secondsPath: string): sfn.Wait;
+  choice(name: string): sfn.Choice;
+}
+
+/** The factories plus the shared ends every phase continues to: the outcomes and the failure path. */
+export interface Builder extends StateFactory {
+  /** The Pass state that records outcome `o`. */
+  outcome(o: Outcome): sfn.Pass;
+  /** The failure path's entry (release the slot, then FAILED). */
+  readonly failure: sfn.State;
+  /** Adds the catch-all to the failure path, with the error in `$.error`; returns `t`. */
+  onFailure<T extends sfn.TaskStateBase>(t: T): T;
+}
+
+const C = sfn.Condition;
+
+function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFactory {
   const s = new Construct(scope, 'States');
-
-  const invoke = (name: string, task: WorkflowTask, o: TaskOptions): tasks.LambdaInvoke => {
-    const t = new tasks.LambdaInvoke(s, name, {
-      stateName: name,
-      lambdaFunction: functions[task],
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      ...(o.payload ? { payload: sfn.TaskInput.fromObject(o.payload) } : {}),
-      resultPath: o.resultPath,
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_SECONDS)),
-    });
-    t.addRetry(retryProps(TRANSIENT_RETRY));
-    return t;
+  return {
+    scope: s,
+    functions,
+    invoke: (name, task, o) => {
+      const t = new tasks.LambdaInvoke(s, name, {
+        stateName: name,
+        lambdaFunction: functions[task],
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        ...(o.payload ? { payload: sfn.TaskInput.fromObject(o.payload) } : {}),
+        resultPath: o.resultPath,
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_SECONDS)),
+      });
+      t.addRetry(retryProps(TRANSIENT_RETRY));
+      return t;
+    },
+    pass: (name, props) => new sfn.Pass(s, name, { stateName: name, ...props }),
+    wait: (name, secondsPath) =>
+      new sfn.Wait(s, name, { stateName: name, time: sfn.WaitTime.secondsPath(secondsPath) }),
+    choice: (name) => new sfn.Choice(s, name, { stateName: name }),
   };
-  const pass = (name: string, props: sfn.PassProps) => new sfn.Pass(s, name, { stateName: name, ...props });
-  const wait = (name: string, secondsPath: string) =>
-    new sfn.Wait(s, name, { stateName: name, time: sfn.WaitTime.secondsPath(secondsPath) });
-  const choice = (name: string) => new sfn.Choice(s, name, { stateName: name });
-  const C = sfn.Condition;
+}
 
-  // ── Ending: one recorded outcome on every path ────────────────────────────────────────────
+/** Ending: one recorded outcome on every path (Outcome: X → Prepare outcome record → Record outcome → succeed/fail). */
+function buildEnding(f: StateFactory): Record<Outcome, sfn.Pass> {
+  const s = f.scope;
   const succeeded = new sfn.Succeed(s, STATES.succeeded, { stateName: STATES.succeeded });
   const notSucceeded = new sfn.Fail(s, STATES.notSucceeded, {
     stateName: STATES.notSucceeded,
@@ -214,126 +239,123 @@ export function remediationDefinition(scope: Construct, functions: WorkflowFunct
     error: 'OutcomeNotRecorded',
     cause: 'Record outcome failed after its retries; see the execution history',
   });
-  const recordOutcome = invoke(STATES.recordOutcome, 'record-outcome', { resultPath: '$.outcome' });
+  const recordOutcome = f.invoke(STATES.recordOutcome, 'record-outcome', { resultPath: '$.outcome' });
   recordOutcome.addCatch(outcomeNotRecorded, { errors: [StatesErrors.All], resultPath: '$.recordError' });
   recordOutcome.next(
-    choice(STATES.outcomeSucceeded)
+    f
+      .choice(STATES.outcomeSucceeded)
       .when(C.booleanEquals('$.outcome.succeeded', true), succeeded)
       .otherwise(notSucceeded),
   );
   // Lifts `$.recording` ({ outcome, enteredTime }) to the top level, where record-outcome reads them.
-  const prepareOutcome = pass(STATES.prepareOutcome, {
-    parameters: { 'merged.$': 'States.JsonMerge($, $.recording, false)' },
-    outputPath: '$.merged',
-  }).next(recordOutcome);
-  const outcomeState = {} as Record<Outcome, sfn.Pass>;
+  const prepareOutcome = f
+    .pass(STATES.prepareOutcome, {
+      parameters: { 'merged.$': 'States.JsonMerge($, $.recording, false)' },
+      outputPath: '$.merged',
+    })
+    .next(recordOutcome);
+  const outcomes = {} as Record<Outcome, sfn.Pass>;
   for (const [outcome, name] of Object.entries(OUTCOME_STATES) as [Outcome, string][]) {
-    const p = pass(name, {
+    const p = f.pass(name, {
       // EnteredTime of this state is stable across retries of Record outcome: one audit item per execution.
       parameters: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
       resultPath: '$.recording',
     });
     p.next(prepareOutcome);
-    outcomeState[outcome] = p;
+    outcomes[outcome] = p;
   }
-  const outcome = (o: Outcome) => outcomeState[o];
+  return outcomes;
+}
 
-  // ── Failure path: always give the slot back (safe with none), then FAILED with $.error ────
-  const releaseAfterFailure = invoke(STATES.releaseAfterFailure, 'release-slot', { resultPath: '$.slot' });
-  releaseAfterFailure.addCatch(outcome('FAILED'), {
-    errors: [StatesErrors.All],
-    resultPath: '$.releaseError',
-  });
-  releaseAfterFailure.next(outcome('FAILED'));
-  const onFailure = (t: tasks.LambdaInvoke) =>
-    t.addCatch(releaseAfterFailure, { errors: [StatesErrors.All], resultPath: '$.error' });
+/** Failure path: always give the slot back (safe with none), then FAILED with `$.error`. */
+function buildFailurePath(f: StateFactory, failed: sfn.IChainable): sfn.State {
+  const releaseAfterFailure = f.invoke(STATES.releaseAfterFailure, 'release-slot', { resultPath: '$.slot' });
+  releaseAfterFailure.addCatch(failed, { errors: [StatesErrors.All], resultPath: '$.releaseError' });
+  releaseAfterFailure.next(failed);
+  return releaseAfterFailure;
+}
 
-  // ── Main path ──────────────────────────────────────────────────────────────────────────────
-  const start = pass(STATES.start, {
-    parameters: {
-      'event.$': '$.event',
-      execution: {
-        'id.$': '$$.Execution.Id',
-        'name.$': '$$.Execution.Name',
-        'startTime.$': '$$.Execution.StartTime',
-      },
+function builder(scope: Construct, functions: WorkflowFunctions): Builder {
+  const f = stateFactory(scope, functions);
+  const outcomes = buildEnding(f);
+  const failure = buildFailurePath(f, outcomes.FAILED);
+  return {
+    ...f,
+    outcome: (o) => outcomes[o],
+    failure,
+    onFailure: (t) => {
+      t.addCatch(failure, { errors: [StatesErrors.All], resultPath: '$.error' });
+      return t;
     },
-  });
+  };
+}
 
-  const plan = invoke(STATES.plan, 'plan', {
-    payload: { 'event.$': '$.event', 'execution.$': EXECUTION },
-    resultPath: '$.plan',
-  });
-  plan.addCatch(outcome('ESCALATED'), { errors: [...ESCALATING_PLAN_ERRORS], resultPath: '$.error' });
-  onFailure(plan);
-
-  const confirm = onFailure(
-    invoke(STATES.confirm, 'confirm-compliance', {
-      payload: { 'event.$': '$.event', 'plan.$': '$.plan', 'execution.$': EXECUTION },
-      resultPath: '$.confirmation',
-    }),
+/** Verification: re-check drift; for Config rules, request re-evaluation and check compliance. Entry: Re-check drift. */
+function buildVerification(b: Builder): sfn.State {
+  const recheckDrift = b.onFailure(
+    b.invoke(STATES.recheckDrift, 'recheck-drift', { resultPath: '$.verification' }),
   );
-  const detectDrift = onFailure(
-    invoke(STATES.detectDrift, 'detect-drift', {
-      payload: {
-        'event.$': '$.event',
-        'plan.$': '$.plan',
-        'confirmation.$': '$.confirmation',
-        'execution.$': EXECUTION,
-      },
-      resultPath: '$.drift',
-    }),
-  );
-  const checkDrift = onFailure(
-    invoke(STATES.checkDrift, 'check-drift', {
-      payload: { 'drift.$': '$.drift', 'event.$': '$.event', 'execution.$': EXECUTION },
-      resultPath: '$.drift',
-    }),
-  );
-  const describeDrift = onFailure(
-    invoke(STATES.describeDrift, 'describe-drift', {
-      payload: {
-        'event.$': '$.event',
-        'drift.$': '$.drift',
-        'confirmation.$': '$.confirmation',
-        'execution.$': EXECUTION,
-      },
-      resultPath: '$.drift',
-    }),
-  );
-
-  const approvalPayload = {
+  const verificationPayload = {
     'event.$': '$.event',
     'plan.$': '$.plan',
-    'drift.$': '$.drift',
+    'verification.$': '$.verification',
     'execution.$': EXECUTION,
   };
-  const requestApproval = new tasks.LambdaInvoke(s, STATES.requestApproval, {
-    stateName: STATES.requestApproval,
-    lambdaFunction: functions['request-approval'],
-    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    payload: sfn.TaskInput.fromObject({ taskToken: sfn.JsonPath.taskToken, ...approvalPayload }),
-    retryOnServiceExceptions: false,
-    resultPath: '$.approval',
-    taskTimeout: sfn.Timeout.at('$.plan.approval.ttlSeconds'),
-  });
-  requestApproval.addRetry(retryProps(TRANSIENT_RETRY));
-  requestApproval.addCatch(outcome('EXPIRED'), { errors: [StatesErrors.Timeout], resultPath: '$.error' });
-  requestApproval.addCatch(outcome('REJECTED'), {
-    errors: [StatesErrors.ApprovalRejected],
-    resultPath: '$.error',
-  });
-  onFailure(requestApproval);
-  const notifyApprovers = onFailure(
-    invoke(STATES.notifyApprovers, 'request-approval', {
-      payload: { notifyOnly: true, ...approvalPayload },
-      resultPath: sfn.JsonPath.DISCARD,
+  const requestReevaluation = b.onFailure(
+    b.invoke(STATES.requestReevaluation, 'request-reevaluation', {
+      payload: verificationPayload,
+      resultPath: '$.verification',
     }),
   );
+  const checkCompliance = b.onFailure(
+    b.invoke(STATES.checkCompliance, 'check-compliance', {
+      payload: verificationPayload,
+      resultPath: '$.verification',
+    }),
+  );
+  const waitReevaluation = b
+    .wait(STATES.waitReevaluation, '$.verification.waitSeconds')
+    .next(checkCompliance);
+  requestReevaluation.next(
+    b
+      .choice(STATES.reevaluationRequested)
+      .when(C.stringEquals('$.verification.status', 'failed'), b.outcome('NOT_VERIFIED'))
+      .otherwise(waitReevaluation),
+  );
+  checkCompliance.next(
+    b
+      .choice(STATES.compliant)
+      .when(C.stringEquals('$.verification.status', 'verified'), b.outcome('VERIFIED'))
+      .when(C.stringEquals('$.verification.status', 'failed'), b.outcome('NOT_VERIFIED'))
+      .otherwise(requestReevaluation),
+  );
+  recheckDrift.next(
+    b
+      .choice(STATES.driftResolved)
+      .when(C.stringEquals('$.verification.status', 'verified'), b.outcome('VERIFIED'))
+      .when(C.stringEquals('$.verification.status', 'failed'), b.outcome('NOT_VERIFIED'))
+      .when(C.isPresent('$.event.configRuleName'), requestReevaluation)
+      .otherwise(b.wait(STATES.waitRecheck, '$.verification.waitSeconds').next(recheckDrift)),
+  );
+  return recheckDrift;
+}
 
-  const acquireSlot = onFailure(invoke(STATES.acquireSlot, 'acquire-slot', { resultPath: '$.slot' }));
-  const startRunbook = onFailure(
-    invoke(STATES.startRunbook, 'start-runbook', {
+/** Slot release after a successful runbook, then `next` (verification). */
+function buildSlotRelease(b: Builder, next: sfn.IChainable): sfn.State {
+  const releaseSlot = b.onFailure(
+    b.invoke(STATES.releaseSlot, 'release-slot', {
+      payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', 'execution.$': EXECUTION },
+      resultPath: '$.slot',
+    }),
+  );
+  releaseSlot.next(next);
+  return releaseSlot;
+}
+
+/** Runbook attempts: start, wait, check; a retryable failure re-attempts. Entry: Start runbook. */
+function buildRunbook(b: Builder, onSucceeded: sfn.IChainable): sfn.State {
+  const startRunbook = b.onFailure(
+    b.invoke(STATES.startRunbook, 'start-runbook', {
       payload: {
         'event.$': '$.event',
         'plan.$': '$.plan',
@@ -345,148 +367,208 @@ export function remediationDefinition(scope: Construct, functions: WorkflowFunct
     }),
   );
   startRunbook.addRetry(retryProps(THROTTLED_START_RETRY));
-  const checkRunbook = onFailure(
-    invoke(STATES.checkRunbook, 'check-runbook', {
+  const checkRunbook = b.onFailure(
+    b.invoke(STATES.checkRunbook, 'check-runbook', {
       payload: { 'plan.$': '$.plan', 'runbook.$': '$.runbook', 'execution.$': EXECUTION },
       resultPath: '$.runbook',
     }),
   );
-  const releaseSlot = onFailure(
-    invoke(STATES.releaseSlot, 'release-slot', {
-      payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', 'execution.$': EXECUTION },
-      resultPath: '$.slot',
-    }),
-  );
-  const recheckDrift = onFailure(
-    invoke(STATES.recheckDrift, 'recheck-drift', { resultPath: '$.verification' }),
-  );
-  const requestReevaluation = onFailure(
-    invoke(STATES.requestReevaluation, 'request-reevaluation', {
-      payload: {
-        'event.$': '$.event',
-        'plan.$': '$.plan',
-        'verification.$': '$.verification',
-        'execution.$': EXECUTION,
-      },
-      resultPath: '$.verification',
-    }),
-  );
-  const checkCompliance = onFailure(
-    invoke(STATES.checkCompliance, 'check-compliance', {
-      payload: {
-        'event.$': '$.event',
-        'plan.$': '$.plan',
-        'verification.$': '$.verification',
-        'execution.$': EXECUTION,
-      },
-      resultPath: '$.verification',
-    }),
-  );
-
-  // Verification
-  const waitReevaluation = wait(STATES.waitReevaluation, '$.verification.waitSeconds').next(checkCompliance);
-  requestReevaluation.next(
-    choice(STATES.reevaluationRequested)
-      .when(C.stringEquals('$.verification.status', 'failed'), outcome('NOT_VERIFIED'))
-      .otherwise(waitReevaluation),
-  );
-  checkCompliance.next(
-    choice(STATES.compliant)
-      .when(C.stringEquals('$.verification.status', 'verified'), outcome('VERIFIED'))
-      .when(C.stringEquals('$.verification.status', 'failed'), outcome('NOT_VERIFIED'))
-      .otherwise(requestReevaluation),
-  );
-  recheckDrift.next(
-    choice(STATES.driftResolved)
-      .when(C.stringEquals('$.verification.status', 'verified'), outcome('VERIFIED'))
-      .when(C.stringEquals('$.verification.status', 'failed'), outcome('NOT_VERIFIED'))
-      .when(C.isPresent('$.event.configRuleName'), requestReevaluation)
-      .otherwise(wait(STATES.waitRecheck, '$.verification.waitSeconds').next(recheckDrift)),
-  );
-  releaseSlot.next(recheckDrift);
-
-  // Runbook attempts
-  const waitRunbook = wait(STATES.waitRunbook, '$.runbook.waitSeconds');
+  const waitRunbook = b.wait(STATES.waitRunbook, '$.runbook.waitSeconds');
   startRunbook.next(waitRunbook);
   waitRunbook.next(checkRunbook);
   checkRunbook.next(
-    choice(STATES.runbookFinished)
-      .when(C.stringEquals('$.runbook.phase', 'succeeded'), releaseSlot)
+    b
+      .choice(STATES.runbookFinished)
+      .when(C.stringEquals('$.runbook.phase', 'succeeded'), onSucceeded)
       .when(
         C.and(
           C.stringEquals('$.runbook.phase', 'failed'),
           C.isPresent('$.runbook.retryable'),
           C.booleanEquals('$.runbook.retryable', true),
         ),
-        wait(STATES.waitRunbookRetry, '$.runbook.waitSeconds').next(startRunbook),
+        b.wait(STATES.waitRunbookRetry, '$.runbook.waitSeconds').next(startRunbook),
       )
-      .when(C.stringEquals('$.runbook.phase', 'failed'), releaseAfterFailure)
+      .when(C.stringEquals('$.runbook.phase', 'failed'), b.failure)
       .otherwise(waitRunbook),
   );
+  return startRunbook;
+}
 
-  // Slot
-  const prepareRunbook = pass(STATES.prepareRunbook, {
-    result: sfn.Result.fromObject(INITIAL_RUNBOOK_STATE),
-    resultPath: '$.runbook',
-  }).next(startRunbook);
-  const waitSlot = wait(STATES.waitSlot, '$.slot.waitSeconds');
+/** Slot admission: acquire (retrying after a wait), then the first runbook attempt. Entry: Acquire remediation slot. */
+function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
+  const acquireSlot = b.onFailure(b.invoke(STATES.acquireSlot, 'acquire-slot', { resultPath: '$.slot' }));
+  const prepareRunbook = b
+    .pass(STATES.prepareRunbook, {
+      result: sfn.Result.fromObject(INITIAL_RUNBOOK_STATE),
+      resultPath: '$.runbook',
+    })
+    .next(runbook);
+  const waitSlot = b.wait(STATES.waitSlot, '$.slot.waitSeconds');
   acquireSlot.next(
-    choice(STATES.slotAcquired)
+    b
+      .choice(STATES.slotAcquired)
       .when(C.booleanEquals('$.slot.acquired', true), prepareRunbook)
       .otherwise(waitSlot),
   );
   waitSlot.next(acquireSlot);
+  return acquireSlot;
+}
 
-  // Approval
-  requestApproval.next(acquireSlot);
-  notifyApprovers.next(acquireSlot);
+/** Approval: required → wait for a decision; notify-only → notify; else straight on. Entry: Approval required? */
+function buildApproval(b: Builder, onApproved: sfn.IChainable): sfn.State {
+  const approvalPayload = {
+    'event.$': '$.event',
+    'plan.$': '$.plan',
+    'drift.$': '$.drift',
+    'execution.$': EXECUTION,
+  };
+  const requestApproval = new tasks.LambdaInvoke(b.scope, STATES.requestApproval, {
+    stateName: STATES.requestApproval,
+    lambdaFunction: b.functions['request-approval'],
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({ taskToken: sfn.JsonPath.taskToken, ...approvalPayload }),
+    retryOnServiceExceptions: false,
+    resultPath: '$.approval',
+    taskTimeout: sfn.Timeout.at('$.plan.approval.ttlSeconds'),
+  });
+  requestApproval.addRetry(retryProps(TRANSIENT_RETRY));
+  requestApproval.addCatch(b.outcome('EXPIRED'), { errors: [StatesErrors.Timeout], resultPath: '$.error' });
+  requestApproval.addCatch(b.outcome('REJECTED'), {
+    errors: [StatesErrors.ApprovalRejected],
+    resultPath: '$.error',
+  });
+  b.onFailure(requestApproval);
+  const notifyApprovers = b.onFailure(
+    b.invoke(STATES.notifyApprovers, 'request-approval', {
+      payload: { notifyOnly: true, ...approvalPayload },
+      resultPath: sfn.JsonPath.DISCARD,
+    }),
+  );
+  requestApproval.next(onApproved);
+  notifyApprovers.next(onApproved);
+  return b
+    .choice(STATES.approvalRequired)
+    .when(C.booleanEquals('$.plan.approval.required', true), requestApproval)
+    .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), notifyApprovers)
+    .otherwise(onApproved);
+}
+
+/**
+ * Drift detection (stack mode polls), describe the drift; a template that itself violates the rule
+ * escalates. Entry: Detect drift.
+ */
+function buildDriftDetection(b: Builder, onDrift: sfn.IChainable): sfn.State {
+  const detectDrift = b.onFailure(
+    b.invoke(STATES.detectDrift, 'detect-drift', {
+      payload: {
+        'event.$': '$.event',
+        'plan.$': '$.plan',
+        'confirmation.$': '$.confirmation',
+        'execution.$': EXECUTION,
+      },
+      resultPath: '$.drift',
+    }),
+  );
+  const checkDrift = b.onFailure(
+    b.invoke(STATES.checkDrift, 'check-drift', {
+      payload: { 'drift.$': '$.drift', 'event.$': '$.event', 'execution.$': EXECUTION },
+      resultPath: '$.drift',
+    }),
+  );
+  const describeDrift = b.onFailure(
+    b.invoke(STATES.describeDrift, 'describe-drift', {
+      payload: {
+        'event.$': '$.event',
+        'drift.$': '$.drift',
+        'confirmation.$': '$.confirmation',
+        'execution.$': EXECUTION,
+      },
+      resultPath: '$.drift',
+    }),
+  );
   describeDrift.next(
-    choice(STATES.templateViolatesRule)
+    b
+      .choice(STATES.templateViolatesRule)
       .when(
         C.and(
           C.isPresent('$.drift.templateViolatesRule'),
           C.booleanEquals('$.drift.templateViolatesRule', true),
         ),
-        outcome('ESCALATED'),
+        b.outcome('ESCALATED'),
       )
-      .otherwise(
-        choice(STATES.approvalRequired)
-          .when(C.booleanEquals('$.plan.approval.required', true), requestApproval)
-          .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), notifyApprovers)
-          .otherwise(acquireSlot),
-      ),
+      .otherwise(onDrift),
   );
-
-  // Drift detection (stack mode polls)
-  const driftDone = choice(STATES.driftDetectionDone);
+  const driftDone = b.choice(STATES.driftDetectionDone);
   detectDrift.next(driftDone);
   driftDone
     .when(
       C.stringEquals('$.drift.detectionStatus', 'DETECTION_IN_PROGRESS'),
-      wait(STATES.waitDriftDetection, '$.drift.waitSeconds').next(checkDrift),
+      b.wait(STATES.waitDriftDetection, '$.drift.waitSeconds').next(checkDrift),
     )
     .otherwise(describeDrift);
   checkDrift.next(driftDone);
+  return detectDrift;
+}
 
-  // Decide, confirm
+/** Start, plan (remediate / skip / escalate), confirm the resource is still non-compliant. Entry: Start remediation. */
+function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State {
+  const start = b.pass(STATES.start, {
+    parameters: {
+      'event.$': '$.event',
+      execution: {
+        'id.$': '$$.Execution.Id',
+        'name.$': '$$.Execution.Name',
+        'startTime.$': '$$.Execution.StartTime',
+      },
+    },
+  });
+  const plan = b.invoke(STATES.plan, 'plan', {
+    payload: { 'event.$': '$.event', 'execution.$': EXECUTION },
+    resultPath: '$.plan',
+  });
+  plan.addCatch(b.outcome('ESCALATED'), { errors: [...ESCALATING_PLAN_ERRORS], resultPath: '$.error' });
+  b.onFailure(plan);
+  const confirm = b.onFailure(
+    b.invoke(STATES.confirm, 'confirm-compliance', {
+      payload: { 'event.$': '$.event', 'plan.$': '$.plan', 'execution.$': EXECUTION },
+      resultPath: '$.confirmation',
+    }),
+  );
   confirm.next(
-    choice(STATES.stillNonCompliant)
+    b
+      .choice(STATES.stillNonCompliant)
       .when(
         C.and(
           C.booleanEquals('$.confirmation.stillNonCompliant', true),
           C.booleanEquals('$.confirmation.resourceExists', true),
         ),
-        detectDrift,
+        onConfirmed,
       )
-      .otherwise(outcome('SKIPPED')),
+      .otherwise(b.outcome('SKIPPED')),
   );
   plan.next(
-    choice(STATES.planDecision)
+    b
+      .choice(STATES.planDecision)
       .when(C.stringEquals('$.plan.decision', 'remediate'), confirm)
-      .when(C.stringEquals('$.plan.decision', 'skip'), outcome('SKIPPED'))
-      .otherwise(outcome('ESCALATED')),
+      .when(C.stringEquals('$.plan.decision', 'skip'), b.outcome('SKIPPED'))
+      .otherwise(b.outcome('ESCALATED')),
   );
   start.next(plan);
+  return start;
+}
 
-  return sfn.DefinitionBody.fromChainable(start);
+/**
+ * Builds the definition inside `scope` (states are constructs; put them in their own scope), phase by
+ * phase from the end back to the start, each phase given the state it continues to.
+ * Returns the DefinitionBody for `new sfn.StateMachine(..., { definitionBody })`.
+ */
+export function remediationDefinition(scope: Construct, functions: WorkflowFunctions): sfn.DefinitionBody {
+  const b = builder(scope, functions);
+  const verification = buildVerification(b);
+  const release = buildSlotRelease(b, verification);
+  const runbook = buildRunbook(b, release);
+  const acquire = buildSlotAcquire(b, runbook);
+  const approval = buildApproval(b, acquire);
+  const drift = buildDriftDetection(b, approval);
+  return sfn.DefinitionBody.fromChainable(buildPlanAndConfirm(b, drift));
 }
