@@ -6,17 +6,7 @@
  *   drift-remediation executions list|show <name>  executions of a running sandbox
  *   drift-remediation outbox                       SNS messages a running sandbox has published
  */
-import './polyfills';
 import { Command, InvalidArgumentError } from 'commander';
-
-// The SDK warns that its 2027 releases will need Node 22; this tool supports Node >= 20, so that one notice
-// is noise here. Every other warning is printed as usual.
-process.removeAllListeners('warning');
-process.on('warning', (w) => {
-  if (w.name !== 'NodeVersionSupportWarning' && !w.message.startsWith('NodeVersionSupportWarning')) {
-    console.warn(`${w.name}: ${w.message}`);
-  }
-});
 
 function number(name: string, min: number, max: number) {
   return (v: string): number => {

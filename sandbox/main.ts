@@ -3,7 +3,6 @@
  * the local ASL engine, and (by default) the remediation stack installed from the synthesized CDK
  * template — the same template `cdk deploy` ships.
  */
-import './polyfills';
 import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
 import { type InstalledStack, installRemediationStack } from './install/install';
 import { allProviders, allServices } from './services';

@@ -90,7 +90,7 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
 
   const port = (await portFree(opts.port)) ? opts.port : 0;
   say(
-    `Starting the sandbox (time scale ${opts.timeScale}: one emulated minute takes ${(60 * opts.timeScale).toFixed(1)} s)…`,
+    `Starting the sandbox on Node ${process.version} (time scale ${opts.timeScale}: one emulated minute takes ${(60 * opts.timeScale).toFixed(1)} s)…`,
   );
   const sb: DriftSandbox = await startDriftSandbox({
     port,

@@ -11,7 +11,6 @@
  * Options: --groups N (10) --duplicates D (100) --samples S (200) --time-scale T (0.01) --timeout SECONDS (120)
  *          --faults FILE (the sandbox's fault/latency rules, e.g. SSM taking 30 s with 30 % throttling)
  */
-import '../../sandbox/polyfills';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';

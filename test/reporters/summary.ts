@@ -1,7 +1,8 @@
 import type { Reporter, TestModule } from 'vitest/node';
 
 /**
- * Ends every run with the plain line CI counts: `N passed, N failed` (`, N skipped` when any were).
+ * Ends every run with the Node.js version the tests ran on, then the plain line CI counts:
+ * `N passed, N failed` (`, N skipped` when any were).
  * Skipped tests are a lint error (noSkippedTests), so the skipped count should stay at zero.
  */
 export default class SummaryReporter implements Reporter {
@@ -20,6 +21,6 @@ export default class SummaryReporter implements Reporter {
       if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
     }
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
-    process.stdout.write(`\n${passed} passed, ${failed} failed${tail}\n`);
+    process.stdout.write(`\nNode.js ${process.version}\n${passed} passed, ${failed} failed${tail}\n`);
   }
 }
