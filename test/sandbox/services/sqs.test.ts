@@ -28,7 +28,8 @@ import { sqsService } from '../../../sandbox/services/sqs';
 import { withSandbox } from '../helpers';
 
 const sqsModule: SqsService = sqsService();
-const sb = withSandbox({ services: [sqsModule], timeScale: 0.001 });
+// 30 s of visibility = 300 ms: long enough that a loaded machine does not see in-flight messages come back mid-test.
+const sb = withSandbox({ services: [sqsModule], timeScale: 0.01 });
 const client = (): SQSClient => new SQSClient(sb.clientConfig);
 
 async function queue(name: string, attributes: Record<string, string> = {}): Promise<string> {
@@ -129,14 +130,17 @@ describe('SQS: messages', () => {
   });
 
   it('makes a message visible again after its visibility timeout (scaled time)', async () => {
-    const url = await queue('visibility', { VisibilityTimeout: '30' });
+    const url = await queue('visibility', { VisibilityTimeout: '5' });
     await client().send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'again' }));
     const first = await client().send(new ReceiveMessageCommand({ QueueUrl: url }));
     expect(first.Messages).toHaveLength(1);
-    // 30 emulated seconds at timeScale 0.001 = 30 ms; long-poll for up to 1 emulated second… then wait
-    await new Promise((r) => setTimeout(r, 60));
+    // 5 emulated seconds at timeScale 0.01 = 50 ms; a 20 s long poll (200 ms) sees it come back
     const second = await client().send(
-      new ReceiveMessageCommand({ QueueUrl: url, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        WaitTimeSeconds: 20,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
     );
     expect(second.Messages?.[0]?.Body).toBe('again');
     expect(second.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
