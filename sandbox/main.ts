@@ -5,7 +5,7 @@
  */
 import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
 import { type InstalledStack, installRemediationStack } from './install/install';
-import { allProviders, allServices } from './services';
+import { type AllServicesOptions, allProviders, allServices } from './services';
 import type { StepFunctionsService } from './services/stepfunctions';
 
 export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | 'providers'> {
@@ -13,6 +13,8 @@ export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | '
   install?: boolean;
   /** Policy file the stack is built from (default runbooks/policy.yaml). */
   policyFile?: string;
+  /** Options of the emulated services (SSM quotas, Config evaluation times, schedules). */
+  serviceOptions?: AllServicesOptions;
 }
 
 export interface DriftSandbox extends Sandbox {
@@ -23,7 +25,7 @@ export interface DriftSandbox extends Sandbox {
 }
 
 export async function startDriftSandbox(options: DriftSandboxOptions = {}): Promise<DriftSandbox> {
-  const services = allServices();
+  const services = allServices(options.serviceOptions);
   const stepFunctions = services.find((s) => s.serviceName === 'stepfunctions') as
     | StepFunctionsService
     | undefined;

@@ -23,6 +23,7 @@ export interface AllServicesOptions {
   ssm?: Parameters<typeof ssmService>[0];
   /** `{ runSchedules: true }` runs rate() schedule rules on the sandbox clock (default: stored, fired on demand). */
   events?: Parameters<typeof eventsService>[0];
+  config?: Parameters<typeof configService>[0];
 }
 
 export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
@@ -42,7 +43,7 @@ export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
     ssmService(options.ssm),
     cloudFormationService(),
     cloudControlService(),
-    configService(),
+    configService(options.config),
   ];
 }
 

@@ -7,10 +7,22 @@
  *   2. Duplicates: the NON_COMPLIANT event of one more drift, delivered D more times at once to the
  *      intake queue → executions started, duplicates absorbed, time to drain.
  *   3. Sandbox API latency: p50/p95 of DescribeSecurityGroups, PutItem and StartExecution.
+ *   4. Profile (issue #9): time scale 1, drift detection 5 s, runbook 30 s, Config 60 s → state transitions
+ *      per remediation, the fixed-10-s poller's count for the same path, runbook and Config lags.
+ *   5. Burst: --burst N groups drift at once (cap 5 per runbook / 20 global, breaker allowing them) →
+ *      VERIFIED / FAILED / lost, peak concurrent automations, makespan ratio, slot polls.
+ *   6. Throughput: remediations per second at zero emulated latency.
+ *   7. Bundles: per-bundle bytes and init time, when test/bench/bundles.ts exists (measureBundles()).
+ * Sections 1–3 share one sandbox; 4, 5 and 6 each start their own. --only picks sections.
  *
  * Options: --groups N (10) --duplicates D (100) --samples S (200) --time-scale T (0.01) --timeout SECONDS (120)
  *          --faults FILE (the sandbox's fault/latency rules, e.g. SSM taking 30 s with 30 % throttling)
+ *          --only LIST (classic,profile,burst,throughput,bundles) --json (last line: one JSON summary)
+ *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (900)
+ *          --throughput-groups N (200) --throughput-time-scale T (0.001)
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
@@ -35,7 +47,11 @@ import {
   until,
   waitCompliant,
 } from '../e2e/support/harness';
+import { type BurstResult, runBurst } from './burst';
+import { type ProfileResult, runProfile } from './profile';
 import { ms, percentile, timeCalls } from './stats';
+import { PROFILE } from './support';
+import { runThroughput, type ThroughputResult } from './throughput';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +61,14 @@ const { values: args } = parseArgs({
     'time-scale': { type: 'string', default: '0.01' },
     timeout: { type: 'string', default: '120' },
     faults: { type: 'string' },
+    only: { type: 'string', default: 'classic,profile,burst,throughput,bundles' },
+    json: { type: 'boolean', default: false },
+    'profile-groups': { type: 'string', default: '3' },
+    burst: { type: 'string', default: '1000' },
+    'burst-time-scale': { type: 'string', default: '0.05' },
+    'burst-timeout': { type: 'string', default: '900' },
+    'throughput-groups': { type: 'string', default: '200' },
+    'throughput-time-scale': { type: 'string', default: '0.001' },
   },
 });
 const intArg = (name: string, v: string | undefined, min: number, max: number): number => {
@@ -56,9 +80,28 @@ const intArg = (name: string, v: string | undefined, min: number, max: number): 
 const GROUPS = intArg('groups', args.groups, 1, 200);
 const DUPLICATES = intArg('duplicates', args.duplicates, 1, 1000);
 const SAMPLES = intArg('samples', args.samples, 10, 5000);
-const TIME_SCALE = Number(args['time-scale']);
-if (!(TIME_SCALE > 0 && TIME_SCALE <= 1)) throw new Error('--time-scale must be in (0, 1]');
+const scaleArg = (name: string, v: string | undefined): number => {
+  const n = Number(v);
+  if (!(n > 0 && n <= 1)) throw new Error(`--${name} must be in (0, 1]`);
+  return n;
+};
+const TIME_SCALE = scaleArg('time-scale', args['time-scale']);
 const TIMEOUT_MS = intArg('timeout', args.timeout, 10, 3600) * 1000;
+const SECTIONS = ['classic', 'profile', 'burst', 'throughput', 'bundles'] as const;
+type Section = (typeof SECTIONS)[number];
+const ONLY = new Set((args.only ?? '').split(',').map((x) => x.trim()));
+for (const s of ONLY)
+  if (!(SECTIONS as readonly string[]).includes(s))
+    throw new Error(`--only: unknown section ${s} (sections: ${SECTIONS.join(', ')})`);
+const runs = (s: Section) => ONLY.has(s);
+const PROFILE_GROUPS = intArg('profile-groups', args['profile-groups'], 1, 20);
+const BURST = intArg('burst', args.burst, 1, 5000);
+const BURST_TIME_SCALE = scaleArg('burst-time-scale', args['burst-time-scale']);
+const BURST_TIMEOUT_MS = intArg('burst-timeout', args['burst-timeout'], 10, 3600) * 1000;
+const THROUGHPUT_GROUPS = intArg('throughput-groups', args['throughput-groups'], 1, 2000);
+const THROUGHPUT_TIME_SCALE = scaleArg('throughput-time-scale', args['throughput-time-scale']);
+/** The issue's caps for the burst: 5 per runbook, 20 overall. */
+const CAPS = { perRunbook: 5, global: 20 };
 
 const ssh = CASES.find((c) => c.id === 'ssh-open');
 if (!ssh?.rule) throw new Error('the ssh-open demo case is missing');
@@ -228,7 +271,8 @@ function withEmulated(realMs: number): string {
   return TIME_SCALE === 1 ? ms(realMs) : `${ms(realMs)} (≈ ${ms(realMs / TIME_SCALE)} emulated)`;
 }
 
-async function main(): Promise<void> {
+/** Sections 1–3 in one sandbox: the tables this benchmark always printed. */
+async function classic(): Promise<void> {
   say(`Starting the sandbox (time scale ${TIME_SCALE}) with the remediation stack installed…`);
   const tStart = performance.now();
   const e = await startE2E({ timeScale: TIME_SCALE, ...(args.faults ? { faults: args.faults } : {}) });
@@ -255,12 +299,7 @@ async function main(): Promise<void> {
       ['time to VERIFIED p50', withEmulated(percentile(e2e.verifiedMs, 50))],
       ['time to VERIFIED p95', withEmulated(percentile(e2e.verifiedMs, 95))],
       ['executions / second', (e2e.groups / (e2e.lastClosedMs / 1000)).toFixed(2)],
-      [
-        'outcomes',
-        Object.entries(e2e.outcomes)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', '),
-      ],
+      ['outcomes', counts(e2e.outcomes)],
     );
     const dupTable = new Table({ head: ['duplicates', 'value'], style: PLAIN });
     dupTable.push(
@@ -288,6 +327,157 @@ async function main(): Promise<void> {
     console.log(latTable.toString());
   } finally {
     await e.stop();
+  }
+}
+
+const counts = (o: Record<string, number>) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
+const fixed = (v: number | undefined, digits = 2) => (v === undefined ? '—' : v.toFixed(digits));
+const round = (v: number | undefined, digits = 2) =>
+  v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(digits));
+
+function printProfile(p: ProfileResult): void {
+  const t = new Table({
+    head: [`profile (time scale 1, ${p.executions.length} groups)`, 'value'],
+    style: PLAIN,
+  });
+  t.push(
+    [
+      'drift detection / runbook / Config (emulated s)',
+      `${PROFILE.driftSeconds} / ${PROFILE.runbookSeconds} / ${PROFILE.configSeconds}`,
+    ],
+    ['outcomes', p.executions.map((x) => x.outcome).join(', ')],
+    ['runbook duration measured (SSM start → end)', `${fixed(p.runbookSeconds)} s`],
+    ['state transitions per remediation', fixed(p.transitions, 1)],
+    ['fixed-10-s poller, same path (computed)', fixed(p.fixedPoll10s, 1)],
+    [
+      'ratio',
+      p.transitions !== undefined && p.fixedPoll10s ? (p.transitions / p.fixedPoll10s).toFixed(2) : '—',
+    ],
+    ['runbook lag (automation end → next state)', `${fixed(p.runbookLagSeconds)} s`],
+    ['Config lag (COMPLIANT change → outcome state)', `${fixed(p.configLagSeconds)} s`],
+  );
+  console.log(t.toString());
+}
+
+function printBurst(b: BurstResult, timeScale: number): void {
+  const t = new Table({ head: [`burst (time scale ${timeScale})`, 'value'], style: PLAIN });
+  t.push(
+    ['drifted security groups', String(b.n)],
+    ['caps (per runbook / global)', `${CAPS.perRunbook} / ${CAPS.global}`],
+    ['recorded outcomes', counts(b.outcomes)],
+    ['VERIFIED / FAILED / lost', `${b.verified} / ${b.failed} / ${b.lost}`],
+    ['executions (still running at the end)', `${b.executions} (${b.stillRunning})`],
+    ['SSM automations / peak concurrent', `${b.automations} / ${b.peakAutomations}`],
+    [
+      'makespan (first start → last VERIFIED, emulated)',
+      b.makespanSeconds === undefined ? '—' : `${b.makespanSeconds.toFixed(0)} s`,
+    ],
+    ['ideal ceil(n / cap) × runbook', `${b.idealSeconds} s`],
+    ['makespan ratio', fixed(b.makespanRatio)],
+    ['acquire-slot calls / slot polls', `${b.acquireSlotCalls} / ${b.slotPolls}`],
+    ['setup (sandbox, stacks, Config) / burst real time', `${ms(b.setupMs)} / ${ms(b.realMs)}`],
+    ['ended by the timeout', b.timedOut ? 'yes' : 'no'],
+  );
+  console.log(t.toString());
+}
+
+function printThroughput(r: ThroughputResult): void {
+  const t = new Table({
+    head: [`throughput (time scale ${THROUGHPUT_TIME_SCALE}, no faults)`, 'value'],
+    style: PLAIN,
+  });
+  t.push(
+    ['drifted security groups', String(r.n)],
+    ['recorded outcomes', counts(r.outcomes)],
+    ['injection → last execution closed', ms(r.realMs)],
+    ['remediations (VERIFIED) / second', r.perSecond.toFixed(2)],
+    ['ended by the timeout', r.timedOut ? 'yes' : 'no'],
+  );
+  console.log(t.toString());
+}
+
+/** test/bench/bundles.ts (helper `lean`): per-bundle { bytes, initMs }, when the module exists. */
+async function bundles(): Promise<unknown> {
+  const file = fileURLToPath(new URL('./bundles.ts', import.meta.url));
+  if (!existsSync(file)) return null;
+  const specifier = './bundles.ts';
+  const mod = (await import(specifier)) as { measureBundles?: () => unknown };
+  if (typeof mod.measureBundles !== 'function')
+    throw new Error('test/bench/bundles.ts has no measureBundles()');
+  return await mod.measureBundles();
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  if (runs('classic')) await classic();
+  let profile: ProfileResult | undefined;
+  if (runs('profile')) {
+    say(`Profile: ${PROFILE_GROUPS} groups at time scale 1…`);
+    profile = await runProfile({
+      profile: PROFILE,
+      groups: PROFILE_GROUPS,
+      timeScale: 1,
+      timeoutMs: 600_000,
+      ...(args.faults ? { faults: args.faults } : {}),
+    });
+    printProfile(profile);
+  }
+  let burst: BurstResult | undefined;
+  if (runs('burst')) {
+    say(`Burst: ${BURST} groups at time scale ${BURST_TIME_SCALE}…`);
+    burst = await runBurst({
+      n: BURST,
+      ...CAPS,
+      profile: PROFILE,
+      timeScale: BURST_TIME_SCALE,
+      timeoutMs: BURST_TIMEOUT_MS,
+      ...(args.faults ? { faults: args.faults } : {}),
+    });
+    printBurst(burst, BURST_TIME_SCALE);
+  }
+  let tput: ThroughputResult | undefined;
+  if (runs('throughput')) {
+    say(`Throughput: ${THROUGHPUT_GROUPS} groups at time scale ${THROUGHPUT_TIME_SCALE}…`);
+    tput = await runThroughput({
+      n: THROUGHPUT_GROUPS,
+      timeScale: THROUGHPUT_TIME_SCALE,
+      timeoutMs: TIMEOUT_MS * 5,
+      ...CAPS,
+    });
+    printThroughput(tput);
+  }
+  const bundleFigures = runs('bundles') ? await bundles() : null;
+  if (bundleFigures !== null) console.log(JSON.stringify({ bundles: bundleFigures }, null, 2));
+  say(`Bench finished in ${ms(performance.now() - t0)}.`);
+  if (args.json) {
+    console.log(
+      JSON.stringify({
+        transitions: {
+          perRemediation: round(profile?.transitions, 1),
+          fixedPoll10s: round(profile?.fixedPoll10s, 1),
+        },
+        lagSeconds: { runbook: round(profile?.runbookLagSeconds), config: round(profile?.configLagSeconds) },
+        burst: burst
+          ? {
+              n: burst.n,
+              verified: burst.verified,
+              failed: burst.failed,
+              lost: burst.lost,
+              cap: burst.cap,
+              peakAutomations: burst.peakAutomations,
+              makespanRatio: round(burst.makespanRatio),
+              outcomes: burst.outcomes,
+              timeScale: BURST_TIME_SCALE,
+            }
+          : null,
+        slotPolls: burst ? burst.slotPolls : null,
+        throughputPerSecond: round(tput?.perSecond),
+        bundles: bundleFigures,
+      }),
+    );
   }
 }
 

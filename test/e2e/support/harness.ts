@@ -47,7 +47,7 @@ import type { OutboxMessage } from '../../../sandbox/core/sandbox';
 import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
 import { physicalIdOf } from '../../../sandbox/demo/cases';
 import type { InstalledStack } from '../../../sandbox/install/install';
-import { type DriftSandbox, startDriftSandbox } from '../../../sandbox/main';
+import { type DriftSandbox, type DriftSandboxOptions, startDriftSandbox } from '../../../sandbox/main';
 import { ENV } from '../../../tasks/shared/env';
 
 export const DEMO_TEMPLATES = join(
@@ -80,9 +80,11 @@ export interface E2E {
 export interface StartOptions {
   timeScale?: number;
   policyFile?: string;
-  /** Fault/latency rules file (sandbox --faults format). */
-  faults?: string;
+  /** Fault/latency rules, or a file of them (sandbox --faults format). */
+  faults?: DriftSandboxOptions['faults'];
   onLog?: (line: string) => void;
+  /** Options of the emulated services (e.g. `{ config: { ruleEvaluationSeconds: 60 } }`). */
+  serviceOptions?: DriftSandboxOptions['serviceOptions'];
 }
 
 export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
@@ -93,6 +95,7 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
     ...(opts.policyFile ? { policyFile: opts.policyFile } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
+    ...(opts.serviceOptions ? { serviceOptions: opts.serviceOptions } : {}),
   });
   const stack = sb.stack;
   if (!stack) {
