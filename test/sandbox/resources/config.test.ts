@@ -528,3 +528,58 @@ describe('Config rules through ConfigServiceClient', () => {
     ).toBeInstanceOf(NoSuchConfigRuleException);
   });
 });
+
+describe('Config rule-wide evaluation time (ruleEvaluationSeconds)', () => {
+  const slow = withSandbox(() => ({
+    timeScale: 0.01,
+    services: [ec2Service(), configService({ evaluationDelaySeconds: 1, ruleEvaluationSeconds: 30 })],
+    providers: resourceProviders(),
+  }));
+
+  it('records the results of a requested evaluation only after the configured emulated seconds', async () => {
+    const config = new ConfigServiceClient(slow.clientConfig);
+    const ec2 = new EC2Client(slow.clientConfig);
+    await config.send(
+      new PutConfigRuleCommand({
+        ConfigRule: {
+          ConfigRuleName: 'slow-ssh',
+          Source: { Owner: 'AWS', SourceIdentifier: 'INCOMING_SSH_DISABLED' },
+        },
+      }),
+    );
+    const { GroupId = '' } = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: 'slow-eval', Description: 'x' }),
+    );
+    const latest = async () =>
+      (
+        await config.send(
+          new GetComplianceDetailsByResourceCommand({
+            ResourceType: 'AWS::EC2::SecurityGroup',
+            ResourceId: GroupId,
+          }),
+        )
+      ).EvaluationResults?.[0];
+    // the change-triggered evaluation (1 s) is not slowed down
+    const first = await until('the change-triggered result', latest);
+    // the evaluation at rule creation takes 30 s too; a start is accepted once it is over
+    let requested = 0;
+    let recordedBefore = 0;
+    await until('an accepted start', async () => {
+      try {
+        recordedBefore = (await latest())?.ResultRecordedTime?.getTime() ?? 0;
+        requested = slow.sandbox.clock.now().getTime();
+        await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['slow-ssh'] }));
+        return true;
+      } catch (err) {
+        if (err instanceof LimitExceededException) return undefined;
+        throw err;
+      }
+    });
+    const redone = await until('the requested evaluation', async () => {
+      const r = await latest();
+      return (r?.ResultRecordedTime?.getTime() ?? 0) > recordedBefore ? r : undefined;
+    });
+    expect(first.ComplianceType).toBe('COMPLIANT');
+    expect(redone.ResultRecordedTime?.getTime() ?? 0).toBeGreaterThanOrEqual(requested + 30_000);
+  });
+});
