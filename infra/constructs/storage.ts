@@ -1,0 +1,74 @@
+/** Storage: the stack's one KMS key and the four tables (leases, approvals, outcomes, ordering). */
+import { Aws, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { APPROVALS, LEASES, ORDERING, OUTCOMES } from '../../tasks/shared/tables';
+import { Concern } from './logical-ids';
+
+export interface StorageProps {
+  /**
+   * Removal policy of the tables (outcomes are the audit trail).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+}
+
+export interface Tables {
+  readonly leases: dynamodb.Table;
+  readonly approvals: dynamodb.Table;
+  readonly outcomes: dynamodb.Table;
+  readonly ordering: dynamodb.Table;
+}
+
+/** Services that encrypt with the key on the stack's behalf (rule deliveries, alarm actions, topics). */
+const KEY_USERS = ['events.amazonaws.com', 'cloudwatch.amazonaws.com', 'sns.amazonaws.com'];
+
+export class Storage extends Concern {
+  /** Encrypts tables, queues, topics and the signing secret. */
+  readonly key: kms.Key;
+  readonly tables: Tables;
+
+  constructor(scope: Construct, id: string, props: StorageProps = {}) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'drift-remediation: tables, queues, topics, secret',
+      enableKeyRotation: true,
+    });
+    for (const service of KEY_USERS) {
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(service)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        }),
+      );
+    }
+    const removalPolicy = props.tableRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const table = (name: string, partitionKey: string, sortKey?: string) =>
+      new dynamodb.Table(this, name, {
+        partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
+        ...(sortKey ? { sortKey: { name: sortKey, type: dynamodb.AttributeType.STRING } } : {}),
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: this.key,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        timeToLiveAttribute: 'expiresAt',
+        removalPolicy,
+      });
+    this.tables = {
+      leases: table('LeasesTable', LEASES.partitionKey),
+      approvals: table('ApprovalsTable', APPROVALS.partitionKey),
+      outcomes: table('OutcomesTable', OUTCOMES.partitionKey, OUTCOMES.sortKey),
+      ordering: table('OrderingTable', ORDERING.partitionKey),
+    };
+  }
+}
+
+/** An SNS topic encrypted with the stack's key, TLS only. */
+export function encryptedTopic(scope: Construct, id: string, displayName: string, key: kms.IKey): sns.Topic {
+  return new sns.Topic(scope, id, { displayName, masterKey: key, enforceSSL: true });
+}

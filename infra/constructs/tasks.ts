@@ -1,0 +1,99 @@
+/**
+ * Every Lambda task in one typed table: the env keys its handler reads, its memory, whether its bundle
+ * carries the policy, and its least-privilege grants on the other constructs.
+ *
+ * Adding a task function:
+ *   1. write `tasks/<name>/handler.ts` (thin handler over `core.ts`);
+ *   2. add `<name>` to its host's task list — WORKFLOW_TASKS (workflows/remediation.ts) for a state
+ *      machine step, which the Workflow construct turns into functions by itself; otherwise
+ *      HOSTED_TASKS below plus one `new TaskFunction(this, '<name>', …)` line in the hosting construct;
+ *   3. add its entry to TASKS — one line: `'<name>': { env: [ENV.X], grant: (fn, r) => r.storage.tables.x.grantReadData(fn) },`
+ *      (TypeScript refuses to compile until every task has one).
+ */
+import { ENV } from '../../tasks/shared/env';
+import { WORKFLOW_TASKS } from '../../workflows/remediation';
+import type { Approvals } from './approvals';
+import { allow, allowOnStacks } from './iam';
+import type { Intake } from './intake';
+import type { Runbooks } from './runbooks';
+import type { Storage } from './storage';
+import type { TaskFunction } from './task-function';
+import type { Workflow } from './workflow';
+
+/** Tasks outside the state machine, hosted by Intake, Schedules and Approvals. */
+export const HOSTED_TASKS = ['intake', 'sweep', 'reap-leases', 'approval-endpoint'] as const;
+/** Every Lambda: the workflow's tasks plus the ones outside the state machine. */
+export const ALL_TASKS = [...WORKFLOW_TASKS, ...HOSTED_TASKS] as const;
+export type TaskName = (typeof ALL_TASKS)[number];
+export type EnvKey = (typeof ENV)[keyof typeof ENV];
+
+/** What a task's grants can reach: the constructs, typed (no lookups by string). */
+export interface TaskWiring {
+  readonly storage: Storage;
+  readonly approvals: Approvals;
+  readonly runbooks: Runbooks;
+  readonly workflow: Workflow;
+  readonly intake: Intake;
+}
+
+export interface TaskSpec {
+  /** Env keys the handler reads; values come from DriftRemediation.environment (one value per key). */
+  readonly env: readonly EnvKey[];
+  /**
+   * Lambda memory in MB.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Copy the normalized policy JSON into the bundle (ENV.POLICY_FILE points at it).
+   * @default false
+   */
+  readonly bundlesPolicy?: boolean;
+  /** Least-privilege grants of the task's role (its log group and X-Ray come with TaskFunction). */
+  readonly grant: (fn: TaskFunction, r: TaskWiring) => void;
+}
+
+const COMPLIANCE_BY_RESOURCE = ['config:GetComplianceDetailsByResource'];
+const DRIFT_STATUS = ['cloudformation:DescribeStackDriftDetectionStatus'];
+const DETECT_DRIFT = [
+  'cloudformation:DescribeStackResources',
+  'cloudformation:DetectStackResourceDrift',
+  'cloudformation:DetectStackDrift',
+];
+
+/** Drift detection on the stack named by each event, the status read, and reads of the resource. */
+function grantDriftDetection(fn: TaskFunction, r: TaskWiring): void {
+  allowOnStacks(fn.taskRole, DETECT_DRIFT);
+  allow(fn.taskRole, DRIFT_STATUS, ['*']);
+  r.runbooks.grantResourceRead(fn.taskRole);
+}
+
+// biome-ignore format: one task per line reads as a table
+export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
+  // plan: exceptions (break-glass, tags), loop breaker (outcomes), blast radius (ordering)
+  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE], bundlesPolicy: true, grant: (fn, r) => { r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantReadData(fn); r.runbooks.grantResourceRead(fn.taskRole); } },
+  'confirm-compliance': { env: [], grant: (fn, r) => { allow(fn.taskRole, COMPLIANCE_BY_RESOURCE, ['*']); r.runbooks.grantResourceRead(fn.taskRole); } },
+  'detect-drift': { env: [], grant: grantDriftDetection },
+  'check-drift': { env: [], grant: (fn) => allow(fn.taskRole, DRIFT_STATUS, ['*']) },
+  'describe-drift': { env: [], grant: (fn) => allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts']) },
+  'request-approval': { env: [ENV.APPROVALS_TABLE, ENV.APPROVAL_TOPIC_ARN, ENV.APPROVAL_BASE_URL, ENV.SIGNING_SECRET_ARN, ENV.AUTOMATION_ASSUME_ROLE_ARN], grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.topic.grantPublish(fn); r.approvals.signingSecret.grantRead(fn); } },
+  'acquire-slot': { env: [ENV.LEASES_TABLE], grant: (fn, r) => r.storage.tables.leases.grantReadWriteData(fn) },
+  'start-runbook': { env: [ENV.AUTOMATION_ASSUME_ROLE_ARN], grant: (fn, r) => r.runbooks.grantStart(fn) },
+  'check-runbook': { env: [], grant: (fn, r) => r.runbooks.grantExecutionControl(fn.taskRole) },
+  'release-slot': { env: [ENV.LEASES_TABLE], grant: (fn, r) => r.storage.tables.leases.grantReadWriteData(fn) },
+  'recheck-drift': { env: [], grant: grantDriftDetection },
+  'request-reevaluation': { env: [ENV.ORDERING_TABLE], grant: (fn, r) => { allow(fn.taskRole, ['config:StartConfigRulesEvaluation'], ['*']); r.storage.tables.ordering.grantReadWriteData(fn); } },
+  'check-compliance': { env: [], grant: (fn) => allow(fn.taskRole, COMPLIANCE_BY_RESOURCE, ['*']) },
+  'record-outcome': { env: [ENV.OUTCOMES_TABLE, ENV.APPROVALS_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.APPROVAL_TOPIC_ARN], grant: (fn, r) => { r.storage.tables.outcomes.grantReadWriteData(fn); r.storage.tables.approvals.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); r.approvals.topic.grantPublish(fn); } },
+  // intake: starts executions; drops (invalid, older, no entry, already running) are SKIPPED outcomes;
+  // at most one running execution per resource and rule, so it looks at the previous one.
+  intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); } },
+  sweep: { env: [ENV.INTAKE_QUEUE_URL, ENV.CONFIG_RULES], grant: (fn, r) => { allow(fn.taskRole, ['config:GetComplianceDetailsByConfigRule'], ['*']); r.intake.queue.grantSendMessages(fn); } },
+  'reap-leases': { env: [ENV.LEASES_TABLE, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.leases.grantReadWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, 'lease holders'); } },
+  'approval-endpoint': { env: [ENV.APPROVALS_TABLE, ENV.SIGNING_SECRET_ARN], memorySize: 512, grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.signingSecret.grantRead(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
+};
+
+/** Which env keys each function gets (from TASKS). */
+export const TASK_ENV: Readonly<Record<TaskName, readonly EnvKey[]>> = Object.fromEntries(
+  ALL_TASKS.map((t) => [t, TASKS[t].env]),
+) as Record<TaskName, readonly EnvKey[]>;
