@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Provides the machine-level needs (the packaged browser, system packages) before any test: prerequisites.ts.
+    globalSetup: ['test/setup/global.ts'],
     reporters: ['default', './test/reporters/summary.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

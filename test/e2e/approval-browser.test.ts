@@ -1,7 +1,7 @@
 /**
  * Issue 5, through the whole sandbox and a real browser: AdministratorAccess attached to a role whose
  * policy entry requires approval → the execution waits at "Request approval" → the approver opens the
- * link from the notification in Debian Chromium, sees the drift diff, clicks Approve → the execution
+ * link from the notification in Chromium (the @sparticuz/chromium package), sees the drift diff, clicks Approve → the execution
  * proceeds to VERIFIED and the role is restored. A second role, rejected in the browser → REJECTED and
  * left as it is. Screenshots of the live page at 1280×800 and 390×844 go to test-artifacts/approvals/.
  */
@@ -28,11 +28,18 @@ const dc = adminRole;
 
 let e: E2E;
 let browsing: Browsing;
+// A sandbox or browser that does not start fails both tests with its error (a failed beforeAll would
+// only mark them skipped).
+let setupError: unknown;
 
 beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01 });
-  browsing = await launch();
-  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  try {
+    e = await startE2E({ timeScale: 0.01 });
+    browsing = await launch();
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  } catch (err) {
+    setupError = err;
+  }
 });
 afterAll(async () => {
   await browsing?.close();
@@ -40,6 +47,7 @@ afterAll(async () => {
 });
 
 async function awaitingApproval(suffix: string): Promise<{ roleName: string; arn: string; link: string }> {
+  if (setupError) throw setupError;
   const stackName = `drift-e2e-browser-${suffix}`;
   const roleName = `drift-e2e-browser-${suffix}`;
   await deployCase(e, dc, {

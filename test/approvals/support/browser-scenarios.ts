@@ -1,14 +1,15 @@
 /**
- * Browser scenarios of the approval page, driven by playwright-core and Debian chromium. They only
- * see an `ApprovalTarget` (base URL + request creation + decision backend), so the same scenarios run
- * against the local harness (browser.test.ts) and against the sandbox with a real execution.
+ * Browser scenarios of the approval page, driven by playwright-core and the Chromium shipped in the
+ * @sparticuz/chromium npm package (test/setup/browser.ts). They only see an `ApprovalTarget` (base URL +
+ * request creation + decision backend), so the same scenarios run against the local harness
+ * (browser.test.ts) and against the sandbox with a real execution.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packagedBrowser } from '../../setup/browser';
 import { APPROVER, SECOND_APPROVER } from './fixtures';
 import type { ApprovalTarget } from './harness';
 
@@ -24,22 +25,6 @@ export const CHROMIUM_FLAGS = [
   '--no-first-run',
 ];
 
-/** Path of Debian's chromium, or a clear failure (never a skip). */
-export function chromiumPath(): string {
-  let found = '';
-  try {
-    found = execFileSync('/bin/sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  } catch {
-    found = '';
-  }
-  if (!found || !existsSync(found)) {
-    throw new Error(
-      'chromium not found: install Debian chromium: apt-get install chromium (the approval browser tests need it)',
-    );
-  }
-  return found;
-}
-
 export interface Browsing {
   context: BrowserContext;
   close(): Promise<void>;
@@ -47,10 +32,11 @@ export interface Browsing {
 
 /** A fresh persistent context (new user-data-dir) in headless chromium. */
 export async function launch(opts: { javaScriptEnabled?: boolean } = {}): Promise<Browsing> {
-  const executablePath = chromiumPath();
+  const browser = await packagedBrowser();
   const userDataDir = mkdtempSync(join(tmpdir(), 'approvals-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
+    executablePath: browser.executablePath,
+    env: browser.env,
     headless: true,
     args: CHROMIUM_FLAGS,
     viewport: { width: 1280, height: 800 },
@@ -111,12 +97,11 @@ export function defineBrowserApprovalTests(
     let target: ApprovalTarget & { close(): Promise<void> };
     let browsing: Browsing | undefined;
 
-    // A missing chromium fails every test (with the install hint) instead of skipping them.
+    // A browser that does not start fails every test (with its error) instead of skipping them.
     let setupError: unknown;
 
     beforeAll(async () => {
       try {
-        chromiumPath();
         mkdirSync(ARTIFACTS_DIR, { recursive: true });
         target = await makeTarget();
         browsing = await launch();
