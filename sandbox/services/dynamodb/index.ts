@@ -1,14 +1,13 @@
 /**
- * DynamoDB (awsJson1.0): dynalite, in memory, on an internal loopback port; requests (after the sandbox's
- * latency/fault rules) are proxied to it. dynalite lacks the Time To Live APIs, which are emulated here
+ * DynamoDB (awsJson1.0): dynalite, in memory; requests (after the sandbox's latency/fault rules) are
+ * handed to its request listener in-process. dynalite lacks the Time To Live APIs, which are emulated here
  * (the setting is stored and described; items are not expired), and the transaction APIs, which answer
  * UnknownOperationException like any unsupported operation.
  */
 
+import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
-import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 
@@ -38,50 +37,55 @@ const PROXIED = [
   'ListTagsOfResource',
 ] as const;
 
+type RequestListener = (req: EventEmitter, res: unknown) => void;
+
+/**
+ * One request to dynalite's own request listener, in-process: no socket, no HTTP parsing on either
+ * side (this hop used to be a loopback HTTP request per DynamoDB call). dynalite reads the request as
+ * a stream of `data` / `end` events and answers through statusCode / setHeader / end, which is all the
+ * fake request and response below provide; it runs the same validations and actions as over HTTP.
+ */
 function post(
-  agent: Agent,
-  port: number,
+  listener: RequestListener,
   target: string,
   body: string,
   region: string,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/',
-        headers: {
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amz-target': `DynamoDB_20120810.${target}`,
-          'x-amz-date': new Date()
-            .toISOString()
-            .replace(/[-:]/g, '')
-            .replace(/\.\d{3}/, ''),
-          authorization: `AWS4-HMAC-SHA256 Credential=AKIASANDBOX/20200101/${region}/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000`,
-          'content-length': Buffer.byteLength(body),
-        },
-        agent,
+    const req = Object.assign(new EventEmitter(), {
+      method: 'POST',
+      url: '/',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': `DynamoDB_20120810.${target}`,
+        'x-amz-date': AMZ_DATE,
+        authorization: `AWS4-HMAC-SHA256 Credential=AKIASANDBOX/20200101/${region}/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000`,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 500, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
+    });
+    const res = {
+      statusCode: 200,
+      contentType: '',
+      setHeader(): void {},
+      end(text?: string): void {
+        resolve({ status: res.statusCode, text: text ?? '' });
       },
-    );
-    req.on('error', reject);
-    req.end(body);
+    };
+    try {
+      listener(req, res);
+      req.emit('data', Buffer.from(body));
+      req.emit('end');
+    } catch (err) {
+      reject(err);
+    }
   });
 }
 
+/** dynalite only checks that a date header is present. */
+const AMZ_DATE = '20200101T000000Z';
+
 export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
   let server: Server | undefined;
-  let port = 0;
-  let agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  let listener: RequestListener | undefined;
   const ttl = new Map<string, { AttributeName: string; Enabled: boolean }>();
 
   const forward = async (
@@ -89,8 +93,8 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
     input: Record<string, unknown>,
     ctx: RequestContext,
   ): Promise<unknown> => {
-    if (!server) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
-    const res = await post(agent, port, operation, JSON.stringify(input), ctx.region);
+    if (!listener) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
+    const res = await post(listener, operation, JSON.stringify(input), ctx.region);
     let body: Record<string, unknown> = {};
     if (res.text) {
       try {
@@ -175,6 +179,8 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
         deleteTableMs: 0,
         updateTableMs: 0,
       });
+      // Listening on loopback is kept for dynalite's lifecycle (close() shuts its store down); requests
+      // go straight to its request listener.
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
         s.listen(0, '127.0.0.1', () => {
@@ -182,14 +188,14 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
           resolve();
         });
       });
-      port = (s.address() as AddressInfo).port;
+      listener = s.listeners('request')[0] as RequestListener | undefined;
+      if (!listener) throw new Error('dynalite has no request listener');
       server = s;
     },
     async stop() {
       const s = server;
       server = undefined;
-      agent.destroy();
-      agent = new Agent({ keepAlive: true, maxSockets: 64 });
+      listener = undefined;
       if (!s) return;
       await new Promise<void>((resolve) => {
         s.close(() => resolve());

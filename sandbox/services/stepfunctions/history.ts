@@ -23,10 +23,39 @@ export interface TaskInfo {
   timeoutSeconds?: number;
 }
 
-const json = (v: unknown) => (v === undefined ? undefined : JSON.stringify(v));
+/**
+ * A state's input or output, kept by reference and turned into JSON text only when the history is
+ * read: stringifying the whole execution state for every event (twice per state, four times per task)
+ * was one of the sandbox's top costs, and histories are read rarely. Safe because nothing mutates a
+ * state after the engine logged it (aws-local-stepfunctions clones a state's input before working on
+ * it; the emulator's own copy of the state is updated copy-on-write).
+ */
+class LazyJson {
+  constructor(readonly value: unknown) {}
+}
+
+const json = (v: unknown) => (v === undefined ? undefined : new LazyJson(v));
+
+function materialize(ev: HistoryEvent): void {
+  for (const details of Object.values(ev)) {
+    if (!details || typeof details !== 'object' || details instanceof Date) continue;
+    const d = details as Record<string, unknown>;
+    for (const [k, v] of Object.entries(d)) if (v instanceof LazyJson) d[k] = JSON.stringify(v.value);
+  }
+}
 
 export class HistoryRecorder {
-  readonly events: HistoryEvent[] = [];
+  private readonly recorded: HistoryEvent[] = [];
+  private materialized = 0;
+
+  /** The events so far, in AWS's format (inputs and outputs as JSON text). */
+  get events(): readonly HistoryEvent[] {
+    for (; this.materialized < this.recorded.length; this.materialized++) {
+      const ev = this.recorded[this.materialized];
+      if (ev) materialize(ev);
+    }
+    return this.recorded;
+  }
 
   constructor(
     private readonly taskInfo: (stateName: string) => TaskInfo | undefined,
@@ -37,8 +66,8 @@ export class HistoryRecorder {
 
   // Events are stamped when recorded (moments after the engine logs them) on the sandbox clock.
   private push(type: string, details: Record<string, unknown> = {}): void {
-    const id = this.events.length + 1;
-    this.events.push({ id, previousEventId: id - 1, timestamp: this.now(), type, ...details });
+    const id = this.recorded.length + 1;
+    this.recorded.push({ id, previousEventId: id - 1, timestamp: this.now(), type, ...details });
   }
 
   /** Events for the library's log entry `e` (top-level states only; the workflow has no Map/Parallel). */

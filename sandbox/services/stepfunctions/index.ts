@@ -103,23 +103,23 @@ function str(input: Record<string, unknown>, key: string, required = true): stri
   return '';
 }
 
-/** Writes `value` at a simple JSONPath (`$`, `$.a.b`) in `target`; other paths are ignored. */
+/**
+ * `target` with `value` at a simple JSONPath (`$`, `$.a.b`); other paths leave it as it is. Copy-on-write:
+ * the objects along the path are copied, never changed, because the history keeps references to them.
+ */
 function setAtPath(target: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
   if (path === '$')
     return value && typeof value === 'object' ? { ...(value as Record<string, unknown>) } : target;
   const m = /^\$((\.[A-Za-z0-9_]+)+)$/.exec(path);
   if (!m?.[1]) return target;
-  const parts = m[1].slice(1).split('.');
-  let cur = target;
-  for (const [i, p] of parts.entries()) {
-    if (i === parts.length - 1) cur[p] = value;
-    else {
-      const next = cur[p];
-      cur[p] = next && typeof next === 'object' ? next : {};
-      cur = cur[p] as Record<string, unknown>;
-    }
-  }
-  return target;
+  const set = (obj: Record<string, unknown>, parts: readonly string[]): Record<string, unknown> => {
+    const [head, ...rest] = parts as [string, ...string[]];
+    if (rest.length === 0) return { ...obj, [head]: value };
+    const next = obj[head];
+    const child = next && typeof next === 'object' ? (next as Record<string, unknown>) : {};
+    return { ...obj, [head]: set(child, rest) };
+  };
+  return set(target, m[1].slice(1).split('.'));
 }
 
 /** An Error whose name is the Lambda errorType and whose message is Lambda's Cause JSON. */
