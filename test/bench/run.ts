@@ -18,7 +18,7 @@
  * Options: --groups N (10) --duplicates D (100) --samples S (200) --time-scale T (0.01) --timeout SECONDS (120)
  *          --faults FILE (the sandbox's fault/latency rules, e.g. SSM taking 30 s with 30 % throttling)
  *          --only LIST (classic,profile,burst,throughput,bundles) --json (last line: one JSON summary)
- *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (900)
+ *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (600)
  *          --throughput-groups N (200) --throughput-time-scale T (0.001)
  */
 import { existsSync } from 'node:fs';
@@ -66,7 +66,7 @@ const { values: args } = parseArgs({
     'profile-groups': { type: 'string', default: '3' },
     burst: { type: 'string', default: '1000' },
     'burst-time-scale': { type: 'string', default: '0.05' },
-    'burst-timeout': { type: 'string', default: '900' },
+    'burst-timeout': { type: 'string', default: '600' },
     'throughput-groups': { type: 'string', default: '200' },
     'throughput-time-scale': { type: 'string', default: '0.001' },
   },

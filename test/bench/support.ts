@@ -267,7 +267,8 @@ export async function trackExecutions(
     if (running === 0 && closedResources.size >= wanted.size)
       return { executions: list, lastClosedAt, timedOut: false };
     if (Date.now() > deadline) return { executions: list, lastClosedAt, timedOut: true };
-    await sleep(250);
+    // Listing every execution costs the sandbox too: poll a big fleet less often.
+    await sleep(Math.max(250, Math.min(2000, ids.length * 2)));
   }
 }
 
