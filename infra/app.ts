@@ -20,16 +20,19 @@ export class DriftRemediationStack extends Stack {
     const r = this.remediation;
     // What operators need after `cdk deploy` (docs/operations.md).
     const outputs: Record<string, [string, string]> = {
-      StateMachineArn: [r.stateMachine.stateMachineArn, 'the remediation workflow (Step Functions console)'],
+      StateMachineArn: [
+        r.workflow.stateMachine.stateMachineArn,
+        'the remediation workflow (Step Functions console)',
+      ],
       ApprovalTopicArn: [
-        r.approvalTopic.topicArn,
+        r.approvals.topic.topicArn,
         'subscribe approvers here (filter on the approver attribute)',
       ],
-      OutcomeTopicArn: [r.outcomeTopic.topicArn, 'outcomes that need a human'],
-      IntakeQueueUrl: [r.intakeQueue.queueUrl, 'events waiting for intake'],
-      DeadLetterQueueUrl: [r.deadLetterQueue.queueUrl, 'events intake could not process (alarmed)'],
-      OutcomesTableName: [r.tables.outcomes.tableName, 'the audit trail: one item per outcome'],
-      OrderingTableName: [r.tables.ordering.tableName, 'ordering marks and break-glass items'],
+      OutcomeTopicArn: [r.workflow.outcomeTopic.topicArn, 'outcomes that need a human'],
+      IntakeQueueUrl: [r.intake.queue.queueUrl, 'events waiting for intake'],
+      DeadLetterQueueUrl: [r.intake.deadLetterQueue.queueUrl, 'events intake could not process (alarmed)'],
+      OutcomesTableName: [r.storage.tables.outcomes.tableName, 'the audit trail: one item per outcome'],
+      OrderingTableName: [r.storage.tables.ordering.tableName, 'ordering marks and break-glass items'],
     };
     for (const [id, [value, description]] of Object.entries(outputs))
       new CfnOutput(this, id, { value, description });

@@ -7,14 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as secrets from 'aws-cdk-lib/aws-secretsmanager';
-import type * as sns from 'aws-cdk-lib/aws-sns';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type * as ssm from 'aws-cdk-lib/aws-ssm';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../tasks/shared/env';
 import { loadPolicyFile, parsePolicyText } from '../tasks/shared/policy/load';
@@ -26,12 +18,13 @@ import { keepStableLogicalIds } from './constructs/logical-ids';
 import { Monitoring } from './constructs/monitoring';
 import { Runbooks } from './constructs/runbooks';
 import { Schedules } from './constructs/schedules';
-import { Storage, type Tables } from './constructs/storage';
+import { Storage } from './constructs/storage';
 import {
   BUNDLED_POLICY_FILE,
   COMMON_ENV,
   REPO_ROOT,
   type TaskFunction,
+  taskFunctionsUnder,
   writeBundledPolicy,
 } from './constructs/task-function';
 import { ALL_TASKS, type EnvKey, TASK_ENV, TASKS, type TaskName, type TaskWiring } from './constructs/tasks';
@@ -127,13 +120,7 @@ export class DriftRemediation extends Construct {
       reapInterval: props.reapInterval,
     });
     this.configRules = new ConfigRules(this, 'ConfigRules', { policy: this.policy, runbooks: this.runbooks });
-    this.functions = {
-      ...this.workflow.functions,
-      intake: this.intake.function,
-      sweep: this.schedules.sweep,
-      'reap-leases': this.schedules.reapLeases,
-      'approval-endpoint': this.approvals.endpoint,
-    };
+    this.functions = taskFunctionsUnder(this);
     this.monitoring = new Monitoring(this, 'Monitoring', {
       key,
       stateMachine: this.workflow.stateMachine,
@@ -181,43 +168,5 @@ export class DriftRemediation extends Construct {
       }
     }
     return environment as Record<string, string>;
-  }
-
-  // Shortcuts to what operators and the stack outputs name most (the constructs hold the rest).
-  get key(): kms.Key {
-    return this.storage.key;
-  }
-  get tables(): Tables {
-    return this.storage.tables;
-  }
-  get intakeQueue(): sqs.Queue {
-    return this.intake.queue;
-  }
-  get deadLetterQueue(): sqs.Queue {
-    return this.intake.deadLetterQueue;
-  }
-  get approvalTopic(): sns.Topic {
-    return this.approvals.topic;
-  }
-  get outcomeTopic(): sns.Topic {
-    return this.workflow.outcomeTopic;
-  }
-  get alarmTopic(): sns.Topic {
-    return this.monitoring.alarmTopic;
-  }
-  get signingSecret(): secrets.Secret {
-    return this.approvals.signingSecret;
-  }
-  get automationAssumeRole(): iam.Role {
-    return this.runbooks.automationAssumeRole;
-  }
-  get stateMachine(): sfn.StateMachine {
-    return this.workflow.stateMachine;
-  }
-  get approvalUrl(): lambda.FunctionUrl {
-    return this.approvals.url;
-  }
-  get documents(): readonly ssm.CfnDocument[] {
-    return this.runbooks.documents;
   }
 }

@@ -13,10 +13,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
 import { stableLogicalId } from './logical-ids';
-import { TASKS, type TaskName } from './tasks';
+import { ALL_TASKS, TASKS, type TaskName } from './tasks';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** CloudFormation Metadata key naming a function's task (the sandbox installer maps functions to handlers by it). */
@@ -160,4 +160,15 @@ function taskBundling(policyJsonPath: string | undefined): nodejs.BundlingOption
         }
       : {}),
   };
+}
+
+/** Every TaskFunction under `scope`, by task; throws unless each task of ALL_TASKS has exactly one. */
+export function taskFunctionsUnder(scope: IConstruct): Readonly<Record<TaskName, TaskFunction>> {
+  const found = scope.node.findAll().filter((c): c is TaskFunction => c instanceof TaskFunction);
+  const byTask = new Map(found.map((fn) => [fn.task, fn]));
+  const missing = ALL_TASKS.filter((t) => !byTask.has(t));
+  if (missing.length || byTask.size !== found.length) {
+    throw new Error(`each task needs exactly one TaskFunction (missing: ${missing.join(', ') || 'none'})`);
+  }
+  return Object.fromEntries(byTask) as Record<TaskName, TaskFunction>;
 }
