@@ -109,7 +109,8 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
       cap,
       peakAutomations: peakConcurrent(autos, e.sb.clock.now()),
       automations: autos.length,
-      ...(makespanSeconds !== undefined
+      // The makespan means something only once every resource has an outcome (else it is the last VERIFIED so far).
+      ...(makespanSeconds !== undefined && !tracked.timedOut && recorded.size === ids.length
         ? { makespanSeconds, makespanRatio: makespanSeconds / idealSeconds }
         : {}),
       idealSeconds,
