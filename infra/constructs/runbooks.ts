@@ -10,8 +10,8 @@ import type { Construct } from 'constructs';
 import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
 import {
   type ArnContext,
-  READ_PERMISSIONS,
   type RunbookDocument,
+  readPermissions,
   resourcesFor,
   runbookPermissions,
 } from '../runbook-permissions';
@@ -51,7 +51,7 @@ export class Runbooks extends Concern {
         }),
     );
     const policyTypes = [...new Set(props.policy.entries.flatMap((e) => e.resourceTypes))].sort();
-    this.readActions = [...new Set(policyTypes.flatMap((t) => READ_PERMISSIONS[t] ?? []))].sort();
+    this.readActions = [...new Set(policyTypes.flatMap((t) => readPermissions(t)))].sort();
     this.automationAssumeRole = this.createAutomationRole();
   }
 

@@ -8,7 +8,8 @@
  *     evaluationResultIdentifier: { orderingTimestamp } } }. Only NON_COMPLIANT starts anything.
  *   - source `aws.cloudformation`, detail-type `CloudFormation Drift Detection Status Change`: detail
  *     { 'stack-id', 'status-details': { 'stack-drift-status', 'detection-status' } }. DRIFTED fans out to one
- *     event per MODIFIED/DELETED resource whose type has a `cloudFormationDrift` policy entry.
+ *     event per MODIFIED/DELETED resource that a `cloudFormationDrift` policy entry matches (by type and
+ *     drifted property paths, which the event carries as `driftedProperties`).
  *   - source `drift-remediation.manual` / `drift-remediation.sweep`: detail is a RemediationEvent.
  * Output: `{ batchItemFailures: [{ itemIdentifier }] }` (SQS partial batch response): only records that
  * failed transiently (or on an infrastructure error) are redelivered; SQS moves them to the DLQ after
@@ -37,7 +38,7 @@ import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
 import { formatIssues } from '../shared/handler';
 import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
-import { findEntry } from '../shared/policy/load';
+import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { NormalizedPolicy } from '../shared/policy/schema';
 import { logger, metrics } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
@@ -264,13 +265,20 @@ async function normalizeDrift(
         stackName,
         stackId: r.StackId ?? stackId,
         logicalResourceId: r.LogicalResourceId,
+        driftedProperties: driftedPropertyPaths(r.PropertyDifferences),
       },
       actionable: true,
     };
   });
   const typeOf = (c: Candidate) => String(c.raw.resourceType);
   // A resource type with its own cloudFormationDrift entry is remediated resource by resource.
-  const ownEntry = (c: Candidate) => !!findEntry(deps.policy, { resourceType: typeOf(c) });
+  const ownEntry = (c: Candidate) =>
+    !!findEntry(deps.policy, {
+      resourceType: typeOf(c),
+      driftedProperties: Array.isArray(c.raw.driftedProperties)
+        ? c.raw.driftedProperties.map(String)
+        : undefined,
+    });
   // A type some Config-rule entry handles is remediated when its rule reports it: not again from here.
   const ruleCovered = (c: Candidate) =>
     deps.policy.entries.some((e) => e.configRules.length > 0 && e.resourceTypes.includes(typeOf(c)));

@@ -45,6 +45,19 @@ export const RemediationEvent = z.object({
   stackName: z.string().optional(),
   stackId: z.string().optional(),
   logicalResourceId: z.string().optional(),
+  /**
+   * CloudFormation drift events: the drifted property paths (dotted, list indices dropped, e.g.
+   * `SecurityGroupEgress`), so a policy entry can match on them (tasks/shared/policy/match.ts).
+   */
+  driftedProperties: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$/)
+        .max(256),
+    )
+    .max(64)
+    .optional(),
   /** Who asked for a manual start (IAM principal / email); they may not approve their own request. */
   requestedBy: z.string().max(256).optional(),
 });

@@ -38,12 +38,13 @@ function listOf(name: string, v: unknown): unknown[] {
 }
 
 /**
- * A CloudFormation AWS::EC2::SecurityGroup ingress rule (template shape) as an EC2 API IpPermission
- * (what AuthorizeSecurityGroupIngress / RevokeSecurityGroupIngress take), one rule per permission.
+ * A CloudFormation AWS::EC2::SecurityGroup ingress or egress rule (template shape) as an EC2 API
+ * IpPermission (what Authorize/RevokeSecurityGroupIngress and …Egress take), one rule per permission.
+ * The peer is CidrIp, CidrIpv6, or the Source… (ingress) / Destination… (egress) prefix list or group.
  */
 export function toEc2IpPermission(rule: unknown): Record<string, unknown> {
   if (!isRecord(rule) || rule.IpProtocol === undefined) {
-    throw new InvalidInputError('not a security group ingress rule', [text(rule).slice(0, 120)]);
+    throw new InvalidInputError('not a security group rule', [text(rule).slice(0, 120)]);
   }
   const protocol = String(rule.IpProtocol).toLowerCase();
   const perm: Record<string, unknown> = { IpProtocol: protocol };
@@ -52,16 +53,19 @@ export function toEc2IpPermission(rule: unknown): Record<string, unknown> {
     if (rule.ToPort !== undefined) perm.ToPort = Number(rule.ToPort);
   }
   const desc = typeof rule.Description === 'string' ? { Description: rule.Description } : {};
+  const prefixList = rule.SourcePrefixListId ?? rule.DestinationPrefixListId;
+  const group = rule.SourceSecurityGroupId ?? rule.DestinationSecurityGroupId;
   if (typeof rule.CidrIp === 'string') perm.IpRanges = [{ CidrIp: rule.CidrIp, ...desc }];
   else if (typeof rule.CidrIpv6 === 'string') perm.Ipv6Ranges = [{ CidrIpv6: rule.CidrIpv6, ...desc }];
-  else if (typeof rule.SourcePrefixListId === 'string')
-    perm.PrefixListIds = [{ PrefixListId: rule.SourcePrefixListId, ...desc }];
-  else if (typeof rule.SourceSecurityGroupId === 'string') {
+  else if (typeof prefixList === 'string') perm.PrefixListIds = [{ PrefixListId: prefixList, ...desc }];
+  else if (typeof group === 'string') {
     const owner =
       typeof rule.SourceSecurityGroupOwnerId === 'string' ? { UserId: rule.SourceSecurityGroupOwnerId } : {};
-    perm.UserIdGroupPairs = [{ GroupId: rule.SourceSecurityGroupId, ...owner, ...desc }];
+    perm.UserIdGroupPairs = [{ GroupId: group, ...owner, ...desc }];
   } else {
-    throw new InvalidInputError('security group ingress rule has no source', [text(rule).slice(0, 120)]);
+    throw new InvalidInputError('security group rule has no source or destination', [
+      text(rule).slice(0, 120),
+    ]);
   }
   return perm;
 }

@@ -1,17 +1,23 @@
 /**
- * Table-driven lint over every first-party runbook (runbooks/DriftRemediation-*.yaml): schema version,
- * AutomationAssumeRole, allowedPattern on every string parameter (never `.*`, never looser than
- * tasks/shared/resource-ids.ts), Markdown description, final verification step, every `{{ }}`
- * reference defined, supported actions only, nextStep/onFailure targets exist; and the policy maps
- * every runbook with parameters the runbook declares.
+ * Table-driven lint over every first-party runbook, discovered from runbooks/DriftRemediation-*.yaml and
+ * runbooks/policy.yaml (no runbook is named here): schema version, AutomationAssumeRole, allowedPattern on
+ * every string parameter (never `.*`, never looser than tasks/shared/resource-ids.ts for the ids the policy
+ * feeds it), Markdown description, final verification step, every `{{ }}` reference defined, supported
+ * actions only, nextStep/onFailure targets exist; a section in docs/runbooks.md; and the policy maps every
+ * runbook with parameters the runbook declares.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAutomationDocument } from '../../sandbox/services/ssm/document';
 import { loadPolicyFile } from '../../tasks/shared/policy/load';
-import { RUNBOOK_PREFIX } from '../../tasks/shared/policy/schema';
-import { isValidResourceId } from '../../tasks/shared/resource-ids';
+import { type ResolvedEntry, RUNBOOK_PREFIX } from '../../tasks/shared/policy/schema';
+import {
+  GENERIC_RESOURCE_ID,
+  ID_SOURCE_TYPES,
+  type ResourceIdRule,
+  resourceIdRule,
+} from '../../tasks/shared/resource-ids';
 import { lintRunbook } from './lint-rules';
 
 const DIR = 'runbooks';
@@ -24,20 +30,26 @@ const runbooks = files.map((f) => ({
   text: readFileSync(join(DIR, f), 'utf8'),
 }));
 const docs = new Map(runbooks.map((r) => [r.name, parseAutomationDocument(r.text, 'YAML')]));
+/** The `## …` headings of docs/runbooks.md. */
+const runbookDocSections = [...readFileSync('docs/runbooks.md', 'utf8').matchAll(/^## (\S+)\s*$/gm)].map(
+  (m) => m[1] ?? '',
+);
 
 describe('the runbook library', () => {
-  it('has the eight first-party runbooks under one prefix, and nothing else in runbooks/ but the policy', () => {
-    expect(runbooks.map((r) => r.name)).toEqual([
-      'DriftRemediation-BlockS3PublicAccess',
-      'DriftRemediation-CloudControlPropertyRevert',
-      'DriftRemediation-EnableS3BucketEncryption',
-      'DriftRemediation-EnableS3BucketVersioning',
-      'DriftRemediation-RestoreIamRolePolicies',
-      'DriftRemediation-RestoreLambdaConfiguration',
-      'DriftRemediation-RevertSecurityGroupIngress',
-      'DriftRemediation-RevertStackDrift',
-    ]);
+  it('holds first-party runbooks under one prefix, and nothing else in runbooks/ but the policy', () => {
+    expect(runbooks.length).toBeGreaterThan(0);
+    for (const r of runbooks) expect(r.name).toMatch(/^DriftRemediation-[A-Z][A-Za-z0-9]+$/);
     expect(readdirSync(DIR).filter((f) => !files.includes(f))).toEqual(['policy.yaml']);
+  });
+
+  it.each(runbooks)('$name has its section in docs/runbooks.md', ({ name }) => {
+    expect(runbookDocSections, `docs/runbooks.md needs a "## ${name}" section`).toContain(name);
+  });
+
+  it('docs/runbooks.md documents no runbook that does not exist', () => {
+    const names = runbooks.map((r) => r.name);
+    for (const section of runbookDocSections.filter((h) => h.startsWith(RUNBOOK_PREFIX)))
+      expect(names, `docs/runbooks.md section ${section}`).toContain(section);
   });
 });
 
@@ -46,28 +58,6 @@ describe.each(runbooks)('$file', ({ text }) => {
     expect(lintRunbook(text)).toEqual([]);
   });
 });
-
-/** Runbook parameters that carry a resource id, and the resource type whose id rule they must not loosen. */
-const ID_PARAMETERS: Record<string, string> = {
-  GroupId: 'AWS::EC2::SecurityGroup',
-  BucketName: 'AWS::S3::Bucket',
-  RoleName: 'AWS::IAM::Role',
-  FunctionName: 'AWS::Lambda::Function',
-  StackName: 'AWS::CloudFormation::Stack',
-  Identifier: 'AWS::Generic::Fallback',
-};
-
-const VALID_IDS: Record<string, string[]> = {
-  GroupId: ['sg-0123abcd', 'sg-0123456789abcdef0'],
-  BucketName: ['drift-demo-data-000000000000', 'logs.example.com', 'abc'],
-  RoleName: ['drift-demo-reporting', 'Role_With+Chars=,.@-'],
-  FunctionName: ['drift-demo-thumbnail', 'fn_1'],
-  StackName: [
-    'drift-demo-web',
-    'arn:aws:cloudformation:us-east-1:000000000000:stack/web/0f3c5c20-8a6b-11ee-b9d1-0242ac120002',
-  ],
-  Identifier: ['arn:aws:iam::000000000000:policy/demo', 'sg-0123abcd'],
-};
 
 const HOSTILE_IDS = [
   '',
@@ -117,35 +107,65 @@ function fuzz(count: number): string[] {
   return out;
 }
 
+const policy = loadPolicyFile('runbooks/policy.yaml', { knownRunbooks: runbooks.map((r) => r.name) });
+const firstParty = policy.entries.filter((e) => e.firstParty);
+
+/**
+ * The id rules a parameter filled from `from` must not loosen, derived from the policy: `event.resourceId`
+ * carries an id of the entry's types (any type's, when the runbook takes its type from the event too);
+ * ID_SOURCE_TYPES names the other id-carrying sources.
+ */
+function idRulesFor(entry: ResolvedEntry, from: string): Array<{ type: string; rule: ResourceIdRule }> {
+  if (from === 'event.resourceId') {
+    const typeFromEvent = Object.values(entry.parameters).some(
+      (p) => 'from' in p && p.from === 'event.resourceType',
+    );
+    if (typeFromEvent) return [{ type: 'any type (generic)', rule: GENERIC_RESOURCE_ID }];
+    return entry.resourceTypes.map((type) => ({ type, rule: resourceIdRule(type) }));
+  }
+  const type = ID_SOURCE_TYPES[from];
+  return type ? [{ type, rule: resourceIdRule(type) }] : [];
+}
+
+const passes = (rule: ResourceIdRule, id: string): boolean =>
+  rule.pattern.test(id) && !(rule.refuse ?? []).some((r) => r.test(id));
+
 describe('resource id parameters are no looser than tasks/shared/resource-ids.ts', () => {
-  const cases = runbooks.flatMap((r) =>
-    Object.entries(docs.get(r.name)?.parameters ?? {})
-      .filter(([name]) => name in ID_PARAMETERS)
-      .map(([name, p]) => ({ runbook: r.name, name, pattern: p.allowedPattern ?? '' })),
+  const cases = firstParty.flatMap((entry) =>
+    Object.entries(entry.parameters).flatMap(([name, src]) =>
+      'from' in src
+        ? idRulesFor(entry, src.from).map(({ type, rule }) => ({
+            entry: entry.id,
+            runbook: entry.runbook,
+            name,
+            type,
+            rule,
+            pattern: docs.get(entry.runbook)?.parameters[name]?.allowedPattern ?? '',
+          }))
+        : [],
+    ),
   );
 
-  it('covers every id parameter of every runbook', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(10);
+  it('covers the resource id parameter of every first-party entry', () => {
+    for (const e of firstParty)
+      expect(
+        cases.some((c) => c.entry === e.id),
+        `${e.id} fills a parameter from event.resourceId`,
+      ).toBe(true);
   });
 
-  it.each(cases)('$runbook $name', ({ name, pattern }) => {
-    const type = ID_PARAMETERS[name] ?? '';
+  it.each(cases)('$entry: $runbook $name ($type)', ({ rule, pattern }) => {
+    expect(pattern, 'the parameter has an allowedPattern').not.toBe('');
     const re = new RegExp(pattern);
-    for (const id of VALID_IDS[name] ?? []) expect(re.test(id), `valid id ${id}`).toBe(true);
-    for (const id of [...HOSTILE_IDS, ...fuzz(3000), ...(VALID_IDS[name] ?? [])]) {
+    for (const id of rule.examples) expect(re.test(id), `valid id ${id}`).toBe(true);
+    for (const id of [...HOSTILE_IDS, ...fuzz(3000), ...rule.examples]) {
       if (re.test(id))
-        expect(
-          isValidResourceId(type, id),
-          `${JSON.stringify(id)} passes the runbook but not resource-ids`,
-        ).toBe(true);
+        expect(passes(rule, id), `${JSON.stringify(id)} passes the runbook but not resource-ids`).toBe(true);
     }
   });
 });
 
 describe('the policy and the runbooks agree', () => {
-  const policy = loadPolicyFile('runbooks/policy.yaml', { knownRunbooks: runbooks.map((r) => r.name) });
-  const firstParty = policy.entries.filter((e) => e.firstParty);
-
   it('maps every runbook, and every first-party runbook it names exists', () => {
     expect(new Set(firstParty.map((e) => e.runbook))).toEqual(new Set(runbooks.map((r) => r.name)));
   });

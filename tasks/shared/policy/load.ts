@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { PolicyError } from '../errors';
+import { checkOverlaps } from './match';
 import {
   isAwsManagedRunbook,
   isFirstPartyRunbook,
@@ -51,6 +52,11 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
     if (firstParty && opts.knownRunbooks && !opts.knownRunbooks.includes(e.runbook)) {
       problems.push(`${at}.runbook: no runbook file runbooks/${e.runbook}.yaml`);
     }
+    if (e.match.properties.length > 0 && (!e.match.cloudFormationDrift || e.match.configRules.length > 0)) {
+      problems.push(
+        `${at}.match.properties: only CloudFormation drift events carry drifted properties; set cloudFormationDrift: true and name no configRules`,
+      );
+    }
     if (e.match.configRules.length === 0 && !e.match.cloudFormationDrift) {
       problems.push(`${at}.match: name at least one config rule or set cloudFormationDrift: true`);
     }
@@ -70,6 +76,7 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
       configRules: e.match.configRules,
       resourceTypes: e.match.resourceTypes,
       cloudFormationDrift: e.match.cloudFormationDrift,
+      properties: e.match.properties,
       runbook: e.runbook,
       firstParty,
       parameters: e.parameters,
@@ -85,19 +92,8 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
       exceptions: e.exceptions,
     };
   });
-  // Two entries must not both claim the same (rule, type) or (drift, type) pair: the match would be ambiguous.
-  const claims = new Map<string, string>();
-  for (const e of entries) {
-    const keys = [
-      ...e.configRules.flatMap((r) => e.resourceTypes.map((t) => `rule ${r} / ${t}`)),
-      ...(e.cloudFormationDrift ? e.resourceTypes.map((t) => `drift / ${t}`) : []),
-    ];
-    for (const k of keys) {
-      const other = claims.get(k);
-      if (other) problems.push(`policy.remediations: ${k} is matched by both ${other} and ${e.id}`);
-      claims.set(k, e.id);
-    }
-  }
+  // No two entries may be able to match one event (tasks/shared/policy/match.ts).
+  problems.push(...checkOverlaps(entries));
   if (problems.length) throw new PolicyError(`invalid remediation policy:\n  ${problems.join('\n  ')}`);
   return {
     version: 1,
@@ -129,14 +125,5 @@ export function loadPolicyFile(path: string, opts: LoadOptions = {}): Normalized
   return normalizePolicy(parsePolicyText(text, path), opts);
 }
 
-/** Finds the entry for an event: by Config rule + type, or (no rule) by CloudFormation drift + type. */
-export function findEntry(
-  policy: NormalizedPolicy,
-  event: { configRuleName?: string | undefined; resourceType: string },
-): ResolvedEntry | undefined {
-  return policy.entries.find((e) =>
-    event.configRuleName
-      ? e.configRules.includes(event.configRuleName) && e.resourceTypes.includes(event.resourceType)
-      : e.cloudFormationDrift && e.resourceTypes.includes(event.resourceType),
-  );
-}
+/** Finds the entry for an event: see tasks/shared/policy/match.ts. */
+export { findEntry } from './match';

@@ -29,6 +29,13 @@ const RuleName = z
 const ResourceType = z
   .string()
   .regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'must look like AWS::Service::Type');
+/** A dotted path into a resource's template properties: `SecurityGroupEgress`, `BucketEncryption.ServerSideEncryptionConfiguration`. */
+export const PropertyPath = z
+  .string()
+  .regex(
+    /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*){0,3}$/,
+    'must be a dotted property path like SecurityGroupEgress',
+  );
 const Duration = (max: number) => z.number().int().positive().max(max);
 
 const Approval = z
@@ -117,6 +124,12 @@ const Entry = z
         resourceTypes: z.array(ResourceType).min(1),
         /** Also handle CloudFormation drift events (no Config rule) for these types. */
         cloudFormationDrift: z.boolean().default(false),
+        /**
+         * Drifted property paths this entry handles (CloudFormation drift events only): it matches an event
+         * whose every drifted property is at or under one of these, and then wins over an entry for the same
+         * type that names none. Empty: any drift of these types.
+         */
+        properties: z.array(PropertyPath).default([]),
       })
       .strict(),
     /** First-party (DriftRemediation-…, a file in runbooks/) or AWS-managed (AWS-…, AWSConfigRemediation-…) document name. */
@@ -171,6 +184,8 @@ export interface ResolvedEntry {
   configRules: string[];
   resourceTypes: string[];
   cloudFormationDrift: boolean;
+  /** Drifted property paths this entry is limited to (empty: any). */
+  properties: string[];
   runbook: string;
   firstParty: boolean;
   parameters: Record<string, ParameterSource>;

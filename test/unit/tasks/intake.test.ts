@@ -14,8 +14,18 @@ import { handler } from '../../../tasks/intake/handler';
 import { InvalidInputError } from '../../../tasks/shared/errors';
 import { executionName, isValidExecutionName } from '../../../tasks/shared/execution-name';
 import { INVALID_EVENT_RESOURCE_KEY } from '../../../tasks/shared/outcomes';
+import { normalizePolicy } from '../../../tasks/shared/policy/load';
 import { orderingKey } from '../../../tasks/shared/tables';
-import { ACCOUNT, awsError, configEvent, REGION, SG_ID, STACK_ARN, testPolicy } from './fixtures/core-tasks';
+import {
+  ACCOUNT,
+  awsError,
+  configEvent,
+  REGION,
+  rawPolicy,
+  SG_ID,
+  STACK_ARN,
+  testPolicy,
+} from './fixtures/core-tasks';
 
 const sfn = mockClient(SFNClient);
 const cfn = mockClient(CloudFormationClient);
@@ -442,6 +452,7 @@ describe('intake: CloudFormation drift events', () => {
     type: string,
     physical: string,
     status = 'MODIFIED',
+    paths: string[] = [],
   ): StackResourceDrift => ({
     StackId: STACK_ARN,
     LogicalResourceId: logical,
@@ -449,12 +460,18 @@ describe('intake: CloudFormation drift events', () => {
     ResourceType: type,
     StackResourceDriftStatus: status as StackResourceDrift['StackResourceDriftStatus'],
     Timestamp: new Date('2026-11-23T10:59:00Z'),
+    PropertyDifferences: paths.map((PropertyPath) => ({
+      PropertyPath,
+      ExpectedValue: '1',
+      ActualValue: '2',
+      DifferenceType: 'NOT_EQUAL',
+    })),
   });
 
   it('fans out one event per drifted resource whose type has a cloudFormationDrift entry', async () => {
     cfn.on(DescribeStackResourceDriftsCommand).resolves({
       StackResourceDrifts: [
-        drift('AppRole', 'AWS::IAM::Role', 'app-role'),
+        drift('AppRole', 'AWS::IAM::Role', 'app-role', 'MODIFIED', ['/ManagedPolicyArns/1']),
         drift('Data', 'AWS::S3::Bucket', 'app-data-bucket'),
       ],
     });
@@ -478,6 +495,7 @@ describe('intake: CloudFormation drift events', () => {
       stackName: 'app-stack',
       stackId: STACK_ARN,
       logicalResourceId: 'AppRole',
+      driftedProperties: ['ManagedPolicyArns'],
     });
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toMatch(/^cloudformation-Role-/);
     const items = outcomePuts();
@@ -486,6 +504,50 @@ describe('intake: CloudFormation drift events', () => {
       outcome: 'SKIPPED',
       resourceKey: `${ACCOUNT}/${REGION}/AWS::S3::Bucket/app-data-bucket`,
       reason: expect.stringMatching(/no policy entry for CloudFormation drift/),
+    });
+  });
+
+  describe('two entries for one type, told apart by the drifted properties', () => {
+    const SG = 'AWS::EC2::SecurityGroup';
+    const withEgress = () => {
+      const raw = rawPolicy();
+      const egress = {
+        id: 'sg-egress',
+        match: { resourceTypes: [SG], cloudFormationDrift: true, properties: ['SecurityGroupEgress'] },
+        runbook: 'DriftRemediation-RevertSecurityGroupEgress',
+        parameters: { GroupId: { from: 'event.resourceId' } },
+      };
+      return normalizePolicy({ ...raw, remediations: [...raw.remediations, egress] });
+    };
+
+    it('egress-only drift starts an execution whose event carries the drifted paths', async () => {
+      cfn.on(DescribeStackResourceDriftsCommand).resolves({
+        StackResourceDrifts: [
+          drift('Web', SG, SG_ID, 'MODIFIED', ['/SecurityGroupEgress/1', '/SecurityGroupEgress/0/CidrIp']),
+        ],
+      });
+      await intake(sqs([driftEnvelope()]), deps({ policy: withEgress() }));
+      expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+      const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+      expect(input.event).toMatchObject({
+        resourceType: SG,
+        resourceId: SG_ID,
+        driftedProperties: ['SecurityGroupEgress', 'SecurityGroupEgress.CidrIp'],
+      });
+    });
+
+    it('ingress drift (or ingress and egress together) is left to the Config rule entry', async () => {
+      cfn.on(DescribeStackResourceDriftsCommand).resolves({
+        StackResourceDrifts: [
+          drift('Web', SG, SG_ID, 'MODIFIED', ['/SecurityGroupIngress/0', '/SecurityGroupEgress/0']),
+        ],
+      });
+      await intake(sqs([driftEnvelope()]), deps({ policy: withEgress() }));
+      expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+      expect(outcomePuts()[0]).toMatchObject({
+        outcome: 'SKIPPED',
+        reason: expect.stringMatching(/remediated through their Config rules/),
+      });
     });
   });
 
