@@ -135,6 +135,21 @@ export interface ResourceProvider {
   requiresReplacement?(property: string): boolean;
   /** Properties AWS drift detection does not check for this type (write-only or unsupported). */
   readonly driftIgnoredProperties?: readonly string[];
+  /**
+   * A minimal, compliant resource of this type in template shape, for tests that derive a scenario per
+   * policy entry (test/runbooks/sandbox.test.ts): deploy it, drift it, remediate it. `{{ Name }}` in a
+   * string is replaced by a unique lowercase name.
+   */
+  readonly sample?: Readonly<Record<string, unknown>>;
+}
+
+/** One AWS API call as data (as an SSM `aws:executeAwsApi` step names one); `{{ ResourceId }}` is replaced. */
+export interface ApiCallSpec {
+  /** SDK v3 client package suffix: `ec2` for @aws-sdk/client-ec2. */
+  service: string;
+  /** Operation name: `AuthorizeSecurityGroupIngress`. */
+  api: string;
+  input: Record<string, unknown>;
 }
 
 export interface ProvisionResult {

@@ -1,5 +1,7 @@
 /**
- * Every first-party runbook, proven in the sandbox through real SDK clients:
+ * Every policy entry with a first-party runbook, proven in the sandbox through real SDK clients, with a
+ * scenario derived from the registry and the sandbox (test/runbooks/support/scenarios.ts; no runbook is
+ * named for it), followed by deeper per-runbook checks:
  *   1. a resource deployed from a template (CloudFormation CreateStack),
  *   2. drifted through the real service API (as a person in the console would),
  *   3. the runbook run through StartAutomationExecution with parameters built exactly as the workflow
@@ -9,7 +11,13 @@
  *      resource's state unchanged;
  *   6. a malformed id → InvalidAutomationExecutionParametersException, no automation created, nothing changed.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import {
+  CloudControlClient,
+  GetResourceCommand,
+  GetResourceRequestStatusCommand,
+  UpdateResourceCommand,
+} from '@aws-sdk/client-cloudcontrol';
 import {
   CloudFormationClient,
   CreateStackCommand,
@@ -17,6 +25,7 @@ import {
   DescribeStackResourcesCommand,
   DescribeStacksCommand,
   DetectStackDriftCommand,
+  DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -61,29 +70,35 @@ import {
 } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allProviders, allServices } from '../../sandbox/services';
+import { EVALUATORS } from '../../sandbox/services/config/evaluators';
 import { describeDrift } from '../../tasks/describe-drift/core';
 import { detectDrift } from '../../tasks/detect-drift/core';
 import type { RemediationEvent } from '../../tasks/shared/contracts';
 import { resolveParameters } from '../../tasks/shared/parameters';
 import { findEntry, loadPolicyFile } from '../../tasks/shared/policy/load';
+import { driftedPropertyPaths } from '../../tasks/shared/policy/match';
+import { type ResolvedEntry, RUNBOOK_PREFIX } from '../../tasks/shared/policy/schema';
 import { withSandbox } from '../sandbox/helpers';
+import {
+  callApi,
+  genericDrift,
+  STACK_TYPE,
+  SUBJECT,
+  sampleTemplate,
+  subjectTypeFor,
+} from './support/scenarios';
 
 const sb = withSandbox(() => ({ services: allServices(), providers: allProviders(), timeScale: 0.001 }));
 const ROLE = 'arn:aws:iam::000000000000:role/drift-remediation-automation';
 const ACCOUNT = '000000000000';
 const policy = loadPolicyFile('runbooks/policy.yaml');
-const RUNBOOKS = [
-  'DriftRemediation-BlockS3PublicAccess',
-  'DriftRemediation-CloudControlPropertyRevert',
-  'DriftRemediation-EnableS3BucketEncryption',
-  'DriftRemediation-EnableS3BucketVersioning',
-  'DriftRemediation-RestoreIamRolePolicies',
-  'DriftRemediation-RestoreLambdaConfiguration',
-  'DriftRemediation-RevertSecurityGroupIngress',
-  'DriftRemediation-RevertStackDrift',
-];
+/** Every first-party runbook file (runbooks/DriftRemediation-*.yaml), installed before the tests. */
+const RUNBOOKS = readdirSync('runbooks')
+  .filter((f) => f.startsWith(RUNBOOK_PREFIX) && f.endsWith('.yaml'))
+  .map((f) => f.replace(/\.yaml$/, ''));
 
 const clients = () => ({
+  cc: new CloudControlClient(sb.clientConfig),
   cfn: new CloudFormationClient(sb.clientConfig),
   ec2: new EC2Client(sb.clientConfig),
   s3: new S3Client({ ...sb.clientConfig, forcePathStyle: true }),
@@ -269,6 +284,106 @@ async function remediateAndRerun(
 
 const sortJson = <T>(xs: T[]): T[] =>
   [...xs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+/** Waits for a Cloud Control request to end; throws unless it succeeded. */
+async function ccWait(token: string | undefined): Promise<void> {
+  const { cc } = clients();
+  for (let i = 0; i < 500; i++) {
+    const e = (await cc.send(new GetResourceRequestStatusCommand({ RequestToken: token }))).ProgressEvent;
+    if (e?.OperationStatus === 'SUCCESS') return;
+    if (e?.OperationStatus === 'FAILED') throw new Error(`Cloud Control: ${e.ErrorCode} ${e.StatusMessage}`);
+    await sleep(5);
+  }
+  throw new Error('Cloud Control request did not end');
+}
+
+const scenarios = policy.entries
+  .filter((e) => e.firstParty)
+  .flatMap((entry, i) =>
+    entry.resourceTypes.map((type, j) => ({ id: entry.id, type, entry, n: `${i}${j}` })),
+  );
+
+/** Drifts the deployed resource the way the entry's events come about; returns the event the workflow gets. */
+async function drift(
+  entry: ResolvedEntry,
+  type: string,
+  stackName: string,
+  id: string,
+): Promise<RemediationEvent> {
+  const subjectType = subjectTypeFor(type);
+  const rule = entry.configRules[0];
+  if (rule) {
+    const decl = policy.configRules.find((r) => r.name === rule);
+    const evaluator = decl ? EVALUATORS[decl.sourceIdentifier] : undefined;
+    if (!evaluator?.violation)
+      throw new Error(
+        `no \`violation\` for Config rule ${rule} (${decl?.sourceIdentifier}) in sandbox/services/config/evaluators.ts`,
+      );
+    for (const call of evaluator.violation) await callApi(call, { ResourceId: id }, sb.clientConfig);
+    return event({ configRuleName: rule, resourceType: type, resourceId: id });
+  }
+  const { cc, cfn } = clients();
+  const patch = genericDrift(entry, subjectType);
+  const r = await cc.send(
+    new UpdateResourceCommand({
+      TypeName: subjectType,
+      Identifier: id,
+      PatchDocument: JSON.stringify(patch),
+    }),
+  );
+  await ccWait(r.ProgressEvent?.RequestToken);
+  if (type === STACK_TYPE)
+    return event({ source: 'manual', complianceType: 'DRIFTED', resourceType: type, resourceId: stackName });
+  const detected = await cfn.send(
+    new DetectStackResourceDriftCommand({ StackName: stackName, LogicalResourceId: SUBJECT }),
+  );
+  return event({
+    source: 'cloudformation',
+    complianceType: 'DRIFTED',
+    resourceType: type,
+    resourceId: id,
+    stackName,
+    logicalResourceId: SUBJECT,
+    driftedProperties: driftedPropertyPaths(detected.StackResourceDrift?.PropertyDifferences),
+  });
+}
+
+/** The Config verdict on the resource, for an entry that names a rule. */
+async function verdict(entry: ResolvedEntry, id: string): Promise<string | undefined> {
+  const decl = policy.configRules.find((r) => r.name === entry.configRules[0]);
+  const evaluator = decl ? EVALUATORS[decl.sourceIdentifier] : undefined;
+  const v = await evaluator?.evaluate(id, decl?.inputParameters ?? {}, sb.sandbox.context);
+  return v?.compliance;
+}
+
+describe('every policy entry in the sandbox (scenario derived from the registry)', () => {
+  it.each(scenarios)(
+    '$id ($type): drift → its runbook → IN_SYNC; re-runs change nothing; a malformed id is refused',
+    async ({ entry, type, n }) => {
+      const { cc } = clients();
+      const subjectType = subjectTypeFor(type);
+      const stackName = `sc${n}-${entry.id}`.slice(0, 40);
+      const { Id: id = '' } = await deploy(stackName, sampleTemplate(subjectType, stackName.toLowerCase()));
+      const ruleEntry = entry.configRules.length > 0;
+      if (ruleEntry) expect(await verdict(entry, id)).toBe('COMPLIANT');
+      const ev = await drift(entry, type, stackName, id);
+      if (ruleEntry) expect(await verdict(entry, id)).toBe('NON_COMPLIANT');
+      expect(findEntry(policy, ev)?.id, 'the drifted resource matches this entry').toBe(entry.id);
+      const state = async () =>
+        JSON.parse(
+          (await cc.send(new GetResourceCommand({ TypeName: subjectType, Identifier: id })))
+            .ResourceDescription?.Properties ?? '{}',
+        ) as unknown;
+      const first = await remediateAndRerun(stackName, ev, state, entry.runbook);
+      if (ruleEntry) expect(await verdict(entry, id)).toBe('COMPLIANT');
+      const idParameter = Object.entries(entry.parameters).find(
+        ([, p]) => 'from' in p && p.from === 'event.resourceId',
+      )?.[0];
+      expect(idParameter, `${entry.id} fills a parameter from event.resourceId`).toBeDefined();
+      await expectRejected(first, idParameter ?? '', 'not an id; rm -rf /', state);
+    },
+  );
+});
 
 describe('runbooks in the sandbox', () => {
   it('DriftRemediation-RevertSecurityGroupIngress: revokes SSH from the world, restores the declared rule, leaves tags alone', async () => {

@@ -3,7 +3,7 @@
  * its type and evaluates one against the live state (the same stores the service APIs change), with
  * the rule's documented parameters and defaults.
  */
-import type { SandboxContext } from '../../core/types';
+import type { ApiCallSpec, SandboxContext } from '../../core/types';
 import { ec2Store, type SgRule } from '../ec2/store';
 import { iamStore, type ManagedPolicy } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
@@ -37,6 +37,11 @@ export interface Evaluator {
     /** Aborted when the sandbox stops (long evaluations such as stack drift detection give up). */
     signal?: AbortSignal,
   ): Promise<Verdict | undefined>;
+  /**
+   * API calls that make a compliant resource of the type NON_COMPLIANT (as a person in the console would),
+   * for tests that derive a scenario per policy entry; `{{ ResourceId }}` is the resource's id.
+   */
+  readonly violation?: readonly ApiCallSpec[];
 }
 
 const WORLD = ['0.0.0.0/0', '::/0'];
@@ -191,56 +196,113 @@ const stackDriftEvaluator: Evaluator = {
 };
 
 export const EVALUATORS: Record<string, Evaluator> = {
-  INCOMING_SSH_DISABLED: sgEvaluator(() => [22], 'SSH'),
-  RESTRICTED_INCOMING_TRAFFIC: sgEvaluator((params) => {
-    const defaults: Record<string, number> = {
-      blockedPort1: 20,
-      blockedPort2: 21,
-      blockedPort3: 3389,
-      blockedPort4: 3306,
-      blockedPort5: 4333,
-    };
-    return Object.entries(defaults).map(([k, d]) => {
-      const v = params[k];
-      return v !== undefined && v !== '' && Number.isInteger(Number(v)) ? Number(v) : d;
-    });
-  }, 'TCP'),
-  S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: bucketEvaluator((b) =>
-    b.encryption && b.encryption.length > 0
-      ? { compliance: 'COMPLIANT' }
-      : {
-          compliance: 'NON_COMPLIANT',
-          annotation: 'The bucket has no default server-side encryption configuration.',
+  INCOMING_SSH_DISABLED: {
+    ...sgEvaluator(() => [22], 'SSH'),
+    violation: [
+      {
+        service: 'ec2',
+        api: 'AuthorizeSecurityGroupIngress',
+        input: {
+          GroupId: '{{ ResourceId }}',
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+          ],
         },
-  ),
-  S3_BUCKET_VERSIONING_ENABLED: bucketEvaluator((b, params) => {
-    if (b.versioning?.Status !== 'Enabled') {
-      return {
-        compliance: 'NON_COMPLIANT',
-        annotation: `Versioning is ${b.versioning?.Status ?? 'not enabled'}.`,
+      },
+    ],
+  },
+  RESTRICTED_INCOMING_TRAFFIC: {
+    ...sgEvaluator((params) => {
+      const defaults: Record<string, number> = {
+        blockedPort1: 20,
+        blockedPort2: 21,
+        blockedPort3: 3389,
+        blockedPort4: 3306,
+        blockedPort5: 4333,
       };
-    }
-    if (params.isMfaDeleteEnabled === 'true' && b.versioning.MFADelete !== 'Enabled') {
-      return { compliance: 'NON_COMPLIANT', annotation: 'MFA delete is not enabled.' };
-    }
-    return { compliance: 'COMPLIANT' };
-  }),
-  S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED: bucketEvaluator((b, params) => {
-    const excluded = (params.excludedPublicBuckets ?? '').split(',').map((s) => s.trim());
-    if (excluded.includes(b.name)) return { compliance: 'COMPLIANT' };
-    const pab = b.publicAccessBlock;
-    const off = pab
-      ? Object.entries(pab)
-          .filter(([, v]) => !v)
-          .map(([k]) => k)
-      : ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'];
-    return off.length === 0
-      ? { compliance: 'COMPLIANT' }
-      : {
+      return Object.entries(defaults).map(([k, d]) => {
+        const v = params[k];
+        return v !== undefined && v !== '' && Number.isInteger(Number(v)) ? Number(v) : d;
+      });
+    }, 'TCP'),
+    violation: [
+      {
+        service: 'ec2',
+        api: 'AuthorizeSecurityGroupIngress',
+        input: {
+          GroupId: '{{ ResourceId }}',
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+          ],
+        },
+      },
+    ],
+  },
+  S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: {
+    ...bucketEvaluator((b) =>
+      b.encryption && b.encryption.length > 0
+        ? { compliance: 'COMPLIANT' }
+        : {
+            compliance: 'NON_COMPLIANT',
+            annotation: 'The bucket has no default server-side encryption configuration.',
+          },
+    ),
+    violation: [{ service: 's3', api: 'DeleteBucketEncryption', input: { Bucket: '{{ ResourceId }}' } }],
+  },
+  S3_BUCKET_VERSIONING_ENABLED: {
+    ...bucketEvaluator((b, params) => {
+      if (b.versioning?.Status !== 'Enabled') {
+        return {
           compliance: 'NON_COMPLIANT',
-          annotation: `Bucket-level public access block settings not enabled: ${off.join(', ')}.`,
+          annotation: `Versioning is ${b.versioning?.Status ?? 'not enabled'}.`,
         };
-  }),
+      }
+      if (params.isMfaDeleteEnabled === 'true' && b.versioning.MFADelete !== 'Enabled') {
+        return { compliance: 'NON_COMPLIANT', annotation: 'MFA delete is not enabled.' };
+      }
+      return { compliance: 'COMPLIANT' };
+    }),
+    violation: [
+      {
+        service: 's3',
+        api: 'PutBucketVersioning',
+        input: { Bucket: '{{ ResourceId }}', VersioningConfiguration: { Status: 'Suspended' } },
+      },
+    ],
+  },
+  S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED: {
+    ...bucketEvaluator((b, params) => {
+      const excluded = (params.excludedPublicBuckets ?? '').split(',').map((s) => s.trim());
+      if (excluded.includes(b.name)) return { compliance: 'COMPLIANT' };
+      const pab = b.publicAccessBlock;
+      const off = pab
+        ? Object.entries(pab)
+            .filter(([, v]) => !v)
+            .map(([k]) => k)
+        : ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'];
+      return off.length === 0
+        ? { compliance: 'COMPLIANT' }
+        : {
+            compliance: 'NON_COMPLIANT',
+            annotation: `Bucket-level public access block settings not enabled: ${off.join(', ')}.`,
+          };
+    }),
+    violation: [
+      {
+        service: 's3',
+        api: 'PutPublicAccessBlock',
+        input: {
+          Bucket: '{{ ResourceId }}',
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: false,
+            IgnorePublicAcls: false,
+            BlockPublicPolicy: false,
+            RestrictPublicBuckets: true,
+          },
+        },
+      },
+    ],
+  },
   IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS: {
     resourceType: 'AWS::IAM::Policy',
     async list(sandbox) {
@@ -283,6 +345,13 @@ export const EVALUATORS: Record<string, Evaluator> = {
         ? { compliance: 'COMPLIANT' }
         : { compliance: 'NON_COMPLIANT', annotation: problems.join('; ') };
     },
+    violation: [
+      {
+        service: 'lambda',
+        api: 'UpdateFunctionConfiguration',
+        input: { FunctionName: '{{ ResourceId }}', MemorySize: 1024 },
+      },
+    ],
   },
   CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK: stackDriftEvaluator,
 };

@@ -156,6 +156,16 @@ export const securityGroupProvider: ResourceProvider = {
     return out;
   },
   requiresReplacement: (property) => ['GroupDescription', 'GroupName', 'VpcId'].includes(property),
+  sample: {
+    GroupDescription: '{{ Name }} web tier',
+    SecurityGroupIngress: [
+      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '10.0.0.0/8', Description: 'HTTPS in' },
+    ],
+    SecurityGroupEgress: [
+      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '10.0.0.0/8', Description: 'HTTPS out' },
+    ],
+    Tags: [{ Key: 'app', Value: 'sample' }],
+  },
 };
 
 export const securityGroupIngressProvider: ResourceProvider = {

@@ -102,6 +102,25 @@ export const roleProvider: ResourceProvider = {
     return out;
   },
   requiresReplacement: (property) => property === 'RoleName' || property === 'Path',
+  sample: {
+    RoleName: '{{ Name }}',
+    AssumeRolePolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ],
+    },
+    ManagedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+    Policies: [
+      {
+        PolicyName: 'read-reports',
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::reports/*' }],
+        },
+      },
+    ],
+  },
 };
 
 function policyAttributes(store: ReturnType<typeof iamStore>, p: ManagedPolicy): Record<string, string> {
@@ -182,4 +201,14 @@ export const managedPolicyProvider: ResourceProvider = {
     return out;
   },
   requiresReplacement: (property) => ['ManagedPolicyName', 'Path', 'Description'].includes(property),
+  sample: {
+    ManagedPolicyName: '{{ Name }}',
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' },
+        { Effect: 'Allow', Action: 'cloudwatch:ListMetrics', Resource: '*' },
+      ],
+    },
+  },
 };

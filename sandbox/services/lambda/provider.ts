@@ -85,4 +85,14 @@ export const functionProvider: ResourceProvider = {
   },
   requiresReplacement: (property) => property === 'FunctionName' || property === 'PackageType',
   driftIgnoredProperties: ['Code'],
+  sample: {
+    FunctionName: '{{ Name }}',
+    Runtime: 'nodejs22.x',
+    Handler: 'index.handler',
+    MemorySize: 128,
+    Timeout: 30,
+    Role: 'arn:aws:iam::000000000000:role/{{ Name }}',
+    Environment: { Variables: { SIZE: '256' } },
+    Code: { ZipFile: 'export const handler = async () => ({ ok: true });' },
+  },
 };

@@ -116,4 +116,18 @@ export const bucketProvider: ResourceProvider = {
     return out;
   },
   requiresReplacement: (property) => property === 'BucketName' || property === 'ObjectLockEnabled',
+  sample: {
+    BucketName: '{{ Name }}',
+    BucketEncryption: {
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    },
+    VersioningConfiguration: { Status: 'Enabled' },
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    },
+    Tags: [{ Key: 'app', Value: 'sample' }],
+  },
 };
