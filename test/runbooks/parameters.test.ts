@@ -10,6 +10,7 @@ import type { DriftState, RemediationEvent } from '../../tasks/shared/contracts'
 import { InvalidInputError } from '../../tasks/shared/errors';
 import { cloudControlPatch, resolveParameters, toEc2IpPermission } from '../../tasks/shared/parameters';
 import { loadPolicyFile } from '../../tasks/shared/policy/load';
+import { sampleProperties } from './support/scenarios';
 
 const ROLE = 'arn:aws:iam::000000000000:role/drift-remediation-automation';
 
@@ -331,11 +332,11 @@ describe('the real policy, resolved the way the workflow does, is accepted by ea
 
   it('a hostile resource id resolves, but every runbook refuses it before anything runs', () => {
     for (const e of policy.entries) {
-      const hostile = event({
-        resourceType: e.resourceTypes[0] ?? 'AWS::S3::Bucket',
-        resourceId: 'x;aws iam delete-role',
-      });
-      const params = resolveParameters(e.parameters, { event: hostile, drift: drift() }, ROLE);
+      const type = e.resourceTypes[0] ?? 'AWS::S3::Bucket';
+      const hostile = event({ resourceType: type, resourceId: 'x;aws iam delete-role' });
+      // The drift of the type's sandbox sample: what its template declares is what drift detection expects.
+      const expected = sampleProperties(type, 'sample');
+      const params = resolveParameters(e.parameters, { event: hostile, drift: drift({ expected }) }, ROLE);
       expect(() => validateExecutionParameters(doc(e.runbook), params), e.id).toThrow(
         /does not match the allowed pattern/,
       );

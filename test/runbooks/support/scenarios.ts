@@ -52,6 +52,11 @@ function providerOf(type: string): ResourceProvider & { sample: Readonly<Record<
   return p as ResourceProvider & { sample: Readonly<Record<string, unknown>> };
 }
 
+/** The sample's template properties (what drift detection would report as `expected`). */
+export function sampleProperties(type: string, name: string): Record<string, unknown> {
+  return fill({ ...providerOf(subjectTypeFor(type)).sample }, { Name: name });
+}
+
 /** A one-resource template (logical id SUBJECT, output Id = its Ref) from the provider's sample. */
 export function sampleTemplate(type: string, name: string): string {
   const template = {
