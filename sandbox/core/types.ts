@@ -172,7 +172,7 @@ export interface SandboxContext {
   /** The endpoint URL (http://127.0.0.1:PORT) once the server listens; used for SQS queue URLs and links. */
   readonly endpoint?: string;
   readonly clock: Clock;
-  /** Publishes an event to the default event bus (rules → targets), like PutEvents. */
+  /** Publishes an event to the default event bus (rules → targets), like PutEvents but as the emulated AWS service itself: aws.* sources, which PutEvents refuses from callers, are allowed here. */
   putEvent(
     event: Omit<BusEvent, 'version' | 'id' | 'account' | 'region' | 'time'> & Partial<BusEvent>,
   ): Promise<void>;

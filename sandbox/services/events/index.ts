@@ -1,7 +1,9 @@
 /**
  * EventBridge (awsJson1.1, AWSEvents): the default event bus with rules (event patterns), targets
  * (SQS queues, Lambda functions, Step Functions state machines, SNS topics — delivered through
- * sandbox/core/targets) and PutEvents. SandboxContext.putEvent publishes here too.
+ * sandbox/core/targets) and PutEvents. SandboxContext.putEvent publishes here too: that is how the emulated
+ * services (Config, SSM, CloudFormation, Step Functions) emit their aws.* events, which PutEvents refuses
+ * from callers as AWS does.
  */
 import { randomUUID } from 'node:crypto';
 import { deliverToArn, setEventBus } from '../../core/targets';
@@ -306,6 +308,12 @@ export function eventsService(options: EventsOptions = {}): EventsService {
       }
       if (!detailText) {
         fail('InvalidArgument', 'Parameter Detail is not valid. Reason: Detail is a required argument.');
+        continue;
+      }
+      if (source.startsWith('aws.')) {
+        // AWS reserves aws.* for its services' own events: a caller's entry is refused (the others go on).
+        // The sandbox's emulated services publish through SandboxContext.putEvent, not through this path.
+        fail('NotAuthorizedForSourceException', 'Not authorized for the source.');
         continue;
       }
       let detail: unknown;

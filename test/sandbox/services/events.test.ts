@@ -31,6 +31,12 @@ const compliancePattern = JSON.stringify({
   'detail-type': ['Config Rules Compliance Change'],
   detail: { newEvaluationResult: { complianceType: ['NON_COMPLIANT'] } },
 });
+/** The same shape from a caller's own source (callers may not publish aws.* sources). */
+const customPattern = JSON.stringify({
+  source: ['custom.config'],
+  'detail-type': ['Config Rules Compliance Change'],
+  detail: { newEvaluationResult: { complianceType: ['NON_COMPLIANT'] } },
+});
 
 describe('EventBridge: rules', () => {
   it('puts, describes and lists a rule', async () => {
@@ -132,7 +138,7 @@ describe('EventBridge: rules', () => {
 describe('EventBridge: delivery', () => {
   it('routes matching events to an SQS target, and not the others', async () => {
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: 'intake' }));
-    await eb().send(new PutRuleCommand({ Name: 'to-intake', EventPattern: compliancePattern }));
+    await eb().send(new PutRuleCommand({ Name: 'to-intake', EventPattern: customPattern }));
     await eb().send(
       new PutTargetsCommand({
         Rule: 'to-intake',
@@ -145,12 +151,16 @@ describe('EventBridge: delivery', () => {
       new PutEventsCommand({
         Entries: [
           {
-            Source: 'aws.config',
+            Source: 'custom.config',
             DetailType: 'Config Rules Compliance Change',
             Detail: detail('NON_COMPLIANT'),
           },
-          { Source: 'aws.config', DetailType: 'Config Rules Compliance Change', Detail: detail('COMPLIANT') },
-          { Source: 'aws.config', DetailType: 'Config Rules Compliance Change', Detail: '{not json' },
+          {
+            Source: 'custom.config',
+            DetailType: 'Config Rules Compliance Change',
+            Detail: detail('COMPLIANT'),
+          },
+          { Source: 'custom.config', DetailType: 'Config Rules Compliance Change', Detail: '{not json' },
         ],
       }),
     );
@@ -163,13 +173,57 @@ describe('EventBridge: delivery', () => {
     const event = JSON.parse(got.Messages?.[0]?.Body ?? '{}') as Record<string, unknown>;
     expect(event).toMatchObject({
       version: '0',
-      source: 'aws.config',
+      source: 'custom.config',
       'detail-type': 'Config Rules Compliance Change',
       account: ACCOUNT,
       region: 'us-east-1',
       detail: { newEvaluationResult: { complianceType: 'NON_COMPLIANT' } },
     });
     expect(event.id).toBe(out.Entries?.[0]?.EventId);
+  });
+
+  it('refuses aws.* sources from callers per entry (NotAuthorizedForSourceException) and delivers nothing for it', async () => {
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: 'spoofed' }));
+    await eb().send(new PutRuleCommand({ Name: 'spoof-watch', EventPattern: compliancePattern }));
+    await eb().send(
+      new PutTargetsCommand({
+        Rule: 'spoof-watch',
+        Targets: [{ Id: 'q', Arn: `arn:aws:sqs:us-east-1:${ACCOUNT}:spoofed` }],
+      }),
+    );
+    const detail = JSON.stringify({ newEvaluationResult: { complianceType: 'NON_COMPLIANT' } });
+    const out = await eb().send(
+      new PutEventsCommand({
+        Entries: [
+          { Source: 'aws.config', DetailType: 'Config Rules Compliance Change', Detail: detail },
+          { Source: 'custom.other', DetailType: 't', Detail: '{}' },
+          {
+            Source: 'aws.ssm',
+            DetailType: 'EC2 Automation Execution Status-change Notification',
+            Detail: '{}',
+          },
+        ],
+      }),
+    );
+    expect(out.FailedEntryCount).toBe(2);
+    expect(out.Entries?.[0]).toEqual({
+      ErrorCode: 'NotAuthorizedForSourceException',
+      ErrorMessage: 'Not authorized for the source.',
+    });
+    expect(out.Entries?.[1]?.EventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(out.Entries?.[2]).toMatchObject({ ErrorCode: 'NotAuthorizedForSourceException' });
+    await events.idle();
+    expect((await sqs().send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? []).toHaveLength(0);
+    // the sandbox's own Config emitter publishes aws.config internally and is delivered
+    await sb.sandbox.context.putEvent({
+      source: 'aws.config',
+      'detail-type': 'Config Rules Compliance Change',
+      resources: [],
+      detail: { newEvaluationResult: { complianceType: 'NON_COMPLIANT' } },
+    });
+    await events.idle();
+    const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl }));
+    expect(got.Messages).toHaveLength(1);
   });
 
   it('delivers SandboxContext.putEvent to Lambda and Step Functions targets, with InputTransformer', async () => {
