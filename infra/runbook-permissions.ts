@@ -146,6 +146,8 @@ export function iamActionFor(call: Pick<RunbookApiCall, 'service' | 'api'>): str
  */
 interface ResourceSchema {
   typeName?: string;
+  /** The type's template properties (JSON Schema), by name. */
+  properties?: Record<string, unknown>;
   handlers?: Partial<Record<'create' | 'read' | 'update' | 'delete' | 'list', { permissions?: string[] }>>;
 }
 

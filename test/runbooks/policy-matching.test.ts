@@ -3,6 +3,7 @@
  * drift by type and drifted property paths, most specific wins; every overlap refused at load.
  */
 import { describe, expect, it } from 'vitest';
+import { resourceSchema } from '../../infra/runbook-permissions';
 import { PolicyError } from '../../tasks/shared/errors';
 import { findEntry, loadPolicyFile, normalizePolicy } from '../../tasks/shared/policy/load';
 import { driftedPropertyPaths } from '../../tasks/shared/policy/match';
@@ -207,4 +208,20 @@ describe('ambiguous policies fail at load with a clear message', () => {
       ),
     ).not.toThrow();
   });
+});
+
+describe('the shipped policy names real properties', () => {
+  const scoped = loadPolicyFile('runbooks/policy.yaml').entries.flatMap((e) =>
+    e.properties.flatMap((path) => e.resourceTypes.map((type) => ({ id: e.id, path, type }))),
+  );
+  it('has property-scoped entries', () => {
+    expect(scoped.length).toBeGreaterThan(0);
+  });
+  it.each(scoped)(
+    '$id: $path is a property of $type (its CloudFormation resource schema)',
+    ({ path, type }) => {
+      const top = path.split('.')[0] ?? path;
+      expect(Object.keys(resourceSchema(type).properties ?? {})).toContain(top);
+    },
+  );
 });
