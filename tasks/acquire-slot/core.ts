@@ -15,7 +15,7 @@
  * exists counts as acquired and never takes a second unit.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PlanResult, SlotState } from '../shared/contracts';
 import { InvalidInputError, SlotUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';

@@ -1,11 +1,11 @@
-import { clients } from '../shared/clients';
+import { dynamoClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { AcquireSlotInput, acquireSlot } from './core';
 
 export const handler = taskHandler('acquire-slot', AcquireSlotInput, (input) =>
   acquireSlot(input, {
-    ddb: clients.dynamo(),
+    ddb: dynamoClient(),
     leasesTable: requireEnv(ENV.LEASES_TABLE),
     now: () => new Date(),
   }),

@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadSigningKeys } from '../shared/approvals/signing';
-import { clients } from '../shared/clients';
+import { dynamoClient, secretsClient, sfnClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { logger } from '../shared/powertools';
 import { handleApprovalRequest } from './core';
@@ -17,10 +17,10 @@ export async function handler(
   logger.appendKeys({ task: 'approval-endpoint' });
   try {
     const deps = {
-      ddb: clients.dynamo(),
-      sfn: clients.sfn(),
+      ddb: dynamoClient(),
+      sfn: sfnClient(),
       approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
-      signingKeys: () => loadSigningKeys(clients.secrets(), requireEnv(ENV.SIGNING_SECRET_ARN)),
+      signingKeys: () => loadSigningKeys(secretsClient(), requireEnv(ENV.SIGNING_SECRET_ARN)),
       log: logger,
     };
     return await handleApprovalRequest(event, deps, context);

@@ -17,7 +17,7 @@ import {
   type EvaluationResult,
   GetComplianceDetailsByResourceCommand,
 } from '@aws-sdk/client-config-service';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PlanResult, RemediationEvent, VerificationState } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';

@@ -14,7 +14,7 @@ import {
   DescribeStackDriftDetectionStatusCommand,
   type DescribeStackDriftDetectionStatusCommandOutput,
 } from '@aws-sdk/client-cloudformation';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DriftState, RemediationEvent } from '../shared/contracts';
 import {
   awsCall,
@@ -58,7 +58,9 @@ export async function checkDrift(input: CheckDriftInput, deps: CheckDriftDeps): 
     const e = err as Error;
     // An unknown or expired detection id: the detection cannot be followed any further.
     if (e.name === 'ValidationError')
-      throw new DriftDetectionFailedError(`DescribeStackDriftDetectionStatus: ${e.message}`);
+      throw new DriftDetectionFailedError(`DescribeStackDriftDetectionStatus: ${e.message}`, {
+        cause: err,
+      });
     throw err;
   }
   const polls = drift.polls + 1;

@@ -1,7 +1,7 @@
-import { clients } from '../shared/clients';
+import { cloudFormationClient } from '../shared/clients';
 import { taskHandler } from '../shared/handler';
 import { CheckDriftInput, checkDrift } from './core';
 
 export const handler = taskHandler('check-drift', CheckDriftInput, (input) =>
-  checkDrift(input, { cloudFormation: clients.cloudFormation(), now: () => new Date() }),
+  checkDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
 );

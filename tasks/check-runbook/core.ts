@@ -16,7 +16,7 @@ import {
   type SSMClient,
   StopAutomationExecutionCommand,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PlanResult, RunbookState } from '../shared/contracts';
 import { awsCall, InvalidInputError, RunbookPollTimeoutError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';

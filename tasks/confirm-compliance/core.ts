@@ -16,7 +16,7 @@ import {
   type EvaluationResult,
   GetComplianceDetailsByResourceCommand,
 } from '@aws-sdk/client-config-service';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ConfirmationResult, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';

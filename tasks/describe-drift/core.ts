@@ -19,7 +19,7 @@ import {
   DescribeStackResourceDriftsCommand,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ConfirmationResult,
   DriftState,
@@ -126,7 +126,7 @@ async function allDrifts(deps: DescribeDriftDeps, stackName: string): Promise<St
     if (err instanceof DriftRemediationError) throw err;
     const e = err as Error;
     if (e.name === 'ValidationError')
-      throw new DriftDetectionFailedError(`DescribeStackResourceDrifts: ${e.message}`);
+      throw new DriftDetectionFailedError(`DescribeStackResourceDrifts: ${e.message}`, { cause: err });
     throw err;
   }
   return out;

@@ -1,7 +1,7 @@
-import { clients } from '../shared/clients';
+import { cloudFormationClient } from '../shared/clients';
 import { taskHandler } from '../shared/handler';
 import { DescribeDriftInput, describeDrift } from './core';
 
 export const handler = taskHandler('describe-drift', DescribeDriftInput, (input) =>
-  describeDrift(input, { cloudFormation: clients.cloudFormation(), now: () => new Date() }),
+  describeDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
 );

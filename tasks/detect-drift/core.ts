@@ -21,7 +21,7 @@ import {
   DetectStackDriftCommand,
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfirmationResult, type DriftState, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall, DriftDetectionFailedError, DriftRemediationError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
@@ -57,7 +57,7 @@ async function detecting<T>(what: string, call: () => Promise<T>): Promise<T> {
     if (err instanceof DriftRemediationError) throw err;
     const e = err as Error;
     if (e.name === 'ValidationError') {
-      throw new DriftDetectionFailedError(`${what}: ${e.message}`, { cause: e.name });
+      throw new DriftDetectionFailedError(`${what}: ${e.message}`, { cause: err });
     }
     throw err;
   }

@@ -1,4 +1,4 @@
-import { clients } from '../shared/clients';
+import { cloudFormationClient, dynamoClient, sfnClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { policyFromEnv } from '../shared/policy-env';
@@ -6,9 +6,9 @@ import { type IntakeDeps, IntakeInput, intake } from './core';
 
 function deps(): IntakeDeps {
   return {
-    sfn: clients.sfn(),
-    ddb: clients.dynamo(),
-    cloudFormation: clients.cloudFormation(),
+    sfn: sfnClient(),
+    ddb: dynamoClient(),
+    cloudFormation: cloudFormationClient(),
     policy: policyFromEnv(),
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
@@ -17,4 +17,11 @@ function deps(): IntakeDeps {
   };
 }
 
-export const handler = taskHandler('intake', IntakeInput, (input, context) => intake(input, deps(), context));
+export const handler = taskHandler(
+  'intake',
+  IntakeInput,
+  (input, context) => intake(input, deps(), context),
+  {
+    metrics: true,
+  },
+);

@@ -19,7 +19,7 @@
 import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
@@ -107,9 +107,7 @@ async function readingExceptions<T>(what: string, call: () => Promise<T>): Promi
     const e = err as Error;
     throw new ExceptionsUnavailableError(
       `${what}: exceptions could not be read (${e.name}: ${e.message}); not remediating`,
-      {
-        cause: e.name,
-      },
+      { cause: err },
     );
   }
 }

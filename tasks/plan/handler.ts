@@ -1,4 +1,4 @@
-import { clients } from '../shared/clients';
+import { cloudControlClient, cloudFormationClient, dynamoClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { policyFromEnv } from '../shared/policy-env';
@@ -6,9 +6,9 @@ import { type PlanDeps, PlanInput, plan } from './core';
 
 function deps(): PlanDeps {
   return {
-    ddb: clients.dynamo(),
-    cloudControl: clients.cloudControl(),
-    cloudFormation: clients.cloudFormation(),
+    ddb: dynamoClient(),
+    cloudControl: cloudControlClient(),
+    cloudFormation: cloudFormationClient(),
     policy: policyFromEnv(),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),

@@ -1,12 +1,12 @@
-import { clients } from '../shared/clients';
+import { dynamoClient, sfnClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { ReapLeasesInput, reapLeases } from './core';
 
 export const handler = taskHandler('reap-leases', ReapLeasesInput, (input) =>
   reapLeases(input, {
-    ddb: clients.dynamo(),
-    sfn: clients.sfn(),
+    ddb: dynamoClient(),
+    sfn: sfnClient(),
     leasesTable: requireEnv(ENV.LEASES_TABLE),
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
   }),

@@ -25,7 +25,7 @@ import {
   DetectStackDriftCommand,
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DriftState, PlanResult, RemediationEvent, VerificationState } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';

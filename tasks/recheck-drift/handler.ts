@@ -1,7 +1,7 @@
-import { clients } from '../shared/clients';
+import { cloudFormationClient } from '../shared/clients';
 import { taskHandler } from '../shared/handler';
 import { RecheckDriftInput, recheckDrift } from './core';
 
 export const handler = taskHandler('recheck-drift', RecheckDriftInput, (input) =>
-  recheckDrift(input, { cloudFormation: clients.cloudFormation(), now: () => new Date() }),
+  recheckDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
 );

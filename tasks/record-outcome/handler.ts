@@ -1,4 +1,4 @@
-import { clients } from '../shared/clients';
+import { dynamoClient, snsClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { metrics } from '../shared/powertools';
@@ -6,8 +6,8 @@ import { RecordOutcomeInput, recordOutcome } from './core';
 
 export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input) =>
   recordOutcome(input, {
-    ddb: clients.dynamo(),
-    sns: clients.sns(),
+    ddb: dynamoClient(),
+    sns: snsClient(),
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
     approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
     outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),

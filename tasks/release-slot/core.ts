@@ -12,7 +12,7 @@
  * Errors: InvalidInputError (no execution name); TransientServiceError.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ExecutionRef } from '../shared/execution-ref';
 import { releaseLock } from '../shared/leases';
 import { GLOBAL_LOCK_ID, runbookLockId } from '../shared/tables';

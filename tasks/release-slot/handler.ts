@@ -1,8 +1,8 @@
-import { clients } from '../shared/clients';
+import { dynamoClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { ReleaseSlotInput, releaseSlot } from './core';
 
 export const handler = taskHandler('release-slot', ReleaseSlotInput, (input) =>
-  releaseSlot(input, { ddb: clients.dynamo(), leasesTable: requireEnv(ENV.LEASES_TABLE) }),
+  releaseSlot(input, { ddb: dynamoClient(), leasesTable: requireEnv(ENV.LEASES_TABLE) }),
 );

@@ -1,17 +1,17 @@
 import { loadSigningKeys } from '../shared/approvals/signing';
-import { clients } from '../shared/clients';
+import { dynamoClient, secretsClient, snsClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { RequestApprovalInput, requestApproval } from './core';
 
 export const handler = taskHandler('request-approval', RequestApprovalInput, (input) =>
   requestApproval(input, {
-    ddb: clients.dynamo(),
-    sns: clients.sns(),
+    ddb: dynamoClient(),
+    sns: snsClient(),
     approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
     topicArn: requireEnv(ENV.APPROVAL_TOPIC_ARN),
     baseUrl: requireEnv(ENV.APPROVAL_BASE_URL),
-    signingKeys: () => loadSigningKeys(clients.secrets(), requireEnv(ENV.SIGNING_SECRET_ARN)),
+    signingKeys: () => loadSigningKeys(secretsClient(), requireEnv(ENV.SIGNING_SECRET_ARN)),
     automationAssumeRoleArn: process.env[ENV.AUTOMATION_ASSUME_ROLE_ARN],
   }),
 );

@@ -1,12 +1,12 @@
-import { clients } from '../shared/clients';
+import { configClient, dynamoClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { RequestReevaluationInput, requestReevaluation } from './core';
 
 export const handler = taskHandler('request-reevaluation', RequestReevaluationInput, (input) =>
   requestReevaluation(input, {
-    config: clients.config(),
-    ddb: clients.dynamo(),
+    config: configClient(),
+    ddb: dynamoClient(),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
     now: () => new Date(),
   }),

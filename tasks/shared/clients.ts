@@ -1,7 +1,10 @@
 /**
- * SDK v3 clients, created once per process and traced. Endpoints follow the SDK's own rules, so
+ * SDK v3 clients, created once per process. Endpoints follow the SDK's own rules, so
  * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> point them at the sandbox with no code change.
  * Cores never call these: handlers pass clients in, tests pass mocked ones.
+ *
+ * One function per client, so a handler's bundle holds only the clients it calls (esbuild drops the
+ * functions, and the SDK packages, nobody imports): `import { sfnClient } from '../shared/clients'`.
  */
 import { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
@@ -13,19 +16,16 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracer } from './powertools';
 
-const resets: Array<() => void> = [];
+const cache = new Map<string, object>();
 
-function once<T extends object>(make: () => T): () => T {
-  let v: T | undefined;
-  resets.push(() => {
-    v = undefined;
-  });
-  return () => {
-    v ??= tracer.captureAWSv3Client(make());
-    return v;
-  };
+function cached<T extends object>(key: string, make: () => T): T {
+  let v = cache.get(key) as T | undefined;
+  if (!v) {
+    v = make();
+    cache.set(key, v);
+  }
+  return v;
 }
 
 /**
@@ -33,19 +33,36 @@ function once<T extends object>(make: () => T): () => T {
  * sandbox needs this (it runs handlers in-process and may restart on another port); Lambda never does.
  */
 export function resetClients(): void {
-  for (const r of resets) r();
+  cache.clear();
 }
 
-export const clients = {
-  cloudFormation: once(() => new CloudFormationClient({})),
-  config: once(() => new ConfigServiceClient({})),
-  ssm: once(() => new SSMClient({})),
-  sfn: once(() => new SFNClient({})),
-  sns: once(() => new SNSClient({})),
-  sqs: once(() => new SQSClient({})),
-  cloudControl: once(() => new CloudControlClient({})),
-  secrets: once(() => new SecretsManagerClient({})),
-  dynamo: once(() =>
+export function cloudFormationClient(): CloudFormationClient {
+  return cached('cloudFormation', () => new CloudFormationClient({}));
+}
+export function configClient(): ConfigServiceClient {
+  return cached('config', () => new ConfigServiceClient({}));
+}
+export function ssmClient(): SSMClient {
+  return cached('ssm', () => new SSMClient({}));
+}
+export function sfnClient(): SFNClient {
+  return cached('sfn', () => new SFNClient({}));
+}
+export function snsClient(): SNSClient {
+  return cached('sns', () => new SNSClient({}));
+}
+export function sqsClient(): SQSClient {
+  return cached('sqs', () => new SQSClient({}));
+}
+export function cloudControlClient(): CloudControlClient {
+  return cached('cloudControl', () => new CloudControlClient({}));
+}
+export function secretsClient(): SecretsManagerClient {
+  return cached('secrets', () => new SecretsManagerClient({}));
+}
+/** The DynamoDB document client (undefined attributes are dropped, as every core expects). */
+export function dynamoClient(): DynamoDBDocumentClient {
+  return cached('dynamo', () =>
     DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-  ),
-};
+  );
+}

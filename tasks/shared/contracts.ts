@@ -14,7 +14,7 @@
  *   $.error         { Error, Cause }      any Catch
  *   $.outcome       OutcomeRecord         Record outcome
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ACCOUNT_ID = /^\d{12}$/;
 export const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;

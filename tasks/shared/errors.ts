@@ -1,17 +1,29 @@
 /**
  * Typed errors. Each class has a stable `name`; the state machine's Retry/Catch match on these names
  * (see workflows/). Only `retryable` errors are listed in a Retry; never retry everything.
- * Renaming a class's `name` is a breaking change to the workflow.
+ * Renaming a class's `name` is a breaking change to the workflow. Every error that wraps another keeps
+ * it as `cause` (`new XError(message, { cause: err })`).
  */
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
+
+/**
+ * Options of every typed error: `cause` is the original error (kept, as `Error.cause`, never flattened to
+ * its name); any other field is a detail for logs (`details`).
+ */
+export interface DriftErrorOptions extends ErrorOptions {
+  readonly [detail: string]: unknown;
+}
+
 export abstract class DriftRemediationError extends Error {
   abstract override readonly name: string;
   /** Whether the state machine retries this error (transient conditions only). */
   abstract readonly retryable: boolean;
-  constructor(
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
+  /** Context for logs (ids, counts); never secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(message: string, options: DriftErrorOptions = {}) {
+    const { cause, ...details } = options;
+    super(message, 'cause' in options ? { cause } : undefined);
+    this.details = details;
   }
 }
 
@@ -22,8 +34,9 @@ export class InvalidInputError extends DriftRemediationError {
   constructor(
     message: string,
     readonly issues: readonly string[] = [],
+    options: ErrorOptions = {},
   ) {
-    super(issues.length ? `${message}: ${issues.join('; ')}` : message, { issues });
+    super(issues.length ? `${message}: ${issues.join('; ')}` : message, { ...options, issues });
   }
 }
 
@@ -104,56 +117,36 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ] as const;
 
-const THROTTLE_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'ProvisionedThroughputExceededException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'PriorRequestNotComplete',
-]);
-const TRANSIENT_NAMES = new Set([
-  'InternalServerError',
-  'InternalFailure',
-  'InternalError',
-  'InternalServiceError',
-  'InternalServerException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-]);
-
-interface SdkLikeError {
-  name?: unknown;
-  code?: unknown;
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
-}
-
-/** True for throttling errors from any AWS service. */
+/**
+ * True for throttling errors from any AWS service (HTTP 429, the SDK's list of throttling codes, or the
+ * error's own throttling trait): the SDK's own classification (`@smithy/service-error-classification`).
+ */
 export function isThrottle(err: unknown): boolean {
-  const e = err as SdkLikeError | null;
-  return !!e && typeof e === 'object' && THROTTLE_NAMES.has(String(e.name));
+  return isSdkErrorLike(err) && !NOT_A_RATE.has(err.name) && isThrottlingError(err);
 }
 
-/** True for throttling, 5xx and network errors: the ones worth retrying. */
-export function isTransient(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false;
-  const e = err as SdkLikeError;
-  if (isThrottle(err)) return true;
-  if (TRANSIENT_NAMES.has(String(e.name)) || TRANSIENT_NAMES.has(String(e.code))) return true;
-  const status = e.$metadata?.httpStatusCode;
-  return typeof status === 'number' && status >= 500;
+/**
+ * The SDK counts these as throttling; here they are not: a LimitExceededException is a quota or (Config's
+ * StartConfigRulesEvaluation) an evaluation already running, which waiting a few seconds does not change.
+ * Callers that care handle it by name.
+ */
+const NOT_A_RATE = new Set(['LimitExceededException']);
+
+/**
+ * True for the errors worth retrying: throttling, transient codes (timeouts, 500/502/503/504, network
+ * resets) and other 5xx, also when such an error is the `cause` of a wrapper (e.g. Powertools'
+ * GetParameterError). The classification is the SDK's own (its retry strategy uses the same).
+ */
+export function isTransient(err: unknown, depth = 0): boolean {
+  if (!isSdkErrorLike(err)) return false;
+  if (isThrottle(err) || (!NOT_A_RATE.has(err.name) && (isTransientError(err) || isServerError(err))))
+    return true;
+  return depth < 8 && isTransient((err as { cause?: unknown }).cause, depth + 1);
+}
+
+type SdkError = Parameters<typeof isTransientError>[0];
+function isSdkErrorLike(err: unknown): err is SdkError {
+  return !!err && typeof err === 'object' && typeof (err as { name?: unknown }).name === 'string';
 }
 
 /**
@@ -167,7 +160,7 @@ export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<
     if (err instanceof DriftRemediationError) throw err;
     if (isTransient(err)) {
       const e = err as Error;
-      throw new TransientServiceError(`${what}: ${e.name}: ${e.message}`, { cause: e.name });
+      throw new TransientServiceError(`${what}: ${e.name}: ${e.message}`, { cause: err });
     }
     throw err;
   }

@@ -2,7 +2,7 @@
  * `execution`: the slice of the Step Functions context object the state machine passes to tasks
  * (`execution.$: $$.Execution` fields Id, Name, StartTime, mapped to lowercase keys).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ExecutionRef = z.object({
   /** Execution ARN ($$.Execution.Id). */

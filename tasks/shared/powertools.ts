@@ -1,15 +1,18 @@
 /**
- * One Logger, Tracer and Metrics per process (the Powertools way). Service name and namespace come
+ * One Logger and one Metrics per process (the Powertools way). Service name and namespace come
  * from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, set identically on every function.
+ *
+ * No Powertools Tracer: it bundles the X-Ray SDK (aws-xray-sdk-core, cls-hooked, semver: ~125 KB
+ * minified, and async hooks on every promise) for per-SDK-call subsegments. Lambda's active tracing
+ * (infra) still records each function's segment (init, invocation) under the state machine's trace;
+ * see docs/operations.md "Bundles".
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 
 const serviceName = 'drift-remediation';
 
 export const logger = new Logger({ serviceName });
-export const tracer = new Tracer({ serviceName });
 export const metrics = new Metrics({ serviceName, namespace: 'DriftRemediation' });
 
 const SECRET_KEY = /token|secret|signature|sig$|csrf|password|authorization|cookie/i;

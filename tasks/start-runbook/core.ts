@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DriftState, PlanResult, RemediationEvent, RunbookState } from '../shared/contracts';
 import {
   DriftRemediationError,
@@ -62,7 +62,7 @@ const THROTTLED = new Set(['AutomationExecutionLimitExceededException']);
 function mapStartError(err: unknown, documentName: string, attempt: number): Error {
   if (err instanceof DriftRemediationError) return err;
   const e = err instanceof Error ? err : new Error(String(err));
-  const details = { errorName: e.name, documentName, attempt };
+  const details = { errorName: e.name, documentName, attempt, cause: err };
   if (THROTTLED.has(e.name) || isTransient(e)) {
     return new RunbookStartThrottledError(
       `StartAutomationExecution(${documentName}) throttled: ${e.name}: ${e.message}`,

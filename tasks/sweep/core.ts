@@ -22,7 +22,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RemediationEvent } from '../shared/contracts';
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { executionName } from '../shared/execution-name';

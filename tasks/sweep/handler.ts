@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { clients } from '../shared/clients';
+import { configClient, sqsClient } from '../shared/clients';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { parseRuleList, SweepInput, sweep } from './core';
@@ -16,8 +16,8 @@ export function accountOf(context: Context | undefined, queueUrl: string): strin
 export const handler = taskHandler('sweep', SweepInput, (input, context) => {
   const queueUrl = requireEnv(ENV.INTAKE_QUEUE_URL);
   return sweep(input, {
-    config: clients.config(),
-    sqs: clients.sqs(),
+    config: configClient(),
+    sqs: sqsClient(),
     queueUrl,
     configRules: parseRuleList(process.env[ENV.CONFIG_RULES]),
     accountId: accountOf(context, queueUrl),

@@ -3,7 +3,7 @@
  * decided by the approval endpoint, closed as EXPIRED by Record outcome. The task token lives in this
  * item and nowhere else: it is never logged, put in a link, a message or a page.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DriftState, PlanResult, RemediationEvent } from '../contracts';
 import type { ExecutionRef } from '../execution-ref';
 

@@ -9,7 +9,8 @@
  * of either: it stays in the APPROVALS item.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsCall } from '../errors';
 
 /** Minimum secret length (bytes of the UTF-8 secret string). */
@@ -92,28 +93,36 @@ export function verifyCsrf(
   return safeEqual(csrfToken(keys, approvalId, approver, purpose), token);
 }
 
-const cache = new Map<string, Promise<SigningKeys>>();
+/**
+ * How long a fetched signing secret is used before it is read again (seconds): a rotated secret reaches
+ * warm functions within this time. Links signed just before a rotation fail verification afterwards
+ * and the approver gets a fresh link on the next reminder.
+ */
+export const SIGNING_SECRET_MAX_AGE_SECONDS = 300;
+
+/** Powertools' secrets provider (its cache honours maxAge), bound to the client the handler passes in. */
+let provider: { client: SecretsManagerClient; secrets: SecretsProvider } | undefined;
 
 /**
- * The signing keys from Secrets Manager, fetched once per cold start (per secret ARN). A failed fetch
- * is not cached, so the next request tries again.
+ * The signing keys from Secrets Manager (SIGNING_SECRET_ARN), through Powertools Parameters: fetched
+ * once, reused for SIGNING_SECRET_MAX_AGE_SECONDS, then read again. A failed fetch is not cached, so
+ * the next request tries again; a transient failure is a TransientServiceError (original as cause).
  */
-export function loadSigningKeys(secrets: SecretsManagerClient, secretArn: string): Promise<SigningKeys> {
-  const hit = cache.get(secretArn);
-  if (hit) return hit;
-  const p = awsCall('GetSecretValue(approval signing secret)', () =>
-    secrets.send(new GetSecretValueCommand({ SecretId: secretArn })),
-  ).then((res) => {
-    const s = res.SecretString ?? (res.SecretBinary ? Buffer.from(res.SecretBinary) : undefined);
-    if (s === undefined) throw new Error('the approval signing secret has no value');
-    return deriveKeys(s);
-  });
-  cache.set(secretArn, p);
-  p.catch(() => cache.delete(secretArn));
-  return p;
+export async function loadSigningKeys(
+  secrets: SecretsManagerClient,
+  secretArn: string,
+): Promise<SigningKeys> {
+  if (provider?.client !== secrets)
+    provider = { client: secrets, secrets: new SecretsProvider({ awsSdkV3Client: secrets }) };
+  const store = provider.secrets;
+  const value = await awsCall('GetSecretValue(approval signing secret)', () =>
+    store.get(secretArn, { maxAge: SIGNING_SECRET_MAX_AGE_SECONDS }),
+  );
+  if (value === undefined) throw new Error('the approval signing secret has no value');
+  return deriveKeys(typeof value === 'string' ? value : Buffer.from(value));
 }
 
-/** Forgets cached keys (tests, and the sandbox when it restarts with a new secret). */
+/** Forgets the cached secret (tests, and the sandbox when it restarts with a new secret). */
 export function clearSigningKeyCache(): void {
-  cache.clear();
+  provider = undefined;
 }

@@ -110,7 +110,7 @@ export function parsePolicyText(text: string, source = 'policy'): unknown {
   try {
     return parseYaml(text);
   } catch (err) {
-    throw new PolicyError(`${source}: not valid YAML/JSON: ${(err as Error).message}`);
+    throw new PolicyError(`${source}: not valid YAML/JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -120,7 +120,7 @@ export function loadPolicyFile(path: string, opts: LoadOptions = {}): Normalized
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PolicyError(`cannot read policy file ${path}: ${(err as Error).message}`);
+    throw new PolicyError(`cannot read policy file ${path}: ${(err as Error).message}`, { cause: err });
   }
   return normalizePolicy(parsePolicyText(text, path), opts);
 }

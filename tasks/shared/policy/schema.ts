@@ -3,7 +3,7 @@
  * runbook, with approvals, concurrency caps, attempts, loop breaker and exceptions.
  * Reference: docs/policy.md. The CDK app, the sandbox and the tests all load the same file.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ApprovalMode, ParameterSource } from '../contracts';
 
 /** Step Functions TimeoutSeconds above ~2,147,483 s overflows Node timers in the local engine; AWS allows a year. We cap approvals at 7 days. */
