@@ -11,7 +11,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as endpointHandler } from '../../tasks/approval-endpoint/handler';
 import { functionUrlListener } from '../../tasks/approval-endpoint/http-adapter';
 import { handler as requestHandler } from '../../tasks/request-approval/handler';
@@ -20,6 +20,12 @@ import { resetClients } from '../../tasks/shared/clients';
 import { logger } from '../../tasks/shared/powertools';
 import { execution, ROLE_ARN, requestInput, SECRET, SECRET_ARN, TOPIC_ARN } from './support/fixtures';
 import { APPROVALS_TABLE, csrfFromPage, type LocalDynamo, startDynalite } from './support/harness';
+
+// As in Lambda, the Logger takes its level from POWERTOOLS_LOG_LEVEL when the module loads, and the
+// handlers' middleware (injectLambdaContext) re-applies that level on every invocation: set it first.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+});
 
 const TOKEN =
   'AAAAKgAAAAIAAAAAAAAAAeRAWTASKTOKEN7f3c9b1e2d4a6c8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c3d5e7f9==';
