@@ -4,7 +4,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadSigningKeys } from '../shared/approvals/signing';
-import { dynamoClient, secretsClient, sfnClient } from '../shared/clients';
+import { secretsClient, sfnClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { logger } from '../shared/powertools';
 import { handleApprovalRequest } from './core';

@@ -1,4 +1,5 @@
-import { cloudFormationClient, dynamoClient, sfnClient } from '../shared/clients';
+import { cloudFormationClient, sfnClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { policyFromEnv } from '../shared/policy-env';

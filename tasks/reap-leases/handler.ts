@@ -1,4 +1,5 @@
-import { dynamoClient, sfnClient } from '../shared/clients';
+import { sfnClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { ReapLeasesInput, reapLeases } from './core';

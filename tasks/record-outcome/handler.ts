@@ -1,4 +1,5 @@
-import { dynamoClient, snsClient } from '../shared/clients';
+import { snsClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { metrics } from '../shared/powertools';

@@ -1,4 +1,4 @@
-import { dynamoClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { ReleaseSlotInput, releaseSlot } from './core';

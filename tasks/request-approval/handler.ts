@@ -1,5 +1,6 @@
 import { loadSigningKeys } from '../shared/approvals/signing';
-import { dynamoClient, secretsClient, snsClient } from '../shared/clients';
+import { secretsClient, snsClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { RequestApprovalInput, requestApproval } from './core';

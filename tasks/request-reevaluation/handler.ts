@@ -1,4 +1,5 @@
-import { configClient, dynamoClient } from '../shared/clients';
+import { configClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { RequestReevaluationInput, requestReevaluation } from './core';

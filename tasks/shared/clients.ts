@@ -5,21 +5,22 @@
  *
  * One function per client, so a handler's bundle holds only the clients it calls (esbuild drops the
  * functions, and the SDK packages, nobody imports): `import { sfnClient } from '../shared/clients'`.
+ * The DynamoDB document client lives in dynamo-client.ts: @aws-sdk/lib-dynamodb is not marked free of
+ * side effects, so importing it here would put DynamoDB into every bundle.
  */
 import { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 const cache = new Map<string, object>();
 
-function cached<T extends object>(key: string, make: () => T): T {
+/** The process-wide client for `key`, built by `make` on first use. */
+export function cached<T extends object>(key: string, make: () => T): T {
   let v = cache.get(key) as T | undefined;
   if (!v) {
     v = make();
@@ -59,10 +60,4 @@ export function cloudControlClient(): CloudControlClient {
 }
 export function secretsClient(): SecretsManagerClient {
   return cached('secrets', () => new SecretsManagerClient({}));
-}
-/** The DynamoDB document client (undefined attributes are dropped, as every core expects). */
-export function dynamoClient(): DynamoDBDocumentClient {
-  return cached('dynamo', () =>
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-  );
 }

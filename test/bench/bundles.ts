@@ -1,0 +1,209 @@
+/**
+ * Lambda bundles (`npm run bench`, section `bundles`): each task's handler bundled with the esbuild
+ * options the CDK uses (TASK_BUNDLING in infra/constructs/task-function.ts, translated below), then
+ * per bundle: minified bytes, how many of them are the AWS SDK (@aws-sdk/*, @smithy/*), the source
+ * map's bytes, and the median module init time — `await import()` of the bundle in a fresh Node
+ * process with the function's environment (COMMON_ENV, so NODE_OPTIONS=--enable-source-maps too).
+ *
+ * Init time is wall-clock (what Lambda bills as Init Duration) and CPU time (user + system of that
+ * process): on a loaded machine the wall time grows with the load, the CPU time much less.
+ *
+ *   import { measureBundles } from './bundles';   const figures = await measureBundles({ runs: 7 });
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import Table from 'cli-table3';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { COMMON_ENV, REPO_ROOT, TASK_BUNDLING } from '../../infra/constructs/task-function';
+import { ALL_TASKS, type TaskName } from '../../infra/constructs/tasks';
+import { percentile } from './stats';
+
+/** The options of TASK_BUNDLING this translation understands; any other one fails loudly. */
+const TRANSLATED = new Set([
+  'format',
+  'target',
+  'sourceMap',
+  'sourceMapMode',
+  'sourcesContent',
+  'minify',
+  'mainFields',
+  'banner',
+  'externalModules',
+  'forceDockerBundling',
+  'logLevel',
+  'define',
+  'keepNames',
+  'loader',
+]);
+
+/** esbuild options equivalent to CDK's for `bundling` (aws-lambda-nodejs builds the same CLI flags). */
+export function esbuildOptions(bundling: nodejs.BundlingOptions = TASK_BUNDLING): BuildOptions {
+  for (const key of Object.keys(bundling)) {
+    if (!TRANSLATED.has(key)) throw new Error(`bundles.ts does not translate the bundling option ${key}`);
+  }
+  const mode = bundling.sourceMapMode ?? 'default';
+  return {
+    bundle: true,
+    platform: 'node',
+    format: bundling.format === 'esm' ? 'esm' : 'cjs',
+    target: bundling.target ?? 'node22',
+    minify: bundling.minify ?? false,
+    sourcemap: bundling.sourceMap ? (mode === 'default' ? 'linked' : mode) : false,
+    sourcesContent: bundling.sourcesContent ?? true,
+    ...(bundling.mainFields ? { mainFields: [...bundling.mainFields] } : {}),
+    ...(bundling.banner ? { banner: { js: bundling.banner } } : {}),
+    external: [...(bundling.externalModules ?? ['@aws-sdk/*'])],
+    ...(bundling.define ? { define: { ...bundling.define } } : {}),
+    ...(bundling.keepNames ? { keepNames: true } : {}),
+    ...(bundling.loader ? { loader: { ...bundling.loader } as BuildOptions['loader'] } : {}),
+    logLevel: 'error',
+    metafile: true,
+    absWorkingDir: REPO_ROOT,
+  };
+}
+
+export interface BundleSize {
+  task: TaskName;
+  /** Minified bytes of index.mjs. */
+  bytes: number;
+  /** Of those, bytes from @aws-sdk/* and @smithy/* (the SDK clients the handler calls). */
+  sdkBytes: number;
+  /** index.mjs.map bytes. */
+  mapBytes: number;
+  /** The @aws-sdk/client-* packages in the bundle. */
+  clients: string[];
+  /** Where index.mjs was written. */
+  file: string;
+}
+
+export interface BundleFigures extends Omit<BundleSize, 'file'> {
+  /** Median wall-clock time of `await import()` in a fresh Node process, ms. */
+  initMs: number;
+  /** Median CPU time (user + system) of that import, ms. */
+  initCpuMs: number;
+}
+
+function packageOf(input: string): string | undefined {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+  return m?.[1];
+}
+
+/** Bundles one task's handler into `outDir/<task>/index.mjs` and reports its size. */
+export async function bundleTask(task: TaskName, outDir: string): Promise<BundleSize> {
+  const file = join(outDir, task, 'index.mjs');
+  const r = await build({
+    ...esbuildOptions(),
+    entryPoints: [join(REPO_ROOT, 'tasks', task, 'handler.ts')],
+    outfile: file,
+  });
+  const meta = r.metafile as Metafile;
+  const output = meta.outputs[Object.keys(meta.outputs).find((k) => k.endsWith('index.mjs')) ?? ''];
+  let sdkBytes = 0;
+  const clients = new Set<string>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const pkg = packageOf(input);
+    if (pkg?.startsWith('@aws-sdk/') || pkg?.startsWith('@smithy/')) sdkBytes += bytesInOutput;
+    if (pkg?.startsWith('@aws-sdk/client-') && bytesInOutput > 0) clients.add(pkg);
+  }
+  return {
+    task,
+    bytes: statSync(file).size,
+    sdkBytes,
+    mapBytes: statSync(`${file}.map`).size,
+    clients: [...clients].sort(),
+    file,
+  };
+}
+
+/** One fresh Node process importing `file`: [wall ms, CPU ms]. */
+function importOnce(file: string, task: string): [number, number] {
+  const script = `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(file)});
+const d = process.cpuUsage(c); console.log(JSON.stringify([performance.now() - t, (d.user + d.system) / 1000]));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...COMMON_ENV,
+      AWS_REGION: 'eu-west-1',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_LAMBDA_FUNCTION_NAME: `drift-remediation-${task}`,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    },
+  });
+  const [wall, cpu] = JSON.parse(out.trim().split('\n').pop() ?? '[]') as [number, number];
+  return [wall, cpu];
+}
+
+export interface MeasureOptions {
+  /** Fresh processes per bundle (the median is reported). @default 7 */
+  readonly runs?: number;
+  /** Tasks to bundle. @default every task (ALL_TASKS) */
+  readonly tasks?: readonly TaskName[];
+  /** Print a table to stdout. @default true */
+  readonly print?: boolean;
+}
+
+export async function measureBundles(opts: MeasureOptions = {}): Promise<BundleFigures[]> {
+  const runs = opts.runs ?? 7;
+  const dir = mkdtempSync(join(tmpdir(), 'drift-remediation-bundles-'));
+  const figures: BundleFigures[] = [];
+  try {
+    for (const task of opts.tasks ?? ALL_TASKS) {
+      const size = await bundleTask(task, dir);
+      const wall: number[] = [];
+      const cpu: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const [w, c] = importOnce(size.file, task);
+        wall.push(w);
+        cpu.push(c);
+      }
+      const { file: _file, ...rest } = size;
+      figures.push({
+        ...rest,
+        initMs: Math.round(percentile(wall, 50)),
+        initCpuMs: Math.round(percentile(cpu, 50)),
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (opts.print ?? true) printBundles(figures, runs);
+  return figures;
+}
+
+const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`;
+
+function printBundles(figures: readonly BundleFigures[], runs: number): void {
+  const t = new Table({
+    head: [
+      'bundle',
+      'minified',
+      'of which SDK',
+      'other',
+      'source map',
+      'init (median)',
+      'init CPU',
+      'SDK clients',
+    ],
+    style: { head: [], border: [] },
+  });
+  for (const f of figures) {
+    t.push([
+      f.task,
+      kb(f.bytes),
+      kb(f.sdkBytes),
+      kb(f.bytes - f.sdkBytes),
+      kb(f.mapBytes),
+      `${f.initMs} ms`,
+      `${f.initCpuMs} ms`,
+      f.clients.map((c) => c.replace('@aws-sdk/client-', '')).join(', '),
+    ]);
+  }
+  console.log(
+    `Lambda bundles (esbuild options from infra TASK_BUNDLING; init = median of ${runs} fresh processes)`,
+  );
+  console.log(t.toString());
+}
