@@ -86,6 +86,8 @@ const AMZ_DATE = '20200101T000000Z';
 export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
   let server: Server | undefined;
   let listener: RequestListener | undefined;
+  /** Requests handed to dynalite and not answered yet: stop() waits for them before closing its store. */
+  const inFlight = new Set<Promise<unknown>>();
   const ttl = new Map<string, { AttributeName: string; Enabled: boolean }>();
 
   const forward = async (
@@ -94,7 +96,9 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
     ctx: RequestContext,
   ): Promise<unknown> => {
     if (!listener) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
-    const res = await post(listener, operation, JSON.stringify(input), ctx.region);
+    const pending = post(listener, operation, JSON.stringify(input), ctx.region);
+    inFlight.add(pending);
+    const res = await pending.finally(() => inFlight.delete(pending));
     let body: Record<string, unknown> = {};
     if (res.text) {
       try {
@@ -195,7 +199,12 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
     async stop() {
       const s = server;
       server = undefined;
-      listener = undefined;
+      listener = undefined; // new requests are refused from here on
+      // dynalite throws (uncaught) when a request reaches its closed store: let the ones it has finish.
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
       if (!s) return;
       await new Promise<void>((resolve) => {
         s.close(() => resolve());
