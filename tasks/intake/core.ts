@@ -17,10 +17,19 @@
  *
  * Per event: validate (contract + per-type resource id) → policy entry → not while this resource's previous
  * execution (for the same rule or source) is still RUNNING (GetItem ORDERING + DescribeExecution) → ordering
- * check (ORDERING table, newer-or-equal orderingTimestamp wins, and the item unchanged since the running
+ * check (ORDERING table, a strictly newer orderingTimestamp wins, and the item unchanged since the running
  * check read it, so two events for one resource handled at once cannot both start) → StartExecution with a
  * deterministic name (ExecutionAlreadyExists = duplicate absorbed). Every event intake drops gets a SKIPPED
  * outcome item.
+ *
+ * Tie rule: a result whose orderingTimestamp equals the mark already recorded never moves the mark and never
+ * starts an execution (COMPLIANT(t) then NON_COMPLIANT(t) starts nothing; recorded SKIPPED with the reason).
+ * The one exception is the same actionable result delivered again (same execution name, and the mark was
+ * claimed to start it): it proceeds to StartExecution, which starts it if the first delivery failed before
+ * starting, or absorbs it as a duplicate.
+ *
+ * Keys: ordering, break-glass and outcome keys go through `boundedKey` (tables.ts), so an event with an
+ * oversized id (e.g. a 2 KB stack id) is still recorded; the DLQ holds only infrastructure failures.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -172,6 +181,9 @@ function invalid(reason: string, messageId: string, ruleName?: string): Drop {
   };
 }
 
+/** A stack name: a letter, then letters, digits and hyphens, at most 128 characters. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+
 /** `arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>` → parts. */
 function parseStackArn(arn: string): { region?: string; account?: string; stackName?: string } {
   const m = /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack\/([^/]+)\//.exec(arn);
@@ -217,6 +229,16 @@ async function normalizeDrift(
   const stackName = arn.stackName ?? stackId;
   const stackKey = `${account}/${region}/AWS::CloudFormation::Stack/${stackName}`;
   const status = d.data['status-details']['stack-drift-status'];
+  if (!STACK_NAME.test(stackName)) {
+    return [
+      {
+        drop: true,
+        reason: `invalid event: stack-id (${stackId.length} characters) names no valid stack (a letter, then up to 127 letters, digits or hyphens)`,
+        resourceKey: stackKey,
+        name: `intake-${messageId}`,
+      },
+    ];
+  }
   if (status !== 'DRIFTED') {
     return [
       {
@@ -380,10 +402,12 @@ export const STARTING_GRACE_MS = 60_000;
 interface SeenClaim {
   exists: boolean;
   executionName?: string | undefined;
+  lastOrderingTimestamp?: string | undefined;
 }
 
 /**
- * Conditional put: true when this orderingTimestamp is newer than or equal to the last one seen. With
+ * Conditional put: true when this orderingTimestamp is newer than the last one seen (the tie rule: an equal
+ * one only passes for the same actionable result delivered again, see the module comment). With
  * `seen` (an event about to start an execution) the put is also conditional on the item still holding
  * what the running check read, so of two events for the same resource handled at once only one claims
  * (the other re-checks and finds this one starting); the claim records `startingAt`.
@@ -398,16 +422,20 @@ async function claimOrdering(
   // Canonical ISO (UTC, milliseconds) so the string comparison in the condition is a time comparison.
   const ts = canonicalTimestamp(event.orderingTimestamp);
   const now = deps.now().toISOString();
-  let condition = 'attribute_not_exists(#k) OR #t <= :t';
+  let condition = 'attribute_not_exists(#k) OR #t < :t';
   const names: Record<string, string> = { '#k': 'key', '#t': 'lastOrderingTimestamp' };
   const values: Record<string, unknown> = { ':t': ts };
   if (seen) {
     names['#e'] = 'executionName';
-    if (!seen.exists) condition = 'attribute_not_exists(#k) OR (#t <= :t AND attribute_not_exists(#e))';
-    else if (seen.executionName === undefined) condition = '#t <= :t AND attribute_not_exists(#e)';
+    if (!seen.exists) condition = 'attribute_not_exists(#k) OR (#t < :t AND attribute_not_exists(#e))';
+    else if (seen.executionName === undefined) condition = '#t < :t AND attribute_not_exists(#e)';
     else {
-      condition = '#t <= :t AND #e = :e';
+      // Equal timestamps only for this very execution's earlier claim (it carries startingAt; a
+      // non-actionable result's mark does not).
+      names['#s'] = 'startingAt';
+      condition = '#e = :e AND (#t < :t OR (#t = :t AND #e = :n AND attribute_exists(#s)))';
       values[':e'] = seen.executionName;
+      values[':n'] = name;
     }
     // DynamoDB rejects names the expression does not use.
     if (!condition.includes('#k')) delete names['#k'];
@@ -460,7 +488,12 @@ async function runningExecution(
     deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
   );
   const previous = typeof r.Item?.executionName === 'string' ? r.Item.executionName : undefined;
-  const seen: SeenClaim = { exists: r.Item !== undefined, executionName: previous };
+  const seen: SeenClaim = {
+    exists: r.Item !== undefined,
+    executionName: previous,
+    lastOrderingTimestamp:
+      typeof r.Item?.lastOrderingTimestamp === 'string' ? r.Item.lastOrderingTimestamp : undefined,
+  };
   if (previous === undefined || previous === name) return { seen };
   try {
     const e = await awsCall('DescribeExecution', () =>
@@ -550,8 +583,11 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
     if (await claimOrdering(deps, event, name, seen)) break;
     if (attempt >= 2) {
       metrics.addMetric('IntakeOutOfOrder', MetricUnit.Count, 1);
+      const tie = seen.lastOrderingTimestamp === canonicalTimestamp(event.orderingTimestamp);
       return recordSkip(deps, {
-        reason: `out of order: a newer result than ${event.orderingTimestamp} was already seen`,
+        reason: tie
+          ? `tie: a result with the same orderingTimestamp ${event.orderingTimestamp} was already seen; an equal-timestamp later result never starts an execution`
+          : `out of order: a newer result than ${event.orderingTimestamp} was already seen`,
         resourceKey,
         name,
         ruleName,

@@ -32,7 +32,7 @@ import {
 import { maxPollsFor } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource } from '../shared/resource-lookup';
-import { blastKey, breakGlassKey } from '../shared/tables';
+import { blastKey, boundedKey, breakGlassKey } from '../shared/tables';
 
 export const PlanInput = z.object({ event: RemediationEvent, execution: ExecutionRef.optional() });
 export type PlanInput = z.infer<typeof PlanInput>;
@@ -163,7 +163,7 @@ async function remediationsInWindow(
           TableName: deps.outcomesTable,
           KeyConditionExpression: 'resourceKey = :k AND sk > :from',
           FilterExpression: 'remediated = :yes',
-          ExpressionAttributeValues: { ':k': resourceKey, ':from': windowStartIso, ':yes': true },
+          ExpressionAttributeValues: { ':k': boundedKey(resourceKey), ':from': windowStartIso, ':yes': true },
           Select: 'COUNT',
           ExclusiveStartKey: start,
         }),

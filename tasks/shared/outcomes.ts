@@ -8,6 +8,7 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Outcome } from './contracts';
 import { awsCall } from './errors';
+import { boundedKey } from './tables';
 
 /** Default retention of audit items (the table's TTL attribute is `expiresAt`). */
 export const OUTCOME_RETENTION_DAYS = 400;
@@ -47,7 +48,7 @@ export function outcomeItem(o: OutcomeInput): Record<string, unknown> {
   const base = Number.isNaN(recordedMs) ? Date.now() : recordedMs;
   const item: Record<string, unknown> = {
     ...(o.extra ?? {}),
-    resourceKey: o.resourceKey,
+    resourceKey: boundedKey(o.resourceKey),
     sk: outcomeSortKey(o.recordedAt, o.executionName),
     executionName: o.executionName,
     outcome: o.outcome,

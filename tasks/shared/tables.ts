@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * DynamoDB tables: key names and item layouts. infra/ creates them from these names; tasks read and
  * write them. All use PAY_PER_REQUEST, KMS encryption, PITR. No TransactWriteItems, UpdateTimeToLive
@@ -41,8 +43,24 @@ export const OUTCOMES = { partitionKey: 'resourceKey', sortKey: 'sk' } as const;
  */
 export const ORDERING = { partitionKey: 'key' } as const;
 export const orderingKey = (ruleOrSource: string, resourceKey: string) =>
-  `order#${ruleOrSource}#${resourceKey}`;
+  boundedKey(`order#${ruleOrSource}#${resourceKey}`);
 export const blastKey = (windowStartIso: string) => `blast#${windowStartIso}`;
 export const reevalKey = (ruleName: string) => `reeval#${ruleName}`;
 /** Break-glass switch for one resource, or for everything with `breakGlassKey('*')`. */
-export const breakGlassKey = (resourceKeyOrStar: string) => `breakglass#${resourceKeyOrStar}`;
+export const breakGlassKey = (resourceKeyOrStar: string) => boundedKey(`breakglass#${resourceKeyOrStar}`);
+
+/** Keys up to this many UTF-8 bytes are stored as they are (DynamoDB allows 2,048 for a partition key). */
+export const KEY_MAX_BYTES = 1024;
+const KEY_PREFIX_CHARS = 200;
+
+/**
+ * A partition key DynamoDB always accepts: the key itself when it is at most KEY_MAX_BYTES, else a stable
+ * digest with a readable prefix, `<first 200 characters>#sha256=<64 hex>` (≤ 900 bytes). Every writer and
+ * reader of a key derived from an event (ordering, break-glass, outcomes' resourceKey) goes through it, so
+ * an event with an oversized id (a 2 KB stack id) still ends in a recorded outcome instead of the DLQ.
+ */
+export function boundedKey(key: string): string {
+  if (Buffer.byteLength(key, 'utf8') <= KEY_MAX_BYTES) return key;
+  const digest = createHash('sha256').update(key, 'utf8').digest('hex');
+  return `${Array.from(key).slice(0, KEY_PREFIX_CHARS).join('')}#sha256=${digest}`;
+}

@@ -10,14 +10,14 @@ import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcon
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type IntakeDeps, processMessage } from '../../../tasks/intake/core';
 import { type PlanDeps, plan } from '../../../tasks/plan/core';
 import { resourceKeyOf } from '../../../tasks/shared/contracts';
 import { putOutcome } from '../../../tasks/shared/outcomes';
-import { breakGlassKey } from '../../../tasks/shared/tables';
+import { boundedKey, breakGlassKey } from '../../../tasks/shared/tables';
 import { ACCOUNT, configEvent, REGION, rawPolicy, SG_ID, testPolicy } from './fixtures/core-tasks';
 
 const sfn = mockClient(SFNClient);
@@ -112,7 +112,7 @@ const body = (orderingTimestamp: string, complianceType = 'NON_COMPLIANT') =>
   });
 
 describe('intake ordering against dynalite', () => {
-  it('newer and equal results start; an older one never does', async () => {
+  it('newer results start, the same result redelivered starts (absorbed); an older one never does', async () => {
     const d = intakeDeps();
     expect((await processMessage(body('2026-11-23T10:00:00Z'), 'm1', d))[0]?.status).toBe('started');
     expect((await processMessage(body('2026-11-23T10:00:00.000Z'), 'm2', d))[0]?.status).toBe('started');
@@ -149,6 +149,73 @@ describe('intake ordering against dynalite', () => {
     const late = await processMessage(body('2026-11-23T10:00:00Z'), 'm2', d);
     expect(late[0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/out of order/) });
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('tie rule: COMPLIANT(t) then NON_COMPLIANT(t) starts nothing and records SKIPPED with the reason', async () => {
+    const d = intakeDeps();
+    const t = '2026-11-23T10:00:00Z';
+    expect((await processMessage(body(t, 'COMPLIANT'), 'm1', d))[0]?.status).toBe('skipped');
+    const later = { ...d, now: () => new Date('2026-11-23T12:00:01Z') };
+    const tie = await processMessage(body('2026-11-23T10:00:00.000Z'), 'm2', later);
+    expect(tie[0]).toMatchObject({
+      status: 'skipped',
+      reason: expect.stringMatching(/^tie: .*never starts/),
+    });
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    const recorded = await ddb.send(
+      new QueryCommand({
+        TableName: tables.outcomes,
+        KeyConditionExpression: 'resourceKey = :k',
+        ExpressionAttributeValues: { ':k': `${ACCOUNT}/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}` },
+      }),
+    );
+    expect(recorded.Items?.map((i) => i.reason)).toEqual([
+      expect.stringMatching(/COMPLIANT/),
+      expect.stringMatching(/^tie: /),
+    ]);
+  });
+
+  it('a drift event with a stack id over 2 KB ends in a recorded SKIPPED outcome under a bounded key', async () => {
+    const d = intakeDeps();
+    const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${'s'.repeat(2100)}/0f0f0f0f-1111-2222-3333-444455556666`;
+    const drift = (status: string) =>
+      JSON.stringify({
+        id: `d-${status}`,
+        source: 'aws.cloudformation',
+        'detail-type': 'CloudFormation Drift Detection Status Change',
+        account: ACCOUNT,
+        region: REGION,
+        detail: { 'stack-id': stackId, 'status-details': { 'stack-drift-status': status } },
+      });
+    for (const status of ['DRIFTED', 'IN_SYNC']) {
+      const [r] = await processMessage(drift(status), `m-${status}`, d);
+      expect(r?.status).toBe('skipped');
+      expect(Buffer.byteLength(r?.resourceKey ?? '')).toBeGreaterThan(2048);
+      const stored = boundedKey(r?.resourceKey ?? '');
+      expect(Buffer.byteLength(stored)).toBeLessThanOrEqual(1024);
+      expect(stored).toMatch(/^\d{12}\/[a-z0-9-]+\/AWS::CloudFormation::Stack\/s+#sha256=[0-9a-f]{64}$/);
+    }
+    const recorded = await ddb.send(
+      new QueryCommand({
+        TableName: tables.outcomes,
+        KeyConditionExpression: 'resourceKey = :k',
+        ExpressionAttributeValues: {
+          ':k': boundedKey(`${ACCOUNT}/${REGION}/AWS::CloudFormation::Stack/${'s'.repeat(2100)}`),
+        },
+      }),
+    );
+    expect(recorded.Items?.map((i) => i.outcome)).toEqual(['SKIPPED', 'SKIPPED']);
+    expect(recorded.Items?.map((i) => i.reason)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^invalid event: stack-id .* names no valid stack/)]),
+    );
+  });
+
+  it('boundedKey: short keys unchanged; long ones a stable digest of at most 1 KB', async () => {
+    const long = boundedKey(`x${'é'.repeat(1500)}`);
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(1024);
+    expect(boundedKey(`x${'é'.repeat(1500)}`)).toBe(long);
+    expect(boundedKey(`x${'é'.repeat(1501)}`)).not.toBe(long);
+    expect(boundedKey('short')).toBe('short');
   });
 });
 

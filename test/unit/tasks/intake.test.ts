@@ -187,7 +187,7 @@ describe('intake: Config compliance changes', () => {
       lastOrderingTimestamp: '2026-11-23T10:00:00.000Z',
     });
     expect(put?.ConditionExpression).toBe(
-      'attribute_not_exists(#k) OR (#t <= :t AND attribute_not_exists(#e))',
+      'attribute_not_exists(#k) OR (#t < :t AND attribute_not_exists(#e))',
     );
     expect(outcomePuts()).toEqual([]);
   });
