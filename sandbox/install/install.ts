@@ -65,7 +65,6 @@ const NOT_EMULATED = new Set([
   'AWS::Lambda::Permission',
   'AWS::SQS::QueuePolicy',
   'AWS::SNS::TopicPolicy',
-  'AWS::Scheduler::Schedule',
   'AWS::Scheduler::ScheduleGroup',
   'AWS::CDK::Metadata',
   'AWS::Events::Archive',
@@ -301,6 +300,26 @@ export async function installRemediationStack(
           });
         }
         put(name, { Arn: arn('events', `rule/${name}`) });
+        break;
+      }
+      case 'AWS::Scheduler::Schedule': {
+        const name = str(props.Name) ?? physicalName(stackName, logicalId, 64);
+        const target = (props.Target ?? {}) as Props;
+        const r = await call('scheduler', 'CreateSchedule', {
+          Name: name,
+          ...(props.GroupName ? { GroupName: props.GroupName } : {}),
+          ScheduleExpression: props.ScheduleExpression,
+          ...(props.ScheduleExpressionTimezone
+            ? { ScheduleExpressionTimezone: props.ScheduleExpressionTimezone }
+            : {}),
+          State: props.State ?? 'ENABLED',
+          Target: {
+            Arn: target.Arn,
+            RoleArn: target.RoleArn,
+            ...(target.Input ? { Input: target.Input } : {}),
+          },
+        });
+        put(name, { Arn: String(r.ScheduleArn) });
         break;
       }
       case 'AWS::StepFunctions::StateMachine': {

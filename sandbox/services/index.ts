@@ -13,6 +13,7 @@ import { iamService } from './iam';
 import { lambdaService } from './lambda';
 import { resourceProviders } from './providers';
 import { s3Service } from './s3';
+import { schedulerService } from './scheduler';
 import { secretsManagerService } from './secretsmanager';
 import { snsService } from './sns';
 import { sqsService } from './sqs';
@@ -24,6 +25,8 @@ export interface AllServicesOptions {
   /** `{ runSchedules: true }` runs rate() schedule rules on the sandbox clock (default: stored, fired on demand). */
   events?: Parameters<typeof eventsService>[0];
   config?: Parameters<typeof configService>[0];
+  /** EventBridge Scheduler: schedules fire on the sandbox clock unless `{ runSchedules: false }`. */
+  scheduler?: Parameters<typeof schedulerService>[0];
 }
 
 export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
@@ -33,6 +36,7 @@ export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
     sqsService(),
     snsService(),
     eventsService(options.events),
+    schedulerService(options.scheduler),
     secretsManagerService(),
     stepFunctionsService(),
     // resources and remediation

@@ -1,0 +1,248 @@
+/**
+ * EventBridge Scheduler (in-process: the installer creates the template's AWS::Scheduler::Schedule
+ * resources through context.call; no HTTP codec). Schedules fire on the sandbox clock (its time scale):
+ * `rate(N unit)` every N units from creation, `at(yyyy-mm-ddThh:mm:ss)` once, `cron(min hour dom month
+ * dow year)` in ScheduleExpressionTimezone (AWS's 6-field syntax with ?, L, W, #; evaluated by croner).
+ * A firing invokes the target ARN (Lambda, SQS, SNS, Step Functions via sandbox/core/targets) with the
+ * target's Input, as the Scheduler's universal/templated targets do. Timers stop with the sandbox.
+ */
+import { Cron } from 'croner';
+import { deliverToArn } from '../../core/targets';
+import type { SandboxContext, ServiceModule } from '../../core/types';
+import { AwsError } from '../../core/types';
+
+interface Schedule {
+  Name: string;
+  GroupName: string;
+  Arn: string;
+  ScheduleExpression: string;
+  ScheduleExpressionTimezone?: string;
+  State: 'ENABLED' | 'DISABLED';
+  Target: { Arn: string; RoleArn?: string; Input?: string };
+  createdAt: Date;
+}
+
+const UNIT_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400 };
+const FIELD_MAX = [59, 23, 31, 12, 7, 2199];
+
+/** AWS cron fields → croner's 7-field pattern (seconds first); `5/10` becomes `5-max/10` for croner. */
+function cronPattern(fields: string): string {
+  const parts = fields.trim().split(/\s+/);
+  if (parts.length !== 6)
+    throw new Error('cron() takes 6 fields: minutes hours day-of-month month day-of-week year');
+  const converted = parts.map((p, i) => p.replace(/^(\d+)\/(\d+)$/, `$1-${FIELD_MAX[i]}/$2`));
+  return `0 ${converted.join(' ')}`;
+}
+
+/**
+ * The first time strictly after `after` at which `expression` fires, or undefined when it never fires
+ * again (a past at()). Throws ValidationException for an expression Scheduler would refuse.
+ */
+export function nextFireTime(
+  expression: string,
+  after: Date,
+  opts: { timezone?: string; createdAt?: Date } = {},
+): Date | undefined {
+  const invalid = (why: string) =>
+    new AwsError('ValidationException', `Invalid Schedule Expression ${expression}. ${why}`);
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (rate) {
+    const n = Number(rate[1]);
+    const unit = UNIT_SECONDS[(rate[2] ?? '').replace(/s$/, '')] ?? 0;
+    if (n < 1 || (n === 1) !== !(rate[2] ?? '').endsWith('s'))
+      throw invalid('rate() takes a positive value and a matching unit.');
+    const periodMs = n * unit * 1000;
+    const start = (opts.createdAt ?? after).getTime();
+    const k = Math.floor((after.getTime() - start) / periodMs) + 1;
+    return new Date(start + Math.max(1, k) * periodMs);
+  }
+  const at = /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(expression);
+  if (at) {
+    // at() is wall time in the schedule's timezone (UTC by default).
+    const local = croneAt(at[1] as string, opts.timezone);
+    return local.getTime() > after.getTime() ? local : undefined;
+  }
+  const cron = /^cron\((.+)\)$/.exec(expression);
+  if (cron) {
+    let job: Cron;
+    try {
+      job = new Cron(cronPattern(cron[1] as string), {
+        paused: true,
+        alternativeWeekdays: true,
+        timezone: opts.timezone ?? 'UTC',
+      });
+    } catch (err) {
+      throw invalid(err instanceof Error ? err.message : String(err));
+    }
+    const next = job.nextRun(after);
+    job.stop();
+    return next ?? undefined;
+  }
+  throw invalid('Use rate(), cron() or at().');
+}
+
+/** The instant of wall time `isoLocal` (no zone) in `timezone`. */
+function croneAt(isoLocal: string, timezone = 'UTC'): Date {
+  const [date, time] = isoLocal.split('T') as [string, string];
+  const [y, mo, d] = date.split('-');
+  const [h, mi, s] = time.split(':');
+  const job = new Cron(`${Number(s)} ${Number(mi)} ${Number(h)} ${Number(d)} ${Number(mo)} * ${Number(y)}`, {
+    paused: true,
+    timezone,
+  });
+  const next = job.nextRun(new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)) - 2 * 86_400_000));
+  job.stop();
+  if (!next) throw new AwsError('ValidationException', `Invalid Schedule Expression at(${isoLocal}).`);
+  return next;
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface SchedulerOptions {
+  /** Fire schedules on the sandbox clock (default true). False: schedules are stored only. */
+  runSchedules?: boolean;
+}
+
+export interface SchedulerService extends ServiceModule {
+  /** Firings so far (schedule, target, ok), for tests and the CLI. */
+  readonly firings: readonly { schedule: string; arn: string; ok: boolean; error?: string }[];
+}
+
+export function schedulerService(options: SchedulerOptions = {}): SchedulerService {
+  const schedules = new Map<string, Schedule>();
+  const timers = new Map<string, AbortController>();
+  const firings: { schedule: string; arn: string; ok: boolean; error?: string }[] = [];
+  let sandbox: SandboxContext | undefined;
+  const key = (group: string, name: string) => `${group}/${name}`;
+
+  const fire = async (ctx: SandboxContext, s: Schedule): Promise<void> => {
+    try {
+      await deliverToArn(ctx, s.Target.Arn, s.Target.Input ?? '{}');
+      firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: true });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: false, error });
+      ctx.log(`scheduler: schedule ${s.Name} → ${s.Target.Arn} failed: ${error}`);
+    }
+  };
+
+  const arm = (s: Schedule): void => {
+    const k = key(s.GroupName, s.Name);
+    timers.get(k)?.abort();
+    timers.delete(k);
+    const ctx = sandbox;
+    if (options.runSchedules === false || !ctx) return;
+    if (ctx.clock.timeScale === 0) {
+      ctx.log(`scheduler: time scale 0 (frozen clock): schedule ${s.Name} does not fire`);
+      return;
+    }
+    const controller = new AbortController();
+    timers.set(k, controller);
+    const loop = async (): Promise<void> => {
+      for (;;) {
+        const now = ctx.clock.now();
+        const next = nextFireTime(s.ScheduleExpression, now, {
+          createdAt: s.createdAt,
+          ...(s.ScheduleExpressionTimezone ? { timezone: s.ScheduleExpressionTimezone } : {}),
+        });
+        if (!next) return;
+        await ctx.clock.sleep(Math.max((next.getTime() - now.getTime()) / 1000, 0.001), controller.signal);
+        if (schedules.get(k) !== s) return;
+        if (s.State === 'ENABLED') await fire(ctx, s);
+      }
+    };
+    loop().catch(() => undefined);
+  };
+
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+  const operations: ServiceModule['operations'] = {
+    CreateSchedule(input, ctx) {
+      const name = str(input.Name);
+      const expression = str(input.ScheduleExpression);
+      const target = input.Target as Record<string, unknown> | undefined;
+      const targetArn = str(target?.Arn);
+      if (!name || !expression || !targetArn)
+        throw new AwsError('ValidationException', 'Name, ScheduleExpression and Target.Arn are required.');
+      const group = str(input.GroupName) ?? 'default';
+      const k = key(group, name);
+      if (schedules.has(k)) throw new AwsError('ConflictException', `Schedule ${name} already exists.`, 409);
+      const timezone = str(input.ScheduleExpressionTimezone);
+      if (timezone && !isTimeZone(timezone))
+        throw new AwsError('ValidationException', `Invalid ScheduleExpressionTimezone ${timezone}.`);
+      const createdAt = ctx.sandbox.clock.now();
+      nextFireTime(expression, createdAt, { ...(timezone ? { timezone } : {}), createdAt }); // validates
+      const state = str(input.State) ?? 'ENABLED';
+      if (state !== 'ENABLED' && state !== 'DISABLED')
+        throw new AwsError('ValidationException', `Invalid State ${state}.`);
+      const arn = `arn:aws:scheduler:${ctx.region}:${ctx.accountId}:schedule/${group}/${name}`;
+      const s: Schedule = {
+        Name: name,
+        GroupName: group,
+        Arn: arn,
+        ScheduleExpression: expression,
+        ...(timezone ? { ScheduleExpressionTimezone: timezone } : {}),
+        State: state,
+        Target: {
+          Arn: targetArn,
+          ...(str(target?.RoleArn) ? { RoleArn: str(target?.RoleArn) } : {}),
+          ...(str(target?.Input) ? { Input: str(target?.Input) } : {}),
+        },
+        createdAt,
+      };
+      schedules.set(k, s);
+      arm(s);
+      return { ScheduleArn: arn };
+    },
+    GetSchedule(input) {
+      const name = str(input.Name) ?? '';
+      const s = schedules.get(key(str(input.GroupName) ?? 'default', name));
+      if (!s) throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
+      const { createdAt, ...view } = s;
+      return { ...view, CreationDate: createdAt };
+    },
+    ListSchedules() {
+      return {
+        Schedules: [...schedules.values()].map((s) => ({
+          Name: s.Name,
+          GroupName: s.GroupName,
+          Arn: s.Arn,
+          State: s.State,
+          Target: { Arn: s.Target.Arn },
+        })),
+      };
+    },
+    DeleteSchedule(input) {
+      const name = str(input.Name) ?? '';
+      const k = key(str(input.GroupName) ?? 'default', name);
+      if (!schedules.delete(k))
+        throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
+      timers.get(k)?.abort();
+      timers.delete(k);
+      return {};
+    },
+  };
+
+  return {
+    serviceName: 'scheduler',
+    signingName: 'scheduler',
+    protocol: 'restJson1',
+    operations,
+    firings,
+    start(ctx) {
+      sandbox = ctx;
+      for (const s of schedules.values()) arm(s);
+    },
+    stop() {
+      for (const c of timers.values()) c.abort();
+      timers.clear();
+    },
+  };
+}
