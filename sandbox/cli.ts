@@ -7,6 +7,7 @@
  *   drift-remediation outbox                       SNS messages a running sandbox has published
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { clientHints } from './client-hints';
 
 function number(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -79,9 +80,7 @@ sandbox
         ...(opts.verbose ? { onLog: (l: string) => console.log(`  · ${l}`) } : {}),
       });
       console.log(`sandbox listening on ${sb.endpoint}`);
-      console.log(
-        `  export AWS_ENDPOINT_URL=${sb.endpoint} AWS_REGION=${sb.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
-      );
+      for (const line of clientHints(sb.endpoint, sb.region)) console.log(`  ${line}`);
       if (sb.stack) console.log(`  state machine: ${sb.stack.stateMachineArn}`);
       sb.onMessage((m) =>
         console.log(`[sns ${m.topicArn.split(':').pop()}] ${m.subject ?? ''}\n${m.message}\n`),

@@ -108,6 +108,13 @@ function headerMap(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
+/** An awsQuery request: a form post (or GET) naming its Action, without a JSON target header. */
+function isQueryRequest(raw: RawHttpRequest): boolean {
+  if (raw.query.has('Action')) return true;
+  const type = (raw.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded';
+}
+
 export class SandboxServer {
   private server: Server | undefined;
   private readonly routes: { prefix: string; handler: HttpRouteHandler }[] = [];
@@ -230,6 +237,10 @@ export class SandboxServer {
     switch (module.protocol) {
       case 'awsJson1_0':
       case 'awsJson1_1':
+        // awsQueryCompatible services (SQS) also answer older clients' awsQuery form posts.
+        if (module.awsQueryCompatible && !target && isQueryRequest(raw)) {
+          return this.handleQuery(module, raw, region, requestId);
+        }
         return this.handleJson(module, raw, region, requestId);
       case 'awsQuery':
       case 'ec2Query':
@@ -260,11 +271,12 @@ export class SandboxServer {
     };
   }
 
-  private queryError(err: AwsError, requestId: string, ns: string): RawHttpResponse {
+  private queryError(err: AwsError, requestId: string, ns: string, module?: ServiceModule): RawHttpResponse {
+    const code = module?.awsQueryCompatible?.[err.code] ?? err.code;
     return {
       status: err.statusCode,
       headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-      body: encodeQueryError(err.code, err.message, err.fault, requestId, ns),
+      body: encodeQueryError(code, err.message, err.fault, requestId, ns),
     };
   }
 
@@ -348,7 +360,7 @@ export class SandboxServer {
           body: encodeEc2Error(e.code, e.message, requestId),
         };
       }
-      return this.queryError(e, requestId, ns);
+      return this.queryError(e, requestId, ns, module);
     }
   }
 
