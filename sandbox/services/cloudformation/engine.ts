@@ -17,6 +17,7 @@ import {
   reportedActual,
 } from './drift';
 import {
+  type CfnResource,
   type CfnTemplate,
   deploymentOrder,
   evaluateConditions,
@@ -217,6 +218,40 @@ export function requireStack(world: CfnWorld, nameOrId: string | undefined): Sta
 
 /** Providers the engine handles itself (no live resource behind them; never drift-checked). */
 const NOOP_TYPES = new Set(['AWS::CDK::Metadata', 'AWS::CloudFormation::WaitConditionHandle']);
+
+/** What an update did so far, for its rollback and cleanup. */
+interface UpdateTrack {
+  created: ResourceState[];
+  updated: { r: ResourceState; before: Obj; live?: Obj }[];
+  replaced: { old: ResourceState; fresh: ResourceState }[];
+}
+
+/** Resources an update removes: no longer in the template, another type, or their condition is false. */
+function removals(
+  stack: StackState,
+  next: Deployment,
+  conditions: Record<string, boolean>,
+): ResourceChangeOut[] {
+  const out: ResourceChangeOut[] = [];
+  for (const r of stack.resources.values()) {
+    const def = next.template.Resources[r.logicalId];
+    const stays = def !== undefined && def.Type === r.type && included(def.Condition, conditions);
+    if (!stays && r.physicalId !== undefined) {
+      out.push(
+        resourceChange({
+          Action: 'Remove',
+          LogicalResourceId: r.logicalId,
+          PhysicalResourceId: r.physicalId,
+          ResourceType: r.type,
+          PolicyAction: 'Delete',
+          Scope: [],
+          Details: [],
+        }),
+      );
+    }
+  }
+  return out;
+}
 
 export class StackEngine {
   readonly world: CfnWorld;
@@ -596,64 +631,55 @@ export class StackEngine {
         ResourceType: def.Type,
       };
       if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
-        const actual = await provider.read(current.physicalId, this.providerContext(stack));
-        const ignored = provider.driftIgnoredProperties ?? [];
-        if (!actual) {
-          changes.push(
-            resourceChange({
-              Action: 'Add',
-              ...base,
-              Scope: [],
-              Details: [],
-              ResourceDriftStatus: 'DELETED',
-            }),
-          );
-          continue;
-        }
-        const drifted = propertyDifferences(checkedProperties(current.properties, ignored), actual);
-        const toTemplate = propertyDifferences(checkedProperties(props, ignored), actual);
-        const templateChanged = canonicalJson(props) !== canonicalJson(current.properties);
-        const driftStatus = drifted.length > 0 ? 'MODIFIED' : 'IN_SYNC';
-        if (toTemplate.length === 0) {
-          if (templateChanged || drifted.length > 0) {
-            changes.push(
-              resourceChange({
-                Action: 'SyncWithActual',
-                ...base,
-                Replacement: 'False',
-                Scope: ['Properties'],
-                Details: [],
-                ResourceDriftStatus: driftStatus,
-              }),
-            );
-          }
-          continue;
-        }
-        const details = toTemplate.map((d) => revertDetail(d, current.properties, requires, now));
-        changes.push(modifyChange(base, details, { ResourceDriftStatus: driftStatus }));
+        const change = await this.revertDriftChange(stack, current, props, base, provider, now);
+        if (change) changes.push(change);
         continue;
       }
       const details = templateDetails(current.properties, props, def.Properties ?? {}, requires, next, stack);
       if (details.length > 0) changes.push(modifyChange(base, details));
     }
-    for (const r of stack.resources.values()) {
-      const def = next.template.Resources[r.logicalId];
-      const stays = def !== undefined && def.Type === r.type && included(def.Condition, conditions);
-      if (!stays && r.physicalId !== undefined) {
-        changes.push(
-          resourceChange({
-            Action: 'Remove',
-            LogicalResourceId: r.logicalId,
-            PhysicalResourceId: r.physicalId,
-            ResourceType: r.type,
-            PolicyAction: 'Delete',
-            Scope: [],
-            Details: [],
-          }),
-        );
-      }
-    }
+    changes.push(...removals(stack, next, conditions));
     return changes;
+  }
+
+  /** REVERT_DRIFT: the change that puts a resource back to its template (recreate, sync or modify). */
+  private async revertDriftChange(
+    stack: StackState,
+    current: ResourceState,
+    props: Record<string, unknown>,
+    base: { LogicalResourceId: string; PhysicalResourceId: string; ResourceType: string },
+    provider: ResourceProvider,
+    now: Date,
+  ): Promise<ResourceChangeOut | undefined> {
+    const requires = (p: string): boolean => provider.requiresReplacement?.(p) ?? false;
+    const actual = await provider.read(base.PhysicalResourceId, this.providerContext(stack));
+    const ignored = provider.driftIgnoredProperties ?? [];
+    if (!actual) {
+      return resourceChange({
+        Action: 'Add',
+        ...base,
+        Scope: [],
+        Details: [],
+        ResourceDriftStatus: 'DELETED',
+      });
+    }
+    const drifted = propertyDifferences(checkedProperties(current.properties, ignored), actual);
+    const toTemplate = propertyDifferences(checkedProperties(props, ignored), actual);
+    const templateChanged = canonicalJson(props) !== canonicalJson(current.properties);
+    const driftStatus = drifted.length > 0 ? 'MODIFIED' : 'IN_SYNC';
+    if (toTemplate.length === 0) {
+      if (!templateChanged && drifted.length === 0) return undefined;
+      return resourceChange({
+        Action: 'SyncWithActual',
+        ...base,
+        Replacement: 'False',
+        Scope: ['Properties'],
+        Details: [],
+        ResourceDriftStatus: driftStatus,
+      });
+    }
+    const details = toTemplate.map((d) => revertDetail(d, current.properties, requires, now));
+    return modifyChange(base, details, { ResourceDriftStatus: driftStatus });
   }
 
   /** Resources as they would be referenced during an update: placeholders for ones not yet created. */
@@ -680,7 +706,38 @@ export class StackEngine {
     revertDrift: boolean,
     token?: string,
   ): Promise<boolean> {
-    const previous: Deployment & { conditions: Record<string, boolean>; outputs: ResolvedOutput[] } = {
+    const { previous, snapshot } = this.adoptDeployment(stack, next, conditions);
+    const order = deploymentOrder(next.template, conditions);
+    const track: UpdateTrack = { created: [], updated: [], replaced: [] };
+    try {
+      for (const id of order) {
+        const def = next.template.Resources[id];
+        if (def) await this.updateResource(stack, next, conditions, revertDrift, id, def, track);
+      }
+      this.publishOutputs(stack);
+    } catch (err) {
+      if (this.world.controller.signal.aborted) return false;
+      this.markUpdateFailed(stack, err, token);
+      await this.rollbackUpdate(stack, previous, snapshot, track.created, track.updated);
+      return false;
+    }
+    await this.cleanUpAfterUpdate(stack, next, conditions, track.replaced, token);
+    this.reorder(stack, order);
+    stack.driftStatus = 'NOT_CHECKED';
+    this.setStackStatus(stack, 'UPDATE_COMPLETE', undefined, token);
+    return true;
+  }
+
+  /** The stack takes the new deployment; returns what a rollback restores. */
+  private adoptDeployment(
+    stack: StackState,
+    next: Deployment,
+    conditions: Record<string, boolean>,
+  ): {
+    previous: Deployment & { conditions: Record<string, boolean>; outputs: ResolvedOutput[] };
+    snapshot: Map<string, ResourceState>;
+  } {
+    const previous = {
       templateBody: stack.templateBody,
       template: stack.template,
       parameters: stack.parameters,
@@ -703,152 +760,152 @@ export class StackEngine {
       conditions,
     });
     stack.lastUpdatedTime = this.now();
-    const order = deploymentOrder(next.template, conditions);
-    const created: ResourceState[] = [];
-    const updated: { r: ResourceState; before: Obj; live?: Obj }[] = [];
-    const replaced: { old: ResourceState; fresh: ResourceState }[] = [];
-    try {
-      for (const id of order) {
-        const def = next.template.Resources[id];
-        if (!def) continue;
-        const props = resolveProperties(
-          def,
-          this.resolveContext(stack, next, conditions, this.installed(stack)),
-        );
-        const current = stack.resources.get(id);
-        const provider = this.provider(def.Type);
-        if (!current || current.physicalId === undefined || current.type !== def.Type) {
-          const r: ResourceState = {
-            logicalId: id,
-            type: def.Type,
-            status: 'NOT_STARTED',
-            timestamp: this.now(),
-            properties: {},
-            attributes: {},
-          };
-          if (current) replaced.push({ old: current, fresh: r });
-          stack.resources.set(id, r);
-          created.push(r);
-          await this.createResource(stack, r, props);
-          continue;
-        }
-        let live: Obj | undefined;
-        if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
-          live = await provider.read(current.physicalId, this.providerContext(stack));
-          if (!live) {
-            // Deleted outside CloudFormation: re-create it.
-            const r: ResourceState = {
-              logicalId: id,
-              type: def.Type,
-              status: 'NOT_STARTED',
-              timestamp: this.now(),
-              properties: {},
-              attributes: {},
-            };
-            stack.resources.set(id, r);
-            created.push(r);
-            await this.createResource(stack, r, props);
-            continue;
-          }
-        }
-        const ignored = provider?.driftIgnoredProperties ?? [];
-        const templateChanged = canonicalJson(props) !== canonicalJson(current.properties);
-        const liveDiffers =
-          live !== undefined && propertyDifferences(checkedProperties(props, ignored), live).length > 0;
-        if (!templateChanged && !liveDiffers) continue;
-        if (live !== undefined && !liveDiffers) {
-          // The template now matches the live resource (SyncWithActual): nothing to change.
-          current.properties = props;
-          delete current.drift;
-          continue;
-        }
-        // Only properties a template declares (before or now) can change; live-only values such as a
-        // generated GroupName or the default VpcId are not the template's and never force a replacement.
-        const declared = new Set([...Object.keys(props), ...Object.keys(current.properties)]);
-        const changedKeys = changedProperties(live ?? current.properties, props).filter((k) =>
-          declared.has(k),
-        );
-        if (
-          provider &&
-          !NOOP_TYPES.has(def.Type) &&
-          changedKeys.some((k) => provider.requiresReplacement?.(k))
-        ) {
-          const fresh: ResourceState = {
-            logicalId: id,
-            type: def.Type,
-            status: 'NOT_STARTED',
-            timestamp: this.now(),
-            properties: {},
-            attributes: {},
-          };
-          stack.resources.set(id, fresh);
-          replaced.push({ old: current, fresh });
-          this.setResourceStatus(
-            stack,
-            fresh,
-            'UPDATE_IN_PROGRESS',
-            'Requested update requires the creation of a new physical resource; hence creating one.',
-          );
-          await this.createResource(stack, fresh, props, 'UPDATE');
-          continue;
-        }
-        this.setResourceStatus(stack, current, 'UPDATE_IN_PROGRESS', undefined, props);
-        await this.sleep(RESOURCE_SECONDS);
-        const before = current.properties;
-        if (provider && !NOOP_TYPES.has(def.Type)) {
-          const result = await provider.update(
-            current.physicalId,
-            props,
-            live ?? current.properties,
-            this.providerContext(stack),
-          );
-          current.physicalId = result.physicalId;
-          current.attributes = { ...result.attributes };
-        }
-        current.properties = props;
-        delete current.drift;
-        updated.push({ r: current, before, ...(live ? { live } : {}) });
-        this.setResourceStatus(stack, current, 'UPDATE_COMPLETE');
-      }
-      this.publishOutputs(stack);
-    } catch (err) {
-      if (this.world.controller.signal.aborted) return false;
-      const failedId = [...stack.resources.values()].find((r) =>
-        r.status.endsWith('_IN_PROGRESS'),
-      )?.logicalId;
-      const failing = failedId ? stack.resources.get(failedId) : undefined;
-      if (failing)
-        this.setResourceStatus(
-          stack,
-          failing,
-          failing.status.startsWith('CREATE') ? 'CREATE_FAILED' : 'UPDATE_FAILED',
-          errorText(err),
-        );
-      this.setStackStatus(
-        stack,
-        'UPDATE_ROLLBACK_IN_PROGRESS',
-        `The following resource(s) failed to ${failing?.status === 'CREATE_FAILED' ? 'create' : 'update'}: [${failedId ?? stack.stackName}]. ${failedId ? '' : errorText(err)}`.trim(),
-        token,
-      );
-      await this.rollbackUpdate(stack, previous, snapshot, created, updated);
-      return false;
+    return { previous, snapshot };
+  }
+
+  private freshResource(id: string, type: string): ResourceState {
+    return {
+      logicalId: id,
+      type,
+      status: 'NOT_STARTED',
+      timestamp: this.now(),
+      properties: {},
+      attributes: {},
+    };
+  }
+
+  /** One resource of an update: create, re-create (deleted outside CloudFormation), replace, update in place, or nothing. */
+  private async updateResource(
+    stack: StackState,
+    next: Deployment,
+    conditions: Record<string, boolean>,
+    revertDrift: boolean,
+    id: string,
+    def: CfnResource,
+    track: UpdateTrack,
+  ): Promise<void> {
+    const props = resolveProperties(def, this.resolveContext(stack, next, conditions, this.installed(stack)));
+    const current = stack.resources.get(id);
+    const provider = this.provider(def.Type);
+    if (!current || current.physicalId === undefined || current.type !== def.Type) {
+      const r = this.freshResource(id, def.Type);
+      if (current) track.replaced.push({ old: current, fresh: r });
+      stack.resources.set(id, r);
+      track.created.push(r);
+      await this.createResource(stack, r, props);
+      return;
     }
-    // Cleanup: replaced physical resources and removed resources.
+    let live: Obj | undefined;
+    if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
+      live = await provider.read(current.physicalId, this.providerContext(stack));
+      if (!live) {
+        // Deleted outside CloudFormation: re-create it.
+        const r = this.freshResource(id, def.Type);
+        stack.resources.set(id, r);
+        track.created.push(r);
+        await this.createResource(stack, r, props);
+        return;
+      }
+    }
+    const ignored = provider?.driftIgnoredProperties ?? [];
+    const templateChanged = canonicalJson(props) !== canonicalJson(current.properties);
+    const liveDiffers =
+      live !== undefined && propertyDifferences(checkedProperties(props, ignored), live).length > 0;
+    if (!templateChanged && !liveDiffers) return;
+    if (live !== undefined && !liveDiffers) {
+      // The template now matches the live resource (SyncWithActual): nothing to change.
+      current.properties = props;
+      delete current.drift;
+      return;
+    }
+    // Only properties a template declares (before or now) can change; live-only values such as a
+    // generated GroupName or the default VpcId are not the template's and never force a replacement.
+    const declared = new Set([...Object.keys(props), ...Object.keys(current.properties)]);
+    const changedKeys = changedProperties(live ?? current.properties, props).filter((k) => declared.has(k));
+    if (provider && !NOOP_TYPES.has(def.Type) && changedKeys.some((k) => provider.requiresReplacement?.(k))) {
+      const fresh = this.freshResource(id, def.Type);
+      stack.resources.set(id, fresh);
+      track.replaced.push({ old: current, fresh });
+      this.setResourceStatus(
+        stack,
+        fresh,
+        'UPDATE_IN_PROGRESS',
+        'Requested update requires the creation of a new physical resource; hence creating one.',
+      );
+      await this.createResource(stack, fresh, props, 'UPDATE');
+      return;
+    }
+    await this.updateInPlace(
+      stack,
+      current,
+      current.physicalId,
+      { props, live, provider, type: def.Type },
+      track,
+    );
+  }
+
+  private async updateInPlace(
+    stack: StackState,
+    current: ResourceState,
+    physicalId: string,
+    change: { props: Obj; live: Obj | undefined; provider: ResourceProvider | undefined; type: string },
+    track: UpdateTrack,
+  ): Promise<void> {
+    const { props, live, provider, type } = change;
+    this.setResourceStatus(stack, current, 'UPDATE_IN_PROGRESS', undefined, props);
+    await this.sleep(RESOURCE_SECONDS);
+    const before = current.properties;
+    if (provider && !NOOP_TYPES.has(type)) {
+      const result = await provider.update(
+        physicalId,
+        props,
+        live ?? current.properties,
+        this.providerContext(stack),
+      );
+      current.physicalId = result.physicalId;
+      current.attributes = { ...result.attributes };
+    }
+    current.properties = props;
+    delete current.drift;
+    track.updated.push({ r: current, before, ...(live ? { live } : {}) });
+    this.setResourceStatus(stack, current, 'UPDATE_COMPLETE');
+  }
+
+  /** The resource that was in progress fails, and the stack starts rolling back. */
+  private markUpdateFailed(stack: StackState, err: unknown, token: string | undefined): void {
+    const failedId = [...stack.resources.values()].find((r) => r.status.endsWith('_IN_PROGRESS'))?.logicalId;
+    const failing = failedId ? stack.resources.get(failedId) : undefined;
+    if (failing)
+      this.setResourceStatus(
+        stack,
+        failing,
+        failing.status.startsWith('CREATE') ? 'CREATE_FAILED' : 'UPDATE_FAILED',
+        errorText(err),
+      );
+    this.setStackStatus(
+      stack,
+      'UPDATE_ROLLBACK_IN_PROGRESS',
+      `The following resource(s) failed to ${failing?.status === 'CREATE_FAILED' ? 'create' : 'update'}: [${failedId ?? stack.stackName}]. ${failedId ? '' : errorText(err)}`.trim(),
+      token,
+    );
+  }
+
+  /** Cleanup: replaced physical resources and removed resources are deleted (failures are only logged). */
+  private async cleanUpAfterUpdate(
+    stack: StackState,
+    next: Deployment,
+    conditions: Record<string, boolean>,
+    replaced: UpdateTrack['replaced'],
+    token: string | undefined,
+  ): Promise<void> {
     this.setStackStatus(stack, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', undefined, token);
     for (const { old } of replaced) {
       try {
         if (old.physicalId !== undefined && !NOOP_TYPES.has(old.type)) {
-          this.event(stack, 'DELETE_IN_PROGRESS', {
-            logicalId: old.logicalId,
-            physicalId: old.physicalId,
-            type: old.type,
-          });
+          const ids = { logicalId: old.logicalId, physicalId: old.physicalId, type: old.type };
+          this.event(stack, 'DELETE_IN_PROGRESS', ids);
           await this.provider(old.type)?.delete(old.physicalId, this.providerContext(stack));
-          this.event(stack, 'DELETE_COMPLETE', {
-            logicalId: old.logicalId,
-            physicalId: old.physicalId,
-            type: old.type,
-          });
+          this.event(stack, 'DELETE_COMPLETE', ids);
         }
       } catch (err) {
         this.sandbox.log(`cloudformation: cleanup of ${old.logicalId} failed: ${errorText(err)}`);
@@ -864,10 +921,6 @@ export class StackEngine {
       }
       stack.resources.delete(r.logicalId);
     }
-    this.reorder(stack, order);
-    stack.driftStatus = 'NOT_CHECKED';
-    this.setStackStatus(stack, 'UPDATE_COMPLETE', undefined, token);
-    return true;
   }
 
   private reorder(stack: StackState, order: readonly string[]): void {

@@ -92,6 +92,94 @@ function templateBodyOf(input: Obj, previous?: StackState): string {
   return body;
 }
 
+interface ChangeSetRequest {
+  stackName: string;
+  name: string;
+  type: 'CREATE' | 'UPDATE';
+  mode: 'REVERT_DRIFT' | undefined;
+}
+
+/** CreateChangeSet's parameters, validated as CloudFormation does. */
+function changeSetRequest(input: Obj): ChangeSetRequest {
+  const stackName = checkStackName(str(input.StackName));
+  const name = str(input.ChangeSetName);
+  if (!name || name.length > 128 || !STACK_NAME.test(name)) {
+    throw validation(
+      `1 validation error detected: Value '${name ?? 'null'}' at 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*`,
+    );
+  }
+  const type = str(input.ChangeSetType) ?? 'UPDATE';
+  if (type !== 'CREATE' && type !== 'UPDATE') {
+    throw validation(`ChangeSetType ${type} is not supported by the sandbox (CREATE, UPDATE)`);
+  }
+  const mode = str(input.DeploymentMode);
+  if (mode !== undefined && mode !== 'REVERT_DRIFT') {
+    throw validation(
+      `1 validation error detected: Value '${mode}' at 'deploymentMode' failed to satisfy constraint: Member must satisfy enum value set: [REVERT_DRIFT]`,
+    );
+  }
+  return { stackName, name, type, mode };
+}
+
+/** The stack a change set is for: none or one under review for CREATE, an updatable one for UPDATE. */
+function changeSetStack(e: StackEngine, req: ChangeSetRequest): StackState | undefined {
+  const { stackName, name, type, mode } = req;
+  const stack = lookupStack(e.world, stackName);
+  if (type === 'CREATE') {
+    if (mode) throw validation('DeploymentMode REVERT_DRIFT is only supported for ChangeSetType UPDATE');
+    if (stack && stack.status !== 'REVIEW_IN_PROGRESS')
+      throw new AwsError(
+        'AlreadyExistsException',
+        `Stack [${stackName}] already exists and cannot be created again with the changeSet [${name}].`,
+      );
+  } else {
+    if (!stack || stack.status === 'REVIEW_IN_PROGRESS')
+      throw validation(`Stack [${stackName}] does not exist`);
+    assertUpdatable(stack);
+  }
+  if (stack && [...e.world.changeSets.values()].some((c) => c.stackId === stack.stackId && c.name === name)) {
+    throw new AwsError('AlreadyExistsException', `ChangeSet [${name}] already exists`);
+  }
+  return stack;
+}
+
+/** Works out a change set's changes in the background: every resource added (CREATE) or the engine's plan (UPDATE). */
+async function computeChangeSet(e: StackEngine, cs: ChangeSetState, target: StackState): Promise<void> {
+  cs.status = 'CREATE_IN_PROGRESS';
+  await e.sleep(CHANGE_SET_SECONDS);
+  try {
+    if (cs.type === 'CREATE') {
+      cs.changes = deploymentOrder(cs.template, cs.conditions).map((id) => ({
+        Type: 'Resource' as const,
+        ResourceChange: {
+          Action: 'Add',
+          LogicalResourceId: id,
+          ResourceType: cs.template.Resources[id]?.Type ?? '',
+          Scope: [],
+          Details: [],
+        },
+      }));
+    } else {
+      cs.changes = await e.plan(target, cs, cs.conditions, cs.deploymentMode === 'REVERT_DRIFT');
+    }
+    const sameTemplate =
+      JSON.stringify(cs.template) === JSON.stringify(target.template) &&
+      JSON.stringify(cs.parameters) === JSON.stringify(target.parameters) &&
+      JSON.stringify(cs.tags) === JSON.stringify(target.tags);
+    if (cs.type === 'UPDATE' && cs.changes.length === 0 && sameTemplate) {
+      cs.status = 'FAILED';
+      cs.statusReason =
+        "The submitted information didn't contain changes. Submit different information to create a change set.";
+      return;
+    }
+    cs.status = 'CREATE_COMPLETE';
+    cs.executionStatus = 'AVAILABLE';
+  } catch (err) {
+    cs.status = 'FAILED';
+    cs.statusReason = errorText(err);
+  }
+}
+
 async function deploymentFor(ctx: RequestContext, input: Obj, previous?: StackState): Promise<Deployment> {
   const templateBody = templateBodyOf(input, previous);
   const template = parseTemplate(templateBody);
@@ -627,45 +715,11 @@ const operations: Record<string, OperationHandler> = {
 
   async CreateChangeSet(input, ctx) {
     const e = engineOf(ctx);
-    const stackName = checkStackName(str(input.StackName));
-    const name = str(input.ChangeSetName);
-    if (!name || name.length > 128 || !STACK_NAME.test(name)) {
-      throw validation(
-        `1 validation error detected: Value '${name ?? 'null'}' at 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*`,
-      );
-    }
-    const type = str(input.ChangeSetType) ?? 'UPDATE';
-    if (type !== 'CREATE' && type !== 'UPDATE') {
-      throw validation(`ChangeSetType ${type} is not supported by the sandbox (CREATE, UPDATE)`);
-    }
-    const mode = str(input.DeploymentMode);
-    if (mode !== undefined && mode !== 'REVERT_DRIFT') {
-      throw validation(
-        `1 validation error detected: Value '${mode}' at 'deploymentMode' failed to satisfy constraint: Member must satisfy enum value set: [REVERT_DRIFT]`,
-      );
-    }
-    let stack = lookupStack(e.world, stackName);
-    if (type === 'CREATE') {
-      if (mode) throw validation('DeploymentMode REVERT_DRIFT is only supported for ChangeSetType UPDATE');
-      if (stack && stack.status !== 'REVIEW_IN_PROGRESS')
-        throw new AwsError(
-          'AlreadyExistsException',
-          `Stack [${stackName}] already exists and cannot be created again with the changeSet [${name}].`,
-        );
-    } else {
-      if (!stack || stack.status === 'REVIEW_IN_PROGRESS')
-        throw validation(`Stack [${stackName}] does not exist`);
-      assertUpdatable(stack);
-    }
-    if (
-      stack &&
-      [...e.world.changeSets.values()].some((c) => c.stackId === stack?.stackId && c.name === name)
-    ) {
-      throw new AwsError('AlreadyExistsException', `ChangeSet [${name}] already exists`);
-    }
-    const d = await deploymentFor(ctx, input, type === 'UPDATE' ? stack : undefined);
+    const req = changeSetRequest(input);
+    let stack = changeSetStack(e, req);
+    const d = await deploymentFor(ctx, input, req.type === 'UPDATE' ? stack : undefined);
     if (!stack) {
-      stack = newStack(ctx, e, stackName, d, input, 'REVIEW_IN_PROGRESS');
+      stack = newStack(ctx, e, req.stackName, d, input, 'REVIEW_IN_PROGRESS');
       e.world.stacks.push(stack);
       e.event(stack, 'REVIEW_IN_PROGRESS', { reason: 'User Initiated' });
     }
@@ -674,12 +728,12 @@ const operations: Record<string, OperationHandler> = {
     deploymentOrder(d.template, conditions);
     const cs: ChangeSetState = {
       ...d,
-      id: changeSetArn(ctx, name),
-      name,
+      id: changeSetArn(ctx, req.name),
+      name: req.name,
       stackId: target.stackId,
       stackName: target.stackName,
-      type,
-      ...(mode ? { deploymentMode: 'REVERT_DRIFT' as const } : {}),
+      type: req.type,
+      ...(req.mode ? { deploymentMode: 'REVERT_DRIFT' as const } : {}),
       ...(str(input.Description) ? { description: str(input.Description) } : {}),
       status: 'CREATE_PENDING',
       executionStatus: 'UNAVAILABLE',
@@ -687,44 +741,9 @@ const operations: Record<string, OperationHandler> = {
       changes: [],
       conditions,
     };
-    if (type === 'CREATE') target.changeSetId = cs.id;
+    if (req.type === 'CREATE') target.changeSetId = cs.id;
     e.world.changeSets.set(cs.id, cs);
-    e.background(`CreateChangeSet ${name}`, async () => {
-      cs.status = 'CREATE_IN_PROGRESS';
-      await e.sleep(CHANGE_SET_SECONDS);
-      try {
-        if (type === 'CREATE') {
-          const order = deploymentOrder(d.template, conditions);
-          cs.changes = order.map((id) => ({
-            Type: 'Resource' as const,
-            ResourceChange: {
-              Action: 'Add',
-              LogicalResourceId: id,
-              ResourceType: d.template.Resources[id]?.Type ?? '',
-              Scope: [],
-              Details: [],
-            },
-          }));
-        } else {
-          cs.changes = await e.plan(target, d, conditions, mode === 'REVERT_DRIFT');
-        }
-        const sameTemplate =
-          JSON.stringify(d.template) === JSON.stringify(target.template) &&
-          JSON.stringify(d.parameters) === JSON.stringify(target.parameters) &&
-          JSON.stringify(d.tags) === JSON.stringify(target.tags);
-        if (type === 'UPDATE' && cs.changes.length === 0 && sameTemplate) {
-          cs.status = 'FAILED';
-          cs.statusReason =
-            "The submitted information didn't contain changes. Submit different information to create a change set.";
-          return;
-        }
-        cs.status = 'CREATE_COMPLETE';
-        cs.executionStatus = 'AVAILABLE';
-      } catch (err) {
-        cs.status = 'FAILED';
-        cs.statusReason = errorText(err);
-      }
-    });
+    e.background(`CreateChangeSet ${req.name}`, () => computeChangeSet(e, cs, target));
     return { Id: cs.id, StackId: target.stackId };
   },
 

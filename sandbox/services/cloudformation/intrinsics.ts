@@ -277,99 +277,99 @@ function toJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function callIntrinsic(fn: string, a: unknown, ctx: ResolveContext): unknown {
-  switch (fn) {
-    case 'Ref':
-      return ref(asString(resolveValue(a, ctx), 'Ref'), ctx);
-    case 'Condition':
-      return condition(asString(a, 'Condition'), ctx);
-    case 'Fn::GetAtt': {
-      let logicalId: string;
-      let attribute: string;
-      if (typeof a === 'string') {
-        const dot = a.indexOf('.');
-        if (dot <= 0)
-          throw templateError('Template error: every Fn::GetAtt object requires two non-empty parameters');
-        logicalId = a.slice(0, dot);
-        attribute = a.slice(dot + 1);
-      } else {
-        const [l, at] = args(a, 'Fn::GetAtt', 2);
-        logicalId = asString(l, 'Fn::GetAtt');
-        attribute = asString(resolveValue(at, ctx), 'Fn::GetAtt');
-      }
-      return getAtt(logicalId, attribute, ctx);
-    }
-    case 'Fn::Join': {
-      const [delim, list] = args(a, 'Fn::Join', 2);
-      const items = asList(resolveValue(list, ctx), 'Fn::Join').filter((x) => x !== NO_VALUE);
-      return items.map((x) => asString(x, 'Fn::Join')).join(asString(delim, 'Fn::Join'));
-    }
-    case 'Fn::Sub': {
-      if (typeof a === 'string') return sub(a, {}, ctx);
-      const [text, vars] = args(a, 'Fn::Sub', 1, 2);
-      if (vars !== undefined && !isObj(vars)) {
-        throw templateError('Template error: the second argument of Fn::Sub must be a map of variables');
-      }
-      return sub(asString(text, 'Fn::Sub'), vars ?? {}, ctx);
-    }
-    case 'Fn::Select': {
-      const [index, list] = args(a, 'Fn::Select', 2);
-      const i = Number(resolveValue(index, ctx));
-      const items = asList(resolveValue(list, ctx), 'Fn::Select');
-      if (!Number.isInteger(i) || i < 0 || i >= items.length) {
-        throw templateError(
-          `Template error: Fn::Select cannot select nonexistent value at index ${String(i)}`,
-        );
-      }
-      return items[i];
-    }
-    case 'Fn::Split': {
-      const [delim, text] = args(a, 'Fn::Split', 2);
-      return asString(resolveValue(text, ctx), 'Fn::Split').split(asString(delim, 'Fn::Split'));
-    }
-    case 'Fn::If': {
-      const [name, whenTrue, whenFalse] = args(a, 'Fn::If', 3);
-      return resolveValue(condition(asString(name, 'Fn::If'), ctx) ? whenTrue : whenFalse, ctx);
-    }
-    case 'Fn::Equals': {
-      const [x, y] = args(a, 'Fn::Equals', 2);
-      return scalarText(resolveValue(x, ctx)) === scalarText(resolveValue(y, ctx));
-    }
-    case 'Fn::And':
-    case 'Fn::Or': {
-      const list = args(a, fn, 2, 10);
-      const values = list.map((c) => evaluateCondition(c, ctx));
-      return fn === 'Fn::And' ? values.every(Boolean) : values.some(Boolean);
-    }
-    case 'Fn::Not': {
-      const [c] = args(a, 'Fn::Not', 1);
-      return !evaluateCondition(c, ctx);
-    }
-    case 'Fn::FindInMap':
-      return findInMap(args(a, 'Fn::FindInMap', 3, 4), ctx);
-    case 'Fn::Base64':
-      return Buffer.from(asString(resolveValue(a, ctx), 'Fn::Base64'), 'utf8').toString('base64');
-    case 'Fn::GetAZs': {
-      const r = resolveValue(a, ctx);
-      const region = r === '' || r === undefined || r === null ? ctx.region : asString(r, 'Fn::GetAZs');
-      return ['a', 'b', 'c'].map((s) => `${region}${s}`);
-    }
-    case 'Fn::ToJsonString': {
-      const r = resolveValue(a, ctx);
-      return typeof r === 'string' ? r : toJson(r);
-    }
-    case 'Fn::ImportValue': {
-      const name = asString(resolveValue(a, ctx), 'Fn::ImportValue');
-      const v = ctx.exports?.get(name);
-      if (v === undefined) throw templateError(`No export named ${name} found.`);
-      ctx.onImport?.(name);
-      return v;
-    }
-    case 'Fn::Length':
-      return asList(resolveValue(a, ctx), 'Fn::Length').length;
-    default:
-      throw templateError(`Template format error: Unrecognized function ${fn}`);
+function getAttArgs(a: unknown, ctx: ResolveContext): [logicalId: string, attribute: string] {
+  if (typeof a === 'string') {
+    const dot = a.indexOf('.');
+    if (dot <= 0)
+      throw templateError('Template error: every Fn::GetAtt object requires two non-empty parameters');
+    return [a.slice(0, dot), a.slice(dot + 1)];
   }
+  const [l, at] = args(a, 'Fn::GetAtt', 2);
+  return [asString(l, 'Fn::GetAtt'), asString(resolveValue(at, ctx), 'Fn::GetAtt')];
+}
+
+function select(a: unknown, ctx: ResolveContext): unknown {
+  const [index, list] = args(a, 'Fn::Select', 2);
+  const i = Number(resolveValue(index, ctx));
+  const items = asList(resolveValue(list, ctx), 'Fn::Select');
+  if (!Number.isInteger(i) || i < 0 || i >= items.length) {
+    throw templateError(`Template error: Fn::Select cannot select nonexistent value at index ${String(i)}`);
+  }
+  return items[i];
+}
+
+function subFn(a: unknown, ctx: ResolveContext): unknown {
+  if (typeof a === 'string') return sub(a, {}, ctx);
+  const [text, vars] = args(a, 'Fn::Sub', 1, 2);
+  if (vars !== undefined && !isObj(vars)) {
+    throw templateError('Template error: the second argument of Fn::Sub must be a map of variables');
+  }
+  return sub(asString(text, 'Fn::Sub'), vars ?? {}, ctx);
+}
+
+function importValue(a: unknown, ctx: ResolveContext): unknown {
+  const name = asString(resolveValue(a, ctx), 'Fn::ImportValue');
+  const v = ctx.exports?.get(name);
+  if (v === undefined) throw templateError(`No export named ${name} found.`);
+  ctx.onImport?.(name);
+  return v;
+}
+
+type Intrinsic = (a: unknown, ctx: ResolveContext, fn: string) => unknown;
+
+/** Every intrinsic function and condition function the sandbox resolves, by name. */
+const RESOLVERS: Record<string, Intrinsic> = {
+  Ref: (a, ctx) => ref(asString(resolveValue(a, ctx), 'Ref'), ctx),
+  Condition: (a, ctx) => condition(asString(a, 'Condition'), ctx),
+  'Fn::GetAtt': (a, ctx) => getAtt(...getAttArgs(a, ctx), ctx),
+  'Fn::Join': (a, ctx) => {
+    const [delim, list] = args(a, 'Fn::Join', 2);
+    const items = asList(resolveValue(list, ctx), 'Fn::Join').filter((x) => x !== NO_VALUE);
+    return items.map((x) => asString(x, 'Fn::Join')).join(asString(delim, 'Fn::Join'));
+  },
+  'Fn::Sub': subFn,
+  'Fn::Select': select,
+  'Fn::Split': (a, ctx) => {
+    const [delim, text] = args(a, 'Fn::Split', 2);
+    return asString(resolveValue(text, ctx), 'Fn::Split').split(asString(delim, 'Fn::Split'));
+  },
+  'Fn::If': (a, ctx) => {
+    const [name, whenTrue, whenFalse] = args(a, 'Fn::If', 3);
+    return resolveValue(condition(asString(name, 'Fn::If'), ctx) ? whenTrue : whenFalse, ctx);
+  },
+  'Fn::Equals': (a, ctx) => {
+    const [x, y] = args(a, 'Fn::Equals', 2);
+    return scalarText(resolveValue(x, ctx)) === scalarText(resolveValue(y, ctx));
+  },
+  'Fn::And': (a, ctx, fn) =>
+    args(a, fn, 2, 10)
+      .map((c) => evaluateCondition(c, ctx))
+      .every(Boolean),
+  'Fn::Or': (a, ctx, fn) =>
+    args(a, fn, 2, 10)
+      .map((c) => evaluateCondition(c, ctx))
+      .some(Boolean),
+  'Fn::Not': (a, ctx) => !evaluateCondition(args(a, 'Fn::Not', 1)[0], ctx),
+  'Fn::FindInMap': (a, ctx) => findInMap(args(a, 'Fn::FindInMap', 3, 4), ctx),
+  'Fn::Base64': (a, ctx) =>
+    Buffer.from(asString(resolveValue(a, ctx), 'Fn::Base64'), 'utf8').toString('base64'),
+  'Fn::GetAZs': (a, ctx) => {
+    const r = resolveValue(a, ctx);
+    const region = r === '' || r === undefined || r === null ? ctx.region : asString(r, 'Fn::GetAZs');
+    return ['a', 'b', 'c'].map((s) => `${region}${s}`);
+  },
+  'Fn::ToJsonString': (a, ctx) => {
+    const r = resolveValue(a, ctx);
+    return typeof r === 'string' ? r : toJson(r);
+  },
+  'Fn::ImportValue': importValue,
+  'Fn::Length': (a, ctx) => asList(resolveValue(a, ctx), 'Fn::Length').length,
+};
+
+function callIntrinsic(fn: string, a: unknown, ctx: ResolveContext): unknown {
+  const intrinsic = Object.hasOwn(RESOLVERS, fn) ? RESOLVERS[fn] : undefined;
+  if (!intrinsic) throw templateError(`Template format error: Unrecognized function ${fn}`);
+  return intrinsic(a, ctx, fn);
 }
 
 /**
