@@ -115,6 +115,41 @@ function invalid(message: string): AwsError {
   return new AwsError('InvalidParameterValueException', message);
 }
 
+/** A rule's InputParameters (a JSON object of strings) with the evaluator's required ones present. */
+function ruleParameters(
+  inputParameters: string | undefined,
+  evaluator: Evaluator | undefined,
+): Record<string, string> {
+  let params: Record<string, string> = {};
+  if (inputParameters !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(inputParameters);
+    } catch {
+      throw invalid('Invalid json string for input parameters.');
+    }
+    if (!isObj(parsed)) throw invalid('Invalid json string for input parameters.');
+    params = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, str(v) ?? JSON.stringify(v)]));
+  }
+  for (const p of evaluator?.requiredParameters ?? []) {
+    if (!params[p] || params[p].trim() === '')
+      throw invalid(`The required parameter [${p}] is not present in the inputParameters`);
+  }
+  return params;
+}
+
+/** A rule's Scope with only the members the caller set. */
+function ruleScope(scope: Obj): Rule['Scope'] {
+  return {
+    ...(strs(scope.ComplianceResourceTypes).length > 0
+      ? { ComplianceResourceTypes: strs(scope.ComplianceResourceTypes) }
+      : {}),
+    ...(str(scope.ComplianceResourceId) ? { ComplianceResourceId: str(scope.ComplianceResourceId) } : {}),
+    ...(str(scope.TagKey) ? { TagKey: str(scope.TagKey) } : {}),
+    ...(str(scope.TagValue) ? { TagValue: str(scope.TagValue) } : {}),
+  };
+}
+
 function ruleTypes(rule: Rule, evaluator: Evaluator | undefined): string[] {
   const scoped = rule.Scope?.ComplianceResourceTypes ?? [];
   return scoped.length > 0 ? scoped : evaluator ? [evaluator.resourceType] : [];
@@ -536,24 +571,8 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
             `The sourceIdentifier ${identifier} is invalid. Please refer to the documentation for a list of valid sourceIdentifiers that can be used when AWS is the Owner.`,
           );
         }
-        let params: Record<string, string> = {};
         const inputParameters = str(cr.InputParameters);
-        if (inputParameters !== undefined) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(inputParameters);
-          } catch {
-            throw invalid('Invalid json string for input parameters.');
-          }
-          if (!isObj(parsed)) throw invalid('Invalid json string for input parameters.');
-          params = Object.fromEntries(
-            Object.entries(parsed).map(([k, v]) => [k, str(v) ?? JSON.stringify(v)]),
-          );
-        }
-        for (const p of evaluator?.requiredParameters ?? []) {
-          if (!params[p] || params[p].trim() === '')
-            throw invalid(`The required parameter [${p}] is not present in the inputParameters`);
-        }
+        const params = ruleParameters(inputParameters, evaluator);
         const st = state(ctx.sandbox);
         const existing = st.rules.get(name);
         if (existing?.ConfigRuleState === 'DELETING')
@@ -566,18 +585,7 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
           ConfigRuleArn:
             existing?.ConfigRuleArn ?? `arn:aws:config:${ctx.region}:${ctx.accountId}:config-rule/${id}`,
           Description: str(cr.Description),
-          Scope: scope
-            ? {
-                ...(strs(scope.ComplianceResourceTypes).length > 0
-                  ? { ComplianceResourceTypes: strs(scope.ComplianceResourceTypes) }
-                  : {}),
-                ...(str(scope.ComplianceResourceId)
-                  ? { ComplianceResourceId: str(scope.ComplianceResourceId) }
-                  : {}),
-                ...(str(scope.TagKey) ? { TagKey: str(scope.TagKey) } : {}),
-                ...(str(scope.TagValue) ? { TagValue: str(scope.TagValue) } : {}),
-              }
-            : undefined,
+          Scope: scope ? ruleScope(scope) : undefined,
           Source: { Owner: owner, SourceIdentifier: identifier },
           InputParameters: inputParameters,
           MaximumExecutionFrequency: str(cr.MaximumExecutionFrequency),
