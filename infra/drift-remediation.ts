@@ -12,6 +12,7 @@ import { ENV } from '../tasks/shared/env';
 import { loadPolicyFile, parsePolicyText } from '../tasks/shared/policy/load';
 import type { NormalizedPolicy } from '../tasks/shared/policy/schema';
 import { Approvals } from './constructs/approvals';
+import { Callbacks } from './constructs/callbacks';
 import { ConfigRules } from './constructs/config-rules';
 import { Intake } from './constructs/intake';
 import { keepStableLogicalIds } from './constructs/logical-ids';
@@ -75,6 +76,11 @@ export interface DriftRemediationProps {
    */
   readonly reapInterval?: Duration;
   /**
+   * How often the reconciler completes waits whose SSM or Config event was lost (the most a lost event costs).
+   * @default Duration.minutes(2)
+   */
+  readonly reconcileInterval?: Duration;
+  /**
    * Removal policy of the tables (outcomes are the audit trail).
    * @default RemovalPolicy.RETAIN
    */
@@ -89,6 +95,7 @@ export class DriftRemediation extends Construct {
   readonly workflow: Workflow;
   readonly intake: Intake;
   readonly schedules: Schedules;
+  readonly callbacks: Callbacks;
   readonly configRules: ConfigRules;
   readonly monitoring: Monitoring;
   /** Every task's function, by task. */
@@ -118,6 +125,10 @@ export class DriftRemediation extends Construct {
       configRules,
       sweepInterval: props.sweepInterval,
       reapInterval: props.reapInterval,
+    });
+    this.callbacks = new Callbacks(this, 'Callbacks', {
+      configRules,
+      reconcileInterval: props.reconcileInterval,
     });
     this.configRules = new ConfigRules(this, 'ConfigRules', { policy: this.policy, runbooks: this.runbooks });
     this.functions = taskFunctionsUnder(this);
@@ -150,6 +161,7 @@ export class DriftRemediation extends Construct {
       [ENV.APPROVALS_TABLE]: t.approvals.tableName,
       [ENV.OUTCOMES_TABLE]: t.outcomes.tableName,
       [ENV.ORDERING_TABLE]: t.ordering.tableName,
+      [ENV.WAITS_TABLE]: t.waits.tableName,
       [ENV.STATE_MACHINE_ARN]: this.workflow.stateMachine.stateMachineArn,
       [ENV.APPROVAL_TOPIC_ARN]: this.approvals.topic.topicArn,
       [ENV.OUTCOME_TOPIC_ARN]: this.workflow.outcomeTopic.topicArn,

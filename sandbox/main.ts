@@ -13,7 +13,11 @@ export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | '
   install?: boolean;
   /** Policy file the stack is built from (default runbooks/policy.yaml). */
   policyFile?: string;
-  /** Options of the emulated services (SSM quotas, Config evaluation times, schedules). */
+  /**
+   * Options of the emulated services (SSM quotas, Config evaluation times, schedules). Schedules run on
+   * the sandbox clock unless `events.runSchedules` is false (the reconciler completes waits whose event
+   * was lost, as the deployed stack's schedule does).
+   */
   serviceOptions?: AllServicesOptions;
 }
 
@@ -25,7 +29,10 @@ export interface DriftSandbox extends Sandbox {
 }
 
 export async function startDriftSandbox(options: DriftSandboxOptions = {}): Promise<DriftSandbox> {
-  const services = allServices(options.serviceOptions);
+  const services = allServices({
+    ...options.serviceOptions,
+    events: { runSchedules: true, ...options.serviceOptions?.events },
+  });
   const stepFunctions = services.find((s) => s.serviceName === 'stepfunctions') as
     | StepFunctionsService
     | undefined;

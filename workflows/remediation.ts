@@ -13,7 +13,12 @@
  * whole state: in JSONPath a Parameters path that does not exist fails the state (States.Runtime),
  * while the task schemas ignore keys they do not know.
  *
- * Loops are all bounded by the tasks (drift polls, slot tries, runbook attempts × polls, verification
+ * Waiting: the runbook's end and Config's COMPLIANT result come by task token (Start runbook and Wait
+ * for compliance are `.waitForTaskToken` tasks, completed by tasks/wait-callback on the AWS event or by
+ * tasks/reconcile-waits, the fallback for lost events). Stack drift detection keeps bounded polling,
+ * its waits sized so the lag stays ≤ 10 % of the detection time. No state only moves data.
+ *
+ * Loops are all bounded (drift polls, slot tries, runbook attempts, CloudFormation-only verification
  * polls); test/workflow/history.test.ts proves the worst case stays under the 25,000-event history cap.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -21,10 +26,15 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { RECONCILE_PERIOD_SECONDS } from '../tasks/reconcile-waits/core';
 import type { Outcome } from '../tasks/shared/contracts';
 import { LAMBDA_SERVICE_ERRORS, StatesErrors } from '../tasks/shared/errors';
+import { RUNBOOK_ATTEMPT_TIMEOUT_SECONDS } from '../tasks/shared/runbook-status';
 
-/** The Lambda-backed steps of the state machine (intake, sweep, reap-leases and the approval endpoint are not in it). */
+/**
+ * The Lambda-backed steps of the state machine (intake, sweep, reap-leases, the approval endpoint, the
+ * event callback wait-callback and the reconciler reconcile-waits are not in it).
+ */
 export const WORKFLOW_TASKS = [
   'plan',
   'confirm-compliance',
@@ -34,11 +44,9 @@ export const WORKFLOW_TASKS = [
   'request-approval',
   'acquire-slot',
   'start-runbook',
-  'check-runbook',
   'release-slot',
   'recheck-drift',
-  'request-reevaluation',
-  'check-compliance',
+  'await-compliance',
   'record-outcome',
 ] as const;
 export type WorkflowTask = (typeof WORKFLOW_TASKS)[number];
@@ -53,34 +61,25 @@ export const STATES = {
   confirm: 'Confirm non-compliance',
   stillNonCompliant: 'Still non-compliant?',
   detectDrift: 'Detect drift',
-  driftDetectionDone: 'Drift detection complete?',
   waitDriftDetection: 'Wait for drift detection',
   checkDrift: 'Check drift detection',
   describeDrift: 'Describe drift',
-  templateViolatesRule: 'Template violates the rule?',
-  approvalRequired: 'Approval required?',
+  /** After Describe drift: still detecting → wait; template violates the rule → ESCALATED; approval; or on. */
+  afterDrift: 'Drift described: escalate, approve or remediate?',
   requestApproval: 'Request approval',
   notifyApprovers: 'Notify approvers',
   acquireSlot: 'Acquire remediation slot',
   slotAcquired: 'Slot acquired?',
   waitSlot: 'Wait for remediation slot',
-  prepareRunbook: 'Prepare first runbook attempt',
   startRunbook: 'Start runbook',
-  waitRunbook: 'Wait for runbook',
-  checkRunbook: 'Check runbook',
   runbookFinished: 'Runbook finished?',
   waitRunbookRetry: 'Wait before retrying runbook',
   releaseSlot: 'Release remediation slot',
   recheckDrift: 'Re-check drift',
   driftResolved: 'Drift resolved?',
   waitRecheck: 'Wait before re-checking drift',
-  requestReevaluation: 'Request re-evaluation',
-  reevaluationRequested: 'Re-evaluation requested?',
-  waitReevaluation: 'Wait for re-evaluation',
-  checkCompliance: 'Check compliance',
-  compliant: 'Compliant?',
+  awaitCompliance: 'Wait for compliance',
   releaseAfterFailure: 'Release remediation slot after failure',
-  prepareOutcome: 'Prepare outcome record',
   recordOutcome: 'Record outcome',
   outcomeSucceeded: 'Outcome succeeded?',
   succeeded: 'Remediation succeeded',
@@ -110,12 +109,10 @@ export const TASK_STATES: Readonly<Record<string, WorkflowTask>> = {
   [STATES.notifyApprovers]: 'request-approval',
   [STATES.acquireSlot]: 'acquire-slot',
   [STATES.startRunbook]: 'start-runbook',
-  [STATES.checkRunbook]: 'check-runbook',
   [STATES.releaseSlot]: 'release-slot',
   [STATES.releaseAfterFailure]: 'release-slot',
   [STATES.recheckDrift]: 'recheck-drift',
-  [STATES.requestReevaluation]: 'request-reevaluation',
-  [STATES.checkCompliance]: 'check-compliance',
+  [STATES.awaitCompliance]: 'await-compliance',
   [STATES.recordOutcome]: 'record-outcome',
 };
 
@@ -148,14 +145,18 @@ export const THROTTLED_START_RETRY = {
 /** Plan's fail-closed error: the exceptions could not be read, so a human decides (ESCALATED). */
 export const ESCALATING_PLAN_ERRORS: readonly string[] = ['ExceptionsUnavailableError'];
 
-/** Marks `$.runbook` before the first Start runbook (attempt 0; Start runbook makes it attempt 1). */
-export const INITIAL_RUNBOOK_STATE = {
-  attempt: 0,
-  phase: 'not-started',
-  polls: 0,
-  maxPolls: 1,
-  waitSeconds: 1,
-} as const;
+/**
+ * Start runbook's task timeout: an attempt's time budget plus two reconcile periods. The reconciler stops
+ * an automation at its budget and fails the wait first; this is the backstop should it not run.
+ */
+export const RUNBOOK_TASK_TIMEOUT_SECONDS = RUNBOOK_ATTEMPT_TIMEOUT_SECONDS + 2 * RECONCILE_PERIOD_SECONDS;
+
+/** Errors of Wait for compliance that end NOT_VERIFIED (timeout by Step Functions or the reconciler; no rule). */
+export const NOT_VERIFIED_ERRORS: readonly string[] = [
+  StatesErrors.Timeout,
+  'VerificationTimeoutError',
+  'VerificationUnavailableError',
+];
 
 const EXECUTION = '$.execution';
 
@@ -225,7 +226,7 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
   };
 }
 
-/** Ending: one recorded outcome on every path (Outcome: X → Prepare outcome record → Record outcome → succeed/fail). */
+/** Ending: one recorded outcome on every path (Outcome: X → Record outcome → succeed/fail). */
 function buildEnding(f: StateFactory): Record<Outcome, sfn.Pass> {
   const s = f.scope;
   const succeeded = new sfn.Succeed(s, STATES.succeeded, { stateName: STATES.succeeded });
@@ -247,21 +248,15 @@ function buildEnding(f: StateFactory): Record<Outcome, sfn.Pass> {
       .when(C.booleanEquals('$.outcome.succeeded', true), succeeded)
       .otherwise(notSucceeded),
   );
-  // Lifts `$.recording` ({ outcome, enteredTime }) to the top level, where record-outcome reads them.
-  const prepareOutcome = f
-    .pass(STATES.prepareOutcome, {
-      parameters: { 'merged.$': 'States.JsonMerge($, $.recording, false)' },
-      outputPath: '$.merged',
-    })
-    .next(recordOutcome);
   const outcomes = {} as Record<Outcome, sfn.Pass>;
   for (const [outcome, name] of Object.entries(OUTCOME_STATES) as [Outcome, string][]) {
     const p = f.pass(name, {
       // EnteredTime of this state is stable across retries of Record outcome: one audit item per execution.
+      // Record outcome reads `$.recording` itself (no Pass spent lifting it).
       parameters: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
       resultPath: '$.recording',
     });
-    p.next(prepareOutcome);
+    p.next(recordOutcome);
     outcomes[outcome] = p;
   }
   return outcomes;
@@ -290,51 +285,42 @@ function builder(scope: Construct, functions: WorkflowFunctions): Builder {
   };
 }
 
-/** Verification: re-check drift; for Config rules, request re-evaluation and check compliance. Entry: Re-check drift. */
+/**
+ * Verification: re-check drift; for a Config rule, wait by task token for its COMPLIANT result (bounded by
+ * the policy's verification timeout → NOT_VERIFIED); without one, poll CloudFormation drift. Entry: Re-check drift.
+ */
 function buildVerification(b: Builder): sfn.State {
   const recheckDrift = b.onFailure(
     b.invoke(STATES.recheckDrift, 'recheck-drift', { resultPath: '$.verification' }),
   );
-  const verificationPayload = {
-    'event.$': '$.event',
-    'plan.$': '$.plan',
-    'verification.$': '$.verification',
-    'execution.$': EXECUTION,
-  };
-  const requestReevaluation = b.onFailure(
-    b.invoke(STATES.requestReevaluation, 'request-reevaluation', {
-      payload: verificationPayload,
-      resultPath: '$.verification',
+  const awaitCompliance = new tasks.LambdaInvoke(b.scope, STATES.awaitCompliance, {
+    stateName: STATES.awaitCompliance,
+    lambdaFunction: b.functions['await-compliance'],
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      taskToken: sfn.JsonPath.taskToken,
+      'event.$': '$.event',
+      'plan.$': '$.plan',
+      'verification.$': '$.verification',
+      'execution.$': EXECUTION,
     }),
-  );
-  const checkCompliance = b.onFailure(
-    b.invoke(STATES.checkCompliance, 'check-compliance', {
-      payload: verificationPayload,
-      resultPath: '$.verification',
-    }),
-  );
-  const waitReevaluation = b
-    .wait(STATES.waitReevaluation, '$.verification.waitSeconds')
-    .next(checkCompliance);
-  requestReevaluation.next(
-    b
-      .choice(STATES.reevaluationRequested)
-      .when(C.stringEquals('$.verification.status', 'failed'), b.outcome('NOT_VERIFIED'))
-      .otherwise(waitReevaluation),
-  );
-  checkCompliance.next(
-    b
-      .choice(STATES.compliant)
-      .when(C.stringEquals('$.verification.status', 'verified'), b.outcome('VERIFIED'))
-      .when(C.stringEquals('$.verification.status', 'failed'), b.outcome('NOT_VERIFIED'))
-      .otherwise(requestReevaluation),
-  );
+    retryOnServiceExceptions: false,
+    resultPath: '$.verification',
+    taskTimeout: sfn.Timeout.at('$.plan.verification.timeoutSeconds'),
+  });
+  awaitCompliance.addRetry(retryProps(TRANSIENT_RETRY));
+  awaitCompliance.addCatch(b.outcome('NOT_VERIFIED'), {
+    errors: [...NOT_VERIFIED_ERRORS],
+    resultPath: '$.error',
+  });
+  b.onFailure(awaitCompliance);
+  awaitCompliance.next(b.outcome('VERIFIED'));
   recheckDrift.next(
     b
       .choice(STATES.driftResolved)
       .when(C.stringEquals('$.verification.status', 'verified'), b.outcome('VERIFIED'))
       .when(C.stringEquals('$.verification.status', 'failed'), b.outcome('NOT_VERIFIED'))
-      .when(C.isPresent('$.event.configRuleName'), requestReevaluation)
+      .when(C.isPresent('$.event.configRuleName'), awaitCompliance)
       .otherwise(b.wait(STATES.waitRecheck, '$.verification.waitSeconds').next(recheckDrift)),
   );
   return recheckDrift;
@@ -352,31 +338,25 @@ function buildSlotRelease(b: Builder, next: sfn.IChainable): sfn.State {
   return releaseSlot;
 }
 
-/** Runbook attempts: start, wait, check; a retryable failure re-attempts. Entry: Start runbook. */
+/**
+ * Runbook attempts: Start runbook starts the automation and waits by task token for its end; a retryable
+ * failure waits retryAfterSeconds and re-attempts. Entry: Start runbook.
+ */
 function buildRunbook(b: Builder, onSucceeded: sfn.IChainable): sfn.State {
-  const startRunbook = b.onFailure(
-    b.invoke(STATES.startRunbook, 'start-runbook', {
-      payload: {
-        'event.$': '$.event',
-        'plan.$': '$.plan',
-        'drift.$': '$.drift',
-        'runbook.$': '$.runbook',
-        'execution.$': EXECUTION,
-      },
-      resultPath: '$.runbook',
-    }),
-  );
+  // The whole state: `$.runbook` (the previous attempt) exists only on re-attempts.
+  const startRunbook = new tasks.LambdaInvoke(b.scope, STATES.startRunbook, {
+    stateName: STATES.startRunbook,
+    lambdaFunction: b.functions['start-runbook'],
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({ taskToken: sfn.JsonPath.taskToken, 'state.$': '$' }),
+    retryOnServiceExceptions: false,
+    resultPath: '$.runbook',
+    taskTimeout: sfn.Timeout.duration(Duration.seconds(RUNBOOK_TASK_TIMEOUT_SECONDS)),
+  });
+  startRunbook.addRetry(retryProps(TRANSIENT_RETRY));
   startRunbook.addRetry(retryProps(THROTTLED_START_RETRY));
-  const checkRunbook = b.onFailure(
-    b.invoke(STATES.checkRunbook, 'check-runbook', {
-      payload: { 'plan.$': '$.plan', 'runbook.$': '$.runbook', 'execution.$': EXECUTION },
-      resultPath: '$.runbook',
-    }),
-  );
-  const waitRunbook = b.wait(STATES.waitRunbook, '$.runbook.waitSeconds');
-  startRunbook.next(waitRunbook);
-  waitRunbook.next(checkRunbook);
-  checkRunbook.next(
+  b.onFailure(startRunbook);
+  startRunbook.next(
     b
       .choice(STATES.runbookFinished)
       .when(C.stringEquals('$.runbook.phase', 'succeeded'), onSucceeded)
@@ -388,8 +368,7 @@ function buildRunbook(b: Builder, onSucceeded: sfn.IChainable): sfn.State {
         ),
         b.wait(STATES.waitRunbookRetry, '$.runbook.waitSeconds').next(startRunbook),
       )
-      .when(C.stringEquals('$.runbook.phase', 'failed'), b.failure)
-      .otherwise(waitRunbook),
+      .otherwise(b.failure),
   );
   return startRunbook;
 }
@@ -397,25 +376,19 @@ function buildRunbook(b: Builder, onSucceeded: sfn.IChainable): sfn.State {
 /** Slot admission: acquire (retrying after a wait), then the first runbook attempt. Entry: Acquire remediation slot. */
 function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
   const acquireSlot = b.onFailure(b.invoke(STATES.acquireSlot, 'acquire-slot', { resultPath: '$.slot' }));
-  const prepareRunbook = b
-    .pass(STATES.prepareRunbook, {
-      result: sfn.Result.fromObject(INITIAL_RUNBOOK_STATE),
-      resultPath: '$.runbook',
-    })
-    .next(runbook);
   const waitSlot = b.wait(STATES.waitSlot, '$.slot.waitSeconds');
   acquireSlot.next(
-    b
-      .choice(STATES.slotAcquired)
-      .when(C.booleanEquals('$.slot.acquired', true), prepareRunbook)
-      .otherwise(waitSlot),
+    b.choice(STATES.slotAcquired).when(C.booleanEquals('$.slot.acquired', true), runbook).otherwise(waitSlot),
   );
   waitSlot.next(acquireSlot);
   return acquireSlot;
 }
 
-/** Approval: required → wait for a decision; notify-only → notify; else straight on. Entry: Approval required? */
-function buildApproval(b: Builder, onApproved: sfn.IChainable): sfn.State {
+/** Approval: required → wait for a decision; notify-only → notify; then `onApproved`. */
+function buildApproval(
+  b: Builder,
+  onApproved: sfn.IChainable,
+): { requestApproval: sfn.State; notifyApprovers: sfn.State } {
   const approvalPayload = {
     'event.$': '$.event',
     'plan.$': '$.plan',
@@ -446,18 +419,20 @@ function buildApproval(b: Builder, onApproved: sfn.IChainable): sfn.State {
   );
   requestApproval.next(onApproved);
   notifyApprovers.next(onApproved);
-  return b
-    .choice(STATES.approvalRequired)
-    .when(C.booleanEquals('$.plan.approval.required', true), requestApproval)
-    .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), notifyApprovers)
-    .otherwise(onApproved);
+  return { requestApproval, notifyApprovers };
 }
 
 /**
- * Drift detection (stack mode polls), describe the drift; a template that itself violates the rule
- * escalates. Entry: Detect drift.
+ * Drift detection, then one Choice for everything decided from the drift: stack detection still running →
+ * wait (sized by detect/check-drift), check, describe again; the template itself violates the rule →
+ * ESCALATED; approval required → Request approval; notify-only → Notify approvers; else `onDrift`.
+ * Entry: Detect drift.
  */
-function buildDriftDetection(b: Builder, onDrift: sfn.IChainable): sfn.State {
+function buildDriftDetection(
+  b: Builder,
+  approval: { requestApproval: sfn.State; notifyApprovers: sfn.State },
+  onDrift: sfn.IChainable,
+): sfn.State {
   const detectDrift = b.onFailure(
     b.invoke(STATES.detectDrift, 'detect-drift', {
       payload: {
@@ -475,6 +450,7 @@ function buildDriftDetection(b: Builder, onDrift: sfn.IChainable): sfn.State {
       resultPath: '$.drift',
     }),
   );
+  // Returns the drift unchanged while a stack detection is still in progress.
   const describeDrift = b.onFailure(
     b.invoke(STATES.describeDrift, 'describe-drift', {
       payload: {
@@ -486,9 +462,15 @@ function buildDriftDetection(b: Builder, onDrift: sfn.IChainable): sfn.State {
       resultPath: '$.drift',
     }),
   );
+  detectDrift.next(describeDrift);
+  checkDrift.next(describeDrift);
   describeDrift.next(
     b
-      .choice(STATES.templateViolatesRule)
+      .choice(STATES.afterDrift)
+      .when(
+        C.stringEquals('$.drift.detectionStatus', 'DETECTION_IN_PROGRESS'),
+        b.wait(STATES.waitDriftDetection, '$.drift.waitSeconds').next(checkDrift),
+      )
       .when(
         C.and(
           C.isPresent('$.drift.templateViolatesRule'),
@@ -496,17 +478,10 @@ function buildDriftDetection(b: Builder, onDrift: sfn.IChainable): sfn.State {
         ),
         b.outcome('ESCALATED'),
       )
+      .when(C.booleanEquals('$.plan.approval.required', true), approval.requestApproval)
+      .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), approval.notifyApprovers)
       .otherwise(onDrift),
   );
-  const driftDone = b.choice(STATES.driftDetectionDone);
-  detectDrift.next(driftDone);
-  driftDone
-    .when(
-      C.stringEquals('$.drift.detectionStatus', 'DETECTION_IN_PROGRESS'),
-      b.wait(STATES.waitDriftDetection, '$.drift.waitSeconds').next(checkDrift),
-    )
-    .otherwise(describeDrift);
-  checkDrift.next(driftDone);
   return detectDrift;
 }
 
@@ -569,6 +544,6 @@ export function remediationDefinition(scope: Construct, functions: WorkflowFunct
   const runbook = buildRunbook(b, release);
   const acquire = buildSlotAcquire(b, runbook);
   const approval = buildApproval(b, acquire);
-  const drift = buildDriftDetection(b, approval);
+  const drift = buildDriftDetection(b, approval, acquire);
   return sfn.DefinitionBody.fromChainable(buildPlanAndConfirm(b, drift));
 }

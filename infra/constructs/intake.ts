@@ -1,5 +1,5 @@
 /**
- * Intake: the EventBridge rules (NON_COMPLIANT results of the policy's Config rules, DRIFTED stacks),
+ * Intake: the EventBridge rules (NON_COMPLIANT and COMPLIANT results of the policy's Config rules, DRIFTED stacks),
  * the KMS-encrypted intake queue with its dead-letter queue, and the intake function reading the queue.
  */
 import { Aws, Duration } from 'aws-cdk-lib';
@@ -56,14 +56,16 @@ export class Intake extends Concern {
     const toQueue = new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue });
     if (configRules.length) {
       new events.Rule(this, 'ConfigComplianceRule', {
-        description: "NON_COMPLIANT results of the remediation policy's Config rules",
+        // COMPLIANT too: intake's ordering guard records them (an older NON_COMPLIANT delivered late then
+        // starts nothing); they never start a remediation.
+        description: "Compliance changes of the remediation policy's Config rules",
         eventPattern: {
           source: ['aws.config'],
           detailType: ['Config Rules Compliance Change'],
           detail: {
             messageType: ['ComplianceChangeNotification'],
             configRuleName: [...configRules],
-            newEvaluationResult: { complianceType: ['NON_COMPLIANT'] },
+            newEvaluationResult: { complianceType: ['NON_COMPLIANT', 'COMPLIANT'] },
           },
         },
         targets: [toQueue],

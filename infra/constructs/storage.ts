@@ -1,11 +1,11 @@
-/** Storage: the stack's one KMS key and the four tables (leases, approvals, outcomes, ordering). */
+/** Storage: the stack's one KMS key and the tables (leases, approvals, outcomes, ordering, waits). */
 import { Aws, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { APPROVALS, LEASES, ORDERING, OUTCOMES } from '../../tasks/shared/tables';
+import { APPROVALS, LEASES, ORDERING, OUTCOMES, WAITS } from '../../tasks/shared/tables';
 import { Concern } from './logical-ids';
 
 export interface StorageProps {
@@ -21,6 +21,8 @@ export interface Tables {
   readonly approvals: dynamodb.Table;
   readonly outcomes: dynamodb.Table;
   readonly ordering: dynamodb.Table;
+  /** Executions waiting by task token for a runbook's end or a COMPLIANT result. */
+  readonly waits: dynamodb.Table;
 }
 
 /** Services that encrypt with the key on the stack's behalf (rule deliveries, alarm actions, topics). */
@@ -64,6 +66,7 @@ export class Storage extends Concern {
       approvals: table('ApprovalsTable', APPROVALS.partitionKey),
       outcomes: table('OutcomesTable', OUTCOMES.partitionKey, OUTCOMES.sortKey),
       ordering: table('OrderingTable', ORDERING.partitionKey),
+      waits: table('WaitsTable', WAITS.partitionKey, WAITS.sortKey),
     };
   }
 }

@@ -20,8 +20,15 @@ import type { Storage } from './storage';
 import type { TaskFunction } from './task-function';
 import type { Workflow } from './workflow';
 
-/** Tasks outside the state machine, hosted by Intake, Schedules and Approvals. */
-export const HOSTED_TASKS = ['intake', 'sweep', 'reap-leases', 'approval-endpoint'] as const;
+/** Tasks outside the state machine, hosted by Intake, Schedules, Approvals and Callbacks. */
+export const HOSTED_TASKS = [
+  'intake',
+  'sweep',
+  'reap-leases',
+  'approval-endpoint',
+  'wait-callback',
+  'reconcile-waits',
+] as const;
 /** Every Lambda: the workflow's tasks plus the ones outside the state machine. */
 export const ALL_TASKS = [...WORKFLOW_TASKS, ...HOSTED_TASKS] as const;
 export type TaskName = (typeof ALL_TASKS)[number];
@@ -78,18 +85,22 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'describe-drift': { env: [], grant: (fn) => allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts']) },
   'request-approval': { env: [ENV.APPROVALS_TABLE, ENV.APPROVAL_TOPIC_ARN, ENV.APPROVAL_BASE_URL, ENV.SIGNING_SECRET_ARN, ENV.AUTOMATION_ASSUME_ROLE_ARN], grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.topic.grantPublish(fn); r.approvals.signingSecret.grantRead(fn); } },
   'acquire-slot': { env: [ENV.LEASES_TABLE], grant: (fn, r) => r.storage.tables.leases.grantReadWriteData(fn) },
-  'start-runbook': { env: [ENV.AUTOMATION_ASSUME_ROLE_ARN], grant: (fn, r) => r.runbooks.grantStart(fn) },
-  'check-runbook': { env: [], grant: (fn, r) => r.runbooks.grantExecutionControl(fn.taskRole) },
+  // start-runbook: starts the attempt, registers its token, reads the automation once (ended before registration?)
+  'start-runbook': { env: [ENV.AUTOMATION_ASSUME_ROLE_ARN, ENV.WAITS_TABLE], grant: (fn, r) => { r.runbooks.grantStart(fn); r.runbooks.grantExecutionControl(fn.taskRole); r.storage.tables.waits.grantReadWriteData(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
   'release-slot': { env: [ENV.LEASES_TABLE], grant: (fn, r) => r.storage.tables.leases.grantReadWriteData(fn) },
   'recheck-drift': { env: [], grant: grantDriftDetection },
-  'request-reevaluation': { env: [ENV.ORDERING_TABLE], grant: (fn, r) => { allow(fn.taskRole, ['config:StartConfigRulesEvaluation'], ['*']); r.storage.tables.ordering.grantReadWriteData(fn); } },
-  'check-compliance': { env: [], grant: (fn) => allow(fn.taskRole, COMPLIANCE_BY_RESOURCE, ['*']) },
+  // await-compliance: coalesced re-evaluation (ordering), registers its token, reads compliance once
+  'await-compliance': { env: [ENV.ORDERING_TABLE, ENV.WAITS_TABLE], grant: (fn, r) => { allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.waits.grantReadWriteData(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
   'record-outcome': { env: [ENV.OUTCOMES_TABLE, ENV.APPROVALS_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.APPROVAL_TOPIC_ARN], grant: (fn, r) => { r.storage.tables.outcomes.grantReadWriteData(fn); r.storage.tables.approvals.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); r.approvals.topic.grantPublish(fn); } },
   // intake: starts executions; drops (invalid, older, no entry, already running) are SKIPPED outcomes;
   // at most one running execution per resource and rule, so it looks at the previous one.
   intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); } },
   sweep: { env: [ENV.INTAKE_QUEUE_URL, ENV.CONFIG_RULES], grant: (fn, r) => { allow(fn.taskRole, ['config:GetComplianceDetailsByConfigRule'], ['*']); r.intake.queue.grantSendMessages(fn); } },
   'reap-leases': { env: [ENV.LEASES_TABLE, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.leases.grantReadWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, 'lease holders'); } },
+  // wait-callback: SSM / Config events complete waits (a failed automation's step message: GetAutomationExecution)
+  'wait-callback': { env: [ENV.WAITS_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); r.workflow.grantTaskResponses(fn.taskRole); } },
+  // reconcile-waits: every waiting token against SSM / Config; stops an automation past its deadline
+  'reconcile-waits': { env: [ENV.WAITS_TABLE, ENV.ORDERING_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.workflow.grantTaskResponses(fn.taskRole); } },
   'approval-endpoint': { env: [ENV.APPROVALS_TABLE, ENV.SIGNING_SECRET_ARN], memorySize: 512, grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.signingSecret.grantRead(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
 };
 

@@ -20,6 +20,12 @@ export interface FaultRule {
   errorCode?: string;
   errorStatus?: number;
   errorMessage?: string;
+  /**
+   * Probability (0..1) that an event an emulated AWS service publishes is lost on the way to EventBridge
+   * (AWS delivers them best effort). Keyed `<source>:<detail-type>`, e.g.
+   * `aws.ssm:EC2 Automation Execution Status-change Notification` or `aws.config:*`.
+   */
+  dropRate?: number;
 }
 
 export interface FaultConfig {
@@ -85,6 +91,7 @@ function validateRule(key: string, rule: FaultRule): void {
   };
   rate('throttleRate', rule.throttleRate);
   rate('errorRate', rule.errorRate);
+  rate('dropRate', rule.dropRate);
   for (const name of ['latencySeconds', 'latencyJitterSeconds'] as const) {
     const v = rule[name];
     if (v !== undefined && (!Number.isFinite(v) || v < 0)) {
@@ -138,6 +145,15 @@ export class FaultInjector {
       }
     }
     return best?.rule;
+  }
+
+  /** Whether the event `source` publishes with `detailType` is lost (a rule's dropRate); counted in `injected`. */
+  drops(source: string, detailType: string): boolean {
+    const rate = this.ruleFor(source, detailType)?.dropRate;
+    if (!rate || this.random() >= rate) return false;
+    const key = `${source}:${detailType}`;
+    this.injected.set(key, (this.injected.get(key) ?? 0) + 1);
+    return true;
   }
 
   /** Sleeps the configured latency, then throws the injected fault if the dice say so. */

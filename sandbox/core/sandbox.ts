@@ -188,6 +188,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         log(`events: no EventBridge module; dropped ${full['detail-type']} from ${full.source}`);
         return;
       }
+      if (faults.drops(full.source, full['detail-type'])) {
+        log(`events: fault injection dropped ${full['detail-type']} from ${full.source}`);
+        return;
+      }
       await bus(full);
     },
     async call(service, operation, input) {

@@ -5,7 +5,8 @@
  *   execution?: { id, name, startTime } }`.
  * Output: DriftState (stored at `$.drift`), polls + 1:
  *   - DETECTION_COMPLETE → detectionStatus DETECTION_COMPLETE (describe-drift next)
- *   - DETECTION_IN_PROGRESS → next adaptive `waitSeconds` (2, 4, 8, 16, 30, 30 …) for the Wait state's SecondsPath;
+ *   - DETECTION_IN_PROGRESS → next `waitSeconds` = 10 % of the time since drift.detectionStartedAt (≥ 1 s), so the
+ *     detection is seen at most max(1 s, 10 %) after it ends;
  *     once polls reaches maxPolls → DriftDetectionTimeoutError
  *   - DETECTION_FAILED → DriftDetectionFailedError (with CloudFormation's reason)
  */
@@ -24,7 +25,7 @@ import {
   InvalidInputError,
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { nextWaitSeconds } from '../shared/polling';
+import { proportionalWaitSeconds } from '../shared/polling';
 
 export const CheckDriftInput = z.object({
   drift: DriftState,
@@ -80,5 +81,8 @@ export async function checkDrift(input: CheckDriftInput, deps: CheckDriftDeps): 
       { detectionId, polls },
     );
   }
-  return { ...drift, detectionStatus: status, polls, waitSeconds: nextWaitSeconds(polls) };
+  // 10 % of the time the detection has taken so far: it is seen at most that late.
+  const started = drift.detectionStartedAt ? Date.parse(drift.detectionStartedAt) : Number.NaN;
+  const elapsedSeconds = Number.isNaN(started) ? 0 : (deps.now().getTime() - started) / 1000;
+  return { ...drift, detectionStatus: status, polls, waitSeconds: proportionalWaitSeconds(elapsedSeconds) };
 }

@@ -11,6 +11,8 @@
  *   - stack mode: every MODIFIED/DELETED resource; differences combined with `/<LogicalId>` prefixed paths;
  *     expected/actual/added/removed keyed by logical id (`<LogicalId>/<Property>` for lists).
  *   - mode none: nothing to describe (NOT_CHECKED).
+ *   - stack mode with the detection still DETECTION_IN_PROGRESS: returned unchanged, no call (the workflow's
+ *     Choice after Describe drift waits, runs Check drift detection and comes back here).
  * templateViolatesRule = IN_SYNC with the template, yet the event names a Config rule and confirmation says
  * the resource is still non-compliant: the template itself violates the rule (the workflow escalates).
  */
@@ -209,6 +211,8 @@ export async function describeDrift(input: DescribeDriftInput, deps: DescribeDri
       `drift: mode ${drift.mode} needs stackName${drift.mode === 'resource' ? ' and logicalResourceId' : ''}`,
     ]);
   }
+  // Stack detection still running: nothing to describe yet; the Choice after this state waits and checks.
+  if (drift.mode === 'stack' && drift.detectionStatus === 'DETECTION_IN_PROGRESS') return drift;
   if (drift.detectionStatus !== 'DETECTION_COMPLETE') {
     throw new InvalidInputError('describe-drift: invalid input', [
       `drift.detectionStatus: ${drift.detectionStatus}, expected DETECTION_COMPLETE`,

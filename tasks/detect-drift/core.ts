@@ -4,8 +4,9 @@
  * Input (DetectDriftInput): `{ event: RemediationEvent, plan?: PlanResult, confirmation?: ConfirmationResult,
  *   execution?: { id, name, startTime } }`.
  * Output: DriftState (stored at `$.drift`):
- *   - resourceType AWS::CloudFormation::Stack → stack mode: DetectStackDrift (asynchronous) →
- *     `{ mode: 'stack', inStack: true, detectionId, detectionStatus: 'DETECTION_IN_PROGRESS', polls: 0, waitSeconds }`;
+ *   - resourceType AWS::CloudFormation::Stack → stack mode: DescribeStackResources (what is detected sizes the
+ *     waits), DetectStackDrift (asynchronous) → `{ mode: 'stack', inStack: true, detectionId, detectionStatus:
+ *     'DETECTION_IN_PROGRESS', detectionStartedAt, polls: 0, maxPolls, waitSeconds: driftFirstWaitSeconds(resources) }`;
  *     the workflow then waits `waitSeconds` and runs check-drift until DETECTION_COMPLETE.
  *   - any other type → find its stack (event.stackName + logicalResourceId, else
  *     DescribeStackResources({ PhysicalResourceId })); not in a stack → `{ mode: 'none', inStack: false,
@@ -25,7 +26,7 @@ import * as z from 'zod';
 import { ConfirmationResult, type DriftState, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall, DriftDetectionFailedError, DriftRemediationError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { nextWaitSeconds } from '../shared/polling';
+import { proportionalPollsWithin } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { isStackMissing } from '../shared/resource-lookup';
 
@@ -37,13 +38,29 @@ export const DetectDriftInput = z.object({
 });
 export type DetectDriftInput = z.infer<typeof DetectDriftInput>;
 
-/** Drift-detection polls allowed: with waits 2, 4, 8, 16, 30, 30, … this is about 13 minutes. */
-export const DRIFT_MAX_POLLS = 30;
+/** Longest a stack drift detection is followed (then DriftDetectionTimeoutError). */
+export const DRIFT_TIMEOUT_SECONDS = 900;
+/** Low estimate of a stack drift detection: a fixed part plus a part per resource checked. */
+export const DRIFT_BASE_SECONDS = 1;
+export const DRIFT_SECONDS_PER_RESOURCE = 0.25;
+
+/** The first wait for a detection over `resources` resources (a low estimate: never much after it ends). */
+export function driftFirstWaitSeconds(resources: number): number {
+  return Math.max(1, Math.floor(DRIFT_BASE_SECONDS + DRIFT_SECONDS_PER_RESOURCE * Math.max(0, resources)));
+}
+
+/** Polls that cover DRIFT_TIMEOUT_SECONDS from the first wait, 10 % of the elapsed time apart. */
+export function driftMaxPolls(firstWaitSeconds: number): number {
+  return proportionalPollsWithin(DRIFT_TIMEOUT_SECONDS, { firstWaitSeconds });
+}
+
+/** The most polls any detection gets (the shortest first wait, 1 s): the history bound uses it. */
+export const DRIFT_MAX_POLLS = driftMaxPolls(1);
 
 export interface DetectDriftDeps {
   cloudFormation: CloudFormationClient;
   now: () => Date;
-  /** Override DRIFT_MAX_POLLS. */
+  /** Override the poll bound (default: driftMaxPolls of the first wait). */
   maxPolls?: number;
 }
 
@@ -90,14 +107,21 @@ async function findStack(
 export async function detectDrift(input: DetectDriftInput, deps: DetectDriftDeps): Promise<DriftState> {
   const { event } = input;
   assertResourceId(event.resourceType, event.resourceId);
-  const maxPolls = deps.maxPolls ?? DRIFT_MAX_POLLS;
-  const waitSeconds = nextWaitSeconds(0);
+  const maxPolls = deps.maxPolls ?? 1;
+  const waitSeconds = 1;
 
   if (event.resourceType === STACK_TYPE) {
     const stackName = event.stackName ?? event.resourceId;
-    const r = await detecting('DetectStackDrift', () =>
-      deps.cloudFormation.send(new DetectStackDriftCommand({ StackName: event.stackId ?? stackName })),
+    const StackName = event.stackId ?? stackName;
+    // What is detected sizes the waits: the stack's resources.
+    const listed = await detecting('DescribeStackResources', () =>
+      deps.cloudFormation.send(new DescribeStackResourcesCommand({ StackName })),
     );
+    const startedAt = deps.now();
+    const r = await detecting('DetectStackDrift', () =>
+      deps.cloudFormation.send(new DetectStackDriftCommand({ StackName })),
+    );
+    const firstWait = driftFirstWaitSeconds(listed?.StackResources?.length ?? 0);
     if (!r.StackDriftDetectionId)
       throw new DriftDetectionFailedError('DetectStackDrift returned no detection id');
     return {
@@ -106,9 +130,10 @@ export async function detectDrift(input: DetectDriftInput, deps: DetectDriftDeps
       stackName,
       detectionId: r.StackDriftDetectionId,
       detectionStatus: 'DETECTION_IN_PROGRESS',
+      detectionStartedAt: startedAt.toISOString(),
       polls: 0,
-      maxPolls,
-      waitSeconds,
+      maxPolls: deps.maxPolls ?? driftMaxPolls(firstWait),
+      waitSeconds: firstWait,
     };
   }
 

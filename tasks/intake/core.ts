@@ -39,7 +39,7 @@ import {
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import * as z from 'zod';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
@@ -466,6 +466,37 @@ async function claimOrdering(
   }
 }
 
+/**
+ * Moves the ordering mark forward for a result that starts nothing (COMPLIANT): newer-or-equal wins, and
+ * the execution the item names (and its startingAt) are left as they are.
+ */
+async function advanceOrdering(deps: IntakeDeps, event: RemediationEvent): Promise<void> {
+  const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
+  const ts = canonicalTimestamp(event.orderingTimestamp);
+  try {
+    await awsCall('UpdateItem(ordering)', () =>
+      deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.orderingTable,
+          Key: { key },
+          UpdateExpression: 'SET #t = :t, #ev = :ev, #u = :u',
+          ConditionExpression: 'attribute_not_exists(#k) OR #t <= :t',
+          ExpressionAttributeNames: {
+            '#k': 'key',
+            '#t': 'lastOrderingTimestamp',
+            '#ev': 'eventId',
+            '#u': 'updatedAt',
+          },
+          ExpressionAttributeValues: { ':t': ts, ':ev': event.eventId, ':u': deps.now().toISOString() },
+        }),
+      ),
+    );
+  } catch (err) {
+    // An even newer result was already seen: nothing to move.
+    if (!(err instanceof Error && err.name === 'ConditionalCheckFailedException')) throw err;
+  }
+}
+
 /** `arn:…:stateMachine:<sm>` + name → `arn:…:execution:<sm>:<name>`. */
 export function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -554,8 +585,9 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
   const name = executionName(event);
   if (!c.actionable) {
     // A compliant result still moves the ordering mark forward, so an older NON_COMPLIANT result
-    // delivered late never starts a remediation.
-    await claimOrdering(deps, event, name);
+    // delivered late never starts a remediation. It keeps the item's execution (a COMPLIANT result
+    // arriving while a remediation runs must not hide that execution from the running check).
+    await advanceOrdering(deps, event);
     return recordSkip(deps, { reason: c.skipReason ?? 'not actionable', resourceKey, name, ruleName });
   }
   const entry = findEntry(deps.policy, event);

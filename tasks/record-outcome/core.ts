@@ -4,6 +4,7 @@
  *
  * Input  { outcome: VERIFIED | SKIPPED | ESCALATED | REJECTED | EXPIRED | FAILED | NOT_VERIFIED (chosen by the workflow),
  *          execution: { id, name, startTime }, enteredTime?: ISO ($$.State.EnteredTime),
+ *          (outcome and enteredTime may instead arrive as `recording: { outcome, enteredTime }`, the workflow's shape)
  *          event?, plan?, confirmation?, drift?, approval?, runbook?, verification?, error?: { Error, Cause } }
  *   Only `outcome` and `execution` are required. The state slices are whatever exists on the path that
  *   led here; a slice that is malformed is ignored (never a reason to lose the outcome).
@@ -51,7 +52,18 @@ import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { putOutcome } from '../shared/outcomes';
 
-export const RecordOutcomeInput = z.object({
+/**
+ * The state the workflow hands over: `outcome` and `enteredTime` arrive in `$.recording` (set by the
+ * "Outcome: X" state) and are lifted to the top level here (no Pass state is spent moving them).
+ */
+function liftRecording(v: unknown): unknown {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+  const { recording, ...rest } = v as Record<string, unknown>;
+  if (!recording || typeof recording !== 'object' || Array.isArray(recording)) return v;
+  return { ...rest, ...(recording as Record<string, unknown>) };
+}
+
+const RecordOutcomeFields = z.object({
   outcome: Outcome,
   execution: ExecutionRef,
   enteredTime: z.iso.datetime({ offset: true }).optional().catch(undefined),
@@ -64,6 +76,7 @@ export const RecordOutcomeInput = z.object({
   verification: VerificationState.optional().catch(undefined),
   error: CaughtError.optional().catch(undefined),
 });
+export const RecordOutcomeInput = z.preprocess(liftRecording, RecordOutcomeFields);
 export type RecordOutcomeInput = z.infer<typeof RecordOutcomeInput>;
 
 /** The slice of Powertools Metrics this task uses (a fake in tests). */

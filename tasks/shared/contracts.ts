@@ -9,8 +9,8 @@
  *   $.drift         DriftState            Detect drift / Check drift detection / Describe drift
  *   $.approval      ApprovalDecision      Request approval (only when required)
  *   $.slot          SlotState             Acquire remediation slot / Release remediation slot
- *   $.runbook       RunbookState          Start runbook / Check runbook
- *   $.verification  VerificationState     Re-check drift / Request re-evaluation / Check compliance
+ *   $.runbook       RunbookState          Start runbook (its callback: the automation's end)
+ *   $.verification  VerificationState     Re-check drift / Wait for compliance (its callback)
  *   $.error         { Error, Cause }      any Catch
  *   $.outcome       OutcomeRecord         Record outcome
  */
@@ -161,8 +161,10 @@ export const DriftState = z.object({
   /** Polls done so far; bounded by maxPolls. */
   polls: z.number().int().min(0),
   maxPolls: z.number().int().positive(),
-  /** Next Wait (SecondsPath $.drift.waitSeconds). */
+  /** Next Wait (SecondsPath $.drift.waitSeconds): sized so the lag stays ≤ 10 % of the detection time. */
   waitSeconds: z.number().int().min(1),
+  /** ISO time the stack-level detection began (stack mode): later waits are 10 % of the time elapsed since. */
+  detectionStartedAt: z.string().optional(),
   /** Set by Describe drift. IN_SYNC | MODIFIED | DELETED | NOT_CHECKED | UNKNOWN */
   resourceDriftStatus: z.string().optional(),
   expected: z.record(z.string(), z.unknown()).optional(),
@@ -217,14 +219,12 @@ export const RunbookState = z.object({
   documentName: z.string().optional(),
   /** Pending | InProgress | Waiting | Success | Failed | TimedOut | Cancelled | … (SSM's statuses). */
   status: z.string().optional(),
-  /** Success → done; Failed → retry or give up; InProgress → wait again. */
+  /** Success → done; Failed → retry or give up; running only inside the wait (never seen by the workflow). */
   phase: z.enum(['not-started', 'running', 'succeeded', 'failed']),
   /** true when phase=failed and attempts remain. */
   retryable: z.boolean().optional(),
   failureMessage: z.string().optional(),
-  polls: z.number().int().min(0),
-  maxPolls: z.number().int().positive(),
-  /** Next Wait (SecondsPath $.runbook.waitSeconds): poll interval, or retryAfterSeconds before a re-attempt. */
+  /** Wait before a re-attempt (SecondsPath $.runbook.waitSeconds): the plan's retryAfterSeconds. */
   waitSeconds: z.number().int().min(1),
 });
 export type RunbookState = z.infer<typeof RunbookState>;

@@ -20,6 +20,8 @@ export const ENV = {
   APPROVALS_TABLE: 'APPROVALS_TABLE',
   OUTCOMES_TABLE: 'OUTCOMES_TABLE',
   ORDERING_TABLE: 'ORDERING_TABLE',
+  /** Executions waiting for a runbook or a compliance result by task token (tasks/shared/waits.ts). */
+  WAITS_TABLE: 'WAITS_TABLE',
   STATE_MACHINE_ARN: 'STATE_MACHINE_ARN',
   APPROVAL_TOPIC_ARN: 'APPROVAL_TOPIC_ARN',
   OUTCOME_TOPIC_ARN: 'OUTCOME_TOPIC_ARN',

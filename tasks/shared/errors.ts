@@ -88,9 +88,21 @@ export class RunbookStartRejectedError extends DriftRemediationError {
   readonly retryable = false;
 }
 
-/** The automation did not reach a terminal status within the polling budget. */
-export class RunbookPollTimeoutError extends DriftRemediationError {
-  override readonly name = 'RunbookPollTimeoutError';
+/** The automation did not reach a terminal status within its time budget (it is stopped first). */
+export class RunbookTimeoutError extends DriftRemediationError {
+  override readonly name = 'RunbookTimeoutError';
+  readonly retryable = false;
+}
+
+/** Config did not report COMPLIANT within the policy's verification timeout (the reconciler says so): NOT_VERIFIED. */
+export class VerificationTimeoutError extends DriftRemediationError {
+  override readonly name = 'VerificationTimeoutError';
+  readonly retryable = false;
+}
+
+/** Verification cannot happen (e.g. the Config rule is gone): the workflow ends NOT_VERIFIED. */
+export class VerificationUnavailableError extends DriftRemediationError {
+  override readonly name = 'VerificationUnavailableError';
   readonly retryable = false;
 }
 

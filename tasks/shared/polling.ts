@@ -35,3 +35,32 @@ export function totalWaitSeconds(polls: number, opts: BackoffOptions = {}): numb
   for (let i = 0; i < polls; i++) total += nextWaitSeconds(i, opts);
   return total;
 }
+
+/**
+ * Polling sized to what is being waited for, so the lag (operation done → poll that sees it) stays within
+ * `fraction` of the operation's duration: the first wait is a low estimate of the duration, every later
+ * wait is `fraction` of the time elapsed so far (at least 1 s, Step Functions' Wait granularity). An
+ * operation that ends at T > first wait is seen at most max(1 s, fraction × T) late.
+ */
+export interface ProportionalPolling {
+  /** Low estimate of the operation's duration, seconds: the first wait. */
+  firstWaitSeconds: number;
+  /** Lag bound as a fraction of the elapsed time (default 0.1). */
+  fraction?: number;
+}
+
+/** The wait before the next poll, given the seconds elapsed since the operation began. */
+export function proportionalWaitSeconds(elapsedSeconds: number, fraction = 0.1): number {
+  return Math.max(1, Math.floor(fraction * Math.max(0, elapsedSeconds)));
+}
+
+/** Polls needed to cover `timeoutSeconds` with proportional waits (for the poll bound and the history budget). */
+export function proportionalPollsWithin(timeoutSeconds: number, p: ProportionalPolling): number {
+  let t = Math.max(1, Math.floor(p.firstWaitSeconds));
+  let polls = 1;
+  while (t < timeoutSeconds) {
+    t += proportionalWaitSeconds(t, p.fraction);
+    polls++;
+  }
+  return polls;
+}

@@ -64,3 +64,17 @@ export function boundedKey(key: string): string {
   const digest = createHash('sha256').update(key, 'utf8').digest('hex');
   return `${Array.from(key).slice(0, KEY_PREFIX_CHARS).join('')}#sha256=${digest}`;
 }
+
+/**
+ * Waits: executions parked in a `.waitForTaskToken` state until an AWS event (or the reconciler) says
+ * what they wait for happened. One item per (target, waiter):
+ *   { target: `runbook#${automationExecutionId}` | `compliance#${rule}#${resourceKey}`, waiter: executionName,
+ *     kind, taskToken (never leaves the table), executionArn, registeredAt, deadline?, expiresAt, … }
+ * The event callback Queries `target`; the reconciler Scans (the table holds one item per waiting execution).
+ * Completing: SendTaskSuccess/Failure first, then DeleteItem conditional on the same token (at-least-once
+ * delivery; a used token answers TaskTimedOut/TaskDoesNotExist/InvalidToken, which also deletes).
+ */
+export const WAITS = { partitionKey: 'target', sortKey: 'waiter' } as const;
+export const runbookWaitTarget = (automationExecutionId: string) => `runbook#${automationExecutionId}`;
+export const complianceWaitTarget = (ruleName: string, resourceKey: string) =>
+  boundedKey(`compliance#${ruleName}#${resourceKey}`);

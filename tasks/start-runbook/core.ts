@@ -1,10 +1,15 @@
 /**
- * Start runbook: StartAutomationExecution of the plan's runbook for attempt n = previous attempt + 1.
+ * Start runbook (a `.waitForTaskToken` task): StartAutomationExecution of the plan's runbook for attempt
+ * n = previous attempt + 1, then park the execution until the automation ends.
  *
- * Input  { event: RemediationEvent, plan: PlanResult (decision remediate, runbook required),
- *          drift?: DriftState, runbook?: RunbookState (the previous attempt), execution: { id, name, startTime } }
- * Output RunbookState ($.runbook): { attempt, automationExecutionId, documentName, status: 'Pending',
- *          phase: 'running', polls: 0, maxPolls, waitSeconds: first adaptive wait }
+ * Input  { taskToken, state: { event: RemediationEvent, plan: PlanResult (decision remediate, runbook required),
+ *          drift?: DriftState, runbook?: RunbookState (the previous attempt), execution: { id, name, startTime } } }
+ * Effect the token is registered in WAITS under `runbook#<automationExecutionId>` (tasks/shared/waits.ts), then the
+ *        automation's status is read once: if it already ended, the wait is completed here. Otherwise the SSM
+ *        status-change event (tasks/wait-callback) or the reconciler (tasks/reconcile-waits) completes it.
+ * Returns the registered attempt (for the log; Step Functions takes the callback's output instead).
+ * Callback output RunbookState ($.runbook): tasks/shared/runbook-status.ts (succeeded, or failed with the failing
+ *        step's message and retryable = attempt < plan.attempts.max, waitSeconds = plan.attempts.retryAfterSeconds).
  *
  * Safety: the resource id is re-validated for its type (assertResourceId) and the parameters are
  * resolved (resolveParameters, AutomationAssumeRole from AUTOMATION_ASSUME_ROLE_ARN) before any call.
@@ -27,27 +32,30 @@ import {
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { resolveParameters } from '../shared/parameters';
-import { nextWaitSeconds } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
-import { DEFAULT_RUNBOOK_MAX_POLLS, RUNBOOK_BACKOFF } from '../shared/runbook-polling';
+import { automationStatus, RUNBOOK_ATTEMPT_TIMEOUT_SECONDS, runbookResult } from '../shared/runbook-status';
+import { runbookWaitTarget } from '../shared/tables';
+import { completeWait, expiresAtFor, type RunbookWait, registerWait, type WaitsDeps } from '../shared/waits';
 
-export { DEFAULT_RUNBOOK_MAX_POLLS, RUNBOOK_BACKOFF } from '../shared/runbook-polling';
-
-export const StartRunbookInput = z.object({
+export const StartRunbookState = z.object({
   event: RemediationEvent,
   plan: PlanResult,
   drift: DriftState.optional(),
   runbook: RunbookState.optional(),
   execution: ExecutionRef,
 });
+export type StartRunbookState = z.infer<typeof StartRunbookState>;
+
+export const StartRunbookInput = z.object({ taskToken: z.string().min(1), state: StartRunbookState });
 export type StartRunbookInput = z.infer<typeof StartRunbookInput>;
 
-export interface StartRunbookDeps {
+export interface StartRunbookDeps extends WaitsDeps {
   ssm: SSMClient;
   /** AUTOMATION_ASSUME_ROLE_ARN: the role every runbook runs as. */
   automationAssumeRoleArn: string;
-  /** Polls allowed per attempt (default DEFAULT_RUNBOOK_MAX_POLLS). */
-  maxPolls?: number;
+  now: () => Date;
+  /** Longest an attempt may run (default RUNBOOK_ATTEMPT_TIMEOUT_SECONDS). */
+  attemptTimeoutSeconds?: number;
 }
 
 /** SSM requires a UUID ClientToken: sha256(executionId#attempt) laid out as an RFC 4122 version-5-style UUID. */
@@ -75,7 +83,11 @@ function mapStartError(err: unknown, documentName: string, attempt: number): Err
   );
 }
 
-export async function startRunbook(input: StartRunbookInput, deps: StartRunbookDeps): Promise<RunbookState> {
+/** Starts the attempt's automation (idempotent per execution and attempt) and returns the running attempt. */
+export async function startAutomation(
+  input: StartRunbookState,
+  deps: Pick<StartRunbookDeps, 'ssm' | 'automationAssumeRoleArn'>,
+): Promise<RunbookState & { automationExecutionId: string }> {
   const { event, plan, execution } = input;
   if (plan.decision !== 'remediate' || !plan.runbook) {
     throw new InvalidInputError('start-runbook: the plan does not remediate with a runbook', [
@@ -126,8 +138,42 @@ export async function startRunbook(input: StartRunbookInput, deps: StartRunbookD
     documentName,
     status: 'Pending',
     phase: 'running',
-    polls: 0,
-    maxPolls: deps.maxPolls ?? DEFAULT_RUNBOOK_MAX_POLLS,
-    waitSeconds: nextWaitSeconds(0, RUNBOOK_BACKOFF),
+    waitSeconds: plan.attempts.retryAfterSeconds,
   };
+}
+
+/** Starts the attempt, registers the task token for its end, and completes at once if it already ended. */
+export async function startRunbook(input: StartRunbookInput, deps: StartRunbookDeps): Promise<RunbookState> {
+  const { state } = input;
+  const runbook = await startAutomation(state, deps);
+  const now = deps.now();
+  const deadline = new Date(
+    now.getTime() + (deps.attemptTimeoutSeconds ?? RUNBOOK_ATTEMPT_TIMEOUT_SECONDS) * 1000,
+  );
+  const wait: RunbookWait = {
+    kind: 'runbook',
+    target: runbookWaitTarget(runbook.automationExecutionId),
+    waiter: state.execution.name,
+    taskToken: input.taskToken,
+    executionArn: state.execution.id,
+    registeredAt: now.toISOString(),
+    deadline: deadline.toISOString(),
+    expiresAt: expiresAtFor(deadline),
+    automationExecutionId: runbook.automationExecutionId,
+    runbook,
+    maxAttempts: state.plan.attempts.max,
+    retryAfterSeconds: state.plan.attempts.retryAfterSeconds,
+  };
+  await registerWait(deps, wait);
+  // An automation that ended before the registration sent its event to nobody: look once. Only an
+  // optimisation: if the look fails, the event or the reconciler completes the wait.
+  const done = await automationStatus(deps.ssm, runbook.automationExecutionId).then(
+    ({ status, failureMessage }) => runbookResult(runbook, status, failureMessage, wait),
+    () => undefined,
+  );
+  if (done) {
+    await completeWait(deps, wait, { output: done });
+    return done;
+  }
+  return runbook;
 }

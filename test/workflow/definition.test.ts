@@ -8,8 +8,9 @@ import { LAMBDA_SERVICE_ERRORS } from '../../tasks/shared/errors';
 import { definitionFromTemplate, stateTasks } from '../../workflows/local';
 import {
   ESCALATING_PLAN_ERRORS,
-  INITIAL_RUNBOOK_STATE,
+  NOT_VERIFIED_ERRORS,
   OUTCOME_STATES,
+  RUNBOOK_TASK_TIMEOUT_SECONDS,
   STATES,
   TASK_STATES,
   TASK_TIMEOUT_SECONDS,
@@ -78,7 +79,7 @@ describe('synthesized definition', () => {
       expect(keys).not.toContain(banned);
   });
 
-  it('has exactly the designed states, with their types', () => {
+  it('has exactly the designed states, with their types (no state only moves data but the first)', () => {
     const expected: Record<string, string> = {
       [STATES.start]: 'Pass',
       [STATES.plan]: 'Task',
@@ -86,34 +87,24 @@ describe('synthesized definition', () => {
       [STATES.confirm]: 'Task',
       [STATES.stillNonCompliant]: 'Choice',
       [STATES.detectDrift]: 'Task',
-      [STATES.driftDetectionDone]: 'Choice',
       [STATES.waitDriftDetection]: 'Wait',
       [STATES.checkDrift]: 'Task',
       [STATES.describeDrift]: 'Task',
-      [STATES.templateViolatesRule]: 'Choice',
-      [STATES.approvalRequired]: 'Choice',
+      [STATES.afterDrift]: 'Choice',
       [STATES.requestApproval]: 'Task',
       [STATES.notifyApprovers]: 'Task',
       [STATES.acquireSlot]: 'Task',
       [STATES.slotAcquired]: 'Choice',
       [STATES.waitSlot]: 'Wait',
-      [STATES.prepareRunbook]: 'Pass',
       [STATES.startRunbook]: 'Task',
-      [STATES.waitRunbook]: 'Wait',
-      [STATES.checkRunbook]: 'Task',
       [STATES.runbookFinished]: 'Choice',
       [STATES.waitRunbookRetry]: 'Wait',
       [STATES.releaseSlot]: 'Task',
       [STATES.recheckDrift]: 'Task',
       [STATES.driftResolved]: 'Choice',
       [STATES.waitRecheck]: 'Wait',
-      [STATES.requestReevaluation]: 'Task',
-      [STATES.reevaluationRequested]: 'Choice',
-      [STATES.waitReevaluation]: 'Wait',
-      [STATES.checkCompliance]: 'Task',
-      [STATES.compliant]: 'Choice',
+      [STATES.awaitCompliance]: 'Task',
       [STATES.releaseAfterFailure]: 'Task',
-      [STATES.prepareOutcome]: 'Pass',
       [STATES.recordOutcome]: 'Task',
       [STATES.outcomeSucceeded]: 'Choice',
       [STATES.succeeded]: 'Succeed',
@@ -190,9 +181,10 @@ describe('synthesized definition', () => {
     });
   });
 
-  it('drift detection polls with Wait(SecondsPath $.drift.waitSeconds) ⇄ Check drift detection', () => {
-    expect(S(STATES.detectDrift).Next).toBe(STATES.driftDetectionDone);
-    expect(S(STATES.driftDetectionDone)).toEqual({
+  it('drift: Detect → Describe → one Choice: in progress → Wait($.drift.waitSeconds) → Check → Describe; violates → ESCALATED; approval mode picks the path', () => {
+    expect(S(STATES.detectDrift).Next).toBe(STATES.describeDrift);
+    expect(S(STATES.describeDrift).Next).toBe(STATES.afterDrift);
+    expect(S(STATES.afterDrift)).toEqual({
       Type: 'Choice',
       Choices: [
         {
@@ -200,27 +192,6 @@ describe('synthesized definition', () => {
           StringEquals: 'DETECTION_IN_PROGRESS',
           Next: STATES.waitDriftDetection,
         },
-      ],
-      Default: STATES.describeDrift,
-    });
-    expect(S(STATES.waitDriftDetection)).toEqual({
-      Type: 'Wait',
-      SecondsPath: '$.drift.waitSeconds',
-      Next: STATES.checkDrift,
-    });
-    expect(S(STATES.checkDrift).Parameters).toEqual({
-      'drift.$': '$.drift',
-      'event.$': '$.event',
-      'execution.$': '$.execution',
-    });
-    expect(S(STATES.checkDrift).Next).toBe(STATES.driftDetectionDone);
-  });
-
-  it('template violating the rule escalates; approval mode picks the path', () => {
-    expect(S(STATES.describeDrift).Next).toBe(STATES.templateViolatesRule);
-    expect(S(STATES.templateViolatesRule)).toEqual({
-      Type: 'Choice',
-      Choices: [
         {
           And: [
             { Variable: '$.drift.templateViolatesRule', IsPresent: true },
@@ -228,17 +199,17 @@ describe('synthesized definition', () => {
           ],
           Next: OUTCOME_STATES.ESCALATED,
         },
-      ],
-      Default: STATES.approvalRequired,
-    });
-    expect(S(STATES.approvalRequired)).toEqual({
-      Type: 'Choice',
-      Choices: [
         { Variable: '$.plan.approval.required', BooleanEquals: true, Next: STATES.requestApproval },
         { Variable: '$.plan.approval.mode', StringEquals: 'notify-only', Next: STATES.notifyApprovers },
       ],
       Default: STATES.acquireSlot,
     });
+    expect(S(STATES.waitDriftDetection)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.drift.waitSeconds',
+      Next: STATES.checkDrift,
+    });
+    expect(S(STATES.checkDrift).Next).toBe(STATES.describeDrift);
   });
 
   it('Request approval waits for the task token, times out after the approval TTL', () => {
@@ -277,48 +248,28 @@ describe('synthesized definition', () => {
     expect(n.Next).toBe(STATES.acquireSlot);
   });
 
-  it('slot: not acquired → Wait($.slot.waitSeconds) → Acquire; acquired → first runbook attempt', () => {
+  it('slot: not acquired → Wait($.slot.waitSeconds) → Acquire; acquired → Start runbook', () => {
     expect(S(STATES.acquireSlot).Parameters).toBeUndefined(); // whole state: the previous $.slot may be absent
     expect(S(STATES.acquireSlot).ResultPath).toBe('$.slot');
     expect(S(STATES.slotAcquired)).toEqual({
       Type: 'Choice',
-      Choices: [{ Variable: '$.slot.acquired', BooleanEquals: true, Next: STATES.prepareRunbook }],
+      Choices: [{ Variable: '$.slot.acquired', BooleanEquals: true, Next: STATES.startRunbook }],
       Default: STATES.waitSlot,
-    });
-    expect(S(STATES.waitSlot)).toEqual({
-      Type: 'Wait',
-      SecondsPath: '$.slot.waitSeconds',
-      Next: STATES.acquireSlot,
-    });
-    expect(S(STATES.prepareRunbook)).toEqual({
-      Type: 'Pass',
-      Result: INITIAL_RUNBOOK_STATE,
-      ResultPath: '$.runbook',
-      Next: STATES.startRunbook,
     });
   });
 
-  it('runbook: start (throttling retried) ⇄ check; failed & retryable → wait retryAfter → start; failed → failure path', () => {
+  it('runbook: Start runbook waits by task token (whole state); failed & retryable → wait retryAfter → start; failed → failure path', () => {
     const start = S(STATES.startRunbook);
+    expect(start.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
     expect(start.Parameters).toEqual({
-      'event.$': '$.event',
-      'plan.$': '$.plan',
-      'drift.$': '$.drift',
-      'runbook.$': '$.runbook',
-      'execution.$': '$.execution',
+      FunctionName: expect.stringMatching(/^arn:aws:lambda:.*StartRunbookFunction/),
+      Payload: { 'taskToken.$': '$$.Task.Token', 'state.$': '$' },
     });
+    expect(start.TimeoutSeconds).toBe(RUNBOOK_TASK_TIMEOUT_SECONDS);
+    expect(start.ResultPath).toBe('$.runbook');
     expect(start.Retry).toEqual([retrier(TRANSIENT_RETRY), retrier(THROTTLED_START_RETRY)]);
-    expect(start.Next).toBe(STATES.waitRunbook);
-    expect(S(STATES.waitRunbook)).toEqual({
-      Type: 'Wait',
-      SecondsPath: '$.runbook.waitSeconds',
-      Next: STATES.checkRunbook,
-    });
-    expect(S(STATES.checkRunbook).Parameters).toEqual({
-      'plan.$': '$.plan',
-      'runbook.$': '$.runbook',
-      'execution.$': '$.execution',
-    });
+    expect(start.Catch).toEqual([toFailure]);
+    expect(start.Next).toBe(STATES.runbookFinished);
     expect(S(STATES.runbookFinished)).toEqual({
       Type: 'Choice',
       Choices: [
@@ -331,9 +282,8 @@ describe('synthesized definition', () => {
           ],
           Next: STATES.waitRunbookRetry,
         },
-        { Variable: '$.runbook.phase', StringEquals: 'failed', Next: STATES.releaseAfterFailure },
       ],
-      Default: STATES.waitRunbook,
+      Default: STATES.releaseAfterFailure,
     });
     expect(S(STATES.waitRunbookRetry)).toEqual({
       Type: 'Wait',
@@ -342,44 +292,36 @@ describe('synthesized definition', () => {
     });
   });
 
-  it('release, then verification: re-check drift, Config re-evaluation loop', () => {
-    expect(S(STATES.releaseSlot).Parameters).toEqual({
-      'slot.$': '$.slot',
-      'plan.$': '$.plan',
-      'execution.$': '$.execution',
-    });
+  it('verification: re-check drift; a Config rule waits for COMPLIANT by task token, its timeout → NOT_VERIFIED', () => {
     expect(S(STATES.releaseSlot).Next).toBe(STATES.recheckDrift);
-    expect(S(STATES.recheckDrift).Parameters).toBeUndefined(); // whole state: $.verification absent the first time
     expect(S(STATES.driftResolved)).toEqual({
       Type: 'Choice',
       Choices: [
         { Variable: '$.verification.status', StringEquals: 'verified', Next: OUTCOME_STATES.VERIFIED },
         { Variable: '$.verification.status', StringEquals: 'failed', Next: OUTCOME_STATES.NOT_VERIFIED },
-        { Variable: '$.event.configRuleName', IsPresent: true, Next: STATES.requestReevaluation },
+        { Variable: '$.event.configRuleName', IsPresent: true, Next: STATES.awaitCompliance },
       ],
       Default: STATES.waitRecheck,
     });
-    expect(S(STATES.waitRecheck)).toEqual({
-      Type: 'Wait',
-      SecondsPath: '$.verification.waitSeconds',
-      Next: STATES.recheckDrift,
+    const wait = S(STATES.awaitCompliance);
+    expect(wait.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(wait.Parameters).toEqual({
+      FunctionName: expect.stringMatching(/^arn:aws:lambda:.*AwaitComplianceFunction/),
+      Payload: {
+        'taskToken.$': '$$.Task.Token',
+        'event.$': '$.event',
+        'plan.$': '$.plan',
+        'verification.$': '$.verification',
+        'execution.$': '$.execution',
+      },
     });
-    expect(S(STATES.reevaluationRequested)).toEqual({
-      Type: 'Choice',
-      Choices: [
-        { Variable: '$.verification.status', StringEquals: 'failed', Next: OUTCOME_STATES.NOT_VERIFIED },
-      ],
-      Default: STATES.waitReevaluation,
-    });
-    expect(S(STATES.waitReevaluation).Next).toBe(STATES.checkCompliance);
-    expect(S(STATES.compliant)).toEqual({
-      Type: 'Choice',
-      Choices: [
-        { Variable: '$.verification.status', StringEquals: 'verified', Next: OUTCOME_STATES.VERIFIED },
-        { Variable: '$.verification.status', StringEquals: 'failed', Next: OUTCOME_STATES.NOT_VERIFIED },
-      ],
-      Default: STATES.requestReevaluation,
-    });
+    expect(wait.TimeoutSecondsPath).toBe('$.plan.verification.timeoutSeconds');
+    expect(wait.ResultPath).toBe('$.verification');
+    expect(wait.Next).toBe(OUTCOME_STATES.VERIFIED);
+    expect(wait.Catch).toEqual([
+      { ErrorEquals: [...NOT_VERIFIED_ERRORS], ResultPath: '$.error', Next: OUTCOME_STATES.NOT_VERIFIED },
+      toFailure,
+    ]);
   });
 
   it('every outcome is recorded once, then Succeed or Fail on $.outcome.succeeded', () => {
@@ -388,15 +330,9 @@ describe('synthesized definition', () => {
         Type: 'Pass',
         Parameters: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
         ResultPath: '$.recording',
-        Next: STATES.prepareOutcome,
+        Next: STATES.recordOutcome,
       });
     }
-    expect(S(STATES.prepareOutcome)).toEqual({
-      Type: 'Pass',
-      Parameters: { 'merged.$': 'States.JsonMerge($, $.recording, false)' },
-      OutputPath: '$.merged',
-      Next: STATES.recordOutcome,
-    });
     const record = S(STATES.recordOutcome);
     expect(record.Parameters).toBeUndefined();
     expect(record.ResultPath).toBe('$.outcome');
@@ -445,24 +381,19 @@ describe('synthesized definition', () => {
       [STATES.detectDrift]: task(STATES.detectDrift, {
         Parameters: { ...ev, 'plan.$': '$.plan', 'confirmation.$': '$.confirmation', ...ex },
         ResultPath: '$.drift',
-        Next: STATES.driftDetectionDone,
+        Next: STATES.describeDrift,
       }),
       [STATES.checkDrift]: task(STATES.checkDrift, {
         Parameters: { 'drift.$': '$.drift', ...ev, ...ex },
         ResultPath: '$.drift',
-        Next: STATES.driftDetectionDone,
+        Next: STATES.describeDrift,
       }),
       [STATES.describeDrift]: task(STATES.describeDrift, {
         Parameters: { ...ev, 'drift.$': '$.drift', 'confirmation.$': '$.confirmation', ...ex },
         ResultPath: '$.drift',
-        Next: STATES.templateViolatesRule,
+        Next: STATES.afterDrift,
       }),
       [STATES.acquireSlot]: task(STATES.acquireSlot, { ResultPath: '$.slot', Next: STATES.slotAcquired }),
-      [STATES.checkRunbook]: task(STATES.checkRunbook, {
-        Parameters: { 'plan.$': '$.plan', 'runbook.$': '$.runbook', ...ex },
-        ResultPath: '$.runbook',
-        Next: STATES.runbookFinished,
-      }),
       [STATES.releaseSlot]: task(STATES.releaseSlot, {
         Parameters: { 'slot.$': '$.slot', 'plan.$': '$.plan', ...ex },
         ResultPath: '$.slot',
@@ -471,16 +402,6 @@ describe('synthesized definition', () => {
       [STATES.recheckDrift]: task(STATES.recheckDrift, {
         ResultPath: '$.verification',
         Next: STATES.driftResolved,
-      }),
-      [STATES.requestReevaluation]: task(STATES.requestReevaluation, {
-        Parameters: { ...ev, 'plan.$': '$.plan', 'verification.$': '$.verification', ...ex },
-        ResultPath: '$.verification',
-        Next: STATES.reevaluationRequested,
-      }),
-      [STATES.checkCompliance]: task(STATES.checkCompliance, {
-        Parameters: { ...ev, 'plan.$': '$.plan', 'verification.$': '$.verification', ...ex },
-        ResultPath: '$.verification',
-        Next: STATES.compliant,
       }),
     };
     for (const [name, want] of Object.entries(expected)) expect(S(name), name).toEqual(want);
@@ -497,6 +418,10 @@ describe('synthesized definition', () => {
       if (s.Type !== 'Task') continue;
       if (name === STATES.requestApproval)
         expect(s.TimeoutSecondsPath, name).toBe('$.plan.approval.ttlSeconds');
+      else if (name === STATES.awaitCompliance)
+        expect(s.TimeoutSecondsPath, name).toBe('$.plan.verification.timeoutSeconds');
+      else if (name === STATES.startRunbook)
+        expect(s.TimeoutSeconds, name).toBe(RUNBOOK_TASK_TIMEOUT_SECONDS);
       else expect(s.TimeoutSeconds, name).toBe(TASK_TIMEOUT_SECONDS);
       const retry = s.Retry as { ErrorEquals: string[]; JitterStrategy: string; MaxDelaySeconds: number }[];
       expect(retry.length, name).toBeGreaterThan(0);
@@ -511,8 +436,9 @@ describe('synthesized definition', () => {
       if (name === STATES.recordOutcome) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
       else if (name === STATES.releaseAfterFailure) expect(last?.Next).toBe(OUTCOME_STATES.FAILED);
       else expect(last?.Next, name).toBe(STATES.releaseAfterFailure);
-      // payloadResponseOnly: the function ARN is the Resource (state data stays clean), except the token wait
-      if (name !== STATES.requestApproval) expect(String(s.Resource), name).toMatch(/^arn:aws:lambda:/);
+      // payloadResponseOnly: the function ARN is the Resource (state data stays clean), except the token waits
+      const tokenWaits: string[] = [STATES.requestApproval, STATES.startRunbook, STATES.awaitCompliance];
+      if (!tokenWaits.includes(name)) expect(String(s.Resource), name).toMatch(/^arn:aws:lambda:/);
     }
   });
 

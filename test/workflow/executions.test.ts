@@ -3,7 +3,9 @@
  * AWS APIs are mocked with aws-sdk-client-mock (CloudFormation, Config, SSM, SNS, Secrets Manager,
  * Cloud Control); DynamoDB is a real in-memory dynalite so leases, approvals and outcomes keep their
  * conditional-write semantics. Waits and retry intervals are made instant; the approval wait is
- * resolved by a stand-in for SendTaskSuccess / SendTaskFailure (or left to time out).
+ * resolved by a stand-in for SendTaskSuccess / SendTaskFailure (or left to time out). Start runbook and
+ * Wait for compliance are resolved by the real tasks' SendTaskSuccess/Failure (the SFN client is mocked
+ * and hands the output to the waiting state): their own first look, or the real reconciler.
  */
 import 'aws-sdk-client-mock-vitest/extend';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import {
   StartConfigRulesEvaluationCommand,
 } from '@aws-sdk/client-config-service';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   GetAutomationExecutionCommand,
@@ -32,6 +35,7 @@ import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { reconcileWaits } from '../../tasks/reconcile-waits/core';
 import { approvalIdFor } from '../../tasks/shared/approval-id';
 import { resetClients } from '../../tasks/shared/clients';
 import type { OutcomeRecord, RemediationEvent } from '../../tasks/shared/contracts';
@@ -50,7 +54,7 @@ import {
   type TaskHandler,
   waitStateNames,
 } from '../../workflows/local';
-import { OUTCOME_STATES, STATES } from '../../workflows/remediation';
+import { OUTCOME_STATES, STATES, WORKFLOW_TASKS } from '../../workflows/remediation';
 import { synth } from '../infra/synth';
 import { type LocalDynamo, startLocalDynamo } from '../unit/tasks/fixtures/late-stages';
 
@@ -59,7 +63,13 @@ const REGION = 'eu-west-1';
 const RUNBOOK = 'DriftRemediation-RevertSecurityGroupIngress';
 const STACK = 'app-stack';
 const LOGICAL_ID = 'WebSg';
-const TABLES = { leases: 'leases', approvals: 'approvals', outcomes: 'outcomes', ordering: 'ordering' };
+const TABLES = {
+  leases: 'leases',
+  approvals: 'approvals',
+  outcomes: 'outcomes',
+  ordering: 'ordering',
+  waits: 'waits',
+};
 
 const POLICY = `
 version: 1
@@ -90,7 +100,6 @@ remediations:
     parameters:
       GroupId: { from: event.resourceId }
 `;
-const VERIFICATION_MAX_POLLS = 4; // ceil(20 / 5)
 
 const cfn = mockClient(CloudFormationClient);
 const config = mockClient(ConfigServiceClient);
@@ -98,6 +107,30 @@ const ssm = mockClient(SSMClient);
 const sns = mockClient(SNSClient);
 const secrets = mockClient(SecretsManagerClient);
 const cc = mockClient(CloudControlClient);
+const sfn = mockClient(SFNClient);
+
+/** SendTaskSuccess/Failure outputs by token, until the waiting state takes them (a token may answer first). */
+type TokenResult = { output: unknown } | { error: string; cause: string };
+const tokenResults = new Map<string, TokenResult>();
+const tokenWaiters = new Map<string, (r: TokenResult) => void>();
+function sendToToken(token: string, r: TokenResult): void {
+  const waiter = tokenWaiters.get(token);
+  if (waiter) {
+    tokenWaiters.delete(token);
+    waiter(r);
+  } else tokenResults.set(token, r);
+}
+async function tokenResult(token: string, kick: () => Promise<unknown>): Promise<unknown> {
+  let r = tokenResults.get(token);
+  tokenResults.delete(token);
+  if (!r) {
+    const next = new Promise<TokenResult>((resolve) => tokenWaiters.set(token, resolve));
+    await kick();
+    r = await next;
+  }
+  if ('error' in r) throw Object.assign(new Error(r.cause), { name: r.error });
+  return r.output;
+}
 
 // ── the synthesized definition, the engine (built once), the real handlers ──────────────────
 const { json: template } = synth({ nag: false });
@@ -121,6 +154,7 @@ beforeAll(async () => {
   await dynamo.createTable(TABLES.approvals, 'approvalId');
   await dynamo.createTable(TABLES.outcomes, 'resourceKey', 'sk');
   await dynamo.createTable(TABLES.ordering, 'key');
+  await dynamo.createTable(TABLES.waits, 'target', 'waiter');
   const endpoint = await dynamo.ddb.config.endpoint?.();
   const dir = mkdtempSync(join(tmpdir(), 'dr-exec-'));
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
@@ -134,6 +168,7 @@ beforeAll(async () => {
     [ENV.APPROVALS_TABLE]: TABLES.approvals,
     [ENV.OUTCOMES_TABLE]: TABLES.outcomes,
     [ENV.ORDERING_TABLE]: TABLES.ordering,
+    [ENV.WAITS_TABLE]: TABLES.waits,
     [ENV.APPROVAL_TOPIC_ARN]: `arn:aws:sns:${REGION}:${ACCOUNT}:approvals`,
     [ENV.OUTCOME_TOPIC_ARN]: `arn:aws:sns:${REGION}:${ACCOUNT}:outcomes`,
     [ENV.APPROVAL_BASE_URL]: 'https://approve.example.com/',
@@ -142,7 +177,7 @@ beforeAll(async () => {
   });
   resetClients();
   resetPolicyCache();
-  handlers = await importTaskHandlers();
+  handlers = await importTaskHandlers([...WORKFLOW_TASKS, 'reconcile-waits']);
 });
 
 afterAll(async () => {
@@ -152,7 +187,7 @@ afterAll(async () => {
   }
   resetClients();
   resetPolicyCache();
-  for (const m of [cfn, config, ssm, sns, secrets, cc]) m.restore();
+  for (const m of [cfn, config, ssm, sns, secrets, cc, sfn]) m.restore();
   await dynamo.close();
 });
 
@@ -215,7 +250,17 @@ beforeEach(() => {
     automationStatuses: ['Success'],
     startedAutomations: 0,
   };
-  for (const m of [cfn, config, ssm, sns, secrets, cc]) m.reset();
+  for (const m of [cfn, config, ssm, sns, secrets, cc, sfn]) m.reset();
+  tokenResults.clear();
+  tokenWaiters.clear();
+  sfn.on(SendTaskSuccessCommand).callsFake((i: { taskToken: string; output: string }) => {
+    sendToToken(i.taskToken, { output: JSON.parse(i.output) });
+    return {};
+  });
+  sfn.on(SendTaskFailureCommand).callsFake((i: { taskToken: string; error: string; cause: string }) => {
+    sendToToken(i.taskToken, { error: i.error, cause: i.cause });
+    return {};
+  });
   cc.on(GetResourceCommand).callsFake((input: { Identifier?: string }) => ({
     TypeName: 'AWS::EC2::SecurityGroup',
     ResourceDescription: {
@@ -365,9 +410,28 @@ async function execute(
     onInvoke: (state) => {
       currentState = state;
     },
-    waitForTaskToken: async (_state, payload) => {
-      if (!opts.approver) throw new Error('unexpected approval wait');
-      return opts.approver(payload as { taskToken: string; execution: { id: string } });
+    waitForTaskToken: async (state, payload) => {
+      if (state === STATES.requestApproval) {
+        if (!opts.approver) throw new Error('unexpected approval wait');
+        return opts.approver(payload as { taskToken: string; execution: { id: string } });
+      }
+      // Start runbook / Wait for compliance: answered by the task's own look, else by the reconciler
+      // (the SSM / Config events are not emitted here); one that never ends is ended by the reconciler
+      // at its deadline (run with a clock past it).
+      const token = (payload as { taskToken: string }).taskToken;
+      return tokenResult(token, async () => {
+        await handlers['reconcile-waits']?.({});
+        if (!tokenWaiters.has(token)) return;
+        await reconcileWaits({
+          ssm: new SSMClient({}),
+          config: new ConfigServiceClient({}),
+          sfn: new SFNClient({}),
+          ddb: dynamo.ddb,
+          waitsTable: TABLES.waits,
+          orderingTable: TABLES.ordering,
+          now: () => new Date(Date.now() + 86_400_000),
+        });
+      });
     },
   });
   const zero = (names: string[]) => Object.fromEntries(names.map((n) => [n, 0]));
@@ -622,13 +686,13 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
     const r = await execute(newEvent());
     expect(r.outcome.outcome).toBe('NOT_VERIFIED');
     expect(r.failure?.error).toBe('RemediationNotSucceeded');
-    expect(calls('check-compliance', r)).toHaveLength(VERIFICATION_MAX_POLLS);
+    expect(calls('await-compliance', r)).toHaveLength(1);
     expect(ssm).toHaveReceivedCommandTimes(StartAutomationExecutionCommand, 1);
     await expectNoLeaseHeldBy(r);
   });
 
   it('unexpected error: the slot is released and the outcome recorded with the error', async () => {
-    ssm.on(GetAutomationExecutionCommand).rejects(awsError('AccessDeniedException'));
+    ssm.on(StartAutomationExecutionCommand).rejects(awsError('AccessDeniedException'));
     const event = newEvent();
     const r = await execute(event);
     expect(r.outcome.outcome).toBe('FAILED');
@@ -643,6 +707,6 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
     await expectNoLeaseHeldBy(r);
     const items = await outcomeItems(event);
     expect(items.map((i) => i.outcome)).toEqual(['FAILED']);
-    expect(r.states(STATES.checkRunbook).map((i) => i.error)).toEqual(['AccessDeniedException']);
+    expect(r.states(STATES.startRunbook).map((i) => i.error)).toEqual(['RunbookStartRejectedError']);
   });
 });

@@ -9,7 +9,6 @@ import { DEFAULT_MAX_TRIES } from '../../tasks/acquire-slot/core';
 import { DRIFT_MAX_POLLS } from '../../tasks/detect-drift/core';
 import { MAX_VERIFICATION_POLLS } from '../../tasks/plan/core';
 import { MAX_ATTEMPTS } from '../../tasks/shared/policy/schema';
-import { DEFAULT_RUNBOOK_MAX_POLLS } from '../../tasks/start-runbook/core';
 import { definitionFromTemplate } from '../../workflows/local';
 import { STATES } from '../../workflows/remediation';
 import { synth } from '../infra/synth';
@@ -77,25 +76,21 @@ function eventsPerVisit(s: State): number {
 
 /** Upper bound on visits per state within one execution. */
 const LOOP_VISITS: Record<string, number> = {
-  [STATES.driftDetectionDone]: DRIFT_MAX_POLLS + 1,
+  [STATES.describeDrift]: DRIFT_MAX_POLLS + 1,
+  [STATES.afterDrift]: DRIFT_MAX_POLLS + 1,
   [STATES.waitDriftDetection]: DRIFT_MAX_POLLS,
   [STATES.checkDrift]: DRIFT_MAX_POLLS,
   [STATES.acquireSlot]: DEFAULT_MAX_TRIES,
   [STATES.slotAcquired]: DEFAULT_MAX_TRIES,
   [STATES.waitSlot]: DEFAULT_MAX_TRIES,
+  // The runbook's end comes by task token: one Start runbook (and one Choice) per attempt.
   [STATES.startRunbook]: MAX_ATTEMPTS,
+  [STATES.runbookFinished]: MAX_ATTEMPTS,
   [STATES.waitRunbookRetry]: MAX_ATTEMPTS,
-  [STATES.waitRunbook]: MAX_ATTEMPTS * DEFAULT_RUNBOOK_MAX_POLLS,
-  [STATES.checkRunbook]: MAX_ATTEMPTS * DEFAULT_RUNBOOK_MAX_POLLS,
-  [STATES.runbookFinished]: MAX_ATTEMPTS * DEFAULT_RUNBOOK_MAX_POLLS,
+  // CloudFormation-only verification polls; a Config rule's COMPLIANT result comes by task token.
   [STATES.recheckDrift]: MAX_VERIFICATION_POLLS,
   [STATES.driftResolved]: MAX_VERIFICATION_POLLS,
   [STATES.waitRecheck]: MAX_VERIFICATION_POLLS,
-  [STATES.requestReevaluation]: MAX_VERIFICATION_POLLS,
-  [STATES.reevaluationRequested]: MAX_VERIFICATION_POLLS,
-  [STATES.waitReevaluation]: MAX_VERIFICATION_POLLS,
-  [STATES.checkCompliance]: MAX_VERIFICATION_POLLS,
-  [STATES.compliant]: MAX_VERIFICATION_POLLS,
 };
 
 describe('execution history bound', () => {
@@ -107,7 +102,7 @@ describe('execution history bound', () => {
 
   it('finds the loops it must (a removed bound would be caught)', () => {
     const cyclic = statesOnCycles(def.States);
-    for (const s of [STATES.checkRunbook, STATES.acquireSlot, STATES.checkCompliance, STATES.checkDrift])
+    for (const s of [STATES.startRunbook, STATES.acquireSlot, STATES.recheckDrift, STATES.checkDrift])
       expect(cyclic.has(s), s).toBe(true);
     expect(cyclic.has(STATES.plan)).toBe(false);
   });
@@ -120,8 +115,8 @@ describe('execution history bound', () => {
       breakdown[name] = visits * eventsPerVisit(s);
       total += breakdown[name];
     }
-    // Sanity of the model: a poll of the runbook costs Wait (2) + Task with 3 retries (5 + 9) + Choice (2).
-    expect(breakdown[STATES.checkRunbook]).toBe(MAX_ATTEMPTS * DEFAULT_RUNBOOK_MAX_POLLS * 14);
+    // Sanity of the model: a drift poll costs Wait (2) + Check drift with 3 retries (5 + 9).
+    expect(breakdown[STATES.checkDrift]).toBe(DRIFT_MAX_POLLS * 14);
     // Exclusive branches are summed together: a deliberate over-estimate of any single execution.
     expect(total, JSON.stringify(breakdown)).toBeLessThan(HISTORY_CAP);
   });

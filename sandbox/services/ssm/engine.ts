@@ -575,4 +575,54 @@ export async function runExecution(
     `ssm automation ${exec.id} (${exec.documentName}) ${exec.status}${exec.failureMessage ? `: ${exec.failureMessage}` : ''}`,
   );
   onProgress();
+  await sandbox.putEvent(automationStatusChangeEvent(exec, sandbox)).catch((err: unknown) => {
+    sandbox.log(`ssm: status-change event for ${exec.id} not published: ${String(err)}`);
+  });
+}
+
+/** "Nov 29, 2024 7:43:23 PM" (UTC): how the status-change notification writes its times. */
+function notificationTime(d: Date): string {
+  const date = d.toLocaleDateString('en-US', {
+    month: 'short',
+    day: 'numeric',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+  const time = d.toLocaleTimeString('en-US', {
+    hour: 'numeric',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZone: 'UTC',
+  });
+  return `${date} ${time}`;
+}
+
+/**
+ * AWS's "EC2 Automation Execution Status-change Notification" (source aws.ssm) for an execution that
+ * reached a terminal status: resources = the execution and definition ARNs; detail = ExecutionId,
+ * Definition, DefinitionVersion, Status, StartTime, EndTime, Time (duration in ms), ExecutedBy.
+ */
+export function automationStatusChangeEvent(exec: Execution, sandbox: SandboxContext) {
+  const arn = (kind: string, name: string) =>
+    `arn:aws:ssm:${sandbox.region}:${sandbox.accountId}:${kind}/${name}`;
+  const start = exec.startTime ?? exec.createdTime;
+  const end = exec.endTime ?? sandbox.clock.now();
+  return {
+    source: 'aws.ssm',
+    'detail-type': 'EC2 Automation Execution Status-change Notification',
+    resources: [
+      arn('automation-execution', exec.id),
+      arn('automation-definition', `${exec.documentName}:${exec.documentVersion}`),
+    ],
+    detail: {
+      ExecutionId: exec.id,
+      Definition: exec.documentName,
+      DefinitionVersion: Number(exec.documentVersion) || 1,
+      Status: exec.status,
+      StartTime: notificationTime(start),
+      EndTime: notificationTime(end),
+      Time: end.getTime() - start.getTime(),
+      ExecutedBy: exec.executedBy,
+    },
+  };
 }

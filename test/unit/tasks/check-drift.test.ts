@@ -45,13 +45,17 @@ const status = (DetectionStatus: string, extra = {}) => ({
 beforeEach(() => cfn.reset());
 
 describe('check-drift', () => {
-  it('in progress → polls + 1 and a growing wait', async () => {
+  it('in progress → polls + 1 and a wait of 10 % of the time elapsed (at least 1 s): lag ≤ 10 %', async () => {
     cfn.on(DescribeStackDriftDetectionStatusCommand).resolves(status('DETECTION_IN_PROGRESS'));
-    const one = await checkDrift({ drift: stackDrift() }, deps());
+    const started = new Date('2026-11-23T10:00:00.000Z');
+    const atSecond = (s: number) => ({ ...deps(), now: () => new Date(started.getTime() + s * 1000) });
+    const drift = stackDrift({ detectionStartedAt: started.toISOString() });
+    const one = await checkDrift({ drift }, atSecond(4));
     expect(DriftStateSchema.parse(one)).toEqual(one);
-    expect(one).toMatchObject({ detectionStatus: 'DETECTION_IN_PROGRESS', polls: 1, waitSeconds: 4 });
-    const two = await checkDrift({ drift: one }, deps());
-    expect(two).toMatchObject({ polls: 2, waitSeconds: 8 });
+    expect(one).toMatchObject({ detectionStatus: 'DETECTION_IN_PROGRESS', polls: 1, waitSeconds: 1 });
+    const two = await checkDrift({ drift: one }, atSecond(45));
+    expect(two).toMatchObject({ polls: 2, waitSeconds: 4 });
+    expect((await checkDrift({ drift: two }, atSecond(300))).waitSeconds).toBe(30);
     expect(cfn).toHaveReceivedCommandWith(DescribeStackDriftDetectionStatusCommand, {
       StackDriftDetectionId: 'det-1',
     });

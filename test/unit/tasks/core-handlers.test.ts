@@ -5,7 +5,11 @@
  */
 import 'aws-sdk-client-mock-vitest/extend';
 import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcontrol';
-import { CloudFormationClient, DetectStackDriftCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStackResourcesCommand,
+  DetectStackDriftCommand,
+} from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient, GetComplianceDetailsByConfigRuleCommand } from '@aws-sdk/client-config-service';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -123,6 +127,7 @@ describe('handlers wired to env, the shipped policy and the shared clients', () 
 
   it('detect-drift: a stack event starts stack drift detection', async () => {
     cfn.on(DetectStackDriftCommand).resolves({ StackDriftDetectionId: 'd-1' });
+    cfn.on(DescribeStackResourcesCommand).resolves({ StackResources: [] });
     const r = await detectDrift({
       event: configEvent({
         configRuleName: undefined,

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DRIFT_MAX_POLLS, detectDrift } from '../../../tasks/detect-drift/core';
+import { detectDrift, driftFirstWaitSeconds, driftMaxPolls } from '../../../tasks/detect-drift/core';
 import { handler } from '../../../tasks/detect-drift/handler';
 import { DriftState } from '../../../tasks/shared/contracts';
 import {
@@ -18,9 +18,10 @@ import {
 import { awsError, configEvent, driftEvent, EXECUTION, SG_ID, STACK_ARN } from './fixtures/core-tasks';
 
 const cfn = mockClient(CloudFormationClient);
+const T0 = new Date('2026-11-23T10:00:00.000Z');
 const deps = () => ({
   cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }),
-  now: () => new Date(),
+  now: () => T0,
 });
 
 const stackEvent = (o = {}) =>
@@ -34,6 +35,15 @@ const stackEvent = (o = {}) =>
 beforeEach(() => {
   cfn.reset();
   cfn.on(DetectStackDriftCommand).resolves({ StackDriftDetectionId: 'det-1' });
+  // Stack mode counts what it detects: 8 resources → first wait 1 + 0.25 × 8 = 3 s.
+  cfn.on(DescribeStackResourcesCommand).resolves({
+    StackResources: Array.from({ length: 8 }, (_, i) => ({
+      LogicalResourceId: `R${i}`,
+      ResourceType: 'AWS::EC2::SecurityGroup',
+      ResourceStatus: 'CREATE_COMPLETE',
+      Timestamp: new Date(),
+    })),
+  });
   cfn.on(DetectStackResourceDriftCommand).resolves({
     StackResourceDrift: {
       StackId: STACK_ARN,
@@ -46,18 +56,20 @@ beforeEach(() => {
 });
 
 describe('detect-drift: stack mode', () => {
-  it('starts asynchronous stack drift detection and returns a polling state', async () => {
+  it('starts asynchronous stack drift detection with a first wait sized by the resources detected', async () => {
     const r = await detectDrift({ event: stackEvent(), execution: EXECUTION }, deps());
     expect(DriftState.parse(r)).toEqual(r);
+    expect(driftFirstWaitSeconds(8)).toBe(3);
     expect(r).toEqual({
       inStack: true,
       mode: 'stack',
       stackName: 'app-stack',
       detectionId: 'det-1',
       detectionStatus: 'DETECTION_IN_PROGRESS',
+      detectionStartedAt: T0.toISOString(),
       polls: 0,
-      maxPolls: DRIFT_MAX_POLLS,
-      waitSeconds: 2,
+      maxPolls: driftMaxPolls(3),
+      waitSeconds: 3,
     });
     expect(cfn).toHaveReceivedCommandWith(DetectStackDriftCommand, { StackName: 'app-stack' });
     expect(cfn).not.toHaveReceivedCommand(DetectStackResourceDriftCommand);
@@ -102,8 +114,8 @@ describe('detect-drift: resource mode', () => {
       detectionStatus: 'DETECTION_COMPLETE',
       resourceDriftStatus: 'MODIFIED',
       polls: 0,
-      maxPolls: DRIFT_MAX_POLLS,
-      waitSeconds: 2,
+      maxPolls: 1,
+      waitSeconds: 1,
     });
     expect(cfn).not.toHaveReceivedCommand(DescribeStackResourcesCommand);
     expect(cfn).toHaveReceivedCommandWith(DetectStackResourceDriftCommand, {
@@ -159,8 +171,8 @@ describe('detect-drift: resource mode', () => {
       detectionStatus: 'DETECTION_COMPLETE',
       resourceDriftStatus: 'NOT_CHECKED',
       polls: 0,
-      maxPolls: DRIFT_MAX_POLLS,
-      waitSeconds: 2,
+      maxPolls: 1,
+      waitSeconds: 1,
     });
     expect(cfn).not.toHaveReceivedCommand(DetectStackResourceDriftCommand);
   });

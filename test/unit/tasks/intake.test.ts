@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type IntakeDeps, IntakeInput, intake, processMessage } from '../../../tasks/intake/core';
@@ -243,11 +243,14 @@ describe('intake: Config compliance changes', () => {
     expect(String(item?.sk)).toMatch(/^2026-11-23T12:00:00.000Z#restricted-ssh-SecurityGroup-/);
   });
 
-  it('a COMPLIANT result starts nothing but moves the ordering mark forward', async () => {
+  it('a COMPLIANT result starts nothing but moves the ordering mark forward (keeping the execution it names)', async () => {
     const out = await intake(sqs([configEnvelope({ compliance: 'COMPLIANT' })]), deps());
     expect(out.batchItemFailures).toEqual([]);
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
-    expect(orderingPuts()).toHaveLength(1);
+    expect(orderingPuts()).toHaveLength(0);
+    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]?.UpdateExpression).not.toMatch(/executionName/);
     expect(outcomePuts()[0]).toMatchObject({
       outcome: 'SKIPPED',
       reason: expect.stringMatching(/COMPLIANT/),

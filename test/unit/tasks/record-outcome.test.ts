@@ -87,8 +87,6 @@ const succeededRunbook = (over: Partial<RunbookState> = {}): RunbookState => ({
   documentName: DOC,
   status: 'Success',
   phase: 'succeeded',
-  polls: 4,
-  maxPolls: 120,
   waitSeconds: 1,
   ...over,
 });

@@ -18,7 +18,7 @@ import { ApprovalItem } from '../../../tasks/shared/approvals/record';
 import { clearSigningKeyCache, verifyLink } from '../../../tasks/shared/approvals/signing';
 import { resetClients } from '../../../tasks/shared/clients';
 import { InvalidInputError, TransientServiceError } from '../../../tasks/shared/errors';
-import { startRunbook } from '../../../tasks/start-runbook/core';
+import { startAutomation } from '../../../tasks/start-runbook/core';
 import {
   APPROVER,
   execution,
@@ -136,7 +136,7 @@ describe('request-approval', () => {
     const ssm = mockClient(SSMClient);
     ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'auto-1' });
     const input = requestInput();
-    await startRunbook(
+    await startAutomation(
       { event: input.event, plan: input.plan, drift: input.drift, execution: input.execution },
       { ssm: new SSMClient({ region: REGION }), automationAssumeRoleArn: ROLE_ARN },
     );

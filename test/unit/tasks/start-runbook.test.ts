@@ -15,7 +15,7 @@ import {
   RunbookStartRejectedError,
   RunbookStartThrottledError,
 } from '../../../tasks/shared/errors';
-import { clientTokenFor, startRunbook } from '../../../tasks/start-runbook/core';
+import { clientTokenFor, startAutomation as startRunbook } from '../../../tasks/start-runbook/core';
 import { handler } from '../../../tasks/start-runbook/handler';
 import { awsError, DOC, drift, EXEC_ARN, event, execution, plan } from './fixtures/late-stages';
 
@@ -49,9 +49,7 @@ describe('start-runbook', () => {
       documentName: DOC,
       status: 'Pending',
       phase: 'running',
-      polls: 0,
-      maxPolls: 120,
-      waitSeconds: 2,
+      waitSeconds: 60,
     });
     expect(mock).toHaveReceivedCommandExactlyOnceWith(StartAutomationExecutionCommand, {
       DocumentName: DOC,
@@ -73,13 +71,10 @@ describe('start-runbook', () => {
       automationExecutionId: 'auto-1',
       phase: 'failed' as const,
       retryable: true,
-      polls: 3,
-      maxPolls: 120,
       waitSeconds: 60,
     };
     const out = await startRunbook(input({ runbook: previous }), deps);
     expect(out.attempt).toBe(2);
-    expect(out.polls).toBe(0);
     expect(mock).toHaveReceivedCommandWith(StartAutomationExecutionCommand, {
       ClientToken: clientTokenFor(EXEC_ARN, 2),
     });
@@ -122,7 +117,7 @@ describe('start-runbook', () => {
     );
     const { runbook: _omit, ...noRunbook } = plan();
     await expect(startRunbook(input({ plan: noRunbook }), deps)).rejects.toBeInstanceOf(InvalidInputError);
-    const last = { attempt: 3, phase: 'failed' as const, polls: 1, maxPolls: 120, waitSeconds: 1 };
+    const last = { attempt: 3, phase: 'failed' as const, waitSeconds: 1 };
     await expect(startRunbook(input({ runbook: last }), deps)).rejects.toThrow(
       /attempt 4 > plan.attempts.max 3/,
     );
@@ -196,29 +191,24 @@ describe('start-runbook', () => {
 describe('start-runbook handler', () => {
   beforeEach(() => {
     process.env.AUTOMATION_ASSUME_ROLE_ARN = ROLE;
+    process.env.WAITS_TABLE = 'waits';
   });
   afterEach(() => {
     delete process.env.AUTOMATION_ASSUME_ROLE_ARN;
+    delete process.env.WAITS_TABLE;
   });
 
   it('rejects malformed input with InvalidInputError naming the field and starts nothing', async () => {
-    const err = await handler({ ...input(), event: { ...event(), resourceType: 'EC2 SecurityGroup' } }).catch(
-      (e: unknown) => e,
-    );
+    const wrap = (state: Record<string, unknown>) => ({ taskToken: 'token-1', state });
+    const err = await handler(
+      wrap({ ...input(), event: { ...event(), resourceType: 'EC2 SecurityGroup' } }),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
-    expect((err as Error).message).toMatch(/event\.resourceType/);
+    expect((err as Error).message).toMatch(/state\.event\.resourceType/);
     await expect(
-      handler({ ...input(), plan: { ...plan(), attempts: { max: 9, retryAfterSeconds: 1 } } }),
+      handler(wrap({ ...input(), plan: { ...plan(), attempts: { max: 9, retryAfterSeconds: 1 } } })),
     ).rejects.toThrow(/plan\.attempts\.max/);
+    await expect(handler({ state: input() })).rejects.toThrow(/taskToken/);
     expect(mock).not.toHaveReceivedCommand(StartAutomationExecutionCommand);
-  });
-
-  it('runs the core with the automation role from the environment', async () => {
-    mock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'auto-9' });
-    const out = await handler(input());
-    expect(out.automationExecutionId).toBe('auto-9');
-    expect(mock).toHaveReceivedCommandWith(StartAutomationExecutionCommand, {
-      Parameters: expect.objectContaining({ AutomationAssumeRole: [ROLE] }),
-    });
   });
 });

@@ -1,39 +1,23 @@
 /**
- * Request re-evaluation: asks Config to re-evaluate the event's rule now, coalesced to at most one
- * StartConfigRulesEvaluation per rule per minute across all executions (Config itself allows one
- * per minute and answers LimitExceededException while an evaluation is in progress).
- *
- * Input  { event: RemediationEvent (configRuleName required), plan: PlanResult, verification?: VerificationState,
- *          execution?: { id, name, startTime } }
- * Output VerificationState ($.verification): status pending, reevaluationRequested: true (requested
- *        or coalesced into one already requested/in progress), startedAt kept (or set now).
+ * Asks Config to re-evaluate a rule now, coalesced to at most one StartConfigRulesEvaluation per rule
+ * per minute across all executions (Config itself allows one per minute and answers
+ * LimitExceededException while an evaluation is in progress). Used by Wait for compliance and the
+ * reconciler (which re-asks for verifications still waiting, so a coalesced request that ran before a
+ * fix landed is followed by one after it).
  *
  * Coalescing: a conditional PutItem on ORDERING `reeval#<rule>` = { requestedAt } that only succeeds
  * when no request was made in the last 60 s. Only the winner calls Config; the others ride along.
  * If Config then refuses for another reason the marker is removed (so the next caller tries again).
- * The workflow may loop Wait → Request re-evaluation → Check compliance: repeats cost one conditional write.
- * Errors: InvalidInputError (no Config rule: nothing is written); TransientServiceError.
- *   NoSuchConfigRuleException → status failed (the rule is gone, so nothing can verify the fix).
+ * Result: requested | coalesced (into one requested or in progress) | no-such-rule (nothing can verify the fix).
+ * Errors: TransientServiceError; anything else Config answers is rethrown.
  */
 import { type ConfigServiceClient, StartConfigRulesEvaluationCommand } from '@aws-sdk/client-config-service';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
-import { PlanResult, RemediationEvent, VerificationState } from '../shared/contracts';
-import { awsCall, InvalidInputError } from '../shared/errors';
-import { ExecutionRef } from '../shared/execution-ref';
-import { reevalKey } from '../shared/tables';
-import { verificationBase } from '../shared/verification';
+import { awsCall } from './errors';
+import { reevalKey } from './tables';
 
 export const COALESCE_SECONDS = 60;
-
-export const RequestReevaluationInput = z.object({
-  event: RemediationEvent,
-  plan: PlanResult,
-  verification: VerificationState.optional(),
-  execution: ExecutionRef.optional(),
-});
-export type RequestReevaluationInput = z.infer<typeof RequestReevaluationInput>;
 
 export interface RequestReevaluationDeps {
   config: ConfigServiceClient;
@@ -86,50 +70,24 @@ async function unclaim(deps: RequestReevaluationDeps, rule: string, now: Date): 
     .catch(() => undefined); // best effort: the marker also lapses after 60 s
 }
 
-export async function requestReevaluation(
-  input: RequestReevaluationInput,
-  deps: RequestReevaluationDeps,
-): Promise<VerificationState> {
-  const { event, plan } = input;
-  const rule = event.configRuleName;
-  if (!rule) {
-    throw new InvalidInputError('request-reevaluation: the event has no Config rule to re-evaluate', [
-      'event.configRuleName: missing',
-    ]);
-  }
-  const now = deps.now();
-  const base = verificationBase(input.verification, plan, now);
-  const pending = (reason: string): VerificationState => ({
-    ...base,
-    status: 'pending',
-    reevaluationRequested: true,
-    reason,
-  });
+export type ReevaluationRequest = 'requested' | 'coalesced' | 'no-such-rule';
 
-  if (!(await claim(deps, rule, now))) {
-    return pending(
-      `re-evaluation of ${rule} already requested within the last ${COALESCE_SECONDS} s (coalesced)`,
-    );
-  }
+export async function requestReevaluation(
+  deps: RequestReevaluationDeps,
+  rule: string,
+): Promise<ReevaluationRequest> {
+  const now = deps.now();
+  if (!(await claim(deps, rule, now))) return 'coalesced';
   try {
     await awsCall('StartConfigRulesEvaluation', () =>
       deps.config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: [rule] })),
     );
-    return pending(`re-evaluation of ${rule} requested at ${now.toISOString()}`);
+    return 'requested';
   } catch (err) {
     const name = err instanceof Error ? err.name : '';
-    if (name === 'LimitExceededException') {
-      return pending(`an evaluation of ${rule} is already in progress (coalesced)`);
-    }
+    if (name === 'LimitExceededException') return 'coalesced';
     await unclaim(deps, rule, now);
-    if (name === 'NoSuchConfigRuleException') {
-      return {
-        ...base,
-        status: 'failed',
-        reevaluationRequested: false,
-        reason: `Config rule ${rule} does not exist; cannot verify`,
-      };
-    }
+    if (name === 'NoSuchConfigRuleException') return 'no-such-rule';
     throw err;
   }
 }

@@ -1,0 +1,16 @@
+import { configClient, sfnClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
+import { ENV, requireEnv } from '../shared/env';
+import { taskHandler } from '../shared/handler';
+import { AwaitComplianceInput, awaitCompliance } from './core';
+
+export const handler = taskHandler('await-compliance', AwaitComplianceInput, (input) =>
+  awaitCompliance(input, {
+    config: configClient(),
+    ddb: dynamoClient(),
+    sfn: sfnClient(),
+    waitsTable: requireEnv(ENV.WAITS_TABLE),
+    orderingTable: requireEnv(ENV.ORDERING_TABLE),
+    now: () => new Date(),
+  }),
+);

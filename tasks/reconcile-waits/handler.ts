@@ -1,0 +1,17 @@
+import { configClient, sfnClient, ssmClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
+import { ENV, requireEnv } from '../shared/env';
+import { taskHandler } from '../shared/handler';
+import { ReconcileWaitsInput, reconcileWaits } from './core';
+
+export const handler = taskHandler('reconcile-waits', ReconcileWaitsInput, () =>
+  reconcileWaits({
+    ssm: ssmClient(),
+    config: configClient(),
+    ddb: dynamoClient(),
+    sfn: sfnClient(),
+    waitsTable: requireEnv(ENV.WAITS_TABLE),
+    orderingTable: requireEnv(ENV.ORDERING_TABLE),
+    now: () => new Date(),
+  }),
+);

@@ -1,0 +1,219 @@
+/**
+ * Waiting by task token for what AWS reports by event (runbook end, COMPLIANT result), with a reconciling
+ * fallback because those events are best effort. The flow for every wait:
+ *
+ *   1. a `.waitForTaskToken` task registers its token in the WAITS table (registerWait), then checks the
+ *      current state once itself: what finished before the registration is not missed;
+ *   2. the event callback (tasks/wait-callback) or the reconciler (tasks/reconcile-waits) sees it finish
+ *      and calls completeWait, which sends the token's result and deletes the item.
+ *
+ * completeWait sends first and deletes after (conditional on the same token): delivery is at least once
+ * and a second delivery is harmless (a used token answers TaskTimedOut / TaskDoesNotExist / InvalidToken,
+ * which also deletes the item). The token never leaves the table and the SendTask* call: it is not
+ * logged, returned, or put into outcomes and notifications.
+ */
+import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import type { VerificationState as Verification } from './contracts';
+import { RunbookState, VerificationState } from './contracts';
+import { awsCall } from './errors';
+
+/** Errors SendTask* answers once the execution no longer waits on the token. */
+export const ENDED_TOKEN_ERRORS: ReadonlySet<string> = new Set([
+  'TaskTimedOut',
+  'TaskDoesNotExist',
+  'InvalidToken',
+]);
+
+/** How long an item outlives its deadline before DynamoDB's TTL removes it (the reconciler usually does first). */
+const TTL_GRACE_SECONDS = 86_400;
+
+const Base = z.object({
+  target: z.string().min(1),
+  /** The waiting execution's name (unique per state machine). */
+  waiter: z.string().min(1),
+  taskToken: z.string().min(1),
+  executionArn: z.string().min(1),
+  registeredAt: z.string(),
+  /** ISO time after which the reconciler gives up on the wait (runbook: stop it; compliance: Step Functions' timeout ends it). */
+  deadline: z.string(),
+  expiresAt: z.number().int(),
+});
+
+/** A runbook attempt waiting for its automation to end. */
+export const RunbookWait = Base.extend({
+  kind: z.literal('runbook'),
+  automationExecutionId: z.string().min(1),
+  /** The attempt as Start runbook registered it (phase running). */
+  runbook: RunbookState,
+  maxAttempts: z.number().int().min(1),
+  retryAfterSeconds: z.number().int().min(1),
+});
+export type RunbookWait = z.infer<typeof RunbookWait>;
+
+/** A verification waiting for Config's COMPLIANT result of (rule, resource). */
+export const ComplianceWait = Base.extend({
+  kind: z.literal('compliance'),
+  configRuleName: z.string().min(1),
+  resourceType: z.string().min(1),
+  resourceId: z.string().min(1),
+  /** A COMPLIANT result recorded before this proves nothing about the fix. */
+  startedAt: z.string(),
+  verification: VerificationState,
+});
+export type ComplianceWait = z.infer<typeof ComplianceWait>;
+
+export const WaitItem = z.discriminatedUnion('kind', [RunbookWait, ComplianceWait]);
+export type WaitItem = z.infer<typeof WaitItem>;
+
+export interface WaitsDeps {
+  ddb: DynamoDBDocumentClient;
+  sfn: SFNClient;
+  waitsTable: string;
+}
+
+/** Epoch seconds for the item's TTL: its deadline plus a day. */
+export function expiresAtFor(deadline: Date): number {
+  return Math.floor(deadline.getTime() / 1000) + TTL_GRACE_SECONDS;
+}
+
+export async function registerWait(
+  deps: Pick<WaitsDeps, 'ddb' | 'waitsTable'>,
+  item: WaitItem,
+): Promise<void> {
+  await awsCall('PutItem(waits)', () =>
+    deps.ddb.send(new PutCommand({ TableName: deps.waitsTable, Item: item })),
+  );
+}
+
+/** Parses stored items; malformed ones are returned separately (the reconciler deletes them). */
+function parseItems(items: readonly Record<string, unknown>[] | undefined): {
+  waits: WaitItem[];
+  malformed: { target: string; waiter: string }[];
+} {
+  const waits: WaitItem[] = [];
+  const malformed: { target: string; waiter: string }[] = [];
+  for (const raw of items ?? []) {
+    const parsed = WaitItem.safeParse(raw);
+    if (parsed.success) waits.push(parsed.data);
+    else malformed.push({ target: String(raw.target), waiter: String(raw.waiter) });
+  }
+  return { waits, malformed };
+}
+
+/** Every execution waiting on `target`. */
+export async function waitsFor(
+  deps: Pick<WaitsDeps, 'ddb' | 'waitsTable'>,
+  target: string,
+): Promise<WaitItem[]> {
+  const out: WaitItem[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await awsCall('Query(waits)', () =>
+      deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.waitsTable,
+          KeyConditionExpression: '#t = :t',
+          ExpressionAttributeNames: { '#t': 'target' },
+          ExpressionAttributeValues: { ':t': target },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    out.push(...parseItems(res.Items).waits);
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+/** Every wait in the table (the reconciler's view), plus the keys of malformed items. */
+export async function allWaits(
+  deps: Pick<WaitsDeps, 'ddb' | 'waitsTable'>,
+): Promise<{ waits: WaitItem[]; malformed: { target: string; waiter: string }[] }> {
+  const waits: WaitItem[] = [];
+  const malformed: { target: string; waiter: string }[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await awsCall('Scan(waits)', () =>
+      deps.ddb.send(
+        new ScanCommand({ TableName: deps.waitsTable, ConsistentRead: true, ExclusiveStartKey: start }),
+      ),
+    );
+    const page = parseItems(res.Items);
+    waits.push(...page.waits);
+    malformed.push(...page.malformed);
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return { waits, malformed };
+}
+
+/** Deletes an item (conditional on `taskToken` when given, so a newer registration is kept). */
+export async function deleteWait(
+  deps: Pick<WaitsDeps, 'ddb' | 'waitsTable'>,
+  key: { target: string; waiter: string },
+  taskToken?: string,
+): Promise<void> {
+  await awsCall('DeleteItem(waits)', () =>
+    deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.waitsTable,
+        Key: { target: key.target, waiter: key.waiter },
+        ...(taskToken
+          ? {
+              ConditionExpression: '#tok = :tok',
+              ExpressionAttributeNames: { '#tok': 'taskToken' },
+              ExpressionAttributeValues: { ':tok': taskToken },
+            }
+          : {}),
+      }),
+    ),
+  ).catch((err: unknown) => {
+    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return;
+    throw err;
+  });
+}
+
+export type WaitResult = { output: unknown } | { error: string; cause: string };
+
+/**
+ * How a completion went: `sent` (the execution moves on), `ended` (the execution no longer waited: timed
+ * out, stopped, or already completed by another path). Either way the item is gone afterwards.
+ */
+export type Completion = 'sent' | 'ended';
+
+/** Sends the wait's result to its token, then deletes the item. Transient failures throw (retried by the caller). */
+export async function completeWait(deps: WaitsDeps, wait: WaitItem, result: WaitResult): Promise<Completion> {
+  let completion: Completion = 'sent';
+  try {
+    const token = wait.taskToken;
+    if ('error' in result) {
+      const cause = result.cause.slice(0, 32_768);
+      await awsCall('SendTaskFailure', () =>
+        deps.sfn.send(new SendTaskFailureCommand({ taskToken: token, error: result.error, cause })),
+      );
+    } else {
+      const output = JSON.stringify(result.output);
+      await awsCall('SendTaskSuccess', () =>
+        deps.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output })),
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof Error && ENDED_TOKEN_ERRORS.has(err.name))) throw err;
+    completion = 'ended';
+  }
+  await deleteWait(deps, wait, wait.taskToken);
+  return completion;
+}
+
+/** The verification state a COMPLIANT result completes a compliance wait with. */
+export function verifiedState(wait: Pick<ComplianceWait, 'verification'>, reason: string): Verification {
+  return { ...wait.verification, status: 'verified', compliance: 'COMPLIANT', reason };
+}

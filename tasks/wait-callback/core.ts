@@ -1,0 +1,124 @@
+/**
+ * Event callback: completes the waits an AWS event resolves (EventBridge → this function).
+ *
+ *   "EC2 Automation Execution Status-change Notification" (source aws.ssm), detail { ExecutionId, Definition,
+ *     DefinitionVersion, Status, StartTime, EndTime, Time, ExecutedBy }: a terminal Status completes the
+ *     runbook wait of `runbook#<ExecutionId>` with the attempt's result (tasks/shared/runbook-status.ts); for a
+ *     failure the failing step's message is read with GetAutomationExecution (the event does not carry it).
+ *   "Config Rules Compliance Change" (source aws.config), COMPLIANT: completes the verification waits of
+ *     `compliance#<rule>#<resourceKey>` begun at or before the result's resultRecordedTime.
+ *   Anything else (a non-terminal status, NON_COMPLIANT, another event) changes nothing.
+ * Output { completed, ended, ignored? } — counts only: the token never leaves tasks/shared/waits.ts.
+ * Errors: InvalidInputError (not an EventBridge event of these kinds: nothing changed); TransientServiceError
+ *   (EventBridge retries the delivery; completing twice is harmless).
+ */
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { ACCOUNT_ID, REGION, resourceKeyOf } from '../shared/contracts';
+import {
+  automationStatus,
+  FAILED_STATUSES,
+  runbookResult,
+  TERMINAL_STATUSES,
+} from '../shared/runbook-status';
+import { complianceWaitTarget, runbookWaitTarget } from '../shared/tables';
+import { type Completion, completeWait, verifiedState, type WaitsDeps, waitsFor } from '../shared/waits';
+
+export const AUTOMATION_STATUS_CHANGE = 'EC2 Automation Execution Status-change Notification';
+export const COMPLIANCE_CHANGE = 'Config Rules Compliance Change';
+
+const AutomationStatusChange = z.object({
+  source: z.literal('aws.ssm'),
+  'detail-type': z.literal(AUTOMATION_STATUS_CHANGE),
+  detail: z.object({
+    ExecutionId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+    Definition: z.string().optional(),
+    Status: z.string().min(1),
+  }),
+});
+
+const ComplianceChange = z.object({
+  source: z.literal('aws.config'),
+  'detail-type': z.literal(COMPLIANCE_CHANGE),
+  detail: z.object({
+    configRuleName: z.string().min(1),
+    resourceType: z.string().min(1),
+    resourceId: z.string().min(1),
+    awsAccountId: z.string().regex(ACCOUNT_ID),
+    awsRegion: z.string().regex(REGION),
+    newEvaluationResult: z.object({
+      complianceType: z.string(),
+      resultRecordedTime: z.string().optional(),
+    }),
+  }),
+});
+
+export const WaitCallbackInput = z.union([AutomationStatusChange, ComplianceChange]);
+export type WaitCallbackInput = z.infer<typeof WaitCallbackInput>;
+
+export interface WaitCallbackDeps extends WaitsDeps {
+  ssm: SSMClient;
+}
+
+export interface WaitCallbackResult {
+  completed: number;
+  /** Waits whose execution no longer waited (timed out, stopped, completed by the reconciler). */
+  ended: number;
+  ignored?: string;
+}
+
+function tally(completions: readonly Completion[]): WaitCallbackResult {
+  return {
+    completed: completions.filter((c) => c === 'sent').length,
+    ended: completions.filter((c) => c === 'ended').length,
+  };
+}
+
+async function onAutomationStatus(
+  event: z.infer<typeof AutomationStatusChange>,
+  deps: WaitCallbackDeps,
+): Promise<WaitCallbackResult> {
+  const { ExecutionId: id, Status: status } = event.detail;
+  if (!TERMINAL_STATUSES.includes(status)) return { completed: 0, ended: 0, ignored: `status ${status}` };
+  const waits = await waitsFor(deps, runbookWaitTarget(id));
+  if (waits.length === 0)
+    return { completed: 0, ended: 0, ignored: 'no execution waits for this automation' };
+  const failureMessage = FAILED_STATUSES.includes(status)
+    ? (await automationStatus(deps.ssm, id)).failureMessage
+    : undefined;
+  const completions: Completion[] = [];
+  for (const wait of waits) {
+    if (wait.kind !== 'runbook') continue;
+    const result = runbookResult(wait.runbook, status, failureMessage, wait);
+    if (result) completions.push(await completeWait(deps, wait, { output: result }));
+  }
+  return tally(completions);
+}
+
+async function onComplianceChange(
+  event: z.infer<typeof ComplianceChange>,
+  deps: WaitCallbackDeps,
+): Promise<WaitCallbackResult> {
+  const d = event.detail;
+  const compliance = d.newEvaluationResult.complianceType;
+  if (compliance !== 'COMPLIANT') return { completed: 0, ended: 0, ignored: compliance };
+  const recorded = d.newEvaluationResult.resultRecordedTime;
+  const recordedMs = recorded ? Date.parse(recorded) : Number.NaN;
+  const target = complianceWaitTarget(d.configRuleName, resourceKeyOf(d));
+  const completions: Completion[] = [];
+  for (const wait of await waitsFor(deps, target)) {
+    if (wait.kind !== 'compliance') continue;
+    // A result recorded before the verification began proves nothing about the fix.
+    if (!(recordedMs >= Date.parse(wait.startedAt))) continue;
+    const reason = `Config rule ${d.configRuleName} reports COMPLIANT (recorded ${recorded})`;
+    completions.push(await completeWait(deps, wait, { output: verifiedState(wait, reason) }));
+  }
+  return tally(completions);
+}
+
+export async function waitCallback(
+  input: WaitCallbackInput,
+  deps: WaitCallbackDeps,
+): Promise<WaitCallbackResult> {
+  return input.source === 'aws.ssm' ? onAutomationStatus(input, deps) : onComplianceChange(input, deps);
+}
