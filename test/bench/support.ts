@@ -12,7 +12,6 @@ import {
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
 import { GetComplianceDetailsByConfigRuleCommand } from '@aws-sdk/client-config-service';
-import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -20,19 +19,14 @@ import {
   type HistoryEvent,
   ListExecutionsCommand,
 } from '@aws-sdk/client-sfn';
-import {
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { type AutomationExecutionMetadata, DescribeAutomationExecutionsCommand } from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
 import type { FaultConfig } from '../../sandbox/core/faults';
 import { loadFaultConfig } from '../../sandbox/core/faults';
 import { CASES } from '../../sandbox/demo/cases';
 import type { AllServicesOptions } from '../../sandbox/services';
-import { type E2E, scanAll, sleep, until } from '../e2e/support/harness';
+import { type E2E, scanAll, sleep, subscribeToEvents, until } from '../e2e/support/harness';
 
 const ssh = CASES.find((c) => c.id === 'ssh-open');
 if (!ssh?.rule) throw new Error('the ssh-open demo case is missing');
@@ -389,21 +383,11 @@ export async function captureCompliant(
   rule: string,
   name: string,
 ): Promise<() => Promise<Map<string, number>>> {
-  const queueUrl = (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
-  const queueArn =
-    (await e.c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes?.QueueArn ?? '';
-  await e.c.events.send(
-    new PutRuleCommand({
-      Name: name,
-      EventPattern: JSON.stringify({
-        source: ['aws.config'],
-        'detail-type': ['Config Rules Compliance Change'],
-        detail: { configRuleName: [rule], newEvaluationResult: { complianceType: ['COMPLIANT'] } },
-      }),
-    }),
-  );
-  await e.c.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'capture', Arn: queueArn }] }));
+  const queueUrl = await subscribeToEvents(e, name, {
+    source: ['aws.config'],
+    'detail-type': ['Config Rules Compliance Change'],
+    detail: { configRuleName: [rule], newEvaluationResult: { complianceType: ['COMPLIANT'] } },
+  });
   const seen = new Map<string, number>();
   return async () => {
     for (let i = 0; i < 10_000; i++) {

@@ -467,9 +467,26 @@ export async function sendToIntake(e: E2E, body: string): Promise<void> {
 }
 
 /**
- * Subscribes to the NON_COMPLIANT "Config Rules Compliance Change" events for one resource and rule
- * (an EventBridge rule of our own with an SQS target, as any subscriber would) and returns a function
- * that waits for the next one and gives its body exactly as EventBridge delivered it.
+ * Subscribes an SQS queue of our own to the events matching `pattern` (an EventBridge rule with an SQS
+ * target, as any subscriber would) and returns the queue's URL.
+ */
+export async function subscribeToEvents(
+  e: E2E,
+  name: string,
+  pattern: Record<string, unknown>,
+): Promise<string> {
+  const queueUrl = (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
+  const queueArn =
+    (await e.c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn ?? '';
+  await e.c.events.send(new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(pattern) }));
+  await e.c.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'capture', Arn: queueArn }] }));
+  return queueUrl;
+}
+
+/**
+ * Subscribes to the NON_COMPLIANT "Config Rules Compliance Change" events for one resource and rule and
+ * returns a function that waits for the next one and gives its body exactly as EventBridge delivered it.
  */
 export async function captureNonCompliance(
   e: E2E,
@@ -477,25 +494,15 @@ export async function captureNonCompliance(
   resourceId: string,
   name = `e2e-capture-${randomUUID().slice(0, 8)}`,
 ): Promise<(timeoutMs?: number) => Promise<string>> {
-  const queueUrl = (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
-  const queueArn =
-    (await e.c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes?.QueueArn ?? '';
-  await e.c.events.send(
-    new PutRuleCommand({
-      Name: name,
-      EventPattern: JSON.stringify({
-        source: ['aws.config'],
-        'detail-type': ['Config Rules Compliance Change'],
-        detail: {
-          resourceId: [resourceId],
-          configRuleName: [rule],
-          newEvaluationResult: { complianceType: ['NON_COMPLIANT'] },
-        },
-      }),
-    }),
-  );
-  await e.c.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'capture', Arn: queueArn }] }));
+  const queueUrl = await subscribeToEvents(e, name, {
+    source: ['aws.config'],
+    'detail-type': ['Config Rules Compliance Change'],
+    detail: {
+      resourceId: [resourceId],
+      configRuleName: [rule],
+      newEvaluationResult: { complianceType: ['NON_COMPLIANT'] },
+    },
+  });
   return (timeoutMs = 15_000) =>
     until(`a NON_COMPLIANT event for ${resourceId}`, timeoutMs, async () => {
       const r = await e.c.sqs.send(
