@@ -17,7 +17,7 @@
  *   does not exist: NOT_VERIFIED); TransientServiceError.
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import { z } from 'zod';
+import * as z from 'zod';
 import { complianceVerdict } from '../shared/compliance';
 import {
   PlanResult,

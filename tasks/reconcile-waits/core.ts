@@ -17,7 +17,7 @@
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { complianceVerdict } from '../shared/compliance';
 import { awsCall, RunbookTimeoutError, VerificationTimeoutError } from '../shared/errors';
 import { logger } from '../shared/powertools';

@@ -20,7 +20,7 @@ import {
   QueryCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { VerificationState as Verification } from './contracts';
 import { RunbookState, VerificationState } from './contracts';
 import { awsCall } from './errors';

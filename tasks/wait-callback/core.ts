@@ -13,7 +13,7 @@
  *   (EventBridge retries the delivery; completing twice is harmless).
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACCOUNT_ID, REGION, resourceKeyOf } from '../shared/contracts';
 import {
   automationStatus,

@@ -5,7 +5,7 @@
  * that runs before anything executes.
  */
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AwsError } from '../../core/types';
 import { isRecord, type Json, OUTPUT_TYPES, toJson } from './values';
 
