@@ -234,6 +234,9 @@ describe('SQS: messages', () => {
       expect(got.Messages?.[0]?.Body).toBe('poison');
       await new Promise((r) => setTimeout(r, 5));
     }
+    // Let the second receive's 1-second visibility run out (50 ms real = 5 emulated seconds), so the next
+    // receive finds the message visible again and over maxReceiveCount, however slow the machine is.
+    await new Promise((r) => setTimeout(r, 50));
     const third = await client().send(new ReceiveMessageCommand({ QueueUrl: url }));
     expect(third.Messages ?? []).toHaveLength(0);
     const dead = await client().send(new ReceiveMessageCommand({ QueueUrl: dlqUrl }));
