@@ -195,21 +195,26 @@ const stackDriftEvaluator: Evaluator = {
   },
 };
 
+/** The API calls that break a security-group rule: TCP `port` opened to 0.0.0.0/0 on the group. */
+function openToTheWorld(port: number): readonly ApiCallSpec[] {
+  return [
+    {
+      service: 'ec2',
+      api: 'AuthorizeSecurityGroupIngress',
+      input: {
+        GroupId: '{{ ResourceId }}',
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+        ],
+      },
+    },
+  ];
+}
+
 export const EVALUATORS: Record<string, Evaluator> = {
   INCOMING_SSH_DISABLED: {
     ...sgEvaluator(() => [22], 'SSH'),
-    violation: [
-      {
-        service: 'ec2',
-        api: 'AuthorizeSecurityGroupIngress',
-        input: {
-          GroupId: '{{ ResourceId }}',
-          IpPermissions: [
-            { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-          ],
-        },
-      },
-    ],
+    violation: openToTheWorld(22),
   },
   RESTRICTED_INCOMING_TRAFFIC: {
     ...sgEvaluator((params) => {
@@ -225,18 +230,7 @@ export const EVALUATORS: Record<string, Evaluator> = {
         return v !== undefined && v !== '' && Number.isInteger(Number(v)) ? Number(v) : d;
       });
     }, 'TCP'),
-    violation: [
-      {
-        service: 'ec2',
-        api: 'AuthorizeSecurityGroupIngress',
-        input: {
-          GroupId: '{{ ResourceId }}',
-          IpPermissions: [
-            { IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-          ],
-        },
-      },
-    ],
+    violation: openToTheWorld(3389),
   },
   S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: {
     ...bucketEvaluator((b) =>
