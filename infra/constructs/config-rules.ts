@@ -1,16 +1,21 @@
 /**
- * Config rules the policy declares with `deploy: true`, as AWS managed rules; the stack-drift rule gets
+ * Config rules the policy declares with `deploy: true`, as AWS managed rules scoped to the resources that
+ * carry the policy's scope tag (docs/policy.md); the stack-drift rule gets
  * a role that may run drift detection and read the remediated resources.
  */
 import { Aws } from 'aws-cdk-lib';
 import * as config from 'aws-cdk-lib/aws-config';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
+import type { NormalizedPolicy, RuleScope } from '../../tasks/shared/policy/schema';
 import { ackIam5, allow, NAG_ARN_CONTEXT, stacksArn } from './iam';
 import { Concern } from './logical-ids';
 import type { Runbooks } from './runbooks';
 import { pascal } from './task-function';
+
+function scopeOf(scope: RuleScope): config.RuleScope {
+  return config.RuleScope.fromTag(scope.tagKey, scope.tagValue);
+}
 
 export interface ConfigRulesProps {
   readonly policy: NormalizedPolicy;
@@ -40,7 +45,9 @@ export class ConfigRules extends Concern {
           configRuleName: rule.name,
           identifier: rule.sourceIdentifier,
           ...(Object.keys(inputParameters).length ? { inputParameters } : {}),
-          ruleScope: config.RuleScope.fromResources(rule.resourceTypes.map((r) => config.ResourceType.of(r))),
+          // By tag, never by type alone: a type-wide scope covers this project's own resources too (its
+          // functions would fail LAMBDA_FUNCTION_SETTINGS_CHECK). AWS takes types or a tag, not both.
+          ruleScope: scopeOf(rule.scope ?? props.policy.scope),
         });
       });
   }

@@ -20,6 +20,13 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DEFAULT_RULE_SCOPE } from '../../tasks/shared/policy/schema';
+
+/**
+ * Stack tags that put a demo stack and its resources in the Config rules' scope (the policy's default
+ * `scope`; CloudFormation propagates stack tags to the resources, and Config sees them there).
+ */
+export const IN_SCOPE_TAGS = [{ Key: DEFAULT_RULE_SCOPE.tagKey, Value: DEFAULT_RULE_SCOPE.tagValue }];
 
 export interface DemoClients {
   cloudFormation: CloudFormationClient;

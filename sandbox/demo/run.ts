@@ -29,7 +29,7 @@ import {
 import Table from 'cli-table3';
 import { type DriftSandbox, startDriftSandbox } from '../main';
 import { approvalLinks, decideViaForm } from './approve';
-import { CASES, type DemoClients, type DriftCase, physicalIdOf } from './cases';
+import { CASES, type DemoClients, type DriftCase, IN_SCOPE_TAGS, physicalIdOf } from './cases';
 
 export interface DemoOptions {
   port: number;
@@ -127,6 +127,7 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
           StackName: dc.stackName,
           TemplateBody: readFileSync(join(TEMPLATES, dc.template), 'utf8'),
           Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+          Tags: IN_SCOPE_TAGS,
         }),
       );
     }

@@ -24,7 +24,7 @@ import { type AutomationExecutionMetadata, DescribeAutomationExecutionsCommand }
 import { parse, stringify } from 'yaml';
 import type { FaultConfig } from '../../sandbox/core/faults';
 import { loadFaultConfig } from '../../sandbox/core/faults';
-import { CASES } from '../../sandbox/demo/cases';
+import { CASES, IN_SCOPE_TAGS } from '../../sandbox/demo/cases';
 import type { AllServicesOptions } from '../../sandbox/services';
 import { type E2E, scanAll, sleep, subscribeToEvents, until } from '../e2e/support/harness';
 
@@ -137,7 +137,13 @@ export async function deployFleet(
   }));
   const cf = e.c.cloudFormation;
   const ids = await pool(stacks, 4, async (s) => {
-    await cf.send(new CreateStackCommand({ StackName: s.name, TemplateBody: fleetTemplate(s.groups) }));
+    await cf.send(
+      new CreateStackCommand({
+        StackName: s.name,
+        TemplateBody: fleetTemplate(s.groups),
+        Tags: IN_SCOPE_TAGS,
+      }),
+    );
     await until(
       `${s.name} CREATE_COMPLETE`,
       opts.timeoutMs,

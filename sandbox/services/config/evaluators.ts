@@ -8,7 +8,7 @@ import { ec2Store, type SgRule } from '../ec2/store';
 import { iamStore, type ManagedPolicy } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
 import { s3Store } from '../s3/store';
-import { isObj, type Obj, str } from '../state';
+import { isObj, type Obj, str, type Tag } from '../state';
 
 export type ComplianceType = 'COMPLIANT' | 'NON_COMPLIANT' | 'NOT_APPLICABLE';
 
@@ -29,6 +29,8 @@ export interface Evaluator {
   readonly requiredParameters?: readonly string[];
   /** Config resource ids of every resource of the type. */
   list(sandbox: SandboxContext): Promise<string[]>;
+  /** The resource's tags (for a rule's TagKey/TagValue scope); undefined when it no longer exists. */
+  tags(sandbox: SandboxContext, resourceId: string): Promise<Record<string, string> | undefined>;
   /** undefined when the resource no longer exists (→ NOT_APPLICABLE). */
   evaluate(
     resourceId: string,
@@ -46,6 +48,9 @@ export interface Evaluator {
 
 const WORLD = ['0.0.0.0/0', '::/0'];
 
+const tagMap = (tags: readonly Tag[]): Record<string, string> =>
+  Object.fromEntries(tags.map((t) => [t.Key, t.Value ?? '']));
+
 function openTo(r: SgRule, port: number): boolean {
   if (r.isEgress) return false;
   const world =
@@ -61,6 +66,10 @@ function sgEvaluator(ports: (params: Record<string, string>) => number[], what: 
     resourceType: 'AWS::EC2::SecurityGroup',
     async list(sandbox) {
       return [...ec2Store(sandbox).groups.keys()];
+    },
+    async tags(sandbox, id) {
+      const g = ec2Store(sandbox).groups.get(id);
+      return g ? tagMap(g.tags) : undefined;
     },
     async evaluate(id, params, sandbox) {
       const g = ec2Store(sandbox).groups.get(id);
@@ -82,6 +91,10 @@ function bucketEvaluator(
     resourceType: 'AWS::S3::Bucket',
     async list(sandbox) {
       return [...s3Store(sandbox).buckets.keys()];
+    },
+    async tags(sandbox, id) {
+      const b = s3Store(sandbox).buckets.get(id);
+      return b ? tagMap(b.tags ?? []) : undefined;
     },
     async evaluate(id, params, sandbox) {
       const b = s3Store(sandbox).buckets.get(id);
@@ -143,6 +156,14 @@ const stackDriftEvaluator: Evaluator = {
         .filter((id) => id !== '');
     } catch {
       return [];
+    }
+  },
+  async tags(sandbox, id) {
+    try {
+      const stack = (await describeStacks(sandbox, id))[0] as (StackSummary & { Tags?: Tag[] }) | undefined;
+      return stack ? tagMap(stack.Tags ?? []) : undefined;
+    } catch {
+      return undefined;
     }
   },
   async evaluate(id, _params, sandbox, signal) {
@@ -302,6 +323,10 @@ export const EVALUATORS: Record<string, Evaluator> = {
     async list(sandbox) {
       return [...iamStore(sandbox).policies.values()].filter((p) => !p.awsManaged).map((p) => p.id);
     },
+    async tags(sandbox, id) {
+      const p = findPolicyById(sandbox, id);
+      return p ? tagMap(p.tags) : undefined;
+    },
     async evaluate(id, _params, sandbox) {
       const p = findPolicyById(sandbox, id);
       if (!p) return undefined;
@@ -318,6 +343,10 @@ export const EVALUATORS: Record<string, Evaluator> = {
     requiredParameters: ['runtime'],
     async list(sandbox) {
       return [...lambdaStore(sandbox).functions.keys()];
+    },
+    async tags(sandbox, id) {
+      const fn = lambdaStore(sandbox).functions.get(id);
+      return fn ? { ...fn.tags } : undefined;
     },
     async evaluate(id, params, sandbox) {
       const fn = lambdaStore(sandbox).functions.get(id);

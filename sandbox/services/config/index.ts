@@ -155,11 +155,42 @@ function ruleTypes(rule: Rule, evaluator: Evaluator | undefined): string[] {
   return scoped.length > 0 ? scoped : evaluator ? [evaluator.resourceType] : [];
 }
 
-function inScope(rule: Rule, evaluator: Evaluator, resourceType: string, resourceId: string): boolean {
+/** The tags Config sees on a resource: its own, plus its stack's (CloudFormation propagates stack tags). */
+async function tagsSeen(
+  sandbox: SandboxContext,
+  evaluator: Evaluator,
+  resourceId: string,
+  stackOf: (physicalId: string) => Promise<string | undefined>,
+): Promise<Record<string, string>> {
+  const own = (await evaluator.tags(sandbox, resourceId)) ?? {};
+  if (evaluator.resourceType === STACK_TYPE) return own;
+  const stackId = await stackOf(resourceId);
+  const stackTags = stackId
+    ? await EVALUATORS.CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK?.tags(sandbox, stackId)
+    : {};
+  return { ...stackTags, ...own };
+}
+
+/**
+ * Whether a rule covers a resource: its evaluator's type, the Scope's types, its one resource id, and its
+ * TagKey (and TagValue) on the resource, as Config scopes a rule.
+ */
+async function inScope(
+  sandbox: SandboxContext,
+  rule: Rule,
+  evaluator: Evaluator,
+  resourceType: string,
+  resourceId: string,
+  stackOf: (physicalId: string) => Promise<string | undefined>,
+): Promise<boolean> {
   if (evaluator.resourceType !== resourceType) return false;
   if (!ruleTypes(rule, evaluator).includes(resourceType)) return false;
   const only = rule.Scope?.ComplianceResourceId;
-  return !only || only === resourceId;
+  if (only && only !== resourceId) return false;
+  const key = rule.Scope?.TagKey;
+  if (!key) return true;
+  const value = (await tagsSeen(sandbox, evaluator, resourceId, stackOf))[key];
+  return value !== undefined && (rule.Scope?.TagValue === undefined || rule.Scope.TagValue === value);
 }
 
 const iso = (d: Date): string => d.toISOString();
@@ -341,9 +372,10 @@ class ConfigEngine {
       const started = this.sandbox.clock.now();
       if (this.options.ruleEvaluationSeconds > 0)
         await this.sandbox.clock.sleep(this.options.ruleEvaluationSeconds, this.signal);
-      const ids = (await evaluator.list(this.sandbox)).filter((id) =>
-        inScope(rule, evaluator, evaluator.resourceType, id),
-      );
+      const ids: string[] = [];
+      for (const id of await evaluator.list(this.sandbox)) {
+        if (await this.covers(rule, evaluator, evaluator.resourceType, id)) ids.push(id);
+      }
       await Promise.all([
         this.sandbox.clock.sleep(this.options.evaluationSeconds, this.signal),
         ...ids.map((id) => this.evaluateResource(rule, evaluator.resourceType, id, started)),
@@ -382,6 +414,10 @@ class ConfigEngine {
     })().catch((err: unknown) => this.sandbox.log(`config: evaluation failed: ${String(err)}`));
   }
 
+  covers(rule: Rule, evaluator: Evaluator, resourceType: string, resourceId: string): Promise<boolean> {
+    return inScope(this.sandbox, rule, evaluator, resourceType, resourceId, (id) => this.stackOf(id));
+  }
+
   private async stackOf(physicalId: string): Promise<string | undefined> {
     try {
       const out = await this.sandbox.call('cloudformation', 'DescribeStackResources', {
@@ -409,7 +445,7 @@ class ConfigEngine {
     if (resource) {
       for (const rule of rules) {
         const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-        if (evaluator && inScope(rule, evaluator, resource.resourceType, resource.resourceId)) {
+        if (evaluator && (await this.covers(rule, evaluator, resource.resourceType, resource.resourceId))) {
           this.schedule(rule, resource.resourceType, resource.resourceId, at);
         }
       }
@@ -419,7 +455,7 @@ class ConfigEngine {
       if (stackId) {
         for (const rule of stackRules) {
           const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-          if (evaluator && inScope(rule, evaluator, 'AWS::CloudFormation::Stack', stackId)) {
+          if (evaluator && (await this.covers(rule, evaluator, STACK_TYPE, stackId))) {
             this.schedule(rule, 'AWS::CloudFormation::Stack', stackId, at);
           }
         }

@@ -100,6 +100,7 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
     exceptionTag: doc.exceptionTag,
     blastRadius: d.blastRadius,
     globalConcurrency: d.concurrency.global,
+    scope: doc.scope,
     configRules: doc.configRules,
     entries,
   };

@@ -146,6 +146,23 @@ const Entry = z
   })
   .strict();
 
+/** Tag keys AWS reserves (`aws:`) cannot be set by anyone, so a scope on one could never be opted into. */
+const ScopeTagKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((k) => !k.toLowerCase().startsWith('aws:'), 'must not start with aws: (reserved by AWS)');
+
+/**
+ * Which resources the deployed Config rules evaluate: those carrying this tag (and value). Resources opt
+ * in by tag, so the project's own resources — which never carry it (synth test) — are never evaluated.
+ */
+export const RuleScope = z
+  .object({ tagKey: ScopeTagKey, tagValue: z.string().min(1).max(256).optional() })
+  .strict();
+export type RuleScope = z.infer<typeof RuleScope>;
+export const DEFAULT_RULE_SCOPE = { tagKey: 'drift-remediation:scope', tagValue: 'managed' } as const;
+
 const ConfigRuleDecl = z
   .object({
     name: RuleName,
@@ -155,6 +172,8 @@ const ConfigRuleDecl = z
     inputParameters: z.record(z.string(), z.string()).optional(),
     /** Create this rule with the stack (false: it already exists in the account). */
     deploy: z.boolean().default(false),
+    /** This rule's scope instead of the policy's `scope` (deployed rules only). */
+    scope: RuleScope.optional(),
   })
   .strict();
 
@@ -167,6 +186,8 @@ export const PolicyDocument = z
       .object({ key: z.string().min(1).max(128) })
       .strict()
       .default({ key: 'drift-remediation:exempt-until' }),
+    /** The scope of every deployed Config rule (a rule's own `scope` wins). */
+    scope: RuleScope.default(DEFAULT_RULE_SCOPE),
     configRules: z.array(ConfigRuleDecl).default([]),
     remediations: z.array(Entry).min(1),
   })
@@ -203,6 +224,8 @@ export interface NormalizedPolicy {
   exceptionTag: { key: string };
   blastRadius: z.infer<typeof BlastRadius>;
   globalConcurrency: number;
+  /** The default scope of deployed Config rules. */
+  scope: RuleScope;
   configRules: ConfigRuleDecl[];
   entries: ResolvedEntry[];
 }

@@ -45,7 +45,7 @@ import {
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { OutboxMessage } from '../../../sandbox/core/sandbox';
 import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
-import { physicalIdOf } from '../../../sandbox/demo/cases';
+import { IN_SCOPE_TAGS, physicalIdOf } from '../../../sandbox/demo/cases';
 import type { InstalledStack } from '../../../sandbox/install/install';
 import { type DriftSandbox, type DriftSandboxOptions, startDriftSandbox } from '../../../sandbox/main';
 import { ENV } from '../../../tasks/shared/env';
@@ -171,6 +171,7 @@ export async function deployCase(e: E2E, dc: DriftCase, opts: DeployOptions = {}
       StackName: stackName,
       TemplateBody: opts.edit ? opts.edit(text) : text,
       Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+      Tags: IN_SCOPE_TAGS,
     }),
   );
   await until(`${stackName} CREATE_COMPLETE`, 20_000, async () => {

@@ -393,6 +393,50 @@ describe('Config rules through ConfigServiceClient', () => {
     expect(non.Annotation).toContain('memorySize is 1024 (expected 128)');
   });
 
+  it('honours a TagKey/TagValue Scope: only functions carrying the tag are evaluated', async () => {
+    const lambda = new LambdaClient(sb.clientConfig);
+    const config = new ConfigServiceClient(sb.clientConfig);
+    const fn = (name: string, tags?: Record<string, string>) =>
+      lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: name,
+          Runtime: 'nodejs20.x',
+          Handler: 'index.handler',
+          Role: `arn:aws:iam::${sb.sandbox.accountId}:role/r`,
+          Code: { ZipFile: new Uint8Array([1, 2, 3]) },
+          ...(tags ? { Tags: tags } : {}),
+        }),
+      );
+    await fn('scoped-in', { 'drift-remediation:scope': 'managed' });
+    await fn('scoped-other-value', { 'drift-remediation:scope': 'other' });
+    await fn('scoped-out');
+    await config.send(
+      new PutConfigRuleCommand({
+        ConfigRule: {
+          ConfigRuleName: 'lambda-scoped',
+          Source: { Owner: 'AWS', SourceIdentifier: 'LAMBDA_FUNCTION_SETTINGS_CHECK' },
+          InputParameters: JSON.stringify({ runtime: 'nodejs22.x' }),
+          Scope: { TagKey: 'drift-remediation:scope', TagValue: 'managed' },
+        },
+      }),
+    );
+    await resultFor('lambda-scoped', 'AWS::Lambda::Function', 'scoped-in', 'NON_COMPLIANT');
+    // A change to an out-of-scope function is not evaluated either.
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({ FunctionName: 'scoped-out', MemorySize: 512 }),
+    );
+    // A tagged function created after that change is evaluated after it: by then the change was seen.
+    await fn('scoped-late', { 'drift-remediation:scope': 'managed' });
+    await resultFor('lambda-scoped', 'AWS::Lambda::Function', 'scoped-late', 'NON_COMPLIANT');
+    const all = await config.send(
+      new GetComplianceDetailsByConfigRuleCommand({ ConfigRuleName: 'lambda-scoped' }),
+    );
+    const ids = (all.EvaluationResults ?? []).map(
+      (e) => e.EvaluationResultIdentifier?.EvaluationResultQualifier?.ResourceId,
+    );
+    expect(ids.sort()).toEqual(['scoped-in', 'scoped-late']);
+  });
+
   it('runs stack drift detection for CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK when a stack resource changes', async () => {
     const iam = new IAMClient(sb.clientConfig);
     const stackId =
