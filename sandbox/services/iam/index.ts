@@ -1,8 +1,8 @@
 /**
  * IAM (awsQuery): roles (trust policy, description, tags), managed policy attachments, inline role
- * policies and customer managed policies with versions; the AWS managed policies AdministratorAccess,
- * PowerUserAccess, ReadOnlyAccess (and a few service-role ones) exist. Policy documents come back
- * URL-encoded, as IAM returns them.
+ * policies and customer managed policies with versions; every AWS managed policy exists by its real ARN
+ * with its real latest document (./aws-managed.ts). Policy documents come back URL-encoded, as IAM
+ * returns them.
  */
 import { AwsError, type ServiceModule } from '../../core/types';
 import { bool, compact, num, type Obj, str, strs, tagsFrom } from '../state';
@@ -219,6 +219,7 @@ export function iamService(): ServiceModule {
         }
         const onlyAttached = bool(input.OnlyAttached) ?? false;
         const prefix = str(input.PathPrefix) ?? '/';
+        if (scope !== 'Local' && !onlyAttached) store.loadAwsManagedPolicies();
         const list = [...store.policies.values()]
           .filter((p) => scope === 'All' || (scope === 'AWS') === p.awsManaged)
           .filter((p) => p.path.startsWith(prefix))

@@ -3,8 +3,10 @@
  * AWS::IAM::ManagedPolicy providers. Documents are kept as the JSON text the caller sent (IAM returns
  * them URL-encoded; the operations do that).
  */
+import { createHash } from 'node:crypto';
 import { AwsError, type SandboxContext } from '../../core/types';
 import { isObj, type Obj, stateOf, type Tag, upperId } from '../state';
+import { type AwsManagedPolicyData, allAwsManagedPolicies, awsManagedPolicy } from './aws-managed';
 
 export const ROLE_TYPE = 'AWS::IAM::Role';
 export const MANAGED_POLICY_TYPE = 'AWS::IAM::ManagedPolicy';
@@ -133,154 +135,35 @@ export function validatePolicyDocument(text: unknown, kind: 'identity' | 'trust'
   return doc;
 }
 
-function awsPolicy(name: string, path: string, statement: Obj[], now: Date): ManagedPolicy {
+/** An AWS managed policy as the store keeps it (its id is stable per ARN, as AWS's are). */
+function awsPolicy(data: AwsManagedPolicyData): ManagedPolicy {
+  const createDate = new Date(data.createDate);
   return {
-    name,
-    id: upperId('ANPA'),
-    arn: `arn:aws:iam::aws:policy${path}${name}`,
-    path,
-    createDate: now,
-    updateDate: now,
-    defaultVersionId: 'v1',
-    versions: [
-      {
-        versionId: 'v1',
-        document: JSON.stringify({ Version: '2012-10-17', Statement: statement }),
-        createDate: now,
-      },
-    ],
-    nextVersion: 2,
+    name: data.name,
+    id: `ANPA${createHash('sha256').update(data.arn).digest('hex').slice(0, 17).toUpperCase()}`,
+    arn: data.arn,
+    path: data.path,
+    createDate,
+    updateDate: new Date(data.updateDate),
+    defaultVersionId: data.versionId,
+    versions: [{ versionId: data.versionId, document: data.document, createDate }],
+    nextVersion: Number(data.versionId.slice(1)) + 1,
     tags: [],
     awsManaged: true,
   };
-}
-
-/** The AWS managed policies the sandbox knows (documents abridged to their essential statements). */
-function awsManagedPolicies(now: Date): ManagedPolicy[] {
-  return [
-    awsPolicy('AdministratorAccess', '/', [{ Effect: 'Allow', Action: '*', Resource: '*' }], now),
-    awsPolicy(
-      'PowerUserAccess',
-      '/',
-      [
-        { Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' },
-        {
-          Effect: 'Allow',
-          Action: [
-            'iam:CreateServiceLinkedRole',
-            'iam:DeleteServiceLinkedRole',
-            'iam:ListRoles',
-            'organizations:DescribeOrganization',
-            'account:ListRegions',
-          ],
-          Resource: '*',
-        },
-      ],
-      now,
-    ),
-    awsPolicy(
-      'ReadOnlyAccess',
-      '/',
-      [
-        {
-          Effect: 'Allow',
-          Action: [
-            'ec2:Describe*',
-            's3:Get*',
-            's3:List*',
-            'iam:Get*',
-            'iam:List*',
-            'lambda:Get*',
-            'lambda:List*',
-            'cloudformation:Describe*',
-            'cloudformation:Get*',
-            'cloudformation:List*',
-            'config:Describe*',
-            'config:Get*',
-            'config:List*',
-          ],
-          Resource: '*',
-        },
-      ],
-      now,
-    ),
-    awsPolicy(
-      'SecurityAudit',
-      '/',
-      [
-        {
-          Effect: 'Allow',
-          Action: ['iam:GenerateCredentialReport', 'iam:Get*', 'iam:List*', 'ec2:Describe*', 's3:GetBucket*'],
-          Resource: '*',
-        },
-      ],
-      now,
-    ),
-    awsPolicy(
-      'AWSLambdaBasicExecutionRole',
-      '/service-role/',
-      [
-        {
-          Effect: 'Allow',
-          Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-          Resource: '*',
-        },
-      ],
-      now,
-    ),
-    awsPolicy(
-      'AWSLambdaSQSQueueExecutionRole',
-      '/service-role/',
-      [
-        {
-          Effect: 'Allow',
-          Action: [
-            'sqs:ReceiveMessage',
-            'sqs:DeleteMessage',
-            'sqs:GetQueueAttributes',
-            'logs:CreateLogGroup',
-            'logs:CreateLogStream',
-            'logs:PutLogEvents',
-          ],
-          Resource: '*',
-        },
-      ],
-      now,
-    ),
-    awsPolicy(
-      'AmazonSSMAutomationRole',
-      '/service-role/',
-      [{ Effect: 'Allow', Action: ['ssm:*', 'ec2:Describe*', 'lambda:InvokeFunction'], Resource: '*' }],
-      now,
-    ),
-    awsPolicy(
-      'AWS_ConfigRole',
-      '/service-role/',
-      [
-        {
-          Effect: 'Allow',
-          Action: [
-            'config:Put*',
-            'ec2:Describe*',
-            's3:GetBucket*',
-            'iam:Get*',
-            'iam:List*',
-            'lambda:GetFunction*',
-          ],
-          Resource: '*',
-        },
-      ],
-      now,
-    ),
-  ];
 }
 
 export class IamStore {
   readonly roles = new Map<string, Role>();
   readonly policies = new Map<string, ManagedPolicy>();
 
-  constructor(private readonly sandbox: SandboxContext) {
-    for (const p of awsManagedPolicies(sandbox.clock.now())) this.policies.set(p.arn, p);
+  constructor(private readonly sandbox: SandboxContext) {}
+
+  /** Brings every AWS managed policy into `policies` (ListPolicies with Scope AWS or All). */
+  loadAwsManagedPolicies(): void {
+    for (const data of allAwsManagedPolicies()) {
+      if (!this.policies.has(data.arn)) this.policies.set(data.arn, awsPolicy(data));
+    }
   }
 
   private roleChanged(name: string, kind: 'created' | 'updated' | 'deleted'): void {
@@ -408,7 +291,13 @@ export class IamStore {
   }
 
   policy(arn: string | undefined): ManagedPolicy {
-    const p = arn ? this.policies.get(arn.replace(/^arn:aws[a-z-]*:/, 'arn:aws:')) : undefined;
+    const key = arn?.replace(/^arn:aws[a-z-]*:/, 'arn:aws:');
+    let p = key ? this.policies.get(key) : undefined;
+    const data = !p && key ? awsManagedPolicy(key) : undefined;
+    if (data) {
+      p = awsPolicy(data);
+      this.policies.set(p.arn, p);
+    }
     if (!p) {
       if (arn && !/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\//.test(arn)) {
         throw new AwsError('InvalidInput', `ARN ${arn} is not valid.`);
