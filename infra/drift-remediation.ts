@@ -4,11 +4,12 @@
  * derived from the remediation policy and the runbooks directory. This file only loads those, wires
  * the constructs together, gives each function its environment and applies the grants of TASKS.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV } from '../tasks/shared/env';
+import { AWS_MANAGED_TABLE_FILE, loadAwsManagedTable } from '../tasks/shared/policy/aws-managed';
 import { loadPolicyFile, parsePolicyText } from '../tasks/shared/policy/load';
 import type { NormalizedPolicy } from '../tasks/shared/policy/schema';
 import { Approvals } from './constructs/approvals';
@@ -108,7 +109,15 @@ export class DriftRemediation extends Construct {
     const policyFile = resolve(props.policyFile ?? join(REPO_ROOT, 'runbooks/policy.yaml'));
     const runbooksDir = resolve(props.runbooksDir ?? join(REPO_ROOT, 'runbooks'));
     const runbooks = loadRunbooks(runbooksDir, basename(policyFile));
-    this.policy = loadPolicyFile(policyFile, { knownRunbooks: runbooks.map((r) => r.name) });
+    // The reviewed AWS-managed runbook table: the runbooks directory's own, else this repository's.
+    const tableFile = [runbooksDir, join(REPO_ROOT, 'runbooks')]
+      .map((d) => join(d, AWS_MANAGED_TABLE_FILE))
+      .find((f) => existsSync(f));
+    const awsManaged = tableFile ? loadAwsManagedTable(tableFile) : undefined;
+    this.policy = loadPolicyFile(policyFile, {
+      knownRunbooks: runbooks.map((r) => r.name),
+      ...(awsManaged ? { awsManaged } : {}),
+    });
     const policyJsonPath = writeBundledPolicy(
       JSON.stringify(parsePolicyText(readFileSync(policyFile, 'utf8'), policyFile)),
     );

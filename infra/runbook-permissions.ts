@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { AWS_MANAGED_TABLE_FILE } from '../tasks/shared/policy/aws-managed';
 
 export const API_STEP_ACTIONS = [
   'aws:executeAwsApi',
@@ -56,10 +57,13 @@ export interface RunbookApiCall {
   typeName?: string;
 }
 
-/** Loads runbooks/*.yaml except the policy file. */
+/** Loads runbooks/*.yaml except the policy file and the AWS-managed runbook table. */
 export function loadRunbooks(dir: string, policyFileName = 'policy.yaml'): RunbookDocument[] {
   return readdirSync(dir)
-    .filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== policyFileName)
+    .filter(
+      (f) =>
+        (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== policyFileName && f !== AWS_MANAGED_TABLE_FILE,
+    )
     .sort()
     .map((f) => {
       const file = join(dir, f);

@@ -2,7 +2,7 @@
  * The synthesized stack's security-relevant resources (bundling skipped; see bundling.test.ts for the
  * real bundles): cdk-nag, IAM, encryption, event patterns, functions, environment, runbooks.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
@@ -14,6 +14,7 @@ import { ALL_TASKS, BUNDLED_POLICY_FILE, TASK_ENV, TASK_METADATA_KEY } from '../
 import { loadRunbooks, runbookPermissions } from '../../infra/runbook-permissions';
 import { ENV } from '../../tasks/shared/env';
 import { loadPolicyFile } from '../../tasks/shared/policy/load';
+import { RUNBOOK_PREFIX } from '../../tasks/shared/policy/schema';
 import { synth } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
@@ -28,7 +29,9 @@ const res = (id: string): Resource => {
 };
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const policy = loadPolicyFile('runbooks/policy.yaml');
-const runbookFiles = readdirSync('runbooks').filter((f) => f.endsWith('.yaml') && f !== 'policy.yaml');
+const runbookFiles = readdirSync('runbooks').filter(
+  (f) => f.startsWith(RUNBOOK_PREFIX) && f.endsWith('.yaml'),
+);
 const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 function functionId(task: string): string {
@@ -434,6 +437,20 @@ describe('policy validation at synth', () => {
     );
     expect(() => synth({ remediation: { policyFile: file }, nag: false })).toThrow(
       /defaults\.approval\.mode/,
+    );
+  });
+
+  it('a policy entry naming an AWS-managed runbook outside the reviewed table fails synth, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-'));
+    const file = join(dir, 'policy.yaml');
+    const shipped = readFileSync('runbooks/policy.yaml', 'utf8');
+    // The shipped policy plus one entry for a document the table does not hold.
+    writeFileSync(
+      file,
+      `${shipped}\n  - id: iam-detach\n    match: { configRules: [iam-policy-no-statements-with-admin-access], resourceTypes: [AWS::IAM::Group] }\n    runbook: AWS-DetachIAMPolicy\n    parameters:\n      IAMResourceId: { from: event.resourceId }\n`,
+    );
+    expect(() => synth({ remediation: { policyFile: file }, nag: false })).toThrow(
+      /remediations\[\d+\]\.runbook: AWS-DetachIAMPolicy is not in the reviewed AWS-managed runbook table.*AWSConfigRemediation-DetachIAMPolicy/,
     );
   });
 });

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAutomationDocument } from '../../sandbox/services/ssm/document';
+import { AWS_MANAGED_TABLE_FILE } from '../../tasks/shared/policy/aws-managed';
 import { loadPolicyFile } from '../../tasks/shared/policy/load';
 import { type ResolvedEntry, RUNBOOK_PREFIX } from '../../tasks/shared/policy/schema';
 import {
@@ -36,10 +37,13 @@ const runbookDocSections = [...readFileSync('docs/runbooks.md', 'utf8').matchAll
 );
 
 describe('the runbook library', () => {
-  it('holds first-party runbooks under one prefix, and nothing else in runbooks/ but the policy', () => {
+  it('holds first-party runbooks under one prefix, and nothing else in runbooks/ but the policy and the AWS-managed table', () => {
     expect(runbooks.length).toBeGreaterThan(0);
     for (const r of runbooks) expect(r.name).toMatch(/^DriftRemediation-[A-Z][A-Za-z0-9]+$/);
-    expect(readdirSync(DIR).filter((f) => !files.includes(f))).toEqual(['policy.yaml']);
+    expect(readdirSync(DIR).filter((f) => !files.includes(f))).toEqual([
+      AWS_MANAGED_TABLE_FILE,
+      'policy.yaml',
+    ]);
   });
 
   it.each(runbooks)('$name has its section in docs/runbooks.md', ({ name }) => {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type * as z from 'zod';
 import { PolicyError } from '../errors';
+import { type AwsManagedTable, checkAwsManagedEntry } from './aws-managed';
 import { checkOverlaps } from './match';
 import {
   isAwsManagedRunbook,
@@ -29,6 +30,11 @@ function issuesOf(error: z.ZodError): string[] {
 export interface LoadOptions {
   /** First-party runbook document names available (runbooks/*.yaml basenames); unknown ones are an error. */
   knownRunbooks?: readonly string[];
+  /**
+   * The reviewed AWS-managed runbook table (runbooks/aws-managed.yaml): an AWS-managed runbook outside
+   * it, or with parameters it does not declare, is an error. Synth passes it; tasks at run time do not.
+   */
+  awsManaged?: AwsManagedTable;
 }
 
 /** Validates a parsed policy document and folds defaults into each entry. */
@@ -51,6 +57,9 @@ export function normalizePolicy(raw: unknown, opts: LoadOptions = {}): Normalize
     }
     if (firstParty && opts.knownRunbooks && !opts.knownRunbooks.includes(e.runbook)) {
       problems.push(`${at}.runbook: no runbook file runbooks/${e.runbook}.yaml`);
+    }
+    if (!firstParty && isAwsManagedRunbook(e.runbook) && opts.awsManaged) {
+      problems.push(...checkAwsManagedEntry(at, e.runbook, e.parameters, opts.awsManaged));
     }
     if (e.match.properties.length > 0 && (!e.match.cloudFormationDrift || e.match.configRules.length > 0)) {
       problems.push(
