@@ -5,6 +5,7 @@
  *   drift-remediation sandbox serve [--port 4566]  a sandbox that stays up, with the stack installed
  *   drift-remediation executions list|show <name>  executions of a running sandbox
  *   drift-remediation outbox                       SNS messages a running sandbox has published
+ *   drift-remediation remediate --type T --id ID   start a remediation by hand (sandbox, or AWS with --aws)
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { clientHints } from './client-hints';
@@ -126,6 +127,47 @@ program
     const { printOutbox } = await import('./inspect');
     await printOutbox(opts.endpoint);
   });
+
+program
+  .command('remediate')
+  .description(
+    'start a remediation of one resource now (a drift-remediation.manual event through EventBridge)',
+  )
+  .requiredOption('--type <type>', 'resource type, e.g. AWS::EC2::SecurityGroup')
+  .requiredOption('--id <id>', 'resource id as Config records it (sg-…, bucket name, role name or AROA… id)')
+  .option(
+    '--rule <rule>',
+    'Config rule to remediate against (default: the CloudFormation drift entry of the type)',
+  )
+  .option('--requested-by <who>', 'who asks (recorded; they may not approve their own request)')
+  .option(...endpointOption)
+  .option('--aws', 'send to AWS with your credentials instead of the sandbox')
+  .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
+  .option('--profile <profile>', 'AWS shared-config profile (implies --aws)')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  drift-remediation remediate --type AWS::EC2::SecurityGroup --id sg-0123456789abcdef0 --rule restricted-ssh
+  drift-remediation remediate --type AWS::IAM::Role --id drift-demo-reporting
+  drift-remediation remediate --type AWS::S3::Bucket --id my-bucket --rule s3-bucket-versioning-enabled \\
+    --profile prod --region eu-west-1`,
+  )
+  .action(
+    async (opts: {
+      type: string;
+      id: string;
+      rule?: string;
+      requestedBy?: string;
+      endpoint: string;
+      aws?: boolean;
+      region?: string;
+      profile?: string;
+    }) => {
+      const { remediate } = await import('./remediate');
+      await remediate(opts);
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`error: ${err instanceof Error ? err.message : String(err)}`);

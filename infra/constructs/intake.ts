@@ -1,5 +1,6 @@
 /**
- * Intake: the EventBridge rules (NON_COMPLIANT and COMPLIANT results of the policy's Config rules, DRIFTED stacks),
+ * Intake: the EventBridge rules (NON_COMPLIANT and COMPLIANT results of the policy's Config rules, DRIFTED stacks,
+ * manual start requests),
  * the KMS-encrypted intake queue with its dead-letter queue, and the intake function reading the queue.
  */
 import { Aws, Duration } from 'aws-cdk-lib';
@@ -10,6 +11,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../../tasks/shared/manual-start';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
 import { Concern } from './logical-ids';
 import { TaskFunction } from './task-function';
@@ -71,6 +73,12 @@ export class Intake extends Concern {
         targets: [toQueue],
       });
     }
+    // Manual starts (`drift-remediation remediate`, docs/operations.md): PutEvents on the default bus.
+    new events.Rule(this, 'ManualStartRule', {
+      description: 'Manual remediation requests (drift-remediation remediate)',
+      eventPattern: { source: [MANUAL_SOURCE], detailType: [MANUAL_DETAIL_TYPE] },
+      targets: [toQueue],
+    });
     new events.Rule(this, 'StackDriftRule', {
       description: 'CloudFormation stacks whose drift detection found DRIFTED',
       eventPattern: {

@@ -46,6 +46,7 @@ import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
 import { formatIssues } from '../shared/handler';
+import { MANUAL_SOURCE } from '../shared/manual-start';
 import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
 import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { NormalizedPolicy } from '../shared/policy/schema';
@@ -56,7 +57,7 @@ import { orderingKey } from '../shared/tables';
 export const SOURCES = {
   config: 'aws.config',
   cloudFormation: 'aws.cloudformation',
-  manual: 'drift-remediation.manual',
+  manual: MANUAL_SOURCE,
   sweep: 'drift-remediation.sweep',
 } as const;
 export const DETAIL_TYPES = {
@@ -347,7 +348,17 @@ function normalizeFromDetail(env: Envelope, messageId: string): Drop | Candidate
   if (!env.detail || typeof env.detail !== 'object' || Array.isArray(env.detail)) {
     return invalid(`${env.source} event has no detail object`, messageId);
   }
-  return { drop: false, raw: env.detail as Record<string, unknown>, actionable: true };
+  const detail = env.detail as Record<string, unknown>;
+  // EventBridge sets the envelope's account and region (the caller cannot): they win over the detail's.
+  const raw =
+    env.source === SOURCES.manual
+      ? {
+          ...detail,
+          ...(env.account ? { awsAccountId: env.account } : {}),
+          ...(env.region ? { awsRegion: env.region } : {}),
+        }
+      : detail;
+  return { drop: false, raw, actionable: true };
 }
 
 /** Turns one SQS message body into candidate events (or drops). Throws only on transient/infrastructure errors. */

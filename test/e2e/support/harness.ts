@@ -160,6 +160,8 @@ export interface DeployOptions {
   stackName?: string;
   /** Rewrites the template text (e.g. a second copy of a role under another RoleName). */
   edit?: (template: string) => string;
+  /** false: create the stack without the scope tag, so no Config rule evaluates it (default true). */
+  inScope?: boolean;
 }
 
 /** Creates the case's stack from its demo template, waits for CREATE_COMPLETE and returns the resource's physical id. */
@@ -171,7 +173,7 @@ export async function deployCase(e: E2E, dc: DriftCase, opts: DeployOptions = {}
       StackName: stackName,
       TemplateBody: opts.edit ? opts.edit(text) : text,
       Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
-      Tags: IN_SCOPE_TAGS,
+      ...(opts.inScope === false ? {} : { Tags: IN_SCOPE_TAGS }),
     }),
   );
   await until(`${stackName} CREATE_COMPLETE`, 20_000, async () => {

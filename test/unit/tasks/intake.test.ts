@@ -644,6 +644,29 @@ describe('intake: sweep and manual starts', () => {
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(executionName(configEvent()));
   });
 
+  it("a manual start takes the account and region from EventBridge's envelope, not from its detail", async () => {
+    const ev = configEvent({
+      source: 'manual',
+      eventId: 'manual-3',
+      awsAccountId: '999999999999',
+      awsRegion: 'eu-west-3',
+    });
+    await intake(
+      sqs([
+        {
+          source: 'drift-remediation.manual',
+          'detail-type': 'Manual Remediation Request',
+          account: ACCOUNT,
+          region: REGION,
+          detail: ev,
+        },
+      ]),
+      deps(),
+    );
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input.event).toMatchObject({ awsAccountId: ACCOUNT, awsRegion: REGION, source: 'manual' });
+  });
+
   it('a manual start passes its validated event through unchanged', async () => {
     const ev = configEvent({ source: 'manual', requestedBy: 'alice@example.com', eventId: 'manual-1' });
     const out = await intake(
