@@ -28,6 +28,11 @@
  * claimed to start it): it proceeds to StartExecution, which starts it if the first delivery failed before
  * starting, or absorbs it as a duplicate.
  *
+ * Sweep generations: a sweep re-find names the execution of the evaluation it re-finds (absorbed as a
+ * duplicate) unless that execution ended without VERIFIED (Fail: ESCALATED, EXPIRED, FAILED, NOT_VERIFIED,
+ * or timed out/aborted); then it starts the next generation (`event.generation`, part of the execution name),
+ * at most the entry's loop-breaker maxRemediations generations, each still subject to the loop breaker.
+ *
  * Keys: ordering, break-glass and outcome keys go through `boundedKey` (tables.ts), so an event with an
  * oversized id (e.g. a 2 KB stack id) is still recorded; the DLQ holds only infrastructure failures.
  */
@@ -428,6 +433,7 @@ async function claimOrdering(
   event: RemediationEvent,
   name: string,
   seen?: SeenClaim,
+  previousGeneration?: string,
 ): Promise<boolean> {
   const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
   // Canonical ISO (UTC, milliseconds) so the string comparison in the condition is a time comparison.
@@ -440,7 +446,11 @@ async function claimOrdering(
     names['#e'] = 'executionName';
     if (!seen.exists) condition = 'attribute_not_exists(#k) OR (#t < :t AND attribute_not_exists(#e))';
     else if (seen.executionName === undefined) condition = '#t < :t AND attribute_not_exists(#e)';
-    else {
+    else if (previousGeneration !== undefined && seen.executionName === previousGeneration) {
+      // A sweep's next generation of the same evaluation: the mark is still that evaluation's.
+      condition = '#e = :e AND #t <= :t';
+      values[':e'] = seen.executionName;
+    } else {
       // Equal timestamps only for this very execution's earlier claim (it carries startingAt; a
       // non-actionable result's mark does not).
       names['#s'] = 'startingAt';
@@ -564,79 +574,110 @@ async function runningExecution(
   }
 }
 
-/** Validates, orders and starts one candidate event. */
-export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
+/** The validated event, or the recorded drop of an invalid one. */
+async function validated(
+  c: Candidate,
+  deps: IntakeDeps,
+): Promise<{ event: RemediationEvent } | { skipped: EventOutcome }> {
   const messageName = `intake-${String(c.raw.eventId ?? 'unknown')
     .replace(/[^A-Za-z0-9_-]/g, '-')
     .slice(0, 60)}`;
   const ruleName = typeof c.raw.configRuleName === 'string' ? c.raw.configRuleName : undefined;
   const parsed = RemediationEvent.safeParse(c.raw);
   if (!parsed.success) {
-    return recordSkip(deps, {
-      reason: `invalid event: ${formatIssues(parsed.error).join('; ')}`,
-      resourceKey: INVALID_EVENT_RESOURCE_KEY,
-      name: messageName,
-      ruleName,
-    });
-  }
-  const event = parsed.data;
-  if (!isValidResourceId(event.resourceType, event.resourceId)) {
-    return recordSkip(
-      deps,
-      {
-        reason: `invalid event: resource id is not a valid ${event.resourceType} id`,
+    const reason = `invalid event: ${formatIssues(parsed.error).join('; ')}`;
+    return {
+      skipped: await recordSkip(deps, {
+        reason,
         resourceKey: INVALID_EVENT_RESOURCE_KEY,
         name: messageName,
         ruleName,
-      },
-      { resourceType: event.resourceType, resourceIdPrefix: event.resourceId.slice(0, 80) },
-    );
+      }),
+    };
   }
-  const resourceKey = resourceKeyOf(event);
-  const name = executionName(event);
-  if (!c.actionable) {
-    // A compliant result still moves the ordering mark forward, so an older NON_COMPLIANT result
-    // delivered late never starts a remediation. It keeps the item's execution (a COMPLIANT result
-    // arriving while a remediation runs must not hide that execution from the running check).
-    await advanceOrdering(deps, event);
-    return recordSkip(deps, { reason: c.skipReason ?? 'not actionable', resourceKey, name, ruleName });
-  }
-  const entry = findEntry(deps.policy, event);
-  if (!entry) {
-    const what = event.configRuleName ? `rule ${event.configRuleName}` : 'CloudFormation drift';
-    return recordSkip(deps, {
-      reason: `no policy entry for ${what} and type ${event.resourceType}`,
-      resourceKey,
-      name,
+  const event = parsed.data;
+  if (isValidResourceId(event.resourceType, event.resourceId)) return { event };
+  const skipped = await recordSkip(
+    deps,
+    {
+      reason: `invalid event: resource id is not a valid ${event.resourceType} id`,
+      resourceKey: INVALID_EVENT_RESOURCE_KEY,
+      name: messageName,
       ruleName,
-    });
+    },
+    { resourceType: event.resourceType, resourceIdPrefix: event.resourceId.slice(0, 80) },
+  );
+  return { skipped };
+}
+
+/** Execution statuses after which a sweep re-find starts a new generation (the run ended without VERIFIED). */
+const ENDED_UNVERIFIED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
+
+/**
+ * Sweep re-finds: the generation of the execution to start. A re-find of an evaluation already handled
+ * names the same execution (absorbed), unless that execution ended without VERIFIED (in Fail: ESCALATED,
+ * EXPIRED, FAILED, NOT_VERIFIED; or timed out / aborted): then the next generation, at most the entry's
+ * loop-breaker maxRemediations of them. Deterministic, so a redelivered re-find names the same generation.
+ */
+async function sweepGeneration(
+  deps: IntakeDeps,
+  event: RemediationEvent,
+  max: number,
+): Promise<{ generation: number; previous?: string } | { exhausted: true }> {
+  for (let generation = 0; generation <= max; generation++) {
+    const name = executionName({ ...event, generation });
+    let status: string | undefined;
+    try {
+      const d = await awsCall('DescribeExecution', () =>
+        deps.sfn.send(
+          new DescribeExecutionCommand({ executionArn: executionArnOf(deps.stateMachineArn, name) }),
+        ),
+      );
+      status = d.status;
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'ExecutionDoesNotExist')) throw err;
+    }
+    if (status === undefined || !ENDED_UNVERIFIED.has(status)) {
+      if (generation === 0 || status !== undefined) return { generation };
+      return { generation, previous: executionName({ ...event, generation: generation - 1 }) };
+    }
   }
-  // Check, then claim conditionally on what was checked; a claim lost to a concurrent event is re-checked once.
+  return { exhausted: true };
+}
+
+/** Check, then claim conditionally on what was checked; a claim lost to a concurrent event is re-checked once. */
+async function claim(
+  deps: IntakeDeps,
+  event: RemediationEvent,
+  name: string,
+  previousGeneration: string | undefined,
+): Promise<{ claimed: true } | { skip: string }> {
   for (let attempt = 1; ; attempt++) {
     const { running, seen } = await runningExecution(deps, event, name);
     if (running) {
       metrics.addMetric('IntakeInFlight', MetricUnit.Count, 1);
-      return recordSkip(deps, {
-        reason: `execution ${running} for this resource is still running; not starting another`,
-        resourceKey,
-        name,
-        ruleName,
-      });
+      return { skip: `execution ${running} for this resource is still running; not starting another` };
     }
-    if (await claimOrdering(deps, event, name, seen)) break;
+    if (await claimOrdering(deps, event, name, seen, previousGeneration)) return { claimed: true };
     if (attempt >= 2) {
       metrics.addMetric('IntakeOutOfOrder', MetricUnit.Count, 1);
       const tie = seen.lastOrderingTimestamp === canonicalTimestamp(event.orderingTimestamp);
-      return recordSkip(deps, {
-        reason: tie
+      return {
+        skip: tie
           ? `tie: a result with the same orderingTimestamp ${event.orderingTimestamp} was already seen; an equal-timestamp later result never starts an execution`
           : `out of order: a newer result than ${event.orderingTimestamp} was already seen`,
-        resourceKey,
-        name,
-        ruleName,
-      });
+      };
     }
   }
+}
+
+async function start(
+  deps: IntakeDeps,
+  event: RemediationEvent,
+  name: string,
+  entryId: string,
+): Promise<EventOutcome> {
+  const resourceKey = resourceKeyOf(event);
   try {
     const r = await awsCall('StartExecution', () =>
       deps.sfn.send(
@@ -648,7 +689,7 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
       ),
     );
     metrics.addMetric('ExecutionsStarted', MetricUnit.Count, 1);
-    logger.info('execution started', { executionName: name, resourceKey, policyEntry: entry.id });
+    logger.info('execution started', { executionName: name, resourceKey, policyEntry: entryId });
     return { status: 'started', executionName: name, executionArn: r.executionArn ?? '', resourceKey };
   } catch (err) {
     if (err instanceof Error && err.name === 'ExecutionAlreadyExists') {
@@ -658,6 +699,43 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
     }
     throw err;
   }
+}
+
+/** Validates, orders and starts one candidate event. */
+export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
+  const v = await validated(c, deps);
+  if ('skipped' in v) return v.skipped;
+  let event = v.event;
+  const ruleName = event.configRuleName;
+  const resourceKey = resourceKeyOf(event);
+  if (!c.actionable) {
+    // A compliant result still moves the ordering mark forward, so an older NON_COMPLIANT result
+    // delivered late never starts a remediation. It keeps the item's execution (a COMPLIANT result
+    // arriving while a remediation runs must not hide that execution from the running check).
+    await advanceOrdering(deps, event);
+    const name = executionName(event);
+    return recordSkip(deps, { reason: c.skipReason ?? 'not actionable', resourceKey, name, ruleName });
+  }
+  const entry = findEntry(deps.policy, event);
+  if (!entry) {
+    const what = event.configRuleName ? `rule ${event.configRuleName}` : 'CloudFormation drift';
+    const reason = `no policy entry for ${what} and type ${event.resourceType}`;
+    return recordSkip(deps, { reason, resourceKey, name: executionName(event), ruleName });
+  }
+  let previousGeneration: string | undefined;
+  if (event.source === 'sweep') {
+    const g = await sweepGeneration(deps, event, entry.loopBreaker.maxRemediations);
+    if ('exhausted' in g) {
+      const reason = `re-found after ${entry.loopBreaker.maxRemediations + 1} executions that ended without VERIFIED (loop breaker maxRemediations ${entry.loopBreaker.maxRemediations}); not starting another`;
+      return recordSkip(deps, { reason, resourceKey, name: executionName(event), ruleName });
+    }
+    if (g.generation > 0) event = { ...event, generation: g.generation };
+    previousGeneration = g.previous;
+  }
+  const name = executionName(event);
+  const claimed = await claim(deps, event, name, previousGeneration);
+  if ('skip' in claimed) return recordSkip(deps, { reason: claimed.skip, resourceKey, name, ruleName });
+  return start(deps, event, name, entry.id);
 }
 
 /** Processes one SQS message body end to end. Throws (→ record redelivered) only on transient/infrastructure errors. */

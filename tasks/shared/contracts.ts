@@ -58,6 +58,11 @@ export const RemediationEvent = z.object({
     )
     .max(64)
     .optional(),
+  /**
+   * Sweep re-finds of an evaluation whose execution ended without VERIFIED: 1, 2, … (absent: 0). Part of
+   * the execution name, so each generation is a new execution and a redelivery of one is absorbed.
+   */
+  generation: z.number().int().min(1).max(100).optional(),
   /** Who asked for a manual start (IAM principal / email); they may not approve their own request. */
   requestedBy: z.string().max(256).optional(),
 });

@@ -1,6 +1,6 @@
 /**
  * Deterministic Step Functions execution names. The same (rule or 'cloudformation', resource type,
- * resource id, orderingTimestamp) always maps to the same name, so a redelivered SQS message, a
+ * resource id, orderingTimestamp, sweep generation) always maps to the same name, so a redelivered SQS message, a
  * duplicate EventBridge event or a sweep re-find of an event already handled is absorbed by
  * StartExecution (ExecutionAlreadyExists) instead of starting a second remediation.
  *
@@ -34,15 +34,15 @@ export function ruleOrSource(event: Pick<RemediationEvent, 'configRuleName'>): s
 }
 
 export function executionName(
-  event: Pick<RemediationEvent, 'configRuleName' | 'resourceType' | 'resourceId' | 'orderingTimestamp'>,
+  event: Pick<RemediationEvent, 'configRuleName' | 'resourceType' | 'resourceId' | 'orderingTimestamp'> & {
+    generation?: number | undefined;
+  },
 ): string {
   const rule = ruleOrSource(event);
-  const hash = createHash('sha256')
-    .update(
-      [rule, event.resourceType, event.resourceId, canonicalTimestamp(event.orderingTimestamp)].join('\n'),
-    )
-    .digest('hex')
-    .slice(0, HASH_CHARS);
+  const parts = [rule, event.resourceType, event.resourceId, canonicalTimestamp(event.orderingTimestamp)];
+  // Generation 0 (absent) keeps the names of before generations existed.
+  if (event.generation) parts.push(`generation ${event.generation}`);
+  const hash = createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, HASH_CHARS);
   const typeName = event.resourceType.split('::').pop() ?? event.resourceType;
   return `${readable(rule, 20)}-${readable(typeName, 16)}-${hash}`;
 }

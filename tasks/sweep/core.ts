@@ -9,7 +9,8 @@
  * For each rule: GetComplianceDetailsByConfigRule(ComplianceTypes NON_COMPLIANT), paginated → one
  * `drift-remediation.sweep` envelope per result, whose detail is a RemediationEvent with the evaluation's
  * OrderingTimestamp: a re-find of a result already handled maps to the same execution name (absorbed by
- * intake). SendMessageBatch, 10 per call; entries that fail for a non-sender reason are retried; if any
+ * intake) — unless that execution ended without VERIFIED: then intake starts the next generation of it
+ * (tasks/intake/core.ts, "Sweep generations"), bounded by the entry's loop breaker. SendMessageBatch, 10 per call; entries that fail for a non-sender reason are retried; if any
  * still fail, TransientServiceError (the whole sweep is idempotent, so a retry is safe).
  */
 import {

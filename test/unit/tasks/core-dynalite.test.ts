@@ -175,6 +175,64 @@ describe('intake ordering against dynalite', () => {
     ]);
   });
 
+  it('sweep generations: a re-find whose execution ended without VERIFIED starts the next generation, bounded by the loop breaker', async () => {
+    const d = intakeDeps();
+    const t = '2026-11-23T10:00:00.000Z';
+    // Execution statuses by name; StartExecution of a name that exists is refused as in Step Functions.
+    const status = new Map<string, string>();
+    sfn.on(StartExecutionCommand).callsFake((i: { name: string }) => {
+      if (status.has(i.name)) throw Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' });
+      status.set(i.name, 'RUNNING');
+      return { executionArn: `arn:x:${i.name}`, startDate: new Date() };
+    });
+    sfn.on(DescribeExecutionCommand).callsFake((i: { executionArn: string }) => {
+      const s = status.get(i.executionArn.split(':').pop() ?? '');
+      if (!s) throw Object.assign(new Error('no such execution'), { name: 'ExecutionDoesNotExist' });
+      return { status: s, executionArn: i.executionArn, stateMachineArn: 'y', startDate: new Date() };
+    });
+    const sweepBody = (id: string) =>
+      JSON.stringify({
+        id,
+        source: 'drift-remediation.sweep',
+        'detail-type': 'Drift Remediation Sweep Finding',
+        detail: configEvent({ source: 'sweep', eventId: id, orderingTimestamp: t }),
+      });
+    const first = (await processMessage(body(t), 'm0', d))[0];
+    expect(first?.status).toBe('started');
+    const names = [first?.executionName ?? ''];
+    // While it runs, or once it ended VERIFIED (SUCCEEDED), a re-find is the same execution.
+    expect((await processMessage(sweepBody('s0'), 's0', d))[0]).toMatchObject({
+      status: 'duplicate',
+      executionName: names[0],
+    });
+    status.set(names[0] ?? '', 'SUCCEEDED');
+    expect((await processMessage(sweepBody('s1'), 's1', d))[0]).toMatchObject({
+      status: 'duplicate',
+      executionName: names[0],
+    });
+    // Ended in Fail (ESCALATED, EXPIRED, NOT_VERIFIED…): the next re-find starts generation 1, 2, 3.
+    for (let g = 1; g <= 3; g++) {
+      status.set(names[g - 1] ?? '', 'FAILED');
+      const out = (await processMessage(sweepBody(`s-${g}`), `s-${g}`, d))[0];
+      expect(out?.status, `generation ${g}`).toBe('started');
+      expect(names).not.toContain(out?.executionName);
+      names.push(out?.executionName ?? '');
+      const input = JSON.parse(sfn.commandCalls(StartExecutionCommand).at(-1)?.args[0].input.input ?? '{}');
+      expect(input.event.generation).toBe(g);
+      // A redelivery of the same re-find is absorbed, not a further generation.
+      const again = (await processMessage(sweepBody(`s-${g}`), `s-${g}-again`, d))[0];
+      expect(again).toMatchObject({ status: 'duplicate', executionName: out?.executionName });
+    }
+    // The loop breaker's maxRemediations (3) generations after the first: no more.
+    status.set(names[3] ?? '', 'FAILED');
+    const held = (await processMessage(sweepBody('s-4'), 's-4', d))[0];
+    expect(held).toMatchObject({
+      status: 'skipped',
+      reason: expect.stringMatching(/^re-found after 4 executions/),
+    });
+    expect(status.size).toBe(4);
+  });
+
   it('a drift event with a stack id over 2 KB ends in a recorded SKIPPED outcome under a bounded key', async () => {
     const d = intakeDeps();
     const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${'s'.repeat(2100)}/0f0f0f0f-1111-2222-3333-444455556666`;

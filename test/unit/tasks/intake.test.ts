@@ -612,6 +612,10 @@ describe('intake: sweep and manual starts', () => {
   it('a sweep re-find of an evaluation already handled maps to the same execution name', async () => {
     const ev = configEvent({ orderingTimestamp: '2026-11-23T10:00:00.000Z' });
     await intake(sqs([configEnvelope()]), deps());
+    // The first execution ended VERIFIED (SUCCEEDED): no new generation.
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'SUCCEEDED', executionArn: 'x', stateMachineArn: 'y', startDate: NOW });
     await intake(
       sqs([
         {

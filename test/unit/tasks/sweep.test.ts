@@ -6,7 +6,7 @@ import {
   GetComplianceDetailsByConfigRuleCommand,
 } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -121,6 +121,9 @@ describe('sweep', () => {
     const ddbDoc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION }));
     const ddb = mockClient(ddbDoc);
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: NOW });
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejects(Object.assign(new Error('none'), { name: 'ExecutionDoesNotExist' }));
     ddb.on(PutCommand).resolves({});
     ddb.on(GetCommand).resolves({});
     const [outcome] = await processMessage(body, 'm-1', {
