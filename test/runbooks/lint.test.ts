@@ -229,7 +229,7 @@ describe('each lint rule fires on a broken runbook', () => {
     ['no never-touches section', (t) => t.replace('## What it never touches', '## Scope'), /never touches/],
     [
       'unsupported action',
-      (t) => t.replace('action: aws:executeAwsApi', 'action: aws:executeScript'),
+      (t) => t.replace('action: aws:executeAwsApi', 'action: aws:runCommand'),
       /not supported/,
     ],
     [

@@ -9,6 +9,7 @@
  * its message; nothing is skipped.
  */
 import { spawnSync } from 'node:child_process';
+import { pythonCandidates } from '../../sandbox/services/ssm/script';
 import { browserVersion, packagedBrowser } from './browser';
 
 export interface Prerequisite {
@@ -50,6 +51,15 @@ export function sharedLibraryPresent(soname: string, m: MachineAccess = machine)
       const r = m.run(cmd, ['-p']);
       return r.status === 0 && r.output.includes(soname);
     });
+}
+
+/**
+ * True when one of the interpreters starts and imports boto3: the sandbox's aws:executeScript uses the
+ * first such one (sandbox/services/ssm/script.ts), so an existing Python with boto3 is preferred and
+ * Debian's python3-boto3 is installed only when none has it.
+ */
+export function boto3Importable(candidates: readonly string[], m: MachineAccess = machine): () => boolean {
+  return () => candidates.some((python) => m.run(python, ['-c', 'import boto3, botocore']).status === 0);
 }
 
 /**
@@ -115,6 +125,12 @@ export const PREREQUISITES: readonly Prerequisite[] = [
     present: sharedLibraryPresent('libnss3.so'),
   }),
   packagedChromium,
+  // aws:executeScript steps run in a real Python 3 with boto3.
+  debianPackage({
+    pkg: 'python3-boto3',
+    neededBy: 'the aws:executeScript (Python) tests',
+    present: boto3Importable(pythonCandidates()),
+  }),
 ];
 
 /** Ensures every prerequisite in order; the first that cannot be provided stops the run with its message. */

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  boto3Importable,
   debianPackage,
   ensurePrerequisites,
   type MachineAccess,
@@ -129,5 +130,21 @@ describe('ensurePrerequisites', () => {
     expect((err as Error).cause).toEqual(new Error('ENOENT'));
     expect(ran).toEqual(['a', 'broken']);
     expect(lines).toEqual(['test prerequisites: a: present']);
+  });
+});
+
+describe('boto3Importable', () => {
+  it('tries each interpreter in order until one imports boto3', () => {
+    const { m, calls } = fakeMachine({ root: false, results: [{ status: 1 }, { status: 0 }, { status: 0 }] });
+    expect(boto3Importable(['python3', '/usr/bin/python3', 'never-tried'], m)()).toBe(true);
+    expect(calls).toEqual([
+      'python3 -c import boto3, botocore',
+      '/usr/bin/python3 -c import boto3, botocore',
+    ]);
+  });
+
+  it('is false when none does (missing interpreters count as not importing)', () => {
+    const { m } = fakeMachine({ root: false, results: [{ status: null }, { status: 1 }] });
+    expect(boto3Importable(['python3', '/usr/bin/python3'], m)()).toBe(false);
   });
 });

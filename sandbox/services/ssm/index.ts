@@ -12,6 +12,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
+import type { Signal } from './actions';
 import {
   type AutomationDocument,
   describeParameters,
@@ -19,6 +20,7 @@ import {
   validateExecutionParameters,
 } from './document';
 import { type Execution, runExecution, type StepRecord, TERMINAL } from './engine';
+import type { CredentialsFor } from './script';
 import { isRecord, stringify } from './values';
 
 export interface SsmOptions {
@@ -26,6 +28,11 @@ export interface SsmOptions {
   maxConcurrent?: number;
   /** Automations waiting in the queue (AWS: 1,000). */
   maxQueued?: number;
+  /**
+   * Credentials of the automation's assumed role for aws:executeScript's boto3 (the sandbox IAM's
+   * credentialsFor). Default: the sandbox's dummy credentials.
+   */
+  credentialsFor?: CredentialsFor;
 }
 
 interface DocumentVersion {
@@ -141,7 +148,9 @@ export function ssmService(options: SsmOptions = {}): ServiceModule {
 
   function launch(exec: Execution, sandbox: SandboxContext): void {
     running++;
-    void runExecution(exec, sandbox).finally(() => {
+    void runExecution(exec, sandbox, {
+      ...(options.credentialsFor ? { credentialsFor: options.credentialsFor } : {}),
+    }).finally(() => {
       running--;
       exec.markDone();
       const next = queue.shift();
@@ -545,14 +554,14 @@ export function ssmService(options: SsmOptions = {}): ServiceModule {
       }
       if (TERMINAL.has(e.status))
         throw new AwsError('InvalidAutomationSignalException', `Automation execution ${e.id} has ended`);
-      const waiter = e.pauseWaiter;
-      if (!waiter || !['Approve', 'Resume', 'Reject'].includes(type)) {
+      const waiting = e.waiting;
+      if (!waiting || !(waiting.accepts as readonly string[]).includes(type)) {
         throw new AwsError(
           'InvalidAutomationSignalException',
           `Automation execution ${e.id} is not waiting for ${type}`,
         );
       }
-      waiter(type === 'Reject' ? 'Reject' : 'Resume');
+      waiting.signal(type as Signal);
       return {};
     },
   };

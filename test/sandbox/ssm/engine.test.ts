@@ -661,6 +661,66 @@ ${def}
     expect(h.calls.map((c) => c.api)).toEqual(['Then']);
   });
 
+  it('aws:approve waits for MinRequiredApprovals Approve signals; one Reject fails; its timeout ends TimedOut', async () => {
+    const h = harness();
+    await h.create(
+      'Approve-1',
+      doc(`  - name: Gate
+    action: aws:approve
+    timeoutSeconds: 600
+    inputs:
+      Approvers: [arn:aws:iam::000000000000:role/alice, arn:aws:iam::000000000000:role/bob]
+      MinRequiredApprovals: 2
+      Message: change the bucket?
+  - name: Then
+    action: aws:executeAwsApi
+    inputs: { Service: s3, Api: Then }`),
+    );
+    const a = await h.start('Approve-1');
+    await h.waitFor(a, ['Waiting']);
+    expect(
+      (await rejects(h.op('SendAutomationSignal', { AutomationExecutionId: a, SignalType: 'Resume' }))).code,
+    ).toBe('InvalidAutomationSignalException');
+    await h.op('SendAutomationSignal', { AutomationExecutionId: a, SignalType: 'Approve' });
+    expect((await h.get(a)).AutomationExecutionStatus).toBe('Waiting');
+    expect(h.calls).toEqual([]);
+    await h.op('SendAutomationSignal', { AutomationExecutionId: a, SignalType: 'Approve' });
+    const approved = await h.waitFor(a);
+    expect(approved.AutomationExecutionStatus).toBe('Success');
+    expect(approved.StepExecutions[0]?.Outputs?.ApprovalStatus).toEqual(['Approved']);
+    expect(h.calls.map((c) => c.api)).toEqual(['Then']);
+
+    const b = await h.start('Approve-1');
+    await h.waitFor(b, ['Waiting']);
+    await h.op('SendAutomationSignal', { AutomationExecutionId: b, SignalType: 'Reject' });
+    const rejected = await h.waitFor(b);
+    expect(rejected.AutomationExecutionStatus).toBe('Failed');
+    expect(rejected.FailureMessage).toMatch(
+      /Step Gate \(aws:approve\) failed: The approval request was rejected/,
+    );
+
+    const c = await h.start('Approve-1');
+    const timedOut = await h.waitFor(c);
+    expect(timedOut.AutomationExecutionStatus).toBe('TimedOut');
+    expect(h.sleeps).toContain(600);
+    expect(h.calls.map((x) => x.api)).toEqual(['Then']);
+  });
+
+  it('aws:approve with more required approvals than approvers fails the step, naming the input', async () => {
+    const h = harness();
+    await h.create(
+      'Approve-2',
+      doc(`  - name: Gate
+    action: aws:approve
+    inputs: { Approvers: [alice], MinRequiredApprovals: 2 }`),
+    );
+    const e = await h.waitFor(await h.start('Approve-2'));
+    expect(e.AutomationExecutionStatus).toBe('Failed');
+    expect(e.FailureMessage).toMatch(
+      /MinRequiredApprovals must be an integer from 1 to the number of Approvers/,
+    );
+  });
+
   it('aws:loop runs its steps once per iterator (maps kept whole), with parent details; a failing iteration fails the loop', async () => {
     const h = harness();
     h.setHandler((_s, _api, input) => {
@@ -713,13 +773,13 @@ ${def}
     await h.create(
       'Unsupported-1',
       doc(
-        `  - name: Script\n    action: aws:executeScript\n    inputs: { Runtime: python3.11, Handler: h, Script: x }`,
+        `  - name: Command\n    action: aws:runCommand\n    inputs: { DocumentName: AWS-RunShellScript, InstanceIds: [i-1] }`,
       ),
     );
     const e = await h.waitFor(await h.start('Unsupported-1'));
     expect(e.AutomationExecutionStatus).toBe('Failed');
     expect(e.FailureMessage).toMatch(
-      /Action aws:executeScript is not supported by the sandbox Automation engine/,
+      /Step Command \(aws:runCommand\) failed: Action aws:runCommand is not supported by the sandbox Automation engine/,
     );
   });
 
