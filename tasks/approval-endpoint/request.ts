@@ -76,11 +76,15 @@ function readForm(event: APIGatewayProxyEventV2): URLSearchParams | undefined {
   return new URLSearchParams(text);
 }
 
-/** A POST must carry the review page's form with the CSRF token of this link. */
-export function verifiedForm(event: APIGatewayProxyEventV2, link: VerifiedLink): URLSearchParams | Answer {
+/** A POST must carry the review page's form with the CSRF token of a recent load of this link's page. */
+export function verifiedForm(
+  event: APIGatewayProxyEventV2,
+  link: VerifiedLink,
+  nowS: number,
+): URLSearchParams | Answer {
   const form = readForm(event);
   if (!form) return { result: 'bad-request', page: PAGES.badForm(link.approvalId) };
-  if (!verifyCsrf(link.keys, link.approvalId, link.approver, form.get('csrf') ?? '')) {
+  if (!verifyCsrf(link.keys, link.approvalId, link.approver, form.get('csrf') ?? '', nowS)) {
     return { result: 'bad-csrf', page: PAGES.badCsrf(link.approvalId) };
   }
   return form;

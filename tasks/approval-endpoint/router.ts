@@ -13,7 +13,7 @@ import type { RequestContext } from '@aws-lambda-powertools/event-handler/types'
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { APPROVAL_ID_PATTERN } from '../shared/approval-id';
 import { renderReviewPage } from '../shared/approvals/page';
-import { csrfToken } from '../shared/approvals/signing';
+import { csrfToken, newPageLoad } from '../shared/approvals/signing';
 import type { ApprovalEndpointDeps } from './core';
 import { decide, decisionFromForm } from './decide';
 import { PAGES, type PageResult, page } from './pages';
@@ -90,7 +90,7 @@ async function review(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promi
     approver,
     expiresAt: item.expiresAt,
     now: inc.now,
-    csrf: csrfToken(keys, approvalId, approver),
+    csrf: csrfToken(keys, approvalId, approver, newPageLoad(inc.nowS)),
     action: `?${new URLSearchParams({ approver, exp: String(exp), sig }).toString()}`,
   });
   return reply(inc, { result: 'review', page: page(200, html, inc.head) });
@@ -104,7 +104,7 @@ async function post(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promise
   const link = await verifyRequestLink(deps, inc.event, approvalId, inc.nowS, false);
   if (isAnswer(link)) return reply(inc, link);
   inc.fields.approver = link.approver;
-  const form = verifiedForm(inc.event, link);
+  const form = verifiedForm(inc.event, link, inc.nowS);
   if (isAnswer(form)) return reply(inc, form);
   const item = await openItem(deps, link, inc.nowS, false);
   if (isAnswer(item)) return reply(inc, item);

@@ -196,6 +196,27 @@ describe('approval endpoint over HTTP', () => {
       await expectUntouched(a.approvalId);
     });
 
+    it('a CSRF token is per page load and short-lived: what a scanner saw minutes ago decides nothing', async () => {
+      const { approvalId, links } = await h.createRequest();
+      const link = linkFor(links, APPROVER);
+      const seenByScanner = csrfFromPage((await getPage(link, SCANNER_USER_AGENTS[0])).html);
+      const second = csrfFromPage((await getPage(link)).html);
+      expect(second).not.toBe(seenByScanner);
+      h.clock.offsetSeconds = 16 * 60;
+      try {
+        const res = await postForm(link, { csrf: seenByScanner, decision: 'approve' });
+        expect(res.status).toBe(403);
+        expect(await res.text()).toContain('could not be verified');
+        await expectUntouched(approvalId);
+        // A fresh load of the (still valid) link gets a token that works.
+        const fresh = csrfFromPage((await getPage(link)).html);
+        expect((await postForm(link, { csrf: fresh, decision: 'approve' })).status).toBe(200);
+      } finally {
+        h.clock.offsetSeconds = 0;
+      }
+      expect((await h.item(approvalId))?.status).toBe('APPROVED');
+    });
+
     it('the requester cannot approve their own request', async () => {
       const { approvalId, links } = await h.createRequest({
         event: roleEvent({ requestedBy: APPROVER, source: 'manual' }),

@@ -3,12 +3,15 @@
  *
  * A link is `${baseUrl}/approvals/<approvalId>?approver=<id>&exp=<epoch s>&sig=<hmac>`; `sig` is
  * HMAC-SHA256 over the JSON array [approvalId, approver, exp] under a key derived from the signing
- * secret (Secrets Manager, SIGNING_SECRET_ARN). The CSRF token of the review form is an HMAC over
- * [approvalId, approver, purpose] under a second derived key, so a link signature can never be replayed
- * as a CSRF token or the other way round. Comparisons are constant-time. The task token is never part
- * of either: it stays in the APPROVALS item.
+ * secret (Secrets Manager, SIGNING_SECRET_ARN). The CSRF token of the review form is made per page load:
+ * `<nonce>.<issuedAt>.<hmac>`, a fresh random nonce and the load time, with an HMAC over
+ * [approvalId, approver, purpose, nonce, issuedAt] under a second derived key, so a link signature can
+ * never be replayed as a CSRF token or the other way round. A token is accepted for CSRF_TTL_SECONDS
+ * after its load only: a token a link scanner saw in a page it fetched is worthless minutes later, and
+ * no two loads of a link carry the same token. Comparisons are constant-time. The task token is never
+ * part of either: it stays in the APPROVALS item.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsCall } from '../errors';
@@ -74,23 +77,50 @@ export function linkUrl(baseUrl: string, keys: SigningKeys, c: LinkClaims): stri
   return `${base}/approvals/${encodeURIComponent(c.approvalId)}?${q.toString()}`;
 }
 
+/** How long a review page's CSRF token is accepted after the page was loaded (seconds). */
+export const CSRF_TTL_SECONDS = 15 * 60;
+/** Clock skew tolerated between the functions that issue and check a token (seconds). */
+const CSRF_SKEW_SECONDS = 60;
+const NONCE = /^[A-Za-z0-9_-]{22}$/;
+
+/** One page load: a fresh random nonce (128 bits) and the load time (epoch seconds). */
+export interface PageLoad {
+  nonce: string;
+  issuedAt: number;
+}
+
+export function newPageLoad(nowS: number): PageLoad {
+  return { nonce: randomBytes(16).toString('base64url'), issuedAt: Math.floor(nowS) };
+}
+
+/** The CSRF token of one page load of this approver's review page. */
 export function csrfToken(
   keys: SigningKeys,
   approvalId: string,
   approver: string,
+  load: PageLoad,
   purpose = CSRF_PURPOSE_DECIDE,
 ): string {
-  return mac(keys.csrf, [approvalId, approver, purpose]);
+  const m = mac(keys.csrf, [approvalId, approver, purpose, load.nonce, load.issuedAt]);
+  return `${load.nonce}.${load.issuedAt}.${m}`;
 }
 
+/** True when `token` was issued for this approval and approver, within CSRF_TTL_SECONDS before `nowS`. */
 export function verifyCsrf(
   keys: SigningKeys,
   approvalId: string,
   approver: string,
   token: string,
+  nowS: number,
   purpose = CSRF_PURPOSE_DECIDE,
 ): boolean {
-  return safeEqual(csrfToken(keys, approvalId, approver, purpose), token);
+  const [nonce = '', issued = '', m = '', ...rest] = token.split('.');
+  if (rest.length > 0 || !NONCE.test(nonce) || !/^\d{1,12}$/.test(issued)) return false;
+  const issuedAt = Number(issued);
+  const age = nowS - issuedAt;
+  const expected = csrfToken(keys, approvalId, approver, { nonce, issuedAt }, purpose);
+  const authentic = safeEqual(expected, `${nonce}.${issued}.${m}`);
+  return authentic && age >= -CSRF_SKEW_SECONDS && age <= CSRF_TTL_SECONDS;
 }
 
 /**

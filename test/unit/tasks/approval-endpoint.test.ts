@@ -14,9 +14,11 @@ import { CONTENT_SECURITY_POLICY, escapeHtml, renderReviewPage } from '../../../
 import type { ApprovalItem } from '../../../tasks/shared/approvals/record';
 import {
   CSRF_PURPOSE_DECIDE,
+  CSRF_TTL_SECONDS,
   csrfToken,
   deriveKeys,
   linkUrl,
+  newPageLoad,
   safeEqual,
   signLink,
   verifyCsrf,
@@ -38,7 +40,10 @@ import {
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 const ID = approvalIdFor(execution().id);
-const EXP = Math.floor(NOW.getTime() / 1000) + 3600;
+const NOW_S = Math.floor(NOW.getTime() / 1000);
+const EXP = NOW_S + 3600;
+/** The page load whose CSRF token the tests' forms carry. */
+const LOAD = newPageLoad(NOW_S);
 const PATH = `/approvals/${ID}`;
 
 function deps(overrides: Partial<ApprovalEndpointDeps> = {}): ApprovalEndpointDeps {
@@ -78,7 +83,8 @@ function post(
     path: PATH,
     query: opts.q ?? query({ approver }),
     body:
-      opts.body ?? form({ csrf: csrfToken(KEYS, ID, approver), decision: 'approve', comment: 'looks right' }),
+      opts.body ??
+      form({ csrf: csrfToken(KEYS, ID, approver, LOAD), decision: 'approve', comment: 'looks right' }),
     contentType: opts.contentType ?? 'application/x-www-form-urlencoded',
     ...(opts.base64 ? { base64: true } : {}),
   });
@@ -150,17 +156,33 @@ describe('link signatures', () => {
 });
 
 describe('CSRF tokens', () => {
-  const t = csrfToken(KEYS, ID, APPROVER);
+  const t = csrfToken(KEYS, ID, APPROVER, LOAD);
   it('is bound to approval, approver and purpose', () => {
-    expect(verifyCsrf(KEYS, ID, APPROVER, t)).toBe(true);
-    expect(verifyCsrf(KEYS, ID, SECOND_APPROVER, t)).toBe(false);
-    expect(verifyCsrf(KEYS, approvalIdFor('x'), APPROVER, t)).toBe(false);
-    expect(verifyCsrf(KEYS, ID, APPROVER, t, 'other-purpose')).toBe(false);
+    expect(verifyCsrf(KEYS, ID, APPROVER, t, NOW_S)).toBe(true);
+    expect(verifyCsrf(KEYS, ID, SECOND_APPROVER, t, NOW_S)).toBe(false);
+    expect(verifyCsrf(KEYS, approvalIdFor('x'), APPROVER, t, NOW_S)).toBe(false);
+    expect(verifyCsrf(KEYS, ID, APPROVER, t, NOW_S, 'other-purpose')).toBe(false);
     expect(CSRF_PURPOSE_DECIDE).toBe('decide');
+  });
+  it('is new on every page load and bound to that load’s nonce and time', () => {
+    const other = csrfToken(KEYS, ID, APPROVER, newPageLoad(NOW_S));
+    expect(other).not.toBe(t);
+    expect(verifyCsrf(KEYS, ID, APPROVER, other, NOW_S)).toBe(true);
+    const [nonce, issued, mac] = t.split('.');
+    const otherNonce = other.split('.')[0];
+    // The MAC of one load does not verify with another nonce or another time.
+    expect(verifyCsrf(KEYS, ID, APPROVER, `${otherNonce}.${issued}.${mac}`, NOW_S)).toBe(false);
+    expect(verifyCsrf(KEYS, ID, APPROVER, `${nonce}.${NOW_S + 1}.${mac}`, NOW_S)).toBe(false);
+  });
+  it('is short-lived: accepted for CSRF_TTL_SECONDS after the load, then refused', () => {
+    expect(verifyCsrf(KEYS, ID, APPROVER, t, NOW_S + CSRF_TTL_SECONDS)).toBe(true);
+    expect(verifyCsrf(KEYS, ID, APPROVER, t, NOW_S + CSRF_TTL_SECONDS + 1)).toBe(false);
+    // …and never before it was issued (beyond a minute of clock skew).
+    expect(verifyCsrf(KEYS, ID, APPROVER, t, NOW_S - 61)).toBe(false);
   });
   it('a link signature is not a CSRF token', () => {
     expect(
-      verifyCsrf(KEYS, ID, APPROVER, signLink(KEYS, { approvalId: ID, approver: APPROVER, exp: EXP })),
+      verifyCsrf(KEYS, ID, APPROVER, signLink(KEYS, { approvalId: ID, approver: APPROVER, exp: EXP }), NOW_S),
     ).toBe(false);
   });
 });
@@ -225,7 +247,8 @@ describe('GET / HEAD: the review page, never a decision', () => {
     expect(html).toContain('123456789012');
     expect(html).toContain('eu-west-1');
     expect(html).toContain('Time left to decide: <strong>1 hour</strong>');
-    expect(html).toContain(`value="${csrfToken(KEYS, ID, APPROVER)}"`);
+    const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    expect(verifyCsrf(KEYS, ID, APPROVER, token, NOW_S)).toBe(true);
     expect(html).toContain('<label for="comment">');
     expect(html).toMatch(/<button type="submit" class="approve" name="decision" value="approve">/);
     expect(html).not.toContain(TASK_TOKEN);
@@ -284,7 +307,7 @@ describe('refusals: a clear page, nothing decided', () => {
     ],
     [
       'a POST with another approver’s CSRF token',
-      () => post({ body: form({ csrf: csrfToken(KEYS, ID, SECOND_APPROVER), decision: 'approve' }) }),
+      () => post({ body: form({ csrf: csrfToken(KEYS, ID, SECOND_APPROVER, LOAD), decision: 'approve' }) }),
       403,
       /could not be verified/,
     ],
@@ -308,13 +331,13 @@ describe('refusals: a clear page, nothing decided', () => {
     ],
     [
       'a POST with no decision',
-      () => post({ body: form({ csrf: csrfToken(KEYS, ID, APPROVER) }) }),
+      () => post({ body: form({ csrf: csrfToken(KEYS, ID, APPROVER, LOAD) }) }),
       400,
       /Choose Approve or Reject/,
     ],
     [
       'a POST with an unknown decision',
-      () => post({ body: form({ csrf: csrfToken(KEYS, ID, APPROVER), decision: 'maybe' }) }),
+      () => post({ body: form({ csrf: csrfToken(KEYS, ID, APPROVER, LOAD), decision: 'maybe' }) }),
       400,
       /Choose/,
     ],
@@ -449,7 +472,7 @@ describe('POST decides once', () => {
 
   it('reject (base64 body): SendTaskFailure(ApprovalRejected, ApprovalRejection)', async () => {
     const body = form({
-      csrf: csrfToken(KEYS, ID, SECOND_APPROVER),
+      csrf: csrfToken(KEYS, ID, SECOND_APPROVER, LOAD),
       decision: 'reject',
       comment: 'not during the freeze',
     });
