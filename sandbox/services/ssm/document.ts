@@ -4,6 +4,7 @@
  * StartAutomationExecution parameter check (unknown/missing, types, allowedPattern, allowedValues)
  * that runs before anything executes.
  */
+import { RE2JS } from 're2js';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { AwsError } from '../../core/types';
@@ -89,6 +90,28 @@ const AutomationDocument = z
   .passthrough();
 export type AutomationDocument = z.infer<typeof AutomationDocument>;
 
+/**
+ * An allowedPattern as SSM evaluates it (Java regular expressions, which take inline flags such as
+ * `(?i:…)` and `(?i)`): a native RegExp when JavaScript accepts the pattern, else RE2 (re2js, a
+ * maintained port), which takes inline flags but no lookaround or backreferences. Search semantics, as
+ * before: a pattern matches when it matches somewhere in the value (anchor it with ^…$).
+ * Undefined when neither engine accepts the pattern.
+ */
+export function allowedPatternMatcher(pattern: string): ((value: string) => boolean) | undefined {
+  try {
+    const re = new RegExp(pattern);
+    return (value) => re.test(value);
+  } catch {
+    // fall through to RE2
+  }
+  try {
+    const re = RE2JS.compile(pattern);
+    return (value) => re.matcher(value).find();
+  } catch {
+    return undefined;
+  }
+}
+
 function invalidContent(message: string): AwsError {
   return new AwsError('InvalidDocumentContent', message);
 }
@@ -163,12 +186,8 @@ export function parseAutomationDocument(content: string, format: 'YAML' | 'JSON'
   }
   checkTargets(r.data.mainSteps, '');
   for (const [name, p] of Object.entries(r.data.parameters)) {
-    if (p.allowedPattern !== undefined) {
-      try {
-        new RegExp(p.allowedPattern);
-      } catch {
-        throw invalidContent(`Parameter ${name}: allowedPattern is not a valid regular expression`);
-      }
+    if (p.allowedPattern !== undefined && !allowedPatternMatcher(p.allowedPattern)) {
+      throw invalidContent(`Parameter ${name}: allowedPattern is not a valid regular expression`);
     }
   }
   return r.data;
@@ -190,6 +209,100 @@ function parseJsonValue(text: string): unknown {
     return JSON.parse(text);
   } catch {
     return undefined;
+  }
+}
+
+/** One parameter's strings converted to its declared type; problems are collected. */
+function typedValue(name: string, def: ParameterDef, list: string[], problems: string[]): Json | undefined {
+  const one = (): string | undefined => {
+    if (list.length === 1) return list[0];
+    problems.push(`Parameter "${name}" of type ${def.type} takes exactly one value, got ${list.length}`);
+    return undefined;
+  };
+  let value: Json | undefined;
+  switch (def.type) {
+    case 'String':
+      value = one();
+      break;
+    case 'StringList':
+      value = list;
+      break;
+    case 'Integer': {
+      const s = one();
+      if (s === undefined) break;
+      if (/^-?\d+$/.test(s.trim())) value = Number(s.trim());
+      else problems.push(`Parameter "${name}" must be an Integer, got ${JSON.stringify(s.slice(0, 40))}`);
+      break;
+    }
+    case 'Boolean': {
+      const s = one();
+      if (s === undefined) break;
+      if (s === 'true' || s === 'false') value = s === 'true';
+      else
+        problems.push(
+          `Parameter "${name}" must be a Boolean (true or false), got ${JSON.stringify(s.slice(0, 40))}`,
+        );
+      break;
+    }
+    case 'StringMap': {
+      const s = one();
+      if (s === undefined) break;
+      const parsed = parseJsonValue(s);
+      if (isRecord(parsed)) value = toJson(parsed);
+      else problems.push(`Parameter "${name}" must be a StringMap (a JSON object)`);
+      break;
+    }
+    case 'MapList': {
+      // Each element a JSON object, or a single element holding a JSON array of objects.
+      const first = list.length === 1 && list[0] !== undefined ? parseJsonValue(list[0]) : undefined;
+      const items = Array.isArray(first) ? first : list.map(parseJsonValue);
+      if (items.every(isRecord)) value = toJson(items);
+      else problems.push(`Parameter "${name}" must be a MapList (JSON objects)`);
+      break;
+    }
+  }
+  return value;
+}
+
+/** allowedPattern, allowedValues, min/max chars and items of one typed parameter value. */
+function checkConstraints(name: string, def: ParameterDef, value: Json, problems: string[]): void {
+  const strings =
+    typeof value === 'string'
+      ? [value]
+      : Array.isArray(value) && def.type === 'StringList'
+        ? (value as string[])
+        : [];
+  const matches = def.allowedPattern !== undefined ? allowedPatternMatcher(def.allowedPattern) : undefined;
+  if (def.allowedPattern !== undefined && matches) {
+    for (const s of strings) {
+      if (!matches(s)) {
+        problems.push(
+          `Parameter "${name}" value ${JSON.stringify(s.slice(0, 80))} does not match the allowed pattern ${def.allowedPattern}`,
+        );
+      }
+    }
+  }
+  if (def.allowedValues !== undefined) {
+    const allowed = def.allowedValues.map(String);
+    const candidates = strings.length ? strings : [typeof value === 'string' ? value : JSON.stringify(value)];
+    for (const s of candidates) {
+      if (!allowed.includes(s))
+        problems.push(
+          `Parameter "${name}" value ${JSON.stringify(s.slice(0, 80))} is not one of ${allowed.join(', ')}`,
+        );
+    }
+  }
+  for (const s of strings) {
+    if (def.minChars !== undefined && s.length < def.minChars)
+      problems.push(`Parameter "${name}" is shorter than ${def.minChars} characters`);
+    if (def.maxChars !== undefined && s.length > def.maxChars)
+      problems.push(`Parameter "${name}" is longer than ${def.maxChars} characters`);
+  }
+  if (Array.isArray(value)) {
+    if (def.minItems !== undefined && value.length < def.minItems)
+      problems.push(`Parameter "${name}" needs at least ${def.minItems} items`);
+    if (def.maxItems !== undefined && value.length > def.maxItems)
+      problems.push(`Parameter "${name}" allows at most ${def.maxItems} items`);
   }
 }
 
@@ -219,95 +332,9 @@ export function validateExecutionParameters(
       problems.push(`Parameter "${name}" must be a list of strings`);
       continue;
     }
-    const list = raw as string[];
-    const one = (): string | undefined => {
-      if (list.length === 1) return list[0];
-      problems.push(`Parameter "${name}" of type ${def.type} takes exactly one value, got ${list.length}`);
-      return undefined;
-    };
-    let value: Json | undefined;
-    switch (def.type) {
-      case 'String':
-        value = one();
-        break;
-      case 'StringList':
-        value = list;
-        break;
-      case 'Integer': {
-        const s = one();
-        if (s === undefined) break;
-        if (/^-?\d+$/.test(s.trim())) value = Number(s.trim());
-        else problems.push(`Parameter "${name}" must be an Integer, got ${JSON.stringify(s.slice(0, 40))}`);
-        break;
-      }
-      case 'Boolean': {
-        const s = one();
-        if (s === undefined) break;
-        if (s === 'true' || s === 'false') value = s === 'true';
-        else
-          problems.push(
-            `Parameter "${name}" must be a Boolean (true or false), got ${JSON.stringify(s.slice(0, 40))}`,
-          );
-        break;
-      }
-      case 'StringMap': {
-        const s = one();
-        if (s === undefined) break;
-        const parsed = parseJsonValue(s);
-        if (isRecord(parsed)) value = toJson(parsed);
-        else problems.push(`Parameter "${name}" must be a StringMap (a JSON object)`);
-        break;
-      }
-      case 'MapList': {
-        // Each element a JSON object, or a single element holding a JSON array of objects.
-        const first = list.length === 1 && list[0] !== undefined ? parseJsonValue(list[0]) : undefined;
-        const items = Array.isArray(first) ? first : list.map(parseJsonValue);
-        if (items.every(isRecord)) value = toJson(items);
-        else problems.push(`Parameter "${name}" must be a MapList (JSON objects)`);
-        break;
-      }
-    }
+    const value = typedValue(name, def, raw as string[], problems);
     if (value === undefined) continue;
-    const strings =
-      typeof value === 'string'
-        ? [value]
-        : Array.isArray(value) && def.type === 'StringList'
-          ? (value as string[])
-          : [];
-    if (def.allowedPattern !== undefined) {
-      const re = new RegExp(def.allowedPattern);
-      for (const s of strings) {
-        if (!re.test(s)) {
-          problems.push(
-            `Parameter "${name}" value ${JSON.stringify(s.slice(0, 80))} does not match the allowed pattern ${def.allowedPattern}`,
-          );
-        }
-      }
-    }
-    if (def.allowedValues !== undefined) {
-      const allowed = def.allowedValues.map(String);
-      const candidates = strings.length
-        ? strings
-        : [typeof value === 'string' ? value : JSON.stringify(value)];
-      for (const s of candidates) {
-        if (!allowed.includes(s))
-          problems.push(
-            `Parameter "${name}" value ${JSON.stringify(s.slice(0, 80))} is not one of ${allowed.join(', ')}`,
-          );
-      }
-    }
-    for (const s of strings) {
-      if (def.minChars !== undefined && s.length < def.minChars)
-        problems.push(`Parameter "${name}" is shorter than ${def.minChars} characters`);
-      if (def.maxChars !== undefined && s.length > def.maxChars)
-        problems.push(`Parameter "${name}" is longer than ${def.maxChars} characters`);
-    }
-    if (Array.isArray(value)) {
-      if (def.minItems !== undefined && value.length < def.minItems)
-        problems.push(`Parameter "${name}" needs at least ${def.minItems} items`);
-      if (def.maxItems !== undefined && value.length > def.maxItems)
-        problems.push(`Parameter "${name}" allows at most ${def.maxItems} items`);
-    }
+    checkConstraints(name, def, value, problems);
     values[name] = value;
   }
   if (problems.length) {

@@ -175,6 +175,32 @@ describe('StartAutomationExecution', () => {
     },
   );
 
+  it('allowedPattern with inline flags (?i:…) and (?i), as SSM (Java regex) accepts them, is created and enforced', async () => {
+    const h = harness();
+    const inlineParams = `  Role:
+    type: String
+    allowedPattern: '^(?i:arn:aws:iam::\\d{12}:role/)[\\w+=,.@-]+$'
+  Env:
+    type: String
+    default: PROD
+    allowedPattern: '(?i)^(prod|dev)$'`;
+    await h.create('Inline-1', doc(steps, inlineParams));
+    const ok = await h.start('Inline-1', { Role: ['ARN:AWS:IAM::123456789012:role/Admin'], Env: ['dev'] });
+    expect((await h.waitFor(ok)).AutomationExecutionStatus).toBe('Success');
+    const err = await rejects(h.start('Inline-1', { Role: ['arn:aws:iam::123456789012:user/Admin'] }));
+    expect(err.code).toBe('InvalidAutomationExecutionParametersException');
+    expect(err.message).toMatch(/"Role" value "arn:aws:iam::123456789012:user\/Admin" does not match/);
+    const bad = await rejects(
+      h.op('CreateDocument', {
+        Name: 'Inline-2',
+        DocumentType: 'Automation',
+        Content: doc(steps, `  Role:\n    type: String\n    allowedPattern: '^(?i:arn'`),
+      }),
+    );
+    expect(bad.code).toBe('InvalidDocumentContent');
+    expect(bad.message).toMatch(/Parameter Role: allowedPattern is not a valid regular expression/);
+  });
+
   it('converts typed parameters and fills defaults', async () => {
     const h = harness();
     await h.create(
