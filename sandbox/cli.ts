@@ -6,6 +6,7 @@
  *   drift-remediation executions list|show <name>  executions of a running sandbox
  *   drift-remediation outbox                       SNS messages a running sandbox has published
  *   drift-remediation remediate --type T --id ID   start a remediation by hand (sandbox, or AWS with --aws)
+ *   drift-remediation documents pull NAME…         copy AWS-owned Automation documents from your account
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { clientHints } from './client-hints';
@@ -63,6 +64,7 @@ sandbox
   .option('-t, --time-scale <factor>', 'real seconds per emulated second', number('time scale', 0.0001, 1), 1)
   .option('-f, --faults <file>', 'latency / fault injection rules (JSON)')
   .option('--no-install', 'do not install the remediation stack')
+  .option('--aws-documents <dir>', 'serve the AWS-owned documents pulled into this folder (documents pull)')
   .option('-v, --verbose', 'print sandbox and task log lines')
   .action(
     async (opts: {
@@ -70,6 +72,7 @@ sandbox
       timeScale: number;
       faults?: string;
       install: boolean;
+      awsDocuments?: string;
       verbose?: boolean;
     }) => {
       const { startDriftSandbox } = await import('./main');
@@ -78,6 +81,7 @@ sandbox
         timeScale: opts.timeScale,
         ...(opts.faults ? { faults: opts.faults } : {}),
         install: opts.install,
+        ...(opts.awsDocuments ? { serviceOptions: { ssm: { awsDocumentsDir: opts.awsDocuments } } } : {}),
         ...(opts.verbose ? { onLog: (l: string) => console.log(`  · ${l}`) } : {}),
       });
       console.log(`sandbox listening on ${sb.endpoint}`);
@@ -166,6 +170,30 @@ Examples:
     }) => {
       const { remediate } = await import('./remediate');
       await remediate(opts);
+    },
+  );
+
+const documents = program.command('documents').description('AWS-owned Automation documents for the sandbox');
+documents
+  .command('pull <names...>')
+  .description(
+    'copy AWS-owned Automation documents (GetDocument) from your account into a folder that `sandbox serve --aws-documents` serves',
+  )
+  .option('-d, --dir <dir>', 'folder to write, one NAME.json per document', 'aws-documents')
+  .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
+  .option('--profile <profile>', 'AWS shared-config profile (default: the SDK credential chain)')
+  .option('-e, --endpoint <url>', 'pull from this endpoint (e.g. a sandbox) instead of AWS')
+  .addHelpText(
+    'after',
+    `
+Example:
+  drift-remediation documents pull AWS-DisablePublicAccessForSecurityGroup AWS-EnableS3BucketEncryption --profile prod
+  drift-remediation sandbox serve --aws-documents aws-documents`,
+  )
+  .action(
+    async (names: string[], opts: { dir: string; region?: string; profile?: string; endpoint?: string }) => {
+      const { pullDocuments } = await import('./documents-pull');
+      for (const file of await pullDocuments(names, opts)) console.log(`wrote ${file}`);
     },
   );
 
