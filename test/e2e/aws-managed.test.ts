@@ -1,0 +1,82 @@
+/**
+ * A policy entry naming an AWS-managed runbook, end to end: the shipped policy with its `sg-ingress`
+ * entry pointed at AWS-DisablePublicAccessForSecurityGroup (in the reviewed table), the sandbox serving
+ * that name from an AWS-documents folder (the first-party fixture written in the pulled-file shape, whose
+ * step is Python through boto3). SSH opened to the world → restricted-ssh → the AWS-owned document →
+ * VERIFIED, with the plan recording an AWS-managed runbook.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { CASES } from '../../sandbox/demo/cases';
+import {
+  awaitExecutionFor,
+  deployCase,
+  type E2E,
+  finished,
+  startE2E,
+  waitCompliant,
+} from './support/harness';
+
+const SG = 'AWS::EC2::SecurityGroup';
+const DOCUMENT = 'AWS-DisablePublicAccessForSecurityGroup';
+
+/** The shipped policy with sg-ingress running the AWS-managed document instead of the first-party runbook. */
+function policyWithAwsManagedIngress(): string {
+  const policy = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as {
+    remediations: Array<{ id: string; runbook: string; parameters: Record<string, unknown> }>;
+  };
+  const entry = policy.remediations.find((r) => r.id === 'sg-ingress');
+  if (!entry) throw new Error('the shipped policy has no sg-ingress entry');
+  entry.runbook = DOCUMENT;
+  entry.parameters = { GroupId: { from: 'event.resourceId' } };
+  const file = join(mkdtempSync(join(tmpdir(), 'aws-managed-policy-')), 'policy.yaml');
+  writeFileSync(file, stringify(policy));
+  return file;
+}
+
+let e: E2E;
+beforeAll(async () => {
+  e = await startE2E({
+    timeScale: 0.01,
+    policyFile: policyWithAwsManagedIngress(),
+    serviceOptions: { ssm: { awsDocumentsDir: 'test/fixtures/aws-documents' } },
+  });
+});
+afterAll(async () => {
+  await e?.stop();
+});
+
+describe('a policy entry naming an AWS-managed runbook', () => {
+  it('SSH from the world → restricted-ssh → AWS-DisablePublicAccessForSecurityGroup (Owner Amazon) → VERIFIED', async () => {
+    const dc = CASES.find((c) => c.id === 'ssh-open');
+    if (!dc) throw new Error('no ssh-open demo case');
+    const stackName = 'drift-e2e-aws-managed';
+    const id = await deployCase(e, dc, { stackName });
+    await waitCompliant(e, dc, id, 20_000, stackName);
+    await e.c.ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: id,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
+    );
+
+    const execution = await awaitExecutionFor(e, id, { resourceType: SG });
+    const result = await finished(e, execution.arn);
+
+    expect({ status: result.status, outcome: result.outcome }).toEqual({
+      status: 'SUCCEEDED',
+      outcome: 'VERIFIED',
+    });
+    expect(result.output.plan).toMatchObject({
+      policyEntryId: 'sg-ingress',
+      runbook: { documentName: DOCUMENT, firstParty: false },
+    });
+    const group = (await e.c.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] })))
+      .SecurityGroups?.[0];
+    expect(group?.IpPermissions?.some((p) => p.FromPort === 22)).toBe(false);
+  }, 120_000);
+});
