@@ -23,6 +23,12 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const NAME = 'AWS-DisablePublicAccessForSecurityGroup';
 const pulled = mkdtempSync(join(tmpdir(), 'aws-documents-'));
 let child: ChildProcess | undefined;
+/** Runs the real CLI to completion. */
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'sandbox/cli.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
 afterAll(() => {
   child?.kill('SIGTERM');
 });
@@ -63,22 +69,7 @@ describe('documents pull and sandbox serve --aws-documents', () => {
     const served = new SSMClient({ endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS });
     expect((await served.send(new DescribeDocumentCommand({ Name: NAME }))).Document?.Owner).toBe('Amazon');
 
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'sandbox/cli.ts',
-        'documents',
-        'pull',
-        NAME,
-        '--endpoint',
-        endpoint,
-        '--dir',
-        pulled,
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const r = cli('documents', 'pull', NAME, '--endpoint', endpoint, '--dir', pulled);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain(`wrote ${join(pulled, `${NAME}.json`)}`);
     const file = JSON.parse(readFileSync(join(pulled, `${NAME}.json`), 'utf8')) as Record<string, string>;
@@ -117,22 +108,7 @@ describe('documents pull and sandbox serve --aws-documents', () => {
       new CreateDocumentCommand({ Name: 'Team-OwnRunbook', Content: content, DocumentType: 'Automation' }),
     );
     const dir = join(pulled, 'none');
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'sandbox/cli.ts',
-        'documents',
-        'pull',
-        'Team-OwnRunbook',
-        '--endpoint',
-        endpoint,
-        '--dir',
-        dir,
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const r = cli('documents', 'pull', 'Team-OwnRunbook', '--endpoint', endpoint, '--dir', dir);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/Team-OwnRunbook is owned by 000000000000, not Amazon/);
     expect(existsSync(dir)).toBe(false);

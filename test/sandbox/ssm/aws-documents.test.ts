@@ -54,6 +54,22 @@ async function finished(ssm: SSMClient, id: string): Promise<AutomationExecution
   throw new Error(`automation ${id} did not finish`);
 }
 
+/** A security group with tcp ingress from the world on each port. */
+async function groupOpenOn(ec2: EC2Client, ports: number[]): Promise<string> {
+  const { GroupId } = await ec2.send(
+    new CreateSecurityGroupCommand({ GroupName: 'aws-doc-target', Description: 'x' }),
+  );
+  if (!GroupId) throw new Error('no group');
+  const IpPermissions = ports.map((p) => ({
+    IpProtocol: 'tcp',
+    FromPort: p,
+    ToPort: p,
+    IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+  }));
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions }));
+  return GroupId;
+}
+
 describe('AWS-owned documents loaded from a pulled folder', () => {
   it('are listed, described and returned with Owner Amazon, their version and content', async () => {
     const ssm = new SSMClient(sb.clientConfig);
@@ -109,19 +125,7 @@ describe('AWS-owned documents loaded from a pulled folder', () => {
   it('runs: its Python step revokes the world-open SSH rule through boto3 and leaves the rest', async () => {
     const ssm = new SSMClient(sb.clientConfig);
     const ec2 = new EC2Client(sb.clientConfig);
-    const { GroupId } = await ec2.send(
-      new CreateSecurityGroupCommand({ GroupName: 'aws-doc-target', Description: 'x' }),
-    );
-    if (!GroupId) throw new Error('no group');
-    await ec2.send(
-      new AuthorizeSecurityGroupIngressCommand({
-        GroupId,
-        IpPermissions: [
-          { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-          { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-        ],
-      }),
-    );
+    const GroupId = await groupOpenOn(ec2, [22, 443]);
     const { AutomationExecutionId } = await ssm.send(
       new StartAutomationExecutionCommand({ DocumentName: NAME, Parameters: { GroupId: [GroupId] } }),
     );
