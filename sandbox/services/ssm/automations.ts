@@ -22,26 +22,7 @@ function stepView(s: StepRecord): Record<string, unknown> {
   return { ...s };
 }
 
-function executionView(e: Execution): Record<string, unknown> {
-  return {
-    AutomationExecutionId: e.id,
-    DocumentName: e.documentName,
-    DocumentVersion: e.documentVersion,
-    ExecutionStartTime: e.startTime ?? e.createdTime,
-    ...(e.endTime ? { ExecutionEndTime: e.endTime } : {}),
-    AutomationExecutionStatus: e.status,
-    StepExecutions: e.steps.map(stepView),
-    StepExecutionsTruncated: false,
-    Parameters: e.parameterStrings,
-    Outputs: e.outputs,
-    ...(e.failureMessage ? { FailureMessage: e.failureMessage } : {}),
-    Mode: 'Auto',
-    ExecutedBy: e.executedBy,
-    ...(e.currentStepName ? { CurrentStepName: e.currentStepName, CurrentAction: e.currentAction } : {}),
-    AutomationType: 'Local',
-  };
-}
-
+/** What GetAutomationExecution and DescribeAutomationExecutions both report of an execution. */
 function metadataView(e: Execution): Record<string, unknown> {
   return {
     AutomationExecutionId: e.id,
@@ -56,6 +37,16 @@ function metadataView(e: Execution): Record<string, unknown> {
     ...(e.failureMessage ? { FailureMessage: e.failureMessage } : {}),
     ...(e.currentStepName ? { CurrentStepName: e.currentStepName, CurrentAction: e.currentAction } : {}),
     AutomationType: 'Local',
+  };
+}
+
+/** GetAutomationExecution: the metadata plus steps and parameters. */
+function executionView(e: Execution): Record<string, unknown> {
+  return {
+    ...metadataView(e),
+    StepExecutions: e.steps.map(stepView),
+    StepExecutionsTruncated: false,
+    Parameters: e.parameterStrings,
   };
 }
 
