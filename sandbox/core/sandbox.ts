@@ -3,6 +3,7 @@
  * function registry and the in-process SandboxContext that modules use to reach each other.
  */
 import { randomUUID } from 'node:crypto';
+import type { HttpHandler } from '@smithy/core/protocols';
 import { createClock } from './clock';
 import type { FaultConfig } from './faults';
 import { FaultInjector, loadFaultConfig } from './faults';
@@ -12,6 +13,7 @@ import type { HttpRouteHandler } from './server';
 import { SandboxServer } from './server';
 import type { TargetHandler } from './targets';
 import { deliverToArn, eventBus, registerTargetHandler } from './targets';
+import { inProcessHandler } from './transport';
 import type {
   BusEvent,
   Clock,
@@ -40,6 +42,12 @@ export interface SandboxOptions {
   onLog?: (line: string) => void;
   /** Also log one line per HTTP request. */
   logRequests?: boolean;
+  /**
+   * How SDK clients inside this process (the installed task handlers) reach the sandbox: 'in-process'
+   * (default; sandbox/core/transport.ts, no socket) or 'http' (over loopback like any outside client).
+   * The environment variable SANDBOX_TRANSPORT=http also selects HTTP.
+   */
+  transport?: 'in-process' | 'http';
 }
 
 /** A published SNS message as the outbox keeps it. */
@@ -62,6 +70,8 @@ export interface Sandbox {
   readonly faults: FaultInjector;
   readonly functions: FunctionRegistry;
   readonly services: ReadonlyMap<string, ServiceModule>;
+  /** The request handler for SDK clients in this process (the in-process transport); undefined in 'http' mode. */
+  readonly requestHandler: HttpHandler | undefined;
   /** Every log line so far. */
   readonly logs: readonly string[];
   /** SNS messages published so far (in order). */
@@ -111,6 +121,11 @@ const ALIASES: Record<string, string> = {
   'config-service': 'config',
   'secrets-manager': 'secretsmanager',
 };
+
+function transportOf(options: SandboxOptions): 'in-process' | 'http' {
+  if (options.transport) return options.transport;
+  return process.env.SANDBOX_TRANSPORT === 'http' ? 'http' : 'in-process';
+}
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const region = options.region ?? 'us-east-1';
@@ -294,6 +309,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults,
     functions,
     services: modules,
+    requestHandler: transportOf(options) === 'http' ? undefined : inProcessHandler(server),
     logs,
     outbox: () => [...outbox.messages],
     onMessage(listener) {

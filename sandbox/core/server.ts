@@ -108,6 +108,25 @@ function headerMap(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
+/** The request as the router sees it: method, the request target (path and query), headers, body. */
+export function rawRequest(
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  remoteAddress?: string,
+): RawHttpRequest {
+  const url = new URL(target, 'http://localhost');
+  return {
+    method: method.toUpperCase(),
+    path: url.pathname,
+    query: url.searchParams,
+    headers,
+    body,
+    ...(remoteAddress ? { remoteAddress } : {}),
+  };
+}
+
 /** An awsQuery request: a form post (or GET) naming its Action, without a JSON target header. */
 function isQueryRequest(raw: RawHttpRequest): boolean {
   if (raw.query.has('Action')) return true;
@@ -175,33 +194,44 @@ export class SandboxServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const raw: RawHttpRequest = {
-      method: (req.method ?? 'GET').toUpperCase(),
-      path: url.pathname,
-      query: url.searchParams,
-      headers: headerMap(req),
-      body: await readBody(req),
-      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
-    };
+    const raw = rawRequest(
+      req.method ?? 'GET',
+      req.url ?? '/',
+      headerMap(req),
+      await readBody(req),
+      req.socket.remoteAddress,
+    );
+    const out = await this.serve(raw);
+    res.writeHead(out.status, out.headers);
+    res.end(out.body);
+  }
+
+  /**
+   * One request from either transport (a socket, or the in-process transport of sandbox/core/transport.ts):
+   * routes it, logs it when asked, and returns the status, headers (with content-length) and body that go
+   * back to the caller — the same bytes either way.
+   */
+  async serve(
+    raw: RawHttpRequest,
+  ): Promise<{ status: number; headers: Record<string, string>; body?: string | Buffer }> {
     const started = Date.now();
-    const out = await this.route(raw);
-    if (this.options.logRequests) {
-      const scope = credentialScope(raw.headers, raw.query);
-      const target = raw.headers['x-amz-target'];
-      const op = target
-        ? target.slice(target.lastIndexOf('.') + 1)
-        : (new URLSearchParams(raw.body.toString('utf8')).get('Action') ??
-          raw.query.get('Action') ??
-          raw.path);
-      this.options.log?.(
-        `http: ${raw.method} ${scope?.service ?? '-'}:${op} ${out.status} ${Date.now() - started} ms`,
-      );
-    }
+    const out = await this.route(raw).catch((err: unknown): RawHttpResponse => {
+      this.options.log?.(`server: unhandled ${err instanceof Error ? err.stack : String(err)}`);
+      return { status: 500, headers: { 'content-type': 'text/plain' }, body: 'Internal error' };
+    });
+    if (this.options.logRequests) this.logRequest(raw, out.status, Date.now() - started);
     const body = out.body ?? '';
     const headers = { 'content-length': String(Buffer.byteLength(body)), ...(out.headers ?? {}) };
-    res.writeHead(out.status, headers);
-    res.end(raw.method === 'HEAD' ? undefined : body);
+    return { status: out.status, headers, ...(raw.method === 'HEAD' ? {} : { body }) };
+  }
+
+  private logRequest(raw: RawHttpRequest, status: number, elapsedMs: number): void {
+    const scope = credentialScope(raw.headers, raw.query);
+    const target = raw.headers['x-amz-target'];
+    const op = target
+      ? target.slice(target.lastIndexOf('.') + 1)
+      : (new URLSearchParams(raw.body.toString('utf8')).get('Action') ?? raw.query.get('Action') ?? raw.path);
+    this.options.log?.(`http: ${raw.method} ${scope?.service ?? '-'}:${op} ${status} ${elapsedMs} ms`);
   }
 
   /** Routes one request; exported for tests that do not need a socket. */

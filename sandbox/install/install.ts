@@ -365,9 +365,10 @@ export async function installRemediationStack(
     POLICY_FILE: policyFile,
   });
   // Handlers cache clients and the signing key per process (per cold start in Lambda); a new sandbox is a new cold start.
-  const { resetClients } = await import('../../tasks/shared/clients');
+  // Their SDK clients reach this sandbox through the in-process transport unless it runs in 'http' mode.
+  const { setClientDefaults } = await import('../../tasks/shared/clients');
   const { clearSigningKeyCache } = await import('../../tasks/shared/approvals/signing');
-  resetClients();
+  setClientDefaults(sb.requestHandler ? { requestHandler: sb.requestHandler } : {});
   clearSigningKeyCache();
 
   for (const f of pendingFunctions) {

@@ -12,12 +12,30 @@ import { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 const cache = new Map<string, object>();
+
+/** Configuration every client built here starts from; empty in Lambda. */
+export interface ClientDefaults {
+  /** The sandbox's in-process transport (sandbox/core/transport.ts) when it runs the handlers itself. */
+  requestHandler?: SFNClientConfig['requestHandler'];
+}
+let defaults: ClientDefaults = {};
+
+/** The configuration new clients start from (see setClientDefaults). */
+export function clientDefaults(): ClientDefaults {
+  return defaults;
+}
+
+/** Sets the configuration every client built from now on starts from, and forgets the cached ones. Sandbox only. */
+export function setClientDefaults(next: ClientDefaults): void {
+  defaults = { ...next };
+  cache.clear();
+}
 
 /** The process-wide client for `key`, built by `make` on first use. */
 export function cached<T extends object>(key: string, make: () => T): T {
@@ -30,34 +48,36 @@ export function cached<T extends object>(key: string, make: () => T): T {
 }
 
 /**
- * Forgets the cached clients so the next call builds new ones from the current environment. Only the
- * sandbox needs this (it runs handlers in-process and may restart on another port); Lambda never does.
+ * Forgets the cached clients and the defaults so the next call builds plain ones from the current
+ * environment. Only the sandbox and tests need this (handlers run in-process, sandboxes restart on other
+ * ports); Lambda never does.
  */
 export function resetClients(): void {
+  defaults = {};
   cache.clear();
 }
 
 export function cloudFormationClient(): CloudFormationClient {
-  return cached('cloudFormation', () => new CloudFormationClient({}));
+  return cached('cloudFormation', () => new CloudFormationClient({ ...defaults }));
 }
 export function configClient(): ConfigServiceClient {
-  return cached('config', () => new ConfigServiceClient({}));
+  return cached('config', () => new ConfigServiceClient({ ...defaults }));
 }
 export function ssmClient(): SSMClient {
-  return cached('ssm', () => new SSMClient({}));
+  return cached('ssm', () => new SSMClient({ ...defaults }));
 }
 export function sfnClient(): SFNClient {
-  return cached('sfn', () => new SFNClient({}));
+  return cached('sfn', () => new SFNClient({ ...defaults }));
 }
 export function snsClient(): SNSClient {
-  return cached('sns', () => new SNSClient({}));
+  return cached('sns', () => new SNSClient({ ...defaults }));
 }
 export function sqsClient(): SQSClient {
-  return cached('sqs', () => new SQSClient({}));
+  return cached('sqs', () => new SQSClient({ ...defaults }));
 }
 export function cloudControlClient(): CloudControlClient {
-  return cached('cloudControl', () => new CloudControlClient({}));
+  return cached('cloudControl', () => new CloudControlClient({ ...defaults }));
 }
 export function secretsClient(): SecretsManagerClient {
-  return cached('secrets', () => new SecretsManagerClient({}));
+  return cached('secrets', () => new SecretsManagerClient({ ...defaults }));
 }

@@ -5,11 +5,13 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { cached } from './clients';
+import { cached, clientDefaults } from './clients';
 
 /** Undefined attributes are dropped, as every core expects. */
 export function dynamoClient(): DynamoDBDocumentClient {
   return cached('dynamo', () =>
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientDefaults() }), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
   );
 }

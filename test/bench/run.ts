@@ -394,6 +394,10 @@ function printThroughput(r: ThroughputResult): void {
     ['recorded outcomes', counts(r.outcomes)],
     ['injection → last execution closed', ms(r.realMs)],
     ['remediations (VERIFIED) / second', r.perSecond.toFixed(2)],
+    [
+      'CPU seconds (this process) / remediations per CPU second',
+      `${r.cpuSeconds.toFixed(1)} / ${r.perCpuSecond.toFixed(2)}`,
+    ],
     ['ended by the timeout', r.timedOut ? 'yes' : 'no'],
   );
   console.log(t.toString());
@@ -475,6 +479,7 @@ async function main(): Promise<void> {
           : null,
         slotPolls: burst ? burst.slotPolls : null,
         throughputPerSecond: round(tput?.perSecond),
+        throughputPerCpuSecond: round(tput?.perCpuSecond),
         bundles: bundleFigures,
       }),
     );

@@ -296,17 +296,21 @@ export async function history(e: E2E, arn: string): Promise<HistoryEvent[]> {
   return out;
 }
 
-/** The latest recorded outcome (OUTCOMES table) per resource id among `ids`. */
+/**
+ * The outcome recorded per resource id among `ids` (OUTCOMES table): the latest one an execution recorded,
+ * else the latest one intake recorded. Intake's rows lose to an execution's because intake also records
+ * SKIPPED for the COMPLIANT event that follows a remediation — later than, and not instead of, its outcome.
+ */
 export async function recordedOutcomes(e: E2E, ids: readonly string[]): Promise<Map<string, string>> {
   const wanted = new Set(ids);
-  const latest = new Map<string, { sk: string; outcome: string }>();
+  const latest = new Map<string, { rank: string; outcome: string }>();
   for (const item of await scanAll(e, e.env('OUTCOMES_TABLE'))) {
     const key = String(item.resourceKey ?? '');
     const id = key.slice(key.lastIndexOf('/') + 1);
     if (!wanted.has(id)) continue;
-    const sk = String(item.sk ?? '');
+    const rank = `${item.recordedBy === 'intake' ? 0 : 1}#${String(item.sk ?? '')}`;
     const prev = latest.get(id);
-    if (!prev || sk > prev.sk) latest.set(id, { sk, outcome: String(item.outcome ?? 'UNKNOWN') });
+    if (!prev || rank > prev.rank) latest.set(id, { rank, outcome: String(item.outcome ?? 'UNKNOWN') });
   }
   return new Map([...latest].map(([id, v]) => [id, v.outcome]));
 }
