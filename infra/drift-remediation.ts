@@ -167,6 +167,7 @@ export class DriftRemediation extends Construct {
     const t = this.storage.tables;
     const environment: Partial<Record<EnvKey, string>> = {
       [ENV.LEASES_TABLE]: t.leases.tableName,
+      [ENV.SLOT_QUEUE_TABLE]: t.slotQueue.tableName,
       [ENV.APPROVALS_TABLE]: t.approvals.tableName,
       [ENV.OUTCOMES_TABLE]: t.outcomes.tableName,
       [ENV.ORDERING_TABLE]: t.ordering.tableName,

@@ -13,12 +13,13 @@
  * whole state: in JSONPath a Parameters path that does not exist fails the state (States.Runtime),
  * while the task schemas ignore keys they do not know.
  *
- * Waiting: the runbook's end and Config's COMPLIANT result come by task token (Start runbook and Wait
- * for compliance are `.waitForTaskToken` tasks, completed by tasks/wait-callback on the AWS event or by
+ * Waiting: a remediation slot, the runbook's end and Config's COMPLIANT result come by task token (Acquire
+ * remediation slot, Start runbook and Wait for compliance are `.waitForTaskToken` tasks; the slot is handed
+ * over by release-slot / reap-leases from a FIFO queue, completed by tasks/wait-callback on the AWS event or by
  * tasks/reconcile-waits, the fallback for lost events). Stack drift detection keeps bounded polling,
  * its waits sized so the lag stays ≤ 10 % of the detection time. No state only moves data.
  *
- * Loops are all bounded (drift polls, slot tries, runbook attempts, CloudFormation-only verification
+ * Loops are all bounded (drift polls, runbook attempts, CloudFormation-only verification
  * polls); test/workflow/history.test.ts proves the worst case stays under the 25,000-event history cap.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -27,7 +28,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { RECONCILE_PERIOD_SECONDS } from '../tasks/reconcile-waits/core';
-import type { Outcome } from '../tasks/shared/contracts';
+import { type Outcome, SUCCESS_OUTCOMES } from '../tasks/shared/contracts';
 import { LAMBDA_SERVICE_ERRORS, StatesErrors } from '../tasks/shared/errors';
 import { RUNBOOK_ATTEMPT_TIMEOUT_SECONDS } from '../tasks/shared/runbook-status';
 
@@ -57,9 +58,9 @@ export type WorkflowFunctions = Readonly<Record<WorkflowTask, lambda.IFunction>>
 export const STATES = {
   start: 'Start remediation',
   plan: 'Plan remediation',
-  planDecision: 'Remediate, skip or escalate?',
   confirm: 'Confirm non-compliance',
-  stillNonCompliant: 'Still non-compliant?',
+  /** After Confirm: the plan's decision and the confirmation in one Choice (remediate / skip / escalate). */
+  stillNonCompliant: 'Remediate, skip or escalate?',
   detectDrift: 'Detect drift',
   waitDriftDetection: 'Wait for drift detection',
   checkDrift: 'Check drift detection',
@@ -69,8 +70,7 @@ export const STATES = {
   requestApproval: 'Request approval',
   notifyApprovers: 'Notify approvers',
   acquireSlot: 'Acquire remediation slot',
-  slotAcquired: 'Slot acquired?',
-  waitSlot: 'Wait for remediation slot',
+  leaveQueue: 'Leave slot queue',
   startRunbook: 'Start runbook',
   runbookFinished: 'Runbook finished?',
   waitRunbookRetry: 'Wait before retrying runbook',
@@ -80,14 +80,12 @@ export const STATES = {
   waitRecheck: 'Wait before re-checking drift',
   awaitCompliance: 'Wait for compliance',
   releaseAfterFailure: 'Release remediation slot after failure',
-  recordOutcome: 'Record outcome',
-  outcomeSucceeded: 'Outcome succeeded?',
   succeeded: 'Remediation succeeded',
   notSucceeded: 'Remediation did not succeed',
   outcomeNotRecorded: 'Outcome could not be recorded',
 } as const;
 
-/** The Pass state that chooses each outcome. */
+/** The Task state that records each outcome (record-outcome with the outcome in its payload). */
 export const OUTCOME_STATES: Readonly<Record<Outcome, string>> = {
   VERIFIED: 'Outcome: VERIFIED',
   SKIPPED: 'Outcome: SKIPPED',
@@ -110,10 +108,11 @@ export const TASK_STATES: Readonly<Record<string, WorkflowTask>> = {
   [STATES.acquireSlot]: 'acquire-slot',
   [STATES.startRunbook]: 'start-runbook',
   [STATES.releaseSlot]: 'release-slot',
+  [STATES.leaveQueue]: 'release-slot',
   [STATES.releaseAfterFailure]: 'release-slot',
   [STATES.recheckDrift]: 'recheck-drift',
   [STATES.awaitCompliance]: 'await-compliance',
-  [STATES.recordOutcome]: 'record-outcome',
+  ...Object.fromEntries(Object.values(OUTCOME_STATES).map((name) => [name, 'record-outcome' as const])),
 };
 
 /** Lambda functions' own timeout (infra/ uses it), and each Task's TimeoutSeconds (a little longer). */
@@ -174,6 +173,8 @@ function retryProps(r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY): s
 export interface TaskOptions {
   /** Core input via Parameters; omitted → the whole state. */
   payload?: Record<string, unknown>;
+  /** ResultSelector (reshapes the task's result before ResultPath). */
+  resultSelector?: Record<string, unknown>;
   resultPath: string;
 }
 
@@ -191,8 +192,8 @@ export interface StateFactory {
 
 /** The factories plus the shared ends every phase continues to: the outcomes and the failure path. */
 export interface Builder extends StateFactory {
-  /** The Pass state that records outcome `o`. */
-  outcome(o: Outcome): sfn.Pass;
+  /** The Task state that records outcome `o`. */
+  outcome(o: Outcome): sfn.State;
   /** The failure path's entry (release the slot, then FAILED). */
   readonly failure: sfn.State;
   /** Adds the catch-all to the failure path, with the error in `$.error`; returns `t`. */
@@ -213,6 +214,7 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
         ...(o.payload ? { payload: sfn.TaskInput.fromObject(o.payload) } : {}),
+        ...(o.resultSelector ? { resultSelector: o.resultSelector } : {}),
         resultPath: o.resultPath,
         taskTimeout: sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_SECONDS)),
       });
@@ -226,8 +228,11 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
   };
 }
 
-/** Ending: one recorded outcome on every path (Outcome: X → Record outcome → succeed/fail). */
-function buildEnding(f: StateFactory): Record<Outcome, sfn.Pass> {
+/**
+ * Ending: one recorded outcome on every path. Each outcome has its own Record task ("Outcome: X", the
+ * outcome in its payload), then Succeed (SUCCESS_OUTCOMES) or Fail: no Pass or Choice spent around it.
+ */
+function buildEnding(f: StateFactory): Record<Outcome, sfn.State> {
   const s = f.scope;
   const succeeded = new sfn.Succeed(s, STATES.succeeded, { stateName: STATES.succeeded });
   const notSucceeded = new sfn.Fail(s, STATES.notSucceeded, {
@@ -240,24 +245,17 @@ function buildEnding(f: StateFactory): Record<Outcome, sfn.Pass> {
     error: 'OutcomeNotRecorded',
     cause: 'Record outcome failed after its retries; see the execution history',
   });
-  const recordOutcome = f.invoke(STATES.recordOutcome, 'record-outcome', { resultPath: '$.outcome' });
-  recordOutcome.addCatch(outcomeNotRecorded, { errors: [StatesErrors.All], resultPath: '$.recordError' });
-  recordOutcome.next(
-    f
-      .choice(STATES.outcomeSucceeded)
-      .when(C.booleanEquals('$.outcome.succeeded', true), succeeded)
-      .otherwise(notSucceeded),
-  );
-  const outcomes = {} as Record<Outcome, sfn.Pass>;
+  const outcomes = {} as Record<Outcome, sfn.State>;
   for (const [outcome, name] of Object.entries(OUTCOME_STATES) as [Outcome, string][]) {
-    const p = f.pass(name, {
-      // EnteredTime of this state is stable across retries of Record outcome: one audit item per execution.
-      // Record outcome reads `$.recording` itself (no Pass spent lifting it).
-      parameters: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
-      resultPath: '$.recording',
+    // The whole state (its slices differ by path) plus the outcome; EnteredTime of this state is stable
+    // across its retries: one audit item per execution.
+    const record = f.invoke(name, 'record-outcome', {
+      payload: { 'state.$': '$', recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' } },
+      resultPath: '$.outcome',
     });
-    p.next(recordOutcome);
-    outcomes[outcome] = p;
+    record.addCatch(outcomeNotRecorded, { errors: [StatesErrors.All], resultPath: '$.recordError' });
+    record.next(SUCCESS_OUTCOMES.includes(outcome) ? succeeded : notSucceeded);
+    outcomes[outcome] = record;
   }
   return outcomes;
 }
@@ -373,14 +371,41 @@ function buildRunbook(b: Builder, onSucceeded: sfn.IChainable): sfn.State {
   return startRunbook;
 }
 
-/** Slot admission: acquire (retrying after a wait), then the first runbook attempt. Entry: Acquire remediation slot. */
+/** The error Leave slot queue puts in `$.error` (its Cause says which runbook and how long). */
+export const SLOT_QUEUE_TIMEOUT = 'SlotQueueTimeout';
+
+/**
+ * Slot admission: Acquire remediation slot joins the runbook's FIFO slot queue and waits by task token for
+ * a slot (given at once when free). Waiting longer than the policy's concurrency.maxQueueSeconds → Leave
+ * slot queue (no waiter left behind; a grant that raced the timeout is given back) → ESCALATED.
+ * Entry: Acquire remediation slot.
+ */
 function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
-  const acquireSlot = b.onFailure(b.invoke(STATES.acquireSlot, 'acquire-slot', { resultPath: '$.slot' }));
-  const waitSlot = b.wait(STATES.waitSlot, '$.slot.waitSeconds');
-  acquireSlot.next(
-    b.choice(STATES.slotAcquired).when(C.booleanEquals('$.slot.acquired', true), runbook).otherwise(waitSlot),
-  );
-  waitSlot.next(acquireSlot);
+  const acquireSlot = new tasks.LambdaInvoke(b.scope, STATES.acquireSlot, {
+    stateName: STATES.acquireSlot,
+    lambdaFunction: b.functions['acquire-slot'],
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      taskToken: sfn.JsonPath.taskToken,
+      'plan.$': '$.plan',
+      'execution.$': EXECUTION,
+    }),
+    retryOnServiceExceptions: false,
+    resultPath: '$.slot',
+    taskTimeout: sfn.Timeout.at('$.plan.concurrency.maxQueueSeconds'),
+  });
+  acquireSlot.addRetry(retryProps(TRANSIENT_RETRY));
+  const leaveQueue = b.invoke(STATES.leaveQueue, 'release-slot', {
+    payload: { 'plan.$': '$.plan', 'execution.$': EXECUTION, leaving: true },
+    resultSelector: { Error: SLOT_QUEUE_TIMEOUT, 'Cause.$': '$.message' },
+    resultPath: '$.error',
+  });
+  // Could not leave: the hand-off skips a waiter whose execution ended, and the reaper removes it.
+  leaveQueue.addCatch(b.outcome('ESCALATED'), { errors: [StatesErrors.All], resultPath: '$.leaveError' });
+  leaveQueue.next(b.outcome('ESCALATED'));
+  acquireSlot.addCatch(leaveQueue, { errors: [StatesErrors.Timeout], resultPath: '$.error' });
+  b.onFailure(acquireSlot);
+  acquireSlot.next(runbook);
   return acquireSlot;
 }
 
@@ -503,6 +528,7 @@ function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State
   });
   plan.addCatch(b.outcome('ESCALATED'), { errors: [...ESCALATING_PLAN_ERRORS], resultPath: '$.error' });
   b.onFailure(plan);
+  // Confirm runs after every plan (for skip / escalate it calls nothing and says so): one Choice decides.
   const confirm = b.onFailure(
     b.invoke(STATES.confirm, 'confirm-compliance', {
       payload: { 'event.$': '$.event', 'plan.$': '$.plan', 'execution.$': EXECUTION },
@@ -514,20 +540,16 @@ function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State
       .choice(STATES.stillNonCompliant)
       .when(
         C.and(
+          C.stringEquals('$.plan.decision', 'remediate'),
           C.booleanEquals('$.confirmation.stillNonCompliant', true),
           C.booleanEquals('$.confirmation.resourceExists', true),
         ),
         onConfirmed,
       )
+      .when(C.stringEquals('$.plan.decision', 'escalate'), b.outcome('ESCALATED'))
       .otherwise(b.outcome('SKIPPED')),
   );
-  plan.next(
-    b
-      .choice(STATES.planDecision)
-      .when(C.stringEquals('$.plan.decision', 'remediate'), confirm)
-      .when(C.stringEquals('$.plan.decision', 'skip'), b.outcome('SKIPPED'))
-      .otherwise(b.outcome('ESCALATED')),
-  );
+  plan.next(confirm);
   start.next(plan);
   return start;
 }

@@ -1,11 +1,11 @@
-/** Storage: the stack's one KMS key and the tables (leases, approvals, outcomes, ordering, waits). */
+/** Storage: the stack's one KMS key and the tables (leases, slot queue, approvals, outcomes, ordering, waits). */
 import { Aws, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { APPROVALS, LEASES, ORDERING, OUTCOMES, WAITS } from '../../tasks/shared/tables';
+import { APPROVALS, LEASES, ORDERING, OUTCOMES, SLOT_QUEUE, WAITS } from '../../tasks/shared/tables';
 import { Concern } from './logical-ids';
 
 export interface StorageProps {
@@ -18,6 +18,8 @@ export interface StorageProps {
 
 export interface Tables {
   readonly leases: dynamodb.Table;
+  /** Executions waiting for a remediation slot, FIFO per runbook (LSI byPosition). */
+  readonly slotQueue: dynamodb.Table;
   readonly approvals: dynamodb.Table;
   readonly outcomes: dynamodb.Table;
   readonly ordering: dynamodb.Table;
@@ -61,8 +63,15 @@ export class Storage extends Concern {
         timeToLiveAttribute: 'expiresAt',
         removalPolicy,
       });
+    const slotQueue = table('SlotQueueTable', SLOT_QUEUE.partitionKey, SLOT_QUEUE.sortKey);
+    slotQueue.addLocalSecondaryIndex({
+      indexName: SLOT_QUEUE.positionIndex,
+      sortKey: { name: SLOT_QUEUE.positionKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     this.tables = {
       leases: table('LeasesTable', LEASES.partitionKey),
+      slotQueue,
       approvals: table('ApprovalsTable', APPROVALS.partitionKey),
       outcomes: table('OutcomesTable', OUTCOMES.partitionKey, OUTCOMES.sortKey),
       ordering: table('OrderingTable', ORDERING.partitionKey),

@@ -11,6 +11,7 @@
  *      (TypeScript refuses to compile until every task has one).
  */
 import { ENV } from '../../tasks/shared/env';
+import { SLOT_QUEUE } from '../../tasks/shared/tables';
 import { WORKFLOW_TASKS } from '../../workflows/remediation';
 import type { Approvals } from './approvals';
 import { allow, allowOnStacks } from './iam';
@@ -75,6 +76,17 @@ function grantDriftDetection(fn: TaskFunction, r: TaskWiring): void {
   r.runbooks.grantResourceRead(fn.taskRole);
 }
 
+/** The slot admission item, the slot queue, and telling a queued execution (by its token) it holds a slot. */
+function grantSlotQueue(fn: TaskFunction, r: TaskWiring): void {
+  r.storage.tables.leases.grantReadWriteData(fn);
+  const queue = r.storage.tables.slotQueue;
+  // Waiters are written and deleted by key and read oldest-first through the one index (no index/* wildcard).
+  allow(fn.taskRole, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [queue.tableArn]);
+  allow(fn.taskRole, ['dynamodb:Query'], [`${queue.tableArn}/index/${SLOT_QUEUE.positionIndex}`]);
+  // Both tables use the stack's one key, which the leases grant above already covers.
+  r.workflow.grantTaskResponses(fn.taskRole);
+}
+
 // biome-ignore format: one task per line reads as a table
 export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   // plan: exceptions (break-glass, tags), loop breaker (outcomes), blast radius (ordering)
@@ -84,10 +96,11 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'check-drift': { env: [], grant: (fn) => allow(fn.taskRole, DRIFT_STATUS, ['*']) },
   'describe-drift': { env: [], grant: (fn) => allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts']) },
   'request-approval': { env: [ENV.APPROVALS_TABLE, ENV.APPROVAL_TOPIC_ARN, ENV.APPROVAL_BASE_URL, ENV.SIGNING_SECRET_ARN, ENV.AUTOMATION_ASSUME_ROLE_ARN], grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.topic.grantPublish(fn); r.approvals.signingSecret.grantRead(fn); } },
-  'acquire-slot': { env: [ENV.LEASES_TABLE], grant: (fn, r) => r.storage.tables.leases.grantReadWriteData(fn) },
+  // acquire-slot / release-slot / reap-leases: admission item (leases), the slot queue, and the queued tokens' SendTaskSuccess
+  'acquire-slot': { env: [ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE], grant: grantSlotQueue },
   // start-runbook: starts the attempt, registers its token, reads the automation once (ended before registration?)
   'start-runbook': { env: [ENV.AUTOMATION_ASSUME_ROLE_ARN, ENV.WAITS_TABLE], grant: (fn, r) => { r.runbooks.grantStart(fn); r.runbooks.grantExecutionControl(fn.taskRole); r.storage.tables.waits.grantReadWriteData(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
-  'release-slot': { env: [ENV.LEASES_TABLE], grant: (fn, r) => r.storage.tables.leases.grantReadWriteData(fn) },
+  'release-slot': { env: [ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE], grant: grantSlotQueue },
   'recheck-drift': { env: [], grant: grantDriftDetection },
   // await-compliance: coalesced re-evaluation (ordering), registers its token, reads compliance once
   'await-compliance': { env: [ENV.ORDERING_TABLE, ENV.WAITS_TABLE], grant: (fn, r) => { allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.waits.grantReadWriteData(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
@@ -96,7 +109,7 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   // at most one running execution per resource and rule, so it looks at the previous one.
   intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); } },
   sweep: { env: [ENV.INTAKE_QUEUE_URL, ENV.CONFIG_RULES], grant: (fn, r) => { allow(fn.taskRole, ['config:GetComplianceDetailsByConfigRule'], ['*']); r.intake.queue.grantSendMessages(fn); } },
-  'reap-leases': { env: [ENV.LEASES_TABLE, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.leases.grantReadWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, 'lease holders'); } },
+  'reap-leases': { env: [ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { grantSlotQueue(fn, r); r.workflow.grantDescribeExecutions(fn.taskRole, 'lease holders and queued waiters'); } },
   // wait-callback: SSM / Config events complete waits (a failed automation's step message: GetAutomationExecution)
   'wait-callback': { env: [ENV.WAITS_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); r.workflow.grantTaskResponses(fn.taskRole); } },
   // reconcile-waits: every waiting token against SSM / Config; stops an automation past its deadline

@@ -143,6 +143,7 @@ export async function installRemediationStack(
           AttributeDefinitions: props.AttributeDefinitions,
           BillingMode: props.BillingMode ?? 'PAY_PER_REQUEST',
           ...(props.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: props.GlobalSecondaryIndexes } : {}),
+          ...(props.LocalSecondaryIndexes ? { LocalSecondaryIndexes: props.LocalSecondaryIndexes } : {}),
           ...(props.ProvisionedThroughput ? { ProvisionedThroughput: props.ProvisionedThroughput } : {}),
         });
         put(name, {

@@ -1,3 +1,4 @@
+import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -6,7 +7,9 @@ import { AcquireSlotInput, acquireSlot } from './core';
 export const handler = taskHandler('acquire-slot', AcquireSlotInput, (input) =>
   acquireSlot(input, {
     ddb: dynamoClient(),
+    sfn: sfnClient(),
     leasesTable: requireEnv(ENV.LEASES_TABLE),
+    queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
     now: () => new Date(),
   }),
 );

@@ -8,6 +8,8 @@
  * current result. COMPLIANT or NOT_APPLICABLE recorded *after* the event → stillNonCompliant false (the
  * event is stale). A result no newer than the event, or none at all, does not override the event.
  * CloudFormation-sourced events (no rule): no Config call, currentCompliance NOT_APPLICABLE, stillNonCompliant true.
+ * A plan that does not remediate (skip / escalate): no call at all; stillNonCompliant false, currentCompliance
+ * NOT_CHECKED, reason = the plan's reason (the workflow runs Confirm after every plan, then one Choice).
  * Then (only while still non-compliant) existence via Cloud Control GetResource (DescribeStacks for stacks):
  * not found → resourceExists false. A type Cloud Control cannot read is assumed to exist.
  */
@@ -67,8 +69,17 @@ export async function confirmCompliance(
   input: ConfirmComplianceInput,
   deps: ConfirmComplianceDeps,
 ): Promise<ConfirmationResult> {
-  const { event } = input;
+  const { event, plan } = input;
   assertResourceId(event.resourceType, event.resourceId);
+  if (plan && plan.decision !== 'remediate') {
+    // The workflow runs Confirm after every plan (one Choice decides after it): nothing to confirm.
+    return {
+      stillNonCompliant: false,
+      resourceExists: true,
+      currentCompliance: 'NOT_CHECKED',
+      reason: plan.reason,
+    };
+  }
   const rule = event.configRuleName;
   let currentCompliance = 'NOT_APPLICABLE';
   let reason: string;

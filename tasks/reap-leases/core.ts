@@ -1,38 +1,47 @@
 /**
- * Lease reaper (scheduled by EventBridge Scheduler). Frees leases whose holder execution is no
- * longer running: an execution that was stopped, timed out or crashed outside a Catch cannot run its
- * Release state, and its lease would otherwise block remediations forever.
+ * Lease reaper (scheduled by EventBridge Scheduler). Frees the slots of holders whose execution is no
+ * longer running (stopped, timed out or crashed outside a Catch: it cannot run its Release state), removes
+ * queued waiters whose execution ended, then hands the freed slots to the oldest live waiters.
  *
  * Input  anything (the scheduler's payload is ignored; an object or nothing).
- * Output { locks, holders, running, released, errors }: counts of lock items scanned, holder
- *        entries seen, holders still RUNNING (kept), holders released, holders left alone because
- *        their execution could not be described (throttling, unexpected errors: kept, retried next run).
+ * Output { holders, running, released, waiters, removed, granted, errors }: holder entries seen, holders still
+ *        RUNNING (kept), holders released, waiters seen, waiters removed (execution ended), slots handed on,
+ *        entries left alone because their execution could not be described (kept, retried next run).
  *
- * For each holder (the execution *name*), DescribeExecution on the ARN rebuilt from STATE_MACHINE_ARN;
- * any status other than RUNNING, or ExecutionDoesNotExist, releases it (conditional: a holder that
- * released itself meanwhile is a no-op). Only definite evidence releases a lease; doubt keeps it.
+ * For each holder or waiter (the execution *name*), DescribeExecution on the ARN rebuilt from
+ * STATE_MACHINE_ARN; any status other than RUNNING, or ExecutionDoesNotExist, frees it (conditional: one
+ * that released itself meanwhile is a no-op). Only definite evidence frees anything; doubt keeps it.
+ * At most MAX_DESCRIBES executions are described per run (the rest wait for the next run).
  */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { awsCall } from '../shared/errors';
-import { releaseLock } from '../shared/leases';
+import { readAdmission, release } from '../shared/leases';
+import { handOff, removeWaiter, waitersOf } from '../shared/leases-queue';
 
 export const ReapLeasesInput = z.unknown();
 export type ReapLeasesInput = z.infer<typeof ReapLeasesInput>;
+
+/** DescribeExecution calls per run at most (holders first, then the queues' waiters). */
+export const MAX_DESCRIBES = 500;
 
 export interface ReapLeasesDeps {
   ddb: DynamoDBDocumentClient;
   sfn: SFNClient;
   leasesTable: string;
+  queueTable: string;
   stateMachineArn: string;
+  now: () => Date;
 }
 
 export interface ReapLeasesResult {
-  locks: number;
   holders: number;
   running: number;
   released: number;
+  waiters: number;
+  removed: number;
+  granted: number;
   errors: number;
 }
 
@@ -45,18 +54,16 @@ export function executionArnFor(stateMachineArn: string, executionName: string):
   return `${m[1]}:execution:${m[2]}:${executionName}`;
 }
 
-type HolderVerdict = 'running' | 'gone' | 'unknown';
+type Verdict = 'running' | 'gone' | 'unknown';
 
-export async function reapLeases(_input: ReapLeasesInput, deps: ReapLeasesDeps): Promise<ReapLeasesResult> {
-  // Validate configuration before touching anything.
-  executionArnFor(deps.stateMachineArn, 'probe');
-  const result: ReapLeasesResult = { locks: 0, holders: 0, running: 0, released: 0, errors: 0 };
-  const verdicts = new Map<string, HolderVerdict>();
-
-  const verdictFor = async (name: string): Promise<HolderVerdict> => {
-    const known = verdicts.get(name);
-    if (known) return known;
-    let v: HolderVerdict;
+/** DescribeExecution verdicts, cached per run and bounded by MAX_DESCRIBES ('unknown' beyond). */
+function verdicts(deps: ReapLeasesDeps): (name: string) => Promise<Verdict> {
+  const known = new Map<string, Verdict>();
+  return async (name) => {
+    const cached = known.get(name);
+    if (cached) return cached;
+    if (known.size >= MAX_DESCRIBES) return 'unknown';
+    let v: Verdict;
     try {
       const res = await awsCall('DescribeExecution', () =>
         deps.sfn.send(
@@ -65,41 +72,43 @@ export async function reapLeases(_input: ReapLeasesInput, deps: ReapLeasesDeps):
       );
       v = res.status === 'RUNNING' ? 'running' : 'gone';
     } catch (err) {
-      // Throttling, InvalidArn, access denied…: not proof the holder is gone, so keep the lease.
+      // Throttling, InvalidArn, access denied…: not proof the execution is gone, so keep it.
       v = err instanceof Error && err.name === 'ExecutionDoesNotExist' ? 'gone' : 'unknown';
     }
-    verdicts.set(name, v);
+    known.set(name, v);
     return v;
   };
+}
 
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await awsCall('Scan(leases)', () =>
-      deps.ddb.send(
-        new ScanCommand({ TableName: deps.leasesTable, ExclusiveStartKey: startKey, ConsistentRead: true }),
-      ),
-    );
-    for (const item of page.Items ?? []) {
-      const lockId = item.lockId;
-      if (typeof lockId !== 'string') continue;
-      result.locks++;
-      const holders =
-        item.holders && typeof item.holders === 'object' ? Object.keys(item.holders as object) : [];
-      for (const holder of holders) {
-        result.holders++;
-        const v = await verdictFor(holder);
-        if (v === 'running') result.running++;
-        else if (v === 'unknown') result.errors++;
-        else {
-          try {
-            if (await releaseLock(deps.ddb, deps.leasesTable, lockId, holder)) result.released++;
-          } catch {
-            result.errors++;
-          }
-        }
-      }
+export async function reapLeases(_input: ReapLeasesInput, deps: ReapLeasesDeps): Promise<ReapLeasesResult> {
+  // Validate configuration before touching anything.
+  executionArnFor(deps.stateMachineArn, 'probe');
+  const r: ReapLeasesResult = {
+    holders: 0,
+    running: 0,
+    released: 0,
+    waiters: 0,
+    removed: 0,
+    granted: 0,
+    errors: 0,
+  };
+  const verdictFor = verdicts(deps);
+  const adm = await readAdmission(deps.ddb, deps.leasesTable);
+  for (const [name, holder] of Object.entries(adm.holders)) {
+    r.holders++;
+    const v = await verdictFor(name);
+    if (v === 'running') r.running++;
+    else if (v === 'unknown') r.errors++;
+    else if (await release(deps.ddb, deps.leasesTable, name, holder.scopes)) r.released++;
+  }
+  for (const queue of adm.queues) {
+    for (const w of await waitersOf(deps, queue)) {
+      r.waiters++;
+      const v = await verdictFor(w.waiter);
+      if (v === 'unknown') r.errors++;
+      else if (v === 'gone' && (await removeWaiter(deps, queue, w.waiter, w.taskToken))) r.removed++;
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return result;
+  }
+  r.granted = (await handOff(deps)).granted;
+  return r;
 }

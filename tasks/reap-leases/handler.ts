@@ -9,6 +9,8 @@ export const handler = taskHandler('reap-leases', ReapLeasesInput, (input) =>
     ddb: dynamoClient(),
     sfn: sfnClient(),
     leasesTable: requireEnv(ENV.LEASES_TABLE),
+    queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
+    now: () => new Date(),
   }),
 );

@@ -4,7 +4,7 @@
  *
  * Input  { outcome: VERIFIED | SKIPPED | ESCALATED | REJECTED | EXPIRED | FAILED | NOT_VERIFIED (chosen by the workflow),
  *          execution: { id, name, startTime }, enteredTime?: ISO ($$.State.EnteredTime),
- *          (outcome and enteredTime may instead arrive as `recording: { outcome, enteredTime }`, the workflow's shape)
+ *          (the workflow's shape: `{ state: <the whole state>, recording: { outcome, enteredTime } }`, flattened here)
  *          event?, plan?, confirmation?, drift?, approval?, runbook?, verification?, error?: { Error, Cause } }
  *   Only `outcome` and `execution` are required. The state slices are whatever exists on the path that
  *   led here; a slice that is malformed is ignored (never a reason to lose the outcome).
@@ -53,14 +53,17 @@ import { ExecutionRef } from '../shared/execution-ref';
 import { putOutcome } from '../shared/outcomes';
 
 /**
- * The state the workflow hands over: `outcome` and `enteredTime` arrive in `$.recording` (set by the
- * "Outcome: X" state) and are lifted to the top level here (no Pass state is spent moving them).
+ * The state the workflow hands over: `outcome` and `enteredTime` arrive in `recording` (the "Outcome: X"
+ * state's payload, next to the whole state in `state`) and are lifted to the top level here.
  */
 function liftRecording(v: unknown): unknown {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
-  const { recording, ...rest } = v as Record<string, unknown>;
-  if (!recording || typeof recording !== 'object' || Array.isArray(recording)) return v;
-  return { ...rest, ...(recording as Record<string, unknown>) };
+  const { recording, state, ...rest } = v as Record<string, unknown>;
+  // The workflow's "Outcome: X" states send { state: <the whole state>, recording: { outcome, enteredTime } }.
+  const isObject = (o: unknown): o is Record<string, unknown> =>
+    !!o && typeof o === 'object' && !Array.isArray(o);
+  const flat = isObject(state) ? { ...state, ...rest } : rest;
+  return isObject(recording) ? { ...flat, ...recording } : flat;
 }
 
 const RecordOutcomeFields = z.object({
@@ -173,6 +176,8 @@ export function reasonFor(input: RecordOutcomeInput): string {
       if (drift?.templateViolatesRule) {
         return `the resource is in sync with its CloudFormation template, yet ${event?.configRuleName ?? 'the rule'} still reports it NON_COMPLIANT: the template itself violates the rule (a remediation would be reverted by the next deployment); fix the template`;
       }
+      // The plan said remediate, yet the workflow escalated: the error says why (e.g. SlotQueueTimeout).
+      if (err && plan?.decision === 'remediate') return err;
       return plan?.reason ?? err ?? 'escalated to a human';
     case 'REJECTED': {
       const { rejection } = parseCause(error?.Cause);

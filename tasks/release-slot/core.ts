@@ -1,79 +1,90 @@
 /**
- * Release remediation slot. Runs after the runbook and on every failure path, so it must never fail
- * because there is nothing to release: it is safe with no `$.slot` at all.
+ * Release remediation slot. Runs after the runbook, on every failure path, and as "Leave slot queue" when
+ * the wait for a slot timed out; it must never fail because there is nothing to release (safe with no
+ * `$.slot` and no plan at all).
  *
- * Input  { slot?: SlotState-like ({ locks?: string[] }), plan?: { runbook?: { documentName } }, execution: { id, name, startTime } }
- * Output SlotState ($.slot): { acquired: false, locks: [], tries, maxTries, waitSeconds: 1, released: [lock ids actually freed] }
+ * Input  { slot?: { scopes?: string[] }, plan?: { runbook?: { documentName }, concurrency?: { maxQueueSeconds? } },
+ *          execution: { id, name, startTime }, leaving?: true (the queue wait timed out) }
+ * Output { acquired: false, scopes: [], released, left, granted, dead, message }
+ *   released: this execution held a slot and gave it back; left: it was still queued and is no longer;
+ *   granted / dead: what the hand-off pass that follows a release did; message: one line for the outcome
+ *   (Leave slot queue puts it in `$.error.Cause`).
  *
- * Releases every lock in slot.locks, plus the locks this execution could hold according to the plan
- * (the runbook lock and `global`): if Acquire timed out after taking a lease but before returning,
- * `$.slot` does not list it, and releasing it here is better than waiting for the reaper. Each release
- * is conditional on this execution being a holder, so a lock not held is a no-op, never an error.
+ * Order: leave the queue first (so no hand-off can admit this execution afterwards), then give back the
+ * units the admission item lists for it (a grant that raced the timeout included), then hand the freed
+ * slot to the oldest waiter. Every step is conditional: a retry is harmless.
  * Errors: InvalidInputError (no execution name); TransientServiceError.
  */
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ExecutionRef } from '../shared/execution-ref';
-import { releaseLock } from '../shared/leases';
-import { GLOBAL_LOCK_ID, runbookLockId } from '../shared/tables';
-
-const LockId = z.string().min(1).max(1024);
+import { release } from '../shared/leases';
+import { handOff, removeWaiter } from '../shared/leases-queue';
+import { runbookScope } from '../shared/tables';
 
 export const ReleaseSlotInput = z.object({
   /** Lenient on purpose: whatever Acquire left (or nothing) must not stop the release. */
   slot: z
-    .object({
-      locks: z.array(LockId).max(10).optional(),
-      tries: z.number().int().min(0).optional(),
-      maxTries: z.number().int().positive().optional(),
-    })
+    .object({ acquired: z.boolean().optional(), scopes: z.array(z.string().min(1)).max(10).optional() })
     .optional()
     .catch(undefined),
   plan: z
-    .object({ runbook: z.object({ documentName: z.string().min(1) }).optional() })
+    .object({
+      runbook: z.object({ documentName: z.string().min(1) }).optional(),
+      concurrency: z.object({ maxQueueSeconds: z.number().int().positive().optional() }).optional(),
+    })
     .optional()
     .catch(undefined),
   execution: ExecutionRef,
+  leaving: z.literal(true).optional(),
 });
 export type ReleaseSlotInput = z.infer<typeof ReleaseSlotInput>;
 
 export interface ReleaseSlotDeps {
   ddb: DynamoDBDocumentClient;
+  sfn: SFNClient;
   leasesTable: string;
+  queueTable: string;
+  now: () => Date;
 }
 
 export interface ReleaseSlotResult {
   acquired: false;
-  locks: string[];
-  tries: number;
-  maxTries: number;
-  waitSeconds: number;
-  /** Locks this call actually gave back (empty when nothing was held). */
-  released: string[];
+  scopes: string[];
+  released: boolean;
+  left: boolean;
+  granted: number;
+  dead: number;
+  message: string;
+}
+
+function messageFor(input: ReleaseSlotInput, released: boolean, left: boolean): string {
+  const doc = input.plan?.runbook?.documentName ?? 'its runbook';
+  if (input.leaving) {
+    const limit = input.plan?.concurrency?.maxQueueSeconds;
+    return `no remediation slot for ${doc} within ${limit ?? 'the allowed'} seconds (concurrency.maxQueueSeconds); left the slot queue and escalated to a human: raise concurrency.perRunbook / global or maxQueueSeconds, or look for remediations that hold their slots`;
+  }
+  if (released) return `released the remediation slot for ${doc}`;
+  return left ? `left the slot queue for ${doc}` : 'held no remediation slot';
 }
 
 export async function releaseSlot(
   input: ReleaseSlotInput,
   deps: ReleaseSlotDeps,
 ): Promise<ReleaseSlotResult> {
-  const candidates = new Set<string>(input.slot?.locks ?? []);
+  const name = input.execution.name;
   const doc = input.plan?.runbook?.documentName;
-  if (doc) {
-    candidates.add(runbookLockId(doc));
-    candidates.add(GLOBAL_LOCK_ID);
-  }
-  const released: string[] = [];
-  // Global last, mirroring Acquire (runbook first, then global).
-  const ordered = [...candidates].sort((a, b) => Number(a === GLOBAL_LOCK_ID) - Number(b === GLOBAL_LOCK_ID));
-  for (const lockId of ordered) {
-    if (await releaseLock(deps.ddb, deps.leasesTable, lockId, input.execution.name)) released.push(lockId);
-  }
+  const left =
+    doc && input.slot?.acquired !== true ? await removeWaiter(deps, runbookScope(doc), name) : false;
+  const released = await release(deps.ddb, deps.leasesTable, name);
+  const passed = released ? await handOff(deps) : { granted: 0, dead: 0 };
   return {
     acquired: false,
-    locks: [],
-    tries: input.slot?.tries ?? 0,
-    maxTries: input.slot?.maxTries ?? 1,
-    waitSeconds: 1,
+    scopes: [],
     released,
+    left,
+    ...passed,
+    message: messageFor(input, released, left),
   };
 }

@@ -204,15 +204,14 @@ export const ApprovalRejection = z.object({
 });
 export type ApprovalRejection = z.infer<typeof ApprovalRejection>;
 
-/** `$.slot` */
+/** `$.slot`: the lease Acquire remediation slot's token is completed with (or what a release left). */
 export const SlotState = z.object({
   acquired: z.boolean(),
-  /** Leases held by this execution (lock ids), released by Release remediation slot. */
-  locks: z.array(z.string()),
-  tries: z.number().int().min(0),
-  maxTries: z.number().int().positive(),
-  /** Jittered wait before the next try (SecondsPath $.slot.waitSeconds). */
-  waitSeconds: z.number().int().min(1),
+  /** Admission scopes this execution holds a unit of (`global`, `runbook#<doc>`). */
+  scopes: z.array(z.string()),
+  grantedAt: z.string().optional(),
+  /** Seconds spent in the slot queue. */
+  queuedSeconds: z.number().min(0).optional(),
 });
 export type SlotState = z.infer<typeof SlotState>;
 

@@ -17,6 +17,8 @@ export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = 
 /** The env var names the stack sets (one place, so infra/ and tasks/ cannot drift apart). */
 export const ENV = {
   LEASES_TABLE: 'LEASES_TABLE',
+  /** Executions waiting for a remediation slot, FIFO per runbook (tasks/shared/leases-queue.ts). */
+  SLOT_QUEUE_TABLE: 'SLOT_QUEUE_TABLE',
   APPROVALS_TABLE: 'APPROVALS_TABLE',
   OUTCOMES_TABLE: 'OUTCOMES_TABLE',
   ORDERING_TABLE: 'ORDERING_TABLE',

@@ -112,6 +112,13 @@ export class SlotUnavailableError extends DriftRemediationError {
   readonly retryable = false;
 }
 
+/** Errors SendTask* answers once the execution no longer waits on the token. */
+export const ENDED_TOKEN_ERRORS: ReadonlySet<string> = new Set([
+  'TaskTimedOut',
+  'TaskDoesNotExist',
+  'InvalidToken',
+]);
+
 /** Error names used by Step Functions itself or by SendTaskFailure. */
 export const StatesErrors = {
   Timeout: 'States.Timeout',

@@ -1,16 +1,41 @@
 /**
- * The remediation semaphore: one LEASES item per lock (layout in tables.ts),
- *   { lockId, count, holders: { [executionName]: leasedAtIso } }.
- * Every change is a single conditional UpdateItem, so `count` always equals the number of holders
- * and a holder can be added or removed at most once (retries are harmless).
+ * Slot admission: ONE LEASES item (`lockId = 'admission'`, layout in tables.ts) holds a counter per scope
+ * (`n#global`, `n#runbook#<doc>`, room for `n#account-region#…`) and the holders map. A grant is one
+ * conditional UpdateItem that takes a unit of every scope or none, so no holder is ever admitted over a cap
+ * and a holder is added or removed at most once (retries are harmless). No transactions: the sandbox's
+ * DynamoDB (dynalite) has none, and one item needs none.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { awsCall } from './errors';
+import { ADMISSION_ID } from './tables';
 
-export type AcquireLockResult = 'acquired' | 'already-held' | 'full';
+/** A scope an execution needs a unit of, with its cap (from the plan). */
+export interface Scope {
+  id: string;
+  cap: number;
+}
 
-function isConditionFailed(err: unknown): boolean {
+/** A holder's entry in the admission item. */
+export interface Holder {
+  scopes: string[];
+  grantedAt: string;
+}
+
+export interface Admission {
+  /** Units taken, by scope id. */
+  counts: Record<string, number>;
+  holders: Record<string, Holder>;
+  /** Queue ids (runbook scopes) that have had waiters; the hand-off looks at each one's oldest waiter. */
+  queues: string[];
+}
+
+export type GrantResult = 'granted' | 'held' | 'full';
+
+const COUNTER_PREFIX = 'n#';
+const counter = (scope: string) => `${COUNTER_PREFIX}${scope}`;
+
+export function isConditionFailed(err: unknown): boolean {
   return (
     err instanceof ConditionalCheckFailedException ||
     (err instanceof Error && err.name === 'ConditionalCheckFailedException')
@@ -22,98 +47,138 @@ function isMissingDocumentPath(err: unknown): boolean {
   return err instanceof Error && err.name === 'ValidationException' && /document path/i.test(err.message);
 }
 
-async function addHolder(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  lockId: string,
-  holder: string,
-  limit: number,
-  nowIso: string,
-) {
+function parseHolder(v: unknown): Holder | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  const scopes = Array.isArray(o.scopes) ? o.scopes.filter((s): s is string => typeof s === 'string') : [];
+  return { scopes, grantedAt: typeof o.grantedAt === 'string' ? o.grantedAt : '' };
+}
+
+/** The admission item (strongly consistent); an absent item is an empty admission. */
+export async function readAdmission(ddb: DynamoDBDocumentClient, table: string): Promise<Admission> {
+  const res = await awsCall('GetItem(admission)', () =>
+    ddb.send(new GetCommand({ TableName: table, Key: { lockId: ADMISSION_ID }, ConsistentRead: true })),
+  );
+  const item = res.Item ?? {};
+  const counts: Record<string, number> = {};
+  for (const [k, v] of Object.entries(item)) {
+    if (k.startsWith(COUNTER_PREFIX) && typeof v === 'number') counts[k.slice(COUNTER_PREFIX.length)] = v;
+  }
+  const holders: Record<string, Holder> = {};
+  const rawHolders = item.holders && typeof item.holders === 'object' ? item.holders : {};
+  for (const [name, v] of Object.entries(rawHolders as Record<string, unknown>)) {
+    const h = parseHolder(v);
+    if (h) holders[name] = h;
+  }
+  const rawQueues = item.queues;
+  const queues =
+    rawQueues instanceof Set
+      ? [...rawQueues].filter((q): q is string => typeof q === 'string')
+      : Array.isArray(rawQueues)
+        ? rawQueues.filter((q): q is string => typeof q === 'string')
+        : [];
+  return { counts, holders, queues: queues.sort() };
+}
+
+/** Whether every scope has room in `adm` (what the conditional grant will check). */
+export function fits(adm: Admission, scopes: readonly Scope[]): boolean {
+  return scopes.every((s) => (adm.counts[s.id] ?? 0) < s.cap);
+}
+
+/** Creates the admission item's holders map when absent (keeps everything else). */
+async function ensureAdmission(ddb: DynamoDBDocumentClient, table: string): Promise<void> {
   await ddb.send(
     new UpdateCommand({
       TableName: table,
-      Key: { lockId },
-      UpdateExpression: 'ADD #count :one SET #holders.#h = :now',
-      ConditionExpression:
-        '(attribute_not_exists(#count) OR #count < :limit) AND attribute_not_exists(#holders.#h)',
-      ExpressionAttributeNames: { '#count': 'count', '#holders': 'holders', '#h': holder },
-      ExpressionAttributeValues: { ':one': 1, ':now': nowIso, ':limit': limit },
+      Key: { lockId: ADMISSION_ID },
+      UpdateExpression: 'SET #holders = if_not_exists(#holders, :empty)',
+      ExpressionAttributeNames: { '#holders': 'holders' },
+      ExpressionAttributeValues: { ':empty': {} },
     }),
   );
 }
 
-/** Whether `holder` currently holds `lockId` (strongly consistent read). */
-export async function holdsLock(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  lockId: string,
-  holder: string,
-): Promise<boolean> {
-  const res = await awsCall('GetItem(leases)', () =>
-    ddb.send(new GetCommand({ TableName: table, Key: { lockId }, ConsistentRead: true })),
-  );
-  const holders = res.Item?.holders;
-  return !!holders && typeof holders === 'object' && Object.hasOwn(holders, holder);
+function grantCommand(table: string, holder: string, scopes: readonly Scope[], nowIso: string) {
+  const names: Record<string, string> = { '#holders': 'holders', '#h': holder };
+  const values: Record<string, unknown> = {
+    ':one': 1,
+    ':holder': { scopes: scopes.map((s) => s.id), grantedAt: nowIso },
+  };
+  const adds: string[] = [];
+  const conditions: string[] = [];
+  scopes.forEach((s, i) => {
+    names[`#n${i}`] = counter(s.id);
+    values[`:c${i}`] = s.cap;
+    adds.push(`#n${i} :one`);
+    conditions.push(`(attribute_not_exists(#n${i}) OR #n${i} < :c${i})`);
+  });
+  return new UpdateCommand({
+    TableName: table,
+    Key: { lockId: ADMISSION_ID },
+    UpdateExpression: `ADD ${adds.join(', ')} SET #holders.#h = :holder`,
+    ConditionExpression: [...conditions, 'attribute_not_exists(#holders.#h)'].join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
 }
 
 /**
- * Takes one unit of `lockId` for `holder` when fewer than `limit` are taken. A holder that already
- * holds the lock (a retried invocation) gets 'already-held' and nothing changes.
+ * Admits `holder` with one unit of every scope, or nothing: 'granted'; 'held' when it already holds
+ * (a retried call: nothing changes); 'full' when a scope is at its cap.
  */
-export async function acquireLock(
+export async function grant(
   ddb: DynamoDBDocumentClient,
   table: string,
-  lockId: string,
   holder: string,
-  limit: number,
+  scopes: readonly Scope[],
   nowIso: string,
-): Promise<AcquireLockResult> {
+): Promise<GrantResult> {
+  if (scopes.length === 0) throw new Error('grant: no scopes');
   try {
-    await awsCall('UpdateItem(leases acquire)', async () => {
+    await awsCall('UpdateItem(admission grant)', async () => {
       try {
-        await addHolder(ddb, table, lockId, holder, limit, nowIso);
+        await ddb.send(grantCommand(table, holder, scopes, nowIso));
       } catch (err) {
         if (!isMissingDocumentPath(err)) throw err;
-        // First use of this lock: create it empty (if still absent), then take it.
-        try {
-          await ddb.send(
-            new PutCommand({
-              TableName: table,
-              Item: { lockId, count: 0, holders: {} },
-              ConditionExpression: 'attribute_not_exists(lockId)',
-            }),
-          );
-        } catch (putErr) {
-          if (!isConditionFailed(putErr)) throw putErr;
-        }
-        await addHolder(ddb, table, lockId, holder, limit, nowIso);
+        await ensureAdmission(ddb, table);
+        await ddb.send(grantCommand(table, holder, scopes, nowIso));
       }
     });
-    return 'acquired';
+    return 'granted';
   } catch (err) {
     if (!isConditionFailed(err)) throw err;
-    return (await holdsLock(ddb, table, lockId, holder)) ? 'already-held' : 'full';
+    const adm = await readAdmission(ddb, table);
+    return adm.holders[holder] ? 'held' : 'full';
   }
 }
 
-/** Gives back `holder`'s unit of `lockId`. Returns false (and changes nothing) when it was not held. */
-export async function releaseLock(
+/**
+ * Gives back `holder`'s units (of the scopes its entry lists: read from the item when not given).
+ * Returns false, changing nothing, when `holder` holds nothing.
+ */
+export async function release(
   ddb: DynamoDBDocumentClient,
   table: string,
-  lockId: string,
   holder: string,
+  knownScopes?: readonly string[],
 ): Promise<boolean> {
+  const scopes = knownScopes ?? (await readAdmission(ddb, table)).holders[holder]?.scopes;
+  if (!scopes) return false;
+  const names: Record<string, string> = { '#holders': 'holders', '#h': holder };
+  const adds = scopes.map((s, i) => {
+    names[`#n${i}`] = counter(s);
+    return `#n${i} :minusOne`;
+  });
   try {
-    await awsCall('UpdateItem(leases release)', () =>
+    await awsCall('UpdateItem(admission release)', () =>
       ddb.send(
         new UpdateCommand({
           TableName: table,
-          Key: { lockId },
-          UpdateExpression: 'ADD #count :minusOne REMOVE #holders.#h',
+          Key: { lockId: ADMISSION_ID },
+          UpdateExpression: `${adds.length ? `ADD ${adds.join(', ')} ` : ''}REMOVE #holders.#h`,
           ConditionExpression: 'attribute_exists(#holders.#h)',
-          ExpressionAttributeNames: { '#count': 'count', '#holders': 'holders', '#h': holder },
-          ExpressionAttributeValues: { ':minusOne': -1 },
+          ExpressionAttributeNames: names,
+          ...(adds.length ? { ExpressionAttributeValues: { ':minusOne': -1 } } : {}),
         }),
       ),
     );
@@ -122,4 +187,19 @@ export async function releaseLock(
     if (isConditionFailed(err)) return false;
     throw err;
   }
+}
+
+/** Records that queue `queueId` may have waiters (a string set on the admission item; never shrinks). */
+export async function noteQueue(ddb: DynamoDBDocumentClient, table: string, queueId: string): Promise<void> {
+  await awsCall('UpdateItem(admission queues)', () =>
+    ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { lockId: ADMISSION_ID },
+        UpdateExpression: 'ADD #queues :q',
+        ExpressionAttributeNames: { '#queues': 'queues' },
+        ExpressionAttributeValues: { ':q': new Set([queueId]) },
+      }),
+    ),
+  );
 }

@@ -8,15 +8,33 @@ import { createHash } from 'node:crypto';
  */
 
 /**
- * Leases (the remediation semaphore). One item per lock:
- *   { lockId: 'global' | `runbook#${documentName}`, count: number, holders: { [executionName]: leasedAtIso } }
- * Acquire: UpdateItem ADD count 1, SET holders.#exec = :now, condition (attribute_not_exists(count) OR count < :limit) AND attribute_not_exists(holders.#exec).
- * Release: UpdateItem ADD count -1 REMOVE holders.#exec, condition attribute_exists(holders.#exec).
- * The holder key is the execution *name* (unique per state machine), which DescribeExecution accepts via the ARN the reaper rebuilds.
+ * Leases (slot admission). ONE admission item holds every scope's counter and every holder:
+ *   { lockId: 'admission', 'n#global': number, 'n#runbook#<doc>': number, …,
+ *     holders: { [executionName]: { scopes: string[], grantedAt: ISO } }, queues: StringSet of queue ids }
+ * Grant: one UpdateItem ADD each scope's counter 1, SET holders.#exec, condition every counter < its cap
+ *   AND attribute_not_exists(holders.#exec): all caps or none (the sandbox's dynalite has no transactions).
+ * Release: UpdateItem ADD each scope's counter -1 REMOVE holders.#exec, condition attribute_exists(holders.#exec).
+ * The holder key is the execution *name* (unique per state machine); the reaper rebuilds its ARN.
  */
 export const LEASES = { partitionKey: 'lockId' } as const;
-export const GLOBAL_LOCK_ID = 'global';
-export const runbookLockId = (documentName: string) => `runbook#${documentName}`;
+export const ADMISSION_ID = 'admission';
+export const GLOBAL_SCOPE = 'global';
+export const runbookScope = (documentName: string) => `runbook#${documentName}`;
+/** Design room: a per account-region cap is one more scope in the same conditional update. */
+export const accountRegionScope = (account: string, region: string) => `account-region#${account}#${region}`;
+
+/**
+ * Slot queue (waiters for a remediation slot), FIFO per runbook:
+ *   { queue: runbook scope, waiter: executionName, position: `${enqueuedAtIso}#${executionName}`,
+ *     taskToken (never leaves the table), executionArn, scopes: [{ id, cap }], enqueuedAt, expiresAt }
+ * The LSI `byPosition` (queue, position) gives the oldest waiter of a queue with one strongly consistent Query.
+ */
+export const SLOT_QUEUE = {
+  partitionKey: 'queue',
+  sortKey: 'waiter',
+  positionIndex: 'byPosition',
+  positionKey: 'position',
+} as const;
 
 /**
  * Approvals. One item per approval request:

@@ -23,14 +23,9 @@ import {
 import * as z from 'zod';
 import type { VerificationState as Verification } from './contracts';
 import { RunbookState, VerificationState } from './contracts';
-import { awsCall } from './errors';
+import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
 
-/** Errors SendTask* answers once the execution no longer waits on the token. */
-export const ENDED_TOKEN_ERRORS: ReadonlySet<string> = new Set([
-  'TaskTimedOut',
-  'TaskDoesNotExist',
-  'InvalidToken',
-]);
+export { ENDED_TOKEN_ERRORS } from './errors';
 
 /** How long an item outlives its deadline before DynamoDB's TTL removes it (the reconciler usually does first). */
 const TTL_GRACE_SECONDS = 86_400;

@@ -4,7 +4,7 @@
  * lease reaper within one reaper period, with nothing invoked by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLock, holdsLock } from '../../tasks/shared/leases';
+import { grant, readAdmission } from '../../tasks/shared/leases';
 import { type E2E, sleep, startE2E } from './support/harness';
 
 let e: E2E;
@@ -41,17 +41,18 @@ describe('schedules', () => {
 
     const table = e.env('LEASES_TABLE');
     const leakedAt = e.sb.clock.now();
-    const lockId = 'e2e-leak';
-    // An execution name that never ran (or ran and was stopped): its lease was never released.
+    const scopes = [{ id: 'runbook#e2e-leak', cap: 1 }];
+    // An execution name that never ran (or ran and was stopped): its slot was never released.
     const holder = 'leaked-0000-execution';
-    expect(await acquireLock(e.c.ddb, table, lockId, holder, 1, leakedAt.toISOString())).toBe('acquired');
+    const holds = async (name: string) => !!(await readAdmission(e.c.ddb, table)).holders[name];
+    expect(await grant(e.c.ddb, table, holder, scopes, leakedAt.toISOString())).toBe('granted');
     // the slot is taken: a second holder is refused
-    expect(await acquireLock(e.c.ddb, table, lockId, 'someone-else', 1, leakedAt.toISOString())).toBe('full');
+    expect(await grant(e.c.ddb, table, 'someone-else', scopes, leakedAt.toISOString())).toBe('full');
 
     let freedAt: Date | undefined;
     // poll on the emulated clock, up to two periods (the assertion below is one period)
     while (e.sb.clock.now().getTime() - leakedAt.getTime() < 2 * periodMs) {
-      if (!(await holdsLock(e.c.ddb, table, lockId, holder))) {
+      if (!(await holds(holder))) {
         freedAt = e.sb.clock.now();
         break;
       }
@@ -61,8 +62,8 @@ describe('schedules', () => {
     // within one reaper period (plus the reaper's own run time on the scaled clock)
     expect((freedAt?.getTime() ?? 0) - leakedAt.getTime()).toBeLessThanOrEqual(periodMs * 1.2);
     // the slot is usable again
-    expect(await acquireLock(e.c.ddb, table, lockId, 'next-holder', 1, e.sb.clock.now().toISOString())).toBe(
-      'acquired',
+    expect(await grant(e.c.ddb, table, 'next-holder', scopes, e.sb.clock.now().toISOString())).toBe(
+      'granted',
     );
   });
 

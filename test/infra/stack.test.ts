@@ -203,7 +203,7 @@ describe('IAM', () => {
 describe('encryption', () => {
   it('tables: KMS (customer managed), PITR, TTL on expiresAt, on-demand', () => {
     const tables = ofType('AWS::DynamoDB::Table');
-    expect(tables).toHaveLength(5);
+    expect(tables).toHaveLength(6);
     template.allResourcesProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
@@ -222,6 +222,10 @@ describe('encryption', () => {
         ],
         [
           { AttributeName: 'target', KeyType: 'HASH' },
+          { AttributeName: 'waiter', KeyType: 'RANGE' },
+        ],
+        [
+          { AttributeName: 'queue', KeyType: 'HASH' },
           { AttributeName: 'waiter', KeyType: 'RANGE' },
         ],
       ]

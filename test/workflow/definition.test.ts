@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { SUCCESS_OUTCOMES } from '../../tasks/shared/contracts';
 import { LAMBDA_SERVICE_ERRORS } from '../../tasks/shared/errors';
 import { definitionFromTemplate, stateTasks } from '../../workflows/local';
 import {
@@ -11,6 +12,7 @@ import {
   NOT_VERIFIED_ERRORS,
   OUTCOME_STATES,
   RUNBOOK_TASK_TIMEOUT_SECONDS,
+  SLOT_QUEUE_TIMEOUT,
   STATES,
   TASK_STATES,
   TASK_TIMEOUT_SECONDS,
@@ -83,7 +85,6 @@ describe('synthesized definition', () => {
     const expected: Record<string, string> = {
       [STATES.start]: 'Pass',
       [STATES.plan]: 'Task',
-      [STATES.planDecision]: 'Choice',
       [STATES.confirm]: 'Task',
       [STATES.stillNonCompliant]: 'Choice',
       [STATES.detectDrift]: 'Task',
@@ -94,8 +95,7 @@ describe('synthesized definition', () => {
       [STATES.requestApproval]: 'Task',
       [STATES.notifyApprovers]: 'Task',
       [STATES.acquireSlot]: 'Task',
-      [STATES.slotAcquired]: 'Choice',
-      [STATES.waitSlot]: 'Wait',
+      [STATES.leaveQueue]: 'Task',
       [STATES.startRunbook]: 'Task',
       [STATES.runbookFinished]: 'Choice',
       [STATES.waitRunbookRetry]: 'Wait',
@@ -105,12 +105,10 @@ describe('synthesized definition', () => {
       [STATES.waitRecheck]: 'Wait',
       [STATES.awaitCompliance]: 'Task',
       [STATES.releaseAfterFailure]: 'Task',
-      [STATES.recordOutcome]: 'Task',
-      [STATES.outcomeSucceeded]: 'Choice',
       [STATES.succeeded]: 'Succeed',
       [STATES.notSucceeded]: 'Fail',
       [STATES.outcomeNotRecorded]: 'Fail',
-      ...Object.fromEntries(Object.values(OUTCOME_STATES).map((n) => [n, 'Pass'])),
+      ...Object.fromEntries(Object.values(OUTCOME_STATES).map((n) => [n, 'Task'])),
     };
     expect(definition.StartAt).toBe(STATES.start);
     expect(Object.fromEntries(Object.entries(states).map(([n, s]) => [n, s.Type]))).toEqual(expected);
@@ -147,19 +145,11 @@ describe('synthesized definition', () => {
         { ErrorEquals: [...ESCALATING_PLAN_ERRORS], ResultPath: '$.error', Next: OUTCOME_STATES.ESCALATED },
         toFailure,
       ],
-      Next: STATES.planDecision,
-    });
-    expect(S(STATES.planDecision)).toEqual({
-      Type: 'Choice',
-      Choices: [
-        { Variable: '$.plan.decision', StringEquals: 'remediate', Next: STATES.confirm },
-        { Variable: '$.plan.decision', StringEquals: 'skip', Next: OUTCOME_STATES.SKIPPED },
-      ],
-      Default: OUTCOME_STATES.ESCALATED,
+      Next: STATES.confirm,
     });
   });
 
-  it('Confirm non-compliance: stale or deleted → SKIPPED', () => {
+  it('Confirm non-compliance after every plan, then one Choice: remediate & confirmed → drift; escalate → ESCALATED; else SKIPPED', () => {
     expect(S(STATES.confirm).Parameters).toEqual({
       'event.$': '$.event',
       'plan.$': '$.plan',
@@ -171,11 +161,13 @@ describe('synthesized definition', () => {
       Choices: [
         {
           And: [
+            { Variable: '$.plan.decision', StringEquals: 'remediate' },
             { Variable: '$.confirmation.stillNonCompliant', BooleanEquals: true },
             { Variable: '$.confirmation.resourceExists', BooleanEquals: true },
           ],
           Next: STATES.detectDrift,
         },
+        { Variable: '$.plan.decision', StringEquals: 'escalate', Next: OUTCOME_STATES.ESCALATED },
       ],
       Default: OUTCOME_STATES.SKIPPED,
     });
@@ -248,13 +240,31 @@ describe('synthesized definition', () => {
     expect(n.Next).toBe(STATES.acquireSlot);
   });
 
-  it('slot: not acquired → Wait($.slot.waitSeconds) → Acquire; acquired → Start runbook', () => {
-    expect(S(STATES.acquireSlot).Parameters).toBeUndefined(); // whole state: the previous $.slot may be absent
-    expect(S(STATES.acquireSlot).ResultPath).toBe('$.slot');
-    expect(S(STATES.slotAcquired)).toEqual({
-      Type: 'Choice',
-      Choices: [{ Variable: '$.slot.acquired', BooleanEquals: true, Next: STATES.startRunbook }],
-      Default: STATES.waitSlot,
+  it('slot: Acquire waits by task token in the FIFO slot queue (maxQueueSeconds) → Start runbook; timeout → Leave slot queue → ESCALATED', () => {
+    const a = S(STATES.acquireSlot);
+    expect(a.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(a.Parameters).toEqual({
+      FunctionName: expect.stringMatching(/^arn:aws:lambda:.*AcquireSlotFunction/),
+      Payload: { 'taskToken.$': '$$.Task.Token', 'plan.$': '$.plan', 'execution.$': '$.execution' },
+    });
+    expect(a.TimeoutSecondsPath).toBe('$.plan.concurrency.maxQueueSeconds');
+    expect(a.ResultPath).toBe('$.slot');
+    expect(a.Retry).toEqual([retrier(TRANSIENT_RETRY)]);
+    expect(a.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: STATES.leaveQueue },
+      toFailure,
+    ]);
+    expect(a.Next).toBe(STATES.startRunbook);
+    expect(S(STATES.leaveQueue)).toEqual({
+      Type: 'Task',
+      Resource: fnArn('release-slot'),
+      Parameters: { 'plan.$': '$.plan', 'execution.$': '$.execution', leaving: true },
+      ResultSelector: { Error: SLOT_QUEUE_TIMEOUT, 'Cause.$': '$.message' },
+      ResultPath: '$.error',
+      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+      Retry: [retrier(TRANSIENT_RETRY)],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.leaveError', Next: OUTCOME_STATES.ESCALATED }],
+      Next: OUTCOME_STATES.ESCALATED,
     });
   });
 
@@ -324,26 +334,23 @@ describe('synthesized definition', () => {
     ]);
   });
 
-  it('every outcome is recorded once, then Succeed or Fail on $.outcome.succeeded', () => {
+  it('every outcome is recorded once by its own Record task, then Succeed or Fail', () => {
     for (const [outcome, name] of Object.entries(OUTCOME_STATES)) {
       expect(S(name)).toEqual({
-        Type: 'Pass',
-        Parameters: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
-        ResultPath: '$.recording',
-        Next: STATES.recordOutcome,
+        Type: 'Task',
+        Resource: fnArn('record-outcome'),
+        Parameters: { 'state.$': '$', recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' } },
+        ResultPath: '$.outcome',
+        TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+        Retry: [retrier(TRANSIENT_RETRY)],
+        Catch: [
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
+        ],
+        Next: (SUCCESS_OUTCOMES as readonly string[]).includes(outcome)
+          ? STATES.succeeded
+          : STATES.notSucceeded,
       });
     }
-    const record = S(STATES.recordOutcome);
-    expect(record.Parameters).toBeUndefined();
-    expect(record.ResultPath).toBe('$.outcome');
-    expect(record.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
-    ]);
-    expect(S(STATES.outcomeSucceeded)).toEqual({
-      Type: 'Choice',
-      Choices: [{ Variable: '$.outcome.succeeded', BooleanEquals: true, Next: STATES.succeeded }],
-      Default: STATES.notSucceeded,
-    });
     expect(S(STATES.notSucceeded)).toEqual({
       Type: 'Fail',
       Error: 'RemediationNotSucceeded',
@@ -393,7 +400,6 @@ describe('synthesized definition', () => {
         ResultPath: '$.drift',
         Next: STATES.afterDrift,
       }),
-      [STATES.acquireSlot]: task(STATES.acquireSlot, { ResultPath: '$.slot', Next: STATES.slotAcquired }),
       [STATES.releaseSlot]: task(STATES.releaseSlot, {
         Parameters: { 'slot.$': '$.slot', 'plan.$': '$.plan', ...ex },
         ResultPath: '$.slot',
@@ -420,6 +426,8 @@ describe('synthesized definition', () => {
         expect(s.TimeoutSecondsPath, name).toBe('$.plan.approval.ttlSeconds');
       else if (name === STATES.awaitCompliance)
         expect(s.TimeoutSecondsPath, name).toBe('$.plan.verification.timeoutSeconds');
+      else if (name === STATES.acquireSlot)
+        expect(s.TimeoutSecondsPath, name).toBe('$.plan.concurrency.maxQueueSeconds');
       else if (name === STATES.startRunbook)
         expect(s.TimeoutSeconds, name).toBe(RUNBOOK_TASK_TIMEOUT_SECONDS);
       else expect(s.TimeoutSeconds, name).toBe(TASK_TIMEOUT_SECONDS);
@@ -433,11 +441,18 @@ describe('synthesized definition', () => {
       const catches = s.Catch as { ErrorEquals: string[]; Next: string }[];
       const last = catches[catches.length - 1];
       expect(last?.ErrorEquals, name).toEqual(['States.ALL']);
-      if (name === STATES.recordOutcome) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
+      const outcomeStates: string[] = Object.values(OUTCOME_STATES);
+      if (outcomeStates.includes(name)) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
+      else if (name === STATES.leaveQueue) expect(last?.Next).toBe(OUTCOME_STATES.ESCALATED);
       else if (name === STATES.releaseAfterFailure) expect(last?.Next).toBe(OUTCOME_STATES.FAILED);
       else expect(last?.Next, name).toBe(STATES.releaseAfterFailure);
       // payloadResponseOnly: the function ARN is the Resource (state data stays clean), except the token waits
-      const tokenWaits: string[] = [STATES.requestApproval, STATES.startRunbook, STATES.awaitCompliance];
+      const tokenWaits: string[] = [
+        STATES.requestApproval,
+        STATES.acquireSlot,
+        STATES.startRunbook,
+        STATES.awaitCompliance,
+      ];
       if (!tokenWaits.includes(name)) expect(String(s.Resource), name).toMatch(/^arn:aws:lambda:/);
     }
   });

@@ -31,7 +31,7 @@ import {
   StartAutomationExecutionCommand,
   type StartAutomationExecutionCommandInput,
 } from '@aws-sdk/client-ssm';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -40,8 +40,9 @@ import { approvalIdFor } from '../../tasks/shared/approval-id';
 import { resetClients } from '../../tasks/shared/clients';
 import type { OutcomeRecord, RemediationEvent } from '../../tasks/shared/contracts';
 import { ENV } from '../../tasks/shared/env';
+import { grant, readAdmission } from '../../tasks/shared/leases';
 import { resetPolicyCache } from '../../tasks/shared/policy-env';
-import { GLOBAL_LOCK_ID, runbookLockId } from '../../tasks/shared/tables';
+import { GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from '../../tasks/shared/tables';
 import {
   adaptForLocalEngine,
   definitionFromTemplate,
@@ -65,6 +66,7 @@ const STACK = 'app-stack';
 const LOGICAL_ID = 'WebSg';
 const TABLES = {
   leases: 'leases',
+  slotQueue: 'slot-queue',
   approvals: 'approvals',
   outcomes: 'outcomes',
   ordering: 'ordering',
@@ -75,7 +77,7 @@ const POLICY = `
 version: 1
 defaults:
   approval: { mode: auto, approvers: [], ttlSeconds: 3600 }
-  concurrency: { perRunbook: 1, global: 5 }
+  concurrency: { perRunbook: 1, global: 5, maxQueueSeconds: 1 }
   attempts: { max: 3, retryAfterSeconds: 1 }
   loopBreaker: { windowSeconds: 86400, maxRemediations: 100 }
   blastRadius: { windowSeconds: 3600, maxRemediations: 1000 }
@@ -151,6 +153,10 @@ function setEnv(vars: Record<string, string>) {
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
   await dynamo.createTable(TABLES.leases, 'lockId');
+  await dynamo.createTable(TABLES.slotQueue, SLOT_QUEUE.partitionKey, SLOT_QUEUE.sortKey, {
+    name: SLOT_QUEUE.positionIndex,
+    sortKey: SLOT_QUEUE.positionKey,
+  });
   await dynamo.createTable(TABLES.approvals, 'approvalId');
   await dynamo.createTable(TABLES.outcomes, 'resourceKey', 'sk');
   await dynamo.createTable(TABLES.ordering, 'key');
@@ -165,6 +171,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: `http://${endpoint?.hostname}:${endpoint?.port}`,
     [ENV.POLICY_FILE]: join(dir, 'policy.yaml'),
     [ENV.LEASES_TABLE]: TABLES.leases,
+    [ENV.SLOT_QUEUE_TABLE]: TABLES.slotQueue,
     [ENV.APPROVALS_TABLE]: TABLES.approvals,
     [ENV.OUTCOMES_TABLE]: TABLES.outcomes,
     [ENV.ORDERING_TABLE]: TABLES.ordering,
@@ -382,6 +389,8 @@ async function execute(
   opts: {
     approver?: Approver;
     onInvoke?: (inv: Invocation, calls: Invocation[]) => Promise<void> | void;
+    /** Runs when Acquire remediation slot left the execution queued (else it waits for its timeout). */
+    onQueued?: () => Promise<void>;
   } = {},
 ): Promise<Run> {
   runCounter += 1;
@@ -415,10 +424,12 @@ async function execute(
         if (!opts.approver) throw new Error('unexpected approval wait');
         return opts.approver(payload as { taskToken: string; execution: { id: string } });
       }
+      const token = (payload as { taskToken: string }).taskToken;
+      // Acquire remediation slot: told by its own hand-off pass, else by a release (onQueued) or never.
+      if (state === STATES.acquireSlot) return tokenResult(token, async () => opts.onQueued?.());
       // Start runbook / Wait for compliance: answered by the task's own look, else by the reconciler
       // (the SSM / Config events are not emitted here); one that never ends is ended by the reconciler
       // at its deadline (run with a clock past it).
-      const token = (payload as { taskToken: string }).taskToken;
       return tokenResult(token, async () => {
         await handlers['reconcile-waits']?.({});
         if (!tokenWaiters.has(token)) return;
@@ -458,19 +469,9 @@ async function execute(
 }
 
 const calls = (task: string, r: Run) => r.invocations.filter((i) => i.task === task);
-async function lease(
-  lockId: string,
-): Promise<{ count?: number; holders?: Record<string, string> } | undefined> {
-  const r = await dynamo.ddb.send(
-    new GetCommand({ TableName: TABLES.leases, Key: { lockId }, ConsistentRead: true }),
-  );
-  return r.Item as { count?: number; holders?: Record<string, string> } | undefined;
-}
 async function expectNoLeaseHeldBy(r: Run) {
-  for (const id of [runbookLockId(RUNBOOK), GLOBAL_LOCK_ID]) {
-    const item = await lease(id);
-    expect(item?.holders?.[r.name], `${id} still held by ${r.name}`).toBeUndefined();
-  }
+  const adm = await readAdmission(dynamo.ddb, TABLES.leases);
+  expect(adm.holders[r.name], `a slot is still held by ${r.name}`).toBeUndefined();
 }
 async function outcomeItems(event: RemediationEvent) {
   const r = await dynamo.ddb.send(
@@ -521,7 +522,7 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
     const r = await execute(event);
     expect(r.failure).toBeUndefined();
     expect(r.outcome).toMatchObject({ outcome: 'VERIFIED', succeeded: true, executionId: r.executionId });
-    expect(r.states(OUTCOME_STATES.VERIFIED)).toEqual([]); // a Pass state: no invocation
+    expect(r.states(OUTCOME_STATES.VERIFIED).map((i) => i.task)).toEqual(['record-outcome']);
     expect(ssm).toHaveReceivedCommandTimes(StartAutomationExecutionCommand, 1);
     const start = ssm.commandCalls(StartAutomationExecutionCommand)[0]?.args[0]
       .input as StartAutomationExecutionCommandInput;
@@ -656,29 +657,62 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
     expect(tokens[0]).toBe(tokens[1]);
   });
 
-  it('slot busy, then acquired once the other remediation releases it', async () => {
-    const lockId = runbookLockId(RUNBOOK);
-    await dynamo.ddb.send(
-      new PutCommand({
-        TableName: TABLES.leases,
-        Item: { lockId, count: 1, holders: { 'other-execution': new Date().toISOString() } },
-      }),
+  it('slot busy: queued, then handed the slot by the release of the other remediation', async () => {
+    const scopes = [
+      { id: runbookScope(RUNBOOK), cap: 1 },
+      { id: GLOBAL_SCOPE, cap: 5 },
+    ];
+    expect(await grant(dynamo.ddb, TABLES.leases, 'other-execution', scopes, new Date().toISOString())).toBe(
+      'granted',
     );
+    let handOff: unknown;
     const r = await execute(newEvent(), {
-      onInvoke: async (inv, all) => {
-        // the other remediation finishes after our first (refused) try
-        if (inv.task === 'acquire-slot' && all.filter((i) => i.task === 'acquire-slot').length === 2) {
-          await dynamo.ddb.send(
-            new PutCommand({ TableName: TABLES.leases, Item: { lockId, count: 0, holders: {} } }),
-          );
-        }
+      onQueued: async () => {
+        // the other remediation finishes while ours waits in the queue: its release hands the slot over
+        handOff = await handlers['release-slot']?.({
+          plan: { runbook: { documentName: RUNBOOK } },
+          execution: { id: 'arn:other', name: 'other-execution', startTime: new Date().toISOString() },
+        });
       },
     });
+    expect(handOff).toMatchObject({ released: true, granted: 1 });
     expect(r.failure).toBeUndefined();
     expect(r.outcome.outcome).toBe('VERIFIED');
-    const tries = calls('acquire-slot', r).map((c) => (c.result as { acquired: boolean }).acquired);
-    expect(tries).toEqual([false, true]);
+    expect(calls('acquire-slot', r).map((c) => c.result)).toEqual([{ queued: true, granted: 0, dead: 0 }]);
     await expectNoLeaseHeldBy(r);
+  });
+
+  it('queue timeout: waited concurrency.maxQueueSeconds for a slot → left the queue, ESCALATED with the reason', async () => {
+    const scopes = [
+      { id: runbookScope(RUNBOOK), cap: 1 },
+      { id: GLOBAL_SCOPE, cap: 5 },
+    ];
+    await grant(dynamo.ddb, TABLES.leases, 'slow-execution', scopes, new Date().toISOString());
+    try {
+      const r = await execute(newEvent());
+      expect(r.outcome.outcome).toBe('ESCALATED');
+      expect(r.outcome.reason).toMatch(
+        /^SlotQueueTimeout: no remediation slot for .+ within 1 seconds \(concurrency.maxQueueSeconds\)/,
+      );
+      expect(r.states(STATES.leaveQueue).map((i) => i.result)).toEqual([
+        expect.objectContaining({ left: true, released: false }),
+      ]);
+      expect(ssm).not.toHaveReceivedCommand(StartAutomationExecutionCommand);
+      const queue = await dynamo.ddb.send(
+        new QueryCommand({
+          TableName: TABLES.slotQueue,
+          KeyConditionExpression: '#q = :q',
+          ExpressionAttributeNames: { '#q': 'queue' },
+          ExpressionAttributeValues: { ':q': runbookScope(RUNBOOK) },
+        }),
+      );
+      expect(queue.Items ?? []).toEqual([]);
+      await expectNoLeaseHeldBy(r);
+    } finally {
+      await handlers['release-slot']?.({
+        execution: { id: 'arn:slow', name: 'slow-execution', startTime: new Date().toISOString() },
+      });
+    }
   });
 
   it('not verified: Config never reports COMPLIANT within the verification budget', async () => {
@@ -701,9 +735,7 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
     // the slot was held when the error struck, and the failure path gave it back
     const releases = r.invocations.filter((i) => i.task === 'release-slot');
     expect(releases.map((i) => i.state)).toEqual([STATES.releaseAfterFailure]);
-    expect(
-      [...((releases[0]?.result as { released?: string[] } | undefined)?.released ?? [])].sort(),
-    ).toEqual([GLOBAL_LOCK_ID, runbookLockId(RUNBOOK)].sort());
+    expect(releases[0]?.result).toMatchObject({ released: true });
     await expectNoLeaseHeldBy(r);
     const items = await outcomeItems(event);
     expect(items.map((i) => i.outcome)).toEqual(['FAILED']);

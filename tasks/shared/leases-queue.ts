@@ -1,0 +1,253 @@
+/**
+ * The slot queue: executions waiting for a remediation slot, parked in `Acquire remediation slot`
+ * (`.waitForTaskToken`) with their task token in the SLOT_QUEUE table (layout in tables.ts), FIFO per runbook.
+ *
+ * handOff() gives free slots to waiters: the oldest queue head whose every scope has room is admitted
+ * (one conditional UpdateItem on the admission item, tasks/shared/leases.ts), then told with SendTaskSuccess
+ * (the lease is the task's output), then its queue item is deleted. A dead waiter (its execution ended: the
+ * token answers TaskTimedOut / TaskDoesNotExist / InvalidToken) gets its grant back and is removed; the slot
+ * goes to the next. Release, the reaper and Acquire itself (right after enqueueing, so a release between its
+ * look and its enqueue is never a lost wake-up) run it. A holder whose grant is younger than
+ * STALE_GRANT_MS is being told by another pass and is left alone; an older one (that pass crashed) is told again.
+ * The token never leaves the table and the SendTaskSuccess call.
+ */
+import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
+import type { PlanResult } from './contracts';
+import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
+import { type Admission, fits, grant, readAdmission, release, type Scope } from './leases';
+import { GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
+
+/** A grant this old whose waiter is still queued was never told (its hand-off crashed): tell it again. */
+export const STALE_GRANT_MS = 120_000;
+/** Grants one pass makes at most (a release frees one slot; the reaper may free many). */
+export const MAX_GRANTS_PER_PASS = 50;
+/** How long a queue item outlives its wait before DynamoDB's TTL removes it. */
+const TTL_GRACE_SECONDS = 86_400;
+
+export const Waiter = z.object({
+  queue: z.string().min(1),
+  waiter: z.string().min(1),
+  position: z.string().min(1),
+  taskToken: z.string().min(1),
+  executionArn: z.string().min(1),
+  scopes: z.array(z.object({ id: z.string().min(1), cap: z.number().int().positive() })).min(1),
+  enqueuedAt: z.string(),
+  expiresAt: z.number().int(),
+});
+export type Waiter = z.infer<typeof Waiter>;
+
+/** The lease an admitted execution gets (the Acquire task's output, `$.slot`). */
+export interface Lease {
+  acquired: true;
+  scopes: string[];
+  grantedAt: string;
+  queuedSeconds: number;
+}
+
+export interface QueueDeps {
+  ddb: DynamoDBDocumentClient;
+  sfn: SFNClient;
+  leasesTable: string;
+  queueTable: string;
+  now: () => Date;
+}
+
+export interface HandOffResult {
+  granted: number;
+  /** Waiters whose execution no longer waited (their grant was given back). */
+  dead: number;
+}
+
+/** The scopes an execution of `plan` needs: its runbook's and the global one. */
+export function scopesFor(
+  plan: Pick<PlanResult, 'concurrency'> & { runbook: { documentName: string } },
+): Scope[] {
+  return [
+    { id: runbookScope(plan.runbook.documentName), cap: plan.concurrency.perRunbook },
+    { id: GLOBAL_SCOPE, cap: plan.concurrency.global },
+  ];
+}
+
+/**
+ * Parks `w` in its queue. A retried Acquire keeps its place (position and enqueuedAt are set once) and
+ * replaces the token (each attempt of a Task state gets a new one).
+ */
+export async function enqueue(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, w: Waiter): Promise<void> {
+  await awsCall('UpdateItem(slot queue)', () =>
+    deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.queueTable,
+        Key: { queue: w.queue, waiter: w.waiter },
+        UpdateExpression:
+          'SET #pos = if_not_exists(#pos, :pos), enqueuedAt = if_not_exists(enqueuedAt, :at), taskToken = :tok, executionArn = :arn, scopes = :scopes, expiresAt = :exp',
+        ExpressionAttributeNames: { '#pos': SLOT_QUEUE.positionKey },
+        ExpressionAttributeValues: {
+          ':pos': w.position,
+          ':at': w.enqueuedAt,
+          ':tok': w.taskToken,
+          ':arn': w.executionArn,
+          ':scopes': w.scopes,
+          ':exp': w.expiresAt,
+        },
+      }),
+    ),
+  );
+}
+
+/** Epoch seconds for a queue item's TTL: the longest wait plus a day. */
+export function queueExpiresAt(now: Date, maxQueueSeconds: number): number {
+  return Math.floor(now.getTime() / 1000) + maxQueueSeconds + TTL_GRACE_SECONDS;
+}
+
+/** Removes `waiter` from `queue` (only while it still has `taskToken`, when given). True when it was there. */
+export async function removeWaiter(
+  deps: Pick<QueueDeps, 'ddb' | 'queueTable'>,
+  queue: string,
+  waiter: string,
+  taskToken?: string,
+): Promise<boolean> {
+  const res = await awsCall('DeleteItem(slot queue)', () =>
+    deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.queueTable,
+        Key: { queue, waiter },
+        ReturnValues: 'ALL_OLD',
+        ...(taskToken
+          ? {
+              ConditionExpression: 'taskToken = :tok',
+              ExpressionAttributeValues: { ':tok': taskToken },
+            }
+          : {}),
+      }),
+    ),
+  ).catch((err: unknown) => {
+    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return undefined;
+    throw err;
+  });
+  return !!res?.Attributes;
+}
+
+/** The oldest well-formed waiter of `queue` (malformed items are deleted on the way). */
+export async function headOf(
+  deps: Pick<QueueDeps, 'ddb' | 'queueTable'>,
+  queue: string,
+): Promise<Waiter | undefined> {
+  for (let page = 0; page < 5; page++) {
+    const res = await awsCall('Query(slot queue)', () =>
+      deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.queueTable,
+          IndexName: SLOT_QUEUE.positionIndex,
+          KeyConditionExpression: '#q = :q',
+          ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
+          ExpressionAttributeValues: { ':q': queue },
+          ConsistentRead: true,
+          Limit: 3,
+        }),
+      ),
+    );
+    const items = res.Items ?? [];
+    for (const raw of items) {
+      const w = Waiter.safeParse(raw);
+      if (w.success) return w.data;
+      await removeWaiter(deps, queue, String(raw.waiter));
+    }
+    if (items.length === 0) return undefined;
+  }
+  return undefined;
+}
+
+/** Every waiter of `queue`, oldest first (the reaper's view). */
+export async function waitersOf(
+  deps: Pick<QueueDeps, 'ddb' | 'queueTable'>,
+  queue: string,
+): Promise<Waiter[]> {
+  const out: Waiter[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await awsCall('Query(slot queue)', () =>
+      deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.queueTable,
+          IndexName: SLOT_QUEUE.positionIndex,
+          KeyConditionExpression: '#q = :q',
+          ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
+          ExpressionAttributeValues: { ':q': queue },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    for (const raw of res.Items ?? []) {
+      const w = Waiter.safeParse(raw);
+      if (w.success) out.push(w.data);
+    }
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+type Candidate = { waiter: Waiter; held: boolean };
+
+/** The oldest head that can be admitted now, or told again (its grant is stale). */
+function pick(adm: Admission, heads: readonly Waiter[], nowMs: number): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const w of heads) {
+    const h = adm.holders[w.waiter];
+    const ok = h ? nowMs - Date.parse(h.grantedAt) >= STALE_GRANT_MS : fits(adm, w.scopes);
+    if (ok && (!best || w.position < best.waiter.position)) best = { waiter: w, held: !!h };
+  }
+  return best;
+}
+
+/** Tells `w` it holds a slot; a dead waiter gives back the grant this pass made. 'sent' | 'dead'. */
+async function tell(deps: QueueDeps, w: Waiter, lease: Lease, madeGrant: boolean): Promise<'sent' | 'dead'> {
+  let told: 'sent' | 'dead' = 'sent';
+  try {
+    await awsCall('SendTaskSuccess(slot)', () =>
+      deps.sfn.send(new SendTaskSuccessCommand({ taskToken: w.taskToken, output: JSON.stringify(lease) })),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && ENDED_TOKEN_ERRORS.has(err.name))) throw err;
+    told = 'dead';
+    if (madeGrant) await release(deps.ddb, deps.leasesTable, w.waiter, lease.scopes);
+  }
+  await removeWaiter(deps, w.queue, w.waiter, w.taskToken);
+  return told;
+}
+
+/** Admits queue heads while slots are free (FIFO across queues by enqueue time), telling each by its token. */
+export async function handOff(deps: QueueDeps): Promise<HandOffResult> {
+  const result: HandOffResult = { granted: 0, dead: 0 };
+  for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < MAX_GRANTS_PER_PASS; round++) {
+    const adm = await readAdmission(deps.ddb, deps.leasesTable);
+    const heads = (await Promise.all(adm.queues.map((q) => headOf(deps, q)))).filter(
+      (w): w is Waiter => w !== undefined,
+    );
+    const now = deps.now();
+    const c = pick(adm, heads, now.getTime());
+    if (!c) break;
+    const w = c.waiter;
+    let grantedAt = adm.holders[w.waiter]?.grantedAt ?? now.toISOString();
+    if (!c.held) {
+      const g = await grant(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt);
+      if (g !== 'granted') continue; // another pass got there first: look again
+    } else grantedAt = now.toISOString();
+    const lease: Lease = {
+      acquired: true,
+      scopes: w.scopes.map((s) => s.id),
+      grantedAt,
+      queuedSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(w.enqueuedAt)) / 1000)),
+    };
+    if ((await tell(deps, w, lease, !c.held)) === 'sent') result.granted++;
+    else result.dead++;
+  }
+  return result;
+}

@@ -1,0 +1,287 @@
+/**
+ * Slot admission as a fair queue (acquire-slot, release-slot, reap-leases over tasks/shared/leases*.ts),
+ * against dynalite's real conditional writes. Step Functions is a stand-in that keeps each task token's
+ * fate: waiting, told (the lease it was sent) or dead (its execution ended: TaskTimedOut).
+ */
+import 'aws-sdk-client-mock-vitest/extend';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { acquireSlot } from '../../../tasks/acquire-slot/core';
+import { handler as acquireHandler } from '../../../tasks/acquire-slot/handler';
+import { executionArnFor, reapLeases } from '../../../tasks/reap-leases/core';
+import { releaseSlot } from '../../../tasks/release-slot/core';
+import type { PlanResult } from '../../../tasks/shared/contracts';
+import { InvalidInputError } from '../../../tasks/shared/errors';
+import { grant, readAdmission } from '../../../tasks/shared/leases';
+import { ADMISSION_ID, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from '../../../tasks/shared/tables';
+import {
+  awsError,
+  DOC,
+  execution,
+  type LocalDynamo,
+  plan,
+  STATE_MACHINE_ARN,
+  startLocalDynamo,
+} from './fixtures/late-stages';
+
+const OTHER_DOC = 'DriftRemediation-EnableBucketEncryption';
+const T0 = Date.parse('2026-11-23T10:00:00.000Z');
+const execOf = (name: string) => execution({ name, id: executionArnFor(STATE_MACHINE_ARN, name) });
+
+describe('slot queue (dynalite + a token stand-in)', () => {
+  let local: LocalDynamo;
+  let sfnMock: AwsClientStub<SFNClient>;
+  const sfn = new SFNClient({ region: 'eu-west-1' });
+  let n = 0;
+  let leasesTable = '';
+  let queueTable = '';
+  let clock = T0;
+  /** token → 'waiting' | 'dead' | the lease it was told */
+  let tokens: Map<string, 'waiting' | 'dead' | Record<string, unknown>>;
+  /** execution names in the order they were told they hold a slot */
+  let told: string[];
+
+  beforeAll(async () => {
+    local = await startLocalDynamo();
+    sfnMock = mockClient(sfn);
+  });
+  afterAll(async () => {
+    sfnMock.restore();
+    await local.close();
+  });
+  beforeEach(async () => {
+    n++;
+    leasesTable = `leases-${n}`;
+    queueTable = `queue-${n}`;
+    await local.createTable(leasesTable, 'lockId');
+    await local.createTable(queueTable, SLOT_QUEUE.partitionKey, SLOT_QUEUE.sortKey, {
+      name: SLOT_QUEUE.positionIndex,
+      sortKey: SLOT_QUEUE.positionKey,
+    });
+    clock = T0;
+    tokens = new Map();
+    told = [];
+    sfnMock.reset();
+    sfnMock.on(SendTaskSuccessCommand).callsFake(async (input: { taskToken: string; output: string }) => {
+      const fate = tokens.get(input.taskToken);
+      if (fate === 'dead' || fate === undefined) throw awsError('TaskTimedOut');
+      if (fate !== 'waiting') throw awsError('TaskTimedOut'); // told twice: the task already closed
+      tokens.set(input.taskToken, JSON.parse(input.output) as Record<string, unknown>);
+      told.push(input.taskToken.replace(/^tok-/, '').replace(/#\d+$/, ''));
+      return {};
+    });
+  });
+
+  const deps = () => ({ ddb: local.ddb, sfn, leasesTable, queueTable, now: () => new Date(clock) });
+  const planFor = (doc = DOC, perRunbook = 1, global = 5): PlanResult =>
+    plan({
+      runbook: { documentName: doc, firstParty: true, parameters: {} },
+      concurrency: { perRunbook, global, maxQueueSeconds: 600 },
+    });
+  /** Acquire as the state would call it (each call a new token); the clock moves 1 s per call. */
+  const acquire = async (name: string, p: PlanResult = planFor(), attempt = 1) => {
+    clock += 1000;
+    const taskToken = `tok-${name}#${attempt}`;
+    tokens.set(taskToken, 'waiting');
+    return acquireSlot({ taskToken, plan: p, execution: execOf(name) }, deps());
+  };
+  const releaseOf = (name: string, p: PlanResult = planFor()) =>
+    releaseSlot({ slot: { acquired: true }, plan: p, execution: execOf(name) }, deps());
+  const admission = () => readAdmission(local.ddb, leasesTable);
+  const queued = async (doc = DOC) =>
+    (
+      await local.ddb.send(
+        new QueryCommand({
+          TableName: queueTable,
+          KeyConditionExpression: '#q = :q',
+          ExpressionAttributeNames: { '#q': 'queue' },
+          ExpressionAttributeValues: { ':q': runbookScope(doc) },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items?.map((i) => String(i.waiter)) ?? [];
+
+  it('admits at once when a slot is free: the own token is told the lease, nothing stays queued', async () => {
+    const out = await acquire('a');
+    expect(out).toEqual({ queued: true, granted: 1, dead: 0 });
+    expect(tokens.get('tok-a#1')).toEqual({
+      acquired: true,
+      scopes: [runbookScope(DOC), GLOBAL_SCOPE],
+      grantedAt: new Date(T0 + 1000).toISOString(),
+      queuedSeconds: 0,
+    });
+    expect(await queued()).toEqual([]);
+    const adm = await admission();
+    expect(adm.counts).toEqual({ [runbookScope(DOC)]: 1, [GLOBAL_SCOPE]: 1 });
+    expect(Object.keys(adm.holders)).toEqual(['a']);
+  });
+
+  it('hands each freed slot to the oldest waiter (FIFO), never to a newer one', async () => {
+    for (const name of ['a', 'b', 'c', 'd']) await acquire(name);
+    expect(told).toEqual(['a']);
+    expect((await queued()).sort()).toEqual(['b', 'c', 'd']);
+    for (const name of ['a', 'b', 'c']) {
+      clock += 30_000;
+      const r = await releaseOf(name);
+      expect(r).toMatchObject({ released: true, granted: 1 });
+    }
+    expect(told).toEqual(['a', 'b', 'c', 'd']);
+    expect(tokens.get('tok-d#1')).toMatchObject({ acquired: true, queuedSeconds: 90 });
+    expect(await queued()).toEqual([]);
+  });
+
+  it('a newcomer queues behind older waiters even when it sees the free slot first (no lost wake-up)', async () => {
+    await acquire('a');
+    await acquire('b'); // queued behind a
+    // a's slot comes free without a hand-off (as if its release ran just before b enqueued)
+    await local.ddb.send(
+      new GetCommand({ TableName: leasesTable, Key: { lockId: ADMISSION_ID }, ConsistentRead: true }),
+    );
+    const { release } = await import('../../../tasks/shared/leases');
+    expect(await release(local.ddb, leasesTable, 'a')).toBe(true);
+    await acquire('c'); // c's own hand-off pass admits b (older), not c
+    expect(told).toEqual(['a', 'b']);
+    expect(await queued()).toEqual(['c']);
+  });
+
+  it('concurrent releases never admit more than the caps, and every waiter is served once', async () => {
+    // two runbooks, 2 per runbook, 3 overall; 12 executions
+    const plans = [planFor(DOC, 2, 3), planFor(OTHER_DOC, 2, 3)];
+    const names = Array.from({ length: 12 }, (_, i) => `e${i}`);
+    const planOf = (name: string) => plans[Number(name.slice(1)) % 2] as PlanResult;
+    await Promise.all(names.map((name) => acquire(name, planOf(name))));
+    let served = new Set(told);
+    for (let round = 0; round < 20 && served.size < names.length; round++) {
+      const adm = await admission();
+      expect(adm.counts[GLOBAL_SCOPE] ?? 0).toBeLessThanOrEqual(3);
+      expect(adm.counts[runbookScope(DOC)] ?? 0).toBeLessThanOrEqual(2);
+      expect(adm.counts[runbookScope(OTHER_DOC)] ?? 0).toBeLessThanOrEqual(2);
+      expect(Object.keys(adm.holders).length).toBe(adm.counts[GLOBAL_SCOPE] ?? 0);
+      clock += 10_000;
+      await Promise.all(Object.keys(adm.holders).map((h) => releaseOf(h, planOf(h))));
+      served = new Set(told);
+    }
+    expect(told.length).toBe(names.length);
+    expect(new Set(told).size).toBe(names.length);
+    const last = Object.keys((await admission()).holders);
+    await Promise.all(last.map((h) => releaseOf(h, planOf(h))));
+    expect((await admission()).counts).toEqual({
+      [GLOBAL_SCOPE]: 0,
+      [runbookScope(DOC)]: 0,
+      [runbookScope(OTHER_DOC)]: 0,
+    });
+  });
+
+  it('takes every cap or none: a full global scope admits nobody and leaves the runbook counter alone', async () => {
+    const p = planFor(DOC, 5, 1);
+    await acquire('a', p);
+    await acquire('b', planFor(OTHER_DOC, 5, 1));
+    const adm = await admission();
+    expect(adm.counts).toEqual({ [runbookScope(DOC)]: 1, [GLOBAL_SCOPE]: 1 });
+    expect(await queued(OTHER_DOC)).toEqual(['b']);
+    expect(
+      await grant(local.ddb, leasesTable, 'x', [{ id: GLOBAL_SCOPE, cap: 1 }], new Date().toISOString()),
+    ).toBe('full');
+  });
+
+  it('skips a dead waiter: its grant is given back and the slot goes to the next one', async () => {
+    await acquire('a');
+    await acquire('b');
+    await acquire('c');
+    tokens.set('tok-b#1', 'dead'); // b's execution was stopped while it waited
+    const r = await releaseOf('a');
+    expect(r).toMatchObject({ released: true, granted: 1, dead: 1 });
+    expect(told).toEqual(['a', 'c']);
+    expect(await queued()).toEqual([]);
+    const adm = await admission();
+    expect(Object.keys(adm.holders)).toEqual(['c']);
+    expect(adm.counts[GLOBAL_SCOPE]).toBe(1);
+  });
+
+  it('a retried Acquire keeps its place and is told on its new token; an admitted one is told at once', async () => {
+    await acquire('a');
+    await acquire('b');
+    await acquire('c');
+    await acquire('b', planFor(), 2); // b's first attempt failed after enqueueing: same place, new token
+    await releaseOf('a');
+    expect(told).toEqual(['a', 'b']);
+    expect(tokens.get('tok-b#2')).toMatchObject({ acquired: true });
+    expect(tokens.get('tok-b#1')).toBe('waiting');
+    // b's Acquire retried once more after it was admitted: told at once, nothing taken twice
+    const again = await acquire('b', planFor(), 3);
+    expect(again).toEqual({ queued: false, granted: 1, dead: 0 });
+    expect((await admission()).counts[GLOBAL_SCOPE]).toBe(1);
+  });
+
+  it('leaving the queue (wait timed out) removes the waiter, says why, and a later release tells nobody', async () => {
+    await acquire('a');
+    await acquire('b');
+    const left = await releaseSlot({ plan: planFor(), execution: execOf('b'), leaving: true }, deps());
+    expect(left).toMatchObject({ released: false, left: true, granted: 0 });
+    expect(left.message).toMatch(
+      /no remediation slot for .+ within 600 seconds \(concurrency.maxQueueSeconds\)/,
+    );
+    expect(await queued()).toEqual([]);
+    expect(await releaseOf('a')).toMatchObject({ released: true, granted: 0 });
+    expect(told).toEqual(['a']);
+    expect((await admission()).counts[GLOBAL_SCOPE]).toBe(0);
+  });
+
+  it('a release with neither slot nor plan does nothing and does not fail; a second release is a no-op', async () => {
+    expect(await releaseSlot({ execution: execOf('z') }, deps())).toMatchObject({
+      released: false,
+      left: false,
+      message: 'held no remediation slot',
+    });
+    await acquire('a');
+    expect(await releaseOf('a')).toMatchObject({ released: true });
+    expect(await releaseOf('a')).toMatchObject({ released: false });
+    expect((await admission()).counts[runbookScope(DOC)]).toBe(0);
+  });
+
+  it('the reaper frees slots of ended holders, removes ended waiters, keeps running ones, hands slots on', async () => {
+    const p = planFor(DOC, 2, 5);
+    for (const name of ['done-1', 'run-1', 'gone-w', 'run-w', 'unk-w']) await acquire(name, p);
+    expect(told).toEqual(['done-1', 'run-1']);
+    tokens.set('tok-gone-w#1', 'dead');
+    sfnMock.on(DescribeExecutionCommand).callsFake(async (input: { executionArn: string }) => {
+      const name = input.executionArn.split(':').pop() ?? '';
+      if (name.startsWith('run')) return { status: 'RUNNING' };
+      if (name.startsWith('unk')) throw awsError('ThrottlingException');
+      if (name.startsWith('gone'))
+        throw new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
+      return { status: 'ABORTED' };
+    });
+    const out = await reapLeases(undefined, { ...deps(), stateMachineArn: STATE_MACHINE_ARN });
+    expect(out).toMatchObject({ holders: 2, running: 1, released: 1, removed: 1, granted: 1 });
+    expect(out.errors).toBeGreaterThanOrEqual(1);
+    expect(told).toEqual(['done-1', 'run-1', 'run-w']);
+    expect((await queued()).sort()).toEqual(['unk-w']);
+    expect(Object.keys((await admission()).holders).sort()).toEqual(['run-1', 'run-w']);
+  });
+});
+
+describe('acquire-slot handler', () => {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    process.env.LEASES_TABLE = 'leases';
+    process.env.SLOT_QUEUE_TABLE = 'queue';
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('rejects a plan that does not remediate, or input without a token, before any AWS call', async () => {
+    await expect(
+      acquireHandler({ taskToken: 't', plan: plan({ decision: 'skip' }), execution: execution() }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(acquireHandler({ plan: plan(), execution: execution() })).rejects.toThrow(/invalid input/);
+  });
+});
