@@ -20,6 +20,7 @@ import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import * as z from 'zod';
 import { complianceVerdict } from '../shared/compliance';
 import {
+  configSubjectOf,
   PlanResult,
   RemediationEvent,
   resourceKeyOf,
@@ -78,7 +79,8 @@ export async function awaitCompliance(
   const deadline = new Date(Date.parse(verification.startedAt) + plan.verification.timeoutSeconds * 1000);
   const wait: ComplianceWait = {
     kind: 'compliance',
-    target: complianceWaitTarget(rule, resourceKeyOf(event)),
+    // Config's id (a role's AROA…): the compliance-change event and the reconciler's reads carry it.
+    target: complianceWaitTarget(rule, resourceKeyOf(configSubjectOf(event))),
     waiter: execution.name,
     taskToken: input.taskToken,
     executionArn: execution.id,
@@ -87,7 +89,7 @@ export async function awaitCompliance(
     expiresAt: expiresAtFor(deadline),
     configRuleName: rule,
     resourceType: event.resourceType,
-    resourceId: event.resourceId,
+    resourceId: configSubjectOf(event).resourceId,
     startedAt: verification.startedAt,
     verification: pending,
   };

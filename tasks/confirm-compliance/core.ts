@@ -19,7 +19,7 @@ import {
   GetComplianceDetailsByResourceCommand,
 } from '@aws-sdk/client-config-service';
 import * as z from 'zod';
-import { type ConfirmationResult, PlanResult, RemediationEvent } from '../shared/contracts';
+import { type ConfirmationResult, configSubjectOf, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { logger } from '../shared/powertools';
@@ -49,7 +49,7 @@ async function currentResult(deps: ConfirmComplianceDeps, event: RemediationEven
       deps.config.send(
         new GetComplianceDetailsByResourceCommand({
           ResourceType: event.resourceType,
-          ResourceId: event.resourceId,
+          ResourceId: configSubjectOf(event).resourceId,
           NextToken: token,
         }),
       ),

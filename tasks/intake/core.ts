@@ -43,6 +43,7 @@ import {
   DescribeStackResourceDriftsCommand,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
+import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
@@ -57,6 +58,7 @@ import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { NormalizedPolicy } from '../shared/policy/schema';
 import { logger, metrics } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
+import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
 import { orderingKey } from '../shared/tables';
 
 export const SOURCES = {
@@ -79,6 +81,8 @@ export type IntakeInput = z.infer<typeof IntakeInput>;
 
 export interface IntakeDeps {
   sfn: SFNClient;
+  /** Resolves IAM unique ids (AROA…) to names (ListDiscoveredResources). */
+  config: ConfigServiceClient;
   ddb: DynamoDBDocumentClient;
   cloudFormation: CloudFormationClient;
   policy: NormalizedPolicy;
@@ -610,6 +614,32 @@ async function validated(
   return { skipped };
 }
 
+/**
+ * IAM unique ids (AROA…, as Config reports roles, or as a person copied one) become names before anything
+ * else: the ordering key, the execution name and every parameter use the name; Config reads use the id
+ * (`configResourceId`). An actionable event whose id names no role is recorded SKIPPED.
+ */
+async function resolveUniqueIds(
+  deps: IntakeDeps,
+  event: RemediationEvent,
+  actionable: boolean,
+): Promise<{ event: RemediationEvent } | { skipped: EventOutcome }> {
+  if (!isUniqueId(event.resourceType, event.resourceId)) return { event };
+  const name = await nameOfUniqueId(deps.config, event.resourceType, event.resourceId);
+  if (name !== undefined && isValidResourceId(event.resourceType, name)) {
+    return { event: { ...event, resourceId: name, configResourceId: event.resourceId } };
+  }
+  if (!actionable) return { event };
+  const reason = `resource no longer exists: AWS Config knows no ${event.resourceType} with unique id ${event.resourceId}`;
+  const skipped = await recordSkip(deps, {
+    reason,
+    resourceKey: resourceKeyOf(event),
+    name: executionName(event),
+    ruleName: event.configRuleName,
+  });
+  return { skipped };
+}
+
 /** Execution statuses after which a sweep re-find starts a new generation (the run ended without VERIFIED). */
 const ENDED_UNVERIFIED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
 
@@ -705,7 +735,9 @@ async function start(
 export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
   const v = await validated(c, deps);
   if ('skipped' in v) return v.skipped;
-  let event = v.event;
+  const r = await resolveUniqueIds(deps, v.event, c.actionable);
+  if ('skipped' in r) return r.skipped;
+  let event = r.event;
   const ruleName = event.configRuleName;
   const resourceKey = resourceKeyOf(event);
   if (!c.actionable) {

@@ -1,4 +1,4 @@
-import { cloudFormationClient, sfnClient } from '../shared/clients';
+import { cloudFormationClient, configClient, sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -8,6 +8,7 @@ import { type IntakeDeps, IntakeInput, intake } from './core';
 function deps(): IntakeDeps {
   return {
     sfn: sfnClient(),
+    config: configClient(),
     ddb: dynamoClient(),
     cloudFormation: cloudFormationClient(),
     policy: policyFromEnv(),

@@ -32,10 +32,21 @@ export const RemediationEvent = z.object({
     .string()
     .regex(/^[A-Za-z0-9_\-.]{1,128}$/)
     .optional(),
-  /** CloudFormation resource type, e.g. AWS::EC2::SecurityGroup (Config uses the same names). */
-  resourceType: z.string().regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/),
-  /** Physical id (Config resourceId): sg-…, bucket name, role name, function name, stack name. */
+  /**
+   * CloudFormation resource type, e.g. AWS::EC2::SecurityGroup (Config uses the same names), or Config's
+   * account pseudo-type `AWS::::Account` (intake checks Config events' types against Config's list).
+   */
+  resourceType: z.string().regex(/^AWS::(?:[A-Za-z0-9]+)?::[A-Za-z0-9]+$/),
+  /** Physical id: sg-…, bucket name, role name (intake resolves Config's AROA… ids), function name, stack name. */
   resourceId: z.string().min(1).max(2048),
+  /**
+   * The id Config records the resource by, when it is not the physical id: an IAM role's unique id
+   * (AROA…). Config reads (compliance, waits) use it; everything else uses resourceId.
+   */
+  configResourceId: z
+    .string()
+    .regex(/^[A-Z0-9]{16,128}$/)
+    .optional(),
   awsAccountId: z.string().regex(ACCOUNT_ID),
   awsRegion: z.string().regex(REGION),
   /** NON_COMPLIANT for Config, DRIFTED for CloudFormation. */
@@ -67,6 +78,13 @@ export const RemediationEvent = z.object({
   requestedBy: z.string().max(256).optional(),
 });
 export type RemediationEvent = z.infer<typeof RemediationEvent>;
+
+/** The event as Config names its resource (configResourceId as the id), for Config reads and wait keys. */
+export function configSubjectOf<T extends Pick<RemediationEvent, 'resourceId' | 'configResourceId'>>(
+  event: T,
+): T {
+  return event.configResourceId ? { ...event, resourceId: event.configResourceId } : event;
+}
 
 /** The execution input. */
 export const ExecutionInput = z.object({ event: RemediationEvent });

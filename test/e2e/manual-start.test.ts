@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
 import { CASES } from '../../sandbox/demo/cases';
@@ -72,18 +73,21 @@ describe('drift-remediation remediate', () => {
     await sleep(1500);
     expect(await executionsFor(e, ROLE, dc.resourceType)).toEqual([]);
 
+    // By its unique id, as Config reports roles: resolved to the name before anything else.
+    const roleId = (await e.c.iam.send(new GetRoleCommand({ RoleName: ROLE }))).Role?.RoleId ?? '';
+    expect(roleId).toMatch(/^AROA/);
     const { stdout } = await cli(
       'remediate',
       '--type',
       dc.resourceType,
       '--id',
-      ROLE,
+      roleId,
       '--requested-by',
       'alice@example.com',
       '-e',
       e.sb.endpoint,
     );
-    expect(stdout).toMatch(/requested remediation of AWS::IAM::Role drift-e2e-manual-role: event manual-/);
+    expect(stdout).toMatch(new RegExp(`requested remediation of AWS::IAM::Role ${roleId}: event manual-`));
 
     const x = await awaitExecutionFor(e, ROLE, { resourceType: dc.resourceType });
     const link = await until(`the approval message for ${ROLE}`, 20_000, async () => {
@@ -99,6 +103,7 @@ describe('drift-remediation remediate', () => {
     expect(input.event).toMatchObject({
       source: 'manual',
       resourceId: ROLE,
+      configResourceId: roleId,
       requestedBy: 'alice@example.com',
     });
     expect(await dc.stillWrong(e.c, ROLE)).toBeNull();

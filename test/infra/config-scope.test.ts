@@ -33,14 +33,20 @@ describe('Config rule scope', () => {
     );
     expect(sources).toContain('LAMBDA_FUNCTION_SETTINGS_CHECK');
     for (const [id, r] of rules) {
+      const decl = policy.configRules.find((c) => c.name === r.Properties?.ConfigRuleName);
+      const want = decl?.scope ?? policy.scope;
       const scope = r.Properties?.Scope as Record<string, unknown> | undefined;
-      expect(scope, id).toEqual({ TagKey: policy.scope.tagKey, TagValue: policy.scope.tagValue });
+      expect(scope, id).toEqual({ TagKey: want.tagKey, TagValue: want.tagValue });
     }
   });
 
-  it("no resource of the project's own stack carries the scope tag", () => {
+  it("no resource of the project's own stack carries a scope tag", () => {
+    const keys = new Set([
+      policy.scope.tagKey,
+      ...policy.configRules.flatMap((c) => (c.scope ? [c.scope.tagKey] : [])),
+    ]);
     const tagged = resources.filter(([, r]) =>
-      tagKeys(r.Properties as Record<string, unknown> | undefined).includes(policy.scope.tagKey),
+      tagKeys(r.Properties as Record<string, unknown> | undefined).some((k) => keys.has(k)),
     );
     expect(tagged.map(([id]) => id)).toEqual([]);
   });

@@ -70,6 +70,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allProviders, allServices } from '../../sandbox/services';
+import { configIdOf } from '../../sandbox/services/config/discovery';
 import { EVALUATORS } from '../../sandbox/services/config/evaluators';
 import { describeDrift } from '../../tasks/describe-drift/core';
 import { detectDrift } from '../../tasks/detect-drift/core';
@@ -352,7 +353,9 @@ async function drift(
 async function verdict(entry: ResolvedEntry, id: string): Promise<string | undefined> {
   const decl = policy.configRules.find((r) => r.name === entry.configRules[0]);
   const evaluator = decl ? EVALUATORS[decl.sourceIdentifier] : undefined;
-  const v = await evaluator?.evaluate(id, decl?.inputParameters ?? {}, sb.sandbox.context);
+  // Config's id for the resource (a role's AROA… id; the physical id for most types).
+  const configId = configIdOf(sb.sandbox.context, decl?.resourceTypes[0] ?? '', id);
+  const v = await evaluator?.evaluate(configId, decl?.inputParameters ?? {}, sb.sandbox.context);
   return v?.compliance;
 }
 

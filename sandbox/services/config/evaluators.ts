@@ -5,7 +5,7 @@
  */
 import type { ApiCallSpec, SandboxContext } from '../../core/types';
 import { ec2Store, type SgRule } from '../ec2/store';
-import { iamStore, type ManagedPolicy } from '../iam/store';
+import { iamStore, type ManagedPolicy, type Role } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
 import { s3Store } from '../s3/store';
 import { isObj, type Obj, str, type Tag } from '../state';
@@ -29,6 +29,8 @@ export interface Evaluator {
   readonly requiredParameters?: readonly string[];
   /** Config resource ids of every resource of the type. */
   list(sandbox: SandboxContext): Promise<string[]>;
+  /** The physical id of a resource Config records under another id (a role's name for its AROA… id). */
+  physicalId?(sandbox: SandboxContext, configId: string): string | undefined;
   /** The resource's tags (for a rule's TagKey/TagValue scope); undefined when it no longer exists. */
   tags(sandbox: SandboxContext, resourceId: string): Promise<Record<string, string> | undefined>;
   /** undefined when the resource no longer exists (→ NOT_APPLICABLE). */
@@ -41,7 +43,8 @@ export interface Evaluator {
   ): Promise<Verdict | undefined>;
   /**
    * API calls that make a compliant resource of the type NON_COMPLIANT (as a person in the console would),
-   * for tests that derive a scenario per policy entry; `{{ ResourceId }}` is the resource's id.
+   * for tests that derive a scenario per policy entry; `{{ ResourceId }}` is the resource's physical id
+   * (a role's name, where Config records its unique id).
    */
   readonly violation?: readonly ApiCallSpec[];
 }
@@ -125,6 +128,58 @@ export function hasAdminStatement(document: string): boolean {
     (s) => s.Effect === 'Allow' && includesStar(s.Action) && includesStar(s.Resource),
   );
 }
+
+function findRoleById(sandbox: SandboxContext, id: string): Role | undefined {
+  for (const r of iamStore(sandbox).roles.values()) if (r.id === id) return r;
+  return undefined;
+}
+
+/** `roles:[a;b], users:[c]` → the role names (the rule's exceptionList; names, never ARNs). */
+function exceptedRoles(exceptionList: string | undefined): string[] {
+  const m = /roles\s*:\s*\[([^\]]*)\]/i.exec(exceptionList ?? '');
+  return (m?.[1] ?? '')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * IAM_POLICY_BLACKLISTED_CHECK for roles (the sandbox has no IAM users or groups): NON_COMPLIANT when a
+ * policy of `policyArns` (default AdministratorAccess) is attached. Config records roles by unique id.
+ */
+const blacklistedPolicyEvaluator: Evaluator = {
+  resourceType: 'AWS::IAM::Role',
+  async list(sandbox) {
+    return [...iamStore(sandbox).roles.values()].map((r) => r.id);
+  },
+  physicalId(sandbox, id) {
+    return findRoleById(sandbox, id)?.name;
+  },
+  async tags(sandbox, id) {
+    const r = findRoleById(sandbox, id);
+    return r ? tagMap(r.tags) : undefined;
+  },
+  async evaluate(id, params, sandbox) {
+    const r = findRoleById(sandbox, id);
+    if (!r) return undefined;
+    if (exceptedRoles(params.exceptionList).includes(r.name)) return { compliance: 'COMPLIANT' };
+    const banned = (params.policyArns || 'arn:aws:iam::aws:policy/AdministratorAccess')
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const attached = r.attached.filter((a) => banned.includes(a));
+    return attached.length === 0
+      ? { compliance: 'COMPLIANT' }
+      : { compliance: 'NON_COMPLIANT', annotation: `Attached policies not allowed: ${attached.join(', ')}.` };
+  },
+  violation: [
+    {
+      service: 'iam',
+      api: 'AttachRolePolicy',
+      input: { RoleName: '{{ ResourceId }}', PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    },
+  ],
+};
 
 function findPolicyById(sandbox: SandboxContext, id: string): ManagedPolicy | undefined {
   for (const p of iamStore(sandbox).policies.values()) if (!p.awsManaged && p.id === id) return p;
@@ -377,19 +432,30 @@ export const EVALUATORS: Record<string, Evaluator> = {
     ],
   },
   CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK: stackDriftEvaluator,
+  IAM_POLICY_BLACKLISTED_CHECK: blacklistedPolicyEvaluator,
 };
 
-/** Config resource id for a ResourceChange (CloudFormation type + physical id), or undefined if Config does not record it. */
+/**
+ * Config resource id for a ResourceChange (CloudFormation type + physical id), or undefined if Config does
+ * not record it. IAM roles and policies are recorded by their unique ids (AROA…, ANPA…); `uniqueIds`
+ * remembers physical id → unique id, so a deleted one is still reported under its unique id.
+ */
 export function configResourceOf(
   sandbox: SandboxContext,
   change: { resourceType: string; resourceId: string },
-  policyIds: Map<string, string>,
+  uniqueIds: Map<string, string>,
 ): { resourceType: string; resourceId: string } | undefined {
   switch (change.resourceType) {
+    case 'AWS::IAM::Role': {
+      const r = iamStore(sandbox).roles.get(change.resourceId);
+      if (r) uniqueIds.set(`role/${r.name}`, r.id);
+      const id = r?.id ?? uniqueIds.get(`role/${change.resourceId}`);
+      return id ? { resourceType: 'AWS::IAM::Role', resourceId: id } : undefined;
+    }
     case 'AWS::IAM::ManagedPolicy': {
       const p = iamStore(sandbox).policies.get(change.resourceId);
-      if (p) policyIds.set(p.arn, p.id);
-      const id = p?.id ?? policyIds.get(change.resourceId);
+      if (p) uniqueIds.set(p.arn, p.id);
+      const id = p?.id ?? uniqueIds.get(change.resourceId);
       return id ? { resourceType: 'AWS::IAM::Policy', resourceId: id } : undefined;
     }
     case 'AWS::EC2::SecurityGroupIngress':

@@ -16,6 +16,7 @@ import {
   type ServiceModule,
 } from '../../core/types';
 import { isObj, num, type Obj, stateOf, str, strs } from '../state';
+import { batchGetResourceConfig, listDiscoveredResources } from './discovery';
 import { type ComplianceType, configResourceOf, EVALUATORS, type Evaluator, RetryLater } from './evaluators';
 
 export interface ConfigServiceOptions {
@@ -74,7 +75,8 @@ interface ConfigState {
   results: Map<string, Map<string, Result>>;
   /** `${rule}|${type}|${id}` pending change-triggered evaluations → latest change time. */
   pending: Map<string, Date>;
-  policyIds: Map<string, string>;
+  /** Physical id → Config's unique id (IAM roles and policies), kept after the resource is deleted. */
+  uniqueIds: Map<string, string>;
   /**
    * Stacks whose drift this module is detecting, and until when their own stack changes are ignored:
    * a drift detection records a stack change, which must not trigger another detection.
@@ -93,7 +95,7 @@ function state(sandbox: SandboxContext): ConfigState {
     rules: new Map(),
     results: new Map(),
     pending: new Map(),
-    policyIds: new Map(),
+    uniqueIds: new Map(),
     stacksBusy: new Set(),
     stacksQuietUntil: new Map(),
   }));
@@ -164,7 +166,7 @@ async function tagsSeen(
 ): Promise<Record<string, string>> {
   const own = (await evaluator.tags(sandbox, resourceId)) ?? {};
   if (evaluator.resourceType === STACK_TYPE) return own;
-  const stackId = await stackOf(resourceId);
+  const stackId = await stackOf(evaluator.physicalId?.(sandbox, resourceId) ?? resourceId);
   const stackTags = stackId
     ? await EVALUATORS.CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK?.tags(sandbox, stackId)
     : {};
@@ -438,7 +440,7 @@ class ConfigEngine {
       const quiet = this.st.stacksQuietUntil.get(change.resourceId) ?? 0;
       if (this.st.stacksBusy.has(change.resourceId) || at.getTime() < quiet) return; // our own drift detection
     }
-    const resource = configResourceOf(this.sandbox, change, this.st.policyIds);
+    const resource = configResourceOf(this.sandbox, change, this.st.uniqueIds);
     const stackRules = rules.filter(
       (r) => r.Source.SourceIdentifier === 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK',
     );
@@ -771,6 +773,8 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
         const p = pageOf(out, input, 25);
         return withToken({ ComplianceByConfigRules: p.page }, p.next);
       },
+      ListDiscoveredResources: listDiscoveredResources,
+      BatchGetResourceConfig: batchGetResourceConfig,
       DescribeComplianceByResource: (input, ctx) => {
         const type = str(input.ResourceType);
         const id = str(input.ResourceId);

@@ -162,6 +162,8 @@ export interface DeployOptions {
   edit?: (template: string) => string;
   /** false: create the stack without the scope tag, so no Config rule evaluates it (default true). */
   inScope?: boolean;
+  /** Stack tags instead of the default scope tag (e.g. another rule's scope value). */
+  tags?: Array<{ Key: string; Value: string }>;
 }
 
 /** Creates the case's stack from its demo template, waits for CREATE_COMPLETE and returns the resource's physical id. */
@@ -173,7 +175,7 @@ export async function deployCase(e: E2E, dc: DriftCase, opts: DeployOptions = {}
       StackName: stackName,
       TemplateBody: opts.edit ? opts.edit(text) : text,
       Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
-      ...(opts.inScope === false ? {} : { Tags: IN_SCOPE_TAGS }),
+      ...(opts.inScope === false ? {} : { Tags: opts.tags ?? IN_SCOPE_TAGS }),
     }),
   );
   await until(`${stackName} CREATE_COMPLETE`, 20_000, async () => {

@@ -1,4 +1,5 @@
 import {
+  BatchGetResourceConfigCommand,
   ConfigServiceClient,
   DeleteConfigRuleCommand,
   DescribeComplianceByConfigRuleCommand,
@@ -8,8 +9,10 @@ import {
   GetComplianceDetailsByResourceCommand,
   InvalidParameterValueException,
   LimitExceededException,
+  ListDiscoveredResourcesCommand,
   NoSuchConfigRuleException,
   PutConfigRuleCommand,
+  type ResourceType,
   StartConfigRulesEvaluationCommand,
 } from '@aws-sdk/client-config-service';
 import {
@@ -20,7 +23,14 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreatePolicyCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListRolesCommand,
+} from '@aws-sdk/client-iam';
 import {
   CreateFunctionCommand,
   LambdaClient,
@@ -435,6 +445,76 @@ describe('Config rules through ConfigServiceClient', () => {
       (e) => e.EvaluationResultIdentifier?.EvaluationResultQualifier?.ResourceId,
     );
     expect(ids.sort()).toEqual(['scoped-in', 'scoped-late']);
+  });
+
+  it('records IAM roles by unique id (AROA…): compliance-change events, ListDiscoveredResources, BatchGetResourceConfig', async () => {
+    const iam = new IAMClient(sb.clientConfig);
+    const config = new ConfigServiceClient(sb.clientConfig);
+    const created = await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'aroa-role',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+      }),
+    );
+    const roleId = created.Role?.RoleId ?? '';
+    expect(roleId).toMatch(/^AROA[A-Z0-9]{17}$/);
+    await putRule('no-admin', 'IAM_POLICY_BLACKLISTED_CHECK');
+    await resultFor('no-admin', 'AWS::IAM::Role', roleId, 'COMPLIANT');
+    await iam.send(
+      new AttachRolePolicyCommand({
+        RoleName: 'aroa-role',
+        PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
+      }),
+    );
+    const non = await resultFor('no-admin', 'AWS::IAM::Role', roleId, 'NON_COMPLIANT');
+    expect(non.Annotation).toContain('AdministratorAccess');
+    // No result is ever recorded under the role's name.
+    const byName = await config.send(
+      new GetComplianceDetailsByResourceCommand({ ResourceType: 'AWS::IAM::Role', ResourceId: 'aroa-role' }),
+    );
+    expect(byName.EvaluationResults).toEqual([]);
+
+    // The id ↔ name mapping, as Config and IAM keep it.
+    const listed = await config.send(
+      new ListDiscoveredResourcesCommand({ resourceType: 'AWS::IAM::Role', resourceIds: [roleId] }),
+    );
+    expect(listed.resourceIdentifiers).toEqual([
+      { resourceType: 'AWS::IAM::Role', resourceId: roleId, resourceName: 'aroa-role' },
+    ]);
+    const byRoleName = await config.send(
+      new ListDiscoveredResourcesCommand({ resourceType: 'AWS::IAM::Role', resourceName: 'aroa-role' }),
+    );
+    expect(byRoleName.resourceIdentifiers?.map((r) => r.resourceId)).toEqual([roleId]);
+    const items = await config.send(
+      new BatchGetResourceConfigCommand({
+        resourceKeys: [{ resourceType: 'AWS::IAM::Role', resourceId: roleId }],
+      }),
+    );
+    const item = items.baseConfigurationItems?.[0];
+    expect(item).toMatchObject({
+      resourceId: roleId,
+      resourceName: 'aroa-role',
+      resourceType: 'AWS::IAM::Role',
+    });
+    expect(JSON.parse(item?.configuration ?? '{}')).toMatchObject({
+      roleName: 'aroa-role',
+      roleId,
+      attachedManagedPolicies: [{ policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }],
+    });
+    const role = await iam.send(new GetRoleCommand({ RoleName: 'aroa-role' }));
+    expect(role.Role?.RoleId).toBe(roleId);
+    const listRoles = await iam.send(new ListRolesCommand({}));
+    expect(listRoles.Roles?.find((r) => r.RoleId === roleId)?.RoleName).toBe('aroa-role');
+    // Types come from Config's published list: a made-up one is refused.
+    const bad = await errorOf(
+      config.send(new ListDiscoveredResourcesCommand({ resourceType: 'AWS::Made::Up' as ResourceType })),
+    );
+    expect(bad.name).toBe('ValidationException');
   });
 
   it('runs stack drift detection for CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK when a stack resource changes', async () => {

@@ -1,3 +1,4 @@
+import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 /**
  * intake's ordering check and plan's loop/blast-radius breakers against dynalite (real DynamoDB
  * condition and key expressions), with the other services mocked.
@@ -87,6 +88,7 @@ beforeEach(async () => {
 
 const intakeDeps = (): IntakeDeps => ({
   sfn: new SFNClient({ region: REGION }),
+  config: new ConfigServiceClient({ region: REGION }),
   ddb,
   cloudFormation: new CloudFormationClient({ region: REGION }),
   policy: testPolicy(),

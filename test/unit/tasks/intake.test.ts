@@ -4,6 +4,7 @@ import {
   DescribeStackResourceDriftsCommand,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
+import { ConfigServiceClient, ListDiscoveredResourcesCommand } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,7 +15,7 @@ import { handler } from '../../../tasks/intake/handler';
 import { InvalidInputError } from '../../../tasks/shared/errors';
 import { executionName, isValidExecutionName } from '../../../tasks/shared/execution-name';
 import { INVALID_EVENT_RESOURCE_KEY } from '../../../tasks/shared/outcomes';
-import { normalizePolicy } from '../../../tasks/shared/policy/load';
+import { loadPolicyFile, normalizePolicy } from '../../../tasks/shared/policy/load';
 import { orderingKey } from '../../../tasks/shared/tables';
 import {
   ACCOUNT,
@@ -28,6 +29,7 @@ import {
 } from './fixtures/core-tasks';
 
 const sfn = mockClient(SFNClient);
+const configMock = mockClient(ConfigServiceClient);
 const cfn = mockClient(CloudFormationClient);
 const ddbDoc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION }));
 const ddb = mockClient(ddbDoc);
@@ -38,6 +40,7 @@ const SM_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:drift-remediati
 function deps(overrides: Partial<IntakeDeps> = {}): IntakeDeps {
   return {
     sfn: new SFNClient({ region: REGION }),
+    config: new ConfigServiceClient({ region: REGION }),
     ddb: ddbDoc,
     cloudFormation: new CloudFormationClient({ region: REGION }),
     policy: testPolicy(),
@@ -149,6 +152,7 @@ function orderingPuts() {
 
 beforeEach(() => {
   sfn.reset();
+  configMock.reset();
   cfn.reset();
   ddb.reset();
   sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
@@ -605,6 +609,53 @@ describe('intake: CloudFormation drift events', () => {
     const out = await intake(sqs([driftEnvelope()]), deps());
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+});
+
+const REPO_POLICY = loadPolicyFile('runbooks/policy.yaml');
+
+describe('intake: resource ids and types as Config reports them', () => {
+  const ROLE_ID = 'AROAEXAMPLEID0000001';
+  const roleEnvelope = (resourceId = ROLE_ID) =>
+    configEnvelope({ rule: 'iam-role-no-blacklisted-policies', resourceType: 'AWS::IAM::Role', resourceId });
+
+  it('resolves a role’s unique id (AROA…) to its name before anything else; Config reads keep the id', async () => {
+    configMock.on(ListDiscoveredResourcesCommand).resolves({
+      resourceIdentifiers: [
+        { resourceType: 'AWS::IAM::Role', resourceId: ROLE_ID, resourceName: 'app-role' },
+      ],
+    });
+    const out = await intake(sqs([roleEnvelope()]), deps({ policy: REPO_POLICY }));
+    expect(out.batchItemFailures).toEqual([]);
+    expect(configMock).toHaveReceivedCommandWith(ListDiscoveredResourcesCommand, {
+      resourceType: 'AWS::IAM::Role',
+      resourceIds: [ROLE_ID],
+    });
+    const start = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    const input = JSON.parse(start?.input ?? '{}');
+    expect(input.event).toMatchObject({ resourceId: 'app-role', configResourceId: ROLE_ID });
+    expect(start?.name).toBe(executionName({ ...input.event }));
+    const [put] = orderingPuts();
+    expect(put?.Item?.key).toBe(
+      orderingKey('iam-role-no-blacklisted-policies', `${ACCOUNT}/${REGION}/AWS::IAM::Role/app-role`),
+    );
+  });
+
+  it('an AROA id Config knows no role for ends SKIPPED: resource no longer exists', async () => {
+    configMock.on(ListDiscoveredResourcesCommand).resolves({ resourceIdentifiers: [] });
+    await intake(sqs([roleEnvelope()]), deps({ policy: REPO_POLICY }));
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(outcomePuts()[0]).toMatchObject({
+      outcome: 'SKIPPED',
+      reason: expect.stringMatching(/^resource no longer exists/),
+    });
+  });
+
+  it('an AWS::::Account result is a valid event (no entry handles it: SKIPPED, not invalid)', async () => {
+    await intake(sqs([configEnvelope({ resourceType: 'AWS::::Account', resourceId: ACCOUNT })]), deps());
+    expect(outcomePuts()[0]).toMatchObject({
+      reason: expect.stringMatching(/^no policy entry for rule restricted-ssh and type AWS::::Account/),
+    });
   });
 });
 

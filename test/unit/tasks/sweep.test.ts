@@ -128,6 +128,7 @@ describe('sweep', () => {
     ddb.on(GetCommand).resolves({});
     const [outcome] = await processMessage(body, 'm-1', {
       sfn: new SFNClient({ region: REGION }),
+      config: new ConfigServiceClient({ region: REGION }),
       ddb: ddbDoc,
       cloudFormation: new CloudFormationClient({ region: REGION }),
       policy: testPolicy(),
