@@ -137,5 +137,5 @@ describe('AWS-owned documents loaded from a pulled folder', () => {
     const group = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [GroupId] })))
       .SecurityGroups?.[0];
     expect(group?.IpPermissions?.map((p) => p.FromPort)).toEqual([443]);
-  });
+  }, 90_000);
 });

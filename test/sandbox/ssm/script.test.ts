@@ -76,7 +76,7 @@ describe('aws:executeScript (Python) against the sandbox', () => {
     expect(JSON.parse(step?.Outputs?.OutputPayload?.[0] ?? '{}')).toEqual({
       Payload: { Status: 'Enabled', Execution: e.AutomationExecutionId },
     });
-  });
+  }, 90_000);
 
   it('an exception in the handler fails the step with the exception and SSM’s message, changing nothing', async () => {
     const ssm = new SSMClient(sb.clientConfig);
@@ -95,7 +95,7 @@ describe('aws:executeScript (Python) against the sandbox', () => {
     expect(
       (await s3.send(new GetBucketVersioningCommand({ Bucket: 'script-untouched' }))).Status,
     ).toBeUndefined();
-  });
+  }, 90_000);
 
   it('a PowerShell runtime fails that automation with a message naming it', async () => {
     const ssm = new SSMClient(sb.clientConfig);
@@ -109,7 +109,7 @@ describe('aws:executeScript (Python) against the sandbox', () => {
     const e = await run(ssm, 'Test-ScriptPwsh', { BucketName: ['script-target'] });
     expect(e.AutomationExecutionStatus).toBe('Failed');
     expect(e.FailureMessage).toMatch(/Runtime PowerShell 7\.4 is not supported by the sandbox/);
-  });
+  }, 90_000);
 
   it('a script running past timeoutSeconds ends TimedOut', async () => {
     const ssm = new SSMClient(sb.clientConfig);
@@ -123,5 +123,5 @@ describe('aws:executeScript (Python) against the sandbox', () => {
     const e = await run(ssm, 'Test-ScriptSlow', { BucketName: ['script-target'] });
     expect(e.AutomationExecutionStatus).toBe('TimedOut');
     expect(e.StepExecutions?.[0]?.FailureMessage).toBe('Step timed out after 1 seconds');
-  });
+  }, 90_000);
 });
