@@ -59,8 +59,8 @@ type Step = Completion | 'stopped' | 'deleted' | 'pending';
 
 async function reconcileRunbook(wait: RunbookWait, deps: ReconcileWaitsDeps): Promise<Step> {
   const id = wait.automationExecutionId;
-  const { status, failureMessage } = await automationStatus(deps.ssm, id);
-  const result = runbookResult(wait.runbook, status, failureMessage, wait);
+  const { status, failureMessage, failureDetails } = await automationStatus(deps.ssm, id);
+  const result = runbookResult(wait.runbook, status, failureMessage, wait, failureDetails);
   if (result) return completeWait(deps, wait, { output: result });
   if (deps.now().getTime() <= Date.parse(wait.deadline)) return 'pending';
   await awsCall('StopAutomationExecution', () =>

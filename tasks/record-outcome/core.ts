@@ -191,6 +191,8 @@ export function reasonFor(input: RecordOutcomeInput): string {
       if (err && runbook?.phase === 'failed' && runbook.failureMessage)
         return `${err} (last runbook failure: ${runbook.failureMessage})`;
       if (err) return err;
+      if (runbook?.phase === 'failed' && runbook.attempt < (plan?.attempts.max ?? runbook.attempt))
+        return `runbook failed (${runbook.attempt}/${plan?.attempts.max}): ${runbook.failureMessage ?? runbook.status ?? 'failed'}`;
       if (runbook?.phase === 'failed') {
         return `runbook failed on every attempt (${runbook.attempt}/${plan?.attempts.max ?? runbook.attempt}): ${runbook.failureMessage ?? runbook.status ?? 'failed'}`;
       }

@@ -246,7 +246,7 @@ export const RunbookState = z.object({
   /** true when phase=failed and attempts remain. */
   retryable: z.boolean().optional(),
   failureMessage: z.string().optional(),
-  /** Wait before a re-attempt (SecondsPath $.runbook.waitSeconds): the plan's retryAfterSeconds. */
+  /** Wait before a re-attempt (SecondsPath $.runbook.waitSeconds): full-jitter backoff from the plan's retryAfterSeconds. */
   waitSeconds: z.number().int().min(1),
 });
 export type RunbookState = z.infer<typeof RunbookState>;

@@ -9,7 +9,8 @@
  *        status-change event (tasks/wait-callback) or the reconciler (tasks/reconcile-waits) completes it.
  * Returns the registered attempt (for the log; Step Functions takes the callback's output instead).
  * Callback output RunbookState ($.runbook): tasks/shared/runbook-status.ts (succeeded, or failed with the failing
- *        step's message and retryable = attempt < plan.attempts.max, waitSeconds = plan.attempts.retryAfterSeconds).
+ *        step's message; retryable only for a transient failure (throttling, 5xx, timeouts, concurrency limits)
+ *        with attempts left, waitSeconds = full-jitter backoff from plan.attempts.retryAfterSeconds).
  *
  * Safety: the resource id is re-validated for its type (assertResourceId) and the parameters are
  * resolved (resolveParameters, AutomationAssumeRole from AUTOMATION_ASSUME_ROLE_ARN) before any call.
@@ -168,7 +169,8 @@ export async function startRunbook(input: StartRunbookInput, deps: StartRunbookD
   // An automation that ended before the registration sent its event to nobody: look once. Only an
   // optimisation: if the look fails, the event or the reconciler completes the wait.
   const done = await automationStatus(deps.ssm, runbook.automationExecutionId).then(
-    ({ status, failureMessage }) => runbookResult(runbook, status, failureMessage, wait),
+    ({ status, failureMessage, failureDetails }) =>
+      runbookResult(runbook, status, failureMessage, wait, failureDetails),
     () => undefined,
   );
   if (done) {

@@ -83,13 +83,13 @@ async function onAutomationStatus(
   const waits = await waitsFor(deps, runbookWaitTarget(id));
   if (waits.length === 0)
     return { completed: 0, ended: 0, ignored: 'no execution waits for this automation' };
-  const failureMessage = FAILED_STATUSES.includes(status)
-    ? (await automationStatus(deps.ssm, id)).failureMessage
-    : undefined;
+  const { failureMessage, failureDetails } = FAILED_STATUSES.includes(status)
+    ? await automationStatus(deps.ssm, id)
+    : { failureMessage: undefined, failureDetails: undefined };
   const completions: Completion[] = [];
   for (const wait of waits) {
     if (wait.kind !== 'runbook') continue;
-    const result = runbookResult(wait.runbook, status, failureMessage, wait);
+    const result = runbookResult(wait.runbook, status, failureMessage, wait, failureDetails);
     if (result) completions.push(await completeWait(deps, wait, { output: result }));
   }
   return tally(completions);

@@ -210,6 +210,8 @@ interface World {
   neverCompliant: boolean;
   /** Automation statuses returned by GetAutomationExecution, per attempt (last one repeats). */
   automationStatuses: string[];
+  /** The failing step's message of a Failed automation (transient by default: it is re-run). */
+  failureMessage: string;
   startedAutomations: number;
 }
 let world: World;
@@ -255,6 +257,7 @@ beforeEach(() => {
     templateViolatesRule: false,
     neverCompliant: false,
     automationStatuses: ['Success'],
+    failureMessage: 'Step RevokeIngress failed: ThrottlingException: Rate exceeded',
     startedAutomations: 0,
   };
   for (const m of [cfn, config, ssm, sns, secrets, cc, sfn]) m.reset();
@@ -352,9 +355,7 @@ beforeEach(() => {
     return {
       AutomationExecution: {
         AutomationExecutionStatus: status,
-        ...(status === 'Failed'
-          ? { FailureMessage: 'Step RevokeIngress failed: InvalidPermission.NotFound' }
-          : {}),
+        ...(status === 'Failed' ? { FailureMessage: world.failureMessage } : {}),
       },
     };
   });
@@ -624,6 +625,20 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
     expect(calls('start-runbook', r).map((c) => (c.result as { attempt: number }).attempt)).toEqual([1, 2]);
     await expectNoLeaseHeldBy(r);
     expect((await outcomeItems(event))[0]?.attempts).toBe(2);
+  });
+
+  it("a deterministic runbook failure ends FAILED at once with the failing step's message (no re-run)", async () => {
+    world.automationStatuses = ['Failed'];
+    world.failureMessage = 'Step RevokeIngress failed: InvalidPermission.NotFound';
+    const event = newEvent();
+    const r = await execute(event);
+    expect(r.outcome.outcome).toBe('FAILED');
+    expect(r.outcome.reason).toMatch(
+      /runbook failed \(1\/3\).*attempt 1: Failed: .*InvalidPermission\.NotFound/,
+    );
+    expect(ssm).toHaveReceivedCommandTimes(StartAutomationExecutionCommand, 1);
+    expect(calls('start-runbook', r)).toHaveLength(1);
+    await expectNoLeaseHeldBy(r);
   });
 
   it('runbook fails every attempt: FAILED after attempts.max, slot released', async () => {

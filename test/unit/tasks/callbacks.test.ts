@@ -227,7 +227,26 @@ describe('wait-callback: the SSM status-change event completes the runbook wait'
     expect(await items()).toEqual([]);
   });
 
-  it("Failed → the failing step's message, retryable while attempts remain, retryAfterSeconds as the wait", async () => {
+  it("Failed transiently (throttling) → the failing step's message, retryable while attempts remain, jittered wait", async () => {
+    await parkRunbook();
+    automation('Failed', {
+      StepExecutions: [
+        {
+          StepName: 'revoke',
+          StepStatus: 'Failed',
+          FailureMessage: 'ThrottlingException: Rate exceeded',
+        },
+      ],
+    });
+    await waitCallback(ssmEvent('Failed'), deps());
+    expect(successOutput()).toMatchObject({ phase: 'failed', retryable: true, status: 'Failed' });
+    // Full jitter before attempt 2: 1 … retryAfterSeconds × 2^0.
+    expect(successOutput().waitSeconds).toBeGreaterThanOrEqual(1);
+    expect(successOutput().waitSeconds).toBeLessThanOrEqual(60);
+    expect(String(successOutput().failureMessage)).toMatch(/Rate exceeded/);
+  });
+
+  it("Failed deterministically → not retryable at once, with the failing step's message", async () => {
     await parkRunbook();
     automation('Failed', {
       StepExecutions: [
@@ -235,13 +254,8 @@ describe('wait-callback: the SSM status-change event completes the runbook wait'
       ],
     });
     await waitCallback(ssmEvent('Failed'), deps());
-    expect(successOutput()).toMatchObject({
-      phase: 'failed',
-      retryable: true,
-      waitSeconds: 60,
-      status: 'Failed',
-    });
-    expect(String(successOutput().failureMessage)).toMatch(/InvalidPermission\.NotFound/);
+    expect(successOutput()).toMatchObject({ phase: 'failed', retryable: false, status: 'Failed' });
+    expect(String(successOutput().failureMessage)).toMatch(/InvalidPermission\.NotFound.*not re-run/);
   });
 
   it('a non-terminal status or an automation nobody waits for changes nothing', async () => {
