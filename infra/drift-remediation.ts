@@ -4,13 +4,13 @@
  * derived from the remediation policy and the runbooks directory. This file only loads those, wires
  * the constructs together, gives each function its environment and applies the grants of TASKS.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV } from '../tasks/shared/env';
 import { AWS_MANAGED_TABLE_FILE, loadAwsManagedTable } from '../tasks/shared/policy/aws-managed';
-import { loadPolicyFile, parsePolicyText } from '../tasks/shared/policy/load';
+import { loadPolicyFile } from '../tasks/shared/policy/load';
 import type { NormalizedPolicy } from '../tasks/shared/policy/schema';
 import { Approvals } from './constructs/approvals';
 import { Callbacks } from './constructs/callbacks';
@@ -23,11 +23,11 @@ import { Schedules } from './constructs/schedules';
 import { Storage } from './constructs/storage';
 import {
   BUNDLED_POLICY_FILE,
+  bundledPolicyFor,
   COMMON_ENV,
   REPO_ROOT,
   type TaskFunction,
   taskFunctionsUnder,
-  writeBundledPolicy,
 } from './constructs/task-function';
 import { ALL_TASKS, type EnvKey, TASK_ENV, TASKS, type TaskName, type TaskWiring } from './constructs/tasks';
 import { Workflow } from './constructs/workflow';
@@ -36,6 +36,7 @@ import { loadRunbooks } from './runbook-permissions';
 // What tests, the sandbox installer and the bench import from here.
 export {
   BUNDLED_POLICY_FILE,
+  bundledPolicyFor,
   ESM_REQUIRE_BANNER,
   METRICS_NAMESPACE,
   SERVICE_NAME,
@@ -118,9 +119,7 @@ export class DriftRemediation extends Construct {
       knownRunbooks: runbooks.map((r) => r.name),
       ...(awsManaged ? { awsManaged } : {}),
     });
-    const policyJsonPath = writeBundledPolicy(
-      JSON.stringify(parsePolicyText(readFileSync(policyFile, 'utf8'), policyFile)),
-    );
+    const policyJsonPath = bundledPolicyFor(policyFile);
     const configRules = [...new Set(this.policy.entries.flatMap((e) => e.configRules))].sort();
 
     // One construct per concern; each is a `Concern`, so its resources keep their pre-split logical IDs.

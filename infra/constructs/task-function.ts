@@ -3,9 +3,6 @@
  * as minified ESM with source maps (TASK_BUNDLING), Node 22 on arm64, X-Ray active tracing, its own role and log group, the shared
  * Powertools environment, and the `drift-remediation:task` metadata the sandbox installer maps to a handler.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -17,6 +14,8 @@ import type { Construct, IConstruct } from 'constructs';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
 import { stableLogicalId } from './logical-ids';
 import { ALL_TASKS, TASKS, type TaskName } from './tasks';
+
+export { bundledPolicyFor, writeBundledPolicy } from '../bundled-policy';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** CloudFormation Metadata key naming a function's task (the sandbox installer maps functions to handlers by it). */
@@ -52,16 +51,6 @@ export function pascal(s: string): string {
     .filter(Boolean)
     .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
     .join('');
-}
-
-/** Writes the policy JSON once per content to a temp dir and returns its path (for TaskFunctionProps). */
-export function writeBundledPolicy(policyJson: string): string {
-  const hash = createHash('sha256').update(policyJson).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), `drift-remediation-policy-${hash}`);
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'policy.json');
-  writeFileSync(path, policyJson);
-  return path;
 }
 
 export class TaskFunction extends nodejs.NodejsFunction {
@@ -137,6 +126,30 @@ export class TaskFunction extends nodejs.NodejsFunction {
 }
 
 /**
+ * SDK modules imported only by a dynamic `import()` on a path a Lambda function never takes, so they are
+ * left out of the bundles (about 80 KB and 30 ms of init each; the SDK's own code stays bundled):
+ * - the credential providers after `fromEnv` in the default chain (SSO, ini profiles, credential_process,
+ *   web identity token file, container/instance metadata, `aws login`) and the STS/SSO/sign-in clients
+ *   they build: Lambda always sets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, which the
+ *   chain's first link (`fromEnv`) returns;
+ * - event-stream serde, loaded only for operations with an event-stream member (no task calls one).
+ * test/infra/bundle-budget.test.ts checks that no bundle imports any of them statically, and the bench
+ * imports every bundle from a directory without node_modules.
+ */
+export const SDK_UNREACHED_IN_LAMBDA = [
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@aws-sdk/credential-provider-login',
+  '@aws-sdk/nested-clients',
+  '@aws-sdk/token-providers',
+  '@smithy/credential-provider-imds',
+  '@smithy/core/event-streams',
+] as const;
+
+/**
  * The esbuild options of every task bundle (test/bench/bundles.ts bundles with exactly these to measure
  * size and init time; keep them here, one source of truth).
  *
@@ -145,6 +158,8 @@ export class TaskFunction extends nodejs.NodejsFunction {
  *   (CPU) than the runtime's unbundled one (docs/operations.md "Bundles").
  * - Source maps stay (NODE_OPTIONS=--enable-source-maps gives readable stack traces) but without the
  *   sources' text (`sourcesContent: false`): about 60 % smaller, and cheaper for Node to load at init.
+ * - Left out (`externalModules`): only SDK_UNREACHED_IN_LAMBDA, the modules the SDK loads lazily, with a
+ *   dynamic `import()`, on paths a Lambda function never takes (see there).
  */
 export const TASK_BUNDLING = {
   format: nodejs.OutputFormat.ESM,
@@ -155,7 +170,7 @@ export const TASK_BUNDLING = {
   minify: true,
   mainFields: ['module', 'main'],
   banner: ESM_REQUIRE_BANNER,
-  externalModules: [],
+  externalModules: [...SDK_UNREACHED_IN_LAMBDA],
   forceDockerBundling: false,
   logLevel: nodejs.LogLevel.ERROR,
 } as const satisfies nodejs.BundlingOptions;

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
+import { bundledPolicyFor } from '../../infra/bundled-policy';
 import type { Sandbox } from '../core/sandbox';
 import type { RawHttpRequest, RawHttpResponse } from '../core/types';
 import {
@@ -362,8 +363,8 @@ export async function installRemediationStack(
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: opts.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-    // In AWS the policy is bundled next to the handler; here it is the same file in the repo.
-    POLICY_FILE: policyFile,
+    // In AWS the policy JSON is bundled next to the handler; here it is the same JSON, in a temp dir.
+    POLICY_FILE: bundledPolicyFor(policyFile),
   });
   // Handlers cache clients and the signing key per process (per cold start in Lambda); a new sandbox is a new cold start.
   // Their SDK clients reach this sandbox through the in-process transport unless it runs in 'http' mode.

@@ -23,7 +23,7 @@ import * as z from 'zod';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { findEntry } from '../shared/policy/load';
+import { findEntry } from '../shared/policy/match';
 import {
   DEFAULT_MAX_QUEUE_SECONDS,
   type NormalizedPolicy,

@@ -2,8 +2,11 @@
  * Lambda bundles (`npm run bench`, section `bundles`): each task's handler bundled with the esbuild
  * options the CDK uses (TASK_BUNDLING in infra/constructs/task-function.ts, translated below), then
  * per bundle: minified bytes, how many of them are the AWS SDK (@aws-sdk/*, @smithy/*), the source
- * map's bytes, and the median module init time — `await import()` of the bundle in a fresh Node
- * process with the function's environment (COMMON_ENV, so NODE_OPTIONS=--enable-source-maps too).
+ * map's bytes, the whole asset's bytes (what CDK uploads: index.mjs, its map, and policy.json for the
+ * tasks that bundle the policy), and the median module init time — `await import()` of the bundle in a
+ * fresh Node process with the function's environment (COMMON_ENV, so NODE_OPTIONS=--enable-source-maps
+ * too), from a temp directory with no node_modules: a bundle that needed anything it left out
+ * (SDK_UNREACHED_IN_LAMBDA) at init would fail here as it would in Lambda.
  *
  * Init time is wall-clock (what Lambda bills as Init Duration) and CPU time (user + system of that
  * process): on a loaded machine the wall time grows with the load, the CPU time much less.
@@ -17,9 +20,13 @@ import { join } from 'node:path';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import Table from 'cli-table3';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { bundledPolicyFor } from '../../infra/bundled-policy';
 import { COMMON_ENV, REPO_ROOT, TASK_BUNDLING } from '../../infra/constructs/task-function';
-import { ALL_TASKS, type TaskName } from '../../infra/constructs/tasks';
+import { ALL_TASKS, TASKS, type TaskName } from '../../infra/constructs/tasks';
 import { percentile } from './stats';
+
+/** The policy `cdk synth` bundles by default. */
+const DEFAULT_POLICY_FILE = join(REPO_ROOT, 'runbooks', 'policy.yaml');
 
 /** The options of TASK_BUNDLING this translation understands; any other one fails loudly. */
 const TRANSLATED = new Set([
@@ -73,13 +80,17 @@ export interface BundleSize {
   sdkBytes: number;
   /** index.mjs.map bytes. */
   mapBytes: number;
+  /** The deployed asset: index.mjs + index.mjs.map (+ policy.json for tasks that bundle the policy). */
+  assetBytes: number;
   /** The @aws-sdk/client-* packages in the bundle. */
   clients: string[];
   /** Where index.mjs was written. */
   file: string;
+  /** What the bundle imports from outside itself (esbuild's metafile): at load, and lazily (`import()`). */
+  externals: { load: string[]; lazy: string[] };
 }
 
-export interface BundleFigures extends Omit<BundleSize, 'file'> {
+export interface BundleFigures extends Omit<BundleSize, 'file' | 'externals'> {
   /** Median wall-clock time of `await import()` in a fresh Node process, ms. */
   initMs: number;
   /** Median CPU time (user + system) of that import, ms. */
@@ -108,13 +119,26 @@ export async function bundleTask(task: TaskName, outDir: string): Promise<Bundle
     if (pkg?.startsWith('@aws-sdk/') || pkg?.startsWith('@smithy/')) sdkBytes += bytesInOutput;
     if (pkg?.startsWith('@aws-sdk/client-') && bytesInOutput > 0) clients.add(pkg);
   }
+  const external = (kind: 'load' | 'lazy') =>
+    [
+      ...new Set(
+        (output?.imports ?? [])
+          .filter((i) => i.external && (i.kind === 'dynamic-import') === (kind === 'lazy'))
+          .map((i) => i.path),
+      ),
+    ].sort();
+  const bytes = statSync(file).size;
+  const mapBytes = statSync(`${file}.map`).size;
+  const policyBytes = TASKS[task].bundlesPolicy ? statSync(bundledPolicyFor(DEFAULT_POLICY_FILE)).size : 0;
   return {
     task,
-    bytes: statSync(file).size,
+    bytes,
     sdkBytes,
-    mapBytes: statSync(`${file}.map`).size,
+    mapBytes,
+    assetBytes: bytes + mapBytes + policyBytes,
     clients: [...clients].sort(),
     file,
+    externals: { load: external('load'), lazy: external('lazy') },
   };
 }
 
@@ -160,7 +184,7 @@ export async function measureBundles(opts: MeasureOptions = {}): Promise<BundleF
         wall.push(w);
         cpu.push(c);
       }
-      const { file: _file, ...rest } = size;
+      const { file: _file, externals: _externals, ...rest } = size;
       figures.push({
         ...rest,
         initMs: Math.round(percentile(wall, 50)),
@@ -184,6 +208,7 @@ function printBundles(figures: readonly BundleFigures[], runs: number): void {
       'of which SDK',
       'other',
       'source map',
+      'asset',
       'init (median)',
       'init CPU',
       'SDK clients',
@@ -197,6 +222,7 @@ function printBundles(figures: readonly BundleFigures[], runs: number): void {
       kb(f.sdkBytes),
       kb(f.bytes - f.sdkBytes),
       kb(f.mapBytes),
+      kb(f.assetBytes),
       `${f.initMs} ms`,
       `${f.initCpuMs} ms`,
       f.clients.map((c) => c.replace('@aws-sdk/client-', '')).join(', '),

@@ -35,6 +35,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bundledPolicyFor } from '../../infra/bundled-policy';
 import { reconcileWaits } from '../../tasks/reconcile-waits/core';
 import { approvalIdFor } from '../../tasks/shared/approval-id';
 import { resetClients } from '../../tasks/shared/clients';
@@ -164,12 +165,13 @@ beforeAll(async () => {
   const endpoint = await dynamo.ddb.config.endpoint?.();
   const dir = mkdtempSync(join(tmpdir(), 'dr-exec-'));
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
+  const policyJson = bundledPolicyFor(join(dir, 'policy.yaml'));
   setEnv({
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_DYNAMODB: `http://${endpoint?.hostname}:${endpoint?.port}`,
-    [ENV.POLICY_FILE]: join(dir, 'policy.yaml'),
+    [ENV.POLICY_FILE]: policyJson,
     [ENV.LEASES_TABLE]: TABLES.leases,
     [ENV.SLOT_QUEUE_TABLE]: TABLES.slotQueue,
     [ENV.APPROVALS_TABLE]: TABLES.approvals,

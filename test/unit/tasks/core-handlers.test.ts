@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bundledPolicyFor } from '../../../infra/bundled-policy';
 import { handler as detectDrift } from '../../../tasks/detect-drift/handler';
 import { handler as intake } from '../../../tasks/intake/handler';
 import { handler as plan } from '../../../tasks/plan/handler';
@@ -38,7 +39,7 @@ const config = mockClient(ConfigServiceClient);
 const sqs = mockClient(SQSClient);
 
 const ENV_VARS: Record<string, string> = {
-  [ENV.POLICY_FILE]: 'runbooks/policy.yaml',
+  [ENV.POLICY_FILE]: bundledPolicyFor('runbooks/policy.yaml'),
   [ENV.ORDERING_TABLE]: 'ordering-table',
   [ENV.OUTCOMES_TABLE]: 'outcomes-table',
   [ENV.STATE_MACHINE_ARN]: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:drift-remediation`,

@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { bundledPolicyFor } from '../../../infra/bundled-policy';
 import { PolicyError } from '../../../tasks/shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../../../tasks/shared/execution-name';
 import { OUTCOME_RETENTION_DAYS, outcomeItem, putOutcome } from '../../../tasks/shared/outcomes';
@@ -161,13 +162,20 @@ describe('execution-name helpers', () => {
 describe('policy from env', () => {
   it('loads POLICY_FILE once per path and names a missing variable', () => {
     resetPolicyCache();
-    const env = { POLICY_FILE: 'runbooks/policy.yaml' };
+    const env = { POLICY_FILE: bundledPolicyFor('runbooks/policy.yaml') };
     const a = policyFromEnv(env);
     expect(a.entries.map((e) => e.id)).toContain('sg-ingress');
     expect(policyFromEnv(env)).toBe(a);
     expect(() => policyFromEnv({})).toThrow(/POLICY_FILE is not set/);
-    expect(() => policyFromEnv({ POLICY_FILE: 'runbooks/no-such-policy.yaml' })).toThrow(PolicyError);
+    expect(() => policyFromEnv({ POLICY_FILE: 'runbooks/no-such-policy.json' })).toThrow(PolicyError);
     resetPolicyCache();
     expect(policyFromEnv(env)).not.toBe(a);
+  });
+
+  it('reads JSON only (the bundled policy.json), naming the file when given YAML', () => {
+    resetPolicyCache();
+    expect(() => policyFromEnv({ POLICY_FILE: 'runbooks/policy.yaml' })).toThrow(
+      /runbooks\/policy\.yaml: not valid JSON/,
+    );
   });
 });
