@@ -10,7 +10,8 @@
  *   2. logMetrics (Powertools Metrics), only for tasks that emit metrics ({ metrics: true }): flushes
  *      them as EMF at the end of the invocation, also when it fails.
  *   3. taskOutcome (below): the `task` log key, a `done` line with the redacted result, and on failure
- *      one warn (retryable) or error line; a parser failure becomes InvalidInputError (original as cause).
+ *      one warn (retryable) or error line, its stacks mapped to the sources (stack-trace.ts); a parser
+ *      failure becomes InvalidInputError (original as cause).
  *   4. parser (Powertools Parser): validates the event against the task's schema (Standard Schema).
  * Parser envelopes (SqsEnvelope, EventBridgeEnvelope) are not used: they build their schemas with
  * `import { z } from 'zod'`, which esbuild cannot tree-shake (all of zod, ~440 KB, in every bundle), and
@@ -25,6 +26,7 @@ import type { Context } from 'aws-lambda';
 import type * as z from 'zod';
 import { DriftRemediationError, InvalidInputError } from './errors';
 import { logger, metrics, redact } from './powertools';
+import { mapErrorStacks } from './stack-trace';
 
 /** A validation issue (zod's, or any Standard Schema's). */
 export interface Issue {
@@ -57,6 +59,7 @@ function taskOutcome(task: string): MiddlewareObj<unknown, unknown, Error, Conte
     onError: (request) => {
       if (request.error instanceof ParseError) request.error = invalidInput(task, request.error);
       const err = request.error;
+      mapErrorStacks(err); // source positions, read from the bundle's map only now (stack-trace.ts)
       const level = err instanceof DriftRemediationError && err.retryable ? 'warn' : 'error';
       logger[level]('task failed', { errorName: err?.name, errorMessage: err?.message, error: err });
     },

@@ -4,8 +4,7 @@
  * per bundle: minified bytes, how many of them are the AWS SDK (@aws-sdk/*, @smithy/*), the source
  * map's bytes, the whole asset's bytes (what CDK uploads: index.mjs, its map, and policy.json for the
  * tasks that bundle the policy), and the median module init time — `await import()` of the bundle in a
- * fresh Node process with the function's environment (COMMON_ENV, so NODE_OPTIONS=--enable-source-maps
- * too), from a temp directory with no node_modules: a bundle that needed anything it left out
+ * fresh Node process with the function's environment (COMMON_ENV), from a temp directory with no node_modules: a bundle that needed anything it left out
  * (SDK_UNREACHED_IN_LAMBDA) at init would fail here as it would in Lambda.
  *
  * Init time is wall-clock (what Lambda bills as Init Duration) and CPU time (user + system of that
