@@ -22,6 +22,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   SFNClient,
@@ -81,13 +82,250 @@ async function until<T>(
   }
 }
 
+/** What every step of the demo shares. */
+interface Demo {
+  opts: DemoOptions;
+  print: (line: string) => void;
+  /** A line prefixed with the time since the start. */
+  say: (line: string) => void;
+  deadline: number;
+  sb: DriftSandbox;
+  stateMachineArn: string;
+  c: DemoClients;
+  sfn: SFNClient;
+  config: ConfigServiceClient;
+}
+
+function clientsFor(sb: DriftSandbox): Pick<Demo, 'c' | 'sfn' | 'config'> {
+  const cfg = {
+    endpoint: sb.endpoint,
+    region: sb.region,
+    credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
+  };
+  return {
+    c: {
+      cloudFormation: new CloudFormationClient(cfg),
+      ec2: new EC2Client(cfg),
+      s3: new S3Client({ ...cfg, forcePathStyle: true }),
+      iam: new IAMClient(cfg),
+      lambda: new LambdaClient(cfg),
+    },
+    sfn: new SFNClient(cfg),
+    config: new ConfigServiceClient(cfg),
+  };
+}
+
+/** Creates the demo stacks and waits for each to complete; one run per case, with its resource's id. */
+async function deployStacks(d: Demo): Promise<CaseRun[]> {
+  d.say('Deploying the demo stacks…');
+  for (const dc of CASES) {
+    await d.c.cloudFormation.send(
+      new CreateStackCommand({
+        StackName: dc.stackName,
+        TemplateBody: readFileSync(join(TEMPLATES, dc.template), 'utf8'),
+        Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+        Tags: IN_SCOPE_TAGS,
+      }),
+    );
+  }
+  const runs: CaseRun[] = [];
+  for (const dc of CASES) {
+    await until(`${dc.stackName} CREATE_COMPLETE`, d.deadline, async () => {
+      const s = (await d.c.cloudFormation.send(new DescribeStacksCommand({ StackName: dc.stackName })))
+        .Stacks?.[0];
+      if (s?.StackStatus?.endsWith('FAILED') || s?.StackStatus?.includes('ROLLBACK')) {
+        throw new Error(`${dc.stackName}: ${s.StackStatus} ${s.StackStatusReason ?? ''}`);
+      }
+      return s?.StackStatus === 'CREATE_COMPLETE' ? true : undefined;
+    });
+    const resourceId = await physicalIdOf(d.c, dc);
+    runs.push({ dc, resourceId });
+    d.say(`  ${dc.stackName.padEnd(22)} ${dc.resourceType.padEnd(24)} ${resourceId}`);
+  }
+  return runs;
+}
+
+/** Lets Config record the compliant state first, so what follows is a real compliance change. */
+async function waitCompliant(d: Demo, runs: readonly CaseRun[]): Promise<void> {
+  for (const r of runs) {
+    const rule = r.dc.rule;
+    if (!rule) continue;
+    await until(`${rule} to evaluate ${r.resourceId}`, d.deadline, async () => {
+      const details = await d.config.send(
+        new GetComplianceDetailsByResourceCommand({
+          ResourceType: r.dc.resourceType,
+          ResourceId: r.resourceId,
+        }),
+      );
+      const result = details.EvaluationResults?.find(
+        (e) => e.EvaluationResultIdentifier?.EvaluationResultQualifier?.ConfigRuleName === rule,
+      );
+      return result?.ComplianceType === 'COMPLIANT' ? true : undefined;
+    });
+  }
+  d.say('Config: every demo resource is COMPLIANT');
+}
+
+/**
+ * Approval requests arrive as SNS messages; decides them like a person would (or lets a person do it).
+ * Returns the errors of the automatic decisions, filled in as they happen.
+ */
+function watchApprovals(d: Demo): string[] {
+  const decided = new Set<string>();
+  const errors: string[] = [];
+  d.sb.onMessage((m) => {
+    const links = approvalLinks(m.message);
+    const link = links[0];
+    if (!link) return;
+    const key = new URL(link).pathname;
+    if (decided.has(key)) return;
+    decided.add(key);
+    d.say(`Approval requested: ${m.subject ?? 'remediation'}`);
+    for (const l of links) d.print(`          ${l}`);
+    if (!d.opts.autoApprove) {
+      d.say('  waiting for a person to open the link and decide (run with --yes to approve automatically)');
+      return;
+    }
+    void decideViaForm(link, 'approve', 'approved by the demo')
+      .then((r) => d.say(`  approved through the review page's form (HTTP ${r.status})`))
+      .catch((err: unknown) => errors.push((err as Error).message));
+  });
+  return errors;
+}
+
+/** Prints the state the execution is in now, and its outcome once it has ended. */
+async function followExecution(
+  d: Demo,
+  run: CaseRun,
+  executionArn: string,
+  desc: DescribeExecutionCommandOutput,
+): Promise<void> {
+  const h = await d.sfn.send(
+    new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 20 }),
+  );
+  const entered = h.events?.find((x) => x.stateEnteredEventDetails?.name)?.stateEnteredEventDetails?.name;
+  if (entered && entered !== run.state && desc.status === 'RUNNING') {
+    run.state = entered;
+    d.say(`    ${run.dc.id}: ${entered}`);
+  }
+  if (desc.status !== 'RUNNING' && run.status !== desc.status) {
+    run.status = desc.status;
+    run.endedAt = Date.now();
+    const output = JSON.parse(desc.output ?? '{}') as {
+      outcome?: { outcome?: string };
+      runbook?: { attempt?: number };
+    };
+    run.outcome = output.outcome?.outcome ?? desc.error ?? desc.status;
+    run.attempts = output.runbook?.attempt ?? 0;
+    d.say(`  ■ ${run.dc.id}: ${run.outcome}${desc.error && !output.outcome ? ` (${desc.cause ?? ''})` : ''}`);
+  }
+}
+
+/** One look at every execution: which case it belongs to, and how far it got. */
+async function pollExecutions(d: Demo, runs: CaseRun[], others: Set<string>): Promise<void> {
+  const list = await d.sfn.send(
+    new ListExecutionsCommand({ stateMachineArn: d.stateMachineArn, maxResults: 100 }),
+  );
+  for (const e of list.executions ?? []) {
+    if (!e.executionArn) continue;
+    const desc = await d.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
+    const input = JSON.parse(desc.input ?? '{}') as { event?: { resourceId?: string } };
+    const run = runs.find((r) => r.resourceId === input.event?.resourceId);
+    if (!run) continue;
+    if (run.executionArn && run.executionArn !== e.executionArn) {
+      // A second execution for the same resource: duplicates should have been absorbed.
+      if (!others.has(e.executionArn)) d.say(`  note: another execution for ${run.resourceId}: ${e.name}`);
+      others.add(e.executionArn);
+      continue;
+    }
+    if (!run.executionArn) {
+      run.executionArn = e.executionArn;
+      run.startedAt = Date.now();
+      d.say(`  ▶ ${run.dc.id}: execution ${e.name} started`);
+    }
+    await followExecution(d, run, e.executionArn, desc);
+  }
+}
+
+/** Polls until every case's execution has ended, or the deadline. */
+async function watchExecutions(d: Demo, runs: CaseRun[]): Promise<void> {
+  d.say('Watching the remediation executions…');
+  const others = new Set<string>();
+  for (;;) {
+    await pollExecutions(d, runs, others);
+    if (runs.every((r) => r.status)) return;
+    if (Date.now() > d.deadline) {
+      const open = runs.filter((r) => !r.status).map((r) => `${r.dc.id} (${r.state ?? 'no execution yet'})`);
+      d.say(`Timed out after ${d.opts.timeoutSeconds}s; still open: ${open.join(', ')}`);
+      return;
+    }
+    await sleep(150);
+  }
+}
+
+/** Each resource against its template: the case's own check, then CloudFormation drift detection. */
+async function checkRestored(d: Demo, runs: CaseRun[]): Promise<void> {
+  d.say('Checking every resource against its template…');
+  for (const r of runs) {
+    r.restored = await r.dc.stillWrong(d.c, r.resourceId);
+    const id = (await d.c.cloudFormation.send(new DetectStackDriftCommand({ StackName: r.dc.stackName })))
+      .StackDriftDetectionId;
+    const drift = await until(`drift detection on ${r.dc.stackName}`, Date.now() + 20_000, async () => {
+      const s = await d.c.cloudFormation.send(
+        new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: id }),
+      );
+      return s.DetectionStatus === 'DETECTION_IN_PROGRESS' ? undefined : s.StackDriftStatus;
+    });
+    if (!r.restored && drift !== 'IN_SYNC') r.restored = `stack drift status ${drift}`;
+    d.say(
+      `  ${r.restored ? '✗' : '✓'} ${r.dc.stackName}: ${r.restored ?? 'matches its template (drift detection IN_SYNC)'}`,
+    );
+  }
+}
+
+/** The summary table; true when every case ended VERIFIED with its resource restored. */
+function summarize(d: Demo, runs: readonly CaseRun[]): boolean {
+  const table = new Table({ head: ['resource', 'drift', 'detected by', 'outcome', 'attempts', 'duration'] });
+  for (const r of runs) {
+    table.push([
+      `${r.dc.resourceType.split('::').pop()} ${r.resourceId}`,
+      r.dc.drift,
+      r.dc.rule ?? 'CloudFormation drift',
+      `${r.outcome ?? 'none'}${r.dc.approval ? ' (approved)' : ''}`,
+      String(r.attempts ?? 0),
+      r.startedAt && r.endedAt ? `${((r.endedAt - r.startedAt) / 1000).toFixed(1)}s` : '—',
+    ]);
+  }
+  d.print(table.toString());
+  const ok = runs.every((r) => r.outcome === 'VERIFIED' && !r.restored);
+  d.say(
+    ok
+      ? 'All drift remediated and verified.'
+      : 'Some cases did not end VERIFIED with the resource restored (see above).',
+  );
+  return ok;
+}
+
+/** The scenario, once the sandbox runs: deploy, wait for Config, inject, watch, check, summarize. */
+async function runScenario(d: Demo): Promise<boolean> {
+  const runs = await deployStacks(d);
+  await waitCompliant(d, runs);
+  const approvalErrors = watchApprovals(d);
+  d.say('Injecting drift through the service APIs, as a person in the console would:');
+  for (const r of runs) {
+    await r.dc.inject(d.c, r.resourceId);
+    d.say(`  ✗ ${r.dc.drift}`);
+  }
+  await watchExecutions(d, runs);
+  for (const e of approvalErrors) d.say(`approval error: ${e}`);
+  await checkRestored(d, runs);
+  return summarize(d, runs);
+}
+
 export async function runDemo(opts: DemoOptions): Promise<boolean> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const t0 = Date.now();
-  const deadline = t0 + opts.timeoutSeconds * 1000;
-  const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(6);
-  const say = (line: string) => print(`${elapsed()}  ${line}`);
-
+  const say = (line: string) => print(`${`${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(6)}  ${line}`);
   const port = (await portFree(opts.port)) ? opts.port : 0;
   say(
     `Starting the sandbox on Node ${process.version} (time scale ${opts.timeScale}: one emulated minute takes ${(60 * opts.timeScale).toFixed(1)} s)…`,
@@ -104,195 +342,16 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
     say(
       `  state machine ${stack.stateMachineArn.split(':').pop()}, ${Object.keys(stack.functions).length} task functions`,
     );
-
-    const cfg = {
-      endpoint: sb.endpoint,
-      region: sb.region,
-      credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
-    };
-    const c: DemoClients = {
-      cloudFormation: new CloudFormationClient(cfg),
-      ec2: new EC2Client(cfg),
-      s3: new S3Client({ ...cfg, forcePathStyle: true }),
-      iam: new IAMClient(cfg),
-      lambda: new LambdaClient(cfg),
-    };
-    const sfn = new SFNClient(cfg);
-    const config = new ConfigServiceClient(cfg);
-
-    say('Deploying the demo stacks…');
-    for (const dc of CASES) {
-      await c.cloudFormation.send(
-        new CreateStackCommand({
-          StackName: dc.stackName,
-          TemplateBody: readFileSync(join(TEMPLATES, dc.template), 'utf8'),
-          Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
-          Tags: IN_SCOPE_TAGS,
-        }),
-      );
-    }
-    const runs: CaseRun[] = [];
-    for (const dc of CASES) {
-      await until(`${dc.stackName} CREATE_COMPLETE`, deadline, async () => {
-        const s = (await c.cloudFormation.send(new DescribeStacksCommand({ StackName: dc.stackName })))
-          .Stacks?.[0];
-        if (s?.StackStatus?.endsWith('FAILED') || s?.StackStatus?.includes('ROLLBACK')) {
-          throw new Error(`${dc.stackName}: ${s.StackStatus} ${s.StackStatusReason ?? ''}`);
-        }
-        return s?.StackStatus === 'CREATE_COMPLETE' ? true : undefined;
-      });
-      const resourceId = await physicalIdOf(c, dc);
-      runs.push({ dc, resourceId });
-      say(`  ${dc.stackName.padEnd(22)} ${dc.resourceType.padEnd(24)} ${resourceId}`);
-    }
-
-    // Let Config record the compliant state first, so what follows is a real compliance change.
-    for (const r of runs) {
-      const rule = r.dc.rule;
-      if (!rule) continue;
-      await until(`${rule} to evaluate ${r.resourceId}`, deadline, async () => {
-        const d = await config.send(
-          new GetComplianceDetailsByResourceCommand({
-            ResourceType: r.dc.resourceType,
-            ResourceId: r.resourceId,
-          }),
-        );
-        const result = d.EvaluationResults?.find(
-          (e) => e.EvaluationResultIdentifier?.EvaluationResultQualifier?.ConfigRuleName === rule,
-        );
-        return result?.ComplianceType === 'COMPLIANT' ? true : undefined;
-      });
-    }
-    say('Config: every demo resource is COMPLIANT');
-
-    // Approval requests arrive as SNS messages; decide them like a person would (or let a person do it).
-    const decided = new Set<string>();
-    const approvalErrors: string[] = [];
-    sb.onMessage((m) => {
-      const links = approvalLinks(m.message);
-      if (links.length === 0) return;
-      const link = links[0] ?? '';
-      const key = new URL(link).pathname;
-      if (decided.has(key)) return;
-      decided.add(key);
-      say(`Approval requested: ${m.subject ?? 'remediation'}`);
-      for (const l of links) print(`          ${l}`);
-      if (!opts.autoApprove) {
-        say('  waiting for a person to open the link and decide (run with --yes to approve automatically)');
-        return;
-      }
-      void decideViaForm(link, 'approve', 'approved by the demo')
-        .then((r) => say(`  approved through the review page's form (HTTP ${r.status})`))
-        .catch((err: unknown) => approvalErrors.push((err as Error).message));
+    const deadline = t0 + opts.timeoutSeconds * 1000;
+    return await runScenario({
+      opts,
+      print,
+      say,
+      deadline,
+      sb,
+      stateMachineArn: stack.stateMachineArn,
+      ...clientsFor(sb),
     });
-
-    say('Injecting drift through the service APIs, as a person in the console would:');
-    for (const r of runs) {
-      await r.dc.inject(c, r.resourceId);
-      say(`  ✗ ${r.dc.drift}`);
-    }
-
-    say('Watching the remediation executions…');
-    const openSince = new Map<string, number>();
-    for (;;) {
-      const list = await sfn.send(
-        new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn, maxResults: 100 }),
-      );
-      for (const e of list.executions ?? []) {
-        if (!e.executionArn) continue;
-        const d = await sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
-        const input = JSON.parse(d.input ?? '{}') as { event?: { resourceId?: string } };
-        const run = runs.find((r) => r.resourceId === input.event?.resourceId);
-        if (!run) continue;
-        if (run.executionArn && run.executionArn !== e.executionArn) {
-          // A second execution for the same resource: duplicates should have been absorbed.
-          if (!openSince.has(e.executionArn))
-            say(`  note: another execution for ${run.resourceId}: ${e.name}`);
-          openSince.set(e.executionArn, Date.now());
-          continue;
-        }
-        if (!run.executionArn) {
-          run.executionArn = e.executionArn;
-          run.startedAt = Date.now();
-          say(`  ▶ ${run.dc.id}: execution ${e.name} started`);
-        }
-        const h = await sfn.send(
-          new GetExecutionHistoryCommand({
-            executionArn: e.executionArn,
-            reverseOrder: true,
-            maxResults: 20,
-          }),
-        );
-        const entered = h.events?.find((x) => x.stateEnteredEventDetails?.name)?.stateEnteredEventDetails
-          ?.name;
-        if (entered && entered !== run.state && d.status === 'RUNNING') {
-          run.state = entered;
-          say(`    ${run.dc.id}: ${entered}`);
-        }
-        if (d.status !== 'RUNNING' && run.status !== d.status) {
-          run.status = d.status;
-          run.endedAt = Date.now();
-          const output = JSON.parse(d.output ?? '{}') as {
-            outcome?: { outcome?: string };
-            runbook?: { attempt?: number };
-          };
-          run.outcome = output.outcome?.outcome ?? d.error ?? d.status;
-          run.attempts = output.runbook?.attempt ?? 0;
-          say(`  ■ ${run.dc.id}: ${run.outcome}${d.error && !output.outcome ? ` (${d.cause ?? ''})` : ''}`);
-        }
-      }
-      if (runs.every((r) => r.status)) break;
-      if (Date.now() > deadline) {
-        say(
-          `Timed out after ${opts.timeoutSeconds}s; still open: ${runs
-            .filter((r) => !r.status)
-            .map((r) => `${r.dc.id} (${r.state ?? 'no execution yet'})`)
-            .join(', ')}`,
-        );
-        break;
-      }
-      await sleep(150);
-    }
-    for (const e of approvalErrors) say(`approval error: ${e}`);
-
-    say('Checking every resource against its template…');
-    for (const r of runs) {
-      r.restored = await r.dc.stillWrong(c, r.resourceId);
-      const id = (await c.cloudFormation.send(new DetectStackDriftCommand({ StackName: r.dc.stackName })))
-        .StackDriftDetectionId;
-      const drift = await until(`drift detection on ${r.dc.stackName}`, Date.now() + 20_000, async () => {
-        const s = await c.cloudFormation.send(
-          new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: id }),
-        );
-        return s.DetectionStatus === 'DETECTION_IN_PROGRESS' ? undefined : s.StackDriftStatus;
-      });
-      if (!r.restored && drift !== 'IN_SYNC') r.restored = `stack drift status ${drift}`;
-      say(
-        `  ${r.restored ? '✗' : '✓'} ${r.dc.stackName}: ${r.restored ?? 'matches its template (drift detection IN_SYNC)'}`,
-      );
-    }
-
-    const table = new Table({
-      head: ['resource', 'drift', 'detected by', 'outcome', 'attempts', 'duration'],
-    });
-    for (const r of runs) {
-      table.push([
-        `${r.dc.resourceType.split('::').pop()} ${r.resourceId}`,
-        r.dc.drift,
-        r.dc.rule ?? 'CloudFormation drift',
-        `${r.outcome ?? 'none'}${r.dc.approval ? ' (approved)' : ''}`,
-        String(r.attempts ?? 0),
-        r.startedAt && r.endedAt ? `${((r.endedAt - r.startedAt) / 1000).toFixed(1)}s` : '—',
-      ]);
-    }
-    print(table.toString());
-    const ok = runs.every((r) => r.outcome === 'VERIFIED' && !r.restored);
-    say(
-      ok
-        ? 'All drift remediated and verified.'
-        : 'Some cases did not end VERIFIED with the resource restored (see above).',
-    );
-    return ok;
   } finally {
     // Shutdown waits for in-flight handler calls; never let it hold the demo's result hostage.
     const stopped = await Promise.race([sb.stop().then(() => true), sleep(5000).then(() => false)]);

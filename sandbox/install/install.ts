@@ -85,35 +85,272 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : v === undefined || v === null ? undefined : JSON.stringify(v);
 }
 
-export async function installRemediationStack(
-  sb: Sandbox,
-  opts: InstallOptions = {},
-): Promise<InstalledStack> {
-  const policyFile = resolvePath(opts.policyFile ?? 'runbooks/policy.yaml');
-  const { template, stackName } = opts.template
-    ? { template: opts.template, stackName: 'DriftRemediation' }
-    : await synthesizeRemediationTemplate({ policyFile });
-  const { region, accountId } = sb;
-  const call = (service: string, op: string, input: Props) => sb.context.call(service, op, input);
-  const resources = new Map<string, InstalledResource>();
-  const notEmulated: Record<string, number> = {};
-  const functions: Record<string, string> = {};
-  const fnEnv: Record<string, string> = {};
-  const approvalBaseUrl = sb.endpoint;
-  /** Resources whose wiring needs the functions registered first (resolved once, in the main pass). */
-  const deferred: Array<{ logicalId: string; type: string; props: Props }> = [];
-  const pendingFunctions: Array<{
-    logicalId: string;
-    name: string;
-    arn: string;
-    task: string;
-    props: Props;
-  }> = [];
+/** One resource of the template, its properties resolved. */
+interface Res {
+  logicalId: string;
+  type: string;
+  props: Props;
+  metadata?: Record<string, unknown>;
+}
+
+interface PendingFunction {
+  logicalId: string;
+  name: string;
+  arn: string;
+  task: string;
+  props: Props;
+}
+
+/** What the install builds up while it creates the template's resources in order. */
+interface Install {
+  sb: Sandbox;
+  stackName: string;
+  resources: Map<string, InstalledResource>;
+  notEmulated: Record<string, number>;
+  /** task name → function name */
+  functions: Record<string, string>;
+  /** The handlers' environment (one process: every function must agree on each key). */
+  fnEnv: Record<string, string>;
+  /** Resources whose wiring needs the functions registered first (resolved after the main pass). */
+  deferred: Res[];
+  pendingFunctions: PendingFunction[];
+  approvalBaseUrl: string;
+}
+
+const call = (i: Install, service: string, op: string, input: Props) => i.sb.context.call(service, op, input);
+const put = (i: Install, r: Res, physicalId: string, attributes: Record<string, string> = {}) => {
+  i.resources.set(r.logicalId, { logicalId: r.logicalId, type: r.type, physicalId, attributes });
+};
+const arnOf = (i: Install, service: string, resource: string) =>
+  `arn:aws:${service}:${i.sb.region}:${i.sb.accountId}:${resource}`;
+const nameOf = (i: Install, r: Res, key: string, max: number) =>
+  str(r.props[key]) ?? physicalName(i.stackName, r.logicalId, max);
+const jsonText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+async function createTable(i: Install, r: Res): Promise<void> {
+  const { props } = r;
+  const name = nameOf(i, r, 'TableName', 255);
+  await call(i, 'dynamodb', 'CreateTable', {
+    TableName: name,
+    KeySchema: props.KeySchema,
+    AttributeDefinitions: props.AttributeDefinitions,
+    BillingMode: props.BillingMode ?? 'PAY_PER_REQUEST',
+    ...(props.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: props.GlobalSecondaryIndexes } : {}),
+    ...(props.LocalSecondaryIndexes ? { LocalSecondaryIndexes: props.LocalSecondaryIndexes } : {}),
+    ...(props.ProvisionedThroughput ? { ProvisionedThroughput: props.ProvisionedThroughput } : {}),
+  });
+  put(i, r, name, {
+    Arn: arnOf(i, 'dynamodb', `table/${name}`),
+    StreamArn: arnOf(i, 'dynamodb', `table/${name}/stream/local`),
+  });
+}
+
+async function createQueue(i: Install, r: Res): Promise<void> {
+  const name = nameOf(i, r, 'QueueName', 80);
+  const attributes: Record<string, string> = {};
+  for (const key of [
+    'VisibilityTimeout',
+    'MessageRetentionPeriod',
+    'DelaySeconds',
+    'ReceiveMessageWaitTimeSeconds',
+  ]) {
+    if (r.props[key] !== undefined) attributes[key] = String(r.props[key]);
+  }
+  if (r.props.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(r.props.RedrivePolicy);
+  const out = await call(i, 'sqs', 'CreateQueue', { QueueName: name, Attributes: attributes });
+  put(i, r, String(out.QueueUrl), {
+    Arn: arnOf(i, 'sqs', name),
+    QueueName: name,
+    QueueUrl: String(out.QueueUrl),
+  });
+}
+
+async function createTopic(i: Install, r: Res): Promise<void> {
+  const name = nameOf(i, r, 'TopicName', 256);
+  const topicArn = String((await call(i, 'sns', 'CreateTopic', { Name: name })).TopicArn);
+  put(i, r, topicArn, { TopicName: name, TopicArn: topicArn });
+  for (const s of (r.props.Subscription as Array<{ Endpoint: string; Protocol: string }> | undefined) ?? []) {
+    await call(i, 'sns', 'Subscribe', { TopicArn: topicArn, Protocol: s.Protocol, Endpoint: s.Endpoint });
+  }
+}
+
+async function createSubscription(i: Install, r: Res): Promise<void> {
+  const { TopicArn, Protocol, Endpoint } = r.props;
+  const out = await call(i, 'sns', 'Subscribe', { TopicArn, Protocol, Endpoint });
+  put(i, r, String(out.SubscriptionArn ?? `${TopicArn}:${shortId()}`));
+}
+
+async function createSecret(i: Install, r: Res): Promise<void> {
+  const name = nameOf(i, r, 'Name', 256);
+  const secret =
+    typeof r.props.SecretString === 'string' ? r.props.SecretString : randomBytes(48).toString('base64url');
+  const out = await call(i, 'secretsmanager', 'CreateSecret', { Name: name, SecretString: secret });
+  put(i, r, String(out.ARN), { Id: String(out.ARN) });
+}
+
+async function createDocument(i: Install, r: Res): Promise<void> {
+  const name = nameOf(i, r, 'Name', 128);
+  const format = str(r.props.DocumentFormat) ?? 'JSON';
+  await call(i, 'ssm', 'CreateDocument', {
+    Name: name,
+    Content: jsonText(r.props.Content),
+    DocumentType: r.props.DocumentType ?? 'Command',
+    // Object content from the template is JSON whatever the declared format.
+    DocumentFormat: typeof r.props.Content === 'string' ? format : 'JSON',
+  });
+  put(i, r, name);
+}
+
+async function createConfigRule(i: Install, r: Res): Promise<void> {
+  const { props } = r;
+  const name = nameOf(i, r, 'ConfigRuleName', 128);
+  await call(i, 'config', 'PutConfigRule', {
+    ConfigRule: {
+      ConfigRuleName: name,
+      Source: props.Source,
+      ...(props.Scope ? { Scope: props.Scope } : {}),
+      ...(props.InputParameters ? { InputParameters: jsonText(props.InputParameters) } : {}),
+      ...(props.MaximumExecutionFrequency
+        ? { MaximumExecutionFrequency: props.MaximumExecutionFrequency }
+        : {}),
+    },
+  });
+  put(i, r, name, {
+    Arn: arnOf(i, 'config', `config-rule/${name}`),
+    ConfigRuleId: name,
+    'Compliance.Type': 'INSUFFICIENT_DATA',
+  });
+}
+
+/** Records a task function (registered once every resource exists) and merges its environment. */
+async function recordFunction(i: Install, r: Res): Promise<void> {
+  const task = r.metadata?.[TASK_METADATA] as string | undefined;
+  const name = nameOf(i, r, 'FunctionName', 64);
+  const fnArn = arnOf(i, 'lambda', `function:${name}`);
+  put(i, r, name, { Arn: fnArn });
+  if (!task) {
+    const key = `${r.type} (no ${TASK_METADATA} metadata)`;
+    i.notEmulated[key] = (i.notEmulated[key] ?? 0) + 1;
+    return;
+  }
+  i.pendingFunctions.push({ logicalId: r.logicalId, name, arn: fnArn, task, props: r.props });
+  i.functions[task] = name;
+  const vars = (r.props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  for (const [k, v] of Object.entries(vars)) {
+    const value = String(v);
+    if (i.fnEnv[k] !== undefined && i.fnEnv[k] !== value) {
+      throw new Error(
+        `functions disagree on ${k} (${i.fnEnv[k]} vs ${value}); the sandbox runs all handlers in one process`,
+      );
+    }
+    i.fnEnv[k] = value;
+  }
+}
+
+async function recordFunctionUrl(i: Install, r: Res): Promise<void> {
+  const url = `${i.approvalBaseUrl}/`;
+  put(i, r, url, { FunctionUrl: url, FunctionArn: String(r.props.TargetFunctionArn) });
+  i.deferred.push(r);
+}
+
+async function recordEventSourceMapping(i: Install, r: Res): Promise<void> {
+  put(i, r, `esm-${shortId()}`);
+  i.deferred.push(r);
+}
+
+async function createEventRule(i: Install, r: Res): Promise<void> {
+  const { props } = r;
+  const name = nameOf(i, r, 'Name', 64);
+  await call(i, 'events', 'PutRule', {
+    Name: name,
+    ...(props.EventPattern ? { EventPattern: jsonText(props.EventPattern) } : {}),
+    ...(props.ScheduleExpression ? { ScheduleExpression: props.ScheduleExpression } : {}),
+    State: props.State ?? 'ENABLED',
+  });
+  const targets = (props.Targets as Array<Record<string, unknown>> | undefined) ?? [];
+  if (targets.length) {
+    await call(i, 'events', 'PutTargets', {
+      Rule: name,
+      Targets: targets.map((t) => ({
+        Id: t.Id,
+        Arn: t.Arn,
+        ...(t.Input ? { Input: t.Input } : {}),
+        ...(t.InputPath ? { InputPath: t.InputPath } : {}),
+      })),
+    });
+  }
+  put(i, r, name, { Arn: arnOf(i, 'events', `rule/${name}`) });
+}
+
+async function createSchedule(i: Install, r: Res): Promise<void> {
+  const { props } = r;
+  const name = nameOf(i, r, 'Name', 64);
+  const target = (props.Target ?? {}) as Props;
+  const out = await call(i, 'scheduler', 'CreateSchedule', {
+    Name: name,
+    ...(props.GroupName ? { GroupName: props.GroupName } : {}),
+    ScheduleExpression: props.ScheduleExpression,
+    ...(props.ScheduleExpressionTimezone
+      ? { ScheduleExpressionTimezone: props.ScheduleExpressionTimezone }
+      : {}),
+    State: props.State ?? 'ENABLED',
+    Target: { Arn: target.Arn, RoleArn: target.RoleArn, ...(target.Input ? { Input: target.Input } : {}) },
+  });
+  put(i, r, name, { Arn: String(out.ScheduleArn) });
+}
+
+async function createStateMachine(i: Install, r: Res): Promise<void> {
+  const { props } = r;
+  const name = nameOf(i, r, 'StateMachineName', 80);
+  const definition =
+    typeof props.DefinitionString === 'string' ? props.DefinitionString : JSON.stringify(props.Definition);
+  const out = await call(i, 'stepfunctions', 'CreateStateMachine', {
+    name,
+    definition,
+    roleArn: props.RoleArn,
+    type: props.StateMachineType ?? 'STANDARD',
+    ...(props.LoggingConfiguration ? { loggingConfiguration: props.LoggingConfiguration } : {}),
+    ...(props.TracingConfiguration ? { tracingConfiguration: props.TracingConfiguration } : {}),
+  });
+  put(i, r, String(out.stateMachineArn), { Arn: String(out.stateMachineArn), Name: name });
+}
+
+/** A type with nothing to emulate: a placeholder id and attributes, so references to it still resolve. */
+async function recordPlaceholder(i: Install, r: Res): Promise<void> {
+  const { props, type } = r;
+  i.notEmulated[type] = (i.notEmulated[type] ?? 0) + 1;
+  const name =
+    str(props.RoleName ?? props.LogGroupName ?? props.AlarmName ?? props.DashboardName) ??
+    physicalName(i.stackName, r.logicalId, 64);
+  put(i, r, name, placeholderAttributes(type, name, i.sb.region, i.sb.accountId));
+  if (!NOT_EMULATED.has(type) && !type.startsWith('Custom::'))
+    i.sb.context.log(`install: ${type} ${r.logicalId} is not emulated`);
+}
+
+/** How each emulated resource type is installed (any other type: recordPlaceholder). */
+const INSTALLERS: Record<string, (i: Install, r: Res) => Promise<void>> = {
+  'AWS::DynamoDB::Table': createTable,
+  'AWS::SQS::Queue': createQueue,
+  'AWS::SNS::Topic': createTopic,
+  'AWS::SNS::Subscription': createSubscription,
+  'AWS::SecretsManager::Secret': createSecret,
+  'AWS::SSM::Document': createDocument,
+  'AWS::Config::ConfigRule': createConfigRule,
+  'AWS::Lambda::Function': recordFunction,
+  'AWS::Lambda::Url': recordFunctionUrl,
+  'AWS::Lambda::EventSourceMapping': recordEventSourceMapping,
+  'AWS::Events::Rule': createEventRule,
+  'AWS::Scheduler::Schedule': createSchedule,
+  'AWS::StepFunctions::StateMachine': createStateMachine,
+};
+
+/** Creates every included resource of the template in dependency order. */
+async function createResources(i: Install, template: CfnTemplate): Promise<void> {
   const base = {
-    region,
-    accountId,
-    stackName,
-    resources,
+    region: i.sb.region,
+    accountId: i.sb.accountId,
+    stackName: i.stackName,
+    resources: i.resources,
     ...(template.Parameters ? { parameters: template.Parameters } : {}),
   };
   const conditions = evaluateConditions(template, base);
@@ -122,247 +359,35 @@ export async function installRemediationStack(
     conditions,
     ...(template.Mappings ? { mappings: template.Mappings } : {}),
   };
-
-  const arn = (service: string, resource: string, withRegion = true) =>
-    `arn:aws:${service}:${withRegion ? region : ''}:${accountId}:${resource}`;
-
   for (const logicalId of deploymentOrder(template, conditions)) {
     const def = template.Resources[logicalId];
     if (!def || !included(def.Condition, conditions)) continue;
-    const type = def.Type;
-    const props: Props = resolveProperties(def, ctx);
-    const put = (physicalId: string, attributes: Record<string, string> = {}) => {
-      resources.set(logicalId, { logicalId, type, physicalId, attributes });
+    const r: Res = {
+      logicalId,
+      type: def.Type,
+      props: resolveProperties(def, ctx),
+      ...(def.Metadata ? { metadata: def.Metadata } : {}),
     };
-
-    switch (type) {
-      case 'AWS::DynamoDB::Table': {
-        const name = str(props.TableName) ?? physicalName(stackName, logicalId, 255);
-        await call('dynamodb', 'CreateTable', {
-          TableName: name,
-          KeySchema: props.KeySchema,
-          AttributeDefinitions: props.AttributeDefinitions,
-          BillingMode: props.BillingMode ?? 'PAY_PER_REQUEST',
-          ...(props.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: props.GlobalSecondaryIndexes } : {}),
-          ...(props.LocalSecondaryIndexes ? { LocalSecondaryIndexes: props.LocalSecondaryIndexes } : {}),
-          ...(props.ProvisionedThroughput ? { ProvisionedThroughput: props.ProvisionedThroughput } : {}),
-        });
-        put(name, {
-          Arn: arn('dynamodb', `table/${name}`),
-          StreamArn: arn('dynamodb', `table/${name}/stream/local`),
-        });
-        break;
-      }
-      case 'AWS::SQS::Queue': {
-        const name = str(props.QueueName) ?? physicalName(stackName, logicalId, 80);
-        const attributes: Record<string, string> = {};
-        for (const key of [
-          'VisibilityTimeout',
-          'MessageRetentionPeriod',
-          'DelaySeconds',
-          'ReceiveMessageWaitTimeSeconds',
-        ]) {
-          if (props[key] !== undefined) attributes[key] = String(props[key]);
-        }
-        if (props.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(props.RedrivePolicy);
-        const r = await call('sqs', 'CreateQueue', { QueueName: name, Attributes: attributes });
-        put(String(r.QueueUrl), { Arn: arn('sqs', name), QueueName: name, QueueUrl: String(r.QueueUrl) });
-        break;
-      }
-      case 'AWS::SNS::Topic': {
-        const name = str(props.TopicName) ?? physicalName(stackName, logicalId, 256);
-        const r = await call('sns', 'CreateTopic', { Name: name });
-        const topicArn = String(r.TopicArn);
-        put(topicArn, { TopicName: name, TopicArn: topicArn });
-        for (const s of (props.Subscription as Array<{ Endpoint: string; Protocol: string }> | undefined) ??
-          []) {
-          await call('sns', 'Subscribe', { TopicArn: topicArn, Protocol: s.Protocol, Endpoint: s.Endpoint });
-        }
-        break;
-      }
-      case 'AWS::SNS::Subscription': {
-        const r = await call('sns', 'Subscribe', {
-          TopicArn: props.TopicArn,
-          Protocol: props.Protocol,
-          Endpoint: props.Endpoint,
-        });
-        put(String(r.SubscriptionArn ?? `${props.TopicArn}:${shortId()}`));
-        break;
-      }
-      case 'AWS::SecretsManager::Secret': {
-        const name = str(props.Name) ?? physicalName(stackName, logicalId, 256);
-        const secret =
-          typeof props.SecretString === 'string' ? props.SecretString : randomBytes(48).toString('base64url');
-        const r = await call('secretsmanager', 'CreateSecret', { Name: name, SecretString: secret });
-        put(String(r.ARN), { Id: String(r.ARN) });
-        break;
-      }
-      case 'AWS::SSM::Document': {
-        const name = str(props.Name) ?? physicalName(stackName, logicalId, 128);
-        const format = str(props.DocumentFormat) ?? 'JSON';
-        const content = typeof props.Content === 'string' ? props.Content : JSON.stringify(props.Content);
-        await call('ssm', 'CreateDocument', {
-          Name: name,
-          Content: content,
-          DocumentType: props.DocumentType ?? 'Command',
-          // Object content from the template is JSON whatever the declared format.
-          DocumentFormat: typeof props.Content === 'string' ? format : 'JSON',
-        });
-        put(name);
-        break;
-      }
-      case 'AWS::Config::ConfigRule': {
-        const name = str(props.ConfigRuleName) ?? physicalName(stackName, logicalId, 128);
-        await call('config', 'PutConfigRule', {
-          ConfigRule: {
-            ConfigRuleName: name,
-            Source: props.Source,
-            ...(props.Scope ? { Scope: props.Scope } : {}),
-            ...(props.InputParameters
-              ? {
-                  InputParameters:
-                    typeof props.InputParameters === 'string'
-                      ? props.InputParameters
-                      : JSON.stringify(props.InputParameters),
-                }
-              : {}),
-            ...(props.MaximumExecutionFrequency
-              ? { MaximumExecutionFrequency: props.MaximumExecutionFrequency }
-              : {}),
-          },
-        });
-        put(name, {
-          Arn: arn('config', `config-rule/${name}`),
-          ConfigRuleId: name,
-          'Compliance.Type': 'INSUFFICIENT_DATA',
-        });
-        break;
-      }
-      case 'AWS::Lambda::Function': {
-        const task = (def.Metadata?.[TASK_METADATA] as string | undefined) ?? undefined;
-        const name = str(props.FunctionName) ?? physicalName(stackName, logicalId, 64);
-        const fnArn = arn('lambda', `function:${name}`);
-        put(name, { Arn: fnArn });
-        if (!task) {
-          notEmulated[`${type} (no ${TASK_METADATA} metadata)`] =
-            (notEmulated[`${type} (no ${TASK_METADATA} metadata)`] ?? 0) + 1;
-          break;
-        }
-        pendingFunctions.push({ logicalId, name, arn: fnArn, task, props });
-        functions[task] = name;
-        const vars = ((props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
-          {}) as Record<string, unknown>;
-        for (const [k, v] of Object.entries(vars)) {
-          const value = String(v);
-          if (fnEnv[k] !== undefined && fnEnv[k] !== value) {
-            throw new Error(
-              `functions disagree on ${k} (${fnEnv[k]} vs ${value}); the sandbox runs all handlers in one process`,
-            );
-          }
-          fnEnv[k] = value;
-        }
-        break;
-      }
-      case 'AWS::Lambda::Url': {
-        const url = `${approvalBaseUrl}/`;
-        put(url, { FunctionUrl: url, FunctionArn: String(props.TargetFunctionArn) });
-        deferred.push({ logicalId, type, props });
-        break;
-      }
-      case 'AWS::Lambda::EventSourceMapping': {
-        put(`esm-${shortId()}`);
-        deferred.push({ logicalId, type, props });
-        break;
-      }
-      case 'AWS::Events::Rule': {
-        const name = str(props.Name) ?? physicalName(stackName, logicalId, 64);
-        await call('events', 'PutRule', {
-          Name: name,
-          ...(props.EventPattern
-            ? {
-                EventPattern:
-                  typeof props.EventPattern === 'string'
-                    ? props.EventPattern
-                    : JSON.stringify(props.EventPattern),
-              }
-            : {}),
-          ...(props.ScheduleExpression ? { ScheduleExpression: props.ScheduleExpression } : {}),
-          State: props.State ?? 'ENABLED',
-        });
-        const targets = (props.Targets as Array<Record<string, unknown>> | undefined) ?? [];
-        if (targets.length) {
-          await call('events', 'PutTargets', {
-            Rule: name,
-            Targets: targets.map((t) => ({
-              Id: t.Id,
-              Arn: t.Arn,
-              ...(t.Input ? { Input: t.Input } : {}),
-              ...(t.InputPath ? { InputPath: t.InputPath } : {}),
-            })),
-          });
-        }
-        put(name, { Arn: arn('events', `rule/${name}`) });
-        break;
-      }
-      case 'AWS::Scheduler::Schedule': {
-        const name = str(props.Name) ?? physicalName(stackName, logicalId, 64);
-        const target = (props.Target ?? {}) as Props;
-        const r = await call('scheduler', 'CreateSchedule', {
-          Name: name,
-          ...(props.GroupName ? { GroupName: props.GroupName } : {}),
-          ScheduleExpression: props.ScheduleExpression,
-          ...(props.ScheduleExpressionTimezone
-            ? { ScheduleExpressionTimezone: props.ScheduleExpressionTimezone }
-            : {}),
-          State: props.State ?? 'ENABLED',
-          Target: {
-            Arn: target.Arn,
-            RoleArn: target.RoleArn,
-            ...(target.Input ? { Input: target.Input } : {}),
-          },
-        });
-        put(name, { Arn: String(r.ScheduleArn) });
-        break;
-      }
-      case 'AWS::StepFunctions::StateMachine': {
-        const name = str(props.StateMachineName) ?? physicalName(stackName, logicalId, 80);
-        const definition =
-          typeof props.DefinitionString === 'string'
-            ? props.DefinitionString
-            : JSON.stringify(props.Definition);
-        const r = await call('stepfunctions', 'CreateStateMachine', {
-          name,
-          definition,
-          roleArn: props.RoleArn,
-          type: props.StateMachineType ?? 'STANDARD',
-          ...(props.LoggingConfiguration ? { loggingConfiguration: props.LoggingConfiguration } : {}),
-          ...(props.TracingConfiguration ? { tracingConfiguration: props.TracingConfiguration } : {}),
-        });
-        put(String(r.stateMachineArn), { Arn: String(r.stateMachineArn), Name: name });
-        break;
-      }
-      default: {
-        notEmulated[type] = (notEmulated[type] ?? 0) + 1;
-        const name =
-          str(props.RoleName ?? props.LogGroupName ?? props.AlarmName ?? props.DashboardName) ??
-          physicalName(stackName, logicalId, 64);
-        put(name, placeholderAttributes(type, name, region, accountId));
-        if (!NOT_EMULATED.has(type) && !type.startsWith('Custom::'))
-          sb.context.log(`install: ${type} ${logicalId} is not emulated`);
-      }
-    }
+    await (INSTALLERS[def.Type] ?? recordPlaceholder)(i, r);
   }
+}
 
-  // The handlers' environment: the template's values, pointed at the sandbox.
-  Object.assign(process.env, fnEnv, {
+/** Sets the handlers' environment (the template's, pointed at the sandbox) and registers each handler. */
+async function registerHandlers(
+  i: Install,
+  policyFile: string,
+  logLevel: InstallOptions['logLevel'],
+): Promise<void> {
+  const { sb } = i;
+  Object.assign(process.env, i.fnEnv, {
     AWS_ENDPOINT_URL: sb.endpoint,
-    AWS_REGION: region,
-    AWS_DEFAULT_REGION: region,
+    AWS_REGION: sb.region,
+    AWS_DEFAULT_REGION: sb.region,
     AWS_ACCESS_KEY_ID: 'sandbox',
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: opts.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_LOG_LEVEL: logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     // In AWS the policy JSON is bundled next to the handler; here it is the same JSON, in a temp dir.
     POLICY_FILE: bundledPolicyFor(policyFile),
   });
@@ -372,8 +397,7 @@ export async function installRemediationStack(
   const { clearSigningKeyCache } = await import('../../tasks/shared/approvals/signing');
   setClientDefaults(sb.requestHandler ? { requestHandler: sb.requestHandler } : {});
   clearSigningKeyCache();
-
-  for (const f of pendingFunctions) {
+  for (const f of i.pendingFunctions) {
     const mod = (await import(`../../tasks/${f.task}/handler.ts`)) as { handler?: Handler };
     const handler = mod.handler;
     if (typeof handler !== 'function') throw new Error(`tasks/${f.task}/handler.ts exports no handler`);
@@ -382,13 +406,16 @@ export async function installRemediationStack(
     sb.registerFunction({
       name: f.name,
       arn: f.arn,
-      env: fnEnv,
+      env: i.fnEnv,
       invoke: (payload) => handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),
     });
   }
+}
 
-  // Wiring that needs the functions registered: event source mappings and the approval URL.
-  for (const { logicalId, type, props } of deferred) {
+/** Wiring that needs the functions registered: event source mappings and the approval URL. */
+function wireDeferred(i: Install): void {
+  const { sb } = i;
+  for (const { logicalId, type, props } of i.deferred) {
     if (type === 'AWS::Lambda::EventSourceMapping') {
       const sqs = sqsOf(sb.context);
       if (!sqs) throw new Error('install: the sandbox has no SQS module for event source mapping');
@@ -412,16 +439,40 @@ export async function installRemediationStack(
       sb.registerHttpRoute('/approvals', (req) => invokeFunctionUrl(sb, target, req));
     }
   }
+}
 
+export async function installRemediationStack(
+  sb: Sandbox,
+  opts: InstallOptions = {},
+): Promise<InstalledStack> {
+  const policyFile = resolvePath(opts.policyFile ?? 'runbooks/policy.yaml');
+  const { template, stackName } = opts.template
+    ? { template: opts.template, stackName: 'DriftRemediation' }
+    : await synthesizeRemediationTemplate({ policyFile });
+  const i: Install = {
+    sb,
+    stackName,
+    resources: new Map(),
+    notEmulated: {},
+    functions: {},
+    fnEnv: {},
+    deferred: [],
+    pendingFunctions: [],
+    approvalBaseUrl: sb.endpoint,
+  };
+  await createResources(i, template);
+  await registerHandlers(i, policyFile, opts.logLevel);
+  wireDeferred(i);
+  const { resources } = i;
   const sm = [...resources.values()].find((r) => r.type === 'AWS::StepFunctions::StateMachine');
   if (!sm) throw new Error('install: the template has no state machine');
   return {
     stackName,
     stateMachineArn: sm.physicalId,
-    functions,
+    functions: i.functions,
     resources,
-    notEmulated,
-    approvalBaseUrl,
+    notEmulated: i.notEmulated,
+    approvalBaseUrl: i.approvalBaseUrl,
     template,
     find: (type, hint) =>
       [...resources.values()].find(

@@ -366,36 +366,47 @@ function subject(text: string): string {
   return text.replace(/[^\x20-\x7E]/g, '?').slice(0, 100);
 }
 
-export async function recordOutcome(
-  input: RecordOutcomeInput,
-  deps: RecordOutcomeDeps,
-): Promise<OutcomeRecord> {
-  const { outcome, execution, event, plan, runbook, verification, error } = input;
-  const now = deps.now();
+/** Where the outcome item goes and when: the resource key and the (retry-stable) recordedAt. */
+async function outcomeKey(input: RecordOutcomeInput, deps: RecordOutcomeDeps, now: Date) {
+  const { execution, event, plan } = input;
   const resourceKey = event ? resourceKeyOf(event) : (plan?.resourceKey ?? `unknown#${execution.name}`);
   const recordedAt = input.enteredTime
     ? new Date(input.enteredTime).toISOString()
     : ((await previousRecordedAt(deps, resourceKey, execution.name, execution.startTime)) ??
       now.toISOString());
-  const reason = scrub(reasonFor(input));
-  const approvalId = approvalIdFor(execution.id);
-  const startedMs = Date.parse(execution.startTime);
-  const remediated = runbook?.phase === 'succeeded';
-  const documentName = runbook?.documentName ?? plan?.runbook?.documentName;
+  return { resourceKey, recordedAt };
+}
 
+/** What every notification and the item share. */
+interface Recorded {
+  resourceKey: string;
+  recordedAt: string;
+  reason: string;
+  approvalId: string;
+  documentName: string | undefined;
+  remediated: boolean;
+}
+
+async function putOutcomeItem(
+  input: RecordOutcomeInput,
+  deps: RecordOutcomeDeps,
+  r: Recorded,
+): Promise<void> {
+  const { outcome, execution, event, plan, runbook, verification, error } = input;
+  const startedMs = Date.parse(execution.startTime);
   await putOutcome(deps.ddb, deps.outcomesTable, {
-    resourceKey,
+    resourceKey: r.resourceKey,
     executionName: execution.name,
     outcome,
-    reason,
-    recordedAt,
+    reason: r.reason,
+    recordedAt: r.recordedAt,
     executionArn: execution.id,
     ruleName: event?.configRuleName,
-    runbook: documentName,
+    runbook: r.documentName,
     attempts: runbook?.attempt ?? 0,
-    remediated,
-    approval: await withDecisionOrigin(deps, approvalAudit(input, approvalId)),
-    durationMs: Number.isNaN(startedMs) ? undefined : Math.max(0, Date.parse(recordedAt) - startedMs),
+    remediated: r.remediated,
+    approval: await withDecisionOrigin(deps, approvalAudit(input, r.approvalId)),
+    durationMs: Number.isNaN(startedMs) ? undefined : Math.max(0, Date.parse(r.recordedAt) - startedMs),
     extra: {
       recordedBy: RECORDED_BY,
       eventId: event?.eventId,
@@ -411,64 +422,95 @@ export async function recordOutcome(
       errorName: error ? scrub(error.Error).slice(0, 256) : undefined,
     },
   });
+}
 
-  if (outcome === 'EXPIRED') {
-    const recorded = await expireApproval(deps, approvalId, now.toISOString());
-    if (recorded) {
-      // One message per approver, shaped like Request approval's (same `approver` attribute for filter policies).
-      const approvers = recorded.length ? recorded : (plan?.approval.approvers ?? []);
-      const text = [
-        `The approval request ${approvalId} for ${resourceKey} expired without a decision.`,
-        `Runbook: ${documentName ?? 'n/a'}. Nothing was changed; the approval links no longer work.`,
-        approvers.length ? `Approvers: ${approvers.join(', ')}` : '',
-        `Execution: ${execution.id}`,
-      ]
-        .filter(Boolean)
-        .map(scrub)
-        .join('\n');
-      for (const approver of approvers.length ? approvers : [undefined]) {
-        await awsCall('Publish(approval expired)', () =>
-          deps.sns.send(
-            new PublishCommand({
-              TopicArn: deps.approvalTopicArn,
-              Subject: subject(`[drift-remediation] approval expired: ${resourceKey}`),
-              Message: text,
-              MessageAttributes: {
-                kind: { DataType: 'String', StringValue: 'approval-expired' },
-                approvalId: { DataType: 'String', StringValue: approvalId },
-                ...(approver ? { approver: { DataType: 'String', StringValue: approver } } : {}),
-              },
-            }),
-          ),
-        );
-      }
-    }
-  }
-
-  if (!QUIET_OUTCOMES.includes(outcome)) {
-    const message: PublishCommandInput = {
-      TopicArn: deps.outcomeTopicArn,
-      Subject: subject(
-        `[drift-remediation] ${outcome}: ${event ? `${event.resourceType} ${event.resourceId}` : resourceKey}`,
+/**
+ * EXPIRED: closes the approval item and tells each approver (one message per approver, shaped like
+ * Request approval's, same `approver` attribute for filter policies). Nothing when already decided.
+ */
+async function notifyExpired(
+  input: RecordOutcomeInput,
+  deps: RecordOutcomeDeps,
+  r: Recorded,
+  nowIso: string,
+) {
+  const recorded = await expireApproval(deps, r.approvalId, nowIso);
+  if (!recorded) return;
+  const approvers = recorded.length ? recorded : (input.plan?.approval.approvers ?? []);
+  const text = [
+    `The approval request ${r.approvalId} for ${r.resourceKey} expired without a decision.`,
+    `Runbook: ${r.documentName ?? 'n/a'}. Nothing was changed; the approval links no longer work.`,
+    approvers.length ? `Approvers: ${approvers.join(', ')}` : '',
+    `Execution: ${input.execution.id}`,
+  ]
+    .filter(Boolean)
+    .map(scrub)
+    .join('\n');
+  for (const approver of approvers.length ? approvers : [undefined]) {
+    await awsCall('Publish(approval expired)', () =>
+      deps.sns.send(
+        new PublishCommand({
+          TopicArn: deps.approvalTopicArn,
+          Subject: subject(`[drift-remediation] approval expired: ${r.resourceKey}`),
+          Message: text,
+          MessageAttributes: {
+            kind: { DataType: 'String', StringValue: 'approval-expired' },
+            approvalId: { DataType: 'String', StringValue: r.approvalId },
+            ...(approver ? { approver: { DataType: 'String', StringValue: approver } } : {}),
+          },
+        }),
       ),
-      Message: [
-        `Outcome: ${outcome}`,
-        `Why: ${reason}`,
-        `Resource: ${resourceKey}`,
-        event?.configRuleName ? `Config rule: ${event.configRuleName}` : '',
-        documentName ? `Runbook: ${documentName}${runbook ? ` (attempts: ${runbook.attempt})` : ''}` : '',
-        runbook?.automationExecutionId ? `Automation execution: ${runbook.automationExecutionId}` : '',
-        `Remediated: ${remediated ? 'yes (the runbook ran to Success)' : 'no'}`,
-        `Execution: ${execution.id}`,
-        `Recorded: ${recordedAt}`,
-      ]
-        .filter(Boolean)
-        .map(scrub)
-        .join('\n'),
-      MessageAttributes: { outcome: { DataType: 'String', StringValue: outcome } },
-    };
-    await awsCall('Publish(outcome)', () => deps.sns.send(new PublishCommand(message)));
+    );
   }
+}
+
+/** The outcome message on the outcome topic (not for QUIET_OUTCOMES). */
+async function publishOutcome(
+  input: RecordOutcomeInput,
+  deps: RecordOutcomeDeps,
+  r: Recorded,
+): Promise<void> {
+  const { outcome, event, runbook, execution } = input;
+  const message: PublishCommandInput = {
+    TopicArn: deps.outcomeTopicArn,
+    Subject: subject(
+      `[drift-remediation] ${outcome}: ${event ? `${event.resourceType} ${event.resourceId}` : r.resourceKey}`,
+    ),
+    Message: [
+      `Outcome: ${outcome}`,
+      `Why: ${r.reason}`,
+      `Resource: ${r.resourceKey}`,
+      event?.configRuleName ? `Config rule: ${event.configRuleName}` : '',
+      r.documentName ? `Runbook: ${r.documentName}${runbook ? ` (attempts: ${runbook.attempt})` : ''}` : '',
+      runbook?.automationExecutionId ? `Automation execution: ${runbook.automationExecutionId}` : '',
+      `Remediated: ${r.remediated ? 'yes (the runbook ran to Success)' : 'no'}`,
+      `Execution: ${execution.id}`,
+      `Recorded: ${r.recordedAt}`,
+    ]
+      .filter(Boolean)
+      .map(scrub)
+      .join('\n'),
+    MessageAttributes: { outcome: { DataType: 'String', StringValue: outcome } },
+  };
+  await awsCall('Publish(outcome)', () => deps.sns.send(new PublishCommand(message)));
+}
+
+export async function recordOutcome(
+  input: RecordOutcomeInput,
+  deps: RecordOutcomeDeps,
+): Promise<OutcomeRecord> {
+  const { outcome, execution, plan, runbook } = input;
+  const now = deps.now();
+  const r: Recorded = {
+    ...(await outcomeKey(input, deps, now)),
+    reason: scrub(reasonFor(input)),
+    approvalId: approvalIdFor(execution.id),
+    documentName: runbook?.documentName ?? plan?.runbook?.documentName,
+    remediated: runbook?.phase === 'succeeded',
+  };
+  await putOutcomeItem(input, deps, r);
+  if (outcome === 'EXPIRED') await notifyExpired(input, deps, r, now.toISOString());
+  if (!QUIET_OUTCOMES.includes(outcome)) await publishOutcome(input, deps, r);
 
   const metric = deps.metrics.singleMetric();
   metric.addDimension('outcome', outcome);
@@ -476,10 +518,10 @@ export async function recordOutcome(
 
   return {
     outcome,
-    reason,
-    resourceKey,
+    reason: r.reason,
+    resourceKey: r.resourceKey,
     executionId: execution.id,
-    recordedAt,
+    recordedAt: r.recordedAt,
     succeeded: SUCCESS_OUTCOMES.includes(outcome),
   };
 }

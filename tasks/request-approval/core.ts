@@ -145,43 +145,30 @@ function isConditionalFailure(err: unknown): boolean {
   return err instanceof Error && err.name === 'ConditionalCheckFailedException';
 }
 
-export async function requestApproval(
-  input: RequestApprovalInput,
+/** notify-only: one notice on the topic, no approval record. */
+async function publishNotice(
   deps: RequestApprovalDeps,
-): Promise<RequestApprovalResult> {
-  const now = (deps.now ?? (() => new Date()))();
-  const { event, plan, drift, execution } = input;
-  const approvalId = approvalIdFor(execution.id);
-  if (plan.decision !== 'remediate') {
-    throw new InvalidInputError('request-approval: the plan does not remediate', [
-      `plan.decision: ${plan.decision}`,
-    ]);
-  }
-  const parameters = plan.runbook
-    ? resolveParameters(plan.runbook.parameters, { event, drift, plan }, deps.automationAssumeRoleArn)
-    : undefined;
-  const summary = buildSummary({ event, plan, drift, execution, parameters, now });
-  const subjectBase = `${summary.ruleName ?? summary.resourceType}: ${summary.resourceId}`;
+  approvalId: string,
+  summary: ApprovalSummary,
+  subjectBase: string,
+) {
+  await awsCall('Publish(remediation notice)', () =>
+    deps.sns.send(
+      new PublishCommand({
+        TopicArn: deps.topicArn,
+        Subject: subjectLine(`Remediating ${subjectBase}`),
+        Message: noticeMessage(summary),
+        MessageAttributes: {
+          kind: { DataType: 'String', StringValue: 'remediation-notice' },
+          approvalId: { DataType: 'String', StringValue: approvalId },
+        },
+      }),
+    ),
+  );
+}
 
-  if (input.notifyOnly) {
-    await awsCall('Publish(remediation notice)', () =>
-      deps.sns.send(
-        new PublishCommand({
-          TopicArn: deps.topicArn,
-          Subject: subjectLine(`Remediating ${subjectBase}`),
-          Message: noticeMessage(summary),
-          MessageAttributes: {
-            kind: { DataType: 'String', StringValue: 'remediation-notice' },
-            approvalId: { DataType: 'String', StringValue: approvalId },
-          },
-        }),
-      ),
-    );
-    return { approvalId, mode: 'notify-only', notified: 1 };
-  }
-
-  const taskToken = input.taskToken;
-  if (!taskToken) throw new InvalidInputError('request-approval: invalid input', ['taskToken: required']);
+/** The approvers of a required approval; InvalidInputError when nobody but the requester could decide. */
+function approversOf(plan: RequestApprovalInput['plan'], requestedBy: string | undefined): string[] {
   const approvers = [...new Set(plan.approval.approvers)];
   if (!plan.approval.required || approvers.length === 0) {
     throw new InvalidInputError(
@@ -189,31 +176,62 @@ export async function requestApproval(
       [`plan.approval.required: ${plan.approval.required}`, `plan.approval.approvers: ${approvers.length}`],
     );
   }
-  const requestedBy = event.requestedBy;
   if (requestedBy && approvers.every((a) => a === requestedBy)) {
     throw new InvalidInputError(
       'request-approval: the only approver is the requester, who may not approve their own request',
       ['plan.approval.approvers'],
     );
   }
-  const keys = await deps.signingKeys();
-  const expiresAt = Math.floor(now.getTime() / 1000) + plan.approval.ttlSeconds;
+  return approvers;
+}
 
-  const item: ApprovalItem = {
-    approvalId,
-    executionArn: execution.id,
-    executionName: execution.name,
-    taskToken,
-    status: 'PENDING',
-    approvers,
-    expiresAt,
-    createdAt: now.toISOString(),
-    resourceKey: resourceKeyOf(event),
-    summary,
-  };
-  if (requestedBy) item.requestedBy = requestedBy;
+/**
+ * A retry of this task found the record: keep it (same links, same expiry), point it at this
+ * invocation's task token. Returns the record to notify from, or undefined when there is nothing to send
+ * (already decided or closed — the wait ends by its timeout —, or already notified).
+ */
+async function resumeExisting(
+  deps: RequestApprovalDeps,
+  approvalId: string,
+  executionArn: string,
+  taskToken: string,
+): Promise<ApprovalItem | undefined> {
+  const got = await awsCall('GetItem(approvals)', () =>
+    deps.ddb.send(
+      new GetCommand({ TableName: deps.approvalsTable, Key: { approvalId }, ConsistentRead: true }),
+    ),
+  );
+  const existing = got.Item as ApprovalItem | undefined;
+  if (!existing || existing.executionArn !== executionArn) {
+    throw new InvalidInputError(
+      'request-approval: an approval record with this id belongs to another execution',
+      ['approvalId'],
+    );
+  }
+  if (existing.status !== 'PENDING') return undefined;
+  if (existing.taskToken !== taskToken) {
+    await awsCall('UpdateItem(approvals token)', () =>
+      deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.approvalsTable,
+          Key: { approvalId },
+          UpdateExpression: 'SET taskToken = :t',
+          ConditionExpression: '#s = :pending',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':t': taskToken, ':pending': 'PENDING' },
+        }),
+      ),
+    );
+  }
+  return existing.notifiedAt ? undefined : existing;
+}
 
-  let current: ApprovalItem = item;
+/** Writes the PENDING record (or, on a retry, resumes the existing one). */
+async function storeApproval(
+  deps: RequestApprovalDeps,
+  item: ApprovalItem,
+  taskToken: string,
+): Promise<ApprovalItem | undefined> {
   try {
     await awsCall('PutItem(approvals)', () =>
       deps.ddb.send(
@@ -224,43 +242,22 @@ export async function requestApproval(
         }),
       ),
     );
+    return item;
   } catch (err) {
     if (!isConditionalFailure(err)) throw err;
-    // A retry of this task: the record exists. Keep it (same links, same expiry).
-    const got = await awsCall('GetItem(approvals)', () =>
-      deps.ddb.send(
-        new GetCommand({ TableName: deps.approvalsTable, Key: { approvalId }, ConsistentRead: true }),
-      ),
-    );
-    const existing = got.Item as ApprovalItem | undefined;
-    if (!existing || existing.executionArn !== execution.id) {
-      throw new InvalidInputError(
-        'request-approval: an approval record with this id belongs to another execution',
-        ['approvalId'],
-      );
-    }
-    if (existing.status !== 'PENDING') {
-      // Already decided or closed; nothing to send. The wait ends by its timeout (recorded as expired).
-      return { approvalId, mode: 'required', notified: 0 };
-    }
-    if (existing.taskToken !== taskToken) {
-      await awsCall('UpdateItem(approvals token)', () =>
-        deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.approvalsTable,
-            Key: { approvalId },
-            UpdateExpression: 'SET taskToken = :t',
-            ConditionExpression: '#s = :pending',
-            ExpressionAttributeNames: { '#s': 'status' },
-            ExpressionAttributeValues: { ':t': taskToken, ':pending': 'PENDING' },
-          }),
-        ),
-      );
-    }
-    if (existing.notifiedAt) return { approvalId, mode: 'required', notified: 0 };
-    current = existing;
+    return resumeExisting(deps, item.approvalId, item.executionArn, taskToken);
   }
+}
 
+/** One personal link per approver, then notifiedAt on the record. Returns how many were sent. */
+async function notifyApprovers(
+  deps: RequestApprovalDeps,
+  keys: SigningKeys,
+  current: ApprovalItem,
+  subjectBase: string,
+  now: Date,
+) {
+  const { approvalId } = current;
   let notified = 0;
   for (const approver of current.approvers) {
     const link = linkUrl(deps.baseUrl, keys, { approvalId, approver, exp: current.expiresAt });
@@ -290,5 +287,53 @@ export async function requestApproval(
       }),
     ),
   );
-  return { approvalId, mode: 'required', notified };
+  return notified;
+}
+
+export async function requestApproval(
+  input: RequestApprovalInput,
+  deps: RequestApprovalDeps,
+): Promise<RequestApprovalResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const { event, plan, drift, execution } = input;
+  const approvalId = approvalIdFor(execution.id);
+  if (plan.decision !== 'remediate') {
+    throw new InvalidInputError('request-approval: the plan does not remediate', [
+      `plan.decision: ${plan.decision}`,
+    ]);
+  }
+  const parameters = plan.runbook
+    ? resolveParameters(plan.runbook.parameters, { event, drift, plan }, deps.automationAssumeRoleArn)
+    : undefined;
+  const summary = buildSummary({ event, plan, drift, execution, parameters, now });
+  const subjectBase = `${summary.ruleName ?? summary.resourceType}: ${summary.resourceId}`;
+  if (input.notifyOnly) {
+    await publishNotice(deps, approvalId, summary, subjectBase);
+    return { approvalId, mode: 'notify-only', notified: 1 };
+  }
+
+  const taskToken = input.taskToken;
+  if (!taskToken) throw new InvalidInputError('request-approval: invalid input', ['taskToken: required']);
+  const requestedBy = event.requestedBy;
+  const item: ApprovalItem = {
+    approvalId,
+    executionArn: execution.id,
+    executionName: execution.name,
+    taskToken,
+    status: 'PENDING',
+    approvers: approversOf(plan, requestedBy),
+    expiresAt: Math.floor(now.getTime() / 1000) + plan.approval.ttlSeconds,
+    createdAt: now.toISOString(),
+    resourceKey: resourceKeyOf(event),
+    summary,
+  };
+  if (requestedBy) item.requestedBy = requestedBy;
+  const keys = await deps.signingKeys(); // before anything is written: no key, no record
+  const current = await storeApproval(deps, item, taskToken);
+  if (!current) return { approvalId, mode: 'required', notified: 0 };
+  return {
+    approvalId,
+    mode: 'required',
+    notified: await notifyApprovers(deps, keys, current, subjectBase, now),
+  };
 }

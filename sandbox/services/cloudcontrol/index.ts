@@ -281,6 +281,141 @@ function stripReadOnly(type: string, props: Obj): Obj {
   return out;
 }
 
+type Input = Record<string, unknown>;
+
+async function getResource(input: Input, ctx: RequestContext): Promise<Obj> {
+  const { type, provider } = providerFor(ctx, input.TypeName);
+  const id = identifierOf(input);
+  const props = await readOrNotFound(provider, type, id, ctx);
+  return { TypeName: type, ResourceDescription: { Identifier: id, Properties: JSON.stringify(props) } };
+}
+
+async function listResources(input: Input, ctx: RequestContext): Promise<Obj> {
+  const { type, provider } = providerFor(ctx, input.TypeName);
+  const lister = LISTERS[type];
+  if (!lister)
+    throw new AwsError('UnsupportedActionException', `Resource type ${type} does not support LIST action`);
+  const max = num(input.MaxResults) ?? 100;
+  if (max < 1 || max > 100) throw new AwsError('ValidationException', 'MaxResults must be between 1 and 100');
+  const ids = lister(ctx.sandbox).sort();
+  const token = str(input.NextToken);
+  const start = token ? Number.parseInt(Buffer.from(token, 'base64').toString('utf8'), 10) : 0;
+  if (Number.isNaN(start)) throw new AwsError('InvalidRequestException', 'The NextToken is not valid.');
+  const descriptions: Obj[] = [];
+  for (const id of ids.slice(start, start + max)) {
+    const props = await provider.read(id, providerContext(ctx));
+    if (props) descriptions.push({ Identifier: id, Properties: JSON.stringify(props) });
+  }
+  const next = start + max < ids.length ? Buffer.from(String(start + max)).toString('base64') : undefined;
+  return next
+    ? { TypeName: type, ResourceDescriptions: descriptions, NextToken: next }
+    : { TypeName: type, ResourceDescriptions: descriptions };
+}
+
+async function createResource(signal: AbortSignal, input: Input, ctx: RequestContext): Promise<Obj> {
+  const { type, provider } = providerFor(ctx, input.TypeName);
+  const desired = parseJsonObject(input.DesiredState, 'desiredState');
+  return startRequest(signal, ctx, { TypeName: type, Operation: 'CREATE' }, input, async () => {
+    const res = await provider.create(type.split('::').pop() ?? 'Resource', desired, providerContext(ctx));
+    return { identifier: res.physicalId, model: await provider.read(res.physicalId, providerContext(ctx)) };
+  });
+}
+
+/** The current model with the request's JSON Patch applied (InvalidRequestException if it does not apply). */
+function patched(current: Obj, input: Input): Obj {
+  const patch = parsePatch(input.PatchDocument);
+  try {
+    return jsonpatch.applyPatch(structuredClone(current), patch, true, false).newDocument;
+  } catch (err) {
+    throw new AwsError(
+      'InvalidRequestException',
+      `The PatchDocument cannot be applied: ${err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err)}`,
+    );
+  }
+}
+
+/** NotUpdatable when the patch changes a read-only property or one whose change needs a replacement. */
+function checkUpdatable(type: string, provider: ResourceProvider, current: Obj, desired: Obj): void {
+  for (const k of READ_ONLY[type] ?? []) {
+    if (JSON.stringify(current[k]) !== JSON.stringify(desired[k])) {
+      throw new AwsError('NotUpdatable', `Property ${k} of ${type} is read-only.`);
+    }
+  }
+  const before = stripReadOnly(type, current);
+  const after = stripReadOnly(type, desired);
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (JSON.stringify(before[k]) !== JSON.stringify(after[k]) && provider.requiresReplacement?.(k)) {
+      throw new AwsError('NotUpdatable', `Property ${k} of ${type} cannot be updated (create-only).`);
+    }
+  }
+}
+
+async function updateResource(signal: AbortSignal, input: Input, ctx: RequestContext): Promise<Obj> {
+  const { type, provider } = providerFor(ctx, input.TypeName);
+  const id = identifierOf(input);
+  const current = await readOrNotFound(provider, type, id, ctx);
+  const desired = patched(current, input);
+  return startRequest(
+    signal,
+    ctx,
+    { TypeName: type, Identifier: id, Operation: 'UPDATE' },
+    input,
+    async () => {
+      checkUpdatable(type, provider, current, desired);
+      const after = stripReadOnly(type, desired);
+      const res = await provider.update(id, after, stripReadOnly(type, current), providerContext(ctx));
+      return { identifier: res.physicalId, model: await provider.read(res.physicalId, providerContext(ctx)) };
+    },
+  );
+}
+
+async function deleteResource(signal: AbortSignal, input: Input, ctx: RequestContext): Promise<Obj> {
+  const { type, provider } = providerFor(ctx, input.TypeName);
+  const id = identifierOf(input);
+  await readOrNotFound(provider, type, id, ctx);
+  return startRequest(
+    signal,
+    ctx,
+    { TypeName: type, Identifier: id, Operation: 'DELETE' },
+    input,
+    async () => {
+      await provider.delete(id, providerContext(ctx));
+      return { identifier: id };
+    },
+  );
+}
+
+function requestOf(input: Input, ctx: RequestContext) {
+  const token = str(input.RequestToken) ?? '';
+  const r = state(ctx.sandbox).requests.get(token);
+  if (!r) throw new AwsError('RequestTokenNotFoundException', `Request with token ${token} was not found.`);
+  return r;
+}
+
+function cancelResourceRequest(input: Input, ctx: RequestContext): Obj {
+  const r = requestOf(input, ctx);
+  if (r.event.OperationStatus !== 'IN_PROGRESS' && r.event.OperationStatus !== 'PENDING') {
+    throw new AwsError(
+      'ConcurrentModificationException',
+      `Request ${str(input.RequestToken)} is already ${r.event.OperationStatus}.`,
+    );
+  }
+  r.cancelled = true;
+  r.event.OperationStatus = 'CANCEL_IN_PROGRESS';
+  return { ProgressEvent: eventOut(r.event) };
+}
+
+function listResourceRequests(input: Input, ctx: RequestContext): Obj {
+  const filter = isObj(input.ResourceRequestStatusFilter) ? input.ResourceRequestStatusFilter : {};
+  const ops = Array.isArray(filter.Operations) ? filter.Operations : undefined;
+  const statuses = Array.isArray(filter.OperationStatuses) ? filter.OperationStatuses : undefined;
+  const list = [...state(ctx.sandbox).requests.values()]
+    .map((r) => r.event)
+    .filter((e) => (!ops || ops.includes(e.Operation)) && (!statuses || statuses.includes(e.OperationStatus)))
+    .map(eventOut);
+  return { ResourceRequestStatusSummaries: list };
+}
+
 export function cloudControlService(): ServiceModule {
   // Stopping the sandbox ends pending requests' waits.
   const lifetime = new AbortController();
@@ -291,154 +426,14 @@ export function cloudControlService(): ServiceModule {
     protocol: 'awsJson1_0',
     targetPrefix: 'CloudApiService',
     operations: {
-      GetResource: async (input, ctx) => {
-        const { type, provider } = providerFor(ctx, input.TypeName);
-        const id = identifierOf(input);
-        const props = await readOrNotFound(provider, type, id, ctx);
-        return { TypeName: type, ResourceDescription: { Identifier: id, Properties: JSON.stringify(props) } };
-      },
-      ListResources: async (input, ctx) => {
-        const { type, provider } = providerFor(ctx, input.TypeName);
-        const lister = LISTERS[type];
-        if (!lister)
-          throw new AwsError(
-            'UnsupportedActionException',
-            `Resource type ${type} does not support LIST action`,
-          );
-        const max = num(input.MaxResults) ?? 100;
-        if (max < 1 || max > 100)
-          throw new AwsError('ValidationException', 'MaxResults must be between 1 and 100');
-        const ids = lister(ctx.sandbox).sort();
-        const token = str(input.NextToken);
-        const start = token ? Number.parseInt(Buffer.from(token, 'base64').toString('utf8'), 10) : 0;
-        if (Number.isNaN(start)) throw new AwsError('InvalidRequestException', 'The NextToken is not valid.');
-        const descriptions: Obj[] = [];
-        for (const id of ids.slice(start, start + max)) {
-          const props = await provider.read(id, providerContext(ctx));
-          if (props) descriptions.push({ Identifier: id, Properties: JSON.stringify(props) });
-        }
-        const next =
-          start + max < ids.length ? Buffer.from(String(start + max)).toString('base64') : undefined;
-        return next
-          ? { TypeName: type, ResourceDescriptions: descriptions, NextToken: next }
-          : { TypeName: type, ResourceDescriptions: descriptions };
-      },
-      CreateResource: async (input, ctx) => {
-        const { type, provider } = providerFor(ctx, input.TypeName);
-        const desired = parseJsonObject(input.DesiredState, 'desiredState');
-        return startRequest(
-          lifetime.signal,
-          ctx,
-          { TypeName: type, Operation: 'CREATE' },
-          input,
-          async () => {
-            const res = await provider.create(
-              type.split('::').pop() ?? 'Resource',
-              desired,
-              providerContext(ctx),
-            );
-            return {
-              identifier: res.physicalId,
-              model: await provider.read(res.physicalId, providerContext(ctx)),
-            };
-          },
-        );
-      },
-      UpdateResource: async (input, ctx) => {
-        const { type, provider } = providerFor(ctx, input.TypeName);
-        const id = identifierOf(input);
-        const patch = parsePatch(input.PatchDocument);
-        const current = await readOrNotFound(provider, type, id, ctx);
-        let desired: Obj;
-        try {
-          desired = jsonpatch.applyPatch(structuredClone(current), patch, true, false).newDocument;
-        } catch (err) {
-          throw new AwsError(
-            'InvalidRequestException',
-            `The PatchDocument cannot be applied: ${err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err)}`,
-          );
-        }
-        return startRequest(
-          lifetime.signal,
-          ctx,
-          { TypeName: type, Identifier: id, Operation: 'UPDATE' },
-          input,
-          async () => {
-            const before = stripReadOnly(type, current);
-            const after = stripReadOnly(type, desired);
-            for (const k of READ_ONLY[type] ?? []) {
-              if (JSON.stringify(current[k]) !== JSON.stringify(desired[k])) {
-                throw new AwsError('NotUpdatable', `Property ${k} of ${type} is read-only.`);
-              }
-            }
-            for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-              if (
-                JSON.stringify(before[k]) !== JSON.stringify(after[k]) &&
-                provider.requiresReplacement?.(k)
-              ) {
-                throw new AwsError(
-                  'NotUpdatable',
-                  `Property ${k} of ${type} cannot be updated (create-only).`,
-                );
-              }
-            }
-            const res = await provider.update(id, after, before, providerContext(ctx));
-            return {
-              identifier: res.physicalId,
-              model: await provider.read(res.physicalId, providerContext(ctx)),
-            };
-          },
-        );
-      },
-      DeleteResource: async (input, ctx) => {
-        const { type, provider } = providerFor(ctx, input.TypeName);
-        const id = identifierOf(input);
-        await readOrNotFound(provider, type, id, ctx);
-        return startRequest(
-          lifetime.signal,
-          ctx,
-          { TypeName: type, Identifier: id, Operation: 'DELETE' },
-          input,
-          async () => {
-            await provider.delete(id, providerContext(ctx));
-            return { identifier: id };
-          },
-        );
-      },
-      GetResourceRequestStatus: (input, ctx) => {
-        const token = str(input.RequestToken) ?? '';
-        const r = state(ctx.sandbox).requests.get(token);
-        if (!r)
-          throw new AwsError('RequestTokenNotFoundException', `Request with token ${token} was not found.`);
-        return { ProgressEvent: eventOut(r.event) };
-      },
-      CancelResourceRequest: (input, ctx) => {
-        const token = str(input.RequestToken) ?? '';
-        const r = state(ctx.sandbox).requests.get(token);
-        if (!r)
-          throw new AwsError('RequestTokenNotFoundException', `Request with token ${token} was not found.`);
-        if (r.event.OperationStatus !== 'IN_PROGRESS' && r.event.OperationStatus !== 'PENDING') {
-          throw new AwsError(
-            'ConcurrentModificationException',
-            `Request ${token} is already ${r.event.OperationStatus}.`,
-          );
-        }
-        r.cancelled = true;
-        r.event.OperationStatus = 'CANCEL_IN_PROGRESS';
-        return { ProgressEvent: eventOut(r.event) };
-      },
-      ListResourceRequests: (input, ctx) => {
-        const filter = isObj(input.ResourceRequestStatusFilter) ? input.ResourceRequestStatusFilter : {};
-        const ops = Array.isArray(filter.Operations) ? filter.Operations : undefined;
-        const statuses = Array.isArray(filter.OperationStatuses) ? filter.OperationStatuses : undefined;
-        const list = [...state(ctx.sandbox).requests.values()]
-          .map((r) => r.event)
-          .filter(
-            (e) => (!ops || ops.includes(e.Operation)) && (!statuses || statuses.includes(e.OperationStatus)),
-          )
-          .map(eventOut);
-        return { ResourceRequestStatusSummaries: list };
-      },
+      GetResource: getResource,
+      ListResources: listResources,
+      CreateResource: (input, ctx) => createResource(lifetime.signal, input, ctx),
+      UpdateResource: (input, ctx) => updateResource(lifetime.signal, input, ctx),
+      DeleteResource: (input, ctx) => deleteResource(lifetime.signal, input, ctx),
+      GetResourceRequestStatus: (input, ctx) => ({ ProgressEvent: eventOut(requestOf(input, ctx).event) }),
+      CancelResourceRequest: cancelResourceRequest,
+      ListResourceRequests: listResourceRequests,
     },
   };
 }

@@ -3,7 +3,7 @@
  * return SDK shapes; the server does the ec2Query codec. Errors carry EC2's codes
  * (InvalidGroup.NotFound, InvalidGroupId.Malformed, InvalidPermission.Duplicate, …).
  */
-import { AwsError, type ServiceModule } from '../../core/types';
+import { AwsError, type RequestContext, type ServiceModule } from '../../core/types';
 import { compact, type Obj, objs, str, strs, tagsFrom } from '../state';
 import {
   assertGroupId,
@@ -117,6 +117,76 @@ function specsOf(input: Obj, isEgress: boolean, store: ReturnType<typeof ec2Stor
   return [...specsFromPermissions(input.IpPermissions, isEgress), ...legacySpecs(input, isEgress, store)];
 }
 
+function createSecurityGroup(input: Obj, ctx: RequestContext): Obj {
+  const g = ec2Store(ctx.sandbox).createGroup(input);
+  return {
+    GroupId: g.groupId,
+    Tags: g.tags.length > 0 ? g.tags : undefined,
+    SecurityGroupArn: `arn:aws:ec2:${ctx.region}:${g.ownerId}:security-group/${g.groupId}`,
+  };
+}
+
+function describeSecurityGroups(input: Obj, ctx: RequestContext): Obj {
+  const store = ec2Store(ctx.sandbox);
+  const ids = strs(input.GroupIds);
+  const names = strs(input.GroupNames);
+  let groups: SecurityGroup[];
+  if (ids.length > 0) groups = ids.map((id) => store.get(id));
+  else if (names.length > 0) groups = names.map((n) => store.resolve({ GroupName: n }));
+  else groups = [...store.groups.values()];
+  const filters = filtersOf(input);
+  groups = groups.filter((g) => groupMatches(g, filters));
+  const p = page(groups, input);
+  return compact({ SecurityGroups: p.items.map((g) => toSecurityGroup(g, ctx.region)), NextToken: p.next });
+}
+
+function describeSecurityGroupRules(input: Obj, ctx: RequestContext): Obj {
+  const store = ec2Store(ctx.sandbox);
+  const ids = strs(input.SecurityGroupRuleIds);
+  let rules: SgRule[];
+  if (ids.length > 0) {
+    rules = ids.map((id) => {
+      const r = store.findRule(id);
+      if (!r)
+        throw new AwsError(
+          'InvalidSecurityGroupRuleId.NotFound',
+          `The security group rule ID '${id}' does not exist`,
+        );
+      return r;
+    });
+  } else {
+    rules = [...store.groups.values()].flatMap((g) => g.rules);
+  }
+  const filters = filtersOf(input);
+  for (const f of filters)
+    if (f.name === 'group-id') for (const v of f.values) if (!v.includes('*')) assertGroupId(v);
+  rules = rules.filter((r) => ruleMatches(r, filters));
+  const p = page(rules, input, 5, 1000);
+  return compact({
+    SecurityGroupRules: p.items.map((r) => toSecurityGroupRule(r, ctx.accountId, ctx.region)),
+    NextToken: p.next,
+  });
+}
+
+/** The one (default) VPC the sandbox has. */
+function describeVpcs(input: Obj, ctx: RequestContext): Obj {
+  const store = ec2Store(ctx.sandbox);
+  for (const id of strs(input.VpcIds)) {
+    if (id !== store.defaultVpcId)
+      throw new AwsError('InvalidVpcID.NotFound', `The vpc ID '${id}' does not exist`);
+  }
+  const vpc = {
+    VpcId: store.defaultVpcId,
+    CidrBlock: '172.31.0.0/16',
+    IsDefault: true,
+    State: 'available',
+    OwnerId: ctx.accountId,
+    InstanceTenancy: 'default',
+    DhcpOptionsId: 'dopt-0a1b2c3d',
+  };
+  return { Vpcs: [vpc] };
+}
+
 export function ec2Service(): ServiceModule {
   return {
     serviceName: 'ec2',
@@ -124,67 +194,15 @@ export function ec2Service(): ServiceModule {
     protocol: 'ec2Query',
     xmlNamespace: 'http://ec2.amazonaws.com/doc/2016-11-15/',
     operations: {
-      CreateSecurityGroup: (input, ctx) => {
-        const g = ec2Store(ctx.sandbox).createGroup(input);
-        return {
-          GroupId: g.groupId,
-          Tags: g.tags.length > 0 ? g.tags : undefined,
-          SecurityGroupArn: `arn:aws:ec2:${ctx.region}:${g.ownerId}:security-group/${g.groupId}`,
-        };
-      },
+      CreateSecurityGroup: createSecurityGroup,
       DeleteSecurityGroup: (input, ctx) => {
         const store = ec2Store(ctx.sandbox);
         const g = store.resolve(input);
         store.deleteGroup(g);
         return { Return: true, GroupId: g.groupId };
       },
-      DescribeSecurityGroups: (input, ctx) => {
-        const store = ec2Store(ctx.sandbox);
-        const ids = strs(input.GroupIds);
-        const names = strs(input.GroupNames);
-        let groups: SecurityGroup[];
-        if (ids.length > 0) {
-          groups = ids.map((id) => store.get(id));
-        } else if (names.length > 0) {
-          groups = names.map((n) => store.resolve({ GroupName: n }));
-        } else {
-          groups = [...store.groups.values()];
-        }
-        const filters = filtersOf(input);
-        groups = groups.filter((g) => groupMatches(g, filters));
-        const p = page(groups, input);
-        return compact({
-          SecurityGroups: p.items.map((g) => toSecurityGroup(g, ctx.region)),
-          NextToken: p.next,
-        });
-      },
-      DescribeSecurityGroupRules: (input, ctx) => {
-        const store = ec2Store(ctx.sandbox);
-        const ids = strs(input.SecurityGroupRuleIds);
-        let rules: SgRule[];
-        if (ids.length > 0) {
-          rules = ids.map((id) => {
-            const r = store.findRule(id);
-            if (!r)
-              throw new AwsError(
-                'InvalidSecurityGroupRuleId.NotFound',
-                `The security group rule ID '${id}' does not exist`,
-              );
-            return r;
-          });
-        } else {
-          rules = [...store.groups.values()].flatMap((g) => g.rules);
-        }
-        const filters = filtersOf(input);
-        for (const f of filters)
-          if (f.name === 'group-id') for (const v of f.values) if (!v.includes('*')) assertGroupId(v);
-        rules = rules.filter((r) => ruleMatches(r, filters));
-        const p = page(rules, input, 5, 1000);
-        return compact({
-          SecurityGroupRules: p.items.map((r) => toSecurityGroupRule(r, ctx.accountId, ctx.region)),
-          NextToken: p.next,
-        });
-      },
+      DescribeSecurityGroups: describeSecurityGroups,
+      DescribeSecurityGroupRules: describeSecurityGroupRules,
       AuthorizeSecurityGroupIngress: (input, ctx) => authorize(input, ctx.sandbox, false, ctx.region),
       AuthorizeSecurityGroupEgress: (input, ctx) => authorize(input, ctx.sandbox, true, ctx.region),
       RevokeSecurityGroupIngress: (input, ctx) => revoke(input, ctx.sandbox, false, ctx.accountId),
@@ -197,27 +215,7 @@ export function ec2Service(): ServiceModule {
         tagResources(input, ctx.sandbox, 'delete');
         return {};
       },
-      DescribeVpcs: (input, ctx) => {
-        const store = ec2Store(ctx.sandbox);
-        const ids = strs(input.VpcIds);
-        for (const id of ids) {
-          if (id !== store.defaultVpcId)
-            throw new AwsError('InvalidVpcID.NotFound', `The vpc ID '${id}' does not exist`);
-        }
-        return {
-          Vpcs: [
-            {
-              VpcId: store.defaultVpcId,
-              CidrBlock: '172.31.0.0/16',
-              IsDefault: true,
-              State: 'available',
-              OwnerId: ctx.accountId,
-              InstanceTenancy: 'default',
-              DhcpOptionsId: 'dopt-0a1b2c3d',
-            },
-          ],
-        };
-      },
+      DescribeVpcs: describeVpcs,
     },
   };
 }

@@ -179,88 +179,30 @@ function parsePatternOrThrow(text: string): JsonObject {
   }
 }
 
-export function eventsService(options: EventsOptions = {}): EventsService {
-  const rules = new Map<string, Rule>();
-  const pending = new Set<Promise<void>>();
-  const deliveries: { rule: string; targetId: string; arn: string; ok: boolean; error?: string }[] = [];
+type Input = Record<string, unknown>;
+type Delivery = { rule: string; targetId: string; arn: string; ok: boolean; error?: string };
 
-  const getRule = (name: string, bus: string): Rule => {
-    const rule = rules.get(name);
-    if (!rule)
-      throw new AwsError('ResourceNotFoundException', `Rule ${name} does not exist on EventBus ${bus}.`);
-    return rule;
-  };
+const validation = (message: string): AwsError => new AwsError('ValidationException', message);
 
-  let sandboxCtx: SandboxContext | undefined;
-  const scheduleTimers = new Map<string, AbortController>();
+/** EventBridge's timestamp form: ISO 8601 without milliseconds. */
+const eventTime = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-  const dispatch = (sandbox: SandboxContext, event: BusEvent, only?: Rule): void => {
-    for (const rule of only ? [only] : rules.values()) {
-      if (!only && (rule.State !== 'ENABLED' || !rule.pattern)) continue;
-      if (!only && rule.pattern && !matchesPattern(rule.pattern, event)) continue;
-      for (const target of rule.targets.values()) {
-        const payload = targetPayload(target, event);
-        const p = deliverToArn(sandbox, target.Arn, payload)
-          .then(() => {
-            deliveries.push({ rule: rule.Name, targetId: target.Id, arn: target.Arn, ok: true });
-          })
-          .catch((err: unknown) => {
-            const message = err instanceof Error ? err.message : String(err);
-            deliveries.push({
-              rule: rule.Name,
-              targetId: target.Id,
-              arn: target.Arn,
-              ok: false,
-              error: message,
-            });
-            sandbox.log(
-              `events: delivery of ${event['detail-type']} to ${target.Arn} (rule ${rule.Name}) failed: ${message}`,
-            );
-          })
-          .finally(() => {
-            pending.delete(p);
-          });
-        pending.add(p);
-      }
-    }
-  };
-
-  const scheduledEvent = (sandbox: SandboxContext, rule: Rule): BusEvent => ({
+function scheduledEvent(sandbox: SandboxContext, rule: Rule): BusEvent {
+  return {
     version: '0',
     id: randomUUID(),
     'detail-type': 'Scheduled Event',
     source: 'aws.events',
     account: sandbox.accountId,
-    time: sandbox.clock
-      .now()
-      .toISOString()
-      .replace(/\.\d{3}Z$/, 'Z'),
+    time: eventTime(sandbox.clock.now()),
     region: sandbox.region,
     resources: [rule.Arn],
     detail: {},
-  });
-
-  /** (Re)starts the timer of a rate() rule when schedules run on their own. */
-  const armSchedule = (rule: Rule): void => {
-    scheduleTimers.get(rule.Name)?.abort();
-    scheduleTimers.delete(rule.Name);
-    const sandbox = sandboxCtx;
-    const seconds = rule.ScheduleExpression ? rateSeconds(rule.ScheduleExpression) : undefined;
-    if (!options.runSchedules || !sandbox || seconds === undefined) return;
-    const controller = new AbortController();
-    scheduleTimers.set(rule.Name, controller);
-    const loop = async (): Promise<void> => {
-      while (!controller.signal.aborted) {
-        await sandbox.clock.sleep(Math.max(seconds, 0.001), controller.signal);
-        const current = rules.get(rule.Name);
-        if (current !== rule) return;
-        if (rule.State === 'ENABLED') dispatch(sandbox, scheduledEvent(sandbox, rule), rule);
-      }
-    };
-    loop().catch(() => undefined);
   };
+}
 
-  const ruleView = (r: Rule): Record<string, unknown> => ({
+function ruleView(r: Rule): Record<string, unknown> {
+  return {
     Name: r.Name,
     Arn: r.Arn,
     EventPattern: r.EventPattern,
@@ -269,319 +211,373 @@ export function eventsService(options: EventsOptions = {}): EventsService {
     Description: r.Description,
     RoleArn: r.RoleArn,
     EventBusName: r.EventBusName,
-  });
+  };
+}
 
-  const putEvents = (input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> => {
+function checkEntryCount(entries: unknown): asserts entries is Input[] {
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw validation(
+      "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
+  }
+  if (entries.length > 10) {
+    throw validation(
+      "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10",
+    );
+  }
+}
+
+/** The first fault of a PutEvents entry's Source, DetailType and Detail, or its parsed detail. */
+function entryDetail(raw: Input): { code: string; message: string } | { detail: Record<string, unknown> } {
+  const required = (what: string) => ({
+    code: 'InvalidArgument',
+    message: `Parameter ${what} is not valid. Reason: ${what} is a required argument.`,
+  });
+  const source = str(raw.Source);
+  if (!source) return required('Source');
+  if (!str(raw.DetailType)) return required('DetailType');
+  const detailText = str(raw.Detail);
+  if (!detailText) return required('Detail');
+  // AWS reserves aws.* for its services' own events: a caller's entry is refused (the others go on).
+  // The sandbox's emulated services publish through SandboxContext.putEvent, not through this path.
+  if (source.startsWith('aws.'))
+    return { code: 'NotAuthorizedForSourceException', message: 'Not authorized for the source.' };
+  let detail: unknown;
+  try {
+    detail = JSON.parse(detailText);
+  } catch {
+    return { code: 'MalformedDetail', message: 'Detail is malformed.' };
+  }
+  if (!detail || typeof detail !== 'object' || Array.isArray(detail))
+    return { code: 'MalformedDetail', message: 'Detail is malformed.' };
+  return { detail: detail as Record<string, unknown> };
+}
+
+/** A PutEvents entry as the event on the bus, or the entry's error. */
+function entryEvent(
+  raw: Input,
+  ctx: RequestContext,
+): { code: string; message: string } | { event: BusEvent } {
+  const checked = entryDetail(raw);
+  if (!('detail' in checked)) return checked;
+  const bus = str(raw.EventBusName) ?? 'default';
+  const busShort = bus.startsWith('arn:') ? bus.split('/').pop() : bus;
+  if (busShort !== 'default')
+    return { code: 'InvalidArgument', message: `Event bus ${busShort} does not exist.` };
+  const time =
+    raw.Time === undefined
+      ? ctx.sandbox.clock.now()
+      : new Date(typeof raw.Time === 'number' ? raw.Time * 1000 : String(raw.Time));
+  const event: BusEvent = {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': str(raw.DetailType) ?? '',
+    source: str(raw.Source) ?? '',
+    account: ctx.accountId,
+    time: eventTime(Number.isNaN(time.getTime()) ? ctx.sandbox.clock.now() : time),
+    region: ctx.region,
+    resources: Array.isArray(raw.Resources) ? raw.Resources.map(String) : [],
+    detail: checked.detail,
+  };
+  return { event };
+}
+
+/** A PutRule request as a Rule (keeping an existing rule's targets and, by default, its state). */
+function ruleFrom(input: Input, ctx: RequestContext, existing: Rule | undefined): Rule {
+  const name = requireString(input, 'Name');
+  if (!NAME_RE.test(name)) {
+    throw validation(
+      `1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+`,
+    );
+  }
+  const bus = busName(input);
+  const eventPattern = str(input.EventPattern);
+  const schedule = str(input.ScheduleExpression);
+  if (!eventPattern && !schedule)
+    throw validation('Parameter(s) EventPattern or ScheduleExpression must be specified.');
+  if (schedule && !/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(schedule)) {
+    throw validation('Parameter ScheduleExpression is not valid.');
+  }
+  const pattern = eventPattern ? parsePatternOrThrow(eventPattern) : undefined;
+  const state = str(input.State) ?? existing?.State ?? 'ENABLED';
+  if (state !== 'ENABLED' && state !== 'DISABLED') {
+    throw validation(
+      `Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]`,
+    );
+  }
+  return {
+    Name: name,
+    Arn: `arn:aws:events:${ctx.region}:${ctx.accountId}:rule/${name}`,
+    EventBusName: bus,
+    EventPattern: eventPattern,
+    pattern,
+    ScheduleExpression: schedule,
+    State: state,
+    Description: str(input.Description),
+    RoleArn: str(input.RoleArn),
+    targets: existing?.targets ?? new Map(),
+  };
+}
+
+function testEventPattern(input: Input): Record<string, unknown> {
+  const pattern = parsePatternOrThrow(requireString(input, 'EventPattern'));
+  let event: unknown;
+  try {
+    event = JSON.parse(requireString(input, 'Event'));
+  } catch {
+    throw validation('Parameter Event is not valid.');
+  }
+  const e = event as Record<string, unknown> | null;
+  const required = ['id', 'account', 'source', 'time', 'region', 'detail-type'];
+  if (!e || typeof e !== 'object' || required.some((k) => typeof e[k] !== 'string')) {
+    throw validation(`Parameter Event is not valid. Reason: it must contain ${required.join(', ')}.`);
+  }
+  return { Result: matchesPattern(pattern, event) };
+}
+
+/** Checks one PutTargets entry; a target type the sandbox cannot deliver to is a failed entry, not an error. */
+function targetFault(t: Input): Record<string, unknown> | undefined {
+  const id = str(t.Id);
+  const arn = str(t.Arn);
+  if (!id || !NAME_RE.test(id)) {
+    throw validation(
+      `1 validation error detected: Value '${id ?? ''}' at 'targets.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+`,
+    );
+  }
+  if (!arn?.startsWith('arn:')) {
+    throw validation(
+      `Parameter ${arn ?? '(none)'} is not valid. Reason: Provided Arn is not in correct format.`,
+    );
+  }
+  const service = arn.split(':')[2];
+  if (!['sqs', 'lambda', 'states', 'sns', 'events'].includes(service ?? '')) {
+    return {
+      TargetId: id,
+      ErrorCode: 'ValidationException',
+      ErrorMessage: `Target ${arn} is not supported by the sandbox.`,
+    };
+  }
+  if ([t.Input, t.InputPath, t.InputTransformer].filter((x) => x !== undefined).length > 1) {
+    throw validation('Only one of Input, InputPath, or InputTransformer must be provided.');
+  }
+  if (typeof t.Input === 'string') {
+    try {
+      JSON.parse(t.Input);
+    } catch {
+      throw validation('Input is not valid JSON.');
+    }
+  }
+  return undefined;
+}
+
+function putTargets(rule: Rule, targets: unknown): Record<string, unknown> {
+  if (!Array.isArray(targets) || targets.length === 0 || targets.length > 10) {
+    throw validation(
+      "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10",
+    );
+  }
+  const entries = targets as Input[];
+  const newIds = entries.map((t) => str(t.Id)).filter((id) => id && !rule.targets.has(id));
+  if (rule.targets.size + new Set(newIds).size > MAX_TARGETS_PER_RULE) {
+    throw new AwsError(
+      'LimitExceededException',
+      `The requested resource exceeds the maximum number allowed. A rule can have at most ${MAX_TARGETS_PER_RULE} targets.`,
+    );
+  }
+  const failed: Record<string, unknown>[] = [];
+  for (const t of entries) {
+    const fault = targetFault(t);
+    if (fault) failed.push(fault);
+    else rule.targets.set(str(t.Id) ?? '', t as unknown as Target);
+  }
+  return { FailedEntryCount: failed.length, FailedEntries: failed };
+}
+
+/** ListRules' page of rules by name prefix. */
+function listRules(rules: Iterable<Rule>, input: Input): Record<string, unknown> {
+  busName(input);
+  const prefix = str(input.NamePrefix) ?? '';
+  const limit = typeof input.Limit === 'number' ? input.Limit : 100;
+  if (limit < 1 || limit > 100) throw validation('Limit must be between 1 and 100.');
+  const all = [...rules]
+    .filter((r) => r.Name.startsWith(prefix))
+    .sort((a, b) => a.Name.localeCompare(b.Name));
+  const start = input.NextToken ? Number(Buffer.from(String(input.NextToken), 'base64url').toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) throw validation('The NextToken is not valid.');
+  const next =
+    start + limit < all.length ? Buffer.from(String(start + limit)).toString('base64url') : undefined;
+  return { Rules: all.slice(start, start + limit).map(ruleView), NextToken: next };
+}
+
+/** The default bus of one sandbox: its rules, their schedule timers, and the deliveries in flight. */
+class EventBus {
+  readonly rules = new Map<string, Rule>();
+  readonly pending = new Set<Promise<void>>();
+  readonly deliveries: Delivery[] = [];
+  private readonly scheduleTimers = new Map<string, AbortController>();
+  sandbox: SandboxContext | undefined;
+
+  constructor(private readonly runSchedules: boolean) {}
+
+  getRule(name: string, bus: string): Rule {
+    const rule = this.rules.get(name);
+    if (!rule)
+      throw new AwsError('ResourceNotFoundException', `Rule ${name} does not exist on EventBus ${bus}.`);
+    return rule;
+  }
+
+  private deliver(sandbox: SandboxContext, rule: Rule, target: Target, event: BusEvent): void {
+    const record = { rule: rule.Name, targetId: target.Id, arn: target.Arn };
+    const p = deliverToArn(sandbox, target.Arn, targetPayload(target, event))
+      .then(() => {
+        this.deliveries.push({ ...record, ok: true });
+      })
+      .catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        this.deliveries.push({ ...record, ok: false, error: message });
+        sandbox.log(
+          `events: delivery of ${event['detail-type']} to ${target.Arn} (rule ${rule.Name}) failed: ${message}`,
+        );
+      })
+      .finally(() => {
+        this.pending.delete(p);
+      });
+    this.pending.add(p);
+  }
+
+  /** To every target of every enabled rule whose pattern matches (or of `only`, unconditionally). */
+  dispatch(sandbox: SandboxContext, event: BusEvent, only?: Rule): void {
+    for (const rule of only ? [only] : this.rules.values()) {
+      if (!only && (rule.State !== 'ENABLED' || !rule.pattern)) continue;
+      if (!only && rule.pattern && !matchesPattern(rule.pattern, event)) continue;
+      for (const target of rule.targets.values()) this.deliver(sandbox, rule, target, event);
+    }
+  }
+
+  disarm(name: string): void {
+    this.scheduleTimers.get(name)?.abort();
+    this.scheduleTimers.delete(name);
+  }
+
+  /** (Re)starts the timer of a rate() rule when schedules run on their own. */
+  armSchedule(rule: Rule): void {
+    this.disarm(rule.Name);
+    const sandbox = this.sandbox;
+    const seconds = rule.ScheduleExpression ? rateSeconds(rule.ScheduleExpression) : undefined;
+    if (!this.runSchedules || !sandbox || seconds === undefined) return;
+    const controller = new AbortController();
+    this.scheduleTimers.set(rule.Name, controller);
+    const loop = async (): Promise<void> => {
+      while (!controller.signal.aborted) {
+        await sandbox.clock.sleep(Math.max(seconds, 0.001), controller.signal);
+        if (this.rules.get(rule.Name) !== rule) return;
+        if (rule.State === 'ENABLED') this.dispatch(sandbox, scheduledEvent(sandbox, rule), rule);
+      }
+    };
+    loop().catch(() => undefined);
+  }
+
+  stopSchedules(): void {
+    for (const c of this.scheduleTimers.values()) c.abort();
+    this.scheduleTimers.clear();
+  }
+
+  putEvents(input: Input, ctx: RequestContext): Record<string, unknown> {
     const entries = input.Entries;
-    if (!Array.isArray(entries) || entries.length === 0) {
-      throw new AwsError(
-        'ValidationException',
-        "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1",
-      );
-    }
-    if (entries.length > 10) {
-      throw new AwsError(
-        'ValidationException',
-        "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10",
-      );
-    }
+    checkEntryCount(entries);
     const results: Record<string, unknown>[] = [];
     let failed = 0;
-    for (const raw of entries as Record<string, unknown>[]) {
-      const source = str(raw.Source);
-      const detailType = str(raw.DetailType);
-      const detailText = str(raw.Detail);
-      const fail = (code: string, message: string): void => {
+    for (const raw of entries) {
+      const r = entryEvent(raw, ctx);
+      if ('event' in r) {
+        this.dispatch(ctx.sandbox, r.event);
+        results.push({ EventId: r.event.id });
+      } else {
         failed++;
-        results.push({ ErrorCode: code, ErrorMessage: message });
-      };
-      if (!source) {
-        fail('InvalidArgument', 'Parameter Source is not valid. Reason: Source is a required argument.');
-        continue;
+        results.push({ ErrorCode: r.code, ErrorMessage: r.message });
       }
-      if (!detailType) {
-        fail(
-          'InvalidArgument',
-          'Parameter DetailType is not valid. Reason: DetailType is a required argument.',
-        );
-        continue;
-      }
-      if (!detailText) {
-        fail('InvalidArgument', 'Parameter Detail is not valid. Reason: Detail is a required argument.');
-        continue;
-      }
-      if (source.startsWith('aws.')) {
-        // AWS reserves aws.* for its services' own events: a caller's entry is refused (the others go on).
-        // The sandbox's emulated services publish through SandboxContext.putEvent, not through this path.
-        fail('NotAuthorizedForSourceException', 'Not authorized for the source.');
-        continue;
-      }
-      let detail: unknown;
-      try {
-        detail = JSON.parse(detailText);
-      } catch {
-        fail('MalformedDetail', 'Detail is malformed.');
-        continue;
-      }
-      if (!detail || typeof detail !== 'object' || Array.isArray(detail)) {
-        fail('MalformedDetail', 'Detail is malformed.');
-        continue;
-      }
-      const bus = str(raw.EventBusName) ?? 'default';
-      const busShort = bus.startsWith('arn:') ? bus.split('/').pop() : bus;
-      if (busShort !== 'default') {
-        fail('InvalidArgument', `Event bus ${busShort} does not exist.`);
-        continue;
-      }
-      const time =
-        raw.Time === undefined
-          ? ctx.sandbox.clock.now()
-          : new Date(typeof raw.Time === 'number' ? raw.Time * 1000 : String(raw.Time));
-      const event: BusEvent = {
-        version: '0',
-        id: randomUUID(),
-        'detail-type': detailType,
-        source,
-        account: ctx.accountId,
-        time: (Number.isNaN(time.getTime()) ? ctx.sandbox.clock.now() : time)
-          .toISOString()
-          .replace(/\.\d{3}Z$/, 'Z'),
-        region: ctx.region,
-        resources: Array.isArray(raw.Resources) ? raw.Resources.map(String) : [],
-        detail: detail as Record<string, unknown>,
-      };
-      dispatch(ctx.sandbox, event);
-      results.push({ EventId: event.id });
     }
     return { FailedEntryCount: failed, Entries: results };
-  };
+  }
 
-  const putRule = (input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> => {
+  putRule(input: Input, ctx: RequestContext): Record<string, unknown> {
+    const rule = ruleFrom(input, ctx, this.rules.get(requireString(input, 'Name')));
+    this.rules.set(rule.Name, rule);
+    this.armSchedule(rule);
+    return { RuleArn: rule.Arn };
+  }
+
+  deleteRule(input: Input): Record<string, unknown> {
     const name = requireString(input, 'Name');
-    if (!NAME_RE.test(name)) {
-      throw new AwsError(
-        'ValidationException',
-        `1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+`,
-      );
-    }
-    const bus = busName(input);
-    const eventPattern = str(input.EventPattern);
-    const schedule = str(input.ScheduleExpression);
-    if (!eventPattern && !schedule) {
-      throw new AwsError(
-        'ValidationException',
-        'Parameter(s) EventPattern or ScheduleExpression must be specified.',
-      );
-    }
-    if (schedule && !/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(schedule)) {
-      throw new AwsError('ValidationException', 'Parameter ScheduleExpression is not valid.');
-    }
-    const pattern = eventPattern ? parsePatternOrThrow(eventPattern) : undefined;
-    const state = str(input.State) ?? rules.get(name)?.State ?? 'ENABLED';
-    if (state !== 'ENABLED' && state !== 'DISABLED') {
-      throw new AwsError(
-        'ValidationException',
-        `Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]`,
-      );
-    }
-    const arn = `arn:aws:events:${ctx.region}:${ctx.accountId}:rule/${name}`;
-    const existing = rules.get(name);
-    const rule: Rule = {
-      Name: name,
-      Arn: arn,
-      EventBusName: bus,
-      EventPattern: eventPattern,
-      pattern,
-      ScheduleExpression: schedule,
-      State: state,
-      Description: str(input.Description),
-      RoleArn: str(input.RoleArn),
-      targets: existing?.targets ?? new Map(),
-    };
-    rules.set(name, rule);
-    armSchedule(rule);
-    return { RuleArn: arn };
+    busName(input);
+    const rule = this.rules.get(name);
+    if (!rule) return {};
+    if (rule.targets.size > 0) throw validation("Rule can't be deleted since it has targets.");
+    this.rules.delete(name);
+    this.disarm(name);
+    return {};
+  }
+
+  ruleOf(input: Input, key: 'Name' | 'Rule'): Rule {
+    return this.getRule(requireString(input, key), busName(input));
+  }
+}
+
+function removeTargets(rule: Rule, ids: unknown): Record<string, unknown> {
+  if (!Array.isArray(ids) || ids.length === 0) {
+    throw validation(
+      "1 validation error detected: Value at 'ids' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
+  }
+  for (const id of ids) rule.targets.delete(String(id));
+  return { FailedEntryCount: 0, FailedEntries: [] };
+}
+
+export function eventsService(options: EventsOptions = {}): EventsService {
+  const bus = new EventBus(options.runSchedules === true);
+  const setState = (state: 'ENABLED' | 'DISABLED') => (input: Input) => {
+    bus.ruleOf(input, 'Name').State = state;
+    return {};
   };
-
-  const setState =
-    (state: 'ENABLED' | 'DISABLED') =>
-    (input: Record<string, unknown>): Record<string, unknown> => {
-      const name = requireString(input, 'Name');
-      getRule(name, busName(input)).State = state;
-      return {};
-    };
-
-  const operations: ServiceModule['operations'] = {
-    PutEvents: putEvents,
-    PutRule: putRule,
-    DescribeRule(input) {
-      const name = requireString(input, 'Name');
-      const bus = busName(input);
-      return { ...ruleView(getRule(name, bus)), CreatedBy: undefined };
-    },
-    ListRules(input) {
-      busName(input);
-      const prefix = str(input.NamePrefix) ?? '';
-      const limit = typeof input.Limit === 'number' ? input.Limit : 100;
-      if (limit < 1 || limit > 100)
-        throw new AwsError('ValidationException', 'Limit must be between 1 and 100.');
-      const all = [...rules.values()]
-        .filter((r) => r.Name.startsWith(prefix))
-        .sort((a, b) => a.Name.localeCompare(b.Name));
-      const start = input.NextToken
-        ? Number(Buffer.from(String(input.NextToken), 'base64url').toString())
-        : 0;
-      if (!Number.isInteger(start) || start < 0)
-        throw new AwsError('ValidationException', 'The NextToken is not valid.');
-      const page = all.slice(start, start + limit);
-      const next =
-        start + limit < all.length ? Buffer.from(String(start + limit)).toString('base64url') : undefined;
-      return { Rules: page.map(ruleView), NextToken: next };
-    },
-    DeleteRule(input) {
-      const name = requireString(input, 'Name');
-      busName(input);
-      const rule = rules.get(name);
-      if (!rule) return {};
-      if (rule.targets.size > 0)
-        throw new AwsError('ValidationException', "Rule can't be deleted since it has targets.");
-      rules.delete(name);
-      scheduleTimers.get(name)?.abort();
-      scheduleTimers.delete(name);
-      return {};
-    },
-    TestEventPattern(input) {
-      const patternText = requireString(input, 'EventPattern');
-      const eventText = requireString(input, 'Event');
-      const pattern = parsePatternOrThrow(patternText);
-      let event: unknown;
-      try {
-        event = JSON.parse(eventText);
-      } catch {
-        throw new AwsError('ValidationException', 'Parameter Event is not valid.');
-      }
-      const e = event as Record<string, unknown> | null;
-      const required = ['id', 'account', 'source', 'time', 'region', 'detail-type'];
-      if (!e || typeof e !== 'object' || required.some((k) => typeof e[k] !== 'string')) {
-        throw new AwsError(
-          'ValidationException',
-          `Parameter Event is not valid. Reason: it must contain ${required.join(', ')}.`,
-        );
-      }
-      return { Result: matchesPattern(pattern, event) };
-    },
-    EnableRule: setState('ENABLED'),
-    DisableRule: setState('DISABLED'),
-    PutTargets(input) {
-      const name = requireString(input, 'Rule');
-      const rule = getRule(name, busName(input));
-      const targets = input.Targets;
-      if (!Array.isArray(targets) || targets.length === 0 || targets.length > 10) {
-        throw new AwsError(
-          'ValidationException',
-          "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10",
-        );
-      }
-      const failed: Record<string, unknown>[] = [];
-      const newIds = (targets as Record<string, unknown>[])
-        .map((t) => str(t.Id))
-        .filter((id) => id && !rule.targets.has(id));
-      if (rule.targets.size + new Set(newIds).size > MAX_TARGETS_PER_RULE) {
-        throw new AwsError(
-          'LimitExceededException',
-          `The requested resource exceeds the maximum number allowed. A rule can have at most ${MAX_TARGETS_PER_RULE} targets.`,
-        );
-      }
-      for (const t of targets as Record<string, unknown>[]) {
-        const id = str(t.Id);
-        const arn = str(t.Arn);
-        if (!id || !NAME_RE.test(id)) {
-          throw new AwsError(
-            'ValidationException',
-            `1 validation error detected: Value '${id ?? ''}' at 'targets.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+`,
-          );
-        }
-        if (!arn?.startsWith('arn:')) {
-          throw new AwsError(
-            'ValidationException',
-            `Parameter ${arn ?? '(none)'} is not valid. Reason: Provided Arn is not in correct format.`,
-          );
-        }
-        const service = arn.split(':')[2];
-        if (!['sqs', 'lambda', 'states', 'sns', 'events'].includes(service ?? '')) {
-          failed.push({
-            TargetId: id,
-            ErrorCode: 'ValidationException',
-            ErrorMessage: `Target ${arn} is not supported by the sandbox.`,
-          });
-          continue;
-        }
-        const sets = [t.Input, t.InputPath, t.InputTransformer].filter((x) => x !== undefined).length;
-        if (sets > 1) {
-          throw new AwsError(
-            'ValidationException',
-            'Only one of Input, InputPath, or InputTransformer must be provided.',
-          );
-        }
-        if (typeof t.Input === 'string') {
-          try {
-            JSON.parse(t.Input);
-          } catch {
-            throw new AwsError('ValidationException', 'Input is not valid JSON.');
-          }
-        }
-        rule.targets.set(id, t as unknown as Target);
-      }
-      return { FailedEntryCount: failed.length, FailedEntries: failed };
-    },
-    RemoveTargets(input) {
-      const name = requireString(input, 'Rule');
-      const rule = getRule(name, busName(input));
-      const ids = input.Ids;
-      if (!Array.isArray(ids) || ids.length === 0) {
-        throw new AwsError(
-          'ValidationException',
-          "1 validation error detected: Value at 'ids' failed to satisfy constraint: Member must have length greater than or equal to 1",
-        );
-      }
-      for (const id of ids) rule.targets.delete(String(id));
-      return { FailedEntryCount: 0, FailedEntries: [] };
-    },
-    ListTargetsByRule(input) {
-      const name = requireString(input, 'Rule');
-      const rule = getRule(name, busName(input));
-      return { Targets: [...rule.targets.values()] };
-    },
-  };
-
   return {
     serviceName: 'events',
     signingName: 'events',
     protocol: 'awsJson1_1',
     targetPrefix: 'AWSEvents',
-    operations,
-    deliveries,
+    operations: {
+      PutEvents: (input, ctx) => bus.putEvents(input, ctx),
+      PutRule: (input, ctx) => bus.putRule(input, ctx),
+      DescribeRule: (input) => ({ ...ruleView(bus.ruleOf(input, 'Name')), CreatedBy: undefined }),
+      ListRules: (input) => listRules(bus.rules.values(), input),
+      DeleteRule: (input) => bus.deleteRule(input),
+      TestEventPattern: testEventPattern,
+      EnableRule: setState('ENABLED'),
+      DisableRule: setState('DISABLED'),
+      PutTargets: (input) => putTargets(bus.ruleOf(input, 'Rule'), input.Targets),
+      RemoveTargets: (input) => removeTargets(bus.ruleOf(input, 'Rule'), input.Ids),
+      ListTargetsByRule: (input) => ({ Targets: [...bus.ruleOf(input, 'Rule').targets.values()] }),
+    },
+    deliveries: bus.deliveries,
     start(ctx) {
-      sandboxCtx = ctx;
+      bus.sandbox = ctx;
       setEventBus(ctx, async (event) => {
-        dispatch(ctx, event);
+        bus.dispatch(ctx, event);
       });
-      for (const rule of rules.values()) armSchedule(rule);
+      for (const rule of bus.rules.values()) bus.armSchedule(rule);
     },
     stop() {
-      for (const c of scheduleTimers.values()) c.abort();
-      scheduleTimers.clear();
+      bus.stopSchedules();
     },
     async fireSchedule(ruleName) {
-      const rule = rules.get(ruleName);
+      const rule = bus.rules.get(ruleName);
       if (!rule?.ScheduleExpression)
         throw new AwsError('ResourceNotFoundException', `Schedule rule ${ruleName} does not exist.`);
-      if (!sandboxCtx) throw new Error('events: the sandbox is not started');
-      dispatch(sandboxCtx, scheduledEvent(sandboxCtx, rule), rule);
+      if (!bus.sandbox) throw new Error('events: the sandbox is not started');
+      bus.dispatch(bus.sandbox, scheduledEvent(bus.sandbox, rule), rule);
       await this.idle();
     },
     async idle() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      while (bus.pending.size > 0) await Promise.allSettled([...bus.pending]);
     },
   };
 }

@@ -4,7 +4,13 @@
  * REST codec (route/encode/encodeError) maps HTTP to SDK-shaped operations and back, in S3's XML.
  */
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
-import { AwsError, type RawHttpRequest, type RawHttpResponse, type ServiceModule } from '../../core/types';
+import {
+  AwsError,
+  type RawHttpRequest,
+  type RawHttpResponse,
+  type RequestContext,
+  type ServiceModule,
+} from '../../core/types';
 import { compact, type Obj, str } from '../state';
 import { s3Store } from './store';
 
@@ -237,6 +243,29 @@ function encodeError(err: AwsError, requestId: string): RawHttpResponse {
   };
 }
 
+function listBuckets(ctx: RequestContext): Obj {
+  return {
+    Buckets: [...s3Store(ctx.sandbox).buckets.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((b) => ({ Name: b.name, CreationDate: b.creationDate, BucketRegion: b.region })),
+    Owner: { ID: `${ctx.accountId}owner`, DisplayName: 'sandbox' },
+  };
+}
+
+/** A bucket in the request's region (LocationConstraint must name it; none means us-east-1). */
+function createBucket(input: Obj, ctx: RequestContext): Obj {
+  const constraint = str((input.CreateBucketConfiguration as Obj | undefined)?.LocationConstraint);
+  if (constraint !== undefined ? constraint !== ctx.region : ctx.region !== 'us-east-1') {
+    throw new AwsError(
+      'IllegalLocationConstraintException',
+      `The ${constraint ?? 'unspecified'} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      400,
+    );
+  }
+  const b = s3Store(ctx.sandbox).create(str(input.Bucket), ctx.region);
+  return { Location: `/${b.name}` };
+}
+
 export function s3Service(): ServiceModule {
   return {
     serviceName: 's3',
@@ -245,24 +274,8 @@ export function s3Service(): ServiceModule {
     xmlNamespace: NS,
     rest: { route, encode, encodeError },
     operations: {
-      ListBuckets: (_input, ctx) => ({
-        Buckets: [...s3Store(ctx.sandbox).buckets.values()]
-          .sort((a, b) => a.name.localeCompare(b.name))
-          .map((b) => ({ Name: b.name, CreationDate: b.creationDate, BucketRegion: b.region })),
-        Owner: { ID: `${ctx.accountId}owner`, DisplayName: 'sandbox' },
-      }),
-      CreateBucket: (input, ctx) => {
-        const constraint = str((input.CreateBucketConfiguration as Obj | undefined)?.LocationConstraint);
-        if (constraint !== undefined ? constraint !== ctx.region : ctx.region !== 'us-east-1') {
-          throw new AwsError(
-            'IllegalLocationConstraintException',
-            `The ${constraint ?? 'unspecified'} location constraint is incompatible for the region specific endpoint this request was sent to.`,
-            400,
-          );
-        }
-        const b = s3Store(ctx.sandbox).create(str(input.Bucket), ctx.region);
-        return { Location: `/${b.name}` };
-      },
+      ListBuckets: (_input, ctx) => listBuckets(ctx),
+      CreateBucket: createBucket,
       HeadBucket: (input, ctx) => {
         const b = s3Store(ctx.sandbox).get(str(input.Bucket));
         return { BucketRegion: b.region };

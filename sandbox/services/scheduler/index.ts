@@ -8,7 +8,7 @@
  */
 import { Cron } from 'croner';
 import { deliverToArn } from '../../core/targets';
-import type { SandboxContext, ServiceModule } from '../../core/types';
+import type { RequestContext, SandboxContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 
 interface Schedule {
@@ -115,134 +115,159 @@ export interface SchedulerService extends ServiceModule {
   readonly firings: readonly { schedule: string; arn: string; ok: boolean; error?: string }[];
 }
 
-export function schedulerService(options: SchedulerOptions = {}): SchedulerService {
-  const schedules = new Map<string, Schedule>();
-  const timers = new Map<string, AbortController>();
-  const firings: { schedule: string; arn: string; ok: boolean; error?: string }[] = [];
-  let sandbox: SandboxContext | undefined;
-  const key = (group: string, name: string) => `${group}/${name}`;
+type Firing = { schedule: string; arn: string; ok: boolean; error?: string };
 
-  const fire = async (ctx: SandboxContext, s: Schedule): Promise<void> => {
+const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const keyOf = (group: string, name: string) => `${group}/${name}`;
+
+/** A CreateSchedule request as a Schedule (ValidationException for anything Scheduler would refuse). */
+function scheduleFrom(input: Record<string, unknown>, ctx: RequestContext): Schedule {
+  const name = nonEmpty(input.Name);
+  const expression = nonEmpty(input.ScheduleExpression);
+  const target = input.Target as Record<string, unknown> | undefined;
+  const targetArn = nonEmpty(target?.Arn);
+  if (!name || !expression || !targetArn)
+    throw new AwsError('ValidationException', 'Name, ScheduleExpression and Target.Arn are required.');
+  const group = nonEmpty(input.GroupName) ?? 'default';
+  const timezone = nonEmpty(input.ScheduleExpressionTimezone);
+  if (timezone && !isTimeZone(timezone))
+    throw new AwsError('ValidationException', `Invalid ScheduleExpressionTimezone ${timezone}.`);
+  const createdAt = ctx.sandbox.clock.now();
+  nextFireTime(expression, createdAt, { ...(timezone ? { timezone } : {}), createdAt }); // validates
+  const state = nonEmpty(input.State) ?? 'ENABLED';
+  if (state !== 'ENABLED' && state !== 'DISABLED')
+    throw new AwsError('ValidationException', `Invalid State ${state}.`);
+  return {
+    Name: name,
+    GroupName: group,
+    Arn: `arn:aws:scheduler:${ctx.region}:${ctx.accountId}:schedule/${group}/${name}`,
+    ScheduleExpression: expression,
+    ...(timezone ? { ScheduleExpressionTimezone: timezone } : {}),
+    State: state,
+    Target: {
+      Arn: targetArn,
+      ...(nonEmpty(target?.RoleArn) ? { RoleArn: nonEmpty(target?.RoleArn) } : {}),
+      ...(nonEmpty(target?.Input) ? { Input: nonEmpty(target?.Input) } : {}),
+    },
+    createdAt,
+  };
+}
+
+/** The schedules of one sandbox and their timers on the sandbox clock. */
+class ScheduleStore {
+  readonly schedules = new Map<string, Schedule>();
+  readonly firings: Firing[] = [];
+  private readonly timers = new Map<string, AbortController>();
+  sandbox: SandboxContext | undefined;
+
+  constructor(private readonly runSchedules: boolean) {}
+
+  private async fire(ctx: SandboxContext, s: Schedule): Promise<void> {
     try {
       await deliverToArn(ctx, s.Target.Arn, s.Target.Input ?? '{}');
-      firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: true });
+      this.firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: true });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: false, error });
+      this.firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: false, error });
       ctx.log(`scheduler: schedule ${s.Name} → ${s.Target.Arn} failed: ${error}`);
     }
-  };
+  }
 
-  const arm = (s: Schedule): void => {
-    const k = key(s.GroupName, s.Name);
-    timers.get(k)?.abort();
-    timers.delete(k);
-    const ctx = sandbox;
-    if (options.runSchedules === false || !ctx) return;
+  /** Sleeps until each next firing time and fires while the schedule is the stored one. */
+  private async loop(ctx: SandboxContext, s: Schedule, signal: AbortSignal): Promise<void> {
+    const k = keyOf(s.GroupName, s.Name);
+    for (;;) {
+      const now = ctx.clock.now();
+      const next = nextFireTime(s.ScheduleExpression, now, {
+        createdAt: s.createdAt,
+        ...(s.ScheduleExpressionTimezone ? { timezone: s.ScheduleExpressionTimezone } : {}),
+      });
+      if (!next) return;
+      await ctx.clock.sleep(Math.max((next.getTime() - now.getTime()) / 1000, 0.001), signal);
+      if (this.schedules.get(k) !== s) return;
+      if (s.State === 'ENABLED') await this.fire(ctx, s);
+    }
+  }
+
+  disarm(k: string): void {
+    this.timers.get(k)?.abort();
+    this.timers.delete(k);
+  }
+
+  arm(s: Schedule): void {
+    const k = keyOf(s.GroupName, s.Name);
+    this.disarm(k);
+    const ctx = this.sandbox;
+    if (!this.runSchedules || !ctx) return;
     if (ctx.clock.timeScale === 0) {
       ctx.log(`scheduler: time scale 0 (frozen clock): schedule ${s.Name} does not fire`);
       return;
     }
     const controller = new AbortController();
-    timers.set(k, controller);
-    const loop = async (): Promise<void> => {
-      for (;;) {
-        const now = ctx.clock.now();
-        const next = nextFireTime(s.ScheduleExpression, now, {
-          createdAt: s.createdAt,
-          ...(s.ScheduleExpressionTimezone ? { timezone: s.ScheduleExpressionTimezone } : {}),
-        });
-        if (!next) return;
-        await ctx.clock.sleep(Math.max((next.getTime() - now.getTime()) / 1000, 0.001), controller.signal);
-        if (schedules.get(k) !== s) return;
-        if (s.State === 'ENABLED') await fire(ctx, s);
-      }
-    };
-    loop().catch(() => undefined);
-  };
+    this.timers.set(k, controller);
+    this.loop(ctx, s, controller.signal).catch(() => undefined);
+  }
 
-  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  stopAll(): void {
+    for (const c of this.timers.values()) c.abort();
+    this.timers.clear();
+  }
 
-  const operations: ServiceModule['operations'] = {
-    CreateSchedule(input, ctx) {
-      const name = str(input.Name);
-      const expression = str(input.ScheduleExpression);
-      const target = input.Target as Record<string, unknown> | undefined;
-      const targetArn = str(target?.Arn);
-      if (!name || !expression || !targetArn)
-        throw new AwsError('ValidationException', 'Name, ScheduleExpression and Target.Arn are required.');
-      const group = str(input.GroupName) ?? 'default';
-      const k = key(group, name);
-      if (schedules.has(k)) throw new AwsError('ConflictException', `Schedule ${name} already exists.`, 409);
-      const timezone = str(input.ScheduleExpressionTimezone);
-      if (timezone && !isTimeZone(timezone))
-        throw new AwsError('ValidationException', `Invalid ScheduleExpressionTimezone ${timezone}.`);
-      const createdAt = ctx.sandbox.clock.now();
-      nextFireTime(expression, createdAt, { ...(timezone ? { timezone } : {}), createdAt }); // validates
-      const state = str(input.State) ?? 'ENABLED';
-      if (state !== 'ENABLED' && state !== 'DISABLED')
-        throw new AwsError('ValidationException', `Invalid State ${state}.`);
-      const arn = `arn:aws:scheduler:${ctx.region}:${ctx.accountId}:schedule/${group}/${name}`;
-      const s: Schedule = {
-        Name: name,
-        GroupName: group,
-        Arn: arn,
-        ScheduleExpression: expression,
-        ...(timezone ? { ScheduleExpressionTimezone: timezone } : {}),
-        State: state,
-        Target: {
-          Arn: targetArn,
-          ...(str(target?.RoleArn) ? { RoleArn: str(target?.RoleArn) } : {}),
-          ...(str(target?.Input) ? { Input: str(target?.Input) } : {}),
-        },
-        createdAt,
-      };
-      schedules.set(k, s);
-      arm(s);
-      return { ScheduleArn: arn };
-    },
-    GetSchedule(input) {
-      const name = str(input.Name) ?? '';
-      const s = schedules.get(key(str(input.GroupName) ?? 'default', name));
-      if (!s) throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
-      const { createdAt, ...view } = s;
-      return { ...view, CreationDate: createdAt };
-    },
-    ListSchedules() {
-      return {
-        Schedules: [...schedules.values()].map((s) => ({
+  create(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
+    const s = scheduleFrom(input, ctx);
+    const k = keyOf(s.GroupName, s.Name);
+    if (this.schedules.has(k))
+      throw new AwsError('ConflictException', `Schedule ${s.Name} already exists.`, 409);
+    this.schedules.set(k, s);
+    this.arm(s);
+    return { ScheduleArn: s.Arn };
+  }
+
+  get(input: Record<string, unknown>): Record<string, unknown> {
+    const name = nonEmpty(input.Name) ?? '';
+    const s = this.schedules.get(keyOf(nonEmpty(input.GroupName) ?? 'default', name));
+    if (!s) throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
+    const { createdAt, ...view } = s;
+    return { ...view, CreationDate: createdAt };
+  }
+
+  delete(input: Record<string, unknown>): Record<string, unknown> {
+    const name = nonEmpty(input.Name) ?? '';
+    const k = keyOf(nonEmpty(input.GroupName) ?? 'default', name);
+    if (!this.schedules.delete(k))
+      throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
+    this.disarm(k);
+    return {};
+  }
+}
+
+export function schedulerService(options: SchedulerOptions = {}): SchedulerService {
+  const store = new ScheduleStore(options.runSchedules !== false);
+  return {
+    serviceName: 'scheduler',
+    signingName: 'scheduler',
+    protocol: 'restJson1',
+    operations: {
+      CreateSchedule: (input, ctx) => store.create(input, ctx),
+      GetSchedule: (input) => store.get(input),
+      ListSchedules: () => ({
+        Schedules: [...store.schedules.values()].map((s) => ({
           Name: s.Name,
           GroupName: s.GroupName,
           Arn: s.Arn,
           State: s.State,
           Target: { Arn: s.Target.Arn },
         })),
-      };
+      }),
+      DeleteSchedule: (input) => store.delete(input),
     },
-    DeleteSchedule(input) {
-      const name = str(input.Name) ?? '';
-      const k = key(str(input.GroupName) ?? 'default', name);
-      if (!schedules.delete(k))
-        throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
-      timers.get(k)?.abort();
-      timers.delete(k);
-      return {};
-    },
-  };
-
-  return {
-    serviceName: 'scheduler',
-    signingName: 'scheduler',
-    protocol: 'restJson1',
-    operations,
-    firings,
+    firings: store.firings,
     start(ctx) {
-      sandbox = ctx;
-      for (const s of schedules.values()) arm(s);
+      store.sandbox = ctx;
+      for (const s of store.schedules.values()) store.arm(s);
     },
     stop() {
-      for (const c of timers.values()) c.abort();
-      timers.clear();
+      store.stopAll();
     },
   };
 }

@@ -106,82 +106,26 @@ function toBytes(v: unknown): Uint8Array | undefined {
   throw invalidParam('SecretBinary must be a blob.');
 }
 
-export function secretsManagerService(): ServiceModule {
-  const secrets = new Map<string, Secret>();
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-  const find = (id: unknown): Secret => {
-    if (typeof id !== 'string' || id === '') throw invalidParam('You must provide a SecretId.');
-    const direct = secrets.get(id);
-    if (direct) return direct;
-    for (const s of secrets.values()) {
-      if (s.arn === id) return s;
-      // partial ARN (without the 6-character suffix)
-      if (id.startsWith('arn:') && s.arn.startsWith(`${id}-`) && s.arn.length === id.length + 7) return s;
-    }
-    throw notFound();
-  };
+type SecretValue = { string?: string; binary?: Uint8Array };
 
-  const usable = (s: Secret, op: string): Secret => {
-    if (s.deletedAt) {
-      throw new AwsError(
-        'InvalidRequestException',
-        `You can't perform this operation on the secret because it was marked for deletion (${op}).`,
-      );
-    }
-    return s;
-  };
+/** The value of a PutSecretValue/CreateSecret request: a string or a binary, not both. */
+function readValue(input: Record<string, unknown>): SecretValue {
+  const string = str(input.SecretString);
+  const binary = toBytes(input.SecretBinary);
+  if (string !== undefined && binary !== undefined) {
+    throw invalidParam(
+      "You can't specify both a binary secret value and a string secret value in the same secret.",
+    );
+  }
+  if (string !== undefined && Buffer.byteLength(string) > 65_536)
+    throw invalidParam('SecretString must be at most 65536 bytes.');
+  return { string, binary };
+}
 
-  const addVersion = (
-    s: Secret,
-    token: string | undefined,
-    value: { string?: string; binary?: Uint8Array },
-    stages?: string[],
-  ): Version => {
-    const id = token ?? randomUUID();
-    if (id.length < 32 || id.length > 64) throw invalidParam('ClientRequestToken must be 32-64 characters.');
-    const existing = s.versions.get(id);
-    if (existing) {
-      const same =
-        existing.string === value.string &&
-        Buffer.from(existing.binary ?? []).equals(Buffer.from(value.binary ?? []));
-      if (!same) {
-        throw new AwsError(
-          'ResourceExistsException',
-          "You can't modify an existing version, you can only create a new version.",
-        );
-      }
-      return existing;
-    }
-    const targetStages = stages ?? ['AWSCURRENT'];
-    if (targetStages.includes('AWSCURRENT')) {
-      for (const v of s.versions.values()) v.stages.delete('AWSPREVIOUS');
-      for (const v of s.versions.values()) {
-        if (v.stages.delete('AWSCURRENT')) v.stages.add('AWSPREVIOUS');
-      }
-    }
-    for (const st of targetStages)
-      for (const v of s.versions.values()) if (st !== 'AWSCURRENT') v.stages.delete(st);
-    const version: Version = { id, ...value, stages: new Set(targetStages), createdAt: new Date() };
-    s.versions.set(id, version);
-    for (const [k, v] of s.versions) if (v.stages.size === 0 && s.versions.size > 100) s.versions.delete(k);
-    s.changedAt = new Date();
-    return version;
-  };
-
-  const readValue = (input: Record<string, unknown>): { string?: string; binary?: Uint8Array } => {
-    const string = typeof input.SecretString === 'string' ? input.SecretString : undefined;
-    const binary = toBytes(input.SecretBinary);
-    if (string !== undefined && binary !== undefined) {
-      throw invalidParam(
-        "You can't specify both a binary secret value and a string secret value in the same secret.",
-      );
-    }
-    if (string !== undefined && Buffer.byteLength(string) > 65_536)
-      throw invalidParam('SecretString must be at most 65536 bytes.');
-    return { string, binary };
-  };
-
-  const describe = (s: Secret): Record<string, unknown> => ({
+function describeSecret(s: Secret): Record<string, unknown> {
+  return {
     ARN: s.arn,
     Name: s.name,
     Description: s.description,
@@ -194,131 +138,216 @@ export function secretsManagerService(): ServiceModule {
     VersionIdsToStages: Object.fromEntries(
       [...s.versions.values()].filter((v) => v.stages.size).map((v) => [v.id, [...v.stages]]),
     ),
-  });
-
-  const operations: ServiceModule['operations'] = {
-    CreateSecret(input, ctx: RequestContext) {
-      const name = input.Name;
-      if (typeof name !== 'string' || !NAME_RE.test(name)) {
-        throw invalidParam(
-          'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
-        );
-      }
-      const existing = secrets.get(name);
-      if (existing?.deletedAt) {
-        throw new AwsError(
-          'InvalidRequestException',
-          `You can't create this secret because a secret with this name is already scheduled for deletion.`,
-        );
-      }
-      let value = readValue(input);
-      const generate = input.GenerateSecretString as
-        | (PasswordSpec & { SecretStringTemplate?: string; GenerateStringKey?: string })
-        | undefined;
-      if (generate && value.string === undefined && value.binary === undefined)
-        value = { string: generateSecretString(generate) };
-      const token = typeof input.ClientRequestToken === 'string' ? input.ClientRequestToken : undefined;
-      if (existing) {
-        const v = token ? existing.versions.get(token) : undefined;
-        if (v && v.string === value.string)
-          return { ARN: existing.arn, Name: existing.name, VersionId: v.id };
-        throw new AwsError(
-          'ResourceExistsException',
-          `The operation failed because the secret ${name} already exists.`,
-        );
-      }
-      const now = new Date();
-      const s: Secret = {
-        name,
-        arn: `arn:aws:secretsmanager:${ctx.region}:${ctx.accountId}:secret:${name}-${randomBytes(6)
-          .toString('base64')
-          .replace(/[^A-Za-z0-9]/g, 'x')
-          .slice(0, 6)}`,
-        description: typeof input.Description === 'string' ? input.Description : undefined,
-        kmsKeyId: typeof input.KmsKeyId === 'string' ? input.KmsKeyId : undefined,
-        tags: Array.isArray(input.Tags) ? (input.Tags as Secret['tags']) : [],
-        versions: new Map(),
-        createdAt: now,
-        changedAt: now,
-      };
-      let versionId: string | undefined;
-      if (value.string !== undefined || value.binary !== undefined)
-        versionId = addVersion(s, token, value).id;
-      secrets.set(name, s);
-      return { ARN: s.arn, Name: s.name, VersionId: versionId };
-    },
-    GetSecretValue(input) {
-      const s = usable(find(input.SecretId), 'GetSecretValue');
-      const versionId = typeof input.VersionId === 'string' ? input.VersionId : undefined;
-      const stage =
-        typeof input.VersionStage === 'string' ? input.VersionStage : versionId ? undefined : 'AWSCURRENT';
-      let v: Version | undefined = versionId ? s.versions.get(versionId) : undefined;
-      if (!versionId) v = [...s.versions.values()].find((x) => stage !== undefined && x.stages.has(stage));
-      if (v && versionId && stage && !v.stages.has(stage)) v = undefined;
-      if (!v) {
-        throw new AwsError(
-          'ResourceNotFoundException',
-          "Secrets Manager can't find the specified secret value for " +
-            (versionId ? `VersionId: ${versionId}` : `staging label: ${stage}`),
-        );
-      }
-      s.accessedAt = new Date();
-      return {
-        ARN: s.arn,
-        Name: s.name,
-        VersionId: v.id,
-        SecretString: v.string,
-        SecretBinary: v.binary,
-        VersionStages: [...v.stages],
-        CreatedDate: v.createdAt,
-      };
-    },
-    PutSecretValue(input) {
-      const s = usable(find(input.SecretId), 'PutSecretValue');
-      const value = readValue(input);
-      if (value.string === undefined && value.binary === undefined) {
-        throw invalidParam('You must provide either SecretString or SecretBinary.');
-      }
-      const stages = Array.isArray(input.VersionStages) ? (input.VersionStages as string[]) : undefined;
-      const token = typeof input.ClientRequestToken === 'string' ? input.ClientRequestToken : undefined;
-      const v = addVersion(s, token, value, stages);
-      return { ARN: s.arn, Name: s.name, VersionId: v.id, VersionStages: [...v.stages] };
-    },
-    DescribeSecret(input) {
-      return describe(find(input.SecretId));
-    },
-    DeleteSecret(input) {
-      const s = find(input.SecretId);
-      const force = input.ForceDeleteWithoutRecovery === true;
-      const window = input.RecoveryWindowInDays;
-      if (force && window !== undefined) {
-        throw invalidParam(
-          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
-        );
-      }
-      const days = typeof window === 'number' ? window : 30;
-      if (days < 7 || days > 30)
-        throw invalidParam('RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
-      const at = new Date();
-      if (force) secrets.delete(s.name);
-      else s.deletedAt = new Date(at.getTime() + days * 86_400_000);
-      return { ARN: s.arn, Name: s.name, DeletionDate: force ? at : s.deletedAt };
-    },
-    RestoreSecret(input) {
-      const s = find(input.SecretId);
-      s.deletedAt = undefined;
-      return { ARN: s.arn, Name: s.name };
-    },
-    GetRandomPassword(input) {
-      return { RandomPassword: randomPassword(input as PasswordSpec) };
-    },
   };
+}
 
+function usable(s: Secret, op: string): Secret {
+  if (s.deletedAt) {
+    throw new AwsError(
+      'InvalidRequestException',
+      `You can't perform this operation on the secret because it was marked for deletion (${op}).`,
+    );
+  }
+  return s;
+}
+
+/** Moves the staging labels a new version takes (AWSCURRENT's holder becomes AWSPREVIOUS). */
+function restage(s: Secret, targetStages: readonly string[]): void {
+  if (targetStages.includes('AWSCURRENT')) {
+    for (const v of s.versions.values()) v.stages.delete('AWSPREVIOUS');
+    for (const v of s.versions.values()) {
+      if (v.stages.delete('AWSCURRENT')) v.stages.add('AWSPREVIOUS');
+    }
+  }
+  for (const st of targetStages)
+    for (const v of s.versions.values()) if (st !== 'AWSCURRENT') v.stages.delete(st);
+}
+
+/** Adds a version (idempotent per ClientRequestToken: the same value again is the same version). */
+function addVersion(s: Secret, token: string | undefined, value: SecretValue, stages?: string[]): Version {
+  const id = token ?? randomUUID();
+  if (id.length < 32 || id.length > 64) throw invalidParam('ClientRequestToken must be 32-64 characters.');
+  const existing = s.versions.get(id);
+  if (existing) {
+    const same =
+      existing.string === value.string &&
+      Buffer.from(existing.binary ?? []).equals(Buffer.from(value.binary ?? []));
+    if (!same) {
+      throw new AwsError(
+        'ResourceExistsException',
+        "You can't modify an existing version, you can only create a new version.",
+      );
+    }
+    return existing;
+  }
+  const targetStages = stages ?? ['AWSCURRENT'];
+  restage(s, targetStages);
+  const version: Version = { id, ...value, stages: new Set(targetStages), createdAt: new Date() };
+  s.versions.set(id, version);
+  for (const [k, v] of s.versions) if (v.stages.size === 0 && s.versions.size > 100) s.versions.delete(k);
+  s.changedAt = new Date();
+  return version;
+}
+
+/** The version GetSecretValue asks for: by VersionId and/or VersionStage (default AWSCURRENT). */
+function selectVersion(s: Secret, input: Record<string, unknown>): Version {
+  const versionId = str(input.VersionId);
+  const stage = str(input.VersionStage) ?? (versionId ? undefined : 'AWSCURRENT');
+  let v: Version | undefined = versionId ? s.versions.get(versionId) : undefined;
+  if (!versionId) v = [...s.versions.values()].find((x) => stage !== undefined && x.stages.has(stage));
+  if (v && versionId && stage && !v.stages.has(stage)) v = undefined;
+  if (!v) {
+    throw new AwsError(
+      'ResourceNotFoundException',
+      "Secrets Manager can't find the specified secret value for " +
+        (versionId ? `VersionId: ${versionId}` : `staging label: ${stage}`),
+    );
+  }
+  return v;
+}
+
+/** The value CreateSecret stores: the given one, or one generated per GenerateSecretString. */
+function initialValue(input: Record<string, unknown>): SecretValue {
+  const value = readValue(input);
+  const generate = input.GenerateSecretString as
+    | (PasswordSpec & { SecretStringTemplate?: string; GenerateStringKey?: string })
+    | undefined;
+  if (generate && value.string === undefined && value.binary === undefined)
+    return { string: generateSecretString(generate) };
+  return value;
+}
+
+function newSecret(name: string, input: Record<string, unknown>, ctx: RequestContext): Secret {
+  const suffix = randomBytes(6)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, 'x')
+    .slice(0, 6);
+  const now = new Date();
+  return {
+    name,
+    arn: `arn:aws:secretsmanager:${ctx.region}:${ctx.accountId}:secret:${name}-${suffix}`,
+    description: str(input.Description),
+    kmsKeyId: str(input.KmsKeyId),
+    tags: Array.isArray(input.Tags) ? (input.Tags as Secret['tags']) : [],
+    versions: new Map(),
+    createdAt: now,
+    changedAt: now,
+  };
+}
+
+/** The secrets of one sandbox, by name, and the operations on them. */
+class SecretStore {
+  private readonly secrets = new Map<string, Secret>();
+
+  /** By name, full ARN, or partial ARN (without the 6-character suffix). */
+  find(id: unknown): Secret {
+    if (typeof id !== 'string' || id === '') throw invalidParam('You must provide a SecretId.');
+    const direct = this.secrets.get(id);
+    if (direct) return direct;
+    for (const s of this.secrets.values()) {
+      if (s.arn === id) return s;
+      if (id.startsWith('arn:') && s.arn.startsWith(`${id}-`) && s.arn.length === id.length + 7) return s;
+    }
+    throw notFound();
+  }
+
+  create(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
+    const name = input.Name;
+    if (typeof name !== 'string' || !NAME_RE.test(name)) {
+      throw invalidParam(
+        'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+      );
+    }
+    const existing = this.secrets.get(name);
+    if (existing?.deletedAt) {
+      throw new AwsError(
+        'InvalidRequestException',
+        `You can't create this secret because a secret with this name is already scheduled for deletion.`,
+      );
+    }
+    const value = initialValue(input);
+    const token = str(input.ClientRequestToken);
+    if (existing) {
+      const v = token ? existing.versions.get(token) : undefined;
+      if (v && v.string === value.string) return { ARN: existing.arn, Name: existing.name, VersionId: v.id };
+      throw new AwsError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${name} already exists.`,
+      );
+    }
+    const s = newSecret(name, input, ctx);
+    let versionId: string | undefined;
+    if (value.string !== undefined || value.binary !== undefined) versionId = addVersion(s, token, value).id;
+    this.secrets.set(name, s);
+    return { ARN: s.arn, Name: s.name, VersionId: versionId };
+  }
+
+  getValue(input: Record<string, unknown>): Record<string, unknown> {
+    const s = usable(this.find(input.SecretId), 'GetSecretValue');
+    const v = selectVersion(s, input);
+    s.accessedAt = new Date();
+    return {
+      ARN: s.arn,
+      Name: s.name,
+      VersionId: v.id,
+      SecretString: v.string,
+      SecretBinary: v.binary,
+      VersionStages: [...v.stages],
+      CreatedDate: v.createdAt,
+    };
+  }
+
+  putValue(input: Record<string, unknown>): Record<string, unknown> {
+    const s = usable(this.find(input.SecretId), 'PutSecretValue');
+    const value = readValue(input);
+    if (value.string === undefined && value.binary === undefined) {
+      throw invalidParam('You must provide either SecretString or SecretBinary.');
+    }
+    const stages = Array.isArray(input.VersionStages) ? (input.VersionStages as string[]) : undefined;
+    const v = addVersion(s, str(input.ClientRequestToken), value, stages);
+    return { ARN: s.arn, Name: s.name, VersionId: v.id, VersionStages: [...v.stages] };
+  }
+
+  delete(input: Record<string, unknown>): Record<string, unknown> {
+    const s = this.find(input.SecretId);
+    const force = input.ForceDeleteWithoutRecovery === true;
+    const window = input.RecoveryWindowInDays;
+    if (force && window !== undefined) {
+      throw invalidParam(
+        "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+      );
+    }
+    const days = typeof window === 'number' ? window : 30;
+    if (days < 7 || days > 30)
+      throw invalidParam('RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
+    const at = new Date();
+    if (force) this.secrets.delete(s.name);
+    else s.deletedAt = new Date(at.getTime() + days * 86_400_000);
+    return { ARN: s.arn, Name: s.name, DeletionDate: force ? at : s.deletedAt };
+  }
+
+  restore(input: Record<string, unknown>): Record<string, unknown> {
+    const s = this.find(input.SecretId);
+    s.deletedAt = undefined;
+    return { ARN: s.arn, Name: s.name };
+  }
+}
+
+export function secretsManagerService(): ServiceModule {
+  const store = new SecretStore();
   return {
     serviceName: 'secretsmanager',
     signingName: 'secretsmanager',
     protocol: 'awsJson1_1',
     targetPrefix: 'secretsmanager',
-    operations,
+    operations: {
+      CreateSecret: (input, ctx: RequestContext) => store.create(input, ctx),
+      GetSecretValue: (input) => store.getValue(input),
+      PutSecretValue: (input) => store.putValue(input),
+      DescribeSecret: (input) => describeSecret(store.find(input.SecretId)),
+      DeleteSecret: (input) => store.delete(input),
+      RestoreSecret: (input) => store.restore(input),
+      GetRandomPassword: (input) => ({ RandomPassword: randomPassword(input as PasswordSpec) }),
+    },
   };
 }
