@@ -126,7 +126,11 @@ export class DriftRemediation extends Construct {
     this.storage = new Storage(this, 'Storage', { tableRemovalPolicy: props.tableRemovalPolicy });
     const key = this.storage.key;
     this.approvals = new Approvals(this, 'Approvals', { key, approvalBaseUrl: props.approvalBaseUrl });
-    this.runbooks = new Runbooks(this, 'Runbooks', { runbooks, policy: this.policy });
+    this.runbooks = new Runbooks(this, 'Runbooks', {
+      runbooks,
+      policy: this.policy,
+      ...(awsManaged ? { awsManaged } : {}),
+    });
     this.workflow = new Workflow(this, 'Workflow', { key, policyJsonPath });
     this.intake = new Intake(this, 'Intake', { key, configRules, policyJsonPath });
     this.schedules = new Schedules(this, 'Schedules', {
@@ -159,6 +163,8 @@ export class DriftRemediation extends Construct {
       intake: this.intake,
     };
     for (const task of ALL_TASKS) TASKS[task].grant(this.functions[task], wiring);
+    // Last, when every resource exists: the runbooks may never touch this stack's own resources.
+    this.runbooks.protectOwnResources();
   }
 
   /** One value per env key, shared by every function; each function gets the keys TASK_ENV lists. */

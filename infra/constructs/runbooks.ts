@@ -3,18 +3,25 @@
  * from what the runbooks call, infra/runbook-permissions.ts), and the IAM the tasks need around them:
  * starting the policy's runbooks, watching executions, reading the remediated resources.
  */
-import { Aws } from 'aws-cdk-lib';
+import { Aws, CfnResource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import {
+  AWS_MANAGED_TABLE_FILE,
+  type AwsManagedTable,
+  grantsFor,
+} from '../../tasks/shared/policy/aws-managed';
 import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
 import {
   type ArnContext,
+  type DerivedStatement,
   type RunbookDocument,
   readPermissions,
   resourcesFor,
   runbookPermissions,
 } from '../runbook-permissions';
+import { scopeStatements } from '../runbook-scope';
 import { ARN_CONTEXT, ackIam5, allow, NAG_ARN_CONTEXT } from './iam';
 import { Concern } from './logical-ids';
 import type { TaskFunction } from './task-function';
@@ -24,6 +31,45 @@ export interface RunbooksProps {
   readonly runbooks: readonly RunbookDocument[];
   /** The validated policy: which runbooks it starts and for which resource types. */
   readonly policy: NormalizedPolicy;
+  /** The reviewed permission table of the AWS-managed runbooks a policy entry may name. */
+  readonly awsManaged?: AwsManagedTable;
+}
+
+/** IAM path of the automation role and its boundary. */
+export const AUTOMATION_PATH = '/drift-remediation/';
+
+/** This account's automation executions (the trust's aws:SourceArn, the tasks' Get/Stop). */
+function automationExecutions(ctx: ArnContext): string {
+  return `arn:${ctx.partition}:ssm:${ctx.region}:${ctx.account}:automation-execution/*`;
+}
+
+/** Why a wildcard ARN of the automation role is acceptable. */
+function wildcardReason(arn: string): string {
+  if (arn === '*')
+    return 'Describe calls and Cloud Control requests, which IAM does not scope to a resource (Cloud Control acts with the scoped service permissions).';
+  return "Scoped by the policy's runbookScope: a tag condition or a declared name pattern (docs/security.md); the resource comes from each event.";
+}
+
+/** Own resource types whose ARN the runbooks are denied, and how to reference it. */
+const OWN_ARN: Readonly<Record<string, (r: CfnResource) => string>> = {
+  'AWS::IAM::Role': (r) => Token.asString(r.getAtt('Arn')),
+  'AWS::IAM::ManagedPolicy': (r) => r.ref,
+  'AWS::Lambda::Function': (r) => Token.asString(r.getAtt('Arn')),
+  'AWS::DynamoDB::Table': (r) => Token.asString(r.getAtt('Arn')),
+  'AWS::KMS::Key': (r) => Token.asString(r.getAtt('Arn')),
+  'AWS::StepFunctions::StateMachine': (r) => r.ref,
+};
+
+/** The stack's resources of the OWN_ARN types, with their ARNs. */
+function ownResources(stack: Stack): { type: string; resource: CfnResource; arn: string }[] {
+  return stack.node
+    .findAll()
+    .filter((c): c is CfnResource => CfnResource.isCfnResource(c) && c.cfnResourceType in OWN_ARN)
+    .map((resource) => ({
+      type: resource.cfnResourceType,
+      resource,
+      arn: (OWN_ARN[resource.cfnResourceType] as (r: CfnResource) => string)(resource),
+    }));
 }
 
 const EVENT_RESOURCE =
@@ -35,6 +81,11 @@ export class Runbooks extends Concern {
   readonly automationAssumeRole: iam.Role;
   /** Read actions for the policy's resource types (Cloud Control reads act with the caller's permissions). */
   readonly readActions: readonly string[];
+  /**
+   * Read actions for drift detection of whole in-scope stacks: the policy's types plus the policy's
+   * `runbookScope.stackResourceTypes` (CloudFormation reads every resource with the caller's permissions).
+   */
+  readonly stackReadActions: readonly string[];
   private readonly props: RunbooksProps;
 
   constructor(scope: Construct, id: string, props: RunbooksProps) {
@@ -52,6 +103,8 @@ export class Runbooks extends Concern {
     );
     const policyTypes = [...new Set(props.policy.entries.flatMap((e) => e.resourceTypes))].sort();
     this.readActions = [...new Set(policyTypes.flatMap((t) => readPermissions(t)))].sort();
+    const stackTypes = [...new Set([...policyTypes, ...props.policy.runbookScope.stackResourceTypes])];
+    this.stackReadActions = [...new Set(stackTypes.flatMap((t) => readPermissions(t)))].sort();
     this.automationAssumeRole = this.createAutomationRole();
   }
 
@@ -62,24 +115,116 @@ export class Runbooks extends Concern {
     }
     const role = new iam.Role(this, 'AutomationAssumeRole', {
       description: 'Role the drift-remediation runbooks run as; permissions derived from runbooks/*.yaml',
+      // A path of its own: the permissions boundary denies changes under it without naming the role.
+      path: AUTOMATION_PATH,
       assumedBy: new iam.ServicePrincipal('ssm.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': automationExecutions(ARN_CONTEXT) },
+        },
       }),
     });
-    for (const st of runbookPermissions(this.props.runbooks, ARN_CONTEXT, typesByRunbook)) {
-      role.addToPolicy(new iam.PolicyStatement({ actions: st.actions, resources: st.resources }));
-    }
-    const wildcards = runbookPermissions(this.props.runbooks, NAG_ARN_CONTEXT, typesByRunbook)
-      .flatMap((st) => st.resources)
-      .filter((r) => r.includes('*'));
-    for (const r of new Set(wildcards)) {
-      ackIam5(
-        role,
-        `Resource::${r}`,
-        r === '*' ? 'Describe/list calls that IAM does not scope to a resource.' : EVENT_RESOURCE,
+    const scoped = (ctx: ArnContext) =>
+      scopeStatements(
+        [...runbookPermissions(this.props.runbooks, ctx, typesByRunbook), ...this.awsManagedGrants(ctx)],
+        this.props.policy.runbookScope,
+        ctx,
+      );
+    for (const st of scoped(ARN_CONTEXT)) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: st.actions,
+          resources: st.resources,
+          ...(st.conditions ? { conditions: st.conditions } : {}),
+        }),
       );
     }
+    const wildcards = scoped(NAG_ARN_CONTEXT)
+      .flatMap((st) => st.resources)
+      .filter((r) => r.includes('*'));
+    for (const r of new Set(wildcards)) ackIam5(role, `Resource::${r}`, wildcardReason(r));
     return role;
+  }
+
+  /**
+   * What the AWS-managed runbooks the policy names call, from the reviewed table (runbooks/aws-managed.yaml);
+   * a document outside it fails synth, since the role would have no permissions for it.
+   */
+  private awsManagedGrants(ctx: ArnContext): DerivedStatement[] {
+    const names = [...new Set(this.props.policy.entries.filter((e) => !e.firstParty).map((e) => e.runbook))];
+    return names.sort().flatMap((name) => {
+      const doc = this.props.awsManaged?.documents[name];
+      if (!doc) {
+        throw new Error(
+          `the policy names the AWS-managed runbook ${name}, which is not in the reviewed permission table (runbooks/${AWS_MANAGED_TABLE_FILE}): the automation role would have no permissions for it`,
+        );
+      }
+      return grantsFor(doc, ctx).map((g) => ({ actions: g.actions, resources: [g.resource] }));
+    });
+  }
+
+  /**
+   * The never-touch rule, once every resource of the stack exists: an explicit Deny of everything on
+   * the stack's own roles, policies, functions, tables, key, state machine and the stack itself (and on whatever CloudFormation tags with this stack's name), plus a permissions
+   * boundary that caps the role at the runbooks' actions and repeats the Deny without naming resources
+   * that depend on the role.
+   */
+  protectOwnResources(): void {
+    const stack = Stack.of(this);
+    const role = this.automationAssumeRole;
+    const own = ownResources(stack);
+    const ownStack = `arn:${Aws.PARTITION}:cloudformation:${Aws.REGION}:${Aws.ACCOUNT_ID}:stack/${Aws.STACK_NAME}/*`;
+    const tagged = { StringEquals: { 'aws:ResourceTag/aws:cloudformation:stack-name': Aws.STACK_NAME } };
+    const deny = (resources: string[], conditions?: Record<string, Record<string, string>>) =>
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['*'],
+        resources,
+        ...(conditions ? { conditions } : {}),
+      });
+    // A managed policy of its own (attached through its Roles property, so it may name the role).
+    new iam.ManagedPolicy(this, 'AutomationDenyOwnResources', {
+      description: 'The drift-remediation runbooks never touch the resources of their own stack',
+      roles: [role],
+      statements: [deny([...own.map((r) => r.arn), ownStack]), deny(['*'], tagged)],
+    });
+    const allowed = new Set<string>();
+    for (const st of this.roleStatements()) for (const a of st.Action) allowed.add(a);
+    const boundaryResources = own
+      .filter((r) => r.type === 'AWS::IAM::Role' && r.resource !== role.node.defaultChild)
+      .map((r) => r.arn);
+    const boundary = new iam.ManagedPolicy(this, 'AutomationBoundary', {
+      description: 'Permissions boundary of the drift-remediation AutomationAssumeRole',
+      path: AUTOMATION_PATH,
+      statements: [
+        new iam.PolicyStatement({ actions: [...allowed].sort(), resources: ['*'] }),
+        deny([
+          ...boundaryResources,
+          ownStack,
+          `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role${AUTOMATION_PATH}*`,
+          `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:policy${AUTOMATION_PATH}*`,
+        ]),
+        deny(['*'], tagged),
+      ],
+    });
+    iam.PermissionsBoundary.of(role).apply(boundary);
+    ackIam5(
+      boundary,
+      'Resource::*',
+      "A permissions boundary caps the actions; the role's own policy scopes them to in-scope resources.",
+    );
+    for (const a of allowed) {
+      if (a.includes('*')) ackIam5(boundary, `Action::${a}`, 'Mirrors the role policy.');
+    }
+  }
+
+  /** The Allow statements of the automation role's policy, as rendered. */
+  private roleStatements(): { Action: string[] }[] {
+    const doc = this.automationAssumeRole.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
+    const json = doc?.document.toJSON() as { Statement?: { Effect: string; Action: string | string[] }[] };
+    return (json?.Statement ?? [])
+      .filter((s) => s.Effect === 'Allow')
+      .map((s) => ({ Action: Array.isArray(s.Action) ? s.Action : [s.Action] }));
   }
 
   /** Read access to the policy's resource types (Cloud Control GetResource plus the service reads). */
@@ -90,16 +235,16 @@ export class Runbooks extends Concern {
     this.acknowledgeResourceRead(role);
   }
 
-  /** Acknowledges the wildcard ARNs of grantResourceRead on `role` (its own blanket acks aside). */
+  /** Acknowledges the wildcard ARNs of grantResourceRead and readStatements on `role` (its own blanket acks aside). */
   acknowledgeResourceRead(role: iam.Role): void {
-    const patterns = scopedStatements(this.readActions, NAG_ARN_CONTEXT).flatMap((s) => s.resources);
+    const patterns = scopedStatements(this.stackReadActions, NAG_ARN_CONTEXT).flatMap((s) => s.resources);
     for (const r of new Set(patterns))
       if (r !== '*' && r.includes('*')) ackIam5(role, `Resource::${r}`, EVENT_RESOURCE);
   }
 
-  /** The read actions as statements grouped by the ARNs IAM allows for them. */
+  /** The stack-drift read actions (stackReadActions) as statements grouped by the ARNs IAM allows for them. */
   readStatements(ctx: ArnContext = ARN_CONTEXT): { actions: string[]; resources: string[] }[] {
-    return scopedStatements(this.readActions, ctx);
+    return scopedStatements(this.stackReadActions, ctx);
   }
 
   /**
@@ -140,12 +285,14 @@ export class Runbooks extends Concern {
 
   /** Get/StopAutomationExecution on this account's automation executions. */
   grantExecutionControl(role: iam.Role): void {
-    const executions = (ctx: ArnContext) =>
-      `arn:${ctx.partition}:ssm:${ctx.region}:${ctx.account}:automation-execution/*`;
-    allow(role, ['ssm:GetAutomationExecution', 'ssm:StopAutomationExecution'], [executions(ARN_CONTEXT)]);
+    allow(
+      role,
+      ['ssm:GetAutomationExecution', 'ssm:StopAutomationExecution'],
+      [automationExecutions(ARN_CONTEXT)],
+    );
     ackIam5(
       role,
-      `Resource::${executions(NAG_ARN_CONTEXT)}`,
+      `Resource::${automationExecutions(NAG_ARN_CONTEXT)}`,
       'Automation executions are created per remediation; their ids are only known at run time.',
     );
   }

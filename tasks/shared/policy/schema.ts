@@ -163,6 +163,55 @@ export const RuleScope = z
 export type RuleScope = z.infer<typeof RuleScope>;
 export const DEFAULT_RULE_SCOPE = { tagKey: 'drift-remediation:scope', tagValue: 'managed' } as const;
 
+/** `*` and `?` wildcards as IAM's StringLike/ARN matching reads them. */
+const NamePattern = (what: string, chars: string) =>
+  z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(
+      new RegExp(`^[${chars}*?]+$`),
+      `must be a ${what} pattern (${chars.replaceAll('\\', '')} and * ?)`,
+    );
+
+/**
+ * What the runbooks may change (docs/security.md "Scoping the automation role"). Every mutating right of
+ * the AutomationAssumeRole is confined to resources that match: carrying `tag` (services with tag
+ * conditions: EC2, Lambda, IAM, S3 buckets with ABAC on, CloudFormation stacks), belonging to a stack named
+ * in `stacks` (the aws:cloudformation:stack-name tag CloudFormation sets on EC2, Lambda and S3 resources;
+ * the stack ARN for change sets), or named by a name/path pattern (S3 buckets without ABAC, IAM roles and
+ * customer managed policies, which CloudFormation does not tag). The project's own stack is always denied.
+ */
+const RunbookScope = z
+  .object({
+    /** The opt-in tag (values may use * and ?). Default: the policy's `scope` tag, the one the Config rules use. */
+    tag: z
+      .object({ key: ScopeTagKey, values: z.array(z.string().min(1).max(256)).min(1) })
+      .strict()
+      .optional(),
+    /** CloudFormation stack name patterns whose resources may be changed. */
+    stacks: z.array(NamePattern('stack name', 'A-Za-z0-9\\-')).default([]),
+    /** S3 bucket name patterns (S3 evaluates tag conditions only on buckets with ABAC enabled). */
+    s3Buckets: z.array(NamePattern('bucket name', 'a-z0-9.\\-')).default([]),
+    /** IAM role names with path (`app-*`, `workloads/*`): CloudFormation puts no aws:cloudformation tags on IAM. */
+    iamRoles: z.array(NamePattern('role name with path', 'A-Za-z0-9+=,.@_/\\-')).default([]),
+    /** Customer managed policy names with path. */
+    iamPolicies: z.array(NamePattern('policy name with path', 'A-Za-z0-9+=,.@_/\\-')).default([]),
+    /** IAM user and group names with path (AWS-managed runbooks that detach policies from them). */
+    iamUsers: z.array(NamePattern('user name with path', 'A-Za-z0-9+=,.@_/\\-')).default([]),
+    iamGroups: z.array(NamePattern('group name with path', 'A-Za-z0-9+=,.@_/\\-')).default([]),
+    /**
+     * Resource types the in-scope stacks contain, beyond the remediated ones: the stack-drift check role
+     * may read them (their schemas' read handler permissions), so drift detection covers whole stacks.
+     */
+    stackResourceTypes: z.array(ResourceType).default([]),
+  })
+  .strict();
+/** runbookScope with its tag resolved. */
+export type RunbookScope = Omit<z.infer<typeof RunbookScope>, 'tag'> & {
+  tag: { key: string; values: string[] };
+};
+
 const ConfigRuleDecl = z
   .object({
     name: RuleName,
@@ -188,6 +237,8 @@ export const PolicyDocument = z
       .default({ key: 'drift-remediation:exempt-until' }),
     /** The scope of every deployed Config rule (a rule's own `scope` wins). */
     scope: RuleScope.default(DEFAULT_RULE_SCOPE),
+    /** What the runbooks may change (the automation role's scope). */
+    runbookScope: RunbookScope.default(() => RunbookScope.parse({})),
     configRules: z.array(ConfigRuleDecl).default([]),
     remediations: z.array(Entry).min(1),
   })
@@ -227,5 +278,7 @@ export interface NormalizedPolicy {
   /** The default scope of deployed Config rules. */
   scope: RuleScope;
   configRules: ConfigRuleDecl[];
+  /** What the runbooks may change. */
+  runbookScope: RunbookScope;
   entries: ResolvedEntry[];
 }
