@@ -89,8 +89,8 @@ function grantSlotQueue(fn: TaskFunction, r: TaskWiring): void {
 
 // biome-ignore format: one task per line reads as a table
 export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
-  // plan: exceptions (break-glass, tags), loop breaker (outcomes), blast radius (ordering)
-  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE], bundlesPolicy: true, grant: (fn, r) => { r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantReadData(fn); r.runbooks.grantResourceRead(fn.taskRole); } },
+  // plan: exceptions (break-glass, tags), loop breaker (outcomes), blast radius (ordering; Config's resource counts for maxPercent)
+  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE], bundlesPolicy: true, grant: (fn, r) => { r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantReadData(fn); r.runbooks.grantResourceRead(fn.taskRole); allow(fn.taskRole, ['config:GetDiscoveredResourceCounts'], ['*']); } },
   'confirm-compliance': { env: [], grant: (fn, r) => { allow(fn.taskRole, COMPLIANCE_BY_RESOURCE, ['*']); r.runbooks.grantResourceRead(fn.taskRole); } },
   'detect-drift': { env: [], grant: grantDriftDetection },
   'check-drift': { env: [], grant: (fn) => allow(fn.taskRole, DRIFT_STATUS, ['*']) },

@@ -12,13 +12,16 @@
  *   5. exception tag (policy.exceptionTag.key = future ISO date) on the resource (Cloud Control) → skip;
  *      the resource no longer exists → skip; tag value not a date → escalate
  *   6. loop breaker: remediated outcomes for this resource in the window ≥ max → escalate
- *   7. blast radius: ADD 1 to `blast#<windowStart>` unless count ≥ max → escalate (only for remediate)
+ *   7. blast radius (blast-radius.ts): ADD 1 to `blast#<windowStart>` unless the window's budget
+ *      max(maxRemediations, maxPercent % of in-scope resources) is spent → escalate with `breaker` set
+ *      (Record outcome then sends one aggregated notice per window, not one per execution)
  * Reading exceptions fails closed: a transient failure is TransientServiceError (retried), any other
  * failure is ExceptionsUnavailableError (no remediation; the workflow escalates).
  */
 import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
@@ -32,7 +35,8 @@ import {
 import { maxPollsFor } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource } from '../shared/resource-lookup';
-import { blastKey, boundedKey, breakGlassKey } from '../shared/tables';
+import { boundedKey, breakGlassKey } from '../shared/tables';
+import { takeBlastBudget } from './blast-radius';
 
 export const PlanInput = z.object({ event: RemediationEvent, execution: ExecutionRef.optional() });
 export type PlanInput = z.infer<typeof PlanInput>;
@@ -41,6 +45,8 @@ export interface PlanDeps {
   ddb: DynamoDBDocumentClient;
   cloudControl: CloudControlClient;
   cloudFormation: CloudFormationClient;
+  /** For blastRadius.maxPercent (GetDiscoveredResourceCounts). */
+  config?: ConfigServiceClient;
   policy: NormalizedPolicy;
   orderingTable: string;
   outcomesTable: string;
@@ -175,41 +181,6 @@ async function remediationsInWindow(
   return count;
 }
 
-/** Takes one unit of the blast-radius budget for the current fixed window; false when the budget is spent. */
-async function takeBlastBudget(
-  deps: PlanDeps,
-  now: Date,
-): Promise<{ ok: boolean; windowStart: string; max: number }> {
-  const { windowSeconds, maxRemediations } = deps.policy.blastRadius;
-  const windowMs = windowSeconds * 1000;
-  const startMs = Math.floor(now.getTime() / windowMs) * windowMs;
-  const windowStart = new Date(startMs).toISOString();
-  try {
-    await awsCall('UpdateItem(blast radius)', () =>
-      deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.orderingTable,
-          Key: { key: blastKey(windowStart) },
-          UpdateExpression: 'ADD #c :one SET expiresAt = if_not_exists(expiresAt, :exp)',
-          ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
-          ExpressionAttributeNames: { '#c': 'count' },
-          ExpressionAttributeValues: {
-            ':one': 1,
-            ':max': maxRemediations,
-            ':exp': Math.floor((startMs + 2 * windowMs) / 1000),
-          },
-        }),
-      ),
-    );
-    return { ok: true, windowStart, max: maxRemediations };
-  } catch (err) {
-    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') {
-      return { ok: false, windowStart, max: maxRemediations };
-    }
-    throw err;
-  }
-}
-
 export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanResult> {
   const { event } = input;
   assertResourceId(event.resourceType, event.resourceId);
@@ -259,10 +230,17 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanResult
 
   const blast = await takeBlastBudget(deps, now);
   if (!blast.ok) {
-    return result(
-      'escalate',
-      `blast-radius breaker: ${blast.max} remediations already started in the window from ${blast.windowStart}`,
-    );
+    const scope =
+      blast.inScope === undefined
+        ? ''
+        : ` (max of the count and the percentage of ${blast.inScope} in-scope resources)`;
+    return {
+      ...result(
+        'escalate',
+        `blast-radius breaker: ${blast.max} remediations already started in the window from ${blast.windowStart}${scope}`,
+      ),
+      breaker: { kind: 'blast-radius', windowStart: blast.windowStart, max: blast.max },
+    };
   }
   return result(
     'remediate',

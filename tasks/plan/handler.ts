@@ -1,4 +1,4 @@
-import { cloudControlClient, cloudFormationClient } from '../shared/clients';
+import { cloudControlClient, cloudFormationClient, configClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -10,6 +10,7 @@ function deps(): PlanDeps {
     ddb: dynamoClient(),
     cloudControl: cloudControlClient(),
     cloudFormation: cloudFormationClient(),
+    config: configClient(),
     policy: policyFromEnv(),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),

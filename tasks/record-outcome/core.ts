@@ -19,7 +19,8 @@
  *   2. EXPIRED: APPROVALS item `approvalIdFor(execution.id)` PENDING → EXPIRED (task token removed); each approver is
  *      told on APPROVAL_TOPIC_ARN (attributes kind=approval-expired, approver, approvalId) that the request lapsed.
  *      Already decided → left alone, nobody told.
- *   3. Every outcome but VERIFIED and SKIPPED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not).
+ *   3. Every outcome but VERIFIED and SKIPPED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not);
+ *      escalations by the blast-radius breaker: one aggregated notice per window (tasks/shared/blast-radius.ts).
  *   4. Metric RemediationOutcome (Count, dimension outcome).
  * The reason comes from plan.reason, confirmation.reason, the runbook's failure, the verification, the approver's
  * rejection (error.Cause JSON) or the caught error (name + Cause's errorMessage). Texts that look like tokens or
@@ -33,6 +34,7 @@ import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } 
 import * as z from 'zod';
 import { approvalIdFor } from '../shared/approval-id';
 import { DecisionRecord } from '../shared/approvals/record';
+import { BLAST_NOTICE_KEY, blastNoticeSk, countBlastEscalation } from '../shared/blast-radius';
 import {
   ApprovalDecision,
   ApprovalRejection,
@@ -50,7 +52,7 @@ import {
 } from '../shared/contracts';
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { putOutcome } from '../shared/outcomes';
+import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
 
 /**
  * The state the workflow hands over: `outcome` and `enteredTime` arrive in `recording` (the "Outcome: X"
@@ -464,12 +466,41 @@ async function notifyExpired(
   }
 }
 
-/** The outcome message on the outcome topic (not for QUIET_OUTCOMES). */
+/**
+ * Whether this outcome is told on the outcomes topic, and the aggregate line of a blast-radius notice. An
+ * escalation by the blast-radius breaker is told once per window (the first one counted sends it, saying
+ * so); the others are recorded only.
+ */
+async function noticeFor(
+  deps: RecordOutcomeDeps,
+  input: RecordOutcomeInput,
+  now: Date,
+): Promise<{ aggregate?: string } | undefined> {
+  const breaker = input.outcome === 'ESCALATED' ? input.plan?.breaker : undefined;
+  if (!breaker) return {};
+  const expiresAt = Math.floor(now.getTime() / 1000) + OUTCOME_RETENTION_DAYS * 86_400;
+  const counted = await countBlastEscalation(
+    deps.ddb,
+    deps.outcomesTable,
+    breaker.windowStart,
+    input.execution.name,
+    expiresAt,
+  );
+  if (!counted.notifier) return undefined;
+  return {
+    aggregate: `Blast-radius breaker: the budget of ${breaker.max} remediations for the window from ${breaker.windowStart} is spent. This is the only notice for this window: every further remediation in it is escalated and recorded without a message of its own (outcomes table: reason "blast-radius breaker"; item ${BLAST_NOTICE_KEY} / ${blastNoticeSk(breaker.windowStart)} counts them).`,
+  };
+}
+
+/** The outcome message on the outcome topic (not for QUIET_OUTCOMES; blast-radius escalations once per window). */
 async function publishOutcome(
   input: RecordOutcomeInput,
   deps: RecordOutcomeDeps,
   r: Recorded,
+  now: Date,
 ): Promise<void> {
+  const notice = await noticeFor(deps, input, now);
+  if (!notice) return;
   const { outcome, event, runbook, execution } = input;
   const message: PublishCommandInput = {
     TopicArn: deps.outcomeTopicArn,
@@ -486,6 +517,7 @@ async function publishOutcome(
       `Remediated: ${r.remediated ? 'yes (the runbook ran to Success)' : 'no'}`,
       `Execution: ${execution.id}`,
       `Recorded: ${r.recordedAt}`,
+      notice.aggregate ?? '',
     ]
       .filter(Boolean)
       .map(scrub)
@@ -510,7 +542,7 @@ export async function recordOutcome(
   };
   await putOutcomeItem(input, deps, r);
   if (outcome === 'EXPIRED') await notifyExpired(input, deps, r, now.toISOString());
-  if (!QUIET_OUTCOMES.includes(outcome)) await publishOutcome(input, deps, r);
+  if (!QUIET_OUTCOMES.includes(outcome)) await publishOutcome(input, deps, r, now);
 
   const metric = deps.metrics.singleMetric();
   metric.addDimension('outcome', outcome);

@@ -143,6 +143,10 @@ export const PlanResult = z.object({
     maxQueueSeconds: z.number().int().positive().optional(),
   }),
   attempts: z.object({ max: z.number().int().min(1).max(5), retryAfterSeconds: z.number().int().min(1) }),
+  /** Set when a breaker decided the escalation: the blast-radius window (one aggregated notice per window). */
+  breaker: z
+    .object({ kind: z.literal('blast-radius'), windowStart: z.string(), max: z.number().int().positive() })
+    .optional(),
   verification: z.object({
     timeoutSeconds: z.number().int().positive(),
     intervalSeconds: z.number().int().positive(),

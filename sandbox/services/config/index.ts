@@ -732,6 +732,24 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
         const p = pageOf(results, input, limit === 0 ? 10 : limit);
         return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
       },
+      // The resources the sandbox's evaluators can list, counted per type (what Config "records" here).
+      GetDiscoveredResourceCounts: async (input, ctx) => {
+        const wanted = strs(input.resourceTypes);
+        const ids = new Map<string, Set<string>>();
+        for (const ev of Object.values(EVALUATORS)) {
+          if (wanted.length > 0 && !wanted.includes(ev.resourceType)) continue;
+          const set = ids.get(ev.resourceType) ?? new Set<string>();
+          for (const id of await ev.list(ctx.sandbox)) set.add(id);
+          ids.set(ev.resourceType, set);
+        }
+        const resourceCounts = [...ids]
+          .map(([resourceType, set]) => ({ resourceType, count: set.size }))
+          .sort((a, b) => b.count - a.count);
+        return {
+          totalDiscoveredResources: resourceCounts.reduce((n, c) => n + c.count, 0),
+          resourceCounts,
+        };
+      },
       GetComplianceDetailsByResource: (input, ctx) => {
         const type = str(input.ResourceType);
         const id = str(input.ResourceId);

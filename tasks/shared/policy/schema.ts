@@ -79,6 +79,11 @@ const BlastRadius = z
     windowSeconds: Duration(24 * 3600),
     /** Remediations started across all resources in the window before new ones escalate instead. */
     maxRemediations: z.number().int().min(1).max(10_000),
+    /**
+     * Or this percentage of the in-scope resources (Config's count of the policy's resource types), when
+     * larger: the budget is max(maxRemediations, ceil(maxPercent % × in-scope)), so it grows with the fleet.
+     */
+    maxPercent: z.number().positive().max(100).optional(),
   })
   .strict();
 

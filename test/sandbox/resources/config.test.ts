@@ -7,6 +7,7 @@ import {
   type EvaluationResult,
   GetComplianceDetailsByConfigRuleCommand,
   GetComplianceDetailsByResourceCommand,
+  GetDiscoveredResourceCountsCommand,
   InvalidParameterValueException,
   LimitExceededException,
   ListDiscoveredResourcesCommand,
@@ -341,6 +342,26 @@ describe('Config rules through ConfigServiceClient', () => {
     await resultFor('restricted-common-ports', 'AWS::EC2::SecurityGroup', open, 'NON_COMPLIANT');
     await resultFor('restricted-common-ports', 'AWS::EC2::SecurityGroup', custom, 'NON_COMPLIANT');
     await resultFor('restricted-common-ports', 'AWS::EC2::SecurityGroup', fine, 'COMPLIANT');
+  });
+
+  it('counts the resources it records per type (GetDiscoveredResourceCounts), filtered by type', async () => {
+    const ec2 = new EC2Client(sb.clientConfig);
+    const config = new ConfigServiceClient(sb.clientConfig);
+    const before = await config.send(
+      new GetDiscoveredResourceCountsCommand({ resourceTypes: ['AWS::EC2::SecurityGroup'] }),
+    );
+    for (const name of ['count-a', 'count-b', 'count-c'])
+      await ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: 'x' }));
+    const after = await config.send(
+      new GetDiscoveredResourceCountsCommand({ resourceTypes: ['AWS::EC2::SecurityGroup'] }),
+    );
+    expect(after.totalDiscoveredResources).toBe((before.totalDiscoveredResources ?? 0) + 3);
+    expect(after.resourceCounts).toEqual([
+      { resourceType: 'AWS::EC2::SecurityGroup', count: after.totalDiscoveredResources },
+    ]);
+    const all = await config.send(new GetDiscoveredResourceCountsCommand({}));
+    expect(all.resourceCounts?.map((c) => c.resourceType)).toContain('AWS::EC2::SecurityGroup');
+    expect(all.totalDiscoveredResources).toBeGreaterThanOrEqual(after.totalDiscoveredResources ?? 0);
   });
 
   it('evaluates the three S3 bucket rules', async () => {

@@ -1,6 +1,7 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcontrol';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { ConfigServiceClient, GetDiscoveredResourceCountsCommand } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -97,7 +98,7 @@ describe('plan: remediate', () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'ordering',
       Key: { key: blastKey('2026-11-23T12:00:00.000Z') },
-      ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
+      ConditionExpression: 'attribute_not_exists(#c) OR #c < :max OR (attribute_exists(#cap) AND #c < #cap)',
     });
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
       ':one': 1,
@@ -292,6 +293,52 @@ describe('plan: breakers', () => {
     expect(r.reason).toBe(
       'blast-radius breaker: 50 remediations already started in the window from 2026-11-23T12:00:00.000Z',
     );
+    expect(r.breaker).toEqual({ kind: 'blast-radius', windowStart: '2026-11-23T12:00:00.000Z', max: 50 });
+  });
+
+  it('blast radius as a percentage: the count spent, max(count, 10 % of in-scope resources) still has room → remediate', async () => {
+    const config = mockClient(ConfigServiceClient);
+    config.on(GetDiscoveredResourceCountsCommand).resolves({
+      totalDiscoveredResources: 2000,
+      resourceCounts: [{ resourceType: 'AWS::EC2::SecurityGroup', count: 2000 }],
+    });
+    ddb.on(UpdateCommand).rejectsOnce(awsError('ConditionalCheckFailedException')).resolves({});
+    const policy = testPolicy();
+    policy.blastRadius = { ...policy.blastRadius, maxPercent: 10 };
+    const r = await plan(
+      { event: configEvent() },
+      deps({ policy, config: new ConfigServiceClient({ region: 'eu-west-1' }) }),
+    );
+    expect(r.decision).toBe('remediate');
+    expect(config).toHaveReceivedCommandTimes(GetDiscoveredResourceCountsCommand, 1);
+    // the window's percentage cap is stored once (first writer wins), then the unit is taken under it
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { key: blastKey('2026-11-23T12:00:00.000Z') },
+      UpdateExpression: 'SET #cap = if_not_exists(#cap, :cap), inScope = if_not_exists(inScope, :n)',
+      ExpressionAttributeValues: { ':cap': 200, ':n': 2000 },
+    });
+    config.restore();
+  });
+
+  it('blast radius as a percentage: a stored cap is reused (no Config call); spent → escalate with the breaker', async () => {
+    const config = mockClient(ConfigServiceClient);
+    ddb.on(UpdateCommand).rejects(awsError('ConditionalCheckFailedException'));
+    ddb.on(GetCommand, { Key: { key: blastKey('2026-11-23T12:00:00.000Z') } }).resolves({
+      Item: { key: 'blast', count: 200, cap: 200, inScope: 2000 },
+    });
+    const policy = testPolicy();
+    policy.blastRadius = { ...policy.blastRadius, maxPercent: 10 };
+    const r = await plan(
+      { event: configEvent() },
+      deps({ policy, config: new ConfigServiceClient({ region: 'eu-west-1' }) }),
+    );
+    expect(r.decision).toBe('escalate');
+    expect(r.reason).toMatch(
+      /^blast-radius breaker: 200 remediations already started in the window .* 2000 in-scope resources/,
+    );
+    expect(r.breaker).toEqual({ kind: 'blast-radius', windowStart: '2026-11-23T12:00:00.000Z', max: 200 });
+    expect(config).not.toHaveReceivedCommand(GetDiscoveredResourceCountsCommand);
+    config.restore();
   });
 
   it('a throttled blast-radius update is TransientServiceError; a permanent one is rethrown as is', async () => {

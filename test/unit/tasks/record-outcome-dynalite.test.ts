@@ -106,4 +106,63 @@ describe('record-outcome retried without enteredTime (dynalite)', () => {
     );
     expect(after.Items).toHaveLength(3);
   });
+
+  it('blast-radius escalations: one aggregated notice per window, every outcome still recorded', async () => {
+    snsMock.resetHistory();
+    const deps = {
+      ddb: local.ddb,
+      sns,
+      outcomesTable: 'outcomes',
+      approvalsTable: 'approvals',
+      outcomeTopicArn: 'arn:aws:sns:eu-west-1:123456789012:outcomes',
+      approvalTopicArn: 'arn:aws:sns:eu-west-1:123456789012:approvals',
+      metrics: { singleMetric: () => ({ addDimension: () => undefined, addMetric: () => undefined }) },
+      now: () => NOW,
+    };
+    const breaker = { kind: 'blast-radius' as const, windowStart: '2026-11-23T10:00:00.000Z', max: 50 };
+    const escalated = (i: number, windowStart = breaker.windowStart) =>
+      recordOutcome(
+        {
+          outcome: 'ESCALATED',
+          execution: execution({ name: `blast-${i}`, id: `arn:blast-${i}` }),
+          event: event({ resourceId: `sg-${String(i).padStart(17, '0')}` }),
+          plan: plan({
+            decision: 'escalate',
+            reason: 'blast-radius breaker: 50 remediations already started',
+            breaker: { ...breaker, windowStart },
+          }),
+        },
+        deps,
+      );
+    for (let i = 0; i < 5; i++) await escalated(i);
+    const notices = snsMock.commandCalls(PublishCommand).map((c) => String(c.args[0].input.Message));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/This is the only notice for this window/);
+    expect(notices[0]).toMatch(/blast-0/);
+    // the next window trips again: one more notice
+    await escalated(9, '2026-11-23T11:00:00.000Z');
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(2);
+    // every escalation is in the audit trail, and the window item counts them
+    const counted = await local.ddb.send(
+      new QueryCommand({
+        TableName: 'outcomes',
+        KeyConditionExpression: 'resourceKey = :k',
+        ExpressionAttributeValues: { ':k': 'blast-radius' },
+      }),
+    );
+    expect(counted.Items?.map((i) => [i.sk, i.escalated, i.notifier])).toEqual([
+      ['notice#2026-11-23T10:00:00.000Z', 5, 'blast-0'],
+      ['notice#2026-11-23T11:00:00.000Z', 1, 'blast-9'],
+    ]);
+    const audit = await local.ddb.send(
+      new QueryCommand({
+        TableName: 'outcomes',
+        KeyConditionExpression: 'resourceKey = :k',
+        ExpressionAttributeValues: {
+          ':k': '123456789012/eu-west-1/AWS::EC2::SecurityGroup/sg-00000000000000003',
+        },
+      }),
+    );
+    expect(audit.Items?.map((i) => i.outcome)).toEqual(['ESCALATED']);
+  });
 });
