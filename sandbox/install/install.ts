@@ -372,6 +372,15 @@ async function createResources(i: Install, template: CfnTemplate): Promise<void>
   }
 }
 
+/** Powertools settings for the in-process handlers: no tracing, no metrics output, WARN unless told. */
+function powertoolsEnv(logLevel: InstallOptions['logLevel']): Record<string, string> {
+  return {
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  };
+}
+
 /** Sets the handlers' environment (the template's, pointed at the sandbox) and registers each handler. */
 async function registerHandlers(
   i: Install,
@@ -385,9 +394,7 @@ async function registerHandlers(
     AWS_DEFAULT_REGION: sb.region,
     AWS_ACCESS_KEY_ID: 'sandbox',
     AWS_SECRET_ACCESS_KEY: 'sandbox',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    ...powertoolsEnv(logLevel),
     // In AWS the policy JSON is bundled next to the handler; here it is the same JSON, in a temp dir.
     POLICY_FILE: bundledPolicyFor(policyFile),
   });
@@ -446,6 +453,8 @@ export async function installRemediationStack(
   opts: InstallOptions = {},
 ): Promise<InstalledStack> {
   const policyFile = resolvePath(opts.policyFile ?? 'runbooks/policy.yaml');
+  // Before the synth, which loads the task modules: Powertools reads these when it builds its Logger and Metrics.
+  Object.assign(process.env, powertoolsEnv(opts.logLevel));
   const { template, stackName } = opts.template
     ? { template: opts.template, stackName: 'DriftRemediation' }
     : await synthesizeRemediationTemplate({ policyFile });

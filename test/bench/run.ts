@@ -21,6 +21,7 @@
  *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (600)
  *          --throughput-groups N (200) --throughput-time-scale T (0.001)
  */
+import './env';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
