@@ -1,7 +1,7 @@
 /**
  * The CDK app: one stack with the DriftRemediation construct, checked by cdk-nag (AwsSolutions).
  * Environment-agnostic, so `npx cdk synth` works offline without credentials. The policy file can be
- * switched with `-c policyFile=path`.
+ * switched with `-c policyFile=path`, the account-level name prefix set with `-c namePrefix=…`.
  */
 import { App, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -57,12 +57,14 @@ export function buildApp(opts: BuildAppOptions = {}): { app: App; stack: DriftRe
   });
   const policyFile = app.node.tryGetContext('policyFile') as string | undefined;
   const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
+  const namePrefix = app.node.tryGetContext('namePrefix') as string | undefined;
   const stack = new DriftRemediationStack(app, STACK_NAME, {
     description:
       'drift-remediation: Config/CloudFormation drift -> Step Functions -> SSM Automation, verified',
     remediation: {
       ...(policyFile ? { policyFile } : {}),
       ...(alarmEmail ? { alarmEmail } : {}),
+      ...(namePrefix ? { namePrefix } : {}),
       ...opts.remediation,
     },
   });

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../tasks/shared/env';
 import { AWS_MANAGED_TABLE_FILE, loadAwsManagedTable } from '../tasks/shared/policy/aws-managed';
 import { loadPolicyFile } from '../tasks/shared/policy/load';
+import { withNamePrefix } from '../tasks/shared/policy/prefix';
 import type { NormalizedPolicy } from '../tasks/shared/policy/schema';
 import { Approvals } from './constructs/approvals';
 import { Callbacks } from './constructs/callbacks';
@@ -87,6 +88,14 @@ export interface DriftRemediationProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Prefix of the account-level names this stack creates: the Config rules it deploys are named
+   * `${namePrefix}${name}` (rules the policy adopts with `deploy: false` keep theirs), so a second
+   * deployment or an existing rule of the same name does not collide. Up to 32 of `A-Za-z0-9_.-`.
+   * Also `cdk synth -c namePrefix=…`.
+   * @default '' (the policy's names)
+   */
+  readonly namePrefix?: string;
 }
 
 export class DriftRemediation extends Construct {
@@ -115,10 +124,14 @@ export class DriftRemediation extends Construct {
       .map((d) => join(d, AWS_MANAGED_TABLE_FILE))
       .find((f) => existsSync(f));
     const awsManaged = tableFile ? loadAwsManagedTable(tableFile) : undefined;
-    this.policy = loadPolicyFile(policyFile, {
-      knownRunbooks: runbooks.map((r) => r.name),
-      ...(awsManaged ? { awsManaged } : {}),
-    });
+    const namePrefix = props.namePrefix ?? '';
+    this.policy = withNamePrefix(
+      loadPolicyFile(policyFile, {
+        knownRunbooks: runbooks.map((r) => r.name),
+        ...(awsManaged ? { awsManaged } : {}),
+      }),
+      namePrefix,
+    );
     const policyJsonPath = bundledPolicyFor(policyFile);
     const configRules = [...new Set(this.policy.entries.flatMap((e) => e.configRules))].sort();
 
@@ -154,7 +167,7 @@ export class DriftRemediation extends Construct {
     });
     keepStableLogicalIds(this);
 
-    this.environment = { ...COMMON_ENV, ...this.wireEnvironment(configRules) };
+    this.environment = { ...COMMON_ENV, ...this.wireEnvironment(configRules, namePrefix) };
     const wiring: TaskWiring = {
       storage: this.storage,
       approvals: this.approvals,
@@ -168,7 +181,7 @@ export class DriftRemediation extends Construct {
   }
 
   /** One value per env key, shared by every function; each function gets the keys TASK_ENV lists. */
-  private wireEnvironment(configRules: readonly string[]): Record<string, string> {
+  private wireEnvironment(configRules: readonly string[], namePrefix: string): Record<string, string> {
     const t = this.storage.tables;
     const environment: Partial<Record<EnvKey, string>> = {
       [ENV.LEASES_TABLE]: t.leases.tableName,
@@ -185,6 +198,7 @@ export class DriftRemediation extends Construct {
       [ENV.AUTOMATION_ASSUME_ROLE_ARN]: this.runbooks.automationAssumeRole.roleArn,
       [ENV.POLICY_FILE]: BUNDLED_POLICY_FILE,
       [ENV.CONFIG_RULES]: configRules.join(','),
+      [ENV.NAME_PREFIX]: namePrefix,
       [ENV.INTAKE_QUEUE_URL]: this.intake.queue.queueUrl,
     };
     for (const task of ALL_TASKS) {

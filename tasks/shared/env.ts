@@ -32,6 +32,8 @@ export const ENV = {
   AUTOMATION_ASSUME_ROLE_ARN: 'AUTOMATION_ASSUME_ROLE_ARN',
   /** Path of the normalized policy JSON (bundled next to the handler). */
   POLICY_FILE: 'POLICY_FILE',
+  /** Prefix of the Config rules the stack deploys (tasks/shared/policy/prefix.ts); empty: none. */
+  NAME_PREFIX: 'NAME_PREFIX',
   /** Comma-separated Config rule names from the policy (sweep). */
   CONFIG_RULES: 'CONFIG_RULES',
   /** Prefix of first-party runbook document names (runbooks/*.yaml are deployed as `${prefix}${Name}`). */

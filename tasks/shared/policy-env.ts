@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ENV, requireEnv } from './env';
 import { PolicyError } from './errors';
 import { normalizeDocument } from './policy/normalize';
+import { withNamePrefix } from './policy/prefix';
 import type { NormalizedPolicy } from './policy/schema';
 
 const cache = new Map<string, NormalizedPolicy>();
@@ -35,10 +36,12 @@ export function loadPolicyJson(path: string): NormalizedPolicy {
 
 export function policyFromEnv(env: NodeJS.ProcessEnv = process.env): NormalizedPolicy {
   const path = requireEnv(ENV.POLICY_FILE, env);
-  let policy = cache.get(path);
+  const prefix = env[ENV.NAME_PREFIX] ?? '';
+  const key = `${prefix}\n${path}`;
+  let policy = cache.get(key);
   if (!policy) {
-    policy = loadPolicyJson(path);
-    cache.set(path, policy);
+    policy = withNamePrefix(loadPolicyJson(path), prefix);
+    cache.set(key, policy);
   }
   return policy;
 }
