@@ -10,6 +10,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { clientHints } from './client-hints';
+import type { RemediateOptions } from './remediate';
 
 function number(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -157,21 +158,10 @@ Examples:
   drift-remediation remediate --type AWS::S3::Bucket --id my-bucket --rule s3-bucket-versioning-enabled \\
     --profile prod --region eu-west-1`,
   )
-  .action(
-    async (opts: {
-      type: string;
-      id: string;
-      rule?: string;
-      requestedBy?: string;
-      endpoint: string;
-      aws?: boolean;
-      region?: string;
-      profile?: string;
-    }) => {
-      const { remediate } = await import('./remediate');
-      await remediate(opts);
-    },
-  );
+  .action(async (opts: RemediateOptions) => {
+    const { remediate } = await import('./remediate');
+    await remediate(opts);
+  });
 
 const documents = program.command('documents').description('AWS-owned Automation documents for the sandbox');
 documents
