@@ -182,11 +182,19 @@ export class Runbooks extends Concern {
         resources,
         ...(conditions ? { conditions } : {}),
       });
-    // A managed policy of its own (attached through its Roles property, so it may name the role).
+    // Managed policies of their own (attached through their Roles property, so they may name the role),
+    // IAM's and the rest apart: one with every ARN would pass the 6,144-character managed policy limit.
+    const isIam = (r: { type: string }) => r.type.startsWith('AWS::IAM::');
     new iam.ManagedPolicy(this, 'AutomationDenyOwnResources', {
-      description: 'The drift-remediation runbooks never touch the resources of their own stack',
+      description: "The drift-remediation runbooks never touch their own stack's roles and policies",
       roles: [role],
-      statements: [deny([...own.map((r) => r.arn), ownStack]), deny(['*'], tagged)],
+      statements: [deny(own.filter(isIam).map((r) => r.arn)), deny(['*'], tagged)],
+    });
+    new iam.ManagedPolicy(this, 'AutomationDenyOwnServices', {
+      description:
+        "The drift-remediation runbooks never touch their own stack's functions, tables, key, state machine",
+      roles: [role],
+      statements: [deny([...own.filter((r) => !isIam(r)).map((r) => r.arn), ownStack])],
     });
     const allowed = new Set<string>();
     for (const st of this.roleStatements()) for (const a of st.Action) allowed.add(a);

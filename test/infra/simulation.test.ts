@@ -158,6 +158,16 @@ describe('AutomationAssumeRole, simulated (shipped policy)', () => {
     ).toBe('ExplicitlyDenied');
   });
 
+  it("its policies fit IAM's 6,144-character managed policy limit with the longest generated names", () => {
+    for (const p of [...role.identity, ...role.boundary]) {
+      // CloudFormation names roles and functions up to 64 characters; 12-digit account; the stack name as synthesized.
+      const worst = JSON.stringify(p.policy)
+        .replace(/(:role\/(?:drift-remediation\/)?)[A-Za-z0-9]+/g, `$1${'x'.repeat(64)}`)
+        .replace(/(:function:)[A-Za-z0-9]+/g, `$1${'x'.repeat(64)}`);
+      expect(worst.length, p.name).toBeLessThan(6_144);
+    }
+  });
+
   it('the permissions boundary caps the role even if AdministratorAccess were attached to it', async () => {
     const admin = [
       {
