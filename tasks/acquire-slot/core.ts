@@ -1,8 +1,9 @@
 /**
- * Acquire remediation slot (`.waitForTaskToken`): joins the slot queue of its runbook, then runs a
- * hand-off pass (tasks/shared/leases-queue.ts). When a slot is free and nobody older waits, that pass admits
- * this execution at once and completes its own token; otherwise the token stays queued until a release,
- * the reaper or another Acquire hands a slot over. The state's timeout is the policy's
+ * Acquire remediation slot (`.waitForTaskToken`): when nobody waits for its runbook it tries to take a
+ * slot directly (one conditional update) and completes its own token. Otherwise (or when full) it joins the
+ * slot queue of its runbook, then runs a hand-off pass (tasks/shared/leases-queue.ts): when a slot is free
+ * and nobody older waits, that pass admits this execution; otherwise the token stays queued until a
+ * release, the reaper or another Acquire hands a slot over. The state's timeout is the policy's
  * `concurrency.maxQueueSeconds`; the workflow then leaves the queue (Release remediation slot) and escalates.
  *
  * Input  { taskToken, plan: PlanResult (runbook required), execution: { id, name, startTime } }
@@ -19,10 +20,11 @@ import * as z from 'zod';
 import { PlanResult } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { noteQueue, readAdmission } from '../shared/leases';
+import { grant, noteQueue, readAdmission } from '../shared/leases';
 import {
   enqueue,
   handOff,
+  headsOf,
   type Lease,
   queueExpiresAt,
   removeWaiter,
@@ -51,6 +53,13 @@ export interface AcquireSlotResult {
   dead: number;
 }
 
+/** Completes this execution's own token with its lease. */
+async function tellSelf(deps: AcquireSlotDeps, taskToken: string, lease: Lease): Promise<void> {
+  await awsCall('SendTaskSuccess(slot)', () =>
+    deps.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(lease) })),
+  );
+}
+
 export async function acquireSlot(
   input: AcquireSlotInput,
   deps: AcquireSlotDeps,
@@ -68,15 +77,29 @@ export async function acquireSlot(
   const held = adm.holders[execution.name];
   if (held) {
     // An earlier attempt was admitted: tell this attempt's token (the earlier one closed with it).
-    const lease: Lease = { acquired: true, scopes: held.scopes, grantedAt: held.grantedAt, queuedSeconds: 0 };
-    await awsCall('SendTaskSuccess(slot)', () =>
-      deps.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(lease) })),
-    );
+    await tellSelf(deps, taskToken, {
+      acquired: true,
+      scopes: held.scopes,
+      grantedAt: held.grantedAt,
+      queuedSeconds: 0,
+    });
     await removeWaiter(deps, queue, execution.name);
     return { queued: false, granted: 1, dead: 0 };
   }
   const now = deps.now();
   const nowIso = now.toISOString();
+  // Fast path: nobody waits for this runbook → take the slot directly (no queue item, no hand-off pass).
+  if ((await headsOf(deps, queue)).length === 0) {
+    if ((await grant(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso)) === 'granted') {
+      await tellSelf(deps, taskToken, {
+        acquired: true,
+        scopes: scopes.map((s) => s.id),
+        grantedAt: nowIso,
+        queuedSeconds: 0,
+      });
+      return { queued: false, granted: 1, dead: 0 };
+    }
+  }
   await enqueue(deps, {
     queue,
     waiter: execution.name,

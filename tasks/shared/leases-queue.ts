@@ -134,34 +134,34 @@ export async function removeWaiter(
   return !!res?.Attributes;
 }
 
-/** The oldest well-formed waiter of `queue` (malformed items are deleted on the way). */
-export async function headOf(
-  deps: Pick<QueueDeps, 'ddb' | 'queueTable'>,
-  queue: string,
-): Promise<Waiter | undefined> {
-  for (let page = 0; page < 5; page++) {
-    const res = await awsCall('Query(slot queue)', () =>
-      deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.queueTable,
-          IndexName: SLOT_QUEUE.positionIndex,
-          KeyConditionExpression: '#q = :q',
-          ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
-          ExpressionAttributeValues: { ':q': queue },
-          ConsistentRead: true,
-          Limit: 3,
-        }),
-      ),
-    );
-    const items = res.Items ?? [];
-    for (const raw of items) {
-      const w = Waiter.safeParse(raw);
-      if (w.success) return w.data;
-      await removeWaiter(deps, queue, String(raw.waiter));
-    }
-    if (items.length === 0) return undefined;
+/** Waiters one hand-off round looks at per queue (the oldest ones). */
+export const HEAD_WINDOW = 10;
+
+/**
+ * The oldest well-formed waiters of `queue`, at most HEAD_WINDOW (malformed items are deleted on the way).
+ * More than one: a waiter being told by another pass (its grant is young) is skipped, not waited for.
+ */
+export async function headsOf(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, queue: string): Promise<Waiter[]> {
+  const res = await awsCall('Query(slot queue)', () =>
+    deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.queueTable,
+        IndexName: SLOT_QUEUE.positionIndex,
+        KeyConditionExpression: '#q = :q',
+        ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
+        ExpressionAttributeValues: { ':q': queue },
+        ConsistentRead: true,
+        Limit: HEAD_WINDOW,
+      }),
+    ),
+  );
+  const out: Waiter[] = [];
+  for (const raw of res.Items ?? []) {
+    const w = Waiter.safeParse(raw);
+    if (w.success) out.push(w.data);
+    else await removeWaiter(deps, queue, String(raw.waiter));
   }
-  return undefined;
+  return out;
 }
 
 /** Every waiter of `queue`, oldest first (the reaper's view). */
@@ -196,12 +196,20 @@ export async function waitersOf(
 
 type Candidate = { waiter: Waiter; held: boolean };
 
-/** The oldest head that can be admitted now, or told again (its grant is stale). */
-function pick(adm: Admission, heads: readonly Waiter[], nowMs: number): Candidate | undefined {
+/**
+ * The oldest waiter that can be admitted now (every scope has room), or told again (its grant is stale).
+ * Per queue, waiters whose young grant another pass is telling are skipped; the first other one is the
+ * queue's candidate (all waiters of a queue need the same runbook scope).
+ */
+function pick(adm: Admission, waiters: readonly Waiter[], nowMs: number): Candidate | undefined {
   let best: Candidate | undefined;
-  for (const w of heads) {
+  const decided = new Set<string>();
+  for (const w of waiters) {
+    if (decided.has(w.queue)) continue;
     const h = adm.holders[w.waiter];
-    const ok = h ? nowMs - Date.parse(h.grantedAt) >= STALE_GRANT_MS : fits(adm, w.scopes);
+    if (h && nowMs - Date.parse(h.grantedAt) < STALE_GRANT_MS) continue;
+    decided.add(w.queue);
+    const ok = h ? true : fits(adm, w.scopes);
     if (ok && (!best || w.position < best.waiter.position)) best = { waiter: w, held: !!h };
   }
   return best;
@@ -228,9 +236,7 @@ export async function handOff(deps: QueueDeps): Promise<HandOffResult> {
   const result: HandOffResult = { granted: 0, dead: 0 };
   for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < MAX_GRANTS_PER_PASS; round++) {
     const adm = await readAdmission(deps.ddb, deps.leasesTable);
-    const heads = (await Promise.all(adm.queues.map((q) => headOf(deps, q)))).filter(
-      (w): w is Waiter => w !== undefined,
-    );
+    const heads = (await Promise.all(adm.queues.map((q) => headsOf(deps, q)))).flat();
     const now = deps.now();
     const c = pick(adm, heads, now.getTime());
     if (!c) break;

@@ -110,7 +110,7 @@ describe('slot queue (dynalite + a token stand-in)', () => {
 
   it('admits at once when a slot is free: the own token is told the lease, nothing stays queued', async () => {
     const out = await acquire('a');
-    expect(out).toEqual({ queued: true, granted: 1, dead: 0 });
+    expect(out).toEqual({ queued: false, granted: 1, dead: 0 }); // nobody waited: taken directly
     expect(tokens.get('tok-a#1')).toEqual({
       acquired: true,
       scopes: [runbookScope(DOC), GLOBAL_SCOPE],
