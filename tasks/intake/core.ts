@@ -224,6 +224,126 @@ async function stackResourceDrifts(
   return out;
 }
 
+/** The stack a drift event names (account and region from the envelope first, as EventBridge sets them). */
+interface DriftStack {
+  stackId: string;
+  stackName: string;
+  account: string;
+  region: string;
+  /** The stack's resource key, for what is dropped. */
+  key: string;
+}
+
+function driftStackOf(env: Envelope, stackId: string): DriftStack {
+  const arn = parseStackArn(stackId);
+  const account = env.account ?? arn.account ?? '';
+  const region = env.region ?? arn.region ?? '';
+  const stackName = arn.stackName ?? stackId;
+  return {
+    stackId,
+    stackName,
+    account,
+    region,
+    key: `${account}/${region}/AWS::CloudFormation::Stack/${stackName}`,
+  };
+}
+
+const dropStack = (stack: DriftStack, reason: string, messageId: string): Drop => ({
+  drop: true,
+  reason,
+  resourceKey: stack.key,
+  name: `intake-${messageId}`,
+});
+
+/** One candidate per drifted resource (its own event id, timestamp and drifted property paths). */
+function resourceCandidates(
+  env: Envelope,
+  messageId: string,
+  stack: DriftStack,
+  drifts: StackResourceDrift[],
+): Candidate[] {
+  const eventBase = env.id ?? messageId;
+  return drifts.map(
+    (r): Candidate => ({
+      drop: false,
+      raw: {
+        eventId: `${eventBase}/${r.LogicalResourceId ?? ''}`.slice(0, 128),
+        source: 'cloudformation',
+        resourceType: r.ResourceType ?? '',
+        resourceId: r.PhysicalResourceId ?? '',
+        awsAccountId: stack.account,
+        awsRegion: stack.region,
+        complianceType: 'DRIFTED',
+        orderingTimestamp: r.Timestamp ? r.Timestamp.toISOString() : tsOrUndefined(env.time),
+        stackName: stack.stackName,
+        stackId: r.StackId ?? stack.stackId,
+        logicalResourceId: r.LogicalResourceId,
+        driftedProperties: driftedPropertyPaths(r.PropertyDifferences),
+      },
+      actionable: true,
+    }),
+  );
+}
+
+/** The whole stack as one candidate (the policy's stack-level entry: REVERT_DRIFT of the stack). */
+function stackCandidate(
+  env: Envelope,
+  messageId: string,
+  stack: DriftStack,
+  drifts: StackResourceDrift[],
+): Candidate {
+  const latest = drifts.map((r) => r.Timestamp?.getTime() ?? 0).reduce((x, y) => Math.max(x, y), 0);
+  return {
+    drop: false,
+    raw: {
+      eventId: `${env.id ?? messageId}/stack`.slice(0, 128),
+      source: 'cloudformation',
+      resourceType: STACK_TYPE,
+      resourceId: stack.stackName,
+      awsAccountId: stack.account,
+      awsRegion: stack.region,
+      complianceType: 'DRIFTED',
+      orderingTimestamp: latest > 0 ? new Date(latest).toISOString() : tsOrUndefined(env.time),
+      stackName: stack.stackName,
+      stackId: stack.stackId,
+    },
+    actionable: true,
+  };
+}
+
+/**
+ * Which drifted resources to remediate, and how: a resource type with its own cloudFormationDrift entry
+ * resource by resource; a type some Config-rule entry handles when its rule reports it (not again from
+ * here). A stack-level entry (REVERT_DRIFT of the whole stack) only runs when no drifted resource has an
+ * entry of its own and some drifted resource is covered by nothing else: the two never touch the same stack
+ * at once, and whatever is left drifted is picked up by the next drift detection.
+ */
+function chooseDriftCandidates(
+  deps: IntakeDeps,
+  perResource: Candidate[],
+  stackWide: () => Candidate,
+  drop: (reason: string) => Drop,
+): Array<Drop | Candidate> {
+  const typeOf = (c: Candidate) => String(c.raw.resourceType);
+  const ownEntry = (c: Candidate) =>
+    !!findEntry(deps.policy, {
+      resourceType: typeOf(c),
+      driftedProperties: Array.isArray(c.raw.driftedProperties)
+        ? c.raw.driftedProperties.map(String)
+        : undefined,
+    });
+  const ruleCovered = (c: Candidate) =>
+    deps.policy.entries.some((e) => e.configRules.length > 0 && e.resourceTypes.includes(typeOf(c)));
+  const own = perResource.filter(ownEntry);
+  const uncovered = perResource.filter((c) => !ownEntry(c) && !ruleCovered(c));
+  const stackEntry = findEntry(deps.policy, { resourceType: STACK_TYPE });
+  if (own.length === 0 && stackEntry && uncovered.length > 0) return [stackWide()];
+  const out = [...own, ...uncovered];
+  if (out.length > 0) return out;
+  const types = [...new Set(perResource.map(typeOf))].join(', ');
+  return [drop(`drifted resources (${types}) are remediated through their Config rules`)];
+}
+
 async function normalizeDrift(
   env: Envelope,
   messageId: string,
@@ -232,125 +352,31 @@ async function normalizeDrift(
   const d = DriftDetail.safeParse(env.detail);
   if (!d.success)
     return [invalid(`CloudFormation event detail invalid: ${formatIssues(d.error).join('; ')}`, messageId)];
-  const stackId = d.data['stack-id'];
-  const arn = parseStackArn(stackId);
-  const account = env.account ?? arn.account ?? '';
-  const region = env.region ?? arn.region ?? '';
-  const stackName = arn.stackName ?? stackId;
-  const stackKey = `${account}/${region}/AWS::CloudFormation::Stack/${stackName}`;
+  const stack = driftStackOf(env, d.data['stack-id']);
+  const drop = (reason: string) => dropStack(stack, reason, messageId);
   const status = d.data['status-details']['stack-drift-status'];
-  if (!STACK_NAME.test(stackName)) {
+  if (!STACK_NAME.test(stack.stackName)) {
     return [
-      {
-        drop: true,
-        reason: `invalid event: stack-id (${stackId.length} characters) names no valid stack (a letter, then up to 127 letters, digits or hyphens)`,
-        resourceKey: stackKey,
-        name: `intake-${messageId}`,
-      },
+      drop(
+        `invalid event: stack-id (${stack.stackId.length} characters) names no valid stack (a letter, then up to 127 letters, digits or hyphens)`,
+      ),
     ];
   }
-  if (status !== 'DRIFTED') {
-    return [
-      {
-        drop: true,
-        reason: `stack drift status ${status}: nothing to remediate`,
-        resourceKey: stackKey,
-        name: `intake-${messageId}`,
-      },
-    ];
-  }
+  if (status !== 'DRIFTED') return [drop(`stack drift status ${status}: nothing to remediate`)];
   let drifts: StackResourceDrift[];
   try {
-    drifts = await stackResourceDrifts(deps.cloudFormation, stackId);
+    drifts = await stackResourceDrifts(deps.cloudFormation, stack.stackId);
   } catch (err) {
-    if (isStackMissing(err)) {
-      return [
-        { drop: true, reason: 'stack no longer exists', resourceKey: stackKey, name: `intake-${messageId}` },
-      ];
-    }
+    if (isStackMissing(err)) return [drop('stack no longer exists')];
     throw err;
   }
-  if (drifts.length === 0) {
-    return [
-      {
-        drop: true,
-        reason: 'stack reported DRIFTED but no resource is MODIFIED or DELETED',
-        resourceKey: stackKey,
-        name: `intake-${messageId}`,
-      },
-    ];
-  }
-  const eventBase = env.id ?? messageId;
-  const perResource = drifts.map((r): Candidate => {
-    const timestamp = r.Timestamp ? r.Timestamp.toISOString() : tsOrUndefined(env.time);
-    return {
-      drop: false,
-      raw: {
-        eventId: `${eventBase}/${r.LogicalResourceId ?? ''}`.slice(0, 128),
-        source: 'cloudformation',
-        resourceType: r.ResourceType ?? '',
-        resourceId: r.PhysicalResourceId ?? '',
-        awsAccountId: account,
-        awsRegion: region,
-        complianceType: 'DRIFTED',
-        orderingTimestamp: timestamp,
-        stackName,
-        stackId: r.StackId ?? stackId,
-        logicalResourceId: r.LogicalResourceId,
-        driftedProperties: driftedPropertyPaths(r.PropertyDifferences),
-      },
-      actionable: true,
-    };
-  });
-  const typeOf = (c: Candidate) => String(c.raw.resourceType);
-  // A resource type with its own cloudFormationDrift entry is remediated resource by resource.
-  const ownEntry = (c: Candidate) =>
-    !!findEntry(deps.policy, {
-      resourceType: typeOf(c),
-      driftedProperties: Array.isArray(c.raw.driftedProperties)
-        ? c.raw.driftedProperties.map(String)
-        : undefined,
-    });
-  // A type some Config-rule entry handles is remediated when its rule reports it: not again from here.
-  const ruleCovered = (c: Candidate) =>
-    deps.policy.entries.some((e) => e.configRules.length > 0 && e.resourceTypes.includes(typeOf(c)));
-  const own = perResource.filter(ownEntry);
-  const uncovered = perResource.filter((c) => !ownEntry(c) && !ruleCovered(c));
-  const stackEntry = findEntry(deps.policy, { resourceType: STACK_TYPE });
-  // A stack-level entry (REVERT_DRIFT of the whole stack) only runs when no drifted resource has an entry of
-  // its own and some drifted resource is covered by nothing else: the two never touch the same stack at once,
-  // and whatever is left drifted is picked up by the next drift detection.
-  if (own.length > 0 || !stackEntry || uncovered.length === 0) {
-    const out = [...own, ...uncovered];
-    if (out.length > 0) return out;
-    const types = [...new Set(perResource.map(typeOf))].join(', ');
-    return [
-      {
-        drop: true,
-        reason: `drifted resources (${types}) are remediated through their Config rules`,
-        resourceKey: stackKey,
-        name: `intake-${messageId}`,
-      },
-    ];
-  }
-  const latest = drifts.map((r) => r.Timestamp?.getTime() ?? 0).reduce((a, b) => Math.max(a, b), 0);
-  const stackEvent: Candidate = {
-    drop: false,
-    raw: {
-      eventId: `${eventBase}/stack`.slice(0, 128),
-      source: 'cloudformation',
-      resourceType: STACK_TYPE,
-      resourceId: stackName,
-      awsAccountId: account,
-      awsRegion: region,
-      complianceType: 'DRIFTED',
-      orderingTimestamp: latest > 0 ? new Date(latest).toISOString() : tsOrUndefined(env.time),
-      stackName,
-      stackId,
-    },
-    actionable: true,
-  };
-  return [stackEvent];
+  if (drifts.length === 0) return [drop('stack reported DRIFTED but no resource is MODIFIED or DELETED')];
+  return chooseDriftCandidates(
+    deps,
+    resourceCandidates(env, messageId, stack, drifts),
+    () => stackCandidate(env, messageId, stack, drifts),
+    drop,
+  );
 }
 
 function normalizeFromDetail(env: Envelope, messageId: string): Drop | Candidate {

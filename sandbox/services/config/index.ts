@@ -550,6 +550,245 @@ function sortResults(list: Result[]): Result[] {
   );
 }
 
+/** The rule a request names (NoSuchConfigRuleException when there is none). */
+function ruleOf(ctx: RequestContext, name: unknown): Rule {
+  const n = str(name) ?? '';
+  const r = state(ctx.sandbox).rules.get(n);
+  if (!r) throw noSuchRule(n);
+  return r;
+}
+
+/** The rules a request names, or every rule when it names none. */
+function rulesNamed(ctx: RequestContext, input: Obj): Rule[] {
+  const names = strs(input.ConfigRuleNames);
+  return names.length > 0 ? names.map((n) => ruleOf(ctx, n)) : [...state(ctx.sandbox).rules.values()];
+}
+
+/** PutConfigRule's ConfigRule as a Rule (keeping an existing rule's id, ARN and first activation). */
+function ruleFromRequest(input: Obj, ctx: RequestContext): Rule {
+  const cr = isObj(input.ConfigRule) ? input.ConfigRule : undefined;
+  if (!cr)
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'configRule' failed to satisfy constraint: Member must not be null",
+    );
+  const name = str(cr.ConfigRuleName);
+  if (!name || name.length > 128 || !/^\S+$/.test(name))
+    throw invalid(`The ConfigRuleName '${name ?? ''}' is not valid.`);
+  const source = isObj(cr.Source) ? cr.Source : {};
+  const owner = str(source.Owner);
+  const identifier = str(source.SourceIdentifier) ?? '';
+  if (owner !== 'AWS' && owner !== 'CUSTOM_LAMBDA' && owner !== 'CUSTOM_POLICY')
+    throw invalid(`The Owner '${owner ?? ''}' is not valid.`);
+  const evaluator = owner === 'AWS' ? EVALUATORS[identifier] : undefined;
+  if (owner === 'AWS' && !evaluator) {
+    throw invalid(
+      `The sourceIdentifier ${identifier} is invalid. Please refer to the documentation for a list of valid sourceIdentifiers that can be used when AWS is the Owner.`,
+    );
+  }
+  const inputParameters = str(cr.InputParameters);
+  const params = ruleParameters(inputParameters, evaluator);
+  const existing = state(ctx.sandbox).rules.get(name);
+  if (existing?.ConfigRuleState === 'DELETING')
+    throw new AwsError('ResourceInUseException', `The rule ${name} is currently being deleted.`);
+  const scope = isObj(cr.Scope) ? cr.Scope : undefined;
+  const id = existing?.ConfigRuleId ?? ruleId();
+  return {
+    ConfigRuleName: name,
+    ConfigRuleId: id,
+    ConfigRuleArn:
+      existing?.ConfigRuleArn ?? `arn:aws:config:${ctx.region}:${ctx.accountId}:config-rule/${id}`,
+    Description: str(cr.Description),
+    Scope: scope ? ruleScope(scope) : undefined,
+    Source: { Owner: owner, SourceIdentifier: identifier },
+    InputParameters: inputParameters,
+    MaximumExecutionFrequency: str(cr.MaximumExecutionFrequency),
+    ConfigRuleState: 'ACTIVE',
+    EvaluationModes: [{ Mode: EVALUATION_MODE }],
+    params,
+    firstActivated: existing?.firstActivated ?? ctx.sandbox.clock.now(),
+    running: 0,
+  };
+}
+
+/** Stores the rule and evaluates every resource in its scope (as Config does on PutConfigRule). */
+function putConfigRule(input: Obj, ctx: RequestContext, engine: ConfigEngine): Obj {
+  const r = ruleFromRequest(input, ctx);
+  state(ctx.sandbox).rules.set(r.ConfigRuleName, r);
+  engine.subscribe();
+  void engine
+    .evaluateRule(r)
+    .catch((err: unknown) =>
+      ctx.sandbox.log(`config: initial evaluation of ${r.ConfigRuleName} failed: ${String(err)}`),
+    );
+  return {};
+}
+
+function evaluationStatus(r: Rule): Obj {
+  const out: Obj = {
+    ConfigRuleName: r.ConfigRuleName,
+    ConfigRuleArn: r.ConfigRuleArn,
+    ConfigRuleId: r.ConfigRuleId,
+    FirstActivatedTime: r.firstActivated,
+    FirstEvaluationStarted: r.lastInvoked !== undefined,
+  };
+  if (r.lastInvoked) out.LastSuccessfulInvocationTime = r.lastInvoked;
+  if (r.lastEvaluated) out.LastSuccessfulEvaluationTime = r.lastEvaluated;
+  return out;
+}
+
+/** StartConfigRulesEvaluation's limits: a rule being deleted, already evaluating, or started under a minute ago. */
+function checkStartable(r: Rule, now: Date, intervalSeconds: number): void {
+  if (r.ConfigRuleState === 'DELETING')
+    throw new AwsError('ResourceInUseException', `The rule ${r.ConfigRuleName} is currently being deleted.`);
+  if (r.running > 0)
+    throw new AwsError(
+      'LimitExceededException',
+      `An evaluation of ${r.ConfigRuleName} is already in progress.`,
+    );
+  if (r.lastStartCall && (now.getTime() - r.lastStartCall.getTime()) / 1000 < intervalSeconds) {
+    throw new AwsError(
+      'LimitExceededException',
+      `StartConfigRulesEvaluation can be called once per minute for ${r.ConfigRuleName}.`,
+    );
+  }
+}
+
+function startConfigRulesEvaluation(
+  input: Obj,
+  ctx: RequestContext,
+  engine: () => ConfigEngine,
+  intervalSeconds: number,
+): Obj {
+  const names = strs(input.ConfigRuleNames);
+  if (names.length === 0) throw invalid('ConfigRuleNames must contain at least one rule name.');
+  if (names.length > 25)
+    throw invalid(`You can specify up to 25 Config rules per request; the request has ${names.length}.`);
+  const rules = names.map((n) => ruleOf(ctx, n));
+  const now = ctx.sandbox.clock.now();
+  for (const r of rules) checkStartable(r, now, intervalSeconds);
+  const e = engine();
+  for (const r of rules) {
+    r.lastStartCall = now;
+    void e
+      .evaluateRule(r)
+      .catch((err: unknown) =>
+        ctx.sandbox.log(`config: evaluation of ${r.ConfigRuleName} failed: ${String(err)}`),
+      );
+  }
+  return {};
+}
+
+function getComplianceDetailsByConfigRule(input: Obj, ctx: RequestContext): Obj {
+  const r = ruleOf(ctx, input.ConfigRuleName);
+  const types = complianceFilter(input);
+  const limit = num(input.Limit) ?? 0;
+  if (limit < 0 || limit > 100) throw invalid('Limit must be between 0 and 100.');
+  const results = sortResults([...(state(ctx.sandbox).results.get(r.ConfigRuleName)?.values() ?? [])]).filter(
+    (x) => !types || types.includes(x.complianceType),
+  );
+  const p = pageOf(results, input, limit === 0 ? 10 : limit);
+  return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
+}
+
+/** The resources the sandbox's evaluators can list, counted per type (what Config "records" here). */
+async function getDiscoveredResourceCounts(input: Obj, ctx: RequestContext): Promise<Obj> {
+  const wanted = strs(input.resourceTypes);
+  const ids = new Map<string, Set<string>>();
+  for (const ev of Object.values(EVALUATORS)) {
+    if (wanted.length > 0 && !wanted.includes(ev.resourceType)) continue;
+    const set = ids.get(ev.resourceType) ?? new Set<string>();
+    for (const id of await ev.list(ctx.sandbox)) set.add(id);
+    ids.set(ev.resourceType, set);
+  }
+  const resourceCounts = [...ids]
+    .map(([resourceType, set]) => ({ resourceType, count: set.size }))
+    .sort((a, b) => b.count - a.count);
+  return { totalDiscoveredResources: resourceCounts.reduce((n, c) => n + c.count, 0), resourceCounts };
+}
+
+function getComplianceDetailsByResource(input: Obj, ctx: RequestContext): Obj {
+  const type = str(input.ResourceType);
+  const id = str(input.ResourceId);
+  if (!type || !id) throw invalid('ResourceType and ResourceId are required.');
+  const types = complianceFilter(input);
+  const results = sortResults(
+    [...state(ctx.sandbox).results.values()].flatMap((m) => {
+      const r = m.get(`${type}|${id}`);
+      return r ? [r] : [];
+    }),
+  ).filter((x) => !types || types.includes(x.complianceType));
+  const p = pageOf(results, input, 100);
+  return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
+}
+
+/** A rule's compliance from its results: NON_COMPLIANT with a (capped) count, COMPLIANT, or INSUFFICIENT_DATA. */
+function ruleCompliance(results: Result[]): Obj {
+  const nonCompliant = results.filter((x) => x.complianceType === 'NON_COMPLIANT').length;
+  if (nonCompliant > 0) {
+    return {
+      ComplianceType: 'NON_COMPLIANT',
+      ComplianceContributorCount: {
+        CappedCount: Math.min(nonCompliant, 100),
+        CapExceeded: nonCompliant > 100,
+      },
+    };
+  }
+  return results.some((x) => x.complianceType === 'COMPLIANT')
+    ? { ComplianceType: 'COMPLIANT' }
+    : { ComplianceType: 'INSUFFICIENT_DATA' };
+}
+
+function describeComplianceByConfigRule(input: Obj, ctx: RequestContext): Obj {
+  const types = complianceFilter(input);
+  const st = state(ctx.sandbox);
+  const out = rulesNamed(ctx, input)
+    .map((r) => ({
+      ConfigRuleName: r.ConfigRuleName,
+      Compliance: ruleCompliance([...(st.results.get(r.ConfigRuleName)?.values() ?? [])]),
+    }))
+    .filter((c) => !types || types.includes(String(c.Compliance.ComplianceType)));
+  const p = pageOf(out, input, 25);
+  return withToken({ ComplianceByConfigRules: p.page }, p.next);
+}
+
+/** A resource's compliance over every rule's result for it. */
+function resourceCompliance(rs: Result[]): Obj {
+  const first = rs[0];
+  const non = rs.filter((r) => r.complianceType === 'NON_COMPLIANT').length;
+  const ComplianceType =
+    non > 0
+      ? 'NON_COMPLIANT'
+      : rs.some((r) => r.complianceType === 'COMPLIANT')
+        ? 'COMPLIANT'
+        : 'NOT_APPLICABLE';
+  const Compliance: Obj =
+    non > 0
+      ? { ComplianceType, ComplianceContributorCount: { CappedCount: non, CapExceeded: false } }
+      : { ComplianceType };
+  return { ResourceType: first?.resourceType, ResourceId: first?.resourceId, Compliance };
+}
+
+function describeComplianceByResource(input: Obj, ctx: RequestContext): Obj {
+  const type = str(input.ResourceType);
+  const id = str(input.ResourceId);
+  const types = complianceFilter(input);
+  const byResource = new Map<string, Result[]>();
+  for (const m of state(ctx.sandbox).results.values()) {
+    for (const r of m.values()) {
+      if ((type && r.resourceType !== type) || (id && r.resourceId !== id)) continue;
+      const k = `${r.resourceType}|${r.resourceId}`;
+      byResource.set(k, [...(byResource.get(k) ?? []), r]);
+    }
+  }
+  const out = [...byResource.values()]
+    .map(resourceCompliance)
+    .filter((c) => !types || types.includes(String((c.Compliance as Obj).ComplianceType)));
+  const limit = num(input.Limit) ?? 0;
+  const p = pageOf(out, input, limit === 0 ? 10 : limit);
+  return withToken({ ComplianceByResources: p.page }, p.next);
+}
+
 export function configService(options: ConfigServiceOptions = {}): ServiceModule {
   const opts: Required<ConfigServiceOptions> = {
     evaluationDelaySeconds: options.evaluationDelaySeconds ?? 3,
@@ -563,12 +802,6 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
   const engine = (ctx: RequestContext) => {
     sandboxRef = ctx.sandbox;
     return engineFor(ctx.sandbox, opts, lifetime.signal);
-  };
-  const rule = (ctx: RequestContext, name: unknown): Rule => {
-    const n = str(name) ?? '';
-    const r = state(ctx.sandbox).rules.get(n);
-    if (!r) throw noSuchRule(n);
-    return r;
   };
   return {
     serviceName: 'config',
@@ -588,244 +821,37 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
       }
     },
     operations: {
-      PutConfigRule: (input, ctx) => {
-        const cr = isObj(input.ConfigRule) ? input.ConfigRule : undefined;
-        if (!cr)
-          throw new AwsError(
-            'ValidationException',
-            "1 validation error detected: Value null at 'configRule' failed to satisfy constraint: Member must not be null",
-          );
-        const name = str(cr.ConfigRuleName);
-        if (!name || name.length > 128 || !/^\S+$/.test(name))
-          throw invalid(`The ConfigRuleName '${name ?? ''}' is not valid.`);
-        const source = isObj(cr.Source) ? cr.Source : {};
-        const owner = str(source.Owner);
-        const identifier = str(source.SourceIdentifier) ?? '';
-        if (owner !== 'AWS' && owner !== 'CUSTOM_LAMBDA' && owner !== 'CUSTOM_POLICY')
-          throw invalid(`The Owner '${owner ?? ''}' is not valid.`);
-        const evaluator = owner === 'AWS' ? EVALUATORS[identifier] : undefined;
-        if (owner === 'AWS' && !evaluator) {
-          throw invalid(
-            `The sourceIdentifier ${identifier} is invalid. Please refer to the documentation for a list of valid sourceIdentifiers that can be used when AWS is the Owner.`,
-          );
-        }
-        const inputParameters = str(cr.InputParameters);
-        const params = ruleParameters(inputParameters, evaluator);
-        const st = state(ctx.sandbox);
-        const existing = st.rules.get(name);
-        if (existing?.ConfigRuleState === 'DELETING')
-          throw new AwsError('ResourceInUseException', `The rule ${name} is currently being deleted.`);
-        const scope = isObj(cr.Scope) ? cr.Scope : undefined;
-        const id = existing?.ConfigRuleId ?? ruleId();
-        const r: Rule = {
-          ConfigRuleName: name,
-          ConfigRuleId: id,
-          ConfigRuleArn:
-            existing?.ConfigRuleArn ?? `arn:aws:config:${ctx.region}:${ctx.accountId}:config-rule/${id}`,
-          Description: str(cr.Description),
-          Scope: scope ? ruleScope(scope) : undefined,
-          Source: { Owner: owner, SourceIdentifier: identifier },
-          InputParameters: inputParameters,
-          MaximumExecutionFrequency: str(cr.MaximumExecutionFrequency),
-          ConfigRuleState: 'ACTIVE',
-          EvaluationModes: [{ Mode: EVALUATION_MODE }],
-          params,
-          firstActivated: existing?.firstActivated ?? ctx.sandbox.clock.now(),
-          running: 0,
-        };
-        st.rules.set(name, r);
-        const e = engine(ctx);
-        e.subscribe();
-        // A new or changed rule evaluates every resource in scope (as Config does on PutConfigRule).
-        void e
-          .evaluateRule(r)
-          .catch((err: unknown) =>
-            ctx.sandbox.log(`config: initial evaluation of ${name} failed: ${String(err)}`),
-          );
-        return {};
-      },
+      PutConfigRule: (input, ctx) => putConfigRule(input, ctx, engine(ctx)),
       DescribeConfigRules: (input, ctx) => {
         const names = strs(input.ConfigRuleNames);
-        const st = state(ctx.sandbox);
         const list =
           names.length > 0
-            ? names.map((n) => rule(ctx, n))
-            : [...st.rules.values()].sort((a, b) => a.ConfigRuleName.localeCompare(b.ConfigRuleName));
+            ? names.map((n) => ruleOf(ctx, n))
+            : [...state(ctx.sandbox).rules.values()].sort((a, b) =>
+                a.ConfigRuleName.localeCompare(b.ConfigRuleName),
+              );
         const p = pageOf(list, input, 25);
         return withToken({ ConfigRules: p.page.map(ruleOut) }, p.next);
       },
       DeleteConfigRule: (input, ctx) => {
-        const r = rule(ctx, input.ConfigRuleName);
+        const r = ruleOf(ctx, input.ConfigRuleName);
         const st = state(ctx.sandbox);
         st.rules.delete(r.ConfigRuleName);
         st.results.delete(r.ConfigRuleName);
         return {};
       },
-      DescribeConfigRuleEvaluationStatus: (input, ctx) => {
-        const names = strs(input.ConfigRuleNames);
-        const list =
-          names.length > 0 ? names.map((n) => rule(ctx, n)) : [...state(ctx.sandbox).rules.values()];
-        return {
-          ConfigRulesEvaluationStatus: list.map((r) => {
-            const out: Obj = {
-              ConfigRuleName: r.ConfigRuleName,
-              ConfigRuleArn: r.ConfigRuleArn,
-              ConfigRuleId: r.ConfigRuleId,
-              FirstActivatedTime: r.firstActivated,
-              FirstEvaluationStarted: r.lastInvoked !== undefined,
-            };
-            if (r.lastInvoked) out.LastSuccessfulInvocationTime = r.lastInvoked;
-            if (r.lastEvaluated) out.LastSuccessfulEvaluationTime = r.lastEvaluated;
-            return out;
-          }),
-        };
-      },
-      StartConfigRulesEvaluation: (input, ctx) => {
-        const names = strs(input.ConfigRuleNames);
-        if (names.length === 0) throw invalid('ConfigRuleNames must contain at least one rule name.');
-        if (names.length > 25)
-          throw invalid(
-            `You can specify up to 25 Config rules per request; the request has ${names.length}.`,
-          );
-        const rules = names.map((n) => rule(ctx, n));
-        const now = ctx.sandbox.clock.now();
-        for (const r of rules) {
-          if (r.ConfigRuleState === 'DELETING')
-            throw new AwsError(
-              'ResourceInUseException',
-              `The rule ${r.ConfigRuleName} is currently being deleted.`,
-            );
-          if (r.running > 0)
-            throw new AwsError(
-              'LimitExceededException',
-              `An evaluation of ${r.ConfigRuleName} is already in progress.`,
-            );
-          if (
-            r.lastStartCall &&
-            (now.getTime() - r.lastStartCall.getTime()) / 1000 < opts.startEvaluationIntervalSeconds
-          ) {
-            throw new AwsError(
-              'LimitExceededException',
-              `StartConfigRulesEvaluation can be called once per minute for ${r.ConfigRuleName}.`,
-            );
-          }
-        }
-        const e = engine(ctx);
-        for (const r of rules) {
-          r.lastStartCall = now;
-          void e
-            .evaluateRule(r)
-            .catch((err: unknown) =>
-              ctx.sandbox.log(`config: evaluation of ${r.ConfigRuleName} failed: ${String(err)}`),
-            );
-        }
-        return {};
-      },
-      GetComplianceDetailsByConfigRule: (input, ctx) => {
-        const r = rule(ctx, input.ConfigRuleName);
-        const types = complianceFilter(input);
-        const limit = num(input.Limit) ?? 0;
-        if (limit < 0 || limit > 100) throw invalid('Limit must be between 0 and 100.');
-        const results = sortResults([
-          ...(state(ctx.sandbox).results.get(r.ConfigRuleName)?.values() ?? []),
-        ]).filter((x) => !types || types.includes(x.complianceType));
-        const p = pageOf(results, input, limit === 0 ? 10 : limit);
-        return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
-      },
-      // The resources the sandbox's evaluators can list, counted per type (what Config "records" here).
-      GetDiscoveredResourceCounts: async (input, ctx) => {
-        const wanted = strs(input.resourceTypes);
-        const ids = new Map<string, Set<string>>();
-        for (const ev of Object.values(EVALUATORS)) {
-          if (wanted.length > 0 && !wanted.includes(ev.resourceType)) continue;
-          const set = ids.get(ev.resourceType) ?? new Set<string>();
-          for (const id of await ev.list(ctx.sandbox)) set.add(id);
-          ids.set(ev.resourceType, set);
-        }
-        const resourceCounts = [...ids]
-          .map(([resourceType, set]) => ({ resourceType, count: set.size }))
-          .sort((a, b) => b.count - a.count);
-        return {
-          totalDiscoveredResources: resourceCounts.reduce((n, c) => n + c.count, 0),
-          resourceCounts,
-        };
-      },
-      GetComplianceDetailsByResource: (input, ctx) => {
-        const type = str(input.ResourceType);
-        const id = str(input.ResourceId);
-        if (!type || !id) throw invalid('ResourceType and ResourceId are required.');
-        const types = complianceFilter(input);
-        const results = sortResults(
-          [...state(ctx.sandbox).results.values()].flatMap((m) => {
-            const r = m.get(`${type}|${id}`);
-            return r ? [r] : [];
-          }),
-        ).filter((x) => !types || types.includes(x.complianceType));
-        const p = pageOf(results, input, 100);
-        return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
-      },
-      DescribeComplianceByConfigRule: (input, ctx) => {
-        const names = strs(input.ConfigRuleNames);
-        const types = complianceFilter(input);
-        const st = state(ctx.sandbox);
-        const list = names.length > 0 ? names.map((n) => rule(ctx, n)) : [...st.rules.values()];
-        const out = list
-          .map((r) => {
-            const results = [...(st.results.get(r.ConfigRuleName)?.values() ?? [])];
-            const nonCompliant = results.filter((x) => x.complianceType === 'NON_COMPLIANT').length;
-            const compliance: Obj =
-              nonCompliant > 0
-                ? {
-                    ComplianceType: 'NON_COMPLIANT',
-                    ComplianceContributorCount: {
-                      CappedCount: Math.min(nonCompliant, 100),
-                      CapExceeded: nonCompliant > 100,
-                    },
-                  }
-                : results.some((x) => x.complianceType === 'COMPLIANT')
-                  ? { ComplianceType: 'COMPLIANT' }
-                  : { ComplianceType: 'INSUFFICIENT_DATA' };
-            return { ConfigRuleName: r.ConfigRuleName, Compliance: compliance };
-          })
-          .filter((c) => !types || types.includes(String(c.Compliance.ComplianceType)));
-        const p = pageOf(out, input, 25);
-        return withToken({ ComplianceByConfigRules: p.page }, p.next);
-      },
+      DescribeConfigRuleEvaluationStatus: (input, ctx) => ({
+        ConfigRulesEvaluationStatus: rulesNamed(ctx, input).map(evaluationStatus),
+      }),
+      StartConfigRulesEvaluation: (input, ctx) =>
+        startConfigRulesEvaluation(input, ctx, () => engine(ctx), opts.startEvaluationIntervalSeconds),
+      GetComplianceDetailsByConfigRule: getComplianceDetailsByConfigRule,
+      GetDiscoveredResourceCounts: getDiscoveredResourceCounts,
+      GetComplianceDetailsByResource: getComplianceDetailsByResource,
+      DescribeComplianceByConfigRule: describeComplianceByConfigRule,
       ListDiscoveredResources: listDiscoveredResources,
       BatchGetResourceConfig: batchGetResourceConfig,
-      DescribeComplianceByResource: (input, ctx) => {
-        const type = str(input.ResourceType);
-        const id = str(input.ResourceId);
-        const types = complianceFilter(input);
-        const byResource = new Map<string, Result[]>();
-        for (const m of state(ctx.sandbox).results.values()) {
-          for (const r of m.values()) {
-            if ((type && r.resourceType !== type) || (id && r.resourceId !== id)) continue;
-            const k = `${r.resourceType}|${r.resourceId}`;
-            byResource.set(k, [...(byResource.get(k) ?? []), r]);
-          }
-        }
-        const out = [...byResource.values()]
-          .map((rs) => {
-            const first = rs[0];
-            const non = rs.filter((r) => r.complianceType === 'NON_COMPLIANT').length;
-            const ComplianceType =
-              non > 0
-                ? 'NON_COMPLIANT'
-                : rs.some((r) => r.complianceType === 'COMPLIANT')
-                  ? 'COMPLIANT'
-                  : 'NOT_APPLICABLE';
-            const Compliance: Obj =
-              non > 0
-                ? { ComplianceType, ComplianceContributorCount: { CappedCount: non, CapExceeded: false } }
-                : { ComplianceType };
-            return { ResourceType: first?.resourceType, ResourceId: first?.resourceId, Compliance };
-          })
-          .filter((c) => !types || types.includes(String(c.Compliance.ComplianceType)));
-        const limit = num(input.Limit) ?? 0;
-        const p = pageOf(out, input, limit === 0 ? 10 : limit);
-        return withToken({ ComplianceByResources: p.page }, p.next);
-      },
+      DescribeComplianceByResource: describeComplianceByResource,
     },
   };
 }

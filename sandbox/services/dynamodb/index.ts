@@ -83,133 +83,153 @@ function post(
 /** dynalite only checks that a date header is present. */
 const AMZ_DATE = '20200101T000000Z';
 
-export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
-  let server: Server | undefined;
-  let listener: RequestListener | undefined;
+/** The DynamoDB error dynalite's answer stands for, or the parsed body of a success. */
+function answerOf(res: { status: number; text: string }): Record<string, unknown> {
+  let body: Record<string, unknown> = {};
+  if (res.text) {
+    try {
+      body = JSON.parse(res.text) as Record<string, unknown>;
+    } catch {
+      throw new AwsError(
+        'InternalServerError',
+        `DynamoDB engine answered ${res.status} with a non-JSON body`,
+        500,
+      );
+    }
+  }
+  if (res.status >= 400) {
+    const type = String(body.__type ?? 'InternalServerError');
+    const code = type.slice(type.lastIndexOf('#') + 1);
+    throw new AwsError(code, String(body.message ?? body.Message ?? code), res.status);
+  }
+  return body;
+}
+
+/** dynalite in this process: its server (for its lifecycle) and request listener (for the requests). */
+class DynaliteEngine {
+  private server: Server | undefined;
+  private listener: RequestListener | undefined;
   /** Requests handed to dynalite and not answered yet: stop() waits for them before closing its store. */
-  const inFlight = new Set<Promise<unknown>>();
-  const ttl = new Map<string, { AttributeName: string; Enabled: boolean }>();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
-  const forward = async (
-    operation: string,
-    input: Record<string, unknown>,
-    ctx: RequestContext,
-  ): Promise<unknown> => {
-    if (!listener) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
-    const pending = post(listener, operation, JSON.stringify(input), ctx.region);
-    inFlight.add(pending);
-    const res = await pending.finally(() => inFlight.delete(pending));
-    let body: Record<string, unknown> = {};
-    if (res.text) {
-      try {
-        body = JSON.parse(res.text) as Record<string, unknown>;
-      } catch {
-        throw new AwsError(
-          'InternalServerError',
-          `DynamoDB engine answered ${res.status} with a non-JSON body`,
-          500,
-        );
-      }
-    }
-    if (res.status >= 400) {
-      const type = String(body.__type ?? 'InternalServerError');
-      const code = type.slice(type.lastIndexOf('#') + 1);
-      const message = String(body.message ?? body.Message ?? code);
-      const err = new AwsError(code, message, res.status);
-      throw err;
-    }
-    return body;
+  constructor(private readonly createTableMs: number) {}
+
+  async forward(operation: string, input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
+    if (!this.listener) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
+    const pending = post(this.listener, operation, JSON.stringify(input), ctx.region);
+    this.inFlight.add(pending);
+    return answerOf(await pending.finally(() => this.inFlight.delete(pending)));
+  }
+
+  async start(): Promise<void> {
+    const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
+    const s = dynalite({ createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 });
+    // Listening on loopback is kept for dynalite's lifecycle (close() shuts its store down); requests
+    // go straight to its request listener.
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    this.listener = s.listeners('request')[0] as RequestListener | undefined;
+    if (!this.listener) throw new Error('dynalite has no request listener');
+    this.server = s;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    this.listener = undefined; // new requests are refused from here on
+    // dynalite throws (uncaught) when a request reaches its closed store: let the ones it has finish.
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+    ]);
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections?.();
+    });
+  }
+}
+
+type TtlSpecs = Map<string, { AttributeName: string; Enabled: boolean }>;
+
+/** The table the request names (ResourceNotFoundException from dynalite when it does not exist). */
+async function requireTable(
+  engine: DynaliteEngine,
+  input: Record<string, unknown>,
+  ctx: RequestContext,
+): Promise<string> {
+  const name = input.TableName;
+  if (typeof name !== 'string' || !name) {
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    );
+  }
+  await engine.forward('DescribeTable', { TableName: name }, ctx);
+  return name;
+}
+
+/** UpdateTimeToLive, which dynalite lacks: the setting is stored (items never expire, docs/architecture.md). */
+async function updateTimeToLive(
+  engine: DynaliteEngine,
+  ttl: TtlSpecs,
+  input: Record<string, unknown>,
+  ctx: RequestContext,
+) {
+  const name = await requireTable(engine, input, ctx);
+  const spec = input.TimeToLiveSpecification as { AttributeName?: unknown; Enabled?: unknown } | undefined;
+  if (
+    !spec ||
+    typeof spec.AttributeName !== 'string' ||
+    !spec.AttributeName ||
+    typeof spec.Enabled !== 'boolean'
+  ) {
+    throw new AwsError('ValidationException', 'TimeToLiveSpecification must have AttributeName and Enabled.');
+  }
+  const current = ttl.get(name);
+  if (current && current.Enabled === spec.Enabled) {
+    throw new AwsError(
+      'ValidationException',
+      `TimeToLive is already ${spec.Enabled ? 'enabled' : 'disabled'}`,
+    );
+  }
+  ttl.set(name, { AttributeName: spec.AttributeName, Enabled: spec.Enabled });
+  return { TimeToLiveSpecification: { AttributeName: spec.AttributeName, Enabled: spec.Enabled } };
+}
+
+async function describeTimeToLive(
+  engine: DynaliteEngine,
+  ttl: TtlSpecs,
+  input: Record<string, unknown>,
+  ctx: RequestContext,
+) {
+  const t = ttl.get(await requireTable(engine, input, ctx));
+  return {
+    TimeToLiveDescription: t?.Enabled
+      ? { TimeToLiveStatus: 'ENABLED', AttributeName: t.AttributeName }
+      : { TimeToLiveStatus: 'DISABLED' },
   };
+}
 
+export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
+  const engine = new DynaliteEngine(options.createTableMs ?? 0);
+  const ttl: TtlSpecs = new Map();
   const operations: ServiceModule['operations'] = {};
-  for (const op of PROXIED) operations[op] = (input, ctx) => forward(op, input, ctx);
-
-  const requireTable = async (input: Record<string, unknown>, ctx: RequestContext): Promise<string> => {
-    const name = input.TableName;
-    if (typeof name !== 'string' || !name) {
-      throw new AwsError(
-        'ValidationException',
-        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
-      );
-    }
-    await forward('DescribeTable', { TableName: name }, ctx); // ResourceNotFoundException when missing
-    return name;
-  };
-
-  operations.UpdateTimeToLive = async (input, ctx) => {
-    const name = await requireTable(input, ctx);
-    const spec = input.TimeToLiveSpecification as { AttributeName?: unknown; Enabled?: unknown } | undefined;
-    if (
-      !spec ||
-      typeof spec.AttributeName !== 'string' ||
-      !spec.AttributeName ||
-      typeof spec.Enabled !== 'boolean'
-    ) {
-      throw new AwsError(
-        'ValidationException',
-        'TimeToLiveSpecification must have AttributeName and Enabled.',
-      );
-    }
-    const current = ttl.get(name);
-    if (current && current.Enabled === spec.Enabled) {
-      throw new AwsError(
-        'ValidationException',
-        `TimeToLive is already ${spec.Enabled ? 'enabled' : 'disabled'}`,
-      );
-    }
-    ttl.set(name, { AttributeName: spec.AttributeName, Enabled: spec.Enabled });
-    return { TimeToLiveSpecification: { AttributeName: spec.AttributeName, Enabled: spec.Enabled } };
-  };
-  operations.DescribeTimeToLive = async (input, ctx) => {
-    const name = await requireTable(input, ctx);
-    const t = ttl.get(name);
-    return {
-      TimeToLiveDescription: t?.Enabled
-        ? { TimeToLiveStatus: 'ENABLED', AttributeName: t.AttributeName }
-        : { TimeToLiveStatus: 'DISABLED' },
-    };
-  };
-
+  for (const op of PROXIED) operations[op] = (input, ctx) => engine.forward(op, input, ctx);
+  operations.UpdateTimeToLive = (input, ctx) => updateTimeToLive(engine, ttl, input, ctx);
+  operations.DescribeTimeToLive = (input, ctx) => describeTimeToLive(engine, ttl, input, ctx);
   return {
     serviceName: 'dynamodb',
     signingName: 'dynamodb',
     protocol: 'awsJson1_0',
     targetPrefix: 'DynamoDB_20120810',
     operations,
-    async start() {
-      const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-      const s = dynalite({
-        createTableMs: options.createTableMs ?? 0,
-        deleteTableMs: 0,
-        updateTableMs: 0,
-      });
-      // Listening on loopback is kept for dynalite's lifecycle (close() shuts its store down); requests
-      // go straight to its request listener.
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-          s.off('error', reject);
-          resolve();
-        });
-      });
-      listener = s.listeners('request')[0] as RequestListener | undefined;
-      if (!listener) throw new Error('dynalite has no request listener');
-      server = s;
-    },
-    async stop() {
-      const s = server;
-      server = undefined;
-      listener = undefined; // new requests are refused from here on
-      // dynalite throws (uncaught) when a request reaches its closed store: let the ones it has finish.
-      await Promise.race([
-        Promise.allSettled([...inFlight]),
-        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
-      ]);
-      if (!s) return;
-      await new Promise<void>((resolve) => {
-        s.close(() => resolve());
-        s.closeAllConnections?.();
-      });
-    },
+    start: () => engine.start(),
+    stop: () => engine.stop(),
   };
 }
