@@ -16,6 +16,7 @@ import type { NormalizedPolicy } from '../tasks/shared/policy/schema';
 import { Approvals } from './constructs/approvals';
 import { Callbacks } from './constructs/callbacks';
 import { ConfigRules } from './constructs/config-rules';
+import { FastPath } from './constructs/fast-path';
 import { Intake } from './constructs/intake';
 import { keepStableLogicalIds } from './constructs/logical-ids';
 import { Monitoring } from './constructs/monitoring';
@@ -105,6 +106,7 @@ export class DriftRemediation extends Construct {
   readonly runbooks: Runbooks;
   readonly workflow: Workflow;
   readonly intake: Intake;
+  readonly fastPath: FastPath;
   readonly schedules: Schedules;
   readonly callbacks: Callbacks;
   readonly configRules: ConfigRules;
@@ -146,6 +148,11 @@ export class DriftRemediation extends Construct {
     });
     this.workflow = new Workflow(this, 'Workflow', { key, policyJsonPath });
     this.intake = new Intake(this, 'Intake', { key, configRules, policyJsonPath });
+    this.fastPath = new FastPath(this, 'FastPath', {
+      policy: this.policy,
+      policyJsonPath,
+      deadLetterQueue: this.intake.deadLetterQueue,
+    });
     this.schedules = new Schedules(this, 'Schedules', {
       configRules,
       sweepInterval: props.sweepInterval,
@@ -200,6 +207,11 @@ export class DriftRemediation extends Construct {
       [ENV.CONFIG_RULES]: configRules.join(','),
       [ENV.NAME_PREFIX]: namePrefix,
       [ENV.INTAKE_QUEUE_URL]: this.intake.queue.queueUrl,
+      // The roles whose calls the CloudTrail fast path never fights: the automation role and every task role.
+      [ENV.FAST_PATH_OWN_ROLES]: [
+        this.runbooks.automationAssumeRole.roleName,
+        ...ALL_TASKS.map((t) => this.functions[t].taskRole.roleName),
+      ].join(','),
     };
     for (const task of ALL_TASKS) {
       for (const k of TASK_ENV[task]) {

@@ -24,6 +24,7 @@ import type { Workflow } from './workflow';
 /** Tasks outside the state machine, hosted by Intake, Schedules, Approvals and Callbacks. */
 export const HOSTED_TASKS = [
   'intake',
+  'fast-path',
   'sweep',
   'reap-leases',
   'approval-endpoint',
@@ -108,6 +109,8 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   // intake: starts executions; drops (invalid, older, no entry, already running) are SKIPPED outcomes;
   // at most one running execution per resource and rule, so it looks at the previous one.
   intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); allow(fn.taskRole, ['config:ListDiscoveredResources'], ['*']); } },
+  // fast-path: CloudTrail calls → the resource read (Cloud Control) and judged at once, drift detection on its stack; real drifts to the intake queue, the rest SKIPPED outcomes
+  'fast-path': { env: [ENV.INTAKE_QUEUE_URL, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.FAST_PATH_OWN_ROLES], bundlesPolicy: true, grant: (fn, r) => { r.intake.queue.grantSendMessages(fn); r.storage.tables.outcomes.grantWriteData(fn); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResources', 'cloudformation:DescribeStacks', 'cloudformation:DetectStackResourceDrift']); r.runbooks.grantResourceRead(fn.taskRole); } },
   sweep: { env: [ENV.INTAKE_QUEUE_URL, ENV.CONFIG_RULES], grant: (fn, r) => { allow(fn.taskRole, ['config:GetComplianceDetailsByConfigRule'], ['*']); r.intake.queue.grantSendMessages(fn); } },
   'reap-leases': { env: [ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { grantSlotQueue(fn, r); r.workflow.grantDescribeExecutions(fn.taskRole, 'lease holders and queued waiters'); } },
   // wait-callback: SSM / Config events complete waits (a failed automation's step message: GetAutomationExecution)

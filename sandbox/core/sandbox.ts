@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpHandler } from '@smithy/core/protocols';
 import { createClock } from './clock';
+import { type CloudTrailOptions, callIdentity, configureCloudTrail, observed } from './cloudtrail';
 import type { FaultConfig } from './faults';
 import { FaultInjector, loadFaultConfig } from './faults';
 import type { FunctionRegistry, SandboxFunction } from './functions';
@@ -33,6 +34,8 @@ export interface SandboxOptions {
   timeScale?: number;
   /** Fault/latency rules, or a path to a JSON file holding them. */
   faults?: FaultConfig | string;
+  /** CloudTrail events of callers' mutating calls (sandbox/core/cloudtrail.ts); default off. */
+  cloudTrail?: CloudTrailOptions;
   /** Service modules; default: none (pass `allServices()` from sandbox/services). */
   services?: readonly ServiceModule[];
   providers?: readonly ResourceProvider[];
@@ -149,7 +152,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     module: ServiceModule,
     operation: string,
     input: Record<string, unknown>,
-    meta: { region: string; requestId: string },
+    meta: { region: string; requestId: string; signed?: boolean },
   ): Promise<unknown> => {
     const handler = Object.hasOwn(module.operations, operation) ? module.operations[operation] : undefined;
     if (!handler) {
@@ -169,7 +172,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       requestId: meta.requestId,
       sandbox: context,
     };
-    return handler(input, rc);
+    // CloudTrail records the caller's mutating calls (sandbox/core/cloudtrail.ts).
+    const call = {
+      service: module.serviceName,
+      operation,
+      region: meta.region,
+      requestId: meta.requestId,
+      input,
+    };
+    return observed(context, { ...call, ...callIdentity(context, rc, meta) }, () => handler(input, rc));
   };
 
   let endpoint: string | undefined;
@@ -238,6 +249,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     log,
   };
 
+  configureCloudTrail(context, { enabled: false, ...options.cloudTrail });
   const outbox = { messages: [] as OutboxMessage[], listeners: new Set<(m: OutboxMessage) => void>() };
   outboxes.set(context, outbox);
   moduleTables.set(context, modules);
@@ -259,7 +271,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: options.port ?? 4566,
     services: [],
     defaultRegion: region,
-    dispatch: invoke,
+    dispatch: (module, operation, input, meta) => invoke(module, operation, input, { ...meta, signed: true }),
     log,
     logRequests: options.logRequests ?? false,
   });

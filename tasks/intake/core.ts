@@ -60,6 +60,7 @@ import { logger, metrics } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
 import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
 import { orderingKey } from '../shared/tables';
+import { FAST_PATH_SOURCE, sameDriftAsFastPath } from './cloudtrail';
 
 export const SOURCES = {
   config: 'aws.config',
@@ -416,7 +417,8 @@ export async function normalize(
     return [normalizeConfig(e, messageId)];
   if (e.source === SOURCES.cloudFormation && e['detail-type'] === DETAIL_TYPES.drift)
     return normalizeDrift(e, messageId, deps);
-  if (e.source === SOURCES.manual || e.source === SOURCES.sweep) return [normalizeFromDetail(e, messageId)];
+  if (e.source === SOURCES.manual || e.source === SOURCES.sweep || e.source === FAST_PATH_SOURCE)
+    return [normalizeFromDetail(e, messageId)];
   return [
     invalid(`unsupported event ${JSON.stringify(e.source)} / ${JSON.stringify(e['detail-type'])}`, messageId),
   ];
@@ -796,6 +798,13 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
   return start(deps, event, name, entry.id);
 }
 
+/** The SKIPPED record of a well-formed candidate that starts nothing (its execution name and key). */
+function skipOf(c: Candidate, reason: string): Omit<Drop, 'drop'> {
+  const event = RemediationEvent.parse(c.raw);
+  const ruleName = event.configRuleName;
+  return { reason, resourceKey: resourceKeyOf(event), name: executionName(event), ruleName };
+}
+
 /** Processes one SQS message body end to end. Throws (→ record redelivered) only on transient/infrastructure errors. */
 export async function processMessage(
   body: string,
@@ -805,7 +814,11 @@ export async function processMessage(
   const candidates = await normalize(body, messageId, deps);
   const out: EventOutcome[] = [];
   for (const c of candidates) {
-    out.push(c.drop ? await recordSkip(deps, c) : await handleCandidate(c, deps));
+    // A Config result for a drift the CloudTrail fast path already remediated starts nothing new.
+    const sameDrift = c.drop || !c.actionable ? undefined : await sameDriftAsFastPath(c.raw, deps);
+    if (c.drop || sameDrift) {
+      out.push(await recordSkip(deps, c.drop ? c : skipOf(c, sameDrift ?? '')));
+    } else out.push(await handleCandidate(c, deps));
   }
   return out;
 }

@@ -40,4 +40,6 @@ export const ENV = {
   RUNBOOK_PREFIX: 'RUNBOOK_PREFIX',
   /** URL of the intake SQS queue (sweep sends its findings there). */
   INTAKE_QUEUE_URL: 'INTAKE_QUEUE_URL',
+  /** Comma-separated names of the remediation's own roles, whose calls the CloudTrail fast path never fights. */
+  FAST_PATH_OWN_ROLES: 'FAST_PATH_OWN_ROLES',
 } as const;

@@ -12,14 +12,16 @@
  *   5. Burst: --burst N groups drift at once (cap 5 per runbook / 20 global, breaker allowing them) →
  *      VERIFIED / FAILED / lost, peak concurrent automations, makespan ratio, slot polls.
  *   6. Throughput: remediations per second at zero emulated latency.
- *   7. Bundles: per-bundle bytes and init time, when test/bench/bundles.ts exists (measureBundles()).
- * Sections 1–3 share one sandbox; 4, 5 and 6 each start their own. --only picks sections.
+ *   7. Exposure: --exposure-drifts N (≥ 20) SSH drifts through the CloudTrail fast path and N through Config
+ *      only, at once, time scale 1 (CloudTrail 5 s, runbook 30 s, Config 3 min) → p50/p95 call → restored.
+ *   8. Bundles: per-bundle bytes and init time, when test/bench/bundles.ts exists (measureBundles()).
+ * Sections 1–3 share one sandbox; 4, 5, 6 and 7 each start their own. --only picks sections.
  *
  * Options: --groups N (10) --duplicates D (100) --samples S (200) --time-scale T (0.01) --timeout SECONDS (120)
  *          --faults FILE (the sandbox's fault/latency rules, e.g. SSM taking 30 s with 30 % throttling)
- *          --only LIST (classic,profile,burst,throughput,bundles) --json (last line: one JSON summary)
+ *          --only LIST (classic,profile,burst,throughput,exposure,bundles) --json (last line: one JSON summary)
  *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (600)
- *          --throughput-groups N (200) --throughput-time-scale T (0.001)
+ *          --throughput-groups N (200) --throughput-time-scale T (0.001) --exposure-drifts N (20)
  */
 import './env';
 import { existsSync } from 'node:fs';
@@ -49,6 +51,7 @@ import {
   waitCompliant,
 } from '../e2e/support/harness';
 import { type BurstResult, runBurst } from './burst';
+import { type ExposureResult, runExposure } from './exposure';
 import { type ProfileResult, runProfile } from './profile';
 import { ms, percentile, timeCalls } from './stats';
 import { PROFILE } from './support';
@@ -62,7 +65,8 @@ const { values: args } = parseArgs({
     'time-scale': { type: 'string', default: '0.01' },
     timeout: { type: 'string', default: '120' },
     faults: { type: 'string' },
-    only: { type: 'string', default: 'classic,profile,burst,throughput,bundles' },
+    only: { type: 'string', default: 'classic,profile,burst,throughput,exposure,bundles' },
+    'exposure-drifts': { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
     'profile-groups': { type: 'string', default: '3' },
     burst: { type: 'string', default: '1000' },
@@ -88,7 +92,7 @@ const scaleArg = (name: string, v: string | undefined): number => {
 };
 const TIME_SCALE = scaleArg('time-scale', args['time-scale']);
 const TIMEOUT_MS = intArg('timeout', args.timeout, 10, 3600) * 1000;
-const SECTIONS = ['classic', 'profile', 'burst', 'throughput', 'bundles'] as const;
+const SECTIONS = ['classic', 'profile', 'burst', 'throughput', 'exposure', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = new Set((args.only ?? '').split(',').map((x) => x.trim()));
 for (const s of ONLY)
@@ -415,6 +419,26 @@ async function bundles(): Promise<unknown> {
   return await mod.measureBundles();
 }
 
+/** Exposure window, fast path vs Config path (test/bench/exposure.ts): CloudTrail 5 s, runbook 30 s, Config 3 min. */
+async function exposureSection(): Promise<ExposureResult> {
+  const n = intArg('exposure-drifts', args['exposure-drifts'], 20, 500);
+  say(`Exposure: ${n} + ${n} drifts at time scale 1 (CloudTrail 5 s, runbook 30 s, Config 3 min)…`);
+  const x = await runExposure({ n, cloudTrailSeconds: 5, configDelaySeconds: 180, timeoutMs: 900_000 });
+  const t = new Table({
+    head: ['exposure window (call → restored, direct read)', 'p50', 'p95', 'restored'],
+    style: PLAIN,
+  });
+  for (const [name, f] of [
+    ['CloudTrail fast path', x.fastPath],
+    ['Config path', x.configPath],
+  ] as const) {
+    t.push([name, `${f.p50.toFixed(1)} s`, `${f.p95.toFixed(1)} s`, `${f.restored}/${f.n}`]);
+  }
+  t.push(['Config p50 / fast-path p50', `${x.speedup.toFixed(1)}×`, '', `wall ${ms(x.realMs)}`]);
+  console.log(t.toString());
+  return x;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   if (runs('classic')) await classic();
@@ -454,6 +478,7 @@ async function main(): Promise<void> {
     });
     printThroughput(tput);
   }
+  const exposure = runs('exposure') ? await exposureSection() : undefined;
   const bundleFigures = runs('bundles') ? await bundles() : null;
   if (bundleFigures !== null) console.log(JSON.stringify({ bundles: bundleFigures }, null, 2));
   say(`Bench finished in ${ms(performance.now() - t0)}.`);
@@ -481,6 +506,12 @@ async function main(): Promise<void> {
         slotPolls: burst ? burst.slotPolls : null,
         throughputPerSecond: round(tput?.perSecond),
         throughputPerCpuSecond: round(tput?.perCpuSecond),
+        exposureSeconds: exposure
+          ? {
+              fastPath: { p50: round(exposure.fastPath.p50), p95: round(exposure.fastPath.p95) },
+              configPath: { p50: round(exposure.configPath.p50), p95: round(exposure.configPath.p95) },
+            }
+          : null,
         bundles: bundleFigures,
       }),
     );

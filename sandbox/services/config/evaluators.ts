@@ -3,19 +3,29 @@
  * its type and evaluates one against the live state (the same stores the service APIs change), with
  * the rule's documented parameters and defaults.
  */
+
+import {
+  adminAccessVerdict,
+  type ComplianceType,
+  encryptionVerdict,
+  functionSettingsVerdict,
+  publicAccessVerdict,
+  restrictedPorts,
+  SSH_PORTS,
+  securityGroupVerdict,
+  type Verdict,
+  versioningVerdict,
+} from '../../../tasks/shared/rule-checks';
 import type { ApiCallSpec, SandboxContext } from '../../core/types';
-import { ec2Store, type SgRule } from '../ec2/store';
+import { ec2Store } from '../ec2/store';
 import { iamStore, type ManagedPolicy, type Role } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
 import { s3Store } from '../s3/store';
-import { isObj, type Obj, str, type Tag } from '../state';
+import { str, type Tag } from '../state';
 
-export type ComplianceType = 'COMPLIANT' | 'NON_COMPLIANT' | 'NOT_APPLICABLE';
-
-export interface Verdict {
-  compliance: ComplianceType;
-  annotation?: string;
-}
+export { hasAdminStatement } from '../../../tasks/shared/rule-checks';
+// The rules' logic is shared with the CloudTrail fast path (tasks/shared/rule-checks.ts); these adapt it to the stores.
+export type { ComplianceType, Verdict };
 
 /** Thrown by an evaluator when it cannot evaluate yet (e.g. a stack operation is in progress). */
 export class RetryLater extends Error {
@@ -49,20 +59,8 @@ export interface Evaluator {
   readonly violation?: readonly ApiCallSpec[];
 }
 
-const WORLD = ['0.0.0.0/0', '::/0'];
-
 const tagMap = (tags: readonly Tag[]): Record<string, string> =>
   Object.fromEntries(tags.map((t) => [t.Key, t.Value ?? '']));
-
-function openTo(r: SgRule, port: number): boolean {
-  if (r.isEgress) return false;
-  const world =
-    (r.cidrIpv4 !== undefined && WORLD.includes(r.cidrIpv4)) ||
-    (r.cidrIpv6 !== undefined && WORLD.includes(r.cidrIpv6));
-  if (!world) return false;
-  if (r.ipProtocol === '-1') return true;
-  return r.ipProtocol === 'tcp' && r.fromPort <= port && port <= r.toPort;
-}
 
 function sgEvaluator(ports: (params: Record<string, string>) => number[], what: string): Evaluator {
   return {
@@ -77,12 +75,7 @@ function sgEvaluator(ports: (params: Record<string, string>) => number[], what: 
     async evaluate(id, params, sandbox) {
       const g = ec2Store(sandbox).groups.get(id);
       if (!g) return undefined;
-      const open = ports(params).filter((p) => g.rules.some((r) => openTo(r, p)));
-      if (open.length === 0) return { compliance: 'COMPLIANT' };
-      return {
-        compliance: 'NON_COMPLIANT',
-        annotation: `The security group allows unrestricted incoming ${what} traffic (tcp/${open.join(', tcp/')}) from 0.0.0.0/0 or ::/0.`,
-      };
+      return securityGroupVerdict(g.rules, ports(params), what);
     },
   };
 }
@@ -104,29 +97,6 @@ function bucketEvaluator(
       return b ? check(b, params) : undefined;
     },
   };
-}
-
-function statements(doc: unknown): Obj[] {
-  if (!isObj(doc)) return [];
-  const st = doc.Statement;
-  return (Array.isArray(st) ? st : [st]).filter(isObj);
-}
-
-function includesStar(v: unknown): boolean {
-  return v === '*' || (Array.isArray(v) && v.includes('*'));
-}
-
-/** Has an Allow statement with Action "*" over Resource "*" (the rule's documented definition). */
-export function hasAdminStatement(document: string): boolean {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(document);
-  } catch {
-    return false;
-  }
-  return statements(doc).some(
-    (s) => s.Effect === 'Allow' && includesStar(s.Action) && includesStar(s.Resource),
-  );
 }
 
 function findRoleById(sandbox: SandboxContext, id: string): Role | undefined {
@@ -289,49 +259,19 @@ function openToTheWorld(port: number): readonly ApiCallSpec[] {
 
 export const EVALUATORS: Record<string, Evaluator> = {
   INCOMING_SSH_DISABLED: {
-    ...sgEvaluator(() => [22], 'SSH'),
+    ...sgEvaluator(SSH_PORTS, 'SSH'),
     violation: openToTheWorld(22),
   },
   RESTRICTED_INCOMING_TRAFFIC: {
-    ...sgEvaluator((params) => {
-      const defaults: Record<string, number> = {
-        blockedPort1: 20,
-        blockedPort2: 21,
-        blockedPort3: 3389,
-        blockedPort4: 3306,
-        blockedPort5: 4333,
-      };
-      return Object.entries(defaults).map(([k, d]) => {
-        const v = params[k];
-        return v !== undefined && v !== '' && Number.isInteger(Number(v)) ? Number(v) : d;
-      });
-    }, 'TCP'),
+    ...sgEvaluator(restrictedPorts, 'TCP'),
     violation: openToTheWorld(3389),
   },
   S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: {
-    ...bucketEvaluator((b) =>
-      b.encryption && b.encryption.length > 0
-        ? { compliance: 'COMPLIANT' }
-        : {
-            compliance: 'NON_COMPLIANT',
-            annotation: 'The bucket has no default server-side encryption configuration.',
-          },
-    ),
+    ...bucketEvaluator((b) => encryptionVerdict(b.encryption?.length ?? 0)),
     violation: [{ service: 's3', api: 'DeleteBucketEncryption', input: { Bucket: '{{ ResourceId }}' } }],
   },
   S3_BUCKET_VERSIONING_ENABLED: {
-    ...bucketEvaluator((b, params) => {
-      if (b.versioning?.Status !== 'Enabled') {
-        return {
-          compliance: 'NON_COMPLIANT',
-          annotation: `Versioning is ${b.versioning?.Status ?? 'not enabled'}.`,
-        };
-      }
-      if (params.isMfaDeleteEnabled === 'true' && b.versioning.MFADelete !== 'Enabled') {
-        return { compliance: 'NON_COMPLIANT', annotation: 'MFA delete is not enabled.' };
-      }
-      return { compliance: 'COMPLIANT' };
-    }),
+    ...bucketEvaluator((b, params) => versioningVerdict(b.versioning, params)),
     violation: [
       {
         service: 's3',
@@ -341,22 +281,7 @@ export const EVALUATORS: Record<string, Evaluator> = {
     ],
   },
   S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED: {
-    ...bucketEvaluator((b, params) => {
-      const excluded = (params.excludedPublicBuckets ?? '').split(',').map((s) => s.trim());
-      if (excluded.includes(b.name)) return { compliance: 'COMPLIANT' };
-      const pab = b.publicAccessBlock;
-      const off = pab
-        ? Object.entries(pab)
-            .filter(([, v]) => !v)
-            .map(([k]) => k)
-        : ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'];
-      return off.length === 0
-        ? { compliance: 'COMPLIANT' }
-        : {
-            compliance: 'NON_COMPLIANT',
-            annotation: `Bucket-level public access block settings not enabled: ${off.join(', ')}.`,
-          };
-    }),
+    ...bucketEvaluator((b, params) => publicAccessVerdict(b.name, b.publicAccessBlock, params)),
     violation: [
       {
         service: 's3',
@@ -385,12 +310,7 @@ export const EVALUATORS: Record<string, Evaluator> = {
     async evaluate(id, _params, sandbox) {
       const p = findPolicyById(sandbox, id);
       if (!p) return undefined;
-      return hasAdminStatement(iamStore(sandbox).defaultDocument(p))
-        ? {
-            compliance: 'NON_COMPLIANT',
-            annotation: 'The policy has a statement that allows Action "*" on Resource "*".',
-          }
-        : { compliance: 'COMPLIANT' };
+      return adminAccessVerdict(iamStore(sandbox).defaultDocument(p));
     },
   },
   LAMBDA_FUNCTION_SETTINGS_CHECK: {
@@ -406,22 +326,7 @@ export const EVALUATORS: Record<string, Evaluator> = {
     async evaluate(id, params, sandbox) {
       const fn = lambdaStore(sandbox).functions.get(id);
       if (!fn) return undefined;
-      const problems: string[] = [];
-      const runtimes = (params.runtime ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-      if (runtimes.length > 0 && !runtimes.includes(fn.runtime ?? ''))
-        problems.push(`runtime is ${fn.runtime ?? 'unset'} (expected ${runtimes.join(' or ')})`);
-      if (params.role && params.role !== fn.role)
-        problems.push(`role is ${fn.role} (expected ${params.role})`);
-      const timeout = Number(params.timeout ?? '3');
-      if (fn.timeout !== timeout) problems.push(`timeout is ${fn.timeout} (expected ${timeout})`);
-      const memory = Number(params.memorySize ?? '128');
-      if (fn.memorySize !== memory) problems.push(`memorySize is ${fn.memorySize} (expected ${memory})`);
-      return problems.length === 0
-        ? { compliance: 'COMPLIANT' }
-        : { compliance: 'NON_COMPLIANT', annotation: problems.join('; ') };
+      return functionSettingsVerdict(fn, params);
     },
     violation: [
       {

@@ -107,6 +107,7 @@ export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): No
     blastRadius: d.blastRadius,
     globalConcurrency: d.concurrency.global,
     configRules: doc.configRules,
+    fastPath: doc.fastPath,
     runbookScope: {
       ...doc.runbookScope,
       tag: doc.runbookScope.tag ?? { key: doc.scope.tagKey, values: [doc.scope.tagValue ?? '*'] },

@@ -231,6 +231,29 @@ const ConfigRuleDecl = z
   })
   .strict();
 
+/**
+ * A principal the CloudTrail fast path leaves alone: an IAM role or user ARN, or an assumed-role session ARN,
+ * with `*` matching any run of characters (`arn:aws:iam::123456789012:role/deploy-*`).
+ */
+export const PrincipalPattern = z
+  .string()
+  .max(2048)
+  .regex(
+    /^arn:(aws[a-z-]*|\*):(iam|sts)::(\d{12}|\*):[A-Za-z0-9+=,.@_/*-]+$/,
+    'must be an IAM role/user ARN or an assumed-role session ARN (may use *)',
+  );
+
+/** The CloudTrail fast path ("AWS API Call via CloudTrail" → suspected drift → checked at once). */
+export const FastPath = z
+  .object({
+    /** false: no CloudTrail rule is deployed; Config and CloudFormation drift detection only. */
+    enabled: z.boolean().default(true),
+    /** Principals whose changes are intended (deployment pipelines): their calls never start a remediation. */
+    trustedDeployers: z.array(PrincipalPattern).max(50).default([]),
+  })
+  .strict();
+export type FastPath = z.infer<typeof FastPath>;
+
 export const PolicyDocument = z
   .object({
     version: z.literal(1),
@@ -245,6 +268,7 @@ export const PolicyDocument = z
     /** What the runbooks may change (the automation role's scope). */
     runbookScope: RunbookScope.default(() => RunbookScope.parse({})),
     configRules: z.array(ConfigRuleDecl).default([]),
+    fastPath: FastPath.default({ enabled: true, trustedDeployers: [] }),
     remediations: z.array(Entry).min(1),
   })
   .strict();
@@ -285,5 +309,7 @@ export interface NormalizedPolicy {
   configRules: ConfigRuleDecl[];
   /** What the runbooks may change. */
   runbookScope: RunbookScope;
+  /** The CloudTrail fast path's settings (absent: enabled, no trusted deployers). */
+  fastPath?: FastPath;
   entries: ResolvedEntry[];
 }

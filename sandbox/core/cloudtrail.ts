@@ -1,0 +1,212 @@
+/**
+ * CloudTrail, as EventBridge sees it: every mutating call to a resource service (EC2, S3, IAM, Lambda by
+ * default) becomes an "AWS API Call via CloudTrail" event (source aws.<service>) on the default bus, after a
+ * configurable delivery delay on the sandbox clock (AWS: typically seconds to a few minutes).
+ *
+ * The detail follows CloudTrail's record: eventVersion, userIdentity (the caller: an assumed-role session
+ * with its sessionIssuer, or an IAM user), eventTime, eventSource (`ec2.amazonaws.com`), eventName (CloudTrail's
+ * name, e.g. PutBucketPublicAccessBlock for PutPublicAccessBlock), awsRegion, sourceIPAddress, userAgent,
+ * requestParameters / responseElements (the SDK-shaped input/output with camel-cased member names; S3's
+ * `Bucket` is `bucketName`), errorCode / errorMessage for a failed call, requestID, eventID, readOnly false,
+ * eventType AwsApiCall, managementEvent, recipientAccountId, eventCategory Management. Simplification:
+ * EC2's list members are not wrapped in `items`.
+ *
+ * The caller is whoever the request carries: the principal IAM resolved (an assumed-role session or user),
+ * else the signing access key. A call with neither — the emulated services acting in-process — records
+ * nothing, as the services' own internal work does not show up as the customer's API calls.
+ */
+import { randomUUID } from 'node:crypto';
+import { cloudTrailEventName } from '../../tasks/fast-path/calls';
+import type { RequestContext, SandboxContext } from './types';
+
+export interface CloudTrailOptions {
+  /** Emulated seconds between a call and its event on the bus (default 5; AWS: seconds to minutes). */
+  deliverySeconds?: number;
+  /** Services whose mutating calls are recorded (default ec2, s3, iam, lambda). */
+  services?: readonly string[];
+  /** false: record nothing. */
+  enabled?: boolean;
+}
+
+/** Who made a call, as the request carries it. */
+export interface CallIdentity {
+  /** The principal IAM resolved (sandbox/core/authz.ts): an assumed-role session ARN (with its role) or a user ARN. */
+  caller?: { arn: string; roleArn?: string } | undefined;
+  /** The SigV4 access key of a signed request. */
+  accessKeyId?: string | undefined;
+}
+
+export interface RecordedCall extends CallIdentity {
+  service: string;
+  operation: string;
+  region: string;
+  requestId: string;
+  input: Record<string, unknown>;
+  output?: unknown;
+  error?: unknown;
+}
+
+export const DEFAULT_CLOUDTRAIL: Required<CloudTrailOptions> = {
+  deliverySeconds: 5,
+  services: ['ec2', 's3', 'iam', 'lambda'],
+  enabled: true,
+};
+
+const settings = new WeakMap<SandboxContext, Required<CloudTrailOptions>>();
+
+/** Sets (or changes) the sandbox's CloudTrail delivery; unset options keep their current value. */
+export function configureCloudTrail(ctx: SandboxContext, options: CloudTrailOptions): void {
+  settings.set(ctx, { ...(settings.get(ctx) ?? DEFAULT_CLOUDTRAIL), ...options });
+}
+
+const READ_ONLY =
+  /^(Describe|Get|List|Head|Lookup|Search|Select|Scan|Query|BatchGet|Simulate|Generate|Estimate|Preview|Validate|Check|Test)/;
+
+const camel = (k: string): string => (/^[A-Z]/.test(k) ? k.charAt(0).toLowerCase() + k.slice(1) : k);
+
+/** SDK-shaped members → CloudTrail's camel-cased ones (binary and dates as strings). */
+function toTrail(value: unknown, depth = 0): unknown {
+  if (depth > 12) return undefined;
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return undefined;
+  if (Array.isArray(value)) return value.map((v) => toTrail(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$metadata') continue;
+      out[k === 'Bucket' ? 'bucketName' : camel(k)] = toTrail(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+function userIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, unknown> | undefined {
+  const caller = who.caller;
+  if (caller) {
+    const session = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(caller.arn);
+    if (session) {
+      const [, partition, account, role = '', name = ''] = session;
+      const roleArn = caller.roleArn ?? `arn:${partition}:iam::${account}:role/${role}`;
+      return {
+        type: 'AssumedRole',
+        principalId: `AROA${role.slice(0, 12).toUpperCase()}:${name}`,
+        arn: caller.arn,
+        accountId: account,
+        ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}),
+        sessionContext: {
+          sessionIssuer: { type: 'Role', arn: roleArn, accountId: account, userName: role },
+          attributes: { mfaAuthenticated: 'false' },
+        },
+      };
+    }
+    const user = /^arn:aws[a-z-]*:iam::(\d{12}):user\/(?:.*\/)?([^/]+)$/.exec(caller.arn);
+    return {
+      type: 'IAMUser',
+      arn: caller.arn,
+      accountId: user?.[1] ?? ctx.accountId,
+      ...(user ? { userName: user[2] } : {}),
+      ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}),
+    };
+  }
+  if (!who.accessKeyId) return undefined;
+  return {
+    type: 'IAMUser',
+    arn: `arn:aws:iam::${ctx.accountId}:user/${who.accessKeyId}`,
+    accountId: ctx.accountId,
+    accessKeyId: who.accessKeyId,
+    userName: who.accessKeyId,
+  };
+}
+
+/**
+ * Who made a call: the caller IAM resolved when there is one (RequestContext.caller), else, for a request
+ * that came through the endpoint (signed), its access key, else the sandbox administrator (what IAM assumes
+ * for keys it did not mint). In-process calls with no caller (the emulated services' own work) have none.
+ */
+export function callIdentity(
+  ctx: SandboxContext,
+  rc: RequestContext,
+  meta: { region: string; signed?: boolean | undefined; accessKeyId?: string | undefined },
+): CallIdentity {
+  // IAM's resolved caller, once the request pipeline carries one.
+  const caller = (rc as { caller?: { arn: string; roleArn?: string } }).caller;
+  if (caller) return { caller, accessKeyId: meta.accessKeyId };
+  if (!meta.signed) return {};
+  return {
+    caller: { arn: `arn:aws:iam::${ctx.accountId}:user/sandbox-admin` },
+    accessKeyId: meta.accessKeyId,
+  };
+}
+
+/** The detail of the CloudTrail record of `call` (undefined: not recorded). */
+export function cloudTrailDetail(
+  ctx: SandboxContext,
+  call: RecordedCall,
+): Record<string, unknown> | undefined {
+  const identity = userIdentity(ctx, call);
+  if (!identity || READ_ONLY.test(call.operation)) return undefined;
+  const err = call.error instanceof Error ? (call.error as Error & { code?: string }) : undefined;
+  return {
+    eventVersion: '1.09',
+    userIdentity: identity,
+    eventTime: ctx.clock
+      .now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z'),
+    eventSource: `${call.service}.amazonaws.com`,
+    eventName: cloudTrailEventName(call.service, call.operation) ?? call.operation,
+    awsRegion: call.region,
+    sourceIPAddress: '127.0.0.1',
+    userAgent: 'aws-sdk-js/3 (drift-remediation sandbox)',
+    requestParameters: toTrail(call.input) ?? null,
+    responseElements: err ? null : (toTrail(call.output) ?? null),
+    ...(err ? { errorCode: err.code ?? err.name, errorMessage: err.message } : {}),
+    requestID: call.requestId,
+    eventID: randomUUID(),
+    readOnly: false,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: ctx.accountId,
+    eventCategory: 'Management',
+  };
+}
+
+/**
+ * The request pipeline's observer: records a finished call (its output or its error) and delivers the event
+ * after the configured delay. Never throws and never delays the call.
+ */
+export function recordApiCall(ctx: SandboxContext, call: RecordedCall): void {
+  const s = settings.get(ctx) ?? DEFAULT_CLOUDTRAIL;
+  if (!s.enabled || !s.services.includes(call.service)) return;
+  const detail = cloudTrailDetail(ctx, call);
+  if (!detail) return;
+  void (async () => {
+    if (s.deliverySeconds > 0) await ctx.clock.sleep(s.deliverySeconds);
+    await ctx.putEvent({
+      source: `aws.${call.service}`,
+      'detail-type': 'AWS API Call via CloudTrail',
+      resources: [],
+      detail,
+      time: String(detail.eventTime),
+    });
+  })().catch((e: unknown) =>
+    ctx.log(`cloudtrail: delivery failed: ${e instanceof Error ? e.message : String(e)}`),
+  );
+}
+
+/** Runs `handler` and records the call's result (or error) as CloudTrail would. */
+export async function observed<T>(
+  ctx: SandboxContext,
+  call: Omit<RecordedCall, 'output' | 'error'>,
+  handler: () => Promise<T> | T,
+): Promise<T> {
+  try {
+    const output = await handler();
+    recordApiCall(ctx, { ...call, output });
+    return output;
+  } catch (error) {
+    recordApiCall(ctx, { ...call, error });
+    throw error;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Intake's side of the CloudTrail fast path (tasks/fast-path/): its confirmed drifts arrive as
+ * `drift-remediation.fastpath` events whose detail is a RemediationEvent (handled like a sweep finding), and
+ * the Config result that follows minutes later for the same change is recognised as the same drift.
+ *
+ * Same drift: the fast-path event claimed the ordering mark of (rule, resource) with its eventId
+ * (`cloudtrail:…`) at the call's eventTime. A Config NON_COMPLIANT result under that mark whose
+ * orderingTimestamp (when Config recorded the configuration) is no later than the end of the fast path's
+ * execution describes the change that execution already handled:
+ *   - execution RUNNING → left to intake's running check (dropped as "still running");
+ *   - execution SUCCEEDED and the result recorded before it stopped → SKIPPED ("already remediated");
+ *   - execution failed/aborted/timed out, or a result recorded after it stopped → a new fact: it proceeds
+ *     (Config is the backstop).
+ */
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { FAST_PATH_EVENT_PREFIX } from '../fast-path/calls';
+import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
+import { awsCall } from '../shared/errors';
+import { ruleOrSource } from '../shared/execution-name';
+import { orderingKey } from '../shared/tables';
+
+export { FAST_PATH_SOURCE } from '../fast-path/calls';
+
+interface IntakeView {
+  sfn: SFNClient;
+  ddb: DynamoDBDocumentClient;
+  stateMachineArn: string;
+  orderingTable: string;
+}
+
+/** The reason to drop a Config result the fast path already remediated, or undefined. */
+export async function sameDriftAsFastPath(
+  raw: Record<string, unknown>,
+  deps: IntakeView,
+): Promise<string | undefined> {
+  const parsed = RemediationEvent.safeParse(raw);
+  if (!parsed.success || parsed.data.source !== 'config' || !parsed.data.configRuleName) return undefined;
+  const event = parsed.data;
+  const r = await awsCall('GetItem(ordering)', () =>
+    deps.ddb.send(
+      new GetCommand({
+        TableName: deps.orderingTable,
+        Key: { key: orderingKey(ruleOrSource(event), resourceKeyOf(event)) },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  const claimedBy = typeof r.Item?.eventId === 'string' ? r.Item.eventId : '';
+  const execution = typeof r.Item?.executionName === 'string' ? r.Item.executionName : undefined;
+  if (!claimedBy.startsWith(FAST_PATH_EVENT_PREFIX) || !execution) return undefined;
+  const ended = await executionEnd(deps, execution);
+  if (ended?.status !== 'SUCCEEDED' || !ended.stopDate) return undefined;
+  if (Date.parse(event.orderingTimestamp) > ended.stopDate.getTime()) return undefined;
+  return `same drift as the CloudTrail fast path's execution ${execution}: already remediated (${event.configRuleName} recorded ${event.orderingTimestamp}, remediation ended ${ended.stopDate.toISOString()})`;
+}
+
+async function executionEnd(
+  deps: IntakeView,
+  name: string,
+): Promise<{ status?: string | undefined; stopDate?: Date | undefined } | undefined> {
+  try {
+    const arn = `${deps.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    return await awsCall('DescribeExecution', () =>
+      deps.sfn.send(new DescribeExecutionCommand({ executionArn: arn })),
+    );
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ExecutionDoesNotExist') return undefined;
+    throw err;
+  }
+}

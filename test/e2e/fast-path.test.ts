@@ -1,0 +1,190 @@
+/**
+ * The CloudTrail fast path end to end: the sandbox records the caller's API call as CloudTrail does and
+ * delivers the "AWS API Call via CloudTrail" event after 5 emulated seconds; the fast-path function checks
+ * the suspected drift and sends it to intake, which starts the normal workflow. Config evaluates a change 3
+ * emulated minutes after it, so the fast path's remediation must be done first.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { configureCloudTrail } from '../../sandbox/core/cloudtrail';
+import { CASES } from '../../sandbox/demo/cases';
+import {
+  compliance,
+  deployCase,
+  type E2E,
+  executionsFor,
+  finished,
+  startE2E,
+  until,
+} from './support/harness';
+
+const SSH = CASES.find((c) => c.id === 'ssh-open');
+if (!SSH) throw new Error('demo case ssh-open is missing');
+/** Config evaluates a change this long after it (AWS: typically minutes). */
+const CONFIG_DELAY_SECONDS = 300;
+const DEPLOYER_ROLE = 'deploy-pipeline';
+const dir = mkdtempSync(join(tmpdir(), 'fast-path-e2e-'));
+let e: E2E;
+
+/** The shipped policy plus a trusted deployer. */
+function policyFile(): string {
+  const doc = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as Record<string, unknown>;
+  doc.fastPath = { trustedDeployers: [`arn:aws:iam::*:role/${DEPLOYER_ROLE}`] };
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+async function sshOpen(groupId: string): Promise<boolean> {
+  const g = await e.c.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+  return (g.SecurityGroups?.[0]?.IpPermissions ?? []).some(
+    (p) => p.FromPort === 22 && (p.IpRanges ?? []).some((r) => r.CidrIp === '0.0.0.0/0'),
+  );
+}
+
+const OPEN_SSH = [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }];
+
+/** The SKIPPED outcomes recorded so far whose reason matches. */
+async function skipped(reason: RegExp): Promise<Array<Record<string, unknown>>> {
+  const items = (await e.c.ddb.send(new ScanCommand({ TableName: e.env('OUTCOMES_TABLE') }))).Items ?? [];
+  return items.filter((i) => i.outcome === 'SKIPPED' && reason.test(String(i.reason ?? '')));
+}
+
+/** What CloudTrail delivers for a call made by `userIdentity` (for callers the sandbox cannot sign as). */
+async function deliverCall(
+  groupId: string,
+  userIdentity: Record<string, unknown>,
+  sourceIPAddress = '203.0.113.9',
+): Promise<void> {
+  await e.sb.context.putEvent({
+    source: 'aws.ec2',
+    'detail-type': 'AWS API Call via CloudTrail',
+    resources: [],
+    detail: {
+      eventVersion: '1.09',
+      userIdentity,
+      eventTime: e.sb.clock.now().toISOString(),
+      eventSource: 'ec2.amazonaws.com',
+      eventName: 'AuthorizeSecurityGroupIngress',
+      awsRegion: e.sb.region,
+      sourceIPAddress,
+      requestParameters: { groupId },
+      responseElements: { _return: true },
+      eventID: `${groupId}-${Date.now()}`,
+      eventType: 'AwsApiCall',
+      recipientAccountId: e.sb.accountId,
+    },
+  });
+}
+
+beforeAll(async () => {
+  e = await startE2E({
+    // 0.1: the sandbox's own CPU time (real) stays small next to the emulated latencies.
+    timeScale: 0.1,
+    policyFile: policyFile(),
+    serviceOptions: { config: { evaluationDelaySeconds: CONFIG_DELAY_SECONDS } },
+  });
+  configureCloudTrail(e.sb.context, { enabled: true, deliverySeconds: 5 });
+}, 120_000);
+
+afterAll(async () => {
+  await e?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('CloudTrail fast path', () => {
+  it('revokes SSH opened to the world before Config would evaluate it; the later Config event starts nothing', async () => {
+    const id = await deployCase(e, SSH);
+    const t0 = e.sb.clock.now().getTime();
+    await SSH.inject(e.c, id);
+    await until('SSH revoked', 60_000, async () => ((await sshOpen(id)) ? undefined : true), 100);
+    const exposure = (e.sb.clock.now().getTime() - t0) / 1000;
+    expect(exposure).toBeLessThan(CONFIG_DELAY_SECONDS);
+    // Config has not recorded anything for the change yet: the fast path acted alone.
+    expect((await compliance(e, 'restricted-ssh', SSH.resourceType, id))?.ComplianceType).not.toBe(
+      'NON_COMPLIANT',
+    );
+    const [run, ...more] = await executionsFor(e, id, SSH.resourceType);
+    expect(more).toEqual([]);
+    const done = await finished(e, run?.arn ?? '', 60_000);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(await SSH.stillWrong(e.c, id)).toBeNull();
+
+    // The Config result for the configuration recorded at the change (what AWS Config sends minutes later).
+    await e.sb.context.putEvent({
+      source: 'aws.config',
+      'detail-type': 'Config Rules Compliance Change',
+      resources: [],
+      detail: {
+        configRuleName: 'restricted-ssh',
+        resourceType: SSH.resourceType,
+        resourceId: id,
+        awsAccountId: e.sb.accountId,
+        awsRegion: e.sb.region,
+        messageType: 'ComplianceChangeNotification',
+        newEvaluationResult: {
+          complianceType: 'NON_COMPLIANT',
+          evaluationResultIdentifier: { orderingTimestamp: new Date(t0 + 1000).toISOString() },
+        },
+      },
+    });
+    // Recognised as the drift already handled: the same drift (fast-path execution succeeded before Config
+    // recorded it), or older than the COMPLIANT result verification already brought in.
+    const recognised = await until('the Config event recorded as SKIPPED', 30_000, async () => {
+      const rows = (await skipped(/same drift as the CloudTrail fast path|out of order/)).filter((r) =>
+        String(r.resourceKey).endsWith(`/${id}`),
+      );
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(String(recognised[0]?.ruleName ?? recognised[0]?.reason)).toMatch(
+      /restricted-ssh|same drift|newer/,
+    );
+    expect(await executionsFor(e, id, SSH.resourceType)).toHaveLength(1);
+  }, 180_000);
+
+  it('a failed call starts nothing and is recorded as SKIPPED', async () => {
+    const missing = 'sg-0f00f00f00f00f00f';
+    await expect(
+      e.c.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: missing, IpPermissions: OPEN_SSH })),
+    ).rejects.toThrow();
+    await until('the failed call recorded', 30_000, async () =>
+      (await skipped(/failed call ec2.amazonaws.com AuthorizeSecurityGroupIngress/)).length > 0
+        ? true
+        : undefined,
+    );
+    expect(await executionsFor(e, missing)).toEqual([]);
+  }, 60_000);
+
+  it('a change by a trusted deployer or by CloudFormation starts nothing', async () => {
+    const id = await deployCase(e, SSH, { stackName: 'fast-path-trusted' });
+    // The change itself, made in-process (the sandbox records no CloudTrail event for that) …
+    await e.sb.context.call('ec2', 'AuthorizeSecurityGroupIngress', { GroupId: id, IpPermissions: OPEN_SSH });
+    // … and the events CloudTrail delivers for it, as the deployer's role session and as CloudFormation.
+    const account = e.sb.accountId;
+    await deliverCall(id, {
+      type: 'AssumedRole',
+      arn: `arn:aws:sts::${account}:assumed-role/${DEPLOYER_ROLE}/build-42`,
+      accountId: account,
+      sessionContext: {
+        sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${account}:role/${DEPLOYER_ROLE}` },
+      },
+    });
+    await deliverCall(
+      id,
+      { type: 'AWSService', invokedBy: 'cloudformation.amazonaws.com' },
+      'cloudformation.amazonaws.com',
+    );
+    await until('both calls recorded as intended', 30_000, async () => {
+      const trusted = await skipped(/made by a trusted deployer/);
+      const cfn = await skipped(/made by CloudFormation on behalf of a stack/);
+      return trusted.length > 0 && cfn.length > 0 ? true : undefined;
+    });
+    expect(await executionsFor(e, id, SSH.resourceType)).toEqual([]);
+    expect(await sshOpen(id)).toBe(true);
+  }, 90_000);
+});
