@@ -139,21 +139,208 @@ export interface StepFunctionsService extends ServiceModule {
   stopAll(): void;
 }
 
-export function stepFunctionsService(): StepFunctionsService {
-  const machines = new Map<string, Machine>();
-  const executions = new Map<string, Execution>();
-  const tokens = new Map<string, PendingToken>();
-  /** Tokens that existed but are closed, with why (so late callers get AWS's error, not InvalidToken). */
-  const closedTokens = new Map<string, 'done' | 'timedout'>();
+type RunContext = {
+  Execution: { Id: string; Name: string; RoleArn: string };
+  StateMachine: { Id: string; Name: string };
+  Task: { Token: string };
+  State: { readonly EnteredTime: string };
+};
 
-  function machineByArn(arn: string): Machine {
-    const m = machines.get(arn);
+function runContextFor(
+  machine: Machine,
+  arn: string,
+  name: string,
+  clock: SandboxContext['clock'],
+): RunContext {
+  return {
+    Execution: { Id: arn, Name: name, RoleArn: machine.roleArn },
+    StateMachine: { Id: machine.arn, Name: machine.name },
+    Task: { Token: taskToken() },
+    // The local engine does not maintain `$$.State`; states read EnteredTime while their input is
+    // processed, i.e. on entering the state, so a getter gives the (emulated) entry time.
+    State: {
+      get EnteredTime() {
+        return clock.now().toISOString();
+      },
+    },
+  };
+}
+
+function historyFor(machine: Machine, clock: SandboxContext['clock']): HistoryRecorder {
+  return new HistoryRecorder(
+    (stateName): TaskInfo | undefined => {
+      const s = machine.states[stateName];
+      return s?.Type === 'Task' && s.Resource
+        ? { resource: s.Resource, ...(s.TimeoutSeconds ? { timeoutSeconds: s.TimeoutSeconds } : {}) }
+        : undefined;
+    },
+    machine.roleArn,
+    () => clock.now(),
+  );
+}
+
+/** A Wait state's seconds, scaled by the sandbox clock (Timestamp waits: 1 emulated second). */
+function scaledWaitMs(s: StateDef, execution: Execution, timeScale: number): number {
+  let seconds = s.Seconds;
+  if (seconds === undefined && s.SecondsPath) {
+    const found = JSONPath({ path: s.SecondsPath, json: execution.shadow as object, wrap: false }) as unknown;
+    seconds = typeof found === 'number' ? found : 1;
+  }
+  if (seconds === undefined && (s.Timestamp || s.TimestampPath)) seconds = 1;
+  return Math.max(0, (seconds ?? 1) * 1000 * timeScale);
+}
+
+/** The engine's wait-time and retry-interval overrides: the sandbox time scale (none at scale 1). */
+function timeOverrides(machine: Machine, execution: Execution, timeScale: number) {
+  const scaled = timeScale !== 1;
+  const waitTimeOverrides = new Proxy({} as Record<string, number>, {
+    get: (_t, stateName) => {
+      if (!scaled || typeof stateName !== 'string') return undefined;
+      const s = machine.states[stateName];
+      return s?.Type === 'Wait' ? scaledWaitMs(s, execution, timeScale) : undefined;
+    },
+  });
+  const retryIntervalOverrides = new Proxy({} as Record<string, number>, {
+    get: (_t, stateName) => {
+      if (!scaled || typeof stateName !== 'string') return undefined;
+      const s = machine.states[stateName];
+      if (!s?.Retry) return undefined;
+      return (s.Retry[0]?.IntervalSeconds ?? 1) * 1000 * timeScale;
+    },
+  });
+  return { waitTimeOverrides, retryIntervalOverrides };
+}
+
+/** The execution's status, output or error once the engine's run settles (unless stopped before). */
+function settleExecution(execution: Execution, result: Promise<unknown>): Promise<void> {
+  return result.then(
+    (output) => {
+      if (execution.status !== 'RUNNING') return;
+      execution.status = 'SUCCEEDED';
+      execution.output = JSON.stringify(output);
+    },
+    (err: unknown) => {
+      if (execution.status !== 'RUNNING') return;
+      if (err instanceof ExecutionAbortedError) execution.status = 'ABORTED';
+      else if (err instanceof ExecutionTimeoutError) {
+        execution.status = 'TIMED_OUT';
+        execution.error = 'States.Timeout';
+      } else {
+        const cause =
+          err instanceof ExecutionError && err.cause instanceof Error ? err.cause : (err as Error);
+        execution.status = 'FAILED';
+        execution.error = cause.name;
+        execution.cause = cause.message;
+      }
+    },
+  );
+}
+
+/** Step Functions' "Execution Status Change" event for a closed execution. */
+function statusChangeEvent(execution: Execution) {
+  return {
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    resources: [execution.arn],
+    detail: {
+      executionArn: execution.arn,
+      stateMachineArn: execution.machine.arn,
+      name: execution.name,
+      status: execution.status,
+      startDate: execution.startDate.getTime(),
+      stopDate: (execution.stopDate ?? execution.startDate).getTime(),
+      input: execution.input,
+      output: execution.output ?? null,
+    },
+  };
+}
+
+function describeExecution(e: Execution) {
+  return {
+    executionArn: e.arn,
+    stateMachineArn: e.machine.arn,
+    name: e.name,
+    status: e.status,
+    startDate: e.startDate,
+    ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+    input: e.input,
+    inputDetails: { included: true },
+    ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}),
+    ...(e.error !== undefined ? { error: e.error } : {}),
+    ...(e.cause !== undefined ? { cause: e.cause } : {}),
+  };
+}
+
+function describeMachine(m: Machine) {
+  return {
+    stateMachineArn: m.arn,
+    name: m.name,
+    status: 'ACTIVE',
+    definition: m.definitionString,
+    roleArn: m.roleArn,
+    type: m.type,
+    creationDate: m.createdAt,
+    ...(m.loggingConfiguration ? { loggingConfiguration: m.loggingConfiguration } : {}),
+    ...(m.tracingConfiguration ? { tracingConfiguration: m.tracingConfiguration } : {}),
+  };
+}
+
+/** maxResults (1–1000, default 100) and the numeric nextToken of the list operations. */
+function pageOf(input: Record<string, unknown>): { from: number; max: number } {
+  const max =
+    typeof input.maxResults === 'number' && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
+  const from = typeof input.nextToken === 'string' ? Number(input.nextToken) || 0 : 0;
+  return { from, max };
+}
+
+/** A state machine from CreateStateMachine's input (InvalidDefinition when the engine refuses it). */
+function machineFrom(
+  input: Record<string, unknown>,
+  arn: string,
+  name: string,
+  definitionString: string,
+): Machine {
+  const definition = parseJson(
+    definitionString,
+    'InvalidDefinition',
+    'definition',
+  ) as unknown as StateMachineDefinition;
+  let engine: StateMachine;
+  try {
+    engine = new StateMachine(engineDefinition(definition), { validationOptions: { checkArn: false } });
+  } catch (err) {
+    throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: '${(err as Error).message}'`);
+  }
+  return {
+    name,
+    arn,
+    definitionString,
+    states: (definition.States ?? {}) as unknown as Record<string, StateDef>,
+    roleArn: str(input, 'roleArn', false),
+    type: input.type === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
+    createdAt: new Date(),
+    engine,
+    loggingConfiguration: input.loggingConfiguration,
+    tracingConfiguration: input.tracingConfiguration,
+  };
+}
+
+/** The state machines and executions of one sandbox, and the task tokens executions wait on. */
+class StepFunctionsStore {
+  readonly machines = new Map<string, Machine>();
+  readonly executions = new Map<string, Execution>();
+  private readonly tokens = new Map<string, PendingToken>();
+  /** Tokens that existed but are closed, with why (so late callers get AWS's error, not InvalidToken). */
+  private readonly closedTokens = new Map<string, 'done' | 'timedout'>();
+
+  machineByArn(arn: string): Machine {
+    const m = this.machines.get(arn);
     if (!m) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return m;
   }
 
-  function executionByArn(arn: string): Execution {
-    const e = executions.get(arn);
+  executionByArn(arn: string): Execution {
+    const e = this.executions.get(arn);
     if (!e) {
       if (!parseExecutionArn(arn)) throw new AwsError('InvalidArn', `Invalid Arn: '${arn}'`);
       throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
@@ -161,94 +348,151 @@ export function stepFunctionsService(): StepFunctionsService {
     return e;
   }
 
-  function closeTokensOf(execution: Execution, why: 'done' | 'timedout', stateName?: string): void {
-    for (const [token, p] of tokens) {
+  closeTokensOf(execution: Execution, why: 'done' | 'timedout', stateName?: string): void {
+    for (const [token, p] of this.tokens) {
       if (p.execution !== execution || (stateName && p.stateName !== stateName)) continue;
-      tokens.delete(token);
-      closedTokens.set(token, why);
+      this.tokens.delete(token);
+      this.closedTokens.set(token, why);
       p.settle({ error: Object.assign(new Error('task closed'), { name: 'States.TaskClosed' }) });
     }
   }
 
   /** Stops a running execution (StopExecution, sandbox shutdown): its open task tokens close with it. */
-  function abortExecution(e: Execution, why: { error?: string; cause?: string } = {}): void {
+  abortExecution(e: Execution, why: { error?: string; cause?: string } = {}): void {
     if (e.status !== 'RUNNING') return;
     e.status = 'ABORTED';
     if (why.error !== undefined) e.error = why.error;
     if (why.cause !== undefined) e.cause = why.cause;
     e.stopDate = new Date();
-    closeTokensOf(e, 'done');
+    this.closeTokensOf(e, 'done');
     e.abort();
   }
 
-  function createMachine(input: Record<string, unknown>, ctx: RequestContext) {
+  createMachine(input: Record<string, unknown>, ctx: RequestContext) {
     const name = str(input, 'name');
     assertValidName(name, 'state machine');
     const definitionString = str(input, 'definition');
-    const definition = parseJson(
-      definitionString,
-      'InvalidDefinition',
-      'definition',
-    ) as unknown as StateMachineDefinition;
     const arn = stateMachineArn(ctx.region, ctx.accountId, name);
-    const existing = machines.get(arn);
+    const existing = this.machines.get(arn);
     if (existing) {
       if (existing.definitionString === definitionString)
         return { stateMachineArn: arn, creationDate: existing.createdAt };
       throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
     }
-    let engine: StateMachine;
-    try {
-      engine = new StateMachine(engineDefinition(definition), { validationOptions: { checkArn: false } });
-    } catch (err) {
-      throw new AwsError(
-        'InvalidDefinition',
-        `Invalid State Machine Definition: '${(err as Error).message}'`,
-      );
-    }
-    const type = input.type === 'EXPRESS' ? 'EXPRESS' : 'STANDARD';
-    const m: Machine = {
-      name,
-      arn,
-      definitionString,
-      states: (definition.States ?? {}) as unknown as Record<string, StateDef>,
-      roleArn: str(input, 'roleArn', false),
-      type,
-      createdAt: new Date(),
-      engine,
-      loggingConfiguration: input.loggingConfiguration,
-      tracingConfiguration: input.tracingConfiguration,
-    };
-    machines.set(arn, m);
+    const m = machineFrom(input, arn, name, definitionString);
+    this.machines.set(arn, m);
     return { stateMachineArn: arn, creationDate: m.createdAt };
   }
 
-  function start(machine: Machine, name: string, inputText: string, sandbox: SandboxContext): Execution {
+  /**
+   * A `.waitForTaskToken` Lambda task: invokes the function with the token in its payload, then waits
+   * for SendTaskSuccess/Failure — or the state's timeout, in real seconds (an approval's TTL is how long
+   * a person has, and the review page tells the approver the same time).
+   */
+  private async waitForToken(
+    execution: Execution,
+    run: RunContext,
+    sandbox: SandboxContext,
+    stateName: string,
+    state: StateDef,
+    fn: string,
+    payload: unknown,
+  ) {
+    const token = run.Task.Token;
+    const waited = new Promise<unknown>((resolve, reject) => {
+      this.tokens.set(token, {
+        execution,
+        stateName,
+        settle: (o) => ('output' in o ? resolve(o.output) : reject(o.error)),
+      });
+    });
+    // After a timeout the library has moved on; nobody awaits `waited` any more.
+    waited.catch(() => {});
+    // A later waitForTaskToken state gets a fresh token.
+    run.Task.Token = taskToken();
+    try {
+      await sandbox.invokeFunction(fn, payload);
+    } catch (err) {
+      this.tokens.delete(token);
+      this.closedTokens.set(token, 'done');
+      throw lambdaError(err);
+    }
+    const timeoutSeconds = taskTimeoutSeconds(state, execution.shadow);
+    return withTimeout(waited, timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000, () => {
+      this.tokens.delete(token);
+      this.closedTokens.set(token, 'timedout');
+    });
+  }
+
+  /** One Task state: a Lambda ARN, or `lambda:invoke` (with or without waiting for a task token). */
+  private async runTask(
+    execution: Execution,
+    run: RunContext,
+    sandbox: SandboxContext,
+    stateName: string,
+    state: StateDef,
+    effectiveInput: unknown,
+  ) {
+    const resource = state.Resource ?? '';
+    let result: unknown;
+    if (resource.startsWith('arn:aws:lambda:')) {
+      result = await sandbox.invokeFunction(resource, effectiveInput).catch((err: unknown) => {
+        throw lambdaError(err);
+      });
+    } else if (/^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) {
+      const params = (effectiveInput ?? {}) as { FunctionName?: string; Payload?: unknown };
+      if (!params.FunctionName)
+        throw Object.assign(new Error('FunctionName is required'), { name: 'States.Runtime' });
+      if (resource.endsWith('.waitForTaskToken')) {
+        result = await this.waitForToken(
+          execution,
+          run,
+          sandbox,
+          stateName,
+          state,
+          params.FunctionName,
+          params.Payload,
+        );
+      } else {
+        const payload = await sandbox
+          .invokeFunction(params.FunctionName, params.Payload)
+          .catch((err: unknown) => {
+            throw lambdaError(err);
+          });
+        result = { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+      }
+    } else {
+      throw Object.assign(new Error(`The sandbox does not run Task resource ${resource}`), {
+        name: 'States.Runtime',
+      });
+    }
+    if (state.ResultPath !== null && !state.ResultSelector) {
+      execution.shadow = setAtPath(execution.shadow, state.ResultPath ?? '$', result);
+    }
+    return result;
+  }
+
+  /** Records the run's history and settles the execution; when both are done, closes it and says so. */
+  private follow(execution: Execution, run: ReturnType<StateMachine['run']>, sandbox: SandboxContext): void {
+    const consume = (async () => {
+      for await (const e of run.eventLogs as AsyncGenerator<EventLog>) {
+        execution.history.record(e);
+        if (e.type === 'StateFailed' && e.Error === 'States.Timeout')
+          this.closeTokensOf(execution, 'timedout', e.state.name);
+      }
+    })();
+    execution.closed = Promise.all([consume, settleExecution(execution, run.result)]).then(() => {
+      execution.stopDate ??= sandbox.clock.now();
+      this.closeTokensOf(execution, 'done');
+      void sandbox.putEvent(statusChangeEvent(execution)).catch(() => {});
+    });
+  }
+
+  start(machine: Machine, name: string, inputText: string, sandbox: SandboxContext): Execution {
     const input = parseJson(inputText, 'InvalidExecutionInput', 'input');
     const arn = executionArn(sandbox.region, sandbox.accountId, machine.name, name);
     const clock = sandbox.clock;
-    const runContext = {
-      Execution: { Id: arn, Name: name, RoleArn: machine.roleArn },
-      StateMachine: { Id: machine.arn, Name: machine.name },
-      Task: { Token: taskToken() },
-      // The local engine does not maintain `$$.State`; states read EnteredTime while their input is
-      // processed, i.e. on entering the state, so a getter gives the (emulated) entry time.
-      State: {
-        get EnteredTime() {
-          return clock.now().toISOString();
-        },
-      },
-    };
-    const history = new HistoryRecorder(
-      (stateName): TaskInfo | undefined => {
-        const s = machine.states[stateName];
-        return s?.Type === 'Task' && s.Resource
-          ? { resource: s.Resource, ...(s.TimeoutSeconds ? { timeoutSeconds: s.TimeoutSeconds } : {}) }
-          : undefined;
-      },
-      machine.roleArn,
-      () => clock.now(),
-    );
+    const runContext = runContextFor(machine, arn, name, clock);
     const execution: Execution = {
       arn,
       name,
@@ -256,173 +500,39 @@ export function stepFunctionsService(): StepFunctionsService {
       input: inputText,
       status: 'RUNNING',
       startDate: clock.now(),
-      history,
+      history: historyFor(machine, clock),
       abort: () => {},
       shadow: input && typeof input === 'object' && !Array.isArray(input) ? { ...input } : {},
       closed: Promise.resolve(),
     };
-
-    const invoke = async (stateName: string, state: StateDef, effectiveInput: unknown): Promise<unknown> => {
-      const resource = state.Resource ?? '';
-      let result: unknown;
-      if (resource.startsWith('arn:aws:lambda:')) {
-        result = await sandbox.invokeFunction(resource, effectiveInput).catch((err: unknown) => {
-          throw lambdaError(err);
-        });
-      } else if (/^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) {
-        const params = (effectiveInput ?? {}) as { FunctionName?: string; Payload?: unknown };
-        if (!params.FunctionName)
-          throw Object.assign(new Error('FunctionName is required'), { name: 'States.Runtime' });
-        const fn = params.FunctionName;
-        if (resource.endsWith('.waitForTaskToken')) {
-          const token = runContext.Task.Token;
-          const waited = new Promise<unknown>((resolve, reject) => {
-            tokens.set(token, {
-              execution,
-              stateName,
-              settle: (o) => ('output' in o ? resolve(o.output) : reject(o.error)),
-            });
-          });
-          // After a timeout the library has moved on; nobody awaits `waited` any more.
-          waited.catch(() => {});
-          // A later waitForTaskToken state gets a fresh token.
-          runContext.Task.Token = taskToken();
-          try {
-            await sandbox.invokeFunction(fn, params.Payload);
-          } catch (err) {
-            tokens.delete(token);
-            closedTokens.set(token, 'done');
-            throw lambdaError(err);
-          }
-          // A waitForTaskToken timeout is how long a person has (an approval's TTL): real seconds, not
-          // scaled like machine waits — the review page tells the approver the same time.
-          const timeoutSeconds = taskTimeoutSeconds(state, execution.shadow);
-          result = await withTimeout(
-            waited,
-            timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
-            () => {
-              tokens.delete(token);
-              closedTokens.set(token, 'timedout');
-            },
-          );
-        } else {
-          const payload = await sandbox.invokeFunction(fn, params.Payload).catch((err: unknown) => {
-            throw lambdaError(err);
-          });
-          result = { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
-        }
-      } else {
-        throw Object.assign(new Error(`The sandbox does not run Task resource ${resource}`), {
-          name: 'States.Runtime',
-        });
-      }
-      if (state.ResultPath !== null && !state.ResultSelector) {
-        execution.shadow = setAtPath(execution.shadow, state.ResultPath ?? '$', result);
-      }
-      return result;
-    };
-
     const taskHandlers: Record<string, (i: Json) => Promise<Json>> = {};
     for (const [stateName, state] of Object.entries(machine.states)) {
       if (state.Type === 'Task')
-        taskHandlers[stateName] = (i) => invoke(stateName, state, i) as Promise<Json>;
+        taskHandlers[stateName] = (i) =>
+          this.runTask(execution, runContext, sandbox, stateName, state, i) as Promise<Json>;
     }
-    const scaled = clock.timeScale !== 1;
-    const waitTimeOverrides = new Proxy({} as Record<string, number>, {
-      get: (_t, stateName) => {
-        if (!scaled || typeof stateName !== 'string') return undefined;
-        const s = machine.states[stateName];
-        if (s?.Type !== 'Wait') return undefined;
-        let seconds = s.Seconds;
-        if (seconds === undefined && s.SecondsPath) {
-          const found = JSONPath({
-            path: s.SecondsPath,
-            json: execution.shadow as object,
-            wrap: false,
-          }) as unknown;
-          seconds = typeof found === 'number' ? found : 1;
-        }
-        if (seconds === undefined && (s.Timestamp || s.TimestampPath)) seconds = 1;
-        return Math.max(0, (seconds ?? 1) * 1000 * clock.timeScale);
-      },
-    });
-    const retryIntervalOverrides = new Proxy({} as Record<string, number>, {
-      get: (_t, stateName) => {
-        if (!scaled || typeof stateName !== 'string') return undefined;
-        const s = machine.states[stateName];
-        if (!s?.Retry) return undefined;
-        return (s.Retry[0]?.IntervalSeconds ?? 1) * 1000 * clock.timeScale;
-      },
-    });
-
     const run = machine.engine.run(input, {
-      overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides, retryIntervalOverrides },
+      overrides: {
+        taskResourceLocalHandlers: taskHandlers,
+        ...timeOverrides(machine, execution, clock.timeScale),
+      },
       context: runContext,
       noThrowOnAbort: true,
     });
     execution.abort = run.abort;
-
-    const consume = (async () => {
-      for await (const e of run.eventLogs as AsyncGenerator<EventLog>) {
-        history.record(e);
-        if (e.type === 'StateFailed' && e.Error === 'States.Timeout')
-          closeTokensOf(execution, 'timedout', e.state.name);
-      }
-    })();
-    const settle = run.result.then(
-      (output) => {
-        if (execution.status !== 'RUNNING') return;
-        execution.status = 'SUCCEEDED';
-        execution.output = JSON.stringify(output);
-      },
-      (err: unknown) => {
-        if (execution.status !== 'RUNNING') return;
-        if (err instanceof ExecutionAbortedError) execution.status = 'ABORTED';
-        else if (err instanceof ExecutionTimeoutError) {
-          execution.status = 'TIMED_OUT';
-          execution.error = 'States.Timeout';
-        } else {
-          const cause =
-            err instanceof ExecutionError && err.cause instanceof Error ? err.cause : (err as Error);
-          execution.status = 'FAILED';
-          execution.error = cause.name;
-          execution.cause = cause.message;
-        }
-      },
-    );
-    execution.closed = Promise.all([consume, settle]).then(() => {
-      execution.stopDate ??= clock.now();
-      closeTokensOf(execution, 'done');
-      void sandbox
-        .putEvent({
-          source: 'aws.states',
-          'detail-type': 'Step Functions Execution Status Change',
-          resources: [arn],
-          detail: {
-            executionArn: arn,
-            stateMachineArn: machine.arn,
-            name,
-            status: execution.status,
-            startDate: execution.startDate.getTime(),
-            stopDate: execution.stopDate.getTime(),
-            input: execution.input,
-            output: execution.output ?? null,
-          },
-        })
-        .catch(() => {});
-    });
-    executions.set(arn, execution);
+    this.follow(execution, run, sandbox);
+    this.executions.set(arn, execution);
     return execution;
   }
 
-  function startExecution(input: Record<string, unknown>, ctx: RequestContext) {
-    const machine = machineByArn(str(input, 'stateMachineArn'));
+  startExecution(input: Record<string, unknown>, ctx: RequestContext) {
+    const machine = this.machineByArn(str(input, 'stateMachineArn'));
     const name = typeof input.name === 'string' ? input.name : randomUUID();
     assertValidName(name);
     const inputText = typeof input.input === 'string' ? input.input : '{}';
     parseJson(inputText, 'InvalidExecutionInput', 'input');
     const arn = executionArn(ctx.region, ctx.accountId, machine.name, name);
-    const existing = executions.get(arn);
+    const existing = this.executions.get(arn);
     if (existing) {
       // Standard workflows: same name + same input while RUNNING is idempotent; anything else is a conflict.
       if (machine.type === 'STANDARD' && existing.status === 'RUNNING' && existing.input === inputText) {
@@ -430,62 +540,92 @@ export function stepFunctionsService(): StepFunctionsService {
       }
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
     }
-    const e = start(machine, name, inputText, ctx.sandbox);
+    const e = this.start(machine, name, inputText, ctx.sandbox);
     return { executionArn: e.arn, startDate: e.startDate };
   }
 
-  function describe(e: Execution) {
-    return {
-      executionArn: e.arn,
-      stateMachineArn: e.machine.arn,
-      name: e.name,
-      status: e.status,
-      startDate: e.startDate,
-      ...(e.stopDate ? { stopDate: e.stopDate } : {}),
-      input: e.input,
-      inputDetails: { included: true },
-      ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}),
-      ...(e.error !== undefined ? { error: e.error } : {}),
-      ...(e.cause !== undefined ? { cause: e.cause } : {}),
-    };
-  }
-
-  function pending(tokenValue: unknown): PendingToken {
+  pending(tokenValue: unknown): PendingToken {
     if (typeof tokenValue !== 'string' || tokenValue.length < 1 || tokenValue.length > 2048) {
       throw new AwsError('InvalidToken', 'Invalid Token');
     }
-    const p = tokens.get(tokenValue);
+    const p = this.tokens.get(tokenValue);
     if (p) return p;
-    const closed = closedTokens.get(tokenValue);
+    const closed = this.closedTokens.get(tokenValue);
     if (closed === 'timedout') throw new AwsError('TaskTimedOut', 'Task Timed Out');
     if (closed === 'done') throw new AwsError('TaskDoesNotExist', 'Task Does Not Exist');
     throw new AwsError('InvalidToken', 'Invalid Token');
   }
 
-  function finishToken(token: string, p: PendingToken, outcome: { output: unknown } | { error: Error }) {
-    tokens.delete(token);
-    closedTokens.set(token, 'done');
+  finishToken(token: string, p: PendingToken, outcome: { output: unknown } | { error: Error }): void {
+    this.tokens.delete(token);
+    this.closedTokens.set(token, 'done');
     p.settle(outcome);
   }
 
-  const operations: ServiceModule['operations'] = {
-    CreateStateMachine: createMachine,
-    DescribeStateMachine: (input) => {
-      const m = machineByArn(str(input, 'stateMachineArn'));
-      return {
-        stateMachineArn: m.arn,
-        name: m.name,
-        status: 'ACTIVE',
-        definition: m.definitionString,
-        roleArn: m.roleArn,
-        type: m.type,
-        creationDate: m.createdAt,
-        ...(m.loggingConfiguration ? { loggingConfiguration: m.loggingConfiguration } : {}),
-        ...(m.tracingConfiguration ? { tracingConfiguration: m.tracingConfiguration } : {}),
-      };
+  stopAll(): void {
+    for (const e of this.executions.values()) this.abortExecution(e);
+  }
+}
+
+function listExecutions(store: StepFunctionsStore, input: Record<string, unknown>) {
+  const m = store.machineByArn(str(input, 'stateMachineArn'));
+  const filter = typeof input.statusFilter === 'string' ? input.statusFilter : undefined;
+  const all = [...store.executions.values()]
+    .filter((e) => e.machine === m && (!filter || e.status === filter))
+    .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+  const { from, max } = pageOf(input);
+  return {
+    executions: all.slice(from, from + max).map((e) => ({
+      executionArn: e.arn,
+      stateMachineArn: m.arn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startDate,
+      ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+    })),
+    ...(from + max < all.length ? { nextToken: String(from + max) } : {}),
+  };
+}
+
+function getExecutionHistory(store: StepFunctionsStore, input: Record<string, unknown>) {
+  const e = store.executionByArn(str(input, 'executionArn'));
+  const events = input.reverseOrder === true ? [...e.history.events].reverse() : e.history.events;
+  const { from, max } = pageOf(input);
+  const page = events
+    .slice(from, from + max)
+    .map((ev) => (input.includeExecutionData === false ? stripData(ev) : ev));
+  return { events: page, ...(from + max < events.length ? { nextToken: String(from + max) } : {}) };
+}
+
+/** SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat against the store's open tokens. */
+function taskTokenOperations(store: StepFunctionsStore): ServiceModule['operations'] {
+  return {
+    SendTaskSuccess: (input) => {
+      const p = store.pending(input.taskToken);
+      const output = parseJson(input.output, 'InvalidOutput', 'output');
+      store.finishToken(input.taskToken as string, p, { output });
+      return {};
     },
+    SendTaskFailure: (input) => {
+      const p = store.pending(input.taskToken);
+      const err = new Error(typeof input.cause === 'string' ? input.cause : '');
+      err.name = typeof input.error === 'string' && input.error ? input.error : 'States.TaskFailed';
+      store.finishToken(input.taskToken as string, p, { error: err });
+      return {};
+    },
+    SendTaskHeartbeat: (input) => {
+      store.pending(input.taskToken);
+      return {};
+    },
+  };
+}
+
+function operationsOf(store: StepFunctionsStore): ServiceModule['operations'] {
+  return {
+    CreateStateMachine: (input, ctx) => store.createMachine(input, ctx),
+    DescribeStateMachine: (input) => describeMachine(store.machineByArn(str(input, 'stateMachineArn'))),
     ListStateMachines: () => ({
-      stateMachines: [...machines.values()].map((m) => ({
+      stateMachines: [...store.machines.values()].map((m) => ({
         stateMachineArn: m.arn,
         name: m.name,
         type: m.type,
@@ -493,98 +633,46 @@ export function stepFunctionsService(): StepFunctionsService {
       })),
     }),
     DeleteStateMachine: (input) => {
-      const m = machineByArn(str(input, 'stateMachineArn'));
-      machines.delete(m.arn);
+      store.machines.delete(store.machineByArn(str(input, 'stateMachineArn')).arn);
       return {};
     },
-    StartExecution: startExecution,
-    DescribeExecution: (input) => describe(executionByArn(str(input, 'executionArn'))),
-    ListExecutions: (input) => {
-      const m = machineByArn(str(input, 'stateMachineArn'));
-      const filter = typeof input.statusFilter === 'string' ? input.statusFilter : undefined;
-      const all = [...executions.values()]
-        .filter((e) => e.machine === m && (!filter || e.status === filter))
-        .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
-      const max =
-        typeof input.maxResults === 'number' && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
-      const from = typeof input.nextToken === 'string' ? Number(input.nextToken) || 0 : 0;
-      const page = all.slice(from, from + max);
-      return {
-        executions: page.map((e) => ({
-          executionArn: e.arn,
-          stateMachineArn: m.arn,
-          name: e.name,
-          status: e.status,
-          startDate: e.startDate,
-          ...(e.stopDate ? { stopDate: e.stopDate } : {}),
-        })),
-        ...(from + max < all.length ? { nextToken: String(from + max) } : {}),
-      };
-    },
-    GetExecutionHistory: (input) => {
-      const e = executionByArn(str(input, 'executionArn'));
-      const events = input.reverseOrder === true ? [...e.history.events].reverse() : e.history.events;
-      const max =
-        typeof input.maxResults === 'number' && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
-      const from = typeof input.nextToken === 'string' ? Number(input.nextToken) || 0 : 0;
-      const page = events
-        .slice(from, from + max)
-        .map((ev) => (input.includeExecutionData === false ? stripData(ev) : ev));
-      return { events: page, ...(from + max < events.length ? { nextToken: String(from + max) } : {}) };
-    },
+    StartExecution: (input, ctx) => store.startExecution(input, ctx),
+    DescribeExecution: (input) => describeExecution(store.executionByArn(str(input, 'executionArn'))),
+    ListExecutions: (input) => listExecutions(store, input),
+    GetExecutionHistory: (input) => getExecutionHistory(store, input),
     StopExecution: (input) => {
-      const e = executionByArn(str(input, 'executionArn'));
-      abortExecution(e, {
+      const e = store.executionByArn(str(input, 'executionArn'));
+      store.abortExecution(e, {
         ...(typeof input.error === 'string' ? { error: input.error } : {}),
         ...(typeof input.cause === 'string' ? { cause: input.cause } : {}),
       });
       return { stopDate: e.stopDate ?? new Date() };
     },
-    SendTaskSuccess: (input) => {
-      const token = input.taskToken;
-      const p = pending(token);
-      const output = parseJson(input.output, 'InvalidOutput', 'output');
-      finishToken(token as string, p, { output });
-      return {};
-    },
-    SendTaskFailure: (input) => {
-      const token = input.taskToken;
-      const p = pending(token);
-      const err = new Error(typeof input.cause === 'string' ? input.cause : '');
-      err.name = typeof input.error === 'string' && input.error ? input.error : 'States.TaskFailed';
-      finishToken(token as string, p, { error: err });
-      return {};
-    },
-    SendTaskHeartbeat: (input) => {
-      pending(input.taskToken);
-      return {};
-    },
+    ...taskTokenOperations(store),
   };
+}
 
-  const stopAll = () => {
-    for (const e of executions.values()) abortExecution(e);
-  };
-
+export function stepFunctionsService(): StepFunctionsService {
+  const store = new StepFunctionsStore();
+  const stopAll = () => store.stopAll();
   return {
     serviceName: 'stepfunctions',
     signingName: 'states',
     protocol: 'awsJson1_0',
     targetPrefix: 'AWSStepFunctions',
-    operations,
+    operations: operationsOf(store),
     // EventBridge / SNS deliveries to a state machine ARN start an execution, as AWS's targets do.
     start: (ctx) => {
       registerTargetHandler(ctx, 'states', async (arn, message, sandbox) => {
-        start(machineByArn(arn), randomUUID(), message, sandbox);
+        store.start(store.machineByArn(arn), randomUUID(), message, sandbox);
       });
     },
     stop: stopAll,
     waitForExecution: async (arn) => {
-      await executionByArn(arn).closed;
+      await store.executionByArn(arn).closed;
     },
-    startExecutionFromTarget: async (arn, inputText, sandbox) => {
-      const m = machineByArn(arn);
-      return start(m, randomUUID(), inputText, sandbox).arn;
-    },
+    startExecutionFromTarget: async (arn, inputText, sandbox) =>
+      store.start(store.machineByArn(arn), randomUUID(), inputText, sandbox).arn,
     stopAll,
   };
 }
