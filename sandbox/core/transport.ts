@@ -84,6 +84,9 @@ export function inProcessHandler(server: SandboxServer): HttpHandler {
       headers,
       await bodyBytes(request.body),
     );
+    // One macrotask boundary per request, as a socket gives: without it a handler's whole chain of calls
+    // runs as microtasks, ahead of every timer and I/O callback of the process.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const out = await server.serve(raw);
     const bytes =
       typeof out.body === 'string' ? Buffer.from(out.body, 'utf8') : (out.body ?? Buffer.alloc(0));
