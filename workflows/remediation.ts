@@ -324,14 +324,15 @@ function buildVerification(b: Builder): sfn.State {
   return recheckDrift;
 }
 
-/** Slot release after a successful runbook, then `next` (verification). */
+/** Slot release after a successful runbook, then `next` (verification), even when the release fails. */
 function buildSlotRelease(b: Builder, next: sfn.IChainable): sfn.State {
-  const releaseSlot = b.onFailure(
-    b.invoke(STATES.releaseSlot, 'release-slot', {
-      payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', 'execution.$': EXECUTION },
-      resultPath: '$.slot',
-    }),
-  );
+  const releaseSlot = b.invoke(STATES.releaseSlot, 'release-slot', {
+    payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', 'execution.$': EXECUTION },
+    resultPath: '$.slot',
+  });
+  // The runbook succeeded: a release that fails after its retries does not fail the remediation. The
+  // slot stays taken until the execution ends; then the lease reaper frees it and hands it on.
+  releaseSlot.addCatch(next, { errors: [StatesErrors.All], resultPath: '$.releaseError' });
   releaseSlot.next(next);
   return releaseSlot;
 }

@@ -403,6 +403,8 @@ describe('synthesized definition', () => {
       [STATES.releaseSlot]: task(STATES.releaseSlot, {
         Parameters: { 'slot.$': '$.slot', 'plan.$': '$.plan', ...ex },
         ResultPath: '$.slot',
+        // the runbook succeeded: a failed release goes on to verification (the reaper frees the slot)
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseError', Next: STATES.recheckDrift }],
         Next: STATES.recheckDrift,
       }),
       [STATES.recheckDrift]: task(STATES.recheckDrift, {
@@ -444,6 +446,7 @@ describe('synthesized definition', () => {
       const outcomeStates: string[] = Object.values(OUTCOME_STATES);
       if (outcomeStates.includes(name)) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
       else if (name === STATES.leaveQueue) expect(last?.Next).toBe(OUTCOME_STATES.ESCALATED);
+      else if (name === STATES.releaseSlot) expect(last?.Next).toBe(STATES.recheckDrift);
       else if (name === STATES.releaseAfterFailure) expect(last?.Next).toBe(OUTCOME_STATES.FAILED);
       else expect(last?.Next, name).toBe(STATES.releaseAfterFailure);
       // payloadResponseOnly: the function ARN is the Resource (state data stays clean), except the token waits
