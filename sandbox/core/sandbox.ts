@@ -130,30 +130,30 @@ function transportOf(options: SandboxOptions): 'in-process' | 'http' {
   return process.env.SANDBOX_TRANSPORT === 'http' ? 'http' : 'in-process';
 }
 
-export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const region = options.region ?? 'us-east-1';
-  const accountId = options.accountId ?? '000000000000';
-  if (!/^\d{12}$/.test(accountId)) throw new Error(`accountId must be 12 digits, got ${accountId}`);
-  const clock = createClock(options.timeScale ?? 1);
-  const faultConfig = typeof options.faults === 'string' ? loadFaultConfig(options.faults) : options.faults;
-  const faults = new FaultInjector(faultConfig);
-  const logs: string[] = [];
-  const modules = new Map<string, ServiceModule>();
-  const providers = new Map<string, ResourceProvider>();
-  for (const p of options.providers ?? []) providers.set(p.type, p);
-  const changeListeners = new Set<(c: ResourceChange) => void>();
+/** What the sandbox's context, its request dispatch and its services share. */
+interface Core {
+  region: string;
+  accountId: string;
+  clock: Clock;
+  faults: FaultInjector;
+  modules: Map<string, ServiceModule>;
+  providers: Map<string, ResourceProvider>;
+  changeListeners: Set<(c: ResourceChange) => void>;
+  log: (line: string) => void;
+  /** Set once the server listens. */
+  endpoint?: string;
+}
 
-  const log = (line: string): void => {
-    logs.push(line);
-    options.onLog?.(line);
-  };
+type Invoke = (
+  module: ServiceModule,
+  operation: string,
+  input: Record<string, unknown>,
+  meta: { region: string; requestId: string; signed?: boolean },
+) => Promise<unknown>;
 
-  const invoke = async (
-    module: ServiceModule,
-    operation: string,
-    input: Record<string, unknown>,
-    meta: { region: string; requestId: string; signed?: boolean },
-  ): Promise<unknown> => {
+/** Runs one operation of a module (HTTP requests and in-process calls alike), after the injected faults. */
+function invokerFor(core: Core, context: () => SandboxContext): Invoke {
+  return async (module, operation, input, meta) => {
     const handler = Object.hasOwn(module.operations, operation) ? module.operations[operation] : undefined;
     if (!handler) {
       throw new AwsError(
@@ -163,14 +163,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         `Operation ${operation} is not supported by the sandbox's ${module.serviceName}`,
       );
     }
-    await faults.apply(module.serviceName, operation, clock);
+    await core.faults.apply(module.serviceName, operation, core.clock);
+    const sandbox = context();
     const rc: RequestContext = {
       service: module.serviceName,
       operation,
       region: meta.region,
-      accountId,
+      accountId: core.accountId,
       requestId: meta.requestId,
-      sandbox: context,
+      sandbox,
     };
     // CloudTrail records the caller's mutating calls (sandbox/core/cloudtrail.ts).
     const call = {
@@ -180,82 +181,86 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       requestId: meta.requestId,
       input,
     };
-    return observed(context, { ...call, ...callIdentity(context, rc, meta) }, () => handler(input, rc));
+    return observed(sandbox, { ...call, ...callIdentity(sandbox, rc, meta) }, () => handler(input, rc));
   };
+}
 
-  let endpoint: string | undefined;
+/** An emulated service's event on the default bus (unless the bus is missing or a fault drops it). */
+async function publishEvent(
+  core: Core,
+  context: SandboxContext,
+  event: Parameters<SandboxContext['putEvent']>[0],
+) {
+  const bus = eventBus(context);
+  const full: BusEvent = {
+    version: '0',
+    id: event.id ?? randomUUID(),
+    'detail-type': event['detail-type'],
+    source: event.source,
+    account: event.account ?? core.accountId,
+    time:
+      event.time ??
+      core.clock
+        .now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
+    region: event.region ?? core.region,
+    resources: event.resources ?? [],
+    detail: event.detail ?? {},
+  };
+  if (!bus) {
+    core.log(`events: no EventBridge module; dropped ${full['detail-type']} from ${full.source}`);
+    return;
+  }
+  if (core.faults.drops(full.source, full['detail-type'])) {
+    core.log(`events: fault injection dropped ${full['detail-type']} from ${full.source}`);
+    return;
+  }
+  await bus(full);
+}
+
+/** The context every service module gets: the clock, events, in-process calls, resource changes, functions. */
+function createContext(core: Core, invoke: Invoke): SandboxContext {
   const context: SandboxContext = {
     get endpoint() {
-      return endpoint;
+      return core.endpoint;
     },
-    region,
-    accountId,
-    clock,
-    providers,
-    async putEvent(event) {
-      const bus = eventBus(context);
-      const full: BusEvent = {
-        version: '0',
-        id: event.id ?? randomUUID(),
-        'detail-type': event['detail-type'],
-        source: event.source,
-        account: event.account ?? accountId,
-        time:
-          event.time ??
-          clock
-            .now()
-            .toISOString()
-            .replace(/\.\d{3}Z$/, 'Z'),
-        region: event.region ?? region,
-        resources: event.resources ?? [],
-        detail: event.detail ?? {},
-      };
-      if (!bus) {
-        log(`events: no EventBridge module; dropped ${full['detail-type']} from ${full.source}`);
-        return;
-      }
-      if (faults.drops(full.source, full['detail-type'])) {
-        log(`events: fault injection dropped ${full['detail-type']} from ${full.source}`);
-        return;
-      }
-      await bus(full);
-    },
+    region: core.region,
+    accountId: core.accountId,
+    clock: core.clock,
+    providers: core.providers,
+    putEvent: (event) => publishEvent(core, context, event),
     async call(service, operation, input) {
       const name = service.toLowerCase();
-      const module = modules.get(ALIASES[name] ?? name);
+      const module = core.modules.get(ALIASES[name] ?? name);
       if (!module)
         throw new AwsError('UnknownServiceException', `Service ${service} is not emulated by the sandbox`);
-      const out = await invoke(module, operation, input, { region, requestId: randomUUID() });
+      const out = await invoke(module, operation, input, { region: core.region, requestId: randomUUID() });
       return (out && typeof out === 'object' ? out : {}) as Record<string, unknown>;
     },
     recordChange(change) {
-      for (const l of changeListeners) {
+      for (const l of core.changeListeners) {
         try {
           l(change);
         } catch (err) {
-          log(`recordChange listener failed: ${err instanceof Error ? err.message : String(err)}`);
+          core.log(`recordChange listener failed: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
     },
     onChange(listener) {
-      changeListeners.add(listener);
+      core.changeListeners.add(listener);
       return () => {
-        changeListeners.delete(listener);
+        core.changeListeners.delete(listener);
       };
     },
-    invokeFunction(nameOrArn, payload) {
-      return functionRegistry(context).invoke(nameOrArn, payload);
-    },
-    log,
+    invokeFunction: (nameOrArn, payload) => functionRegistry(context).invoke(nameOrArn, payload),
+    log: core.log,
   };
+  return context;
+}
 
-  configureCloudTrail(context, { enabled: false, ...options.cloudTrail });
-  const outbox = { messages: [] as OutboxMessage[], listeners: new Set<(m: OutboxMessage) => void>() };
-  outboxes.set(context, outbox);
-  moduleTables.set(context, modules);
-  const functions = functionRegistry(context);
-
-  // Lambda targets (EventBridge, SNS) run registered in-process functions, asynchronously like Lambda's Event invocation.
+/** Lambda targets (EventBridge, SNS) run registered in-process functions, asynchronously like Lambda's Event invocation. */
+function registerLambdaTargets(context: SandboxContext, functions: FunctionRegistry): void {
   registerTargetHandler(context, 'lambda', async (arn, message) => {
     let payload: unknown = message;
     try {
@@ -265,48 +270,84 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     await functions.invoke(arn, payload);
   });
+}
 
+function coreOf(options: SandboxOptions, logs: string[]): Core {
+  const accountId = options.accountId ?? '000000000000';
+  if (!/^\d{12}$/.test(accountId)) throw new Error(`accountId must be 12 digits, got ${accountId}`);
+  const faultConfig = typeof options.faults === 'string' ? loadFaultConfig(options.faults) : options.faults;
+  return {
+    region: options.region ?? 'us-east-1',
+    accountId,
+    clock: createClock(options.timeScale ?? 1),
+    faults: new FaultInjector(faultConfig),
+    modules: new Map(),
+    providers: new Map((options.providers ?? []).map((p) => [p.type, p])),
+    changeListeners: new Set(),
+    log: (line) => {
+      logs.push(line);
+      options.onLog?.(line);
+    },
+  };
+}
+
+/** Adding services (each started as it is added) and stopping them all, in reverse, after the server. */
+function lifecycle(core: Core, context: SandboxContext, server: SandboxServer) {
+  const started: ServiceModule[] = [];
+  let stopped = false;
+  return {
+    async addService(module: ServiceModule): Promise<void> {
+      core.modules.set(module.serviceName, module);
+      server.addService(module);
+      if (module.start) await module.start(context);
+      started.push(module);
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      await server.close();
+      for (const m of started.reverse()) {
+        try {
+          await m.stop?.();
+        } catch (err) {
+          core.log(`${m.serviceName}: stop failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    },
+  };
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const logs: string[] = [];
+  const core = coreOf(options, logs);
+  let context: SandboxContext | undefined;
+  const invoke = invokerFor(core, () => context as SandboxContext);
+  context = createContext(core, invoke);
+  configureCloudTrail(context, { enabled: false, ...options.cloudTrail });
+  const outbox = { messages: [] as OutboxMessage[], listeners: new Set<(m: OutboxMessage) => void>() };
+  outboxes.set(context, outbox);
+  moduleTables.set(context, core.modules);
+  const functions = functionRegistry(context);
+  registerLambdaTargets(context, functions);
   const server = new SandboxServer({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 4566,
     services: [],
-    defaultRegion: region,
+    defaultRegion: core.region,
     dispatch: (module, operation, input, meta) => invoke(module, operation, input, { ...meta, signed: true }),
-    log,
+    log: core.log,
     logRequests: options.logRequests ?? false,
   });
-
-  const started: ServiceModule[] = [];
-  const addService = async (module: ServiceModule): Promise<void> => {
-    modules.set(module.serviceName, module);
-    server.addService(module);
-    if (module.start) await module.start(context);
-    started.push(module);
-  };
-
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await server.close();
-    for (const m of started.reverse()) {
-      try {
-        await m.stop?.();
-      } catch (err) {
-        log(`${m.serviceName}: stop failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  };
-
+  const { addService, stop } = lifecycle(core, context, server);
   try {
     for (const m of options.services ?? []) await addService(m);
     await server.listen();
-    endpoint = server.endpoint;
+    core.endpoint = server.endpoint;
   } catch (err) {
     await stop();
     throw err;
   }
-
+  const ctx = context;
   return {
     get endpoint() {
       return server.endpoint;
@@ -314,13 +355,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     get port() {
       return server.port;
     },
-    region,
-    accountId,
-    context,
-    clock,
-    faults,
+    region: core.region,
+    accountId: core.accountId,
+    context: ctx,
+    clock: core.clock,
+    faults: core.faults,
     functions,
-    services: modules,
+    services: core.modules,
     requestHandler: transportOf(options) === 'http' ? undefined : inProcessHandler(server),
     logs,
     outbox: () => [...outbox.messages],
@@ -332,7 +373,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     registerFunction: (fn) => functions.register(fn),
     registerHttpRoute: (prefix, handler) => server.registerHttpRoute(prefix, handler),
-    registerTargetHandler: (svc, handler) => registerTargetHandler(context, svc, handler),
+    registerTargetHandler: (svc, handler) => registerTargetHandler(ctx, svc, handler),
     addService,
     stop,
   };

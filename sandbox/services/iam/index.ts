@@ -64,205 +64,212 @@ function paginate<T>(items: T[], input: Obj): { page: T[]; IsTruncated: boolean;
   });
 }
 
+/** Roles: the role itself, its tags, attached managed policies and inline policies. */
+const ROLE_OPERATIONS: ServiceModule['operations'] = {
+  CreateRole: (input, ctx) => {
+    const r = iamStore(ctx.sandbox).createRole({
+      RoleName: str(input.RoleName),
+      Path: str(input.Path),
+      AssumeRolePolicyDocument: str(input.AssumeRolePolicyDocument),
+      Description: str(input.Description),
+      MaxSessionDuration: num(input.MaxSessionDuration),
+      PermissionsBoundary: str(input.PermissionsBoundary),
+      Tags: tagsFrom(input.Tags),
+    });
+    return { Role: roleOut(r) };
+  },
+  GetRole: (input, ctx) => ({ Role: roleOut(iamStore(ctx.sandbox).role(str(input.RoleName))) }),
+  ListRoles: (input, ctx) => {
+    const prefix = str(input.PathPrefix) ?? '/';
+    const roles = [...iamStore(ctx.sandbox).roles.values()].filter((r) => r.path.startsWith(prefix));
+    const p = paginate(roles, input);
+    return compact({ Roles: p.page.map(roleOut), IsTruncated: p.IsTruncated, Marker: p.Marker });
+  },
+  DeleteRole: (input, ctx) => {
+    iamStore(ctx.sandbox).deleteRole(str(input.RoleName));
+    return {};
+  },
+  UpdateRole: (input, ctx) => {
+    iamStore(ctx.sandbox).updateRole(str(input.RoleName), {
+      Description: str(input.Description),
+      MaxSessionDuration: num(input.MaxSessionDuration),
+    });
+    return {};
+  },
+  UpdateRoleDescription: (input, ctx) => {
+    const r = iamStore(ctx.sandbox).updateRole(str(input.RoleName), {
+      Description: str(input.Description) ?? '',
+    });
+    return { Role: roleOut(r) };
+  },
+  UpdateAssumeRolePolicy: (input, ctx) => {
+    iamStore(ctx.sandbox).updateAssumeRolePolicy(str(input.RoleName), str(input.PolicyDocument));
+    return {};
+  },
+  TagRole: (input, ctx) => {
+    iamStore(ctx.sandbox).tagRole(str(input.RoleName), tagsFrom(input.Tags));
+    return {};
+  },
+  UntagRole: (input, ctx) => {
+    iamStore(ctx.sandbox).untagRole(str(input.RoleName), strs(input.TagKeys));
+    return {};
+  },
+  ListRoleTags: (input, ctx) => {
+    const r = iamStore(ctx.sandbox).role(str(input.RoleName));
+    const p = paginate(r.tags, input);
+    return compact({ Tags: p.page, IsTruncated: p.IsTruncated, Marker: p.Marker });
+  },
+  AttachRolePolicy: (input, ctx) => {
+    iamStore(ctx.sandbox).attachRolePolicy(str(input.RoleName), str(input.PolicyArn));
+    return {};
+  },
+  DetachRolePolicy: (input, ctx) => {
+    iamStore(ctx.sandbox).detachRolePolicy(str(input.RoleName), str(input.PolicyArn));
+    return {};
+  },
+  ListAttachedRolePolicies: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const r = store.role(str(input.RoleName));
+    const prefix = str(input.PathPrefix) ?? '/';
+    const attached = r.attached
+      .map((arn) => store.policies.get(arn))
+      .filter((p): p is ManagedPolicy => p?.path.startsWith(prefix) === true)
+      .map((p) => ({ PolicyName: p.name, PolicyArn: p.arn }));
+    const p = paginate(attached, input);
+    return compact({ AttachedPolicies: p.page, IsTruncated: p.IsTruncated, Marker: p.Marker });
+  },
+  PutRolePolicy: (input, ctx) => {
+    iamStore(ctx.sandbox).putRolePolicy(
+      str(input.RoleName),
+      str(input.PolicyName),
+      str(input.PolicyDocument),
+    );
+    return {};
+  },
+  GetRolePolicy: (input, ctx) => {
+    const doc = iamStore(ctx.sandbox).getRolePolicy(str(input.RoleName), str(input.PolicyName));
+    return {
+      RoleName: str(input.RoleName),
+      PolicyName: str(input.PolicyName),
+      PolicyDocument: encodeURIComponent(doc),
+    };
+  },
+  DeleteRolePolicy: (input, ctx) => {
+    iamStore(ctx.sandbox).deleteRolePolicy(str(input.RoleName), str(input.PolicyName));
+    return {};
+  },
+  ListRolePolicies: (input, ctx) => {
+    const r = iamStore(ctx.sandbox).role(str(input.RoleName));
+    const p = paginate([...r.inline.keys()].sort(), input);
+    return compact({ PolicyNames: p.page, IsTruncated: p.IsTruncated, Marker: p.Marker });
+  },
+};
+
+/** Customer managed policies and their versions; AWS managed ones are listed and read. */
+const POLICY_OPERATIONS: ServiceModule['operations'] = {
+  CreatePolicy: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const p = store.createPolicy({
+      PolicyName: str(input.PolicyName),
+      Path: str(input.Path),
+      PolicyDocument: str(input.PolicyDocument),
+      Description: str(input.Description),
+      Tags: tagsFrom(input.Tags),
+    });
+    return { Policy: policyOut(p, 0, false) };
+  },
+  GetPolicy: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const p = store.policy(str(input.PolicyArn));
+    return { Policy: policyOut(p, store.attachmentCount(p.arn), true) };
+  },
+  GetPolicyVersion: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const p = store.policy(str(input.PolicyArn));
+    const v = store.version(p.arn, str(input.VersionId));
+    return {
+      PolicyVersion: {
+        Document: encodeURIComponent(v.document),
+        VersionId: v.versionId,
+        IsDefaultVersion: v.versionId === p.defaultVersionId,
+        CreateDate: v.createDate,
+      },
+    };
+  },
+  ListPolicyVersions: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const p = store.policy(str(input.PolicyArn));
+    const versions = [...p.versions].reverse().map((v) => ({
+      VersionId: v.versionId,
+      IsDefaultVersion: v.versionId === p.defaultVersionId,
+      CreateDate: v.createDate,
+    }));
+    const pg = paginate(versions, input);
+    return compact({ Versions: pg.page, IsTruncated: pg.IsTruncated, Marker: pg.Marker });
+  },
+  ListPolicies: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const scope = str(input.Scope) ?? 'All';
+    if (!['All', 'AWS', 'Local'].includes(scope)) {
+      throw new AwsError(
+        'ValidationError',
+        `1 validation error detected: Value '${scope}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]`,
+      );
+    }
+    const onlyAttached = bool(input.OnlyAttached) ?? false;
+    const prefix = str(input.PathPrefix) ?? '/';
+    if (scope !== 'Local' && !onlyAttached) store.loadAwsManagedPolicies();
+    const list = [...store.policies.values()]
+      .filter((p) => scope === 'All' || (scope === 'AWS') === p.awsManaged)
+      .filter((p) => p.path.startsWith(prefix))
+      .filter((p) => !onlyAttached || store.attachmentCount(p.arn) > 0)
+      .map((p) => policyOut(p, store.attachmentCount(p.arn), false));
+    const pg = paginate(list, input);
+    return compact({ Policies: pg.page, IsTruncated: pg.IsTruncated, Marker: pg.Marker });
+  },
+  ListEntitiesForPolicy: (input, ctx) => {
+    const store = iamStore(ctx.sandbox);
+    const p = store.policy(str(input.PolicyArn));
+    const roles = [...store.roles.values()]
+      .filter((r) => r.attached.includes(p.arn))
+      .map((r) => ({ RoleName: r.name, RoleId: r.id }));
+    return { PolicyGroups: [], PolicyUsers: [], PolicyRoles: roles, IsTruncated: false };
+  },
+  CreatePolicyVersion: (input, ctx) => {
+    const v = iamStore(ctx.sandbox).createPolicyVersion(
+      str(input.PolicyArn),
+      str(input.PolicyDocument),
+      bool(input.SetAsDefault) ?? false,
+    );
+    const p = iamStore(ctx.sandbox).policy(str(input.PolicyArn));
+    return {
+      PolicyVersion: {
+        VersionId: v.versionId,
+        IsDefaultVersion: p.defaultVersionId === v.versionId,
+        CreateDate: v.createDate,
+      },
+    };
+  },
+  DeletePolicyVersion: (input, ctx) => {
+    iamStore(ctx.sandbox).deletePolicyVersion(str(input.PolicyArn), str(input.VersionId));
+    return {};
+  },
+  SetDefaultPolicyVersion: (input, ctx) => {
+    iamStore(ctx.sandbox).setDefaultPolicyVersion(str(input.PolicyArn), str(input.VersionId));
+    return {};
+  },
+  DeletePolicy: (input, ctx) => {
+    iamStore(ctx.sandbox).deletePolicy(str(input.PolicyArn));
+    return {};
+  },
+};
+
 export function iamService(): ServiceModule {
   return {
     serviceName: 'iam',
     signingName: 'iam',
     protocol: 'awsQuery',
     xmlNamespace: 'https://iam.amazonaws.com/doc/2010-05-08/',
-    operations: {
-      CreateRole: (input, ctx) => {
-        const r = iamStore(ctx.sandbox).createRole({
-          RoleName: str(input.RoleName),
-          Path: str(input.Path),
-          AssumeRolePolicyDocument: str(input.AssumeRolePolicyDocument),
-          Description: str(input.Description),
-          MaxSessionDuration: num(input.MaxSessionDuration),
-          PermissionsBoundary: str(input.PermissionsBoundary),
-          Tags: tagsFrom(input.Tags),
-        });
-        return { Role: roleOut(r) };
-      },
-      GetRole: (input, ctx) => ({ Role: roleOut(iamStore(ctx.sandbox).role(str(input.RoleName))) }),
-      ListRoles: (input, ctx) => {
-        const prefix = str(input.PathPrefix) ?? '/';
-        const roles = [...iamStore(ctx.sandbox).roles.values()].filter((r) => r.path.startsWith(prefix));
-        const p = paginate(roles, input);
-        return compact({ Roles: p.page.map(roleOut), IsTruncated: p.IsTruncated, Marker: p.Marker });
-      },
-      DeleteRole: (input, ctx) => {
-        iamStore(ctx.sandbox).deleteRole(str(input.RoleName));
-        return {};
-      },
-      UpdateRole: (input, ctx) => {
-        iamStore(ctx.sandbox).updateRole(str(input.RoleName), {
-          Description: str(input.Description),
-          MaxSessionDuration: num(input.MaxSessionDuration),
-        });
-        return {};
-      },
-      UpdateRoleDescription: (input, ctx) => {
-        const r = iamStore(ctx.sandbox).updateRole(str(input.RoleName), {
-          Description: str(input.Description) ?? '',
-        });
-        return { Role: roleOut(r) };
-      },
-      UpdateAssumeRolePolicy: (input, ctx) => {
-        iamStore(ctx.sandbox).updateAssumeRolePolicy(str(input.RoleName), str(input.PolicyDocument));
-        return {};
-      },
-      TagRole: (input, ctx) => {
-        iamStore(ctx.sandbox).tagRole(str(input.RoleName), tagsFrom(input.Tags));
-        return {};
-      },
-      UntagRole: (input, ctx) => {
-        iamStore(ctx.sandbox).untagRole(str(input.RoleName), strs(input.TagKeys));
-        return {};
-      },
-      ListRoleTags: (input, ctx) => {
-        const r = iamStore(ctx.sandbox).role(str(input.RoleName));
-        const p = paginate(r.tags, input);
-        return compact({ Tags: p.page, IsTruncated: p.IsTruncated, Marker: p.Marker });
-      },
-      AttachRolePolicy: (input, ctx) => {
-        iamStore(ctx.sandbox).attachRolePolicy(str(input.RoleName), str(input.PolicyArn));
-        return {};
-      },
-      DetachRolePolicy: (input, ctx) => {
-        iamStore(ctx.sandbox).detachRolePolicy(str(input.RoleName), str(input.PolicyArn));
-        return {};
-      },
-      ListAttachedRolePolicies: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const r = store.role(str(input.RoleName));
-        const prefix = str(input.PathPrefix) ?? '/';
-        const attached = r.attached
-          .map((arn) => store.policies.get(arn))
-          .filter((p): p is ManagedPolicy => p?.path.startsWith(prefix) === true)
-          .map((p) => ({ PolicyName: p.name, PolicyArn: p.arn }));
-        const p = paginate(attached, input);
-        return compact({ AttachedPolicies: p.page, IsTruncated: p.IsTruncated, Marker: p.Marker });
-      },
-      PutRolePolicy: (input, ctx) => {
-        iamStore(ctx.sandbox).putRolePolicy(
-          str(input.RoleName),
-          str(input.PolicyName),
-          str(input.PolicyDocument),
-        );
-        return {};
-      },
-      GetRolePolicy: (input, ctx) => {
-        const doc = iamStore(ctx.sandbox).getRolePolicy(str(input.RoleName), str(input.PolicyName));
-        return {
-          RoleName: str(input.RoleName),
-          PolicyName: str(input.PolicyName),
-          PolicyDocument: encodeURIComponent(doc),
-        };
-      },
-      DeleteRolePolicy: (input, ctx) => {
-        iamStore(ctx.sandbox).deleteRolePolicy(str(input.RoleName), str(input.PolicyName));
-        return {};
-      },
-      ListRolePolicies: (input, ctx) => {
-        const r = iamStore(ctx.sandbox).role(str(input.RoleName));
-        const p = paginate([...r.inline.keys()].sort(), input);
-        return compact({ PolicyNames: p.page, IsTruncated: p.IsTruncated, Marker: p.Marker });
-      },
-      CreatePolicy: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const p = store.createPolicy({
-          PolicyName: str(input.PolicyName),
-          Path: str(input.Path),
-          PolicyDocument: str(input.PolicyDocument),
-          Description: str(input.Description),
-          Tags: tagsFrom(input.Tags),
-        });
-        return { Policy: policyOut(p, 0, false) };
-      },
-      GetPolicy: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const p = store.policy(str(input.PolicyArn));
-        return { Policy: policyOut(p, store.attachmentCount(p.arn), true) };
-      },
-      GetPolicyVersion: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const p = store.policy(str(input.PolicyArn));
-        const v = store.version(p.arn, str(input.VersionId));
-        return {
-          PolicyVersion: {
-            Document: encodeURIComponent(v.document),
-            VersionId: v.versionId,
-            IsDefaultVersion: v.versionId === p.defaultVersionId,
-            CreateDate: v.createDate,
-          },
-        };
-      },
-      ListPolicyVersions: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const p = store.policy(str(input.PolicyArn));
-        const versions = [...p.versions].reverse().map((v) => ({
-          VersionId: v.versionId,
-          IsDefaultVersion: v.versionId === p.defaultVersionId,
-          CreateDate: v.createDate,
-        }));
-        const pg = paginate(versions, input);
-        return compact({ Versions: pg.page, IsTruncated: pg.IsTruncated, Marker: pg.Marker });
-      },
-      ListPolicies: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const scope = str(input.Scope) ?? 'All';
-        if (!['All', 'AWS', 'Local'].includes(scope)) {
-          throw new AwsError(
-            'ValidationError',
-            `1 validation error detected: Value '${scope}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]`,
-          );
-        }
-        const onlyAttached = bool(input.OnlyAttached) ?? false;
-        const prefix = str(input.PathPrefix) ?? '/';
-        if (scope !== 'Local' && !onlyAttached) store.loadAwsManagedPolicies();
-        const list = [...store.policies.values()]
-          .filter((p) => scope === 'All' || (scope === 'AWS') === p.awsManaged)
-          .filter((p) => p.path.startsWith(prefix))
-          .filter((p) => !onlyAttached || store.attachmentCount(p.arn) > 0)
-          .map((p) => policyOut(p, store.attachmentCount(p.arn), false));
-        const pg = paginate(list, input);
-        return compact({ Policies: pg.page, IsTruncated: pg.IsTruncated, Marker: pg.Marker });
-      },
-      ListEntitiesForPolicy: (input, ctx) => {
-        const store = iamStore(ctx.sandbox);
-        const p = store.policy(str(input.PolicyArn));
-        const roles = [...store.roles.values()]
-          .filter((r) => r.attached.includes(p.arn))
-          .map((r) => ({ RoleName: r.name, RoleId: r.id }));
-        return { PolicyGroups: [], PolicyUsers: [], PolicyRoles: roles, IsTruncated: false };
-      },
-      CreatePolicyVersion: (input, ctx) => {
-        const v = iamStore(ctx.sandbox).createPolicyVersion(
-          str(input.PolicyArn),
-          str(input.PolicyDocument),
-          bool(input.SetAsDefault) ?? false,
-        );
-        const p = iamStore(ctx.sandbox).policy(str(input.PolicyArn));
-        return {
-          PolicyVersion: {
-            VersionId: v.versionId,
-            IsDefaultVersion: p.defaultVersionId === v.versionId,
-            CreateDate: v.createDate,
-          },
-        };
-      },
-      DeletePolicyVersion: (input, ctx) => {
-        iamStore(ctx.sandbox).deletePolicyVersion(str(input.PolicyArn), str(input.VersionId));
-        return {};
-      },
-      SetDefaultPolicyVersion: (input, ctx) => {
-        iamStore(ctx.sandbox).setDefaultPolicyVersion(str(input.PolicyArn), str(input.VersionId));
-        return {};
-      },
-      DeletePolicy: (input, ctx) => {
-        iamStore(ctx.sandbox).deletePolicy(str(input.PolicyArn));
-        return {};
-      },
-    },
+    operations: { ...ROLE_OPERATIONS, ...POLICY_OPERATIONS },
   };
 }

@@ -34,69 +34,84 @@ export interface NormalizeOptions {
   checkAwsManaged?: (at: string, runbook: string, parameters: Readonly<Record<string, unknown>>) => string[];
 }
 
+type PolicyDoc = z.infer<typeof PolicyDocument>;
+type DocEntry = PolicyDoc['remediations'][number];
+
+/** The problems of one entry on its own (runbook, match, approval, exceptions, parameters). */
+function entryProblems(e: DocEntry, at: string, d: PolicyDoc['defaults'], opts: NormalizeOptions): string[] {
+  const problems: string[] = [];
+  const firstParty = isFirstPartyRunbook(e.runbook);
+  if (!firstParty && !isAwsManagedRunbook(e.runbook)) {
+    problems.push(
+      `${at}.runbook: ${e.runbook} is neither first-party (DriftRemediation-…) nor AWS-managed (AWS-…)`,
+    );
+  }
+  if (firstParty && opts.knownRunbooks && !opts.knownRunbooks.includes(e.runbook)) {
+    problems.push(`${at}.runbook: no runbook file runbooks/${e.runbook}.yaml`);
+  }
+  if (!firstParty && isAwsManagedRunbook(e.runbook) && opts.checkAwsManaged) {
+    problems.push(...opts.checkAwsManaged(at, e.runbook, e.parameters));
+  }
+  if (e.match.properties.length > 0 && (!e.match.cloudFormationDrift || e.match.configRules.length > 0)) {
+    problems.push(
+      `${at}.match.properties: only CloudFormation drift events carry drifted properties; set cloudFormationDrift: true and name no configRules`,
+    );
+  }
+  if (e.match.configRules.length === 0 && !e.match.cloudFormationDrift) {
+    problems.push(`${at}.match: name at least one config rule or set cloudFormationDrift: true`);
+  }
+  const approval = { ...d.approval, ...e.approval };
+  if (approval.mode === 'required' && approval.approvers.length === 0) {
+    problems.push(`${at}.approval.approvers: approval mode "required" needs at least one approver`);
+  }
+  for (const [j, x] of e.exceptions.entries()) {
+    if (Number.isNaN(Date.parse(x.expires))) problems.push(`${at}.exceptions[${j}].expires: not a date`);
+  }
+  if ('AutomationAssumeRole' in e.parameters) {
+    problems.push(`${at}.parameters.AutomationAssumeRole: set by the workflow, remove it`);
+  }
+  return problems;
+}
+
+/** An entry with the defaults folded in. */
+function resolveEntry(e: DocEntry, d: PolicyDoc['defaults']): ResolvedEntry {
+  return {
+    id: e.id,
+    ...(e.description ? { description: e.description } : {}),
+    configRules: e.match.configRules,
+    resourceTypes: e.match.resourceTypes,
+    cloudFormationDrift: e.match.cloudFormationDrift,
+    properties: e.match.properties,
+    runbook: e.runbook,
+    firstParty: isFirstPartyRunbook(e.runbook),
+    parameters: e.parameters,
+    approval: { ...d.approval, ...e.approval },
+    concurrency: {
+      perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook,
+      global: d.concurrency.global,
+      maxQueueSeconds: d.concurrency.maxQueueSeconds,
+    },
+    attempts: { ...d.attempts, ...e.attempts },
+    loopBreaker: { ...d.loopBreaker, ...e.loopBreaker },
+    verification: { ...d.verification, ...e.verification },
+    exceptions: e.exceptions,
+  };
+}
+
 /** Validates a parsed policy document and folds defaults into each entry. */
 export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): NormalizedPolicy {
   const r = PolicyDocument.safeParse(raw);
   if (!r.success) throw new PolicyError(`invalid remediation policy:\n  ${issuesOf(r.error).join('\n  ')}`);
   const doc = r.data;
-  const problems: string[] = [];
   const d = doc.defaults;
+  const problems: string[] = [];
   const seen = new Set<string>();
   const entries: ResolvedEntry[] = doc.remediations.map((e, i) => {
     const at = `policy.remediations[${i}]`;
     if (seen.has(e.id)) problems.push(`${at}.id: duplicate id ${e.id}`);
     seen.add(e.id);
-    const firstParty = isFirstPartyRunbook(e.runbook);
-    if (!firstParty && !isAwsManagedRunbook(e.runbook)) {
-      problems.push(
-        `${at}.runbook: ${e.runbook} is neither first-party (DriftRemediation-…) nor AWS-managed (AWS-…)`,
-      );
-    }
-    if (firstParty && opts.knownRunbooks && !opts.knownRunbooks.includes(e.runbook)) {
-      problems.push(`${at}.runbook: no runbook file runbooks/${e.runbook}.yaml`);
-    }
-    if (!firstParty && isAwsManagedRunbook(e.runbook) && opts.checkAwsManaged) {
-      problems.push(...opts.checkAwsManaged(at, e.runbook, e.parameters));
-    }
-    if (e.match.properties.length > 0 && (!e.match.cloudFormationDrift || e.match.configRules.length > 0)) {
-      problems.push(
-        `${at}.match.properties: only CloudFormation drift events carry drifted properties; set cloudFormationDrift: true and name no configRules`,
-      );
-    }
-    if (e.match.configRules.length === 0 && !e.match.cloudFormationDrift) {
-      problems.push(`${at}.match: name at least one config rule or set cloudFormationDrift: true`);
-    }
-    const approval = { ...d.approval, ...e.approval };
-    if (approval.mode === 'required' && approval.approvers.length === 0) {
-      problems.push(`${at}.approval.approvers: approval mode "required" needs at least one approver`);
-    }
-    for (const [j, x] of e.exceptions.entries()) {
-      if (Number.isNaN(Date.parse(x.expires))) problems.push(`${at}.exceptions[${j}].expires: not a date`);
-    }
-    if ('AutomationAssumeRole' in e.parameters) {
-      problems.push(`${at}.parameters.AutomationAssumeRole: set by the workflow, remove it`);
-    }
-    return {
-      id: e.id,
-      ...(e.description ? { description: e.description } : {}),
-      configRules: e.match.configRules,
-      resourceTypes: e.match.resourceTypes,
-      cloudFormationDrift: e.match.cloudFormationDrift,
-      properties: e.match.properties,
-      runbook: e.runbook,
-      firstParty,
-      parameters: e.parameters,
-      approval,
-      concurrency: {
-        perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook,
-        global: d.concurrency.global,
-        maxQueueSeconds: d.concurrency.maxQueueSeconds,
-      },
-      attempts: { ...d.attempts, ...e.attempts },
-      loopBreaker: { ...d.loopBreaker, ...e.loopBreaker },
-      verification: { ...d.verification, ...e.verification },
-      exceptions: e.exceptions,
-    };
+    problems.push(...entryProblems(e, at, d, opts));
+    return resolveEntry(e, d);
   });
   // No two entries may be able to match one event (tasks/shared/policy/match.ts).
   problems.push(...checkOverlaps(entries));
