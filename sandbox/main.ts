@@ -4,7 +4,7 @@
  * template — the same template `cdk deploy` ships.
  */
 import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
-import { type InstalledStack, installRemediationStack } from './install/install';
+import { type CfnTemplate, type InstalledStack, installRemediationStack } from './install/install';
 import { type AllServicesOptions, allProviders, allServices } from './services';
 import type { StepFunctionsService } from './services/stepfunctions';
 
@@ -13,6 +13,8 @@ export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | '
   install?: boolean;
   /** Policy file the stack is built from (default runbooks/policy.yaml). */
   policyFile?: string;
+  /** An already synthesized (or edited) remediation template to install instead of synthesizing one. */
+  template?: CfnTemplate;
   /**
    * Options of the emulated services (SSM quotas, Config evaluation times, schedules). Schedules run on
    * the sandbox clock unless `events.runSchedules` is false (the reconciler completes waits whose event
@@ -48,6 +50,7 @@ export async function startDriftSandbox(options: DriftSandboxOptions = {}): Prom
     if (options.install !== false) {
       stack = await installRemediationStack(sb, {
         ...(options.policyFile ? { policyFile: options.policyFile } : {}),
+        ...(options.template ? { template: options.template } : {}),
       });
     }
   } catch (err) {

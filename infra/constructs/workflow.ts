@@ -93,10 +93,17 @@ export class Workflow extends Concern {
     );
   }
 
-  /** SendTaskSuccess/Failure/Heartbeat for this state machine's task tokens (by its fixed name). */
+  /**
+   * SendTaskSuccess/Failure/Heartbeat. IAM documents no resource type for them (the task token is the
+   * credential), so only `Resource: *` grants them: a state machine ARN here is refused in AWS (as CDK's
+   * own grantTaskResponse is, aws-cdk discussion 26401) and by the sandbox's IAM enforcement.
+   */
   grantTaskResponses(role: iam.Role): void {
-    const { partition, region, account } = ARN_CONTEXT;
-    const arn = `arn:${partition}:states:${region}:${account}:stateMachine:${this.stateMachineName}`;
-    allow(role, ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], [arn]);
+    allow(role, ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], ['*']);
+    ackIam5(
+      role,
+      'Resource::*',
+      'states:SendTask* support no resource-level permissions; a task token only answers the task it was issued for.',
+    );
   }
 }

@@ -4,13 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpHandler } from '@smithy/core/protocols';
+import { asService, authorize, currentCaller, principalForKey } from './authz';
 import { createClock } from './clock';
 import { type CloudTrailOptions, callIdentity, configureCloudTrail, observed } from './cloudtrail';
 import type { FaultConfig } from './faults';
 import { FaultInjector, loadFaultConfig } from './faults';
 import type { FunctionRegistry, SandboxFunction } from './functions';
 import { functionRegistry } from './functions';
-import type { HttpRouteHandler } from './server';
+import type { HttpRouteHandler, RequestMeta } from './server';
 import { SandboxServer } from './server';
 import type { TargetHandler } from './targets';
 import { deliverToArn, eventBus, registerTargetHandler } from './targets';
@@ -148,7 +149,7 @@ type Invoke = (
   module: ServiceModule,
   operation: string,
   input: Record<string, unknown>,
-  meta: { region: string; requestId: string; signed?: boolean },
+  meta: RequestMeta,
 ) => Promise<unknown>;
 
 /** Runs one operation of a module (HTTP requests and in-process calls alike), after the injected faults. */
@@ -163,8 +164,11 @@ function invokerFor(core: Core, context: () => SandboxContext): Invoke {
         `Operation ${operation} is not supported by the sandbox's ${module.serviceName}`,
       );
     }
-    await core.faults.apply(module.serviceName, operation, core.clock);
     const sandbox = context();
+    // Over the wire the access key names the caller; in-process calls carry theirs (none: the service itself).
+    const caller = meta.signed ? principalForKey(sandbox, meta.accessKeyId) : currentCaller();
+    await authorize(sandbox, caller, module, operation, input, meta.region);
+    await core.faults.apply(module.serviceName, operation, core.clock);
     const rc: RequestContext = {
       service: module.serviceName,
       operation,
@@ -172,6 +176,7 @@ function invokerFor(core: Core, context: () => SandboxContext): Invoke {
       accountId: core.accountId,
       requestId: meta.requestId,
       sandbox,
+      ...(caller ? { caller } : {}),
     };
     // CloudTrail records the caller's mutating calls (sandbox/core/cloudtrail.ts).
     const call = {
@@ -181,7 +186,10 @@ function invokerFor(core: Core, context: () => SandboxContext): Invoke {
       requestId: meta.requestId,
       input,
     };
-    return observed(sandbox, { ...call, ...callIdentity(sandbox, rc, meta) }, () => handler(input, rc));
+    const run = () =>
+      observed(sandbox, { ...call, ...callIdentity(sandbox, rc, meta) }, () => handler(input, rc));
+    // A request over the wire runs as the service, not in its sender's in-process caller context.
+    return meta.signed ? asService(run) : run();
   };
 }
 
@@ -216,7 +224,7 @@ async function publishEvent(
     core.log(`events: fault injection dropped ${full['detail-type']} from ${full.source}`);
     return;
   }
-  await bus(full);
+  await asService(() => bus(full));
 }
 
 /** The context every service module gets: the clock, events, in-process calls, resource changes, functions. */
@@ -241,7 +249,7 @@ function createContext(core: Core, invoke: Invoke): SandboxContext {
     recordChange(change) {
       for (const l of core.changeListeners) {
         try {
-          l(change);
+          asService(() => l(change));
         } catch (err) {
           core.log(`recordChange listener failed: ${err instanceof Error ? err.message : String(err)}`);
         }
@@ -253,7 +261,13 @@ function createContext(core: Core, invoke: Invoke): SandboxContext {
         core.changeListeners.delete(listener);
       };
     },
-    invokeFunction: (nameOrArn, payload) => functionRegistry(context).invoke(nameOrArn, payload),
+    async invokeFunction(nameOrArn, payload) {
+      // The caller (a state machine's role) needs lambda:InvokeFunction; the function runs as its own role.
+      const lambda = core.modules.get('lambda');
+      if (lambda)
+        await authorize(context, currentCaller(), lambda, 'Invoke', { FunctionName: nameOrArn }, core.region);
+      return functionRegistry(context).invoke(nameOrArn, payload);
+    },
     log: core.log,
   };
   return context;

@@ -2,7 +2,7 @@
  * The sandbox's single endpoint: node:http on 127.0.0.1, routing each signed request by its SigV4
  * credential scope's service name to the ServiceModule with that signingName, and speaking that module's
  * wire protocol (awsQuery, ec2Query, awsJson1.0/1.1, or the module's own REST hooks). Signatures are not
- * checked: any credentials work.
+ * checked; the access key names the caller that IAM authorizes (sandbox/core/authz.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -27,8 +27,16 @@ export type Dispatch = (
   module: ServiceModule,
   operation: string,
   input: Record<string, unknown>,
-  meta: { region: string; requestId: string },
+  meta: RequestMeta,
 ) => Promise<unknown>;
+
+/** What the server knows of a request besides its input; `signed` requests carry their caller's access key. */
+export interface RequestMeta {
+  region: string;
+  requestId: string;
+  signed?: boolean;
+  accessKeyId?: string;
+}
 
 export interface ServerOptions {
   host?: string;
@@ -253,6 +261,7 @@ export class SandboxServer {
     let module = scope ? this.bySigningName.get(scope.service) : undefined;
     if (!module && target) module = this.byTargetPrefix.get(target.slice(0, target.lastIndexOf('.')));
     const region = scope?.region ?? this.options.defaultRegion;
+    const meta: RequestMeta = { region, requestId, signed: true, accessKeyId: scope?.accessKeyId };
     if (!module) {
       const err = new AwsError(
         target ? 'UnknownOperationException' : 'InvalidAction',
@@ -269,14 +278,14 @@ export class SandboxServer {
       case 'awsJson1_1':
         // awsQueryCompatible services (SQS) also answer older clients' awsQuery form posts.
         if (module.awsQueryCompatible && !target && isQueryRequest(raw)) {
-          return this.handleQuery(module, raw, region, requestId);
+          return this.handleQuery(module, raw, meta);
         }
-        return this.handleJson(module, raw, region, requestId);
+        return this.handleJson(module, raw, meta);
       case 'awsQuery':
       case 'ec2Query':
-        return this.handleQuery(module, raw, region, requestId);
+        return this.handleQuery(module, raw, meta);
       default:
-        return this.handleRest(module, raw, region, requestId);
+        return this.handleRest(module, raw, meta);
     }
   }
 
@@ -313,9 +322,9 @@ export class SandboxServer {
   private async handleJson(
     module: ServiceModule,
     raw: RawHttpRequest,
-    region: string,
-    requestId: string,
+    meta: RequestMeta,
   ): Promise<RawHttpResponse> {
+    const { requestId } = meta;
     const version = module.protocol === 'awsJson1_0' ? '1.0' : '1.1';
     const target = raw.headers['x-amz-target'] ?? '';
     const operation = target.slice(target.lastIndexOf('.') + 1);
@@ -338,7 +347,7 @@ export class SandboxServer {
           throw new AwsError('SerializationException', 'Request body is not a JSON object');
         }
       }
-      const output = await this.options.dispatch(module, operation, input, { region, requestId });
+      const output = await this.options.dispatch(module, operation, input, meta);
       return {
         status: 200,
         headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId },
@@ -355,9 +364,9 @@ export class SandboxServer {
   private async handleQuery(
     module: ServiceModule,
     raw: RawHttpRequest,
-    region: string,
-    requestId: string,
+    meta: RequestMeta,
   ): Promise<RawHttpResponse> {
+    const { requestId } = meta;
     const ec2 = module.protocol === 'ec2Query';
     const ns = module.xmlNamespace ?? DEFAULT_NAMESPACES[module.signingName] ?? '';
     const form = new URLSearchParams(raw.query);
@@ -374,7 +383,7 @@ export class SandboxServer {
       }
       const schemas = await operationSchemas(module.signingName, operation);
       const input = decodeQueryInput(schemas, form, ec2);
-      const output = await this.options.dispatch(module, operation, input, { region, requestId });
+      const output = await this.options.dispatch(module, operation, input, meta);
       const body = ec2
         ? encodeEc2Response(schemas, operation, output, ns, requestId)
         : encodeQueryResponse(schemas, operation, output, ns, requestId);
@@ -397,9 +406,9 @@ export class SandboxServer {
   private async handleRest(
     module: ServiceModule,
     raw: RawHttpRequest,
-    region: string,
-    requestId: string,
+    meta: RequestMeta,
   ): Promise<RawHttpResponse> {
+    const { requestId } = meta;
     const rest = module.rest;
     const fallbackError = (e: AwsError): RawHttpResponse =>
       module.protocol === 'restJson1'
@@ -430,7 +439,7 @@ export class SandboxServer {
         );
       }
       operation = routed.operation;
-      const output = await this.options.dispatch(module, operation, routed.input, { region, requestId });
+      const output = await this.options.dispatch(module, operation, routed.input, meta);
       const res = rest.encode(operation, output);
       return {
         ...res,

@@ -8,6 +8,8 @@
  * `SandboxContext.call`.
  */
 
+import type { Principal } from './authz';
+
 /** An AWS error with the code the SDK maps to a typed exception (e.g. ValidationError, InvalidGroup.NotFound). */
 export class AwsError extends Error {
   constructor(
@@ -31,6 +33,8 @@ export interface RequestContext {
   readonly accountId: string;
   readonly requestId: string;
   readonly sandbox: SandboxContext;
+  /** Who called (sandbox/core/authz.ts); undefined when the emulated service itself calls. */
+  readonly caller?: Principal;
 }
 
 export type OperationHandler = (

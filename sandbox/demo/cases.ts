@@ -55,6 +55,8 @@ export interface DriftCase {
 }
 
 const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
+/** The reporting role's AWS managed policies (reporting-role.yaml), sorted. */
+const READER_POLICIES = ['AmazonDynamoDBReadOnlyAccess', 'AmazonEC2ReadOnlyAccess'];
 
 export const CASES: readonly DriftCase[] = [
   {
@@ -132,7 +134,10 @@ export const CASES: readonly DriftCase[] = [
       const r = await c.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: id }));
       const arns = (r.AttachedPolicies ?? []).map((p) => p.PolicyArn);
       if (arns.includes(ADMIN)) return 'AdministratorAccess is still attached';
-      return arns.some((a) => a?.endsWith(':policy/ReadOnlyAccess')) ? null : 'ReadOnlyAccess is missing';
+      // Restored exactly: the template's two AWS managed policies, nothing else.
+      const declared = READER_POLICIES.map((name) => `arn:aws:iam::aws:policy/${name}`);
+      const actual = arns.map(String).sort();
+      return JSON.stringify(actual) === JSON.stringify(declared) ? null : `attached: ${actual.join(', ')}`;
     },
   },
   {

@@ -3,9 +3,10 @@
  * `cdk deploy` ships. Resources are created in dependency order through the sandbox's own services
  * (DynamoDB tables, queues, topics, secrets, SSM documents, Config rules, EventBridge rules, the state
  * machine); Lambda functions become in-process handlers (`tasks/<name>/handler.ts`, found through the
- * function's `drift-remediation:task` metadata) running with the environment the template gives them.
- * Types with nothing to emulate locally (IAM, KMS, logs, alarms, dashboards, schedules) are recorded
- * with placeholder ids so references to them still resolve.
+ * function's `drift-remediation:task` metadata) running with the environment the template gives them and
+ * as their execution role (IAM roles and policies are created in the sandbox's IAM, see ./iam.ts).
+ * Types with nothing to emulate locally (KMS, logs, alarms, dashboards) are recorded with placeholder
+ * ids so references to them still resolve.
  */
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
@@ -22,6 +23,7 @@ import {
   resolveProperties,
 } from '../services/cloudformation/template';
 import { sqsOf } from '../services/sqs';
+import { currentInvocationCredentials, installIamResource, runAsFunction } from './iam';
 import { lambdaContext } from './lambda-context';
 import { synthesizeRemediationTemplate } from './synth';
 
@@ -327,8 +329,18 @@ async function recordPlaceholder(i: Install, r: Res): Promise<void> {
     i.sb.context.log(`install: ${type} ${r.logicalId} is not emulated`);
 }
 
+/** IAM roles and policies go into the sandbox's IAM (./iam.ts); without an IAM module, a placeholder. */
+async function createIamResource(i: Install, r: Res): Promise<void> {
+  const created = await installIamResource(i.sb, i.stackName, r.logicalId, r.type, r.props);
+  if (created) put(i, r, created.physicalId, created.attributes);
+  else await recordPlaceholder(i, r);
+}
+
 /** How each emulated resource type is installed (any other type: recordPlaceholder). */
 const INSTALLERS: Record<string, (i: Install, r: Res) => Promise<void>> = {
+  'AWS::IAM::Role': createIamResource,
+  'AWS::IAM::Policy': createIamResource,
+  'AWS::IAM::ManagedPolicy': createIamResource,
   'AWS::DynamoDB::Table': createTable,
   'AWS::SQS::Queue': createQueue,
   'AWS::SNS::Topic': createTopic,
@@ -400,21 +412,27 @@ async function registerHandlers(
   });
   // Handlers cache clients and the signing key per process (per cold start in Lambda); a new sandbox is a new cold start.
   // Their SDK clients reach this sandbox through the in-process transport unless it runs in 'http' mode.
-  const { setClientDefaults } = await import('../../tasks/shared/clients');
+  const { setClientDefaults, setCredentialHook } = await import('../../tasks/shared/clients');
   const { clearSigningKeyCache } = await import('../../tasks/shared/approvals/signing');
   setClientDefaults(sb.requestHandler ? { requestHandler: sb.requestHandler } : {});
   clearSigningKeyCache();
+  // Each handler's clients sign as its execution role (see ./iam.ts).
+  setCredentialHook(currentInvocationCredentials);
   for (const f of i.pendingFunctions) {
     const mod = (await import(`../../tasks/${f.task}/handler.ts`)) as { handler?: Handler };
     const handler = mod.handler;
     if (typeof handler !== 'function') throw new Error(`tasks/${f.task}/handler.ts exports no handler`);
     const timeout = typeof f.props.Timeout === 'number' ? f.props.Timeout : 3;
     const memory = typeof f.props.MemorySize === 'number' ? f.props.MemorySize : 128;
+    const role = typeof f.props.Role === 'string' ? f.props.Role : undefined;
     sb.registerFunction({
       name: f.name,
       arn: f.arn,
       env: i.fnEnv,
-      invoke: (payload) => handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),
+      invoke: (payload) =>
+        runAsFunction(sb, role, f.name, () =>
+          handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),
+        ),
     });
   }
 }

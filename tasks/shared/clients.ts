@@ -37,12 +37,32 @@ export function setClientDefaults(next: ClientDefaults): void {
   cache.clear();
 }
 
-/** The process-wide client for `key`, built by `make` on first use. */
-export function cached<T extends object>(key: string, make: () => T): T {
-  let v = cache.get(key) as T | undefined;
+/** What `make` passes to a client constructor: the defaults, plus the sandbox's per-invocation credentials. */
+export interface ClientConfig extends ClientDefaults {
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+type CredentialHook = () => ClientConfig['credentials'] | undefined;
+let credentialHook: CredentialHook | undefined;
+
+/**
+ * Sandbox only: the credentials of the invocation running now. Lambda gives each function its execution
+ * role's credentials through the environment; the sandbox runs every handler in one process, so it sets
+ * a hook that reads the current invocation's role session, and clients are cached per access key.
+ */
+export function setCredentialHook(hook: CredentialHook | undefined): void {
+  credentialHook = hook;
+  cache.clear();
+}
+
+/** The process-wide client for `key` (per access key under the sandbox's hook), built by `make` on first use. */
+export function cached<T extends object>(key: string, make: (config: ClientConfig) => T): T {
+  const credentials = credentialHook?.();
+  const k = credentials ? `${key} ${credentials.accessKeyId}` : key;
+  let v = cache.get(k) as T | undefined;
   if (!v) {
-    v = make();
-    cache.set(key, v);
+    v = make(credentials ? { ...defaults, credentials } : { ...defaults });
+    cache.set(k, v);
   }
   return v;
 }
@@ -58,26 +78,26 @@ export function resetClients(): void {
 }
 
 export function cloudFormationClient(): CloudFormationClient {
-  return cached('cloudFormation', () => new CloudFormationClient({ ...defaults }));
+  return cached('cloudFormation', (c) => new CloudFormationClient(c));
 }
 export function configClient(): ConfigServiceClient {
-  return cached('config', () => new ConfigServiceClient({ ...defaults }));
+  return cached('config', (c) => new ConfigServiceClient(c));
 }
 export function ssmClient(): SSMClient {
-  return cached('ssm', () => new SSMClient({ ...defaults }));
+  return cached('ssm', (c) => new SSMClient(c));
 }
 export function sfnClient(): SFNClient {
-  return cached('sfn', () => new SFNClient({ ...defaults }));
+  return cached('sfn', (c) => new SFNClient(c));
 }
 export function snsClient(): SNSClient {
-  return cached('sns', () => new SNSClient({ ...defaults }));
+  return cached('sns', (c) => new SNSClient(c));
 }
 export function sqsClient(): SQSClient {
-  return cached('sqs', () => new SQSClient({ ...defaults }));
+  return cached('sqs', (c) => new SQSClient(c));
 }
 export function cloudControlClient(): CloudControlClient {
-  return cached('cloudControl', () => new CloudControlClient({ ...defaults }));
+  return cached('cloudControl', (c) => new CloudControlClient(c));
 }
 export function secretsClient(): SecretsManagerClient {
-  return cached('secrets', () => new SecretsManagerClient({ ...defaults }));
+  return cached('secrets', (c) => new SecretsManagerClient(c));
 }

@@ -5,12 +5,12 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { cached, clientDefaults } from './clients';
+import { cached } from './clients';
 
 /** Undefined attributes are dropped, as every core expects. */
 export function dynamoClient(): DynamoDBDocumentClient {
-  return cached('dynamo', () =>
-    DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientDefaults() }), {
+  return cached('dynamo', (c) =>
+    DynamoDBDocumentClient.from(new DynamoDBClient(c), {
       marshallOptions: { removeUndefinedValues: true },
     }),
   );

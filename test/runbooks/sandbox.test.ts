@@ -36,6 +36,7 @@ import {
 import {
   AttachRolePolicyCommand,
   CreatePolicyVersionCommand,
+  CreateRoleCommand,
   DetachRolePolicyCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
@@ -112,7 +113,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const demoTemplate = (name: string) => readFileSync(`sandbox/demo/templates/${name}`, 'utf8');
 
 beforeAll(async () => {
-  const { ssm } = clients();
+  const { ssm, iam } = clients();
+  // The sandbox enforces IAM: automations run as this role. These tests are about what the runbooks do,
+  // so it may do anything; the deployed automation role's least privilege is exercised end to end
+  // (test/e2e) and by the permission tests.
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: ROLE.split('/').pop(),
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'ssm.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    }),
+  );
+  await iam.send(
+    new AttachRolePolicyCommand({
+      RoleName: ROLE.split('/').pop(),
+      PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
+    }),
+  );
   for (const name of RUNBOOKS) {
     await ssm.send(
       new CreateDocumentCommand({
@@ -649,7 +670,10 @@ Outputs:
     );
     expect(first.parameters.InlinePoliciesPatch).toEqual(['[]']);
     expect(await state()).toEqual({
-      attached: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+      attached: [
+        'arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess',
+        'arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess',
+      ],
       inline: ['backdoor'],
     });
   });

@@ -6,6 +6,7 @@
  */
 import { AwsError, type ServiceModule } from '../../core/types';
 import { bool, compact, num, type Obj, str, strs, tagsFrom } from '../state';
+import { enforceIam } from './enforce';
 import { iamStore, type ManagedPolicy, type Role } from './store';
 
 function roleOut(r: Role): Obj {
@@ -264,12 +265,20 @@ const POLICY_OPERATIONS: ServiceModule['operations'] = {
   },
 };
 
-export function iamService(): ServiceModule {
+export interface IamServiceOptions {
+  /** Authorize role sessions' calls against their policies (./enforce.ts). Default true. */
+  enforce?: boolean;
+}
+
+export function iamService(options: IamServiceOptions = {}): ServiceModule {
   return {
     serviceName: 'iam',
     signingName: 'iam',
     protocol: 'awsQuery',
     xmlNamespace: 'https://iam.amazonaws.com/doc/2010-05-08/',
     operations: { ...ROLE_OPERATIONS, ...POLICY_OPERATIONS },
+    start(ctx) {
+      if (options.enforce ?? true) enforceIam(ctx);
+    },
   };
 }

@@ -166,11 +166,16 @@ export class IamStore {
     }
   }
 
+  /** Bumped by every change to a role or policy (authorization decisions are cached per generation). */
+  generation = 0;
+
   private roleChanged(name: string, kind: 'created' | 'updated' | 'deleted'): void {
+    this.generation++;
     this.sandbox.recordChange({ resourceType: ROLE_TYPE, resourceId: name, kind });
   }
 
   private policyChanged(p: ManagedPolicy, kind: 'created' | 'updated' | 'deleted'): void {
+    this.generation++;
     if (!p.awsManaged)
       this.sandbox.recordChange({ resourceType: MANAGED_POLICY_TYPE, resourceId: p.arn, kind });
   }

@@ -7,6 +7,8 @@
  * target's Input, as the Scheduler's universal/templated targets do. Timers stop with the sandbox.
  */
 import { Cron } from 'croner';
+import { authorize, rolePrincipal } from '../../core/authz';
+import { serviceModule } from '../../core/sandbox';
 import { deliverToArn } from '../../core/targets';
 import type { RequestContext, SandboxContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
@@ -164,6 +166,13 @@ class ScheduleStore {
 
   private async fire(ctx: SandboxContext, s: Schedule): Promise<void> {
     try {
+      // The schedule's role must be allowed to invoke a Lambda target (lambda:InvokeFunction).
+      const role = s.Target.RoleArn;
+      const lambda = serviceModule(ctx, 'lambda');
+      if (role && lambda && s.Target.Arn.includes(':lambda:')) {
+        const caller = rolePrincipal(role, `schedule-${s.Name}`.slice(0, 64));
+        await authorize(ctx, caller, lambda, 'Invoke', { FunctionName: s.Target.Arn }, ctx.region);
+      }
       await deliverToArn(ctx, s.Target.Arn, s.Target.Input ?? '{}');
       this.firings.push({ schedule: s.Name, arn: s.Target.Arn, ok: true });
     } catch (err) {

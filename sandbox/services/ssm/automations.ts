@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { AwsError, type RequestContext, type SandboxContext } from '../../core/types';
 import type { Signal } from './actions';
+import { automationCaller } from './assume-role';
 import { validateExecutionParameters } from './document';
 import { required, str } from './documents';
 import { type Execution, runExecution, type StepRecord, TERMINAL } from './engine';
@@ -191,6 +192,19 @@ function startAutomationExecution(store: SsmStore, input: Record<string, unknown
   }
   store.executions.set(exec.id, exec);
   if (token !== undefined) store.byToken.set(token.toLowerCase(), { fingerprint, executionId: exec.id });
+  return actAs(store, exec, ctx, token);
+}
+
+/** Who the steps run as (the caller needs iam:PassRole on an AutomationAssumeRole); a refusal leaves nothing. */
+async function actAs(store: SsmStore, exec: Execution, ctx: RequestContext, token: string | undefined) {
+  try {
+    const caller = await automationCaller(ctx, exec.doc.assumeRole, exec.parameters, exec.id);
+    if (caller) exec.caller = caller;
+  } catch (err) {
+    store.executions.delete(exec.id);
+    if (token !== undefined) store.byToken.delete(token.toLowerCase());
+    throw err;
+  }
   if (store.running < store.maxConcurrent) launch(store, exec, ctx.sandbox);
   else store.queue.push({ exec, sandbox: ctx.sandbox });
   return { AutomationExecutionId: exec.id };

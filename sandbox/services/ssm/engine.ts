@@ -6,6 +6,7 @@
  * onFailure is Continue).
  */
 import { randomUUID } from 'node:crypto';
+import { credentialsFor, type Principal, runAs } from '../../core/authz';
 import type { SandboxContext } from '../../core/types';
 import {
   type ActionResult,
@@ -91,6 +92,8 @@ export interface Execution {
   currentStepName?: string;
   currentAction?: string;
   executedBy: string;
+  /** Who the steps' API calls are made as: the AutomationAssumeRole session, else the starter. */
+  caller?: Principal;
   abort: AbortController;
   /** Set while an aws:pause or aws:approve step waits for SendAutomationSignal. */
   waiting?: { accepts: readonly Signal[]; signal: (s: Signal) => void };
@@ -277,6 +280,16 @@ async function runSequence(
   return failure ? { failure } : {};
 }
 
+/** Scripts sign as the automation's role session (credentials minted by the sandbox's IAM), else as the administrator. */
+function callerCredentials(exec: Execution, sandbox: SandboxContext): CredentialsFor {
+  return async (roleArn, sessionName) => {
+    const role = exec.caller?.roleArn ?? roleArn;
+    if (!role) return sandboxDummyCredentials(roleArn, sessionName);
+    const session = exec.caller?.arn.slice(exec.caller.arn.lastIndexOf('/') + 1) ?? sessionName;
+    return credentialsFor(sandbox, role, session);
+  };
+}
+
 export interface EngineOptions {
   onProgress?: () => void;
   /** Credentials of the automation's role for aws:executeScript (default: the sandbox's dummy ones). */
@@ -307,14 +320,14 @@ export async function runExecution(
     sandbox,
     outputs: new Map(),
     onProgress,
-    credentialsFor: options.credentialsFor ?? sandboxDummyCredentials,
+    credentialsFor: options.credentialsFor ?? callerCredentials(exec, sandbox),
     runSequence: (steps, signal, parent) => runSequence(state, steps, signal, parent),
   };
   exec.status = 'InProgress';
   exec.startTime = sandbox.clock.now();
   onProgress();
   try {
-    finish(state, await runSequence(state, exec.doc.mainSteps, exec.abort.signal));
+    finish(state, await runAs(exec.caller, () => runSequence(state, exec.doc.mainSteps, exec.abort.signal)));
   } catch (err) {
     exec.status = 'Failed';
     exec.failureMessage = `Internal error: ${err instanceof Error ? err.message : String(err)}`;

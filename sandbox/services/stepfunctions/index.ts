@@ -15,6 +15,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { JSONPath } from 'jsonpath-plus';
+import { type Principal, rolePrincipal, runAs } from '../../core/authz';
 import { registerTargetHandler } from '../../core/targets';
 import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
 import { type EventLog, HistoryRecorder, type TaskInfo } from './history';
@@ -509,7 +510,10 @@ class StepFunctionsStore {
     for (const [stateName, state] of Object.entries(machine.states)) {
       if (state.Type === 'Task')
         taskHandlers[stateName] = (i) =>
-          this.runTask(execution, runContext, sandbox, stateName, state, i) as Promise<Json>;
+          // Task integrations are called as the state machine's role (lambda:InvokeFunction is checked).
+          runAs(machineCaller(execution.machine.roleArn, execution.name), () =>
+            this.runTask(execution, runContext, sandbox, stateName, state, i),
+          ) as Promise<Json>;
     }
     const run = machine.engine.run(input, {
       overrides: {
@@ -743,4 +747,11 @@ function stripData(ev: Record<string, unknown>): Record<string, unknown> {
     } else out[k] = v;
   }
   return out;
+}
+
+/** The state machine role's session for an execution (none when the role is not a role ARN). */
+function machineCaller(roleArn: string, executionName: string): Principal | undefined {
+  return /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)
+    ? rolePrincipal(roleArn, executionName)
+    : undefined;
 }

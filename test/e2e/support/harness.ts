@@ -85,6 +85,8 @@ export interface StartOptions {
   onLog?: (line: string) => void;
   /** Options of the emulated services (e.g. `{ config: { ruleEvaluationSeconds: 60 } }`). */
   serviceOptions?: DriftSandboxOptions['serviceOptions'];
+  /** A synthesized remediation template to install (e.g. one with a permission removed). */
+  template?: DriftSandboxOptions['template'];
 }
 
 export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
@@ -96,6 +98,7 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
     ...(opts.serviceOptions ? { serviceOptions: opts.serviceOptions } : {}),
+    ...(opts.template ? { template: opts.template } : {}),
   });
   const stack = sb.stack;
   if (!stack) {

@@ -1,0 +1,177 @@
+/**
+ * Who is calling, as AWS would know it. Every signed request names an access key; the sandbox mints
+ * temporary credentials per role session (`credentialsFor`: what Lambda gives a function for its
+ * execution role, what SSM Automation gets by assuming AutomationAssumeRole, …) and maps each key back
+ * to its principal. Keys the sandbox did not mint belong to the sandbox's administrator (the demo and CLI
+ * dummy credentials), so `aws --endpoint-url …` with any credentials still works.
+ *
+ * In-process calls (`SandboxContext.call`, `invokeFunction`) carry their caller in an AsyncLocalStorage
+ * context: `runAs(principal, fn)` around an engine's step; no context means the emulated AWS service
+ * itself (Config, CloudFormation's own provisioning, EventBridge delivery), which is not checked.
+ *
+ * The IAM module registers the authorizer (sandbox/services/iam/enforce.ts); without an IAM module
+ * nothing is enforced.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import type { SandboxContext, ServiceModule } from './types';
+
+export interface Principal {
+  /** As AWS names it in a denial: arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION, or an IAM user ARN. */
+  readonly arn: string;
+  /** The role whose policies apply (role sessions). */
+  readonly roleArn?: string;
+  /** The sandbox's administrator: allowed everything without evaluation. */
+  readonly admin?: boolean;
+}
+
+export interface TemporaryCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+}
+
+/** Throws the protocol's access-denied AwsError when IAM would refuse the caller. */
+export interface Authorizer {
+  /** One API call (its action and resource from the operation and input). */
+  call(
+    caller: Principal,
+    module: ServiceModule,
+    operation: string,
+    input: Record<string, unknown>,
+    region: string,
+  ): Promise<void>;
+  /** One action on one resource that a call implies (iam:PassRole of a role given to a service). */
+  action(
+    caller: Principal,
+    module: ServiceModule,
+    action: string,
+    resource: string,
+    region: string,
+    context?: Record<string, string>,
+  ): Promise<void>;
+}
+
+interface AuthzState {
+  byKey: Map<string, Principal>;
+  bySession: Map<string, TemporaryCredentials>;
+  authorizer?: Authorizer;
+  admin: Principal;
+}
+
+const states = new WeakMap<SandboxContext, AuthzState>();
+const callers = new AsyncLocalStorage<Principal | undefined>();
+
+function state(ctx: SandboxContext): AuthzState {
+  let s = states.get(ctx);
+  if (!s) {
+    s = {
+      byKey: new Map(),
+      bySession: new Map(),
+      admin: { arn: `arn:aws:iam::${ctx.accountId}:user/sandbox-admin`, admin: true },
+    };
+    states.set(ctx, s);
+  }
+  return s;
+}
+
+function keyId(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  return `ASIA${[...randomBytes(16)].map((b) => alphabet[b % 32]).join('')}`;
+}
+
+/** The role session's principal ARN (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION). */
+export function assumedRoleArn(roleArn: string, sessionName: string): string {
+  const m = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  if (!m) throw new Error(`not a role ARN: ${roleArn}`);
+  return `arn:${m[1]}:sts::${m[2]}:assumed-role/${m[3]}/${sessionName}`;
+}
+
+/**
+ * Temporary credentials for a session of `roleArn` (the same ones for the same role and session name,
+ * like a cached STS session); requests signed with them are authorized against that role's policies.
+ * Exposed for engines that run code outside this process (e.g. Python for aws:executeScript).
+ */
+export function credentialsFor(
+  ctx: SandboxContext,
+  roleArn: string,
+  sessionName: string,
+): TemporaryCredentials {
+  const s = state(ctx);
+  const sessionKey = `${roleArn} ${sessionName}`;
+  const known = s.bySession.get(sessionKey);
+  if (known) return known;
+  const creds: TemporaryCredentials = {
+    accessKeyId: keyId(),
+    secretAccessKey: randomBytes(30).toString('base64'),
+    sessionToken: randomBytes(48).toString('base64'),
+    expiration: new Date(Date.now() + 12 * 3600_000),
+  };
+  s.bySession.set(sessionKey, creds);
+  s.byKey.set(creds.accessKeyId, { arn: assumedRoleArn(roleArn, sessionName), roleArn });
+  return creds;
+}
+
+/** The principal of a role session, for in-process callers (`runAs`). */
+export function rolePrincipal(roleArn: string, sessionName: string): Principal {
+  return { arn: assumedRoleArn(roleArn, sessionName), roleArn };
+}
+
+/** The principal a signed request's access key belongs to (the administrator for keys not minted here). */
+export function principalForKey(ctx: SandboxContext, accessKeyId: string | undefined): Principal {
+  const s = state(ctx);
+  return (accessKeyId ? s.byKey.get(accessKeyId) : undefined) ?? s.admin;
+}
+
+/** Runs `fn` with `principal` as the caller of the in-process calls it makes. */
+export function runAs<T>(principal: Principal | undefined, fn: () => T): T {
+  return callers.run(principal, fn);
+}
+
+/** Runs `fn` as the emulated AWS service itself (no caller), whatever context it was started from. */
+export function asService<T>(fn: () => T): T {
+  return callers.exit(fn);
+}
+
+/** The in-process caller, or undefined for the service itself. */
+export function currentCaller(): Principal | undefined {
+  return callers.getStore();
+}
+
+export function setAuthorizer(ctx: SandboxContext, authorizer: Authorizer | undefined): void {
+  state(ctx).authorizer = authorizer;
+}
+
+/** Authorizes a call by `caller` (no-op for the service itself, the administrator, or without an IAM module). */
+export async function authorize(
+  ctx: SandboxContext,
+  caller: Principal | undefined,
+  module: ServiceModule,
+  operation: string,
+  input: Record<string, unknown>,
+  region: string,
+): Promise<void> {
+  const authorizer = state(ctx).authorizer;
+  if (!caller || caller.admin || !authorizer) return;
+  await authorizer.call(caller, module, operation, input, region);
+}
+
+/**
+ * A service acting as `roleArn` for `caller` (SSM Automation's AutomationAssumeRole): the caller needs
+ * iam:PassRole on the role (denied in `module`'s error shape); returns the role session's principal.
+ */
+export async function passRole(
+  ctx: SandboxContext,
+  caller: Principal | undefined,
+  module: ServiceModule,
+  roleArn: string,
+  sessionName: string,
+  region: string,
+): Promise<Principal> {
+  const authorizer = state(ctx).authorizer;
+  const passedTo = { 'iam:PassedToService': `${module.signingName}.amazonaws.com` };
+  if (caller && !caller.admin && authorizer)
+    await authorizer.action(caller, module, 'iam:PassRole', roleArn, region, passedTo);
+  return rolePrincipal(roleArn, sessionName);
+}

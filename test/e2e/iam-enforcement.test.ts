@@ -1,0 +1,108 @@
+/**
+ * IAM is enforced in the sandbox as in AWS: each task runs as its execution role from the synthesized
+ * template. With one permission removed from one task role (ssm:StartAutomationExecution from the
+ * start-runbook function's role), the execution fails at that step with AccessDenied, the sandbox log
+ * names the role and the missing action, and the denied call changed nothing: no automation ran and the
+ * drift is still there.
+ */
+import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CASES } from '../../sandbox/demo/cases';
+import type { CfnTemplate } from '../../sandbox/install/install';
+import { synthesizeRemediationTemplate } from '../../sandbox/install/synth';
+import {
+  automationsFor,
+  awaitExecutionFor,
+  deployCase,
+  type E2E,
+  finished,
+  startE2E,
+  waitCompliant,
+} from './support/harness';
+
+const REMOVED = 'ssm:StartAutomationExecution';
+const TASK = 'start-runbook';
+
+const sshOpen = CASES.find((c) => c.id === 'ssh-open');
+if (!sshOpen) throw new Error('the ssh-open demo case is missing');
+const dc = sshOpen;
+
+type Statement = { Action?: string | string[] };
+type PolicyProps = { Roles?: unknown[]; PolicyDocument?: { Statement?: Statement[] } };
+
+/** The template with `action` removed from the policies of the `task` function's role; the role's logical id. */
+function withoutPermission(template: CfnTemplate, task: string, action: string): string {
+  const fn = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['drift-remediation:task'] === task,
+  );
+  const role = (fn?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+  if (!role) throw new Error(`no role for the ${task} function`);
+  let removed = 0;
+  for (const r of Object.values(template.Resources)) {
+    const props = r.Properties as PolicyProps | undefined;
+    if (r.Type !== 'AWS::IAM::Policy' || !JSON.stringify(props?.Roles).includes(`"${role}"`)) continue;
+    const statements = props?.PolicyDocument?.Statement ?? [];
+    for (const s of statements) {
+      const actions = [s.Action ?? []].flat();
+      if (!actions.includes(action)) continue;
+      s.Action = actions.filter((a) => a !== action);
+      removed++;
+    }
+    if (props?.PolicyDocument)
+      props.PolicyDocument.Statement = statements.filter((s) => [s.Action ?? []].flat().length > 0);
+  }
+  if (removed === 0) throw new Error(`the ${task} role has no ${action} to remove`);
+  return role;
+}
+
+let e: E2E;
+let roleLogicalId: string;
+
+beforeAll(async () => {
+  const { template } = await synthesizeRemediationTemplate({ policyFile: 'runbooks/policy.yaml' });
+  roleLogicalId = withoutPermission(template, TASK, REMOVED);
+  e = await startE2E({ timeScale: 0.01, template });
+}, 120_000);
+afterAll(async () => {
+  await e?.stop();
+});
+
+/** The name of the state whose task failed with an error naming AccessDenied, from the history. */
+function failedStateOf(events: HistoryEvent[]): { state: string | undefined; error: string } | undefined {
+  let entered: string | undefined;
+  for (const ev of events) {
+    if (ev.stateEnteredEventDetails?.name) entered = ev.stateEnteredEventDetails.name;
+    const failure = ev.lambdaFunctionFailedEventDetails ?? ev.taskFailedEventDetails;
+    const text = `${failure?.error ?? ''} ${failure?.cause ?? ''}`;
+    if (failure && text.includes('AccessDenied')) return { state: entered, error: text };
+  }
+  return undefined;
+}
+
+describe('IAM enforcement', () => {
+  it('a task role without one permission fails the execution at that step with AccessDenied; nothing changes', async () => {
+    const resourceId = await deployCase(e, dc);
+    await waitCompliant(e, dc, resourceId);
+    await dc.inject(e.c, resourceId);
+
+    const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
+    const result = await finished(e, execution.arn);
+    expect(result.outcome).not.toBe('VERIFIED');
+
+    const history = await e.c.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000 }),
+    );
+    const failed = failedStateOf(history.events ?? []);
+    expect(failed?.state).toBe('Start runbook');
+    expect(failed?.error).toContain(`is not authorized to perform: ${REMOVED}`);
+
+    const roleName = e.stack.resources.get(roleLogicalId)?.physicalId;
+    expect(roleName).toBeDefined();
+    const denial = e.sb.logs.find((l) => l.startsWith('iam: AccessDenied:') && l.includes(REMOVED));
+    expect(denial).toContain(`assumed-role/${roleName}/`);
+
+    // The denied call changed nothing: no automation started, the drift is still there.
+    expect(await automationsFor(e, resourceId)).toEqual([]);
+    expect(await dc.stillWrong(e.c, resourceId)).not.toBeNull();
+  }, 90_000);
+});
