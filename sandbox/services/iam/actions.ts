@@ -125,12 +125,15 @@ const RESOURCES: Record<string, Resolver> = {
   ssm: (i, p) => {
     const base = `arn:aws:ssm:${p.region}:${p.account}`;
     if (s(i.AutomationExecutionId)) return `${base}:automation-execution/${String(i.AutomationExecutionId)}`;
-    if (p.action === 'ssm:StartAutomationExecution' && s(i.DocumentName))
-      return `${base}:automation-definition/${String(i.DocumentName)}:${s(i.DocumentVersion) ?? '$DEFAULT'}`;
     if (s(i.Name) && /Parameter/.test(p.action))
       return `${base}:parameter/${String(i.Name).replace(/^\//, '')}`;
     const doc = s(i.DocumentName) ?? s(i.Name);
-    return doc ? `${base}:document/${doc}` : undefined;
+    if (!doc) return undefined;
+    // AWS-owned documents (names AWS reserves) have no account in their ARNs.
+    const owner = /^(aws|amazon|amzn)/i.test(doc) ? `arn:aws:ssm:${p.region}:` : base;
+    if (p.action === 'ssm:StartAutomationExecution')
+      return `${owner}:automation-definition/${doc}:${s(i.DocumentVersion) ?? '$DEFAULT'}`;
+    return `${owner}:document/${doc}`;
   },
   secretsmanager: async (i, p) => {
     const id = s(i.SecretId);

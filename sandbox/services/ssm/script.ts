@@ -27,8 +27,9 @@ export interface ScriptCredentials {
 
 /**
  * Credentials of the role the automation assumed (its AutomationAssumeRole), for the script's boto3.
- * SEAM: the sandbox's IAM (sandbox/services/iam, `credentialsFor(roleArn, session)`) supplies real
- * per-role session credentials; until it is wired in, scripts get the sandbox's dummy credentials.
+ * The engine's default mints them with the sandbox's IAM (sandbox/core/authz.ts `credentialsFor`), so the
+ * script's boto3 calls are authorized as that role session; `sandboxDummyCredentials` (the administrator)
+ * is for automations with no role and no caller.
  */
 export type CredentialsFor = (roleArn: string | undefined, sessionName: string) => Promise<ScriptCredentials>;
 export const sandboxDummyCredentials: CredentialsFor = async () => ({
