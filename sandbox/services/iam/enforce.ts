@@ -20,6 +20,7 @@ import { resourceSchema } from '../../../infra/runbook-permissions';
 import { type Authorizer, type Principal, setAuthorizer } from '../../core/authz';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest, resourceArn } from './actions';
+import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
 
 interface PolicyInput {
@@ -91,17 +92,38 @@ interface Check {
 
 class Enforcer {
   private readonly decisions = new Map<string, Promise<EvaluationResult>>();
+  private readonly tagConditions = new Map<string, boolean>();
   private generation = -1;
 
   constructor(private readonly sandbox: SandboxContext) {}
 
   /** Allowed, ImplicitlyDenied or ExplicitlyDenied for `caller` doing `action` on `resource`. */
-  decide(caller: Principal, check: Check): Promise<EvaluationResult> {
+  /** Forgets cached answers when any role or policy changed. */
+  private fresh(): IamStore {
     const store = iamStore(this.sandbox);
     if (store.generation !== this.generation || this.decisions.size > 20_000) {
       this.decisions.clear();
+      this.tagConditions.clear();
       this.generation = store.generation;
     }
+    return store;
+  }
+
+  /** Whether the caller's policies have `aws:ResourceTag` conditions (then the resource's tags are read). */
+  private readsTags(caller: Principal): boolean {
+    const store = this.fresh();
+    const role = caller.roleArn ?? '';
+    let v = this.tagConditions.get(role);
+    if (v === undefined) {
+      const { identity, boundary } = identityPolicies(store, role);
+      v = JSON.stringify([identity, boundary]).includes('aws:ResourceTag/');
+      this.tagConditions.set(role, v);
+    }
+    return v;
+  }
+
+  decide(caller: Principal, check: Check): Promise<EvaluationResult> {
+    const store = this.fresh();
     const key = JSON.stringify([caller.arn, check]);
     let d = this.decisions.get(key);
     if (!d) {
@@ -144,7 +166,8 @@ class Enforcer {
     call: async (caller, module, operation, input, region) => {
       const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
-      await this.require(caller, module, { action, resource, region });
+      const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
+      await this.require(caller, module, { action, resource, region, context: tags });
       if (module.signingName === 'cloudcontrolapi')
         await this.handlerPermissions(caller, module, operation, input, region);
     },
