@@ -24,7 +24,8 @@ import {
 
 const run = promisify(execFile);
 const STACK = 'drift-e2e-manual';
-const ROLE = 'drift-e2e-manual-role';
+// Named inside the policy's runbookScope (iamRoles: drift-demo-*): the automation role may change it.
+const ROLE = 'drift-demo-manual-role';
 const adminRole = CASES.find((c) => c.id === 'admin-role');
 if (!adminRole) throw new Error('the admin-role demo case is missing');
 const dc = adminRole;
