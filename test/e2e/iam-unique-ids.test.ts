@@ -21,7 +21,8 @@ import {
 
 const RULE = 'iam-role-no-blacklisted-policies';
 const STACK = 'drift-e2e-aroa';
-const ROLE = 'drift-e2e-aroa-role';
+// Named inside the policy's runbookScope (iamRoles: drift-demo-*): the automation role may change it.
+const ROLE = 'drift-demo-aroa-role';
 const adminRole = CASES.find((c) => c.id === 'admin-role');
 if (!adminRole) throw new Error('the admin-role demo case is missing');
 const dc = adminRole;
