@@ -77,7 +77,11 @@ export async function runExposure(o: ExposureOptions): Promise<ExposureResult> {
     timeScale: 1,
     policyFile,
     faults,
-    serviceOptions: { config: { evaluationDelaySeconds: o.configDelaySeconds, ruleEvaluationSeconds: 5 } },
+    // A rule-wide (on-demand) evaluation takes as long as a change-triggered one: the fast path's verification
+    // asks Config to re-evaluate, which must not find the Config-path drifts sooner than Config would.
+    serviceOptions: {
+      config: { evaluationDelaySeconds: o.configDelaySeconds, ruleEvaluationSeconds: o.configDelaySeconds },
+    },
   });
   try {
     const ids = await deployFleet(e, 'bench-exposure', 2 * o.n, {
@@ -85,6 +89,9 @@ export async function runExposure(o: ExposureOptions): Promise<ExposureResult> {
       waitCompliant: true,
       timeoutMs: o.timeoutMs,
     });
+    // Config evaluates each group's creation configDelaySeconds after it; a drift while that evaluation is
+    // pending would be folded into it (and found early). Let them all finish first.
+    await e.sb.clock.sleep(o.configDelaySeconds + 10);
     configureCloudTrail(e.sb.context, { enabled: true, deliverySeconds: o.cloudTrailSeconds });
     say(`exposure: ${o.n} drifts through CloudTrail, ${o.n} through Config only, at time scale 1…`);
     const deadline = Date.now() + o.timeoutMs;
