@@ -245,7 +245,10 @@ describe('who may hand the role to SSM', () => {
         r.Type === 'AWS::Lambda::Function' &&
         (r as { Metadata?: Record<string, unknown> }).Metadata?.[TASK_METADATA_KEY] === task,
     );
-    const id = (fn?.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    if (!fn) throw new Error(`no function for task ${task} in the template`);
+    const role = fn.Properties?.Role as { 'Fn::GetAtt': [string, string] } | undefined;
+    if (!role) throw new Error(`the function of task ${task} has no Role`);
+    const id = role['Fn::GetAtt'][0];
     return rolePolicies(json, id);
   };
 
