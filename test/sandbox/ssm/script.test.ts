@@ -40,7 +40,7 @@ async function run(ssm: SSMClient, name: string, parameters: Record<string, stri
   return finished(ssm, AutomationExecutionId);
 }
 
-/** The fixture with its script step changed: another runtime, or a script that sleeps. */
+/** The fixture with its script step changed: another runtime, or `body` (one unindented line) first in the handler. */
 function variant(runtime: string, body?: string): string {
   let text = FIXTURE.replace('Runtime: python3.11', `Runtime: ${runtime}`);
   if (body)
@@ -116,7 +116,7 @@ describe('aws:executeScript (Python) against the sandbox', () => {
     await ssm.send(
       new CreateDocumentCommand({
         Name: 'Test-ScriptSlow',
-        Content: variant('python3.10', '            import time; time.sleep(30)'),
+        Content: variant('python3.10', 'import time; time.sleep(30)'),
         DocumentType: 'Automation',
       }),
     );
