@@ -91,8 +91,10 @@ export interface DriftRemediationProps {
   readonly tableRemovalPolicy?: RemovalPolicy;
   /**
    * Prefix of the account-level names this stack creates: the Config rules it deploys are named
-   * `${namePrefix}${name}` (rules the policy adopts with `deploy: false` keep theirs), so a second
-   * deployment or an existing rule of the same name does not collide. Up to 32 of `A-Za-z0-9_.-`.
+   * `${namePrefix}${name}` (rules the policy adopts with `deploy: false` keep theirs), the first-party SSM
+   * documents `${namePrefix}DriftRemediation-…` (AWS-managed documents keep theirs), the state machine
+   * `${namePrefix}${stackName}-Remediation`; so a second deployment or an existing rule or document of the
+   * same name does not collide. Up to 32 of `A-Za-z0-9_.-`, not beginning with aws, amazon or amzn.
    * Also `cdk synth -c namePrefix=…`.
    * @default '' (the policy's names)
    */
@@ -144,9 +146,10 @@ export class DriftRemediation extends Construct {
     this.runbooks = new Runbooks(this, 'Runbooks', {
       runbooks,
       policy: this.policy,
+      namePrefix,
       ...(awsManaged ? { awsManaged } : {}),
     });
-    this.workflow = new Workflow(this, 'Workflow', { key, policyJsonPath });
+    this.workflow = new Workflow(this, 'Workflow', { key, policyJsonPath, namePrefix });
     this.intake = new Intake(this, 'Intake', { key, configRules, policyJsonPath });
     this.fastPath = new FastPath(this, 'FastPath', {
       policy: this.policy,

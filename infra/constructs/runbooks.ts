@@ -33,6 +33,12 @@ export interface RunbooksProps {
   readonly policy: NormalizedPolicy;
   /** The reviewed permission table of the AWS-managed runbooks a policy entry may name. */
   readonly awsManaged?: AwsManagedTable;
+  /**
+   * Prefix of the documents' names (`${namePrefix}${runbook}`): the policy passed in already names them so
+   * (withNamePrefix); the runbook files keep their unprefixed names.
+   * @default ''
+   */
+  readonly namePrefix?: string;
 }
 
 /** IAM path of the automation role and its boundary. */
@@ -87,14 +93,16 @@ export class Runbooks extends Concern {
    */
   readonly stackReadActions: readonly string[];
   private readonly props: RunbooksProps;
+  private readonly namePrefix: string;
 
   constructor(scope: Construct, id: string, props: RunbooksProps) {
     super(scope, id);
     this.props = props;
+    this.namePrefix = props.namePrefix ?? '';
     this.documents = props.runbooks.map(
       (r) =>
         new ssm.CfnDocument(this, `Runbook${r.name.replace(/[^A-Za-z0-9]/g, '')}`, {
-          name: r.name,
+          name: this.documentName(r.name),
           documentType: 'Automation',
           documentFormat: 'YAML',
           updateMethod: 'NewVersion',
@@ -108,10 +116,17 @@ export class Runbooks extends Concern {
     this.automationAssumeRole = this.createAutomationRole();
   }
 
+  /** The deployed name of the first-party runbook file `name`. */
+  documentName(name: string): string {
+    return `${this.namePrefix}${name}`;
+  }
+
   private createAutomationRole(): iam.Role {
+    // Keyed by runbook file name (the policy names first-party documents with the prefix).
     const typesByRunbook: Record<string, string[]> = {};
     for (const e of this.props.policy.entries) {
-      typesByRunbook[e.runbook] = [...new Set([...(typesByRunbook[e.runbook] ?? []), ...e.resourceTypes])];
+      const file = e.firstParty ? e.runbook.slice(this.namePrefix.length) : e.runbook;
+      typesByRunbook[file] = [...new Set([...(typesByRunbook[file] ?? []), ...e.resourceTypes])];
     }
     const role = new iam.Role(this, 'AutomationAssumeRole', {
       description: 'Role the drift-remediation runbooks run as; permissions derived from runbooks/*.yaml',
@@ -263,7 +278,7 @@ export class Runbooks extends Concern {
     const names = [...new Set(this.props.policy.entries.map((e) => e.runbook))].sort();
     // First-party documents live in this account; others (AWS-owned) have no account in their ARN.
     const ssmArn = (ctx: ArnContext, kind: string, name: string, suffix = '') => {
-      const account = this.props.runbooks.some((r) => r.name === name) ? ctx.account : '';
+      const account = this.props.runbooks.some((r) => this.documentName(r.name) === name) ? ctx.account : '';
       return `arn:${ctx.partition}:ssm:${ctx.region}:${account}:${kind}/${name}${suffix}`;
     };
     allow(

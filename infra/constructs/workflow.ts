@@ -22,6 +22,8 @@ export interface WorkflowProps {
   readonly key: kms.IKey;
   /** The normalized policy JSON for the tasks that bundle it (`writeBundledPolicy`). */
   readonly policyJsonPath: string;
+  /** Prefix of the state machine's name (DriftRemediationProps.namePrefix). @default '' */
+  readonly namePrefix?: string;
 }
 
 export class Workflow extends Concern {
@@ -44,7 +46,7 @@ export class Workflow extends Concern {
         new TaskFunction(this, task, { policyJsonPath: props.policyJsonPath }),
       ]),
     ) as Record<WorkflowTask, TaskFunction>;
-    this.stateMachineName = `${Stack.of(this).stackName}-Remediation`;
+    this.stateMachineName = `${props.namePrefix ?? ''}${Stack.of(this).stackName}-Remediation`;
     const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       retention: logs.RetentionDays.SIX_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,

@@ -1,6 +1,7 @@
 /**
- * Account-level name prefix (#12): two deployments with different prefixes create no Config rule of the
- * same name, and a rule the policy adopts (deploy: false) is not deployed but still routed by name.
+ * Account-level name prefix (#12): two deployments with different prefixes create no account-level
+ * resource of the same fixed name (Config rules, first-party SSM documents, the state machine), a rule the
+ * policy adopts (deploy: false) is not deployed but still routed by name, and AWS-managed documents keep theirs.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TASK_METADATA_KEY } from '../../infra/drift-remediation';
 import { parsePolicyText } from '../../tasks/shared/policy/load';
+import { withNamePrefix } from '../../tasks/shared/policy/prefix';
 import { policyFromEnv, resetPolicyCache } from '../../tasks/shared/policy-env';
 import { synth } from './synth';
 
@@ -60,7 +62,71 @@ const envOf = (r: Resources, task: string) =>
     )?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined
   )?.Variables ?? {};
 
+/**
+ * Every fixed name the template gives a resource (a `…Name` property with a literal value), except the
+ * ones scoped below the account: inline policies (per role), display and metric names (not identifiers).
+ */
+const NOT_ACCOUNT_LEVEL = new Set(['PolicyName', 'DisplayName', 'MetricName']);
+const fixedNames = (r: Resources) =>
+  Object.values(r).flatMap((x) =>
+    Object.entries(x.Properties ?? {})
+      .filter(([k, v]) => k.endsWith('Name') && !NOT_ACCOUNT_LEVEL.has(k) && typeof v === 'string')
+      .map(([k, v]) => `${x.Type} ${k} ${String(v)}`),
+  );
+const nameOf = (entry: string) => entry.split(' ')[2] ?? '';
+
 describe('name prefix', () => {
+  it('two deployments with different prefixes share no fixed account-level name', () => {
+    const namesA = fixedNames(a);
+    const namesB = fixedNames(b);
+    const types = new Set(namesA.map((n) => n.split(' ').slice(0, 2).join(' ')));
+    expect([...types].sort()).toEqual([
+      'AWS::Config::ConfigRule ConfigRuleName',
+      'AWS::SSM::Document Name',
+      'AWS::StepFunctions::StateMachine StateMachineName',
+    ]);
+    expect(namesA.filter((n) => !nameOf(n).startsWith('team-a-'))).toEqual([]);
+    expect(namesB.filter((n) => !nameOf(n).startsWith('team-b-'))).toEqual([]);
+    const setB = new Set(namesB.map(nameOf));
+    expect(namesA.map(nameOf).filter((n) => setB.has(n))).toEqual([]);
+  });
+
+  it('start-runbook may start exactly the prefixed first-party documents', () => {
+    const docs = Object.values(a)
+      .filter((x) => x.Type === 'AWS::SSM::Document')
+      .map((x) => String(x.Properties?.Name));
+    expect(docs).toContain('team-a-DriftRemediation-RevertSecurityGroupIngress');
+    const startPolicy = Object.values(a).find(
+      (x) =>
+        x.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(x.Properties).includes('ssm:StartAutomationExecution'),
+    );
+    const text = JSON.stringify(startPolicy?.Properties);
+    for (const d of docs) expect(text).toContain(`:document/${d}`);
+    expect(text).not.toMatch(/:document\/DriftRemediation-/);
+  });
+
+  it('the tasks name the prefixed document; an AWS-managed document keeps its name', () => {
+    resetPolicyCache();
+    const p = policyFromEnv({ POLICY_FILE: repoJson, NAME_PREFIX: 'team-a-' });
+    expect(p.entries.find((e) => e.id === 'sg-ingress')?.runbook).toBe(
+      'team-a-DriftRemediation-RevertSecurityGroupIngress',
+    );
+    const plain = policyFromEnv({ POLICY_FILE: repoJson });
+    const managed = {
+      ...plain,
+      entries: plain.entries.map((e) => ({
+        ...e,
+        runbook: 'AWS-EnableS3BucketEncryption',
+        firstParty: false,
+      })),
+    };
+    expect(new Set(withNamePrefix(managed, 'team-a-').entries.map((e) => e.runbook))).toEqual(
+      new Set(['AWS-EnableS3BucketEncryption']),
+    );
+    expect(() => withNamePrefix(plain, 'aws-')).toThrow(/reserves/);
+  });
+
   it('two deployments with different prefixes share no Config rule name', () => {
     const namesA = ruleNames(a);
     const namesB = ruleNames(b);
