@@ -164,6 +164,7 @@ export class DriftRemediation extends Construct {
     this.callbacks = new Callbacks(this, 'Callbacks', {
       configRules,
       reconcileInterval: props.reconcileInterval,
+      stateMachineArn: this.workflow.stateMachine.stateMachineArn,
     });
     this.configRules = new ConfigRules(this, 'ConfigRules', { policy: this.policy, runbooks: this.runbooks });
     this.functions = taskFunctionsUnder(this);

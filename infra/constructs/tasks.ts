@@ -30,6 +30,7 @@ export const HOSTED_TASKS = [
   'approval-endpoint',
   'wait-callback',
   'reconcile-waits',
+  'abort-cleanup',
 ] as const;
 /** Every Lambda: the workflow's tasks plus the ones outside the state machine. */
 export const ALL_TASKS = [...WORKFLOW_TASKS, ...HOSTED_TASKS] as const;
@@ -117,6 +118,8 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'wait-callback': { env: [ENV.WAITS_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); r.workflow.grantTaskResponses(fn.taskRole); } },
   // reconcile-waits: every waiting token against SSM / Config; stops an automation past its deadline
   'reconcile-waits': { env: [ENV.WAITS_TABLE, ENV.ORDERING_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.workflow.grantTaskResponses(fn.taskRole); } },
+  // abort-cleanup: an ended execution's automation (stop), waits, slot and queue places, and its ABORTED outcome
+  'abort-cleanup': { env: [ENV.WAITS_TABLE, ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.OUTCOMES_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); grantSlotQueue(fn, r); r.storage.tables.outcomes.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); } },
   'approval-endpoint': { env: [ENV.APPROVALS_TABLE, ENV.SIGNING_SECRET_ARN], memorySize: 512, grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.signingSecret.grantRead(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
 };
 

@@ -284,6 +284,12 @@ export const Outcome = z.enum([
   'NOT_VERIFIED',
 ]);
 export type Outcome = z.infer<typeof Outcome>;
+/**
+ * What the OUTCOMES table records: the workflow's outcomes plus ABORTED, recorded by abort-cleanup for an
+ * execution that ended outside its own states (stopped, timed out, or failed outside a Catch).
+ */
+export const AuditOutcome = z.enum([...Outcome.options, 'ABORTED']);
+export type AuditOutcome = z.infer<typeof AuditOutcome>;
 /** Outcomes that end the execution in Succeed; the others end in Fail (and alarm). */
 export const SUCCESS_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'REJECTED'];
 

@@ -6,7 +6,7 @@
  * The loop breaker (plan) queries resourceKey with sk > windowStartIso and counts remediated = true.
  */
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Outcome } from './contracts';
+import type { AuditOutcome } from './contracts';
 import { awsCall } from './errors';
 import { boundedKey } from './tables';
 
@@ -20,7 +20,7 @@ export interface OutcomeInput {
   resourceKey: string;
   /** Execution name, or for intake drops the name the execution would have had (or a message id). */
   executionName: string;
-  outcome: Outcome;
+  outcome: AuditOutcome;
   reason: string;
   /** ISO time of the outcome; the sort key starts with it. */
   recordedAt: string;

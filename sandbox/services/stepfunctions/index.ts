@@ -252,6 +252,10 @@ function statusChangeEvent(execution: Execution) {
       stopDate: (execution.stopDate ?? execution.startDate).getTime(),
       input: execution.input,
       output: execution.output ?? null,
+      inputDetails: { included: true },
+      outputDetails: execution.output === undefined ? null : { included: true },
+      error: execution.error ?? null,
+      cause: execution.cause ?? null,
     },
   };
 }

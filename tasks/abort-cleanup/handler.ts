@@ -1,0 +1,21 @@
+import { sfnClient, snsClient, ssmClient } from '../shared/clients';
+import { dynamoClient } from '../shared/dynamo-client';
+import { ENV, requireEnv } from '../shared/env';
+import { taskHandler } from '../shared/handler';
+import { AbortCleanupInput, abortCleanup } from './core';
+
+export const handler = taskHandler('abort-cleanup', AbortCleanupInput, (input) =>
+  abortCleanup(input, {
+    ddb: dynamoClient(),
+    sfn: sfnClient(),
+    ssm: ssmClient(),
+    sns: snsClient(),
+    waitsTable: requireEnv(ENV.WAITS_TABLE),
+    leasesTable: requireEnv(ENV.LEASES_TABLE),
+    queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
+    outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
+    outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),
+    stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
+    now: () => new Date(),
+  }),
+);
