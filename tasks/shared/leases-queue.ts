@@ -134,15 +134,13 @@ export async function removeWaiter(
   return !!res?.Attributes;
 }
 
-/** Waiters one hand-off round looks at per queue (the oldest ones). */
-export const HEAD_WINDOW = 10;
-
-/**
- * The oldest well-formed waiters of `queue`, at most HEAD_WINDOW (malformed items are deleted on the way).
- * More than one: a waiter being told by another pass (its grant is young) is skipped, not waited for.
- */
-export async function headsOf(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, queue: string): Promise<Waiter[]> {
-  const res = await awsCall('Query(slot queue)', () =>
+/** One page of `queue`'s waiters in queue order (the position index), read consistently. */
+function queryQueue(
+  deps: Pick<QueueDeps, 'ddb' | 'queueTable'>,
+  queue: string,
+  page: { Limit?: number; ExclusiveStartKey?: Record<string, unknown> | undefined },
+) {
+  return awsCall('Query(slot queue)', () =>
     deps.ddb.send(
       new QueryCommand({
         TableName: deps.queueTable,
@@ -151,10 +149,21 @@ export async function headsOf(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, queue
         ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
         ExpressionAttributeValues: { ':q': queue },
         ConsistentRead: true,
-        Limit: HEAD_WINDOW,
+        ...page,
       }),
     ),
   );
+}
+
+/** Waiters one hand-off round looks at per queue (the oldest ones). */
+export const HEAD_WINDOW = 10;
+
+/**
+ * The oldest well-formed waiters of `queue`, at most HEAD_WINDOW (malformed items are deleted on the way).
+ * More than one: a waiter being told by another pass (its grant is young) is skipped, not waited for.
+ */
+export async function headsOf(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, queue: string): Promise<Waiter[]> {
+  const res = await queryQueue(deps, queue, { Limit: HEAD_WINDOW });
   const out: Waiter[] = [];
   for (const raw of res.Items ?? []) {
     const w = Waiter.safeParse(raw);
@@ -172,19 +181,7 @@ export async function waitersOf(
   const out: Waiter[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const res = await awsCall('Query(slot queue)', () =>
-      deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.queueTable,
-          IndexName: SLOT_QUEUE.positionIndex,
-          KeyConditionExpression: '#q = :q',
-          ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
-          ExpressionAttributeValues: { ':q': queue },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
+    const res = await queryQueue(deps, queue, { ExclusiveStartKey: start });
     for (const raw of res.Items ?? []) {
       const w = Waiter.safeParse(raw);
       if (w.success) out.push(w.data);
