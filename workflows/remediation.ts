@@ -132,6 +132,26 @@ export const TRANSIENT_RETRY = {
   backoffRate: 2,
   maxDelaySeconds: 20,
 } as const;
+/**
+ * A Lambda that ran out of time: the handler's own early timeout (middy's `TimeoutError`, thrown just before
+ * Lambda would kill it), Lambda's `Sandbox.Timedout`, or `Lambda.Unknown` (timeouts and out-of-memory, as Step
+ * Functions reports them). Retried only on tasks that are idempotent (Acquire, Release and Record: every write
+ * is conditional or overwrites itself), so a function starved under a burst is re-run, not a FAILED remediation.
+ */
+export const LAMBDA_TIMEOUT_ERRORS: readonly string[] = [
+  'TimeoutError',
+  'Sandbox.Timedout',
+  'Lambda.Unknown',
+];
+/** Tasks whose every write is conditional or overwrites itself: a timed-out invocation is safe to run again. */
+export const IDEMPOTENT_TASKS: readonly WorkflowTask[] = ['acquire-slot', 'release-slot', 'record-outcome'];
+export const IDEMPOTENT_TIMEOUT_RETRY = {
+  errors: LAMBDA_TIMEOUT_ERRORS,
+  intervalSeconds: 1,
+  maxAttempts: 3,
+  backoffRate: 2,
+  maxDelaySeconds: 10,
+} as const;
 /** Start runbook only: SSM throttling / automation concurrency quota. */
 export const THROTTLED_START_RETRY = {
   errors: ['RunbookStartThrottledError'],
@@ -159,7 +179,9 @@ export const NOT_VERIFIED_ERRORS: readonly string[] = [
 
 const EXECUTION = '$.execution';
 
-function retryProps(r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY): sfn.RetryProps {
+function retryProps(
+  r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY | typeof IDEMPOTENT_TIMEOUT_RETRY,
+): sfn.RetryProps {
   return {
     errors: [...r.errors],
     interval: Duration.seconds(r.intervalSeconds),
@@ -219,6 +241,7 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
         taskTimeout: sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_SECONDS)),
       });
       t.addRetry(retryProps(TRANSIENT_RETRY));
+      if (IDEMPOTENT_TASKS.includes(task)) t.addRetry(retryProps(IDEMPOTENT_TIMEOUT_RETRY));
       return t;
     },
     pass: (name, props) => new sfn.Pass(s, name, { stateName: name, ...props }),
@@ -396,6 +419,8 @@ function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
     taskTimeout: sfn.Timeout.at('$.plan.concurrency.maxQueueSeconds'),
   });
   acquireSlot.addRetry(retryProps(TRANSIENT_RETRY));
+  // Its own Lambda timing out (not the queue wait's States.Timeout): a retry keeps its queue place.
+  acquireSlot.addRetry(retryProps(IDEMPOTENT_TIMEOUT_RETRY));
   const leaveQueue = b.invoke(STATES.leaveQueue, 'release-slot', {
     payload: { 'plan.$': '$.plan', 'execution.$': EXECUTION, leaving: true },
     resultSelector: { Error: SLOT_QUEUE_TIMEOUT, 'Cause.$': '$.message' },

@@ -9,6 +9,9 @@ import { LAMBDA_SERVICE_ERRORS } from '../../tasks/shared/errors';
 import { definitionFromTemplate, stateTasks } from '../../workflows/local';
 import {
   ESCALATING_PLAN_ERRORS,
+  IDEMPOTENT_TASKS,
+  IDEMPOTENT_TIMEOUT_RETRY,
+  LAMBDA_TIMEOUT_ERRORS,
   NOT_VERIFIED_ERRORS,
   OUTCOME_STATES,
   RUNBOOK_TASK_TIMEOUT_SECONDS,
@@ -45,7 +48,9 @@ const fnArn = (task: string) => {
   return String(S(name ?? '').Resource);
 };
 
-const retrier = (r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY) => ({
+const retrier = (
+  r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY | typeof IDEMPOTENT_TIMEOUT_RETRY,
+) => ({
   ErrorEquals: [...r.errors],
   IntervalSeconds: r.intervalSeconds,
   MaxAttempts: r.maxAttempts,
@@ -249,7 +254,7 @@ describe('synthesized definition', () => {
     });
     expect(a.TimeoutSecondsPath).toBe('$.plan.concurrency.maxQueueSeconds');
     expect(a.ResultPath).toBe('$.slot');
-    expect(a.Retry).toEqual([retrier(TRANSIENT_RETRY)]);
+    expect(a.Retry).toEqual([retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)]);
     expect(a.Catch).toEqual([
       { ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: STATES.leaveQueue },
       toFailure,
@@ -262,7 +267,7 @@ describe('synthesized definition', () => {
       ResultSelector: { Error: SLOT_QUEUE_TIMEOUT, 'Cause.$': '$.message' },
       ResultPath: '$.error',
       TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-      Retry: [retrier(TRANSIENT_RETRY)],
+      Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.leaveError', Next: OUTCOME_STATES.ESCALATED }],
       Next: OUTCOME_STATES.ESCALATED,
     });
@@ -342,7 +347,7 @@ describe('synthesized definition', () => {
         Parameters: { 'state.$': '$', recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' } },
         ResultPath: '$.outcome',
         TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-        Retry: [retrier(TRANSIENT_RETRY)],
+        Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
         Catch: [
           { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
         ],
@@ -363,6 +368,8 @@ describe('synthesized definition', () => {
     expect(r.Parameters).toBeUndefined();
     expect(r.ResultPath).toBe('$.slot');
     expect(r.Next).toBe(OUTCOME_STATES.FAILED);
+    // Release is idempotent: a starved invocation that timed out is re-run, not given up.
+    expect(r.Retry).toEqual([retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)]);
     expect(r.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.releaseError', Next: OUTCOME_STATES.FAILED },
     ]);
@@ -403,6 +410,7 @@ describe('synthesized definition', () => {
       [STATES.releaseSlot]: task(STATES.releaseSlot, {
         Parameters: { 'slot.$': '$.slot', 'plan.$': '$.plan', ...ex },
         ResultPath: '$.slot',
+        Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
         // the runbook succeeded: a failed release goes on to verification (the reaper frees the slot)
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseError', Next: STATES.recheckDrift }],
         Next: STATES.recheckDrift,
@@ -435,8 +443,13 @@ describe('synthesized definition', () => {
       else expect(s.TimeoutSeconds, name).toBe(TASK_TIMEOUT_SECONDS);
       const retry = s.Retry as { ErrorEquals: string[]; JitterStrategy: string; MaxDelaySeconds: number }[];
       expect(retry.length, name).toBeGreaterThan(0);
+      const idempotent = (IDEMPOTENT_TASKS as readonly string[]).includes(TASK_STATES[name] ?? '');
       for (const r of retry) {
-        for (const e of r.ErrorEquals) expect(allowedRetry, `${name} retries ${e}`).toContain(e);
+        for (const e of r.ErrorEquals) {
+          // a timed-out function is re-run only where a second run changes nothing
+          if (idempotent && LAMBDA_TIMEOUT_ERRORS.includes(e)) continue;
+          expect(allowedRetry, `${name} retries ${e}`).toContain(e);
+        }
         expect(r.JitterStrategy).toBe('FULL');
         expect(r.MaxDelaySeconds).toBeGreaterThan(0);
       }
