@@ -5,6 +5,9 @@
  * to its principal. Keys the sandbox did not mint belong to the sandbox's administrator (the demo and CLI
  * dummy credentials), so `aws --endpoint-url …` with any credentials still works.
  *
+ * Service principals (EventBridge delivering to a target) are authorized by `authorizeService` against the
+ * target's resource policy alone, as AWS does.
+ *
  * In-process calls (`SandboxContext.call`, `invokeFunction`) carry their caller in an AsyncLocalStorage
  * context: `runAs(principal, fn)` around an engine's step; no context means the emulated AWS service
  * itself (Config, CloudFormation's own provisioning, EventBridge delivery), which is not checked.
@@ -14,7 +17,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import type { SandboxContext, ServiceModule } from './types';
+import { AwsError, type SandboxContext, type ServiceModule } from './types';
 
 export interface Principal {
   /** As AWS names it in a denial: arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION, or an IAM user ARN. */
@@ -51,6 +54,17 @@ export interface Authorizer {
     region: string,
     context?: Record<string, string>,
   ): Promise<void>;
+  /**
+   * A service principal (`events.amazonaws.com` delivering to a rule's target) doing `action` on
+   * `resource`: only the resource's policy can allow it. Resolves to the denial's reason, or undefined.
+   */
+  service(
+    servicePrincipal: string,
+    action: string,
+    resource: string,
+    region: string,
+    context: Record<string, string>,
+  ): Promise<string | undefined>;
 }
 
 interface AuthzState {
@@ -155,6 +169,25 @@ export async function authorize(
   const authorizer = state(ctx).authorizer;
   if (!caller || caller.admin || !authorizer) return;
   await authorizer.call(caller, module, operation, input, region);
+}
+
+/**
+ * Authorizes a service principal's own access to a resource (EventBridge delivering to a queue, topic or
+ * function): without a resource policy that admits it, AWS refuses. Throws AccessDenied naming the action
+ * (no-op without an IAM module).
+ */
+export async function authorizeService(
+  ctx: SandboxContext,
+  servicePrincipal: string,
+  action: string,
+  resource: string,
+  region: string,
+  context: Record<string, string>,
+): Promise<void> {
+  const authorizer = state(ctx).authorizer;
+  if (!authorizer) return;
+  const denied = await authorizer.service(servicePrincipal, action, resource, region, context);
+  if (denied) throw new AwsError('AccessDenied', denied, 403);
 }
 
 /**

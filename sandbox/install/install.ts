@@ -66,8 +66,6 @@ const NOT_EMULATED = new Set([
   'AWS::CloudWatch::Alarm',
   'AWS::CloudWatch::Dashboard',
   'AWS::Lambda::Permission',
-  'AWS::SQS::QueuePolicy',
-  'AWS::SNS::TopicPolicy',
   'AWS::Scheduler::ScheduleGroup',
   'AWS::CDK::Metadata',
   'AWS::Events::Archive',
@@ -317,6 +315,23 @@ async function createStateMachine(i: Install, r: Res): Promise<void> {
   put(i, r, String(out.stateMachineArn), { Arn: String(out.stateMachineArn), Name: name });
 }
 
+/** Queue and topic policies go on their resources: IAM evaluates them (EventBridge delivery, callers). */
+async function attachResourcePolicy(i: Install, r: Res): Promise<void> {
+  const policy = jsonText(r.props.PolicyDocument);
+  if (r.type === 'AWS::SQS::QueuePolicy') {
+    for (const url of (r.props.Queues as unknown[] | undefined) ?? [])
+      await call(i, 'sqs', 'SetQueueAttributes', { QueueUrl: url, Attributes: { Policy: policy } });
+  } else {
+    for (const arn of (r.props.Topics as unknown[] | undefined) ?? [])
+      await call(i, 'sns', 'SetTopicAttributes', {
+        TopicArn: arn,
+        AttributeName: 'Policy',
+        AttributeValue: policy,
+      });
+  }
+  put(i, r, physicalName(i.stackName, r.logicalId, 64));
+}
+
 /** A type with nothing to emulate: a placeholder id and attributes, so references to it still resolve. */
 async function recordPlaceholder(i: Install, r: Res): Promise<void> {
   const { props, type } = r;
@@ -345,6 +360,8 @@ const INSTALLERS: Record<string, (i: Install, r: Res) => Promise<void>> = {
   'AWS::SQS::Queue': createQueue,
   'AWS::SNS::Topic': createTopic,
   'AWS::SNS::Subscription': createSubscription,
+  'AWS::SQS::QueuePolicy': attachResourcePolicy,
+  'AWS::SNS::TopicPolicy': attachResourcePolicy,
   'AWS::SecretsManager::Secret': createSecret,
   'AWS::SSM::Document': createDocument,
   'AWS::Config::ConfigRule': createConfigRule,

@@ -6,7 +6,8 @@
  * from callers as AWS does.
  */
 import { randomUUID } from 'node:crypto';
-import { deliverToArn, setEventBus } from '../../core/targets';
+import { authorizeService } from '../../core/authz';
+import { arnService, deliverToArn, setEventBus } from '../../core/targets';
 import type { BusEvent, RequestContext, SandboxContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import type { JsonObject } from './pattern';
@@ -409,6 +410,24 @@ function listRules(rules: Iterable<Rule>, input: Input): Record<string, unknown>
   return { Rules: all.slice(start, start + limit).map(ruleView), NextToken: next };
 }
 
+/** What EventBridge does to a target it reaches through the target's resource policy (not through a role). */
+const DELIVERY_ACTIONS: Readonly<Record<string, string>> = {
+  sqs: 'sqs:SendMessage',
+  sns: 'sns:Publish',
+};
+
+/**
+ * EventBridge delivers to a queue or topic as `events.amazonaws.com`: the target's resource policy must admit
+ * it (aws:SourceArn the rule, aws:SourceAccount the rule's account), or the delivery fails — a failed
+ * invocation, as AWS counts it — and the event is not delivered.
+ */
+async function admitted(sandbox: SandboxContext, rule: Rule, target: Target): Promise<void> {
+  const action = DELIVERY_ACTIONS[arnService(target.Arn) ?? ''];
+  if (!action) return;
+  const context = { 'aws:SourceArn': rule.Arn, 'aws:SourceAccount': sandbox.accountId };
+  await authorizeService(sandbox, 'events.amazonaws.com', action, target.Arn, sandbox.region, context);
+}
+
 /** The default bus of one sandbox: its rules, their schedule timers, and the deliveries in flight. */
 class EventBus {
   readonly rules = new Map<string, Rule>();
@@ -428,7 +447,8 @@ class EventBus {
 
   private deliver(sandbox: SandboxContext, rule: Rule, target: Target, event: BusEvent): void {
     const record = { rule: rule.Name, targetId: target.Id, arn: target.Arn };
-    const p = deliverToArn(sandbox, target.Arn, targetPayload(target, event))
+    const p = admitted(sandbox, rule, target)
+      .then(() => deliverToArn(sandbox, target.Arn, targetPayload(target, event)))
       .then(() => {
         this.deliveries.push({ ...record, ok: true });
       })

@@ -7,8 +7,14 @@
  * AWS's message shape, before the operation runs, so it changes nothing; the sandbox log names the
  * principal and the missing action.
  *
- * Not evaluated: resource policies (same-account callers here are granted by identity policies), SCPs,
- * session policies.
+ * Resource-based policies (an SQS queue's or SNS topic's `Policy`, ./resource-policies.ts) are evaluated
+ * together with the identity policies as AWS does for a same-account caller: an allow in either suffices,
+ * an explicit deny in either wins. A service principal (EventBridge delivering to a target) has no identity
+ * policies: only the resource policy can admit it. The endpoint stands for AWS's TLS endpoint, so
+ * `aws:SecureTransport` is `true` for every request (the `Bool aws:SecureTransport false` deny that CDK's
+ * `enforceSSL` writes never fires, as for an HTTPS client in AWS).
+ *
+ * Not evaluated: SCPs, session policies.
  */
 import {
   type EvaluationResult,
@@ -20,6 +26,7 @@ import { resourceSchema } from '../../../infra/runbook-permissions';
 import { type Authorizer, type Principal, setAuthorizer } from '../../core/authz';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest, resourceArn } from './actions';
+import { resourcePolicyText } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
 
@@ -57,10 +64,11 @@ export function accessDenied(
   action: string,
   resource: string,
   result: EvaluationResult,
+  deniedBy: 'identity' | 'resource' = 'identity',
 ): AwsError {
   const because =
     result === 'ExplicitlyDenied'
-      ? 'with an explicit deny in an identity-based policy'
+      ? `with an explicit deny in ${deniedBy === 'resource' ? 'a resource-based' : 'an identity-based'} policy`
       : `because no identity-based policy allows the ${action} action`;
   const on = module.protocol === 'restXml' ? `"${resource}"` : resource;
   const text = `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${on} ${because}`;
@@ -88,16 +96,26 @@ interface Check {
   resource: string;
   region: string;
   context?: Record<string, string>;
+  /** The resource's policy document (JSON text), if it has one. */
+  resourcePolicy?: string;
 }
 
+/** What IAM decided, and for an explicit deny whether the resource's policy holds it. */
+interface Decision {
+  result: EvaluationResult;
+  deniedBy: 'identity' | 'resource';
+}
+
+/** Context keys every request carries: the endpoint stands for AWS's TLS endpoint. */
+const TRANSPORT = { 'aws:SecureTransport': 'true' };
+
 class Enforcer {
-  private readonly decisions = new Map<string, Promise<EvaluationResult>>();
+  private readonly decisions = new Map<string, Promise<Decision>>();
   private readonly tagConditions = new Map<string, boolean>();
   private generation = -1;
 
   constructor(private readonly sandbox: SandboxContext) {}
 
-  /** Allowed, ImplicitlyDenied or ExplicitlyDenied for `caller` doing `action` on `resource`. */
   /** Forgets cached answers when any role or policy changed. */
   private fresh(): IamStore {
     const store = iamStore(this.sandbox);
@@ -122,44 +140,57 @@ class Enforcer {
     return v;
   }
 
-  decide(caller: Principal, check: Check): Promise<EvaluationResult> {
+  /** Allowed, ImplicitlyDenied or ExplicitlyDenied for `principal` (a caller's ARN or a service principal). */
+  decide(principal: string, roleArn: string | undefined, check: Check): Promise<Decision> {
     const store = this.fresh();
-    const key = JSON.stringify([caller.arn, check]);
+    const key = JSON.stringify([principal, roleArn, check]);
     let d = this.decisions.get(key);
     if (!d) {
-      d = this.simulate(store, caller, check);
+      d = this.simulate(store, principal, roleArn, check);
       this.decisions.set(key, d);
     }
     return d;
   }
 
-  private async simulate(store: IamStore, caller: Principal, check: Check): Promise<EvaluationResult> {
-    const { action, resource, region, context } = check;
-    if (!caller.roleArn) return 'ImplicitlyDenied';
-    const { identity, boundary } = identityPolicies(store, caller.roleArn);
+  private async simulate(
+    store: IamStore,
+    principal: string,
+    roleArn: string | undefined,
+    check: Check,
+  ): Promise<Decision> {
+    const { action, resource, region, context, resourcePolicy } = check;
+    if (!roleArn && !resourcePolicy) return { result: 'ImplicitlyDenied', deniedBy: 'identity' };
+    const { identity, boundary } = roleArn
+      ? identityPolicies(store, roleArn)
+      : { identity: [], boundary: [] };
     const simulation: Simulation = {
       request: {
-        principal: caller.arn,
+        principal,
         action,
         resource: { resource, accountId: this.sandbox.accountId },
         contextVariables: {
-          'aws:PrincipalArn': caller.roleArn,
-          'aws:PrincipalAccount': this.sandbox.accountId,
+          ...(roleArn ? { 'aws:PrincipalArn': roleArn, 'aws:PrincipalAccount': this.sandbox.accountId } : {}),
           'aws:RequestedRegion': region,
+          ...TRANSPORT,
           ...context,
         },
       },
       identityPolicies: identity,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      ...(resourcePolicy ? { resourcePolicy: JSON.parse(resourcePolicy) } : {}),
       ...(boundary.length > 0 ? { permissionBoundaryPolicies: boundary } : {}),
     };
     const r = await runSimulation(simulation, {});
-    if (r.resultType !== 'error') return r.overallResult;
-    // The data's ARN shapes miss some real ARNs (AWS-owned SSM documents carry no account): evaluate
-    // the policies as written, without the request validation.
-    this.sandbox.log(`iam: ${action} on ${resource} evaluated unvalidated (${JSON.stringify(r.errors)})`);
-    return runUnsafeSimulation(simulation, {});
+    if (r.resultType === 'error') {
+      // The data's ARN shapes miss some real ARNs (AWS-owned SSM documents carry no account): evaluate
+      // the policies as written, without the request validation.
+      this.sandbox.log(`iam: ${action} on ${resource} evaluated unvalidated (${JSON.stringify(r.errors)})`);
+      return { result: runUnsafeSimulation(simulation, {}), deniedBy: 'identity' };
+    }
+    const byResource =
+      r.resultType === 'single' && r.result.analysis?.resourceAnalysis?.result === 'ExplicitlyDenied';
+    return { result: r.overallResult, deniedBy: byResource ? 'resource' : 'identity' };
   }
 
   readonly authorizer: Authorizer = {
@@ -167,22 +198,40 @@ class Enforcer {
       const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
       const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
-      await this.require(caller, module, { action, resource, region, context: tags });
+      const resourcePolicy = await resourcePolicyText(this.sandbox, resource);
+      await this.require(caller, module, {
+        action,
+        resource,
+        region,
+        context: tags,
+        ...(resourcePolicy ? { resourcePolicy } : {}),
+      });
       if (module.signingName === 'cloudcontrolapi')
         await this.handlerPermissions(caller, module, operation, input, region);
     },
     action: (caller, module, action, resource, region, context) =>
       this.require(caller, module, { action, resource, region, ...(context ? { context } : {}) }),
+    service: async (servicePrincipal, action, resource, region, context) => {
+      const resourcePolicy = await resourcePolicyText(this.sandbox, resource);
+      const check = { action, resource, region, context, ...(resourcePolicy ? { resourcePolicy } : {}) };
+      const { result } = await this.decide(servicePrincipal, undefined, check);
+      if (result === 'Allowed') return undefined;
+      const why = result === 'ExplicitlyDenied' ? 'explicit deny' : 'no resource-based policy allows it';
+      this.sandbox.log(
+        `iam: AccessDenied: ${servicePrincipal} is not allowed ${action} on ${resource} (${why})`,
+      );
+      return `${servicePrincipal} is not authorized to perform: ${action} on resource: ${resource} (${why})`;
+    },
   };
 
   private async require(caller: Principal, module: ServiceModule, check: Check): Promise<void> {
     const { action, resource } = check;
-    const result = await this.decide(caller, check);
+    const { result, deniedBy } = await this.decide(caller.arn, caller.roleArn, check);
     if (result === 'Allowed') return;
     this.sandbox.log(
-      `iam: AccessDenied: ${caller.arn} is not allowed ${action} on ${resource} (${result === 'ExplicitlyDenied' ? 'explicit deny' : 'no policy allows it'})`,
+      `iam: AccessDenied: ${caller.arn} is not allowed ${action} on ${resource} (${result === 'ExplicitlyDenied' ? `explicit deny in ${deniedBy === 'resource' ? 'the resource' : 'an identity'} policy` : 'no policy allows it'})`,
     );
-    throw accessDenied(module, caller, action, resource, result);
+    throw accessDenied(module, caller, action, resource, result, deniedBy);
   }
 
   /** Cloud Control runs the type's handler with the caller's credentials: each handler permission is needed. */

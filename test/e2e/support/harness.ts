@@ -476,18 +476,32 @@ export async function sendToIntake(e: E2E, body: string): Promise<void> {
 
 /**
  * Subscribes an SQS queue of our own to the events matching `pattern` (an EventBridge rule with an SQS
- * target, as any subscriber would) and returns the queue's URL.
+ * target, as any subscriber would, with the queue policy that lets the rule deliver) and returns the
+ * queue's URL.
  */
 export async function subscribeToEvents(
   e: E2E,
   name: string,
   pattern: Record<string, unknown>,
 ): Promise<string> {
-  const queueUrl = (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
-  const queueArn =
-    (await e.c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes?.QueueArn ?? '';
-  await e.c.events.send(new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(pattern) }));
+  const rule = await e.c.events.send(
+    new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(pattern) }),
+  );
+  const queueArn = `arn:aws:sqs:${e.sb.region}:${e.sb.accountId}:${name}`;
+  const Policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: queueArn,
+        Condition: { ArnEquals: { 'aws:SourceArn': rule.RuleArn } },
+      },
+    ],
+  });
+  const queueUrl =
+    (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { Policy } }))).QueueUrl ?? '';
   await e.c.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'capture', Arn: queueArn }] }));
   return queueUrl;
 }

@@ -179,7 +179,21 @@ describe('Config rules through ConfigServiceClient', () => {
   it('flags SSH opened to the world on change and emits the compliance-change event AWS sends', async () => {
     const sqs = new SQSClient(sb.clientConfig);
     const events = new EventBridgeClient(sb.clientConfig);
-    const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'config-events' }));
+    const queueArn = `arn:aws:sqs:${sb.sandbox.region}:${sb.sandbox.accountId}:config-events`;
+    // EventBridge delivers only where the queue's policy admits it (as in AWS).
+    const Policy = JSON.stringify({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: queueArn,
+        },
+      ],
+    });
+    const queue = await sqs.send(
+      new CreateQueueCommand({ QueueName: 'config-events', Attributes: { Policy } }),
+    );
     await events.send(
       new PutRuleCommand({
         Name: 'config-compliance',
@@ -192,7 +206,7 @@ describe('Config rules through ConfigServiceClient', () => {
     await events.send(
       new PutTargetsCommand({
         Rule: 'config-compliance',
-        Targets: [{ Id: 'q', Arn: `arn:aws:sqs:${sb.sandbox.region}:${sb.sandbox.accountId}:config-events` }],
+        Targets: [{ Id: 'q', Arn: queueArn }],
       }),
     );
     const ec2 = new EC2Client(sb.clientConfig);
