@@ -19,7 +19,6 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { readAdmission, release } from '../shared/leases';
@@ -27,6 +26,7 @@ import { handOff, removeWaiter } from '../shared/leases-queue';
 import { putOutcome } from '../shared/outcomes';
 import { boundedKey } from '../shared/tables';
 import { allWaits, deleteWait } from '../shared/waits';
+import * as z from '../shared/zod';
 
 export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
 /** Statuses whose execution ran none of its clean-up states (FAILED may have: then its outcome exists). */
@@ -35,17 +35,17 @@ export const ABORT_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
 export const AbortCleanupInput = z.object({
   source: z.literal('aws.states'),
   'detail-type': z.literal(EXECUTION_STATUS_CHANGE),
-  time: z.string().optional(),
+  time: z.optional(z.string()),
   detail: z.object({
-    executionArn: z.string().min(1),
-    stateMachineArn: z.string().min(1),
-    name: z.string().min(1),
+    executionArn: z.string().check(z.minLength(1)),
+    stateMachineArn: z.string().check(z.minLength(1)),
+    name: z.string().check(z.minLength(1)),
     status: z.string(),
-    startDate: z.number().optional(),
-    stopDate: z.number().nullish(),
-    input: z.string().nullish(),
-    error: z.string().nullish(),
-    cause: z.string().nullish(),
+    startDate: z.optional(z.number()),
+    stopDate: z.nullish(z.number()),
+    input: z.nullish(z.string()),
+    error: z.nullish(z.string()),
+    cause: z.nullish(z.string()),
   }),
 });
 export type AbortCleanupInput = z.infer<typeof AbortCleanupInput>;

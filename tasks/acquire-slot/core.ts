@@ -16,7 +16,6 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { PlanResult } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
@@ -31,9 +30,10 @@ import {
   scopesFor,
 } from '../shared/leases-queue';
 import { DEFAULT_MAX_QUEUE_SECONDS } from '../shared/policy/schema';
+import * as z from '../shared/zod';
 
 export const AcquireSlotInput = z.object({
-  taskToken: z.string().min(1).max(4096),
+  taskToken: z.string().check(z.minLength(1), z.maxLength(4096)),
   plan: PlanResult,
   execution: ExecutionRef,
 });

@@ -17,7 +17,6 @@
  *   does not exist: NOT_VERIFIED); TransientServiceError.
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import * as z from 'zod';
 import { complianceVerdict } from '../shared/compliance';
 import {
   configSubjectOf,
@@ -39,12 +38,13 @@ import {
   verifiedState,
   type WaitsDeps,
 } from '../shared/waits';
+import * as z from '../shared/zod';
 
 export const AwaitComplianceInput = z.object({
-  taskToken: z.string().min(1),
+  taskToken: z.string().check(z.minLength(1)),
   event: RemediationEvent,
   plan: PlanResult,
-  verification: VerificationStateSchema.extend({ startedAt: z.iso.datetime({ offset: true }) }),
+  verification: z.extend(VerificationStateSchema, { startedAt: z.iso.datetime({ offset: true }) }),
   execution: ExecutionRef,
 });
 export type AwaitComplianceInput = z.infer<typeof AwaitComplianceInput>;

@@ -15,7 +15,6 @@ import {
   DescribeStackDriftDetectionStatusCommand,
   type DescribeStackDriftDetectionStatusCommandOutput,
 } from '@aws-sdk/client-cloudformation';
-import * as z from 'zod';
 import { DriftState, RemediationEvent } from '../shared/contracts';
 import {
   awsCall,
@@ -26,11 +25,12 @@ import {
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { proportionalWaitSeconds } from '../shared/polling';
+import * as z from '../shared/zod';
 
 export const CheckDriftInput = z.object({
   drift: DriftState,
-  event: RemediationEvent.optional(),
-  execution: ExecutionRef.optional(),
+  event: z.optional(RemediationEvent),
+  execution: z.optional(ExecutionRef),
 });
 export type CheckDriftInput = z.infer<typeof CheckDriftInput>;
 

@@ -18,18 +18,18 @@ import {
   type EvaluationResult,
   GetComplianceDetailsByResourceCommand,
 } from '@aws-sdk/client-config-service';
-import * as z from 'zod';
 import { type ConfirmationResult, configSubjectOf, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { logger } from '../shared/powertools';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource, type ResourceLookupDeps } from '../shared/resource-lookup';
+import * as z from '../shared/zod';
 
 export const ConfirmComplianceInput = z.object({
   event: RemediationEvent,
-  plan: PlanResult.optional(),
-  execution: ExecutionRef.optional(),
+  plan: z.optional(PlanResult),
+  execution: z.optional(ExecutionRef),
 });
 export type ConfirmComplianceInput = z.infer<typeof ConfirmComplianceInput>;
 

@@ -21,7 +21,6 @@ import {
   DescribeStackResourceDriftsCommand,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
-import * as z from 'zod';
 import {
   ConfirmationResult,
   DriftState,
@@ -36,12 +35,13 @@ import {
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { logger } from '../shared/powertools';
+import * as z from '../shared/zod';
 
 export const DescribeDriftInput = z.object({
   event: RemediationEvent,
   drift: DriftState,
-  confirmation: ConfirmationResult.optional(),
-  execution: ExecutionRef.optional(),
+  confirmation: z.optional(ConfirmationResult),
+  execution: z.optional(ExecutionRef),
 });
 export type DescribeDriftInput = z.infer<typeof DescribeDriftInput>;
 

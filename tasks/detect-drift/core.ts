@@ -22,19 +22,19 @@ import {
   DetectStackDriftCommand,
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
-import * as z from 'zod';
 import { ConfirmationResult, type DriftState, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall, DriftDetectionFailedError, DriftRemediationError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { proportionalPollsWithin } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { isStackMissing } from '../shared/resource-lookup';
+import * as z from '../shared/zod';
 
 export const DetectDriftInput = z.object({
   event: RemediationEvent,
-  plan: PlanResult.optional(),
-  confirmation: ConfirmationResult.optional(),
-  execution: ExecutionRef.optional(),
+  plan: z.optional(PlanResult),
+  confirmation: z.optional(ConfirmationResult),
+  execution: z.optional(ExecutionRef),
 });
 export type DetectDriftInput = z.infer<typeof DetectDriftInput>;
 

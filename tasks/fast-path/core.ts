@@ -22,7 +22,6 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { canonicalTimestamp, executionName } from '../shared/execution-name';
@@ -32,6 +31,7 @@ import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { ConfigRuleDecl, NormalizedPolicy, RuleScope } from '../shared/policy/schema';
 import { DEFAULT_RULE_SCOPE } from '../shared/policy/schema';
 import { logger } from '../shared/powertools';
+import * as z from '../shared/zod';
 import {
   CLOUDTRAIL_DETAIL_TYPE,
   DRIFTING_CALLS,
@@ -65,36 +65,36 @@ export type FastPathDrop = { drop: true; reason: string; resourceKey: string };
 export type FastPathCandidate = { drop: false; raw: Record<string, unknown> };
 
 const UserIdentity = z.looseObject({
-  type: z.string().optional(),
-  arn: z.string().optional(),
-  accountId: z.string().optional(),
-  invokedBy: z.string().optional(),
-  sessionContext: z
-    .looseObject({
-      sessionIssuer: z
-        .looseObject({ arn: z.string().optional(), userName: z.string().optional() })
-        .optional(),
-    })
-    .optional(),
+  type: z.optional(z.string()),
+  arn: z.optional(z.string()),
+  accountId: z.optional(z.string()),
+  invokedBy: z.optional(z.string()),
+  sessionContext: z.optional(
+    z.looseObject({
+      sessionIssuer: z.optional(
+        z.looseObject({ arn: z.optional(z.string()), userName: z.optional(z.string()) }),
+      ),
+    }),
+  ),
 });
 type UserIdentity = z.infer<typeof UserIdentity>;
 
-const Params = z.record(z.string(), z.unknown()).nullish();
+const Params = z.nullish(z.record(z.string(), z.unknown()));
 export const CloudTrailDetail = z.looseObject({
-  eventVersion: z.string().optional(),
-  eventID: z.string().min(1).max(100),
+  eventVersion: z.optional(z.string()),
+  eventID: z.string().check(z.minLength(1), z.maxLength(100)),
   eventTime: z.iso.datetime({ offset: true }),
-  eventSource: z.string().min(1),
-  eventName: z.string().min(1),
-  awsRegion: z.string().min(1),
-  recipientAccountId: z.string().optional(),
-  sourceIPAddress: z.string().optional(),
-  userAgent: z.string().optional(),
+  eventSource: z.string().check(z.minLength(1)),
+  eventName: z.string().check(z.minLength(1)),
+  awsRegion: z.string().check(z.minLength(1)),
+  recipientAccountId: z.optional(z.string()),
+  sourceIPAddress: z.optional(z.string()),
+  userAgent: z.optional(z.string()),
   userIdentity: UserIdentity,
   requestParameters: Params,
   responseElements: Params,
-  errorCode: z.string().optional(),
-  errorMessage: z.string().optional(),
+  errorCode: z.optional(z.string()),
+  errorMessage: z.optional(z.string()),
 });
 export type CloudTrailDetail = z.infer<typeof CloudTrailDetail>;
 
@@ -285,11 +285,11 @@ export async function judgeCall(
 }
 
 export const FastPathInput = z.looseObject({
-  id: z.string().optional(),
+  id: z.optional(z.string()),
   source: z.string(),
   'detail-type': z.literal(CLOUDTRAIL_DETAIL_TYPE),
-  account: z.string().optional(),
-  region: z.string().optional(),
+  account: z.optional(z.string()),
+  region: z.optional(z.string()),
   detail: z.unknown(),
 });
 export type FastPathInput = z.infer<typeof FastPathInput>;

@@ -47,7 +47,6 @@ import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import * as z from 'zod';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
@@ -60,6 +59,7 @@ import { logger, metrics } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
 import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
 import { orderingKey } from '../shared/tables';
+import * as z from '../shared/zod';
 import { FAST_PATH_SOURCE, sameDriftAsFastPath } from './cloudtrail';
 
 export const SOURCES = {
@@ -76,7 +76,7 @@ export const DETAIL_TYPES = {
 const STACK_TYPE = 'AWS::CloudFormation::Stack';
 
 export const IntakeInput = z.object({
-  Records: z.array(z.looseObject({ messageId: z.string().min(1), body: z.string() })),
+  Records: z.array(z.looseObject({ messageId: z.string().check(z.minLength(1)), body: z.string() })),
 });
 export type IntakeInput = z.infer<typeof IntakeInput>;
 
@@ -100,12 +100,12 @@ export type EventOutcome =
   | { status: 'skipped'; reason: string; resourceKey: string; executionName: string };
 
 const Envelope = z.object({
-  id: z.string().optional(),
+  id: z.optional(z.string()),
   source: z.string(),
   'detail-type': z.string(),
-  account: z.string().optional(),
-  region: z.string().optional(),
-  time: z.string().optional(),
+  account: z.optional(z.string()),
+  region: z.optional(z.string()),
+  time: z.optional(z.string()),
   detail: z.unknown(),
 });
 type Envelope = z.infer<typeof Envelope>;
@@ -118,14 +118,17 @@ const ConfigDetail = z.object({
   awsRegion: z.string(),
   newEvaluationResult: z.object({
     complianceType: z.string(),
-    resultRecordedTime: z.string().optional(),
-    evaluationResultIdentifier: z.object({ orderingTimestamp: z.string().optional() }).optional(),
+    resultRecordedTime: z.optional(z.string()),
+    evaluationResultIdentifier: z.optional(z.object({ orderingTimestamp: z.optional(z.string()) })),
   }),
 });
 
 const DriftDetail = z.object({
-  'stack-id': z.string().min(1),
-  'status-details': z.object({ 'stack-drift-status': z.string(), 'detection-status': z.string().optional() }),
+  'stack-id': z.string().check(z.minLength(1)),
+  'status-details': z.object({
+    'stack-drift-status': z.string(),
+    'detection-status': z.optional(z.string()),
+  }),
 });
 
 /** A drop: recorded as SKIPPED; `resourceKey`/`name` are best effort for malformed input. */

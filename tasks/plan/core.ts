@@ -22,7 +22,6 @@ import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
@@ -36,9 +35,10 @@ import { maxPollsFor } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource } from '../shared/resource-lookup';
 import { boundedKey, breakGlassKey } from '../shared/tables';
+import * as z from '../shared/zod';
 import { takeBlastBudget } from './blast-radius';
 
-export const PlanInput = z.object({ event: RemediationEvent, execution: ExecutionRef.optional() });
+export const PlanInput = z.object({ event: RemediationEvent, execution: z.optional(ExecutionRef) });
 export type PlanInput = z.infer<typeof PlanInput>;
 
 export interface PlanDeps {

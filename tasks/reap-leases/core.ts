@@ -15,10 +15,10 @@
  */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { awsCall } from '../shared/errors';
 import { readAdmission, release } from '../shared/leases';
 import { handOff, removeWaiter, waitersOf } from '../shared/leases-queue';
+import * as z from '../shared/zod';
 
 export const ReapLeasesInput = z.unknown();
 export type ReapLeasesInput = z.infer<typeof ReapLeasesInput>;

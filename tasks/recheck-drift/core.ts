@@ -25,18 +25,18 @@ import {
   DetectStackDriftCommand,
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
-import * as z from 'zod';
 import { DriftState, PlanResult, RemediationEvent, VerificationState } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { verificationBase, verificationWaitSeconds } from '../shared/verification';
+import * as z from '../shared/zod';
 
 export const RecheckDriftInput = z.object({
   event: RemediationEvent,
   plan: PlanResult,
   drift: DriftState,
-  verification: VerificationState.optional(),
-  execution: ExecutionRef.optional(),
+  verification: z.optional(VerificationState),
+  execution: z.optional(ExecutionRef),
 });
 export type RecheckDriftInput = z.infer<typeof RecheckDriftInput>;
 

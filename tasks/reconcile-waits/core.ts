@@ -17,7 +17,6 @@
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import { complianceVerdict } from '../shared/compliance';
 import { awsCall, RunbookTimeoutError, VerificationTimeoutError } from '../shared/errors';
 import { logger } from '../shared/powertools';
@@ -33,6 +32,7 @@ import {
   verifiedState,
   type WaitsDeps,
 } from '../shared/waits';
+import * as z from '../shared/zod';
 
 /** How often the reconciler runs (infra schedules it; a lost event costs at most this). */
 export const RECONCILE_PERIOD_SECONDS = 120;

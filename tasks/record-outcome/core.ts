@@ -31,7 +31,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { approvalIdFor } from '../shared/approval-id';
 import { DecisionRecord } from '../shared/approvals/record';
 import { BLAST_NOTICE_KEY, blastNoticeSk, countBlastEscalation } from '../shared/blast-radius';
@@ -53,6 +52,7 @@ import {
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
+import * as z from '../shared/zod';
 
 /**
  * The state the workflow hands over: `outcome` and `enteredTime` arrive in `recording` (the "Outcome: X"
@@ -71,17 +71,17 @@ function liftRecording(v: unknown): unknown {
 const RecordOutcomeFields = z.object({
   outcome: Outcome,
   execution: ExecutionRef,
-  enteredTime: z.iso.datetime({ offset: true }).optional().catch(undefined),
-  event: RemediationEvent.optional().catch(undefined),
-  plan: PlanResult.optional().catch(undefined),
-  confirmation: ConfirmationResult.optional().catch(undefined),
-  drift: DriftState.optional().catch(undefined),
-  approval: ApprovalDecision.optional().catch(undefined),
-  runbook: RunbookState.optional().catch(undefined),
-  verification: VerificationState.optional().catch(undefined),
-  error: CaughtError.optional().catch(undefined),
+  enteredTime: z.catch(z.optional(z.iso.datetime({ offset: true })), undefined),
+  event: z.catch(z.optional(RemediationEvent), undefined),
+  plan: z.catch(z.optional(PlanResult), undefined),
+  confirmation: z.catch(z.optional(ConfirmationResult), undefined),
+  drift: z.catch(z.optional(DriftState), undefined),
+  approval: z.catch(z.optional(ApprovalDecision), undefined),
+  runbook: z.catch(z.optional(RunbookState), undefined),
+  verification: z.catch(z.optional(VerificationState), undefined),
+  error: z.catch(z.optional(CaughtError), undefined),
 });
-export const RecordOutcomeInput = z.preprocess(liftRecording, RecordOutcomeFields);
+export const RecordOutcomeInput = z.pipe(z.transform(liftRecording), RecordOutcomeFields);
 export type RecordOutcomeInput = z.infer<typeof RecordOutcomeInput>;
 
 /** The slice of Powertools Metrics this task uses (a fake in tests). */

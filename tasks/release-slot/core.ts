@@ -17,27 +17,36 @@
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { ExecutionRef } from '../shared/execution-ref';
 import { release } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
 import { runbookScope } from '../shared/tables';
+import * as z from '../shared/zod';
 
 export const ReleaseSlotInput = z.object({
   /** Lenient on purpose: whatever Acquire left (or nothing) must not stop the release. */
-  slot: z
-    .object({ acquired: z.boolean().optional(), scopes: z.array(z.string().min(1)).max(10).optional() })
-    .optional()
-    .catch(undefined),
-  plan: z
-    .object({
-      runbook: z.object({ documentName: z.string().min(1) }).optional(),
-      concurrency: z.object({ maxQueueSeconds: z.number().int().positive().optional() }).optional(),
-    })
-    .optional()
-    .catch(undefined),
+  slot: z.catch(
+    z.optional(
+      z.object({
+        acquired: z.optional(z.boolean()),
+        scopes: z.optional(z.array(z.string().check(z.minLength(1))).check(z.maxLength(10))),
+      }),
+    ),
+    undefined,
+  ),
+  plan: z.catch(
+    z.optional(
+      z.object({
+        runbook: z.optional(z.object({ documentName: z.string().check(z.minLength(1)) })),
+        concurrency: z.optional(
+          z.object({ maxQueueSeconds: z.optional(z.number().check(z.int(), z.positive())) }),
+        ),
+      }),
+    ),
+    undefined,
+  ),
   execution: ExecutionRef,
-  leaving: z.literal(true).optional(),
+  leaving: z.optional(z.literal(true)),
 });
 export type ReleaseSlotInput = z.infer<typeof ReleaseSlotInput>;
 

@@ -18,7 +18,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { approvalIdFor } from '../shared/approval-id';
 import {
   type ApprovalItem,
@@ -33,24 +32,27 @@ import { DriftState, PlanResult, RemediationEvent, resourceKeyOf } from '../shar
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { resolveParameters } from '../shared/parameters';
+import * as z from '../shared/zod';
 
 export const RequestApprovalInput = z
   .object({
-    taskToken: z.string().min(1).max(8192).optional(),
-    notifyOnly: z.boolean().optional(),
+    taskToken: z.optional(z.string().check(z.minLength(1), z.maxLength(8192))),
+    notifyOnly: z.optional(z.boolean()),
     event: RemediationEvent,
     plan: PlanResult,
-    drift: DriftState.optional(),
+    drift: z.optional(DriftState),
     execution: ExecutionRef,
   })
-  .superRefine((v, ctx) => {
-    if (!v.notifyOnly && !v.taskToken) {
-      ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'required unless notifyOnly is true' });
-    }
-    if (v.notifyOnly && v.taskToken) {
-      ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'must be absent in notify-only mode' });
-    }
-  });
+  .check(
+    z.superRefine((v, ctx) => {
+      if (!v.notifyOnly && !v.taskToken) {
+        ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'required unless notifyOnly is true' });
+      }
+      if (v.notifyOnly && v.taskToken) {
+        ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'must be absent in notify-only mode' });
+      }
+    }),
+  );
 export type RequestApprovalInput = z.infer<typeof RequestApprovalInput>;
 
 export interface RequestApprovalResult {

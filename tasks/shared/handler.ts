@@ -23,10 +23,10 @@ import { ParseError } from '@aws-lambda-powertools/parser';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type * as z from 'zod';
 import { DriftRemediationError, InvalidInputError } from './errors';
 import { logger, metrics, redact } from './powertools';
 import { mapErrorStacks } from './stack-trace';
+import type * as z from './zod';
 
 /** A validation issue (zod's, or any Standard Schema's). */
 export interface Issue {
@@ -74,7 +74,7 @@ export interface TaskHandlerOptions {
 /** A task handler as Lambda (and the sandbox, and tests) call it. */
 export type TaskHandler<O> = (event: unknown, context?: Context) => Promise<O>;
 
-export function taskHandler<S extends z.ZodType, O>(
+export function taskHandler<S extends z.ZodMiniType, O>(
   task: string,
   schema: S,
   core: (input: z.infer<S>, context: Context) => Promise<O>,

@@ -18,11 +18,11 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import type { PlanResult } from './contracts';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
 import { type Admission, fits, grant, readAdmission, release, type Scope } from './leases';
 import { GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
+import * as z from './zod';
 
 /** A grant this old whose waiter is still queued was never told (its hand-off crashed): tell it again. */
 export const STALE_GRANT_MS = 120_000;
@@ -32,14 +32,16 @@ export const MAX_GRANTS_PER_PASS = 50;
 const TTL_GRACE_SECONDS = 86_400;
 
 export const Waiter = z.object({
-  queue: z.string().min(1),
-  waiter: z.string().min(1),
-  position: z.string().min(1),
-  taskToken: z.string().min(1),
-  executionArn: z.string().min(1),
-  scopes: z.array(z.object({ id: z.string().min(1), cap: z.number().int().positive() })).min(1),
+  queue: z.string().check(z.minLength(1)),
+  waiter: z.string().check(z.minLength(1)),
+  position: z.string().check(z.minLength(1)),
+  taskToken: z.string().check(z.minLength(1)),
+  executionArn: z.string().check(z.minLength(1)),
+  scopes: z
+    .array(z.object({ id: z.string().check(z.minLength(1)), cap: z.number().check(z.int(), z.positive()) }))
+    .check(z.minLength(1)),
   enqueuedAt: z.string(),
-  expiresAt: z.number().int(),
+  expiresAt: z.number().check(z.int()),
 });
 export type Waiter = z.infer<typeof Waiter>;
 

@@ -20,10 +20,10 @@ import {
   QueryCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import type { VerificationState as Verification } from './contracts';
 import { RunbookState, VerificationState } from './contracts';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
+import * as z from './zod';
 
 export { ENDED_TOKEN_ERRORS } from './errors';
 
@@ -31,34 +31,34 @@ export { ENDED_TOKEN_ERRORS } from './errors';
 const TTL_GRACE_SECONDS = 86_400;
 
 const Base = z.object({
-  target: z.string().min(1),
+  target: z.string().check(z.minLength(1)),
   /** The waiting execution's name (unique per state machine). */
-  waiter: z.string().min(1),
-  taskToken: z.string().min(1),
-  executionArn: z.string().min(1),
+  waiter: z.string().check(z.minLength(1)),
+  taskToken: z.string().check(z.minLength(1)),
+  executionArn: z.string().check(z.minLength(1)),
   registeredAt: z.string(),
   /** ISO time after which the reconciler gives up on the wait (runbook: stop it; compliance: Step Functions' timeout ends it). */
   deadline: z.string(),
-  expiresAt: z.number().int(),
+  expiresAt: z.number().check(z.int()),
 });
 
 /** A runbook attempt waiting for its automation to end. */
-export const RunbookWait = Base.extend({
+export const RunbookWait = z.extend(Base, {
   kind: z.literal('runbook'),
-  automationExecutionId: z.string().min(1),
+  automationExecutionId: z.string().check(z.minLength(1)),
   /** The attempt as Start runbook registered it (phase running). */
   runbook: RunbookState,
-  maxAttempts: z.number().int().min(1),
-  retryAfterSeconds: z.number().int().min(1),
+  maxAttempts: z.number().check(z.int(), z.gte(1)),
+  retryAfterSeconds: z.number().check(z.int(), z.gte(1)),
 });
 export type RunbookWait = z.infer<typeof RunbookWait>;
 
 /** A verification waiting for Config's COMPLIANT result of (rule, resource). */
-export const ComplianceWait = Base.extend({
+export const ComplianceWait = z.extend(Base, {
   kind: z.literal('compliance'),
-  configRuleName: z.string().min(1),
-  resourceType: z.string().min(1),
-  resourceId: z.string().min(1),
+  configRuleName: z.string().check(z.minLength(1)),
+  resourceType: z.string().check(z.minLength(1)),
+  resourceId: z.string().check(z.minLength(1)),
   /** A COMPLIANT result recorded before this proves nothing about the fix. */
   startedAt: z.string(),
   verification: VerificationState,

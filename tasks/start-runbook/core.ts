@@ -22,7 +22,6 @@
  */
 import { createHash } from 'node:crypto';
 import { type SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import { DriftState, PlanResult, RemediationEvent, RunbookState } from '../shared/contracts';
 import {
   DriftRemediationError,
@@ -37,17 +36,21 @@ import { assertResourceId } from '../shared/resource-ids';
 import { automationStatus, RUNBOOK_ATTEMPT_TIMEOUT_SECONDS, runbookResult } from '../shared/runbook-status';
 import { runbookWaitTarget } from '../shared/tables';
 import { completeWait, expiresAtFor, type RunbookWait, registerWait, type WaitsDeps } from '../shared/waits';
+import * as z from '../shared/zod';
 
 export const StartRunbookState = z.object({
   event: RemediationEvent,
   plan: PlanResult,
-  drift: DriftState.optional(),
-  runbook: RunbookState.optional(),
+  drift: z.optional(DriftState),
+  runbook: z.optional(RunbookState),
   execution: ExecutionRef,
 });
 export type StartRunbookState = z.infer<typeof StartRunbookState>;
 
-export const StartRunbookInput = z.object({ taskToken: z.string().min(1), state: StartRunbookState });
+export const StartRunbookInput = z.object({
+  taskToken: z.string().check(z.minLength(1)),
+  state: StartRunbookState,
+});
 export type StartRunbookInput = z.infer<typeof StartRunbookInput>;
 
 export interface StartRunbookDeps extends WaitsDeps {

@@ -23,17 +23,17 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
 import type { RemediationEvent } from '../shared/contracts';
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { executionName } from '../shared/execution-name';
 import { logger } from '../shared/powertools';
+import * as z from '../shared/zod';
 
 export const SWEEP_SOURCE = 'drift-remediation.sweep';
 export const SWEEP_DETAIL_TYPE = 'Drift Remediation Sweep Finding';
-const RuleName = z.string().regex(/^[A-Za-z0-9_\-.]{1,128}$/);
+const RuleName = z.string().check(z.regex(/^[A-Za-z0-9_\-.]{1,128}$/));
 
-export const SweepInput = z.looseObject({ configRules: z.array(RuleName).optional() });
+export const SweepInput = z.looseObject({ configRules: z.optional(z.array(RuleName)) });
 export type SweepInput = z.infer<typeof SweepInput>;
 
 export interface SweepDeps {

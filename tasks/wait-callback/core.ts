@@ -13,7 +13,6 @@
  *   (EventBridge retries the delivery; completing twice is harmless).
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import { ACCOUNT_ID, REGION, resourceKeyOf } from '../shared/contracts';
 import {
   automationStatus,
@@ -23,6 +22,7 @@ import {
 } from '../shared/runbook-status';
 import { complianceWaitTarget, runbookWaitTarget } from '../shared/tables';
 import { type Completion, completeWait, verifiedState, type WaitsDeps, waitsFor } from '../shared/waits';
+import * as z from '../shared/zod';
 
 export const AUTOMATION_STATUS_CHANGE = 'EC2 Automation Execution Status-change Notification';
 export const COMPLIANCE_CHANGE = 'Config Rules Compliance Change';
@@ -31,9 +31,9 @@ const AutomationStatusChange = z.object({
   source: z.literal('aws.ssm'),
   'detail-type': z.literal(AUTOMATION_STATUS_CHANGE),
   detail: z.object({
-    ExecutionId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
-    Definition: z.string().optional(),
-    Status: z.string().min(1),
+    ExecutionId: z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/)),
+    Definition: z.optional(z.string()),
+    Status: z.string().check(z.minLength(1)),
   }),
 });
 
@@ -41,14 +41,14 @@ const ComplianceChange = z.object({
   source: z.literal('aws.config'),
   'detail-type': z.literal(COMPLIANCE_CHANGE),
   detail: z.object({
-    configRuleName: z.string().min(1),
-    resourceType: z.string().min(1),
-    resourceId: z.string().min(1),
-    awsAccountId: z.string().regex(ACCOUNT_ID),
-    awsRegion: z.string().regex(REGION),
+    configRuleName: z.string().check(z.minLength(1)),
+    resourceType: z.string().check(z.minLength(1)),
+    resourceId: z.string().check(z.minLength(1)),
+    awsAccountId: z.string().check(z.regex(ACCOUNT_ID)),
+    awsRegion: z.string().check(z.regex(REGION)),
     newEvaluationResult: z.object({
       complianceType: z.string(),
-      resultRecordedTime: z.string().optional(),
+      resultRecordedTime: z.optional(z.string()),
     }),
   }),
 });

@@ -3,9 +3,10 @@
  * decided by the approval endpoint, closed as EXPIRED by Record outcome. The task token lives in this
  * item and nowhere else: it is never logged, put in a link, a message or a page.
  */
-import * as z from 'zod';
+
 import type { DriftState, PlanResult, RemediationEvent } from '../contracts';
 import type { ExecutionRef } from '../execution-ref';
+import * as z from '../zod';
 
 export const ApprovalStatus = z.enum(['PENDING', 'APPROVED', 'REJECTED', 'EXPIRED']);
 export type ApprovalStatus = z.infer<typeof ApprovalStatus>;
@@ -27,30 +28,30 @@ export type ListChange = z.infer<typeof ListChange>;
 
 /** What the approver reviews. Everything the page and the message show comes from here. */
 export const ApprovalSummary = z.object({
-  ruleName: z.string().optional(),
+  ruleName: z.optional(z.string()),
   source: z.string(),
   eventId: z.string(),
   resourceType: z.string(),
   resourceId: z.string(),
   accountId: z.string(),
   region: z.string(),
-  stackName: z.string().optional(),
-  logicalResourceId: z.string().optional(),
+  stackName: z.optional(z.string()),
+  logicalResourceId: z.optional(z.string()),
   complianceType: z.string(),
   detectedAt: z.string(),
-  requestedBy: z.string().optional(),
-  policyEntryId: z.string().optional(),
+  requestedBy: z.optional(z.string()),
+  policyEntryId: z.optional(z.string()),
   planReason: z.string(),
-  runbook: z
-    .object({
+  runbook: z.optional(
+    z.object({
       documentName: z.string(),
       firstParty: z.boolean(),
       /** Exactly what Start runbook will pass (resolveParameters, AutomationAssumeRole included). */
       parameters: z.record(z.string(), z.array(z.string())),
-    })
-    .optional(),
+    }),
+  ),
   drift: z.object({
-    status: z.string().optional(),
+    status: z.optional(z.string()),
     differences: z.array(DiffEntry),
     added: z.array(ListChange),
     removed: z.array(ListChange),
@@ -65,9 +66,9 @@ export const DecisionRecord = z.object({
   decision: z.enum(['approved', 'rejected']),
   approver: z.string(),
   decidedAt: z.string(),
-  comment: z.string().optional(),
-  sourceIp: z.string().optional(),
-  userAgent: z.string().optional(),
+  comment: z.optional(z.string()),
+  sourceIp: z.optional(z.string()),
+  userAgent: z.optional(z.string()),
 });
 export type DecisionRecord = z.infer<typeof DecisionRecord>;
 
@@ -76,21 +77,21 @@ export const ApprovalItem = z.object({
   executionArn: z.string(),
   executionName: z.string(),
   /** Present while the workflow waits; removed once the request is decided and delivered, or closed (record-outcome). */
-  taskToken: z.string().min(1).optional(),
+  taskToken: z.optional(z.string().check(z.minLength(1))),
   /** Set by record-outcome when it closes the request as EXPIRED. */
-  expiredAt: z.string().optional(),
+  expiredAt: z.optional(z.string()),
   status: ApprovalStatus,
   approvers: z.array(z.string()),
-  requestedBy: z.string().optional(),
+  requestedBy: z.optional(z.string()),
   /** Epoch seconds; the endpoint refuses decisions from then on. */
-  expiresAt: z.number().int(),
+  expiresAt: z.number().check(z.int()),
   createdAt: z.string(),
   resourceKey: z.string(),
   summary: ApprovalSummary,
-  notifiedAt: z.string().optional(),
-  decision: DecisionRecord.optional(),
+  notifiedAt: z.optional(z.string()),
+  decision: z.optional(DecisionRecord),
   /** Why a request closed without its decision reaching the workflow (e.g. the execution had ended). */
-  closedReason: z.string().optional(),
+  closedReason: z.optional(z.string()),
 });
 export type ApprovalItem = z.infer<typeof ApprovalItem>;
 

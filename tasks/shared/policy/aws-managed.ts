@@ -7,58 +7,52 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import * as z from 'zod';
 import { PolicyError } from '../errors';
+import * as z from '../zod';
 
 /** The table's file name in the runbooks directory (not a runbook: loaders of runbooks/*.yaml skip it). */
 export const AWS_MANAGED_TABLE_FILE = 'aws-managed.yaml';
 
 const IamAction = z
   .string()
-  .regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/, 'must be an IAM action like ec2:DescribeSecurityGroups');
+  .check(z.regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/, 'must be an IAM action like ec2:DescribeSecurityGroups'));
 /** `*`, or an ARN with the placeholders {partition}, {region}, {account}. */
 const ResourcePattern = z
   .string()
-  .regex(
-    /^(\*|arn:\{partition\}:[a-z0-9-]+:(\{region\})?:(\{account\})?:.+)$/,
-    'must be * or arn:{partition}:service:{region}:{account}:…',
+  .check(
+    z.regex(
+      /^(\*|arn:\{partition\}:[a-z0-9-]+:(\{region\})?:(\{account\})?:.+)$/,
+      'must be * or arn:{partition}:service:{region}:{account}:…',
+    ),
   );
 
-const AwsManagedParameter = z
-  .object({
-    type: z.enum(['String', 'StringList', 'Integer', 'Boolean', 'MapList', 'StringMap']),
-    required: z.boolean(),
-    /** The parameter that names the remediated resource. */
-    target: z.boolean().default(false),
-  })
-  .strict();
+const AwsManagedParameter = z.strictObject({
+  type: z.enum(['String', 'StringList', 'Integer', 'Boolean', 'MapList', 'StringMap']),
+  required: z.boolean(),
+  /** The parameter that names the remediated resource. */
+  target: z._default(z.boolean(), false),
+});
 
-const Grant = z
-  .object({
-    actions: z.array(IamAction).min(1),
-    resource: ResourcePattern,
-  })
-  .strict();
+const Grant = z.strictObject({
+  actions: z.array(IamAction).check(z.minLength(1)),
+  resource: ResourcePattern,
+});
 
-const AwsManagedDocument = z
-  .object({
-    reference: z.url().optional(),
-    resourceType: z.string().regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/),
-    parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), AwsManagedParameter),
-    permissions: z.array(Grant).min(1),
-  })
-  .strict();
+const AwsManagedDocument = z.strictObject({
+  reference: z.optional(z.url()),
+  resourceType: z.string().check(z.regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/)),
+  parameters: z.record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]*$/)), AwsManagedParameter),
+  permissions: z.array(Grant).check(z.minLength(1)),
+});
 export type AwsManagedDocument = z.infer<typeof AwsManagedDocument>;
 
-const AwsManagedTableFile = z
-  .object({
-    version: z.literal(1),
-    documents: z.record(
-      z.string().regex(/^(AWS|AWSConfigRemediation|AWSSupport)-[A-Za-z0-9_.-]+$/),
-      AwsManagedDocument,
-    ),
-  })
-  .strict();
+const AwsManagedTableFile = z.strictObject({
+  version: z.literal(1),
+  documents: z.record(
+    z.string().check(z.regex(/^(AWS|AWSConfigRemediation|AWSSupport)-[A-Za-z0-9_.-]+$/)),
+    AwsManagedDocument,
+  ),
+});
 
 export interface AwsManagedTable {
   readonly documents: Readonly<Record<string, AwsManagedDocument>>;

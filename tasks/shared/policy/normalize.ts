@@ -3,8 +3,9 @@
  * PolicyError whose message names each bad field (e.g. `remediations[1].approval.mode: Invalid option`).
  * No parser here: load.ts reads YAML (infra, CLI), policy-env.ts the bundled JSON (Lambda).
  */
-import type * as z from 'zod';
+
 import { PolicyError } from '../errors';
+import type * as z from '../zod';
 import { checkOverlaps } from './match';
 import {
   isAwsManagedRunbook,
@@ -20,7 +21,7 @@ function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function issuesOf(error: z.ZodError): string[] {
+function issuesOf(error: z.core.$ZodError): string[] {
   return error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
 }
 
