@@ -52,10 +52,11 @@ import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
 import { formatIssues } from '../shared/handler';
 import { MANUAL_SOURCE } from '../shared/manual-start';
+import { metrics } from '../shared/metrics';
 import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
 import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { NormalizedPolicy } from '../shared/policy/schema';
-import { logger, metrics } from '../shared/powertools';
+import { logger } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
 import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
 import { orderingKey } from '../shared/tables';

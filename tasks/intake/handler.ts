@@ -2,6 +2,7 @@ import { cloudFormationClient, configClient, sfnClient } from '../shared/clients
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
+import { metrics } from '../shared/metrics';
 import { policyFromEnv } from '../shared/policy-env';
 import { type IntakeDeps, IntakeInput, intake } from './core';
 
@@ -23,7 +24,5 @@ export const handler = taskHandler(
   'intake',
   IntakeInput,
   (input, context) => intake(input, deps(), context),
-  {
-    metrics: true,
-  },
+  { metrics },
 );

@@ -2,7 +2,7 @@ import { snsClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
-import { metrics } from '../shared/powertools';
+import { metrics } from '../shared/metrics';
 import { RecordOutcomeInput, recordOutcome } from './core';
 
 export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input) =>

@@ -7,8 +7,8 @@
  * Middleware, in the order they run before the core (after/onError run in reverse):
  *   1. injectLambdaContext (Powertools Logger): request id, function name, cold start on every log
  *      line; the per-invocation keys are reset afterwards.
- *   2. logMetrics (Powertools Metrics), only for tasks that emit metrics ({ metrics: true }): flushes
- *      them as EMF at the end of the invocation, also when it fails.
+ *   2. logMetrics (Powertools Metrics), only for tasks that emit metrics ({ metrics } from metrics.ts):
+ *      flushes them as EMF at the end of the invocation, also when it fails.
  *   3. taskOutcome (below): the `task` log key, a `done` line with the redacted result, and on failure
  *      one warn (retryable) or error line, its stacks mapped to the sources (stack-trace.ts); a parser
  *      failure becomes InvalidInputError (original as cause).
@@ -18,13 +18,14 @@
  * intake must record a bad record as SKIPPED rather than fail the batch (docs/architecture.md).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ParseError } from '@aws-lambda-powertools/parser';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { DriftRemediationError, InvalidInputError } from './errors';
-import { logger, metrics, redact } from './powertools';
+import { logger, redact } from './powertools';
 import { mapErrorStacks } from './stack-trace';
 import type * as z from './zod';
 
@@ -67,8 +68,8 @@ function taskOutcome(task: string): MiddlewareObj<unknown, unknown, Error, Conte
 }
 
 export interface TaskHandlerOptions {
-  /** The core adds metrics (Powertools Metrics) to flush after each invocation. @default false */
-  readonly metrics?: boolean;
+  /** The Metrics the core adds to (tasks/shared/metrics.ts), flushed after each invocation. @default none */
+  readonly metrics?: Metrics;
 }
 
 /** A task handler as Lambda (and the sandbox, and tests) call it. */
@@ -81,7 +82,7 @@ export function taskHandler<S extends z.ZodMiniType, O>(
   options: TaskHandlerOptions = {},
 ): TaskHandler<O> {
   const h = middy<unknown, O, Error, Context>().use(injectLambdaContext(logger, { resetKeys: true }));
-  if (options.metrics) h.use(logMetrics(metrics));
+  if (options.metrics) h.use(logMetrics(options.metrics));
   h.use(taskOutcome(task)).use(parser({ schema }));
   const handler = h.handler(async (input, context) => {
     logger.debug('input', { input: redact(input) });

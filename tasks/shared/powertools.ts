@@ -1,6 +1,7 @@
 /**
- * One Logger and one Metrics per process (the Powertools way). Service name and namespace come
- * from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, set identically on every function.
+ * One Logger per process (the Powertools way); the one Metrics is in metrics.ts, so only the tasks that
+ * emit metrics bundle it (~12 KB). Service name comes from POWERTOOLS_SERVICE_NAME, set identically on
+ * every function.
  *
  * No Powertools Tracer: it bundles the X-Ray SDK (aws-xray-sdk-core, cls-hooked, semver: ~125 KB
  * minified, and async hooks on every promise) for per-SDK-call subsegments. Lambda's active tracing
@@ -8,12 +9,10 @@
  * see docs/operations.md "Bundles".
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 
 const serviceName = 'drift-remediation';
 
 export const logger = new Logger({ serviceName });
-export const metrics = new Metrics({ serviceName, namespace: 'DriftRemediation' });
 
 const SECRET_KEY = /token|secret|signature|sig$|csrf|password|authorization|cookie/i;
 

@@ -26,7 +26,8 @@ import {
   TransientServiceError,
 } from '../../../tasks/shared/errors';
 import { taskHandler } from '../../../tasks/shared/handler';
-import { logger, metrics } from '../../../tasks/shared/powertools';
+import { metrics } from '../../../tasks/shared/metrics';
+import { logger } from '../../../tasks/shared/powertools';
 import { awsError } from './fixtures/core-tasks';
 
 const Input = z.object({
@@ -147,16 +148,16 @@ describe('taskHandler (Middy + Powertools Logger, Metrics and Parser)', () => {
     expect(outside).not.toHaveProperty('task');
   });
 
-  it('{ metrics: true } flushes the metrics the core added, also when it fails', async () => {
+  it('{ metrics } flushes the metrics the core added, also when it fails', async () => {
     const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-    const ok = taskHandler('intake', Input, async () => 1, { metrics: true });
+    const ok = taskHandler('intake', Input, async () => 1, { metrics });
     const failing = taskHandler(
       'intake',
       Input,
       async () => {
         throw new SlotUnavailableError('no slot');
       },
-      { metrics: true },
+      { metrics },
     );
     await ok({ stackName: 'a', polls: 0 }, context);
     await expect(failing({ stackName: 'a', polls: 0 }, context)).rejects.toThrow(SlotUnavailableError);
