@@ -71,23 +71,32 @@ interface AuthzState {
   byKey: Map<string, Principal>;
   bySession: Map<string, TemporaryCredentials>;
   authorizer?: Authorizer;
+  /** The home account's administrator. */
   admin: Principal;
 }
 
 const states = new WeakMap<SandboxContext, AuthzState>();
 const callers = new AsyncLocalStorage<Principal | undefined>();
 
+/** One state per sandbox (all account-region scopes share the home context's). */
 function state(ctx: SandboxContext): AuthzState {
-  let s = states.get(ctx);
+  const home = ctx.home;
+  let s = states.get(home);
   if (!s) {
-    s = {
-      byKey: new Map(),
-      bySession: new Map(),
-      admin: { arn: `arn:aws:iam::${ctx.accountId}:user/sandbox-admin`, admin: true },
-    };
-    states.set(ctx, s);
+    s = { byKey: new Map(), bySession: new Map(), admin: adminOf(home.accountId) };
+    states.set(home, s);
   }
   return s;
+}
+
+/** An account's sandbox administrator (allowed everything, like the account's root user). */
+function adminOf(accountId: string): Principal {
+  return { arn: `arn:aws:iam::${accountId}:user/sandbox-admin`, admin: true };
+}
+
+/** The account a principal belongs to (the account field of its ARN). */
+export function accountOf(principal: Principal): string {
+  return principal.arn.split(':')[4] ?? '';
 }
 
 function keyId(): string {
@@ -132,10 +141,15 @@ export function rolePrincipal(roleArn: string, sessionName: string): Principal {
   return { arn: assumedRoleArn(roleArn, sessionName), roleArn };
 }
 
-/** The principal a signed request's access key belongs to (the administrator for keys not minted here). */
+/**
+ * The principal a signed request's access key belongs to: a session minted here, else the administrator
+ * of the account a 12-digit key names (LocalStack's convention), else the home account's administrator.
+ */
 export function principalForKey(ctx: SandboxContext, accessKeyId: string | undefined): Principal {
   const s = state(ctx);
-  return (accessKeyId ? s.byKey.get(accessKeyId) : undefined) ?? s.admin;
+  const minted = accessKeyId ? s.byKey.get(accessKeyId) : undefined;
+  if (minted) return minted;
+  return accessKeyId && /^\d{12}$/.test(accessKeyId) ? adminOf(accessKeyId) : s.admin;
 }
 
 /** Runs `fn` with `principal` as the caller of the in-process calls it makes. */

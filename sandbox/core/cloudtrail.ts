@@ -56,7 +56,7 @@ const settings = new WeakMap<SandboxContext, Required<CloudTrailOptions>>();
 
 /** Sets (or changes) the sandbox's CloudTrail delivery; unset options keep their current value. */
 export function configureCloudTrail(ctx: SandboxContext, options: CloudTrailOptions): void {
-  settings.set(ctx, { ...(settings.get(ctx) ?? DEFAULT_CLOUDTRAIL), ...options });
+  settings.set(ctx.home, { ...(settings.get(ctx.home) ?? DEFAULT_CLOUDTRAIL), ...options });
 }
 
 const READ_ONLY =
@@ -177,7 +177,7 @@ export function cloudTrailDetail(
  * after the configured delay. Never throws and never delays the call.
  */
 export function recordApiCall(ctx: SandboxContext, call: RecordedCall): void {
-  const s = settings.get(ctx) ?? DEFAULT_CLOUDTRAIL;
+  const s = settings.get(ctx.home) ?? DEFAULT_CLOUDTRAIL;
   if (!s.enabled || !s.services.includes(call.service)) return;
   const detail = cloudTrailDetail(ctx, call);
   if (!detail) return;

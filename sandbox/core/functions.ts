@@ -53,10 +53,10 @@ const registries = new WeakMap<SandboxContext, FunctionRegistry>();
 
 /** The function registry of one sandbox. */
 export function functionRegistry(ctx: SandboxContext): FunctionRegistry {
-  let reg = registries.get(ctx);
+  let reg = registries.get(ctx.home);
   if (!reg) {
     reg = new FunctionRegistry();
-    registries.set(ctx, reg);
+    registries.set(ctx.home, reg);
   }
   return reg;
 }

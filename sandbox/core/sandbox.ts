@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpHandler } from '@smithy/core/protocols';
-import { asService, authorize, currentCaller, principalForKey } from './authz';
+import { accountOf, asService, authorize, currentCaller, principalForKey } from './authz';
 import { createClock } from './clock';
 import { type CloudTrailOptions, callIdentity, configureCloudTrail, observed } from './cloudtrail';
 import type { FaultConfig } from './faults';
@@ -19,6 +19,7 @@ import { inProcessHandler } from './transport';
 import type {
   BusEvent,
   Clock,
+  Organization,
   RequestContext,
   ResourceChange,
   ResourceProvider,
@@ -40,8 +41,16 @@ export interface SandboxOptions {
   /** Service modules; default: none (pass `allServices()` from sandbox/services). */
   services?: readonly ServiceModule[];
   providers?: readonly ResourceProvider[];
+  /** The home region: requests signed for it (and in-process calls of the home scope) use the home state. */
   region?: string;
+  /** The home account: the dummy credentials' administrator belongs to it. Default 000000000000. */
   accountId?: string;
+  /**
+   * An AWS Organizations model for `aws:PrincipalOrgID` conditions (trust policies, bus policies). Accounts
+   * not listed are outside the organization. Callers reach any account: an access key id of 12 digits is
+   * that account's administrator (LocalStack's convention); role sessions belong to their role's account.
+   */
+  organization?: Organization;
   /** Receives every log line as it happens (the CLI prints them with --verbose). */
   onLog?: (line: string) => void;
   /** Also log one line per HTTP request. */
@@ -97,7 +106,7 @@ const outboxes = new WeakMap<
 
 /** The SNS module records published messages here. */
 export function recordOutboxMessage(ctx: SandboxContext, message: OutboxMessage): void {
-  const box = outboxes.get(ctx);
+  const box = outboxes.get(ctx.home);
   if (!box) return;
   box.messages.push(message);
   for (const l of box.listeners) {
@@ -112,7 +121,7 @@ export function recordOutboxMessage(ctx: SandboxContext, message: OutboxMessage)
 /** Modules can read another module registered for a service (e.g. EventBridge → SQS). */
 const moduleTables = new WeakMap<SandboxContext, Map<string, ServiceModule>>();
 export function serviceModule(ctx: SandboxContext, serviceName: string): ServiceModule | undefined {
-  return moduleTables.get(ctx)?.get(serviceName);
+  return moduleTables.get(ctx.home)?.get(serviceName);
 }
 
 /** Service-name aliases accepted by `call` (SSM documents and SDK names). */
@@ -131,30 +140,52 @@ function transportOf(options: SandboxOptions): 'in-process' | 'http' {
   return process.env.SANDBOX_TRANSPORT === 'http' ? 'http' : 'in-process';
 }
 
-/** What the sandbox's context, its request dispatch and its services share. */
+/** What the sandbox's contexts (one per account-region), its request dispatch and its services share. */
 interface Core {
+  /** The home scope. */
   region: string;
   accountId: string;
+  organization?: Organization;
   clock: Clock;
   faults: FaultInjector;
   modules: Map<string, ServiceModule>;
   providers: Map<string, ResourceProvider>;
-  changeListeners: Set<(c: ResourceChange) => void>;
+  /** The context of each account-region in use, by `ACCOUNT/REGION`; the home one first. */
+  scopes: Map<string, SandboxContext>;
   log: (line: string) => void;
   /** Set once the server listens. */
   endpoint?: string;
 }
 
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The context of an account-region, made on first use (every scope shares the home context's registries). */
+function scopeOf(core: Core, invoke: Invoke, accountId: string, region: string): SandboxContext {
+  const key = `${accountId}/${region}`;
+  const known = core.scopes.get(key);
+  if (known) return known;
+  if (!/^\d{12}$/.test(accountId)) throw new AwsError('ValidationError', `${accountId} is not an account id`);
+  if (!REGION.test(region)) throw new AwsError('ValidationError', `${region} is not a region`);
+  const context = createContext(core, invoke, accountId, region);
+  core.scopes.set(key, context);
+  return context;
+}
+
 type Invoke = (
+  sandbox: SandboxContext,
   module: ServiceModule,
   operation: string,
   input: Record<string, unknown>,
   meta: RequestMeta,
 ) => Promise<unknown>;
 
-/** Runs one operation of a module (HTTP requests and in-process calls alike), after the injected faults. */
-function invokerFor(core: Core, context: () => SandboxContext): Invoke {
-  return async (module, operation, input, meta) => {
+/**
+ * Runs one operation of a module (HTTP requests and in-process calls alike), after the injected faults.
+ * A signed request runs in its caller's account and its signature's region; an in-process call in the
+ * scope of the context it was made through.
+ */
+function invokerFor(core: Core): Invoke {
+  const invoke: Invoke = async (through, module, operation, input, meta) => {
     const handler = Object.hasOwn(module.operations, operation) ? module.operations[operation] : undefined;
     if (!handler) {
       throw new AwsError(
@@ -164,16 +195,17 @@ function invokerFor(core: Core, context: () => SandboxContext): Invoke {
         `Operation ${operation} is not supported by the sandbox's ${module.serviceName}`,
       );
     }
-    const sandbox = context();
     // Over the wire the access key names the caller; in-process calls carry theirs (none: the service itself).
-    const caller = meta.signed ? principalForKey(sandbox, meta.accessKeyId) : currentCaller();
+    const caller = meta.signed ? principalForKey(through, meta.accessKeyId) : currentCaller();
+    // A signed request runs in its caller's account and its signature's region.
+    const sandbox = meta.signed && caller ? scopeOf(core, invoke, accountOf(caller), meta.region) : through;
     await authorize(sandbox, caller, module, operation, input, meta.region);
     await core.faults.apply(module.serviceName, operation, core.clock);
     const rc: RequestContext = {
       service: module.serviceName,
       operation,
       region: meta.region,
-      accountId: core.accountId,
+      accountId: sandbox.accountId,
       requestId: meta.requestId,
       sandbox,
       ...(caller ? { caller } : {}),
@@ -191,6 +223,7 @@ function invokerFor(core: Core, context: () => SandboxContext): Invoke {
     // A request over the wire runs as the service, not in its sender's in-process caller context.
     return meta.signed ? asService(run) : run();
   };
+  return invoke;
 }
 
 /** An emulated service's event on the default bus (unless the bus is missing or a fault drops it). */
@@ -205,14 +238,14 @@ async function publishEvent(
     id: event.id ?? randomUUID(),
     'detail-type': event['detail-type'],
     source: event.source,
-    account: event.account ?? core.accountId,
+    account: event.account ?? context.accountId,
     time:
       event.time ??
       core.clock
         .now()
         .toISOString()
         .replace(/\.\d{3}Z$/, 'Z'),
-    region: event.region ?? core.region,
+    region: event.region ?? context.region,
     resources: event.resources ?? [],
     detail: event.detail ?? {},
   };
@@ -228,13 +261,19 @@ async function publishEvent(
 }
 
 /** The context every service module gets: the clock, events, in-process calls, resource changes, functions. */
-function createContext(core: Core, invoke: Invoke): SandboxContext {
+function createContext(core: Core, invoke: Invoke, accountId: string, region: string): SandboxContext {
+  const changeListeners = new Set<(c: ResourceChange) => void>();
   const context: SandboxContext = {
     get endpoint() {
       return core.endpoint;
     },
-    region: core.region,
-    accountId: core.accountId,
+    region,
+    accountId,
+    get home() {
+      return core.scopes.get(`${core.accountId}/${core.region}`) ?? context;
+    },
+    scoped: (account, inRegion) => scopeOf(core, invoke, account, inRegion),
+    ...(core.organization ? { organization: core.organization } : {}),
     clock: core.clock,
     providers: core.providers,
     putEvent: (event) => publishEvent(core, context, event),
@@ -243,11 +282,11 @@ function createContext(core: Core, invoke: Invoke): SandboxContext {
       const module = core.modules.get(ALIASES[name] ?? name);
       if (!module)
         throw new AwsError('UnknownServiceException', `Service ${service} is not emulated by the sandbox`);
-      const out = await invoke(module, operation, input, { region: core.region, requestId: randomUUID() });
+      const out = await invoke(context, module, operation, input, { region, requestId: randomUUID() });
       return (out && typeof out === 'object' ? out : {}) as Record<string, unknown>;
     },
     recordChange(change) {
-      for (const l of core.changeListeners) {
+      for (const l of changeListeners) {
         try {
           asService(() => l(change));
         } catch (err) {
@@ -256,16 +295,16 @@ function createContext(core: Core, invoke: Invoke): SandboxContext {
       }
     },
     onChange(listener) {
-      core.changeListeners.add(listener);
+      changeListeners.add(listener);
       return () => {
-        core.changeListeners.delete(listener);
+        changeListeners.delete(listener);
       };
     },
     async invokeFunction(nameOrArn, payload) {
       // The caller (a state machine's role) needs lambda:InvokeFunction; the function runs as its own role.
       const lambda = core.modules.get('lambda');
       if (lambda)
-        await authorize(context, currentCaller(), lambda, 'Invoke', { FunctionName: nameOrArn }, core.region);
+        await authorize(context, currentCaller(), lambda, 'Invoke', { FunctionName: nameOrArn }, region);
       return functionRegistry(context).invoke(nameOrArn, payload);
     },
     log: core.log,
@@ -289,15 +328,19 @@ function registerLambdaTargets(context: SandboxContext, functions: FunctionRegis
 function coreOf(options: SandboxOptions, logs: string[]): Core {
   const accountId = options.accountId ?? '000000000000';
   if (!/^\d{12}$/.test(accountId)) throw new Error(`accountId must be 12 digits, got ${accountId}`);
+  const org = options.organization;
+  if (org && !/^o-[a-z0-9]{10,32}$/.test(org.id))
+    throw new Error(`organization.id must look like o-xxxxxxxxxx, got ${org.id}`);
   const faultConfig = typeof options.faults === 'string' ? loadFaultConfig(options.faults) : options.faults;
   return {
     region: options.region ?? 'us-east-1',
     accountId,
+    ...(org ? { organization: org } : {}),
     clock: createClock(options.timeScale ?? 1),
     faults: new FaultInjector(faultConfig),
     modules: new Map(),
     providers: new Map((options.providers ?? []).map((p) => [p.type, p])),
-    changeListeners: new Set(),
+    scopes: new Map(),
     log: (line) => {
       logs.push(line);
       options.onLog?.(line);
@@ -334,9 +377,8 @@ function lifecycle(core: Core, context: SandboxContext, server: SandboxServer) {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const logs: string[] = [];
   const core = coreOf(options, logs);
-  let context: SandboxContext | undefined;
-  const invoke = invokerFor(core, () => context as SandboxContext);
-  context = createContext(core, invoke);
+  const invoke = invokerFor(core);
+  const context = scopeOf(core, invoke, core.accountId, core.region);
   configureCloudTrail(context, { enabled: false, ...options.cloudTrail });
   const outbox = { messages: [] as OutboxMessage[], listeners: new Set<(m: OutboxMessage) => void>() };
   outboxes.set(context, outbox);
@@ -348,7 +390,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: options.port ?? 4566,
     services: [],
     defaultRegion: core.region,
-    dispatch: (module, operation, input, meta) => invoke(module, operation, input, { ...meta, signed: true }),
+    dispatch: (module, operation, input, meta) =>
+      invoke(context, module, operation, input, { ...meta, signed: true }),
     log: core.log,
     logRequests: options.logRequests ?? false,
   });

@@ -11,10 +11,10 @@ export type TargetHandler = (arn: string, message: string, ctx: SandboxContext) 
 const handlers = new WeakMap<SandboxContext, Map<string, TargetHandler>>();
 
 function table(ctx: SandboxContext): Map<string, TargetHandler> {
-  let t = handlers.get(ctx);
+  let t = handlers.get(ctx.home);
   if (!t) {
     t = new Map();
-    handlers.set(ctx, t);
+    handlers.set(ctx.home, t);
   }
   return t;
 }
@@ -41,9 +41,9 @@ export type EventBusHandler = (event: BusEvent) => Promise<void>;
 const buses = new WeakMap<SandboxContext, EventBusHandler>();
 
 export function setEventBus(ctx: SandboxContext, handler: EventBusHandler): void {
-  buses.set(ctx, handler);
+  buses.set(ctx.home, handler);
 }
 
 export function eventBus(ctx: SandboxContext): EventBusHandler | undefined {
-  return buses.get(ctx);
+  return buses.get(ctx.home);
 }

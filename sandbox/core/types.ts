@@ -169,10 +169,33 @@ export interface ProviderContext {
   readonly sandbox: SandboxContext;
 }
 
-/** The whole sandbox as a service module sees it. */
+/** An AWS Organizations model (SandboxOptions.organization): what `aws:PrincipalOrgID` / `aws:PrincipalOrgPaths` evaluate against. */
+export interface Organization {
+  /** o-xxxxxxxxxx */
+  readonly id: string;
+  /** r-xxxx; default r-sbox. */
+  readonly rootId?: string;
+  readonly managementAccountId?: string;
+  /** Member accounts (the management account is a member too), each optionally under an OU (ou-xxxx-xxxxxxxx). */
+  readonly accounts: readonly { readonly id: string; readonly ou?: string; readonly name?: string }[];
+}
+
+/**
+ * The whole sandbox as a service module sees it, for one account and region (a scope). Requests run in
+ * the scope of their caller's account (from the access key) and their signature's region; state made
+ * with `stateOf` (sandbox/services/state.ts) is kept per scope, so two accounts or two regions never see
+ * each other's resources. The home scope (SandboxOptions.accountId / region) is `home`; clock, functions,
+ * delivery targets and the SNS outbox are shared by all scopes.
+ */
 export interface SandboxContext {
   readonly region: string;
   readonly accountId: string;
+  /** The home account-region's context (the one `startSandbox` returns); shared registries hang off it. */
+  readonly home: SandboxContext;
+  /** This sandbox in another account-region (the same object for the same pair; `home` for the home pair). */
+  scoped(accountId: string, region: string): SandboxContext;
+  /** The organization the sandbox's accounts belong to, when one is configured. */
+  readonly organization?: Organization;
   /** The endpoint URL (http://127.0.0.1:PORT) once the server listens; used for SQS queue URLs and links. */
   readonly endpoint?: string;
   readonly clock: Clock;
@@ -186,6 +209,7 @@ export interface SandboxContext {
   readonly providers: ReadonlyMap<string, ResourceProvider>;
   /** Tells Config (and anyone listening) that a resource changed. */
   recordChange(change: ResourceChange): void;
+  /** Listens to this scope's resource changes only. */
   onChange(listener: (change: ResourceChange) => void): () => void;
   /**
    * Invokes an in-process Lambda handler registered by the installer (sandbox/core/functions.ts), by

@@ -1,14 +1,29 @@
 /**
  * Per-sandbox state for the resource services (EC2, S3, IAM, Lambda, Cloud Control, Config) and their
- * CloudFormation providers. Each store is created lazily, once per SandboxContext, so two sandboxes in
- * one process never share state, and a service module and its provider see the same store.
+ * CloudFormation providers. Each store is created lazily, once per SandboxContext — one per sandbox and
+ * account-region — so two sandboxes in one process, or two accounts or regions of one sandbox, never
+ * share state, and a service module and its provider see the same store.
  */
 import { randomBytes } from 'node:crypto';
 import type { SandboxContext } from '../core/types';
 
 const worlds = new WeakMap<SandboxContext, Map<string, unknown>>();
 
-/** The store named `key` of this sandbox, created by `init` on first use. */
+/**
+ * A global service's scope for this context's account (IAM, STS: one per account, shared by its
+ * regions): the account's context in the home region.
+ */
+export function accountScope(sandbox: SandboxContext): SandboxContext {
+  return sandbox.region === sandbox.home.region
+    ? sandbox
+    : sandbox.scoped(sandbox.accountId, sandbox.home.region);
+}
+
+/**
+ * The store named `key` of this sandbox's account-region (each SandboxContext is one account-region, so
+ * two accounts or regions never share a store), created by `init` on first use. Global services key
+ * theirs by `accountScope(sandbox)`.
+ */
 export function stateOf<T>(sandbox: SandboxContext, key: string, init: () => T): T {
   let world = worlds.get(sandbox);
   if (!world) {

@@ -23,7 +23,7 @@ import {
   type Simulation,
 } from '@cloud-copilot/iam-simulate';
 import { resourceSchema } from '../../../infra/runbook-permissions';
-import { type Authorizer, type Principal, setAuthorizer } from '../../core/authz';
+import { type Authorizer, accountOf, type Principal, setAuthorizer } from '../../core/authz';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest, resourceArn } from './actions';
 import { resourcePolicyText } from './resource-policies';
@@ -269,7 +269,25 @@ const CLOUD_CONTROL_HANDLERS: Record<string, 'create' | 'read' | 'update' | 'del
   ListResources: 'list',
 };
 
-/** Turns enforcement on for this sandbox (the IAM module's start hook). */
+/**
+ * Turns enforcement on for this sandbox (the IAM module's start hook). A call is evaluated in its
+ * caller's account (whose IAM holds the caller's role) and the call's region (where its resource is).
+ */
 export function enforceIam(sandbox: SandboxContext): void {
-  setAuthorizer(sandbox, new Enforcer(sandbox).authorizer);
+  const enforcers = new WeakMap<SandboxContext, Enforcer>();
+  const of = (caller: Principal, region: string): Authorizer => {
+    const scope = sandbox.scoped(accountOf(caller), region);
+    let e = enforcers.get(scope);
+    if (!e) {
+      e = new Enforcer(scope);
+      enforcers.set(scope, e);
+    }
+    return e.authorizer;
+  };
+  setAuthorizer(sandbox, {
+    call: (caller, module, operation, input, region) =>
+      of(caller, region).call(caller, module, operation, input, region),
+    action: (caller, module, action, resource, region, context) =>
+      of(caller, region).action(caller, module, action, resource, region, context),
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AwsError, type SandboxContext } from '../../core/types';
-import { isObj, type Obj, stateOf, type Tag, upperId } from '../state';
+import { accountScope, isObj, type Obj, stateOf, type Tag, upperId } from '../state';
 import { type AwsManagedPolicyData, allAwsManagedPolicies, awsManagedPolicy } from './aws-managed';
 
 export const ROLE_TYPE = 'AWS::IAM::Role';
@@ -490,5 +490,7 @@ export class IamStore {
 }
 
 export function iamStore(sandbox: SandboxContext): IamStore {
-  return stateOf(sandbox, 'iam', () => new IamStore(sandbox));
+  // IAM is global: one store per account, whatever region the call was signed for.
+  const scope = accountScope(sandbox);
+  return stateOf(scope, 'iam', () => new IamStore(scope));
 }

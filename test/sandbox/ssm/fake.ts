@@ -88,6 +88,10 @@ export function harness(options: SsmOptions = {}): Harness {
   const sandbox: SandboxContext = {
     region: 'us-east-1',
     accountId: '000000000000',
+    get home() {
+      return sandbox;
+    },
+    scoped: () => sandbox,
     clock,
     putEvent: async () => {},
     call: async (service, api, input) => {

@@ -13,9 +13,13 @@ function fakeSandbox(functions: Record<string, (payload: unknown) => Promise<unk
     now: () => new Date(),
     sleep: (s) => new Promise((r) => setTimeout(r, s * 1000 * timeScale)),
   };
-  const sandbox = {
+  const sandbox: SandboxContext = {
     region: REGION,
     accountId: ACCOUNT,
+    get home() {
+      return sandbox;
+    },
+    scoped: () => sandbox,
     clock,
     putEvent: async (e: unknown) => {
       events.push(e);
@@ -31,7 +35,7 @@ function fakeSandbox(functions: Record<string, (payload: unknown) => Promise<unk
       if (!fn) throw Object.assign(new Error(`no function ${name}`), { name: 'ResourceNotFoundException' });
       return fn(payload);
     },
-  } satisfies SandboxContext;
+  };
   return { sandbox, events };
 }
 
