@@ -275,8 +275,8 @@ const CLOUD_CONTROL_HANDLERS: Record<string, 'create' | 'read' | 'update' | 'del
  */
 export function enforceIam(sandbox: SandboxContext): void {
   const enforcers = new WeakMap<SandboxContext, Enforcer>();
-  const of = (caller: Principal, region: string): Authorizer => {
-    const scope = sandbox.scoped(accountOf(caller), region);
+  const of = (account: string, region: string): Authorizer => {
+    const scope = sandbox.scoped(account, region);
     let e = enforcers.get(scope);
     if (!e) {
       e = new Enforcer(scope);
@@ -286,8 +286,17 @@ export function enforceIam(sandbox: SandboxContext): void {
   };
   setAuthorizer(sandbox, {
     call: (caller, module, operation, input, region) =>
-      of(caller, region).call(caller, module, operation, input, region),
+      of(accountOf(caller), region).call(caller, module, operation, input, region),
     action: (caller, module, action, resource, region, context) =>
-      of(caller, region).action(caller, module, action, resource, region, context),
+      of(accountOf(caller), region).action(caller, module, action, resource, region, context),
+    // A service principal reaches a resource in the resource's own account.
+    service: (principal, action, resource, region, context) =>
+      of(/^\d{12}$/.exec(resource.split(':')[4] ?? '')?.[0] ?? sandbox.accountId, region).service(
+        principal,
+        action,
+        resource,
+        region,
+        context,
+      ),
   });
 }
