@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   engines: { node: string };
+  dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
 const major = (v: string) => Number(/\d+/.exec(v)?.[0]);
@@ -21,5 +22,12 @@ describe('toolchain', () => {
   it('engines and @types/node agree with the pinned Node.js', () => {
     expect(pkg.engines.node).toBe('>=22');
     expect(major(pkg.devDependencies['@types/node'] ?? '')).toBe(major(process.version));
+  });
+
+  it('pins every dependency to an exact version (package-lock is not the only record of what runs)', () => {
+    const ranged = Object.entries({ ...pkg.dependencies, ...pkg.devDependencies }).filter(
+      ([, v]) => !/^\d+\.\d+\.\d+$/.test(v),
+    );
+    expect(ranged).toEqual([]);
   });
 });
