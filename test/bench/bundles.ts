@@ -83,13 +83,17 @@ export interface BundleSize {
   assetBytes: number;
   /** The @aws-sdk/client-* packages in the bundle. */
   clients: string[];
+  /** The five largest contributors (npm package, or the repo folder for our own code), bytes in the bundle. */
+  largest: { part: string; bytes: number }[];
+  /** Every input file in the bundle (repo-relative paths, node_modules/… for packages). */
+  inputs: string[];
   /** Where index.mjs was written. */
   file: string;
   /** What the bundle imports from outside itself (esbuild's metafile): at load, and lazily (`import()`). */
   externals: { load: string[]; lazy: string[] };
 }
 
-export interface BundleFigures extends Omit<BundleSize, 'file' | 'externals'> {
+export interface BundleFigures extends Omit<BundleSize, 'file' | 'externals' | 'inputs'> {
   /** Median wall-clock time of `await import()` in a fresh Node process, ms. */
   initMs: number;
   /** Median CPU time (user + system) of that import, ms. */
@@ -113,8 +117,11 @@ export async function bundleTask(task: TaskName, outDir: string): Promise<Bundle
   const output = meta.outputs[Object.keys(meta.outputs).find((k) => k.endsWith('index.mjs')) ?? ''];
   let sdkBytes = 0;
   const clients = new Set<string>();
+  const parts = new Map<string, number>();
   for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
     const pkg = packageOf(input);
+    const part = pkg ?? input.split('/').slice(0, 2).join('/');
+    parts.set(part, (parts.get(part) ?? 0) + bytesInOutput);
     if (pkg?.startsWith('@aws-sdk/') || pkg?.startsWith('@smithy/')) sdkBytes += bytesInOutput;
     if (pkg?.startsWith('@aws-sdk/client-') && bytesInOutput > 0) clients.add(pkg);
   }
@@ -136,6 +143,11 @@ export async function bundleTask(task: TaskName, outDir: string): Promise<Bundle
     mapBytes,
     assetBytes: bytes + mapBytes + policyBytes,
     clients: [...clients].sort(),
+    largest: [...parts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([part, n]) => ({ part, bytes: n })),
+    inputs: Object.keys(output?.inputs ?? {}),
     file,
     externals: { load: external('load'), lazy: external('lazy') },
   };
@@ -183,7 +195,7 @@ export async function measureBundles(opts: MeasureOptions = {}): Promise<BundleF
         wall.push(w);
         cpu.push(c);
       }
-      const { file: _file, externals: _externals, ...rest } = size;
+      const { file: _file, externals: _externals, inputs: _inputs, ...rest } = size;
       figures.push({
         ...rest,
         initMs: Math.round(percentile(wall, 50)),
@@ -211,6 +223,7 @@ function printBundles(figures: readonly BundleFigures[], runs: number): void {
       'init (median)',
       'init CPU',
       'SDK clients',
+      'largest parts',
     ],
     style: { head: [], border: [] },
   });
@@ -225,6 +238,7 @@ function printBundles(figures: readonly BundleFigures[], runs: number): void {
       `${f.initMs} ms`,
       `${f.initCpuMs} ms`,
       f.clients.map((c) => c.replace('@aws-sdk/client-', '')).join(', '),
+      f.largest.map((p) => `${p.part} ${kb(p.bytes)}`).join(', '),
     ]);
   }
   console.log(
