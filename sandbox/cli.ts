@@ -3,12 +3,17 @@
  *
  *   drift-remediation demo [--yes]                 the scripted scenario (what `npm start` runs)
  *   drift-remediation sandbox serve [--port 4566]  a sandbox that stays up, with the stack installed
- *   drift-remediation executions list|show <name>  executions of a running sandbox
- *   drift-remediation outbox                       SNS messages a running sandbox has published
+ *   drift-remediation executions list|show <name>  executions of a running sandbox (list: --json)
+ *   drift-remediation outbox                       SNS messages a running sandbox has published (--json)
  *   drift-remediation remediate --type T --id ID   start a remediation by hand (sandbox, or AWS with --aws)
+ *   drift-remediation audit [--resource ID] …      recorded outcomes by resource, rule, account, time (--json)
  *   drift-remediation documents pull NAME…         copy AWS-owned Automation documents from your account
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import type { AuditOptions } from './audit';
+import { explainError } from './cli-errors';
 import { clientHints } from './client-hints';
 import type { RemediateOptions } from './remediate';
 
@@ -21,10 +26,31 @@ function number(name: string, min: number, max: number) {
   };
 }
 
-const program = new Command()
+/** `--help` text after the options: "Examples:" and one command per line. */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
+}
+
+export const program = new Command()
   .name('drift-remediation')
   .description('Drift remediation on AWS Step Functions — local sandbox, demo and inspection tools')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation demo                      # the scripted demo (npm start)',
+      'drift-remediation sandbox serve             # a sandbox on :4566 with the stack installed',
+      'drift-remediation executions list --json    # in another terminal',
+      'drift-remediation <command> --help          # options and examples of one command',
+    ),
+  );
+
+/** The endpoint the running command was pointed at (for the "no sandbox answers" hint). */
+let commandEndpoint: string | undefined;
+program.hook('preAction', (_program, action) => {
+  const endpoint: unknown = action.opts().endpoint;
+  commandEndpoint = typeof endpoint === 'string' ? endpoint : undefined;
+});
 
 program
   .command('demo')
@@ -43,6 +69,14 @@ program
     number('timeout', 5, 3600),
   )
   .option('-v, --verbose', 'print sandbox and task log lines')
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation demo --yes                # approvals decided automatically',
+      'drift-remediation demo --time-scale 0.05    # slower: one emulated minute takes 3 s',
+      'drift-remediation demo                      # in a terminal: you open the approval link and decide',
+    ),
+  )
   .action(
     async (opts: { yes?: boolean; port: number; timeScale: number; timeout: number; verbose?: boolean }) => {
       const { runDemo } = await import('./demo/run');
@@ -57,10 +91,22 @@ program
     },
   );
 
-const sandbox = program.command('sandbox').description('the local AWS sandbox');
+const sandbox = program
+  .command('sandbox')
+  .description('the local AWS sandbox')
+  .addHelpText('after', examples('drift-remediation sandbox serve --help'));
 sandbox
   .command('serve')
   .description('start the sandbox with the remediation stack installed, and keep it running')
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation sandbox serve                         # port 4566, real time',
+      'drift-remediation sandbox serve --port 0 -t 0.02        # any free port, 50x faster',
+      'drift-remediation sandbox serve --no-install            # AWS services only, no stack',
+      'drift-remediation sandbox serve --faults faults.json    # latency / error injection',
+    ),
+  )
   .option('-p, --port <port>', 'port', number('port', 0, 65535), 4566)
   .option('-t, --time-scale <factor>', 'real seconds per emulated second', number('time scale', 0.0001, 1), 1)
   .option('-f, --faults <file>', 'latency / fault injection rules (JSON)')
@@ -106,19 +152,42 @@ const endpointOption = [
   process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566',
 ] as const;
 
-const executions = program.command('executions').description('executions of a running sandbox');
+const executions = program
+  .command('executions')
+  .description('executions of a running sandbox')
+  .addHelpText(
+    'after',
+    examples('drift-remediation executions list --help', 'drift-remediation executions show --help'),
+  );
 executions
   .command('list')
+  .description('the latest 100 executions: name, status, remediation outcome, start time')
   .option(...endpointOption)
   .option('-s, --status <status>', 'RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED')
-  .action(async (opts: { endpoint: string; status?: string }) => {
+  .option('--json', 'print a JSON array instead of a table')
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation executions list',
+      'drift-remediation executions list --status RUNNING',
+      'drift-remediation executions list --json | jq -r \'.[] | select(.outcome == "FAILED") | .name\'',
+    ),
+  )
+  .action(async (opts: { endpoint: string; status?: string; json?: boolean }) => {
     const { listExecutions } = await import('./inspect');
-    await listExecutions(opts.endpoint, opts.status);
+    await listExecutions(opts.endpoint, opts.status, opts.json === true);
   });
 executions
   .command('show <nameOrArn>')
   .description('status, outcome and the state-by-state history of one execution')
   .option(...endpointOption)
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation executions show <name from executions list>',
+      'drift-remediation executions show arn:aws:states:us-east-1:000000000000:execution:…',
+    ),
+  )
   .action(async (nameOrArn: string, opts: { endpoint: string }) => {
     const { showExecution } = await import('./inspect');
     await showExecution(opts.endpoint, nameOrArn);
@@ -128,9 +197,17 @@ program
   .command('outbox')
   .description('SNS messages (approval requests, outcomes) a running sandbox has published')
   .option(...endpointOption)
-  .action(async (opts: { endpoint: string }) => {
+  .option('--json', 'print a JSON array of the messages')
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation outbox',
+      'drift-remediation outbox --json | jq -r \'.[] | select(.subject | test("approval"; "i")) | .message\'',
+    ),
+  )
+  .action(async (opts: { endpoint: string; json?: boolean }) => {
     const { printOutbox } = await import('./inspect');
-    await printOutbox(opts.endpoint);
+    await printOutbox(opts.endpoint, opts.json === true);
   });
 
 program
@@ -151,19 +228,59 @@ program
   .option('--profile <profile>', 'AWS shared-config profile (implies --aws)')
   .addHelpText(
     'after',
-    `
-Examples:
-  drift-remediation remediate --type AWS::EC2::SecurityGroup --id sg-0123456789abcdef0 --rule restricted-ssh
-  drift-remediation remediate --type AWS::IAM::Role --id drift-demo-reporting
-  drift-remediation remediate --type AWS::S3::Bucket --id my-bucket --rule s3-bucket-versioning-enabled \\
-    --profile prod --region eu-west-1`,
+    examples(
+      'drift-remediation remediate --type AWS::EC2::SecurityGroup --id sg-0123456789abcdef0 --rule restricted-ssh',
+      'drift-remediation remediate --type AWS::IAM::Role --id drift-demo-reporting',
+      'drift-remediation remediate --type AWS::S3::Bucket --id my-bucket --rule s3-bucket-versioning-enabled \\',
+      '  --profile prod --region eu-west-1',
+    ),
   )
   .action(async (opts: RemediateOptions) => {
     const { remediate } = await import('./remediate');
     await remediate(opts);
   });
 
-const documents = program.command('documents').description('AWS-owned Automation documents for the sandbox');
+program
+  .command('audit')
+  .description(
+    'outcomes recorded for a resource, rule, account or time span (Query on the audit indexes, never Scan)',
+  )
+  .option('--resource <id>', 'resource id (sg-…, bucket, role name, stack name)')
+  .option('--rule <rule>', 'Config rule name')
+  .option('--account <account>', '12-digit account id')
+  .option(
+    '--outcome <outcome>',
+    'only this outcome: VERIFIED, FAILED, REJECTED, EXPIRED, SKIPPED, ESCALATED, ABORTED, …',
+  )
+  .option('--since <when>', '7d, 12h, 30m back from now, or a date (2026-12-01)', '7d')
+  .option('--json', 'print the outcome items as a JSON array')
+  .option(
+    '--table <name>',
+    'outcomes table (default: the stack output OutcomesTableName, or the one *OutcomesTable*)',
+  )
+  .option('--stack <name>', 'stack that has the OutcomesTableName output (with --aws)', 'DriftRemediation')
+  .option(...endpointOption)
+  .option('--aws', 'query AWS with your credentials instead of the sandbox')
+  .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
+  .option('--profile <profile>', 'AWS shared-config profile (implies --aws)')
+  .addHelpText(
+    'after',
+    examples(
+      'drift-remediation audit --since 24h',
+      'drift-remediation audit --resource sg-0123456789abcdef0 --since 30d',
+      'drift-remediation audit --rule restricted-ssh --outcome FAILED --json',
+      'drift-remediation audit --account 222222222222 --since 2026-12-01 --profile prod --region eu-west-1',
+    ),
+  )
+  .action(async (opts: AuditOptions) => {
+    const { audit } = await import('./audit');
+    await audit(opts);
+  });
+
+const documents = program
+  .command('documents')
+  .description('AWS-owned Automation documents for the sandbox')
+  .addHelpText('after', examples('drift-remediation documents pull --help'));
 documents
   .command('pull <names...>')
   .description(
@@ -175,10 +292,10 @@ documents
   .option('-e, --endpoint <url>', 'pull from this endpoint (e.g. a sandbox) instead of AWS')
   .addHelpText(
     'after',
-    `
-Example:
-  drift-remediation documents pull AWS-DisablePublicAccessForSecurityGroup AWS-EnableS3BucketEncryption --profile prod
-  drift-remediation sandbox serve --aws-documents aws-documents`,
+    examples(
+      'drift-remediation documents pull AWS-DisablePublicAccessForSecurityGroup AWS-EnableS3BucketEncryption --profile prod',
+      'drift-remediation sandbox serve --aws-documents aws-documents',
+    ),
   )
   .action(
     async (names: string[], opts: { dir: string; region?: string; profile?: string; endpoint?: string }) => {
@@ -187,7 +304,20 @@ Example:
     },
   );
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-});
+/** True when this file is the program being run (not imported, e.g. by the help test). */
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    for (const line of explainError(err, commandEndpoint)) console.error(line);
+    process.exitCode = 1;
+  });
+}

@@ -36,7 +36,7 @@ export function outcomeOf(d: Pick<DescribeExecutionCommandOutput, 'status' | 'ou
   return d.status === 'RUNNING' ? '…' : (d.error ?? d.status ?? '?');
 }
 
-export async function listExecutions(endpoint: string, status?: string): Promise<void> {
+export async function listExecutions(endpoint: string, status?: string, json = false): Promise<void> {
   const sfn = sfnFor(endpoint);
   const arn = await stateMachineArn(sfn);
   const r = await sfn.send(
@@ -46,11 +46,24 @@ export async function listExecutions(endpoint: string, status?: string): Promise
       ...(status ? { statusFilter: status as 'RUNNING' } : {}),
     }),
   );
-  const table = new Table({ head: ['execution', 'status', 'outcome', 'started'] });
+  const rows = [];
   for (const e of r.executions ?? []) {
     const d = await sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
-    table.push([e.name ?? '', e.status ?? '', outcomeOf(d), e.startDate?.toISOString() ?? '']);
+    rows.push({
+      name: e.name ?? '',
+      executionArn: e.executionArn ?? '',
+      status: e.status ?? '',
+      outcome: outcomeOf(d),
+      startDate: e.startDate?.toISOString() ?? '',
+      ...(e.stopDate ? { stopDate: e.stopDate.toISOString() } : {}),
+    });
   }
+  if (json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  const table = new Table({ head: ['execution', 'status', 'outcome', 'started'] });
+  for (const row of rows) table.push([row.name, row.status, row.outcome, row.startDate]);
   console.log(table.toString());
 }
 
@@ -89,7 +102,7 @@ export async function showExecution(endpoint: string, nameOrArn: string): Promis
   if (d.error) console.log(`error: ${d.error}${d.cause ? ` — ${d.cause}` : ''}`);
 }
 
-export async function printOutbox(endpoint: string): Promise<void> {
+export async function printOutbox(endpoint: string, json = false): Promise<void> {
   const r = await fetch(`${endpoint}/_sandbox/outbox`);
   if (!r.ok) throw new Error(`outbox: HTTP ${r.status}`);
   const messages = (await r.json()) as Array<{
@@ -98,6 +111,10 @@ export async function printOutbox(endpoint: string): Promise<void> {
     message: string;
     timestamp: string;
   }>;
+  if (json) {
+    console.log(JSON.stringify(messages, null, 2));
+    return;
+  }
   if (messages.length === 0) console.log('(no messages)');
   for (const m of messages) {
     console.log(`— ${m.timestamp}  ${m.topicArn.split(':').pop()}  ${m.subject ?? ''}`);

@@ -5,7 +5,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { APPROVALS, LEASES, ORDERING, OUTCOMES, SLOT_QUEUE, WAITS } from '../../tasks/shared/tables';
+import {
+  APPROVALS,
+  AUDIT_INDEXES,
+  LEASES,
+  ORDERING,
+  OUTCOMES,
+  SLOT_QUEUE,
+  WAITS,
+} from '../../tasks/shared/tables';
 import { Concern } from './logical-ids';
 
 export interface StorageProps {
@@ -69,11 +77,21 @@ export class Storage extends Concern {
       sortKey: { name: SLOT_QUEUE.positionKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    // Audit questions (drift-remediation audit): by time, rule, resource, account; newest first by `sk`.
+    const outcomes = table('OutcomesTable', OUTCOMES.partitionKey, OUTCOMES.sortKey);
+    for (const [indexName, partitionKey] of Object.entries(AUDIT_INDEXES)) {
+      outcomes.addGlobalSecondaryIndex({
+        indexName,
+        partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: OUTCOMES.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
     this.tables = {
       leases: table('LeasesTable', LEASES.partitionKey),
       slotQueue,
       approvals: table('ApprovalsTable', APPROVALS.partitionKey),
-      outcomes: table('OutcomesTable', OUTCOMES.partitionKey, OUTCOMES.sortKey),
+      outcomes,
       ordering: table('OrderingTable', ORDERING.partitionKey),
       waits: table('WaitsTable', WAITS.partitionKey, WAITS.sortKey),
     };

@@ -89,10 +89,20 @@ function grantSlotQueue(fn: TaskFunction, r: TaskWiring): void {
   r.workflow.grantTaskResponses(fn.taskRole);
 }
 
+/**
+ * The outcome table by its primary key only: `actions` on the table and none on its audit indexes (no
+ * index/* wildcard; only the audit CLI, with the operator's credentials, queries those), and the key.
+ */
+function grantOutcomes(fn: TaskFunction, r: TaskWiring, actions: string[]): void {
+  allow(fn.taskRole, actions, [r.storage.tables.outcomes.tableArn]);
+  if (actions.every((a) => a === 'dynamodb:Query')) r.storage.key.grantDecrypt(fn);
+  else r.storage.key.grantEncryptDecrypt(fn);
+}
+
 // biome-ignore format: one task per line reads as a table
 export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   // plan: exceptions (break-glass, tags), loop breaker (outcomes), blast radius (ordering; Config's resource counts for maxPercent)
-  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], bundlesPolicy: true, grant: (fn, r) => { r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantReadData(fn); r.runbooks.grantResourceRead(fn.taskRole); allow(fn.taskRole, ['config:GetDiscoveredResourceCounts'], ['*']); } },
+  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], bundlesPolicy: true, grant: (fn, r) => { r.storage.tables.ordering.grantReadWriteData(fn); grantOutcomes(fn, r, ['dynamodb:Query']); r.runbooks.grantResourceRead(fn.taskRole); allow(fn.taskRole, ['config:GetDiscoveredResourceCounts'], ['*']); } },
   'confirm-compliance': { env: [], grant: (fn, r) => { allow(fn.taskRole, COMPLIANCE_BY_RESOURCE, ['*']); r.runbooks.grantResourceRead(fn.taskRole); } },
   'detect-drift': { env: [], grant: grantDriftDetection },
   'check-drift': { env: [], grant: (fn) => allow(fn.taskRole, DRIFT_STATUS, ['*']) },
@@ -106,12 +116,12 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'recheck-drift': { env: [], grant: grantDriftDetection },
   // await-compliance: coalesced re-evaluation (ordering), registers its token, reads compliance once
   'await-compliance': { env: [ENV.ORDERING_TABLE, ENV.WAITS_TABLE], grant: (fn, r) => { allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.waits.grantReadWriteData(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
-  'record-outcome': { env: [ENV.OUTCOMES_TABLE, ENV.APPROVALS_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.APPROVAL_TOPIC_ARN], grant: (fn, r) => { r.storage.tables.outcomes.grantReadWriteData(fn); r.storage.tables.approvals.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); r.approvals.topic.grantPublish(fn); } },
+  'record-outcome': { env: [ENV.OUTCOMES_TABLE, ENV.APPROVALS_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.APPROVAL_TOPIC_ARN], grant: (fn, r) => { grantOutcomes(fn, r, ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']); r.storage.tables.approvals.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); r.approvals.topic.grantPublish(fn); } },
   // intake: starts executions; drops (invalid, older, no entry, already running) are SKIPPED outcomes;
   // at most one running execution per resource and rule, so it looks at the previous one.
-  intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.outcomes.grantWriteData(fn); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); allow(fn.taskRole, ['config:ListDiscoveredResources'], ['*']); } },
+  intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); grantOutcomes(fn, r, ['dynamodb:PutItem']); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); allow(fn.taskRole, ['config:ListDiscoveredResources'], ['*']); } },
   // fast-path: CloudTrail calls → the resource read (Cloud Control) and judged at once, drift detection on its stack; real drifts to the intake queue, the rest SKIPPED outcomes
-  'fast-path': { env: [ENV.INTAKE_QUEUE_URL, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.FAST_PATH_OWN_ROLES], bundlesPolicy: true, grant: (fn, r) => { r.intake.queue.grantSendMessages(fn); r.storage.tables.outcomes.grantWriteData(fn); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResources', 'cloudformation:DescribeStacks', 'cloudformation:DetectStackResourceDrift']); r.runbooks.grantResourceRead(fn.taskRole); } },
+  'fast-path': { env: [ENV.INTAKE_QUEUE_URL, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.FAST_PATH_OWN_ROLES], bundlesPolicy: true, grant: (fn, r) => { r.intake.queue.grantSendMessages(fn); grantOutcomes(fn, r, ['dynamodb:PutItem']); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResources', 'cloudformation:DescribeStacks', 'cloudformation:DetectStackResourceDrift']); r.runbooks.grantResourceRead(fn.taskRole); } },
   sweep: { env: [ENV.INTAKE_QUEUE_URL, ENV.CONFIG_RULES], grant: (fn, r) => { allow(fn.taskRole, ['config:GetComplianceDetailsByConfigRule'], ['*']); r.intake.queue.grantSendMessages(fn); } },
   'reap-leases': { env: [ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { grantSlotQueue(fn, r); r.workflow.grantDescribeExecutions(fn.taskRole, 'lease holders and queued waiters'); } },
   // wait-callback: SSM / Config events complete waits (a failed automation's step message: GetAutomationExecution)
@@ -119,7 +129,7 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   // reconcile-waits: every waiting token against SSM / Config; stops an automation past its deadline
   'reconcile-waits': { env: [ENV.WAITS_TABLE, ENV.ORDERING_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.workflow.grantTaskResponses(fn.taskRole); } },
   // abort-cleanup: an ended execution's automation (stop), waits, slot and queue places, and its ABORTED outcome
-  'abort-cleanup': { env: [ENV.WAITS_TABLE, ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.OUTCOMES_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); grantSlotQueue(fn, r); r.storage.tables.outcomes.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); } },
+  'abort-cleanup': { env: [ENV.WAITS_TABLE, ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.OUTCOMES_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); grantSlotQueue(fn, r); grantOutcomes(fn, r, ['dynamodb:Query', 'dynamodb:PutItem']); r.workflow.outcomeTopic.grantPublish(fn); } },
   'approval-endpoint': { env: [ENV.APPROVALS_TABLE, ENV.SIGNING_SECRET_ARN], memorySize: 512, grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.signingSecret.grantRead(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
 };
 

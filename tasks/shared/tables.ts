@@ -51,6 +51,13 @@ export const APPROVALS = { partitionKey: 'approvalId' } as const;
  * The loop breaker queries resourceKey with sk > windowStartIso and counts items with remediated = true.
  */
 export const OUTCOMES = { partitionKey: 'resourceKey', sortKey: 'sk' } as const;
+/** The outcome table's audit GSIs: index name → partition key (sort key `sk` in all; outcomes.ts fills them). */
+export const AUDIT_INDEXES = {
+  byTime: 'auditDay',
+  byRule: 'ruleName',
+  byResource: 'resourceId',
+  byAccount: 'accountId',
+} as const;
 
 /**
  * Ordering and coordination state (single-key items):

@@ -52,7 +52,24 @@ describe('outcome items (tables.ts OUTCOMES layout)', () => {
       remediated: true,
       runbook: 'DriftRemediation-X',
       eventId: 'e',
+      auditDay: '2026-11-23',
       expiresAt: Date.parse('2026-11-23T12:00:00.000Z') / 1000 + OUTCOME_RETENTION_DAYS * 86_400,
+    });
+  });
+
+  it('fills the audit indexes: day, and the account and id of an account/region/type/id resource key', () => {
+    const item = outcomeItem({
+      resourceKey:
+        '123456789012/eu-west-1/AWS::CloudFormation::Stack/arn:aws:cloudformation:eu-west-1:123456789012:stack/app/1',
+      executionName: 'n',
+      outcome: 'FAILED',
+      reason: 'r',
+      recordedAt: '2026-11-23T23:59:59.999Z',
+    });
+    expect(item).toMatchObject({
+      auditDay: '2026-11-23',
+      accountId: '123456789012',
+      resourceId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/1',
     });
   });
 
