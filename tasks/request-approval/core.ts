@@ -19,6 +19,7 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { approvalIdFor } from '../shared/approval-id';
+import { approvalSentence, riskCues } from '../shared/approvals/describe';
 import {
   type ApprovalItem,
   type ApprovalSummary,
@@ -121,6 +122,9 @@ function approvalMessage(
 ): string {
   return [
     `Approval needed for a drift remediation (you are listed as approver ${approver}).`,
+    '',
+    `Approving will: ${approvalSentence(summary)}.`,
+    ...riskCues(summary).map((c) => `RISK — this drift ${c.kind}: ${c.text}`),
     '',
     ...describe(summary),
     '',

@@ -4,6 +4,7 @@
  * inline stylesheet allowed by its CSP hash. Every dynamic value goes through `escapeHtml`.
  */
 import { createHash } from 'node:crypto';
+import { approvalSentence, isBlankValue, riskCues } from './describe';
 import { type ApprovalSummary, ruleLabel, timeLeft } from './record';
 
 const ESCAPES: Record<string, string> = {
@@ -32,6 +33,11 @@ h2{font-size:1.15rem;margin:1.75rem 0 .5rem;border-bottom:1px solid var(--line);
 h3{font-size:1rem;margin:0 0 .5rem;overflow-wrap:anywhere}
 h4{font-size:.85rem;margin:0 0 .25rem;color:var(--muted);font-weight:600}
 .eyebrow{margin:0;color:var(--muted);font-size:.875rem;text-transform:uppercase;letter-spacing:.04em}
+.summary{margin:.5rem 0;font-size:1.1rem;padding:.5rem .75rem;border-left:4px solid var(--ok);background:var(--card)}
+.risk{margin:.75rem 0;padding:.5rem .75rem;border:2px solid var(--bad);border-left-width:8px;border-radius:6px}
+.risk h2{margin:0 0 .25rem;border:0;padding:0;color:var(--bad);font-size:1.05rem}
+.risk ul{margin:.25rem 0;padding-left:1.25rem}
+.risk p{margin:.25rem 0 0}
 .expiry{margin:.25rem 0 0;padding:.5rem .75rem;border-left:4px solid var(--focus);background:var(--card)}
 dl.facts{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.25rem 1rem;margin:0}
 dl.facts dt{color:var(--muted)}
@@ -142,9 +148,12 @@ function utc(epochS: number): string {
     .replace(/\.\d{3}Z$/, ' UTC');
 }
 
-/** A value block; an empty value says so instead of showing an empty box. */
+/** A value block; an empty (or `null`) value says so instead of showing an empty box or a raw null. */
 function value(v: string, whenEmpty: string): string {
-  return v.trim() ? `<pre>${escapeHtml(pretty(v))}</pre>` : `<p class="none">(${escapeHtml(whenEmpty)})</p>`;
+  const t = v.trim();
+  return t && t !== 'null'
+    ? `<pre>${escapeHtml(pretty(v))}</pre>`
+    : `<p class="none">(${escapeHtml(whenEmpty)})</p>`;
 }
 
 function diffSection(s: ApprovalSummary): string {
@@ -179,19 +188,46 @@ function diffSection(s: ApprovalSummary): string {
   return status + body + cut;
 }
 
+/**
+ * The runbook and the parameters it will run with. Parameters with no value (empty, `null`, `[]`) get no
+ * row of their own: one line names them, so nothing reads as a raw `null` or an empty box.
+ */
 function runbookSection(s: ApprovalSummary): string {
   if (!s.runbook) return '<p>No runbook is attached to this request.</p>';
-  const params = Object.entries(s.runbook.parameters);
+  const all = Object.entries(s.runbook.parameters).map(
+    ([k, vs]) => [k, vs.filter((v) => !isBlankValue(v))] as const,
+  );
+  const params = all.filter(([, vs]) => vs.length > 0);
+  const unset = all.filter(([, vs]) => vs.length === 0).map(([k]) => `<code>${escapeHtml(k)}</code>`);
   const rows = params
     .map(
       ([k, vs]) =>
         `<dt><code>${escapeHtml(k)}</code></dt><dd>${vs.map((v) => `<pre>${escapeHtml(pretty(v))}</pre>`).join('')}</dd>`,
     )
     .join('');
+  const none = unset.length
+    ? `<p class="hint">Passed empty (nothing to do for them): ${unset.join(', ')}.</p>`
+    : '';
   return `<p>SSM Automation runbook <code>${escapeHtml(s.runbook.documentName)}</code> (${
     s.runbook.firstParty ? 'first-party' : 'AWS-managed'
-  })${params.length ? ' with these parameters:' : ' with no parameters.'}</p>${params.length ? `<dl class="facts">${rows}</dl>` : ''}`;
+  })${params.length ? ' with these parameters:' : ' with no parameters.'}</p>${params.length ? `<dl class="facts">${rows}</dl>` : ''}${none}`;
 }
+
+/** The one sentence of what approving does, and the risk cue when the drift grants privilege or opens access. */
+function outlook(s: ApprovalSummary): string {
+  const cues = riskCues(s);
+  const kinds = [...new Set(cues.map((c) => c.kind))];
+  const risk = cues.length
+    ? `<section class="risk" aria-labelledby="h-risk">
+<h2 id="h-risk">Risk: this drift ${escapeHtml(joinKinds(kinds))}</h2>
+<ul>${cues.map((c) => `<li>${escapeHtml(c.text)}</li>`).join('')}</ul>
+<p>Approving removes it; rejecting leaves it in place.</p>
+</section>`
+    : '';
+  return `<p class="summary" id="summary"><strong>Approving will:</strong> ${escapeHtml(approvalSentence(s))}.</p>${risk}`;
+}
+
+const joinKinds = (kinds: string[]) => kinds.join(' and ');
 
 export interface ReviewPageInput {
   summary: ApprovalSummary;
@@ -213,6 +249,7 @@ export function renderReviewPage(p: ReviewPageInput): string {
   const body = `<header>
 <p class="eyebrow">Drift remediation · approval request</p>
 <h1>Approve remediation of ${escapeHtml(s.resourceType)} <code>${escapeHtml(s.resourceId)}</code>?</h1>
+${outlook(s)}
 <p class="expiry">Time left to decide: <strong>${escapeHtml(timeLeft(p.expiresAt, p.now))}</strong> (until <time datetime="${escapeHtml(
     new Date(p.expiresAt * 1000).toISOString(),
   )}">${escapeHtml(utc(p.expiresAt))}</time>)</p>
