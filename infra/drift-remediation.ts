@@ -19,6 +19,7 @@ import { ConfigRules } from './constructs/config-rules';
 import { FastPath } from './constructs/fast-path';
 import { Intake } from './constructs/intake';
 import { keepStableLogicalIds } from './constructs/logical-ids';
+import { grantMemberAccess } from './constructs/member-access';
 import { Monitoring } from './constructs/monitoring';
 import { Runbooks } from './constructs/runbooks';
 import { Schedules } from './constructs/schedules';
@@ -187,6 +188,7 @@ export class DriftRemediation extends Construct {
       intake: this.intake,
     };
     for (const task of ALL_TASKS) TASKS[task].grant(this.functions[task], wiring);
+    grantMemberAccess(this.functions, this.policy);
     // Last, when every resource exists: the runbooks may never touch this stack's own resources.
     this.runbooks.protectOwnResources();
   }

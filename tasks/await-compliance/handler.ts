@@ -1,4 +1,5 @@
-import { configClient, sfnClient } from '../shared/clients';
+import { configIn } from '../shared/accounts';
+import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -6,7 +7,7 @@ import { AwaitComplianceInput, awaitCompliance } from './core';
 
 export const handler = taskHandler('await-compliance', AwaitComplianceInput, (input) =>
   awaitCompliance(input, {
-    config: configClient(),
+    config: configIn(input.event),
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),

@@ -1,7 +1,11 @@
+import { cloudFormationIn } from '../shared/accounts';
 import { cloudFormationClient } from '../shared/clients';
 import { taskHandler } from '../shared/handler';
 import { CheckDriftInput, checkDrift } from './core';
 
 export const handler = taskHandler('check-drift', CheckDriftInput, (input) =>
-  checkDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
+  checkDrift(input, {
+    cloudFormation: input.event ? cloudFormationIn(input.event) : cloudFormationClient(),
+    now: () => new Date(),
+  }),
 );

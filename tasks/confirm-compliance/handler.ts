@@ -1,12 +1,12 @@
-import { cloudControlClient, cloudFormationClient, configClient } from '../shared/clients';
+import { cloudControlIn, cloudFormationIn, configIn } from '../shared/accounts';
 import { taskHandler } from '../shared/handler';
 import { ConfirmComplianceInput, confirmCompliance } from './core';
 
 export const handler = taskHandler('confirm-compliance', ConfirmComplianceInput, (input) =>
   confirmCompliance(input, {
-    config: configClient(),
-    cloudControl: cloudControlClient(),
-    cloudFormation: cloudFormationClient(),
+    config: configIn(input.event),
+    cloudControl: cloudControlIn(input.event),
+    cloudFormation: cloudFormationIn(input.event),
     now: () => new Date(),
   }),
 );

@@ -1,7 +1,7 @@
-import { cloudFormationClient } from '../shared/clients';
+import { cloudFormationIn } from '../shared/accounts';
 import { taskHandler } from '../shared/handler';
 import { DescribeDriftInput, describeDrift } from './core';
 
 export const handler = taskHandler('describe-drift', DescribeDriftInput, (input) =>
-  describeDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
+  describeDrift(input, { cloudFormation: cloudFormationIn(input.event), now: () => new Date() }),
 );

@@ -1,7 +1,7 @@
-import { cloudFormationClient } from '../shared/clients';
+import { cloudFormationIn } from '../shared/accounts';
 import { taskHandler } from '../shared/handler';
 import { DetectDriftInput, detectDrift } from './core';
 
 export const handler = taskHandler('detect-drift', DetectDriftInput, (input) =>
-  detectDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
+  detectDrift(input, { cloudFormation: cloudFormationIn(input.event), now: () => new Date() }),
 );

@@ -22,6 +22,7 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Place } from '../shared/accounts';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { canonicalTimestamp, executionName } from '../shared/execution-name';
@@ -30,6 +31,7 @@ import { putOutcome } from '../shared/outcomes';
 import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { ConfigRuleDecl, NormalizedPolicy, RuleScope } from '../shared/policy/schema';
 import { DEFAULT_RULE_SCOPE } from '../shared/policy/schema';
+import { outOfScope } from '../shared/policy/scope';
 import { logger } from '../shared/powertools';
 import * as z from '../shared/zod';
 import {
@@ -59,6 +61,10 @@ export interface FastPathDeps extends CheckClients {
   /** Names (or ARNs) of the remediation's own roles: automation role and every task role. */
   ownRoles: readonly string[];
   now: () => Date;
+  /** The clients in the call's account-region (tasks/shared/accounts.ts); absent: the deps' own. */
+  clientsIn?: ((place: Place) => CheckClients) | undefined;
+  /** The deployment's own account (always in the organization). */
+  centralAccountId?: string | undefined;
 }
 
 export type FastPathDrop = { drop: true; reason: string; resourceKey: string };
@@ -192,10 +198,11 @@ async function judge(s: Suspect, deps: FastPathDeps) {
   const drift = s.stack ? await detectResourceDrift(deps, s.stack) : undefined;
   const driftStatus = drift?.StackResourceDriftStatus;
   const drifted = driftStatus === 'MODIFIED' || driftStatus === 'DELETED';
+  const place = { awsAccountId: s.account, awsRegion: s.detail.awsRegion };
   const rules = policy.configRules.filter(
     (r) =>
       r.resourceTypes.includes(s.resourceType) &&
-      findEntry(policy, { configRuleName: r.name, resourceType: s.resourceType }),
+      findEntry(policy, { ...place, configRuleName: r.name, resourceType: s.resourceType }),
   );
   for (const rule of rules) {
     if (!inScope(scopeOf(policy, rule), s.snapshot.tags, s.stack)) {
@@ -216,7 +223,7 @@ async function judge(s: Suspect, deps: FastPathDeps) {
   }
   if (drift && drifted && inScope(scopeOf(policy), s.snapshot.tags, s.stack)) {
     const driftedProperties = driftedPropertyPaths(drift.PropertyDifferences);
-    const entry = findEntry(policy, { resourceType: s.resourceType, driftedProperties });
+    const entry = findEntry(policy, { ...place, resourceType: s.resourceType, driftedProperties });
     if (entry?.cloudFormationDrift) {
       const raw = { ...base(s, '/drift'), source: 'cloudformation', driftedProperties };
       out.push({ drop: false, raw: { ...raw, complianceType: 'DRIFTED' } });
@@ -248,6 +255,13 @@ function screen(
   const trusted = deps.policy.fastPath?.trustedDeployers ?? [];
   const why = intendedBy(detail.userIdentity, detail, deps.ownRoles, trusted);
   if (why) return dropped(`intended change: ${call} ${why}`);
+  // Out of the organization, its regions, or a paused member: nothing is read or assumed there.
+  const scope = outOfScope(
+    deps.policy,
+    { awsAccountId: account, awsRegion: detail.awsRegion },
+    deps.centralAccountId,
+  );
+  if (scope) return dropped(scope);
   return { detail, account, types };
 }
 
@@ -263,19 +277,21 @@ export async function judgeCall(
   const out: FastPathCandidate[] = [];
   const found: string[] = [];
   let resourceKey = `${account}/${detail.awsRegion}/cloudtrail/${detail.eventName}`;
+  const place = { awsAccountId: account, awsRegion: detail.awsRegion };
+  const here: FastPathDeps = deps.clientsIn ? { ...deps, ...deps.clientsIn(place) } : deps;
   for (const resourceType of types) {
     const request = detail.requestParameters ?? {};
     const physicalId = DRIFTING_CALLS[resourceType]?.resourceId(request, detail.responseElements ?? {});
     if (!physicalId)
       return [{ drop: true, reason: `invalid event: ${call} names no ${resourceType}`, resourceKey }];
     resourceKey = `${account}/${detail.awsRegion}/${resourceType}/${physicalId}`;
-    const snapshot = await readResource(deps, resourceType, physicalId);
+    const snapshot = await readResource(here, resourceType, physicalId);
     if (!snapshot) {
       found.push(`${resourceType} ${physicalId} no longer exists`);
       continue;
     }
-    const stack = await stackOf(deps, physicalId);
-    const r = await judge({ detail, account, resourceType, physicalId, snapshot, stack }, deps);
+    const stack = await stackOf(here, physicalId);
+    const r = await judge({ detail, account, resourceType, physicalId, snapshot, stack }, here);
     out.push(...r.out);
     found.push(...r.found);
   }

@@ -1,3 +1,4 @@
+import { accountsConfigFromEnv, cloudControlIn, cloudFormationIn } from '../shared/accounts';
 import { cloudControlClient, cloudFormationClient, sqsClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
@@ -16,5 +17,7 @@ export const handler = taskHandler('fast-path', FastPathInput, (input) =>
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
     ownRoles: (process.env[ENV.FAST_PATH_OWN_ROLES] ?? '').split(',').filter((s) => s !== ''),
     now: () => new Date(),
+    clientsIn: (place) => ({ cloudFormation: cloudFormationIn(place), cloudControl: cloudControlIn(place) }),
+    centralAccountId: accountsConfigFromEnv().centralAccountId || undefined,
   }),
 );

@@ -47,6 +47,7 @@ import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
+import { forPlace, type PerPlace } from '../shared/accounts';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors';
 import { canonicalTimestamp, executionName, ruleOrSource } from '../shared/execution-name';
@@ -56,6 +57,7 @@ import { metrics } from '../shared/metrics';
 import { INVALID_EVENT_RESOURCE_KEY, putOutcome } from '../shared/outcomes';
 import { driftedPropertyPaths, findEntry } from '../shared/policy/match';
 import type { NormalizedPolicy } from '../shared/policy/schema';
+import { outOfScope } from '../shared/policy/scope';
 import { logger } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
 import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
@@ -83,11 +85,14 @@ export type IntakeInput = z.infer<typeof IntakeInput>;
 
 export interface IntakeDeps {
   sfn: SFNClient;
-  /** Resolves IAM unique ids (AROA…) to names (ListDiscoveredResources). */
-  config: ConfigServiceClient;
+  /** Resolves IAM unique ids (AROA…) to names (ListDiscoveredResources), in the event's account-region. */
+  config: PerPlace<ConfigServiceClient>;
   ddb: DynamoDBDocumentClient;
-  cloudFormation: CloudFormationClient;
+  /** Reads a drifted stack's resource drifts, in the stack's account-region. */
+  cloudFormation: PerPlace<CloudFormationClient>;
   policy: NormalizedPolicy;
+  /** The deployment's own account (always in the organization); undefined: not known (single account). */
+  centralAccountId?: string | undefined;
   stateMachineArn: string;
   orderingTable: string;
   outcomesTable: string;
@@ -330,8 +335,14 @@ function chooseDriftCandidates(
   drop: (reason: string) => Drop,
 ): Array<Drop | Candidate> {
   const typeOf = (c: Candidate) => String(c.raw.resourceType);
+  // Every candidate is in the drifted stack's account and region.
+  const place = {
+    awsAccountId: String(perResource[0]?.raw.awsAccountId),
+    awsRegion: String(perResource[0]?.raw.awsRegion),
+  };
   const ownEntry = (c: Candidate) =>
     !!findEntry(deps.policy, {
+      ...place,
       resourceType: typeOf(c),
       driftedProperties: Array.isArray(c.raw.driftedProperties)
         ? c.raw.driftedProperties.map(String)
@@ -341,7 +352,7 @@ function chooseDriftCandidates(
     deps.policy.entries.some((e) => e.configRules.length > 0 && e.resourceTypes.includes(typeOf(c)));
   const own = perResource.filter(ownEntry);
   const uncovered = perResource.filter((c) => !ownEntry(c) && !ruleCovered(c));
-  const stackEntry = findEntry(deps.policy, { resourceType: STACK_TYPE });
+  const stackEntry = findEntry(deps.policy, { ...place, resourceType: STACK_TYPE });
   if (own.length === 0 && stackEntry && uncovered.length > 0) return [stackWide()];
   const out = [...own, ...uncovered];
   if (out.length > 0) return out;
@@ -368,9 +379,13 @@ async function normalizeDrift(
     ];
   }
   if (status !== 'DRIFTED') return [drop(`stack drift status ${status}: nothing to remediate`)];
+  const place = { awsAccountId: stack.account, awsRegion: stack.region };
+  // Out of the organization or its regions: nothing is read or assumed there.
+  const scope = outOfScope(deps.policy, place, deps.centralAccountId);
+  if (scope) return [drop(scope)];
   let drifts: StackResourceDrift[];
   try {
-    drifts = await stackResourceDrifts(deps.cloudFormation, stack.stackId);
+    drifts = await stackResourceDrifts(forPlace(deps.cloudFormation, place), stack.stackId);
   } catch (err) {
     if (isStackMissing(err)) return [drop('stack no longer exists')];
     throw err;
@@ -657,7 +672,7 @@ async function resolveUniqueIds(
   actionable: boolean,
 ): Promise<{ event: RemediationEvent } | { skipped: EventOutcome }> {
   if (!isUniqueId(event.resourceType, event.resourceId)) return { event };
-  const name = await nameOfUniqueId(deps.config, event.resourceType, event.resourceId);
+  const name = await nameOfUniqueId(forPlace(deps.config, event), event.resourceType, event.resourceId);
   if (name !== undefined && isValidResourceId(event.resourceType, name)) {
     return { event: { ...event, resourceId: name, configResourceId: event.resourceId } };
   }
@@ -767,6 +782,13 @@ async function start(
 export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
   const v = await validated(c, deps);
   if ('skipped' in v) return v.skipped;
+  // Out of the organization, its regions, or a paused member: recorded, nothing read, assumed or started.
+  const scope = outOfScope(deps.policy, v.event, deps.centralAccountId);
+  if (scope) {
+    const name = executionName(v.event);
+    const ruleName = v.event.configRuleName;
+    return recordSkip(deps, { reason: scope, resourceKey: resourceKeyOf(v.event), name, ruleName });
+  }
   const r = await resolveUniqueIds(deps, v.event, c.actionable);
   if ('skipped' in r) return r.skipped;
   let event = r.event;
@@ -809,6 +831,13 @@ function skipOf(c: Candidate, reason: string): Omit<Drop, 'drop'> {
   return { reason, resourceKey: resourceKeyOf(event), name: executionName(event), ruleName };
 }
 
+/** The out-of-scope reason of a candidate that names an account and region (policy/scope.ts). */
+function scopeOfRaw(raw: Record<string, unknown>, deps: IntakeDeps): string | undefined {
+  const { awsAccountId, awsRegion } = raw;
+  if (typeof awsAccountId !== 'string' || typeof awsRegion !== 'string') return undefined;
+  return outOfScope(deps.policy, { awsAccountId, awsRegion }, deps.centralAccountId);
+}
+
 /** Processes one SQS message body end to end. Throws (→ record redelivered) only on transient/infrastructure errors. */
 export async function processMessage(
   body: string,
@@ -818,8 +847,10 @@ export async function processMessage(
   const candidates = await normalize(body, messageId, deps);
   const out: EventOutcome[] = [];
   for (const c of candidates) {
-    // A Config result for a drift the CloudTrail fast path already remediated starts nothing new.
-    const sameDrift = c.drop || !c.actionable ? undefined : await sameDriftAsFastPath(c.raw, deps);
+    // A Config result for a drift the CloudTrail fast path already remediated starts nothing new
+    // (an event out of scope is not looked up: handleCandidate records it).
+    const sameDrift =
+      c.drop || !c.actionable || scopeOfRaw(c.raw, deps) ? undefined : await sameDriftAsFastPath(c.raw, deps);
     if (c.drop || sameDrift) {
       out.push(await recordSkip(deps, c.drop ? c : skipOf(c, sameDrift ?? '')));
     } else out.push(await handleCandidate(c, deps));

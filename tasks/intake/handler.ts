@@ -1,4 +1,6 @@
-import { cloudFormationClient, configClient, sfnClient } from '../shared/clients';
+import type { Context } from 'aws-lambda';
+import { accountsConfigFromEnv, cloudFormationIn, configIn } from '../shared/accounts';
+import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -6,13 +8,15 @@ import { metrics } from '../shared/metrics';
 import { policyFromEnv } from '../shared/policy-env';
 import { type IntakeDeps, IntakeInput, intake } from './core';
 
-function deps(): IntakeDeps {
+function deps(context: Context | undefined): IntakeDeps {
+  const central = accountsConfigFromEnv().centralAccountId || context?.invokedFunctionArn?.split(':')[4];
   return {
     sfn: sfnClient(),
-    config: configClient(),
+    config: configIn,
     ddb: dynamoClient(),
-    cloudFormation: cloudFormationClient(),
+    cloudFormation: cloudFormationIn,
     policy: policyFromEnv(),
+    centralAccountId: central,
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
@@ -23,6 +27,6 @@ function deps(): IntakeDeps {
 export const handler = taskHandler(
   'intake',
   IntakeInput,
-  (input, context) => intake(input, deps(), context),
+  (input, context) => intake(input, deps(context), context),
   { metrics },
 );

@@ -1,15 +1,17 @@
-import { cloudControlClient, cloudFormationClient, configClient } from '../shared/clients';
+import { cloudControlIn, cloudFormationIn, type Place } from '../shared/accounts';
+import { configClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { policyFromEnv } from '../shared/policy-env';
 import { type PlanDeps, PlanInput, plan } from './core';
 
-function deps(): PlanDeps {
+/** The resource's own tags are read where it lives; Config's in-scope count is the central account's. */
+function deps(place: Place): PlanDeps {
   return {
     ddb: dynamoClient(),
-    cloudControl: cloudControlClient(),
-    cloudFormation: cloudFormationClient(),
+    cloudControl: cloudControlIn(place),
+    cloudFormation: cloudFormationIn(place),
     config: configClient(),
     policy: policyFromEnv(),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
@@ -18,4 +20,4 @@ function deps(): PlanDeps {
   };
 }
 
-export const handler = taskHandler('plan', PlanInput, (input) => plan(input, deps()));
+export const handler = taskHandler('plan', PlanInput, (input) => plan(input, deps(input.event)));

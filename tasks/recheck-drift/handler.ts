@@ -1,7 +1,7 @@
-import { cloudFormationClient } from '../shared/clients';
+import { cloudFormationIn } from '../shared/accounts';
 import { taskHandler } from '../shared/handler';
 import { RecheckDriftInput, recheckDrift } from './core';
 
 export const handler = taskHandler('recheck-drift', RecheckDriftInput, (input) =>
-  recheckDrift(input, { cloudFormation: cloudFormationClient(), now: () => new Date() }),
+  recheckDrift(input, { cloudFormation: cloudFormationIn(input.event), now: () => new Date() }),
 );

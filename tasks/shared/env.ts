@@ -42,4 +42,8 @@ export const ENV = {
   INTAKE_QUEUE_URL: 'INTAKE_QUEUE_URL',
   /** Comma-separated names of the remediation's own roles, whose calls the CloudTrail fast path never fights. */
   FAST_PATH_OWN_ROLES: 'FAST_PATH_OWN_ROLES',
+  /** The central (deploying) account: its resources use the plain clients (tasks/shared/accounts.ts). */
+  CENTRAL_ACCOUNT_ID: 'CENTRAL_ACCOUNT_ID',
+  /** The member execution role's name (policy organization.memberRoleName); empty: single account. */
+  MEMBER_ROLE_NAME: 'MEMBER_ROLE_NAME',
 } as const;

@@ -1,17 +1,19 @@
 /**
- * Deterministic Step Functions execution names. The same (rule or 'cloudformation', resource type,
- * resource id, orderingTimestamp, sweep generation) always maps to the same name, so a redelivered SQS message, a
- * duplicate EventBridge event or a sweep re-find of an event already handled is absorbed by
- * StartExecution (ExecutionAlreadyExists) instead of starting a second remediation.
+ * Deterministic Step Functions execution names. The same (account, region, rule or 'cloudformation',
+ * resource type, resource id, orderingTimestamp, sweep generation) always maps to the same name, so a
+ * redelivered SQS message, a duplicate EventBridge event or a sweep re-find of an event already handled is
+ * absorbed by StartExecution (ExecutionAlreadyExists) instead of starting a second remediation.
  *
- * Format: `<rule-or-cfn, ≤20>-<type name, ≤16>-<sha256 hex, 40>`: at most 78 characters of [A-Za-z0-9_-]
- * (Step Functions allows 80; this character set also keeps CloudWatch logging happy).
+ * Format: `<rule-or-cfn, ≤16>-<type name, ≤12>-<account, 12>-<region, short, ≤8>-<sha256 hex, 26>`: at
+ * most 78 characters of [A-Za-z0-9_-] (Step Functions allows 80; this character set also keeps CloudWatch
+ * logging happy). The region is shortened as AWS abbreviates it (`us-west-2` → `usw2`, `ap-southeast-1` →
+ * `apse1`); the hash covers the full one.
  */
 import { createHash } from 'node:crypto';
 import type { RemediationEvent } from './contracts';
 
 export const EXECUTION_NAME_MAX = 80;
-const HASH_CHARS = 40;
+const HASH_CHARS = 26;
 
 /** Canonical ISO form, so `…:00Z` and `…:00.000Z` (or `+00:00`) name the same execution. */
 export function canonicalTimestamp(ts: string): string {
@@ -33,18 +35,47 @@ export function ruleOrSource(event: Pick<RemediationEvent, 'configRuleName'>): s
   return event.configRuleName ?? 'cloudformation';
 }
 
+const DIRECTIONS: ReadonlyArray<[RegExp, string]> = [
+  [/northeast/g, 'ne'],
+  [/southeast/g, 'se'],
+  [/northwest/g, 'nw'],
+  [/southwest/g, 'sw'],
+  [/north/g, 'n'],
+  [/south/g, 's'],
+  [/east/g, 'e'],
+  [/west/g, 'w'],
+  [/central/g, 'c'],
+];
+
+/** `us-west-2` → `usw2`, `ap-southeast-1` → `apse1`, `eu-central-1` → `euc1` (at most 8 characters). */
+export function shortRegion(region: string): string {
+  let s = region.toLowerCase();
+  for (const [from, to] of DIRECTIONS) s = s.replace(from, to);
+  return readable(s.replace(/-/g, ''), 8);
+}
+
 export function executionName(
-  event: Pick<RemediationEvent, 'configRuleName' | 'resourceType' | 'resourceId' | 'orderingTimestamp'> & {
+  event: Pick<
+    RemediationEvent,
+    'awsAccountId' | 'awsRegion' | 'configRuleName' | 'resourceType' | 'resourceId' | 'orderingTimestamp'
+  > & {
     generation?: number | undefined;
   },
 ): string {
   const rule = ruleOrSource(event);
-  const parts = [rule, event.resourceType, event.resourceId, canonicalTimestamp(event.orderingTimestamp)];
-  // Generation 0 (absent) keeps the names of before generations existed.
+  const parts = [
+    event.awsAccountId,
+    event.awsRegion,
+    rule,
+    event.resourceType,
+    event.resourceId,
+    canonicalTimestamp(event.orderingTimestamp),
+  ];
   if (event.generation) parts.push(`generation ${event.generation}`);
   const hash = createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, HASH_CHARS);
   const typeName = event.resourceType.split('::').pop() ?? event.resourceType;
-  return `${readable(rule, 20)}-${readable(typeName, 16)}-${hash}`;
+  const place = `${readable(event.awsAccountId, 12)}-${shortRegion(event.awsRegion)}`;
+  return `${readable(rule, 16)}-${readable(typeName, 12)}-${place}-${hash}`;
 }
 
 /** True for a string Step Functions accepts as an execution name (and CloudWatch logging too). */

@@ -1,16 +1,24 @@
-import { sfnClient, ssmClient } from '../shared/clients';
+import { accountsConfigFromEnv, isMemberPlace, memberRoleArn, type Place, ssmIn } from '../shared/accounts';
+import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { StartRunbookInput, startRunbook } from './core';
 
+/** In a member account the runbook runs there, as the member execution role (docs/security.md). */
+function automationRoleFor(place: Place): string {
+  const accounts = accountsConfigFromEnv();
+  if (isMemberPlace(accounts, place)) return memberRoleArn(accounts, place.awsAccountId);
+  return requireEnv(ENV.AUTOMATION_ASSUME_ROLE_ARN);
+}
+
 export const handler = taskHandler('start-runbook', StartRunbookInput, (input) =>
   startRunbook(input, {
-    ssm: ssmClient(),
+    ssm: ssmIn(input.state.event),
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
-    automationAssumeRoleArn: requireEnv(ENV.AUTOMATION_ASSUME_ROLE_ARN),
+    automationAssumeRoleArn: automationRoleFor(input.state.event),
     now: () => new Date(),
   }),
 );

@@ -28,8 +28,15 @@ const TOTAL_BUDGET = 440 * KB;
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
 const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome'];
 
-/** Client factory (tasks/shared/clients.ts, dynamo-client.ts) → the SDK package it builds. */
-const CLIENT_PACKAGES: Record<string, string> = {
+/**
+ * Client factory (tasks/shared/clients.ts, dynamo-client.ts; the per account-region ones of accounts.ts,
+ * `…In(place)`, which also build STS for the member role) → the SDK packages it builds.
+ */
+const CLIENT_PACKAGES: Record<string, string | string[]> = {
+  cloudFormationIn: ['@aws-sdk/client-cloudformation', '@aws-sdk/client-sts'],
+  configIn: ['@aws-sdk/client-config-service', '@aws-sdk/client-sts'],
+  ssmIn: ['@aws-sdk/client-ssm', '@aws-sdk/client-sts'],
+  cloudControlIn: ['@aws-sdk/client-cloudcontrol', '@aws-sdk/client-sts'],
   cloudFormationClient: '@aws-sdk/client-cloudformation',
   configClient: '@aws-sdk/client-config-service',
   ssmClient: '@aws-sdk/client-ssm',
@@ -44,9 +51,9 @@ const CLIENT_PACKAGES: Record<string, string> = {
 function clientsCalledBy(task: TaskName): string[] {
   const src = readFileSync(join('tasks', task, 'handler.ts'), 'utf8');
   const called = new Set<string>();
-  for (const m of src.matchAll(/\b(\w+Client)\(\)/g)) {
-    const pkg = CLIENT_PACKAGES[m[1] ?? ''];
-    if (pkg) called.add(pkg);
+  for (const m of src.matchAll(/\b(\w+Client\(\)|\w+In\b)/g)) {
+    const pkg = CLIENT_PACKAGES[(m[1] ?? '').replace('()', '')];
+    for (const p of [pkg ?? []].flat()) called.add(p);
   }
   return [...called].sort();
 }

@@ -11,6 +11,7 @@
  * most one entry of each kind can match and the order of entries in the file never decides anything.
  */
 import type { ResolvedEntry } from './schema';
+import { type EventPlace, entryAdmits, type ScopedPolicy, scopesMeet } from './scope';
 
 /** What matching looks at in an event. */
 export interface MatchableEvent {
@@ -18,10 +19,13 @@ export interface MatchableEvent {
   resourceType: string;
   /** Dotted drifted property paths (CloudFormation drift events); absent or empty: not known. */
   driftedProperties?: readonly string[] | undefined;
+  /** Where the resource lives: entries scoped to accounts / OUs / regions match only there. */
+  awsAccountId?: string | undefined;
+  awsRegion?: string | undefined;
 }
 
 /** The entries a policy holds, as matching sees them. */
-export interface MatchablePolicy {
+export interface MatchablePolicy extends ScopedPolicy {
   entries: readonly ResolvedEntry[];
 }
 
@@ -63,15 +67,16 @@ export function driftedPropertyPaths(
 
 /** The entry for an event (see the file comment), or undefined. */
 export function findEntry(policy: MatchablePolicy, event: MatchableEvent): ResolvedEntry | undefined {
-  const { configRuleName, resourceType } = event;
+  const { configRuleName, resourceType, awsAccountId, awsRegion } = event;
+  const place: EventPlace | undefined =
+    awsAccountId !== undefined && awsRegion !== undefined ? { awsAccountId, awsRegion } : undefined;
+  const entries = place ? policy.entries.filter((e) => entryAdmits(policy, e, place)) : policy.entries;
   if (configRuleName) {
-    return policy.entries.find(
+    return entries.find(
       (e) => e.configRules.includes(configRuleName) && e.resourceTypes.includes(resourceType),
     );
   }
-  const candidates = policy.entries.filter(
-    (e) => e.cloudFormationDrift && e.resourceTypes.includes(resourceType),
-  );
+  const candidates = entries.filter((e) => e.cloudFormationDrift && e.resourceTypes.includes(resourceType));
   const drifted = event.driftedProperties ?? [];
   return (
     candidates.find((e) => e.properties.length > 0 && coversDrift(e, drifted)) ??
@@ -82,34 +87,37 @@ export function findEntry(policy: MatchablePolicy, event: MatchableEvent): Resol
 /**
  * Every way two entries could match one event, as loader problems: the same (rule, type) pair; two
  * type-wide drift entries for one type; two property-scoped drift entries for one type whose paths
- * overlap (one equal to or under the other), since one drift could be covered by both.
+ * overlap (one equal to or under the other), since one drift could be covered by both. Entries whose
+ * account / OU / region scopes cannot meet (policy/scope.ts) never clash.
  */
-export function checkOverlaps(entries: readonly ResolvedEntry[]): string[] {
+export function checkOverlaps(entries: readonly ResolvedEntry[], policy: ScopedPolicy = {}): string[] {
   const problems: string[] = [];
-  const claims = new Map<string, string>();
-  const claim = (key: string, id: string) => {
-    const other = claims.get(key);
-    if (other) problems.push(`policy.remediations: ${key} is matched by both ${other} and ${id}`);
-    else claims.set(key, id);
+  const claims = new Map<string, ResolvedEntry[]>();
+  const meet = (a: ResolvedEntry, b: ResolvedEntry) => a.id !== b.id && scopesMeet(policy, a, b);
+  const claim = (key: string, e: ResolvedEntry) => {
+    const seen = claims.get(key) ?? [];
+    const other = seen.find((o) => meet(o, e));
+    if (other) problems.push(`policy.remediations: ${key} is matched by both ${other.id} and ${e.id}`);
+    claims.set(key, [...seen, e]);
   };
-  const scoped = new Map<string, Array<{ id: string; path: string }>>();
+  const scoped = new Map<string, Array<{ e: ResolvedEntry; id: string; path: string }>>();
   for (const e of entries) {
-    for (const r of e.configRules) for (const t of e.resourceTypes) claim(`rule ${r} / ${t}`, e.id);
+    for (const r of e.configRules) for (const t of e.resourceTypes) claim(`rule ${r} / ${t}`, e);
     if (!e.cloudFormationDrift) continue;
     for (const t of e.resourceTypes) {
       if (e.properties.length === 0) {
-        claim(`drift / ${t}`, e.id);
+        claim(`drift / ${t}`, e);
         continue;
       }
       const seen = scoped.get(t) ?? [];
       for (const path of e.properties) {
-        const clash = seen.find((s) => s.id !== e.id && (isUnder(path, s.path) || isUnder(s.path, path)));
+        const clash = seen.find((s) => meet(s.e, e) && (isUnder(path, s.path) || isUnder(s.path, path)));
         if (clash) {
           problems.push(
             `policy.remediations: drift of ${path} on ${t} is matched by both ${clash.id} (${clash.path}) and ${e.id} (${path}); make their properties disjoint`,
           );
         }
-        seen.push({ id: e.id, path });
+        seen.push({ e, id: e.id, path });
       }
       scoped.set(t, seen);
     }

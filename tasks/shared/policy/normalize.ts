@@ -83,6 +83,9 @@ function resolveEntry(e: DocEntry, d: PolicyDoc['defaults']): ResolvedEntry {
     resourceTypes: e.match.resourceTypes,
     cloudFormationDrift: e.match.cloudFormationDrift,
     properties: e.match.properties,
+    accounts: e.match.accounts,
+    ous: e.match.ous,
+    regions: e.match.regions,
     runbook: e.runbook,
     firstParty: isFirstPartyRunbook(e.runbook),
     parameters: e.parameters,
@@ -97,6 +100,36 @@ function resolveEntry(e: DocEntry, d: PolicyDoc['defaults']): ResolvedEntry {
     verification: { ...d.verification, ...e.verification },
     exceptions: e.exceptions,
   };
+}
+
+/** The organization section's problems, and entry scopes that could never match an event. */
+function organizationProblems(doc: PolicyDoc): string[] {
+  const problems: string[] = [];
+  const org = doc.organization;
+  const seen = new Set<string>();
+  for (const [i, m] of (org?.members ?? []).entries()) {
+    if (seen.has(m.account))
+      problems.push(`policy.organization.members[${i}].account: ${m.account} listed twice`);
+    seen.add(m.account);
+  }
+  const ous = new Set((org?.members ?? []).flatMap((m) => (m.ou ? [m.ou] : [])));
+  for (const [i, e] of doc.remediations.entries()) {
+    const at = `policy.remediations[${i}].match`;
+    const scoped = e.match.accounts.length + e.match.ous.length + e.match.regions.length > 0;
+    if (scoped && !org) {
+      problems.push(`${at}: accounts / ous / regions need an organization section (policy.organization)`);
+      continue;
+    }
+    for (const ou of e.match.ous) {
+      if (!ous.has(ou)) problems.push(`${at}.ous: no member of policy.organization.members is in ${ou}`);
+    }
+    for (const r of e.match.regions) {
+      if (org && !org.regions.includes(r)) {
+        problems.push(`${at}.regions: ${r} is not one of policy.organization.regions`);
+      }
+    }
+  }
+  return problems;
 }
 
 /** Validates a parsed policy document and folds defaults into each entry. */
@@ -114,8 +147,9 @@ export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): No
     problems.push(...entryProblems(e, at, d, opts));
     return resolveEntry(e, d);
   });
+  problems.push(...organizationProblems(doc));
   // No two entries may be able to match one event (tasks/shared/policy/match.ts).
-  problems.push(...checkOverlaps(entries));
+  problems.push(...checkOverlaps(entries, doc));
   if (problems.length) throw new PolicyError(`invalid remediation policy:\n  ${problems.join('\n  ')}`);
   return {
     version: 1,
@@ -124,6 +158,7 @@ export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): No
     globalConcurrency: d.concurrency.global,
     configRules: doc.configRules,
     fastPath: doc.fastPath,
+    ...(doc.organization ? { organization: doc.organization } : {}),
     runbookScope: {
       ...doc.runbookScope,
       tag: doc.runbookScope.tag ?? { key: doc.scope.tagKey, values: [doc.scope.tagValue ?? '*'] },

@@ -4,7 +4,7 @@
  * Reference: docs/policy.md. The CDK app, the sandbox and the tests all load the same file.
  */
 
-import { ApprovalMode, ParameterSource } from '../contracts';
+import { ACCOUNT_ID, ApprovalMode, ParameterSource, REGION } from '../contracts';
 import * as z from '../zod';
 
 /** Step Functions TimeoutSeconds above ~2,147,483 s overflows Node timers in the local engine; AWS allows a year. We cap approvals at 7 days. */
@@ -39,6 +39,11 @@ export const PropertyPath = z
       'must be a dotted property path like SecurityGroupEgress',
     ),
   );
+const AccountId = z.string().check(z.regex(ACCOUNT_ID, 'must be a 12-digit account id'));
+const RegionName = z.string().check(z.regex(REGION, 'must be a region name like us-west-2'));
+const OuId = z
+  .string()
+  .check(z.regex(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/, 'must be an OU id like ou-ab12-cd34ef56'));
 const Duration = (max: number) => z.number().check(z.int(), z.positive(), z.lte(max));
 
 const Approval = z.strictObject({
@@ -120,6 +125,12 @@ const Entry = z.strictObject({
      * type that names none. Empty: any drift of these types.
      */
     properties: z._default(z.array(PropertyPath), []),
+    /** Only events from these accounts (with `ous`: either). Empty with `ous` empty: any account in scope. */
+    accounts: z._default(z.array(AccountId), []),
+    /** Only events from accounts in these OUs (the `organization.members` list says which OU an account is in). */
+    ous: z._default(z.array(OuId), []),
+    /** Only events from these regions. Empty: any region in scope. */
+    regions: z._default(z.array(RegionName), []),
   }),
   /** First-party (DriftRemediation-…, a file in runbooks/) or AWS-managed (AWS-…, AWSConfigRemediation-…) document name. */
   runbook: z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,128}$/)),
@@ -238,6 +249,38 @@ export const FastPath = z.strictObject({
 });
 export type FastPath = z.infer<typeof FastPath>;
 
+/** A member account of the organization (docs/policy.md "Organization"). */
+const Member = z.strictObject({
+  account: AccountId,
+  /** The OU the account is in, for entries scoped with `match.ous`. */
+  ou: z.optional(OuId),
+  /** true: events from this account are recorded SKIPPED (with `pausedReason`); nothing is assumed or run. */
+  paused: z._default(z.boolean(), false),
+  pausedReason: z.optional(z.string().check(z.minLength(3), z.maxLength(256))),
+});
+
+/** Name of the member execution role the member stack creates in every member account. */
+export const DEFAULT_MEMBER_ROLE_NAME = 'DriftRemediationMember';
+
+/**
+ * Organization scale: which accounts and regions the central deployment acts in. Absent: the central
+ * account only, in any region (single-account deployments, as before).
+ */
+export const Organization = z.strictObject({
+  /** The organization id; the central event bus admits only principals of it (aws:PrincipalOrgID). */
+  id: z.string().check(z.regex(/^o-[a-z0-9]{10,32}$/, 'must be an organization id like o-a1b2c3d4e5')),
+  /** Regions acted in (the member stack's StackSet regions). */
+  regions: z.array(RegionName).check(z.minLength(1)),
+  /** The member accounts; an event from any other account (but the central one) is SKIPPED. */
+  members: z._default(z.array(Member), []),
+  /** The member execution role's name (the member stack's `memberRoleName`). */
+  memberRoleName: z._default(
+    z.string().check(z.regex(/^[A-Za-z0-9+=,.@_-]{1,64}$/, 'must be an IAM role name')),
+    DEFAULT_MEMBER_ROLE_NAME,
+  ),
+});
+export type Organization = z.infer<typeof Organization>;
+
 export const PolicyDocument = z.strictObject({
   version: z.literal(1),
   defaults: Defaults,
@@ -251,6 +294,7 @@ export const PolicyDocument = z.strictObject({
   runbookScope: z._default(RunbookScope, () => RunbookScope.parse({})),
   configRules: z._default(z.array(ConfigRuleDecl), []),
   fastPath: z._default(FastPath, { enabled: true, trustedDeployers: [] }),
+  organization: z.optional(Organization),
   remediations: z.array(Entry).check(z.minLength(1)),
 });
 
@@ -268,6 +312,10 @@ export interface ResolvedEntry {
   cloudFormationDrift: boolean;
   /** Drifted property paths this entry is limited to (empty: any). */
   properties: string[];
+  /** Account, OU and region scope (each empty or absent: any). */
+  accounts?: string[];
+  ous?: string[];
+  regions?: string[];
   runbook: string;
   firstParty: boolean;
   parameters: Record<string, ParameterSource>;
@@ -292,5 +340,7 @@ export interface NormalizedPolicy {
   runbookScope: RunbookScope;
   /** The CloudTrail fast path's settings (absent: enabled, no trusted deployers). */
   fastPath?: FastPath;
+  /** The organization's accounts and regions (absent: single account). */
+  organization?: Organization;
   entries: ResolvedEntry[];
 }

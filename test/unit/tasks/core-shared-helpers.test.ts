@@ -168,11 +168,13 @@ describe('execution-name helpers', () => {
     expect(ruleOrSource({ configRuleName: undefined })).toBe('cloudformation');
     expect(
       executionName({
+        awsAccountId: '111111111111',
+        awsRegion: 'us-east-1',
         resourceType: 'AWS::IAM::Role',
         resourceId: 'r',
         orderingTimestamp: '2026-11-23T10:00:00Z',
       }),
-    ).toMatch(/^cloudformation-Role-[0-9a-f]{40}$/);
+    ).toMatch(/^cloudformation-Role-111111111111-use1-[0-9a-f]{26}$/);
   });
 });
 

@@ -13,7 +13,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type IntakeDeps, IntakeInput, intake, processMessage } from '../../../tasks/intake/core';
 import { handler } from '../../../tasks/intake/handler';
 import { InvalidInputError } from '../../../tasks/shared/errors';
-import { executionName, isValidExecutionName } from '../../../tasks/shared/execution-name';
+import { executionName, isValidExecutionName, shortRegion } from '../../../tasks/shared/execution-name';
 import { INVALID_EVENT_RESOURCE_KEY } from '../../../tasks/shared/outcomes';
 import { loadPolicyFile, normalizePolicy } from '../../../tasks/shared/policy/load';
 import { orderingKey } from '../../../tasks/shared/tables';
@@ -183,7 +183,9 @@ describe('intake: Config compliance changes', () => {
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: SM_ARN, name });
     const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
     expect(input).toEqual({ event: expectedEvent });
-    expect(name).toMatch(/^restricted-ssh-SecurityGroup-[0-9a-f]{40}$/);
+    expect(name).toMatch(
+      new RegExp(`^restricted-ssh-SecurityGrou-${ACCOUNT}-${shortRegion(REGION)}-[0-9a-f]{26}$`),
+    );
     // The ordering mark was claimed with a newer-or-equal condition.
     const [put] = orderingPuts();
     expect(put?.Item).toMatchObject({
@@ -244,7 +246,7 @@ describe('intake: Config compliance changes', () => {
       ruleName: 'restricted-ssh',
     });
     expect(String(item?.reason)).toMatch(/out of order/);
-    expect(String(item?.sk)).toMatch(/^2026-11-23T12:00:00.000Z#restricted-ssh-SecurityGroup-/);
+    expect(String(item?.sk)).toMatch(/^2026-11-23T12:00:00.000Z#restricted-ssh-SecurityGrou-/);
   });
 
   it('a COMPLIANT result starts nothing but moves the ordering mark forward (keeping the execution it names)', async () => {
@@ -737,6 +739,8 @@ describe('intake: sweep and manual starts', () => {
 describe('execution names', () => {
   it('are at most 80 characters of [A-Za-z0-9_-], even for long rule names and ids', () => {
     const name = executionName({
+      awsAccountId: ACCOUNT,
+      awsRegion: 'ap-southeast-5',
       configRuleName: `a.very.long.rule.name-${'x'.repeat(100)}`,
       resourceType: 'AWS::SomethingVeryLong::WithAVeryLongTypeName',
       resourceId: 'z'.repeat(1000),
@@ -746,8 +750,10 @@ describe('execution names', () => {
     expect(isValidExecutionName(name)).toBe(true);
   });
 
-  it('differ for different rules, types, ids and timestamps', () => {
+  it('differ for different accounts, regions, rules, types, ids and timestamps', () => {
     const base = {
+      awsAccountId: ACCOUNT,
+      awsRegion: REGION,
       configRuleName: 'r',
       resourceType: 'AWS::EC2::SecurityGroup',
       resourceId: SG_ID,
@@ -760,7 +766,97 @@ describe('execution names', () => {
       executionName({ ...base, resourceType: 'AWS::S3::Bucket' }),
       executionName({ ...base, resourceId: 'sg-0123456789abcdef1' }),
       executionName({ ...base, orderingTimestamp: '2026-11-23T10:00:00.001Z' }),
+      executionName({ ...base, awsAccountId: '222222222222' }),
+      executionName({ ...base, awsRegion: 'us-west-2' }),
     ]);
-    expect(names.size).toBe(6);
+    expect(names.size).toBe(8);
+  });
+
+  it('carry the account and the short region', () => {
+    const name = executionName({
+      awsAccountId: '222222222222',
+      awsRegion: 'us-west-2',
+      configRuleName: 'restricted-ssh',
+      resourceType: 'AWS::EC2::SecurityGroup',
+      resourceId: SG_ID,
+      orderingTimestamp: '2026-11-23T10:00:00Z',
+    });
+    expect(name).toMatch(/^restricted-ssh-SecurityGrou-222222222222-usw2-[0-9a-f]{26}$/);
+    expect(['ap-southeast-1', 'ap-south-1', 'eu-central-1', 'us-gov-west-1'].map(shortRegion)).toEqual([
+      'apse1',
+      'aps1',
+      'euc1',
+      'usgovw1',
+    ]);
+  });
+});
+
+describe('organization scope', () => {
+  const organization = {
+    id: 'o-a1b2c3d4e5',
+    regions: [REGION],
+    members: [{ account: '222222222222' }, { account: '333333333333', paused: true }],
+  };
+  const scoped = (o: Partial<IntakeDeps> = {}) =>
+    deps({ policy: testPolicy({ organization }), centralAccountId: ACCOUNT, ...o });
+  const fromAccount = (account: string, region = REGION) => {
+    const env = configEnvelope();
+    return { ...env, account, detail: { ...env.detail, awsAccountId: account, awsRegion: region } };
+  };
+
+  it('records an event from an account outside the organization as SKIPPED and reads, claims and starts nothing', async () => {
+    const out = await processMessage(JSON.stringify(fromAccount('444444444444')), 'm-out', scoped());
+    expect(out).toEqual([
+      expect.objectContaining({
+        status: 'skipped',
+        reason: expect.stringMatching(/^out of scope: account 444444444444 is not a member of organization/),
+      }),
+    ]);
+    expect(outcomePuts()).toEqual([
+      expect.objectContaining({
+        outcome: 'SKIPPED',
+        resourceKey: `444444444444/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}`,
+      }),
+    ]);
+    expect(orderingPuts()).toEqual([]);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
+  });
+
+  it('skips a region out of scope and a paused member, and starts a member event in scope', async () => {
+    const region = await processMessage(
+      JSON.stringify(fromAccount('222222222222', 'eu-central-1')),
+      'm-r',
+      scoped(),
+    );
+    expect(region[0]).toMatchObject({
+      status: 'skipped',
+      reason: expect.stringContaining('region eu-central-1'),
+    });
+    const paused = await processMessage(JSON.stringify(fromAccount('333333333333')), 'm-p', scoped());
+    expect(paused[0]).toMatchObject({ status: 'skipped', reason: 'member account 333333333333 is paused' });
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    const member = await processMessage(JSON.stringify(fromAccount('222222222222')), 'm-ok', scoped());
+    expect(member[0]).toMatchObject({ status: 'started' });
+    expect(member[0]?.executionName).toContain('-222222222222-');
+  });
+
+  it('reads a member stack’s drifts with that account-region’s client, and never one out of scope', async () => {
+    const memberCfn = new CloudFormationClient({ region: REGION });
+    const places: string[] = [];
+    const cloudFormation = (p: { awsAccountId: string; awsRegion: string }) => {
+      places.push(`${p.awsAccountId}/${p.awsRegion}`);
+      return memberCfn;
+    };
+    cfn.on(DescribeStackResourceDriftsCommand).resolves({ StackResourceDrifts: [] });
+    const memberStack = STACK_ARN.replace(ACCOUNT, '222222222222');
+    const env = driftEnvelope();
+    const member = { ...env, account: '222222222222', detail: { ...env.detail, 'stack-id': memberStack } };
+    await processMessage(JSON.stringify(member), 'm-d', scoped({ cloudFormation }));
+    const outsider = { ...member, account: '444444444444' };
+    const out = await processMessage(JSON.stringify(outsider), 'm-o', scoped({ cloudFormation }));
+    expect(places).toEqual([`222222222222/${REGION}`]);
+    expect(out[0]).toMatchObject({ status: 'skipped', reason: expect.stringContaining('444444444444') });
   });
 });

@@ -98,7 +98,7 @@ describe('sweep', () => {
       expect(RemediationEvent.safeParse(b.detail).success).toBe(true);
     }
     expect(bodies[12].detail).toEqual({
-      eventId: expect.stringMatching(/^sweep-s3-bucket-versioning-Bucket-[0-9a-f]{40}$/),
+      eventId: expect.stringMatching(/^sweep-s3-bucket-versio-Bucket-\d{12}-[a-z0-9]+-[0-9a-f]{26}$/),
       source: 'sweep',
       configRuleName: 's3-bucket-versioning-enabled',
       resourceType: 'AWS::S3::Bucket',
