@@ -413,6 +413,7 @@ function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
       taskToken: sfn.JsonPath.taskToken,
       'plan.$': '$.plan',
       'execution.$': EXECUTION,
+      'event.$': '$.event',
     }),
     retryOnServiceExceptions: false,
     resultPath: '$.slot',

@@ -6,7 +6,9 @@
  * release, the reaper or another Acquire hands a slot over. The state's timeout is the policy's
  * `concurrency.maxQueueSeconds`; the workflow then leaves the queue (Release remediation slot) and escalates.
  *
- * Input  { taskToken, plan: PlanResult (runbook required), execution: { id, name, startTime } }
+ * Input  { taskToken, plan: PlanResult (runbook required), execution: { id, name, startTime },
+ *          event?: { awsAccountId, awsRegion } (the resource's place, for concurrency.perAccountRegion; absent:
+ *          the account and region of the execution's own ARN, i.e. the stack's) }
  * Output (of the Lambda; the state's output is the lease sent to the token, `$.slot`):
  *   { queued: boolean (false: already a holder, told at once), granted, dead } — counts only, never the token.
  * Errors: InvalidInputError (no runbook in the plan, decision not remediate: nothing changed); TransientServiceError.
@@ -26,6 +28,7 @@ import {
   headsOf,
   type Lease,
   queueExpiresAt,
+  type ResourcePlace,
   removeWaiter,
   scopesFor,
 } from '../shared/leases-queue';
@@ -36,6 +39,13 @@ export const AcquireSlotInput = z.object({
   taskToken: z.string().check(z.minLength(1), z.maxLength(4096)),
   plan: PlanResult,
   execution: ExecutionRef,
+  /** Only where the resource lives is read; the rest of the event is not this task's business. */
+  event: z.optional(
+    z.object({
+      awsAccountId: z.optional(z.string().check(z.minLength(1))),
+      awsRegion: z.optional(z.string().check(z.minLength(1))),
+    }),
+  ),
 });
 export type AcquireSlotInput = z.infer<typeof AcquireSlotInput>;
 
@@ -51,6 +61,16 @@ export interface AcquireSlotResult {
   queued: boolean;
   granted: number;
   dead: number;
+}
+
+/** The resource's account and region: the event's, else the execution ARN's (the stack's own). */
+export function placeOf(input: Pick<AcquireSlotInput, 'event' | 'execution'>): ResourcePlace {
+  // arn:aws:states:<region>:<account>:execution:<machine>:<name>
+  const [, , , arnRegion = '', arnAccount = ''] = input.execution.id.split(':');
+  return {
+    accountId: input.event?.awsAccountId ?? arnAccount,
+    region: input.event?.awsRegion ?? arnRegion,
+  };
 }
 
 /** Completes this execution's own token with its lease. */
@@ -71,7 +91,7 @@ export async function acquireSlot(
       ...(plan.runbook ? [] : ['plan.runbook: missing']),
     ]);
   }
-  const scopes = scopesFor({ ...plan, runbook: plan.runbook });
+  const scopes = scopesFor({ ...plan, runbook: plan.runbook }, placeOf(input));
   const queue = scopes[0]?.id as string;
   const adm = await readAdmission(deps.ddb, deps.leasesTable);
   const held = adm.holders[execution.name];

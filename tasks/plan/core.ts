@@ -90,6 +90,7 @@ function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, re
       perRunbook: entry.concurrency.perRunbook,
       global: entry.concurrency.global,
       maxQueueSeconds: entry.concurrency.maxQueueSeconds,
+      ...(entry.concurrency.perAccountRegion ? { perAccountRegion: entry.concurrency.perAccountRegion } : {}),
     },
     attempts: { max: entry.attempts.max, retryAfterSeconds: entry.attempts.retryAfterSeconds },
     verification: {

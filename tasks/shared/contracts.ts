@@ -130,6 +130,8 @@ export const PlanResult = z.object({
     global: z.number().check(z.int(), z.positive()),
     /** Longest wait in the slot queue (TimeoutSecondsPath of Acquire remediation slot); set by plan. */
     maxQueueSeconds: z.optional(z.number().check(z.int(), z.positive())),
+    /** Cap per account and region of the resource (policy concurrency.perAccountRegion); absent: none. */
+    perAccountRegion: z.optional(z.number().check(z.int(), z.positive())),
   }),
   attempts: z.object({
     max: z.number().check(z.int(), z.gte(1), z.lte(5)),

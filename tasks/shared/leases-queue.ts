@@ -21,7 +21,7 @@ import {
 import type { PlanResult } from './contracts';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
 import { type Admission, fits, grant, readAdmission, release, type Scope } from './leases';
-import { GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
+import { accountRegionScope, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
 import * as z from './zod';
 
 /** A grant this old whose waiter is still queued was never told (its hand-off crashed): tell it again. */
@@ -67,13 +67,27 @@ export interface HandOffResult {
   dead: number;
 }
 
-/** The scopes an execution of `plan` needs: its runbook's and the global one. */
+/** Where the remediated resource lives (the event's account and region). */
+export interface ResourcePlace {
+  accountId: string;
+  region: string;
+}
+
+/**
+ * The scopes an execution of `plan` needs: its runbook's (first: it names the queue), the global one, and
+ * with `concurrency.perAccountRegion` set, the one of the resource's account and region.
+ */
 export function scopesFor(
   plan: Pick<PlanResult, 'concurrency'> & { runbook: { documentName: string } },
+  place: ResourcePlace,
 ): Scope[] {
+  const { perAccountRegion } = plan.concurrency;
   return [
     { id: runbookScope(plan.runbook.documentName), cap: plan.concurrency.perRunbook },
     { id: GLOBAL_SCOPE, cap: plan.concurrency.global },
+    ...(perAccountRegion
+      ? [{ id: accountRegionScope(place.accountId, place.region), cap: perAccountRegion }]
+      : []),
   ];
 }
 

@@ -20,8 +20,9 @@ export const LEASES = { partitionKey: 'lockId' } as const;
 export const ADMISSION_ID = 'admission';
 export const GLOBAL_SCOPE = 'global';
 export const runbookScope = (documentName: string) => `runbook#${documentName}`;
-/** Design room: a per account-region cap is one more scope in the same conditional update. */
-export const accountRegionScope = (account: string, region: string) => `account-region#${account}#${region}`;
+/** The slot scope of the resources of one account and region (policy concurrency.perAccountRegion). */
+export const accountRegionScope = (accountId: string, region: string) =>
+  `account-region#${accountId}#${region}`;
 
 /**
  * Slot queue (waiters for a remediation slot), FIFO per runbook:

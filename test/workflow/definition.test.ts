@@ -250,7 +250,12 @@ describe('synthesized definition', () => {
     expect(a.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
     expect(a.Parameters).toEqual({
       FunctionName: expect.stringMatching(/^arn:aws:lambda:.*AcquireSlotFunction/),
-      Payload: { 'taskToken.$': '$$.Task.Token', 'plan.$': '$.plan', 'execution.$': '$.execution' },
+      Payload: {
+        'taskToken.$': '$$.Task.Token',
+        'plan.$': '$.plan',
+        'execution.$': '$.execution',
+        'event.$': '$.event',
+      },
     });
     expect(a.TimeoutSecondsPath).toBe('$.plan.concurrency.maxQueueSeconds');
     expect(a.ResultPath).toBe('$.slot');

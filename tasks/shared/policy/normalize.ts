@@ -94,6 +94,7 @@ function resolveEntry(e: DocEntry, d: PolicyDoc['defaults']): ResolvedEntry {
       perRunbook: e.concurrency?.perRunbook ?? d.concurrency.perRunbook,
       global: d.concurrency.global,
       maxQueueSeconds: d.concurrency.maxQueueSeconds,
+      ...(d.concurrency.perAccountRegion ? { perAccountRegion: d.concurrency.perAccountRegion } : {}),
     },
     attempts: { ...d.attempts, ...e.attempts },
     loopBreaker: { ...d.loopBreaker, ...e.loopBreaker },

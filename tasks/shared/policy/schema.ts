@@ -58,6 +58,8 @@ const Concurrency = z.strictObject({
   perRunbook: z.number().check(z.int(), z.gte(1), z.lte(100)),
   /** Remediations running at once across all runbooks. */
   global: z.number().check(z.int(), z.gte(1), z.lte(1000)),
+  /** Remediations running at once on the resources of one account and region (any runbook); unset: no such cap. */
+  perAccountRegion: z.optional(z.number().check(z.int(), z.gte(1), z.lte(1000))),
   /** How long an execution waits in the slot queue before it is escalated (Step Functions task timeout). */
   maxQueueSeconds: z._default(Duration(MAX_QUEUE_SECONDS), DEFAULT_MAX_QUEUE_SECONDS),
 });

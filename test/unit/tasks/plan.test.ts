@@ -14,8 +14,17 @@ import {
   InvalidInputError,
   InvalidResourceIdError,
 } from '../../../tasks/shared/errors';
+import { normalizePolicy } from '../../../tasks/shared/policy/load';
 import { blastKey, breakGlassKey } from '../../../tasks/shared/tables';
-import { awsError, configEvent, driftEvent, EXECUTION, SG_ID, testPolicy } from './fixtures/core-tasks';
+import {
+  awsError,
+  configEvent,
+  driftEvent,
+  EXECUTION,
+  rawPolicy,
+  SG_ID,
+  testPolicy,
+} from './fixtures/core-tasks';
 
 const cc = mockClient(CloudControlClient);
 const cfn = mockClient(CloudFormationClient);
@@ -137,6 +146,21 @@ describe('plan: remediate', () => {
     expect(stack.verification).toEqual({ timeoutSeconds: 86_400, intervalSeconds: 60, maxPolls: 200 });
     // Stacks are looked up by name through CloudFormation, not Cloud Control.
     expect(cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'app-stack' });
+  });
+});
+
+describe('plan: concurrency', () => {
+  it('concurrency.perAccountRegion in the policy reaches the plan (acquire-slot caps by it); absent, no such cap', async () => {
+    const raw = rawPolicy();
+    const capped = normalizePolicy({
+      ...raw,
+      defaults: { ...raw.defaults, concurrency: { perRunbook: 5, global: 20, perAccountRegion: 2 } },
+    });
+    const r = await plan({ event: configEvent(), execution: EXECUTION }, deps({ policy: capped }));
+    expect(r.concurrency).toEqual({ perRunbook: 5, global: 20, maxQueueSeconds: 21600, perAccountRegion: 2 });
+    expect(PlanResult.safeParse(r).success).toBe(true);
+    const plain = await plan({ event: configEvent(), execution: EXECUTION }, deps());
+    expect(plain.concurrency).not.toHaveProperty('perAccountRegion');
   });
 });
 

@@ -13,14 +13,21 @@ import {
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { acquireSlot } from '../../../tasks/acquire-slot/core';
+import { acquireSlot, placeOf } from '../../../tasks/acquire-slot/core';
 import { handler as acquireHandler } from '../../../tasks/acquire-slot/handler';
 import { executionArnFor, reapLeases } from '../../../tasks/reap-leases/core';
 import { releaseSlot } from '../../../tasks/release-slot/core';
 import type { PlanResult } from '../../../tasks/shared/contracts';
 import { InvalidInputError } from '../../../tasks/shared/errors';
 import { grant, readAdmission } from '../../../tasks/shared/leases';
-import { ADMISSION_ID, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from '../../../tasks/shared/tables';
+import { scopesFor } from '../../../tasks/shared/leases-queue';
+import {
+  ADMISSION_ID,
+  accountRegionScope,
+  GLOBAL_SCOPE,
+  runbookScope,
+  SLOT_QUEUE,
+} from '../../../tasks/shared/tables';
 import {
   awsError,
   DOC,
@@ -244,6 +251,56 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     expect(await releaseOf('a')).toMatchObject({ released: true });
     expect(await releaseOf('a')).toMatchObject({ released: false });
     expect((await admission()).counts[runbookScope(DOC)]).toBe(0);
+  });
+
+  it("per account-region cap (concurrency.perAccountRegion): one more scope, keyed by the resource's account and region", async () => {
+    const p = plan({
+      runbook: { documentName: DOC, firstParty: true, parameters: {} },
+      concurrency: { perRunbook: 5, global: 5, maxQueueSeconds: 600, perAccountRegion: 1 },
+    });
+    const at = (name: string, awsAccountId: string, awsRegion: string) => {
+      clock += 1000;
+      const taskToken = `tok-${name}#1`;
+      tokens.set(taskToken, 'waiting');
+      return acquireSlot(
+        { taskToken, plan: p, execution: execOf(name), event: { awsAccountId, awsRegion } },
+        deps(),
+      );
+    };
+    const east = accountRegionScope('111111111111', 'us-east-1');
+    const west = accountRegionScope('222222222222', 'us-west-2');
+    await at('a', '111111111111', 'us-east-1');
+    await at('b', '222222222222', 'us-west-2'); // another account-region: admitted beside a
+    await at('c', '111111111111', 'us-east-1'); // a holds us-east-1's only unit: c waits
+    expect(told).toEqual(['a', 'b']);
+    expect(tokens.get('tok-a#1')).toMatchObject({ scopes: [runbookScope(DOC), GLOBAL_SCOPE, east] });
+    expect((await admission()).counts).toMatchObject({ [east]: 1, [west]: 1, [GLOBAL_SCOPE]: 2 });
+    expect(await queued()).toEqual(['c']);
+    // b's release frees us-west-2 only: c still waits; a's release hands us-east-1 to c
+    expect(await releaseOf('b', p)).toMatchObject({ released: true, granted: 0 });
+    expect(await releaseOf('a', p)).toMatchObject({ released: true, granted: 1 });
+    expect(told).toEqual(['a', 'b', 'c']);
+    expect((await admission()).counts).toMatchObject({ [east]: 1, [west]: 0, [GLOBAL_SCOPE]: 1 });
+  });
+
+  it("without the event the account-region scope is the execution's own (the stack's account and region)", () => {
+    const arn = 'arn:aws:states:eu-central-1:333333333333:execution:DriftRemediation:x';
+    expect(placeOf({ execution: execution({ id: arn }) })).toEqual({
+      accountId: '333333333333',
+      region: 'eu-central-1',
+    });
+    expect(
+      placeOf({
+        execution: execution({ id: arn }),
+        event: { awsAccountId: '444444444444', awsRegion: 'us-west-2' },
+      }),
+    ).toEqual({ accountId: '444444444444', region: 'us-west-2' });
+    // no perAccountRegion in the plan: the runbook's and the global scope only
+    expect(
+      scopesFor({ ...planFor(), runbook: { documentName: DOC } }, placeOf({ execution: execution() })).map(
+        (x) => x.id,
+      ),
+    ).toEqual([runbookScope(DOC), GLOBAL_SCOPE]);
   });
 
   it('the reaper frees slots of ended holders, removes ended waiters, keeps running ones, hands slots on', async () => {
