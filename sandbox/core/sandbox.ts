@@ -300,12 +300,12 @@ function createContext(core: Core, invoke: Invoke, accountId: string, region: st
         changeListeners.delete(listener);
       };
     },
-    async invokeFunction(nameOrArn, payload) {
+    async invokeFunction(nameOrArn, payload, hooks) {
       // The caller (a state machine's role) needs lambda:InvokeFunction; the function runs as its own role.
       const lambda = core.modules.get('lambda');
       if (lambda)
         await authorize(context, currentCaller(), lambda, 'Invoke', { FunctionName: nameOrArn }, region);
-      return functionRegistry(context).invoke(nameOrArn, payload);
+      return functionRegistry(context).invoke(nameOrArn, payload, hooks);
     },
     log: core.log,
   };

@@ -215,9 +215,10 @@ export interface SandboxContext {
    * Invokes an in-process Lambda handler registered by the installer (sandbox/core/functions.ts), by
    * function name or ARN, with the payload as Lambda would deliver it. Throws the handler's error
    * unchanged (its `name` is the Lambda errorType). Used by Step Functions tasks, SQS event source
-   * mappings and EventBridge Lambda targets.
+   * mappings and EventBridge Lambda targets. At most a few handlers run at once (sandbox/core/functions.ts);
+   * `onStart` is called when this one starts running.
    */
-  invokeFunction(nameOrArn: string, payload: unknown): Promise<unknown>;
+  invokeFunction(nameOrArn: string, payload: unknown, hooks?: { onStart?: () => void }): Promise<unknown>;
   /** A sandbox log line (printed by the CLI with --verbose, kept for tests). */
   log(line: string): void;
 }

@@ -441,9 +441,7 @@ class StepFunctionsStore {
     const resource = state.Resource ?? '';
     let result: unknown;
     if (resource.startsWith('arn:aws:lambda:')) {
-      result = await sandbox.invokeFunction(resource, effectiveInput).catch((err: unknown) => {
-        throw lambdaError(err);
-      });
+      result = await invokeWithin(sandbox, resource, effectiveInput, state.TimeoutSeconds);
     } else if (/^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) {
       const params = (effectiveInput ?? {}) as { FunctionName?: string; Payload?: unknown };
       if (!params.FunctionName)
@@ -459,11 +457,12 @@ class StepFunctionsStore {
           params.Payload,
         );
       } else {
-        const payload = await sandbox
-          .invokeFunction(params.FunctionName, params.Payload)
-          .catch((err: unknown) => {
-            throw lambdaError(err);
-          });
+        const payload = await invokeWithin(
+          sandbox,
+          params.FunctionName,
+          params.Payload,
+          state.TimeoutSeconds,
+        );
         result = { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
       }
     } else {
@@ -688,10 +687,17 @@ export function stepFunctionsService(): StepFunctionsService {
 /** Largest TimeoutSeconds the local engine's timers take (Node timers overflow past 2^31-1 ms). */
 const ENGINE_MAX_TIMEOUT_SECONDS = 2_147_483;
 
+/** A Task that invokes a Lambda function and takes its answer (no task token). */
+function isPlainLambdaTask(state: StateDef): boolean {
+  const r = state.Resource ?? '';
+  return r.startsWith('arn:aws:lambda:') || /^arn:aws[a-z-]*:states:::lambda:invoke$/.test(r);
+}
+
 /**
  * The definition as handed to the engine. aws-local-stepfunctions 3 evaluates TimeoutSecondsPath against
  * the Parameters output instead of the state input (AWS's semantics), so those paths are taken out here and
- * enforced by this emulator from the state input; nothing else changes.
+ * enforced by this emulator from the state input. A plain Lambda task's TimeoutSeconds is enforced here
+ * too, from when its function starts running (invokeWithin); nothing else changes.
  */
 function engineDefinition(definition: StateMachineDefinition): StateMachineDefinition {
   const copy = JSON.parse(JSON.stringify(definition)) as { States: Record<string, StateDef> };
@@ -700,8 +706,43 @@ function engineDefinition(definition: StateMachineDefinition): StateMachineDefin
       delete state.TimeoutSecondsPath;
       state.TimeoutSeconds = ENGINE_MAX_TIMEOUT_SECONDS;
     }
+    if (state.Type === 'Task' && state.TimeoutSeconds && isPlainLambdaTask(state))
+      state.TimeoutSeconds = ENGINE_MAX_TIMEOUT_SECONDS;
   }
   return copy as unknown as StateMachineDefinition;
+}
+
+/**
+ * Invokes a function for a plain Lambda task. Its TimeoutSeconds is real time from when the handler starts
+ * running: the time it waited for one of the sandbox's few runners (sandbox/core/functions.ts) is the
+ * sandbox sharing one CPU, not the task's work, and in AWS it would not exist.
+ */
+async function invokeWithin(
+  sandbox: SandboxContext,
+  fn: string,
+  payload: unknown,
+  timeoutSeconds: number | undefined,
+): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  let expire: (err: Error) => void = () => {};
+  const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  const onStart = () => {
+    if (timeoutSeconds)
+      timer = setTimeout(
+        () => expire(Object.assign(new Error('Task timed out'), { name: 'States.Timeout' })),
+        timeoutSeconds * 1000,
+      );
+  };
+  const run = sandbox.invokeFunction(fn, payload, { onStart }).catch((err: unknown) => {
+    throw lambdaError(err);
+  });
+  try {
+    return await Promise.race([run, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A task's timeout: TimeoutSecondsPath read from the state input (as tracked), else TimeoutSeconds. */

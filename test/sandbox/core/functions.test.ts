@@ -1,0 +1,78 @@
+/**
+ * The sandbox's Lambda runners (sandbox/core/functions.ts): at most `maxConcurrent` handlers run at once,
+ * the rest wait first come first served, and `onStart` marks when each one starts running (where a
+ * run-time limit begins).
+ */
+import { describe, expect, it } from 'vitest';
+import { FunctionRegistry } from '../../../sandbox/core/functions';
+
+/** A function whose invocations stay open until released by hand. */
+function gatedFunction(reg: FunctionRegistry) {
+  const running: string[] = [];
+  const started: string[] = [];
+  const gates = new Map<string, () => void>();
+  let peak = 0;
+  reg.register({
+    name: 'gated',
+    arn: 'arn:aws:lambda:us-east-1:000000000000:function:gated',
+    env: {},
+    invoke: async (payload) => {
+      const id = String((payload as { id: string }).id);
+      running.push(id);
+      started.push(id);
+      peak = Math.max(peak, running.length);
+      await new Promise<void>((r) => gates.set(id, r));
+      running.splice(running.indexOf(id), 1);
+      if (id === 'boom') throw Object.assign(new Error('failed'), { name: 'HandlerError' });
+      return { id };
+    },
+  });
+  const finish = async (id: string) => {
+    for (let i = 0; i < 50 && !gates.has(id); i++) await new Promise((r) => setTimeout(r, 1));
+    gates.get(id)?.();
+  };
+  return { running, started, finish, peak: () => peak };
+}
+
+describe('sandbox Lambda runners', () => {
+  it('runs at most maxConcurrent handlers; the others start in arrival order as runners free up', async () => {
+    const reg = new FunctionRegistry(2);
+    const f = gatedFunction(reg);
+    const onStart: string[] = [];
+    const calls = ['a', 'b', 'c', 'd'].map((id) =>
+      reg.invoke('gated', { id }, { onStart: () => onStart.push(id) }),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    expect(f.started).toEqual(['a', 'b']);
+    expect(onStart).toEqual(['a', 'b']);
+    expect(reg.queued).toBe(2);
+    await f.finish('b');
+    await expect(calls[1]).resolves.toEqual({ id: 'b' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(onStart).toEqual(['a', 'b', 'c']);
+    for (const id of ['a', 'c', 'd']) await f.finish(id);
+    await expect(Promise.all(calls)).resolves.toEqual(['a', 'b', 'c', 'd'].map((id) => ({ id })));
+    expect(f.peak()).toBe(2);
+    expect(reg.queued).toBe(0);
+  });
+
+  it('a failing handler frees its runner too; its error reaches the caller unchanged', async () => {
+    const reg = new FunctionRegistry(1);
+    const f = gatedFunction(reg);
+    const failing = reg.invoke('gated', { id: 'boom' });
+    const next = reg.invoke('gated', { id: 'after' });
+    await f.finish('boom');
+    await expect(failing).rejects.toMatchObject({ name: 'HandlerError' });
+    await f.finish('after');
+    await expect(next).resolves.toEqual({ id: 'after' });
+  });
+
+  it('an unknown function is ResourceNotFoundException and takes no runner', async () => {
+    const reg = new FunctionRegistry(1);
+    await expect(reg.invoke('nope', {})).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    const f = gatedFunction(reg);
+    const call = reg.invoke('gated', { id: 'x' });
+    await f.finish('x');
+    await expect(call).resolves.toEqual({ id: 'x' });
+  });
+});
