@@ -19,6 +19,7 @@ import { snsService } from './sns';
 import { sqsService } from './sqs';
 import { ssmService } from './ssm';
 import { stepFunctionsService } from './stepfunctions';
+import { stsService } from './sts';
 
 export interface AllServicesOptions {
   ssm?: Parameters<typeof ssmService>[0];
@@ -43,6 +44,7 @@ export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
     ec2Service(),
     s3Service(),
     iamService(),
+    stsService(),
     lambdaService(),
     ssmService(options.ssm),
     cloudFormationService(),

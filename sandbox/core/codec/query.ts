@@ -18,6 +18,7 @@ const CLIENTS: Record<string, Loader> = {
   cloudformation: () =>
     import('@aws-sdk/client-cloudformation') as unknown as Promise<Record<string, unknown>>,
   sns: () => import('@aws-sdk/client-sns') as unknown as Promise<Record<string, unknown>>,
+  sts: () => import('@aws-sdk/client-sts') as unknown as Promise<Record<string, unknown>>,
   // awsJson1.0 with awsQueryCompatible: its schemas keep the query names (xmlName, xmlFlattened)
   sqs: () => import('@aws-sdk/client-sqs') as unknown as Promise<Record<string, unknown>>,
 };

@@ -86,6 +86,7 @@ const RESOURCES: Record<string, Resolver> = {
     return name ? `arn:aws:sqs:${p.region}:${p.account}:${name}` : undefined;
   },
   sns: (i) => s(i.TopicArn) ?? s(i.TargetArn) ?? s(i.ResourceArn),
+  sts: (i) => s(i.RoleArn),
   dynamodb: (i, p) => {
     const table = s(i.TableName) ?? s(i.ResourceArn);
     if (!table) return undefined;

@@ -30,12 +30,13 @@ import { resourcePolicyText } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
 
-interface PolicyInput {
+export interface PolicyInput {
   name: string;
   policy: unknown;
 }
 
-function identityPolicies(
+/** A role's identity policies (inline, attached) and its permissions boundary, as iam-simulate takes them. */
+export function identityPolicies(
   store: IamStore,
   roleArn: string,
 ): { identity: PolicyInput[]; boundary: PolicyInput[] } {
@@ -195,6 +196,8 @@ class Enforcer {
 
   readonly authorizer: Authorizer = {
     call: async (caller, module, operation, input, region) => {
+      // Anyone may ask who they are: AWS needs no permission for it.
+      if (module.signingName === 'sts' && operation === 'GetCallerIdentity') return;
       const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
       const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
