@@ -77,6 +77,14 @@ describe('approving in a real browser, end to end', () => {
     expect(text).toContain(roleName);
     expect(text).toContain('AdministratorAccess');
     expect(text).toContain('DriftRemediation-RestoreIamRolePolicies');
+    // The first thing the approver reads: what approving does, then the risk.
+    expect(await page.locator('#summary').innerText()).toBe(
+      `Approving will: Detach AdministratorAccess from role ${roleName}.`,
+    );
+    expect(
+      await page.getByRole('region', { name: 'Risk: this drift grants privilege' }).innerText(),
+    ).toContain(`AdministratorAccess is attached to ${roleName}`);
+    expect(text).not.toMatch(/\bnull\b/);
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'sandbox-review-1280x800.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });

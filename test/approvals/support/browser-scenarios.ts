@@ -133,6 +133,17 @@ export function defineBrowserApprovalTests(
       expect(await page.locator('h1').innerText()).toMatch(
         /Approve remediation of AWS::IAM::Role\s+app-role\?/,
       );
+      // What approving does, in one sentence, and the risk cue, before any detail.
+      expect(await page.locator('#summary').innerText()).toBe(
+        'Approving will: Detach AdministratorAccess from role app-role.',
+      );
+      const risk = page.getByRole('region', { name: 'Risk: this drift grants privilege' });
+      expect(await risk.locator('li').allInnerTexts()).toEqual([
+        'AdministratorAccess is attached to app-role, and its template does not declare it.',
+      ]);
+      const riskBorder = await risk.evaluate((r) => getComputedStyle(r).borderLeftWidth);
+      expect(riskBorder).toBe('8px');
+      expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b/);
       const diff = page.locator('section[aria-labelledby="h-diff"]');
       expect(await diff.innerText()).toContain('/ManagedPolicyArns/1');
       expect(await diff.locator('.actual pre').first().innerText()).toBe(
