@@ -4,6 +4,7 @@
  *   drift-remediation demo [--yes]                 the scripted scenario (what `npm start` runs)
  *   drift-remediation sandbox serve [--port 4566]  a sandbox that stays up, with the stack installed
  *   drift-remediation executions list|show <name>  executions of a running sandbox (list: --json)
+ *   drift-remediation console [--port 4580]        the read-only ops console for a deployment (or a sandbox)
  *   drift-remediation outbox                       SNS messages a running sandbox has published (--json)
  *   drift-remediation remediate --type T --id ID   start a remediation by hand (sandbox, or AWS with --aws)
  *   drift-remediation audit [--resource ID] …      recorded outcomes by resource, rule, account, time (--json)
@@ -179,8 +180,11 @@ executions
   });
 executions
   .command('show <nameOrArn>')
-  .description('status, outcome and the state-by-state history of one execution')
+  .description(
+    'status, outcome, cost, and each state with its duration, input and output (redacted) of one execution',
+  )
   .option(...endpointOption)
+  .option('--full', 'print whole inputs and outputs (default: cut at 240 characters)')
   .addHelpText(
     'after',
     examples(
@@ -188,10 +192,50 @@ executions
       'drift-remediation executions show arn:aws:states:us-east-1:000000000000:execution:…',
     ),
   )
-  .action(async (nameOrArn: string, opts: { endpoint: string }) => {
+  .action(async (nameOrArn: string, opts: { endpoint: string; full?: boolean }) => {
     const { showExecution } = await import('./inspect');
-    await showExecution(opts.endpoint, nameOrArn);
+    await showExecution(opts.endpoint, nameOrArn, opts.full === true);
   });
+
+program
+  .command('console')
+  .description('the ops console (read-only) for a deployment, with your AWS credentials, on 127.0.0.1')
+  .option('-p, --port <port>', 'local port (0 = any free port)', number('port', 0, 65535), 4580)
+  .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
+  .option('--profile <profile>', 'AWS shared-config profile (default: the SDK credential chain)')
+  .option('-e, --endpoint <url>', 'read this endpoint (e.g. a sandbox) instead of AWS')
+  .option('--state-machine <arn>', 'the remediation state machine (default: the one named *remediation*)')
+  .addHelpText(
+    'after',
+    `
+Calls only read-only APIs (states:List/Describe/GetExecutionHistory, dynamodb:GetItem/Query/Scan,
+ssm:GetAutomationExecution, lambda:GetFunctionConfiguration): docs/operations.md "Ops console".
+A running sandbox serves the same page at <endpoint>/console.
+${examples(
+  'drift-remediation console --profile prod --region eu-west-1',
+  'drift-remediation console --port 8080 --state-machine arn:aws:states:us-east-1:111111111111:stateMachine:DriftRemediation',
+  'drift-remediation console --endpoint http://127.0.0.1:4566',
+)}`,
+  )
+  .action(
+    async (opts: {
+      port: number;
+      region?: string;
+      profile?: string;
+      endpoint?: string;
+      stateMachine?: string;
+    }) => {
+      const { serveConsole } = await import('./console/serve');
+      const { url } = await serveConsole({
+        port: opts.port,
+        ...(opts.region ? { region: opts.region } : {}),
+        ...(opts.profile ? { profile: opts.profile } : {}),
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        ...(opts.stateMachine ? { stateMachineArn: opts.stateMachine } : {}),
+      });
+      console.log(`console: ${url}  (read-only; Ctrl-C stops it)`);
+    },
+  );
 
 program
   .command('outbox')

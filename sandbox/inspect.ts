@@ -1,14 +1,15 @@
-/** `executions list|show` and `outbox`: read a running sandbox through the real SDK (and its outbox route). */
+/** `executions list|show` and `outbox`: read a running sandbox through the real SDK (its console and outbox routes). */
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
   ListExecutionsCommand,
   ListStateMachinesCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import Table from 'cli-table3';
+import { formatUsd } from '../tasks/shared/cost';
+import type { ExecutionDetail } from './console/data';
+import { formatDuration } from './console/timeline';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
@@ -67,39 +68,40 @@ export async function listExecutions(endpoint: string, status?: string, json = f
   console.log(table.toString());
 }
 
-function describeEvent(e: HistoryEvent): string {
-  const entered = e.stateEnteredEventDetails?.name;
-  if (entered) return `→ ${entered}`;
-  const failed =
-    e.lambdaFunctionFailedEventDetails ?? e.taskFailedEventDetails ?? e.executionFailedEventDetails;
-  if (failed) return `✗ ${failed.error ?? ''} ${failed.cause ? failed.cause.slice(0, 160) : ''}`;
-  return '';
-}
+const clip = (text: string, max = 240) => {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > max ? `${one.slice(0, max)}… (${one.length} chars)` : one;
+};
 
-export async function showExecution(endpoint: string, nameOrArn: string): Promise<void> {
-  const sfn = sfnFor(endpoint);
-  const arn = nameOrArn.startsWith('arn:')
-    ? nameOrArn
-    : (await stateMachineArn(sfn)).replace(':stateMachine:', ':execution:').concat(`:${nameOrArn}`);
-  const d = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-  console.log(`${d.name}  ${d.status}  outcome ${outcomeOf(d)}`);
+/**
+ * Status, outcome, cost, and one line per state entered (its duration and attempts) with its input and
+ * output, redacted and cut at 240 characters unless `full`: the sandbox console's view of the execution
+ * (`/console/api/executions/<name>`, sandbox/console/), so both show the same figures.
+ */
+export async function showExecution(endpoint: string, nameOrArn: string, full = false): Promise<void> {
+  const r = await fetch(`${endpoint}/console/api/executions/${encodeURIComponent(nameOrArn)}`);
+  const body = (await r.json()) as ExecutionDetail & { error?: string };
+  if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
+  const { execution: x, cost } = body;
+  console.log(`${x.name}  ${x.status}  outcome ${x.outcome ?? '…'}`);
+  console.log(`started ${x.startDate}${x.stopDate ? `, stopped ${x.stopDate}` : ''}`);
   console.log(
-    `started ${d.startDate?.toISOString()}${d.stopDate ? `, stopped ${d.stopDate.toISOString()}` : ''}`,
+    `cost ${formatUsd(cost.usd.total)}: ${cost.transitions} transitions, ${cost.lambdaInvocations} Lambda requests, ${cost.lambdaGbSeconds} GB-s (prices ${cost.prices.region} ${cost.prices.asOf})`,
   );
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const h = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn: arn, maxResults: 1000, nextToken }),
+  for (const step of body.steps) {
+    const attempts = step.attempts > 1 ? `  ${step.attempts} attempts` : '';
+    const open = step.exitedAt ? '' : ' (running)';
+    console.log(
+      `  ${step.enteredAt.slice(11, 23)}  ${step.name}  ${formatDuration(step.durationMs)}${open}${attempts}`,
     );
-    events.push(...(h.events ?? []));
-    nextToken = h.nextToken;
-  } while (nextToken);
-  for (const e of events) {
-    const text = describeEvent(e);
-    if (text) console.log(`  ${e.timestamp?.toISOString().slice(11, 23)}  ${text}`);
+    const show = (label: string, text: string | undefined) => {
+      if (text !== undefined) console.log(`      ${label} ${full ? text : clip(text)}`);
+    };
+    show('in ', step.input);
+    show('out', step.output);
+    show('✗  ', step.error);
   }
-  if (d.error) console.log(`error: ${d.error}${d.cause ? ` — ${d.cause}` : ''}`);
+  if (body.error) console.log(`error: ${full ? body.error : clip(body.error, 400)}`);
 }
 
 export async function printOutbox(endpoint: string, json = false): Promise<void> {

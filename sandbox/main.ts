@@ -3,6 +3,7 @@
  * the local ASL engine, and (by default) the remediation stack installed from the synthesized CDK
  * template — the same template `cdk deploy` ships.
  */
+import { mountConsole } from './console/serve';
 import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
 import { type CfnTemplate, type InstalledStack, installRemediationStack } from './install/install';
 import { type AllServicesOptions, allProviders, allServices } from './services';
@@ -21,6 +22,8 @@ export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | '
    * was lost, as the deployed stack's schedule does).
    */
   serviceOptions?: AllServicesOptions;
+  /** Collects the names of the SDK commands the `/console` page's server sends (tests prove them read-only). */
+  consoleCommands?: Set<string>;
 }
 
 export interface DriftSandbox extends Sandbox {
@@ -57,6 +60,7 @@ export async function startDriftSandbox(options: DriftSandboxOptions = {}): Prom
     await sb.stop();
     throw err;
   }
+  mountConsole(sb, stack?.stateMachineArn, options.consoleCommands);
   return Object.assign(sb, {
     ...(stack ? { stack } : {}),
     waitForExecution: (arn: string) => stepFunctions.waitForExecution(arn),

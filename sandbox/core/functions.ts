@@ -11,6 +11,8 @@ export interface SandboxFunction {
   arn: string;
   /** The function's environment (from the template); applied to process.env while it runs is the caller's choice. */
   env: Record<string, string>;
+  /** Configured memory (the template's MemorySize): what the console's cost figures price. */
+  memoryMb?: number;
   invoke(payload: unknown): Promise<unknown>;
 }
 

@@ -446,6 +446,7 @@ async function registerHandlers(
       name: f.name,
       arn: f.arn,
       env: i.fnEnv,
+      memoryMb: memory,
       invoke: (payload) =>
         runAsFunction(sb, role, f.name, () =>
           handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),

@@ -113,14 +113,18 @@ const MAX_REASON = 1000;
  * characters of base64), `token=…` / `"taskToken": "…"` style pairs, and URL query strings.
  */
 export function scrub(text: string): string {
+  return scrubSecrets(text).slice(0, MAX_REASON);
+}
+
+/** scrub without the length cut (the console shows whole inputs and outputs: sandbox/console/redact.ts). */
+export function scrubSecrets(text: string): string {
   return text
     .replace(
       /("?[A-Za-z]*(?:token|secret|signature|sig|password|csrf|authorization)"?\s*[:=]\s*"?)[^\s"&,;}]+/gi,
       '$1[redacted]',
     )
     .replace(/(https?:\/\/[^\s?"]+)\?[^\s"]*/g, '$1?[redacted]')
-    .replace(/[A-Za-z0-9+/=_-]{100,}/g, '[redacted]')
-    .slice(0, MAX_REASON);
+    .replace(/[A-Za-z0-9+/=_-]{100,}/g, '[redacted]');
 }
 
 interface ParsedCause {
