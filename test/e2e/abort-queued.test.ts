@@ -12,11 +12,12 @@ import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { CASES, type DriftCase } from '../../sandbox/demo/cases';
+import type { DriftCase } from '../../sandbox/demo/cases';
 import { ADMISSION_ID, SLOT_QUEUE } from '../../tasks/shared/tables';
 import {
   automationsFor,
   awaitExecutionFor,
+  demoCase,
   deployCase,
   type E2E,
   type ExecutionInfo,
@@ -46,11 +47,7 @@ afterAll(async () => {
   await e?.stop();
 });
 
-const ssh = (): DriftCase => {
-  const dc = CASES.find((c) => c.id === 'ssh-open');
-  if (!dc) throw new Error('no ssh-open demo case');
-  return dc;
-};
+const ssh = (): DriftCase => demoCase('ssh-open');
 
 const queued = async () => scanAll(e, e.env('SLOT_QUEUE_TABLE'));
 

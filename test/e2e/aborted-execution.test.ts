@@ -7,11 +7,12 @@
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASES, type DriftCase } from '../../sandbox/demo/cases';
+import type { DriftCase } from '../../sandbox/demo/cases';
 import { ADMISSION_ID } from '../../tasks/shared/tables';
 import {
   automationsFor,
   awaitExecutionFor,
+  demoCase,
   deployCase,
   type E2E,
   finished,
@@ -28,11 +29,7 @@ afterAll(async () => {
   await e?.stop();
 });
 
-const ssh = (): DriftCase => {
-  const dc = CASES.find((c) => c.id === 'ssh-open');
-  if (!dc) throw new Error('no ssh-open demo case');
-  return dc;
-};
+const ssh = (): DriftCase => demoCase('ssh-open');
 
 describe('an aborted execution leaves no work behind', () => {
   it('StopExecution while the runbook runs → automation Cancelled, ABORTED outcome, slot free', async () => {

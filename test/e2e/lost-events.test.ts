@@ -7,9 +7,10 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASES, type DriftCase } from '../../sandbox/demo/cases';
+import type { DriftCase } from '../../sandbox/demo/cases';
 import {
   awaitExecutionFor,
+  demoCase,
   deployCase,
   type E2E,
   finished,
@@ -28,11 +29,7 @@ afterAll(async () => {
   await e?.stop();
 });
 
-const ssh = (): DriftCase => {
-  const dc = CASES.find((c) => c.id === 'ssh-open');
-  if (!dc) throw new Error('no ssh-open demo case');
-  return dc;
-};
+const ssh = (): DriftCase => demoCase('ssh-open');
 
 async function waits(): Promise<Record<string, unknown>[]> {
   const r = await e.c.ddb.send(new ScanCommand({ TableName: e.env('WAITS_TABLE'), ConsistentRead: true }));

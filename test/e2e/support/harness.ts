@@ -45,7 +45,7 @@ import {
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { OutboxMessage } from '../../../sandbox/core/sandbox';
 import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
-import { IN_SCOPE_TAGS, physicalIdOf } from '../../../sandbox/demo/cases';
+import { CASES, IN_SCOPE_TAGS, physicalIdOf } from '../../../sandbox/demo/cases';
 import type { InstalledStack } from '../../../sandbox/install/install';
 import { type DriftSandbox, type DriftSandboxOptions, startDriftSandbox } from '../../../sandbox/main';
 import { ENV } from '../../../tasks/shared/env';
@@ -167,6 +167,13 @@ export interface DeployOptions {
   inScope?: boolean;
   /** Stack tags instead of the default scope tag (e.g. another rule's scope value). */
   tags?: Array<{ Key: string; Value: string }>;
+}
+
+/** The demo case `id` (e.g. `ssh-open`); throws when there is none. */
+export function demoCase(id: string): DriftCase {
+  const dc = CASES.find((c) => c.id === id);
+  if (!dc) throw new Error(`no ${id} demo case`);
+  return dc;
 }
 
 /** Creates the case's stack from its demo template, waits for CREATE_COMPLETE and returns the resource's physical id. */
