@@ -5,11 +5,12 @@
  * user's own credentials (dynamodb:Query on the table and its indexes; DescribeStacks to find it).
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import Table from 'cli-table3';
 import { AuditOutcome } from '../tasks/shared/contracts';
 import { type AuditFilter, auditQueries } from '../tasks/shared/outcomes';
+import { clientConfig } from './remediate';
 
 export interface AuditOptions {
   resource?: string;
@@ -28,8 +29,6 @@ export interface AuditOptions {
   region?: string;
   profile?: string;
 }
-
-const SANDBOX_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** `7d` / `12h` / `30m` / an ISO date → ISO time; throws a message naming --since otherwise. */
 export function sinceTime(value: string, now: Date): string {
@@ -57,13 +56,6 @@ export function auditFilter(o: AuditOptions, now: Date): AuditFilter {
     since: sinceTime(o.since, now),
     until: now.toISOString(),
   };
-}
-
-function clientConfig(o: AuditOptions): DynamoDBClientConfig {
-  const toAws = o.aws === true || o.profile !== undefined;
-  const region = o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  if (toAws) return { ...(region ? { region } : {}), ...(o.profile ? { profile: o.profile } : {}) };
-  return { endpoint: o.endpoint, region: region ?? 'us-east-1', credentials: SANDBOX_CREDENTIALS };
 }
 
 async function tableName(o: AuditOptions, ddb: DynamoDBClient): Promise<string> {

@@ -153,6 +153,15 @@ const endpointOption = [
   process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566',
 ] as const;
 
+/** --endpoint (a sandbox, the default) or --aws / --region / --profile (AWS with the user's own credentials). */
+function sandboxOrAws(cmd: Command, verb: string): Command {
+  return cmd
+    .option(...endpointOption)
+    .option('--aws', `${verb} AWS with your credentials instead of the sandbox`)
+    .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
+    .option('--profile <profile>', 'AWS shared-config profile (implies --aws)');
+}
+
 const executions = program
   .command('executions')
   .description('executions of a running sandbox')
@@ -254,22 +263,24 @@ program
     await printOutbox(opts.endpoint, opts.json === true);
   });
 
-program
-  .command('remediate')
-  .description(
-    'start a remediation of one resource now (a drift-remediation.manual event through EventBridge)',
-  )
-  .requiredOption('--type <type>', 'resource type, e.g. AWS::EC2::SecurityGroup')
-  .requiredOption('--id <id>', 'resource id as Config records it (sg-…, bucket name, role name or AROA… id)')
-  .option(
-    '--rule <rule>',
-    'Config rule to remediate against (default: the CloudFormation drift entry of the type)',
-  )
-  .option('--requested-by <who>', 'who asks (recorded; they may not approve their own request)')
-  .option(...endpointOption)
-  .option('--aws', 'send to AWS with your credentials instead of the sandbox')
-  .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
-  .option('--profile <profile>', 'AWS shared-config profile (implies --aws)')
+sandboxOrAws(
+  program
+    .command('remediate')
+    .description(
+      'start a remediation of one resource now (a drift-remediation.manual event through EventBridge)',
+    )
+    .requiredOption('--type <type>', 'resource type, e.g. AWS::EC2::SecurityGroup')
+    .requiredOption(
+      '--id <id>',
+      'resource id as Config records it (sg-…, bucket name, role name or AROA… id)',
+    )
+    .option(
+      '--rule <rule>',
+      'Config rule to remediate against (default: the CloudFormation drift entry of the type)',
+    )
+    .option('--requested-by <who>', 'who asks (recorded; they may not approve their own request)'),
+  'send to',
+)
   .addHelpText(
     'after',
     examples(
@@ -284,29 +295,28 @@ program
     await remediate(opts);
   });
 
-program
-  .command('audit')
-  .description(
-    'outcomes recorded for a resource, rule, account or time span (Query on the audit indexes, never Scan)',
-  )
-  .option('--resource <id>', 'resource id (sg-…, bucket, role name, stack name)')
-  .option('--rule <rule>', 'Config rule name')
-  .option('--account <account>', '12-digit account id')
-  .option(
-    '--outcome <outcome>',
-    'only this outcome: VERIFIED, FAILED, REJECTED, EXPIRED, SKIPPED, ESCALATED, ABORTED, …',
-  )
-  .option('--since <when>', '7d, 12h, 30m back from now, or a date (2026-12-01)', '7d')
-  .option('--json', 'print the outcome items as a JSON array')
-  .option(
-    '--table <name>',
-    'outcomes table (default: the stack output OutcomesTableName, or the one *OutcomesTable*)',
-  )
-  .option('--stack <name>', 'stack that has the OutcomesTableName output (with --aws)', 'DriftRemediation')
-  .option(...endpointOption)
-  .option('--aws', 'query AWS with your credentials instead of the sandbox')
-  .option('--region <region>', 'AWS region (default: AWS_REGION, or your profile)')
-  .option('--profile <profile>', 'AWS shared-config profile (implies --aws)')
+sandboxOrAws(
+  program
+    .command('audit')
+    .description(
+      'outcomes recorded for a resource, rule, account or time span (Query on the audit indexes, never Scan)',
+    )
+    .option('--resource <id>', 'resource id (sg-…, bucket, role name, stack name)')
+    .option('--rule <rule>', 'Config rule name')
+    .option('--account <account>', '12-digit account id')
+    .option(
+      '--outcome <outcome>',
+      'only this outcome: VERIFIED, FAILED, REJECTED, EXPIRED, SKIPPED, ESCALATED, ABORTED, …',
+    )
+    .option('--since <when>', '7d, 12h, 30m back from now, or a date (2026-12-01)', '7d')
+    .option('--json', 'print the outcome items as a JSON array')
+    .option(
+      '--table <name>',
+      'outcomes table (default: the stack output OutcomesTableName, or the one *OutcomesTable*)',
+    )
+    .option('--stack <name>', 'stack that has the OutcomesTableName output (with --aws)', 'DriftRemediation'),
+  'query',
+)
   .addHelpText(
     'after',
     examples(

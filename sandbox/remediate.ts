@@ -4,11 +4,7 @@
  * intake queue). Against the sandbox by default; with `--aws` (or `--profile`) against AWS with the
  * user's own credentials (the SDK's default chain, or the named profile).
  */
-import {
-  EventBridgeClient,
-  type EventBridgeClientConfig,
-  PutEventsCommand,
-} from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { REGION } from '../tasks/shared/contracts';
 import { MANUAL_DETAIL_TYPE, MANUAL_SOURCE, manualStartEvent } from '../tasks/shared/manual-start';
 import { isValidResourceId } from '../tasks/shared/resource-ids';
@@ -29,8 +25,18 @@ export interface RemediateOptions {
 const ENVELOPE_ACCOUNT = '000000000000';
 const SANDBOX_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
+/** What any SDK client constructor takes to reach the sandbox or AWS (remediate, audit). */
+export interface TargetConfig {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
 /** Client configuration: the sandbox (dummy credentials), or AWS with the user's credentials. */
-export function clientConfig(o: RemediateOptions): EventBridgeClientConfig {
+export function clientConfig(
+  o: Pick<RemediateOptions, 'endpoint' | 'aws' | 'region' | 'profile'>,
+): TargetConfig {
   const toAws = o.aws === true || o.profile !== undefined;
   const region =
     o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (toAws ? undefined : 'us-east-1');
