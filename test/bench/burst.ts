@@ -85,6 +85,12 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     const recorded = await recordedOutcomes(e, ids);
     const outcomes: Record<string, number> = {};
     for (const v of recorded.values()) outcomes[v] = (outcomes[v] ?? 0) + 1;
+    // A resource counts VERIFIED when one of its executions ended VERIFIED: a later execution for the same,
+    // already fixed resource (a duplicate or re-sent NON_COMPLIANT event) records SKIPPED after it, which is
+    // the latest recorded outcome but not a remediation that failed.
+    const verifiedIds = new Set(
+      tracked.executions.filter((x) => x.outcome === 'VERIFIED').map((x) => x.resourceId),
+    );
     const autos = (await automations(e)).filter(
       (a) => a.ExecutionStartTime && a.ExecutionStartTime.getTime() >= startedAt.getTime(),
     );
@@ -101,7 +107,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     const executions = tracked.executions.length;
     return {
       n: ids.length,
-      verified: outcomes.VERIFIED ?? 0,
+      verified: verifiedIds.size,
       failed: outcomes.FAILED ?? 0,
       lost: ids.length - recorded.size,
       stillRunning: tracked.executions.filter((x) => x.status === 'RUNNING').length,
