@@ -87,6 +87,8 @@ export interface StartOptions {
   serviceOptions?: DriftSandboxOptions['serviceOptions'];
   /** A synthesized remediation template to install (e.g. one with a permission removed). */
   template?: DriftSandboxOptions['template'];
+  /** Collects the SDK commands the sandbox's /console sends. */
+  consoleCommands?: Set<string>;
 }
 
 export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
@@ -99,6 +101,7 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
     ...(opts.serviceOptions ? { serviceOptions: opts.serviceOptions } : {}),
     ...(opts.template ? { template: opts.template } : {}),
+    ...(opts.consoleCommands ? { consoleCommands: opts.consoleCommands } : {}),
   });
   const stack = sb.stack;
   if (!stack) {

@@ -1,0 +1,200 @@
+/**
+ * The ops console (#15) in real Chromium (the @sparticuz/chromium package via playwright-core, the
+ * approval tests' launcher) against a sandbox with real executions: a security group opened to SSH
+ * (VERIFIED without approval) and AdministratorAccess attached to a role (approved with a comment through
+ * the review page's form → VERIFIED). The page lists both, filters by keyboard, opens one and shows the
+ * graph with the path taken, the approval record, the runbook's steps and the cost; the fleet view counts
+ * the outcomes. Every SDK command the console sent is one of its read-only commands. Screenshots:
+ * test-artifacts/console/.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_COMMANDS } from '../../sandbox/console/data';
+import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
+import { CASES, type DriftCase } from '../../sandbox/demo/cases';
+import { type Browsing, launch } from '../approvals/support/browser-scenarios';
+import {
+  awaitExecutionFor,
+  deployCase,
+  type E2E,
+  finished,
+  outbox,
+  startE2E,
+  until,
+} from './support/harness';
+
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
+const caseOf = (id: string): DriftCase => {
+  const c = CASES.find((x) => x.id === id);
+  if (!c) throw new Error(`demo case ${id} is missing`);
+  return c;
+};
+const ssh = caseOf('ssh-open');
+const admin = caseOf('admin-role');
+const COMMENT = 'Admin policy attached by mistake (console test)';
+
+let e: E2E;
+let browsing: Browsing;
+const sent = new Set<string>();
+let runs: { ssh: { name: string; id: string }; admin: { name: string; id: string } };
+let setupError: unknown;
+
+async function remediate(dc: DriftCase, approve: boolean) {
+  const id = await deployCase(e, dc);
+  await dc.inject(e.c, id);
+  const run = await awaitExecutionFor(e, id, { resourceType: dc.resourceType, stackName: dc.stackName });
+  if (approve) {
+    const link = await until('the approval message', 20_000, async () => {
+      const m = (await outbox(e)).find((x) => x.message.includes(id) && approvalLinks(x.message).length > 0);
+      return m ? approvalLinks(m.message)[0] : undefined;
+    });
+    expect((await decideViaForm(link, 'approve', COMMENT)).status).toBe(200);
+  }
+  expect((await finished(e, run.arn)).outcome).toBe('VERIFIED');
+  return { name: run.name, id };
+}
+
+beforeAll(async () => {
+  try {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    e = await startE2E({ timeScale: 0.01, consoleCommands: sent });
+    browsing = await launch();
+    runs = { ssh: await remediate(ssh, false), admin: await remediate(admin, true) };
+  } catch (err) {
+    setupError = err;
+  }
+}, 120_000);
+afterAll(async () => {
+  await browsing?.close();
+  await e?.stop();
+});
+
+async function openConsole(hash = ''): Promise<{ page: Page; problems: string[] }> {
+  if (setupError) throw setupError;
+  const page = await browsing.context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (err) => problems.push(err.message));
+  const res = await page.goto(`${e.sb.endpoint}/console${hash}`);
+  expect(res?.status()).toBe(200);
+  return { page, problems };
+}
+
+const rows = (page: Page) => page.locator('table.executions tbody tr');
+
+describe('the ops console in chromium', () => {
+  it('lists the executions and filters them by keyboard', async () => {
+    const { page, problems } = await openConsole();
+    await expect.poll(() => rows(page).count(), { timeout: 15_000 }).toBe(2);
+    expect(await page.getAttribute('html', 'lang')).toBe('en');
+    expect(await page.locator('main').innerText()).toContain(runs.admin.name);
+    await page.screenshot({ path: join(ARTIFACTS, 'list-1280x800.png'), fullPage: true });
+
+    // Keyboard only: the Resource filter by its label, typed into.
+    await page.getByLabel('Resource').focus();
+    await page.keyboard.type(runs.ssh.id);
+    await expect.poll(() => rows(page).count()).toBe(1);
+    expect(await rows(page).first().innerText()).toContain(runs.ssh.name);
+    await page.getByLabel('Resource').fill('');
+    await page.getByLabel('Outcome').selectOption('FAILED');
+    await expect.poll(() => page.getByRole('status').innerText()).toMatch(/^0 executions/);
+    await page.getByLabel('Outcome').selectOption('VERIFIED');
+    await expect.poll(() => rows(page).count()).toBe(2);
+    for (const label of [
+      'Status',
+      'Outcome',
+      'Rule',
+      'Resource',
+      'Account',
+      'Started after',
+      'Started before',
+    ])
+      expect(await page.getByLabel(label).count(), label).toBe(1);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('opens one by keyboard: graph with the path taken, approval record, runbook steps, cost, history', async () => {
+    const { page, problems } = await openConsole();
+    const link = page.getByRole('link', { name: runs.admin.name });
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('h1').innerText(), { timeout: 15_000 }).toBe(runs.admin.name);
+
+    const graph = page.getByRole('img', { name: /State graph of \d+ states/ });
+    const label = (await graph.getAttribute('aria-label')) ?? '';
+    expect(label).toContain('Plan remediation → Confirm non-compliance');
+    expect(label).toContain('Request approval');
+    const taken = await page
+      .locator('g.node.taken')
+      .evaluateAll((gs) => gs.map((g) => g.getAttribute('data-state')));
+    expect(taken).toEqual(expect.arrayContaining(['Request approval', 'Start runbook', 'Outcome: VERIFIED']));
+    expect(taken).not.toContain('Outcome: REJECTED');
+    expect(await page.locator('g.node:not(.taken)').count()).toBeGreaterThan(0);
+    expect(await page.locator('polyline.edge.taken').count()).toBeGreaterThanOrEqual(taken.length - 2);
+
+    const approval = await page.locator('section[aria-labelledby="h-approval"]').innerText();
+    expect(approval).toContain('approved');
+    expect(approval).toContain('security-oncall@example.com');
+    expect(approval).toContain(COMMENT);
+    expect(approval).toContain('drift-remediation-demo/1.0');
+
+    const runbook = await page.locator('section[aria-labelledby="h-runbook"]').innerText();
+    expect(runbook).toContain('DriftRemediation-RestoreIamRolePolicies');
+    expect(runbook).toMatch(/Success/);
+    expect(await page.locator('.cost-total').innerText()).toMatch(/^\$0\.\d{6}$/);
+    expect(await page.locator('section[aria-labelledby="h-cost"]').innerText()).toMatch(
+      /State transitions\s+\d+/,
+    );
+
+    // Each state's input opens from the keyboard; nothing secret is shown.
+    const input = page.getByText('Input of Plan remediation', { exact: false }).first();
+    await input.focus();
+    await page.keyboard.press('Enter');
+    expect(
+      await page.locator('section[aria-labelledby="h-history"] details[open] pre').first().innerText(),
+    ).toContain(runs.admin.id);
+    const text = await page.locator('main').innerText();
+    expect(text).not.toMatch(/[A-Za-z0-9+/=_-]{100,}/);
+    expect(text).not.toMatch(/[?&](sig|signature)=/);
+    await page.screenshot({ path: join(ARTIFACTS, 'execution-1280x800.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(ARTIFACTS, 'execution-390x844.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('the fleet view counts outcomes and cost per day, slots and who waits for a human', async () => {
+    const { page, problems } = await openConsole('#/fleet');
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Fleet');
+    const days = page.locator('section[aria-labelledby="h-days"]');
+    await expect.poll(() => days.locator('tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    const verifiedCol = await days.locator('thead th').allInnerTexts();
+    const cells = await days.locator('tbody tr').first().locator('td').allInnerTexts();
+    expect(Number(cells[verifiedCol.indexOf('VERIFIED') - 1])).toBe(2);
+    expect(cells.at(-1)).toMatch(/^\$0\.\d{6}$/);
+    expect(await page.locator('section[aria-labelledby="h-slots"]').innerText()).toMatch(/In use\s+0/);
+    expect(await page.locator('section[aria-labelledby="h-flap"]').innerText()).toContain(runs.ssh.id);
+    await page.screenshot({ path: join(ARTIFACTS, 'fleet-1280x800.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('sent only read-only commands, and refuses anything but GET', async () => {
+    if (setupError) throw setupError;
+    expect([...sent].sort()).toEqual(
+      expect.arrayContaining([
+        'DescribeExecutionCommand',
+        'GetExecutionHistoryCommand',
+        'ListExecutionsCommand',
+      ]),
+    );
+    for (const c of sent) expect(CONSOLE_COMMANDS as readonly string[]).toContain(c);
+    const post = await fetch(`${e.sb.endpoint}/console/api/executions`, { method: 'POST', body: '{}' });
+    expect(post.status).toBe(405);
+  });
+});
