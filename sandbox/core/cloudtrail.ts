@@ -13,7 +13,9 @@
  *
  * The caller is whoever the request carries: the principal IAM resolved (an assumed-role session or user),
  * else the signing access key. A call with neither — the emulated services acting in-process — records
- * nothing, as the services' own internal work does not show up as the customer's API calls.
+ * nothing, as the services' own internal work does not show up as the customer's API calls. A service
+ * acting for a customer (CloudFormation provisioning, `recordServiceCall`) is recorded as the identity it
+ * acts as, with `invokedBy` and sourceIPAddress / userAgent naming the service.
  */
 import { randomUUID } from 'node:crypto';
 import { cloudTrailEventName } from '../../tasks/fast-path/calls';
@@ -34,6 +36,8 @@ export interface CallIdentity {
   caller?: { arn: string; roleArn?: string } | undefined;
   /** The SigV4 access key of a signed request. */
   accessKeyId?: string | undefined;
+  /** The AWS service that made the call with the caller's (or a role's) credentials: `cloudformation.amazonaws.com`. */
+  invokedBy?: string | undefined;
 }
 
 export interface RecordedCall extends CallIdentity {
@@ -82,6 +86,11 @@ function toTrail(value: unknown, depth = 0): unknown {
 }
 
 function userIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, unknown> | undefined {
+  const identity = callerIdentity(ctx, who);
+  return identity && who.invokedBy ? { ...identity, invokedBy: who.invokedBy } : identity;
+}
+
+function callerIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, unknown> | undefined {
   const caller = who.caller;
   if (caller) {
     const session = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(caller.arn);
@@ -129,8 +138,7 @@ export function callIdentity(
   rc: RequestContext,
   meta: { region: string; signed?: boolean | undefined; accessKeyId?: string | undefined },
 ): CallIdentity {
-  // IAM's resolved caller, once the request pipeline carries one.
-  const caller = (rc as { caller?: { arn: string; roleArn?: string } }).caller;
+  const caller = rc.caller;
   if (caller) return { caller, accessKeyId: meta.accessKeyId };
   if (!meta.signed) return {};
   return {
@@ -157,8 +165,9 @@ export function cloudTrailDetail(
     eventSource: `${call.service}.amazonaws.com`,
     eventName: cloudTrailEventName(call.service, call.operation) ?? call.operation,
     awsRegion: call.region,
-    sourceIPAddress: '127.0.0.1',
-    userAgent: 'aws-sdk-js/3 (drift-remediation sandbox)',
+    // A service acting for the caller is named as the source, as CloudTrail does.
+    sourceIPAddress: call.invokedBy ?? '127.0.0.1',
+    userAgent: call.invokedBy ?? 'aws-sdk-js/3 (drift-remediation sandbox)',
     requestParameters: toTrail(call.input) ?? null,
     responseElements: err ? null : (toTrail(call.output) ?? null),
     ...(err ? { errorCode: err.code ?? err.name, errorMessage: err.message } : {}),
@@ -193,6 +202,17 @@ export function recordApiCall(ctx: SandboxContext, call: RecordedCall): void {
   })().catch((e: unknown) =>
     ctx.log(`cloudtrail: delivery failed: ${e instanceof Error ? e.message : String(e)}`),
   );
+}
+
+/**
+ * A call an emulated service makes itself for a customer (CloudFormation provisioning a stack's resource):
+ * recorded with the identity it acts as and `invokedBy` the service, as CloudTrail shows it.
+ */
+export function recordServiceCall(
+  ctx: SandboxContext,
+  call: Omit<RecordedCall, 'requestId' | 'region'> & { region?: string; invokedBy: string },
+): void {
+  recordApiCall(ctx, { region: ctx.region, requestId: randomUUID(), ...call });
 }
 
 /** Runs `handler` and records the call's result (or error) as CloudTrail would. */

@@ -167,6 +167,11 @@ export interface ProviderContext {
   readonly region: string;
   readonly accountId: string;
   readonly sandbox: SandboxContext;
+  /**
+   * Reports an API call the provider's handler makes (SDK-shaped input/output), which CloudTrail records
+   * as the stack's role or caller with `invokedBy: cloudformation.amazonaws.com` (sandbox/core/cloudtrail.ts).
+   */
+  recordCall?(service: string, operation: string, input: Record<string, unknown>, output?: unknown): void;
 }
 
 /** An AWS Organizations model (SandboxOptions.organization): what `aws:PrincipalOrgID` / `aws:PrincipalOrgPaths` evaluate against. */

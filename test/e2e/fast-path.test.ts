@@ -1,25 +1,36 @@
 /**
  * The CloudTrail fast path end to end: the sandbox records the caller's API call as CloudTrail does and
  * delivers the "AWS API Call via CloudTrail" event after 5 emulated seconds; the fast-path function checks
- * the suspected drift and sends it to intake, which starts the normal workflow. Config evaluates a change 3
+ * the suspected drift and sends it to intake, which starts the normal workflow. Intended changes — a trusted
+ * deployer's role session, CloudFormation updating a stack — are the sandbox's own records too. Config evaluates a change 3
  * emulated minutes after it, so the fast path's remediation must be done first.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { UpdateStackCommand } from '@aws-sdk/client-cloudformation';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { credentialsFor } from '../../sandbox/core/authz';
 import { configureCloudTrail } from '../../sandbox/core/cloudtrail';
 import { CASES } from '../../sandbox/demo/cases';
 import {
   compliance,
+  DEMO_TEMPLATES,
   deployCase,
   type E2E,
   executionsFor,
   finished,
   startE2E,
+  subscribeToEvents,
   until,
 } from './support/harness';
 
@@ -55,31 +66,63 @@ async function skipped(reason: RegExp): Promise<Array<Record<string, unknown>>> 
   return items.filter((i) => i.outcome === 'SKIPPED' && reason.test(String(i.reason ?? '')));
 }
 
-/** What CloudTrail delivers for a call made by `userIdentity` (for callers the sandbox cannot sign as). */
-async function deliverCall(
-  groupId: string,
-  userIdentity: Record<string, unknown>,
-  sourceIPAddress = '203.0.113.9',
-): Promise<void> {
-  await e.sb.context.putEvent({
-    source: 'aws.ec2',
-    'detail-type': 'AWS API Call via CloudTrail',
-    resources: [],
-    detail: {
-      eventVersion: '1.09',
-      userIdentity,
-      eventTime: e.sb.clock.now().toISOString(),
-      eventSource: 'ec2.amazonaws.com',
-      eventName: 'AuthorizeSecurityGroupIngress',
-      awsRegion: e.sb.region,
-      sourceIPAddress,
-      requestParameters: { groupId },
-      responseElements: { _return: true },
-      eventID: `${groupId}-${Date.now()}`,
-      eventType: 'AwsApiCall',
-      recipientAccountId: e.sb.accountId,
-    },
+/** A deployer's role allowed to change security groups, and EC2 clients signed as a session of it. */
+async function deployerEc2(session: string): Promise<EC2Client> {
+  const trust = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: e.sb.accountId }, Action: 'sts:AssumeRole' }],
+  };
+  const role = await e.c.iam.send(
+    new CreateRoleCommand({ RoleName: DEPLOYER_ROLE, AssumeRolePolicyDocument: JSON.stringify(trust) }),
+  );
+  await e.c.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: DEPLOYER_ROLE,
+      PolicyName: 'security-groups',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'ec2:AuthorizeSecurityGroupIngress', Resource: '*' }],
+      }),
+    }),
+  );
+  const credentials = credentialsFor(e.sb.context, String(role.Role?.Arn), session);
+  return new EC2Client({ endpoint: e.sb.endpoint, region: e.sb.region, credentials });
+}
+
+/**
+ * Captures the CloudTrail records of AuthorizeSecurityGroupIngress on these groups (an EventBridge rule of
+ * our own); the returned function waits for the call opening SSH on each and gives its detail by group id.
+ */
+async function captureCalls(
+  groupIds: string[],
+): Promise<() => Promise<Map<string, Record<string, unknown>>>> {
+  const url = await subscribeToEvents(e, 'fast-path-ssh-calls', {
+    source: ['aws.ec2'],
+    'detail-type': ['AWS API Call via CloudTrail'],
+    detail: { eventName: ['AuthorizeSecurityGroupIngress'], requestParameters: { groupId: groupIds } },
   });
+  const found = new Map<string, Record<string, unknown>>();
+  return () =>
+    until('the SSH calls recorded by CloudTrail', 30_000, async () => {
+      const out = await e.c.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+      for (const m of out.Messages ?? []) {
+        const detail = (JSON.parse(String(m.Body)) as { detail: Record<string, unknown> }).detail;
+        const request = detail.requestParameters as {
+          groupId: string;
+          ipPermissions?: Array<{ fromPort?: number }>;
+        };
+        if ((request.ipPermissions ?? []).some((p) => p.fromPort === 22)) found.set(request.groupId, detail);
+      }
+      return found.size === groupIds.length ? found : undefined;
+    });
+}
+
+/** The stack's template with SSH opened to the world next to its HTTPS rule. */
+function withOpenSsh(template: string): string {
+  const ssh = ['- IpProtocol: tcp', '  FromPort: 22', '  ToPort: 22', '  CidrIp: 0.0.0.0/0']
+    .map((l) => `        ${l}`)
+    .join('\n');
+  return template.replace(/\n {6}Tags:/, `\n${ssh}\n      Tags:`);
 }
 
 beforeAll(async () => {
@@ -161,30 +204,38 @@ describe('CloudTrail fast path', () => {
   }, 60_000);
 
   it('a change by a trusted deployer or by CloudFormation starts nothing', async () => {
+    // The deployer's role session opens SSH on one stack's group; CloudFormation opens it on another's
+    // (a stack update with the caller's credentials). The sandbox's CloudTrail records both as AWS does.
     const id = await deployCase(e, SSH, { stackName: 'fast-path-trusted' });
-    // The change itself, made in-process (the sandbox records no CloudTrail event for that) …
-    await e.sb.context.call('ec2', 'AuthorizeSecurityGroupIngress', { GroupId: id, IpPermissions: OPEN_SSH });
-    // … and the events CloudTrail delivers for it, as the deployer's role session and as CloudFormation.
+    const byStack = await deployCase(e, SSH, { stackName: 'fast-path-cfn' });
+    const sshCalls = await captureCalls([id, byStack]);
+    const deployer = await deployerEc2('build-42');
+    await deployer.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: OPEN_SSH }));
+    const template = readFileSync(join(DEMO_TEMPLATES, SSH.template), 'utf8');
+    await e.c.cloudFormation.send(
+      new UpdateStackCommand({ StackName: 'fast-path-cfn', TemplateBody: withOpenSsh(template) }),
+    );
+    const calls = await sshCalls();
     const account = e.sb.accountId;
-    await deliverCall(id, {
-      type: 'AssumedRole',
-      arn: `arn:aws:sts::${account}:assumed-role/${DEPLOYER_ROLE}/build-42`,
-      accountId: account,
-      sessionContext: {
-        sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${account}:role/${DEPLOYER_ROLE}` },
+    expect(calls.get(id)).toMatchObject({
+      userIdentity: {
+        type: 'AssumedRole',
+        arn: `arn:aws:sts::${account}:assumed-role/${DEPLOYER_ROLE}/build-42`,
+        sessionContext: { sessionIssuer: { arn: `arn:aws:iam::${account}:role/${DEPLOYER_ROLE}` } },
       },
     });
-    await deliverCall(
-      id,
-      { type: 'AWSService', invokedBy: 'cloudformation.amazonaws.com' },
-      'cloudformation.amazonaws.com',
-    );
+    expect(calls.get(byStack)).toMatchObject({
+      userIdentity: { invokedBy: 'cloudformation.amazonaws.com' },
+      sourceIPAddress: 'cloudformation.amazonaws.com',
+    });
     await until('both calls recorded as intended', 30_000, async () => {
       const trusted = await skipped(/made by a trusted deployer/);
       const cfn = await skipped(/made by CloudFormation on behalf of a stack/);
       return trusted.length > 0 && cfn.length > 0 ? true : undefined;
     });
     expect(await executionsFor(e, id, SSH.resourceType)).toEqual([]);
+    expect(await executionsFor(e, byStack, SSH.resourceType)).toEqual([]);
     expect(await sshOpen(id)).toBe(true);
+    expect(await sshOpen(byStack)).toBe(true);
   }, 90_000);
 });

@@ -5,6 +5,8 @@
  * long-running work runs in the background on the sandbox clock so statuses progress as in AWS.
  */
 import { randomUUID } from 'node:crypto';
+import { type Principal, rolePrincipal } from '../../core/authz';
+import { recordServiceCall } from '../../core/cloudtrail';
 import type { ProviderContext, ResourceProvider, SandboxContext } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { stateOf } from '../state';
@@ -94,6 +96,8 @@ export interface Deployment {
   notificationArns: string[];
 }
 
+const CFN = 'cloudformation.amazonaws.com';
+
 export interface StackState extends Deployment {
   stackId: string;
   stackName: string;
@@ -105,6 +109,8 @@ export interface StackState extends Deployment {
   disableRollback: boolean;
   timeoutInMinutes?: number;
   roleArn?: string;
+  /** Who last created, updated or deleted the stack (CloudFormation acts with its credentials without a role). */
+  caller?: Principal;
   terminationProtection: boolean;
   conditions: Record<string, boolean>;
   outputs: ResolvedOutput[];
@@ -283,12 +289,19 @@ export class StackEngine {
     return this.sandbox.clock.sleep(seconds, this.world.controller.signal);
   }
 
+  /** The calls CloudFormation makes provisioning a stack's resources, as CloudTrail names their invoker. */
   providerContext(stack: StackState): ProviderContext {
+    // CloudFormation acts as the stack's role (RoleARN) or else with the caller's credentials, as in AWS.
+    const caller = stack.roleArn ? rolePrincipal(stack.roleArn, 'AWSCloudFormation') : stack.caller;
     return {
       stackName: stack.stackName,
       region: this.sandbox.region,
       accountId: this.sandbox.accountId,
       sandbox: this.sandbox,
+      recordCall: (service, operation, input, output) => {
+        if (caller)
+          recordServiceCall(this.sandbox, { service, operation, input, output, caller, invokedBy: CFN });
+      },
     };
   }
 

@@ -248,8 +248,17 @@ function newStack(
     imports: new Set(),
     ...(typeof input.TimeoutInMinutes === 'number' ? { timeoutInMinutes: input.TimeoutInMinutes } : {}),
     ...(str(input.RoleARN) ? { roleArn: str(input.RoleARN) } : {}),
+    ...(ctx.caller ? { caller: ctx.caller } : {}),
   };
   return stack;
+}
+
+/** CloudFormation acts with the latest operation's RoleARN (kept when not given) or its caller's credentials. */
+function actingFor(stack: StackState, input: Obj, ctx: RequestContext): void {
+  const role = str(input.RoleARN);
+  if (role) stack.roleArn = role;
+  if (ctx.caller) stack.caller = ctx.caller;
+  else delete stack.caller;
 }
 
 function assertIdle(stack: StackState): void {
@@ -433,6 +442,7 @@ const operations: Record<string, OperationHandler> = {
       throw validation('No updates are to be performed.');
     }
     const token = str(input.ClientRequestToken);
+    actingFor(stack, input, ctx);
     e.setStackStatus(stack, 'UPDATE_IN_PROGRESS', 'User Initiated', token);
     e.background(`UpdateStack ${stack.stackName}`, async () => {
       await e.provisionUpdate(stack, d, conditions, false, token);
@@ -456,6 +466,7 @@ const operations: Record<string, OperationHandler> = {
     if (isBusy(stack.status) && stack.status !== 'REVIEW_IN_PROGRESS') {
       throw validation(`Stack [${stack.stackName}] cannot be deleted while in status ${stack.status}`);
     }
+    actingFor(stack, input, ctx);
     for (const [exportName, owner] of e.world.exports) {
       if (owner.stackId !== stack.stackId) continue;
       const user = e.world.stacks.find((s) => s.status !== TERMINAL_DELETED && s.imports.has(exportName));
@@ -798,6 +809,7 @@ const operations: Record<string, OperationHandler> = {
     if (cs.type === 'UPDATE') assertUpdatable(stack);
     else if (stack.status !== 'REVIEW_IN_PROGRESS') assertIdle(stack);
     const token = str(input.ClientRequestToken);
+    actingFor(stack, {}, ctx);
     cs.executionStatus = 'EXECUTE_IN_PROGRESS';
     // Executing one change set makes the stack's other change sets invalid: CloudFormation deletes them.
     for (const other of [...e.world.changeSets.values()]) {

@@ -4,7 +4,14 @@
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
 import { num, type Obj, objs, physicalName, str, tagsFrom } from '../state';
-import { ec2Store, normalizeProtocol, type RuleSpec, type SecurityGroup, type SgRule } from './store';
+import {
+  ec2Store,
+  normalizeProtocol,
+  type RuleSpec,
+  type SecurityGroup,
+  type SgRule,
+  toIpPermissions,
+} from './store';
 
 /** A template rule ({IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6 | Source… | Destination…, Description}) → spec. */
 export function specFromTemplate(rule: Obj, isEgress: boolean): RuleSpec {
@@ -64,22 +71,39 @@ const DEFAULT_EGRESS: RuleSpec = {
   cidrIpv4: '0.0.0.0/0',
 };
 
+/** The EC2 call CloudFormation's handler makes to add or remove `rules` of a group (for CloudTrail). */
+function reportRules(
+  ctx: ProviderContext,
+  verb: 'Authorize' | 'Revoke',
+  g: SecurityGroup,
+  isEgress: boolean,
+  rules: RuleSpec[],
+): void {
+  const input = { GroupId: g.groupId, IpPermissions: toIpPermissions(rules, g.ownerId) };
+  ctx.recordCall?.('ec2', `${verb}SecurityGroup${isEgress ? 'Egress' : 'Ingress'}`, input, { Return: true });
+}
+
 /** Makes one direction's rules exactly `desired` (revoke extra, authorize missing, fix descriptions). */
 function reconcile(ctx: ProviderContext, g: SecurityGroup, isEgress: boolean, desired: RuleSpec[]): void {
   const store = ec2Store(ctx.sandbox);
   const wanted = new Map(desired.map((d) => [key(d), d]));
   const current = g.rules.filter((r) => r.isEgress === isEgress);
   const extra = current.filter((r) => !wanted.has(key(r)));
-  if (extra.length > 0)
+  if (extra.length > 0) {
     store.revoke(
       g,
       isEgress,
       [],
       extra.map((r) => r.ruleId),
     );
+    reportRules(ctx, 'Revoke', g, isEgress, extra);
+  }
   const have = new Map(g.rules.filter((r) => r.isEgress === isEgress).map((r) => [key(r), r]));
   const missing = desired.filter((d) => !have.has(key(d)));
-  if (missing.length > 0) store.authorize(g, missing);
+  if (missing.length > 0) {
+    store.authorize(g, missing);
+    reportRules(ctx, 'Authorize', g, isEgress, missing);
+  }
   for (const [k, d] of wanted) {
     const r = have.get(k);
     if (r) store.setRuleDescription(r, d.description);
@@ -96,9 +120,18 @@ export const securityGroupProvider: ResourceProvider = {
       VpcId: props.VpcId,
       TagSpecifications: [{ ResourceType: 'security-group', Tags: tagsFrom(props.Tags) }],
     });
+    ctx.recordCall?.(
+      'ec2',
+      'CreateSecurityGroup',
+      { GroupName: g.groupName, Description: g.description, VpcId: g.vpcId },
+      { GroupId: g.groupId },
+    );
     try {
       const ingress = objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false));
-      if (ingress.length > 0) store.authorize(g, ingress);
+      if (ingress.length > 0) {
+        store.authorize(g, ingress);
+        reportRules(ctx, 'Authorize', g, false, ingress);
+      }
       if (props.SecurityGroupEgress !== undefined) {
         reconcile(
           ctx,
@@ -138,7 +171,10 @@ export const securityGroupProvider: ResourceProvider = {
   async delete(physicalId, ctx) {
     const store = ec2Store(ctx.sandbox);
     const g = store.groups.get(physicalId);
-    if (g) store.deleteGroup(g);
+    if (g) {
+      store.deleteGroup(g);
+      ctx.recordCall?.('ec2', 'DeleteSecurityGroup', { GroupId: g.groupId }, { Return: true });
+    }
   },
   async read(physicalId, ctx) {
     const g = ec2Store(ctx.sandbox).groups.get(physicalId);
@@ -173,8 +209,10 @@ export const securityGroupIngressProvider: ResourceProvider = {
   async create(_logicalId, props, ctx) {
     const store = ec2Store(ctx.sandbox);
     const g = store.resolve({ GroupId: props.GroupId, GroupName: props.GroupName });
-    const [rule] = store.authorize(g, [specFromTemplate(props, false)]);
+    const spec = specFromTemplate(props, false);
+    const [rule] = store.authorize(g, [spec]);
     if (!rule) throw new Error('no rule authorized');
+    reportRules(ctx, 'Authorize', g, false, [spec]);
     return { physicalId: rule.ruleId, attributes: { Id: rule.ruleId } };
   },
   async update(physicalId, props, _previous, ctx) {
@@ -188,7 +226,13 @@ export const securityGroupIngressProvider: ResourceProvider = {
     const store = ec2Store(ctx.sandbox);
     const rule = store.findRule(physicalId);
     const g = rule ? store.groups.get(rule.groupId) : undefined;
-    if (rule && g) store.revoke(g, false, [], [rule.ruleId]);
+    if (rule && g) {
+      store.revoke(g, false, [], [rule.ruleId]);
+      ctx.recordCall?.('ec2', 'RevokeSecurityGroupIngress', {
+        GroupId: g.groupId,
+        SecurityGroupRuleIds: [rule.ruleId],
+      });
+    }
   },
   async read(physicalId, ctx) {
     const rule = ec2Store(ctx.sandbox).findRule(physicalId);
