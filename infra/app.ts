@@ -1,5 +1,6 @@
 /**
- * The CDK app: one stack with the DriftRemediation construct, checked by cdk-nag (AwsSolutions).
+ * The CDK app: the central stack with the DriftRemediation construct and the member stack
+ * (infra/member-stack.ts, deployed to member accounts with StackSets), checked by cdk-nag (AwsSolutions).
  * Environment-agnostic, so `npx cdk synth` works offline without credentials. The policy file can be
  * switched with `-c policyFile=path`, the account-level name prefix set with `-c namePrefix=…`.
  */
@@ -7,6 +8,7 @@ import { App, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { DriftRemediation, type DriftRemediationProps } from './drift-remediation';
+import { DriftRemediationMemberStack } from './member-stack';
 
 export class DriftRemediationStack extends Stack {
   readonly remediation: DriftRemediation;
@@ -49,8 +51,14 @@ export interface BuildAppOptions {
 }
 
 export const STACK_NAME = 'DriftRemediation';
+/** The member stack (one per member account-region, deployed with StackSets). */
+export const MEMBER_STACK_NAME = 'DriftRemediationMember';
 
-export function buildApp(opts: BuildAppOptions = {}): { app: App; stack: DriftRemediationStack } {
+export function buildApp(opts: BuildAppOptions = {}): {
+  app: App;
+  stack: DriftRemediationStack;
+  member: DriftRemediationMemberStack;
+} {
   const app = new App({
     ...(opts.context ? { context: opts.context } : {}),
     ...(opts.outdir ? { outdir: opts.outdir } : {}),
@@ -68,8 +76,18 @@ export function buildApp(opts: BuildAppOptions = {}): { app: App; stack: DriftRe
       ...opts.remediation,
     },
   });
+  const member = new DriftRemediationMemberStack(app, MEMBER_STACK_NAME, {
+    description:
+      'drift-remediation member: forwards drift events to the central account, runs its runbooks here',
+    centralStackName: STACK_NAME,
+    ...(policyFile ? { policyFile } : {}),
+    ...(namePrefix ? { namePrefix } : {}),
+    ...(opts.remediation?.policyFile ? { policyFile: opts.remediation.policyFile } : {}),
+    ...(opts.remediation?.runbooksDir ? { runbooksDir: opts.remediation.runbooksDir } : {}),
+    ...(opts.remediation?.namePrefix ? { namePrefix: opts.remediation.namePrefix } : {}),
+  });
   if (opts.nag !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack };
+  return { app, stack, member };
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('infra/app.ts');

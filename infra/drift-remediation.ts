@@ -20,6 +20,7 @@ import { FastPath } from './constructs/fast-path';
 import { Intake } from './constructs/intake';
 import { keepStableLogicalIds } from './constructs/logical-ids';
 import { grantMemberAccess } from './constructs/member-access';
+import { OrganizationBus } from './constructs/member-bus';
 import { Monitoring } from './constructs/monitoring';
 import { Runbooks } from './constructs/runbooks';
 import { Schedules } from './constructs/schedules';
@@ -114,6 +115,8 @@ export class DriftRemediation extends Construct {
   readonly callbacks: Callbacks;
   readonly configRules: ConfigRules;
   readonly monitoring: Monitoring;
+  /** The central bus of the member stacks (only with an organization section in the policy). */
+  readonly organizationBus?: OrganizationBus;
   /** Every task's function, by task. */
   readonly functions: Readonly<Record<TaskName, TaskFunction>>;
   /** The environment every function draws from (key → value). */
@@ -189,6 +192,13 @@ export class DriftRemediation extends Construct {
     };
     for (const task of ALL_TASKS) TASKS[task].grant(this.functions[task], wiring);
     grantMemberAccess(this.functions, this.policy);
+    // Organization scale: the bus the member stacks forward to (admits only the organization).
+    const org = this.policy.organization;
+    if (org)
+      this.organizationBus = new OrganizationBus(this, 'OrganizationBus', {
+        organizationId: org.id,
+        namePrefix,
+      });
     // Last, when every resource exists: the runbooks may never touch this stack's own resources.
     this.runbooks.protectOwnResources();
   }

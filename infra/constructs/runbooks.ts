@@ -39,6 +39,12 @@ export interface RunbooksProps {
    * @default ''
    */
   readonly namePrefix?: string;
+  /**
+   * A fixed name for the AutomationAssumeRole (the member stack's, which the central start-runbook names
+   * in StartAutomationExecution: tasks/shared/accounts.ts `memberAutomationRoleArn`).
+   * @default a generated name
+   */
+  readonly automationRoleName?: string;
 }
 
 /** IAM path of the automation role and its boundary. */
@@ -132,6 +138,7 @@ export class Runbooks extends Concern {
       description: 'Role the drift-remediation runbooks run as; permissions derived from runbooks/*.yaml',
       // A path of its own: the permissions boundary denies changes under it without naming the role.
       path: AUTOMATION_PATH,
+      ...(this.props.automationRoleName ? { roleName: this.props.automationRoleName } : {}),
       assumedBy: new iam.ServicePrincipal('ssm.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },

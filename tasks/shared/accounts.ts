@@ -61,6 +61,16 @@ export class MemberAccessDeniedError extends DriftRemediationError {
   readonly retryable = false;
 }
 
+/** The member stack's automation role (SSM runs the runbooks as it): `<memberRoleName>-Automation`, this path. */
+export const MEMBER_AUTOMATION_PATH = '/drift-remediation/';
+export const MEMBER_AUTOMATION_SUFFIX = '-Automation';
+
+/** The role SSM Automation runs the runbooks as in member `account`. */
+export function memberAutomationRoleArn(config: AccountsConfig, account: string): string {
+  const name = `${config.memberRoleName ?? ''}${MEMBER_AUTOMATION_SUFFIX}`;
+  return `arn:${config.partition ?? 'aws'}:iam::${account}:role${MEMBER_AUTOMATION_PATH}${name}`;
+}
+
 /** The member execution role's ARN in `account`. */
 export function memberRoleArn(config: AccountsConfig, account: string): string {
   return `arn:${config.partition ?? 'aws'}:iam::${account}:role/${config.memberRoleName ?? ''}`;

@@ -1,14 +1,20 @@
-import { accountsConfigFromEnv, isMemberPlace, memberRoleArn, type Place, ssmIn } from '../shared/accounts';
+import {
+  accountsConfigFromEnv,
+  isMemberPlace,
+  memberAutomationRoleArn,
+  type Place,
+  ssmIn,
+} from '../shared/accounts';
 import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { StartRunbookInput, startRunbook } from './core';
 
-/** In a member account the runbook runs there, as the member execution role (docs/security.md). */
+/** In a member account the runbook runs there, as the member stack's automation role (docs/security.md). */
 function automationRoleFor(place: Place): string {
   const accounts = accountsConfigFromEnv();
-  if (isMemberPlace(accounts, place)) return memberRoleArn(accounts, place.awsAccountId);
+  if (isMemberPlace(accounts, place)) return memberAutomationRoleArn(accounts, place.awsAccountId);
   return requireEnv(ENV.AUTOMATION_ASSUME_ROLE_ARN);
 }
 
