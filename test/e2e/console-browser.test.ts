@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_COMMANDS } from '../../sandbox/console/data';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
 import { CASES, type DriftCase } from '../../sandbox/demo/cases';
-import { type Browsing, launch } from '../approvals/support/browser-scenarios';
+import { type Browsing, launch, open } from '../approvals/support/browser-scenarios';
 import {
   awaitExecutionFor,
   deployCase,
@@ -73,15 +73,7 @@ afterAll(async () => {
 
 async function openConsole(hash = ''): Promise<{ page: Page; problems: string[] }> {
   if (setupError) throw setupError;
-  const page = await browsing.context.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (err) => problems.push(err.message));
-  const res = await page.goto(`${e.sb.endpoint}/console${hash}`);
-  expect(res?.status()).toBe(200);
-  return { page, problems };
+  return open(browsing.context, `${e.sb.endpoint}/console${hash}`);
 }
 
 const rows = (page: Page) => page.locator('table.executions tbody tr');

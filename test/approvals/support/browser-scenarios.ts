@@ -59,8 +59,11 @@ function linkOf(links: Record<string, string>, approver: string): string {
   return l;
 }
 
-/** Opens a page and records CSP violations and other console errors. */
-async function open(context: BrowserContext, url: string): Promise<{ page: Page; problems: string[] }> {
+/** Opens a page and records CSP violations and other console errors (also the console's browser test). */
+export async function open(
+  context: BrowserContext,
+  url: string,
+): Promise<{ page: Page; problems: string[] }> {
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
