@@ -7,9 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { authorizeService } from '../../core/authz';
-import { arnService, deliverToArn, setEventBus } from '../../core/targets';
+import { arnService, deliverToArn, registerTargetHandler, setEventBus } from '../../core/targets';
 import type { BusEvent, RequestContext, SandboxContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
+import { type BusPolicy, busAdmits, busArn, parseBusArn, putPermission, removePermission } from './buses';
 import type { JsonObject } from './pattern';
 import { InvalidPatternError, matchesPattern, parsePattern } from './pattern';
 
@@ -428,15 +429,18 @@ async function admitted(sandbox: SandboxContext, rule: Rule, target: Target): Pr
   await authorizeService(sandbox, 'events.amazonaws.com', action, target.Arn, sandbox.region, context);
 }
 
-/** The default bus of one sandbox: its rules, their schedule timers, and the deliveries in flight. */
+/** The default bus of one account-region: its rules and policy, their schedule timers, the deliveries in flight. */
 class EventBus {
   readonly rules = new Map<string, Rule>();
   readonly pending = new Set<Promise<void>>();
-  readonly deliveries: Delivery[] = [];
   private readonly scheduleTimers = new Map<string, AbortController>();
-  sandbox: SandboxContext | undefined;
+  policy: BusPolicy | undefined;
 
-  constructor(private readonly runSchedules: boolean) {}
+  constructor(
+    private readonly runSchedules: boolean,
+    readonly deliveries: Delivery[],
+    readonly sandbox: SandboxContext,
+  ) {}
 
   getRule(name: string, bus: string): Rule {
     const rule = this.rules.get(name);
@@ -553,10 +557,69 @@ function removeTargets(rule: Rule, ids: unknown): Record<string, unknown> {
   return { FailedEntryCount: 0, FailedEntries: [] };
 }
 
+/** The buses of one sandbox, one per account-region (made on first use); deliveries are recorded together. */
+class Buses {
+  private readonly byScope = new Map<SandboxContext, EventBus>();
+  readonly deliveries: Delivery[] = [];
+  home: SandboxContext | undefined;
+
+  constructor(private readonly runSchedules: boolean) {}
+
+  of(sandbox: SandboxContext): EventBus {
+    let bus = this.byScope.get(sandbox);
+    if (!bus) {
+      bus = new EventBus(this.runSchedules, this.deliveries, sandbox);
+      this.byScope.set(sandbox, bus);
+    }
+    return bus;
+  }
+
+  all(): EventBus[] {
+    return [...this.byScope.values()];
+  }
+
+  /** A rule's target that is another account's (or region's) bus: delivered only if its policy admits the sender. */
+  async forward(arn: string, message: string, sender: SandboxContext): Promise<void> {
+    const where = parseBusArn(arn);
+    if (!where || where.name !== 'default')
+      throw new AwsError('ResourceNotFoundException', `Event bus ${arn} does not exist.`);
+    const target = this.of(sender.scoped(where.account, where.region));
+    if (!(await busAdmits(target.sandbox, target.policy, sender.accountId)))
+      throw new AwsError(
+        'AccessDeniedException',
+        `The policy of event bus ${arn} does not allow account ${sender.accountId} to put events on it.`,
+      );
+    target.dispatch(target.sandbox, JSON.parse(message) as BusEvent);
+  }
+}
+
+function policyOps(buses: Buses): Record<string, (input: Input, ctx: RequestContext) => unknown> {
+  return {
+    PutPermission: (input, ctx) => {
+      busName(input);
+      const bus = buses.of(ctx.sandbox);
+      bus.policy = putPermission(ctx.sandbox, bus.policy, input);
+      return {};
+    },
+    RemovePermission: (input, ctx) => {
+      busName(input);
+      const bus = buses.of(ctx.sandbox);
+      bus.policy = removePermission(bus.policy, input);
+      return {};
+    },
+    DescribeEventBus: (input, ctx) => {
+      const name = busName({ EventBusName: input.Name });
+      const policy = buses.of(ctx.sandbox).policy;
+      return { Name: name, Arn: busArn(ctx.sandbox), Policy: policy ? JSON.stringify(policy) : undefined };
+    },
+  };
+}
+
 export function eventsService(options: EventsOptions = {}): EventsService {
-  const bus = new EventBus(options.runSchedules === true);
-  const setState = (state: 'ENABLED' | 'DISABLED') => (input: Input) => {
-    bus.ruleOf(input, 'Name').State = state;
+  const buses = new Buses(options.runSchedules === true);
+  const bus = (ctx: RequestContext) => buses.of(ctx.sandbox);
+  const setState = (state: 'ENABLED' | 'DISABLED') => (input: Input, ctx: RequestContext) => {
+    bus(ctx).ruleOf(input, 'Name').State = state;
     return {};
   };
   return {
@@ -565,39 +628,45 @@ export function eventsService(options: EventsOptions = {}): EventsService {
     protocol: 'awsJson1_1',
     targetPrefix: 'AWSEvents',
     operations: {
-      PutEvents: (input, ctx) => bus.putEvents(input, ctx),
-      PutRule: (input, ctx) => bus.putRule(input, ctx),
-      DescribeRule: (input) => ({ ...ruleView(bus.ruleOf(input, 'Name')), CreatedBy: undefined }),
-      ListRules: (input) => listRules(bus.rules.values(), input),
-      DeleteRule: (input) => bus.deleteRule(input),
+      PutEvents: (input, ctx) => bus(ctx).putEvents(input, ctx),
+      PutRule: (input, ctx) => bus(ctx).putRule(input, ctx),
+      DescribeRule: (input, ctx) => ({ ...ruleView(bus(ctx).ruleOf(input, 'Name')), CreatedBy: undefined }),
+      ListRules: (input, ctx) => listRules(bus(ctx).rules.values(), input),
+      DeleteRule: (input, ctx) => bus(ctx).deleteRule(input),
       TestEventPattern: testEventPattern,
       EnableRule: setState('ENABLED'),
       DisableRule: setState('DISABLED'),
-      PutTargets: (input) => putTargets(bus.ruleOf(input, 'Rule'), input.Targets),
-      RemoveTargets: (input) => removeTargets(bus.ruleOf(input, 'Rule'), input.Ids),
-      ListTargetsByRule: (input) => ({ Targets: [...bus.ruleOf(input, 'Rule').targets.values()] }),
+      PutTargets: (input, ctx) => putTargets(bus(ctx).ruleOf(input, 'Rule'), input.Targets),
+      RemoveTargets: (input, ctx) => removeTargets(bus(ctx).ruleOf(input, 'Rule'), input.Ids),
+      ListTargetsByRule: (input, ctx) => ({ Targets: [...bus(ctx).ruleOf(input, 'Rule').targets.values()] }),
+      ...policyOps(buses),
     },
-    deliveries: bus.deliveries,
+    deliveries: buses.deliveries,
     start(ctx) {
-      bus.sandbox = ctx;
+      buses.home = ctx;
+      // An emulated service's event goes to the bus of the account-region it names.
       setEventBus(ctx, async (event) => {
-        bus.dispatch(ctx, event);
+        const scope = ctx.scoped(event.account, event.region);
+        buses.of(scope).dispatch(scope, event);
       });
-      for (const rule of bus.rules.values()) bus.armSchedule(rule);
+      registerTargetHandler(ctx, 'events', (arn, message, sender) => buses.forward(arn, message, sender));
+      for (const b of buses.all()) for (const rule of b.rules.values()) b.armSchedule(rule);
     },
     stop() {
-      bus.stopSchedules();
+      for (const b of buses.all()) b.stopSchedules();
     },
     async fireSchedule(ruleName) {
-      const rule = bus.rules.get(ruleName);
+      if (!buses.home) throw new Error('events: the sandbox is not started');
+      const home = buses.of(buses.home);
+      const rule = home.rules.get(ruleName);
       if (!rule?.ScheduleExpression)
         throw new AwsError('ResourceNotFoundException', `Schedule rule ${ruleName} does not exist.`);
-      if (!bus.sandbox) throw new Error('events: the sandbox is not started');
-      bus.dispatch(bus.sandbox, scheduledEvent(bus.sandbox, rule), rule);
+      home.dispatch(home.sandbox, scheduledEvent(home.sandbox, rule), rule);
       await this.idle();
     },
     async idle() {
-      while (bus.pending.size > 0) await Promise.allSettled([...bus.pending]);
+      const pending = () => buses.all().flatMap((b) => [...b.pending]);
+      while (pending().length > 0) await Promise.allSettled(pending());
     },
   };
 }
