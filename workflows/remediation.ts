@@ -65,7 +65,7 @@ export const STATES = {
   waitDriftDetection: 'Wait for drift detection',
   checkDrift: 'Check drift detection',
   describeDrift: 'Describe drift',
-  /** After Describe drift: still detecting → wait; template violates the rule → ESCALATED; approval; or on. */
+  /** After Describe drift: still detecting → wait; template violates the rule → ESCALATED; plan mode → PLANNED; approval; or on. */
   afterDrift: 'Drift described: escalate, approve or remediate?',
   requestApproval: 'Request approval',
   notifyApprovers: 'Notify approvers',
@@ -94,6 +94,7 @@ export const OUTCOME_STATES: Readonly<Record<Outcome, string>> = {
   EXPIRED: 'Outcome: EXPIRED',
   FAILED: 'Outcome: FAILED',
   NOT_VERIFIED: 'Outcome: NOT_VERIFIED',
+  PLANNED: 'Outcome: PLANNED',
 };
 
 /** Task state name → the Lambda task it invokes (Notify approvers reuses request-approval). */
@@ -477,7 +478,7 @@ function buildApproval(
 /**
  * Drift detection, then one Choice for everything decided from the drift: stack detection still running →
  * wait (sized by detect/check-drift), check, describe again; the template itself violates the rule →
- * ESCALATED; approval required → Request approval; notify-only → Notify approvers; else `onDrift`.
+ * ESCALATED; plan mode (`$.plan.mode` = plan) → PLANNED; approval required → Request approval; notify-only → Notify approvers; else `onDrift`.
  * Entry: Detect drift.
  */
 function buildDriftDetection(
@@ -530,6 +531,8 @@ function buildDriftDetection(
         ),
         b.outcome('ESCALATED'),
       )
+      // Plan mode: the drift is described; record what would run (PLANNED) instead of approving or running it.
+      .when(C.and(C.isPresent('$.plan.mode'), C.stringEquals('$.plan.mode', 'plan')), b.outcome('PLANNED'))
       .when(C.booleanEquals('$.plan.approval.required', true), approval.requestApproval)
       .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), approval.notifyApprovers)
       .otherwise(onDrift),

@@ -29,7 +29,16 @@ export interface MonitoringProps {
 }
 
 /** Outcomes graphed on the dashboard (the RemediationOutcome metric's `outcome` dimension). */
-const OUTCOMES = ['VERIFIED', 'SKIPPED', 'ESCALATED', 'REJECTED', 'EXPIRED', 'FAILED', 'NOT_VERIFIED'];
+const OUTCOMES = [
+  'VERIFIED',
+  'SKIPPED',
+  'ESCALATED',
+  'REJECTED',
+  'EXPIRED',
+  'FAILED',
+  'NOT_VERIFIED',
+  'PLANNED',
+];
 const FIVE_MINUTES = Duration.minutes(5);
 
 function outcomeMetric(outcome: string): cloudwatch.Metric {

@@ -15,6 +15,8 @@
  *   7. blast radius (blast-radius.ts): ADD 1 to `blast#<windowStart>` unless the window's budget
  *      max(maxRemediations, maxPercent % of in-scope resources) is spent → escalate with `breaker` set
  *      (Record outcome then sends one aggregated notice per window, not one per execution)
+ *      — except an entry in plan mode (`mode: plan`): it spends no budget; decision remediate with
+ *      `mode: 'plan'`, and the workflow records PLANNED once the drift is described
  * Reading exceptions fails closed: a transient failure is TransientServiceError (retried), any other
  * failure is ExceptionsUnavailableError (no remediation; the workflow escalates).
  */
@@ -62,7 +64,8 @@ export function expiryMs(expires: string): number {
   return Date.parse(expires);
 }
 
-function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, resourceKey: string) {
+/** The plan an entry gives a resource before any check (what runs, approvals, caps); also the `plan` CLI. */
+export function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, resourceKey: string) {
   if (!entry) {
     return {
       resourceKey,
@@ -79,6 +82,7 @@ function planFrom(entry: ResolvedEntry | undefined, policy: NormalizedPolicy, re
   return {
     resourceKey,
     policyEntryId: entry.id,
+    ...(entry.mode === 'plan' ? { mode: 'plan' as const } : {}),
     runbook: { documentName: entry.runbook, firstParty: entry.firstParty, parameters: entry.parameters },
     approval: {
       mode: entry.approval.mode,
@@ -229,6 +233,13 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanResult
     );
   }
 
+  // Plan mode changes nothing, so it spends no blast-radius budget (the workflow records PLANNED after drift detection).
+  if (entry.mode === 'plan') {
+    return result(
+      'remediate',
+      `plan mode (policy entry ${entry.id}): would run ${entry.runbook}; nothing is changed`,
+    );
+  }
   const blast = await takeBlastBudget(deps, now);
   if (!blast.ok) {
     const scope =

@@ -2,7 +2,7 @@
  * Record outcome: the one place every execution ends. Writes the audit item, marks an expired
  * approval, tells a human why a remediation did not happen or did not work, and counts the outcome.
  *
- * Input  { outcome: VERIFIED | SKIPPED | ESCALATED | REJECTED | EXPIRED | FAILED | NOT_VERIFIED (chosen by the workflow),
+ * Input  { outcome: VERIFIED | SKIPPED | ESCALATED | REJECTED | EXPIRED | FAILED | NOT_VERIFIED | PLANNED (chosen by the workflow),
  *          execution: { id, name, startTime }, enteredTime?: ISO ($$.State.EnteredTime),
  *          (the workflow's shape: `{ state: <the whole state>, recording: { outcome, enteredTime } }`, flattened here)
  *          event?, plan?, confirmation?, drift?, approval?, runbook?, verification?, error?: { Error, Cause } }
@@ -15,11 +15,12 @@
  * Output OutcomeRecord ($.outcome); succeeded = SUCCESS_OUTCOMES.includes(outcome) → Succeed, else Fail.
  *
  * Effects, in order:
- *   1. OUTCOMES item (putOutcome): reason, runbook, attempts, remediated (= a runbook reached Success), approval, error name.
+ *   1. OUTCOMES item (putOutcome): reason, runbook, attempts, remediated (= a runbook reached Success), approval, error name;
+ *      PLANNED (plan mode) also `planned`: the runbook, its resolved parameters and the expected-vs-actual diff.
  *   2. EXPIRED: APPROVALS item `approvalIdFor(execution.id)` PENDING → EXPIRED (task token removed); each approver is
  *      told on APPROVAL_TOPIC_ARN (attributes kind=approval-expired, approver, approvalId) that the request lapsed.
  *      Already decided → left alone, nobody told.
- *   3. Every outcome but VERIFIED and SKIPPED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not);
+ *   3. Every outcome but VERIFIED, SKIPPED and PLANNED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not);
  *      escalations by the blast-radius breaker: one aggregated notice per window (tasks/shared/blast-radius.ts).
  *   4. Metric RemediationOutcome (Count, dimension outcome).
  * The reason comes from plan.reason, confirmation.reason, the runbook's failure, the verification, the approver's
@@ -52,6 +53,7 @@ import {
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
+import { plannedChange } from '../shared/planned';
 import * as z from '../shared/zod';
 
 /**
@@ -104,7 +106,7 @@ export interface RecordOutcomeDeps {
 }
 
 /** Outcomes nobody needs to hear about. */
-export const QUIET_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED'];
+export const QUIET_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'PLANNED'];
 
 const MAX_REASON = 1000;
 
@@ -206,6 +208,8 @@ export function reasonFor(input: RecordOutcomeInput): string {
     }
     case 'NOT_VERIFIED':
       return `the runbook${runbookText(runbook)} ran but the fix was not verified: ${verification?.reason ?? err ?? 'verification timed out'}`;
+    case 'PLANNED':
+      return `${plan?.reason ?? 'plan mode'}; ${drift?.propertyDifferences?.length ?? 0} drifted properties recorded`;
   }
 }
 
@@ -426,6 +430,8 @@ async function putOutcomeItem(
       driftStatus: verification?.driftStatus,
       compliance: verification?.compliance,
       errorName: error ? scrub(error.Error).slice(0, 256) : undefined,
+      planned:
+        outcome === 'PLANNED' && event ? plannedChange({ event, plan, drift: input.drift }) : undefined,
     },
   });
 }

@@ -111,6 +111,8 @@ export const PlanResult = z.object({
   /** account/region/type/id; the key for leases, outcomes and the loop breaker. */
   resourceKey: z.string(),
   policyEntryId: z.optional(z.string()),
+  /** `plan`: the entry is in plan mode — after drift detection the workflow records PLANNED and changes nothing. */
+  mode: z.optional(z.literal('plan')),
   runbook: z.optional(
     z.object({
       documentName: z.string(),
@@ -280,6 +282,8 @@ export const Outcome = z.enum([
   'EXPIRED',
   'FAILED',
   'NOT_VERIFIED',
+  /** Plan mode: what would run (runbook, resolved parameters, diff) is recorded; nothing is changed. */
+  'PLANNED',
 ]);
 export type Outcome = z.infer<typeof Outcome>;
 /**
@@ -289,7 +293,7 @@ export type Outcome = z.infer<typeof Outcome>;
 export const AuditOutcome = z.enum([...Outcome.options, 'ABORTED']);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 /** Outcomes that end the execution in Succeed; the others end in Fail (and alarm). */
-export const SUCCESS_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'REJECTED'];
+export const SUCCESS_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'REJECTED', 'PLANNED'];
 
 /** `$.error`, as a Catch writes it. */
 export const CaughtError = z.object({ Error: z.string(), Cause: z.optional(z.string()) });

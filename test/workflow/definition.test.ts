@@ -178,7 +178,7 @@ describe('synthesized definition', () => {
     });
   });
 
-  it('drift: Detect → Describe → one Choice: in progress → Wait($.drift.waitSeconds) → Check → Describe; violates → ESCALATED; approval mode picks the path', () => {
+  it('drift: Detect → Describe → one Choice: in progress → Wait($.drift.waitSeconds) → Check → Describe; violates → ESCALATED; plan mode → PLANNED; approval mode picks the path', () => {
     expect(S(STATES.detectDrift).Next).toBe(STATES.describeDrift);
     expect(S(STATES.describeDrift).Next).toBe(STATES.afterDrift);
     expect(S(STATES.afterDrift)).toEqual({
@@ -195,6 +195,13 @@ describe('synthesized definition', () => {
             { Variable: '$.drift.templateViolatesRule', BooleanEquals: true },
           ],
           Next: OUTCOME_STATES.ESCALATED,
+        },
+        {
+          And: [
+            { Variable: '$.plan.mode', IsPresent: true },
+            { Variable: '$.plan.mode', StringEquals: 'plan' },
+          ],
+          Next: OUTCOME_STATES.PLANNED,
         },
         { Variable: '$.plan.approval.required', BooleanEquals: true, Next: STATES.requestApproval },
         { Variable: '$.plan.approval.mode', StringEquals: 'notify-only', Next: STATES.notifyApprovers },

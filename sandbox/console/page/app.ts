@@ -15,7 +15,16 @@ import type { GraphDefinition } from '../graph';
 const API = '/console/api';
 const POLL_MS = 2000;
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
-const OUTCOMES = ['VERIFIED', 'SKIPPED', 'ESCALATED', 'REJECTED', 'EXPIRED', 'FAILED', 'NOT_VERIFIED'];
+const OUTCOMES = [
+  'VERIFIED',
+  'SKIPPED',
+  'ESCALATED',
+  'REJECTED',
+  'EXPIRED',
+  'FAILED',
+  'NOT_VERIFIED',
+  'PLANNED',
+];
 
 async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(`${API}${path}`);

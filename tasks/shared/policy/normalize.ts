@@ -86,6 +86,7 @@ function resolveEntry(e: DocEntry, d: PolicyDoc['defaults']): ResolvedEntry {
     accounts: e.match.accounts,
     ous: e.match.ous,
     regions: e.match.regions,
+    ...(e.mode === 'plan' ? { mode: e.mode } : {}),
     runbook: e.runbook,
     firstParty: isFirstPartyRunbook(e.runbook),
     parameters: e.parameters,

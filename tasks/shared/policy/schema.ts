@@ -44,6 +44,9 @@ const RegionName = z.string().check(z.regex(REGION, 'must be a region name like 
 const OuId = z
   .string()
   .check(z.regex(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/, 'must be an OU id like ou-ab12-cd34ef56'));
+/** What an entry does with a confirmed drift: run the runbook, or only record what it would run (PLANNED). */
+export const EntryMode = z.enum(['remediate', 'plan']);
+export type EntryMode = z.infer<typeof EntryMode>;
 const Duration = (max: number) => z.number().check(z.int(), z.positive(), z.lte(max));
 
 const Approval = z.strictObject({
@@ -134,6 +137,12 @@ const Entry = z.strictObject({
     /** Only events from these regions. Empty: any region in scope. */
     regions: z._default(z.array(RegionName), []),
   }),
+  /**
+   * `remediate` (default): run the runbook. `plan`: a dry run — detect drift, confirm non-compliance and
+   * plan as usual, then record PLANNED with the runbook, its resolved parameters and the diff; no slot, no
+   * approval, no runbook, no blast-radius budget spent.
+   */
+  mode: z._default(EntryMode, 'remediate'),
   /** First-party (DriftRemediation-…, a file in runbooks/) or AWS-managed (AWS-…, AWSConfigRemediation-…) document name. */
   runbook: z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,128}$/)),
   /** Runbook parameters; AutomationAssumeRole is added by the workflow. */
@@ -318,6 +327,8 @@ export interface ResolvedEntry {
   accounts?: string[];
   ous?: string[];
   regions?: string[];
+  /** `plan`: a dry run that records PLANNED (absent: remediate). */
+  mode?: EntryMode;
   runbook: string;
   firstParty: boolean;
   parameters: Record<string, ParameterSource>;

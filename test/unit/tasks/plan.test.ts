@@ -410,3 +410,46 @@ describe('plan: bad input', () => {
     expect(ddb).not.toHaveReceivedCommand(GetCommand);
   });
 });
+
+describe('plan: plan mode', () => {
+  const planModePolicy = () => {
+    const raw = rawPolicy();
+    const [entry, ...rest] = raw.remediations as Array<Record<string, unknown>>;
+    return normalizePolicy({ ...raw, remediations: [{ ...entry, mode: 'plan' }, ...rest] });
+  };
+
+  it('an entry with mode: plan → remediate with mode plan, and spends no blast-radius budget', async () => {
+    const r = await plan({ event: configEvent(), execution: EXECUTION }, deps({ policy: planModePolicy() }));
+    expect(PlanResult.parse(r)).toEqual(r);
+    expect(r).toMatchObject({
+      decision: 'remediate',
+      mode: 'plan',
+      reason:
+        'plan mode (policy entry sg-ingress): would run DriftRemediation-RevertSecurityGroupIngress; nothing is changed',
+      runbook: { documentName: 'DriftRemediation-RevertSecurityGroupIngress' },
+    });
+    // Exceptions and the loop breaker are still read; the blast-radius counter is never written.
+    expect(cc).toHaveReceivedCommand(GetResourceCommand);
+    expect(ddb).toHaveReceivedCommand(QueryCommand);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('exceptions still apply in plan mode; the default mode leaves `mode` off the plan', async () => {
+    const skipped = await plan(
+      { event: configEvent({ resourceId: 'sg-00000000000000001' }) },
+      deps({ policy: planModePolicy() }),
+    );
+    expect(skipped.decision).toBe('skip');
+    const normal = await plan({ event: configEvent() }, deps());
+    expect(normal.mode).toBeUndefined();
+    expect(ddb).toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('mode must be remediate or plan', () => {
+    const raw = rawPolicy();
+    const [entry] = raw.remediations as Array<Record<string, unknown>>;
+    expect(() => normalizePolicy({ ...raw, remediations: [{ ...entry, mode: 'dry-run' }] })).toThrow(
+      /remediations\[0\]\.mode/,
+    );
+  });
+});

@@ -372,6 +372,75 @@ describe('record-outcome', () => {
     expect(published()).toHaveLength(1);
   });
 
+  it('PLANNED: records the runbook, its resolved parameters and the diff; nothing remediated, nobody paged', async () => {
+    const diff = {
+      PropertyPath: '/SecurityGroupIngress/1',
+      ExpectedValue: 'null',
+      ActualValue: '{"CidrIp":"0.0.0.0/0","FromPort":22,"IpProtocol":"tcp","ToPort":22}',
+      DifferenceType: 'ADD' as const,
+    };
+    const out = await recordOutcome(
+      base('PLANNED', {
+        plan: plan({
+          mode: 'plan',
+          reason: `plan mode (policy entry sg-ingress): would run ${DOC}; nothing is changed`,
+        }),
+        drift: drift({ propertyDifferences: [diff] }),
+      }),
+      deps,
+    );
+    expect(out).toMatchObject({
+      outcome: 'PLANNED',
+      reason: `plan mode (policy entry sg-ingress): would run ${DOC}; nothing is changed; 1 drifted properties recorded`,
+      succeeded: true,
+    });
+    expect(putItem()).toMatchObject({
+      outcome: 'PLANNED',
+      remediated: false,
+      attempts: 0,
+      runbook: DOC,
+      planned: {
+        documentName: DOC,
+        parameters: {
+          GroupId: ['sg-0123456789abcdef0'],
+          RevokeIngress: [
+            JSON.stringify([{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIp: '0.0.0.0/0' }]),
+          ],
+        },
+        diff: {
+          driftStatus: 'MODIFIED',
+          propertyDifferences: [diff],
+          added: {
+            SecurityGroupIngress: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIp: '0.0.0.0/0' }],
+          },
+        },
+      },
+    });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('PLANNED with parameters that cannot be resolved still records the outcome and says why', async () => {
+    await recordOutcome(
+      base('PLANNED', {
+        plan: plan({
+          mode: 'plan',
+          runbook: {
+            documentName: DOC,
+            firstParty: true,
+            parameters: { Rules: { from: 'drift.added.Nope', as: 'json' } },
+          },
+        }),
+        drift: drift(),
+      }),
+      deps,
+    );
+    expect(putItem().planned).toEqual({
+      documentName: DOC,
+      parametersError: 'runbook parameters could not be resolved: Rules (from drift.added.Nope)',
+      diff: expect.objectContaining({ driftStatus: 'MODIFIED' }),
+    });
+  });
+
   it('never lets a task token or secret reach SNS or the audit table', async () => {
     const Cause = JSON.stringify({
       errorType: 'Error',
