@@ -8,6 +8,7 @@
  *   drift-remediation outbox                       SNS messages a running sandbox has published (--json)
  *   drift-remediation remediate --type T --id ID   start a remediation by hand (sandbox, or AWS with --aws)
  *   drift-remediation audit [--resource ID] …      recorded outcomes by resource, rule, account, time (--json)
+ *   drift-remediation plan [--rule R] [--account A] what would be remediated now, changing nothing (--json)
  *   drift-remediation documents pull NAME…         copy AWS-owned Automation documents from your account
  */
 import { realpathSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { AuditOptions } from './audit';
 import { explainError } from './cli-errors';
 import { clientHints } from './client-hints';
+import type { PlanOptions } from './plan';
 import type { RemediateOptions } from './remediate';
 
 function number(name: string, min: number, max: number) {
@@ -329,6 +331,35 @@ sandboxOrAws(
   .action(async (opts: AuditOptions) => {
     const { audit } = await import('./audit');
     await audit(opts);
+  });
+
+sandboxOrAws(
+  program
+    .command('plan')
+    .description(
+      'what would be remediated right now: Config NON_COMPLIANT resources in scope, each with its policy entry, runbook + parameters and diff; changes nothing',
+    )
+    .option('--rule <rule>', 'only this Config rule (default: every rule the policy names)')
+    .option('--account <account>', '12-digit account id (the account of the credentials used)')
+    .option('--policy <file>', 'remediation policy', 'runbooks/policy.yaml')
+    .option('--json', 'print the planned resources as a JSON array'),
+  'read',
+)
+  .addHelpText(
+    'after',
+    `
+Read-only calls only (config:GetComplianceDetailsByConfigRule, cloudformation:DescribeStackResources and
+DescribeStackResourceDrifts, sts:GetCallerIdentity). It starts no drift detection: each diff is from the
+stack's last one. docs/operations.md "Plan: what would be remediated right now".
+${examples(
+  'drift-remediation plan',
+  'drift-remediation plan --rule restricted-ssh --json',
+  'drift-remediation plan --account 111111111111 --profile prod --region eu-west-1',
+)}`,
+  )
+  .action(async (opts: PlanOptions) => {
+    const { plan } = await import('./plan');
+    await plan(opts);
   });
 
 const documents = program

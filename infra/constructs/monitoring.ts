@@ -9,6 +9,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { Outcome } from '../../tasks/shared/contracts';
 import { Concern } from './logical-ids';
 import { encryptedTopic } from './storage';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './task-function';
@@ -29,16 +30,7 @@ export interface MonitoringProps {
 }
 
 /** Outcomes graphed on the dashboard (the RemediationOutcome metric's `outcome` dimension). */
-const OUTCOMES = [
-  'VERIFIED',
-  'SKIPPED',
-  'ESCALATED',
-  'REJECTED',
-  'EXPIRED',
-  'FAILED',
-  'NOT_VERIFIED',
-  'PLANNED',
-];
+const OUTCOMES = Outcome.options;
 const FIVE_MINUTES = Duration.minutes(5);
 
 function outcomeMetric(outcome: string): cloudwatch.Metric {
