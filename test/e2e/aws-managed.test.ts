@@ -1,22 +1,13 @@
-/**
- * A policy entry naming an AWS-managed runbook, end to end: the shipped policy with its `sg-ingress`
- * entry pointed at AWS-DisablePublicAccessForSecurityGroup (in the reviewed table), the sandbox serving
- * that name from an AWS-documents folder (the first-party fixture written in the pulled-file shape, whose
- * step is Python through boto3). SSH opened to the world → restricted-ssh → the AWS-owned document →
- * VERIFIED, with the plan recording an AWS-managed runbook.
- */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { CASES } from '../../sandbox/demo/cases';
 import {
   awaitExecutionFor,
   deployCase,
   type E2E,
+  entryOf,
   finished,
+  shippedPolicyWith,
   startE2E,
   waitCompliant,
 } from './support/harness';
@@ -25,18 +16,12 @@ const SG = 'AWS::EC2::SecurityGroup';
 const DOCUMENT = 'AWS-DisablePublicAccessForSecurityGroup';
 
 /** The shipped policy with sg-ingress running the AWS-managed document instead of the first-party runbook. */
-function policyWithAwsManagedIngress(): string {
-  const policy = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as {
-    remediations: Array<{ id: string; runbook: string; parameters: Record<string, unknown> }>;
-  };
-  const entry = policy.remediations.find((r) => r.id === 'sg-ingress');
-  if (!entry) throw new Error('the shipped policy has no sg-ingress entry');
-  entry.runbook = DOCUMENT;
-  entry.parameters = { GroupId: { from: 'event.resourceId' } };
-  const file = join(mkdtempSync(join(tmpdir(), 'aws-managed-policy-')), 'policy.yaml');
-  writeFileSync(file, stringify(policy));
-  return file;
-}
+const policyWithAwsManagedIngress = () =>
+  shippedPolicyWith((doc) => {
+    const entry = entryOf(doc, 'sg-ingress');
+    entry.runbook = DOCUMENT;
+    entry.parameters = { GroupId: { from: 'event.resourceId' } };
+  });
 
 let e: E2E;
 beforeAll(async () => {

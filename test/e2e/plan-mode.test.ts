@@ -4,9 +4,6 @@
  * resolved parameters and the diff on the audit item; no automation ran and the port is still open.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateTagsCommand,
@@ -15,7 +12,6 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { configureCloudTrail } from '../../sandbox/core/cloudtrail';
 import { type PlannedResource, plan } from '../../sandbox/plan';
 import {
@@ -24,8 +20,10 @@ import {
   demoCase,
   deployCase,
   type E2E,
+  entryOf,
   finished,
   scanAll,
+  shippedPolicyWith,
   startE2E,
   subscribeToEvents,
   until,
@@ -38,22 +36,11 @@ let policyFile = '';
 let groupId = '';
 const stackName = 'drift-e2e-plan-mode';
 
-/** The shipped policy with sg-ingress in plan mode. */
-function policyWithPlanMode(): string {
-  const policy = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as {
-    remediations: Array<{ id: string; mode?: string }>;
-  };
-  const entry = policy.remediations.find((r) => r.id === 'sg-ingress');
-  if (!entry) throw new Error('the shipped policy has no sg-ingress entry');
-  entry.mode = 'plan';
-  const file = join(mkdtempSync(join(tmpdir(), 'plan-mode-policy-')), 'policy.yaml');
-  writeFileSync(file, stringify(policy));
-  return file;
-}
-
 let e: E2E;
 beforeAll(async () => {
-  policyFile = policyWithPlanMode();
+  policyFile = shippedPolicyWith((doc) => {
+    entryOf(doc, 'sg-ingress').mode = 'plan';
+  });
   e = await startE2E({ timeScale: 0.01, policyFile });
 });
 afterAll(async () => {

@@ -5,7 +5,8 @@
  * (test/bench/) use it too.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -43,6 +44,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { parse, stringify } from 'yaml';
 import type { OutboxMessage } from '../../../sandbox/core/sandbox';
 import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
 import { CASES, IN_SCOPE_TAGS, physicalIdOf } from '../../../sandbox/demo/cases';
@@ -141,6 +143,29 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
       await sb.stop();
     },
   };
+}
+
+/** The shipped policy as a plain document (runbooks/policy.yaml), for tests that change one part of it. */
+export interface PolicyDoc {
+  defaults: Record<string, Record<string, unknown>>;
+  remediations: Array<{ id: string } & Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+/** The shipped policy's entry `id`, to change in place (throws when there is none). */
+export function entryOf(doc: PolicyDoc, id: string): PolicyDoc['remediations'][number] {
+  const entry = doc.remediations.find((r) => r.id === id);
+  if (!entry) throw new Error(`the shipped policy has no ${id} entry`);
+  return entry;
+}
+
+/** The shipped policy changed by `edit`, written to a temporary file; returns the file's path. */
+export function shippedPolicyWith(edit: (doc: PolicyDoc) => void): string {
+  const doc = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as PolicyDoc;
+  edit(doc);
+  const file = join(mkdtempSync(join(tmpdir(), 'drift-e2e-policy-')), 'policy.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
