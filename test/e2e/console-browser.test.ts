@@ -13,10 +13,11 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_COMMANDS } from '../../sandbox/console/data';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
-import { CASES, type DriftCase } from '../../sandbox/demo/cases';
+import type { DriftCase } from '../../sandbox/demo/cases';
 import { type Browsing, launch, open } from '../approvals/support/browser-scenarios';
 import {
   awaitExecutionFor,
+  demoCase,
   deployCase,
   type E2E,
   finished,
@@ -26,13 +27,8 @@ import {
 } from './support/harness';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
-const caseOf = (id: string): DriftCase => {
-  const c = CASES.find((x) => x.id === id);
-  if (!c) throw new Error(`demo case ${id} is missing`);
-  return c;
-};
-const ssh = caseOf('ssh-open');
-const admin = caseOf('admin-role');
+const ssh = demoCase('ssh-open');
+const admin = demoCase('admin-role');
 const COMMENT = 'Admin policy attached by mistake (console test)';
 
 let e: E2E;
