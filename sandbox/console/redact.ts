@@ -5,7 +5,7 @@
  * strings such as the signature of an approval link).
  */
 import { scrubSecrets } from '../../tasks/record-outcome/core';
-import { redact } from '../../tasks/shared/powertools';
+import { redact } from '../../tasks/shared/redact';
 
 function scrubStrings(value: unknown): unknown {
   if (typeof value === 'string') return scrubSecrets(value);

@@ -25,7 +25,8 @@ import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { DriftRemediationError, InvalidInputError } from './errors';
-import { logger, redact } from './powertools';
+import { logger } from './powertools';
+import { redact } from './redact';
 import { mapErrorStacks } from './stack-trace';
 import type * as z from './zod';
 

@@ -1,0 +1,19 @@
+/**
+ * Secret-free copies of values for log lines and the ops console. Kept apart from powertools.ts: importing
+ * the Logger builds it from the environment of that moment, so code that only redacts (the sandbox's
+ * console, loaded before the sandbox sets the handlers' POWERTOOLS_LOG_LEVEL) must not build it early.
+ */
+const SECRET_KEY = /token|secret|signature|sig$|csrf|password|authorization|cookie/i;
+
+/**
+ * A copy of `value` with every secret-looking key replaced by "[redacted]". Task tokens, HMAC
+ * signatures and CSRF tokens never reach a log line.
+ */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value))
+    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
+  return out;
+}
