@@ -14,6 +14,7 @@
  *   $.error         { Error, Cause }      any Catch
  *   $.outcome       OutcomeRecord         Record outcome
  */
+import { OUTCOME_NAMES } from './outcome-names';
 import * as z from './zod';
 
 export const ACCOUNT_ID = /^\d{12}$/;
@@ -274,17 +275,7 @@ export const VerificationState = z.object({
 });
 export type VerificationState = z.infer<typeof VerificationState>;
 
-export const Outcome = z.enum([
-  'VERIFIED',
-  'SKIPPED',
-  'ESCALATED',
-  'REJECTED',
-  'EXPIRED',
-  'FAILED',
-  'NOT_VERIFIED',
-  /** Plan mode: what would run (runbook, resolved parameters, diff) is recorded; nothing is changed. */
-  'PLANNED',
-]);
+export const Outcome = z.enum(OUTCOME_NAMES);
 export type Outcome = z.infer<typeof Outcome>;
 /**
  * What the OUTCOMES table records: the workflow's outcomes plus ABORTED, recorded by abort-cleanup for an
