@@ -31,6 +31,7 @@ import { RECONCILE_PERIOD_SECONDS } from '../tasks/reconcile-waits/core';
 import { type Outcome, SUCCESS_OUTCOMES } from '../tasks/shared/contracts';
 import { LAMBDA_SERVICE_ERRORS, StatesErrors } from '../tasks/shared/errors';
 import { RUNBOOK_ATTEMPT_TIMEOUT_SECONDS } from '../tasks/shared/runbook-status';
+import { OUTCOME_STATES, STATES } from './state-names';
 
 /**
  * The Lambda-backed steps of the state machine (intake, sweep, reap-leases, the approval endpoint, the
@@ -54,48 +55,7 @@ export type WorkflowTask = (typeof WORKFLOW_TASKS)[number];
 
 export type WorkflowFunctions = Readonly<Record<WorkflowTask, lambda.IFunction>>;
 
-/** Every state's name. */
-export const STATES = {
-  start: 'Start remediation',
-  plan: 'Plan remediation',
-  confirm: 'Confirm non-compliance',
-  /** After Confirm: the plan's decision and the confirmation in one Choice (remediate / skip / escalate). */
-  stillNonCompliant: 'Remediate, skip or escalate?',
-  detectDrift: 'Detect drift',
-  waitDriftDetection: 'Wait for drift detection',
-  checkDrift: 'Check drift detection',
-  describeDrift: 'Describe drift',
-  /** After Describe drift: still detecting → wait; template violates the rule → ESCALATED; plan mode → PLANNED; approval; or on. */
-  afterDrift: 'Drift described: escalate, approve or remediate?',
-  requestApproval: 'Request approval',
-  notifyApprovers: 'Notify approvers',
-  acquireSlot: 'Acquire remediation slot',
-  leaveQueue: 'Leave slot queue',
-  startRunbook: 'Start runbook',
-  runbookFinished: 'Runbook finished?',
-  waitRunbookRetry: 'Wait before retrying runbook',
-  releaseSlot: 'Release remediation slot',
-  recheckDrift: 'Re-check drift',
-  driftResolved: 'Drift resolved?',
-  waitRecheck: 'Wait before re-checking drift',
-  awaitCompliance: 'Wait for compliance',
-  releaseAfterFailure: 'Release remediation slot after failure',
-  succeeded: 'Remediation succeeded',
-  notSucceeded: 'Remediation did not succeed',
-  outcomeNotRecorded: 'Outcome could not be recorded',
-} as const;
-
-/** The Task state that records each outcome (record-outcome with the outcome in its payload). */
-export const OUTCOME_STATES: Readonly<Record<Outcome, string>> = {
-  VERIFIED: 'Outcome: VERIFIED',
-  SKIPPED: 'Outcome: SKIPPED',
-  ESCALATED: 'Outcome: ESCALATED',
-  REJECTED: 'Outcome: REJECTED',
-  EXPIRED: 'Outcome: EXPIRED',
-  FAILED: 'Outcome: FAILED',
-  NOT_VERIFIED: 'Outcome: NOT_VERIFIED',
-  PLANNED: 'Outcome: PLANNED',
-};
+export { OUTCOME_STATES, STATES } from './state-names';
 
 /** Task state name → the Lambda task it invokes (Notify approvers reuses request-approval). */
 export const TASK_STATES: Readonly<Record<string, WorkflowTask>> = {

@@ -6,7 +6,7 @@
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ADMISSION_ID, GLOBAL_SCOPE } from '../../tasks/shared/tables';
-import { STATES } from '../../workflows/remediation';
+import { STATES } from '../../workflows/state-names';
 import type { ConsoleData, ConsoleDeps } from './data';
 
 export const FLEET_SCAN_LIMIT = 2000;

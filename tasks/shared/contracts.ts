@@ -14,7 +14,7 @@
  *   $.error         { Error, Cause }      any Catch
  *   $.outcome       OutcomeRecord         Record outcome
  */
-import { OUTCOME_NAMES } from './outcome-names';
+import { AUDIT_OUTCOME_NAMES, OUTCOME_NAMES } from './outcome-names';
 import * as z from './zod';
 
 export const ACCOUNT_ID = /^\d{12}$/;
@@ -281,7 +281,7 @@ export type Outcome = z.infer<typeof Outcome>;
  * What the OUTCOMES table records: the workflow's outcomes plus ABORTED, recorded by abort-cleanup for an
  * execution that ended outside its own states (stopped, timed out, or failed outside a Catch).
  */
-export const AuditOutcome = z.enum([...Outcome.options, 'ABORTED']);
+export const AuditOutcome = z.enum(AUDIT_OUTCOME_NAMES);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 /** Outcomes that end the execution in Succeed; the others end in Fail (and alarm). */
 export const SUCCESS_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'REJECTED', 'PLANNED'];

@@ -13,3 +13,7 @@ export const OUTCOME_NAMES = [
   /** Plan mode: what would run (runbook, resolved parameters, diff) is recorded; nothing is changed. */
   'PLANNED',
 ] as const;
+export type OutcomeName = (typeof OUTCOME_NAMES)[number];
+
+/** What the OUTCOMES table (and the console) can show: the workflow's outcomes plus ABORTED (abort-cleanup). */
+export const AUDIT_OUTCOME_NAMES = [...OUTCOME_NAMES, 'ABORTED'] as const;

@@ -8,7 +8,7 @@ import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ExecutionCost } from '../../../tasks/shared/cost';
-import { OUTCOME_NAMES } from '../../../tasks/shared/outcome-names';
+import { AUDIT_OUTCOME_NAMES } from '../../../tasks/shared/outcome-names';
 import type { ExecutionDetail, ExecutionFilter, ExecutionRow } from '../data';
 import type { FleetView } from '../fleet';
 import type { GraphDefinition } from '../graph';
@@ -95,7 +95,7 @@ function ExecutionsView() {
     <h1 id="h-list">Remediations</h1>
     <form class="filters" role="search" aria-label="Filter executions" onSubmit=${(e: Event) => e.preventDefault()}>
       <${FilterField} id="f-status" label="Status" options=${STATUSES} value=${filter.status} set=${set('status')} />
-      <${FilterField} id="f-outcome" label="Outcome" options=${OUTCOME_NAMES} value=${filter.outcome} set=${set('outcome')} />
+      <${FilterField} id="f-outcome" label="Outcome" options=${AUDIT_OUTCOME_NAMES} value=${filter.outcome} set=${set('outcome')} />
       <${FilterField} id="f-rule" label="Rule" value=${filter.rule} set=${set('rule')} />
       <${FilterField} id="f-resource" label="Resource" value=${filter.resource} set=${set('resource')} />
       <${FilterField} id="f-account" label="Account" value=${filter.account} set=${set('account')} />

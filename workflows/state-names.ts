@@ -1,0 +1,49 @@
+/**
+ * The state machine's state names as plain data (no CDK, no validation library): workflows/remediation.ts
+ * builds the definition with them, and the ops console (sandbox/console, started with the sandbox) reads
+ * executions by them without loading aws-cdk-lib.
+ */
+import type { OutcomeName } from '../tasks/shared/outcome-names';
+
+/** Every state's name. */
+export const STATES = {
+  start: 'Start remediation',
+  plan: 'Plan remediation',
+  confirm: 'Confirm non-compliance',
+  /** After Confirm: the plan's decision and the confirmation in one Choice (remediate / skip / escalate). */
+  stillNonCompliant: 'Remediate, skip or escalate?',
+  detectDrift: 'Detect drift',
+  waitDriftDetection: 'Wait for drift detection',
+  checkDrift: 'Check drift detection',
+  describeDrift: 'Describe drift',
+  /** After Describe drift: still detecting → wait; template violates the rule → ESCALATED; plan mode → PLANNED; approval; or on. */
+  afterDrift: 'Drift described: escalate, approve or remediate?',
+  requestApproval: 'Request approval',
+  notifyApprovers: 'Notify approvers',
+  acquireSlot: 'Acquire remediation slot',
+  leaveQueue: 'Leave slot queue',
+  startRunbook: 'Start runbook',
+  runbookFinished: 'Runbook finished?',
+  waitRunbookRetry: 'Wait before retrying runbook',
+  releaseSlot: 'Release remediation slot',
+  recheckDrift: 'Re-check drift',
+  driftResolved: 'Drift resolved?',
+  waitRecheck: 'Wait before re-checking drift',
+  awaitCompliance: 'Wait for compliance',
+  releaseAfterFailure: 'Release remediation slot after failure',
+  succeeded: 'Remediation succeeded',
+  notSucceeded: 'Remediation did not succeed',
+  outcomeNotRecorded: 'Outcome could not be recorded',
+} as const;
+
+/** The Task state that records each outcome (record-outcome with the outcome in its payload). */
+export const OUTCOME_STATES: Readonly<Record<OutcomeName, string>> = {
+  VERIFIED: 'Outcome: VERIFIED',
+  SKIPPED: 'Outcome: SKIPPED',
+  ESCALATED: 'Outcome: ESCALATED',
+  REJECTED: 'Outcome: REJECTED',
+  EXPIRED: 'Outcome: EXPIRED',
+  FAILED: 'Outcome: FAILED',
+  NOT_VERIFIED: 'Outcome: NOT_VERIFIED',
+  PLANNED: 'Outcome: PLANNED',
+};
