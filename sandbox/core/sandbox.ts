@@ -87,6 +87,13 @@ export interface Sandbox {
   readonly requestHandler: HttpHandler | undefined;
   /** Every log line so far. */
   readonly logs: readonly string[];
+  /**
+   * How many times each operation ran so far, by `service:Operation` (requests over either transport) or
+   * `service:Operation (in-process)` (SandboxContext.call: the emulated services' and engines' own calls),
+   * and each function's invocations by `function:NAME` (a state machine's task) or `function:NAME (event)`
+   * (an EventBridge or SNS target). The bench divides them by the remediations to find the calls one remediation costs.
+   */
+  callCounts(): Map<string, number>;
   /** SNS messages published so far (in order). */
   outbox(): OutboxMessage[];
   /** Listener for new SNS messages; returns an unsubscribe function. */
@@ -155,6 +162,12 @@ interface Core {
   log: (line: string) => void;
   /** Set once the server listens. */
   endpoint?: string;
+  /** Operations run so far (Sandbox.callCounts). */
+  calls: Map<string, number>;
+}
+
+function countCall(core: Core, key: string): void {
+  core.calls.set(key, (core.calls.get(key) ?? 0) + 1);
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
@@ -195,6 +208,7 @@ function invokerFor(core: Core): Invoke {
         `Operation ${operation} is not supported by the sandbox's ${module.serviceName}`,
       );
     }
+    countCall(core, `${module.serviceName}:${operation}${meta.signed ? '' : ' (in-process)'}`);
     // Over the wire the access key names the caller; in-process calls carry theirs (none: the service itself).
     const caller = meta.signed ? principalForKey(through, meta.accessKeyId) : currentCaller();
     // A signed request runs in its caller's account and its signature's region.
@@ -305,6 +319,7 @@ function createContext(core: Core, invoke: Invoke, accountId: string, region: st
       const lambda = core.modules.get('lambda');
       if (lambda)
         await authorize(context, currentCaller(), lambda, 'Invoke', { FunctionName: nameOrArn }, region);
+      countCall(core, `function:${nameOrArn.slice(nameOrArn.lastIndexOf(':') + 1)}`);
       return functionRegistry(context).invoke(nameOrArn, payload, hooks);
     },
     log: core.log,
@@ -313,8 +328,9 @@ function createContext(core: Core, invoke: Invoke, accountId: string, region: st
 }
 
 /** Lambda targets (EventBridge, SNS) run registered in-process functions, asynchronously like Lambda's Event invocation. */
-function registerLambdaTargets(context: SandboxContext, functions: FunctionRegistry): void {
+function registerLambdaTargets(core: Core, context: SandboxContext, functions: FunctionRegistry): void {
   registerTargetHandler(context, 'lambda', async (arn, message) => {
+    countCall(core, `function:${arn.slice(arn.lastIndexOf(':') + 1)} (event)`);
     let payload: unknown = message;
     try {
       payload = JSON.parse(message);
@@ -341,6 +357,7 @@ function coreOf(options: SandboxOptions, logs: string[]): Core {
     modules: new Map(),
     providers: new Map((options.providers ?? []).map((p) => [p.type, p])),
     scopes: new Map(),
+    calls: new Map(),
     log: (line) => {
       logs.push(line);
       options.onLog?.(line);
@@ -384,7 +401,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   outboxes.set(context, outbox);
   moduleTables.set(context, core.modules);
   const functions = functionRegistry(context);
-  registerLambdaTargets(context, functions);
+  registerLambdaTargets(core, context, functions);
   const server = new SandboxServer({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 4566,
@@ -421,6 +438,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     services: core.modules,
     requestHandler: transportOf(options) === 'http' ? undefined : inProcessHandler(server),
     logs,
+    callCounts: () => new Map(core.calls),
     outbox: () => [...outbox.messages],
     onMessage(listener) {
       outbox.listeners.add(listener);

@@ -22,6 +22,7 @@
  *          --only LIST (classic,profile,burst,throughput,exposure,bundles) --json (last line: one JSON summary)
  *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (600)
  *          --throughput-groups N (200) --throughput-time-scale T (0.001) --exposure-drifts N (20)
+ *          --throughput-cpu-prof FILE (a .cpuprofile of the throughput span)
  */
 import './env';
 import { existsSync } from 'node:fs';
@@ -74,6 +75,7 @@ const { values: args } = parseArgs({
     'burst-timeout': { type: 'string', default: '600' },
     'throughput-groups': { type: 'string', default: '200' },
     'throughput-time-scale': { type: 'string', default: '0.001' },
+    'throughput-cpu-prof': { type: 'string' },
   },
 });
 const intArg = (name: string, v: string | undefined, min: number, max: number): number => {
@@ -403,9 +405,13 @@ function printThroughput(r: ThroughputResult): void {
       'CPU seconds (this process) / remediations per CPU second',
       `${r.cpuSeconds.toFixed(1)} / ${r.perCpuSecond.toFixed(2)}`,
     ],
+    ['sandbox calls per remediation (operations + function invocations)', r.callsPerRemediation.toFixed(1)],
     ['ended by the timeout', r.timedOut ? 'yes' : 'no'],
   );
   console.log(t.toString());
+  const calls = new Table({ head: ['calls per remediation (top 25)', 'n'], style: PLAIN });
+  for (const [k, v] of Object.entries(r.callsByOperation).slice(0, 25)) calls.push([k, v.toFixed(2)]);
+  console.log(calls.toString());
 }
 
 /** test/bench/bundles.ts (helper `lean`): per-bundle { bytes, initMs }, when the module exists. */
@@ -474,6 +480,7 @@ async function main(): Promise<void> {
       n: THROUGHPUT_GROUPS,
       timeScale: THROUGHPUT_TIME_SCALE,
       timeoutMs: TIMEOUT_MS * 5,
+      cpuProfile: args['throughput-cpu-prof'],
       ...CAPS,
     });
     printThroughput(tput);
@@ -506,6 +513,7 @@ async function main(): Promise<void> {
         slotPolls: burst ? burst.slotPolls : null,
         throughputPerSecond: round(tput?.perSecond),
         throughputPerCpuSecond: round(tput?.perCpuSecond),
+        callsPerRemediation: round(tput?.callsPerRemediation, 1),
         exposureSeconds: exposure
           ? {
               fastPath: { p50: round(exposure.fastPath.p50), p95: round(exposure.fastPath.p95) },

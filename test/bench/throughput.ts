@@ -5,8 +5,12 @@
  * the sandbox itself (codecs, DynamoDB, Step Functions, the task code) sustains on this machine, with the
  * periodic fallbacks off (see below). The
  * process's CPU seconds over the same span are reported too (remediations per CPU second): on a shared
- * machine real time also counts other processes' work, CPU time does not.
+ * machine real time also counts other processes' work, CPU time does not. Over the same span it counts
+ * the sandbox's operations (Sandbox.callCounts) per VERIFIED remediation, and with `cpuProfile` writes a
+ * V8 CPU profile of just that span (open it in Chrome DevTools or speedscope).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { startE2E } from '../e2e/support/harness';
 import { deployFleet, injectDrift, say, trackExecutions, writeBenchPolicy } from './support';
 
@@ -16,6 +20,8 @@ export interface ThroughputOptions {
   timeoutMs: number;
   perRunbook: number;
   global: number;
+  /** Writes a CPU profile (.cpuprofile) of the injection → last close span to this file. */
+  cpuProfile?: string | undefined;
 }
 
 export interface ThroughputResult {
@@ -27,7 +33,42 @@ export interface ThroughputResult {
   /** User + system CPU seconds of this process from the injection to the last execution closing. */
   cpuSeconds: number;
   perCpuSecond: number;
+  /** Sandbox operations and function invocations per VERIFIED remediation, in all and by key. */
+  callsPerRemediation: number;
+  callsByOperation: Record<string, number>;
   timedOut: boolean;
+}
+
+/** Starts a CPU profile of this process; the returned function stops it and writes it to `file`. */
+async function profileTo(file: string | undefined): Promise<() => Promise<void>> {
+  if (!file) return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+/** The calls made between two snapshots of Sandbox.callCounts, per remediation, most frequent first. */
+function perRemediation(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  remediations: number,
+): { total: number; byKey: Record<string, number> } {
+  const rows = [...after].map(
+    ([k, v]) => [k, (v - (before.get(k) ?? 0)) / Math.max(1, remediations)] as const,
+  );
+  const byKey: Record<string, number> = {};
+  let total = 0;
+  for (const [k, v] of rows.filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])) {
+    byKey[k] = Math.round(v * 100) / 100;
+    total += v;
+  }
+  return { total: Math.round(total * 10) / 10, byKey };
 }
 
 export async function runThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
@@ -48,11 +89,15 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
   try {
     const ids = await deployFleet(e, 'bench-tput', o.n, { waitCompliant: true, timeoutMs: 300_000 });
     say(`throughput: ${ids.length} groups drifted at time scale ${o.timeScale}…`);
+    const stopProfile = await profileTo(o.cpuProfile);
+    const calls0 = e.sb.callCounts();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     await injectDrift(e, ids);
     const tracked = await trackExecutions(e, ids, Date.now() + o.timeoutMs);
     const cpu = process.cpuUsage(cpu0);
+    const calls1 = e.sb.callCounts();
+    await stopProfile();
     const realMs = tracked.lastClosedAt - t0;
     // Per resource, what its executions ended with: VERIFIED if one did. (The OUTCOMES table's latest row
     // is no measure: intake records a SKIPPED row for the COMPLIANT event that follows a remediation.)
@@ -65,6 +110,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     for (const v of best.values()) outcomes[v] = (outcomes[v] ?? 0) + 1;
     const verified = outcomes.VERIFIED ?? 0;
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const calls = perRemediation(calls0, calls1, verified);
     return {
       n: ids.length,
       verified,
@@ -73,6 +119,8 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
       perSecond: verified / (realMs / 1000),
       cpuSeconds,
       perCpuSecond: verified / cpuSeconds,
+      callsPerRemediation: calls.total,
+      callsByOperation: calls.byKey,
       timedOut: tracked.timedOut,
     };
   } finally {
