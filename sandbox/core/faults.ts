@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { whileIdle } from './functions';
 import type { Clock } from './types';
 import { AwsError } from './types';
 
@@ -161,7 +162,8 @@ export class FaultInjector {
     const rule = this.ruleFor(service, operation);
     if (!rule) return;
     const latency = (rule.latencySeconds ?? 0) + (rule.latencyJitterSeconds ?? 0) * this.random();
-    if (latency > 0) await clock.sleep(latency);
+    // The caller waits on the service: a Lambda handler lends its runner meanwhile (sandbox/core/functions.ts).
+    if (latency > 0) await whileIdle(() => clock.sleep(latency));
     const key = `${service}:${operation}`;
     if (rule.throttleRate && this.random() < rule.throttleRate) {
       this.injected.set(key, (this.injected.get(key) ?? 0) + 1);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SandboxContext } from './types';
 import { AwsError } from './types';
 
@@ -27,6 +28,9 @@ export interface InvokeHooks {
  * so a thousand interleaved handlers would each take a thousand times their own time and overrun their
  * real-time limits (the function timeout, a Task's TimeoutSeconds) without doing more work. Invocations
  * beyond this wait, first come first served, and their limits start when they run.
+ * The cap bounds handlers doing work, not handlers waiting: a handler idle in a wait on a service (an
+ * emulated call latency, `whileIdle`) lends its runner to the next invocation and takes one again, ahead
+ * of invocations not yet started, when the wait ends.
  * SANDBOX_LAMBDA_CONCURRENCY overrides it.
  */
 export const DEFAULT_LAMBDA_CONCURRENCY = 8;
@@ -36,11 +40,59 @@ function concurrencyFromEnv(): number {
   return Number.isInteger(n) && n > 0 ? n : DEFAULT_LAMBDA_CONCURRENCY;
 }
 
+/** One running invocation's hold on a runner. */
+interface Runner {
+  registry: FunctionRegistry;
+  /** It holds a runner now (false while it is idle and has lent it). */
+  held: boolean;
+  /** Waits in progress (whileIdle calls not yet ended). */
+  idle: number;
+  /** The handler has returned or thrown. */
+  done: boolean;
+  /** Its request for a runner after a wait, while one is pending. */
+  back?: Promise<void> | undefined;
+}
+
+const runners = new AsyncLocalStorage<Runner>();
+
+/**
+ * Awaits `wait` (time the current handler spends waiting on a service, not working) with its runner lent
+ * to the next waiting invocation; when the wait ends the handler takes a runner again before it goes on.
+ * Outside a handler invocation it simply awaits `wait`.
+ */
+export async function whileIdle<T>(wait: () => Promise<T>): Promise<T> {
+  const r = runners.getStore();
+  if (!r || r.done) return wait();
+  if (r.idle++ === 0 && r.held) {
+    r.held = false;
+    r.registry.release();
+  }
+  try {
+    return await wait();
+  } finally {
+    if (--r.idle === 0) await resume(r);
+  }
+}
+
+/** Takes a runner again for `r` after its waits (one request at a time); a handler done by then gives it back. */
+async function resume(r: Runner): Promise<void> {
+  if (r.done || r.held) return;
+  r.back ??= r.registry.acquire(true).then(() => {
+    r.back = undefined;
+    if (r.done) r.registry.release();
+    else r.held = true;
+  });
+  await r.back;
+}
+
 export class FunctionRegistry {
   private readonly byArn = new Map<string, SandboxFunction>();
   private readonly byName = new Map<string, SandboxFunction>();
   private running = 0;
+  /** Invocations not yet started, in arrival order. */
   private readonly waiting: Array<() => void> = [];
+  /** Started invocations back from an idle wait: they get the next free runner first. */
+  private readonly resuming: Array<() => void> = [];
 
   constructor(readonly maxConcurrent = concurrencyFromEnv()) {}
 
@@ -68,24 +120,43 @@ export class FunctionRegistry {
     return [...this.byArn.values()];
   }
 
-  /** Invocations waiting for a runner now. */
+  /** Invocations waiting for a runner now (not started, or back from an idle wait). */
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.resuming.length;
+  }
+
+  /** Handlers holding a runner now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Takes a runner, waiting for one when all are held (`resume`: ahead of invocations not yet started). */
+  acquire(resume = false): Promise<void> {
+    if (this.running < this.maxConcurrent) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((r) => (resume ? this.resuming : this.waiting).push(r));
+  }
+
+  /** Gives a runner back: to the next waiter (the count stays), or to the pool. */
+  release(): void {
+    const next = this.resuming.shift() ?? this.waiting.shift();
+    if (next) next();
+    else this.running--;
   }
 
   async invoke(arnOrName: string, payload: unknown, hooks: InvokeHooks = {}): Promise<unknown> {
     const fn = this.get(arnOrName);
     if (!fn) throw new AwsError('ResourceNotFoundException', `Function not found: ${arnOrName}`, 404);
-    if (this.running >= this.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));
-    else this.running++;
+    await this.acquire();
+    const runner: Runner = { registry: this, held: true, idle: 0, done: false };
     try {
       hooks.onStart?.();
-      return await fn.invoke(payload);
+      return await runners.run(runner, () => fn.invoke(payload));
     } finally {
-      // Hand the runner to the next waiter (the count stays), or give it back.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
+      runner.done = true;
+      if (runner.held) this.release();
     }
   }
 }

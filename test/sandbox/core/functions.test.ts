@@ -1,10 +1,11 @@
 /**
  * The sandbox's Lambda runners (sandbox/core/functions.ts): at most `maxConcurrent` handlers run at once,
  * the rest wait first come first served, and `onStart` marks when each one starts running (where a
- * run-time limit begins).
+ * run-time limit begins). A handler idle in a wait on a service (`whileIdle`) lends its runner and takes
+ * one again, ahead of invocations not yet started, when its wait ends.
  */
 import { describe, expect, it } from 'vitest';
-import { FunctionRegistry } from '../../../sandbox/core/functions';
+import { FunctionRegistry, whileIdle } from '../../../sandbox/core/functions';
 
 /** A function whose invocations stay open until released by hand. */
 function gatedFunction(reg: FunctionRegistry) {
@@ -74,5 +75,67 @@ describe('sandbox Lambda runners', () => {
     const call = reg.invoke('gated', { id: 'x' });
     await f.finish('x');
     await expect(call).resolves.toEqual({ id: 'x' });
+  });
+
+  it('a handler waiting on a service lends its runner; back from the wait it runs before invocations not yet started', async () => {
+    const reg = new FunctionRegistry(1);
+    const log: string[] = [];
+    const waits = new Map<string, () => void>();
+    const blocks = new Map<string, () => void>();
+    const until = async (m: Map<string, () => void>, id: string) => {
+      for (let i = 0; i < 50 && !m.has(id); i++) await new Promise((r) => setTimeout(r, 1));
+      m.get(id)?.();
+    };
+    reg.register({
+      name: 'waits',
+      arn: 'arn:aws:lambda:us-east-1:000000000000:function:waits',
+      env: {},
+      invoke: async (payload) => {
+        const id = String((payload as { id: string }).id);
+        log.push(`${id} start`);
+        if (id === 'a') {
+          await whileIdle(() => new Promise<void>((r) => waits.set(id, r)));
+          log.push(`${id} resumed (${reg.active} active)`);
+        } else {
+          await new Promise<void>((r) => blocks.set(id, r));
+          log.push(`${id} end`);
+        }
+        return id;
+      },
+    });
+    const a = reg.invoke('waits', { id: 'a' });
+    const b = reg.invoke('waits', { id: 'b' });
+    await until(blocks, 'b'); // b ran while a waited: released at once
+    await expect(b).resolves.toBe('b');
+    const c = reg.invoke('waits', { id: 'c' });
+    const d = reg.invoke('waits', { id: 'd' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(log).toEqual(['a start', 'b start', 'b end', 'c start']);
+    await until(waits, 'a'); // a's wait ends while c holds the only runner: a waits, ahead of d
+    await new Promise((r) => setTimeout(r, 5));
+    expect(log).toEqual(['a start', 'b start', 'b end', 'c start']);
+    expect(reg.queued).toBe(2);
+    await until(blocks, 'c');
+    await expect(a).resolves.toBe('a');
+    await until(blocks, 'd');
+    await expect(Promise.all([c, d])).resolves.toEqual(['c', 'd']);
+    expect(log).toEqual([
+      'a start',
+      'b start',
+      'b end',
+      'c start',
+      'c end',
+      'a resumed (1 active)',
+      'd start',
+      'd end',
+    ]);
+    expect(reg.active).toBe(0);
+    expect(reg.queued).toBe(0);
+  });
+
+  it('outside a handler, whileIdle only awaits its wait', async () => {
+    const reg = new FunctionRegistry(1);
+    await expect(whileIdle(async () => 7)).resolves.toBe(7);
+    expect(reg.active).toBe(0);
   });
 });
