@@ -18,8 +18,9 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
+import { queryPages } from '../shared/dynamo-pages';
 import { awsCall } from '../shared/errors';
 import { readAdmission, release } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
@@ -127,23 +128,15 @@ export function resourceKeyFor(detail: Pick<Detail, 'input' | 'name'>): string {
 
 async function hasOutcome(deps: AbortCleanupDeps, resourceKey: string, detail: Detail): Promise<boolean> {
   const since = new Date(detail.startDate ?? 0).toISOString();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await awsCall('Query(outcomes)', () =>
-      deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.outcomesTable,
-          KeyConditionExpression: 'resourceKey = :k AND sk >= :since',
-          FilterExpression: 'executionName = :n',
-          ExpressionAttributeValues: { ':k': boundedKey(resourceKey), ':since': since, ':n': detail.name },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    if (res.Items?.length) return true;
-    start = res.LastEvaluatedKey;
-  } while (start);
+  for await (const page of queryPages(deps.ddb, 'Query(outcomes)', {
+    TableName: deps.outcomesTable,
+    KeyConditionExpression: 'resourceKey = :k AND sk >= :since',
+    FilterExpression: 'executionName = :n',
+    ExpressionAttributeValues: { ':k': boundedKey(resourceKey), ':since': since, ':n': detail.name },
+    ConsistentRead: true,
+  })) {
+    if (page.Items?.length) return true;
+  }
   return false;
 }
 

@@ -23,8 +23,9 @@
 import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
+import { queryPages } from '../shared/dynamo-pages';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { findEntry } from '../shared/policy/match';
@@ -166,23 +167,15 @@ async function remediationsInWindow(
   windowStartIso: string,
 ): Promise<number> {
   let count = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const r = await awsCall('Query(outcomes)', () =>
-      deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.outcomesTable,
-          KeyConditionExpression: 'resourceKey = :k AND sk > :from',
-          FilterExpression: 'remediated = :yes',
-          ExpressionAttributeValues: { ':k': boundedKey(resourceKey), ':from': windowStartIso, ':yes': true },
-          Select: 'COUNT',
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    count += r.Count ?? 0;
-    start = r.LastEvaluatedKey;
-  } while (start);
+  for await (const page of queryPages(deps.ddb, 'Query(outcomes)', {
+    TableName: deps.outcomesTable,
+    KeyConditionExpression: 'resourceKey = :k AND sk > :from',
+    FilterExpression: 'remediated = :yes',
+    ExpressionAttributeValues: { ':k': boundedKey(resourceKey), ':from': windowStartIso, ':yes': true },
+    Select: 'COUNT',
+  })) {
+    count += page.Count ?? 0;
+  }
   return count;
 }
 

@@ -31,7 +31,7 @@
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { approvalIdFor } from '../shared/approval-id';
 import { DecisionRecord } from '../shared/approvals/record';
 import { BLAST_NOTICE_KEY, blastNoticeSk, countBlastEscalation } from '../shared/blast-radius';
@@ -50,6 +50,7 @@ import {
   SUCCESS_OUTCOMES,
   VerificationState,
 } from '../shared/contracts';
+import { queryPages } from '../shared/dynamo-pages';
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
@@ -337,37 +338,33 @@ async function previousRecordedAt(
 ) {
   const startMs = Date.parse(startTime);
   if (Number.isNaN(startMs)) return undefined;
-  let startKey: Record<string, unknown> | undefined;
-  let pages = 0;
-  do {
-    const res = await awsCall('Query(outcomes)', () =>
-      deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.outcomesTable,
-          KeyConditionExpression: '#pk = :key AND #sk >= :start',
-          FilterExpression: '#name = :name AND #by = :by',
-          ExpressionAttributeNames: {
-            '#pk': 'resourceKey',
-            '#sk': 'sk',
-            '#name': 'executionName',
-            '#by': 'recordedBy',
-          },
-          ExpressionAttributeValues: {
-            ':key': resourceKey,
-            ':start': new Date(startMs).toISOString(),
-            ':name': executionName,
-            ':by': RECORDED_BY,
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      ),
-    );
-    const found = res.Items?.find((i) => typeof i.recordedAt === 'string');
+  const pages = queryPages(
+    deps.ddb,
+    'Query(outcomes)',
+    {
+      TableName: deps.outcomesTable,
+      KeyConditionExpression: '#pk = :key AND #sk >= :start',
+      FilterExpression: '#name = :name AND #by = :by',
+      ExpressionAttributeNames: {
+        '#pk': 'resourceKey',
+        '#sk': 'sk',
+        '#name': 'executionName',
+        '#by': 'recordedBy',
+      },
+      ExpressionAttributeValues: {
+        ':key': resourceKey,
+        ':start': new Date(startMs).toISOString(),
+        ':name': executionName,
+        ':by': RECORDED_BY,
+      },
+      ConsistentRead: true,
+    },
+    { maxPages: 10 },
+  );
+  for await (const page of pages) {
+    const found = page.Items?.find((i) => typeof i.recordedAt === 'string');
     if (found) return String(found.recordedAt);
-    startKey = res.LastEvaluatedKey;
-    pages++;
-  } while (startKey && pages < 10);
+  }
   return undefined;
 }
 

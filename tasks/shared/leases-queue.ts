@@ -16,9 +16,11 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { PlanResult } from './contracts';
+import { queryPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
 import { type Admission, fits, grant, readAdmission, release, type Scope } from './leases';
 import { accountRegionScope, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
@@ -150,25 +152,16 @@ export async function removeWaiter(
   return !!res?.Attributes;
 }
 
-/** One page of `queue`'s waiters in queue order (the position index), read consistently. */
-function queryQueue(
-  deps: Pick<QueueDeps, 'ddb' | 'queueTable'>,
-  queue: string,
-  page: { Limit?: number; ExclusiveStartKey?: Record<string, unknown> | undefined },
-) {
-  return awsCall('Query(slot queue)', () =>
-    deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.queueTable,
-        IndexName: SLOT_QUEUE.positionIndex,
-        KeyConditionExpression: '#q = :q',
-        ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
-        ExpressionAttributeValues: { ':q': queue },
-        ConsistentRead: true,
-        ...page,
-      }),
-    ),
-  );
+/** The Query of `queue`'s waiters in queue order (the position index), read consistently. */
+function queueQuery(deps: Pick<QueueDeps, 'queueTable'>, queue: string): QueryCommandInput {
+  return {
+    TableName: deps.queueTable,
+    IndexName: SLOT_QUEUE.positionIndex,
+    KeyConditionExpression: '#q = :q',
+    ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
+    ExpressionAttributeValues: { ':q': queue },
+    ConsistentRead: true,
+  };
 }
 
 /** Waiters one hand-off round looks at per queue (the oldest ones). */
@@ -179,7 +172,9 @@ export const HEAD_WINDOW = 10;
  * More than one: a waiter being told by another pass (its grant is young) is skipped, not waited for.
  */
 export async function headsOf(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, queue: string): Promise<Waiter[]> {
-  const res = await queryQueue(deps, queue, { Limit: HEAD_WINDOW });
+  const res = await awsCall('Query(slot queue)', () =>
+    deps.ddb.send(new QueryCommand({ ...queueQuery(deps, queue), Limit: HEAD_WINDOW })),
+  );
   const out: Waiter[] = [];
   for (const raw of res.Items ?? []) {
     const w = Waiter.safeParse(raw);
@@ -195,15 +190,12 @@ export async function waitersOf(
   queue: string,
 ): Promise<Waiter[]> {
   const out: Waiter[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await queryQueue(deps, queue, { ExclusiveStartKey: start });
-    for (const raw of res.Items ?? []) {
+  for await (const page of queryPages(deps.ddb, 'Query(slot queue)', queueQuery(deps, queue))) {
+    for (const raw of page.Items ?? []) {
       const w = Waiter.safeParse(raw);
       if (w.success) out.push(w.data);
     }
-    start = res.LastEvaluatedKey;
-  } while (start);
+  }
   return out;
 }
 

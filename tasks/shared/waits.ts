@@ -13,15 +13,10 @@
  * logged, returned, or put into outcomes and notifications.
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { VerificationState as Verification } from './contracts';
 import { RunbookState, VerificationState } from './contracts';
+import { queryPages, scanPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
 import * as z from './zod';
 
@@ -109,23 +104,15 @@ export async function waitsFor(
   target: string,
 ): Promise<WaitItem[]> {
   const out: WaitItem[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await awsCall('Query(waits)', () =>
-      deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.waitsTable,
-          KeyConditionExpression: '#t = :t',
-          ExpressionAttributeNames: { '#t': 'target' },
-          ExpressionAttributeValues: { ':t': target },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    out.push(...parseItems(res.Items).waits);
-    start = res.LastEvaluatedKey;
-  } while (start);
+  for await (const page of queryPages(deps.ddb, 'Query(waits)', {
+    TableName: deps.waitsTable,
+    KeyConditionExpression: '#t = :t',
+    ExpressionAttributeNames: { '#t': 'target' },
+    ExpressionAttributeValues: { ':t': target },
+    ConsistentRead: true,
+  })) {
+    out.push(...parseItems(page.Items).waits);
+  }
   return out;
 }
 
@@ -135,18 +122,14 @@ export async function allWaits(
 ): Promise<{ waits: WaitItem[]; malformed: { target: string; waiter: string }[] }> {
   const waits: WaitItem[] = [];
   const malformed: { target: string; waiter: string }[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await awsCall('Scan(waits)', () =>
-      deps.ddb.send(
-        new ScanCommand({ TableName: deps.waitsTable, ConsistentRead: true, ExclusiveStartKey: start }),
-      ),
-    );
+  for await (const res of scanPages(deps.ddb, 'Scan(waits)', {
+    TableName: deps.waitsTable,
+    ConsistentRead: true,
+  })) {
     const page = parseItems(res.Items);
     waits.push(...page.waits);
     malformed.push(...page.malformed);
-    start = res.LastEvaluatedKey;
-  } while (start);
+  }
   return { waits, malformed };
 }
 
