@@ -66,6 +66,8 @@ export function buildApp(opts: BuildAppOptions = {}): {
   const policyFile = app.node.tryGetContext('policyFile') as string | undefined;
   const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
   const namePrefix = app.node.tryGetContext('namePrefix') as string | undefined;
+  // `-c memberConfigRules=false`: the member stacks leave the Config rules to something else.
+  const memberConfigRules = String(app.node.tryGetContext('memberConfigRules') ?? 'true') !== 'false';
   const stack = new DriftRemediationStack(app, STACK_NAME, {
     description:
       'drift-remediation: Config/CloudFormation drift -> Step Functions -> SSM Automation, verified',
@@ -80,6 +82,7 @@ export function buildApp(opts: BuildAppOptions = {}): {
     description:
       'drift-remediation member: forwards drift events to the central account, runs its runbooks here',
     centralStackName: STACK_NAME,
+    deployConfigRules: memberConfigRules,
     ...(policyFile ? { policyFile } : {}),
     ...(namePrefix ? { namePrefix } : {}),
     ...(opts.remediation?.policyFile ? { policyFile: opts.remediation.policyFile } : {}),

@@ -22,6 +22,8 @@ export interface MemberStackProps extends StackProps {
   readonly namePrefix?: string;
   /** The central stack's name (its roles are `<name>-…`). */
   readonly centralStackName: string;
+  /** Deploy the policy's `deploy: true` Config rules in every member (default true). */
+  readonly deployConfigRules?: boolean;
 }
 
 export class DriftRemediationMemberStack extends Stack {
@@ -65,6 +67,7 @@ export class DriftRemediationMemberStack extends Stack {
       organizationId,
       centralBusArn,
       memberRoleName: policy.organization?.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME,
+      ...(props.deployConfigRules === false ? { deployConfigRules: false } : {}),
     });
   }
 }

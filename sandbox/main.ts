@@ -5,6 +5,7 @@
  */
 import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
 import { type CfnTemplate, type InstalledStack, installRemediationStack } from './install/install';
+import { type InstalledMemberStack, installMemberStack, type MemberInstallOptions } from './install/member';
 import { type AllServicesOptions, allProviders, allServices } from './services';
 import type { StepFunctionsService } from './services/stepfunctions';
 
@@ -23,11 +24,18 @@ export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | '
   serviceOptions?: AllServicesOptions;
   /** Collects the names of the SDK commands the `/console` page's server sends (tests prove them read-only). */
   consoleCommands?: Set<string>;
+  /**
+   * Member account-regions to install the member stack into after the central stack (what StackSets does
+   * in AWS), each from the same policy file unless it brings its own template (sandbox/install/member.ts).
+   */
+  members?: readonly Omit<MemberInstallOptions, 'policyFile'>[];
 }
 
 export interface DriftSandbox extends Sandbox {
   /** The installed remediation stack, when `install` was not false. */
   readonly stack?: InstalledStack;
+  /** The member stacks installed (`members`), in that order. */
+  readonly memberStacks: readonly InstalledMemberStack[];
   /** Resolves when the execution has closed. */
   waitForExecution(executionArn: string): Promise<void>;
 }
@@ -48,12 +56,17 @@ export async function startDriftSandbox(options: DriftSandboxOptions = {}): Prom
     body: JSON.stringify(sb.outbox()),
   }));
   let stack: InstalledStack | undefined;
+  const memberStacks: InstalledMemberStack[] = [];
   try {
     if (options.install !== false) {
       stack = await installRemediationStack(sb, {
         ...(options.policyFile ? { policyFile: options.policyFile } : {}),
         ...(options.template ? { template: options.template } : {}),
       });
+    }
+    for (const m of options.members ?? []) {
+      const policy = options.policyFile ? { policyFile: options.policyFile } : {};
+      memberStacks.push(await installMemberStack(sb, { ...policy, ...m }));
     }
   } catch (err) {
     await sb.stop();
@@ -65,6 +78,7 @@ export async function startDriftSandbox(options: DriftSandboxOptions = {}): Prom
   mountConsole(sb, stack?.stateMachineArn, options.consoleCommands);
   return Object.assign(sb, {
     ...(stack ? { stack } : {}),
+    memberStacks,
     waitForExecution: (arn: string) => stepFunctions.waitForExecution(arn),
   });
 }

@@ -12,6 +12,9 @@
  *   runbooks and passes only the automation role to SSM. It cannot change a resource itself.
  * - the runbooks (`Runbooks`): the documents and the AutomationAssumeRole SSM runs them as, named
  *   `<memberRoleName>-Automation`, derived from the runbooks and scoped exactly as in the central account.
+ * - the policy's `deploy: true` Config rules (`ConfigRules`, the same registry and construct as the central
+ *   stack's), unless `deployConfigRules` is false (a member whose rules come from elsewhere, e.g. a
+ *   conformance pack: the rule names must still match the policy's).
  */
 import { Aws } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -25,6 +28,7 @@ import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
 import { TERMINAL_STATUSES } from '../../tasks/shared/runbook-status';
 import { AUTOMATION_STATUS_CHANGE, COMPLIANCE_CHANGE } from '../../tasks/wait-callback/core';
 import type { RunbookDocument } from '../runbook-permissions';
+import { ConfigRules } from './config-rules';
 import { ackIam5, allow, stacksArn } from './iam';
 import { Concern } from './logical-ids';
 import { Runbooks } from './runbooks';
@@ -44,6 +48,8 @@ export interface MemberProps {
   readonly centralBusArn: string;
   /** The member execution role's name (the policy's organization.memberRoleName). */
   readonly memberRoleName: string;
+  /** Deploy the policy's `deploy: true` Config rules in the member (default true). */
+  readonly deployConfigRules?: boolean;
 }
 
 /** The events a member forwards (sources and detail types), one pattern each. */
@@ -82,6 +88,7 @@ export function forwardedPatterns(policy: NormalizedPolicy): events.EventPattern
 export class Member extends Concern {
   readonly executionRole: iam.Role;
   readonly runbooks: Runbooks;
+  readonly configRules: ConfigRules | undefined;
 
   constructor(scope: Construct, id: string, props: MemberProps) {
     super(scope, id);
@@ -93,6 +100,10 @@ export class Member extends Concern {
       automationRoleName: `${props.memberRoleName}${MEMBER_AUTOMATION_SUFFIX}`,
     });
     this.executionRole = this.createExecutionRole(props);
+    this.configRules =
+      props.deployConfigRules === false
+        ? undefined
+        : new ConfigRules(this, 'ConfigRules', { policy: props.policy, runbooks: this.runbooks });
     this.forwardEvents(props);
     this.runbooks.protectOwnResources();
   }

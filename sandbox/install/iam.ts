@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Principal, TemporaryCredentials } from '../core/authz';
 import { credentialsFor, rolePrincipal, runAs } from '../core/authz';
 import type { Sandbox } from '../core/sandbox';
-import type { ProvisionResult } from '../core/types';
+import type { ProvisionResult, SandboxContext } from '../core/types';
 
 type Props = Record<string, unknown>;
 
@@ -20,6 +20,7 @@ const IAM_TYPES = new Set(['AWS::IAM::Role', 'AWS::IAM::ManagedPolicy', 'AWS::IA
  */
 export async function installIamResource(
   sb: Sandbox,
+  ctx: SandboxContext,
   stackName: string,
   logicalId: string,
   type: string,
@@ -31,7 +32,7 @@ export async function installIamResource(
     const name = String(props.PolicyName);
     const document = JSON.stringify(props.PolicyDocument);
     for (const role of (props.Roles as unknown[] | undefined) ?? []) {
-      await sb.context.call('iam', 'PutRolePolicy', {
+      await ctx.call('iam', 'PutRolePolicy', {
         RoleName: String(role),
         PolicyName: name,
         PolicyDocument: document,
@@ -39,10 +40,10 @@ export async function installIamResource(
     }
     return { physicalId: name, attributes: {} };
   }
-  const provider = sb.context.providers.get(type);
+  const provider = ctx.providers.get(type);
   if (!provider) return undefined;
-  const { region, accountId } = sb;
-  return provider.create(logicalId, props, { stackName, region, accountId, sandbox: sb.context });
+  const { region, accountId } = ctx;
+  return provider.create(logicalId, props, { stackName, region, accountId, sandbox: ctx });
 }
 
 const invocations = new AsyncLocalStorage<TemporaryCredentials>();

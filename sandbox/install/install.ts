@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { bundledPolicyFor } from '../../infra/bundled-policy';
 import type { Sandbox } from '../core/sandbox';
-import type { RawHttpRequest, RawHttpResponse } from '../core/types';
+import type { RawHttpRequest, RawHttpResponse, SandboxContext } from '../core/types';
 import {
   type CfnTemplate,
   deploymentOrder,
@@ -102,8 +102,10 @@ interface PendingFunction {
 }
 
 /** What the install builds up while it creates the template's resources in order. */
-interface Install {
+export interface Install {
   sb: Sandbox;
+  /** The account-region the resources go into (the home scope for the central stack, a member's for a member stack). */
+  ctx: SandboxContext;
   stackName: string;
   resources: Map<string, InstalledResource>;
   notEmulated: Record<string, number>;
@@ -117,12 +119,12 @@ interface Install {
   approvalBaseUrl: string;
 }
 
-const call = (i: Install, service: string, op: string, input: Props) => i.sb.context.call(service, op, input);
+const call = (i: Install, service: string, op: string, input: Props) => i.ctx.call(service, op, input);
 const put = (i: Install, r: Res, physicalId: string, attributes: Record<string, string> = {}) => {
   i.resources.set(r.logicalId, { logicalId: r.logicalId, type: r.type, physicalId, attributes });
 };
 const arnOf = (i: Install, service: string, resource: string) =>
-  `arn:aws:${service}:${i.sb.region}:${i.sb.accountId}:${resource}`;
+  `arn:aws:${service}:${i.ctx.region}:${i.ctx.accountId}:${resource}`;
 const nameOf = (i: Install, r: Res, key: string, max: number) =>
   str(r.props[key]) ?? physicalName(i.stackName, r.logicalId, max);
 const jsonText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
@@ -197,6 +199,10 @@ async function createDocument(i: Install, r: Res): Promise<void> {
     DocumentType: r.props.DocumentType ?? 'Command',
     // Object content from the template is JSON whatever the declared format.
     DocumentFormat: typeof r.props.Content === 'string' ? format : 'JSON',
+  }).catch((err: unknown) => {
+    // The sandbox's SSM keeps one document store for every account (architecture.md): a member stack's
+    // runbook is the central one, already there.
+    if (!(i.ctx !== i.sb.context && err instanceof Error && err.name === 'DocumentAlreadyExists')) throw err;
   });
   put(i, r, name);
 }
@@ -258,9 +264,22 @@ async function recordEventSourceMapping(i: Install, r: Res): Promise<void> {
   i.deferred.push(r);
 }
 
+/**
+ * The sandbox's EventBridge has only the default bus: a named bus (the central organization bus) stands for
+ * the default bus of its account-region — its policy goes on the default bus, a target naming it delivers
+ * there, and a rule on it (which only moves its events onto the default bus) is not installed.
+ */
+const ON_DEFAULT_BUS = /^(arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/)(?!default$).+$/;
+
 async function createEventRule(i: Install, r: Res): Promise<void> {
   const { props } = r;
   const name = nameOf(i, r, 'Name', 64);
+  put(i, r, name, { Arn: arnOf(i, 'events', `rule/${name}`) });
+  const bus = str(props.EventBusName);
+  if (bus && bus !== 'default') {
+    i.ctx.log(`install: rule ${r.logicalId} is on bus ${bus}, which the sandbox folds into the default bus`);
+    return;
+  }
   await call(i, 'events', 'PutRule', {
     Name: name,
     ...(props.EventPattern ? { EventPattern: jsonText(props.EventPattern) } : {}),
@@ -273,13 +292,33 @@ async function createEventRule(i: Install, r: Res): Promise<void> {
       Rule: name,
       Targets: targets.map((t) => ({
         Id: t.Id,
-        Arn: t.Arn,
+        Arn: String(t.Arn).replace(ON_DEFAULT_BUS, '$1default'),
+        ...(t.RoleArn ? { RoleArn: t.RoleArn } : {}),
         ...(t.Input ? { Input: t.Input } : {}),
         ...(t.InputPath ? { InputPath: t.InputPath } : {}),
       })),
     });
   }
-  put(i, r, name, { Arn: arnOf(i, 'events', `rule/${name}`) });
+}
+
+/** A named event bus: recorded (its ARN resolves); the sandbox delivers what targets it to the default bus. */
+async function recordEventBus(i: Install, r: Res): Promise<void> {
+  const name = nameOf(i, r, 'Name', 256);
+  put(i, r, name, { Arn: arnOf(i, 'events', `event-bus/${name}`), Name: name });
+}
+
+/** A bus policy statement: added to the default bus's policy (see ON_DEFAULT_BUS), its Resource that bus. */
+async function attachBusPolicy(i: Install, r: Res): Promise<void> {
+  const statement = { ...(r.props.Statement as Record<string, unknown>) };
+  statement.Sid ??= str(r.props.StatementId);
+  statement.Resource = arnOf(i, 'events', 'event-bus/default');
+  const current = await call(i, 'events', 'DescribeEventBus', { Name: 'default' });
+  const policy = current.Policy
+    ? (JSON.parse(String(current.Policy)) as { Statement: unknown[] })
+    : { Statement: [] };
+  const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [...policy.Statement, statement] });
+  await call(i, 'events', 'PutPermission', { EventBusName: 'default', Policy });
+  put(i, r, str(r.props.StatementId) ?? physicalName(i.stackName, r.logicalId, 64));
 }
 
 async function createSchedule(i: Install, r: Res): Promise<void> {
@@ -339,14 +378,14 @@ async function recordPlaceholder(i: Install, r: Res): Promise<void> {
   const name =
     str(props.RoleName ?? props.LogGroupName ?? props.AlarmName ?? props.DashboardName) ??
     physicalName(i.stackName, r.logicalId, 64);
-  put(i, r, name, placeholderAttributes(type, name, i.sb.region, i.sb.accountId));
+  put(i, r, name, placeholderAttributes(type, name, i.ctx.region, i.ctx.accountId));
   if (!NOT_EMULATED.has(type) && !type.startsWith('Custom::'))
-    i.sb.context.log(`install: ${type} ${r.logicalId} is not emulated`);
+    i.ctx.log(`install: ${type} ${r.logicalId} is not emulated`);
 }
 
 /** IAM roles and policies go into the sandbox's IAM (./iam.ts); without an IAM module, a placeholder. */
 async function createIamResource(i: Install, r: Res): Promise<void> {
-  const created = await installIamResource(i.sb, i.stackName, r.logicalId, r.type, r.props);
+  const created = await installIamResource(i.sb, i.ctx, i.stackName, r.logicalId, r.type, r.props);
   if (created) put(i, r, created.physicalId, created.attributes);
   else await recordPlaceholder(i, r);
 }
@@ -369,18 +408,24 @@ const INSTALLERS: Record<string, (i: Install, r: Res) => Promise<void>> = {
   'AWS::Lambda::Url': recordFunctionUrl,
   'AWS::Lambda::EventSourceMapping': recordEventSourceMapping,
   'AWS::Events::Rule': createEventRule,
+  'AWS::Events::EventBus': recordEventBus,
+  'AWS::Events::EventBusPolicy': attachBusPolicy,
   'AWS::Scheduler::Schedule': createSchedule,
   'AWS::StepFunctions::StateMachine': createStateMachine,
 };
 
-/** Creates every included resource of the template in dependency order. */
-async function createResources(i: Install, template: CfnTemplate): Promise<void> {
+/** Creates every included resource of the template in dependency order (parameters: their Defaults unless given). */
+export async function createResources(
+  i: Install,
+  template: CfnTemplate,
+  parameters: Readonly<Record<string, unknown>> | undefined = template.Parameters,
+): Promise<void> {
   const base = {
-    region: i.sb.region,
-    accountId: i.sb.accountId,
+    region: i.ctx.region,
+    accountId: i.ctx.accountId,
     stackName: i.stackName,
     resources: i.resources,
-    ...(template.Parameters ? { parameters: template.Parameters } : {}),
+    ...(parameters ? { parameters } : {}),
   };
   const conditions = evaluateConditions(template, base);
   const ctx: ResolveContext = {
@@ -496,6 +541,7 @@ export async function installRemediationStack(
     : await synthesizeRemediationTemplate({ policyFile });
   const i: Install = {
     sb,
+    ctx: sb.context,
     stackName,
     resources: new Map(),
     notEmulated: {},
@@ -519,11 +565,18 @@ export async function installRemediationStack(
     notEmulated: i.notEmulated,
     approvalBaseUrl: i.approvalBaseUrl,
     template,
-    find: (type, hint) =>
-      [...resources.values()].find(
-        (r) => r.type === type && (!hint || r.logicalId.toLowerCase().includes(hint.toLowerCase())),
-      ),
+    find: finder(resources),
   };
+}
+
+/** `InstalledStack.find` over `resources`. */
+export function finder(
+  resources: ReadonlyMap<string, InstalledResource>,
+): (type: string, hint?: string) => InstalledResource | undefined {
+  return (type, hint) =>
+    [...resources.values()].find(
+      (r) => r.type === type && (!hint || r.logicalId.toLowerCase().includes(hint.toLowerCase())),
+    );
 }
 
 function placeholderAttributes(

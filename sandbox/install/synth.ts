@@ -11,6 +11,8 @@ import type { CfnTemplate } from '../services/cloudformation/template';
 export interface SynthResult {
   template: CfnTemplate;
   stackName: string;
+  /** The member stack of the same app (infra/member-stack.ts), for sandbox member accounts. */
+  member: { template: CfnTemplate; stackName: string };
 }
 
 const cache = new Map<string, Promise<SynthResult>>();
@@ -34,14 +36,19 @@ async function synth(policyFile: string): Promise<SynthResult> {
   process.env.CDK_VALIDATION = 'false';
   try {
     // cdk-nag validates but does not change the template; skip it here to save seconds.
-    const { app, stack } = buildApp({
+    const { app, stack, member } = buildApp({
       outdir,
       context: { 'aws:cdk:bundling-stacks': [] },
       remediation: { policyFile },
       nag: false,
     });
-    const artifact = app.synth().getStackByName(stack.stackName);
-    return { template: artifact.template as CfnTemplate, stackName: stack.stackName };
+    const assembly = app.synth();
+    const templateOf = (name: string) => assembly.getStackByName(name).template as CfnTemplate;
+    return {
+      template: templateOf(stack.stackName),
+      stackName: stack.stackName,
+      member: { template: templateOf(member.stackName), stackName: member.stackName },
+    };
   } finally {
     if (validation === undefined) delete process.env.CDK_VALIDATION;
     else process.env.CDK_VALIDATION = validation;

@@ -518,6 +518,7 @@ async function publishOutcome(
       `Outcome: ${outcome}`,
       `Why: ${r.reason}`,
       `Resource: ${r.resourceKey}`,
+      event ? `Account: ${event.awsAccountId}, region: ${event.awsRegion}` : '',
       event?.configRuleName ? `Config rule: ${event.configRuleName}` : '',
       r.documentName ? `Runbook: ${r.documentName}${runbook ? ` (attempts: ${runbook.attempt})` : ''}` : '',
       runbook?.automationExecutionId ? `Automation execution: ${runbook.automationExecutionId}` : '',
@@ -529,7 +530,16 @@ async function publishOutcome(
       .filter(Boolean)
       .map(scrub)
       .join('\n'),
-    MessageAttributes: { outcome: { DataType: 'String', StringValue: outcome } },
+    MessageAttributes: {
+      outcome: { DataType: 'String', StringValue: outcome },
+      // For subscription filter policies per account or region (a member's owners get their own).
+      ...(event
+        ? {
+            account: { DataType: 'String', StringValue: event.awsAccountId },
+            region: { DataType: 'String', StringValue: event.awsRegion },
+          }
+        : {}),
+    },
   };
   await awsCall('Publish(outcome)', () => deps.sns.send(new PublishCommand(message)));
 }

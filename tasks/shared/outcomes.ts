@@ -10,7 +10,8 @@
  *   byRule     ruleName                                "what did rule R do" (sparse: drift events have none)
  *   byResource resourceId (the id part of resourceKey) "what happened to sg-…"
  *   byAccount  accountId  (the account of resourceKey) "what happened in account A"
- * outcomeItem derives auditDay, resourceId and accountId, so every writer fills the indexes.
+ * outcomeItem derives auditDay, resourceId, accountId and region (of resourceKey), so every writer fills
+ * the indexes and every record names where the resource lives.
  */
 import { type DynamoDBDocumentClient, PutCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AuditOutcome } from './contracts';
@@ -79,6 +80,7 @@ export function outcomeItem(o: OutcomeInput): Record<string, unknown> {
   const parts = resourceKeyParts(o.resourceKey);
   if (parts) {
     item.accountId = parts.accountId;
+    item.region = parts.region;
     item.resourceId = boundedKey(parts.resourceId);
   }
   if (o.executionArn !== undefined) item.executionArn = o.executionArn;

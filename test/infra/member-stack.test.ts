@@ -32,9 +32,9 @@ function orgPolicyFile(): string {
   return file;
 }
 
-function templates(policyFile?: string) {
+function templates(policyFile?: string, context: Record<string, unknown> = {}) {
   const { app } = buildApp({
-    context: { 'aws:cdk:bundling-stacks': [] },
+    context: { 'aws:cdk:bundling-stacks': [], ...context },
     ...(policyFile ? { remediation: { policyFile } } : {}),
   });
   const assembly = app.synth();
@@ -119,6 +119,35 @@ describe('member stack', () => {
       expect(JSON.stringify(r.Properties.Targets)).toContain('drift-remediation-organization');
     const patterns = JSON.stringify(rules.map((r) => r.Properties.EventPattern));
     expect(patterns).toContain('AWS API Call via CloudTrail');
+  });
+
+  it("deploys the policy's deploy: true Config rules, the same set as the central stack's", () => {
+    const { central } = templates();
+    const ruleNames = (tpl: typeof member) =>
+      Object.values(tpl.Resources)
+        .filter((r) => r.Type === 'AWS::Config::ConfigRule')
+        .map((r) => ({
+          name: r.Properties.ConfigRuleName,
+          source: r.Properties.Source,
+          scope: r.Properties.Scope,
+        }))
+        .sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    const doc = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as {
+      configRules: { name: string; deploy?: boolean }[];
+    };
+    const deployed = doc.configRules
+      .filter((r) => r.deploy === true)
+      .map((r) => r.name)
+      .sort();
+    expect(deployed.length).toBeGreaterThan(0);
+    expect(ruleNames(member).map((r) => r.name)).toEqual(deployed);
+    expect(ruleNames(member)).toEqual(ruleNames(central));
+  });
+
+  it('leaves the Config rules out with -c memberConfigRules=false', () => {
+    const { member: bare } = templates(undefined, { memberConfigRules: 'false' });
+    expect(Object.values(bare.Resources).filter((r) => r.Type === 'AWS::Config::ConfigRule')).toEqual([]);
+    expect(roleNamed(bare, 'DriftRemediationMember')).toBeDefined();
   });
 });
 

@@ -48,6 +48,7 @@ import { parse, stringify } from 'yaml';
 import type { OutboxMessage } from '../../../sandbox/core/sandbox';
 import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
 import { CASES, IN_SCOPE_TAGS, physicalIdOf } from '../../../sandbox/demo/cases';
+import { type OrganizationSetup, organizationSandboxOptions } from '../../../sandbox/demo/organization';
 import type { InstalledStack } from '../../../sandbox/install/install';
 import { type DriftSandbox, type DriftSandboxOptions, startDriftSandbox } from '../../../sandbox/main';
 import { ENV } from '../../../tasks/shared/env';
@@ -76,6 +77,8 @@ export interface E2E {
   c: E2EClients;
   /** A value of the environment the template gives the task functions (table names, queue URL …). */
   env(name: keyof typeof ENV): string;
+  /** The same sandbox through clients of `accountId`'s administrator in `region` (closed by `stop`). */
+  in(accountId: string, region: string): E2E;
   stop(): Promise<void>;
 }
 
@@ -91,14 +94,25 @@ export interface StartOptions {
   template?: DriftSandboxOptions['template'];
   /** Collects the SDK commands the sandbox's /console sends. */
   consoleCommands?: Set<string>;
+  /**
+   * Central 111111111111/us-east-1 with member 222222222222/us-west-2 (sandbox/demo/organization.ts): the
+   * organization model, the policy's organization section (added to `policyFile`), the member stack.
+   */
+  organization?: OrganizationSetup;
+  /** Member stacks to install instead of the organization's default one (e.g. an edited template). */
+  members?: DriftSandboxOptions['members'];
 }
 
 export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
+  const org = opts.organization ? organizationSandboxOptions(opts.policyFile, opts.organization) : {};
+  const policyFile = 'policyFile' in org ? org.policyFile : opts.policyFile;
   const sb = await startDriftSandbox({
     port: 0,
     timeScale: opts.timeScale ?? 0.01,
     install: true,
-    ...(opts.policyFile ? { policyFile: opts.policyFile } : {}),
+    ...org,
+    ...(policyFile ? { policyFile } : {}),
+    ...(opts.members ? { members: opts.members } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
     ...(opts.serviceOptions ? { serviceOptions: opts.serviceOptions } : {}),
@@ -110,9 +124,55 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
     await sb.stop();
     throw new Error('startDriftSandbox({ install: true }) returned no remediation stack');
   }
-  const cfg = { endpoint: sb.endpoint, region: sb.region, credentials: E2E_CREDENTIALS };
+  const c = clientsAt(sb.endpoint, sb.region, E2E_CREDENTIALS);
+  const env = (name: keyof typeof ENV): string => {
+    for (const fn of Object.values(stack.functions)) {
+      const v = sb.functions.get(fn)?.env[ENV[name]];
+      if (v) return v;
+    }
+    throw new Error(`no installed task function has ${ENV[name]} in its environment`);
+  };
+  const opened: E2EClients[] = [c];
+  return {
+    sb,
+    stack,
+    c,
+    env,
+    in: (accountId, region) => {
+      // A 12-digit access key id is that account's administrator in the sandbox.
+      const credentials = { accessKeyId: accountId, secretAccessKey: 'e2e-dummy-secret' };
+      const clients = clientsAt(sb.endpoint, region, credentials);
+      opened.push(clients);
+      return { ...e2eView(sb, stack, env), c: clients };
+    },
+    stop: async () => {
+      for (const set of opened) for (const client of Object.values(set)) client.destroy();
+      await sb.stop();
+    },
+  };
+}
+
+/** What helpers taking an `E2E` need, for clients of another account-region (`E2E.in`). */
+function e2eView(sb: DriftSandbox, stack: InstalledStack, env: E2E['env']): Omit<E2E, 'c'> {
+  return {
+    sb,
+    stack,
+    env,
+    in: () => {
+      throw new Error('E2E.in of a view: call it on the E2E startE2E returned');
+    },
+    stop: () => sb.stop(),
+  };
+}
+
+function clientsAt(
+  endpoint: string,
+  region: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): E2EClients {
+  const cfg = { endpoint, region, credentials };
   const dynamodb = new DynamoDBClient(cfg);
-  const c: E2EClients = {
+  return {
     cloudFormation: new CloudFormationClient(cfg),
     ec2: new EC2Client(cfg),
     s3: new S3Client({ ...cfg, forcePathStyle: true }),
@@ -125,23 +185,6 @@ export async function startE2E(opts: StartOptions = {}): Promise<E2E> {
     events: new EventBridgeClient(cfg),
     dynamodb,
     ddb: DynamoDBDocumentClient.from(dynamodb),
-  };
-  const env = (name: keyof typeof ENV): string => {
-    for (const fn of Object.values(stack.functions)) {
-      const v = sb.functions.get(fn)?.env[ENV[name]];
-      if (v) return v;
-    }
-    throw new Error(`no installed task function has ${ENV[name]} in its environment`);
-  };
-  return {
-    sb,
-    stack,
-    c,
-    env,
-    stop: async () => {
-      for (const client of Object.values(c)) client.destroy();
-      await sb.stop();
-    },
   };
 }
 

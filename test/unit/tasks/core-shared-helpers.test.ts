@@ -57,7 +57,7 @@ describe('outcome items (tables.ts OUTCOMES layout)', () => {
     });
   });
 
-  it('fills the audit indexes: day, and the account and id of an account/region/type/id resource key', () => {
+  it('fills the audit indexes: day, and the account, region and id of an account/region/type/id resource key', () => {
     const item = outcomeItem({
       resourceKey:
         '123456789012/eu-west-1/AWS::CloudFormation::Stack/arn:aws:cloudformation:eu-west-1:123456789012:stack/app/1',
@@ -69,6 +69,7 @@ describe('outcome items (tables.ts OUTCOMES layout)', () => {
     expect(item).toMatchObject({
       auditDay: '2026-11-23',
       accountId: '123456789012',
+      region: 'eu-west-1',
       resourceId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/1',
     });
   });

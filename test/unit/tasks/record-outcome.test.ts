@@ -193,6 +193,11 @@ describe('record-outcome', () => {
     expect(msg?.Subject).toBe('[drift-remediation] ESCALATED: AWS::EC2::SecurityGroup sg-0123456789abcdef0');
     expect(msg?.Message).toContain(`Why: ${out.reason}`);
     expect(msg?.MessageAttributes?.outcome).toEqual({ DataType: 'String', StringValue: 'ESCALATED' });
+    // Where the resource lives: in the text and as attributes (filter policies per account or region).
+    const [account, region] = RESOURCE_KEY.split('/');
+    expect(msg?.Message).toContain(`Account: ${account}, region: ${region}`);
+    expect(msg?.MessageAttributes?.account).toEqual({ DataType: 'String', StringValue: account });
+    expect(msg?.MessageAttributes?.region).toEqual({ DataType: 'String', StringValue: region });
   });
 
   it('REJECTED: the approver and comment come from the rejection Cause, and are audited', async () => {

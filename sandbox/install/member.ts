@@ -1,0 +1,80 @@
+/**
+ * Installs the member stack (infra/member-stack.ts, what StackSets deploys to every member account-region)
+ * into one account-region of the sandbox, from the same synthesized CDK app as the central stack: its
+ * execution role and automation role go into that account's IAM, its runbooks into SSM, its Config rules
+ * into that account-region's Config, and its forwarding rules onto that account-region's default bus,
+ * targeting the central account's bus (the organization bus, which the sandbox folds into the central
+ * default bus: install.ts ON_DEFAULT_BUS). The StackSet parameters are the central account and region and
+ * the organization id, as an operator gives them (docs/operations.md "Deploying to an organization").
+ */
+import { resolve as resolvePath } from 'node:path';
+import type { Sandbox } from '../core/sandbox';
+import { resolveParameters } from '../services/cloudformation/template';
+import { type CfnTemplate, createResources, finder, type Install, type InstalledResource } from './install';
+import { synthesizeRemediationTemplate } from './synth';
+
+export interface MemberInstallOptions {
+  /** The member account (12 digits) and region the stack goes into. */
+  accountId: string;
+  region: string;
+  /** The policy the app is synthesized from (default runbooks/policy.yaml); ignored with `template`. */
+  policyFile?: string;
+  /** A member template to install instead of the synthesized one (e.g. one with its trust edited). */
+  template?: CfnTemplate;
+  /** StackSet parameters; CentralAccountId / CentralRegion default to the sandbox's home account-region. */
+  parameters?: Record<string, string>;
+}
+
+export interface InstalledMemberStack {
+  stackName: string;
+  accountId: string;
+  region: string;
+  resources: Map<string, InstalledResource>;
+  template: CfnTemplate;
+  find(type: string, hint?: string): InstalledResource | undefined;
+}
+
+export async function installMemberStack(
+  sb: Sandbox,
+  opts: MemberInstallOptions,
+): Promise<InstalledMemberStack> {
+  const { template, stackName } = opts.template
+    ? { template: opts.template, stackName: 'DriftRemediationMember' }
+    : (
+        await synthesizeRemediationTemplate({
+          policyFile: resolvePath(opts.policyFile ?? 'runbooks/policy.yaml'),
+        })
+      ).member;
+  const given = { CentralAccountId: sb.accountId, CentralRegion: sb.region, ...opts.parameters };
+  // The StackSet parameters, checked as CloudFormation checks them; CDK's BootstrapVersion (an SSM
+  // parameter only its bootstrap rule reads) keeps its declaration, as the central install does.
+  const declared = Object.entries(template.Parameters ?? {});
+  const ssmTyped = declared.filter(([, p]) => p.Type.startsWith('AWS::SSM::Parameter::Value<'));
+  const { values } = await resolveParameters(
+    { ...template, Parameters: Object.fromEntries(declared.filter((d) => !ssmTyped.includes(d))) },
+    Object.entries(given).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+  );
+  const parameters = { ...Object.fromEntries(ssmTyped), ...values };
+  const i: Install = {
+    sb,
+    ctx: sb.context.scoped(opts.accountId, opts.region),
+    stackName,
+    resources: new Map(),
+    notEmulated: {},
+    functions: {},
+    fnEnv: {},
+    deferred: [],
+    pendingFunctions: [],
+    approvalBaseUrl: sb.endpoint,
+  };
+  await createResources(i, template, parameters);
+  if (i.pendingFunctions.length > 0) throw new Error('install: a member stack holds no task functions');
+  return {
+    stackName,
+    accountId: opts.accountId,
+    region: opts.region,
+    resources: i.resources,
+    template,
+    find: finder(i.resources),
+  };
+}
