@@ -5,13 +5,13 @@
  * machine); Lambda functions become in-process handlers (`tasks/<name>/handler.ts`, found through the
  * function's `drift-remediation:task` metadata) running with the environment the template gives them and
  * as their execution role (IAM roles and policies are created in the sandbox's IAM, see ./iam.ts).
- * Types with nothing to emulate locally (KMS, logs, alarms, dashboards) are recorded with placeholder
+ * Types with nothing to emulate locally (logs, alarms, dashboards) are recorded with placeholder
  * ids so references to them still resolve.
  */
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { bundledPolicyFor } from '../../infra/bundled-policy';
-import type { Sandbox } from '../core/sandbox';
+import { type Sandbox, serviceModule } from '../core/sandbox';
 import type { RawHttpRequest, RawHttpResponse, SandboxContext } from '../core/types';
 import {
   type CfnTemplate,
@@ -60,8 +60,6 @@ const NOT_EMULATED = new Set([
   'AWS::IAM::Role',
   'AWS::IAM::Policy',
   'AWS::IAM::ManagedPolicy',
-  'AWS::KMS::Key',
-  'AWS::KMS::Alias',
   'AWS::Logs::LogGroup',
   'AWS::CloudWatch::Alarm',
   'AWS::CloudWatch::Dashboard',
@@ -159,6 +157,7 @@ async function createQueue(i: Install, r: Res): Promise<void> {
     if (r.props[key] !== undefined) attributes[key] = String(r.props[key]);
   }
   if (r.props.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(r.props.RedrivePolicy);
+  if (str(r.props.KmsMasterKeyId)) attributes.KmsMasterKeyId = String(r.props.KmsMasterKeyId);
   const out = await call(i, 'sqs', 'CreateQueue', { QueueName: name, Attributes: attributes });
   put(i, r, String(out.QueueUrl), {
     Arn: arnOf(i, 'sqs', name),
@@ -169,7 +168,9 @@ async function createQueue(i: Install, r: Res): Promise<void> {
 
 async function createTopic(i: Install, r: Res): Promise<void> {
   const name = nameOf(i, r, 'TopicName', 256);
-  const topicArn = String((await call(i, 'sns', 'CreateTopic', { Name: name })).TopicArn);
+  const key = str(r.props.KmsMasterKeyId);
+  const Attributes = key ? { KmsMasterKeyId: key } : {};
+  const topicArn = String((await call(i, 'sns', 'CreateTopic', { Name: name, Attributes })).TopicArn);
   put(i, r, topicArn, { TopicName: name, TopicArn: topicArn });
   for (const s of (r.props.Subscription as Array<{ Endpoint: string; Protocol: string }> | undefined) ?? []) {
     await call(i, 'sns', 'Subscribe', { TopicArn: topicArn, Protocol: s.Protocol, Endpoint: s.Endpoint });
@@ -180,6 +181,25 @@ async function createSubscription(i: Install, r: Res): Promise<void> {
   const { TopicArn, Protocol, Endpoint } = r.props;
   const out = await call(i, 'sns', 'Subscribe', { TopicArn, Protocol, Endpoint });
   put(i, r, String(out.SubscriptionArn ?? `${TopicArn}:${shortId()}`));
+}
+
+/** A customer managed key with the template's key policy (KMS evaluates it: ../services/kms). */
+async function createKey(i: Install, r: Res): Promise<void> {
+  if (!serviceModule(i.ctx, 'kms')) return recordPlaceholder(i, r);
+  const tags = Array.isArray(r.props.Tags) ? (r.props.Tags as { Key: string; Value: string }[]) : [];
+  const out = await call(i, 'kms', 'CreateKey', {
+    Description: str(r.props.Description) ?? '',
+    ...(r.props.KeyPolicy ? { Policy: jsonText(r.props.KeyPolicy) } : {}),
+    Tags: tags.map((t) => ({ TagKey: t.Key, TagValue: t.Value })),
+  });
+  const meta = (out.KeyMetadata ?? {}) as Record<string, unknown>;
+  put(i, r, String(meta.KeyId), { Arn: String(meta.Arn), KeyId: String(meta.KeyId) });
+}
+
+async function createAlias(i: Install, r: Res): Promise<void> {
+  if (!serviceModule(i.ctx, 'kms')) return recordPlaceholder(i, r);
+  await call(i, 'kms', 'CreateAlias', { AliasName: r.props.AliasName, TargetKeyId: r.props.TargetKeyId });
+  put(i, r, String(r.props.AliasName));
 }
 
 async function createSecret(i: Install, r: Res): Promise<void> {
@@ -402,6 +422,8 @@ const INSTALLERS: Record<string, (i: Install, r: Res) => Promise<void>> = {
   'AWS::SQS::QueuePolicy': attachResourcePolicy,
   'AWS::SNS::TopicPolicy': attachResourcePolicy,
   'AWS::SecretsManager::Secret': createSecret,
+  'AWS::KMS::Key': createKey,
+  'AWS::KMS::Alias': createAlias,
   'AWS::SSM::Document': createDocument,
   'AWS::Config::ConfigRule': createConfigRule,
   'AWS::Lambda::Function': recordFunction,

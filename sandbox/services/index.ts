@@ -10,6 +10,7 @@ import { dynamoDbService } from './dynamodb';
 import { ec2Service } from './ec2';
 import { eventsService } from './events';
 import { iamService } from './iam';
+import { kmsService } from './kms';
 import { lambdaService } from './lambda';
 import { resourceProviders } from './providers';
 import { s3Service } from './s3';
@@ -33,6 +34,7 @@ export interface AllServicesOptions {
 export function allServices(options: AllServicesOptions = {}): ServiceModule[] {
   return [
     // infrastructure
+    kmsService(),
     dynamoDbService(),
     sqsService(),
     snsService(),

@@ -136,6 +136,20 @@ const RESOURCES: Record<string, Resolver> = {
       return `${owner}:automation-definition/${doc}:${s(i.DocumentVersion) ?? '$DEFAULT'}`;
     return `${owner}:document/${doc}`;
   },
+  kms: async (i, p) => {
+    // Decrypt without a KeyId: the key the ciphertext names (its first 36 bytes, ../kms/store.ts).
+    const blob = i.CiphertextBlob;
+    const fromBlob =
+      blob instanceof Uint8Array || typeof blob === 'string'
+        ? Buffer.from(blob instanceof Uint8Array ? blob : Buffer.from(blob, 'base64'))
+            .subarray(0, 36)
+            .toString('latin1')
+        : undefined;
+    const id = s(i.KeyId) ?? s(i.TargetKeyId) ?? fromBlob;
+    if (!id) return undefined;
+    const out = await lookup(p.sandbox, 'kms', 'DescribeKey', { KeyId: id });
+    return s((out.KeyMetadata as Input | undefined)?.Arn);
+  },
   secretsmanager: async (i, p) => {
     const id = s(i.SecretId);
     if (!id || id.startsWith('arn:')) return id;

@@ -26,7 +26,8 @@ import { resourceSchema } from '../../../infra/runbook-permissions';
 import { type Authorizer, accountOf, type Principal, setAuthorizer } from '../../core/authz';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest, resourceArn } from './actions';
-import { resourcePolicyText } from './resource-policies';
+import { type KeyUse, keyDenied, keyUse } from './key-use';
+import { resourceFacts } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
 
@@ -189,8 +190,12 @@ class Enforcer {
       this.sandbox.log(`iam: ${action} on ${resource} evaluated unvalidated (${JSON.stringify(r.errors)})`);
       return { result: runUnsafeSimulation(simulation, {}), deniedBy: 'identity' };
     }
+    const analysis = r.resultType === 'single' ? r.result.analysis : undefined;
+    // Denied by the resource's policy: its explicit deny, or (KMS keys) the identity allows but the key
+    // policy does not.
     const byResource =
-      r.resultType === 'single' && r.result.analysis?.resourceAnalysis?.result === 'ExplicitlyDenied';
+      analysis?.resourceAnalysis?.result === 'ExplicitlyDenied' ||
+      (r.overallResult === 'ImplicitlyDenied' && analysis?.identityAnalysis?.result === 'Allowed');
     return { result: r.overallResult, deniedBy: byResource ? 'resource' : 'identity' };
   }
 
@@ -201,7 +206,7 @@ class Enforcer {
       const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
       const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
-      const resourcePolicy = await resourcePolicyText(this.sandbox, resource);
+      const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
       await this.require(caller, module, {
         action,
         resource,
@@ -209,16 +214,27 @@ class Enforcer {
         context: tags,
         ...(resourcePolicy ? { resourcePolicy } : {}),
       });
+      const use = await keyUse(this.sandbox, resource, kmsKeyId, { operation });
+      if (use) await this.requireKey(caller.arn, caller.roleArn, accountOf(caller), use, {});
       if (module.signingName === 'cloudcontrolapi')
         await this.handlerPermissions(caller, module, operation, input, region);
     },
     action: (caller, module, action, resource, region, context) =>
       this.require(caller, module, { action, resource, region, ...(context ? { context } : {}) }),
     service: async (servicePrincipal, action, resource, region, context) => {
-      const resourcePolicy = await resourcePolicyText(this.sandbox, resource);
+      const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
       const check = { action, resource, region, context, ...(resourcePolicy ? { resourcePolicy } : {}) };
       const { result } = await this.decide(servicePrincipal, undefined, check);
-      if (result === 'Allowed') return undefined;
+      if (result === 'Allowed') {
+        const use = await keyUse(this.sandbox, resource, kmsKeyId, { delivery: action });
+        if (!use) return undefined;
+        try {
+          await this.requireKey(servicePrincipal, undefined, resource.split(':')[4] ?? '', use, context);
+          return undefined;
+        } catch (err) {
+          return err instanceof AwsError ? `${err.code}: ${err.message}` : String(err);
+        }
+      }
       const why = result === 'ExplicitlyDenied' ? 'explicit deny' : 'no resource-based policy allows it';
       this.sandbox.log(
         `iam: AccessDenied: ${servicePrincipal} is not allowed ${action} on ${resource} (${why})`,
@@ -235,6 +251,31 @@ class Enforcer {
       `iam: AccessDenied: ${caller.arn} is not allowed ${action} on ${resource} (${result === 'ExplicitlyDenied' ? `explicit deny in ${deniedBy === 'resource' ? 'the resource' : 'an identity'} policy` : 'no policy allows it'})`,
     );
     throw accessDenied(module, caller, action, resource, result, deniedBy);
+  }
+
+  /**
+   * The KMS actions a call on an encrypted resource makes for its caller: each must be allowed on the key
+   * (its key policy as the resource policy); refused as the resource's service reports it.
+   */
+  private async requireKey(
+    principal: string,
+    roleArn: string | undefined,
+    callerAccount: string,
+    use: KeyUse,
+    context: Record<string, string>,
+  ): Promise<void> {
+    const { policy } = await resourceFacts(this.sandbox, use.keyArn);
+    const keyContext = { ...context, 'kms:ViaService': use.viaService, 'kms:CallerAccount': callerAccount };
+    for (const action of use.actions) {
+      const check = { action, resource: use.keyArn, region: use.region, context: keyContext };
+      const { result, deniedBy } = await this.decide(principal, roleArn, {
+        ...check,
+        ...(policy ? { resourcePolicy: policy } : {}),
+      });
+      if (result === 'Allowed') continue;
+      this.sandbox.log(`iam: AccessDenied: ${principal} is not allowed ${action} on ${use.keyArn} (KMS key)`);
+      throw keyDenied(use.viaService.split('.')[0] ?? '', principal, action, use.keyArn, result, deniedBy);
+    }
   }
 
   /** Cloud Control runs the type's handler with the caller's credentials: each handler permission is needed. */

@@ -1,7 +1,8 @@
 /**
- * The resource-based policy IAM evaluates next to the caller's identity policies: an SQS queue's `Policy`
- * attribute, an SNS topic's `Policy` attribute. Read through the emulated services themselves (not
- * authorized: IAM's own view). A resource without one (or a resource of another kind) has none.
+ * What IAM reads from the resource a call acts on: its resource-based policy — an SQS queue's or SNS
+ * topic's `Policy` attribute, a KMS key's key policy — and, for a queue or topic encrypted with a KMS key,
+ * that key (`KmsMasterKeyId`). Read through the emulated services themselves (not authorized: IAM's own
+ * view). A resource without them (or a resource of another kind) has none.
  */
 import { asService } from '../../core/authz';
 import type { SandboxContext } from '../../core/types';
@@ -18,25 +19,46 @@ async function read(sandbox: SandboxContext, service: string, op: string, input:
 
 const textOf = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v : undefined);
 
-/** The policy document (JSON text) attached to the resource with this ARN, if any. */
-export async function resourcePolicyText(sandbox: SandboxContext, arn: string): Promise<string | undefined> {
-  const [prefix, , service, , account, ...rest] = arn.split(':');
-  if (prefix !== 'arn' || rest.length !== 1) return undefined;
+export interface ResourceFacts {
+  /** The resource-based policy document (JSON text). */
+  policy?: string;
+  /** The KMS key (id, ARN or alias) the resource's data is encrypted with. */
+  kmsKeyId?: string;
+}
+
+function facts(attributes: unknown): ResourceFacts {
+  const a = (attributes ?? {}) as Out;
+  const policy = textOf(a.Policy);
+  const kmsKeyId = textOf(a.KmsMasterKeyId);
+  return { ...(policy ? { policy } : {}), ...(kmsKeyId ? { kmsKeyId } : {}) };
+}
+
+/** The policy and encryption key of the resource with this ARN (empty when it has neither). */
+export async function resourceFacts(sandbox: SandboxContext, arn: string): Promise<ResourceFacts> {
+  const [prefix, , service, region = '', account = '', ...rest] = arn.split(':');
+  if (prefix !== 'arn' || rest.length !== 1) return {};
   const name = rest[0] ?? '';
   if (service === 'sqs') {
     const url = (
       await read(sandbox, 'sqs', 'GetQueueUrl', { QueueName: name, QueueOwnerAWSAccountId: account })
     ).QueueUrl;
-    if (typeof url !== 'string') return undefined;
+    if (typeof url !== 'string') return {};
     const out = await read(sandbox, 'sqs', 'GetQueueAttributes', {
       QueueUrl: url,
-      AttributeNames: ['Policy'],
+      AttributeNames: ['Policy', 'KmsMasterKeyId'],
     });
-    return textOf((out.Attributes as Out | undefined)?.Policy);
+    return facts(out.Attributes);
   }
-  if (service === 'sns') {
-    const out = await read(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn });
-    return textOf((out.Attributes as Out | undefined)?.Policy);
+  if (service === 'sns')
+    return facts((await read(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn })).Attributes);
+  if (service === 'kms' && name.startsWith('key/')) {
+    const scope = sandbox.scoped(account, region);
+    return facts({ Policy: (await read(scope, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
   }
-  return undefined;
+  return {};
+}
+
+/** The policy document (JSON text) attached to the resource with this ARN, if any. */
+export async function resourcePolicyText(sandbox: SandboxContext, arn: string): Promise<string | undefined> {
+  return (await resourceFacts(sandbox, arn)).policy;
 }

@@ -24,6 +24,9 @@ export const QUERY_CODES: Record<string, string> = {
   InvalidAttributeName: 'InvalidAttributeName',
   InvalidAttributeValue: 'InvalidAttributeValue',
   InvalidMessageContents: 'InvalidMessageContents',
+  KmsAccessDenied: 'KMS.AccessDeniedException',
+  KmsNotFound: 'KMS.NotFoundException',
+  KmsDisabled: 'KMS.DisabledException',
 };
 
 export const missingParameter = (name: string): AwsError =>

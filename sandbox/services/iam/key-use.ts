@@ -1,0 +1,100 @@
+/**
+ * Encryption at rest with a customer managed KMS key: a call on an SQS queue or SNS topic whose
+ * `KmsMasterKeyId` names a key makes KMS calls with the caller's own permissions (kms:ViaService the
+ * resource's service), so the caller needs those KMS actions on the key — allowed by the key policy and,
+ * where the key policy trusts the account, its identity policies (KMS's rules, as iam-simulate evaluates
+ * them). A refusal is reported as the resource's service reports it (SQS `KMS.AccessDeniedException`, SNS
+ * `KMSAccessDenied`), before the call changes anything. AWS managed keys (`alias/aws/…`) admit every
+ * principal of the account through the service, so they need nothing more.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EvaluationResult } from '@cloud-copilot/iam-simulate';
+import { asService } from '../../core/authz';
+import { AwsError, type SandboxContext } from '../../core/types';
+
+const SEND = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/** The KMS actions each call on an encrypted resource needs (SQS's and SNS's documented permissions). */
+const KEY_ACTIONS: Record<string, Record<string, string[]>> = {
+  sqs: { SendMessage: SEND, SendMessageBatch: SEND, ReceiveMessage: ['kms:Decrypt'] },
+  sns: { Publish: SEND, PublishBatch: SEND },
+};
+
+/** The KMS actions a service principal's delivery (`sqs:SendMessage`, `sns:Publish`) needs. */
+const DELIVERY_ACTIONS: Record<string, string[]> = { 'sqs:SendMessage': SEND, 'sns:Publish': SEND };
+
+/** How each service names a KMS refusal, a missing key and a disabled key. */
+const CODES: Record<string, { denied: string; notFound: string; disabled: string }> = {
+  sqs: { denied: 'KmsAccessDenied', notFound: 'KmsNotFound', disabled: 'KmsDisabled' },
+  sns: { denied: 'KMSAccessDenied', notFound: 'KMSNotFound', disabled: 'KMSDisabled' },
+};
+
+export interface KeyUse {
+  /** The key's ARN. */
+  keyArn: string;
+  /** The key's region (its ARN's). */
+  region: string;
+  actions: string[];
+  /** `kms:ViaService`: the resource's service endpoint in the key's region. */
+  viaService: string;
+}
+
+const wording = (service: string, action: string, key: string, because: string): string =>
+  `User: ${service} is not authorized to perform: ${action} on resource: ${key} ${because} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: ${randomUUID()})`;
+
+/** The refusal of a KMS action on the key, as the encrypted resource's service reports it. */
+export function keyDenied(
+  service: string,
+  principal: string,
+  action: string,
+  keyArn: string,
+  result: EvaluationResult,
+  deniedBy: 'identity' | 'resource',
+): AwsError {
+  const because =
+    result === 'ExplicitlyDenied'
+      ? `with an explicit deny in ${deniedBy === 'resource' ? 'a resource-based' : 'an identity-based'} policy`
+      : `because no ${deniedBy === 'resource' ? 'resource-based' : 'identity-based'} policy allows the ${action} action`;
+  return new AwsError(
+    CODES[service]?.denied ?? 'AccessDeniedException',
+    wording(principal, action, keyArn, because),
+  );
+}
+
+/**
+ * The key a call on `resourceArn` uses and the KMS actions it needs, or undefined when the call uses no
+ * customer managed key (or KMS is not emulated). A key that does not exist or is disabled fails the call
+ * as the service reports it.
+ */
+export async function keyUse(
+  sandbox: SandboxContext,
+  resourceArn: string,
+  kmsKeyId: string | undefined,
+  need: { operation: string } | { delivery: string },
+): Promise<KeyUse | undefined> {
+  const [, , service = '', region = '', account = ''] = resourceArn.split(':');
+  const actions =
+    'operation' in need ? KEY_ACTIONS[service]?.[need.operation] : DELIVERY_ACTIONS[need.delivery];
+  if (!kmsKeyId || !actions || /^(?:arn:[^:]+:kms:[^:]*:\d*:)?alias\/aws\//.test(kmsKeyId)) return undefined;
+  const codes = CODES[service];
+  let metadata: Record<string, unknown>;
+  try {
+    const scope = sandbox.scoped(account, region);
+    const out = await asService(() => scope.call('kms', 'DescribeKey', { KeyId: kmsKeyId }));
+    metadata = (out.KeyMetadata ?? {}) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof AwsError) || err.code !== 'NotFoundException' || !codes) return undefined;
+    throw new AwsError(
+      codes.notFound,
+      `${err.message} (Service: AWSKMS; Status Code: 400; Error Code: NotFoundException)`,
+    );
+  }
+  const keyArn = String(metadata.Arn);
+  if (metadata.Enabled === false && codes)
+    throw new AwsError(
+      codes.disabled,
+      `${keyArn} is disabled. (Service: AWSKMS; Status Code: 400; Error Code: DisabledException)`,
+    );
+  const keyRegion = keyArn.split(':')[3] ?? region;
+  return { keyArn, region: keyRegion, actions, viaService: `${service}.${keyRegion}.amazonaws.com` };
+}
