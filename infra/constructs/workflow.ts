@@ -87,11 +87,20 @@ export class Workflow extends Concern {
 
   /** states:DescribeExecution on this state machine's executions only; `why` goes into the acknowledgement. */
   grantDescribeExecutions(role: iam.Role, why: string): void {
-    allow(role, ['states:DescribeExecution'], [this.executionsArn(ARN_CONTEXT)]);
+    this.grantOnExecutions(role, 'states:DescribeExecution', why);
+  }
+
+  /** states:GetExecutionHistory on this state machine's executions only (by name: no reference, no cycle). */
+  grantExecutionHistory(role: iam.Role, why: string): void {
+    this.grantOnExecutions(role, 'states:GetExecutionHistory', why);
+  }
+
+  private grantOnExecutions(role: iam.Role, action: string, why: string): void {
+    allow(role, [action], [this.executionsArn(ARN_CONTEXT)]);
     ackIam5(
       role,
       `Resource::${this.executionsArn(NAG_ARN_CONTEXT)}`,
-      `DescribeExecution of this state machine's executions only (${why}).`,
+      `${action.replace('states:', '')} of this state machine's executions only (${why}).`,
     );
   }
 

@@ -26,6 +26,7 @@ import { sqsOf } from '../services/sqs';
 import { currentInvocationCredentials, installIamResource, runAsFunction } from './iam';
 import { lambdaContext } from './lambda-context';
 import { synthesizeRemediationTemplate } from './synth';
+import { installTaskClock, runOnClock } from './task-clock';
 
 export interface InstallOptions {
   policyFile?: string;
@@ -500,8 +501,9 @@ async function registerHandlers(
   const { clearSigningKeyCache } = await import('../../tasks/shared/approvals/signing');
   setClientDefaults(sb.requestHandler ? { requestHandler: sb.requestHandler } : {});
   clearSigningKeyCache();
-  // Each handler's clients sign as its execution role (see ./iam.ts).
+  // Each handler's clients sign as its execution role (see ./iam.ts); its clock is the sandbox's (./task-clock.ts).
   setCredentialHook(currentInvocationCredentials);
+  installTaskClock();
   for (const f of i.pendingFunctions) {
     const mod = (await import(`../../tasks/${f.task}/handler.ts`)) as { handler?: Handler };
     const handler = mod.handler;
@@ -515,8 +517,10 @@ async function registerHandlers(
       env: i.fnEnv,
       memoryMb: memory,
       invoke: (payload) =>
-        runAsFunction(sb, role, f.name, () =>
-          handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),
+        runOnClock(sb.clock, () =>
+          runAsFunction(sb, role, f.name, () =>
+            handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),
+          ),
         ),
     });
   }

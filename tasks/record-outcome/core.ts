@@ -15,7 +15,8 @@
  * Output OutcomeRecord ($.outcome); succeeded = SUCCESS_OUTCOMES.includes(outcome) → Succeed, else Fail.
  *
  * Effects, in order:
- *   1. OUTCOMES item (putOutcome): reason, runbook, attempts, remediated (= a runbook reached Success), approval, error name;
+ *   1. OUTCOMES item (putOutcome): reason, runbook, attempts, remediated (= a runbook reached Success), approval, error name,
+ *      cost (./cost.ts: the execution's history priced; `{ unavailable }` when it cannot be read);
  *      PLANNED (plan mode) also `planned`: the runbook, its resolved parameters and the expected-vs-actual diff.
  *   2. EXPIRED: APPROVALS item `approvalIdFor(execution.id)` PENDING → EXPIRED (task token removed); each approver is
  *      told on APPROVAL_TOPIC_ARN (attributes kind=approval-expired, approver, approvalId) that the request lapsed.
@@ -30,6 +31,7 @@
  */
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { approvalIdFor } from '../shared/approval-id';
@@ -56,6 +58,7 @@ import { ExecutionRef } from '../shared/execution-ref';
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
 import { plannedChange } from '../shared/planned';
 import * as z from '../shared/zod';
+import { costForOutcome } from './cost';
 
 /**
  * The state the workflow hands over: `outcome` and `enteredTime` arrive in `recording` (the "Outcome: X"
@@ -98,6 +101,10 @@ export interface OutcomeMetrics {
 export interface RecordOutcomeDeps {
   ddb: DynamoDBDocumentClient;
   sns: SNSClient;
+  /** GetExecutionHistory of the execution, for the cost on the record (./cost.ts). */
+  sfn: SFNClient;
+  /** Real ms per history ms: 1 in AWS, the sandbox's time scale there (TaskClock.scale). */
+  durationScale: number;
   outcomesTable: string;
   approvalsTable: string;
   outcomeTopicArn: string;
@@ -427,6 +434,7 @@ async function putOutcomeItem(
       driftStatus: verification?.driftStatus,
       compliance: verification?.compliance,
       errorName: error ? scrub(error.Error).slice(0, 256) : undefined,
+      cost: await costForOutcome(deps.sfn, execution.id, deps.durationScale),
       planned:
         outcome === 'PLANNED' && event ? plannedChange({ event, plan, drift: input.drift }) : undefined,
     },

@@ -1,4 +1,5 @@
-import { snsClient } from '../shared/clients';
+import { sfnClient, snsClient } from '../shared/clients';
+import { taskClock } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -9,6 +10,8 @@ export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input)
   recordOutcome(input, {
     ddb: dynamoClient(),
     sns: snsClient(),
+    sfn: sfnClient(),
+    durationScale: taskClock().scale,
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
     approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
     outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),

@@ -155,10 +155,14 @@ export function executionCost(
     durationScale?: number;
     /** The function a Task state invokes (from the definition), for schedule events that do not name it. */
     functionOfState?: (stateName: string) => string | undefined;
+    /** Transitions known to follow the history read so far (Record outcome's: the final Succeed or Fail). */
+    pendingTransitions?: number;
   } = {},
 ): ExecutionCost {
   const prices = opts.prices ?? PRICES;
-  const { transitions, invocations } = usageOf(events, opts.durationScale ?? 1, opts.functionOfState);
+  const usage = usageOf(events, opts.durationScale ?? 1, opts.functionOfState);
+  const { invocations } = usage;
+  const transitions = usage.transitions + (opts.pendingTransitions ?? 0);
   const measured = invocations.flatMap((i) => (i.billedMs === undefined ? [] : [i.billedMs]));
   const fallbackMs = Math.ceil(median(measured));
   let billedMs = 0;

@@ -1,3 +1,4 @@
+import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
@@ -22,14 +23,19 @@ describe('record-outcome retried without enteredTime (dynalite)', () => {
   let local: LocalDynamo;
   const sns = new SNSClient({ region: 'eu-west-1' });
   let snsMock: AwsClientStub<SNSClient>;
+  const sfn = new SFNClient({ region: 'eu-west-1' });
+  let sfnMock: AwsClientStub<SFNClient>;
   beforeAll(async () => {
     snsMock = mockClient(sns);
     snsMock.on(PublishCommand).resolves({});
+    sfnMock = mockClient(sfn);
+    sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
     local = await startLocalDynamo();
     await local.createTable('outcomes', 'resourceKey', 'sk');
   });
   afterAll(async () => {
     snsMock.restore();
+    sfnMock.restore();
     await local.close();
   });
 
@@ -62,6 +68,8 @@ describe('record-outcome retried without enteredTime (dynalite)', () => {
     const deps = {
       ddb: local.ddb,
       sns,
+      sfn,
+      durationScale: 1,
       outcomesTable: 'outcomes',
       approvalsTable: 'approvals',
       outcomeTopicArn: 'arn:aws:sns:eu-west-1:123456789012:outcomes',
@@ -112,6 +120,8 @@ describe('record-outcome retried without enteredTime (dynalite)', () => {
     const deps = {
       ddb: local.ddb,
       sns,
+      sfn,
+      durationScale: 1,
       outcomesTable: 'outcomes',
       approvalsTable: 'approvals',
       outcomeTopicArn: 'arn:aws:sns:eu-west-1:123456789012:outcomes',

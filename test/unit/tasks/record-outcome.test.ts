@@ -1,5 +1,6 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   DynamoDBDocumentClient,
@@ -16,6 +17,7 @@ import {
   recordOutcome,
   scrub,
 } from '../../../tasks/record-outcome/core';
+import { costForOutcome, HISTORY_BUDGET_MS } from '../../../tasks/record-outcome/cost';
 import { handler } from '../../../tasks/record-outcome/handler';
 import { approvalIdFor } from '../../../tasks/shared/approval-id';
 import type { Outcome, RunbookState } from '../../../tasks/shared/contracts';
@@ -31,8 +33,50 @@ const TASK_TOKEN = `AQCEAAAAKgAAAAMAAAAAAAAAA${'x9Y8z7W6v5U4t3S2r1Q0'.repeat(20)
 
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
 const sns = new SNSClient({ region: 'eu-west-1' });
+const sfn = new SFNClient({ region: 'eu-west-1' });
 let ddbMock: AwsClientStub<DynamoDBDocumentClient>;
 let snsMock: AwsClientStub<SNSClient>;
+let sfnMock: AwsClientStub<SFNClient>;
+
+const at = (s: number) => new Date(Date.parse('2026-11-23T10:19:00.000Z') + s * 1000);
+/** An execution's history up to Record outcome's start: Plan (1 s at 256 MB), a Choice, then Outcome: VERIFIED. */
+const HISTORY: HistoryEvent[] = (
+  [
+    { type: 'ExecutionStarted', timestamp: at(0) },
+    { type: 'TaskStateEntered', timestamp: at(0), stateEnteredEventDetails: { name: 'Plan remediation' } },
+    {
+      type: 'TaskScheduled',
+      timestamp: at(0),
+      taskScheduledEventDetails: {
+        resourceType: 'lambda',
+        resource: 'invoke',
+        region: 'eu-west-1',
+        parameters: '{}',
+      },
+    },
+    { type: 'TaskStarted', timestamp: at(0.1) },
+    { type: 'TaskSucceeded', timestamp: at(1.1) },
+    { type: 'TaskStateExited', timestamp: at(1.1) },
+    {
+      type: 'ChoiceStateEntered',
+      timestamp: at(1.1),
+      stateEnteredEventDetails: { name: 'Remediate, skip or escalate?' },
+    },
+    { type: 'ChoiceStateExited', timestamp: at(1.1) },
+    { type: 'TaskStateEntered', timestamp: at(1.2), stateEnteredEventDetails: { name: 'Outcome: VERIFIED' } },
+    {
+      type: 'TaskScheduled',
+      timestamp: at(1.2),
+      taskScheduledEventDetails: {
+        resourceType: 'lambda',
+        resource: 'invoke',
+        region: 'eu-west-1',
+        parameters: '{}',
+      },
+    },
+    { type: 'TaskStarted', timestamp: at(1.3) },
+  ] satisfies Omit<HistoryEvent, 'id'>[]
+).map((e, i) => ({ ...e, id: i + 1 }));
 const metricCalls: Array<{ dimensions: Record<string, string>; metrics: Array<[string, string, number]> }> =
   [];
 const fakeMetrics = {
@@ -56,10 +100,13 @@ const fakeMetrics = {
 beforeAll(() => {
   ddbMock = mockClient(DynamoDBDocumentClient);
   snsMock = mockClient(SNSClient);
+  sfnMock = mockClient(SFNClient);
 });
 beforeEach(() => {
   ddbMock.reset();
   snsMock.reset();
+  sfnMock.reset();
+  sfnMock.on(GetExecutionHistoryCommand).resolves({ events: HISTORY });
   ddbMock.on(PutCommand).resolves({});
   ddbMock.on(QueryCommand).resolves({ Items: [] });
   ddbMock.on(UpdateCommand).resolves({});
@@ -69,11 +116,14 @@ beforeEach(() => {
 afterAll(() => {
   ddbMock.restore();
   snsMock.restore();
+  sfnMock.restore();
 });
 
 const deps = {
   ddb,
   sns,
+  sfn,
+  durationScale: 1,
   outcomesTable: 'outcomes',
   approvalsTable: 'approvals',
   outcomeTopicArn: OUTCOME_TOPIC,
@@ -146,6 +196,58 @@ describe('record-outcome', () => {
     expect(metricCalls).toEqual([
       { dimensions: { outcome: 'VERIFIED' }, metrics: [['RemediationOutcome', 'Count', 1]] },
     ]);
+  });
+
+  it('stores the cost: the history read once without execution data, priced, plus the final transition', async () => {
+    await recordOutcome(base('VERIFIED', { runbook: succeededRunbook() }), deps);
+    expect(sfnMock).toHaveReceivedCommandTimes(GetExecutionHistoryCommand, 1);
+    expect(sfnMock).toHaveReceivedCommandWith(GetExecutionHistoryCommand, {
+      executionArn: EXEC_ARN,
+      includeExecutionData: false,
+      maxResults: 1000,
+    });
+    const cost = putItem().cost as Record<string, unknown>;
+    // Plan, the Choice, Outcome: VERIFIED, and the Succeed still to come.
+    expect(cost).toMatchObject({
+      transitions: 4,
+      lambdaInvocations: 2,
+      estimatedInvocations: 1,
+      complete: true,
+    });
+    // Plan ran 1,000 ms; Record outcome's own run is not over: billed at the median of the measured (1,000 ms).
+    expect(cost.lambdaBilledMs).toBe(2000);
+    expect(cost.lambdaGbSeconds).toBe(0.5);
+    const usd = cost.usd as { total: number };
+    expect(usd.total).toBeCloseTo((4 / 1000) * 0.025 + 2 * 0.0000002 + 0.5 * 0.0000133334, 9);
+  });
+
+  it('a history that cannot be read leaves the cost out, saying why, and the outcome is still recorded', async () => {
+    sfnMock.on(GetExecutionHistoryCommand).rejects(awsError('AccessDeniedException', 403));
+    const out = await recordOutcome(base('VERIFIED', { runbook: succeededRunbook() }), deps);
+    expect(out.outcome).toBe('VERIFIED');
+    expect(putItem()).toMatchObject({ outcome: 'VERIFIED', cost: { unavailable: 'AccessDeniedException' } });
+  });
+
+  it('a history read past its time budget stops and marks the cost incomplete', async () => {
+    sfnMock
+      .on(GetExecutionHistoryCommand)
+      .resolvesOnce({ events: HISTORY.slice(0, 6), nextToken: 'page-2' })
+      .resolves({ events: HISTORY.slice(6) });
+    let elapsed = 0;
+    const cost = await costForOutcome(sfn, EXEC_ARN, 1, () => {
+      elapsed += HISTORY_BUDGET_MS;
+      return elapsed;
+    });
+    expect(sfnMock).toHaveReceivedCommandTimes(GetExecutionHistoryCommand, 1);
+    expect(cost).toMatchObject({ complete: false, transitions: 1, lambdaInvocations: 1 });
+    sfnMock.resetHistory();
+    expect(await costForOutcome(sfn, EXEC_ARN, 1)).toMatchObject({ complete: true, transitions: 4 });
+    expect(sfnMock).toHaveReceivedCommandTimes(GetExecutionHistoryCommand, 2);
+  });
+
+  it('the sandbox scale turns history milliseconds into real ones', async () => {
+    const cost = await costForOutcome(sfn, EXEC_ARN, 0.01);
+    expect(cost).toMatchObject({ lambdaBilledMs: 20 });
   });
 
   it('a retried invocation (same $$.State.EnteredTime) overwrites the same item rather than adding one', async () => {
