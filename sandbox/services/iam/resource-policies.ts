@@ -1,6 +1,6 @@
 /**
  * What IAM reads from the resource a call acts on: its resource-based policy — an SQS queue's or SNS
- * topic's `Policy` attribute, a KMS key's key policy — and, for a queue or topic encrypted with a KMS key,
+ * topic's `Policy` attribute, an S3 bucket's policy (for the bucket and its objects), a KMS key's key policy — and, for a queue or topic encrypted with a KMS key,
  * that key (`KmsMasterKeyId`). Read through the emulated services themselves (not authorized: IAM's own
  * view). A resource without them (or a resource of another kind) has none.
  */
@@ -51,6 +51,10 @@ export async function resourceFacts(sandbox: SandboxContext, arn: string): Promi
   }
   if (service === 'sns')
     return facts((await read(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn })).Attributes);
+  if (service === 's3') {
+    const bucket = name.split('/')[0] ?? '';
+    return facts(await read(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
+  }
   if (service === 'kms' && name.startsWith('key/')) {
     const scope = sandbox.scoped(account, region);
     return facts({ Policy: (await read(scope, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });

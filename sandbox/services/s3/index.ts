@@ -125,6 +125,13 @@ function route(req: RawHttpRequest): { operation: string; input: Obj } | undefin
     }
     return undefined;
   }
+  if (q.has('policy')) {
+    if (m === 'GET') return { operation: 'GetBucketPolicy', input };
+    if (m === 'DELETE') return { operation: 'DeleteBucketPolicy', input };
+    if (m === 'PUT')
+      return { operation: 'PutBucketPolicy', input: { ...input, Policy: req.body.toString('utf8') } };
+    return undefined;
+  }
   if (q.has('location')) return m === 'GET' ? { operation: 'GetBucketLocation', input } : undefined;
   if ([...q.keys()].some((k) => k !== 'x-id')) return undefined;
   if (m === 'PUT') {
@@ -149,8 +156,22 @@ function bool(v: unknown): string | undefined {
   return typeof v === 'boolean' ? String(v) : undefined;
 }
 
+/** Operations answered 204 No Content. */
+const NO_CONTENT = new Set([
+  'PutBucketPolicy',
+  'DeleteBucketPolicy',
+  'DeleteBucket',
+  'DeleteBucketEncryption',
+  'DeletePublicAccessBlock',
+  'DeleteBucketTagging',
+]);
+
 function encode(operation: string, output: unknown): RawHttpResponse {
   const o = (output ?? {}) as Obj;
+  if (NO_CONTENT.has(operation)) return { status: 204 };
+  // GetBucketPolicy's payload is the policy document itself.
+  if (operation === 'GetBucketPolicy')
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: String(o.Policy ?? '') };
   const xml = (body: string): RawHttpResponse => ({
     status: 200,
     headers: { 'content-type': 'application/xml' },
@@ -220,11 +241,6 @@ function encode(operation: string, output: unknown): RawHttpResponse {
           IsTruncated: 'false',
         }),
       );
-    case 'DeleteBucket':
-    case 'DeleteBucketEncryption':
-    case 'DeletePublicAccessBlock':
-    case 'DeleteBucketTagging':
-      return { status: 204 };
     default:
       return { status: 200, body: '' };
   }
@@ -324,6 +340,15 @@ export function s3Service(): ServiceModule {
       },
       PutBucketTagging: (input, ctx) => {
         s3Store(ctx.sandbox).putTagging(str(input.Bucket), input.Tagging);
+        return {};
+      },
+      PutBucketPolicy: (input, ctx) => {
+        s3Store(ctx.sandbox).putPolicy(str(input.Bucket), str(input.Policy));
+        return {};
+      },
+      GetBucketPolicy: (input, ctx) => ({ Policy: s3Store(ctx.sandbox).getPolicy(str(input.Bucket)) }),
+      DeleteBucketPolicy: (input, ctx) => {
+        s3Store(ctx.sandbox).deletePolicy(str(input.Bucket));
         return {};
       },
       GetBucketTagging: (input, ctx) => ({ TagSet: s3Store(ctx.sandbox).getTagging(str(input.Bucket)) }),

@@ -27,6 +27,8 @@ export interface Bucket {
   versioning?: { Status: 'Enabled' | 'Suspended'; MFADelete?: 'Enabled' | 'Disabled' };
   publicAccessBlock?: PublicAccessBlock;
   tags?: Tag[];
+  /** The bucket policy (JSON text), which IAM evaluates as the bucket's resource policy. */
+  policy?: string;
 }
 
 const ALGORITHMS = new Set(['AES256', 'aws:kms', 'aws:kms:dsse']);
@@ -41,6 +43,15 @@ export function assertBucketName(name: string): void {
     !name.startsWith('xn--') &&
     !name.endsWith('-s3alias');
   if (!ok) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
+}
+
+/** A policy granting everyone (`*`) access with no condition: what BlockPublicPolicy refuses. */
+function isPublic(doc: Obj): boolean {
+  return objs(doc.Statement).some((st) => {
+    const p = st.Principal as Obj | string | undefined;
+    const everyone = p === '*' || (typeof p === 'object' && [p.AWS].flat().includes('*'));
+    return st.Effect === 'Allow' && everyone && st.Condition === undefined;
+  });
 }
 
 export class S3Store {
@@ -217,6 +228,46 @@ export class S3Store {
   deletePublicAccessBlock(name: string | undefined): void {
     const b = this.get(name);
     b.publicAccessBlock = undefined;
+    this.change(b.name, 'updated');
+  }
+
+  /**
+   * Stores a bucket policy: JSON with a Statement list; refused while BlockPublicPolicy is on if it grants
+   * anyone (`*`) access without a condition.
+   */
+  putPolicy(name: string | undefined, text: string | undefined): void {
+    const b = this.get(name);
+    let doc: Obj | undefined;
+    try {
+      const parsed: unknown = text?.trimStart().startsWith('{') ? JSON.parse(text) : undefined;
+      doc = parsed && typeof parsed === 'object' ? (parsed as Obj) : undefined;
+    } catch {
+      doc = undefined;
+    }
+    if (!doc || !doc.Statement)
+      throw new AwsError(
+        'MalformedPolicy',
+        "Policies must be valid JSON and the first byte must be '{'",
+        400,
+      );
+    if (b.publicAccessBlock?.BlockPublicPolicy && isPublic(doc))
+      throw new AwsError('AccessDenied', 'Access Denied', 403);
+    b.policy = text;
+    this.change(b.name, 'updated');
+  }
+
+  getPolicy(name: string | undefined): string {
+    const b = this.get(name);
+    if (b.policy === undefined)
+      throw Object.assign(new AwsError('NoSuchBucketPolicy', 'The bucket policy does not exist', 404), {
+        bucketName: b.name,
+      });
+    return b.policy;
+  }
+
+  deletePolicy(name: string | undefined): void {
+    const b = this.get(name);
+    b.policy = undefined;
     this.change(b.name, 'updated');
   }
 
