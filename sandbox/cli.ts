@@ -11,6 +11,7 @@
  *   drift-remediation plan [--rule R] [--account A] what would be remediated now, changing nothing (--json)
  *   drift-remediation documents pull NAME…         copy AWS-owned Automation documents from your account
  */
+import './handler-env';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';

@@ -3,6 +3,8 @@
  * the local ASL engine, and (by default) the remediation stack installed from the synthesized CDK
  * template — the same template `cdk deploy` ships.
  */
+import './handler-env';
+import { mountConsole } from './console/serve';
 import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox';
 import { type CfnTemplate, type InstalledStack, installRemediationStack } from './install/install';
 import { type InstalledMemberStack, installMemberStack, type MemberInstallOptions } from './install/member';
@@ -72,9 +74,6 @@ export async function startDriftSandbox(options: DriftSandboxOptions = {}): Prom
     await sb.stop();
     throw err;
   }
-  // Loaded only now: the console shares task modules with the handlers, and the handlers' Logger must be
-  // built after the installer set their environment (POWERTOOLS_LOG_LEVEL), not at the sandbox's import.
-  const { mountConsole } = await import('./console/serve');
   mountConsole(sb, stack?.stateMachineArn, options.consoleCommands);
   return Object.assign(sb, {
     ...(stack ? { stack } : {}),

@@ -13,6 +13,7 @@ import { resolve as resolvePath } from 'node:path';
 import { bundledPolicyFor } from '../../infra/bundled-policy';
 import { type Sandbox, serviceModule } from '../core/sandbox';
 import type { RawHttpRequest, RawHttpResponse, SandboxContext } from '../core/types';
+import { type HandlerLogLevel, powertoolsEnv } from '../handler-env';
 import {
   type CfnTemplate,
   deploymentOrder,
@@ -31,7 +32,7 @@ import { installTaskClock, runOnClock } from './task-clock';
 export interface InstallOptions {
   policyFile?: string;
   /** Powertools log level for the in-process handlers (default WARN; SILENT keeps the demo quiet). */
-  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  logLevel?: HandlerLogLevel;
   /** An already synthesized template (tests that synthesize once). */
   template?: CfnTemplate;
 }
@@ -469,15 +470,6 @@ export async function createResources(
   }
 }
 
-/** Powertools settings for the in-process handlers: no tracing, no metrics output, WARN unless told. */
-function powertoolsEnv(logLevel: InstallOptions['logLevel']): Record<string, string> {
-  return {
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-  };
-}
-
 /** Sets the handlers' environment (the template's, pointed at the sandbox) and registers each handler. */
 async function registerHandlers(
   i: Install,
@@ -499,6 +491,9 @@ async function registerHandlers(
   // Their SDK clients reach this sandbox through the in-process transport unless it runs in 'http' mode.
   const { setClientDefaults, setCredentialHook } = await import('../../tasks/shared/clients');
   const { clearSigningKeyCache } = await import('../../tasks/shared/approvals/signing');
+  // The process's one Logger may have been built before (a test or tool that imported task code first).
+  const { logger } = await import('../../tasks/shared/powertools');
+  logger.setLogLevel(powertoolsEnv(logLevel).POWERTOOLS_LOG_LEVEL as HandlerLogLevel);
   setClientDefaults(sb.requestHandler ? { requestHandler: sb.requestHandler } : {});
   clearSigningKeyCache();
   // Each handler's clients sign as its execution role (see ./iam.ts); its clock is the sandbox's (./task-clock.ts).
