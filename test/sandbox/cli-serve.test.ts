@@ -51,7 +51,7 @@ describe('sandbox serve', () => {
     // a current SDK (awsJson) at the printed endpoint
     const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS });
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'printed' }));
-    expect(QueueUrl).toBe(`${endpoint}/000000000000/printed`);
+    expect(QueueUrl).toBe(`${endpoint}/queue/us-east-1/000000000000/printed`);
     // an old client's awsQuery form post at the same endpoint
     const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
     const res = await fetch(`${endpoint}/`, {

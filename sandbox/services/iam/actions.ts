@@ -54,7 +54,6 @@ export function iamAction(module: ServiceModule, operation: string): string {
 }
 
 const s = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const lastSegment = (v: string, sep: string): string => v.slice(v.lastIndexOf(sep) + 1);
 
 interface ArnParts {
   region: string;
@@ -82,8 +81,15 @@ function functionArn(nameOrArn: string, p: ArnParts): string {
 /** The resource ARN of a call, by IAM service prefix (undefined: evaluate against `*`). */
 const RESOURCES: Record<string, Resolver> = {
   sqs: (i, p) => {
-    const name = s(i.QueueUrl) ? lastSegment(String(i.QueueUrl), '/') : s(i.QueueName);
-    return name ? `arn:aws:sqs:${p.region}:${p.account}:${name}` : undefined;
+    // The owner is the URL's account (…/queue/REGION/ACCOUNT/NAME or …/ACCOUNT/NAME) or QueueOwnerAWSAccountId.
+    const url = s(i.QueueUrl)?.replace(/\/+$/, '').split('/');
+    if (url) {
+      const account = /^\d{12}$/.test(url.at(-2) ?? '') ? url.at(-2) : p.account;
+      const region = url.at(-4) === 'queue' ? url.at(-3) : p.region;
+      return `arn:aws:sqs:${region}:${account}:${url.at(-1) ?? ''}`;
+    }
+    const name = s(i.QueueName);
+    return name ? `arn:aws:sqs:${p.region}:${s(i.QueueOwnerAWSAccountId) ?? p.account}:${name}` : undefined;
   },
   sns: (i) => s(i.TopicArn) ?? s(i.TargetArn) ?? s(i.ResourceArn),
   sts: (i) => s(i.RoleArn),

@@ -8,8 +8,10 @@
  * principal and the missing action.
  *
  * Resource-based policies (an SQS queue's or SNS topic's `Policy`, ./resource-policies.ts) are evaluated
- * together with the identity policies as AWS does for a same-account caller: an allow in either suffices,
- * an explicit deny in either wins. A service principal (EventBridge delivering to a target) has no identity
+ * together with the identity policies as AWS does: for a same-account caller an allow in either suffices;
+ * for a caller from another account than the resource's (the account in its ARN) both must allow — an
+ * account's administrator too needs the resource policy to reach another account's resource. An explicit
+ * deny in either wins. A service principal (EventBridge delivering to a target) has no identity
  * policies: only the resource policy can admit it. The endpoint stands for AWS's TLS endpoint, so
  * `aws:SecureTransport` is `true` for every request (the `Bool aws:SecureTransport false` deny that CDK's
  * `enforceSSL` writes never fires, as for an HTTPS client in AWS).
@@ -108,6 +110,14 @@ interface Decision {
   deniedBy: 'identity' | 'resource';
 }
 
+/** What an account's administrator is allowed by its own account (a resource elsewhere decides for itself). */
+const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+
+/** The account a resource ARN names (undefined for `*` and ARNs without one, e.g. S3 buckets). */
+function resourceAccount(arn: string): string | undefined {
+  return /^\d{12}$/.exec(arn.split(':')[4] ?? '')?.[0];
+}
+
 /** Context keys every request carries: the endpoint stands for AWS's TLS endpoint. */
 const TRANSPORT = { 'aws:SecureTransport': 'true' };
 
@@ -143,12 +153,12 @@ class Enforcer {
   }
 
   /** Allowed, ImplicitlyDenied or ExplicitlyDenied for `principal` (a caller's ARN or a service principal). */
-  decide(principal: string, roleArn: string | undefined, check: Check): Promise<Decision> {
+  decide(principal: string, roleArn: string | undefined, check: Check, admin = false): Promise<Decision> {
     const store = this.fresh();
-    const key = JSON.stringify([principal, roleArn, check]);
+    const key = JSON.stringify([principal, roleArn, check, admin]);
     let d = this.decisions.get(key);
     if (!d) {
-      d = this.simulate(store, principal, roleArn, check);
+      d = this.simulate(store, principal, roleArn, check, admin);
       this.decisions.set(key, d);
     }
     return d;
@@ -159,19 +169,23 @@ class Enforcer {
     principal: string,
     roleArn: string | undefined,
     check: Check,
+    admin: boolean,
   ): Promise<Decision> {
     const { action, resource, region, context, resourcePolicy } = check;
-    if (!roleArn && !resourcePolicy) return { result: 'ImplicitlyDenied', deniedBy: 'identity' };
+    if (!roleArn && !admin && !resourcePolicy) return { result: 'ImplicitlyDenied', deniedBy: 'identity' };
     const { identity, boundary } = roleArn
       ? identityPolicies(store, roleArn)
-      : { identity: [], boundary: [] };
+      : { identity: admin ? [{ name: 'administrator', policy: ALLOW_ALL }] : [], boundary: [] };
     const simulation: Simulation = {
       request: {
         principal,
         action,
-        resource: { resource, accountId: this.sandbox.accountId },
+        // The resource's own account: iam-simulate then needs both policies for a caller from another account.
+        resource: { resource, accountId: resourceAccount(resource) ?? this.sandbox.accountId },
         contextVariables: {
-          ...(roleArn ? { 'aws:PrincipalArn': roleArn, 'aws:PrincipalAccount': this.sandbox.accountId } : {}),
+          ...(roleArn || admin
+            ? { 'aws:PrincipalArn': roleArn ?? principal, 'aws:PrincipalAccount': this.sandbox.accountId }
+            : {}),
           'aws:RequestedRegion': region,
           ...TRANSPORT,
           ...context,
@@ -201,9 +215,13 @@ class Enforcer {
 
   readonly authorizer: Authorizer = {
     call: async (caller, module, operation, input, region) => {
-      // Anyone may ask who they are: AWS needs no permission for it.
-      if (module.signingName === 'sts' && operation === 'GetCallerIdentity') return;
+      // Anyone may ask who they are: AWS needs no permission for it. AssumeRole is decided by the STS
+      // module, which evaluates the role's trust policy with the caller's own policies (and the context).
+      if (module.signingName === 'sts') return;
       const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
+      // The administrator may do anything in its own account; elsewhere only what the resource's policy grants.
+      if (caller.admin && (resourceAccount(resource) ?? this.sandbox.accountId) === this.sandbox.accountId)
+        return;
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
       const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
       const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
@@ -245,7 +263,7 @@ class Enforcer {
 
   private async require(caller: Principal, module: ServiceModule, check: Check): Promise<void> {
     const { action, resource } = check;
-    const { result, deniedBy } = await this.decide(caller.arn, caller.roleArn, check);
+    const { result, deniedBy } = await this.decide(caller.arn, caller.roleArn, check, caller.admin);
     if (result === 'Allowed') return;
     this.sandbox.log(
       `iam: AccessDenied: ${caller.arn} is not allowed ${action} on ${resource} (${result === 'ExplicitlyDenied' ? `explicit deny in ${deniedBy === 'resource' ? 'the resource' : 'an identity'} policy` : 'no policy allows it'})`,

@@ -34,10 +34,15 @@ function facts(attributes: unknown): ResourceFacts {
 }
 
 /** The policy and encryption key of the resource with this ARN (empty when it has neither). */
-export async function resourceFacts(sandbox: SandboxContext, arn: string): Promise<ResourceFacts> {
+export async function resourceFacts(caller: SandboxContext, arn: string): Promise<ResourceFacts> {
   const [prefix, , service, region = '', account = '', ...rest] = arn.split(':');
   if (prefix !== 'arn' || rest.length !== 1) return {};
   const name = rest[0] ?? '';
+  // Read where the resource lives (its ARN's account-region), which may be another account than the caller's.
+  const sandbox =
+    /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) && /^\d{12}$/.test(account)
+      ? caller.scoped(account, region)
+      : caller;
   if (service === 'sqs') {
     const url = (
       await read(sandbox, 'sqs', 'GetQueueUrl', { QueueName: name, QueueOwnerAWSAccountId: account })
@@ -56,8 +61,7 @@ export async function resourceFacts(sandbox: SandboxContext, arn: string): Promi
     return facts(await read(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
   }
   if (service === 'kms' && name.startsWith('key/')) {
-    const scope = sandbox.scoped(account, region);
-    return facts({ Policy: (await read(scope, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
+    return facts({ Policy: (await read(sandbox, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
   }
   return {};
 }

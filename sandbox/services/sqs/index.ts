@@ -32,8 +32,8 @@ export interface SqsService extends ServiceModule {
   listEventSourceMappings(): EventSourceMapping[];
   /** Resolves when no event source mapping has visible messages or a batch in flight. */
   idle(timeoutMs?: number): Promise<void>;
-  /** Messages currently held by a queue (visible, delayed or in flight), for tests and the CLI. */
-  peek(queueName: string): { body: string; receiveCount: number; inFlight: boolean }[];
+  /** Messages currently held by a queue (its ARN, or its name in the home account-region), for tests and the CLI. */
+  peek(queue: string): { body: string; receiveCount: number; inFlight: boolean }[];
 }
 
 /** EventBridge/SNS targets deliver to a queue as a plain send (FIFO: group `default`, a fresh dedup id). */
@@ -72,8 +72,9 @@ export function sqsService(): SqsService {
     removeEventSourceMapping: (uuid) => mappings.remove(uuid),
     listEventSourceMappings: () => mappings.list(),
     idle: (timeoutMs) => mappings.idle(timeoutMs),
-    peek(queueName) {
-      const q = store.queues.get(queueName);
+    peek(queue) {
+      const home = store.sandbox;
+      const q = queue.startsWith('arn:') ? store.byArn(queue) : home ? store.find(home, queue) : undefined;
       const t = store.now();
       return (q?.messages ?? []).map((m) => ({
         body: m.body,

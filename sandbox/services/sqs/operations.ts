@@ -150,7 +150,7 @@ function CreateQueue({ store }: SqsState, input: Input, ctx: RequestContext): En
   const attrs = normalizeAttributes(input.Attributes);
   checkQueueName(name, attrs);
   validateAttributes(attrs, name.endsWith('.fifo'), (arn) => store.byArn(arn));
-  const existing = store.queues.get(name);
+  const existing = store.find(ctx, name);
   if (existing) {
     for (const [k, v] of Object.entries(attrs)) {
       if ((existing.attributes[k] ?? DEFAULT_ATTRIBUTES[k]) !== v) {
@@ -170,32 +170,39 @@ function CreateQueue({ store }: SqsState, input: Input, ctx: RequestContext): En
   };
 }
 
-function GetQueueUrl({ store }: SqsState, input: Input): Entry {
+function GetQueueUrl({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
   const name = str(input.QueueName);
   if (!name) throw missingParameter('QueueName');
-  const q = store.queues.get(name);
+  // QueueOwnerAWSAccountId names another account's queue (its policy must admit the caller: IAM checks).
+  const owner = str(input.QueueOwnerAWSAccountId) ?? ctx.accountId;
+  const q = store.find({ accountId: owner, region: ctx.region }, name);
   if (!q) throw queueDoesNotExist();
   return { QueueUrl: q.url };
 }
 
-function ListQueues({ store }: SqsState, input: Input): Entry {
+function ListQueues({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
   const prefix = str(input.QueueNamePrefix) ?? '';
-  return { QueueUrls: [...store.queues.values()].filter((q) => q.name.startsWith(prefix)).map((q) => q.url) };
+  return {
+    QueueUrls: store
+      .list(ctx)
+      .filter((q) => q.name.startsWith(prefix))
+      .map((q) => q.url),
+  };
 }
 
-function DeleteQueue({ store }: SqsState, input: Input): Entry {
-  store.deleteQueue(store.byUrl(str(input.QueueUrl)));
+function DeleteQueue({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  store.deleteQueue(store.byUrl(str(input.QueueUrl), ctx));
   return {};
 }
 
-function GetQueueAttributes({ store }: SqsState, input: Input): Entry {
-  const q = store.byUrl(str(input.QueueUrl));
+function GetQueueAttributes({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  const q = store.byUrl(str(input.QueueUrl), ctx);
   const names = strings(input.AttributeNames);
   return { Attributes: names.length ? queueAttributes(store, q, names) : undefined };
 }
 
-function SetQueueAttributes({ store }: SqsState, input: Input): Entry {
-  const q = store.byUrl(str(input.QueueUrl));
+function SetQueueAttributes({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  const q = store.byUrl(str(input.QueueUrl), ctx);
   const attrs = normalizeAttributes(input.Attributes);
   if ('FifoQueue' in attrs && attrs.FifoQueue !== String(q.fifo)) {
     throw new AwsError(
@@ -210,12 +217,12 @@ function SetQueueAttributes({ store }: SqsState, input: Input): Entry {
   return {};
 }
 
-function SendMessage({ store }: SqsState, input: Input) {
-  return sendEntry(store, store.byUrl(str(input.QueueUrl)), input);
+function SendMessage({ store }: SqsState, input: Input, ctx: RequestContext) {
+  return sendEntry(store, store.byUrl(str(input.QueueUrl), ctx), input);
 }
 
-function SendMessageBatch({ store }: SqsState, input: Input): Entry {
-  const q = store.byUrl(str(input.QueueUrl));
+function SendMessageBatch({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  const q = store.byUrl(str(input.QueueUrl), ctx);
   const entries = checkBatch(input.Entries);
   const total = entries.reduce((n, e) => n + Buffer.byteLength(String(e.MessageBody ?? '')), 0);
   if (total > MAX_MESSAGE_SIZE) {
@@ -233,7 +240,7 @@ async function ReceiveMessage(
   input: Input,
   ctx: RequestContext,
 ): Promise<Entry> {
-  const q = store.byUrl(str(input.QueueUrl));
+  const q = store.byUrl(str(input.QueueUrl), ctx);
   const max = intParam(input, 'MaxNumberOfMessages', 1, 10) ?? 1;
   const wait =
     intParam(input, 'WaitTimeSeconds', 0, 20) ?? Number(q.attributes.ReceiveMessageWaitTimeSeconds ?? 0);
@@ -248,30 +255,30 @@ async function ReceiveMessage(
   return { Messages: got.map((m) => receivedMessage(store, q, m, input)) };
 }
 
-function DeleteMessage({ store }: SqsState, input: Input): Entry {
-  store.deleteMessage(store.byUrl(str(input.QueueUrl)), input.ReceiptHandle);
+function DeleteMessage({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  store.deleteMessage(store.byUrl(str(input.QueueUrl), ctx), input.ReceiptHandle);
   return {};
 }
 
-function DeleteMessageBatch({ store }: SqsState, input: Input): Entry {
-  const q = store.byUrl(str(input.QueueUrl));
+function DeleteMessageBatch({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  const q = store.byUrl(str(input.QueueUrl), ctx);
   return eachEntry(checkBatch(input.Entries), (e) => store.deleteMessage(q, e.ReceiptHandle));
 }
 
-function ChangeMessageVisibility({ store }: SqsState, input: Input): Entry {
-  store.changeVisibility(store.byUrl(str(input.QueueUrl)), input.ReceiptHandle, input.VisibilityTimeout);
+function ChangeMessageVisibility({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  store.changeVisibility(store.byUrl(str(input.QueueUrl), ctx), input.ReceiptHandle, input.VisibilityTimeout);
   return {};
 }
 
-function ChangeMessageVisibilityBatch({ store }: SqsState, input: Input): Entry {
-  const q = store.byUrl(str(input.QueueUrl));
+function ChangeMessageVisibilityBatch({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  const q = store.byUrl(str(input.QueueUrl), ctx);
   return eachEntry(checkBatch(input.Entries), (e) =>
     store.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout),
   );
 }
 
-function PurgeQueue({ store }: SqsState, input: Input): Entry {
-  store.purge(store.byUrl(str(input.QueueUrl)));
+function PurgeQueue({ store }: SqsState, input: Input, ctx: RequestContext): Entry {
+  store.purge(store.byUrl(str(input.QueueUrl), ctx));
   return {};
 }
 

@@ -65,6 +65,19 @@ export interface SendResult {
 
 const DEDUP_WINDOW_MS = 300_000;
 
+/** An account-region: queues of the same name in two of them are two queues. */
+export interface Scope {
+  accountId: string;
+  region: string;
+}
+
+export const queueArn = (scope: Scope, name: string): string =>
+  `arn:aws:sqs:${scope.region}:${scope.accountId}:${name}`;
+
+/** The queue URL: the sandbox endpoint, then `queue/REGION/ACCOUNT/NAME` (LocalStack's path style). */
+export const queueUrl = (endpoint: string, scope: Scope, name: string): string =>
+  `${endpoint}/queue/${scope.region}/${scope.accountId}/${name}`;
+
 function checkBody(body: string, q: Queue): void {
   if (body.length === 0)
     throw new AwsError('InvalidParameterValue', 'The request must contain the parameter MessageBody.');
@@ -104,6 +117,7 @@ function fifoDedupId(q: Queue, body: string, opts: SendOptions): string {
 }
 
 export class SqsStore {
+  /** Every account-region's queues, by ARN. */
   readonly queues = new Map<string, Queue>();
   /** Receipt handle → the message it was issued for. */
   private readonly handles = new Map<string, { queue: string; messageId: string }>();
@@ -123,8 +137,8 @@ export class SqsStore {
     const t = this.now();
     const q: Queue = {
       name,
-      url: `${where.endpoint}/${where.accountId}/${name}`,
-      arn: `arn:aws:sqs:${where.region}:${where.accountId}:${name}`,
+      url: queueUrl(where.endpoint, where, name),
+      arn: queueArn(where, name),
       fifo,
       attributes: {
         ...DEFAULT_ATTRIBUTES,
@@ -139,26 +153,44 @@ export class SqsStore {
       sequence: 0n,
       waiters: new Set(),
     };
-    this.queues.set(name, q);
+    this.queues.set(q.arn, q);
     return q;
   }
 
   deleteQueue(q: Queue): void {
-    this.queues.delete(q.name);
+    this.queues.delete(q.arn);
     this.wake(q);
   }
 
-  /** The queue a QueueUrl names (its last path segment). */
-  byUrl(url: string | undefined): Queue {
+  /** The queue named `name` in an account-region. */
+  find(scope: Scope, name: string): Queue | undefined {
+    return this.queues.get(queueArn(scope, name));
+  }
+
+  /** The queues of an account-region. */
+  list(scope: Scope): Queue[] {
+    const prefix = queueArn(scope, '');
+    return [...this.queues.values()].filter((q) => q.arn.startsWith(prefix));
+  }
+
+  /**
+   * The queue a QueueUrl names: `…/queue/REGION/ACCOUNT/NAME`, or `…/ACCOUNT/NAME` in the request's region
+   * (`where`). The owner account comes from the URL, so another account's queue is found (IAM decides
+   * whether the caller may use it: the queue policy must admit a caller from another account).
+   */
+  byUrl(url: string | undefined, where: Scope): Queue {
     if (!url) throw missingParameter('QueueUrl');
-    const trimmed = url.replace(/\/+$/, '');
-    const q = this.queues.get(trimmed.slice(trimmed.lastIndexOf('/') + 1));
+    const parts = url.replace(/\/+$/, '').split('/');
+    const name = parts.at(-1) ?? '';
+    const account = parts.at(-2) ?? '';
+    const region = parts.at(-4) === 'queue' ? (parts.at(-3) ?? '') : where.region;
+    const q = /^\d{12}$/.test(account) ? this.find({ accountId: account, region }, name) : undefined;
     if (!q) throw queueDoesNotExist();
     return q;
   }
 
   byArn(arn: string): Queue | undefined {
-    return this.queues.get(arn.split(':').pop() ?? '');
+    return this.queues.get(arn);
   }
 
   /** Wakes every long poll and poller waiting on `q`. */
@@ -257,7 +289,7 @@ export class SqsStore {
     m.visibleAt = t + visibilitySeconds * 1000;
     if (m.receiptHandle) this.handles.delete(m.receiptHandle);
     m.receiptHandle = Buffer.from(`${q.name}:${m.id}:${randomUUID()}`).toString('base64');
-    this.handles.set(m.receiptHandle, { queue: q.name, messageId: m.id });
+    this.handles.set(m.receiptHandle, { queue: q.arn, messageId: m.id });
   }
 
   /** Takes up to `max` visible messages, moving over-received ones to the DLQ first. */
@@ -311,7 +343,7 @@ export class SqsStore {
       if (!decoded.startsWith(`${q.name}:`)) throw receiptHandleIsInvalid(handle);
       return { message: undefined, handle };
     }
-    if (ref.queue !== q.name) throw receiptHandleIsInvalid(handle);
+    if (ref.queue !== q.arn) throw receiptHandleIsInvalid(handle);
     return { message: q.messages.find((m) => m.id === ref.messageId), handle };
   }
 

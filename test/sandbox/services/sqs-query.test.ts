@@ -48,11 +48,11 @@ describe('SQS awsQuery protocol (older SDKs and CLIs)', () => {
     });
     expect(status).toBe(200);
     expect(xml).toContain(`<CreateQueueResponse xmlns="${NS}">`);
-    expect(one(xml, 'QueueUrl')).toBe(`${sb.endpoint}/000000000000/legacy`);
+    expect(one(xml, 'QueueUrl')).toBe(`${sb.endpoint}/queue/us-east-1/000000000000/legacy`);
     expect(one(xml, 'RequestId')).toMatch(/^[0-9a-f-]{36}$/);
     const attrs = await query({
       Action: 'GetQueueAttributes',
-      QueueUrl: `${sb.endpoint}/000000000000/legacy`,
+      QueueUrl: `${sb.endpoint}/queue/us-east-1/000000000000/legacy`,
       'AttributeName.1': 'VisibilityTimeout',
     });
     // flattened map: <Attribute><Name>VisibilityTimeout</Name><Value>40</Value></Attribute>
@@ -112,7 +112,7 @@ describe('SQS awsQuery protocol (older SDKs and CLIs)', () => {
     expect(one(xml, 'Message')).toBe('The specified queue does not exist.');
     const batch = await query({
       Action: 'DeleteMessageBatch',
-      QueueUrl: `${sb.endpoint}/000000000000/missing`,
+      QueueUrl: `${sb.endpoint}/queue/us-east-1/000000000000/missing`,
     });
     expect(one(batch.xml, 'Code')).toBe('AWS.SimpleQueueService.NonExistentQueue');
     const unknown = await query({ Action: 'FlyToTheMoon' });

@@ -41,7 +41,7 @@ async function queue(name: string, attributes: Record<string, string> = {}): Pro
 describe('SQS: queues', () => {
   it('creates a queue whose URL points at the sandbox, and finds it by name', async () => {
     const url = await queue('orders');
-    expect(url).toBe(`${sb.endpoint}/000000000000/orders`);
+    expect(url).toBe(`${sb.endpoint}/queue/us-east-1/000000000000/orders`);
     expect((await client().send(new GetQueueUrlCommand({ QueueName: 'orders' }))).QueueUrl).toBe(url);
     // idempotent with the same attributes
     expect(await queue('orders')).toBe(url);
@@ -55,7 +55,10 @@ describe('SQS: queues', () => {
     expect(err).toMatchObject({ Code: 'AWS.SimpleQueueService.NonExistentQueue' });
     await expect(
       client().send(
-        new SendMessageCommand({ QueueUrl: `${sb.endpoint}/000000000000/missing`, MessageBody: 'x' }),
+        new SendMessageCommand({
+          QueueUrl: `${sb.endpoint}/queue/us-east-1/000000000000/missing`,
+          MessageBody: 'x',
+        }),
       ),
     ).rejects.toBeInstanceOf(QueueDoesNotExist);
   });
