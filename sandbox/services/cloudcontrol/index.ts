@@ -7,6 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import jsonpatch, { type Operation as PatchOperation } from 'fast-json-patch';
+import { authorizeHandler } from '../../core/authz';
+import { serviceModule } from '../../core/sandbox';
 import {
   AwsError,
   type ProviderContext,
@@ -141,6 +143,7 @@ const HANDLER_ERROR_CODES = new Set([
 function errorCode(err: unknown): string {
   const code = err instanceof AwsError ? err.code : err instanceof Error ? err.name : '';
   if (HANDLER_ERROR_CODES.has(code)) return code;
+  if (/AccessDenied|UnauthorizedOperation|AuthorizationError/.test(code)) return 'AccessDenied';
   if (/NotFound|NoSuch/.test(code)) return 'NotFound';
   if (/Duplicate|AlreadyExists|AlreadyOwned|ResourceConflictException/.test(code)) return 'AlreadyExists';
   if (/DeleteConflict|DependencyViolation/.test(code)) return 'ResourceConflict';
@@ -153,6 +156,12 @@ function errorCode(err: unknown): string {
 function eventOut(e: ProgressEvent): Obj {
   return { ...e, EventTime: new Date(e.EventTime) };
 }
+
+const OPERATION_NAMES: Record<Operation, string> = {
+  CREATE: 'CreateResource',
+  UPDATE: 'UpdateResource',
+  DELETE: 'DeleteResource',
+};
 
 /** Starts an asynchronous request; `work` runs after a short emulated delay and returns the new model. */
 function startRequest(
@@ -213,6 +222,10 @@ function startRequest(
       return;
     }
     try {
+      // The handler runs with the caller's credentials: its permissions are checked now, in the request.
+      const module = serviceModule(ctx.sandbox, 'cloudcontrol');
+      const op = OPERATION_NAMES[base.Operation];
+      if (module) await authorizeHandler(ctx.sandbox, ctx.caller, module, op, input, ctx.region);
       const { identifier, model } = await work();
       event.Identifier = identifier;
       if (model) event.ResourceModel = JSON.stringify(model);

@@ -234,11 +234,15 @@ class Enforcer {
       });
       const use = await keyUse(this.sandbox, resource, kmsKeyId, { operation });
       if (use) await this.requireKey(caller.arn, caller.roleArn, accountOf(caller), use, {});
-      if (module.signingName === 'cloudcontrolapi')
+      // Reads run their handler at once; a create, update or delete runs it later, in the request
+      // (`handler`, from Cloud Control's ProgressEvent), where a missing permission is a FAILED request.
+      if (module.signingName === 'cloudcontrolapi' && SYNCHRONOUS_HANDLERS.has(operation))
         await this.handlerPermissions(caller, module, operation, input, region);
     },
     action: (caller, module, action, resource, region, context) =>
       this.require(caller, module, { action, resource, region, ...(context ? { context } : {}) }),
+    handler: (caller, module, operation, input, region) =>
+      this.handlerPermissions(caller, module, operation, input, region),
     service: async (servicePrincipal, action, resource, region, context) => {
       const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
       const check = { action, resource, region, context, ...(resourcePolicy ? { resourcePolicy } : {}) };
@@ -323,6 +327,9 @@ class Enforcer {
   }
 }
 
+/** Cloud Control operations that answer from their handler directly (the others return a ProgressEvent). */
+const SYNCHRONOUS_HANDLERS = new Set(['GetResource', 'ListResources']);
+
 const CLOUD_CONTROL_HANDLERS: Record<string, 'create' | 'read' | 'update' | 'delete' | 'list'> = {
   CreateResource: 'create',
   GetResource: 'read',
@@ -351,6 +358,8 @@ export function enforceIam(sandbox: SandboxContext): void {
       of(accountOf(caller), region).call(caller, module, operation, input, region),
     action: (caller, module, action, resource, region, context) =>
       of(accountOf(caller), region).action(caller, module, action, resource, region, context),
+    handler: (caller, module, operation, input, region) =>
+      of(accountOf(caller), region).handler(caller, module, operation, input, region),
     // A service principal reaches a resource in the resource's own account.
     service: (principal, action, resource, region, context) =>
       of(/^\d{12}$/.exec(resource.split(':')[4] ?? '')?.[0] ?? sandbox.accountId, region).service(
