@@ -23,6 +23,10 @@ export const MEMBER_TASKS = [
   'start-runbook',
   'recheck-drift',
   'await-compliance',
+  // A member's automation status and compliance, read where they live; a stuck automation stopped there.
+  'wait-callback',
+  'reconcile-waits',
+  'abort-cleanup',
 ] as const satisfies readonly TaskName[];
 
 /** The member execution role ARNs of the policy's members (empty without an organization section). */

@@ -19,6 +19,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { queryPages } from '../shared/dynamo-pages';
 import { awsCall } from '../shared/errors';
@@ -26,7 +27,7 @@ import { readAdmission, release } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
 import { putOutcome } from '../shared/outcomes';
 import { boundedKey } from '../shared/tables';
-import { allWaits, deleteWait } from '../shared/waits';
+import { allWaits, deleteWait, waitPlace } from '../shared/waits';
 import * as z from '../shared/zod';
 
 export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
@@ -54,7 +55,10 @@ export type AbortCleanupInput = z.infer<typeof AbortCleanupInput>;
 export interface AbortCleanupDeps {
   ddb: DynamoDBDocumentClient;
   sfn: SFNClient;
-  ssm: SSMClient;
+  /** SSM of the automation's account-region (a member's through its role; one client: every place). */
+  ssm: PerPlace<SSMClient>;
+  /** The central account-region (waits written before they named their place). */
+  central: Place;
   sns: SNSClient;
   waitsTable: string;
   leasesTable: string;
@@ -85,8 +89,9 @@ async function endWaits(deps: AbortCleanupDeps, name: string): Promise<{ stopped
   for (const w of mine) {
     if (w.kind === 'runbook') {
       const id = w.automationExecutionId;
+      const ssm = forPlace(deps.ssm, waitPlace(w, deps.central));
       const ok = await awsCall('StopAutomationExecution', () =>
-        deps.ssm.send(new StopAutomationExecutionCommand({ AutomationExecutionId: id, Type: 'Cancel' })),
+        ssm.send(new StopAutomationExecutionCommand({ AutomationExecutionId: id, Type: 'Cancel' })),
       ).then(
         () => true,
         (err: unknown) => {

@@ -1,4 +1,5 @@
-import { sfnClient, snsClient, ssmClient } from '../shared/clients';
+import { centralPlace, ssmIn } from '../shared/accounts';
+import { sfnClient, snsClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -8,7 +9,8 @@ export const handler = taskHandler('abort-cleanup', AbortCleanupInput, (input) =
   abortCleanup(input, {
     ddb: dynamoClient(),
     sfn: sfnClient(),
-    ssm: ssmClient(),
+    ssm: ssmIn,
+    central: centralPlace(),
     sns: snsClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
     leasesTable: requireEnv(ENV.LEASES_TABLE),

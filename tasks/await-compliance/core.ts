@@ -66,7 +66,7 @@ export async function awaitCompliance(
       'event.configRuleName: missing',
     ]);
   }
-  const requested = await requestReevaluation(deps, rule);
+  const requested = await requestReevaluation(deps, rule, event);
   if (requested === 'no-such-rule') {
     throw new VerificationUnavailableError(`Config rule ${rule} does not exist; cannot verify`, { rule });
   }
@@ -88,6 +88,8 @@ export async function awaitCompliance(
     deadline: deadline.toISOString(),
     expiresAt: expiresAtFor(deadline),
     configRuleName: rule,
+    awsAccountId: event.awsAccountId,
+    awsRegion: event.awsRegion,
     resourceType: event.resourceType,
     resourceId: configSubjectOf(event).resourceId,
     startedAt: verification.startedAt,

@@ -2,6 +2,7 @@
  * Reconciler (scheduled every RECONCILE_PERIOD_SECONDS): the fallback for lost events. AWS delivers the
  * SSM and Config events best effort, so every waiting token is compared with the source of truth:
  *
+ * Each wait is checked in the account-region it names (a member's through its role: tasks/shared/accounts.ts).
  *   runbook wait     GetAutomationExecution: ended → complete with the attempt's result (as the event would);
  *                    still running after its deadline → StopAutomationExecution, then fail the wait with
  *                    RunbookTimeoutError (the automation cannot change the resource after the workflow gave up).
@@ -17,6 +18,7 @@
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { complianceVerdict } from '../shared/compliance';
 import { awsCall, RunbookTimeoutError, VerificationTimeoutError } from '../shared/errors';
 import { logger } from '../shared/powertools';
@@ -31,6 +33,7 @@ import {
   type RunbookWait,
   verifiedState,
   type WaitsDeps,
+  waitPlace,
 } from '../shared/waits';
 import * as z from '../shared/zod';
 
@@ -40,8 +43,11 @@ export const RECONCILE_PERIOD_SECONDS = 120;
 export const ReconcileWaitsInput = z.unknown();
 
 export interface ReconcileWaitsDeps extends WaitsDeps {
-  ssm: SSMClient;
-  config: ConfigServiceClient;
+  /** SSM and Config of a wait's account-region (one client: every place). */
+  ssm: PerPlace<SSMClient>;
+  config: PerPlace<ConfigServiceClient>;
+  /** The central account-region (waits written before they named their place). */
+  central: Place;
   orderingTable: string;
   now: () => Date;
 }
@@ -59,12 +65,13 @@ type Step = Completion | 'stopped' | 'deleted' | 'pending';
 
 async function reconcileRunbook(wait: RunbookWait, deps: ReconcileWaitsDeps): Promise<Step> {
   const id = wait.automationExecutionId;
-  const { status, failureMessage, failureDetails } = await automationStatus(deps.ssm, id);
+  const ssm = forPlace(deps.ssm, waitPlace(wait, deps.central));
+  const { status, failureMessage, failureDetails } = await automationStatus(ssm, id);
   const result = runbookResult(wait.runbook, status, failureMessage, wait, failureDetails);
   if (result) return completeWait(deps, wait, { output: result });
   if (deps.now().getTime() <= Date.parse(wait.deadline)) return 'pending';
   await awsCall('StopAutomationExecution', () =>
-    deps.ssm.send(new StopAutomationExecutionCommand({ AutomationExecutionId: id, Type: 'Cancel' })),
+    ssm.send(new StopAutomationExecutionCommand({ AutomationExecutionId: id, Type: 'Cancel' })),
   ).catch((err: unknown) => {
     // Ended between the two calls: nothing to stop.
     if (!(err instanceof Error && err.name === 'InvalidAutomationStatusUpdateException')) throw err;
@@ -77,7 +84,9 @@ async function reconcileRunbook(wait: RunbookWait, deps: ReconcileWaitsDeps): Pr
 }
 
 async function reconcileCompliance(wait: ComplianceWait, deps: ReconcileWaitsDeps): Promise<Step> {
-  const verdict = await complianceVerdict(deps, wait, wait.startedAt);
+  const place = waitPlace(wait, deps.central);
+  const inPlace = { ...deps, config: forPlace(deps.config, place) };
+  const verdict = await complianceVerdict(inPlace, wait, wait.startedAt);
   if (verdict.verified) return completeWait(deps, wait, { output: verifiedState(wait, verdict.reason) });
   if (deps.now().getTime() > Date.parse(wait.deadline)) {
     const error = new VerificationTimeoutError(
@@ -85,7 +94,7 @@ async function reconcileCompliance(wait: ComplianceWait, deps: ReconcileWaitsDep
     );
     return completeWait(deps, wait, { error: error.name, cause: error.message });
   }
-  await requestReevaluation(deps, wait.configRuleName);
+  await requestReevaluation(inPlace, wait.configRuleName, place);
   return 'pending';
 }
 

@@ -1,4 +1,5 @@
-import { configClient, sfnClient, ssmClient } from '../shared/clients';
+import { centralPlace, configIn, ssmIn } from '../shared/accounts';
+import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -6,8 +7,9 @@ import { ReconcileWaitsInput, reconcileWaits } from './core';
 
 export const handler = taskHandler('reconcile-waits', ReconcileWaitsInput, () =>
   reconcileWaits({
-    ssm: ssmClient(),
-    config: configClient(),
+    ssm: ssmIn,
+    config: configIn,
+    central: centralPlace(),
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),

@@ -94,6 +94,11 @@ export function accountsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Acc
   };
 }
 
+/** The central account-region itself, as a place. */
+export function centralPlace(config: AccountsConfig = accountsConfigFromEnv()): Place {
+  return { awsAccountId: config.centralAccountId, awsRegion: config.centralRegion };
+}
+
 /** True when `place` is reached through the member role (another account, organization configured). */
 export function isMemberPlace(config: AccountsConfig, place: Place): boolean {
   return config.memberRoleName !== undefined && place.awsAccountId !== config.centralAccountId;

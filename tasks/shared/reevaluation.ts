@@ -5,8 +5,9 @@
  * reconciler (which re-asks for verifications still waiting, so a coalesced request that ran before a
  * fix landed is followed by one after it).
  *
- * Coalescing: a conditional PutItem on ORDERING `reeval#<rule>` = { requestedAt } that only succeeds
- * when no request was made in the last 60 s. Only the winner calls Config; the others ride along.
+ * Coalescing: a conditional PutItem on ORDERING `reeval#<rule>#<account>#<region>` (each account-region
+ * has its own Config and its own rule of that name; `reeval#<rule>` when no place is given) = { requestedAt }
+ * that only succeeds when no request was made in the last 60 s. Only the winner calls Config; the others ride along.
  * If Config then refuses for another reason the marker is removed (so the next caller tries again).
  * Result: requested | coalesced (into one requested or in progress) | no-such-rule (nothing can verify the fix).
  * Errors: TransientServiceError; anything else Config answers is rethrown.
@@ -14,6 +15,7 @@
 import { type ConfigServiceClient, StartConfigRulesEvaluationCommand } from '@aws-sdk/client-config-service';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Place } from './accounts';
 import { awsCall } from './errors';
 import { reevalKey } from './tables';
 
@@ -34,7 +36,7 @@ function isConditionFailed(err: unknown): boolean {
 }
 
 /** Claims the per-rule request slot for this minute. false: someone requested within the last 60 s. */
-async function claim(deps: RequestReevaluationDeps, rule: string, now: Date): Promise<boolean> {
+async function claim(deps: RequestReevaluationDeps, key: string, now: Date): Promise<boolean> {
   const requestedAt = now.toISOString();
   const cutoff = new Date(now.getTime() - COALESCE_SECONDS * 1000).toISOString();
   try {
@@ -42,7 +44,7 @@ async function claim(deps: RequestReevaluationDeps, rule: string, now: Date): Pr
       deps.ddb.send(
         new PutCommand({
           TableName: deps.orderingTable,
-          Item: { key: reevalKey(rule), requestedAt, expiresAt: Math.floor(now.getTime() / 1000) + 86_400 },
+          Item: { key, requestedAt, expiresAt: Math.floor(now.getTime() / 1000) + 86_400 },
           ConditionExpression: 'attribute_not_exists(#key) OR #requestedAt <= :cutoff',
           ExpressionAttributeNames: { '#key': 'key', '#requestedAt': 'requestedAt' },
           ExpressionAttributeValues: { ':cutoff': cutoff },
@@ -56,12 +58,12 @@ async function claim(deps: RequestReevaluationDeps, rule: string, now: Date): Pr
   }
 }
 
-async function unclaim(deps: RequestReevaluationDeps, rule: string, now: Date): Promise<void> {
+async function unclaim(deps: RequestReevaluationDeps, key: string, now: Date): Promise<void> {
   await deps.ddb
     .send(
       new DeleteCommand({
         TableName: deps.orderingTable,
-        Key: { key: reevalKey(rule) },
+        Key: { key },
         ConditionExpression: '#requestedAt = :mine',
         ExpressionAttributeNames: { '#requestedAt': 'requestedAt' },
         ExpressionAttributeValues: { ':mine': now.toISOString() },
@@ -72,12 +74,15 @@ async function unclaim(deps: RequestReevaluationDeps, rule: string, now: Date): 
 
 export type ReevaluationRequest = 'requested' | 'coalesced' | 'no-such-rule';
 
+/** `place`: the account-region whose Config `deps.config` reaches. */
 export async function requestReevaluation(
   deps: RequestReevaluationDeps,
   rule: string,
+  place?: Place,
 ): Promise<ReevaluationRequest> {
   const now = deps.now();
-  if (!(await claim(deps, rule, now))) return 'coalesced';
+  const key = reevalKey(place ? `${rule}#${place.awsAccountId}#${place.awsRegion}` : rule);
+  if (!(await claim(deps, key, now))) return 'coalesced';
   try {
     await awsCall('StartConfigRulesEvaluation', () =>
       deps.config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: [rule] })),
@@ -86,7 +91,7 @@ export async function requestReevaluation(
   } catch (err) {
     const name = err instanceof Error ? err.name : '';
     if (name === 'LimitExceededException') return 'coalesced';
-    await unclaim(deps, rule, now);
+    await unclaim(deps, key, now);
     if (name === 'NoSuchConfigRuleException') return 'no-such-rule';
     throw err;
   }

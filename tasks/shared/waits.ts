@@ -14,6 +14,7 @@
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Place } from './accounts';
 import type { VerificationState as Verification } from './contracts';
 import { RunbookState, VerificationState } from './contracts';
 import { queryPages, scanPages } from './dynamo-pages';
@@ -35,6 +36,13 @@ const Base = z.object({
   /** ISO time after which the reconciler gives up on the wait (runbook: stop it; compliance: Step Functions' timeout ends it). */
   deadline: z.string(),
   expiresAt: z.number().check(z.int()),
+  /**
+   * Where the automation or the Config result lives (the event's account and region): the reconciler and
+   * the callback read it there (tasks/shared/accounts.ts). Absent on items written before: the central
+   * account-region.
+   */
+  awsAccountId: z.optional(z.string().check(z.regex(/^\d{12}$/))),
+  awsRegion: z.optional(z.string().check(z.minLength(1))),
 });
 
 /** A runbook attempt waiting for its automation to end. */
@@ -67,6 +75,13 @@ export interface WaitsDeps {
   ddb: DynamoDBDocumentClient;
   sfn: SFNClient;
   waitsTable: string;
+}
+
+/** Where a wait's automation or Config result lives; `central` for items that name no place. */
+export function waitPlace(wait: Pick<WaitItem, 'awsAccountId' | 'awsRegion'>, central: Place): Place {
+  return wait.awsAccountId && wait.awsRegion
+    ? { awsAccountId: wait.awsAccountId, awsRegion: wait.awsRegion }
+    : central;
 }
 
 /** Epoch seconds for the item's TTL: its deadline plus a day. */

@@ -164,6 +164,8 @@ export async function startRunbook(input: StartRunbookInput, deps: StartRunbookD
     deadline: deadline.toISOString(),
     expiresAt: expiresAtFor(deadline),
     automationExecutionId: runbook.automationExecutionId,
+    awsAccountId: state.event.awsAccountId,
+    awsRegion: state.event.awsRegion,
     runbook,
     maxAttempts: state.plan.attempts.max,
     retryAfterSeconds: state.plan.attempts.retryAfterSeconds,

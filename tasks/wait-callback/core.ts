@@ -4,7 +4,9 @@
  *   "EC2 Automation Execution Status-change Notification" (source aws.ssm), detail { ExecutionId, Definition,
  *     DefinitionVersion, Status, StartTime, EndTime, Time, ExecutedBy }: a terminal Status completes the
  *     runbook wait of `runbook#<ExecutionId>` with the attempt's result (tasks/shared/runbook-status.ts); for a
- *     failure the failing step's message is read with GetAutomationExecution (the event does not carry it).
+ *     failure the failing step's message is read with GetAutomationExecution (the event does not carry it)
+ *     in the account-region the automation ran in (the wait's place: a member's, through its role).
+ *     A member's events reach this function through its forwarding rule and the central bus.
  *   "Config Rules Compliance Change" (source aws.config), COMPLIANT: completes the verification waits of
  *     `compliance#<rule>#<resourceKey>` begun at or before the result's resultRecordedTime.
  *   Anything else (a non-terminal status, NON_COMPLIANT, another event) changes nothing.
@@ -13,6 +15,7 @@
  *   (EventBridge retries the delivery; completing twice is harmless).
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { ACCOUNT_ID, REGION, resourceKeyOf } from '../shared/contracts';
 import {
   automationStatus,
@@ -21,7 +24,14 @@ import {
   TERMINAL_STATUSES,
 } from '../shared/runbook-status';
 import { complianceWaitTarget, runbookWaitTarget } from '../shared/tables';
-import { type Completion, completeWait, verifiedState, type WaitsDeps, waitsFor } from '../shared/waits';
+import {
+  type Completion,
+  completeWait,
+  verifiedState,
+  type WaitsDeps,
+  waitPlace,
+  waitsFor,
+} from '../shared/waits';
 import * as z from '../shared/zod';
 
 export const AUTOMATION_STATUS_CHANGE = 'EC2 Automation Execution Status-change Notification';
@@ -57,7 +67,10 @@ export const WaitCallbackInput = z.union([AutomationStatusChange, ComplianceChan
 export type WaitCallbackInput = z.infer<typeof WaitCallbackInput>;
 
 export interface WaitCallbackDeps extends WaitsDeps {
-  ssm: SSMClient;
+  /** SSM of the automation's account-region (one client: every place). */
+  ssm: PerPlace<SSMClient>;
+  /** The central account-region (waits written before they named their place). */
+  central: Place;
 }
 
 export interface WaitCallbackResult {
@@ -83,9 +96,11 @@ async function onAutomationStatus(
   const waits = await waitsFor(deps, runbookWaitTarget(id));
   if (waits.length === 0)
     return { completed: 0, ended: 0, ignored: 'no execution waits for this automation' };
-  const { failureMessage, failureDetails } = FAILED_STATUSES.includes(status)
-    ? await automationStatus(deps.ssm, id)
-    : { failureMessage: undefined, failureDetails: undefined };
+  const [first] = waits;
+  const { failureMessage, failureDetails } =
+    first && FAILED_STATUSES.includes(status)
+      ? await automationStatus(forPlace(deps.ssm, waitPlace(first, deps.central)), id)
+      : { failureMessage: undefined, failureDetails: undefined };
   const completions: Completion[] = [];
   for (const wait of waits) {
     if (wait.kind !== 'runbook') continue;

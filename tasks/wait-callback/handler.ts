@@ -1,4 +1,5 @@
-import { sfnClient, ssmClient } from '../shared/clients';
+import { centralPlace, ssmIn } from '../shared/accounts';
+import { sfnClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -6,7 +7,8 @@ import { WaitCallbackInput, waitCallback } from './core';
 
 export const handler = taskHandler('wait-callback', WaitCallbackInput, (input) =>
   waitCallback(input, {
-    ssm: ssmClient(),
+    ssm: ssmIn,
+    central: centralPlace(),
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),

@@ -106,6 +106,7 @@ describe('abort-cleanup (dynalite)', () => {
     outcomesTable: t.outcomes,
     outcomeTopicArn: 'arn:aws:sns:eu-west-1:123456789012:outcomes',
     stateMachineArn: STATE_MACHINE_ARN,
+    central: { awsAccountId: '123456789012', awsRegion: 'eu-west-1' },
     now: () => new Date(T0 + 61_000),
   });
   const onePerRunbook: PlanResult = plan({

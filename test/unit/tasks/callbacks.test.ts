@@ -17,7 +17,7 @@ import {
   StartAutomationExecutionCommand,
   StopAutomationExecutionCommand,
 } from '@aws-sdk/client-ssm';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awaitCompliance } from '../../../tasks/await-compliance/core';
@@ -95,6 +95,7 @@ const deps = (now = T0) => ({
   waitsTable,
   orderingTable,
   automationAssumeRoleArn: ROLE,
+  central: { awsAccountId: '123456789012', awsRegion: 'eu-west-1' },
   now: () => now,
 });
 const items = async () =>
@@ -407,5 +408,100 @@ describe('reconcile-waits: the fallback when an event was lost', () => {
     evaluation('COMPLIANT', at(30));
     expect(await reconcileWaits(deps(at(60)))).toMatchObject({ checked: 2, completed: 1, failed: 1 });
     expect(await items()).toHaveLength(1);
+  });
+});
+
+describe("a member account's waits are read where they live", () => {
+  const MEMBER = { awsAccountId: '222222222222', awsRegion: 'us-west-2' };
+  /** Deps whose SSM / Config are per place (as the handlers' ssmIn / configIn), recording each place asked. */
+  const perPlace = (now = T0) => {
+    const places: string[] = [];
+    const note = (kind: string) => (p: { awsAccountId: string; awsRegion: string }) => {
+      places.push(`${kind} ${p.awsAccountId}/${p.awsRegion}`);
+    };
+    const ssmAt = note('ssm');
+    const configAt = note('config');
+    return {
+      places,
+      deps: {
+        ...deps(now),
+        ssm: (p: typeof MEMBER) => (ssmAt(p), ssm),
+        config: (p: typeof MEMBER) => (configAt(p), config),
+      },
+    };
+  };
+  const memberEvent = () => event({ ...MEMBER, resourceId: 'sg-0fedcba9876543210' });
+
+  it('Start runbook and Wait for compliance record the event’s account and region on the wait', async () => {
+    ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
+    automation('InProgress');
+    const state = { event: memberEvent(), plan: plan(), drift: drift(), execution: execution() };
+    await startRunbook({ taskToken: TOKEN, state }, deps());
+    expect(await items()).toEqual([expect.objectContaining({ kind: 'runbook', ...MEMBER })]);
+  });
+
+  it('wait-callback reads a failed member automation in the member account-region', async () => {
+    ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
+    automation('InProgress');
+    const state = { event: memberEvent(), plan: plan(), drift: drift(), execution: execution() };
+    await startRunbook({ taskToken: TOKEN, state }, deps());
+    automation('Failed', {
+      StepExecutions: [{ StepName: 'revoke', StepStatus: 'Failed', FailureMessage: 'x' }],
+    });
+    const { places, deps: d } = perPlace();
+    await waitCallback({ ...ssmEvent('Failed'), account: MEMBER.awsAccountId, region: MEMBER.awsRegion }, d);
+    expect(places).toEqual(['ssm 222222222222/us-west-2']);
+    expect(successOutput()).toMatchObject({ phase: 'failed', status: 'Failed' });
+  });
+
+  it('the reconciler checks and stops a member automation, and asks the member’s Config, in their place', async () => {
+    ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
+    automation('InProgress');
+    const state = { event: memberEvent(), plan: plan(), drift: drift(), execution: execution() };
+    await startRunbook({ taskToken: TOKEN, state }, deps());
+    evaluation('NON_COMPLIANT', at(-60));
+    await awaitCompliance(
+      {
+        taskToken: `${TOKEN}-2`,
+        event: memberEvent(),
+        plan: plan(),
+        verification: {
+          status: 'pending',
+          polls: 0,
+          maxPolls: 30,
+          waitSeconds: 1,
+          startedAt: T0.toISOString(),
+        },
+        execution: { ...execution(), name: `${EXEC_NAME}-2` },
+      },
+      deps(),
+    );
+    ssmMock.on(StopAutomationExecutionCommand).resolves({});
+    configMock.on(StartConfigRulesEvaluationCommand).resolves({});
+    const { places, deps: d } = perPlace(at(3601));
+    expect(await reconcileWaits(d)).toMatchObject({ checked: 2, stopped: 1 });
+    expect([...new Set(places)].sort()).toEqual([
+      'config 222222222222/us-west-2',
+      'ssm 222222222222/us-west-2',
+    ]);
+    expect(ssmMock).toHaveReceivedCommandWith(StopAutomationExecutionCommand, {
+      AutomationExecutionId: AUTOMATION,
+    });
+  });
+
+  it('a wait that names no place (written before places were recorded) is read in the central account-region', async () => {
+    await parkRunbook();
+    const [item] = await items();
+    expect(item?.awsAccountId).toBe('123456789012');
+    await local.ddb.send(
+      new DeleteCommand({ TableName: waitsTable, Key: { target: item?.target, waiter: item?.waiter } }),
+    );
+    const { awsAccountId: _a, awsRegion: _r, ...legacy } = item ?? {};
+    await local.ddb.send(new PutCommand({ TableName: waitsTable, Item: legacy }));
+    automation('Success');
+    const { places, deps: d } = perPlace(at(120));
+    d.central = { awsAccountId: '111111111111', awsRegion: 'us-east-1' };
+    expect(await reconcileWaits(d)).toMatchObject({ completed: 1 });
+    expect(places).toEqual(['ssm 111111111111/us-east-1']);
   });
 });

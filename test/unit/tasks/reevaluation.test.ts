@@ -65,6 +65,19 @@ describe('requestReevaluation (coalesced per rule)', () => {
     expect(await marker()).toMatchObject({ requestedAt: at(61).toISOString() });
   });
 
+  it('coalesces per account-region: the same rule in another account or region is its own Config', async () => {
+    configMock.on(StartConfigRulesEvaluationCommand).resolves({});
+    const central = { awsAccountId: '111111111111', awsRegion: 'us-east-1' };
+    const member = { awsAccountId: '222222222222', awsRegion: 'us-west-2' };
+    expect(await request(deps(T0), 'restricted-ssh', central)).toBe('requested');
+    expect(await request(deps(at(1)), 'restricted-ssh', member)).toBe('requested');
+    expect(await request(deps(at(2)), 'restricted-ssh', { ...member, awsRegion: 'eu-west-1' })).toBe(
+      'requested',
+    );
+    expect(await request(deps(at(3)), 'restricted-ssh', member)).toBe('coalesced');
+    expect(configMock).toHaveReceivedCommandTimes(StartConfigRulesEvaluationCommand, 3);
+  });
+
   it('LimitExceededException (an evaluation is already running) counts as requested', async () => {
     configMock
       .on(StartConfigRulesEvaluationCommand)
