@@ -441,6 +441,7 @@ async function exposureSection(): Promise<ExposureResult> {
     t.push([name, `${f.p50.toFixed(1)} s`, `${f.p95.toFixed(1)} s`, `${f.restored}/${f.n}`]);
   }
   t.push(['Config p50 / fast-path p50', `${x.speedup.toFixed(1)}×`, '', `wall ${ms(x.realMs)}`]);
+  t.push(['machine load (1-min average) at start / end', x.load.start.toFixed(2), x.load.end.toFixed(2), '']);
   console.log(t.toString());
   return x;
 }

@@ -8,6 +8,7 @@
  * Every compliance change emits the "Config Rules Compliance Change" event to EventBridge.
  */
 import { randomBytes } from 'node:crypto';
+import { serviceModule } from '../../core/sandbox';
 import {
   AwsError,
   type RequestContext,
@@ -789,6 +790,21 @@ function describeComplianceByResource(input: Obj, ctx: RequestContext): Obj {
   return withToken({ ComplianceByResources: p.page }, p.next);
 }
 
+/** Each Config module's timing, shared by its engines (changed by setConfigTiming). */
+const timings = new WeakMap<ServiceModule, Required<ConfigServiceOptions>>();
+
+/**
+ * Changes the running Config's timing from now on (evaluations already scheduled keep theirs): a benchmark
+ * sets its fleet up with quick evaluations, then measures with AWS's minutes.
+ */
+export function setConfigTiming(ctx: SandboxContext, timing: ConfigServiceOptions): void {
+  const module = serviceModule(ctx, 'config');
+  const opts = module && timings.get(module);
+  if (!opts) throw new Error('setConfigTiming: the sandbox has no Config module');
+  for (const [k, v] of Object.entries(timing) as Array<[keyof ConfigServiceOptions, number | undefined]>)
+    if (v !== undefined) opts[k] = v;
+}
+
 export function configService(options: ConfigServiceOptions = {}): ServiceModule {
   const opts: Required<ConfigServiceOptions> = {
     evaluationDelaySeconds: options.evaluationDelaySeconds ?? 3,
@@ -803,7 +819,7 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
     sandboxRef = ctx.sandbox;
     return engineFor(ctx.sandbox, opts, lifetime.signal);
   };
-  return {
+  const module: ServiceModule = {
     serviceName: 'config',
     signingName: 'config',
     protocol: 'awsJson1_1',
@@ -854,4 +870,6 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
       DescribeComplianceByResource: describeComplianceByResource,
     },
   };
+  timings.set(module, opts);
+  return module;
 }
