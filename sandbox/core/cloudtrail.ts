@@ -17,7 +17,7 @@
  * acting for a customer (CloudFormation provisioning, `recordServiceCall`) is recorded as the identity it
  * acts as, with `invokedBy` and sourceIPAddress / userAgent naming the service.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { cloudTrailEventName } from '../../tasks/fast-path/calls';
 import type { RequestContext, SandboxContext } from './types';
 
@@ -58,6 +58,25 @@ export const DEFAULT_CLOUDTRAIL: Required<CloudTrailOptions> = {
 
 const settings = new WeakMap<SandboxContext, Required<CloudTrailOptions>>();
 
+/** A role's or user's unique id (AROA…, AIDA…) by its ARN, as the sandbox's IAM issued it; undefined: unknown. */
+export type UniqueIdOf = (arn: string) => string | undefined;
+const uniqueIds = new WeakMap<SandboxContext, UniqueIdOf>();
+
+/** The IAM module tells CloudTrail the unique ids it issues (sandbox/services/iam). */
+export function setUniqueIds(ctx: SandboxContext, of: UniqueIdOf): void {
+  uniqueIds.set(ctx.home, of);
+}
+
+/** The unique id IAM issued for `arn`, else a stable one of the same shape (prefix + 17 of [A-Z0-9]). */
+function uniqueIdOf(ctx: SandboxContext, prefix: 'AROA' | 'AIDA', arn: string): string {
+  const issued = uniqueIds.get(ctx.home)?.(arn);
+  if (issued) return issued;
+  const digest = createHash('sha256').update(arn).digest();
+  let id = prefix;
+  for (const b of digest.subarray(0, 17)) id += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[b % 36];
+  return id;
+}
+
 /** Sets (or changes) the sandbox's CloudTrail delivery; unset options keep their current value. */
 export function configureCloudTrail(ctx: SandboxContext, options: CloudTrailOptions): void {
   settings.set(ctx.home, { ...(settings.get(ctx.home) ?? DEFAULT_CLOUDTRAIL), ...options });
@@ -92,19 +111,27 @@ function userIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, un
 
 function callerIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, unknown> | undefined {
   const caller = who.caller;
+  const key = who.accessKeyId ? { accessKeyId: who.accessKeyId } : {};
   if (caller) {
     const session = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(caller.arn);
     if (session) {
       const [, partition, account, role = '', name = ''] = session;
       const roleArn = caller.roleArn ?? `arn:${partition}:iam::${account}:role/${role}`;
+      const roleId = uniqueIdOf(ctx, 'AROA', roleArn);
       return {
         type: 'AssumedRole',
-        principalId: `AROA${role.slice(0, 12).toUpperCase()}:${name}`,
+        principalId: `${roleId}:${name}`,
         arn: caller.arn,
         accountId: account,
-        ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}),
+        ...key,
         sessionContext: {
-          sessionIssuer: { type: 'Role', arn: roleArn, accountId: account, userName: role },
+          sessionIssuer: {
+            type: 'Role',
+            principalId: roleId,
+            arn: roleArn,
+            accountId: account,
+            userName: role,
+          },
           attributes: { mfaAuthenticated: 'false' },
         },
       };
@@ -112,18 +139,21 @@ function callerIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, 
     const user = /^arn:aws[a-z-]*:iam::(\d{12}):user\/(?:.*\/)?([^/]+)$/.exec(caller.arn);
     return {
       type: 'IAMUser',
+      principalId: uniqueIdOf(ctx, 'AIDA', caller.arn),
       arn: caller.arn,
       accountId: user?.[1] ?? ctx.accountId,
       ...(user ? { userName: user[2] } : {}),
-      ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}),
+      ...key,
     };
   }
   if (!who.accessKeyId) return undefined;
+  const arn = `arn:aws:iam::${ctx.accountId}:user/${who.accessKeyId}`;
   return {
     type: 'IAMUser',
-    arn: `arn:aws:iam::${ctx.accountId}:user/${who.accessKeyId}`,
+    principalId: uniqueIdOf(ctx, 'AIDA', arn),
+    arn,
     accountId: ctx.accountId,
-    accessKeyId: who.accessKeyId,
+    ...key,
     userName: who.accessKeyId,
   };
 }

@@ -4,6 +4,7 @@
  * with its real latest document (./aws-managed.ts). Policy documents come back URL-encoded, as IAM
  * returns them.
  */
+import { setUniqueIds } from '../../core/cloudtrail';
 import { AwsError, type ServiceModule } from '../../core/types';
 import { bool, compact, num, type Obj, str, strs, tagsFrom } from '../state';
 import { enforceIam } from './enforce';
@@ -279,6 +280,11 @@ export function iamService(options: IamServiceOptions = {}): ServiceModule {
     operations: { ...ROLE_OPERATIONS, ...POLICY_OPERATIONS },
     start(ctx) {
       if (options.enforce ?? true) enforceIam(ctx);
+      // CloudTrail names a role session by its role's unique id (AROA…:session).
+      setUniqueIds(ctx, (arn) => {
+        const m = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(arn);
+        return m?.[1] && m[2] ? iamStore(ctx.scoped(m[1], ctx.home.region)).roles.get(m[2])?.id : undefined;
+      });
     },
   };
 }

@@ -3,7 +3,7 @@
  * Description, Path, MaxSessionDuration, Tags) and AWS::IAM::ManagedPolicy (PolicyDocument, Roles).
  * Documents are objects in template shape; IAM keeps their JSON text.
  */
-import type { ResourceProvider } from '../../core/types';
+import type { ProviderContext, ResourceProvider } from '../../core/types';
 import { docText, num, type Obj, objs, parseDoc, physicalName, str, strs, tagsFrom } from '../state';
 import { iamStore, type ManagedPolicy, type Role } from './store';
 
@@ -16,17 +16,53 @@ function sameDoc(a: string, b: string): boolean {
   return JSON.stringify(parseDoc(a)) === JSON.stringify(parseDoc(b));
 }
 
-function reconcileRole(store: ReturnType<typeof iamStore>, r: Role, props: Obj): void {
+/** The IAM call CloudFormation's handler makes (for CloudTrail). */
+function report(ctx: ProviderContext, operation: string, input: Obj, output: unknown = {}): void {
+  ctx.recordCall?.('iam', operation, input, output);
+}
+
+/** The IAM calls that change a role's attachments and inline policies, made and reported. */
+function roleCalls(ctx: ProviderContext) {
+  const store = iamStore(ctx.sandbox);
+  return {
+    attach(RoleName: string, PolicyArn: string) {
+      store.attachRolePolicy(RoleName, PolicyArn);
+      report(ctx, 'AttachRolePolicy', { RoleName, PolicyArn });
+    },
+    detach(RoleName: string, PolicyArn: string) {
+      store.detachRolePolicy(RoleName, PolicyArn);
+      report(ctx, 'DetachRolePolicy', { RoleName, PolicyArn });
+    },
+    put(RoleName: string, PolicyName: string, PolicyDocument: string) {
+      store.putRolePolicy(RoleName, PolicyName, PolicyDocument);
+      report(ctx, 'PutRolePolicy', { RoleName, PolicyName, PolicyDocument });
+    },
+    remove(RoleName: string, PolicyName: string) {
+      store.deleteRolePolicy(RoleName, PolicyName);
+      report(ctx, 'DeleteRolePolicy', { RoleName, PolicyName });
+    },
+  };
+}
+
+/** Detaches and deletes everything a role holds (before the role itself goes). */
+function emptyRole(ctx: ProviderContext, r: Role): void {
+  const calls = roleCalls(ctx);
+  for (const arn of [...r.attached]) calls.detach(r.name, arn);
+  for (const name of [...r.inline.keys()]) calls.remove(r.name, name);
+}
+
+function reconcileRole(ctx: ProviderContext, r: Role, props: Obj): void {
+  const calls = roleCalls(ctx);
   const wantedArns = strs(props.ManagedPolicyArns).map((a) => a.replace(/^arn:aws[a-z-]*:/, 'arn:aws:'));
-  for (const arn of [...r.attached]) if (!wantedArns.includes(arn)) store.detachRolePolicy(r.name, arn);
-  for (const arn of wantedArns) if (!r.attached.includes(arn)) store.attachRolePolicy(r.name, arn);
+  for (const arn of [...r.attached]) if (!wantedArns.includes(arn)) calls.detach(r.name, arn);
+  for (const arn of wantedArns) if (!r.attached.includes(arn)) calls.attach(r.name, arn);
   const wantedInline = new Map(
     objs(props.Policies).map((p) => [str(p.PolicyName) ?? '', docText(p.PolicyDocument) ?? '']),
   );
-  for (const name of [...r.inline.keys()]) if (!wantedInline.has(name)) store.deleteRolePolicy(r.name, name);
+  for (const name of [...r.inline.keys()]) if (!wantedInline.has(name)) calls.remove(r.name, name);
   for (const [name, doc] of wantedInline) {
     const have = r.inline.get(name);
-    if (have === undefined || !sameDoc(have, doc)) store.putRolePolicy(r.name, name, doc);
+    if (have === undefined || !sameDoc(have, doc)) calls.put(r.name, name, doc);
   }
 }
 
@@ -34,7 +70,7 @@ export const roleProvider: ResourceProvider = {
   type: 'AWS::IAM::Role',
   async create(logicalId, props, ctx) {
     const store = iamStore(ctx.sandbox);
-    const r = store.createRole({
+    const input = {
       RoleName: str(props.RoleName) ?? physicalName(ctx.stackName, logicalId, 64),
       Path: str(props.Path),
       AssumeRolePolicyDocument: docText(props.AssumeRolePolicyDocument),
@@ -42,13 +78,15 @@ export const roleProvider: ResourceProvider = {
       MaxSessionDuration: num(props.MaxSessionDuration),
       PermissionsBoundary: str(props.PermissionsBoundary),
       Tags: tagsFrom(props.Tags),
-    });
+    };
+    const r = store.createRole(input);
+    report(ctx, 'CreateRole', input, { Role: { RoleName: r.name, RoleId: r.id, Arn: r.arn } });
     try {
-      reconcileRole(store, r, props);
+      reconcileRole(ctx, r, props);
     } catch (err) {
-      for (const arn of [...r.attached]) store.detachRolePolicy(r.name, arn);
-      for (const name of [...r.inline.keys()]) store.deleteRolePolicy(r.name, name);
+      emptyRole(ctx, r);
       store.deleteRole(r.name);
+      report(ctx, 'DeleteRole', { RoleName: r.name });
       throw err;
     }
     return { physicalId: r.name, attributes: roleAttributes(r) };
@@ -57,28 +95,38 @@ export const roleProvider: ResourceProvider = {
     const store = iamStore(ctx.sandbox);
     const r = store.role(physicalId);
     const trust = docText(props.AssumeRolePolicyDocument);
-    if (trust !== undefined && !sameDoc(trust, r.assumeRolePolicy))
+    if (trust !== undefined && !sameDoc(trust, r.assumeRolePolicy)) {
       store.updateAssumeRolePolicy(r.name, trust);
+      report(ctx, 'UpdateAssumeRolePolicy', { RoleName: r.name, PolicyDocument: trust });
+    }
     const description = str(props.Description) ?? '';
     const max = num(props.MaxSessionDuration) ?? 3600;
     if (description !== (r.description ?? '') || max !== r.maxSessionDuration) {
-      store.updateRole(r.name, { Description: description, MaxSessionDuration: max });
+      const change = { Description: description, MaxSessionDuration: max };
+      store.updateRole(r.name, change);
+      report(ctx, 'UpdateRole', { RoleName: r.name, ...change });
     }
-    reconcileRole(store, r, props);
+    reconcileRole(ctx, r, props);
     const tags = tagsFrom(props.Tags);
     const stale = r.tags.filter((t) => !tags.some((n) => n.Key === t.Key)).map((t) => t.Key);
-    if (stale.length > 0) store.untagRole(r.name, stale);
-    if (tags.length > 0) store.tagRole(r.name, tags);
+    if (stale.length > 0) {
+      store.untagRole(r.name, stale);
+      report(ctx, 'UntagRole', { RoleName: r.name, TagKeys: stale });
+    }
+    if (tags.length > 0) {
+      store.tagRole(r.name, tags);
+      report(ctx, 'TagRole', { RoleName: r.name, Tags: tags });
+    }
     return { physicalId, attributes: roleAttributes(r) };
   },
   async delete(physicalId, ctx) {
     const store = iamStore(ctx.sandbox);
     const r = store.roles.get(physicalId);
     if (!r) return;
-    for (const arn of [...r.attached]) store.detachRolePolicy(r.name, arn);
-    for (const name of [...r.inline.keys()]) store.deleteRolePolicy(r.name, name);
+    emptyRole(ctx, r);
     // Customer managed policies that name this role in their Roles keep no dangling attachment.
     store.deleteRole(r.name);
+    report(ctx, 'DeleteRole', { RoleName: r.name });
   },
   async read(physicalId, ctx) {
     const r = iamStore(ctx.sandbox).roles.get(physicalId);
@@ -135,12 +183,18 @@ function policyAttributes(store: ReturnType<typeof iamStore>, p: ManagedPolicy):
   };
 }
 
-function reconcilePolicyRoles(store: ReturnType<typeof iamStore>, p: ManagedPolicy, roles: string[]): void {
+function reconcilePolicyRoles(ctx: ProviderContext, p: ManagedPolicy, roles: string[]): void {
+  const store = iamStore(ctx.sandbox);
+  const calls = roleCalls(ctx);
   for (const r of store.roles.values()) {
-    if (r.attached.includes(p.arn) && !roles.includes(r.name)) store.detachRolePolicy(r.name, p.arn);
+    if (r.attached.includes(p.arn) && !roles.includes(r.name)) calls.detach(r.name, p.arn);
   }
-  for (const name of roles)
-    if (!store.role(name).attached.includes(p.arn)) store.attachRolePolicy(name, p.arn);
+  for (const name of roles) if (!store.role(name).attached.includes(p.arn)) calls.attach(name, p.arn);
+}
+
+function deletePolicyVersion(ctx: ProviderContext, p: ManagedPolicy, versionId: string): void {
+  iamStore(ctx.sandbox).deletePolicyVersion(p.arn, versionId);
+  report(ctx, 'DeletePolicyVersion', { PolicyArn: p.arn, VersionId: versionId });
 }
 
 /** Role names from Roles (names or role ARNs). */
@@ -152,13 +206,15 @@ export const managedPolicyProvider: ResourceProvider = {
   type: 'AWS::IAM::ManagedPolicy',
   async create(logicalId, props, ctx) {
     const store = iamStore(ctx.sandbox);
-    const p = store.createPolicy({
+    const input = {
       PolicyName: str(props.ManagedPolicyName) ?? physicalName(ctx.stackName, logicalId, 128),
       Path: str(props.Path),
       PolicyDocument: docText(props.PolicyDocument),
       Description: str(props.Description),
-    });
-    reconcilePolicyRoles(store, p, roleNames(props.Roles));
+    };
+    const p = store.createPolicy(input);
+    report(ctx, 'CreatePolicy', input, { Policy: { PolicyName: p.name, PolicyId: p.id, Arn: p.arn } });
+    reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
     return { physicalId: p.arn, attributes: policyAttributes(store, p) };
   },
   async update(physicalId, props, _previous, ctx) {
@@ -168,21 +224,23 @@ export const managedPolicyProvider: ResourceProvider = {
     if (!sameDoc(doc, store.defaultDocument(p))) {
       if (p.versions.length >= 5) {
         const oldest = p.versions.find((v) => v.versionId !== p.defaultVersionId);
-        if (oldest) store.deletePolicyVersion(p.arn, oldest.versionId);
+        if (oldest) deletePolicyVersion(ctx, p, oldest.versionId);
       }
       store.createPolicyVersion(p.arn, doc, true);
+      report(ctx, 'CreatePolicyVersion', { PolicyArn: p.arn, PolicyDocument: doc, SetAsDefault: true });
     }
-    reconcilePolicyRoles(store, p, roleNames(props.Roles));
+    reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
     return { physicalId, attributes: policyAttributes(store, p) };
   },
   async delete(physicalId, ctx) {
     const store = iamStore(ctx.sandbox);
     const p = store.policies.get(physicalId);
     if (!p || p.awsManaged) return;
-    reconcilePolicyRoles(store, p, []);
+    reconcilePolicyRoles(ctx, p, []);
     for (const v of [...p.versions])
-      if (v.versionId !== p.defaultVersionId) store.deletePolicyVersion(p.arn, v.versionId);
+      if (v.versionId !== p.defaultVersionId) deletePolicyVersion(ctx, p, v.versionId);
     store.deletePolicy(p.arn);
+    report(ctx, 'DeletePolicy', { PolicyArn: p.arn });
   },
   async read(physicalId, ctx) {
     const store = iamStore(ctx.sandbox);

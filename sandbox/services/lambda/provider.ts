@@ -1,7 +1,7 @@
 /**
  * CloudFormation provider for AWS::Lambda::Function (configuration only: the code is hashed, not run).
  */
-import type { ResourceProvider } from '../../core/types';
+import type { ProviderContext, ResourceProvider } from '../../core/types';
 import { isObj, type Obj, physicalName, str, tagsFrom } from '../state';
 import { type LambdaFunction, lambdaStore } from './store';
 
@@ -25,16 +25,24 @@ function attributes(fn: LambdaFunction): Record<string, string> {
   return { Arn: fn.arn };
 }
 
+/** The Lambda call CloudFormation's handler makes (for CloudTrail). */
+function report(ctx: ProviderContext, operation: string, input: Obj, output: unknown = {}): void {
+  ctx.recordCall?.('lambda', operation, input, output);
+}
+
 export const functionProvider: ResourceProvider = {
   type: 'AWS::Lambda::Function',
   async create(logicalId, props, ctx) {
-    const fn = lambdaStore(ctx.sandbox).create({
+    const input = {
       ...props,
       FunctionName:
         str(props.FunctionName) ?? physicalName(ctx.stackName, logicalId, 64).replace(/[^A-Za-z0-9_-]/g, '-'),
       Code: isObj(props.Code) ? props.Code : {},
       Tags: tagMap(props.Tags),
-    });
+    };
+    const fn = lambdaStore(ctx.sandbox).create(input);
+    const { Code: _code, ...request } = input;
+    report(ctx, 'CreateFunction', request, { FunctionName: fn.name, FunctionArn: fn.arn });
     return { physicalId: fn.name, attributes: attributes(fn) };
   },
   async update(physicalId, props, _previous, ctx) {
@@ -48,17 +56,19 @@ export const functionProvider: ResourceProvider = {
     changes.Environment ??= { Variables: {} };
     for (const k of Object.keys(changes)) if (changes[k] === undefined) delete changes[k];
     const fn = store.updateConfiguration(physicalId, changes);
+    report(ctx, 'UpdateFunctionConfiguration', { FunctionName: physicalId, ...changes });
     const tags = tagMap(props.Tags);
-    store.setTags(
-      physicalId,
-      tags,
-      Object.keys(fn.tags).filter((k) => !(k in tags)),
-    );
+    const stale = Object.keys(fn.tags).filter((k) => !(k in tags));
+    store.setTags(physicalId, tags, stale);
+    if (stale.length > 0) report(ctx, 'UntagResource', { Resource: fn.arn, TagKeys: stale });
+    if (Object.keys(tags).length > 0) report(ctx, 'TagResource', { Resource: fn.arn, Tags: tags });
     return { physicalId, attributes: attributes(fn) };
   },
   async delete(physicalId, ctx) {
     const store = lambdaStore(ctx.sandbox);
-    if (store.functions.has(physicalId)) store.delete(physicalId);
+    if (!store.functions.has(physicalId)) return;
+    store.delete(physicalId);
+    report(ctx, 'DeleteFunction', { FunctionName: physicalId });
   },
   async read(physicalId, ctx) {
     const fn = lambdaStore(ctx.sandbox).functions.get(physicalId);

@@ -3,7 +3,7 @@
  * (ServerSideEncryptionConfiguration [{ServerSideEncryptionByDefault, BucketKeyEnabled}]),
  * VersioningConfiguration, PublicAccessBlockConfiguration, Tags — in template shape.
  */
-import type { ResourceProvider } from '../../core/types';
+import type { ProviderContext, ResourceProvider } from '../../core/types';
 import { bool, compact, isObj, type Obj, objs, physicalName, str, tagsFrom } from '../state';
 import { type Bucket, type EncryptionRule, s3Store } from './store';
 
@@ -43,37 +43,50 @@ function attributes(b: Bucket): Record<string, string> {
   };
 }
 
-function apply(
-  sandbox: Parameters<typeof s3Store>[0],
-  name: string,
-  props: Obj,
-  previous: Obj | undefined,
-): void {
-  const store = s3Store(sandbox);
-  if (props.BucketEncryption !== undefined) {
-    store.putEncryption(name, { Rules: rulesFromTemplate(props.BucketEncryption) });
-  } else if (previous?.BucketEncryption !== undefined) {
+/** The S3 call CloudFormation's handler makes (for CloudTrail). */
+function report(ctx: ProviderContext, operation: string, input: Obj): void {
+  ctx.recordCall?.('s3', operation, input, {});
+}
+
+function apply(ctx: ProviderContext, name: string, props: Obj, previous: Obj | undefined): void {
+  const store = s3Store(ctx.sandbox);
+  const Bucket = name;
+  if (props.BucketEncryption !== undefined || previous?.BucketEncryption !== undefined) {
     // Removing the property returns the bucket to S3's default (SSE-S3).
-    store.putEncryption(name, {
-      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false }],
-    });
+    const Rules =
+      props.BucketEncryption !== undefined
+        ? rulesFromTemplate(props.BucketEncryption)
+        : [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false }];
+    store.putEncryption(name, { Rules });
+    report(ctx, 'PutBucketEncryption', { Bucket, ServerSideEncryptionConfiguration: { Rules } });
   }
-  if (isObj(props.VersioningConfiguration)) {
-    store.putVersioning(name, { Status: props.VersioningConfiguration.Status });
-  } else if (
-    previous?.VersioningConfiguration !== undefined &&
-    store.get(name).versioning?.Status === 'Enabled'
-  ) {
-    store.putVersioning(name, { Status: 'Suspended' });
+  const versioning = isObj(props.VersioningConfiguration)
+    ? props.VersioningConfiguration.Status
+    : previous?.VersioningConfiguration !== undefined && store.get(name).versioning?.Status === 'Enabled'
+      ? 'Suspended'
+      : undefined;
+  if (versioning !== undefined) {
+    store.putVersioning(name, { Status: versioning });
+    report(ctx, 'PutBucketVersioning', { Bucket, VersioningConfiguration: { Status: versioning } });
   }
   if (isObj(props.PublicAccessBlockConfiguration)) {
     store.putPublicAccessBlock(name, props.PublicAccessBlockConfiguration);
+    report(ctx, 'PutPublicAccessBlock', {
+      Bucket,
+      PublicAccessBlockConfiguration: props.PublicAccessBlockConfiguration,
+    });
   } else if (previous?.PublicAccessBlockConfiguration !== undefined) {
     store.deletePublicAccessBlock(name);
+    report(ctx, 'DeletePublicAccessBlock', { Bucket });
   }
   const tags = tagsFrom(props.Tags);
-  if (tags.length > 0) store.putTagging(name, { TagSet: tags });
-  else if (previous?.Tags !== undefined || (store.get(name).tags?.length ?? 0) > 0) store.deleteTagging(name);
+  if (tags.length > 0) {
+    store.putTagging(name, { TagSet: tags });
+    report(ctx, 'PutBucketTagging', { Bucket, Tagging: { TagSet: tags } });
+  } else if (previous?.Tags !== undefined || (store.get(name).tags?.length ?? 0) > 0) {
+    store.deleteTagging(name);
+    report(ctx, 'DeleteBucketTagging', { Bucket });
+  }
 }
 
 export const bucketProvider: ResourceProvider = {
@@ -82,8 +95,9 @@ export const bucketProvider: ResourceProvider = {
     const store = s3Store(ctx.sandbox);
     const name = str(props.BucketName) ?? physicalName(ctx.stackName, logicalId, 63, true);
     const b = store.create(name, ctx.region);
+    report(ctx, 'CreateBucket', { Bucket: name });
     try {
-      apply(ctx.sandbox, name, props, undefined);
+      apply(ctx, name, props, undefined);
     } catch (err) {
       store.delete(name);
       throw err;
@@ -92,12 +106,14 @@ export const bucketProvider: ResourceProvider = {
   },
   async update(physicalId, props, previous, ctx) {
     const b = s3Store(ctx.sandbox).get(physicalId);
-    apply(ctx.sandbox, physicalId, props, previous);
+    apply(ctx, physicalId, props, previous);
     return { physicalId, attributes: attributes(b) };
   },
   async delete(physicalId, ctx) {
     const store = s3Store(ctx.sandbox);
-    if (store.buckets.has(physicalId)) store.delete(physicalId);
+    if (!store.buckets.has(physicalId)) return;
+    store.delete(physicalId);
+    report(ctx, 'DeleteBucket', { Bucket: physicalId });
   },
   async read(physicalId, ctx) {
     const b = s3Store(ctx.sandbox).buckets.get(physicalId);
