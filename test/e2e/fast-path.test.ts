@@ -42,10 +42,14 @@ const DEPLOYER_ROLE = 'deploy-pipeline';
 const dir = mkdtempSync(join(tmpdir(), 'fast-path-e2e-'));
 let e: E2E;
 
-/** The shipped policy plus a trusted deployer. */
+/** The shipped policy plus a trusted deployer, with a loop breaker that allows one remediation per resource a day. */
 function policyFile(): string {
-  const doc = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as Record<string, unknown>;
+  const doc = parse(readFileSync('runbooks/policy.yaml', 'utf8')) as {
+    defaults: Record<string, unknown>;
+    fastPath?: unknown;
+  };
   doc.fastPath = { trustedDeployers: [`arn:aws:iam::*:role/${DEPLOYER_ROLE}`] };
+  doc.defaults.loopBreaker = { windowSeconds: 86400, maxRemediations: 1 };
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, stringify(doc));
   return file;
@@ -238,4 +242,30 @@ describe('CloudTrail fast path', () => {
     expect(await sshOpen(id)).toBe(true);
     expect(await sshOpen(byStack)).toBe(true);
   }, 90_000);
+
+  it('the loop breaker counts fast-path remediations: the same drift again is escalated, not remediated', async () => {
+    const id = await deployCase(e, SSH, { stackName: 'fast-path-loop' });
+    await SSH.inject(e.c, id);
+    await until('SSH revoked', 60_000, async () => ((await sshOpen(id)) ? undefined : true), 100);
+    const [first] = await executionsFor(e, id, SSH.resourceType);
+    expect((await finished(e, first?.arn ?? '', 60_000)).outcome).toBe('VERIFIED');
+    // Someone opens it again: the fast path starts a second execution, which the loop breaker stops.
+    await SSH.inject(e.c, id);
+    const second = await until('a second execution', 60_000, async () => {
+      const runs = await executionsFor(e, id, SSH.resourceType);
+      return runs.find((x) => x.arn !== first?.arn);
+    });
+    const done = await finished(e, second.arn, 60_000);
+    // An escalation ends the execution FAILED with the reason (a human is told), after recording ESCALATED.
+    expect(done.describe).toMatchObject({
+      error: 'RemediationNotSucceeded',
+      cause: expect.stringMatching(/^loop breaker: 1 remediations of this resource/),
+    });
+    const items = (await e.c.ddb.send(new ScanCommand({ TableName: e.env('OUTCOMES_TABLE') }))).Items ?? [];
+    const escalated = items.filter(
+      (i) => String(i.resourceKey).endsWith(`/${id}`) && i.outcome === 'ESCALATED',
+    );
+    expect(escalated.map((i) => String(i.reason))).toEqual([expect.stringMatching(/^loop breaker/)]);
+    expect(await sshOpen(id)).toBe(true);
+  }, 150_000);
 });
