@@ -18,13 +18,17 @@ import {
 import { GetAutomationExecutionCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { InitializeMiddleware, MetadataBearer, MiddlewareStack } from '@smithy/types';
+import type { StoredCost } from '../../tasks/record-outcome/cost';
 import { type ExecutionCost, executionCost } from '../../tasks/shared/cost';
 import { ENV } from '../../tasks/shared/env';
 import { type GraphDefinition, graphOf } from './graph';
 import { redactJsonText, redactValue } from './redact';
 import { type StateStep, timelineOf } from './timeline';
 
-/** The SDK commands the console may send; anything else is refused before it leaves the process. */
+/**
+ * The SDK commands the console may send; anything else is refused before it leaves the process. No Scan:
+ * every table read is a GetItem or a Query (the fleet view reads the outcome table's time index).
+ */
 export const CONSOLE_COMMANDS = [
   'ListStateMachinesCommand',
   'DescribeStateMachineCommand',
@@ -34,7 +38,6 @@ export const CONSOLE_COMMANDS = [
   'GetCommand',
   'GetItemCommand',
   'QueryCommand',
-  'ScanCommand',
   'GetAutomationExecutionCommand',
   'GetFunctionConfigurationCommand',
 ] as const;
@@ -61,7 +64,7 @@ export const CONSOLE_POLICY = {
     {
       Sid: 'Tables',
       Effect: 'Allow',
-      Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
       Resource: '*',
     },
     { Sid: 'Runbooks', Effect: 'Allow', Action: ['ssm:GetAutomationExecution'], Resource: '*' },
@@ -175,7 +178,10 @@ export interface ExecutionDetail {
   steps: StateStep[];
   approval?: ApprovalRecord | undefined;
   automation?: AutomationView | undefined;
+  /** Priced from the whole history now. */
   cost: ExecutionCost;
+  /** What Record outcome stored on the outcome item (tasks/record-outcome/cost.ts), when there is one. */
+  recordedCost?: StoredCost | undefined;
   error?: string | undefined;
 }
 
@@ -376,33 +382,19 @@ export class ConsoleData {
     const steps = timelineOf(events, this.now());
     const row = rowOf(d);
     const state = lastState(steps);
+    const item = await this.outcomeItem(row);
+    const recordedCost = obj(item?.cost) as StoredCost | undefined;
     return {
       execution: row,
       graph: await this.graph(),
       path: steps.map((s) => s.name),
       steps,
-      approval: await this.approvalOf(row, state),
+      approval: approvalOf(item, state),
       automation: await this.automationOf(state),
       cost: await this.cost(arn, events),
+      ...(recordedCost ? { recordedCost } : {}),
       ...(d.error ? { error: redactJsonText(`${d.error}${d.cause ? `: ${d.cause}` : ''}`) } : {}),
     };
-  }
-
-  /** From the outcome record (who, when, from where, comment), else the execution state's `approval`. */
-  private async approvalOf(
-    row: ExecutionRow,
-    state: Record<string, unknown> | undefined,
-  ): Promise<ApprovalRecord | undefined> {
-    const item = await this.outcomeItem(row);
-    const recorded = obj(item?.approval) ?? obj(state?.approval);
-    if (!recorded) return undefined;
-    const pick = (k: string) => str(recorded[k]);
-    const out: ApprovalRecord = {};
-    for (const k of ['decision', 'approver', 'decidedAt', 'comment', 'sourceIp', 'userAgent'] as const) {
-      const v = pick(k);
-      if (v !== undefined) out[k] = v;
-    }
-    return redactValue(out) as ApprovalRecord;
   }
 
   private async outcomeItem(row: ExecutionRow): Promise<Record<string, unknown> | undefined> {
@@ -453,6 +445,21 @@ export class ConsoleData {
       })),
     };
   }
+}
+
+/** From the outcome record (who, when, from where, comment), else the execution state's `approval`. */
+function approvalOf(
+  item: Record<string, unknown> | undefined,
+  state: Record<string, unknown> | undefined,
+): ApprovalRecord | undefined {
+  const recorded = obj(item?.approval) ?? obj(state?.approval);
+  if (!recorded) return undefined;
+  const out: ApprovalRecord = {};
+  for (const k of ['decision', 'approver', 'decidedAt', 'comment', 'sourceIp', 'userAgent'] as const) {
+    const v = str(recorded[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  return redactValue(out) as ApprovalRecord;
 }
 
 /** The execution state as the last state that exited (or was entered) left it. */

@@ -1,18 +1,35 @@
 /**
- * The fleet view: outcomes per day (outcomes table), cost per day (the listed executions' histories),
- * slot usage and queue depth (leases admission item, slot queue table), the resources that flap most
- * (remediated outcomes per resource) and the escalations waiting for a human (ESCALATED outcomes of the
- * period and executions waiting at Request approval). Scans are bounded (FLEET_SCAN_LIMIT items).
+ * The fleet view, read without a table scan: the outcomes of the last FLEET_DAYS days by the outcome table's
+ * time index (byTime: one Query per day partition, newest first), which give the outcomes per day, the
+ * cost per day (the `cost` Record outcome stored on each item), the resources that flap most (remediated
+ * outcomes per resource) and the escalations still waiting for a human (resources whose newest outcome is
+ * ESCALATED); slot usage from the leases admission item (GetItem) and queue depth by a COUNT Query per slot
+ * queue the admission item names; executions waiting at Request approval from the execution list.
  */
-import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { ADMISSION_ID, GLOBAL_SCOPE } from '../../tasks/shared/tables';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { readAdmission } from '../../tasks/shared/leases';
+import { AUDIT_INDEXES, GLOBAL_SCOPE, SLOT_QUEUE } from '../../tasks/shared/tables';
 import { STATES } from '../../workflows/state-names';
 import type { ConsoleData, ConsoleDeps } from './data';
 
-export const FLEET_SCAN_LIMIT = 2000;
+/** Days of outcomes the fleet view reads (today included). */
+export const FLEET_DAYS = 14;
+/** Most outcome items it reads in all (newest days first). */
+export const FLEET_ITEM_LIMIT = 5000;
+
+export interface FleetDay {
+  day: string;
+  outcomes: Record<string, number>;
+  /** Sum of the stored cost of the day's outcomes (USD). */
+  costUsd: number;
+  /** Outcomes with a stored cost (executions priced). */
+  costed: number;
+}
 
 export interface FleetView {
-  days: Array<{ day: string; outcomes: Record<string, number>; costUsd: number; executions: number }>;
+  days: FleetDay[];
+  /** The period read: FLEET_DAYS days up to today, and whether FLEET_ITEM_LIMIT cut it. */
+  period: { from: string; to: string; truncated: boolean };
   slots: { inUse: number; holders: string[]; byScope: Record<string, number>; queueDepth: number };
   flapping: Array<{ resourceKey: string; remediations: number }>;
   escalations: Array<{
@@ -24,100 +41,127 @@ export interface FleetView {
   awaitingApproval: Array<{ name: string; resourceId?: string | undefined; since: string }>;
 }
 
-interface OutcomeItem {
+export interface OutcomeItem {
   resourceKey?: string;
   outcome?: string;
   recordedAt?: string;
   remediated?: boolean;
   reason?: string;
   executionName?: string;
+  cost?: { usd?: { total?: number } };
 }
 
-async function scanOutcomes(deps: ConsoleDeps, table: string | undefined): Promise<OutcomeItem[]> {
-  if (!table) return [];
+/** The UTC days (YYYY-MM-DD) of the period, newest first. */
+export function fleetDays(now: Date, days = FLEET_DAYS): string[] {
+  return Array.from({ length: days }, (_, i) =>
+    new Date(now.getTime() - i * 86_400_000).toISOString().slice(0, 10),
+  );
+}
+
+/** One day's outcomes from the time index, newest first, up to `limit` items. */
+async function outcomesOfDay(deps: ConsoleDeps, table: string, day: string, limit: number) {
   const items: OutcomeItem[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const r = await deps.ddb.send(
-      new ScanCommand({
+      new QueryCommand({
         TableName: table,
-        ProjectionExpression: 'resourceKey, outcome, recordedAt, remediated, reason, executionName',
+        IndexName: 'byTime',
+        KeyConditionExpression: '#day = :day',
+        ExpressionAttributeNames: {
+          '#day': AUDIT_INDEXES.byTime,
+          '#rk': 'resourceKey',
+          '#o': 'outcome',
+          '#at': 'recordedAt',
+          '#rem': 'remediated',
+          '#why': 'reason',
+          '#ex': 'executionName',
+          '#cost': 'cost',
+          '#usd': 'usd',
+          '#total': 'total',
+        },
+        ExpressionAttributeValues: { ':day': day },
+        ProjectionExpression: '#rk, #o, #at, #rem, #why, #ex, #cost.#usd.#total',
+        ScanIndexForward: false,
         ExclusiveStartKey: start,
       }),
     );
     items.push(...((r.Items ?? []) as OutcomeItem[]));
     start = r.LastEvaluatedKey;
-  } while (start && items.length < FLEET_SCAN_LIMIT);
-  return items;
+  } while (start && items.length < limit);
+  return items.slice(0, limit);
+}
+
+/** The outcomes of the period (newest first) and whether the item limit cut it short. */
+export async function recentOutcomes(
+  deps: ConsoleDeps,
+  table: string | undefined,
+  days: string[],
+): Promise<{ items: OutcomeItem[]; truncated: boolean }> {
+  const items: OutcomeItem[] = [];
+  if (!table) return { items, truncated: false };
+  for (const day of days) {
+    if (items.length >= FLEET_ITEM_LIMIT) return { items, truncated: true };
+    items.push(...(await outcomesOfDay(deps, table, day, FLEET_ITEM_LIMIT - items.length)));
+  }
+  return { items, truncated: false };
 }
 
 async function slotsOf(deps: ConsoleDeps, leases?: string, queue?: string): Promise<FleetView['slots']> {
-  const byScope: Record<string, number> = {};
-  let holders: string[] = [];
-  if (leases) {
-    const r = await deps.ddb.send(new GetCommand({ TableName: leases, Key: { lockId: ADMISSION_ID } }));
-    for (const [k, v] of Object.entries(r.Item ?? {}))
-      if (k.startsWith('n#') && typeof v === 'number') byScope[k.slice(2)] = v;
-    holders = Object.keys((r.Item?.holders as Record<string, unknown> | undefined) ?? {});
-  }
+  const admission = leases ? await readAdmission(deps.ddb, leases) : undefined;
   let queueDepth = 0;
-  if (queue) {
+  for (const id of queue ? (admission?.queues ?? []) : []) {
     let start: Record<string, unknown> | undefined;
     do {
       const r = await deps.ddb.send(
-        new ScanCommand({ TableName: queue, Select: 'COUNT', ExclusiveStartKey: start }),
+        new QueryCommand({
+          TableName: queue,
+          KeyConditionExpression: '#q = :q',
+          ExpressionAttributeNames: { '#q': SLOT_QUEUE.partitionKey },
+          ExpressionAttributeValues: { ':q': id },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
+        }),
       );
       queueDepth += r.Count ?? 0;
       start = r.LastEvaluatedKey;
     } while (start);
   }
+  const holders = Object.keys(admission?.holders ?? {});
+  const byScope = admission?.counts ?? {};
   return { inUse: byScope[GLOBAL_SCOPE] ?? holders.length, holders, byScope, queueDepth };
 }
 
-export async function fleetView(data: ConsoleData, deps: ConsoleDeps): Promise<FleetView> {
-  const tables = await data.tableNames();
-  const outcomes = await scanOutcomes(deps, tables.outcomes);
-  const days = new Map<string, FleetView['days'][number]>();
-  const dayOf = (d: string) => {
-    const key = d.slice(0, 10);
-    let v = days.get(key);
-    if (!v) {
-      v = { day: key, outcomes: {}, costUsd: 0, executions: 0 };
-      days.set(key, v);
-    }
-    return v;
-  };
+/** Outcomes and cost per day, flapping resources and open escalations, from the period's outcomes (pure). */
+export function summarize(items: OutcomeItem[]): Pick<FleetView, 'days' | 'flapping' | 'escalations'> {
+  const days = new Map<string, FleetDay>();
   const flaps = new Map<string, number>();
-  for (const o of outcomes) {
+  const newest = new Map<string, OutcomeItem>();
+  for (const o of items) {
     if (!o.recordedAt || !o.outcome) continue;
-    const d = dayOf(o.recordedAt);
+    const key = o.recordedAt.slice(0, 10);
+    const d = days.get(key) ?? { day: key, outcomes: {}, costUsd: 0, costed: 0 };
+    days.set(key, d);
     d.outcomes[o.outcome] = (d.outcomes[o.outcome] ?? 0) + 1;
-    if (o.remediated && o.resourceKey) flaps.set(o.resourceKey, (flaps.get(o.resourceKey) ?? 0) + 1);
-  }
-  const rows = await data.executions();
-  for (const r of rows) {
-    if (r.status === 'RUNNING') continue;
-    const d = dayOf(r.stopDate ?? r.startDate);
-    d.costUsd += (await data.cost(r.arn)).usd.total;
-    d.executions++;
-  }
-  const awaitingApproval: FleetView['awaitingApproval'] = [];
-  for (const r of rows.filter((x) => x.status === 'RUNNING')) {
-    const steps = (await data.execution(r.arn)).steps;
-    const current = steps[steps.length - 1];
-    if (current?.name === STATES.requestApproval && !current.exitedAt)
-      awaitingApproval.push({ name: r.name, resourceId: r.resourceId, since: current.enteredAt });
+    const usd = o.cost?.usd?.total;
+    if (typeof usd === 'number') {
+      d.costUsd += usd;
+      d.costed++;
+    }
+    if (!o.resourceKey) continue;
+    if (o.remediated) flaps.set(o.resourceKey, (flaps.get(o.resourceKey) ?? 0) + 1);
+    const seen = newest.get(o.resourceKey);
+    if (!seen?.recordedAt || seen.recordedAt < o.recordedAt) newest.set(o.resourceKey, o);
   }
   return {
     days: [...days.values()]
       .map((d) => ({ ...d, costUsd: Math.round(d.costUsd * 1e9) / 1e9 }))
       .sort((a, b) => a.day.localeCompare(b.day)),
-    slots: await slotsOf(deps, tables.leases, tables.slotQueue),
     flapping: [...flaps.entries()]
       .map(([resourceKey, remediations]) => ({ resourceKey, remediations }))
       .sort((a, b) => b.remediations - a.remediations)
       .slice(0, 10),
-    escalations: outcomes
+    escalations: [...newest.values()]
       .filter((o) => o.outcome === 'ESCALATED')
       .map((o) => ({
         resourceKey: o.resourceKey ?? '',
@@ -127,6 +171,24 @@ export async function fleetView(data: ConsoleData, deps: ConsoleDeps): Promise<F
       }))
       .sort((a, b) => b.recordedAt.localeCompare(a.recordedAt))
       .slice(0, 20),
+  };
+}
+
+export async function fleetView(data: ConsoleData, deps: ConsoleDeps): Promise<FleetView> {
+  const tables = await data.tableNames();
+  const days = fleetDays(deps.now?.() ?? new Date());
+  const { items, truncated } = await recentOutcomes(deps, tables.outcomes, days);
+  const awaitingApproval: FleetView['awaitingApproval'] = [];
+  for (const r of await data.executions({ status: 'RUNNING' })) {
+    const steps = (await data.execution(r.arn)).steps;
+    const current = steps[steps.length - 1];
+    if (current?.name === STATES.requestApproval && !current.exitedAt)
+      awaitingApproval.push({ name: r.name, resourceId: r.resourceId, since: current.enteredAt });
+  }
+  return {
+    ...summarize(items),
+    period: { from: days[days.length - 1] ?? '', to: days[0] ?? '', truncated },
+    slots: await slotsOf(deps, tables.leases, tables.slotQueue),
     awaitingApproval,
   };
 }

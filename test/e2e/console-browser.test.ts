@@ -1,19 +1,23 @@
 /**
  * The ops console (#15) in real Chromium (the @sparticuz/chromium package via playwright-core, the
  * approval tests' launcher) against a sandbox with real executions: a security group opened to SSH
- * (VERIFIED without approval) and AdministratorAccess attached to a role (approved with a comment through
- * the review page's form → VERIFIED). The page lists both, filters by keyboard, opens one and shows the
- * graph with the path taken, the approval record, the runbook's steps and the cost; the fleet view counts
- * the outcomes. Every SDK command the console sent is one of its read-only commands. Screenshots:
- * test-artifacts/console/.
+ * (VERIFIED without approval), AdministratorAccess attached to a role (approved with a comment through
+ * the review page's form → VERIFIED) and one stopped at once (ABORTED). The page lists the three, filters by
+ * keyboard (ABORTED too), opens one and shows the graph with the path taken, the approval record, the
+ * runbook's steps and the cost (priced now and as stored on the outcome record); the fleet view counts the
+ * outcomes and sums the stored cost per day. Every SDK command the console sent is one of its read-only
+ * commands, none a Scan. Screenshots: test-artifacts/console/.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DescribeExecutionCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_COMMANDS } from '../../sandbox/console/data';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
 import type { DriftCase } from '../../sandbox/demo/cases';
+import { formatUsd } from '../../tasks/shared/cost';
 import { type Browsing, launch, open } from '../approvals/support/browser-scenarios';
 import {
   awaitExecutionFor,
@@ -34,7 +38,11 @@ const COMMENT = 'Admin policy attached by mistake (console test)';
 let e: E2E;
 let browsing: Browsing;
 const sent = new Set<string>();
-let runs: { ssh: { name: string; id: string }; admin: { name: string; id: string } };
+interface Run {
+  name: string;
+  id: string;
+}
+let runs: { ssh: Run; admin: Run; aborted: Run };
 let setupError: unknown;
 
 async function remediate(dc: DriftCase, approve: boolean) {
@@ -52,12 +60,41 @@ async function remediate(dc: DriftCase, approve: boolean) {
   return { name: run.name, id };
 }
 
+const outcomeItems = async (dc: DriftCase, id: string) =>
+  (
+    await e.c.ddb.send(
+      new QueryCommand({
+        TableName: e.env('OUTCOMES_TABLE'),
+        KeyConditionExpression: 'resourceKey = :k',
+        ExpressionAttributeValues: { ':k': `${e.sb.accountId}/${e.sb.region}/${dc.resourceType}/${id}` },
+      }),
+    )
+  ).Items ?? [];
+
+/** An execution for another security group, stopped at once: ABORTED (abort-cleanup records it). */
+async function aborted(template: Run): Promise<Run> {
+  const first = await e.c.sfn.send(
+    new DescribeExecutionCommand({ executionArn: (await awaitExecutionFor(e, template.id)).arn }),
+  );
+  const id = 'sg-0c0a50e0000000001';
+  const input = (first.input ?? '{}').replaceAll(template.id, id);
+  const started = await e.c.sfn.send(
+    new StartExecutionCommand({ stateMachineArn: e.stack.stateMachineArn, name: 'console-aborted', input }),
+  );
+  await e.c.sfn.send(new StopExecutionCommand({ executionArn: started.executionArn, cause: 'console test' }));
+  await until('the ABORTED outcome', 20_000, async () =>
+    (await outcomeItems(ssh, id)).some((i) => i.outcome === 'ABORTED') ? true : undefined,
+  );
+  return { name: 'console-aborted', id };
+}
+
 beforeAll(async () => {
   try {
     mkdirSync(ARTIFACTS, { recursive: true });
     e = await startE2E({ timeScale: 0.01, consoleCommands: sent });
     browsing = await launch();
-    runs = { ssh: await remediate(ssh, false), admin: await remediate(admin, true) };
+    const done = { ssh: await remediate(ssh, false), admin: await remediate(admin, true) };
+    runs = { ...done, aborted: await aborted(done.ssh) };
   } catch (err) {
     setupError = err;
   }
@@ -77,7 +114,7 @@ const rows = (page: Page) => page.locator('table.executions tbody tr');
 describe('the ops console in chromium', () => {
   it('lists the executions and filters them by keyboard', async () => {
     const { page, problems } = await openConsole();
-    await expect.poll(() => rows(page).count(), { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => rows(page).count(), { timeout: 15_000 }).toBe(3);
     expect(await page.getAttribute('html', 'lang')).toBe('en');
     expect(await page.locator('main').innerText()).toContain(runs.admin.name);
     await page.screenshot({ path: join(ARTIFACTS, 'list-1280x800.png'), fullPage: true });
@@ -92,6 +129,14 @@ describe('the ops console in chromium', () => {
     await expect.poll(() => page.getByRole('status').innerText()).toMatch(/^0 executions/);
     await page.getByLabel('Outcome').selectOption('VERIFIED');
     await expect.poll(() => rows(page).count()).toBe(2);
+    // ABORTED is an outcome too (abort-cleanup's), in the list of every outcome the table can hold.
+    await page.getByLabel('Outcome').focus();
+    await page.keyboard.press('End');
+    expect(await page.getByLabel('Outcome').inputValue()).toBe('ABORTED');
+    await expect.poll(() => rows(page).count()).toBe(1);
+    expect(await rows(page).first().innerText()).toContain(runs.aborted.name);
+    await page.screenshot({ path: join(ARTIFACTS, 'list-aborted-1280x800.png'), fullPage: true });
+    await page.getByLabel('Outcome').selectOption('');
     for (const label of [
       'Status',
       'Outcome',
@@ -135,6 +180,12 @@ describe('the ops console in chromium', () => {
     expect(runbook).toContain('DriftRemediation-RestoreIamRolePolicies');
     expect(runbook).toMatch(/Success/);
     expect(await page.locator('.cost-total').innerText()).toMatch(/^\$0\.\d{6}$/);
+    const stored = (await outcomeItems(admin, runs.admin.id)).find(
+      (i) => i.executionName === runs.admin.name,
+    );
+    const recorded = (stored?.cost as { usd?: { total?: number } } | undefined)?.usd?.total ?? 0;
+    expect(recorded).toBeGreaterThan(0);
+    expect(await page.locator('.cost-recorded').innerText()).toBe(formatUsd(recorded));
     expect(await page.locator('section[aria-labelledby="h-cost"]').innerText()).toMatch(
       /State transitions\s+\d+/,
     );
@@ -156,17 +207,35 @@ describe('the ops console in chromium', () => {
     await page.close();
   });
 
-  it('the fleet view counts outcomes and cost per day, slots and who waits for a human', async () => {
-    const { page, problems } = await openConsole('#/fleet');
+  it('the fleet view counts outcomes and the stored cost per day, slots and who waits for a human', async () => {
+    const { page, problems } = await openConsole();
+    // By keyboard from the list: the Fleet link in the console's navigation.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Fleet' }).focus();
+    await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('h1').innerText()).toBe('Fleet');
     const days = page.locator('section[aria-labelledby="h-days"]');
     await expect.poll(() => days.locator('tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
-    const verifiedCol = await days.locator('thead th').allInnerTexts();
-    const cells = await days.locator('tbody tr').first().locator('td').allInnerTexts();
-    expect(Number(cells[verifiedCol.indexOf('VERIFIED') - 1])).toBe(2);
-    expect(cells.at(-1)).toMatch(/^\$0\.\d{6}$/);
+    const head = await days.locator('thead th').allInnerTexts();
+    // The period's totals: every outcome of this sandbox is in the period, whatever day it fell on.
+    const totals = await days.locator('tfoot td').allInnerTexts();
+    const col = (name: string) => totals[head.indexOf(name) - 1];
+    expect(Number(col('VERIFIED'))).toBe(2);
+    expect(Number(col('ABORTED'))).toBe(1);
+    expect(Number(col('Priced'))).toBe(2);
+    const storedTotal = (
+      await Promise.all([outcomeItems(ssh, runs.ssh.id), outcomeItems(admin, runs.admin.id)])
+    )
+      .flat()
+      .reduce((sum, i) => sum + ((i.cost as { usd?: { total?: number } } | undefined)?.usd?.total ?? 0), 0);
+    expect(storedTotal).toBeGreaterThan(0);
+    expect(col('Cost')).toBe(formatUsd(Math.round(storedTotal * 1e9) / 1e9));
+    expect(await days.locator('table caption').innerText()).toContain('Outcomes per day');
     expect(await page.locator('section[aria-labelledby="h-slots"]').innerText()).toMatch(/In use\s+0/);
+    expect(await page.locator('section[aria-labelledby="h-slots"]').innerText()).toMatch(/Queue depth\s+0/);
     expect(await page.locator('section[aria-labelledby="h-flap"]').innerText()).toContain(runs.ssh.id);
+    expect(await page.locator('section[aria-labelledby="h-esc"]').innerText()).toContain(
+      'Nobody is waited for.',
+    );
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-1280x800.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -182,6 +251,9 @@ describe('the ops console in chromium', () => {
       ]),
     );
     for (const c of sent) expect(CONSOLE_COMMANDS as readonly string[]).toContain(c);
+    // Tables are read by key and index (the fleet view's time index), never scanned.
+    expect(sent).toContain('QueryCommand');
+    expect(sent).not.toContain('ScanCommand');
     const post = await fetch(`${e.sb.endpoint}/console/api/executions`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(405);
   });

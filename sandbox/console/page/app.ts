@@ -168,9 +168,16 @@ function StateGraph({ def, path, running }: { def: GraphDefinition; path: string
   </figure>`;
 }
 
-function CostView({ cost }: { cost: ExecutionCost }) {
+function recordedText(r: ExecutionDetail['recordedCost']): string {
+  if (!r) return 'none (no outcome recorded yet)';
+  if ('unavailable' in r) return `not recorded (${r.unavailable})`;
+  return `${usd(r.usd.total)}${r.complete ? '' : ' (history cut short)'}`;
+}
+
+function CostView({ cost, recorded }: { cost: ExecutionCost; recorded: ExecutionDetail['recordedCost'] }) {
   return html`<dl class="facts">
     <dt>Total</dt><dd class="cost-total">${usd(cost.usd.total)}</dd>
+    <dt>On the outcome record</dt><dd class="cost-recorded">${recordedText(recorded)}</dd>
     <dt>State transitions</dt><dd>${cost.transitions} (${usd(cost.usd.transitions)})</dd>
     <dt>Lambda requests</dt><dd>${cost.lambdaInvocations} (${usd(cost.usd.lambdaRequests)})${cost.estimatedInvocations ? `, ${cost.estimatedInvocations} duration estimated` : ''}</dd>
     <dt>Lambda duration</dt><dd>${cost.lambdaBilledMs} ms billed, ${cost.lambdaGbSeconds} GB-s (${usd(cost.usd.lambdaDuration)})</dd>
@@ -235,16 +242,20 @@ function ExecutionView({ name }: { name: string }) {
       ${d.approval ? html`<${ApprovalView} a=${d.approval} />` : html`<p>No approval was asked for (or none has been decided yet).</p>`}</section>
     <section aria-labelledby="h-runbook"><h2 id="h-runbook">Runbook</h2>
       ${d.automation ? html`<${AutomationView} a=${d.automation} />` : html`<p>No runbook ran.</p>`}</section>
-    <section aria-labelledby="h-cost"><h2 id="h-cost">Cost</h2><${CostView} cost=${d.cost} /></section>
+    <section aria-labelledby="h-cost"><h2 id="h-cost">Cost</h2><${CostView} cost=${d.cost} recorded=${d.recordedCost} /></section>
     <section aria-labelledby="h-history"><h2 id="h-history">History</h2><${HistoryTable} steps=${d.steps} /></section>
   </article>`;
 }
 
 function FleetTables({ f }: { f: FleetView }) {
   const outcomes = [...new Set(f.days.flatMap((d) => Object.keys(d.outcomes)))].sort();
+  const total = f.days.reduce((sum, d) => sum + d.costUsd, 0);
   return html`<section aria-labelledby="h-days"><h2 id="h-days">Outcomes and cost per day</h2>
-      <table><thead><tr><th scope="col">Day</th>${outcomes.map((o) => html`<th scope="col">${o}</th>`)}<th scope="col">Executions</th><th scope="col">Cost</th></tr></thead>
-      <tbody>${f.days.map((d) => html`<tr><th scope="row">${d.day}</th>${outcomes.map((o) => html`<td>${d.outcomes[o] ?? 0}</td>`)}<td>${d.executions}</td><td>${usd(d.costUsd)}</td></tr>`)}</tbody></table></section>
+      <p class="period">${f.period.from} to ${f.period.to} (UTC)${f.period.truncated ? ' — only the newest outcomes were read' : ''}</p>
+      <table class="days"><caption class="sr">Outcomes per day, and the cost stored on them</caption>
+      <thead><tr><th scope="col">Day</th>${outcomes.map((o) => html`<th scope="col">${o}</th>`)}<th scope="col">Priced</th><th scope="col">Cost</th></tr></thead>
+      <tbody>${f.days.map((d) => html`<tr><th scope="row">${d.day}</th>${outcomes.map((o) => html`<td>${d.outcomes[o] ?? 0}</td>`)}<td>${d.costed}</td><td>${usd(d.costUsd)}</td></tr>`)}</tbody>
+      <tfoot><tr><th scope="row">Period</th>${outcomes.map((o) => html`<td>${f.days.reduce((n, d) => n + (d.outcomes[o] ?? 0), 0)}</td>`)}<td>${f.days.reduce((n, d) => n + d.costed, 0)}</td><td>${usd(total)}</td></tr></tfoot></table></section>
     <section aria-labelledby="h-slots"><h2 id="h-slots">Slots</h2>
       <dl class="facts"><dt>In use</dt><dd>${f.slots.inUse}</dd><dt>Queue depth</dt><dd>${f.slots.queueDepth}</dd>
       <dt>By scope</dt><dd>${
@@ -253,7 +264,7 @@ function FleetTables({ f }: { f: FleetView }) {
           .join(', ') || '—'
       }</dd></dl></section>
     <section aria-labelledby="h-flap"><h2 id="h-flap">Resources that flap most</h2>
-      ${f.flapping.length ? html`<ol>${f.flapping.map((x) => html`<li>${x.resourceKey}: ${x.remediations} remediations</li>`)}</ol>` : html`<p>None.</p>`}</section>
+      ${f.flapping.length ? html`<ol>${f.flapping.map((x) => html`<li>${x.resourceKey}: ${x.remediations} remediation${x.remediations === 1 ? '' : 's'}</li>`)}</ol>` : html`<p>None.</p>`}</section>
     <section aria-labelledby="h-esc"><h2 id="h-esc">Waiting for a human</h2>
       <ul>${f.awaitingApproval.map((x) => html`<li><a href=${`#/x/${encodeURIComponent(x.name)}`}>${x.name}</a>: approval requested ${time(x.since)}</li>`)}
       ${f.escalations.map((x) => html`<li>ESCALATED ${x.resourceKey} (${time(x.recordedAt)}): ${x.reason}</li>`)}</ul>

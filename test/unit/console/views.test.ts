@@ -218,7 +218,6 @@ describe('read-only', () => {
       GetCommand: 'dynamodb:GetItem',
       GetItemCommand: 'dynamodb:GetItem',
       QueryCommand: 'dynamodb:Query',
-      ScanCommand: 'dynamodb:Scan',
       GetAutomationExecutionCommand: 'ssm:GetAutomationExecution',
       GetFunctionConfigurationCommand: 'lambda:GetFunctionConfiguration',
     };
