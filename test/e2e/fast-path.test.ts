@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UpdateStackCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
 import {
   AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupsCommand,
@@ -34,8 +34,12 @@ import {
   until,
 } from './support/harness';
 
-const SSH = CASES.find((c) => c.id === 'ssh-open');
-if (!SSH) throw new Error('demo case ssh-open is missing');
+function demoCase(id: string) {
+  const c = CASES.find((x) => x.id === id);
+  if (!c) throw new Error(`demo case ${id} is missing`);
+  return c;
+}
+const SSH = demoCase('ssh-open');
 /** Config evaluates a change this long after it (AWS: typically minutes). */
 const CONFIG_DELAY_SECONDS = 300;
 const DEPLOYER_ROLE = 'deploy-pipeline';
@@ -242,6 +246,56 @@ describe('CloudTrail fast path', () => {
     expect(await sshOpen(id)).toBe(true);
     expect(await sshOpen(byStack)).toBe(true);
   }, 90_000);
+
+  it('CloudFormation changing a bucket, a role or a function starts nothing either', async () => {
+    // Stack updates whose calls the fast path watches (PutBucketVersioning, AttachRolePolicy,
+    // UpdateFunctionConfiguration): each is CloudFormation's on behalf of the stack, so each is SKIPPED.
+    const updates = [
+      {
+        id: 'bucket-encryption',
+        from: 'Status: Enabled',
+        to: 'Status: Suspended',
+        call: 's3.amazonaws.com PutBucketVersioning',
+      },
+      {
+        id: 'admin-role',
+        from: 'AmazonDynamoDBReadOnlyAccess',
+        to: 'AdministratorAccess',
+        call: 'iam.amazonaws.com AttachRolePolicy',
+      },
+      {
+        id: 'lambda-memory',
+        from: 'MemorySize: 128',
+        to: 'MemorySize: 1024',
+        call: 'lambda.amazonaws.com UpdateFunctionConfiguration20150331v2',
+      },
+    ];
+    const ids = new Map<string, string>();
+    for (const u of updates) {
+      const dc = demoCase(u.id);
+      ids.set(u.id, await deployCase(e, dc));
+      const template = readFileSync(join(DEMO_TEMPLATES, dc.template), 'utf8');
+      expect(template).toContain(u.from);
+      await e.c.cloudFormation.send(
+        new UpdateStackCommand({
+          StackName: dc.stackName,
+          TemplateBody: template.replace(u.from, u.to),
+          Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+        }),
+      );
+      await until(`${dc.stackName} UPDATE_COMPLETE`, 20_000, async () => {
+        const st = await e.c.cloudFormation.send(new DescribeStacksCommand({ StackName: dc.stackName }));
+        return st.Stacks?.[0]?.StackStatus === 'UPDATE_COMPLETE' ? true : undefined;
+      });
+    }
+    for (const u of updates) {
+      const why = new RegExp(`intended change: ${u.call} made by CloudFormation on behalf of a stack`);
+      await until(`${u.call} recorded as intended`, 30_000, async () =>
+        (await skipped(why)).length > 0 ? true : undefined,
+      );
+      expect(await executionsFor(e, ids.get(u.id) ?? '', demoCase(u.id).resourceType)).toEqual([]);
+    }
+  }, 120_000);
 
   it('the loop breaker counts fast-path remediations: the same drift again is escalated, not remediated', async () => {
     const id = await deployCase(e, SSH, { stackName: 'fast-path-loop' });
