@@ -61,6 +61,12 @@ export function identityPolicies(
   return { identity, boundary };
 }
 
+/** What EC2 encodes into its denial (decoded, AWS's message says who, what and on which resource). */
+function encodedFailure(caller: Principal, action: string, resource: string): string {
+  const context = { principal: { arn: caller.arn }, action, resource };
+  return Buffer.from(JSON.stringify({ allowed: false, explicitDeny: false, context })).toString('base64url');
+}
+
 /** The protocol's access-denied error, worded as AWS words it. */
 export function accessDenied(
   module: ServiceModule,
@@ -78,9 +84,10 @@ export function accessDenied(
   const text = `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${on} ${because}`;
   switch (module.protocol) {
     case 'ec2Query':
+      // EC2 ends with the encoded authorization failure (sts:DecodeAuthorizationMessage's input).
       return new AwsError(
         'UnauthorizedOperation',
-        `You are not authorized to perform this operation. ${text}`,
+        `You are not authorized to perform this operation. ${text}. Encoded authorization failure message: ${encodedFailure(caller, action, resource)}`,
         403,
       );
     case 'awsQuery':
