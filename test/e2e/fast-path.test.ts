@@ -2,8 +2,9 @@
  * The CloudTrail fast path end to end: the sandbox records the caller's API call as CloudTrail does and
  * delivers the "AWS API Call via CloudTrail" event after 5 emulated seconds; the fast-path function checks
  * the suspected drift and sends it to intake, which starts the normal workflow. Intended changes — a trusted
- * deployer's role session, CloudFormation updating a stack — are the sandbox's own records too. Config evaluates a change 3
- * emulated minutes after it, so the fast path's remediation must be done first.
+ * deployer's role session, CloudFormation updating a stack of any type — are the sandbox's own records too. Config evaluates a change 3
+ * emulated minutes after it, so the fast path's remediation must be done first. Also: a failed call and a group
+ * outside the rules' scope are SKIPPED with their reason, and the loop breaker counts fast-path remediations.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -209,6 +210,20 @@ describe('CloudTrail fast path', () => {
         : undefined,
     );
     expect(await executionsFor(e, missing)).toEqual([]);
+  }, 60_000);
+
+  it("SSH opened on a group outside the rules' tag scope starts nothing: SKIPPED with the reason", async () => {
+    const id = await deployCase(e, SSH, { stackName: 'fast-path-out-of-scope', inScope: false });
+    await SSH.inject(e.c, id);
+    const rows = await until('the out-of-scope call recorded', 30_000, async () => {
+      const found = (await skipped(/^not drifted: ec2.amazonaws.com AuthorizeSecurityGroupIngress/)).filter(
+        (r) => String(r.resourceKey).endsWith(`/${id}`),
+      );
+      return found.length > 0 ? found : undefined;
+    });
+    expect(String(rows[0]?.reason)).toMatch(/restricted-ssh: outside its scope/);
+    expect(await executionsFor(e, id, SSH.resourceType)).toEqual([]);
+    expect(await sshOpen(id)).toBe(true);
   }, 60_000);
 
   it('a change by a trusted deployer or by CloudFormation starts nothing', async () => {
