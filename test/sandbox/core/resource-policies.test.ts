@@ -171,6 +171,55 @@ describe('resource-based policies', () => {
   });
 });
 
+describe('cached decisions and reads (sandbox/core/changes.ts)', () => {
+  it('a queue policy taken away refuses the next call, for every session of the role', async () => {
+    const guest = await role('revoked-guest');
+    const name = 'revoked-queue';
+    const admit = policy({
+      Effect: 'Allow',
+      Principal: { AWS: guest },
+      Action: 'sqs:SendMessage',
+      Resource: queueArn(name),
+    });
+    const admin = new SQSClient(sb.clientConfig);
+    const url = (await admin.send(new CreateQueueCommand({ QueueName: name, Attributes: { Policy: admit } })))
+      .QueueUrl;
+    await new SQSClient(as(guest, 'first')).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'a' }));
+    await new SQSClient(as(guest, 'second')).send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: 'b' }),
+    );
+    await admin.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Policy: '' } }));
+    for (const session of ['first', 'third']) {
+      const denied = await failure(
+        new SQSClient(as(guest, session)).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' })),
+      );
+      expect(denied.message).toMatch(/not authorized to perform: sqs:SendMessage/);
+    }
+    expect((await messages(url)).sort()).toEqual(['a', 'b']);
+  });
+
+  it("a role's decision follows a change of its policy for sessions that already had one", async () => {
+    const name = 'policy-queue';
+    const url = (await new SQSClient(sb.clientConfig).send(new CreateQueueCommand({ QueueName: name })))
+      .QueueUrl;
+    const sender = await role('changing-sender', [
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(name) },
+    ]);
+    const sqs = new SQSClient(as(sender, 'task'));
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'allowed' }));
+    await new IAMClient(sb.clientConfig).send(
+      new PutRolePolicyCommand({
+        RoleName: 'changing-sender',
+        PolicyName: 'inline',
+        PolicyDocument: policy({ Effect: 'Allow', Action: 'sqs:ReceiveMessage', Resource: queueArn(name) }),
+      }),
+    );
+    const denied = await failure(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' })));
+    expect(denied.message).toMatch(/not authorized to perform: sqs:SendMessage/);
+    expect(await messages(url)).toEqual(['allowed']);
+  });
+});
+
 describe('EventBridge delivery as events.amazonaws.com', () => {
   async function ruleTo(rule: string, queue: string, queuePolicy?: (ruleArn: string) => string) {
     const eb = new EventBridgeClient(sb.clientConfig);
