@@ -86,7 +86,9 @@ export async function releaseSlot(
   const doc = input.plan?.runbook?.documentName;
   const left =
     doc && input.slot?.acquired !== true ? await removeWaiter(deps, runbookScope(doc), name) : false;
-  const released = await release(deps.ddb, deps.leasesTable, name);
+  // An admitted execution's lease names its scopes (the admission item's entry lists the same): no read.
+  const leased = input.slot?.acquired === true && input.slot.scopes?.length ? input.slot.scopes : undefined;
+  const released = await release(deps.ddb, deps.leasesTable, name, leased);
   const passed = released ? await handOff(deps) : { granted: 0, dead: 0 };
   return {
     acquired: false,

@@ -257,8 +257,17 @@ export async function handOff(deps: QueueDeps): Promise<HandOffResult> {
       grantedAt,
       queuedSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(w.enqueuedAt)) / 1000)),
     };
-    if ((await tell(deps, w, lease, !c.held)) === 'sent') result.granted++;
-    else result.dead++;
+    if ((await tell(deps, w, lease, !c.held)) === 'dead') {
+      result.dead++;
+      continue;
+    }
+    result.granted++;
+    // Without another read: if no waiter this pass saw fits beside the one just admitted, stop. Units freed
+    // after this pass's read are handed on by the pass of whoever frees them (release, reaper, Acquire).
+    if (!c.held) for (const s of w.scopes) adm.counts[s.id] = (adm.counts[s.id] ?? 0) + 1;
+    adm.holders[w.waiter] = { scopes: lease.scopes, grantedAt };
+    const rest = heads.filter((h) => h !== w);
+    if (!pick(adm, rest, now.getTime())) break;
   }
   return result;
 }

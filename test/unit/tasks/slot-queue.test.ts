@@ -99,8 +99,12 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     tokens.set(taskToken, 'waiting');
     return acquireSlot({ taskToken, plan: p, execution: execOf(name) }, deps());
   };
+  /** The lease `name` was told last (what the workflow passes Release as `$.slot`). */
+  const leaseOf = (name: string) =>
+    [...tokens].reverse().find(([t, v]) => t.startsWith(`tok-${name}#`) && typeof v === 'object')?.[1];
+  /** Release as the workflow calls it: with the execution's lease (its scopes), else `{ acquired: true }`. */
   const releaseOf = (name: string, p: PlanResult = planFor()) =>
-    releaseSlot({ slot: { acquired: true }, plan: p, execution: execOf(name) }, deps());
+    releaseSlot({ slot: leaseOf(name) ?? { acquired: true }, plan: p, execution: execOf(name) }, deps());
   const admission = () => readAdmission(local.ddb, leasesTable);
   const queued = async (doc = DOC) =>
     (
