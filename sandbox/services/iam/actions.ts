@@ -145,7 +145,7 @@ const RESOURCES: Record<string, Resolver> = {
         : undefined;
     const id = s(i.KeyId) ?? s(i.TargetKeyId) ?? fromBlob;
     if (!id) return undefined;
-    const out = await lookup(p.sandbox, 'kms', 'DescribeKey', { KeyId: id });
+    const out = await iamRead(p.sandbox, 'kms', 'DescribeKey', { KeyId: id });
     return s((out.KeyMetadata as Input | undefined)?.Arn);
   },
   secretsmanager: async (i, p) => {

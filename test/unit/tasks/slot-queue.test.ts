@@ -100,8 +100,14 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     return acquireSlot({ taskToken, plan: p, execution: execOf(name) }, deps());
   };
   /** The lease `name` was told last (what the workflow passes Release as `$.slot`). */
-  const leaseOf = (name: string) =>
-    [...tokens].reverse().find(([t, v]) => t.startsWith(`tok-${name}#`) && typeof v === 'object')?.[1];
+  const leaseOf = (name: string): { acquired?: boolean; scopes?: string[] } | undefined => {
+    const told = [...tokens]
+      .reverse()
+      .find(([t, v]) => t.startsWith(`tok-${name}#`) && typeof v === 'object');
+    return told && typeof told[1] === 'object'
+      ? (told[1] as { acquired?: boolean; scopes?: string[] })
+      : undefined;
+  };
   /** Release as the workflow calls it: with the execution's lease (its scopes), else `{ acquired: true }`. */
   const releaseOf = (name: string, p: PlanResult = planFor()) =>
     releaseSlot({ slot: leaseOf(name) ?? { acquired: true }, plan: p, execution: execOf(name) }, deps());
