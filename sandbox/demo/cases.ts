@@ -49,6 +49,8 @@ export interface DriftCase {
   rule?: string;
   /** Whether the policy requires an approval for it. */
   approval: boolean;
+  /** In the organization's member account-region (sandbox/demo/organization.ts); default the central one. */
+  inMember?: boolean;
   inject(c: DemoClients, id: string): Promise<void>;
   /** Null when the resource is back to its template, else what is still wrong. */
   stillWrong(c: DemoClients, id: string): Promise<string | null>;
@@ -158,6 +160,21 @@ export const CASES: readonly DriftCase[] = [
     },
   },
 ];
+
+/**
+ * The organization case (#13): the same SSH drift, in member account 222222222222 in us-west-2, remediated
+ * from the central account through the member stack.
+ */
+export const MEMBER_CASE: DriftCase = {
+  ...(CASES[0] as DriftCase),
+  id: 'member-ssh-open',
+  drift: 'SSH opened to 0.0.0.0/0 in the member account',
+  stackName: 'drift-demo-member-web',
+  inMember: true,
+};
+
+/** What `npm start` runs: the four central cases and the member case. */
+export const DEMO_CASES: readonly DriftCase[] = [...CASES, MEMBER_CASE];
 
 /** The physical id a case's stack output names. */
 export async function physicalIdOf(c: DemoClients, dc: DriftCase): Promise<string> {

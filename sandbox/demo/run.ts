@@ -1,7 +1,9 @@
 /**
- * The scripted scenario `npm start` runs: a fresh sandbox with the remediation stack installed, four
- * demo stacks, four kinds of drift injected through the real APIs, the executions watched until each
- * records its outcome, the resources checked against their templates, and a summary table.
+ * The scripted scenario `npm start` runs: a fresh sandbox with the remediation stack installed in the
+ * central account (111111111111, us-east-1) and the member stack in a member (222222222222, us-west-2),
+ * five demo stacks (four central, one in the member), five drifts injected through the real APIs, the
+ * executions watched until each records its outcome, the resources checked against their templates, and a
+ * summary table with each case's account and region.
  * Returns true only if every case ended VERIFIED with its resource restored.
  */
 import { readFileSync } from 'node:fs';
@@ -30,7 +32,8 @@ import {
 import Table from 'cli-table3';
 import { type DriftSandbox, startDriftSandbox } from '../main';
 import { approvalLinks, decideViaForm } from './approve';
-import { CASES, type DemoClients, type DriftCase, IN_SCOPE_TAGS, physicalIdOf } from './cases';
+import { DEMO_CASES, type DemoClients, type DriftCase, IN_SCOPE_TAGS, physicalIdOf } from './cases';
+import { ORGANIZATION, organizationSandboxOptions } from './organization';
 
 export interface DemoOptions {
   port: number;
@@ -45,6 +48,8 @@ export interface DemoOptions {
 
 interface CaseRun {
   dc: DriftCase;
+  /** The clients of the case's account-region. */
+  at: Clients;
   resourceId: string;
   executionArn?: string;
   status?: string;
@@ -82,6 +87,17 @@ async function until<T>(
   }
 }
 
+/** The clients of one account-region. */
+interface Clients {
+  accountId: string;
+  region: string;
+  c: DemoClients;
+  config: ConfigServiceClient;
+}
+
+/** `111111111111 us-east-1`: the summary's account column. */
+const where = (at: Clients) => `${at.accountId} ${at.region}`;
+
 /** What every step of the demo shares. */
 interface Demo {
   opts: DemoOptions;
@@ -91,18 +107,22 @@ interface Demo {
   deadline: number;
   sb: DriftSandbox;
   stateMachineArn: string;
-  c: DemoClients;
   sfn: SFNClient;
-  config: ConfigServiceClient;
+  central: Clients;
+  /** The member account's administrator, in the member region. */
+  member: Clients;
 }
 
-function clientsFor(sb: DriftSandbox): Pick<Demo, 'c' | 'sfn' | 'config'> {
+/** Clients of `accountId` in `region` (a 12-digit access key is that account's administrator in the sandbox). */
+function clientsAt(sb: DriftSandbox, accountId: string, region: string): Clients {
   const cfg = {
     endpoint: sb.endpoint,
-    region: sb.region,
-    credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
+    region,
+    credentials: { accessKeyId: accountId, secretAccessKey: 'demo' },
   };
   return {
+    accountId,
+    region,
     c: {
       cloudFormation: new CloudFormationClient(cfg),
       ec2: new EC2Client(cfg),
@@ -110,16 +130,30 @@ function clientsFor(sb: DriftSandbox): Pick<Demo, 'c' | 'sfn' | 'config'> {
       iam: new IAMClient(cfg),
       lambda: new LambdaClient(cfg),
     },
-    sfn: new SFNClient(cfg),
     config: new ConfigServiceClient(cfg),
+  };
+}
+
+function clientsFor(sb: DriftSandbox): Pick<Demo, 'sfn' | 'central' | 'member'> {
+  const central = clientsAt(sb, sb.accountId, sb.region);
+  const { accountId, region } = ORGANIZATION.member;
+  return {
+    sfn: new SFNClient({
+      endpoint: sb.endpoint,
+      region: sb.region,
+      credentials: { accessKeyId: sb.accountId, secretAccessKey: 'demo' },
+    }),
+    central,
+    member: clientsAt(sb, accountId, region),
   };
 }
 
 /** Creates the demo stacks and waits for each to complete; one run per case, with its resource's id. */
 async function deployStacks(d: Demo): Promise<CaseRun[]> {
   d.say('Deploying the demo stacks…');
-  for (const dc of CASES) {
-    await d.c.cloudFormation.send(
+  const at = (dc: DriftCase) => (dc.inMember ? d.member : d.central);
+  for (const dc of DEMO_CASES) {
+    await at(dc).c.cloudFormation.send(
       new CreateStackCommand({
         StackName: dc.stackName,
         TemplateBody: readFileSync(join(TEMPLATES, dc.template), 'utf8'),
@@ -129,18 +163,21 @@ async function deployStacks(d: Demo): Promise<CaseRun[]> {
     );
   }
   const runs: CaseRun[] = [];
-  for (const dc of CASES) {
+  for (const dc of DEMO_CASES) {
+    const { c } = at(dc);
     await until(`${dc.stackName} CREATE_COMPLETE`, d.deadline, async () => {
-      const s = (await d.c.cloudFormation.send(new DescribeStacksCommand({ StackName: dc.stackName })))
+      const s = (await c.cloudFormation.send(new DescribeStacksCommand({ StackName: dc.stackName })))
         .Stacks?.[0];
       if (s?.StackStatus?.endsWith('FAILED') || s?.StackStatus?.includes('ROLLBACK')) {
         throw new Error(`${dc.stackName}: ${s.StackStatus} ${s.StackStatusReason ?? ''}`);
       }
       return s?.StackStatus === 'CREATE_COMPLETE' ? true : undefined;
     });
-    const resourceId = await physicalIdOf(d.c, dc);
-    runs.push({ dc, resourceId });
-    d.say(`  ${dc.stackName.padEnd(22)} ${dc.resourceType.padEnd(24)} ${resourceId}`);
+    const resourceId = await physicalIdOf(c, dc);
+    runs.push({ dc, at: at(dc), resourceId });
+    d.say(
+      `  ${dc.stackName.padEnd(22)} ${dc.resourceType.padEnd(24)} ${resourceId.padEnd(24)} ${where(at(dc))}`,
+    );
   }
   return runs;
 }
@@ -151,7 +188,7 @@ async function waitCompliant(d: Demo, runs: readonly CaseRun[]): Promise<void> {
     const rule = r.dc.rule;
     if (!rule) continue;
     await until(`${rule} to evaluate ${r.resourceId}`, d.deadline, async () => {
-      const details = await d.config.send(
+      const details = await r.at.config.send(
         new GetComplianceDetailsByResourceCommand({
           ResourceType: r.dc.resourceType,
           ResourceId: r.resourceId,
@@ -267,11 +304,12 @@ async function watchExecutions(d: Demo, runs: CaseRun[]): Promise<void> {
 async function checkRestored(d: Demo, runs: CaseRun[]): Promise<void> {
   d.say('Checking every resource against its template…');
   for (const r of runs) {
-    r.restored = await r.dc.stillWrong(d.c, r.resourceId);
-    const id = (await d.c.cloudFormation.send(new DetectStackDriftCommand({ StackName: r.dc.stackName })))
+    const { c } = r.at;
+    r.restored = await r.dc.stillWrong(c, r.resourceId);
+    const id = (await c.cloudFormation.send(new DetectStackDriftCommand({ StackName: r.dc.stackName })))
       .StackDriftDetectionId;
     const drift = await until(`drift detection on ${r.dc.stackName}`, Date.now() + 20_000, async () => {
-      const s = await d.c.cloudFormation.send(
+      const s = await c.cloudFormation.send(
         new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: id }),
       );
       return s.DetectionStatus === 'DETECTION_IN_PROGRESS' ? undefined : s.StackDriftStatus;
@@ -285,9 +323,12 @@ async function checkRestored(d: Demo, runs: CaseRun[]): Promise<void> {
 
 /** The summary table; true when every case ended VERIFIED with its resource restored. */
 function summarize(d: Demo, runs: readonly CaseRun[]): boolean {
-  const table = new Table({ head: ['resource', 'drift', 'detected by', 'outcome', 'attempts', 'duration'] });
+  const table = new Table({
+    head: ['account', 'resource', 'drift', 'detected by', 'outcome', 'attempts', 'duration'],
+  });
   for (const r of runs) {
     table.push([
+      where(r.at),
       `${r.dc.resourceType.split('::').pop()} ${r.resourceId}`,
       r.dc.drift,
       r.dc.rule ?? 'CloudFormation drift',
@@ -313,7 +354,7 @@ async function runScenario(d: Demo): Promise<boolean> {
   const approvalErrors = watchApprovals(d);
   d.say('Injecting drift through the service APIs, as a person in the console would:');
   for (const r of runs) {
-    await r.dc.inject(d.c, r.resourceId);
+    await r.dc.inject(r.at.c, r.resourceId);
     d.say(`  ✗ ${r.dc.drift}`);
   }
   await watchExecutions(d, runs);
@@ -333,6 +374,8 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
   const sb: DriftSandbox = await startDriftSandbox({
     port,
     timeScale: opts.timeScale,
+    // Central 111111111111 (us-east-1) and its organization; the member stack in 222222222222 (us-west-2).
+    ...organizationSandboxOptions(),
     ...(opts.verbose ? { onLog: (l: string) => print(`          · ${l}`) } : {}),
   });
   try {
@@ -340,8 +383,10 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
     if (!stack) throw new Error('the remediation stack was not installed');
     say(`Sandbox on ${sb.endpoint}; remediation stack installed from the synthesized CDK template`);
     say(
-      `  state machine ${stack.stateMachineArn.split(':').pop()}, ${Object.keys(stack.functions).length} task functions`,
+      `  state machine ${stack.stateMachineArn.split(':').pop()}, ${Object.keys(stack.functions).length} task functions, central account ${sb.accountId} ${sb.region}`,
     );
+    for (const m of sb.memberStacks)
+      say(`  member stack ${m.stackName} installed in ${m.accountId} ${m.region} (as StackSets would)`);
     const deadline = t0 + opts.timeoutSeconds * 1000;
     return await runScenario({
       opts,

@@ -30,14 +30,17 @@ function jsonLines(output: string): string[] {
   });
 }
 
-it('npm start: all four cases VERIFIED and no JSON log line in the output', async () => {
+it('npm start: all five cases VERIFIED (one in the member account) and no JSON log line in the output', async () => {
   const { stdout, stderr } = await promisify(execFile)(
     process.execPath,
     ['sandbox/bin/drift-remediation.mjs', 'demo', '--yes', '--port', '0'],
     { cwd: ROOT, encoding: 'utf8', env: userEnv(), maxBuffer: 16 * 1024 * 1024 },
   );
   expect(stdout).toContain('All drift remediated and verified.');
-  expect(stdout.match(/■ [a-z-]+: VERIFIED/g)).toHaveLength(4);
+  expect(stdout.match(/■ [a-z-]+: VERIFIED/g)).toHaveLength(5);
+  expect(stdout).toContain('■ member-ssh-open: VERIFIED');
+  // The summary's account column: the member case's row names the member account and region.
+  expect(stdout).toMatch(/222222222222 us-west-2 .*SecurityGroup sg-[0-9a-f]+ .*VERIFIED/);
   expect(jsonLines(stdout)).toEqual([]);
   expect(jsonLines(stderr)).toEqual([]);
 }, 240_000);
