@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { DriftCase } from '../../sandbox/demo/cases';
 import { ADMISSION_ID, SLOT_QUEUE } from '../../tasks/shared/tables';
@@ -19,14 +19,13 @@ import {
   awaitExecutionFor,
   demoCase,
   deployCase,
-  type E2E,
   type ExecutionInfo,
   finished,
   scanAll,
-  startE2E,
   until,
   waitCompliant,
 } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
 /** The shipped policy with one slot per runbook. */
 function oneSlotPolicy(): string {
@@ -39,13 +38,7 @@ function oneSlotPolicy(): string {
   return file;
 }
 
-let e: E2E;
-beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01, policyFile: oneSlotPolicy() });
-});
-afterAll(async () => {
-  await e?.stop();
-});
+const e = sandboxPerFile({ timeScale: 0.01, policyFile: oneSlotPolicy() });
 
 const ssh = (): DriftCase => demoCase('ssh-open');
 

@@ -6,7 +6,7 @@
  */
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DriftCase } from '../../sandbox/demo/cases';
 import { ADMISSION_ID } from '../../tasks/shared/tables';
 import {
@@ -14,20 +14,13 @@ import {
   awaitExecutionFor,
   demoCase,
   deployCase,
-  type E2E,
   finished,
-  startE2E,
   until,
   waitCompliant,
 } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
-let e: E2E;
-beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01 });
-});
-afterAll(async () => {
-  await e?.stop();
-});
+const e = sandboxPerFile({ timeScale: 0.01 });
 
 const ssh = (): DriftCase => demoCase('ssh-open');
 

@@ -1,16 +1,15 @@
 import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASES } from '../../sandbox/demo/cases';
+import { describe, expect, it } from 'vitest';
 import {
   awaitExecutionFor,
+  demoCase,
   deployCase,
-  type E2E,
   entryOf,
   finished,
   shippedPolicyWith,
-  startE2E,
   waitCompliant,
 } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
 const SG = 'AWS::EC2::SecurityGroup';
 const DOCUMENT = 'AWS-DisablePublicAccessForSecurityGroup';
@@ -23,22 +22,15 @@ const policyWithAwsManagedIngress = () =>
     entry.parameters = { GroupId: { from: 'event.resourceId' } };
   });
 
-let e: E2E;
-beforeAll(async () => {
-  e = await startE2E({
-    timeScale: 0.01,
-    policyFile: policyWithAwsManagedIngress(),
-    serviceOptions: { ssm: { awsDocumentsDir: 'test/fixtures/aws-documents' } },
-  });
-});
-afterAll(async () => {
-  await e?.stop();
+const e = sandboxPerFile({
+  timeScale: 0.01,
+  policyFile: policyWithAwsManagedIngress(),
+  serviceOptions: { ssm: { awsDocumentsDir: 'test/fixtures/aws-documents' } },
 });
 
 describe('a policy entry naming an AWS-managed runbook', () => {
   it('SSH from the world → restricted-ssh → AWS-DisablePublicAccessForSecurityGroup (Owner Amazon) → VERIFIED', async () => {
-    const dc = CASES.find((c) => c.id === 'ssh-open');
-    if (!dc) throw new Error('no ssh-open demo case');
+    const dc = demoCase('ssh-open');
     const stackName = 'drift-e2e-aws-managed';
     const id = await deployCase(e, dc, { stackName });
     await waitCompliant(e, dc, id, 20_000, stackName);

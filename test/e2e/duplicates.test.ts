@@ -6,37 +6,29 @@
  */
 
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASES } from '../../sandbox/demo/cases';
+import { describe, expect, it } from 'vitest';
 import {
   automationsFor,
   awaitExecutionFor,
   captureNonCompliance,
   complianceChangeEvent,
+  demoCase,
   deployCase,
-  type E2E,
   executionsFor,
   finished,
   intakeDrained,
   sendToIntake,
-  startE2E,
   waitCompliant,
 } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
-let e: E2E;
+const e = sandboxPerFile({ timeScale: 0.01 });
 
-beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01 });
-});
-afterAll(async () => {
-  await e?.stop();
-});
-
-const ssh = CASES.find((c) => c.id === 'ssh-open');
+const ssh = demoCase('ssh-open');
 
 describe('duplicate events', () => {
   it('the same compliance-change event 20× concurrently → one execution, one automation', async () => {
-    if (!ssh?.rule) throw new Error('the ssh-open demo case is missing');
+    if (!ssh.rule) throw new Error('the ssh-open demo case has no Config rule');
     const groupId = await deployCase(e, ssh);
     await waitCompliant(e, ssh, groupId);
 

@@ -11,18 +11,17 @@ import {
   DescribeSecurityGroupsCommand,
   type IpPermission,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CASES, type DriftCase } from '../../sandbox/demo/cases';
 import {
   awaitExecutionFor,
   deployCase,
-  type E2E,
   executionsFor,
   finished,
   stackDriftStatus,
-  startE2E,
   waitCompliant,
 } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
 const SG = 'AWS::EC2::SecurityGroup';
 const DECLARED_EGRESS = `      SecurityGroupEgress:
@@ -33,13 +32,7 @@ const DECLARED_EGRESS = `      SecurityGroupEgress:
           Description: HTTPS to the private network
       Tags:`;
 
-let e: E2E;
-beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01 });
-});
-afterAll(async () => {
-  await e?.stop();
-});
+const e = sandboxPerFile({ timeScale: 0.01 });
 
 const webCase = (): DriftCase => {
   const dc = CASES.find((c) => c.id === 'ssh-open');

@@ -5,36 +5,19 @@
  * second case, every "Config Rules Compliance Change" once the execution has started), a drifted
  * security group still ends VERIFIED — end to end through real SDK clients.
  */
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DriftCase } from '../../sandbox/demo/cases';
-import {
-  awaitExecutionFor,
-  demoCase,
-  deployCase,
-  type E2E,
-  finished,
-  startE2E,
-  waitCompliant,
-} from './support/harness';
+import { awaitExecutionFor, demoCase, deployCase, finished, scanAll, waitCompliant } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
 const SSM_EVENT = 'aws.ssm:EC2 Automation Execution Status-change Notification';
 const CONFIG_EVENT = 'aws.config:Config Rules Compliance Change';
 
-let e: E2E;
-beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01 });
-});
-afterAll(async () => {
-  await e?.stop();
-});
+const e = sandboxPerFile({ timeScale: 0.01 });
 
 const ssh = (): DriftCase => demoCase('ssh-open');
 
-async function waits(): Promise<Record<string, unknown>[]> {
-  const r = await e.c.ddb.send(new ScanCommand({ TableName: e.env('WAITS_TABLE'), ConsistentRead: true }));
-  return r.Items ?? [];
-}
+const waits = () => scanAll(e, e.env('WAITS_TABLE'));
 
 describe('a lost event costs at most one reconcile period, never the remediation', () => {
   it('the runbook-end event is dropped: the reconciler completes the runbook wait → VERIFIED', async () => {

@@ -3,26 +3,18 @@
  * Config result, an event naming an invalid resource id and a message that is not an event at all each
  * leave an item in the outcomes table (read with DynamoDB Scan) and start no execution.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   complianceChangeEvent,
-  type E2E,
   executions,
   intakeDrained,
   scanAll,
   sendToIntake,
-  startE2E,
   until,
 } from './support/harness';
+import { sandboxPerFile } from './support/per-file';
 
-let e: E2E;
-
-beforeAll(async () => {
-  e = await startE2E({ timeScale: 0.01 });
-});
-afterAll(async () => {
-  await e?.stop();
-});
+const e = sandboxPerFile({ timeScale: 0.01 });
 
 type Item = Record<string, unknown>;
 

@@ -43,7 +43,7 @@ import {
   GetAutomationExecutionCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { parse, stringify } from 'yaml';
 import type { OutboxMessage } from '../../../sandbox/core/sandbox';
 import type { DemoClients, DriftCase } from '../../../sandbox/demo/cases';
@@ -445,14 +445,9 @@ export async function outbox(e: E2E): Promise<OutboxMessage[]> {
 /** Every item of a table (Scan, paginated). */
 export async function scanAll(e: E2E, table: string): Promise<Array<Record<string, unknown>>> {
   const items: Array<Record<string, unknown>> = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const r = await e.c.ddb.send(
-      new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }),
-    );
-    items.push(...((r.Items ?? []) as Array<Record<string, unknown>>));
-    start = r.LastEvaluatedKey as Record<string, unknown> | undefined;
-  } while (start);
+  for await (const page of paginateScan({ client: e.c.ddb }, { TableName: table, ConsistentRead: true })) {
+    items.push(...(page.Items ?? []));
+  }
   return items;
 }
 
