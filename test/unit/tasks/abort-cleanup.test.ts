@@ -15,16 +15,17 @@ import { executionArnFor } from '../../../tasks/reap-leases/core';
 import { type PlanResult, resourceKeyOf } from '../../../tasks/shared/contracts';
 import { readAdmission } from '../../../tasks/shared/leases';
 import { putOutcome } from '../../../tasks/shared/outcomes';
-import { runbookWaitTarget, SLOT_QUEUE } from '../../../tasks/shared/tables';
+import { runbookWaitTarget } from '../../../tasks/shared/tables';
 import { registerWait } from '../../../tasks/shared/waits';
 import {
   awsError,
+  createSlotTables,
   DOC,
   event,
-  execution,
   type LocalDynamo,
-  plan,
+  namedExecution,
   STATE_MACHINE_ARN,
+  slotPlan,
   startLocalDynamo,
 } from './fixtures/late-stages';
 
@@ -78,11 +79,7 @@ describe('abort-cleanup (dynalite)', () => {
   beforeEach(async () => {
     n++;
     t = { leases: `leases-${n}`, queue: `queue-${n}`, waits: `waits-${n}`, outcomes: `outcomes-${n}` };
-    await local.createTable(t.leases, 'lockId');
-    await local.createTable(t.queue, SLOT_QUEUE.partitionKey, SLOT_QUEUE.sortKey, {
-      name: SLOT_QUEUE.positionIndex,
-      sortKey: SLOT_QUEUE.positionKey,
-    });
+    await createSlotTables(local, t.leases, t.queue);
     await local.createTable(t.waits, 'target', 'waiter');
     await local.createTable(t.outcomes, 'resourceKey', 'sk');
     told = [];
@@ -109,16 +106,13 @@ describe('abort-cleanup (dynalite)', () => {
     central: { awsAccountId: '123456789012', awsRegion: 'eu-west-1' },
     now: () => new Date(T0 + 61_000),
   });
-  const onePerRunbook: PlanResult = plan({
-    runbook: { documentName: DOC, firstParty: true, parameters: {} },
-    concurrency: { perRunbook: 1, global: 5, maxQueueSeconds: 600 },
-  });
+  const onePerRunbook: PlanResult = slotPlan();
   const acquire = (name: string) =>
     acquireSlot(
       {
         taskToken: `tok-${name}`,
         plan: onePerRunbook,
-        execution: execution({ name, id: executionArnFor(STATE_MACHINE_ARN, name) }),
+        execution: namedExecution(name),
       },
       { ddb: local.ddb, sfn, leasesTable: t.leases, queueTable: t.queue, now: () => new Date(T0) },
     );

@@ -15,32 +15,29 @@ import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { acquireSlot, placeOf } from '../../../tasks/acquire-slot/core';
 import { handler as acquireHandler } from '../../../tasks/acquire-slot/handler';
-import { executionArnFor, reapLeases } from '../../../tasks/reap-leases/core';
+import { reapLeases } from '../../../tasks/reap-leases/core';
 import { releaseSlot } from '../../../tasks/release-slot/core';
 import type { PlanResult } from '../../../tasks/shared/contracts';
 import { InvalidInputError } from '../../../tasks/shared/errors';
 import { grant, readAdmission } from '../../../tasks/shared/leases';
 import { scopesFor } from '../../../tasks/shared/leases-queue';
-import {
-  ADMISSION_ID,
-  accountRegionScope,
-  GLOBAL_SCOPE,
-  runbookScope,
-  SLOT_QUEUE,
-} from '../../../tasks/shared/tables';
+import { ADMISSION_ID, accountRegionScope, GLOBAL_SCOPE, runbookScope } from '../../../tasks/shared/tables';
 import {
   awsError,
+  createSlotTables,
   DOC,
   execution,
   type LocalDynamo,
+  namedExecution,
   plan,
   STATE_MACHINE_ARN,
+  slotPlan,
   startLocalDynamo,
 } from './fixtures/late-stages';
 
 const OTHER_DOC = 'DriftRemediation-EnableBucketEncryption';
 const T0 = Date.parse('2026-11-23T10:00:00.000Z');
-const execOf = (name: string) => execution({ name, id: executionArnFor(STATE_MACHINE_ARN, name) });
+const execOf = namedExecution;
 
 describe('slot queue (dynalite + a token stand-in)', () => {
   let local: LocalDynamo;
@@ -67,11 +64,7 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     n++;
     leasesTable = `leases-${n}`;
     queueTable = `queue-${n}`;
-    await local.createTable(leasesTable, 'lockId');
-    await local.createTable(queueTable, SLOT_QUEUE.partitionKey, SLOT_QUEUE.sortKey, {
-      name: SLOT_QUEUE.positionIndex,
-      sortKey: SLOT_QUEUE.positionKey,
-    });
+    await createSlotTables(local, leasesTable, queueTable);
     clock = T0;
     tokens = new Map();
     told = [];
@@ -87,11 +80,7 @@ describe('slot queue (dynalite + a token stand-in)', () => {
   });
 
   const deps = () => ({ ddb: local.ddb, sfn, leasesTable, queueTable, now: () => new Date(clock) });
-  const planFor = (doc = DOC, perRunbook = 1, global = 5): PlanResult =>
-    plan({
-      runbook: { documentName: doc, firstParty: true, parameters: {} },
-      concurrency: { perRunbook, global, maxQueueSeconds: 600 },
-    });
+  const planFor = slotPlan;
   /** Acquire as the state would call it (each call a new token); the clock moves 1 s per call. */
   const acquire = async (name: string, p: PlanResult = planFor(), attempt = 1) => {
     clock += 1000;
