@@ -47,20 +47,9 @@ export function parseRunbook(text: string): { doc?: AutomationDocument; problems
   }
 }
 
-export function lintRunbook(text: string): string[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    return [`is not valid YAML: ${err instanceof Error ? err.message : String(err)}`];
-  }
-  const rawSchema =
-    raw && typeof raw === 'object' ? (raw as Record<string, unknown>).schemaVersion : undefined;
-  if (rawSchema !== '0.3')
-    return [`schemaVersion must be the string '0.3', got ${JSON.stringify(rawSchema)}`];
-  const { doc, problems } = parseRunbook(text);
-  if (!doc) return problems;
-
+/** AutomationAssumeRole (a required String, the document's assumeRole) and every string parameter's pattern and description. */
+function parameterProblems(doc: AutomationDocument): string[] {
+  const problems: string[] = [];
   // AutomationAssumeRole: a required String parameter, used as the document's assumeRole.
   const role = doc.parameters.AutomationAssumeRole;
   if (!role) problems.push('no AutomationAssumeRole parameter');
@@ -85,6 +74,24 @@ export function lintRunbook(text: string): string[] {
     }
     if (!p.description) problems.push(`parameter ${name} has no description`);
   }
+  return problems;
+}
+
+export function lintRunbook(text: string): string[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    return [`is not valid YAML: ${err instanceof Error ? err.message : String(err)}`];
+  }
+  const rawSchema =
+    raw && typeof raw === 'object' ? (raw as Record<string, unknown>).schemaVersion : undefined;
+  if (rawSchema !== '0.3')
+    return [`schemaVersion must be the string '0.3', got ${JSON.stringify(rawSchema)}`];
+  const { doc, problems } = parseRunbook(text);
+  if (!doc) return problems;
+
+  problems.push(...parameterProblems(doc));
 
   // A Markdown description: heading, parameters, what it never touches; every parameter mentioned.
   const d = doc.description ?? '';
