@@ -120,7 +120,9 @@ export interface SchedulerService extends ServiceModule {
 type Firing = { schedule: string; arn: string; ok: boolean; error?: string };
 
 const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const keyOf = (group: string, name: string) => `${group}/${name}`;
+/** A schedule's key: its ARN (account-region, group, name), so two accounts' schedules of one name are two. */
+const keyOf = (scope: { region: string; accountId: string }, group: string, name: string) =>
+  `arn:aws:scheduler:${scope.region}:${scope.accountId}:schedule/${group}/${name}`;
 
 /** A CreateSchedule request as a Schedule (ValidationException for anything Scheduler would refuse). */
 function scheduleFrom(input: Record<string, unknown>, ctx: RequestContext): Schedule {
@@ -155,7 +157,7 @@ function scheduleFrom(input: Record<string, unknown>, ctx: RequestContext): Sche
   };
 }
 
-/** The schedules of one sandbox and their timers on the sandbox clock. */
+/** The schedules of one sandbox (every account-region's, by ARN) and their timers on the sandbox clock. */
 class ScheduleStore {
   readonly schedules = new Map<string, Schedule>();
   readonly firings: Firing[] = [];
@@ -184,7 +186,7 @@ class ScheduleStore {
 
   /** Sleeps until each next firing time and fires while the schedule is the stored one. */
   private async loop(ctx: SandboxContext, s: Schedule, signal: AbortSignal): Promise<void> {
-    const k = keyOf(s.GroupName, s.Name);
+    const k = s.Arn;
     for (;;) {
       const now = ctx.clock.now();
       const next = nextFireTime(s.ScheduleExpression, now, {
@@ -204,10 +206,13 @@ class ScheduleStore {
   }
 
   arm(s: Schedule): void {
-    const k = keyOf(s.GroupName, s.Name);
+    const k = s.Arn;
     this.disarm(k);
-    const ctx = this.sandbox;
-    if (!this.runSchedules || !ctx) return;
+    const home = this.sandbox;
+    if (!this.runSchedules || !home) return;
+    // A schedule fires in its own account-region (its ARN's), as its role there.
+    const [, , , region = '', account = ''] = s.Arn.split(':');
+    const ctx = home.scoped(account, region);
     if (ctx.clock.timeScale === 0) {
       ctx.log(`scheduler: time scale 0 (frozen clock): schedule ${s.Name} does not fire`);
       return;
@@ -224,7 +229,7 @@ class ScheduleStore {
 
   create(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
     const s = scheduleFrom(input, ctx);
-    const k = keyOf(s.GroupName, s.Name);
+    const k = s.Arn;
     if (this.schedules.has(k))
       throw new AwsError('ConflictException', `Schedule ${s.Name} already exists.`, 409);
     this.schedules.set(k, s);
@@ -232,17 +237,17 @@ class ScheduleStore {
     return { ScheduleArn: s.Arn };
   }
 
-  get(input: Record<string, unknown>): Record<string, unknown> {
+  get(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
     const name = nonEmpty(input.Name) ?? '';
-    const s = this.schedules.get(keyOf(nonEmpty(input.GroupName) ?? 'default', name));
+    const s = this.schedules.get(keyOf(ctx, nonEmpty(input.GroupName) ?? 'default', name));
     if (!s) throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
     const { createdAt, ...view } = s;
     return { ...view, CreationDate: createdAt };
   }
 
-  delete(input: Record<string, unknown>): Record<string, unknown> {
+  delete(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
     const name = nonEmpty(input.Name) ?? '';
-    const k = keyOf(nonEmpty(input.GroupName) ?? 'default', name);
+    const k = keyOf(ctx, nonEmpty(input.GroupName) ?? 'default', name);
     if (!this.schedules.delete(k))
       throw new AwsError('ResourceNotFoundException', `Schedule ${name} does not exist.`, 404);
     this.disarm(k);
@@ -258,17 +263,19 @@ export function schedulerService(options: SchedulerOptions = {}): SchedulerServi
     protocol: 'restJson1',
     operations: {
       CreateSchedule: (input, ctx) => store.create(input, ctx),
-      GetSchedule: (input) => store.get(input),
-      ListSchedules: () => ({
-        Schedules: [...store.schedules.values()].map((s) => ({
-          Name: s.Name,
-          GroupName: s.GroupName,
-          Arn: s.Arn,
-          State: s.State,
-          Target: { Arn: s.Target.Arn },
-        })),
+      GetSchedule: (input, ctx) => store.get(input, ctx),
+      ListSchedules: (_input, ctx) => ({
+        Schedules: [...store.schedules.values()]
+          .filter((s) => s.Arn.startsWith(keyOf(ctx, '', '').slice(0, -1)))
+          .map((s) => ({
+            Name: s.Name,
+            GroupName: s.GroupName,
+            Arn: s.Arn,
+            State: s.State,
+            Target: { Arn: s.Target.Arn },
+          })),
       }),
-      DeleteSchedule: (input) => store.delete(input),
+      DeleteSchedule: (input, ctx) => store.delete(input, ctx),
     },
     firings: store.firings,
     start(ctx) {

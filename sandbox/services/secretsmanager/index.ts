@@ -7,6 +7,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
+import { stateOf } from '../state';
 
 interface Version {
   id: string;
@@ -235,7 +236,7 @@ function newSecret(name: string, input: Record<string, unknown>, ctx: RequestCon
   };
 }
 
-/** The secrets of one sandbox, by name, and the operations on them. */
+/** The secrets of one account-region, by name, and the operations on them. */
 class SecretStore {
   private readonly secrets = new Map<string, Secret>();
 
@@ -333,20 +334,34 @@ class SecretStore {
   }
 }
 
+/**
+ * The store a call works on: the caller's account-region's, or for a SecretId that is an ARN the store of
+ * the ARN's account-region (IAM decides whether a caller from another account may: without a resource
+ * policy, which the sandbox does not model for secrets, it may not).
+ */
+function storeFor(ctx: RequestContext, secretId?: unknown): SecretStore {
+  const [arn, , , region = '', account = ''] = typeof secretId === 'string' ? secretId.split(':') : [];
+  const scope =
+    arn === 'arn' && /^\d{12}$/.test(account) && region !== ''
+      ? ctx.sandbox.scoped(account, region)
+      : ctx.sandbox;
+  return stateOf(scope, 'secretsmanager', () => new SecretStore());
+}
+
 export function secretsManagerService(): ServiceModule {
-  const store = new SecretStore();
+  const of = (input: Record<string, unknown>, ctx: RequestContext) => storeFor(ctx, input.SecretId);
   return {
     serviceName: 'secretsmanager',
     signingName: 'secretsmanager',
     protocol: 'awsJson1_1',
     targetPrefix: 'secretsmanager',
     operations: {
-      CreateSecret: (input, ctx: RequestContext) => store.create(input, ctx),
-      GetSecretValue: (input) => store.getValue(input),
-      PutSecretValue: (input) => store.putValue(input),
-      DescribeSecret: (input) => describeSecret(store.find(input.SecretId)),
-      DeleteSecret: (input) => store.delete(input),
-      RestoreSecret: (input) => store.restore(input),
+      CreateSecret: (input, ctx: RequestContext) => storeFor(ctx).create(input, ctx),
+      GetSecretValue: (input, ctx) => of(input, ctx).getValue(input),
+      PutSecretValue: (input, ctx) => of(input, ctx).putValue(input),
+      DescribeSecret: (input, ctx) => describeSecret(of(input, ctx).find(input.SecretId)),
+      DeleteSecret: (input, ctx) => of(input, ctx).delete(input),
+      RestoreSecret: (input, ctx) => of(input, ctx).restore(input),
       GetRandomPassword: (input) => ({ RandomPassword: randomPassword(input as PasswordSpec) }),
     },
   };

@@ -182,7 +182,16 @@ function subscriptionTarget(input: Record<string, unknown>): { protocol: string;
   return { protocol, endpoint };
 }
 
-/** The topics and subscriptions of one sandbox, and the operations on them. */
+/** The account-region a topic lives in (its ARN's): it delivers from there, whoever published. */
+function topicScope(sandbox: SandboxContext, topic: Topic): SandboxContext {
+  const [, , , region = '', account = ''] = topic.arn.split(':');
+  return sandbox.scoped(account, region);
+}
+
+/**
+ * The topics and subscriptions of one sandbox, every account-region's, by ARN (which names the topic's
+ * account and region): two accounts' topics of one name are two topics.
+ */
 class SnsStore {
   readonly topics = new Map<string, Topic>();
   private readonly subscriptions = new Map<string, Subscription>();
@@ -235,7 +244,7 @@ class SnsStore {
     const subs = [...this.subscriptions.values()].filter((s) => s.topicArn === t.arn);
     return {
       TopicArn: t.arn,
-      Owner: ctx.accountId,
+      Owner: t.arn.split(':')[4] ?? ctx.accountId,
       DisplayName: '',
       SubscriptionsConfirmed: String(subs.filter((s) => s.confirmed).length),
       SubscriptionsPending: String(subs.filter((s) => !s.confirmed).length),
@@ -302,7 +311,7 @@ class SnsStore {
       throw invalid('The MessageGroupId parameter is required for FIFO topics');
     }
     const attrs = validateAttributes(input.MessageAttributes);
-    return { MessageId: this.publish(ctx.sandbox, topic, body, subject, attrs) };
+    return { MessageId: this.publish(topicScope(ctx.sandbox, topic), topic, body, subject, attrs) };
   }
 
   subscribe(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
@@ -336,9 +345,15 @@ class SnsStore {
     return {};
   }
 
-  listSubscriptions(input: Record<string, unknown>, topicArn?: string): Record<string, unknown> {
-    const subs = [...this.subscriptions.values()].filter(
-      (s) => topicArn === undefined || s.topicArn === topicArn,
+  /** A topic's subscriptions, or the caller's own in its region (ListSubscriptions). */
+  listSubscriptions(
+    input: Record<string, unknown>,
+    by: { topicArn: string } | { scope: RequestContext },
+  ): Record<string, unknown> {
+    const subs = [...this.subscriptions.values()].filter((s) =>
+      'topicArn' in by
+        ? s.topicArn === by.topicArn
+        : s.owner === by.scope.accountId && s.topicArn.split(':')[3] === by.scope.region,
     );
     const { items, next } = page(subs, input.NextToken);
     return { Subscriptions: items.map(subView), NextToken: next };
@@ -355,8 +370,11 @@ export function snsService(): ServiceModule {
     operations: {
       CreateTopic: (input, ctx) => store.createTopic(input, ctx),
       DeleteTopic: (input) => store.deleteTopic(input),
-      ListTopics: (input) => {
-        const { items, next } = page([...store.topics.values()], input.NextToken);
+      ListTopics: (input, ctx) => {
+        // The caller's account-region's topics (another account's are reached by ARN, if its policy admits).
+        const mine = `arn:aws:sns:${ctx.region}:${ctx.accountId}:`;
+        const topics = [...store.topics.values()].filter((t) => t.arn.startsWith(mine));
+        const { items, next } = page(topics, input.NextToken);
         return { Topics: items.map((t) => ({ TopicArn: t.arn })), NextToken: next };
       },
       GetTopicAttributes: (input, ctx) => ({
@@ -366,15 +384,16 @@ export function snsService(): ServiceModule {
       Publish: async (input, ctx) => store.publishRequest(input, ctx),
       Subscribe: (input, ctx) => store.subscribe(input, ctx),
       Unsubscribe: (input) => store.unsubscribe(input),
-      ListSubscriptions: (input) => store.listSubscriptions(input),
-      ListSubscriptionsByTopic: (input) => store.listSubscriptions(input, store.getTopic(input.TopicArn).arn),
+      ListSubscriptions: (input, ctx) => store.listSubscriptions(input, { scope: ctx }),
+      ListSubscriptionsByTopic: (input) =>
+        store.listSubscriptions(input, { topicArn: store.getTopic(input.TopicArn).arn }),
     },
     start(ctx) {
       // EventBridge → SNS topic targets
       registerTargetHandler(ctx, 'sns', async (arn, message) => {
         const topic = store.topics.get(arn);
         if (!topic) throw notFound('Topic');
-        store.publish(ctx, topic, message, undefined, {});
+        store.publish(topicScope(ctx, topic), topic, message, undefined, {});
       });
     },
   };

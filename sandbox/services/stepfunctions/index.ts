@@ -330,7 +330,11 @@ function machineFrom(
   };
 }
 
-/** The state machines and executions of one sandbox, and the task tokens executions wait on. */
+/**
+ * The state machines and executions of one sandbox — every account-region's, by ARN (which names the
+ * account and region, so two accounts' machines of one name are two) — and the task tokens executions
+ * wait on.
+ */
 class StepFunctionsStore {
   readonly machines = new Map<string, Machine>();
   readonly executions = new Map<string, Execution>();
@@ -492,8 +496,11 @@ class StepFunctionsStore {
     });
   }
 
-  start(machine: Machine, name: string, inputText: string, sandbox: SandboxContext): Execution {
+  start(machine: Machine, name: string, inputText: string, from: SandboxContext): Execution {
     const input = parseJson(inputText, 'InvalidExecutionInput', 'input');
+    // An execution runs in its state machine's account-region (its ARN's), whoever started it.
+    const [, , , region = '', account = ''] = machine.arn.split(':');
+    const sandbox = from.scoped(account, region);
     const arn = executionArn(sandbox.region, sandbox.accountId, machine.name, name);
     const clock = sandbox.clock;
     const runContext = runContextFor(machine, arn, name, clock);
@@ -538,7 +545,8 @@ class StepFunctionsStore {
     assertValidName(name);
     const inputText = typeof input.input === 'string' ? input.input : '{}';
     parseJson(inputText, 'InvalidExecutionInput', 'input');
-    const arn = executionArn(ctx.region, ctx.accountId, machine.name, name);
+    const [, , , region = '', account = ''] = machine.arn.split(':');
+    const arn = executionArn(region, account, machine.name, name);
     const existing = this.executions.get(arn);
     if (existing) {
       // Standard workflows: same name + same input while RUNNING is idempotent; anything else is a conflict.
@@ -551,11 +559,14 @@ class StepFunctionsStore {
     return { executionArn: e.arn, startDate: e.startDate };
   }
 
-  pending(tokenValue: unknown): PendingToken {
+  /** The open task a token names; a token of another account's execution is not valid for the caller. */
+  pending(tokenValue: unknown, caller: RequestContext): PendingToken {
     if (typeof tokenValue !== 'string' || tokenValue.length < 1 || tokenValue.length > 2048) {
       throw new AwsError('InvalidToken', 'Invalid Token');
     }
     const p = this.tokens.get(tokenValue);
+    if (p && p.execution.arn.split(':')[4] !== caller.accountId)
+      throw new AwsError('InvalidToken', 'Invalid Token');
     if (p) return p;
     const closed = this.closedTokens.get(tokenValue);
     if (closed === 'timedout') throw new AwsError('TaskTimedOut', 'Task Timed Out');
@@ -607,37 +618,46 @@ function getExecutionHistory(store: StepFunctionsStore, input: Record<string, un
 /** SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat against the store's open tokens. */
 function taskTokenOperations(store: StepFunctionsStore): ServiceModule['operations'] {
   return {
-    SendTaskSuccess: (input) => {
-      const p = store.pending(input.taskToken);
+    SendTaskSuccess: (input, ctx) => {
+      const p = store.pending(input.taskToken, ctx);
       const output = parseJson(input.output, 'InvalidOutput', 'output');
       store.finishToken(input.taskToken as string, p, { output });
       return {};
     },
-    SendTaskFailure: (input) => {
-      const p = store.pending(input.taskToken);
+    SendTaskFailure: (input, ctx) => {
+      const p = store.pending(input.taskToken, ctx);
       const err = new Error(typeof input.cause === 'string' ? input.cause : '');
       err.name = typeof input.error === 'string' && input.error ? input.error : 'States.TaskFailed';
       store.finishToken(input.taskToken as string, p, { error: err });
       return {};
     },
-    SendTaskHeartbeat: (input) => {
-      store.pending(input.taskToken);
+    SendTaskHeartbeat: (input, ctx) => {
+      store.pending(input.taskToken, ctx);
       return {};
     },
   };
+}
+
+/** Whether an ARN belongs to the caller's account-region. */
+function inScope(arn: string, ctx: RequestContext): boolean {
+  const [, , , region, account] = arn.split(':');
+  return region === ctx.region && account === ctx.accountId;
 }
 
 function operationsOf(store: StepFunctionsStore): ServiceModule['operations'] {
   return {
     CreateStateMachine: (input, ctx) => store.createMachine(input, ctx),
     DescribeStateMachine: (input) => describeMachine(store.machineByArn(str(input, 'stateMachineArn'))),
-    ListStateMachines: () => ({
-      stateMachines: [...store.machines.values()].map((m) => ({
-        stateMachineArn: m.arn,
-        name: m.name,
-        type: m.type,
-        creationDate: m.createdAt,
-      })),
+    // The caller's account-region's state machines.
+    ListStateMachines: (_input, ctx) => ({
+      stateMachines: [...store.machines.values()]
+        .filter((m) => inScope(m.arn, ctx))
+        .map((m) => ({
+          stateMachineArn: m.arn,
+          name: m.name,
+          type: m.type,
+          creationDate: m.createdAt,
+        })),
     }),
     DeleteStateMachine: (input) => {
       store.machines.delete(store.machineByArn(str(input, 'stateMachineArn')).arn);

@@ -6,6 +6,18 @@
  */
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  CreateStateMachineCommand,
+  ListStateMachinesCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { CreateTopicCommand, ListTopicsCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import {
   CreateQueueCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
@@ -14,6 +26,13 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import {
+  CreateDocumentCommand,
+  DescribeDocumentCommand,
+  GetAutomationExecutionCommand,
+  SSMClient,
+  StartAutomationExecutionCommand,
+} from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { allServices } from '../../../sandbox/services';
@@ -162,5 +181,112 @@ describe('SQS per account-region', () => {
     const local = new SQSClient(config(await roleSession(A, 'local', ['sqs:ReceiveMessage'])));
     const got = await local.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 0 }));
     expect(got.Messages?.map((m) => m.Body)).toEqual(['from B role']);
+  });
+});
+
+describe('SNS, Secrets Manager, Step Functions, SSM and Scheduler per account-region', () => {
+  it('SNS: one topic name, two accounts; B lists only its own and may not publish to A’s', async () => {
+    const a = new SNSClient(config(adminOf(A)));
+    const b = new SNSClient(config(adminOf(B)));
+    const aTopic = (await a.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn;
+    const bTopic = (await b.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn;
+    expect([aTopic, bTopic]).toEqual([
+      `arn:aws:sns:us-east-1:${A}:alerts`,
+      `arn:aws:sns:us-east-1:${B}:alerts`,
+    ]);
+    expect((await b.send(new ListTopicsCommand({}))).Topics?.map((t) => t.TopicArn)).toEqual([bTopic]);
+    const before = sb.sandbox.outbox().length;
+    const err = await errorOf(b.send(new PublishCommand({ TopicArn: aTopic, Message: 'intruder' })));
+    expect(err.name).toBe('AuthorizationErrorException');
+    expect(sb.sandbox.outbox().length).toBe(before);
+  });
+
+  it('Secrets Manager: one secret name, two regions; B cannot read A’s by ARN', async () => {
+    const east = new SecretsManagerClient(config(adminOf(A)));
+    const west = new SecretsManagerClient(config(adminOf(A), 'us-west-2'));
+    const made = await east.send(new CreateSecretCommand({ Name: 'db', SecretString: 'east' }));
+    await west.send(new CreateSecretCommand({ Name: 'db', SecretString: 'west' }));
+    expect(made.ARN).toMatch(new RegExp(`^arn:aws:secretsmanager:us-east-1:${A}:secret:db-`));
+    expect((await west.send(new GetSecretValueCommand({ SecretId: 'db' }))).SecretString).toBe('west');
+    expect((await east.send(new GetSecretValueCommand({ SecretId: 'db' }))).SecretString).toBe('east');
+    const b = new SecretsManagerClient(config(adminOf(B)));
+    expect((await errorOf(b.send(new GetSecretValueCommand({ SecretId: 'db' })))).name).toBe(
+      'ResourceNotFoundException',
+    );
+    expect((await errorOf(b.send(new GetSecretValueCommand({ SecretId: made.ARN })))).name).toBe(
+      'AccessDeniedException',
+    );
+  });
+
+  it('Step Functions: B sees only its machines and cannot start A’s', async () => {
+    const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } });
+    const a = new SFNClient(config(adminOf(A)));
+    const b = new SFNClient(config(adminOf(B)));
+    const roleArn = `arn:aws:iam::${A}:role/sm`;
+    const { stateMachineArn } = await a.send(
+      new CreateStateMachineCommand({ name: 'flow', definition, roleArn }),
+    );
+    expect(stateMachineArn).toBe(`arn:aws:states:us-east-1:${A}:stateMachine:flow`);
+    expect((await b.send(new ListStateMachinesCommand({}))).stateMachines).toEqual([]);
+    expect((await errorOf(b.send(new StartExecutionCommand({ stateMachineArn })))).name).toBe(
+      'AccessDeniedException',
+    );
+    const started = await a.send(new StartExecutionCommand({ stateMachineArn, name: 'one' }));
+    expect(started.executionArn).toBe(`arn:aws:states:us-east-1:${A}:execution:flow:one`);
+  });
+
+  it('SSM: documents and automation executions are the account-region’s own', async () => {
+    const content = JSON.stringify({
+      schemaVersion: '0.3',
+      mainSteps: [{ name: 'wait', action: 'aws:sleep', inputs: { Duration: 'PT0S' } }],
+    });
+    const a = new SSMClient(config(adminOf(A)));
+    const b = new SSMClient(config(adminOf(B), 'us-west-2'));
+    await a.send(
+      new CreateDocumentCommand({ Name: 'Team-Fix', Content: content, DocumentType: 'Automation' }),
+    );
+    expect((await errorOf(b.send(new DescribeDocumentCommand({ Name: 'Team-Fix' })))).name).toBe(
+      'InvalidDocument',
+    );
+    const { AutomationExecutionId } = await a.send(
+      new StartAutomationExecutionCommand({ DocumentName: 'Team-Fix' }),
+    );
+    const err = await errorOf(b.send(new GetAutomationExecutionCommand({ AutomationExecutionId })));
+    expect(err.name).toBe('AutomationExecutionNotFoundException');
+    // B makes its own document of that name: a second document, A's unchanged.
+    await b.send(
+      new CreateDocumentCommand({ Name: 'Team-Fix', Content: content, DocumentType: 'Automation' }),
+    );
+    const seen = await a.send(new DescribeDocumentCommand({ Name: 'Team-Fix' }));
+    expect(seen.Document?.Owner).toBe(A);
+  });
+
+  it('Scheduler: one schedule name in two accounts is two schedules, each with its own ARN', async () => {
+    const target = {
+      Arn: `arn:aws:lambda:us-east-1:${A}:function:none`,
+      RoleArn: `arn:aws:iam::${A}:role/s`,
+    };
+    const input = {
+      Name: 'nightly',
+      ScheduleExpression: 'rate(1 day)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: target,
+      State: 'DISABLED',
+    };
+    const inA = sb.sandbox.context.scoped(A, 'us-east-1');
+    const inB = sb.sandbox.context.scoped(B, 'us-east-1');
+    const made = await Promise.all([
+      inA.call('scheduler', 'CreateSchedule', input),
+      inB.call('scheduler', 'CreateSchedule', input),
+    ]);
+    expect(made.map((m) => m.ScheduleArn)).toEqual([
+      `arn:aws:scheduler:us-east-1:${A}:schedule/default/nightly`,
+      `arn:aws:scheduler:us-east-1:${B}:schedule/default/nightly`,
+    ]);
+    await inB.call('scheduler', 'DeleteSchedule', { Name: 'nightly' });
+    expect((await inA.call('scheduler', 'GetSchedule', { Name: 'nightly' })).Arn).toBe(made[0]?.ScheduleArn);
+    expect((await errorOf(inB.call('scheduler', 'GetSchedule', { Name: 'nightly' }))).name).toBe(
+      'ResourceNotFoundException',
+    );
   });
 });
