@@ -121,9 +121,19 @@ class DynaliteEngine {
     return answerOf(await pending.finally(() => this.inFlight.delete(pending)));
   }
 
-  async start(): Promise<void> {
+  /** Starts dynalite for one account-region (its ARNs carry them: dynalite reads both from the environment). */
+  async start(scope: { accountId: string; region: string }): Promise<void> {
     const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-    const s = dynalite({ createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 });
+    const saved = { account: process.env.AWS_ACCOUNT_ID, region: process.env.AWS_REGION };
+    process.env.AWS_ACCOUNT_ID = scope.accountId;
+    process.env.AWS_REGION = scope.region;
+    let s: Server;
+    try {
+      s = dynalite({ createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 });
+    } finally {
+      restoreEnv('AWS_ACCOUNT_ID', saved.account);
+      restoreEnv('AWS_REGION', saved.region);
+    }
     // Listening on loopback is kept for dynalite's lifecycle (close() shuts its store down); requests
     // go straight to its request listener.
     await new Promise<void>((resolve, reject) => {
@@ -155,11 +165,52 @@ class DynaliteEngine {
   }
 }
 
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/**
+ * One dynalite per account-region, so two accounts' or regions' tables of one name are two tables: the
+ * home one started with the sandbox, any other on its first request (an account-region that never uses
+ * DynamoDB costs nothing).
+ */
+class DynaliteEngines {
+  private readonly engines = new Map<string, Promise<DynaliteEngine>>();
+  private stopped = false;
+
+  constructor(private readonly createTableMs: number) {}
+
+  of(scope: { accountId: string; region: string }): Promise<DynaliteEngine> {
+    const key = `${scope.accountId}/${scope.region}`;
+    let e = this.engines.get(key);
+    if (!e) {
+      if (this.stopped) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
+      const engine = new DynaliteEngine(this.createTableMs);
+      e = engine.start(scope).then(() => engine);
+      this.engines.set(key, e);
+    }
+    return e;
+  }
+
+  async forward(operation: string, input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
+    return (await this.of(ctx)).forward(operation, input, ctx);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = await Promise.allSettled([...this.engines.values()]);
+    await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+  }
+}
+
+/** TTL settings by `ACCOUNT/REGION/TABLE`. */
 type TtlSpecs = Map<string, { AttributeName: string; Enabled: boolean }>;
+const ttlKey = (ctx: RequestContext, table: string) => `${ctx.accountId}/${ctx.region}/${table}`;
 
 /** The table the request names (ResourceNotFoundException from dynalite when it does not exist). */
 async function requireTable(
-  engine: DynaliteEngine,
+  engine: DynaliteEngines,
   input: Record<string, unknown>,
   ctx: RequestContext,
 ): Promise<string> {
@@ -176,7 +227,7 @@ async function requireTable(
 
 /** UpdateTimeToLive, which dynalite lacks: the setting is stored (items never expire, docs/architecture.md). */
 async function updateTimeToLive(
-  engine: DynaliteEngine,
+  engine: DynaliteEngines,
   ttl: TtlSpecs,
   input: Record<string, unknown>,
   ctx: RequestContext,
@@ -191,24 +242,24 @@ async function updateTimeToLive(
   ) {
     throw new AwsError('ValidationException', 'TimeToLiveSpecification must have AttributeName and Enabled.');
   }
-  const current = ttl.get(name);
+  const current = ttl.get(ttlKey(ctx, name));
   if (current && current.Enabled === spec.Enabled) {
     throw new AwsError(
       'ValidationException',
       `TimeToLive is already ${spec.Enabled ? 'enabled' : 'disabled'}`,
     );
   }
-  ttl.set(name, { AttributeName: spec.AttributeName, Enabled: spec.Enabled });
+  ttl.set(ttlKey(ctx, name), { AttributeName: spec.AttributeName, Enabled: spec.Enabled });
   return { TimeToLiveSpecification: { AttributeName: spec.AttributeName, Enabled: spec.Enabled } };
 }
 
 async function describeTimeToLive(
-  engine: DynaliteEngine,
+  engine: DynaliteEngines,
   ttl: TtlSpecs,
   input: Record<string, unknown>,
   ctx: RequestContext,
 ) {
-  const t = ttl.get(await requireTable(engine, input, ctx));
+  const t = ttl.get(ttlKey(ctx, await requireTable(engine, input, ctx)));
   return {
     TimeToLiveDescription: t?.Enabled
       ? { TimeToLiveStatus: 'ENABLED', AttributeName: t.AttributeName }
@@ -217,7 +268,7 @@ async function describeTimeToLive(
 }
 
 export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
-  const engine = new DynaliteEngine(options.createTableMs ?? 0);
+  const engine = new DynaliteEngines(options.createTableMs ?? 0);
   const ttl: TtlSpecs = new Map();
   const operations: ServiceModule['operations'] = {};
   for (const op of PROXIED) operations[op] = (input, ctx) => engine.forward(op, input, ctx);
@@ -229,7 +280,9 @@ export function dynamoDbService(options: { createTableMs?: number } = {}): Servi
     protocol: 'awsJson1_0',
     targetPrefix: 'DynamoDB_20120810',
     operations,
-    start: () => engine.start(),
+    start: async (ctx) => {
+      await engine.of(ctx);
+    },
     stop: () => engine.stop(),
   };
 }

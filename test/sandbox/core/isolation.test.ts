@@ -4,6 +4,13 @@
  * cannot see or change account A's resource (AWS's not-found or access-denied error) unless A's resource
  * policy admits B — and then B's own policies must allow it too (the cross-account rule).
  */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateSecretCommand,
@@ -286,6 +293,34 @@ describe('SNS, Secrets Manager, Step Functions, SSM and Scheduler per account-re
     await inB.call('scheduler', 'DeleteSchedule', { Name: 'nightly' });
     expect((await inA.call('scheduler', 'GetSchedule', { Name: 'nightly' })).Arn).toBe(made[0]?.ScheduleArn);
     expect((await errorOf(inB.call('scheduler', 'GetSchedule', { Name: 'nightly' }))).name).toBe(
+      'ResourceNotFoundException',
+    );
+  });
+});
+
+describe('DynamoDB per account-region', () => {
+  it('one table name in two accounts is two tables (one dynalite each), ARNs their own', async () => {
+    const a = new DynamoDBClient(config(adminOf(A)));
+    const b = new DynamoDBClient(config(adminOf(B), 'us-west-2'));
+    const table = {
+      TableName: 'outcomes',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' as const }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' as const }],
+      BillingMode: 'PAY_PER_REQUEST' as const,
+    };
+    const made = await Promise.all([
+      a.send(new CreateTableCommand(table)),
+      b.send(new CreateTableCommand(table)),
+    ]);
+    expect(made.map((m) => m.TableDescription?.TableArn)).toEqual([
+      `arn:aws:dynamodb:us-east-1:${A}:table/outcomes`,
+      `arn:aws:dynamodb:us-west-2:${B}:table/outcomes`,
+    ]);
+    await a.send(new PutItemCommand({ TableName: 'outcomes', Item: { pk: { S: 'only-in-A' } } }));
+    const inB = await b.send(new GetItemCommand({ TableName: 'outcomes', Key: { pk: { S: 'only-in-A' } } }));
+    expect(inB.Item).toBeUndefined();
+    const other = new DynamoDBClient(config(adminOf(B)));
+    expect((await errorOf(other.send(new DescribeTableCommand({ TableName: 'outcomes' })))).name).toBe(
       'ResourceNotFoundException',
     );
   });
