@@ -22,7 +22,7 @@ import {
 import type { PlanResult } from './contracts';
 import { queryPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
-import { type Admission, fits, grant, readAdmission, release, type Scope } from './leases';
+import { type Admission, fits, grantOrRead, readAdmission, release, type Scope } from './leases';
 import { accountRegionScope, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
 import * as z from './zod';
 
@@ -239,8 +239,11 @@ async function tell(deps: QueueDeps, w: Waiter, lease: Lease, madeGrant: boolean
 /** Admits queue heads while slots are free (FIFO across queues by enqueue time), telling each by its token. */
 export async function handOff(deps: QueueDeps): Promise<HandOffResult> {
   const result: HandOffResult = { granted: 0, dead: 0 };
+  // The admission item a refused grant just read (another pass got there first): the next round's view.
+  let seen: Admission | undefined;
   for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < MAX_GRANTS_PER_PASS; round++) {
-    const adm = await readAdmission(deps.ddb, deps.leasesTable);
+    const adm = seen ?? (await readAdmission(deps.ddb, deps.leasesTable));
+    seen = undefined;
     const heads = (await Promise.all(adm.queues.map((q) => headsOf(deps, q)))).flat();
     const now = deps.now();
     const c = pick(adm, heads, now.getTime());
@@ -248,8 +251,11 @@ export async function handOff(deps: QueueDeps): Promise<HandOffResult> {
     const w = c.waiter;
     let grantedAt = adm.holders[w.waiter]?.grantedAt ?? now.toISOString();
     if (!c.held) {
-      const g = await grant(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt);
-      if (g !== 'granted') continue; // another pass got there first: look again
+      const g = await grantOrRead(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt);
+      if (g.result !== 'granted') {
+        seen = g.admission; // another pass got there first: look again at what the refusal read
+        continue;
+      }
     } else grantedAt = now.toISOString();
     const lease: Lease = {
       acquired: true,

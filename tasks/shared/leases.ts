@@ -133,6 +133,17 @@ export async function grant(
   scopes: readonly Scope[],
   nowIso: string,
 ): Promise<GrantResult> {
+  return (await grantOrRead(ddb, table, holder, scopes, nowIso)).result;
+}
+
+/** `grant`, also returning the admission item it read when the grant was refused (for the caller's next look). */
+export async function grantOrRead(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  holder: string,
+  scopes: readonly Scope[],
+  nowIso: string,
+): Promise<{ result: GrantResult; admission?: Admission }> {
   if (scopes.length === 0) throw new Error('grant: no scopes');
   try {
     await awsCall('UpdateItem(admission grant)', async () => {
@@ -144,11 +155,11 @@ export async function grant(
         await ddb.send(grantCommand(table, holder, scopes, nowIso));
       }
     });
-    return 'granted';
+    return { result: 'granted' };
   } catch (err) {
     if (!isConditionFailed(err)) throw err;
-    const adm = await readAdmission(ddb, table);
-    return adm.holders[holder] ? 'held' : 'full';
+    const admission = await readAdmission(ddb, table);
+    return { result: admission.holders[holder] ? 'held' : 'full', admission };
   }
 }
 
