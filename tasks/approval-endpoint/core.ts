@@ -37,7 +37,10 @@ export interface ApprovalEndpointDeps {
   sfn: SFNClient;
   approvalsTable: string;
   signingKeys: () => Promise<SigningKeys>;
+  /** Every time the endpoint shows, records or compares with an expiry (the handler: the task clock). */
   now?: () => Date;
+  /** The CSRF token's age only (the handler: the system clock; default `now`). */
+  csrfNow?: () => Date;
   log?: EndpointLog;
 }
 

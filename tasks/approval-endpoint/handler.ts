@@ -5,6 +5,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadSigningKeys } from '../shared/approvals/signing';
 import { secretsClient, sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { logger } from '../shared/powertools';
@@ -23,6 +24,8 @@ export async function handler(
       approvalsTable: requireEnv(ENV.APPROVALS_TABLE),
       signingKeys: () => loadSigningKeys(secretsClient(), requireEnv(ENV.SIGNING_SECRET_ARN)),
       log: logger,
+      now: clockNow,
+      csrfNow: () => new Date(),
     };
     return await handleApprovalRequest(event, deps, context);
   } catch (err) {

@@ -28,6 +28,13 @@ interface Incoming {
   head: boolean;
   now: Date;
   nowS: number;
+  /**
+   * The CSRF token's issue and check time (deps.csrfNow, else deps.now): the handler gives it the system
+   * clock, not the task clock. The token's age is an
+   * anti-replay interval of real seconds (a link scanner's copy is worthless minutes later) and is never
+   * shown; on the sandbox's scaled clock 15 minutes would pass in seconds.
+   */
+  csrfNowS: number;
   sourceIp: string | undefined;
   userAgent: string;
   fields: Record<string, unknown>;
@@ -51,6 +58,7 @@ function incoming(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Incoming 
     head: method === 'HEAD',
     now,
     nowS: Math.floor(now.getTime() / 1000),
+    csrfNowS: Math.floor((deps.csrfNow ?? deps.now ?? (() => new Date()))().getTime() / 1000),
     sourceIp,
     userAgent,
     fields,
@@ -90,7 +98,7 @@ async function review(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promi
     approver,
     expiresAt: item.expiresAt,
     now: inc.now,
-    csrf: csrfToken(keys, approvalId, approver, newPageLoad(inc.nowS)),
+    csrf: csrfToken(keys, approvalId, approver, newPageLoad(inc.csrfNowS)),
     action: `?${new URLSearchParams({ approver, exp: String(exp), sig }).toString()}`,
   });
   return reply(inc, { result: 'review', page: page(200, html, inc.head) });
@@ -104,7 +112,7 @@ async function post(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promise
   const link = await verifyRequestLink(deps, inc.event, approvalId, inc.nowS, false);
   if (isAnswer(link)) return reply(inc, link);
   inc.fields.approver = link.approver;
-  const form = verifiedForm(inc.event, link, inc.nowS);
+  const form = verifiedForm(inc.event, link, inc.csrfNowS);
   if (isAnswer(form)) return reply(inc, form);
   const item = await openItem(deps, link, inc.nowS, false);
   if (isAnswer(item)) return reply(inc, item);

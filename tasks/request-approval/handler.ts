@@ -1,5 +1,6 @@
 import { loadSigningKeys } from '../shared/approvals/signing';
 import { secretsClient, snsClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -14,5 +15,6 @@ export const handler = taskHandler('request-approval', RequestApprovalInput, (in
     baseUrl: requireEnv(ENV.APPROVAL_BASE_URL),
     signingKeys: () => loadSigningKeys(secretsClient(), requireEnv(ENV.SIGNING_SECRET_ARN)),
     automationAssumeRoleArn: process.env[ENV.AUTOMATION_ASSUME_ROLE_ARN],
+    now: clockNow,
   }),
 );

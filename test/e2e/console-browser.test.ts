@@ -54,10 +54,33 @@ async function remediate(dc: DriftCase, approve: boolean) {
       const m = (await outbox(e)).find((x) => x.message.includes(id) && approvalLinks(x.message).length > 0);
       return m ? approvalLinks(m.message)[0] : undefined;
     });
+    await reviewPageClock(link);
     expect((await decideViaForm(link, 'approve', COMMENT)).status).toBe(200);
   }
   expect((await finished(e, run.arn)).outcome).toBe('VERIFIED');
   return { name: run.name, id };
+}
+
+/**
+ * The review page's times are on one clock (#15 item 6): the event's "Detected at" (stamped by the emulated
+ * Config), "Requested at" and the expiry (Request approval's task clock: the sandbox's clock here) and now.
+ */
+async function reviewPageClock(link: string): Promise<void> {
+  const page = await browsing.context.newPage();
+  await page.goto(link);
+  const fact = async (name: string) =>
+    Date.parse(await page.locator(`dt:text-is("${name}") + dd`).innerText());
+  const detected = await fact('Detected at');
+  const requested = await fact('Requested at');
+  const expires = Date.parse((await page.locator('.expiry time').getAttribute('datetime')) ?? '');
+  const now = e.sb.clock.now().getTime();
+  expect(detected).toBeLessThanOrEqual(requested);
+  expect(requested).toBeLessThanOrEqual(now);
+  // The policy's ttlSeconds (3600) after the request, on the same clock (the link and the item carry seconds).
+  expect(Math.abs(expires - requested - 3_600_000)).toBeLessThan(1000);
+  expect(expires).toBeGreaterThan(now);
+  await page.screenshot({ path: join(ARTIFACTS, 'review-page-1280x800.png'), fullPage: true });
+  await page.close();
 }
 
 const outcomeItems = async (dc: DriftCase, id: string) =>

@@ -427,10 +427,18 @@ class StepFunctionsStore {
       throw lambdaError(err);
     }
     const timeoutSeconds = taskTimeoutSeconds(state, execution.shadow);
-    return withTimeout(waited, timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000, () => {
-      this.tokens.delete(token);
-      this.closedTokens.set(token, 'timedout');
-    });
+    // A deadline from the data (TimeoutSecondsPath: the approval's TTL) is emulated time, scaled like a Wait
+    // state, so it ends when the tasks' clock says the request expired (tasks/shared/clock.ts); a fixed
+    // TimeoutSeconds guards against a stuck task and stays real time.
+    const scale = state.TimeoutSecondsPath ? sandbox.clock.timeScale : 1;
+    return withTimeout(
+      waited,
+      timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000 * scale,
+      () => {
+        this.tokens.delete(token);
+        this.closedTokens.set(token, 'timedout');
+      },
+    );
   }
 
   /** One Task state: a Lambda ARN, or `lambda:invoke` (with or without waiting for a task token). */
