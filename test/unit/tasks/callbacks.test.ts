@@ -20,7 +20,7 @@ import {
 import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { awaitCompliance } from '../../../tasks/await-compliance/core';
+import { type AwaitComplianceInput, awaitCompliance } from '../../../tasks/await-compliance/core';
 import { reconcileWaits } from '../../../tasks/reconcile-waits/core';
 import { VerificationUnavailableError } from '../../../tasks/shared/errors';
 import { startRunbook } from '../../../tasks/start-runbook/core';
@@ -166,24 +166,27 @@ async function parkRunbook(): Promise<void> {
   ssmMock.reset();
 }
 
+/** Wait for compliance's input: a pending verification of the fixture event, started at `startedAt`. */
+function complianceInput(startedAt = T0, over: Partial<AwaitComplianceInput> = {}): AwaitComplianceInput {
+  return {
+    taskToken: TOKEN,
+    event: event(),
+    plan: plan(),
+    verification: {
+      status: 'pending',
+      polls: 0,
+      maxPolls: 30,
+      waitSeconds: 1,
+      startedAt: startedAt.toISOString(),
+    },
+    execution: execution(),
+    ...over,
+  };
+}
+
 async function parkVerification(startedAt = T0): Promise<void> {
   evaluation('NON_COMPLIANT', at(-60));
-  const out = await awaitCompliance(
-    {
-      taskToken: TOKEN,
-      event: event(),
-      plan: plan(),
-      verification: {
-        status: 'pending',
-        polls: 0,
-        maxPolls: 30,
-        waitSeconds: 1,
-        startedAt: startedAt.toISOString(),
-      },
-      execution: execution(),
-    },
-    deps(),
-  );
+  const out = await awaitCompliance(complianceInput(startedAt), deps());
   expect(out.status).toBe('pending');
   expect(JSON.stringify(out)).not.toContain(TOKEN);
   configMock.reset();
@@ -299,22 +302,7 @@ describe('wait-callback: the COMPLIANT compliance-change event completes verific
 describe('Wait for compliance', () => {
   it('requests a (coalesced) re-evaluation and completes at once when Config already says COMPLIANT', async () => {
     evaluation('COMPLIANT', at(5));
-    await awaitCompliance(
-      {
-        taskToken: TOKEN,
-        event: event(),
-        plan: plan(),
-        verification: {
-          status: 'pending',
-          polls: 0,
-          maxPolls: 30,
-          waitSeconds: 1,
-          startedAt: T0.toISOString(),
-        },
-        execution: execution(),
-      },
-      deps(at(10)),
-    );
+    await awaitCompliance(complianceInput(), deps(at(10)));
     expect(configMock).toHaveReceivedCommandWith(StartConfigRulesEvaluationCommand, {
       ConfigRuleNames: ['restricted-ssh'],
     });
@@ -326,24 +314,9 @@ describe('Wait for compliance', () => {
     configMock
       .on(StartConfigRulesEvaluationCommand)
       .rejects(new NoSuchConfigRuleException({ message: 'gone', $metadata: {} }));
-    await expect(
-      awaitCompliance(
-        {
-          taskToken: TOKEN,
-          event: event(),
-          plan: plan(),
-          verification: {
-            status: 'pending',
-            polls: 0,
-            maxPolls: 30,
-            waitSeconds: 1,
-            startedAt: T0.toISOString(),
-          },
-          execution: execution(),
-        },
-        deps(),
-      ),
-    ).rejects.toBeInstanceOf(VerificationUnavailableError);
+    await expect(awaitCompliance(complianceInput(), deps())).rejects.toBeInstanceOf(
+      VerificationUnavailableError,
+    );
     expect(await items()).toEqual([]);
   });
 });
@@ -461,19 +434,11 @@ describe("a member account's waits are read where they live", () => {
     await startRunbook({ taskToken: TOKEN, state }, deps());
     evaluation('NON_COMPLIANT', at(-60));
     await awaitCompliance(
-      {
+      complianceInput(T0, {
         taskToken: `${TOKEN}-2`,
         event: memberEvent(),
-        plan: plan(),
-        verification: {
-          status: 'pending',
-          polls: 0,
-          maxPolls: 30,
-          waitSeconds: 1,
-          startedAt: T0.toISOString(),
-        },
         execution: { ...execution(), name: `${EXEC_NAME}-2` },
-      },
+      }),
       deps(),
     );
     ssmMock.on(StopAutomationExecutionCommand).resolves({});
