@@ -560,18 +560,7 @@ export async function installRemediationStack(
   const { template, stackName } = opts.template
     ? { template: opts.template, stackName: 'DriftRemediation' }
     : await synthesizeRemediationTemplate({ policyFile });
-  const i: Install = {
-    sb,
-    ctx: sb.context,
-    stackName,
-    resources: new Map(),
-    notEmulated: {},
-    functions: {},
-    fnEnv: {},
-    deferred: [],
-    pendingFunctions: [],
-    approvalBaseUrl: sb.endpoint,
-  };
+  const i = newInstall(sb, sb.context, stackName);
   await createResources(i, template);
   await registerHandlers(i, policyFile, opts.logLevel);
   wireDeferred(i);
@@ -587,6 +576,22 @@ export async function installRemediationStack(
     approvalBaseUrl: i.approvalBaseUrl,
     template,
     find: finder(resources),
+  };
+}
+
+/** An empty install of `stackName` into the account-region `ctx`. */
+export function newInstall(sb: Sandbox, ctx: SandboxContext, stackName: string): Install {
+  return {
+    sb,
+    ctx,
+    stackName,
+    resources: new Map(),
+    notEmulated: {},
+    functions: {},
+    fnEnv: {},
+    deferred: [],
+    pendingFunctions: [],
+    approvalBaseUrl: sb.endpoint,
   };
 }
 

@@ -10,7 +10,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { Sandbox } from '../core/sandbox';
 import { resolveParameters } from '../services/cloudformation/template';
-import { type CfnTemplate, createResources, finder, type Install, type InstalledResource } from './install';
+import { type CfnTemplate, createResources, finder, type InstalledResource, newInstall } from './install';
 import { synthesizeRemediationTemplate } from './synth';
 
 export interface MemberInstallOptions {
@@ -55,18 +55,7 @@ export async function installMemberStack(
     Object.entries(given).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
   );
   const parameters = { ...Object.fromEntries(ssmTyped), ...values };
-  const i: Install = {
-    sb,
-    ctx: sb.context.scoped(opts.accountId, opts.region),
-    stackName,
-    resources: new Map(),
-    notEmulated: {},
-    functions: {},
-    fnEnv: {},
-    deferred: [],
-    pendingFunctions: [],
-    approvalBaseUrl: sb.endpoint,
-  };
+  const i = newInstall(sb, sb.context.scoped(opts.accountId, opts.region), stackName);
   await createResources(i, template, parameters);
   if (i.pendingFunctions.length > 0) throw new Error('install: a member stack holds no task functions');
   return {
