@@ -65,7 +65,6 @@ const NOT_EMULATED = new Set([
   'AWS::Logs::LogGroup',
   'AWS::CloudWatch::Alarm',
   'AWS::CloudWatch::Dashboard',
-  'AWS::Lambda::Permission',
   'AWS::Scheduler::ScheduleGroup',
   'AWS::CDK::Metadata',
   'AWS::Events::Archive',
@@ -281,6 +280,12 @@ async function recordFunctionUrl(i: Install, r: Res): Promise<void> {
   i.deferred.push(r);
 }
 
+/** A function's resource policy statement: added once the functions are registered (addPermissions). */
+async function recordPermission(i: Install, r: Res): Promise<void> {
+  put(i, r, `${String(r.props.FunctionName).split(':').pop() ?? ''}-${r.logicalId}`);
+  i.deferred.push(r);
+}
+
 async function recordEventSourceMapping(i: Install, r: Res): Promise<void> {
   put(i, r, `esm-${shortId()}`);
   i.deferred.push(r);
@@ -431,6 +436,7 @@ const INSTALLERS: Record<string, (i: Install, r: Res) => Promise<void>> = {
   'AWS::Lambda::Function': recordFunction,
   'AWS::Lambda::Url': recordFunctionUrl,
   'AWS::Lambda::EventSourceMapping': recordEventSourceMapping,
+  'AWS::Lambda::Permission': recordPermission,
   'AWS::Events::Rule': createEventRule,
   'AWS::Events::EventBus': recordEventBus,
   'AWS::Events::EventBusPolicy': attachBusPolicy,
@@ -521,6 +527,23 @@ async function registerHandlers(
   }
 }
 
+/** The template's AWS::Lambda::Permission statements, on the registered functions (Lambda's AddPermission). */
+async function addPermissions(i: Install): Promise<void> {
+  if (!serviceModule(i.ctx, 'lambda')) return;
+  for (const { logicalId, type, props } of i.deferred) {
+    if (type !== 'AWS::Lambda::Permission') continue;
+    const { FunctionName, Action, Principal, SourceArn, SourceAccount } = props;
+    await call(i, 'lambda', 'AddPermission', {
+      FunctionName,
+      StatementId: logicalId.slice(0, 100), // Lambda's limit; CloudFormation derives the id likewise
+      Action,
+      Principal,
+      ...(SourceArn ? { SourceArn } : {}),
+      ...(SourceAccount ? { SourceAccount } : {}),
+    });
+  }
+}
+
 /** Wiring that needs the functions registered: event source mappings and the approval URL. */
 function wireDeferred(i: Install): void {
   const { sb } = i;
@@ -564,6 +587,7 @@ export async function installRemediationStack(
   await createResources(i, template);
   await registerHandlers(i, policyFile, opts.logLevel);
   wireDeferred(i);
+  await addPermissions(i);
   const { resources } = i;
   const sm = [...resources.values()].find((r) => r.type === 'AWS::StepFunctions::StateMachine');
   if (!sm) throw new Error('install: the template has no state machine');

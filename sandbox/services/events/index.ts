@@ -415,10 +415,11 @@ function listRules(rules: Iterable<Rule>, input: Input): Record<string, unknown>
 const DELIVERY_ACTIONS: Readonly<Record<string, string>> = {
   sqs: 'sqs:SendMessage',
   sns: 'sns:Publish',
+  lambda: 'lambda:InvokeFunction',
 };
 
 /**
- * EventBridge delivers to a queue or topic as `events.amazonaws.com`: the target's resource policy must admit
+ * EventBridge delivers to a queue, topic or function as `events.amazonaws.com`: the target's resource policy must admit
  * it (aws:SourceArn the rule, aws:SourceAccount the rule's account), or the delivery fails — a failed
  * invocation, as AWS counts it — and the event is not delivered.
  */

@@ -1,6 +1,6 @@
 /**
  * What IAM reads from the resource a call acts on: its resource-based policy — an SQS queue's or SNS
- * topic's `Policy` attribute, an S3 bucket's policy (for the bucket and its objects), a KMS key's key policy — and, for a queue or topic encrypted with a KMS key,
+ * topic's `Policy` attribute, an S3 bucket's policy (for the bucket and its objects), a Lambda function's policy, a KMS key's key policy — and, for a queue or topic encrypted with a KMS key,
  * that key (`KmsMasterKeyId`). Read through the emulated services themselves (not authorized: IAM's own
  * view). A resource without them (or a resource of another kind) has none.
  */
@@ -29,6 +29,11 @@ function facts(attributes: unknown): ResourceFacts {
 /** The policy and encryption key of the resource with this ARN (empty when it has neither). */
 export async function resourceFacts(caller: SandboxContext, arn: string): Promise<ResourceFacts> {
   const [prefix, , service, region = '', account = '', ...rest] = arn.split(':');
+  if (prefix === 'arn' && service === 'lambda' && rest[0] === 'function' && rest.length === 2) {
+    // arn:aws:lambda:REGION:ACCOUNT:function:NAME — the function's policy (AddPermission's statements).
+    const scope = caller.scoped(account, region);
+    return facts({ Policy: (await read(scope, 'lambda', 'GetPolicy', { FunctionName: arn })).Policy });
+  }
   if (prefix !== 'arn' || rest.length !== 1) return {};
   const name = rest[0] ?? '';
   // Read where the resource lives (its ARN's account-region), which may be another account than the caller's.

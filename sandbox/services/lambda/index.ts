@@ -4,8 +4,16 @@
  * and tags. Code is kept as a hash and never run here (the in-process task handlers are a different
  * registry, SandboxContext.invokeFunction).
  */
-import { AwsError, type RawHttpRequest, type RawHttpResponse, type ServiceModule } from '../../core/types';
+import { functionRegistry } from '../../core/functions';
+import {
+  AwsError,
+  type RawHttpRequest,
+  type RawHttpResponse,
+  type SandboxContext,
+  type ServiceModule,
+} from '../../core/types';
 import { compact, isObj, num, type Obj, str, strs } from '../state';
+import { functionArnOf, lambdaPermissions } from './permissions';
 import { configurationOf, lambdaStore } from './store';
 
 function jsonBody(req: RawHttpRequest): Obj {
@@ -59,6 +67,14 @@ function route(req: RawHttpRequest): { operation: string; input: Obj } | undefin
     if (m === 'DELETE') return { operation: 'DeleteFunction', input: base };
     return undefined;
   }
+  if (sub === 'policy') {
+    if (m === 'POST' && parts.length === 4)
+      return { operation: 'AddPermission', input: { ...jsonBody(req), ...base } };
+    if (m === 'GET' && parts.length === 4) return { operation: 'GetPolicy', input: base };
+    if (m === 'DELETE' && parts.length === 5)
+      return { operation: 'RemovePermission', input: { ...base, StatementId: parts[4] } };
+    return undefined;
+  }
   if (sub === 'configuration' && parts.length === 4) {
     if (m === 'GET') return { operation: 'GetFunctionConfiguration', input: base };
     if (m === 'PUT')
@@ -75,7 +91,9 @@ function encode(operation: string, output: unknown): RawHttpResponse {
   });
   switch (operation) {
     case 'CreateFunction':
+    case 'AddPermission':
       return json(201, output);
+    case 'RemovePermission':
     case 'DeleteFunction':
     case 'TagResource':
     case 'UntagResource':
@@ -113,6 +131,18 @@ function assertLatest(input: Obj): void {
   }
 }
 
+/** The function a permission call names: one of the Lambda API's or an in-process task function. */
+function permissionTarget(input: Obj, sandbox: SandboxContext): string {
+  assertLatest(input);
+  const name = str(input.FunctionName) ?? '';
+  const arn = functionArnOf(sandbox, name);
+  const known =
+    lambdaStore(sandbox).functions.has(arn.slice(arn.lastIndexOf(':') + 1)) ||
+    functionRegistry(sandbox).get(arn);
+  if (!known) throw new AwsError('ResourceNotFoundException', `Function not found: ${arn}`, 404);
+  return arn;
+}
+
 export function lambdaService(): ServiceModule {
   return {
     serviceName: 'lambda',
@@ -132,6 +162,17 @@ export function lambdaService(): ServiceModule {
           },
           Tags: Object.keys(fn.tags).length > 0 ? { ...fn.tags } : undefined,
         });
+      },
+      AddPermission: (input, ctx) => {
+        const arn = permissionTarget(input, ctx.sandbox);
+        return { Statement: JSON.stringify(lambdaPermissions(ctx.sandbox).add(arn, input)) };
+      },
+      GetPolicy: (input, ctx) => ({
+        Policy: lambdaPermissions(ctx.sandbox).get(permissionTarget(input, ctx.sandbox)),
+      }),
+      RemovePermission: (input, ctx) => {
+        lambdaPermissions(ctx.sandbox).remove(permissionTarget(input, ctx.sandbox), str(input.StatementId));
+        return {};
       },
       GetFunctionConfiguration: (input, ctx) => {
         assertLatest(input);
