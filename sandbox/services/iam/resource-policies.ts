@@ -32,7 +32,7 @@ export async function resourceFacts(caller: SandboxContext, arn: string): Promis
   if (prefix === 'arn' && service === 'lambda' && rest[0] === 'function' && rest.length === 2) {
     // arn:aws:lambda:REGION:ACCOUNT:function:NAME — the function's policy (AddPermission's statements).
     const scope = caller.scoped(account, region);
-    return facts({ Policy: (await read(scope, 'lambda', 'GetPolicy', { FunctionName: arn })).Policy });
+    return facts({ Policy: (await iamRead(scope, 'lambda', 'GetPolicy', { FunctionName: arn })).Policy });
   }
   if (prefix !== 'arn' || rest.length !== 1) return {};
   const name = rest[0] ?? '';
