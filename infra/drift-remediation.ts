@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
 import { ENV } from '../tasks/shared/env';
 import { AWS_MANAGED_TABLE_FILE, loadAwsManagedTable } from '../tasks/shared/policy/aws-managed';
@@ -22,6 +23,7 @@ import { keepStableLogicalIds } from './constructs/logical-ids';
 import { grantMemberAccess } from './constructs/member-access';
 import { OrganizationBus } from './constructs/member-bus';
 import { Monitoring } from './constructs/monitoring';
+import { Notifications } from './constructs/notifications';
 import { Runbooks } from './constructs/runbooks';
 import { Schedules } from './constructs/schedules';
 import { Storage } from './constructs/storage';
@@ -110,6 +112,7 @@ export class DriftRemediation extends Construct {
   readonly runbooks: Runbooks;
   readonly workflow: Workflow;
   readonly intake: Intake;
+  readonly notifications: Notifications;
   readonly fastPath: FastPath;
   readonly schedules: Schedules;
   readonly callbacks: Callbacks;
@@ -155,6 +158,11 @@ export class DriftRemediation extends Construct {
     });
     this.workflow = new Workflow(this, 'Workflow', { key, policyJsonPath, namePrefix });
     this.intake = new Intake(this, 'Intake', { key, configRules, policyJsonPath });
+    this.notifications = new Notifications(this, 'Notifications', {
+      key,
+      policy: this.policy,
+      policyJsonPath,
+    });
     this.fastPath = new FastPath(this, 'FastPath', {
       policy: this.policy,
       policyJsonPath,
@@ -180,17 +188,11 @@ export class DriftRemediation extends Construct {
       functions: ALL_TASKS.map((t) => this.functions[t]),
       alarmEmail: props.alarmEmail,
     });
+    this.notifications.deadLetterAlarm.addAlarmAction(new SnsAction(this.monitoring.alarmTopic));
     keepStableLogicalIds(this);
 
     this.environment = { ...COMMON_ENV, ...this.wireEnvironment(configRules, namePrefix) };
-    const wiring: TaskWiring = {
-      storage: this.storage,
-      approvals: this.approvals,
-      runbooks: this.runbooks,
-      workflow: this.workflow,
-      intake: this.intake,
-    };
-    for (const task of ALL_TASKS) TASKS[task].grant(this.functions[task], wiring);
+    for (const task of ALL_TASKS) TASKS[task].grant(this.functions[task], this);
     grantMemberAccess(this.functions, this.policy);
     // Organization scale: the bus the member stacks forward to (admits only the organization).
     const org = this.policy.organization;
@@ -223,6 +225,8 @@ export class DriftRemediation extends Construct {
       [ENV.CONFIG_RULES]: configRules.join(','),
       [ENV.NAME_PREFIX]: namePrefix,
       [ENV.INTAKE_QUEUE_URL]: this.intake.queue.queueUrl,
+      [ENV.NOTIFY_QUEUE_URL]: this.notifications.queue.queueUrl,
+      [ENV.NOTIFY_OUTCOMES]: this.notifications.outcomes.join(','),
       // The roles whose calls the CloudTrail fast path never fights: the automation role and every task role.
       [ENV.FAST_PATH_OWN_ROLES]: [
         this.runbooks.automationAssumeRole.roleName,

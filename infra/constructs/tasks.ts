@@ -16,6 +16,7 @@ import { WORKFLOW_TASKS } from '../../workflows/remediation';
 import type { Approvals } from './approvals';
 import { allow, allowOnStacks } from './iam';
 import type { Intake } from './intake';
+import type { Notifications } from './notifications';
 import type { Runbooks } from './runbooks';
 import type { Storage } from './storage';
 import type { TaskFunction } from './task-function';
@@ -31,6 +32,7 @@ export const HOSTED_TASKS = [
   'wait-callback',
   'reconcile-waits',
   'abort-cleanup',
+  'notify',
 ] as const;
 /** Every Lambda: the workflow's tasks plus the ones outside the state machine. */
 export const ALL_TASKS = [...WORKFLOW_TASKS, ...HOSTED_TASKS] as const;
@@ -44,6 +46,7 @@ export interface TaskWiring {
   readonly runbooks: Runbooks;
   readonly workflow: Workflow;
   readonly intake: Intake;
+  readonly notifications: Notifications;
 }
 
 export interface TaskSpec {
@@ -116,8 +119,8 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'recheck-drift': { env: [], grant: grantDriftDetection },
   // await-compliance: coalesced re-evaluation (ordering), registers its token, reads compliance once
   'await-compliance': { env: [ENV.ORDERING_TABLE, ENV.WAITS_TABLE], grant: (fn, r) => { allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.storage.tables.ordering.grantReadWriteData(fn); r.storage.tables.waits.grantReadWriteData(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
-  // record-outcome: the audit item (with the execution's cost from its history), expired approvals, the outcome topic
-  'record-outcome': { env: [ENV.OUTCOMES_TABLE, ENV.APPROVALS_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.APPROVAL_TOPIC_ARN], grant: (fn, r) => { grantOutcomes(fn, r, ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']); r.storage.tables.approvals.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); r.approvals.topic.grantPublish(fn); r.workflow.grantExecutionHistory(fn.taskRole, 'the cost stored on the outcome record'); } },
+  // record-outcome: the audit item (with the execution's cost from its history), expired approvals, the outcome topic, the notifications queue
+  'record-outcome': { env: [ENV.OUTCOMES_TABLE, ENV.APPROVALS_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.APPROVAL_TOPIC_ARN, ENV.NOTIFY_QUEUE_URL, ENV.NOTIFY_OUTCOMES], grant: (fn, r) => { grantOutcomes(fn, r, ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']); r.storage.tables.approvals.grantReadWriteData(fn); r.workflow.outcomeTopic.grantPublish(fn); r.approvals.topic.grantPublish(fn); r.workflow.grantExecutionHistory(fn.taskRole, 'the cost stored on the outcome record'); r.notifications.queue.grantSendMessages(fn); } },
   // intake: starts executions; drops (invalid, older, no entry, already running) are SKIPPED outcomes;
   // at most one running execution per resource and rule, so it looks at the previous one.
   intake: { env: [ENV.STATE_MACHINE_ARN, ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], memorySize: 512, bundlesPolicy: true, grant: (fn, r) => { r.workflow.stateMachine.grantStartExecution(fn); r.storage.tables.ordering.grantReadWriteData(fn); grantOutcomes(fn, r, ['dynamodb:PutItem']); r.workflow.grantDescribeExecutions(fn.taskRole, "is the resource's previous execution still running"); allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts', 'cloudformation:DescribeStackResources']); allow(fn.taskRole, ['config:ListDiscoveredResources'], ['*']); } },
@@ -131,6 +134,8 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'reconcile-waits': { env: [ENV.WAITS_TABLE, ENV.ORDERING_TABLE], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.storage.tables.ordering.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); allow(fn.taskRole, ['config:StartConfigRulesEvaluation', ...COMPLIANCE_BY_RESOURCE], ['*']); r.workflow.grantTaskResponses(fn.taskRole); } },
   // abort-cleanup: an ended execution's automation (stop), waits, slot and queue places, and its ABORTED outcome
   'abort-cleanup': { env: [ENV.WAITS_TABLE, ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.OUTCOMES_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.STATE_MACHINE_ARN], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); grantSlotQueue(fn, r); grantOutcomes(fn, r, ['dynamodb:Query', 'dynamodb:PutItem']); r.workflow.outcomeTopic.grantPublish(fn); } },
+  // notify: the notifications queue (its event source) → Slack / signed webhooks; delivery marks and failures next to the outcomes
+  notify: { env: [ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], bundlesPolicy: true, grant: (fn, r) => { grantOutcomes(fn, r, ['dynamodb:GetItem', 'dynamodb:PutItem']); r.notifications.grantChannelSecrets(fn.taskRole); } },
   'approval-endpoint': { env: [ENV.APPROVALS_TABLE, ENV.SIGNING_SECRET_ARN], memorySize: 512, grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.signingSecret.grantRead(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
 };
 

@@ -24,6 +24,9 @@
  *   3. Every outcome but VERIFIED, SKIPPED and PLANNED: SNS publish to OUTCOME_TOPIC_ARN (a human is told why not);
  *      escalations by the blast-radius breaker: one aggregated notice per window (tasks/shared/blast-radius.ts).
  *   4. Metric RemediationOutcome (Count, dimension outcome).
+ *   5. With `notify` and a channel that hears the outcome: the notification message on the notifications queue
+ *      (tasks/shared/notifications*.ts; tasks/notify delivers it). A failed enqueue is logged and counted
+ *      (NotificationEnqueueFailed), never a failure of this task.
  * The reason comes from plan.reason, confirmation.reason, the runbook's failure, the verification, the approver's
  * rejection (error.Cause JSON) or the caught error (name + Cause's errorMessage). Texts that look like tokens or
  * secrets are redacted, so no task token or signature ever reaches the table, a message or a log.
@@ -55,6 +58,8 @@ import {
 import { queryPages } from '../shared/dynamo-pages';
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
+import { outcomeNotification } from '../shared/notifications';
+import { enqueueNotification, type NotifyTarget } from '../shared/notifications-enqueue';
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
 import { plannedChange } from '../shared/planned';
 import * as z from '../shared/zod';
@@ -111,6 +116,8 @@ export interface RecordOutcomeDeps {
   approvalTopicArn: string;
   metrics: OutcomeMetrics;
   now: () => Date;
+  /** The notifications queue (absent or no URL: no Slack / webhook notifications). */
+  notify?: NotifyTarget;
 }
 
 /** Outcomes nobody needs to hear about. */
@@ -552,6 +559,40 @@ async function publishOutcome(
   await awsCall('Publish(outcome)', () => deps.sns.send(new PublishCommand(message)));
 }
 
+function approvalFacts(a: Record<string, unknown>) {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { decision: str(a.decision) ?? 'unknown', approver: str(a.approver), decidedAt: str(a.decidedAt) };
+}
+
+/** The Slack / webhook notification of this outcome (tasks/shared/notifications.ts). */
+function notificationOf(input: RecordOutcomeInput, r: Recorded) {
+  const { outcome, execution, event, runbook } = input;
+  const approval = approvalAudit(input, r.approvalId);
+  return outcomeNotification(
+    {
+      outcome,
+      reason: r.reason,
+      recordedAt: r.recordedAt,
+      resourceKey: r.resourceKey,
+      execution: { arn: execution.id, name: execution.name },
+      ...(event ? { event } : {}),
+      ...(r.documentName
+        ? {
+            runbook: {
+              documentName: r.documentName,
+              attempts: runbook?.attempt ?? 0,
+              automationExecutionId: runbook?.automationExecutionId,
+            },
+          }
+        : {}),
+      remediated: r.remediated,
+      ...(approval ? { approval: approvalFacts(approval) } : {}),
+      ...(input.drift?.propertyDifferences ? { differences: input.drift.propertyDifferences } : {}),
+    },
+    scrubSecrets,
+  );
+}
+
 export async function recordOutcome(
   input: RecordOutcomeInput,
   deps: RecordOutcomeDeps,
@@ -572,6 +613,7 @@ export async function recordOutcome(
   const metric = deps.metrics.singleMetric();
   metric.addDimension('outcome', outcome);
   metric.addMetric('RemediationOutcome', 'Count', 1);
+  await enqueueNotification(deps.notify, notificationOf(input, r));
 
   return {
     outcome,

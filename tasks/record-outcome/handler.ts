@@ -1,9 +1,10 @@
-import { sfnClient, snsClient } from '../shared/clients';
+import { sfnClient, snsClient, sqsClient } from '../shared/clients';
 import { taskClock } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { metrics } from '../shared/metrics';
+import { notifyTargetFromEnv } from '../shared/notifications-enqueue';
 import { RecordOutcomeInput, recordOutcome } from './core';
 
 export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input) =>
@@ -18,5 +19,9 @@ export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input)
     approvalTopicArn: requireEnv(ENV.APPROVAL_TOPIC_ARN),
     metrics,
     now: () => new Date(),
+    notify: {
+      ...notifyTargetFromEnv(sqsClient),
+      countFailure: () => metrics.singleMetric().addMetric('NotificationEnqueueFailed', 'Count', 1),
+    },
   }),
 );

@@ -46,4 +46,8 @@ export const ENV = {
   CENTRAL_ACCOUNT_ID: 'CENTRAL_ACCOUNT_ID',
   /** The member execution role's name (policy organization.memberRoleName); empty: single account. */
   MEMBER_ROLE_NAME: 'MEMBER_ROLE_NAME',
+  /** URL of the notifications queue (Record outcome and Abort cleanup put notifications there). */
+  NOTIFY_QUEUE_URL: 'NOTIFY_QUEUE_URL',
+  /** Comma-separated outcomes some notification channel hears (the policy's `notifications`); empty: none. */
+  NOTIFY_OUTCOMES: 'NOTIFY_OUTCOMES',
 } as const;

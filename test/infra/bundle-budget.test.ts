@@ -26,7 +26,7 @@ const OWN_BUDGET = 128 * KB;
 /** The whole bundle, SDK included (largest today: abort-cleanup, four clients, 401 KB). */
 const TOTAL_BUDGET = 440 * KB;
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
-const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome'];
+const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome', 'notify'];
 
 /**
  * Client factory (tasks/shared/clients.ts, dynamo-client.ts; the per account-region ones of accounts.ts,

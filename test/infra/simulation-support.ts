@@ -32,6 +32,10 @@ function arnOf(id: string, r: Resource): string {
       return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${id}`;
     case 'AWS::KMS::Key':
       return `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+    case 'AWS::SQS::Queue':
+      return `arn:aws:sqs:${REGION}:${ACCOUNT}:${id}`;
+    case 'AWS::SecretsManager::Secret':
+      return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`;
     case 'AWS::StepFunctions::StateMachine':
       return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${id}`;
     default:

@@ -253,7 +253,7 @@ describe('encryption', () => {
   });
 
   it('queues and topics: KMS, TLS only; the key rotates', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.resourceCountIs('AWS::SQS::Queue', 4); // intake, notifications, and their DLQs
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::SNS::Topic', 3);
     template.allResourcesProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
@@ -425,7 +425,7 @@ describe('state machine, runbooks, rules, alarms', () => {
   });
 
   it('alarms on failed executions, DLQ depth and failed remediations; a dashboard', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ExecutionsFailed',
       Namespace: 'AWS/States',

@@ -161,6 +161,7 @@ export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): No
     configRules: doc.configRules,
     fastPath: doc.fastPath,
     ...(doc.organization ? { organization: doc.organization } : {}),
+    ...(doc.notifications ? { notifications: doc.notifications } : {}),
     runbookScope: {
       ...doc.runbookScope,
       tag: doc.runbookScope.tag ?? { key: doc.scope.tagKey, values: [doc.scope.tagValue ?? '*'] },

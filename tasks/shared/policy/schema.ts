@@ -5,6 +5,7 @@
  */
 
 import { ACCOUNT_ID, ApprovalMode, ParameterSource, REGION } from '../contracts';
+import { NotificationsPolicy } from '../notifications-policy';
 import * as z from '../zod';
 
 /** Step Functions TimeoutSeconds above ~2,147,483 s overflows Node timers in the local engine; AWS allows a year. We cap approvals at 7 days. */
@@ -306,6 +307,8 @@ export const PolicyDocument = z.strictObject({
   configRules: z._default(z.array(ConfigRuleDecl), []),
   fastPath: z._default(FastPath, { enabled: true, trustedDeployers: [] }),
   organization: z.optional(Organization),
+  /** Slack and signed-webhook notifications per outcome (docs/operations.md "Notifications"). */
+  notifications: z.optional(NotificationsPolicy),
   remediations: z.array(Entry).check(z.minLength(1)),
 });
 
@@ -355,5 +358,7 @@ export interface NormalizedPolicy {
   fastPath?: FastPath;
   /** The organization's accounts and regions (absent: single account). */
   organization?: Organization;
+  /** Notification channels and which outcomes each hears (absent: SNS only). */
+  notifications?: NotificationsPolicy;
   entries: ResolvedEntry[];
 }

@@ -1,0 +1,102 @@
+/**
+ * Notifications: the KMS-encrypted notifications queue (Record outcome and Abort cleanup put one message per
+ * outcome a channel hears), its dead-letter queue with a depth alarm, and the notify function that delivers
+ * to Slack and signed webhooks (docs/operations.md "Notifications"). Delivery is off the remediation's path:
+ * nothing here is called by the state machine.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { NOTIFY_MAX_RECEIVE_COUNT } from '../../tasks/shared/notifications';
+import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
+import type { ArnContext } from '../runbook-permissions';
+import { ARN_CONTEXT, ackIam5, allow, NAG_ARN_CONTEXT } from './iam';
+import { Concern } from './logical-ids';
+import { TaskFunction } from './task-function';
+
+export interface NotificationsProps {
+  /** Encrypts both queues. */
+  readonly key: kms.IKey;
+  /** Its `notifications` section names the channels' secrets and outcome filters. */
+  readonly policy: NormalizedPolicy;
+  /** The normalized policy JSON the notify function bundles. */
+  readonly policyJsonPath: string;
+}
+
+/** A secret the policy names → the ARN(s) IAM must name: an ARN with its 6-character suffix as it is, else `<name>-??????`. */
+export function secretArnFor(ref: string, ctx: ArnContext = ARN_CONTEXT): string {
+  if (ref.startsWith('arn:')) return /-[A-Za-z0-9]{6}$/.test(ref) ? ref : `${ref}-??????`;
+  return `arn:${ctx.partition}:secretsmanager:${ctx.region}:${ctx.account}:secret:${ref}-??????`;
+}
+
+export class Notifications extends Concern {
+  readonly queue: sqs.Queue;
+  /** Notifications that could not be delivered after NOTIFY_MAX_RECEIVE_COUNT receives (alarmed). */
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  readonly function: TaskFunction;
+  /** The outcomes any channel hears (NOTIFY_OUTCOMES); empty: nothing is enqueued. */
+  readonly outcomes: readonly string[];
+  private readonly secrets: readonly string[];
+
+  constructor(scope: Construct, id: string, props: NotificationsProps) {
+    super(scope, id);
+    const channels = props.policy.notifications?.channels ?? [];
+    this.outcomes = [...new Set(channels.flatMap((c) => c.outcomes))].sort();
+    this.secrets = [...new Set(channels.map((c) => c.secret))];
+    this.deadLetterQueue = new sqs.Queue(this, 'NotificationsDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'NotificationsQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      enforceSSL: true,
+      // Lambda's advice: at least 6× the function's timeout. Also the pause between redeliveries.
+      visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: NOTIFY_MAX_RECEIVE_COUNT },
+    });
+    this.function = new TaskFunction(this, 'notify', { policyJsonPath: props.policyJsonPath });
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 5, reportBatchItemFailures: true }),
+    );
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'NotificationsDeadLetterAlarm', {
+      alarmDescription:
+        'Notifications (Slack / webhook) that could not be delivered are in the dead-letter queue',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** The notify role: GetSecretValue on exactly the channels' secrets (none: no statement). */
+  grantChannelSecrets(role: iam.Role): void {
+    if (!this.secrets.length) return;
+    allow(
+      role,
+      ['secretsmanager:GetSecretValue'],
+      this.secrets.map((s) => secretArnFor(s)),
+    );
+    for (const s of this.secrets) {
+      const arn = secretArnFor(s, NAG_ARN_CONTEXT);
+      if (arn.endsWith('-??????'))
+        ackIam5(
+          role,
+          `Resource::${arn}`,
+          'A secret named in the policy: Secrets Manager appends a random 6-character suffix to its ARN; ?????? matches only that suffix',
+        );
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Putting a notification on the notifications queue (Record outcome, Abort cleanup). Never fails the caller:
+ * a refused or failed SendMessage is logged and counted (metric NotificationEnqueueFailed) and the
+ * remediation's outcome stands. NOTIFY_OUTCOMES (infra: the union of the channels' outcome filters) says
+ * which outcomes any channel hears, so the others send nothing.
+ */
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { NotificationMessage } from './notifications';
+import { logger } from './powertools';
+
+export interface NotifyTarget {
+  sqs: () => SQSClient;
+  /** NOTIFY_QUEUE_URL; empty: notifications are off. */
+  queueUrl: string;
+  /** NOTIFY_OUTCOMES, comma-separated. */
+  outcomes: string;
+  /** Counts a failed enqueue (Powertools Metrics); absent: logged only. */
+  countFailure?: () => void;
+}
+
+/** The target from the environment (unset variables: notifications off). */
+export function notifyTargetFromEnv(
+  sqs: () => SQSClient,
+  env: NodeJS.ProcessEnv = process.env,
+): NotifyTarget {
+  return { sqs, queueUrl: env.NOTIFY_QUEUE_URL ?? '', outcomes: env.NOTIFY_OUTCOMES ?? '' };
+}
+
+export function wantsNotification(target: NotifyTarget | undefined, outcome: string): boolean {
+  return !!target?.queueUrl && target.outcomes.split(',').includes(outcome);
+}
+
+/** Sends `message` when a channel hears its outcome. True when it was enqueued. */
+export async function enqueueNotification(
+  target: NotifyTarget | undefined,
+  message: NotificationMessage,
+): Promise<boolean> {
+  if (!target || !wantsNotification(target, message.outcome)) return false;
+  try {
+    await target.sqs().send(
+      new SendMessageCommand({
+        QueueUrl: target.queueUrl,
+        MessageBody: JSON.stringify(message),
+        MessageAttributes: { outcome: { DataType: 'String', StringValue: message.outcome } },
+      }),
+    );
+    return true;
+  } catch (err) {
+    target.countFailure?.();
+    logger.warn('notification not enqueued; the outcome stands', {
+      deliveryId: message.deliveryId,
+      errorName: (err as Error).name,
+      errorMessage: (err as Error).message,
+    });
+    return false;
+  }
+}

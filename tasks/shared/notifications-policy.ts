@@ -1,0 +1,76 @@
+/**
+ * The policy's `notifications` section (docs/policy.md, docs/operations.md "Notifications"): the channels
+ * and which outcomes each hears. Its own small module: the policy schema (and so every bundle that loads the
+ * policy) needs only this, not the message contract (tasks/shared/notifications.ts).
+ */
+import { OUTCOME_NAMES } from './outcome-names';
+import * as z from './zod';
+
+/** Every outcome a notification can be about: the workflow's outcomes and abort-cleanup's ABORTED. */
+export const NOTIFIABLE_OUTCOMES = [...OUTCOME_NAMES, 'ABORTED'] as const;
+export type NotifiableOutcome = (typeof NOTIFIABLE_OUTCOMES)[number];
+/** A channel without an `outcomes` list hears these (the outcomes the SNS topic also tells). */
+export const DEFAULT_CHANNEL_OUTCOMES: readonly NotifiableOutcome[] = [
+  'ESCALATED',
+  'REJECTED',
+  'EXPIRED',
+  'FAILED',
+  'NOT_VERIFIED',
+  'ABORTED',
+];
+const HttpUrl = z.string().check(
+  z.maxLength(2048),
+  z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'must be an http(s) URL'),
+  z.refine((u) => URL.canParse(u), 'must be a valid URL'),
+);
+/** A Secrets Manager secret: its name or its ARN. */
+export const SecretRef = z
+  .string()
+  .check(
+    z.regex(
+      /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}|[A-Za-z0-9/_+=.@-]{1,512})$/,
+      'must be a Secrets Manager secret name or ARN',
+    ),
+  );
+const ChannelName = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Za-z0-9_-'));
+const Outcomes = z._default(z.array(z.enum(NOTIFIABLE_OUTCOMES)).check(z.minLength(1)), () => [
+  ...DEFAULT_CHANNEL_OUTCOMES,
+]);
+
+/** Slack: the secret's value is the incoming-webhook URL (it is the credential, so it lives only there). */
+const SlackChannel = z.strictObject({
+  name: ChannelName,
+  type: z.literal('slack'),
+  secret: SecretRef,
+  outcomes: Outcomes,
+});
+/** Generic webhook: POSTed JSON signed with the secret's value (at least 32 bytes) as the HMAC key. */
+const WebhookChannel = z.strictObject({
+  name: ChannelName,
+  type: z.literal('webhook'),
+  url: HttpUrl,
+  secret: SecretRef,
+  outcomes: Outcomes,
+});
+export const NotificationChannel = z.discriminatedUnion('type', [SlackChannel, WebhookChannel]);
+export type NotificationChannel = z.infer<typeof NotificationChannel>;
+
+/** The policy's `notifications` section (docs/policy.md). */
+export const NotificationsPolicy = z.strictObject({
+  /**
+   * Base URL of the ops console the buttons open (`…/console`, an execution: `#/x/<name>`).
+   * Absent: the AWS Step Functions console's execution page.
+   */
+  consoleUrl: z.optional(HttpUrl),
+  channels: z.array(NotificationChannel).check(
+    z.minLength(1),
+    z.maxLength(20),
+    z.refine((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'channel names must be unique'),
+  ),
+});
+export type NotificationsPolicy = z.infer<typeof NotificationsPolicy>;
+
+/** The channels that hear `outcome`. */
+export function channelsFor(policy: NotificationsPolicy | undefined, outcome: string): NotificationChannel[] {
+  return (policy?.channels ?? []).filter((c) => (c.outcomes as readonly string[]).includes(outcome));
+}
