@@ -125,6 +125,8 @@ async function requestFor(m: NotificationMessage, channel: NotificationChannel, 
       false,
       { channel: channel.name },
     );
+  if (!channel.url)
+    throw new NotificationDeliveryError(`channel ${channel.name}: no url`, false, { channel: channel.name });
   const body = JSON.stringify(m);
   return {
     url: channel.url,

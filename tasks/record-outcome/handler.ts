@@ -20,7 +20,7 @@ export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input)
     metrics,
     now: () => new Date(),
     notify: {
-      ...notifyTargetFromEnv(sqsClient),
+      ...notifyTargetFromEnv(() => sqsClient()),
       countFailure: () => metrics.singleMetric().addMetric('NotificationEnqueueFailed', 'Count', 1),
     },
   }),

@@ -18,11 +18,9 @@ export const DEFAULT_CHANNEL_OUTCOMES: readonly NotifiableOutcome[] = [
   'NOT_VERIFIED',
   'ABORTED',
 ];
-const HttpUrl = z.string().check(
-  z.maxLength(2048),
-  z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'must be an http(s) URL'),
-  z.refine((u) => URL.canParse(u), 'must be a valid URL'),
-);
+const HttpUrl = z
+  .string()
+  .check(z.maxLength(2048), z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'must be an http(s) URL'));
 /** A Secrets Manager secret: its name or its ARN. */
 export const SecretRef = z
   .string()
@@ -37,22 +35,26 @@ const Outcomes = z._default(z.array(z.enum(NOTIFIABLE_OUTCOMES)).check(z.minLeng
   ...DEFAULT_CHANNEL_OUTCOMES,
 ]);
 
-/** Slack: the secret's value is the incoming-webhook URL (it is the credential, so it lives only there). */
-const SlackChannel = z.strictObject({
-  name: ChannelName,
-  type: z.literal('slack'),
-  secret: SecretRef,
-  outcomes: Outcomes,
-});
-/** Generic webhook: POSTed JSON signed with the secret's value (at least 32 bytes) as the HMAC key. */
-const WebhookChannel = z.strictObject({
-  name: ChannelName,
-  type: z.literal('webhook'),
-  url: HttpUrl,
-  secret: SecretRef,
-  outcomes: Outcomes,
-});
-export const NotificationChannel = z.discriminatedUnion('type', [SlackChannel, WebhookChannel]);
+/**
+ * A channel. `slack`: the secret's value is the incoming-webhook URL (it is the credential, so it lives only
+ * there). `webhook`: JSON POSTed to `url`, signed with the secret's value (at least 32 bytes) as the HMAC key.
+ * One object with a check rather than a discriminated union: the same clear errors for ~2 KB less in every
+ * bundle that loads the policy.
+ */
+export const NotificationChannel = z
+  .strictObject({
+    name: ChannelName,
+    type: z.enum(['slack', 'webhook']),
+    url: z.optional(HttpUrl),
+    secret: SecretRef,
+    outcomes: Outcomes,
+  })
+  .check(
+    z.refine((c) => (c.type === 'webhook') === (c.url !== undefined), {
+      message: 'required for a webhook channel, not allowed for slack (its URL is the secret)',
+      path: ['url'],
+    }),
+  );
 export type NotificationChannel = z.infer<typeof NotificationChannel>;
 
 /** The policy's `notifications` section (docs/policy.md). */

@@ -2,6 +2,7 @@
  * Record outcome's hand-off to the notifications queue: one message for an outcome some channel hears (the
  * notification contract, scrubbed), none for the others, and a failing SendMessage never fails the outcome.
  */
+import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
@@ -25,12 +26,16 @@ describe('record-outcome → notifications queue', () => {
   let local: LocalDynamo;
   const sns = new SNSClient({ region: 'eu-west-1' });
   const sqs = new SQSClient({ region: 'eu-west-1' });
+  const sfn = new SFNClient({ region: 'eu-west-1' });
+  let sfnMock: AwsClientStub<SFNClient>;
   let snsMock: AwsClientStub<SNSClient>;
   let sqsMock: AwsClientStub<SQSClient>;
   let enqueueFailures = 0;
   beforeAll(async () => {
     snsMock = mockClient(sns);
     sqsMock = mockClient(sqs);
+    sfnMock = mockClient(sfn);
+    sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
     local = await startLocalDynamo();
     await local.createTable('outcomes', 'resourceKey', 'sk');
     await local.createTable('approvals', 'approvalId');
@@ -38,6 +43,7 @@ describe('record-outcome → notifications queue', () => {
   afterAll(async () => {
     snsMock.restore();
     sqsMock.restore();
+    sfnMock.restore();
     await local.close();
   });
   beforeEach(() => {
@@ -50,6 +56,8 @@ describe('record-outcome → notifications queue', () => {
   const deps = (): RecordOutcomeDeps => ({
     ddb: local.ddb,
     sns,
+    sfn,
+    durationScale: 1,
     outcomesTable: 'outcomes',
     approvalsTable: 'approvals',
     outcomeTopicArn: 'arn:aws:sns:eu-west-1:123456789012:outcomes',

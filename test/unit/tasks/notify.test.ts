@@ -107,7 +107,11 @@ describe('policy notifications section', () => {
       },
       /channel names must be unique/,
     ],
-    [{ channels: [{ name: 'a', type: 'email', secret: 's' }] }, /type/],
+    [{ channels: [{ name: 'a', type: 'email', secret: 's' }] }, /channels\[0\]\.type: Invalid option/],
+    [
+      { channels: [{ name: 'a', type: 'webhook', secret: 's' }] },
+      /channels\[0\]\.url: required for a webhook channel/,
+    ],
     [{ channels: [] }, /policy\.notifications\.channels: Too small/],
   ])('refuses %j with the field named', (section, error) => {
     expect(policyWith(section)).toThrow(error);
