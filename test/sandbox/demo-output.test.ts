@@ -43,6 +43,8 @@ it('npm start: all five cases VERIFIED (one in the member account) and no JSON l
   expect(stdout).toMatch(/222222222222 us-west-2 .*SecurityGroup sg-[0-9a-f]+ .*VERIFIED/);
   expect(jsonLines(stdout)).toEqual([]);
   expect(jsonLines(stderr)).toEqual([]);
+  // Nothing else on stderr either: Metrics once printed "No application metrics to publish" there.
+  expect(stderr.trim()).toBe('');
 }, 240_000);
 
 it('recognises a Powertools log line (the check above can fail)', () => {

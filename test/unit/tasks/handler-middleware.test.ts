@@ -166,6 +166,16 @@ describe('taskHandler (Middy + Powertools Logger, Metrics and Parser)', () => {
     await taskHandler('check-drift', Input, async () => 1)({ stackName: 'a', polls: 0 }, context);
     expect(publish).not.toHaveBeenCalled();
   });
+
+  it('an invocation with no metrics (a dropped duplicate) logs that at DEBUG through the Logger, not on the console', async () => {
+    const consoleWarn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const warn = vi.spyOn(logger, 'warn');
+    const debug = vi.spyOn(logger, 'debug');
+    await taskHandler('intake', Input, async () => 1, { metrics })({ stackName: 'a', polls: 0 }, context);
+    expect(debug).toHaveBeenCalledWith(expect.stringContaining('No application metrics to publish'));
+    expect(warn).not.toHaveBeenCalled();
+    expect(consoleWarn).not.toHaveBeenCalled();
+  });
 });
 
 describe('typed errors keep the original error as cause', () => {
