@@ -35,7 +35,7 @@ import {
   type TaskFunction,
   taskFunctionsUnder,
 } from './constructs/task-function';
-import { ALL_TASKS, type EnvKey, TASK_ENV, TASKS, type TaskName, type TaskWiring } from './constructs/tasks';
+import { ALL_TASKS, type EnvKey, TASK_ENV, TASKS, type TaskName } from './constructs/tasks';
 import { Workflow } from './constructs/workflow';
 import { loadRunbooks } from './runbook-permissions';
 

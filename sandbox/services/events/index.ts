@@ -582,7 +582,7 @@ class Buses {
   /** A rule's target that is another account's (or region's) bus: delivered only if its policy admits the sender. */
   async forward(arn: string, message: string, sender: SandboxContext): Promise<void> {
     const where = parseBusArn(arn);
-    if (!where || where.name !== 'default')
+    if (where?.name !== 'default')
       throw new AwsError('ResourceNotFoundException', `Event bus ${arn} does not exist.`);
     const target = this.of(sender.scoped(where.account, where.region));
     if (!(await busAdmits(target.sandbox, target.policy, sender.accountId)))

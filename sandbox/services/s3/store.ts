@@ -244,7 +244,7 @@ export class S3Store {
     } catch {
       doc = undefined;
     }
-    if (!doc || !doc.Statement)
+    if (!doc?.Statement)
       throw new AwsError(
         'MalformedPolicy',
         "Policies must be valid JSON and the first byte must be '{'",

@@ -398,8 +398,14 @@ describe("a member account's waits are read where they live", () => {
       places,
       deps: {
         ...deps(now),
-        ssm: (p: typeof MEMBER) => (ssmAt(p), ssm),
-        config: (p: typeof MEMBER) => (configAt(p), config),
+        ssm: (p: typeof MEMBER) => {
+          ssmAt(p);
+          return ssm;
+        },
+        config: (p: typeof MEMBER) => {
+          configAt(p);
+          return config;
+        },
       },
     };
   };
