@@ -4,10 +4,13 @@
  * cost per day (the `cost` Record outcome stored on each item), the resources that flap most (remediated
  * outcomes per resource) and the escalations still waiting for a human (resources whose newest outcome is
  * ESCALATED); slot usage from the leases admission item (GetItem) and queue depth by a COUNT Query per slot
- * queue the admission item names; executions waiting at Request approval from the execution list.
+ * queue the admission item names; executions waiting at Request approval from the execution list; the
+ * Slack / webhook deliveries that gave up in the period (one Query of the `notification#failed` partition:
+ * tasks/shared/notifications-status.ts).
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { readAdmission } from '../../tasks/shared/leases';
+import { type FailedDelivery, failedDeliveries } from '../../tasks/shared/notifications-status';
 import { AUDIT_INDEXES, GLOBAL_SCOPE, SLOT_QUEUE } from '../../tasks/shared/tables';
 import { STATES } from '../../workflows/state-names';
 import type { ConsoleData, ConsoleDeps } from './data';
@@ -16,6 +19,8 @@ import type { ConsoleData, ConsoleDeps } from './data';
 export const FLEET_DAYS = 14;
 /** Most outcome items it reads in all (newest days first). */
 export const FLEET_ITEM_LIMIT = 5000;
+/** Most failed notification deliveries it lists. */
+export const FLEET_FAILED_DELIVERIES = 50;
 
 export interface FleetDay {
   day: string;
@@ -39,6 +44,8 @@ export interface FleetView {
     executionName?: string | undefined;
   }>;
   awaitingApproval: Array<{ name: string; resourceId?: string | undefined; since: string }>;
+  /** Notification deliveries that gave up in the period, newest first (at most FLEET_FAILED_DELIVERIES). */
+  failedDeliveries: FailedDelivery[];
 }
 
 export interface OutcomeItem {
@@ -190,5 +197,13 @@ export async function fleetView(data: ConsoleData, deps: ConsoleDeps): Promise<F
     period: { from: days[days.length - 1] ?? '', to: days[0] ?? '', truncated },
     slots: await slotsOf(deps, tables.leases, tables.slotQueue),
     awaitingApproval,
+    failedDeliveries: tables.outcomes
+      ? await failedDeliveries(
+          deps.ddb,
+          tables.outcomes,
+          days[days.length - 1] ?? '',
+          FLEET_FAILED_DELIVERIES,
+        )
+      : [],
   };
 }

@@ -4,7 +4,7 @@
  *   - `flaky` fails its first 3 POSTs and accepts the 4th: it accepts the notification exactly once (the
  *     redeliveries after that skip it: delivery marks by delivery id), correctly signed;
  *   - `down` always fails: the remediation is still VERIFIED, the message ends in the notifications DLQ after
- *     its 5 receives, and the failure is recorded where the console reads it.
+ *     its 5 receives, and the failure is recorded and listed by the console's fleet view (/console/api/fleet).
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FleetView } from '../../sandbox/console/fleet';
 import { NotificationMessage } from '../../tasks/shared/notifications';
 import { verifyWebhook } from '../../tasks/shared/notifications-sign';
 import { failedDeliveries } from '../../tasks/shared/notifications-status';
@@ -154,6 +155,20 @@ describe('Slack / webhook notifications through the sandbox', () => {
         error: 'channel down: HTTP 503',
       }),
     ]);
+    // The console's fleet view lists it: channel, outcome, resource and when (#15 item 3: "visible").
+    const fleet = (await (await fetch(`${e.sb.endpoint}/console/api/fleet`)).json()) as FleetView;
+    expect(fleet.failedDeliveries).toEqual([
+      {
+        failedAt: failed[0]?.failedAt,
+        channel: 'down',
+        deliveryId: message.deliveryId,
+        outcome: 'VERIFIED',
+        subject: message.resource.key,
+        executionName: execution.name,
+        error: 'channel down: HTTP 503',
+      },
+    ]);
+    expect(Date.parse(fleet.failedDeliveries[0]?.failedAt ?? '')).not.toBeNaN();
     // Still VERIFIED afterwards.
     expect((await finished(e, execution.arn)).outcome).toBe('VERIFIED');
   }, 180_000);

@@ -268,7 +268,15 @@ function FleetTables({ f }: { f: FleetView }) {
     <section aria-labelledby="h-esc"><h2 id="h-esc">Waiting for a human</h2>
       <ul>${f.awaitingApproval.map((x) => html`<li><a href=${`#/x/${encodeURIComponent(x.name)}`}>${x.name}</a>: approval requested ${time(x.since)}</li>`)}
       ${f.escalations.map((x) => html`<li>ESCALATED ${x.resourceKey} (${time(x.recordedAt)}): ${x.reason}</li>`)}</ul>
-      ${f.awaitingApproval.length + f.escalations.length === 0 ? html`<p>Nobody is waited for.</p>` : null}</section>`;
+      ${f.awaitingApproval.length + f.escalations.length === 0 ? html`<p>Nobody is waited for.</p>` : null}</section>
+    <section aria-labelledby="h-notify"><h2 id="h-notify">Notification deliveries that failed</h2>
+      ${
+        f.failedDeliveries.length
+          ? html`<table class="deliveries"><caption class="sr">Slack and webhook deliveries that gave up, newest first</caption>
+      <thead><tr><th scope="col">When</th><th scope="col">Channel</th><th scope="col">Outcome</th><th scope="col">Resource</th><th scope="col">Execution</th><th scope="col">Error</th></tr></thead>
+      <tbody>${f.failedDeliveries.map((d) => html`<tr><td>${time(d.failedAt)}</td><td>${d.channel}</td><td>${d.outcome}</td><td>${d.subject}</td><td><a href=${`#/x/${encodeURIComponent(d.executionName)}`}>${d.executionName}</a></td><td>${d.error}</td></tr>`)}</tbody></table>`
+          : html`<p>None failed.</p>`
+      }</section>`;
 }
 
 function FleetPage() {
