@@ -13,7 +13,6 @@ import {
   type ProgressEvent,
   UpdateResourceCommand,
 } from '@aws-sdk/client-cloudcontrol';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateBucketCommand,
   GetBucketVersioningCommand,
@@ -21,39 +20,20 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { credentialsFor } from '../../../sandbox/core/authz';
 import { cloudControlService } from '../../../sandbox/services/cloudcontrol';
 import { iamService } from '../../../sandbox/services/iam';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { s3Service } from '../../../sandbox/services/s3';
 import { withSandbox } from '../helpers';
+import { actingAs, role } from './iam-support';
 
 const sb = withSandbox(() => ({
   services: [iamService(), s3Service(), cloudControlService()],
   providers: resourceProviders(),
 }));
 const ACCOUNT = '000000000000';
-const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
 
-async function role(name: string, statements: object[]): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
-  const trust = policy({
-    Effect: 'Allow',
-    Principal: { Service: 'ssm.amazonaws.com' },
-    Action: 'sts:AssumeRole',
-  });
-  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
-  await iam.send(
-    new PutRolePolicyCommand({ RoleName: name, PolicyName: 'inline', PolicyDocument: policy(...statements) }),
-  );
-  return String(r.Role?.Arn);
-}
-
-const cc = (roleArn: string) =>
-  new CloudControlClient({
-    ...sb.clientConfig,
-    credentials: credentialsFor(sb.sandbox.context, roleArn, 'cc'),
-  });
+const cc = (roleArn: string) => new CloudControlClient(actingAs(sb, roleArn, 'cc'));
 const s3 = () => new S3Client({ ...sb.clientConfig, forcePathStyle: true });
 
 async function settle(client: CloudControlClient, token: string | undefined): Promise<ProgressEvent> {
@@ -78,7 +58,7 @@ const CLOUD_CONTROL = {
 
 describe('Cloud Control with a missing handler permission', () => {
   it('CreateResource is accepted, then FAILED with ErrorCode AccessDenied; no bucket is created', async () => {
-    const caller = await role('cc-no-s3', [CLOUD_CONTROL]);
+    const caller = await role(sb, 'cc-no-s3', [CLOUD_CONTROL]);
     const client = cc(caller);
     const started = await client.send(
       new CreateResourceCommand({
@@ -100,7 +80,7 @@ describe('Cloud Control with a missing handler permission', () => {
 
   it('UpdateResource lacking the update handler permission is FAILED with AccessDenied; the bucket is unchanged', async () => {
     await s3().send(new CreateBucketCommand({ Bucket: 'cc-update-denied' }));
-    const caller = await role('cc-read-only-s3', [
+    const caller = await role(sb, 'cc-read-only-s3', [
       CLOUD_CONTROL,
       { Effect: 'Allow', Action: ['s3:Get*', 's3:List*'], Resource: '*' },
     ]);
@@ -124,7 +104,7 @@ describe('Cloud Control with a missing handler permission', () => {
   });
 
   it('a caller without cloudformation:CreateResource is refused at once (AccessDeniedException)', async () => {
-    const caller = await role('cc-nothing', [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+    const caller = await role(sb, 'cc-nothing', [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
     const err = await cc(caller)
       .send(
         new CreateResourceCommand({ TypeName: 'AWS::S3::Bucket', DesiredState: '{"BucketName":"cc-never"}' }),
@@ -139,7 +119,10 @@ describe('Cloud Control with a missing handler permission', () => {
   });
 
   it('with the handler permissions the same request succeeds', async () => {
-    const caller = await role('cc-full', [CLOUD_CONTROL, { Effect: 'Allow', Action: '*', Resource: '*' }]);
+    const caller = await role(sb, 'cc-full', [
+      CLOUD_CONTROL,
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+    ]);
     const client = cc(caller);
     const started = await client.send(
       new CreateResourceCommand({

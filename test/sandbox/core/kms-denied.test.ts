@@ -13,7 +13,7 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -22,13 +22,13 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { credentialsFor } from '../../../sandbox/core/authz';
 import { type EventsService, eventsService } from '../../../sandbox/services/events';
 import { iamService } from '../../../sandbox/services/iam';
 import { kmsService } from '../../../sandbox/services/kms';
 import { snsService } from '../../../sandbox/services/sns';
 import { sqsService } from '../../../sandbox/services/sqs';
 import { withSandbox } from '../helpers';
+import { actingAs, failure, policy, role } from './iam-support';
 
 const events: EventsService = eventsService();
 const sb = withSandbox(() => ({
@@ -38,7 +38,6 @@ const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 const ROOT = `arn:aws:iam::${ACCOUNT}:root`;
 const queueArn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
-const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
 /** CDK's default key policy: the account's IAM policies decide. */
 const TRUST_ACCOUNT = { Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' };
 
@@ -47,43 +46,6 @@ const kms = (op: string, input: Record<string, unknown>) => sb.sandbox.context.c
 async function key(keyPolicy?: string): Promise<string> {
   const out = await kms('CreateKey', { Description: 'test', ...(keyPolicy ? { Policy: keyPolicy } : {}) });
   return String((out.KeyMetadata as { Arn: string }).Arn);
-}
-
-async function role(name: string, statements: object[]): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
-  const trust = policy({
-    Effect: 'Allow',
-    Principal: { Service: 'lambda.amazonaws.com' },
-    Action: 'sts:AssumeRole',
-  });
-  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
-  await iam.send(
-    new PutRolePolicyCommand({ RoleName: name, PolicyName: 'inline', PolicyDocument: policy(...statements) }),
-  );
-  return String(r.Role?.Arn);
-}
-
-const as = (roleArn: string, session: string) => ({
-  ...sb.clientConfig,
-  credentials: credentialsFor(sb.sandbox.context, roleArn, session),
-});
-
-interface Failure {
-  name: string;
-  message: string;
-  status?: number;
-  /** The awsQuery error code (SQS's `x-amzn-query-error`), as the SDK keeps it. */
-  code?: string;
-}
-
-async function failure(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as Error & { $metadata?: { httpStatusCode?: number }; Code?: string };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode, code: e.Code };
-  }
-  throw new Error('expected the call to be denied');
 }
 
 async function encryptedQueue(name: string, keyArn: string): Promise<string> {
@@ -127,12 +89,14 @@ describe('a queue encrypted with a customer managed key', () => {
   it('refuses SendMessage to a role lacking kms:GenerateDataKey (KMS.AccessDeniedException), sending nothing', async () => {
     const keyArn = await key(policy(TRUST_ACCOUNT));
     const url = await encryptedQueue('cmk-queue', keyArn);
-    const sender = await role('cmk-sender', [
+    const sender = await role(sb, 'cmk-sender', [
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn('cmk-queue') },
       { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn },
     ]);
     const denied = await failure(
-      new SQSClient(as(sender, 'send')).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' })),
+      new SQSClient(actingAs(sb, sender, 'send')).send(
+        new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' }),
+      ),
     );
     expect(denied).toMatchObject({ name: 'KmsAccessDenied', code: 'KMS.AccessDeniedException', status: 400 });
     expect(denied.message).toMatch(
@@ -149,7 +113,7 @@ describe('a queue encrypted with a customer managed key', () => {
   it('admits the role once its policy allows the key actions — only through SQS when kms:ViaService says so', async () => {
     const keyArn = await key(policy(TRUST_ACCOUNT));
     const url = await encryptedQueue('via-queue', keyArn);
-    const sender = await role('via-sender', [
+    const sender = await role(sb, 'via-sender', [
       { Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:ReceiveMessage'], Resource: queueArn('via-queue') },
       {
         Effect: 'Allow',
@@ -160,7 +124,7 @@ describe('a queue encrypted with a customer managed key', () => {
         },
       },
     ]);
-    const sqs = new SQSClient(as(sender, 'via'));
+    const sqs = new SQSClient(actingAs(sb, sender, 'via'));
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'sealed' }));
     const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 0 }));
     expect(got.Messages?.map((m) => m.Body)).toEqual(['sealed']);
@@ -181,7 +145,7 @@ describe('a queue encrypted with a customer managed key', () => {
       }),
     );
     const sns = await failure(
-      new SNSClient(as(sender, 'via')).send(new PublishCommand({ TopicArn: topic, Message: 'x' })),
+      new SNSClient(actingAs(sb, sender, 'via')).send(new PublishCommand({ TopicArn: topic, Message: 'x' })),
     );
     expect(sns.name).toBe('KMSAccessDeniedException');
     expect(sns.message).toMatch(
@@ -199,12 +163,14 @@ describe('a queue encrypted with a customer managed key', () => {
       }),
     );
     const url = await encryptedQueue('untrusting-queue', keyArn);
-    const sender = await role('untrusted-sender', [
+    const sender = await role(sb, 'untrusted-sender', [
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn('untrusting-queue') },
       { Effect: 'Allow', Action: 'kms:*', Resource: '*' },
     ]);
     const denied = await failure(
-      new SQSClient(as(sender, 'send')).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' })),
+      new SQSClient(actingAs(sb, sender, 'send')).send(
+        new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' }),
+      ),
     );
     expect(denied.name).toBe('KmsAccessDenied');
     expect(denied.message).toMatch(/because no resource-based policy allows the kms:GenerateDataKey action/);

@@ -10,7 +10,7 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateTopicCommand,
   PublishCommand,
@@ -26,54 +26,18 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { credentialsFor } from '../../../sandbox/core/authz';
 import { type EventsService, eventsService } from '../../../sandbox/services/events';
 import { iamService } from '../../../sandbox/services/iam';
 import { snsService } from '../../../sandbox/services/sns';
 import { sqsService } from '../../../sandbox/services/sqs';
 import { withSandbox } from '../helpers';
+import { actingAs, failure, policy, role } from './iam-support';
 
 const events: EventsService = eventsService();
 const sb = withSandbox(() => ({ services: [iamService(), sqsService(), snsService(), events] }));
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 const queueArn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
-
-const TRUST = JSON.stringify({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-});
-
-/** A role with the given inline statements (none: a role with no identity permissions at all). */
-async function role(name: string, statements: object[] = []): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
-  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: TRUST }));
-  if (statements.length > 0)
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: name,
-        PolicyName: 'inline',
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
-      }),
-    );
-  return String(r.Role?.Arn);
-}
-
-const as = (roleArn: string, session: string) => ({
-  ...sb.clientConfig,
-  credentials: credentialsFor(sb.sandbox.context, roleArn, session),
-});
-
-const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  throw new Error('expected the call to be denied');
-}
 
 async function messages(url: string | undefined): Promise<string[]> {
   const out = await new SQSClient(sb.clientConfig).send(
@@ -84,7 +48,7 @@ async function messages(url: string | undefined): Promise<string[]> {
 
 describe('resource-based policies', () => {
   it('a queue policy alone admits a role that no identity policy allows', async () => {
-    const reader = await role('queue-guest');
+    const reader = await role(sb, 'queue-guest');
     const name = 'guest-queue';
     const url = (
       await new SQSClient(sb.clientConfig).send(
@@ -101,7 +65,7 @@ describe('resource-based policies', () => {
         }),
       )
     ).QueueUrl;
-    const sqs = new SQSClient(as(reader, 'guest'));
+    const sqs = new SQSClient(actingAs(sb, reader, 'guest'));
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'admitted' }));
     // The policy names SendMessage only: anything else is still refused.
     const denied = await failure(sqs.send(new ReceiveMessageCommand({ QueueUrl: url })));
@@ -111,7 +75,9 @@ describe('resource-based policies', () => {
 
   it("an explicit deny in a queue policy wins over the role's allow; the denied change changes nothing", async () => {
     const name = 'locked-queue';
-    const owner = await role('queue-owner', [{ Effect: 'Allow', Action: 'sqs:*', Resource: queueArn(name) }]);
+    const owner = await role(sb, 'queue-owner', [
+      { Effect: 'Allow', Action: 'sqs:*', Resource: queueArn(name) },
+    ]);
     const locked = policy({
       Effect: 'Deny',
       Principal: { AWS: '*' },
@@ -123,7 +89,7 @@ describe('resource-based policies', () => {
     const url = (
       await admin.send(new CreateQueueCommand({ QueueName: name, Attributes: { Policy: locked } }))
     ).QueueUrl;
-    const sqs = new SQSClient(as(owner, 'task'));
+    const sqs = new SQSClient(actingAs(sb, owner, 'task'));
     const send = await failure(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' })));
     expect(send.name).toMatch(/^AccessDenied/);
     expect(send.message).toBe(
@@ -143,10 +109,10 @@ describe('resource-based policies', () => {
   });
 
   it("a topic policy admits a publisher; CDK's enforceSSL deny does not fire (the endpoint counts as TLS)", async () => {
-    const publisher = await role('topic-publisher');
+    const publisher = await role(sb, 'topic-publisher');
     const admin = new SNSClient(sb.clientConfig);
     const topic = String((await admin.send(new CreateTopicCommand({ Name: 'guest-topic' }))).TopicArn);
-    const sns = new SNSClient(as(publisher, 'pub'));
+    const sns = new SNSClient(actingAs(sb, publisher, 'pub'));
     const before = await failure(sns.send(new PublishCommand({ TopicArn: topic, Message: 'early' })));
     expect(before.name).toBe('AuthorizationErrorException');
     await admin.send(
@@ -173,7 +139,7 @@ describe('resource-based policies', () => {
 
 describe('cached decisions and reads (sandbox/core/changes.ts)', () => {
   it('a queue policy taken away refuses the next call, for every session of the role', async () => {
-    const guest = await role('revoked-guest');
+    const guest = await role(sb, 'revoked-guest');
     const name = 'revoked-queue';
     const admit = policy({
       Effect: 'Allow',
@@ -184,14 +150,18 @@ describe('cached decisions and reads (sandbox/core/changes.ts)', () => {
     const admin = new SQSClient(sb.clientConfig);
     const url = (await admin.send(new CreateQueueCommand({ QueueName: name, Attributes: { Policy: admit } })))
       .QueueUrl;
-    await new SQSClient(as(guest, 'first')).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'a' }));
-    await new SQSClient(as(guest, 'second')).send(
+    await new SQSClient(actingAs(sb, guest, 'first')).send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: 'a' }),
+    );
+    await new SQSClient(actingAs(sb, guest, 'second')).send(
       new SendMessageCommand({ QueueUrl: url, MessageBody: 'b' }),
     );
     await admin.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Policy: '' } }));
     for (const session of ['first', 'third']) {
       const denied = await failure(
-        new SQSClient(as(guest, session)).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' })),
+        new SQSClient(actingAs(sb, guest, session)).send(
+          new SendMessageCommand({ QueueUrl: url, MessageBody: 'no' }),
+        ),
       );
       expect(denied.message).toMatch(/not authorized to perform: sqs:SendMessage/);
     }
@@ -202,10 +172,10 @@ describe('cached decisions and reads (sandbox/core/changes.ts)', () => {
     const name = 'policy-queue';
     const url = (await new SQSClient(sb.clientConfig).send(new CreateQueueCommand({ QueueName: name })))
       .QueueUrl;
-    const sender = await role('changing-sender', [
+    const sender = await role(sb, 'changing-sender', [
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(name) },
     ]);
-    const sqs = new SQSClient(as(sender, 'task'));
+    const sqs = new SQSClient(actingAs(sb, sender, 'task'));
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'allowed' }));
     await new IAMClient(sb.clientConfig).send(
       new PutRolePolicyCommand({

@@ -1,10 +1,3 @@
-/**
- * S3 bucket policies: stored (PutBucketPolicy / GetBucketPolicy / DeleteBucketPolicy over restXml) and
- * evaluated with the caller's identity policies as AWS does for a same-account caller — the bucket policy
- * alone may admit a role, an explicit deny in it wins over the role's allow, and a denied call changes
- * nothing. Real SDK v3 S3 clients signed with role-session credentials the sandbox minted.
- */
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateBucketCommand,
   DeleteBucketEncryptionCommand,
@@ -17,51 +10,17 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { credentialsFor } from '../../../sandbox/core/authz';
 import { iamService } from '../../../sandbox/services/iam';
 import { s3Service } from '../../../sandbox/services/s3';
 import { withSandbox } from '../helpers';
+import { actingAs, failure, policy, role } from './iam-support';
 
 const sb = withSandbox(() => ({ services: [iamService(), s3Service()] }));
 const ACCOUNT = '000000000000';
-const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
 const admin = () => new S3Client({ ...sb.clientConfig, forcePathStyle: true });
 
-async function role(name: string, statements: object[] = []): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
-  const trust = policy({
-    Effect: 'Allow',
-    Principal: { Service: 'lambda.amazonaws.com' },
-    Action: 'sts:AssumeRole',
-  });
-  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
-  if (statements.length > 0)
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: name,
-        PolicyName: 'inline',
-        PolicyDocument: policy(...statements),
-      }),
-    );
-  return String(r.Role?.Arn);
-}
-
 const as = (roleArn: string, session: string) =>
-  new S3Client({
-    ...sb.clientConfig,
-    forcePathStyle: true,
-    credentials: credentialsFor(sb.sandbox.context, roleArn, session),
-  });
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected the call to fail');
-}
+  new S3Client({ ...actingAs(sb, roleArn, session), forcePathStyle: true });
 
 async function bucket(name: string, bucketPolicy?: string): Promise<string> {
   await admin().send(new CreateBucketCommand({ Bucket: name }));
@@ -101,7 +60,7 @@ describe('S3 bucket policies', () => {
   });
 
   it('a bucket policy alone admits a role that no identity policy allows, for what it names only', async () => {
-    const reader = await role('bucket-guest');
+    const reader = await role(sb, 'bucket-guest');
     const arn = await bucket(
       'policy-guest',
       policy({
@@ -129,7 +88,7 @@ describe('S3 bucket policies', () => {
   });
 
   it("an explicit deny in the bucket policy wins over the role's s3:*; the denied calls change nothing", async () => {
-    const owner = await role('bucket-owner', [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+    const owner = await role(sb, 'bucket-owner', [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
     const arn = await bucket(
       'policy-locked',
       policy({

@@ -1,0 +1,60 @@
+/**
+ * IAM set-up shared by the sandbox's access-denied tests (KMS, S3 bucket policies, queue/topic policies,
+ * Cloud Control): a policy document, a role with inline statements, client settings acting as that role,
+ * and what a refused call threw.
+ */
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { credentialsFor } from '../../../sandbox/core/authz';
+import type { SandboxHandle } from '../helpers';
+
+/** A policy document with these statements. */
+export const policy = (...Statement: object[]): string =>
+  JSON.stringify({ Version: '2012-10-17', Statement });
+
+/**
+ * Creates a role that `service` may assume, with `statements` as its inline policy (none: a role with no
+ * identity permissions at all); returns its ARN.
+ */
+export async function role(
+  sb: SandboxHandle,
+  name: string,
+  statements: object[] = [],
+  service = 'lambda.amazonaws.com',
+): Promise<string> {
+  const iam = new IAMClient(sb.clientConfig);
+  const trust = policy({ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' });
+  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
+  if (statements.length > 0)
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: name,
+        PolicyName: 'inline',
+        PolicyDocument: policy(...statements),
+      }),
+    );
+  return String(r.Role?.Arn);
+}
+
+/** SDK client settings for a session of `roleArn` (spread into any client constructor). */
+export function actingAs(sb: SandboxHandle, roleArn: string, session: string) {
+  return { ...sb.clientConfig, credentials: credentialsFor(sb.sandbox.context, roleArn, session) };
+}
+
+export interface Failure {
+  name: string;
+  message: string;
+  status?: number;
+  /** The awsQuery error code (e.g. SQS's `x-amzn-query-error`), as the SDK keeps it. */
+  code?: string;
+}
+
+/** What the call threw; fails the test if it succeeded. */
+export async function failure(p: Promise<unknown>): Promise<Failure> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as Error & { $metadata?: { httpStatusCode?: number }; Code?: string };
+    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode, code: e.Code };
+  }
+  throw new Error('expected the call to be denied');
+}
