@@ -103,6 +103,13 @@ export async function auditItems(o: AuditOptions, now = new Date()): Promise<Rec
 
 const text = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
 
+/** The resource without its `account/region/` prefix (shown in its own column); other keys as they are. */
+function resourceOf(i: Record<string, unknown>): string {
+  const key = text(i.resourceKey);
+  const prefix = `${text(i.accountId)}/${text(i.region)}/`;
+  return i.accountId && i.region && key.startsWith(prefix) ? key.slice(prefix.length) : key;
+}
+
 export async function audit(o: AuditOptions, log: (line: string) => void = console.log): Promise<void> {
   const items = await auditItems(o);
   if (o.json) {
@@ -113,12 +120,15 @@ export async function audit(o: AuditOptions, log: (line: string) => void = conso
     log('(no outcomes match)');
     return;
   }
-  const table = new Table({ head: ['recorded', 'outcome', 'resource', 'rule', 'execution', 'reason'] });
+  const table = new Table({
+    head: ['recorded', 'outcome', 'account / region', 'resource', 'rule', 'execution', 'reason'],
+  });
   for (const i of items)
     table.push([
       text(i.recordedAt),
       text(i.outcome),
-      text(i.resourceKey),
+      `${text(i.accountId)} ${text(i.region)}`.trim(),
+      resourceOf(i),
       text(i.ruleName),
       text(i.executionName),
       text(i.reason).slice(0, 80),

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -146,6 +146,14 @@ describe('audit', () => {
     const table = await run('--resource', 'sg-0123456789abcdef0');
     expect(table.stdout).toMatch(/FAILED[\s\S]*restricted-ssh/);
     expect(table.stdout).toContain('2 outcomes');
+    // Account and region side by side in their own column; the resource without them.
+    expect(stripVTControlCharacters(table.stdout)).toMatch(
+      /│ 111111111111 us-east-1 +│ AWS::EC2::SecurityGroup\/sg-0123456789abcdef0 +│/,
+    );
+    const member = await run('--account', '222222222222');
+    expect(stripVTControlCharacters(member.stdout)).toMatch(
+      /│ 222222222222 us-west-2 +│ AWS::IAM::Role\/drift-demo-reporting +│/,
+    );
     const json = JSON.parse((await run('--rule', 'restricted-ssh', '--json')).stdout) as unknown[];
     expect(json).toEqual([
       expect.objectContaining({
