@@ -5,8 +5,9 @@
  * long-running work runs in the background on the sandbox clock so statuses progress as in AWS.
  */
 import { randomUUID } from 'node:crypto';
-import { type Principal, rolePrincipal } from '../../core/authz';
+import { authorizeHandler, type Principal, rolePrincipal } from '../../core/authz';
 import { recordServiceCall } from '../../core/cloudtrail';
+import { serviceModule } from '../../core/sandbox';
 import type { ProviderContext, ResourceProvider, SandboxContext } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { stateOf } from '../state';
@@ -289,10 +290,36 @@ export class StackEngine {
     return this.sandbox.clock.sleep(seconds, this.world.controller.signal);
   }
 
+  /** CloudFormation acts as the stack's role (RoleARN) or else with the caller's credentials, as in AWS. */
+  actingAs(stack: StackState): Principal | undefined {
+    return stack.roleArn ? rolePrincipal(stack.roleArn, 'AWSCloudFormation') : stack.caller;
+  }
+
+  /**
+   * The resource handler runs with the stack's role or caller's credentials: each of the type's handler
+   * permissions (its registry schema, as Cloud Control checks them) must be allowed before it changes
+   * anything. A denial fails the resource with the handler's message naming the action, as AWS reports it.
+   */
+  async authorizeHandler(
+    stack: StackState,
+    type: string,
+    handler: 'CreateResource' | 'UpdateResource' | 'DeleteResource',
+    physicalId?: string,
+  ): Promise<void> {
+    const module = serviceModule(this.sandbox, 'cloudformation');
+    if (!module || NOOP_TYPES.has(type)) return;
+    const input = { TypeName: type, ...(physicalId !== undefined ? { Identifier: physicalId } : {}) };
+    try {
+      await authorizeHandler(this.sandbox, this.actingAs(stack), module, handler, input, this.sandbox.region);
+    } catch (err) {
+      if (!(err instanceof AwsError)) throw err;
+      throw new HandlerAccessDenied(err);
+    }
+  }
+
   /** The calls CloudFormation makes provisioning a stack's resources, as CloudTrail names their invoker. */
   providerContext(stack: StackState): ProviderContext {
-    // CloudFormation acts as the stack's role (RoleARN) or else with the caller's credentials, as in AWS.
-    const caller = stack.roleArn ? rolePrincipal(stack.roleArn, 'AWSCloudFormation') : stack.caller;
+    const caller = this.actingAs(stack);
     return {
       stackName: stack.stackName,
       region: this.sandbox.region,
@@ -439,6 +466,7 @@ export class StackEngine {
         throw new Error(
           `Resource type ${r.type} is not supported by the sandbox (no resource provider for it)`,
         );
+      await this.authorizeHandler(stack, r.type, 'CreateResource');
       const result = await provider.create(r.logicalId, props, this.providerContext(stack));
       r.physicalId = result.physicalId;
       r.attributes = { ...result.attributes };
@@ -457,8 +485,10 @@ export class StackEngine {
     }
     this.setResourceStatus(stack, r, 'DELETE_IN_PROGRESS');
     await this.sleep(RESOURCE_SECONDS);
-    if (!NOOP_TYPES.has(r.type))
+    if (!NOOP_TYPES.has(r.type)) {
+      await this.authorizeHandler(stack, r.type, 'DeleteResource', r.physicalId);
       await this.provider(r.type)?.delete(r.physicalId, this.providerContext(stack));
+    }
     this.setResourceStatus(stack, r, 'DELETE_COMPLETE');
   }
 
@@ -869,6 +899,7 @@ export class StackEngine {
     await this.sleep(RESOURCE_SECONDS);
     const before = current.properties;
     if (provider && !NOOP_TYPES.has(type)) {
+      await this.authorizeHandler(stack, type, 'UpdateResource', physicalId);
       const result = await provider.update(
         physicalId,
         props,
@@ -917,6 +948,7 @@ export class StackEngine {
         if (old.physicalId !== undefined && !NOOP_TYPES.has(old.type)) {
           const ids = { logicalId: old.logicalId, physicalId: old.physicalId, type: old.type };
           this.event(stack, 'DELETE_IN_PROGRESS', ids);
+          await this.authorizeHandler(stack, old.type, 'DeleteResource', old.physicalId);
           await this.provider(old.type)?.delete(old.physicalId, this.providerContext(stack));
           this.event(stack, 'DELETE_COMPLETE', ids);
         }
@@ -968,13 +1000,15 @@ export class StackEngine {
     for (const { r, before, live } of updated.reverse()) {
       try {
         this.setResourceStatus(stack, r, 'UPDATE_IN_PROGRESS');
-        if (r.physicalId !== undefined)
+        if (r.physicalId !== undefined) {
+          await this.authorizeHandler(stack, r.type, 'UpdateResource', r.physicalId);
           await this.provider(r.type)?.update(
             r.physicalId,
             live ?? before,
             r.properties,
             this.providerContext(stack),
           );
+        }
         r.properties = before;
         this.setResourceStatus(stack, r, 'UPDATE_COMPLETE');
       } catch (err) {
@@ -1208,6 +1242,20 @@ function replacementOf(details: Obj[]): 'True' | 'False' | 'Conditional' {
 
 function scopeOf(details: Obj[]): string[] {
   return [...new Set(details.map((d) => String((d.Target as Obj).Attribute)))];
+}
+
+/**
+ * A resource handler refused by IAM, as CloudFormation reports it in the resource's status reason:
+ * `Resource handler returned message: "User: … is not authorized to perform: ACTION …" (…, HandlerErrorCode: AccessDenied)`.
+ */
+export class HandlerAccessDenied extends Error {
+  override readonly name = 'HandlerAccessDenied';
+  constructor(denial: AwsError) {
+    super(
+      `Resource handler returned message: "${denial.message} (Status Code: ${denial.statusCode})" (HandlerErrorCode: AccessDenied)`,
+      { cause: denial },
+    );
+  }
 }
 
 export function errorText(err: unknown): string {

@@ -6,6 +6,8 @@
  * ChangeSetNotFound, InvalidChangeSetStatus, InsufficientCapabilitiesException, …).
  */
 import { randomUUID } from 'node:crypto';
+import { passRole } from '../../core/authz';
+import { serviceModule } from '../../core/sandbox';
 import type { OperationHandler, RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { isObj, type Obj, objs, str, strs } from '../state';
@@ -253,6 +255,13 @@ function newStack(
   return stack;
 }
 
+/** A stack operation naming a service role (RoleARN) passes it to CloudFormation: the caller needs iam:PassRole. */
+async function passStackRole(input: Obj, ctx: RequestContext): Promise<void> {
+  const role = str(input.RoleARN);
+  const module = serviceModule(ctx.sandbox, 'cloudformation');
+  if (role && module) await passRole(ctx.sandbox, ctx.caller, module, role, 'AWSCloudFormation', ctx.region);
+}
+
 /** CloudFormation acts with the latest operation's RoleARN (kept when not given) or its caller's credentials. */
 function actingFor(stack: StackState, input: Obj, ctx: RequestContext): void {
   const role = str(input.RoleARN);
@@ -397,6 +406,7 @@ function changeSetSummary(cs: ChangeSetState): Obj {
 
 const operations: Record<string, OperationHandler> = {
   async CreateStack(input, ctx) {
+    await passStackRole(input, ctx);
     const e = engineOf(ctx);
     const name = checkStackName(str(input.StackName));
     if (lookupStack(e.world, name))
@@ -424,6 +434,7 @@ const operations: Record<string, OperationHandler> = {
   },
 
   async UpdateStack(input, ctx) {
+    await passStackRole(input, ctx);
     const e = engineOf(ctx);
     const stack = requireStack(e.world, str(input.StackName));
     assertUpdatable(stack);
@@ -451,6 +462,7 @@ const operations: Record<string, OperationHandler> = {
   },
 
   async DeleteStack(input, ctx) {
+    await passStackRole(input, ctx);
     const e = engineOf(ctx);
     const name = str(input.StackName);
     if (!name)
@@ -725,6 +737,7 @@ const operations: Record<string, OperationHandler> = {
   // ------------------------------------------------------------ change sets
 
   async CreateChangeSet(input, ctx) {
+    await passStackRole(input, ctx);
     const e = engineOf(ctx);
     const req = changeSetRequest(input);
     let stack = changeSetStack(e, req);
