@@ -8,6 +8,7 @@
  * Every compliance change emits the "Config Rules Compliance Change" event to EventBridge.
  */
 import { randomBytes } from 'node:crypto';
+import { authorizeService } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import {
   AwsError,
@@ -612,9 +613,38 @@ function ruleFromRequest(input: Obj, ctx: RequestContext): Rule {
   };
 }
 
+/**
+ * A custom Lambda rule's function is invoked by Config as `config.amazonaws.com`: its function policy must
+ * admit Config (with the rule's account and ARN as `aws:SourceAccount` / `aws:SourceArn`), or PutConfigRule
+ * is refused with InsufficientPermissionsException, as in AWS. Nothing is stored then.
+ */
+async function checkCustomFunction(r: Rule, ctx: RequestContext): Promise<void> {
+  if (r.Source.Owner !== 'CUSTOM_LAMBDA') return;
+  const fn = r.Source.SourceIdentifier;
+  const context = { 'aws:SourceAccount': ctx.accountId, 'aws:SourceArn': r.ConfigRuleArn };
+  try {
+    await authorizeService(
+      ctx.sandbox,
+      'config.amazonaws.com',
+      'lambda:InvokeFunction',
+      fn,
+      ctx.region,
+      context,
+    );
+  } catch (err) {
+    if (!(err instanceof AwsError)) throw err;
+    ctx.sandbox.log(`config: ${r.ConfigRuleName} cannot invoke ${fn}: ${err.message}`);
+    throw new AwsError(
+      'InsufficientPermissionsException',
+      `The AWS Lambda function ${fn} cannot be invoked. Check the specified function ARN, and check the function's permissions.`,
+    );
+  }
+}
+
 /** Stores the rule and evaluates every resource in its scope (as Config does on PutConfigRule). */
-function putConfigRule(input: Obj, ctx: RequestContext, engine: ConfigEngine): Obj {
+async function putConfigRule(input: Obj, ctx: RequestContext, engine: ConfigEngine): Promise<Obj> {
   const r = ruleFromRequest(input, ctx);
+  await checkCustomFunction(r, ctx);
   state(ctx.sandbox).rules.set(r.ConfigRuleName, r);
   engine.subscribe();
   void engine
