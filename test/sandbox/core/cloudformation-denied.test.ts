@@ -13,20 +13,17 @@ import {
   UpdateStackCommand,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
-import { credentialsFor } from '../../../sandbox/core/authz';
 import { allServices } from '../../../sandbox/services';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { withSandbox } from '../helpers';
+import { actingAs, role } from './iam-support';
 
 const sb = withSandbox(() => ({
   timeScale: 0.01,
   services: allServices(),
   providers: resourceProviders(),
 }));
-const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
-
 const TEMPLATE = `Resources:
   WebSg:
     Type: AWS::EC2::SecurityGroup
@@ -38,19 +35,9 @@ const TEMPLATE = `Resources:
 
 /** A CloudFormation service role allowed EC2, less the actions `denied` names. */
 async function serviceRole(name: string, denied: string[]): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
-  const trust = policy({
-    Effect: 'Allow',
-    Principal: { Service: 'cloudformation.amazonaws.com' },
-    Action: 'sts:AssumeRole',
-  });
-  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
   const statements: object[] = [{ Effect: 'Allow', Action: 'ec2:*', Resource: '*' }];
   if (denied.length > 0) statements.push({ Effect: 'Deny', Action: denied, Resource: '*' });
-  await iam.send(
-    new PutRolePolicyCommand({ RoleName: name, PolicyName: 'ec2', PolicyDocument: policy(...statements) }),
-  );
-  return String(r.Role?.Arn);
+  return role(sb, name, statements, 'cloudformation.amazonaws.com');
 }
 
 async function settle(cfn: CloudFormationClient, name: string): Promise<string> {
@@ -112,16 +99,11 @@ describe('CloudFormation provisioning as the stack role', () => {
 
   it('a deployer without iam:PassRole on the RoleARN is refused at CreateStack; no stack is made', async () => {
     const roleArn = await serviceRole('cfn-passed', []);
-    const deployerArn = await serviceRole('deployer-no-pass', []);
-    await new IAMClient(sb.clientConfig).send(
-      new PutRolePolicyCommand({
-        RoleName: 'deployer-no-pass',
-        PolicyName: 'cfn',
-        PolicyDocument: policy({ Effect: 'Allow', Action: 'cloudformation:*', Resource: '*' }),
-      }),
-    );
-    const credentials = credentialsFor(sb.sandbox.context, deployerArn, 'ci');
-    const deployer = new CloudFormationClient({ ...sb.clientConfig, credentials });
+    const allowed = ['ec2:*', 'cloudformation:*'];
+    const deployerArn = await role(sb, 'deployer-no-pass', [
+      { Effect: 'Allow', Action: allowed, Resource: '*' },
+    ]);
+    const deployer = new CloudFormationClient(actingAs(sb, deployerArn, 'ci'));
     const refused = deployer.send(
       new CreateStackCommand({ StackName: 'unpassed', TemplateBody: TEMPLATE, RoleARN: roleArn }),
     );
