@@ -4,8 +4,7 @@
  * record-outcome's scrub of every string left (task-token-sized opaque runs, `token=…` pairs, URL query
  * strings such as the signature of an approval link).
  */
-import { scrubSecrets } from '../../tasks/record-outcome/core';
-import { redact } from '../../tasks/shared/redact';
+import { redact, scrubSecrets } from '../../tasks/shared/redact';
 
 function scrubStrings(value: unknown): unknown {
   if (typeof value === 'string') return scrubSecrets(value);

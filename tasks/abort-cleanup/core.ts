@@ -8,7 +8,9 @@
  *   2. releases its slot (shared/leases `release`, as the lease reaper does), removes it from every slot
  *      queue, and hands freed slots to the oldest live waiters;
  *   3. records an ABORTED outcome with the reason — only when no outcome exists for the execution (a FAILED
- *      execution whose Catch already ran Record outcome keeps its own) — and tells the outcomes topic.
+ *      execution whose Catch already ran Record outcome keeps its own) — and tells the outcomes topic and,
+ *      when a channel hears ABORTED, the notifications queue (tasks/shared/notifications-enqueue.ts, as
+ *      Record outcome does; a failed enqueue is logged and never fails the clean-up).
  *
  * Input  the EventBridge event. Output { ignored } for other machines/statuses, else
  *        { stopped, waits, released, dequeued, granted, recorded }.
@@ -25,7 +27,10 @@ import { queryPages } from '../shared/dynamo-pages';
 import { awsCall } from '../shared/errors';
 import { readAdmission, release } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
+import { outcomeNotification } from '../shared/notifications';
+import { enqueueNotification, type NotifyTarget } from '../shared/notifications-enqueue';
 import { putOutcome } from '../shared/outcomes';
+import { scrubSecrets } from '../shared/redact';
 import { boundedKey } from '../shared/tables';
 import { allWaits, deleteWait, waitPlace } from '../shared/waits';
 import * as z from '../shared/zod';
@@ -67,6 +72,8 @@ export interface AbortCleanupDeps {
   outcomeTopicArn: string;
   stateMachineArn: string;
   now: () => Date;
+  /** The notifications queue (absent or no URL: no Slack / webhook notifications). */
+  notify?: NotifyTarget;
 }
 
 export type AbortCleanupResult =
@@ -118,17 +125,22 @@ async function freeSlots(deps: AbortCleanupDeps, name: string) {
   return { released, dequeued, granted };
 }
 
-/** The resource key from the execution input (`{ event }`), or a key naming the execution. */
-export function resourceKeyFor(detail: Pick<Detail, 'input' | 'name'>): string {
+/** The remediation event of the execution input (`{ event }`), if it has one. */
+function eventOf(detail: Pick<Detail, 'input'>): RemediationEvent | undefined {
   try {
     const parsed = RemediationEvent.safeParse(
       (JSON.parse(detail.input ?? 'null') as { event?: unknown })?.event,
     );
-    if (parsed.success) return resourceKeyOf(parsed.data);
+    return parsed.success ? parsed.data : undefined;
   } catch {
-    // not JSON: fall through
+    return undefined; // not JSON
   }
-  return `execution#${detail.name}`;
+}
+
+/** The resource key from the execution input (`{ event }`), or a key naming the execution. */
+export function resourceKeyFor(detail: Pick<Detail, 'input' | 'name'>): string {
+  const event = eventOf(detail);
+  return event ? resourceKeyOf(event) : `execution#${detail.name}`;
 }
 
 async function hasOutcome(deps: AbortCleanupDeps, resourceKey: string, detail: Detail): Promise<boolean> {
@@ -180,7 +192,25 @@ async function recordAbort(deps: AbortCleanupDeps, detail: Detail): Promise<bool
       }),
     ),
   );
+  await enqueueNotification(deps.notify, abortNotification(detail, resourceKey, reason, recordedAt));
   return true;
+}
+
+/** The Slack / webhook notification of the ABORTED outcome (the event's facts when the input names it). */
+function abortNotification(detail: Detail, resourceKey: string, reason: string, recordedAt: string) {
+  const event = eventOf(detail);
+  return outcomeNotification(
+    {
+      outcome: 'ABORTED',
+      reason,
+      recordedAt,
+      resourceKey,
+      execution: { arn: detail.executionArn, name: detail.name },
+      ...(event ? { event } : {}),
+      remediated: false,
+    },
+    scrubSecrets,
+  );
 }
 
 export async function abortCleanup(

@@ -1,8 +1,9 @@
 import { centralPlace, ssmIn } from '../shared/accounts';
-import { sfnClient, snsClient } from '../shared/clients';
+import { sfnClient, snsClient, sqsClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
+import { notifyTargetFromEnv } from '../shared/notifications-enqueue';
 import { AbortCleanupInput, abortCleanup } from './core';
 
 export const handler = taskHandler('abort-cleanup', AbortCleanupInput, (input) =>
@@ -19,5 +20,6 @@ export const handler = taskHandler('abort-cleanup', AbortCleanupInput, (input) =
     outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
     now: () => new Date(),
+    notify: notifyTargetFromEnv(() => sqsClient()),
   }),
 );

@@ -62,6 +62,7 @@ import { outcomeNotification } from '../shared/notifications';
 import { enqueueNotification, type NotifyTarget } from '../shared/notifications-enqueue';
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
 import { plannedChange } from '../shared/planned';
+import { scrubSecrets } from '../shared/redact';
 import * as z from '../shared/zod';
 import { costForOutcome } from './cost';
 
@@ -125,23 +126,9 @@ export const QUIET_OUTCOMES: readonly Outcome[] = ['VERIFIED', 'SKIPPED', 'PLANN
 
 const MAX_REASON = 1000;
 
-/**
- * Removes anything that looks like a credential: long opaque runs (task tokens are hundreds of
- * characters of base64), `token=…` / `"taskToken": "…"` style pairs, and URL query strings.
- */
+/** scrubSecrets (tasks/shared/redact.ts), cut to MAX_REASON characters. */
 export function scrub(text: string): string {
   return scrubSecrets(text).slice(0, MAX_REASON);
-}
-
-/** scrub without the length cut (the console shows whole inputs and outputs: sandbox/console/redact.ts). */
-export function scrubSecrets(text: string): string {
-  return text
-    .replace(
-      /("?[A-Za-z]*(?:token|secret|signature|sig|password|csrf|authorization)"?\s*[:=]\s*"?)[^\s"&,;}]+/gi,
-      '$1[redacted]',
-    )
-    .replace(/(https?:\/\/[^\s?"]+)\?[^\s"]*/g, '$1?[redacted]')
-    .replace(/[A-Za-z0-9+/=_-]{100,}/g, '[redacted]');
 }
 
 interface ParsedCause {

@@ -17,3 +17,18 @@ export function redact(value: unknown, depth = 0): unknown {
     out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
   return out;
 }
+
+/**
+ * Removes anything in free text that looks like a credential: long opaque runs (task tokens are hundreds of
+ * characters of base64), `token=…` / `"taskToken": "…"` style pairs, and URL query strings. No length cut
+ * (Record outcome's `scrub` cuts; the console shows whole inputs and outputs: sandbox/console/redact.ts).
+ */
+export function scrubSecrets(text: string): string {
+  return text
+    .replace(
+      /("?[A-Za-z]*(?:token|secret|signature|sig|password|csrf|authorization)"?\s*[:=]\s*"?)[^\s"&,;}]+/gi,
+      '$1[redacted]',
+    )
+    .replace(/(https?:\/\/[^\s?"]+)\?[^\s"]*/g, '$1?[redacted]')
+    .replace(/[A-Za-z0-9+/=_-]{100,}/g, '[redacted]');
+}

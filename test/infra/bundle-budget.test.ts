@@ -23,8 +23,11 @@ import { type BundleSize, bundleTask } from '../bench/bundles';
 const KB = 1024;
 /** Everything but the AWS SDK. */
 const OWN_BUDGET = 128 * KB;
-/** The whole bundle, SDK included (largest today: abort-cleanup, four clients, 401 KB). */
-const TOTAL_BUDGET = 440 * KB;
+/**
+ * The whole bundle, SDK included (largest today: abort-cleanup, five clients — SQS since it enqueues the
+ * ABORTED notification — 457 KB; 440 KB before).
+ */
+const TOTAL_BUDGET = 500 * KB;
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
 const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome', 'notify'];
 

@@ -2,7 +2,8 @@
  * The notifications infrastructure, with a policy that names two channels: the queue and its DLQ (KMS, TLS,
  * maxReceiveCount), the notify function's event source (partial batch responses), the DLQ alarm, and, by
  * IAM policy simulation, least privilege: notify reads exactly the channels' secrets and the outcomes table,
- * Record outcome may send to the notifications queue and nothing else may.
+ * Record outcome and Abort cleanup (ABORTED) may send to the notifications queue, with the queue key's data
+ * keys, and nothing else may.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,8 +76,8 @@ describe('notifications infrastructure', () => {
     });
   });
 
-  it('record-outcome learns which outcomes any channel hears', () => {
-    const fn = resources[idOf(s.json, 'AWS::Lambda::Function', 'RecordOutcomeFunction')];
+  it.each(['RecordOutcome', 'AbortCleanup'])('%s learns which outcomes any channel hears', (like) => {
+    const fn = resources[idOf(s.json, 'AWS::Lambda::Function', `${like}Function`)];
     const env = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
     const vars = env?.Variables ?? {};
     expect(vars.NOTIFY_OUTCOMES).toBe('ABORTED,ESCALATED,EXPIRED,FAILED,NOT_VERIFIED,REJECTED,VERIFIED');
@@ -117,15 +118,24 @@ describe('notifications infrastructure', () => {
     );
   });
 
-  it('only record-outcome may send to the notifications queue', async () => {
-    const queue = arnOf(idOf(s.json, 'AWS::SQS::Queue', 'NotificationsQueue'));
+  it('only record-outcome and abort-cleanup may send to the notifications queue (and make its data keys)', async () => {
+    const queueId = idOf(s.json, 'AWS::SQS::Queue', 'NotificationsQueue');
+    const queue = arnOf(queueId);
+    const keyRef = resources[queueId]?.Properties?.KmsMasterKeyId as { 'Fn::GetAtt': [string, string] };
+    const key = String(resolveIntrinsics(keyRef, resources));
+    const keyPolicy = resolveIntrinsics(resources[keyRef['Fn::GetAtt'][0]]?.Properties?.KeyPolicy, resources);
+    expect(key).toMatch(/^arn:aws:kms:/);
     const roles = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
     const senders: string[] = [];
     for (const [id] of roles) {
       const p = rolePolicies(s.json, id);
-      if ((await decide(p, { action: 'sqs:SendMessage', resource: queue })) === 'Allowed') senders.push(id);
+      if ((await decide(p, { action: 'sqs:SendMessage', resource: queue })) !== 'Allowed') continue;
+      senders.push(id);
+      const dataKey = { action: 'kms:GenerateDataKey', resource: key, resourcePolicy: keyPolicy };
+      expect(await decide(p, dataKey), id).toBe('Allowed');
     }
-    expect(senders.map((id) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual([
+    expect(senders.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'DriftRemediationAbortCleanupRole',
       'DriftRemediationRecordOutcomeRole',
     ]);
   });

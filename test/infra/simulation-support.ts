@@ -128,6 +128,8 @@ export interface Ask {
   bucketAbac?: boolean;
   /** Extra identity policies (e.g. one an attacker attached). */
   extraIdentity?: { name: string; policy: Json }[];
+  /** The resource's own policy (a KMS key policy, which must allow too). */
+  resourcePolicy?: Json;
 }
 
 /** The simulator's decision for the role's session making one request. */
@@ -144,6 +146,7 @@ export async function decide(p: RolePolicies, ask: Ask): Promise<string> {
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     ...(ask.bucketAbac ? { additionalSettings: { s3: { bucketAbacEnabled: true } } } : {}),
+    ...(ask.resourcePolicy ? { resourcePolicy: ask.resourcePolicy } : {}),
   };
   const r = await runSimulation(sim, {});
   if (r.resultType === 'error') throw new Error(`${ask.action} on ${ask.resource}: ${r.errors.message}`);

@@ -1,10 +1,11 @@
 /**
  * abort-cleanup over dynalite (real conditional writes on the waits, leases, slot-queue and outcomes
- * tables), with SSM, SNS and Step Functions' task responses mocked.
+ * tables), with SSM, SNS, SQS (the notifications queue) and Step Functions' task responses mocked.
  */
 import 'aws-sdk-client-mock-vitest/extend';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
@@ -14,6 +15,7 @@ import { acquireSlot } from '../../../tasks/acquire-slot/core';
 import { executionArnFor } from '../../../tasks/reap-leases/core';
 import { type PlanResult, resourceKeyOf } from '../../../tasks/shared/contracts';
 import { readAdmission } from '../../../tasks/shared/leases';
+import { NotificationMessage } from '../../../tasks/shared/notifications';
 import { putOutcome } from '../../../tasks/shared/outcomes';
 import { runbookWaitTarget } from '../../../tasks/shared/tables';
 import { registerWait } from '../../../tasks/shared/waits';
@@ -245,6 +247,68 @@ describe('abort-cleanup (dynalite)', () => {
     expect(ssmMock).not.toHaveReceivedAnyCommand();
     expect(Object.keys((await readAdmission(local.ddb, t.leases)).holders)).toEqual(['other']);
     expect(await outcomes()).toEqual([]);
+  });
+
+  describe('the ABORTED notification (Slack / webhook channels)', () => {
+    const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/notifications';
+    const sqs = new SQSClient({ region: 'eu-west-1' });
+    let sqsMock: AwsClientStub<SQSClient>;
+    beforeAll(() => {
+      sqsMock = mockClient(sqs);
+    });
+    afterAll(() => sqsMock.restore());
+    beforeEach(() => sqsMock.reset());
+    const withNotify = (outcomes: string) => ({
+      ...deps(),
+      notify: { sqs: () => sqs, queueUrl: QUEUE, outcomes },
+    });
+    const sentMessages = () =>
+      sqsMock
+        .commandCalls(SendMessageCommand)
+        .map((c) => NotificationMessage.parse(JSON.parse(c.args[0].input.MessageBody ?? '')));
+
+    it('is enqueued once, with the resource, execution and reason, when a channel hears ABORTED', async () => {
+      sqsMock.on(SendMessageCommand).resolves({ MessageId: 'n-1' });
+      const detail = statusEvent('stopped', 'ABORTED', {
+        error: 'Stopped',
+        cause: 'taskToken=abc123 by ops',
+      });
+      expect(await abortCleanup(detail, withNotify('VERIFIED,ABORTED'))).toMatchObject({ recorded: true });
+      expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
+        QueueUrl: QUEUE,
+        MessageAttributes: { outcome: { DataType: 'String', StringValue: 'ABORTED' } },
+      });
+      const [m, ...more] = sentMessages();
+      expect(more).toEqual([]);
+      expect(m).toMatchObject({
+        outcome: 'ABORTED',
+        remediated: false,
+        recordedAt: new Date(T0 + 61_000).toISOString(),
+        resource: { key: RESOURCE_KEY, type: event().resourceType, id: event().resourceId },
+        execution: { arn: detail.detail.executionArn, name: 'stopped' },
+      });
+      expect(m?.reason).toContain('execution ABORTED (Stopped: taskToken=[redacted] by ops)');
+      // A redelivered event records nothing and so sends nothing more.
+      expect(await abortCleanup(detail, withNotify('VERIFIED,ABORTED'))).toMatchObject({ recorded: false });
+      expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
+    });
+
+    it('a failed enqueue never fails the clean-up: the outcome is recorded and told', async () => {
+      sqsMock.on(SendMessageCommand).rejects(awsError('KmsAccessDenied', 400, 'no key access'));
+      const out = await abortCleanup(statusEvent('refused', 'ABORTED'), withNotify('ABORTED'));
+      expect(out).toMatchObject({ recorded: true });
+      expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
+      expect(await outcomes()).toEqual([
+        expect.objectContaining({ outcome: 'ABORTED', executionName: 'refused' }),
+      ]);
+      expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    });
+
+    it('nothing is enqueued when no channel hears ABORTED', async () => {
+      await abortCleanup(statusEvent('quiet', 'ABORTED'), withNotify('VERIFIED,FAILED'));
+      expect(sqsMock).not.toHaveReceivedAnyCommand();
+      expect(await outcomes()).toHaveLength(1);
+    });
   });
 
   it('an unparsable input records under a key naming the execution', async () => {

@@ -14,7 +14,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BACKOFF_CAP_MS, DELIVERY_ATTEMPTS, type NotifyDeps, notify } from '../../../tasks/notify/core';
 import { httpPost } from '../../../tasks/notify/io';
-import { scrubSecrets } from '../../../tasks/record-outcome/core';
 import {
   MAX_DIFFERENCES,
   NOTIFY_MAX_RECEIVE_COUNT,
@@ -26,6 +25,7 @@ import { signedHeaders, verifyWebhook } from '../../../tasks/shared/notification
 import { SLACK_LIMITS, slackMessage } from '../../../tasks/shared/notifications-slack';
 import { failedDeliveries } from '../../../tasks/shared/notifications-status';
 import { normalizeDocument } from '../../../tasks/shared/policy/normalize';
+import { scrubSecrets } from '../../../tasks/shared/redact';
 import { EXEC_ARN, EXEC_NAME, type LocalDynamo, startLocalDynamo } from './fixtures/late-stages';
 
 const TOKEN = `AAAAKgAAAAIAAAAAAAAAA${'x9Q'.repeat(60)}`;
