@@ -147,6 +147,10 @@ describe('the ops console in chromium', () => {
     await page.keyboard.type(runs.ssh.id);
     await expect.poll(() => rows(page).count()).toBe(1);
     expect(await rows(page).first().innerText()).toContain(runs.ssh.name);
+    // The resource's account and region side by side (the event's; #13).
+    expect(await rows(page).first().locator('td').nth(5).innerText()).toBe(
+      `${e.sb.accountId} ${e.sb.region}`,
+    );
     await page.getByLabel('Resource').fill('');
     await page.getByLabel('Outcome').selectOption('FAILED');
     await expect.poll(() => page.getByRole('status').innerText()).toMatch(/^0 executions/);
