@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
 import { ENV } from '../tasks/shared/env';
 import { AWS_MANAGED_TABLE_FILE, loadAwsManagedTable } from '../tasks/shared/policy/aws-managed';
@@ -188,7 +187,7 @@ export class DriftRemediation extends Construct {
       functions: ALL_TASKS.map((t) => this.functions[t]),
       alarmEmail: props.alarmEmail,
     });
-    this.notifications.deadLetterAlarm.addAlarmAction(new SnsAction(this.monitoring.alarmTopic));
+    this.notifications.monitorWith(this.monitoring);
     keepStableLogicalIds(this);
 
     this.environment = { ...COMMON_ENV, ...this.wireEnvironment(configRules, namePrefix) };

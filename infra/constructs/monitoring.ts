@@ -46,6 +46,8 @@ function outcomeMetric(outcome: string): cloudwatch.Metric {
 export class Monitoring extends Concern {
   readonly alarmTopic: sns.Topic;
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** Other concerns add their rows (Notifications.monitorWith). */
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -86,7 +88,7 @@ export class Monitoring extends Concern {
     ];
     const action = new cwActions.SnsAction(this.alarmTopic);
     for (const a of this.alarms) a.addAlarmAction(action);
-    new cloudwatch.Dashboard(this, 'Dashboard', { widgets: this.widgets(props) });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { widgets: this.widgets(props) });
   }
 
   private widgets(props: MonitoringProps): cloudwatch.IWidget[][] {

@@ -1,11 +1,13 @@
 /**
  * Notifications: the KMS-encrypted notifications queue (Record outcome and Abort cleanup put one message per
- * outcome a channel hears), its dead-letter queue with a depth alarm, and the notify function that delivers
- * to Slack and signed webhooks (docs/operations.md "Notifications"). Delivery is off the remediation's path:
- * nothing here is called by the state machine.
+ * outcome a channel hears), its dead-letter queue with a depth alarm, the notify function that delivers
+ * to Slack and signed webhooks (docs/operations.md "Notifications"), and per channel an alarm on its
+ * NotificationDeliveryFailed metric; `monitorWith` adds a dashboard row. Delivery is off the remediation's
+ * path: nothing here is called by the state machine.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -17,7 +19,8 @@ import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
 import type { ArnContext } from '../runbook-permissions';
 import { ARN_CONTEXT, ackIam5, allow, NAG_ARN_CONTEXT } from './iam';
 import { Concern } from './logical-ids';
-import { TaskFunction } from './task-function';
+import type { Monitoring } from './monitoring';
+import { METRICS_NAMESPACE, SERVICE_NAME, TaskFunction } from './task-function';
 
 export interface NotificationsProps {
   /** Encrypts both queues. */
@@ -34,12 +37,26 @@ export function secretArnFor(ref: string, ctx: ArnContext = ARN_CONTEXT): string
   return `arn:${ctx.partition}:secretsmanager:${ctx.region}:${ctx.account}:secret:${ref}-??????`;
 }
 
+/** A notify metric of one channel (Powertools: the `service` and `channel` dimensions), summed per 5 minutes. */
+function deliveryMetric(metricName: string, channel: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME, channel },
+    statistic: 'Sum',
+    period: Duration.minutes(5),
+  });
+}
+
 export class Notifications extends Concern {
   readonly queue: sqs.Queue;
   /** Notifications that could not be delivered after NOTIFY_MAX_RECEIVE_COUNT receives (alarmed). */
   readonly deadLetterQueue: sqs.Queue;
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Per channel: its deliveries failed in 2 of the last 3 five-minute periods. */
+  readonly deliveryAlarms: readonly cloudwatch.Alarm[];
   readonly function: TaskFunction;
+  private readonly channelNames: readonly string[];
   /** The outcomes any channel hears (NOTIFY_OUTCOMES); empty: nothing is enqueued. */
   readonly outcomes: readonly string[];
   private readonly secrets: readonly string[];
@@ -49,6 +66,7 @@ export class Notifications extends Concern {
     const channels = props.policy.notifications?.channels ?? [];
     this.outcomes = [...new Set(channels.flatMap((c) => c.outcomes))].sort();
     this.secrets = [...new Set(channels.map((c) => c.secret))];
+    this.channelNames = channels.map((c) => c.name);
     this.deadLetterQueue = new sqs.Queue(this, 'NotificationsDeadLetterQueue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: props.key,
@@ -79,6 +97,35 @@ export class Notifications extends Concern {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    this.deliveryAlarms = this.channelNames.map(
+      (name) =>
+        new cloudwatch.Alarm(this, `NotificationDeliveryFailedAlarm-${name}`, {
+          alarmDescription: `Notifications to channel ${name} keep failing (NotificationDeliveryFailed in 2 of the last 3 five-minute periods)`,
+          metric: deliveryMetric('NotificationDeliveryFailed', name),
+          threshold: 1,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+    );
+  }
+
+  /** The alarms notify the alarm topic; the dashboard gets a row: deliveries per channel and the DLQ depth. */
+  monitorWith(monitoring: Monitoring): void {
+    const action = new SnsAction(monitoring.alarmTopic);
+    for (const a of [this.deadLetterAlarm, ...this.deliveryAlarms]) a.addAlarmAction(action);
+    monitoring.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Notification deliveries',
+        left: this.channelNames.flatMap((name) => [
+          deliveryMetric('NotificationDelivered', name).with({ label: `${name} delivered` }),
+          deliveryMetric('NotificationDeliveryFailed', name).with({ label: `${name} failed` }),
+        ]),
+        right: [this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'in the DLQ' })],
+        width: 24,
+      }),
+    );
   }
 
   /** The notify role: GetSecretValue on exactly the channels' secrets (none: no statement). */

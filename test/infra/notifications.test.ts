@@ -76,6 +76,33 @@ describe('notifications infrastructure', () => {
     });
   });
 
+  it('alarms per channel on NotificationDeliveryFailed (to the alarm topic) and graphs deliveries on the dashboard', () => {
+    for (const channel of ['ops-slack', 'jira'])
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'DriftRemediation',
+        MetricName: 'NotificationDeliveryFailed',
+        Dimensions: Match.arrayWith([{ Name: 'channel', Value: channel }]),
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+      });
+    const failedAlarms = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.MetricName === 'NotificationDeliveryFailed',
+    );
+    expect(failedAlarms).toHaveLength(2);
+    // The emitted dimensions (Powertools adds `service`): the alarm must name exactly those.
+    expect(failedAlarms[0]?.Properties?.Dimensions).toEqual(
+      expect.arrayContaining([{ Name: 'service', Value: 'drift-remediation' }]),
+    );
+    const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties?.DashboardBody);
+    expect(body).toContain('Notification deliveries');
+    for (const m of ['NotificationDelivered', 'NotificationDeliveryFailed']) expect(body).toContain(m);
+    expect(body).toContain('jira failed');
+  });
+
   it.each(['RecordOutcome', 'AbortCleanup'])('%s learns which outcomes any channel hears', (like) => {
     const fn = resources[idOf(s.json, 'AWS::Lambda::Function', `${like}Function`)];
     const env = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
