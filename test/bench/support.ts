@@ -75,6 +75,10 @@ export interface BenchPolicy {
   global: number;
   /** Remediations the blast-radius breaker allows per window. */
   blastRadius: number;
+  /** concurrency.maxQueueSeconds (emulated seconds; default: the shipped policy's). */
+  maxQueueSeconds?: number;
+  /** verification.timeoutSeconds (emulated seconds; default: the shipped policy's). */
+  verificationTimeoutSeconds?: number;
 }
 
 /** The shipped policy (runbooks/policy.yaml) with the bench's caps and breaker, written to a temp file. */
@@ -84,6 +88,10 @@ export function writeBenchPolicy(p: BenchPolicy): string {
   };
   doc.defaults.concurrency = { ...doc.defaults.concurrency, perRunbook: p.perRunbook, global: p.global };
   doc.defaults.blastRadius = { ...doc.defaults.blastRadius, maxRemediations: p.blastRadius };
+  if (p.maxQueueSeconds !== undefined)
+    doc.defaults.concurrency = { ...doc.defaults.concurrency, maxQueueSeconds: p.maxQueueSeconds };
+  if (p.verificationTimeoutSeconds !== undefined)
+    doc.defaults.verification = { ...doc.defaults.verification, timeoutSeconds: p.verificationTimeoutSeconds };
   const file = join(mkdtempSync(join(tmpdir(), 'drift-bench-')), 'policy.yaml');
   writeFileSync(file, stringify(doc));
   return file;

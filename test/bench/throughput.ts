@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { MAX_QUEUE_SECONDS } from '../../tasks/shared/policy/schema';
 import { startE2E } from '../e2e/support/harness';
 import { deployFleet, injectDrift, say, trackExecutions, writeBenchPolicy } from './support';
 
@@ -76,6 +77,12 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     perRunbook: o.perRunbook,
     global: o.global,
     blastRadius: Math.max(10_000, o.n * 2),
+    // The policy's deadlines are emulated time (the sandbox scales TimeoutSecondsPath like a Wait state): at
+    // time scale 0.001 the default 6 h queue bound is 21.6 real seconds, shorter than this CPU-bound queue
+    // takes to drain, and waiters would leave it ESCALATED. This section measures speed, not the bounds:
+    // the longest the policy allows (7 days: 605 real s; verification 24 h: 86 real s).
+    maxQueueSeconds: MAX_QUEUE_SECONDS,
+    verificationTimeoutSeconds: 24 * 3600,
   });
   // Periodic fallbacks (sweep hourly, lease reaper every 5 min, wait reconciler) stay off: at time scale
   // 0.001 an emulated hour is 3.6 real seconds, so they would fire ~1000× as often per remediation as in
