@@ -91,7 +91,10 @@ export function writeBenchPolicy(p: BenchPolicy): string {
   if (p.maxQueueSeconds !== undefined)
     doc.defaults.concurrency = { ...doc.defaults.concurrency, maxQueueSeconds: p.maxQueueSeconds };
   if (p.verificationTimeoutSeconds !== undefined)
-    doc.defaults.verification = { ...doc.defaults.verification, timeoutSeconds: p.verificationTimeoutSeconds };
+    doc.defaults.verification = {
+      ...doc.defaults.verification,
+      timeoutSeconds: p.verificationTimeoutSeconds,
+    };
   const file = join(mkdtempSync(join(tmpdir(), 'drift-bench-')), 'policy.yaml');
   writeFileSync(file, stringify(doc));
   return file;
