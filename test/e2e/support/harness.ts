@@ -19,7 +19,7 @@ import {
 import { ConfigServiceClient, GetComplianceDetailsByResourceCommand } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -31,7 +31,6 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import {
-  CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
@@ -52,6 +51,7 @@ import { type OrganizationSetup, organizationSandboxOptions } from '../../../san
 import type { InstalledStack } from '../../../sandbox/install/install';
 import { type DriftSandbox, type DriftSandboxOptions, startDriftSandbox } from '../../../sandbox/main';
 import { ENV } from '../../../tasks/shared/env';
+import { subscribeQueueToEvents } from './events-queue';
 
 export const DEMO_TEMPLATES = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -557,26 +557,12 @@ export async function subscribeToEvents(
   name: string,
   pattern: Record<string, unknown>,
 ): Promise<string> {
-  const rule = await e.c.events.send(
-    new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(pattern) }),
+  const { sqs, events } = e.c;
+  return subscribeQueueToEvents(
+    { sqs, events, region: e.sb.region, accountId: e.sb.accountId },
+    name,
+    pattern,
   );
-  const queueArn = `arn:aws:sqs:${e.sb.region}:${e.sb.accountId}:${name}`;
-  const Policy = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'events.amazonaws.com' },
-        Action: 'sqs:SendMessage',
-        Resource: queueArn,
-        Condition: { ArnEquals: { 'aws:SourceArn': rule.RuleArn } },
-      },
-    ],
-  });
-  const queueUrl =
-    (await e.c.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { Policy } }))).QueueUrl ?? '';
-  await e.c.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'capture', Arn: queueArn }] }));
-  return queueUrl;
 }
 
 /**

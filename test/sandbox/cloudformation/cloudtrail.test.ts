@@ -11,17 +11,13 @@ import {
   DeleteStackCommand,
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
-import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { allServices } from '../../../sandbox/services';
 import { resourceProviders } from '../../../sandbox/services/providers';
+import { subscribeQueueToEvents } from '../../e2e/support/events-queue';
 import { withSandbox } from '../helpers';
 
 const sb = withSandbox(() => ({
@@ -120,27 +116,11 @@ type Detail = {
 async function trail(name: string) {
   const sqs = new SQSClient(sb.clientConfig);
   const events = new EventBridgeClient(sb.clientConfig);
-  const rule = await events.send(
-    new PutRuleCommand({
-      Name: name,
-      EventPattern: JSON.stringify({ 'detail-type': ['AWS API Call via CloudTrail'] }),
-    }),
+  const QueueUrl = await subscribeQueueToEvents(
+    { sqs, events, region: sb.sandbox.region, accountId: sb.sandbox.accountId },
+    name,
+    { 'detail-type': ['AWS API Call via CloudTrail'] },
   );
-  const queueArn = `arn:aws:sqs:${sb.sandbox.region}:${sb.sandbox.accountId}:${name}`;
-  const Policy = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'events.amazonaws.com' },
-        Action: 'sqs:SendMessage',
-        Resource: queueArn,
-        Condition: { ArnEquals: { 'aws:SourceArn': rule.RuleArn } },
-      },
-    ],
-  });
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { Policy } }));
-  await events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'q', Arn: queueArn }] }));
   const seen: Detail[] = [];
   return async (): Promise<Detail[]> => {
     for (;;) {
