@@ -3,18 +3,18 @@
  * manual start requests),
  * the KMS-encrypted intake queue with its dead-letter queue, and the intake function reading the queue.
  */
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Aws } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../../tasks/shared/manual-start';
-import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
 import { Concern } from './logical-ids';
 import { TaskFunction } from './task-function';
+import { workQueue } from './work-queue';
 
 export interface IntakeProps {
   /** Encrypts both queues. */
@@ -33,19 +33,7 @@ export class Intake extends Concern {
 
   constructor(scope: Construct, id: string, props: IntakeProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.queue = new sqs.Queue(this, 'IntakeQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS * 6),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
-    });
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = workQueue(this, 'Intake', props.key, 5));
     for (const q of [this.queue, this.deadLetterQueue]) denyOtherAccountsRules(q);
     this.function = new TaskFunction(this, 'intake', { policyJsonPath: props.policyJsonPath });
     this.function.addEventSource(

@@ -11,16 +11,16 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { NOTIFY_MAX_RECEIVE_COUNT } from '../../tasks/shared/notifications';
 import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
-import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
 import type { ArnContext } from '../runbook-permissions';
 import { ARN_CONTEXT, ackIam5, allow, NAG_ARN_CONTEXT } from './iam';
 import { Concern } from './logical-ids';
 import type { Monitoring } from './monitoring';
 import { METRICS_NAMESPACE, SERVICE_NAME, TaskFunction } from './task-function';
+import { workQueue } from './work-queue';
 
 export interface NotificationsProps {
   /** Encrypts both queues. */
@@ -67,20 +67,13 @@ export class Notifications extends Concern {
     this.outcomes = [...new Set(channels.flatMap((c) => c.outcomes))].sort();
     this.secrets = [...new Set(channels.map((c) => c.secret))];
     this.channelNames = channels.map((c) => c.name);
-    this.deadLetterQueue = new sqs.Queue(this, 'NotificationsDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.queue = new sqs.Queue(this, 'NotificationsQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      // Lambda's advice: at least 6× the function's timeout. Also the pause between redeliveries.
-      visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS * 6),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: NOTIFY_MAX_RECEIVE_COUNT },
-    });
+    // SQS redelivery (after the visibility timeout) is also the pause between delivery rounds.
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = workQueue(
+      this,
+      'Notifications',
+      props.key,
+      NOTIFY_MAX_RECEIVE_COUNT,
+    ));
     this.function = new TaskFunction(this, 'notify', { policyJsonPath: props.policyJsonPath });
     this.function.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 5, reportBatchItemFailures: true }),
