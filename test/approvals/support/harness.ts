@@ -121,11 +121,17 @@ function listen(server: Server): Promise<number> {
   );
 }
 
-export async function startLocalApprovals(
-  opts: { log?: ApprovalEndpointDeps['log'] } = {},
-): Promise<LocalApprovalHarness> {
-  const dynamo = await startDynalite();
-  const clock = new TestClock();
+/** The mocked AWS services of the local stack: Step Functions, Secrets Manager (the signing secret), SNS. */
+interface MockedServices {
+  sfn: SFNClient;
+  sfnMock: AwsClientStub<SFNClient>;
+  secrets: SecretsManagerClient;
+  sns: SNSClient;
+  snsMock: AwsClientStub<SNSClient>;
+  restore(): void;
+}
+
+function mockedServices(): MockedServices {
   const sfn = new SFNClient({ region: REGION });
   const sfnMock = mockClient(sfn);
   sfnMock.on(SendTaskSuccessCommand).resolves({});
@@ -136,7 +142,90 @@ export async function startLocalApprovals(
   const sns = new SNSClient({ region: REGION });
   const snsMock = mockClient(sns);
   snsMock.on(PublishCommand).resolves({ MessageId: 'msg' });
+  const restore = () => {
+    sfnMock.restore();
+    secretsMock.restore();
+    snsMock.restore();
+  };
+  return { sfn, sfnMock, secrets, sns, snsMock, restore };
+}
 
+/** The decisions the mocked Step Functions client received, in order. */
+function deliveriesOf(sfnMock: AwsClientStub<SFNClient>): Delivered[] {
+  return sfnMock.calls().flatMap((call): Delivered[] => {
+    const input = call.args[0].input as Record<string, string | undefined>;
+    if (call.args[0] instanceof SendTaskSuccessCommand) {
+      return [
+        {
+          kind: 'approved',
+          taskToken: input.taskToken ?? '',
+          decision: ApprovalDecision.parse(JSON.parse(input.output ?? '')),
+        },
+      ];
+    }
+    if (call.args[0] instanceof SendTaskFailureCommand) {
+      return [
+        {
+          kind: 'rejected',
+          taskToken: input.taskToken ?? '',
+          decision: ApprovalRejection.parse(JSON.parse(input.cause ?? '')),
+        },
+      ];
+    }
+    return [];
+  });
+}
+
+/** `createRequest` of the local stack: the real request-approval core, links read back from the SNS messages. */
+function requestCreator(
+  services: MockedServices,
+  dynamo: LocalDynamo,
+  clock: TestClock,
+  baseUrl: string,
+): ApprovalTarget['createRequest'] {
+  const { secrets, sns, snsMock } = services;
+  let seq = 0;
+  return async (overrides = {}) => {
+    seq += 1;
+    const base = requestInput();
+    const name = `exec-${process.pid}-${Date.now()}-${seq}`;
+    const input: RequestApprovalInput = {
+      ...base,
+      taskToken: `${base.taskToken ?? ''}-${seq}`,
+      execution: { ...base.execution, id: base.execution.id.replace(/[^:]+$/, name), name },
+      ...overrides,
+    };
+    const before = snsMock.commandCalls(PublishCommand).length;
+    const out = await requestApproval(input, {
+      ddb: dynamo.ddb,
+      sns,
+      approvalsTable: APPROVALS_TABLE,
+      topicArn: TOPIC_ARN,
+      baseUrl,
+      signingKeys: () => loadSigningKeys(secrets, SECRET_ARN),
+      automationAssumeRoleArn: ROLE_ARN,
+      now: clock.now,
+    });
+    const links: Record<string, string> = {};
+    const messages: string[] = [];
+    for (const c of snsMock.commandCalls(PublishCommand).slice(before)) {
+      const msg = c.args[0].input.Message ?? '';
+      messages.push(`${c.args[0].input.Subject ?? ''}\n${msg}`);
+      const approver = c.args[0].input.MessageAttributes?.approver?.StringValue;
+      const link = msg.split('\n').find((l) => l.startsWith(`${baseUrl}/approvals/`));
+      if (approver && link) links[approver] = link;
+    }
+    return { approvalId: out.approvalId, taskToken: input.taskToken, links, messages };
+  };
+}
+
+export async function startLocalApprovals(
+  opts: { log?: ApprovalEndpointDeps['log'] } = {},
+): Promise<LocalApprovalHarness> {
+  const dynamo = await startDynalite();
+  const clock = new TestClock();
+  const services = mockedServices();
+  const { sfn, sfnMock, secrets, snsMock } = services;
   const deps: ApprovalEndpointDeps = {
     ddb: dynamo.ddb,
     sfn,
@@ -146,72 +235,15 @@ export async function startLocalApprovals(
     ...(opts.log ? { log: opts.log } : {}),
   };
   const server = createServer(functionUrlListener((event) => handleApprovalRequest(event, deps)));
-  const port = await listen(server);
-  const baseUrl = `http://127.0.0.1:${port}`;
-  let seq = 0;
-
-  const deliveries = (): Delivered[] =>
-    sfnMock.calls().flatMap((call): Delivered[] => {
-      const input = call.args[0].input as Record<string, string | undefined>;
-      if (call.args[0] instanceof SendTaskSuccessCommand) {
-        return [
-          {
-            kind: 'approved',
-            taskToken: input.taskToken ?? '',
-            decision: ApprovalDecision.parse(JSON.parse(input.output ?? '')),
-          },
-        ];
-      }
-      if (call.args[0] instanceof SendTaskFailureCommand) {
-        return [
-          {
-            kind: 'rejected',
-            taskToken: input.taskToken ?? '',
-            decision: ApprovalRejection.parse(JSON.parse(input.cause ?? '')),
-          },
-        ];
-      }
-      return [];
-    });
-
-  const harness: LocalApprovalHarness = {
+  const baseUrl = `http://127.0.0.1:${await listen(server)}`;
+  const deliveries = () => deliveriesOf(sfnMock);
+  const decisionOf = (approvalId: string) => deliveries().find((d) => d.decision.approvalId === approvalId);
+  return {
     baseUrl,
     dynamo,
     sfnMock,
     clock,
-    async createRequest(overrides = {}) {
-      seq += 1;
-      const base = requestInput();
-      const name = `exec-${process.pid}-${Date.now()}-${seq}`;
-      const input: RequestApprovalInput = {
-        ...base,
-        taskToken: `${base.taskToken ?? ''}-${seq}`,
-        execution: { ...base.execution, id: base.execution.id.replace(/[^:]+$/, name), name },
-        ...overrides,
-      };
-      const before = snsMock.commandCalls(PublishCommand).length;
-      const out = await requestApproval(input, {
-        ddb: dynamo.ddb,
-        sns,
-        approvalsTable: APPROVALS_TABLE,
-        topicArn: TOPIC_ARN,
-        baseUrl,
-        signingKeys: () => loadSigningKeys(secrets, SECRET_ARN),
-        automationAssumeRoleArn: ROLE_ARN,
-        now: clock.now,
-      });
-      const calls = snsMock.commandCalls(PublishCommand).slice(before);
-      const links: Record<string, string> = {};
-      const messages: string[] = [];
-      for (const c of calls) {
-        const msg = c.args[0].input.Message ?? '';
-        messages.push(`${c.args[0].input.Subject ?? ''}\n${msg}`);
-        const approver = c.args[0].input.MessageAttributes?.approver?.StringValue;
-        const link = msg.split('\n').find((l) => l.startsWith(`${baseUrl}/approvals/`));
-        if (approver && link) links[approver] = link;
-      }
-      return { approvalId: out.approvalId, taskToken: input.taskToken, links, messages };
-    },
+    createRequest: requestCreator(services, dynamo, clock, baseUrl),
     async item(approvalId) {
       const res = await dynamo.ddb.send(
         new GetCommand({ TableName: APPROVALS_TABLE, Key: { approvalId }, ConsistentRead: true }),
@@ -223,22 +255,15 @@ export async function startLocalApprovals(
       snsMock
         .commandCalls(PublishCommand)
         .map((c) => `${c.args[0].input.Subject ?? ''}\n${c.args[0].input.Message ?? ''}`),
-    async delivered(approvalId) {
-      return deliveries().find((d) => d.decision.approvalId === approvalId)?.kind;
-    },
-    async decidedBy(approvalId) {
-      return deliveries().find((d) => d.decision.approvalId === approvalId)?.decision.approver;
-    },
+    delivered: async (approvalId) => decisionOf(approvalId)?.kind,
+    decidedBy: async (approvalId) => decisionOf(approvalId)?.decision.approver,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      sfnMock.restore();
-      secretsMock.restore();
-      snsMock.restore();
+      services.restore();
       await dynamo.close();
     },
   };
-  return harness;
 }
 
 /** The hidden CSRF token of a review page. */

@@ -58,12 +58,9 @@ export interface Execution {
 
 const TERMINAL = ['Success', 'Failed', 'TimedOut', 'Cancelled'];
 
-export function harness(options: SsmOptions = {}): Harness {
-  const calls: Harness['calls'] = [];
-  const sleeps: number[] = [];
-  const logs: string[] = [];
-  let handler: CallHandler = () => ({});
-  const clock: Clock = {
+/** A clock at time scale 0.001 that records every sleep (in emulated seconds) and honours abort signals. */
+function recordingClock(sleeps: number[]): Clock {
+  return {
     timeScale: 0.001,
     now: () => new Date(),
     sleep: (seconds, signal) => {
@@ -85,6 +82,15 @@ export function harness(options: SsmOptions = {}): Harness {
       });
     },
   };
+}
+
+/** The SandboxContext the engine sees: `call` recorded and answered by `answer`, logs kept. */
+function fakeSandbox(
+  clock: Clock,
+  calls: Harness['calls'],
+  logs: string[],
+  answer: CallHandler,
+): SandboxContext {
   const sandbox: SandboxContext = {
     region: 'us-east-1',
     accountId: '000000000000',
@@ -96,7 +102,7 @@ export function harness(options: SsmOptions = {}): Harness {
     putEvent: async () => {},
     call: async (service, api, input) => {
       calls.push({ service, api, input });
-      const out = await handler(service, api, input);
+      const out = await answer(service, api, input);
       return (out ?? {}) as Record<string, unknown>;
     },
     providers: new Map(),
@@ -107,6 +113,15 @@ export function harness(options: SsmOptions = {}): Harness {
       logs.push(line);
     },
   };
+  return sandbox;
+}
+
+export function harness(options: SsmOptions = {}): Harness {
+  const calls: Harness['calls'] = [];
+  const sleeps: number[] = [];
+  const logs: string[] = [];
+  let handler: CallHandler = () => ({});
+  const sandbox = fakeSandbox(recordingClock(sleeps), calls, logs, (...args) => handler(...args));
   const ssm = ssmService(options);
   const ctx: RequestContext = {
     service: 'ssm',
