@@ -6,10 +6,15 @@
  * them). A refusal is reported as the resource's service reports it (SQS `KMS.AccessDeniedException`, SNS
  * `KMSAccessDenied`), before the call changes anything. AWS managed keys (`alias/aws/…`) admit every
  * principal of the account through the service, so they need nothing more.
+ *
+ * The key's DescribeKey is cached per sandbox until KMS's change generation moves (sandbox/core/changes.ts:
+ * every KMS operation that is not a read bumps it, e.g. DisableKey, PutKeyPolicy, CreateAlias), like IAM's
+ * other reads (reads.ts): every message sent to an encrypted queue or topic asked it again.
  */
 import { randomUUID } from 'node:crypto';
 import type { EvaluationResult } from '@cloud-copilot/iam-simulate';
 import { asService } from '../../core/authz';
+import { changeGeneration } from '../../core/changes';
 import { AwsError, type SandboxContext } from '../../core/types';
 
 const SEND = ['kms:GenerateDataKey', 'kms:Decrypt'];
@@ -61,6 +66,42 @@ export function keyDenied(
   );
 }
 
+type Described = { metadata: Record<string, unknown> } | { error: unknown };
+
+interface CachedKey {
+  generation: number;
+  described: Promise<Described>;
+}
+
+const keyCaches = new WeakMap<SandboxContext, Map<string, CachedKey>>();
+const MAX_CACHED_KEYS = 10_000;
+
+/** KMS's DescribeKey of `keyId` in (account, region), as the service; cached until KMS changes anything. */
+function describeKey(
+  sandbox: SandboxContext,
+  account: string,
+  region: string,
+  keyId: string,
+): Promise<Described> {
+  let cache = keyCaches.get(sandbox.home);
+  if (!cache) {
+    cache = new Map();
+    keyCaches.set(sandbox.home, cache);
+  }
+  const key = `${account} ${region} ${keyId}`;
+  const generation = changeGeneration(sandbox, 'kms');
+  const hit = cache.get(key);
+  if (hit && hit.generation === generation) return hit.described;
+  if (cache.size >= MAX_CACHED_KEYS) cache.clear();
+  const scope = sandbox.scoped(account, region);
+  const described = asService(() => scope.call('kms', 'DescribeKey', { KeyId: keyId })).then(
+    (out): Described => ({ metadata: (out.KeyMetadata ?? {}) as Record<string, unknown> }),
+    (error: unknown): Described => ({ error }),
+  );
+  cache.set(key, { generation, described });
+  return described;
+}
+
 /**
  * The key a call on `resourceArn` uses and the KMS actions it needs, or undefined when the call uses no
  * customer managed key (or KMS is not emulated). A key that does not exist or is disabled fails the call
@@ -77,18 +118,16 @@ export async function keyUse(
     'operation' in need ? KEY_ACTIONS[service]?.[need.operation] : DELIVERY_ACTIONS[need.delivery];
   if (!kmsKeyId || !actions || /^(?:arn:[^:]+:kms:[^:]*:\d*:)?alias\/aws\//.test(kmsKeyId)) return undefined;
   const codes = CODES[service];
-  let metadata: Record<string, unknown>;
-  try {
-    const scope = sandbox.scoped(account, region);
-    const out = await asService(() => scope.call('kms', 'DescribeKey', { KeyId: kmsKeyId }));
-    metadata = (out.KeyMetadata ?? {}) as Record<string, unknown>;
-  } catch (err) {
+  const described = await describeKey(sandbox, account, region, kmsKeyId);
+  if ('error' in described) {
+    const err = described.error;
     if (!(err instanceof AwsError) || err.code !== 'NotFoundException' || !codes) return undefined;
     throw new AwsError(
       codes.notFound,
       `${err.message} (Service: AWSKMS; Status Code: 400; Error Code: NotFoundException)`,
     );
   }
+  const metadata = described.metadata;
   const keyArn = String(metadata.Arn);
   if (metadata.Enabled === false && codes)
     throw new AwsError(

@@ -153,6 +153,32 @@ describe('a queue encrypted with a customer managed key', () => {
     );
   });
 
+  it('sees a key disabled, enabled again, or an alias moved right after a send that used it (no stale key read)', async () => {
+    const keyArn = await key(policy(TRUST_ACCOUNT));
+    await kms('CreateAlias', { AliasName: 'alias/moving', TargetKeyId: keyArn });
+    const url = await encryptedQueue('fresh-key-queue', 'alias/moving');
+    const sender = await role(sb, 'fresh-key-sender', [
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn('fresh-key-queue') },
+      { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: keyArn },
+    ]);
+    const sqs = new SQSClient(actingAs(sb, sender, 'send'));
+    const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+    await send('one');
+    await send('two');
+    await kms('DisableKey', { KeyId: keyArn });
+    expect(await failure(send('disabled'))).toMatchObject({ name: 'KmsDisabled' });
+    await kms('EnableKey', { KeyId: keyArn });
+    await send('three');
+    // The alias now names a key the role has no permission on: refused on the new key.
+    const other = await key(policy(TRUST_ACCOUNT));
+    await kms('DeleteAlias', { AliasName: 'alias/moving' });
+    await kms('CreateAlias', { AliasName: 'alias/moving', TargetKeyId: other });
+    const denied = await failure(send('other key'));
+    expect(denied.name).toBe('KmsAccessDenied');
+    expect(denied.message).toContain(`on resource: ${other}`);
+    expect(await messages(url)).toEqual(['one', 'two', 'three']);
+  });
+
   it('a key policy that does not trust the account refuses even a role whose identity policy allows kms:*', async () => {
     const keyArn = await key(
       policy({
