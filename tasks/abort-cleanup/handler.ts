@@ -1,5 +1,6 @@
 import { centralPlace, ssmIn } from '../shared/accounts';
 import { sfnClient, snsClient, sqsClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -19,7 +20,7 @@ export const handler = taskHandler('abort-cleanup', AbortCleanupInput, (input) =
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
     outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
-    now: () => new Date(),
+    now: clockNow,
     notify: notifyTargetFromEnv(() => sqsClient()),
   }),
 );

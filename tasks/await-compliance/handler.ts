@@ -1,5 +1,6 @@
 import { configIn } from '../shared/accounts';
 import { sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -12,6 +13,6 @@ export const handler = taskHandler('await-compliance', AwaitComplianceInput, (in
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
-    now: () => new Date(),
+    now: clockNow,
   }),
 );

@@ -1,5 +1,6 @@
 import { cloudControlIn, cloudFormationIn, type Place } from '../shared/accounts';
 import { configClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -16,7 +17,7 @@ function deps(place: Place): PlanDeps {
     policy: policyFromEnv(),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
     outcomesTable: requireEnv(ENV.OUTCOMES_TABLE),
-    now: () => new Date(),
+    now: clockNow,
   };
 }
 

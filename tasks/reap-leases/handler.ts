@@ -1,4 +1,5 @@
 import { sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -11,6 +12,6 @@ export const handler = taskHandler('reap-leases', ReapLeasesInput, (input) =>
     leasesTable: requireEnv(ENV.LEASES_TABLE),
     queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
     stateMachineArn: requireEnv(ENV.STATE_MACHINE_ARN),
-    now: () => new Date(),
+    now: clockNow,
   }),
 );

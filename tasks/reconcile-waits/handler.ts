@@ -1,5 +1,6 @@
 import { centralPlace, configIn, ssmIn } from '../shared/accounts';
 import { sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -14,6 +15,6 @@ export const handler = taskHandler('reconcile-waits', ReconcileWaitsInput, () =>
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
-    now: () => new Date(),
+    now: clockNow,
   }),
 );

@@ -1,5 +1,5 @@
 import { sfnClient, snsClient, sqsClient } from '../shared/clients';
-import { taskClock } from '../shared/clock';
+import { clockNow, taskClock } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -18,7 +18,7 @@ export const handler = taskHandler('record-outcome', RecordOutcomeInput, (input)
     outcomeTopicArn: requireEnv(ENV.OUTCOME_TOPIC_ARN),
     approvalTopicArn: requireEnv(ENV.APPROVAL_TOPIC_ARN),
     metrics,
-    now: () => new Date(),
+    now: clockNow,
     notify: {
       ...notifyTargetFromEnv(() => sqsClient()),
       countFailure: () => metrics.singleMetric().addMetric('NotificationEnqueueFailed', 'Count', 1),

@@ -1,4 +1,5 @@
 import { sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -10,6 +11,6 @@ export const handler = taskHandler('release-slot', ReleaseSlotInput, (input) =>
     sfn: sfnClient(),
     leasesTable: requireEnv(ENV.LEASES_TABLE),
     queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
-    now: () => new Date(),
+    now: clockNow,
   }),
 );

@@ -6,6 +6,7 @@ import {
   ssmIn,
 } from '../shared/accounts';
 import { sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -25,6 +26,6 @@ export const handler = taskHandler('start-runbook', StartRunbookInput, (input) =
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
     automationAssumeRoleArn: automationRoleFor(input.state.event),
-    now: () => new Date(),
+    now: clockNow,
   }),
 );

@@ -133,6 +133,17 @@ describe('approval-required remediation', () => {
     const recorded = await outcomeItems(approveRole, run);
     expect(recorded.map((i) => i.outcome)).toEqual(['VERIFIED']);
     expect(recorded[0]?.approval).toMatchObject({ decision: 'approved', approver: APPROVER });
+
+    // One clock (#15): at time scale 0.01 the emulated clock runs 100x ahead of the system clock, and the
+    // request, the decision and the outcome are all stamped on it, in order. On the system clock the outcome
+    // (recorded ~100 emulated seconds after the request) would read before the decision.
+    const item = await approvalItem(link);
+    const requestedAt = Date.parse(String(item?.createdAt));
+    const decidedAt = Date.parse(String((item?.decision as { decidedAt?: string } | undefined)?.decidedAt));
+    const recordedAt = Date.parse(String(recorded[0]?.recordedAt));
+    expect(decidedAt - requestedAt).toBeGreaterThanOrEqual(100_000);
+    expect(recordedAt).toBeGreaterThanOrEqual(decidedAt);
+    expect(recordedAt).toBeLessThanOrEqual(e.sb.clock.now().getTime());
   }, 60_000);
 
   it('a rejected request ends REJECTED with the approver recorded, and nothing changes', async () => {
