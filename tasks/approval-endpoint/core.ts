@@ -3,6 +3,7 @@
  *
  *   GET/HEAD /approvals/<approvalId>?approver=&exp=&sig=   review page; never changes anything
  *   POST     same URL, form-encoded { csrf, decision: approve|reject, comment? }   decides once
+ *   GET/HEAD /approvals/<approvalId>/review?exp=&sig=   read-only review page (the shared channel's link)
  *
  * A POST is accepted only with a valid link signature and CSRF token, from an allowed approver who
  * is not the requester, while the record is PENDING and not expired. The decision is written with a
@@ -47,6 +48,9 @@ export interface ApprovalEndpointDeps {
 /** Why a request did or did not decide; logged and used by tests. */
 export type EndpointResult =
   | 'review'
+  | 'view'
+  | 'bad-review-link'
+  | 'review-link-expired'
   | 'approved'
   | 'rejected'
   | 'not-found'

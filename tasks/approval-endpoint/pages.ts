@@ -40,18 +40,33 @@ export const PAGES = {
       message: 'There is no approval request at this address. It may have been removed after it closed.',
       approvalId,
     }),
-  methodNotAllowed: () =>
+  methodNotAllowed: (allow = 'GET, HEAD, POST') =>
     notice(
       405,
       false,
       { title: 'Method not allowed', message: 'Use the link and the buttons on the page.' },
-      { allow: 'GET, HEAD, POST' },
+      { allow },
     ),
   badLink: (head: boolean) =>
     notice(403, head, {
       title: 'This approval link is not valid',
       message:
         'The link is incomplete or has been changed. Open the link exactly as it arrived in your message; approval links cannot be edited or forwarded to someone else.',
+    }),
+  /** A review link that is forged, changed, or a decision link's signature on the review address. */
+  badReviewLink: (head: boolean) =>
+    notice(403, head, {
+      title: 'This review link is not valid',
+      message:
+        'The link is incomplete or has been changed. Open the Review button of the notification exactly as it arrived. This page only shows a request; approvers decide from the personal link they received.',
+    }),
+  reviewLinkExpired: (head: boolean, approvalId: string) =>
+    notice(403, head, {
+      title: 'This review link has expired',
+      message:
+        'The approval request it shows has expired, so there is nothing left to review. The outcome was reported in the channel.',
+      kind: 'info',
+      approvalId,
     }),
   linkExpired: (head: boolean, approvalId: string) =>
     notice(410, head, {

@@ -6,7 +6,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApprovalItem } from '../shared/approvals/record';
-import { type SigningKeys, verifyCsrf, verifyLink } from '../shared/approvals/signing';
+import { type SigningKeys, verifyCsrf, verifyLink, verifyReview } from '../shared/approvals/signing';
 import type { ApprovalEndpointDeps, EndpointResult } from './core';
 import { decidedPage, expiredPage, PAGES, type PageResult } from './pages';
 
@@ -65,6 +65,29 @@ export async function verifyRequestLink(
   }
   if (exp <= nowS) return { result: 'link-expired', page: PAGES.linkExpired(head, approvalId) };
   return { approvalId, approver, exp, sig, keys };
+}
+
+/**
+ * A review link: exactly `exp` and `sig`, the signature a review signature (never a decision link's) over
+ * (approvalId, exp), then its expiry. Any other parameter (an `approver`) makes it invalid.
+ */
+export async function verifyReviewLink(
+  deps: ApprovalEndpointDeps,
+  event: APIGatewayProxyEventV2,
+  approvalId: string,
+  nowS: number,
+  head: boolean,
+): Promise<{ exp: number } | Answer> {
+  const q = singleParams(event.rawQueryString ?? '');
+  const expRaw = q?.get('exp') ?? '';
+  const sig = q?.get('sig') ?? '';
+  const exp = /^\d{1,12}$/.test(expRaw) ? Number(expRaw) : Number.NaN;
+  const keys = await deps.signingKeys();
+  if (q?.size !== 2 || !sig || !verifyReview(keys, { approvalId, exp }, sig)) {
+    return { result: 'bad-review-link', page: PAGES.badReviewLink(head) };
+  }
+  if (exp <= nowS) return { result: 'review-link-expired', page: PAGES.reviewLinkExpired(head, approvalId) };
+  return { exp };
 }
 
 function readForm(event: APIGatewayProxyEventV2): URLSearchParams | undefined {

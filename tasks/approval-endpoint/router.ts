@@ -3,7 +3,8 @@
  *
  *   GET/HEAD /approvals/:approvalId?approver=&exp=&sig=   review page; never changes anything
  *   POST     same URL, form-encoded { csrf, decision, comment? }   decides once
- *   PUT/PATCH/DELETE/OPTIONS on that path: 405; any other path: 404; an unexpected error: a generic 500
+ *   GET/HEAD /approvals/:approvalId/review?exp=&sig=   read-only review page (review link: no decision)
+ *   PUT/PATCH/DELETE/OPTIONS on the approval path, anything but GET/HEAD on the review path: 405; any other path: 404; an unexpected error: a generic 500
  *
  * Each route is one small handler over the checks in request.ts and the decision in decide.ts; every
  * request's outcome is logged (never a token, signature, CSRF token or query string).
@@ -12,14 +13,24 @@ import { Router } from '@aws-lambda-powertools/event-handler/http';
 import type { RequestContext } from '@aws-lambda-powertools/event-handler/types';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { APPROVAL_ID_PATTERN } from '../shared/approval-id';
-import { renderReviewPage } from '../shared/approvals/page';
+import { renderReviewPage, renderViewOnlyPage } from '../shared/approvals/page';
 import { csrfToken, newPageLoad } from '../shared/approvals/signing';
 import type { ApprovalEndpointDeps } from './core';
 import { decide, decisionFromForm } from './decide';
 import { PAGES, type PageResult, page } from './pages';
-import { type Answer, header, isAnswer, openItem, verifiedForm, verifyRequestLink } from './request';
+import {
+  type Answer,
+  header,
+  isAnswer,
+  loadItem,
+  openItem,
+  verifiedForm,
+  verifyRequestLink,
+  verifyReviewLink,
+} from './request';
 
 export const APPROVAL_PATH = '/approvals/:approvalId';
+export const REVIEW_PATH = '/approvals/:approvalId/review';
 
 /** What every handler knows about its request. */
 interface Incoming {
@@ -104,6 +115,27 @@ async function review(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promi
   return reply(inc, { result: 'review', page: page(200, html, inc.head) });
 }
 
+/** GET/HEAD on a review link: the read-only page, whatever state the request is in, until it expires. */
+async function viewOnly(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promise<PageResult> {
+  const inc = incoming(deps, reqCtx);
+  inc.fields.view = true;
+  const approvalId = approvalIdOf(reqCtx, inc);
+  if (!approvalId) return reply(inc, { result: 'not-found', page: PAGES.notFound(inc.head) });
+  const link = await verifyReviewLink(deps, inc.event, approvalId, inc.nowS, inc.head);
+  if (isAnswer(link)) return reply(inc, link);
+  const item = await loadItem(deps, approvalId);
+  if (!item) return reply(inc, { result: 'not-found', page: PAGES.notFound(inc.head, approvalId) });
+  const html = renderViewOnlyPage({
+    summary: item.summary,
+    approvalId,
+    status: item.status,
+    decision: item.decision,
+    expiresAt: item.expiresAt,
+    now: inc.now,
+  });
+  return reply(inc, { result: 'view', page: page(200, html, inc.head) });
+}
+
 /** POST: a valid link, its CSRF token and an open request, then the decision. */
 async function post(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promise<PageResult> {
   const inc = incoming(deps, reqCtx);
@@ -126,10 +158,10 @@ async function post(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promise
 }
 
 /** Any other method on an approval URL. */
-function notAllowed(deps: ApprovalEndpointDeps, reqCtx: RequestContext): PageResult {
+function notAllowed(deps: ApprovalEndpointDeps, reqCtx: RequestContext, allow?: string): PageResult {
   const inc = incoming(deps, reqCtx);
   if (!approvalIdOf(reqCtx, inc)) return reply(inc, { result: 'not-found', page: PAGES.notFound(inc.head) });
-  return reply(inc, { result: 'method-not-allowed', page: PAGES.methodNotAllowed() });
+  return reply(inc, { result: 'method-not-allowed', page: PAGES.methodNotAllowed(allow) });
 }
 
 export function approvalRouter(deps: ApprovalEndpointDeps): Router {
@@ -140,6 +172,12 @@ export function approvalRouter(deps: ApprovalEndpointDeps): Router {
   router.route((reqCtx) => notAllowed(deps, reqCtx), {
     method: ['PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     path: APPROVAL_PATH,
+  });
+  router.get(REVIEW_PATH, (reqCtx) => viewOnly(deps, reqCtx));
+  router.head(REVIEW_PATH, (reqCtx) => viewOnly(deps, reqCtx));
+  router.route((reqCtx) => notAllowed(deps, reqCtx, 'GET, HEAD'), {
+    method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    path: REVIEW_PATH,
   });
   router.notFound(async (_err, reqCtx) => {
     const inc = incoming(deps, reqCtx);

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { approvalSentence, isBlankValue, riskCues } from './describe';
-import { type ApprovalSummary, ruleLabel, timeLeft } from './record';
+import { type ApprovalStatus, type ApprovalSummary, ruleLabel, timeLeft } from './record';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -67,6 +67,7 @@ button.reject{background:var(--bg);color:var(--bad);border-color:var(--bad)}
 h1 code{font-size:.95em}
 a{color:var(--focus)}
 .skip{margin:.5rem 0 0;font-size:.9rem}
+.note{margin:.5rem 0 0;padding:.5rem .75rem;border:1px solid var(--line);border-radius:6px}
 .none{margin:0;padding:.5rem;color:var(--muted);font-style:italic;border:1px dashed var(--line);border-radius:4px}
 .result p:first-child{margin-top:0}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem;overflow-wrap:anywhere}
@@ -214,7 +215,7 @@ function runbookSection(s: ApprovalSummary): string {
 }
 
 /** The one sentence of what approving does, and the risk cue when the drift grants privilege or opens access. */
-function outlook(s: ApprovalSummary): string {
+function outlook(s: ApprovalSummary, lead = 'Approving will:'): string {
   const cues = riskCues(s);
   const kinds = [...new Set(cues.map((c) => c.kind))];
   const risk = cues.length
@@ -224,7 +225,7 @@ function outlook(s: ApprovalSummary): string {
 <p>Approving removes it; rejecting leaves it in place.</p>
 </section>`
     : '';
-  return `<p class="summary" id="summary"><strong>Approving will:</strong> ${escapeHtml(approvalSentence(s))}.</p>${risk}`;
+  return `<p class="summary" id="summary"><strong>${escapeHtml(lead)}</strong> ${escapeHtml(approvalSentence(s))}.</p>${risk}`;
 }
 
 const joinKinds = (kinds: string[]) => kinds.join(' and ');
@@ -240,22 +241,22 @@ export interface ReviewPageInput {
   action: string;
 }
 
-export function renderReviewPage(p: ReviewPageInput): string {
-  const s = p.summary;
-  const who = s.requestedBy
+function requester(s: ApprovalSummary): string {
+  return s.requestedBy
     ? `${s.requestedBy} (manual request)`
     : `Automatic: ${s.source === 'config' ? 'AWS Config compliance change' : s.source === 'cloudformation' ? 'CloudFormation drift detection' : s.source}`;
-  const title = `Approve remediation of ${s.resourceId}?`;
-  const body = `<header>
-<p class="eyebrow">Drift remediation · approval request</p>
-<h1>Approve remediation of ${escapeHtml(s.resourceType)} <code>${escapeHtml(s.resourceId)}</code>?</h1>
-${outlook(s)}
-<p class="expiry">Time left to decide: <strong>${escapeHtml(timeLeft(p.expiresAt, p.now))}</strong> (until <time datetime="${escapeHtml(
-    new Date(p.expiresAt * 1000).toISOString(),
-  )}">${escapeHtml(utc(p.expiresAt))}</time>)</p>
-<p class="skip"><a href="#h-decide">Skip to your decision</a></p>
-</header>
-<section aria-labelledby="h-what">
+}
+
+/** The deadline line: time left and the expiry, on the task clock. */
+function expiryLine(label: string, expiresAt: number, now: Date): string {
+  return `<p class="expiry">${escapeHtml(label)}: <strong>${escapeHtml(timeLeft(expiresAt, now))}</strong> (until <time datetime="${escapeHtml(
+    new Date(expiresAt * 1000).toISOString(),
+  )}">${escapeHtml(utc(expiresAt))}</time>)</p>`;
+}
+
+/** What the request is about: the facts, the diff, the runbook and who asked (review and view-only pages). */
+function requestSections(s: ApprovalSummary, runHeading: string): string {
+  return `<section aria-labelledby="h-what">
 <h2 id="h-what">What is out of policy</h2>
 ${facts([
   ['Trigger', ruleLabel(s)],
@@ -274,19 +275,32 @@ ${facts([
 ${diffSection(s)}
 </section>
 <section aria-labelledby="h-run">
-<h2 id="h-run">What will run if you approve</h2>
+<h2 id="h-run">${escapeHtml(runHeading)}</h2>
 ${runbookSection(s)}
 </section>
 <section aria-labelledby="h-who">
 <h2 id="h-who">Who asked</h2>
 ${facts([
-  ['Requested by', who],
+  ['Requested by', requester(s)],
   ['Policy entry', s.policyEntryId],
   ['Plan', s.planReason],
   ['Execution', s.executionName],
   ['Requested at', s.requestedAt],
 ])}
-</section>
+</section>`;
+}
+
+export function renderReviewPage(p: ReviewPageInput): string {
+  const s = p.summary;
+  const title = `Approve remediation of ${s.resourceId}?`;
+  const body = `<header>
+<p class="eyebrow">Drift remediation · approval request</p>
+<h1>Approve remediation of ${escapeHtml(s.resourceType)} <code>${escapeHtml(s.resourceId)}</code>?</h1>
+${outlook(s)}
+${expiryLine('Time left to decide', p.expiresAt, p.now)}
+<p class="skip"><a href="#h-decide">Skip to your decision</a></p>
+</header>
+${requestSections(s, 'What will run if you approve')}
 <section aria-labelledby="h-decide">
 <h2 id="h-decide">Your decision</h2>
 <p>You are deciding as <strong>${escapeHtml(p.approver)}</strong>. The first decision is final.</p>
@@ -301,6 +315,44 @@ ${facts([
 </div>
 </form>
 </section>
+<footer>Approval ${escapeHtml(p.approvalId)}</footer>`;
+  return document(title, body);
+}
+
+export interface ViewOnlyPageInput {
+  summary: ApprovalSummary;
+  approvalId: string;
+  status: ApprovalStatus;
+  decision?: { decision: string; approver: string; decidedAt: string } | undefined;
+  expiresAt: number;
+  now: Date;
+}
+
+/** Where the request stands: waiting (with the deadline), decided (by whom, when) or closed. */
+function standing(p: ViewOnlyPageInput): string {
+  const d = p.decision;
+  if (p.status === 'PENDING') return expiryLine('Waiting for a decision; time left', p.expiresAt, p.now);
+  if (d && p.status !== 'EXPIRED')
+    return `<p class="expiry">${escapeHtml(p.status === 'APPROVED' ? 'Approved' : 'Rejected')} by <strong>${escapeHtml(d.approver)}</strong> at ${escapeHtml(d.decidedAt)}.</p>`;
+  return '<p class="expiry">This request closed without a decision; the remediation did not run on it.</p>';
+}
+
+/**
+ * The read-only review page a shared channel's "Review" button opens (review link, not an approver's link):
+ * the same summary, risk, diff and runbook as the approval page, where the request stands, and no decision
+ * form: decisions are made from each approver's personal link.
+ */
+export function renderViewOnlyPage(p: ViewOnlyPageInput): string {
+  const s = p.summary;
+  const title = `Review: remediation of ${s.resourceId}`;
+  const body = `<header>
+<p class="eyebrow">Drift remediation · approval request · view only</p>
+<h1>Remediation of ${escapeHtml(s.resourceType)} <code>${escapeHtml(s.resourceId)}</code> awaits approval</h1>
+${outlook(s, 'Approving would:')}
+${standing(p)}
+<p class="note" id="how-to-decide">This page is for reviewing only. Decisions are made from the personal link sent to each approver (by mail, through the approval topic); this page cannot approve or reject.</p>
+</header>
+${requestSections(s, 'What would run if approved')}
 <footer>Approval ${escapeHtml(p.approvalId)}</footer>`;
   return document(title, body);
 }

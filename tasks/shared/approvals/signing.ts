@@ -10,6 +10,11 @@
  * after its load only: a token a link scanner saw in a page it fetched is worthless minutes later, and
  * no two loads of a link carry the same token. Comparisons are constant-time. The task token is never
  * part of either: it stays in the APPROVALS item.
+ *
+ * A *review* link (`${baseUrl}/approvals/<approvalId>/review?exp=<epoch s>&sig=<hmac>`, posted to the shared
+ * Slack channel / webhook) opens the read-only review page only. Its signature is an HMAC over
+ * ["review", approvalId, exp] under a third derived key, so it can never verify as a decision link's
+ * signature (other key, other input, no approver) nor a decision signature as a review signature.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
@@ -25,6 +30,8 @@ export const CSRF_PURPOSE_DECIDE = 'decide';
 export interface SigningKeys {
   readonly link: Buffer;
   readonly csrf: Buffer;
+  /** Review links only (read-only page): never accepted where a decision link is. */
+  readonly review: Buffer;
 }
 
 export function deriveKeys(secret: string | Buffer): SigningKeys {
@@ -36,6 +43,7 @@ export function deriveKeys(secret: string | Buffer): SigningKeys {
   return {
     link: derive('drift-remediation/approval-link/v1'),
     csrf: derive('drift-remediation/approval-csrf/v1'),
+    review: derive('drift-remediation/approval-review/v1'),
   };
 }
 
@@ -75,6 +83,32 @@ export function linkUrl(baseUrl: string, keys: SigningKeys, c: LinkClaims): stri
   const base = baseUrl.replace(/\/+$/, '');
   const q = new URLSearchParams({ approver: c.approver, exp: String(c.exp), sig: signLink(keys, c) });
   return `${base}/approvals/${encodeURIComponent(c.approvalId)}?${q.toString()}`;
+}
+
+/** A review link's claims: the approval and its expiry; no approver (it is for everyone in a channel). */
+export interface ReviewClaims {
+  approvalId: string;
+  /** Expiry, epoch seconds: the approval's own. */
+  exp: number;
+}
+
+/** The purpose bound into every review signature. */
+export const REVIEW_PURPOSE = 'review';
+
+export function signReview(keys: SigningKeys, c: ReviewClaims): string {
+  return mac(keys.review, [REVIEW_PURPOSE, c.approvalId, c.exp]);
+}
+
+/** True when `sig` is the review signature of exactly these claims. Does not check expiry. */
+export function verifyReview(keys: SigningKeys, c: ReviewClaims, sig: string): boolean {
+  if (!Number.isSafeInteger(c.exp) || c.exp <= 0) return false;
+  return safeEqual(signReview(keys, c), sig);
+}
+
+export function reviewUrl(baseUrl: string, keys: SigningKeys, c: ReviewClaims): string {
+  const base = baseUrl.replace(/\/+$/, '');
+  const q = new URLSearchParams({ exp: String(c.exp), sig: signReview(keys, c) });
+  return `${base}/approvals/${encodeURIComponent(c.approvalId)}/review?${q.toString()}`;
 }
 
 /** How long a review page's CSRF token is accepted after the page was loaded (seconds). */
