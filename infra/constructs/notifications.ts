@@ -1,6 +1,6 @@
 /**
  * Notifications: the KMS-encrypted notifications queue (Record outcome and Abort cleanup put one message per
- * outcome a channel hears), its dead-letter queue with a depth alarm, the notify function that delivers
+ * outcome a channel hears, Request approval one per approval request), its dead-letter queue with a depth alarm, the notify function that delivers
  * to Slack and signed webhooks (docs/operations.md "Notifications"), and per channel an alarm on its
  * NotificationDeliveryFailed metric; `monitorWith` adds a dashboard row. Delivery is off the remediation's
  * path: nothing here is called by the state machine.
@@ -14,6 +14,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { NOTIFY_MAX_RECEIVE_COUNT } from '../../tasks/shared/notifications';
+import { heardTopics } from '../../tasks/shared/notifications-policy';
 import type { NormalizedPolicy } from '../../tasks/shared/policy/schema';
 import type { ArnContext } from '../runbook-permissions';
 import { ARN_CONTEXT, ackIam5, allow, NAG_ARN_CONTEXT } from './iam';
@@ -57,14 +58,14 @@ export class Notifications extends Concern {
   readonly deliveryAlarms: readonly cloudwatch.Alarm[];
   readonly function: TaskFunction;
   private readonly channelNames: readonly string[];
-  /** The outcomes any channel hears (NOTIFY_OUTCOMES); empty: nothing is enqueued. */
+  /** The outcomes (and `approval.requested`) any channel hears (NOTIFY_OUTCOMES); empty: nothing is enqueued. */
   readonly outcomes: readonly string[];
   private readonly secrets: readonly string[];
 
   constructor(scope: Construct, id: string, props: NotificationsProps) {
     super(scope, id);
     const channels = props.policy.notifications?.channels ?? [];
-    this.outcomes = [...new Set(channels.flatMap((c) => c.outcomes))].sort();
+    this.outcomes = heardTopics(props.policy.notifications);
     this.secrets = [...new Set(channels.map((c) => c.secret))];
     this.channelNames = channels.map((c) => c.name);
     // SQS redelivery (after the visibility timeout) is also the pause between delivery rounds.

@@ -110,7 +110,8 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'detect-drift': { env: [], grant: grantDriftDetection },
   'check-drift': { env: [], grant: (fn) => allow(fn.taskRole, DRIFT_STATUS, ['*']) },
   'describe-drift': { env: [], grant: (fn) => allowOnStacks(fn.taskRole, ['cloudformation:DescribeStackResourceDrifts']) },
-  'request-approval': { env: [ENV.APPROVALS_TABLE, ENV.APPROVAL_TOPIC_ARN, ENV.APPROVAL_BASE_URL, ENV.SIGNING_SECRET_ARN, ENV.AUTOMATION_ASSUME_ROLE_ARN], grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.topic.grantPublish(fn); r.approvals.signingSecret.grantRead(fn); } },
+  // request-approval: the approval item, each approver's personal link (topic), the channels' approval.requested message (notifications queue)
+  'request-approval': { env: [ENV.APPROVALS_TABLE, ENV.APPROVAL_TOPIC_ARN, ENV.APPROVAL_BASE_URL, ENV.SIGNING_SECRET_ARN, ENV.AUTOMATION_ASSUME_ROLE_ARN, ENV.NOTIFY_QUEUE_URL, ENV.NOTIFY_OUTCOMES], grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.topic.grantPublish(fn); r.approvals.signingSecret.grantRead(fn); r.notifications.queue.grantSendMessages(fn); } },
   // acquire-slot / release-slot / reap-leases: admission item (leases), the slot queue, and the queued tokens' SendTaskSuccess
   'acquire-slot': { env: [ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE], grant: grantSlotQueue },
   // start-runbook: starts the attempt, registers its token, reads the automation once (ended before registration?)

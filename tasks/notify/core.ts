@@ -1,6 +1,6 @@
 /**
- * Notify: delivers the notifications queue's messages (tasks/shared/notifications.ts) to the policy's
- * channels — Slack incoming webhooks (Block Kit) and signed generic webhooks — off the remediation's path:
+ * Notify: delivers the notifications queue's messages (tasks/shared/notifications.ts: outcomes and approval
+ * requests) to the policy's channels — Slack incoming webhooks (Block Kit) and signed generic webhooks — off the remediation's path:
  * Record outcome only enqueued the message, so nothing here can block or fail a remediation.
  *
  * Input  an SQS event (Powertools batch processing, partial batch response).
@@ -24,6 +24,7 @@ import {
   FAILED_DELIVERIES_KEY,
   NOTIFY_MAX_RECEIVE_COUNT,
   NotificationMessage,
+  notificationTopic,
 } from '../shared/notifications';
 import {
   channelsFor,
@@ -205,7 +206,7 @@ async function recordFailure(deps: NotifyDeps, m: NotificationMessage, channel: 
     failedAt: at,
     channel,
     deliveryId: m.deliveryId,
-    outcome: m.outcome,
+    outcome: notificationTopic(m),
     subject: m.resource.key,
     executionName: m.execution.name,
     error: err.message.slice(0, 500),
@@ -259,7 +260,7 @@ export async function deliverMessage(body: string, receiveCount: number, deps: N
     return 0;
   }
   const m = parsed.data;
-  const channels = channelsFor(deps.policy, m.outcome);
+  const channels = channelsFor(deps.policy, notificationTopic(m));
   // Channels in parallel: one slow endpoint does not hold the others (nor the function's timeout).
   const last = receiveCount >= NOTIFY_MAX_RECEIVE_COUNT;
   const results = await Promise.all(channels.map((c) => toChannel(m, c, deps, last)));

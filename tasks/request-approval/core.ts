@@ -12,6 +12,8 @@
  * Idempotent on Lambda retry: the record is a conditional PutItem (attribute_not_exists); a retry
  * finds its own PENDING record, refreshes the token if Step Functions issued a new one, and sends the
  * messages only if they were not sent yet (`notifiedAt`).
+ * Channels (Slack, webhooks) get one `approval.requested` notification on the notifications queue with the
+ * read-only review link, never a decision link; a failed enqueue is logged and counted, never an error here.
  * Errors: InvalidInputError (nothing written, nothing sent); TransientServiceError (retried).
  */
 
@@ -28,11 +30,14 @@ import {
   ruleLabel,
   timeLeft,
 } from '../shared/approvals/record';
-import { linkUrl, type SigningKeys } from '../shared/approvals/signing';
+import { linkUrl, reviewUrl, type SigningKeys } from '../shared/approvals/signing';
 import { DriftState, PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
+import { approvalRequestedNotification } from '../shared/notifications-approval';
+import { enqueueNotification, type NotifyTarget } from '../shared/notifications-enqueue';
 import { resolveParameters } from '../shared/parameters';
+import { scrubSecrets } from '../shared/redact';
 import * as z from '../shared/zod';
 
 export const RequestApprovalInput = z
@@ -73,6 +78,8 @@ export interface RequestApprovalDeps {
   signingKeys: () => Promise<SigningKeys>;
   /** Same value Start runbook uses, so the parameters shown are the parameters run. */
   automationAssumeRoleArn?: string | undefined;
+  /** The notifications queue: Slack / webhook channels hear `approval.requested` (absent: none). */
+  notify?: NotifyTarget;
   now?: () => Date;
 }
 
@@ -255,7 +262,10 @@ async function storeApproval(
   }
 }
 
-/** One personal link per approver, then notifiedAt on the record. Returns how many were sent. */
+/**
+ * One personal link per approver, the channels' notification (review link only), then notifiedAt on the
+ * record. Returns how many approver messages were sent.
+ */
 async function notifyApprovers(
   deps: RequestApprovalDeps,
   keys: SigningKeys,
@@ -283,6 +293,8 @@ async function notifyApprovers(
     );
     notified++;
   }
+  const review = reviewUrl(deps.baseUrl, keys, { approvalId, exp: current.expiresAt });
+  await enqueueNotification(deps.notify, approvalRequestedNotification(current, review, scrubSecrets));
   await awsCall('UpdateItem(approvals notifiedAt)', () =>
     deps.ddb.send(
       new UpdateCommand({

@@ -1,9 +1,11 @@
 import { loadSigningKeys } from '../shared/approvals/signing';
-import { secretsClient, snsClient } from '../shared/clients';
+import { secretsClient, snsClient, sqsClient } from '../shared/clients';
 import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
+import { metrics } from '../shared/metrics';
+import { notifyTargetFromEnv } from '../shared/notifications-enqueue';
 import { RequestApprovalInput, requestApproval } from './core';
 
 export const handler = taskHandler('request-approval', RequestApprovalInput, (input) =>
@@ -15,6 +17,10 @@ export const handler = taskHandler('request-approval', RequestApprovalInput, (in
     baseUrl: requireEnv(ENV.APPROVAL_BASE_URL),
     signingKeys: () => loadSigningKeys(secretsClient(), requireEnv(ENV.SIGNING_SECRET_ARN)),
     automationAssumeRoleArn: process.env[ENV.AUTOMATION_ASSUME_ROLE_ARN],
+    notify: {
+      ...notifyTargetFromEnv(() => sqsClient()),
+      countFailure: () => metrics.singleMetric().addMetric('NotificationEnqueueFailed', 'Count', 1),
+    },
     now: clockNow,
   }),
 );

@@ -5,14 +5,14 @@
  * which outcomes any channel hears, so the others send nothing.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { NotificationMessage } from './notifications';
+import { type NotificationMessage, notificationTopic } from './notifications';
 import { logger } from './powertools';
 
 export interface NotifyTarget {
   sqs: () => SQSClient;
   /** NOTIFY_QUEUE_URL; empty: notifications are off. */
   queueUrl: string;
-  /** NOTIFY_OUTCOMES, comma-separated. */
+  /** NOTIFY_OUTCOMES, comma-separated: the outcomes (and `approval.requested`) some channel hears. */
   outcomes: string;
   /** Counts a failed enqueue (Powertools Metrics); absent: logged only. */
   countFailure?: () => void;
@@ -26,22 +26,24 @@ export function notifyTargetFromEnv(
   return { sqs, queueUrl: env.NOTIFY_QUEUE_URL ?? '', outcomes: env.NOTIFY_OUTCOMES ?? '' };
 }
 
-export function wantsNotification(target: NotifyTarget | undefined, outcome: string): boolean {
-  return !!target?.queueUrl && target.outcomes.split(',').includes(outcome);
+/** True when some channel hears `topic` (an outcome, or `approval.requested`). */
+export function wantsNotification(target: NotifyTarget | undefined, topic: string): boolean {
+  return !!target?.queueUrl && target.outcomes.split(',').includes(topic);
 }
 
-/** Sends `message` when a channel hears its outcome. True when it was enqueued. */
+/** Sends `message` when a channel hears its outcome (or kind). True when it was enqueued. */
 export async function enqueueNotification(
   target: NotifyTarget | undefined,
   message: NotificationMessage,
 ): Promise<boolean> {
-  if (!target || !wantsNotification(target, message.outcome)) return false;
+  const topic = notificationTopic(message);
+  if (!target || !wantsNotification(target, topic)) return false;
   try {
     await target.sqs().send(
       new SendMessageCommand({
         QueueUrl: target.queueUrl,
         MessageBody: JSON.stringify(message),
-        MessageAttributes: { outcome: { DataType: 'String', StringValue: message.outcome } },
+        MessageAttributes: { outcome: { DataType: 'String', StringValue: topic } },
       }),
     );
     return true;

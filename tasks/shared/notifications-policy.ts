@@ -18,6 +18,11 @@ export const DEFAULT_CHANNEL_OUTCOMES: readonly NotifiableOutcome[] = [
   'NOT_VERIFIED',
   'ABORTED',
 ];
+/**
+ * The kind of an approval request's notification, and its entry in NOTIFY_OUTCOMES (the outcomes — and this —
+ * that some channel hears). Channels hear it unless they say `approvalRequests: false`.
+ */
+export const APPROVAL_REQUESTED = 'approval.requested';
 const HttpUrl = z
   .string()
   .check(z.maxLength(2048), z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'must be an http(s) URL'));
@@ -48,6 +53,8 @@ export const NotificationChannel = z
     url: z.optional(HttpUrl),
     secret: SecretRef,
     outcomes: Outcomes,
+    /** Also hear approval requests (summary, risk, diff, deadline, a read-only Review button). */
+    approvalRequests: z._default(z.boolean(), true),
   })
   .check(
     z.refine((c) => (c.type === 'webhook') === (c.url !== undefined), {
@@ -72,7 +79,16 @@ export const NotificationsPolicy = z.strictObject({
 });
 export type NotificationsPolicy = z.infer<typeof NotificationsPolicy>;
 
-/** The channels that hear `outcome`. */
-export function channelsFor(policy: NotificationsPolicy | undefined, outcome: string): NotificationChannel[] {
-  return (policy?.channels ?? []).filter((c) => (c.outcomes as readonly string[]).includes(outcome));
+/** The channels that hear `topic`: an outcome, or APPROVAL_REQUESTED. */
+export function channelsFor(policy: NotificationsPolicy | undefined, topic: string): NotificationChannel[] {
+  return (policy?.channels ?? []).filter((c) =>
+    topic === APPROVAL_REQUESTED ? c.approvalRequests : (c.outcomes as readonly string[]).includes(topic),
+  );
+}
+
+/** What NOTIFY_OUTCOMES lists: every outcome some channel hears, and APPROVAL_REQUESTED when one hears it. */
+export function heardTopics(policy: NotificationsPolicy | undefined): string[] {
+  const channels = policy?.channels ?? [];
+  const outcomes = [...new Set(channels.flatMap((c) => c.outcomes))].sort();
+  return channels.some((c) => c.approvalRequests) ? [...outcomes, APPROVAL_REQUESTED] : outcomes;
 }

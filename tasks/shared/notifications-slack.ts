@@ -1,11 +1,19 @@
 /**
  * The Slack message of one notification: Block Kit (header, the facts as fields, the reason, the
- * expected-vs-actual diff in a code block, buttons), POSTed to the channel's incoming-webhook URL.
+ * expected-vs-actual diff in a code block, buttons), POSTed to the channel's incoming-webhook URL. An outcome
+ * gets a *Review execution* button (the console); an approval request gets what approving will do, the risk
+ * cue, the deadline and a *Review* button opening the read-only review page (never a decision link).
  * Every text is cut to Slack's limits (header 150, section text 3000, field 2000, button text 75, URL 3000,
  * at most 10 fields and 50 blocks), so a large diff can never make Slack refuse the message. The message
  * holds what the notification holds, nothing more: no task token, no signed link, no secret.
  */
-import { executionLink, type NotificationMessage } from './notifications';
+import {
+  type ApprovalRequestedNotification,
+  executionLink,
+  type NotificationMessage,
+  type NotifiedDifference,
+  type OutcomeNotification,
+} from './notifications';
 
 export const SLACK_LIMITS = {
   headerText: 150,
@@ -74,7 +82,7 @@ function field(label: string, value: string | undefined): Text | undefined {
 }
 
 /** The diff as a code block that fits one section (the rest is counted, not shown). */
-function diffBlock(m: NotificationMessage): SlackBlock | undefined {
+function diffBlock(m: { diff: NotifiedDifference[]; diffTruncated: boolean }): SlackBlock | undefined {
   if (!m.diff.length) return undefined;
   const budget = SLACK_LIMITS.sectionText - 40;
   const lines: string[] = [];
@@ -101,6 +109,94 @@ function diffBlock(m: NotificationMessage): SlackBlock | undefined {
 
 /** The Block Kit message for `m`; `consoleUrl` as in the policy's notifications section. */
 export function slackMessage(m: NotificationMessage, consoleUrl: string | undefined): SlackMessage {
+  return m.kind === 'outcome' ? outcomeMessage(m, consoleUrl) : approvalRequestMessage(m);
+}
+
+/** A time Slack shows in each reader's time zone (`<!date^…>`), the ISO text as the fallback. */
+function slackDate(iso: string): string {
+  const s = Math.floor(Date.parse(iso) / 1000);
+  return Number.isFinite(s) ? `<!date^${s}^{date_short_pretty} at {time}|${iso}>` : esc(iso);
+}
+
+/** An approval request: what approving will do, the risk, the facts with the deadline, the diff, Review. */
+function approvalRequestMessage(m: ApprovalRequestedNotification): SlackMessage {
+  const what = `${m.resource.type} ${m.resource.id}`;
+  const kinds = [...new Set(m.risks.map((r) => r.kind))].join(' and ');
+  const fields = [
+    field('Resource', what),
+    field('Rule', m.rule ?? 'CloudFormation drift'),
+    field('Account / region', `${m.resource.account} / ${m.resource.region}`),
+    field('Runbook', m.runbook?.documentName),
+    field('Requested by', m.requestedBy ?? 'automatic'),
+  ].filter((f): f is Text => f !== undefined);
+  fields.push({
+    type: 'mrkdwn',
+    text: `*Decide by*
+${slackDate(m.expiresAt)}`,
+  });
+  const blocks: SlackBlock[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: cut(`Approval requested: ${what}`, SLACK_LIMITS.headerText),
+        emoji: true,
+      },
+    },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: cut(`*Approving will:* ${esc(m.summary)}.`, SLACK_LIMITS.sectionText) },
+    },
+  ];
+  if (m.risks.length)
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: cut(
+          `:warning: *Risk: this drift ${esc(kinds)}*\n${m.risks.map((r) => `• ${esc(r.text)}`).join('\n')}`,
+          SLACK_LIMITS.sectionText,
+        ),
+      },
+    });
+  blocks.push({ type: 'section', fields: fields.slice(0, SLACK_LIMITS.fields) });
+  const diff = diffBlock(m);
+  if (diff) blocks.push(diff);
+  blocks.push(
+    {
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          text: { type: 'plain_text', text: 'Review' },
+          url: m.reviewUrl,
+          action_id: 'open-review',
+          style: 'primary',
+        },
+      ],
+    },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: cut(
+            `Review opens a read-only page. Approvers decide from the personal link each was sent by mail. · execution ${esc(m.execution.name)} · approval ${m.approvalId}`,
+            300,
+          ),
+        },
+      ],
+    },
+  );
+  const text = cut(
+    `:raised_hand: drift-remediation approval requested: ${what} — approving will: ${m.summary}`,
+    SLACK_LIMITS.fallbackText,
+  );
+  return { text, blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
+}
+
+/** An outcome: header, facts, why, the diff and the console's execution view. */
+function outcomeMessage(m: OutcomeNotification, consoleUrl: string | undefined): SlackMessage {
   const what = m.resource.type && m.resource.id ? `${m.resource.type} ${m.resource.id}` : m.resource.key;
   const place = [m.resource.account, m.resource.region].filter(Boolean).join(' / ');
   const fields = [

@@ -1,14 +1,16 @@
 /**
  * Notifications beyond SNS (docs/operations.md "Notifications"): the policy's `notifications` section (which
  * channels hear which outcomes) and the one message every channel is built from — the queue message Record
- * outcome and Abort cleanup send, and, as it is, the generic webhook's JSON payload (version 1).
+ * outcome and Abort cleanup (kind `outcome`) and Request approval (kind `approval.requested`) send, and, as
+ * it is, the generic webhook's JSON payload (version 1).
  *
  * Delivery is off the remediation's path: the message goes on the notifications queue; tasks/notify delivers
  * it (Slack: tasks/shared/notifications-slack.ts; signed webhook: notifications-sign.ts).
- * Nothing here carries a task token, a signed link or a secret: values are scrubbed and bounded.
+ * Nothing here carries a task token, a decision link or a secret: values are scrubbed and bounded. The one
+ * link an approval request carries is its *review* link (read-only page, signed for that purpose only).
  */
 import { createHash } from 'node:crypto';
-import { NOTIFIABLE_OUTCOMES, type NotifiableOutcome } from './notifications-policy';
+import { APPROVAL_REQUESTED, NOTIFIABLE_OUTCOMES, type NotifiableOutcome } from './notifications-policy';
 import * as z from './zod';
 
 /** SQS receives of one message before it moves to the notifications DLQ (infra uses the same number). */
@@ -32,8 +34,8 @@ export const NotifiedDifference = z.object({
 });
 export type NotifiedDifference = z.infer<typeof NotifiedDifference>;
 
-/** The notification message (queue body) = the webhook payload, version 1. docs/operations.md documents it. */
-export const NotificationMessage = z.object({
+/** An outcome's notification (queue body) = the webhook payload, version 1. docs/operations.md documents it. */
+export const OutcomeNotification = z.object({
   version: z.literal(PAYLOAD_VERSION),
   /** Stable per (execution, outcome, recordedAt): a retried Record outcome produces the same id. */
   deliveryId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
@@ -68,7 +70,60 @@ export const NotificationMessage = z.object({
   diff: z.array(NotifiedDifference).check(z.maxLength(MAX_DIFFERENCES)),
   diffTruncated: z.boolean(),
 });
+export type OutcomeNotification = z.infer<typeof OutcomeNotification>;
+
+export { APPROVAL_REQUESTED };
+/** Risk cues a message carries (tasks/shared/approvals/describe.ts). */
+export const MAX_RISKS = 10;
+
+/**
+ * An approval request's notification (queue body) = the webhook payload, version 1: what approving will
+ * do, the risk, the diff, the deadline, and the read-only review link. Never a decision link: approvers
+ * decide from the personal link the approval topic sent each of them.
+ */
+export const ApprovalRequestedNotification = z.object({
+  version: z.literal(PAYLOAD_VERSION),
+  /** Stable per approval request: a retried Request approval produces the same id. */
+  deliveryId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
+  kind: z.literal(APPROVAL_REQUESTED),
+  approvalId: Bounded(64),
+  /** One sentence: what approving will do ("Detach AdministratorAccess from role …"). */
+  summary: Bounded(MAX_VALUE_CHARS),
+  risks: z
+    .array(z.object({ kind: Bounded(32), text: Bounded(MAX_VALUE_CHARS) }))
+    .check(z.maxLength(MAX_RISKS)),
+  /** Both on the task clock, like the approval page. */
+  requestedAt: z.iso.datetime({ offset: true }),
+  expiresAt: z.iso.datetime({ offset: true }),
+  requestedBy: z.optional(Bounded(256)),
+  resource: z.object({
+    key: Bounded(1100),
+    type: Bounded(256),
+    id: Bounded(2048),
+    account: Bounded(12),
+    region: Bounded(32),
+  }),
+  rule: z.optional(Bounded(128)),
+  runbook: z.optional(z.object({ documentName: Bounded(256) })),
+  execution: z.object({ arn: Bounded(2048), name: Bounded(80) }),
+  diff: z.array(NotifiedDifference).check(z.maxLength(MAX_DIFFERENCES)),
+  diffTruncated: z.boolean(),
+  /** The read-only review page (GET /approvals/<id>/review?exp=&sig=); it cannot decide. */
+  reviewUrl: z.string().check(z.maxLength(2048), z.regex(/^https?:\/\/\S+\/review\?exp=\d+&sig=[\w-]+$/)),
+});
+export type ApprovalRequestedNotification = z.infer<typeof ApprovalRequestedNotification>;
+
+/** Every message on the notifications queue, by `kind`. */
+export const NotificationMessage = z.discriminatedUnion('kind', [
+  OutcomeNotification,
+  ApprovalRequestedNotification,
+]);
 export type NotificationMessage = z.infer<typeof NotificationMessage>;
+
+/** What a channel filter and NOTIFY_OUTCOMES match a message by: its outcome, or `approval.requested`. */
+export function notificationTopic(m: NotificationMessage): string {
+  return m.kind === 'outcome' ? m.outcome : APPROVAL_REQUESTED;
+}
 
 /** The stable delivery id: 32 hex characters of SHA-256 over the execution, the outcome and its time. */
 export function deliveryIdFor(executionArn: string, outcome: string, recordedAt: string): string {
@@ -138,7 +193,7 @@ export interface OutcomeFacts {
 }
 
 /** The notification message of an outcome; `scrub` (Record outcome's) removes token- and secret-like text. */
-export function outcomeNotification(f: OutcomeFacts, scrub: (text: string) => string): NotificationMessage {
+export function outcomeNotification(f: OutcomeFacts, scrub: (text: string) => string): OutcomeNotification {
   const e = f.event;
   const cutTo = (s: string, n: number) => scrub(s).slice(0, n);
   return {

@@ -2,8 +2,8 @@
  * The notifications infrastructure, with a policy that names two channels: the queue and its DLQ (KMS, TLS,
  * maxReceiveCount), the notify function's event source (partial batch responses), the DLQ alarm, and, by
  * IAM policy simulation, least privilege: notify reads exactly the channels' secrets and the outcomes table,
- * Record outcome and Abort cleanup (ABORTED) may send to the notifications queue, with the queue key's data
- * keys, and nothing else may.
+ * Record outcome, Abort cleanup (ABORTED) and Request approval (approval.requested) may send to the
+ * notifications queue, with the queue key's data keys, and nothing else may.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,7 @@ beforeAll(() => {
         url: 'https://bridge.example.com/drift',
         secret: HOOK_SECRET_ARN,
         outcomes: ['VERIFIED', 'FAILED'],
+        approvalRequests: false,
       },
     ],
   };
@@ -103,13 +104,19 @@ describe('notifications infrastructure', () => {
     expect(body).toContain('jira failed');
   });
 
-  it.each(['RecordOutcome', 'AbortCleanup'])('%s learns which outcomes any channel hears', (like) => {
-    const fn = resources[idOf(s.json, 'AWS::Lambda::Function', `${like}Function`)];
-    const env = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
-    const vars = env?.Variables ?? {};
-    expect(vars.NOTIFY_OUTCOMES).toBe('ABORTED,ESCALATED,EXPIRED,FAILED,NOT_VERIFIED,REJECTED,VERIFIED');
-    expect(vars.NOTIFY_QUEUE_URL).toEqual({ Ref: idOf(s.json, 'AWS::SQS::Queue', 'NotificationsQueue') });
-  });
+  it.each(['RecordOutcome', 'AbortCleanup', 'RequestApproval'])(
+    '%s learns which outcomes (and whether approval requests) any channel hears',
+    (like) => {
+      const fn = resources[idOf(s.json, 'AWS::Lambda::Function', `${like}Function`)];
+      const env = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
+      const vars = env?.Variables ?? {};
+      // ops-slack hears approval requests by default; jira opted out.
+      expect(vars.NOTIFY_OUTCOMES).toBe(
+        'ABORTED,ESCALATED,EXPIRED,FAILED,NOT_VERIFIED,REJECTED,VERIFIED,approval.requested',
+      );
+      expect(vars.NOTIFY_QUEUE_URL).toEqual({ Ref: idOf(s.json, 'AWS::SQS::Queue', 'NotificationsQueue') });
+    },
+  );
 
   it('notify reads exactly the channels’ secrets and the outcomes table (policy simulation)', async () => {
     const notify = rolePolicies(s.json, idOf(s.json, 'AWS::IAM::Role', 'NotifyRole'));
@@ -145,7 +152,7 @@ describe('notifications infrastructure', () => {
     );
   });
 
-  it('only record-outcome and abort-cleanup may send to the notifications queue (and make its data keys)', async () => {
+  it('only record-outcome, abort-cleanup and request-approval may send to the notifications queue (and make its data keys)', async () => {
     const queueId = idOf(s.json, 'AWS::SQS::Queue', 'NotificationsQueue');
     const queue = arnOf(queueId);
     const keyRef = resources[queueId]?.Properties?.KmsMasterKeyId as { 'Fn::GetAtt': [string, string] };
@@ -164,6 +171,7 @@ describe('notifications infrastructure', () => {
     expect(senders.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'DriftRemediationAbortCleanupRole',
       'DriftRemediationRecordOutcomeRole',
+      'DriftRemediationRequestApprovalRole',
     ]);
   });
 

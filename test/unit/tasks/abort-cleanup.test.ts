@@ -15,7 +15,7 @@ import { acquireSlot } from '../../../tasks/acquire-slot/core';
 import { executionArnFor } from '../../../tasks/reap-leases/core';
 import { type PlanResult, resourceKeyOf } from '../../../tasks/shared/contracts';
 import { readAdmission } from '../../../tasks/shared/leases';
-import { NotificationMessage } from '../../../tasks/shared/notifications';
+import { OutcomeNotification } from '../../../tasks/shared/notifications';
 import { putOutcome } from '../../../tasks/shared/outcomes';
 import { runbookWaitTarget } from '../../../tasks/shared/tables';
 import { registerWait } from '../../../tasks/shared/waits';
@@ -265,7 +265,7 @@ describe('abort-cleanup (dynalite)', () => {
     const sentMessages = () =>
       sqsMock
         .commandCalls(SendMessageCommand)
-        .map((c) => NotificationMessage.parse(JSON.parse(c.args[0].input.MessageBody ?? '')));
+        .map((c) => OutcomeNotification.parse(JSON.parse(c.args[0].input.MessageBody ?? '')));
 
     it('is enqueued once, with the resource, execution and reason, when a channel hears ABORTED', async () => {
       sqsMock.on(SendMessageCommand).resolves({ MessageId: 'n-1' });
