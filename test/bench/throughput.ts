@@ -84,14 +84,18 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     maxQueueSeconds: MAX_QUEUE_SECONDS,
     verificationTimeoutSeconds: 24 * 3600,
   });
-  // Periodic fallbacks (sweep hourly, lease reaper every 5 min, wait reconciler) stay off: at time scale
+  // Periodic fallbacks (sweep hourly, lease reaper every 5 min, wait reconciler, Config's daily drift check) stay off: at time scale
   // 0.001 an emulated hour is 3.6 real seconds, so they would fire ~1000× as often per remediation as in
   // AWS and re-send every queued resource each time — a time-scale artifact, not the sandbox's speed. With
   // no faults nothing is lost, so the event path alone must carry every remediation to VERIFIED.
   const e = await startE2E({
     timeScale: o.timeScale,
     policyFile,
-    serviceOptions: { scheduler: { runSchedules: false }, events: { runSchedules: false } },
+    serviceOptions: {
+      scheduler: { runSchedules: false },
+      events: { runSchedules: false },
+      config: { periodicRuns: false },
+    },
   });
   try {
     const ids = await deployFleet(e, 'bench-tput', o.n, { waitCompliant: true, timeoutMs: 300_000 });

@@ -6,7 +6,7 @@
  */
 import { ResourceType } from '@aws-sdk/client-config-service';
 import { AwsError, type RequestContext, type SandboxContext } from '../../core/types';
-import { ec2Store } from '../ec2/store';
+import { ec2Store, type SgRule } from '../ec2/store';
 import { iamStore } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
 import { s3Store } from '../s3/store';
@@ -59,6 +59,35 @@ const policies: Lister = (sandbox) =>
       configuration: { policyName: p.name, policyId: p.id, arn: p.arn, path: p.path },
     }));
 
+/** A group's rules as the configuration item's ipPermissions: one entry per protocol and port range. */
+function ipPermissions(rules: readonly SgRule[]): Obj[] {
+  const byRange = new Map<string, Obj & { ipv4Ranges: Obj[]; ipRanges: string[]; ipv6Ranges: Obj[] }>();
+  for (const r of rules) {
+    const key = `${r.ipProtocol}|${r.fromPort}|${r.toPort}`;
+    let p = byRange.get(key);
+    if (!p) {
+      p = {
+        ipProtocol: r.ipProtocol,
+        ...(r.ipProtocol === '-1' ? {} : { fromPort: r.fromPort, toPort: r.toPort }),
+        ipv4Ranges: [],
+        ipRanges: [],
+        ipv6Ranges: [],
+        prefixListIds: [],
+        userIdGroupPairs: [],
+      };
+      byRange.set(key, p);
+    }
+    if (r.cidrIpv4) {
+      p.ipv4Ranges.push({ cidrIp: r.cidrIpv4, ...(r.description ? { description: r.description } : {}) });
+      p.ipRanges.push(r.cidrIpv4);
+    }
+    if (r.cidrIpv6) p.ipv6Ranges.push({ cidrIpv6: r.cidrIpv6 });
+    if (r.prefixListId) (p.prefixListIds as Obj[]).push({ prefixListId: r.prefixListId });
+    if (r.referencedGroupId) (p.userIdGroupPairs as Obj[]).push({ groupId: r.referencedGroupId });
+  }
+  return [...byRange.values()];
+}
+
 const LISTERS: Record<string, Lister> = {
   'AWS::IAM::Role': roles,
   'AWS::IAM::Policy': policies,
@@ -68,7 +97,15 @@ const LISTERS: Record<string, Lister> = {
       resourceId: g.groupId,
       resourceName: g.groupName,
       arn: `arn:aws:ec2:${sandbox.region}:${sandbox.accountId}:security-group/${g.groupId}`,
-      configuration: { groupId: g.groupId, groupName: g.groupName, vpcId: g.vpcId },
+      configuration: {
+        description: g.description,
+        groupName: g.groupName,
+        ipPermissions: ipPermissions(g.rules.filter((r) => !r.isEgress)),
+        ownerId: g.ownerId,
+        groupId: g.groupId,
+        ipPermissionsEgress: ipPermissions(g.rules.filter((r) => r.isEgress)),
+        vpcId: g.vpcId,
+      },
     })),
   'AWS::S3::Bucket': (sandbox) =>
     [...s3Store(sandbox).buckets.values()].map((b) => ({

@@ -35,6 +35,8 @@ export class RetryLater extends Error {
 export interface Evaluator {
   /** The Config resource type this rule evaluates. */
   readonly resourceType: string;
+  /** Also run periodically (AWS's trigger type "Configuration changes and Periodic"), every MaximumExecutionFrequency. */
+  readonly periodic?: boolean;
   /** Parameters that must be present in InputParameters. */
   readonly requiredParameters?: readonly string[];
   /** Config resource ids of every resource of the type. */
@@ -173,6 +175,7 @@ async function describeStacks(sandbox: SandboxContext, stackName?: string): Prom
 
 const stackDriftEvaluator: Evaluator = {
   resourceType: 'AWS::CloudFormation::Stack',
+  periodic: true,
   async list(sandbox) {
     try {
       return (await describeStacks(sandbox))

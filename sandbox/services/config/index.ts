@@ -1,11 +1,13 @@
 /**
- * AWS Config (awsJson1.1, target StarlingDoveService): managed rules evaluated locally. Rules are
+ * AWS Config (awsJson1.1, target StarlingDoveService): managed rules evaluated locally, custom Lambda
+ * rules by invoking their function (custom.ts), which reports with PutEvaluations. Rules are
  * evaluated when created, on demand (StartConfigRulesEvaluation, with AWS's limits: ≤ 25 rules per
  * call, LimitExceededException while an evaluation runs or within a minute of the last call), and on
  * change: every SandboxContext.recordChange of a resource in a rule's scope is evaluated after a short
  * emulated delay, as Config does on a configuration item change; a change to a resource that belongs to
  * a CloudFormation stack re-evaluates that stack for CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK.
- * Every compliance change emits the "Config Rules Compliance Change" event to EventBridge.
+ * Periodic rules also run every MaximumExecutionFrequency on the sandbox clock. Every compliance change
+ * emits the "Config Rules Compliance Change" event to EventBridge.
  */
 import { randomBytes } from 'node:crypto';
 import { authorizeService } from '../../core/authz';
@@ -18,7 +20,20 @@ import {
   type ServiceModule,
 } from '../../core/types';
 import { isObj, num, type Obj, stateOf, str, strs } from '../state';
-import { batchGetResourceConfig, listDiscoveredResources } from './discovery';
+import {
+  changeTriggered,
+  checkEvaluations,
+  configRoleArn,
+  configurationItem,
+  customFrequency,
+  frequencySeconds,
+  type Invocation,
+  invokeRuleFunction,
+  invokingEvent,
+  type SourceDetail,
+  sourceDetailsOf,
+} from './custom';
+import { batchGetResourceConfig, discovered, listDiscoveredResources } from './discovery';
 import { type ComplianceType, configResourceOf, EVALUATORS, type Evaluator, RetryLater } from './evaluators';
 
 export interface ConfigServiceOptions {
@@ -33,6 +48,11 @@ export interface ConfigServiceOptions {
    * records its results (default 0; the benchmark's profile uses 60, like a slow Config in AWS).
    */
   ruleEvaluationSeconds?: number;
+  /**
+   * Run periodic rules every MaximumExecutionFrequency (default true). A benchmark at time scale 0.001 turns
+   * them off with its other periodic fallbacks: a day is 86 real seconds there, a time-scale artifact.
+   */
+  periodicRuns?: boolean;
 }
 
 interface Rule {
@@ -46,7 +66,7 @@ interface Rule {
     TagKey?: string;
     TagValue?: string;
   };
-  Source: { Owner: string; SourceIdentifier: string };
+  Source: { Owner: string; SourceIdentifier: string; SourceDetails?: SourceDetail[] };
   InputParameters?: string;
   MaximumExecutionFrequency?: string;
   ConfigRuleState: 'ACTIVE' | 'EVALUATING' | 'DELETING';
@@ -56,6 +76,9 @@ interface Rule {
   lastInvoked?: Date;
   lastEvaluated?: Date;
   lastStartCall?: Date;
+  /** The last failed invocation of a custom rule's function, and why (DescribeConfigRuleEvaluationStatus). */
+  lastFailedInvocation?: Date;
+  lastError?: { code: string; message: string };
   /** Full evaluations (creation, StartConfigRulesEvaluation) in progress. */
   running: number;
 }
@@ -85,6 +108,8 @@ interface ConfigState {
    */
   stacksBusy: Set<string>;
   stacksQuietUntil: Map<string, number>;
+  /** ResultTokens of custom rule invocations (PutEvaluations). */
+  tokens: Map<string, Invocation>;
   unsubscribe?: () => void;
 }
 
@@ -100,6 +125,7 @@ function state(sandbox: SandboxContext): ConfigState {
     uniqueIds: new Map(),
     stacksBusy: new Set(),
     stacksQuietUntil: new Map(),
+    tokens: new Map(),
   }));
 }
 
@@ -175,25 +201,33 @@ async function tagsSeen(
   return { ...stackTags, ...own };
 }
 
+/** An evaluator of the type (for a custom rule's resources: their listing and tags). */
+function evaluatorOfType(resourceType: string): Evaluator | undefined {
+  return Object.values(EVALUATORS).find((e) => e.resourceType === resourceType);
+}
+
 /**
- * Whether a rule covers a resource: its evaluator's type, the Scope's types, its one resource id, and its
- * TagKey (and TagValue) on the resource, as Config scopes a rule.
+ * Whether a rule covers a resource: its evaluator's type (a custom rule has none: any type), the Scope's
+ * types, its one resource id, and its TagKey (and TagValue) on the resource, as Config scopes a rule.
  */
 async function inScope(
   sandbox: SandboxContext,
   rule: Rule,
-  evaluator: Evaluator,
+  evaluator: Evaluator | undefined,
   resourceType: string,
   resourceId: string,
   stackOf: (physicalId: string) => Promise<string | undefined>,
 ): Promise<boolean> {
-  if (evaluator.resourceType !== resourceType) return false;
-  if (!ruleTypes(rule, evaluator).includes(resourceType)) return false;
+  if (evaluator && evaluator.resourceType !== resourceType) return false;
+  const types = ruleTypes(rule, evaluator);
+  if ((evaluator || types.length > 0) && !types.includes(resourceType)) return false;
   const only = rule.Scope?.ComplianceResourceId;
   if (only && only !== resourceId) return false;
   const key = rule.Scope?.TagKey;
   if (!key) return true;
-  const value = (await tagsSeen(sandbox, evaluator, resourceId, stackOf))[key];
+  const tagger = evaluator ?? evaluatorOfType(resourceType);
+  if (!tagger) return false;
+  const value = (await tagsSeen(sandbox, tagger, resourceId, stackOf))[key];
   return value !== undefined && (rule.Scope?.TagValue === undefined || rule.Scope.TagValue === value);
 }
 
@@ -311,6 +345,13 @@ class ConfigEngine {
     resourceId: string,
     ordering: Date,
   ): Promise<void> {
+    if (rule.Source.Owner === 'CUSTOM_LAMBDA') {
+      const item = await this.itemOf(resourceType, resourceId);
+      const present = item.configurationItemStatus === 'OK';
+      const inScopeNow = await this.covers(rule, undefined, resourceType, resourceId);
+      await this.invokeCustom(rule, item, present && !inScopeNow);
+      return;
+    }
     const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
     if (!evaluator) return;
     const isStack = resourceType === STACK_TYPE;
@@ -366,8 +407,93 @@ class ConfigEngine {
     }
   }
 
+  /**
+   * Invokes a custom rule's function as Config (custom.ts) with a configuration item, or a periodic run's
+   * ScheduledNotification when `item` is undefined; a failed invocation shows in the evaluation status.
+   */
+  private async invokeCustom(rule: Rule, item: Obj | undefined, leftScope: boolean): Promise<void> {
+    rule.lastInvoked = this.sandbox.clock.now();
+    const event = {
+      invoking: invokingEvent(this.sandbox, item),
+      leftScope,
+      executionRoleArn: configRoleArn(this.sandbox, undefined),
+    };
+    const error = await invokeRuleFunction(this.sandbox, rule, event, this.st.tokens);
+    if (!error) return;
+    rule.lastFailedInvocation = this.sandbox.clock.now();
+    rule.lastError = { code: error.name, message: error.message };
+  }
+
+  /** The resource's configuration item as Config delivers it to a custom rule (with its tags). */
+  private async itemOf(resourceType: string, resourceId: string): Promise<Obj> {
+    const tags = await evaluatorOfType(resourceType)?.tags(this.sandbox, resourceId);
+    return configurationItem(this.sandbox, resourceType, resourceId, tags);
+  }
+
+  /** The ids of the resources of a type Config knows (an evaluator's listing, else what it discovered). */
+  private async idsOfType(resourceType: string): Promise<string[]> {
+    const lister = evaluatorOfType(resourceType);
+    if (lister) return lister.list(this.sandbox);
+    return discovered(this.sandbox, resourceType).map((d) => d.resourceId);
+  }
+
+  /**
+   * A custom rule's rule-wide evaluation (creation, StartConfigRulesEvaluation, a periodic run): one
+   * invocation per resource in scope for a change-triggered rule, one ScheduledNotification for a periodic one.
+   */
+  private async evaluateCustomRule(rule: Rule, periodicOnly: boolean): Promise<void> {
+    rule.running++;
+    rule.ConfigRuleState = 'EVALUATING';
+    try {
+      if (changeTriggered(rule) && !periodicOnly) {
+        const scoped = rule.Scope?.ComplianceResourceTypes ?? [];
+        const types =
+          scoped.length > 0 ? scoped : [...new Set(Object.values(EVALUATORS).map((e) => e.resourceType))];
+        for (const type of types) {
+          for (const id of await this.idsOfType(type)) {
+            if (await this.covers(rule, undefined, type, id))
+              await this.invokeCustom(rule, await this.itemOf(type, id), false);
+          }
+        }
+      }
+      if (customFrequency(rule)) await this.invokeCustom(rule, undefined, false);
+    } finally {
+      rule.running--;
+      if (rule.running === 0 && rule.ConfigRuleState === 'EVALUATING') rule.ConfigRuleState = 'ACTIVE';
+    }
+  }
+
+  /**
+   * Runs a periodic rule on the sandbox clock every MaximumExecutionFrequency (AWS's default: 24 hours)
+   * while it is the stored rule of its name: a custom rule with a ScheduledNotification source, or a
+   * managed rule whose trigger is periodic.
+   */
+  startPeriodic(rule: Rule): void {
+    const custom = rule.Source.Owner === 'CUSTOM_LAMBDA';
+    const periodic = custom
+      ? customFrequency(rule)
+      : EVALUATORS[rule.Source.SourceIdentifier]?.periodic
+        ? (rule.MaximumExecutionFrequency ?? 'TwentyFour_Hours')
+        : undefined;
+    if (!periodic || !this.options.periodicRuns) return;
+    const seconds = frequencySeconds(periodic);
+    void (async () => {
+      for (;;) {
+        await this.sandbox.clock.sleep(seconds, this.signal);
+        if (this.st.rules.get(rule.ConfigRuleName) !== rule) return; // deleted or replaced
+        if (rule.running > 0) continue;
+        if (custom) await this.evaluateCustomRule(rule, true);
+        else await this.evaluateRule(rule);
+      }
+    })().catch((err: unknown) => {
+      if (!this.signal.aborted)
+        this.sandbox.log(`config: periodic run of ${rule.ConfigRuleName} failed: ${String(err)}`);
+    });
+  }
+
   /** Evaluates every resource in the rule's scope (creation, on demand); resources gone → NOT_APPLICABLE. */
   async evaluateRule(rule: Rule): Promise<void> {
+    if (rule.Source.Owner === 'CUSTOM_LAMBDA') return this.evaluateCustomRule(rule, false);
     const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
     if (!evaluator) return;
     rule.running++;
@@ -418,7 +544,12 @@ class ConfigEngine {
     })().catch((err: unknown) => this.sandbox.log(`config: evaluation failed: ${String(err)}`));
   }
 
-  covers(rule: Rule, evaluator: Evaluator, resourceType: string, resourceId: string): Promise<boolean> {
+  covers(
+    rule: Rule,
+    evaluator: Evaluator | undefined,
+    resourceType: string,
+    resourceId: string,
+  ): Promise<boolean> {
     return inScope(this.sandbox, rule, evaluator, resourceType, resourceId, (id) => this.stackOf(id));
   }
 
@@ -432,6 +563,20 @@ class ConfigEngine {
     } catch {
       return undefined; // not in a stack, or no CloudFormation in this sandbox
     }
+  }
+
+  /**
+   * Whether a change of the resource triggers the rule: a managed rule covering it; a change-triggered
+   * custom rule covering it, or that has a result for it (it left the scope: eventLeftScope).
+   */
+  private async triggers(rule: Rule, resourceType: string, resourceId: string): Promise<boolean> {
+    if (rule.Source.Owner === 'CUSTOM_LAMBDA') {
+      if (!changeTriggered(rule)) return false;
+      if (this.st.results.get(rule.ConfigRuleName)?.has(`${resourceType}|${resourceId}`)) return true;
+      return this.covers(rule, undefined, resourceType, resourceId);
+    }
+    const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
+    return evaluator !== undefined && this.covers(rule, evaluator, resourceType, resourceId);
   }
 
   async onChange(change: ResourceChange): Promise<void> {
@@ -448,10 +593,8 @@ class ConfigEngine {
     );
     if (resource) {
       for (const rule of rules) {
-        const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-        if (evaluator && (await this.covers(rule, evaluator, resource.resourceType, resource.resourceId))) {
+        if (await this.triggers(rule, resource.resourceType, resource.resourceId))
           this.schedule(rule, resource.resourceType, resource.resourceId, at);
-        }
       }
     }
     if (stackRules.length > 0 && change.resourceType !== STACK_TYPE) {
@@ -500,7 +643,10 @@ function ruleOut(r: Rule): Obj {
     ConfigRuleName: r.ConfigRuleName,
     ConfigRuleArn: r.ConfigRuleArn,
     ConfigRuleId: r.ConfigRuleId,
-    Source: { ...r.Source },
+    Source: {
+      ...r.Source,
+      ...(r.Source.SourceDetails ? { SourceDetails: r.Source.SourceDetails.map((d) => ({ ...d })) } : {}),
+    },
     ConfigRuleState: r.ConfigRuleState,
     EvaluationModes: r.EvaluationModes,
   };
@@ -594,6 +740,7 @@ function ruleFromRequest(input: Obj, ctx: RequestContext): Rule {
   if (existing?.ConfigRuleState === 'DELETING')
     throw new AwsError('ResourceInUseException', `The rule ${name} is currently being deleted.`);
   const scope = isObj(cr.Scope) ? cr.Scope : undefined;
+  const details = sourceDetailsOf(source);
   const id = existing?.ConfigRuleId ?? ruleId();
   return {
     ConfigRuleName: name,
@@ -602,7 +749,7 @@ function ruleFromRequest(input: Obj, ctx: RequestContext): Rule {
       existing?.ConfigRuleArn ?? `arn:aws:config:${ctx.region}:${ctx.accountId}:config-rule/${id}`,
     Description: str(cr.Description),
     Scope: scope ? ruleScope(scope) : undefined,
-    Source: { Owner: owner, SourceIdentifier: identifier },
+    Source: { Owner: owner, SourceIdentifier: identifier, ...(details ? { SourceDetails: details } : {}) },
     InputParameters: inputParameters,
     MaximumExecutionFrequency: str(cr.MaximumExecutionFrequency),
     ConfigRuleState: 'ACTIVE',
@@ -647,12 +794,39 @@ async function putConfigRule(input: Obj, ctx: RequestContext, engine: ConfigEngi
   await checkCustomFunction(r, ctx);
   state(ctx.sandbox).rules.set(r.ConfigRuleName, r);
   engine.subscribe();
+  engine.startPeriodic(r);
   void engine
     .evaluateRule(r)
     .catch((err: unknown) =>
       ctx.sandbox.log(`config: initial evaluation of ${r.ConfigRuleName} failed: ${String(err)}`),
     );
   return {};
+}
+
+/**
+ * PutEvaluations from a custom rule's function: the evaluations of the invocation its ResultToken names
+ * become the rule's results (compliance-change events as for managed rules); see custom.ts for the checks.
+ */
+async function putEvaluations(input: Obj, ctx: RequestContext, engine: ConfigEngine): Promise<Obj> {
+  const st = state(ctx.sandbox);
+  const customRule = (name: string) => {
+    const r = st.rules.get(name);
+    return r?.Source.Owner === 'CUSTOM_LAMBDA' ? r : undefined;
+  };
+  const { invocation, accepted } = checkEvaluations(input, ctx, st.tokens, customRule);
+  const rule = invocation ? customRule(invocation.ruleName) : undefined;
+  if (!invocation || !rule) return { FailedEvaluations: [] };
+  for (const a of accepted)
+    await engine.record(
+      rule,
+      a.resourceType,
+      a.resourceId,
+      a.compliance,
+      a.annotation,
+      a.ordering,
+      invocation.invoked,
+    );
+  return { FailedEvaluations: [] };
 }
 
 function evaluationStatus(r: Rule): Obj {
@@ -665,6 +839,11 @@ function evaluationStatus(r: Rule): Obj {
   };
   if (r.lastInvoked) out.LastSuccessfulInvocationTime = r.lastInvoked;
   if (r.lastEvaluated) out.LastSuccessfulEvaluationTime = r.lastEvaluated;
+  if (r.lastFailedInvocation) out.LastFailedInvocationTime = r.lastFailedInvocation;
+  if (r.lastError) {
+    out.LastErrorCode = r.lastError.code;
+    out.LastErrorMessage = r.lastError.message;
+  }
   return out;
 }
 
@@ -831,8 +1010,7 @@ export function setConfigTiming(ctx: SandboxContext, timing: ConfigServiceOption
   const module = serviceModule(ctx, 'config');
   const opts = module && timings.get(module);
   if (!opts) throw new Error('setConfigTiming: the sandbox has no Config module');
-  for (const [k, v] of Object.entries(timing) as Array<[keyof ConfigServiceOptions, number | undefined]>)
-    if (v !== undefined) opts[k] = v;
+  Object.assign(opts, Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
 }
 
 export function configService(options: ConfigServiceOptions = {}): ServiceModule {
@@ -841,6 +1019,7 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
     evaluationSeconds: options.evaluationSeconds ?? 2,
     startEvaluationIntervalSeconds: options.startEvaluationIntervalSeconds ?? 60,
     ruleEvaluationSeconds: options.ruleEvaluationSeconds ?? 0,
+    periodicRuns: options.periodicRuns ?? true,
   };
   // Stopping the sandbox aborts every pending evaluation (sleeps reject) and stops listening to changes.
   const lifetime = new AbortController();
@@ -898,6 +1077,7 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
       ListDiscoveredResources: listDiscoveredResources,
       BatchGetResourceConfig: batchGetResourceConfig,
       DescribeComplianceByResource: describeComplianceByResource,
+      PutEvaluations: (input, ctx) => putEvaluations(input, ctx, engine(ctx)),
     },
   };
   timings.set(module, opts);
