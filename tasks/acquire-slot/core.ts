@@ -19,11 +19,12 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PlanResult } from '../shared/contracts';
-import { awsCall, InvalidInputError } from '../shared/errors';
+import { awsCall, ENDED_TOKEN_ERRORS, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { grant, noteQueue, readAdmission } from '../shared/leases';
+import { grantOrRead, type Holder, noteQueue, readAdmission } from '../shared/leases';
 import {
   enqueue,
+  HEAD_WINDOW,
   handOff,
   headsOf,
   type Lease,
@@ -31,6 +32,7 @@ import {
   type ResourcePlace,
   removeWaiter,
   scopesFor,
+  type Waiter,
 } from '../shared/leases-queue';
 import { DEFAULT_MAX_QUEUE_SECONDS } from '../shared/policy/schema';
 import * as z from '../shared/zod';
@@ -80,6 +82,24 @@ async function tellSelf(deps: AcquireSlotDeps, taskToken: string, lease: Lease):
   );
 }
 
+/**
+ * An earlier attempt was admitted: tell this attempt's token (the earlier one closed with it) and drop
+ * any queue item left. A hand-off pass that re-told a stale grant may have answered the token first.
+ */
+async function tellHeld(
+  deps: AcquireSlotDeps,
+  input: AcquireSlotInput,
+  queue: string,
+  held: Holder,
+): Promise<AcquireSlotResult> {
+  const lease: Lease = { acquired: true, scopes: held.scopes, grantedAt: held.grantedAt, queuedSeconds: 0 };
+  await tellSelf(deps, input.taskToken, lease).catch((err: unknown) => {
+    if (!(err instanceof Error && ENDED_TOKEN_ERRORS.has(err.name))) throw err;
+  });
+  await removeWaiter(deps, queue, input.execution.name);
+  return { queued: false, granted: 1, dead: 0 };
+}
+
 export async function acquireSlot(
   input: AcquireSlotInput,
   deps: AcquireSlotDeps,
@@ -93,24 +113,13 @@ export async function acquireSlot(
   }
   const scopes = scopesFor({ ...plan, runbook: plan.runbook }, placeOf(input));
   const queue = scopes[0]?.id as string;
-  const adm = await readAdmission(deps.ddb, deps.leasesTable);
-  const held = adm.holders[execution.name];
-  if (held) {
-    // An earlier attempt was admitted: tell this attempt's token (the earlier one closed with it).
-    await tellSelf(deps, taskToken, {
-      acquired: true,
-      scopes: held.scopes,
-      grantedAt: held.grantedAt,
-      queuedSeconds: 0,
-    });
-    await removeWaiter(deps, queue, execution.name);
-    return { queued: false, granted: 1, dead: 0 };
-  }
   const now = deps.now();
   const nowIso = now.toISOString();
+  const ahead = await headsOf(deps, queue);
   // Fast path: nobody waits for this runbook → take the slot directly (no queue item, no hand-off pass).
-  if ((await headsOf(deps, queue)).length === 0) {
-    if ((await grant(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso)) === 'granted') {
+  if (ahead.length === 0) {
+    const g = await grantOrRead(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso);
+    if (g.result === 'granted') {
       await tellSelf(deps, taskToken, {
         acquired: true,
         scopes: scopes.map((s) => s.id),
@@ -119,8 +128,10 @@ export async function acquireSlot(
       });
       return { queued: false, granted: 1, dead: 0 };
     }
+    const held = g.admission?.holders[execution.name];
+    if (g.result === 'held' && held) return tellHeld(deps, input, queue, held);
   }
-  await enqueue(deps, {
+  const me: Waiter = {
     queue,
     waiter: execution.name,
     position: `${nowIso}#${execution.name}`,
@@ -129,8 +140,27 @@ export async function acquireSlot(
     scopes,
     enqueuedAt: nowIso,
     expiresAt: queueExpiresAt(now, plan.concurrency.maxQueueSeconds ?? DEFAULT_MAX_QUEUE_SECONDS),
+  };
+  await enqueue(deps, me);
+  // Read after enqueueing: a slot freed before this read is seen by the pass below; one freed after it is
+  // handed on by its releaser's pass, which sees this waiter (no lost wake-up).
+  const adm = await readAdmission(deps.ddb, deps.leasesTable);
+  const held = adm.holders[execution.name];
+  if (held) return tellHeld(deps, input, queue, held);
+  if (!adm.queues.includes(queue)) {
+    await noteQueue(deps.ddb, deps.leasesTable, queue);
+    adm.queues = [...adm.queues, queue].sort();
+  }
+  // The heads it read before enqueueing, plus itself (a retried attempt keeps its earlier place), for this
+  // queue; other queues' heads are read by the pass.
+  const mine = [...ahead.filter((w) => w.waiter !== execution.name), me];
+  const others = await Promise.all(adm.queues.filter((q) => q !== queue).map((q) => headsOf(deps, q)));
+  const passed = await handOff(deps, {
+    admission: adm,
+    heads: {
+      waiters: [...mine, ...others.flat()],
+      truncated: ahead.length >= HEAD_WINDOW || others.some((h) => h.length >= HEAD_WINDOW),
+    },
   });
-  if (!adm.queues.includes(queue)) await noteQueue(deps.ddb, deps.leasesTable, queue);
-  const passed = await handOff(deps);
   return { queued: true, ...passed };
 }

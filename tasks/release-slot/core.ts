@@ -12,13 +12,14 @@
  *
  * Order: leave the queue first (so no hand-off can admit this execution afterwards), then give back the
  * units the admission item lists for it (a grant that raced the timeout included), then hand the freed
- * slot to the oldest waiter. Every step is conditional: a retry is harmless.
+ * slot to the oldest waiter, starting from the admission item the release's own UpdateItem returned.
+ * Every step is conditional: a retry is harmless.
  * Errors: InvalidInputError (no execution name); TransientServiceError.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ExecutionRef } from '../shared/execution-ref';
-import { release } from '../shared/leases';
+import { releaseAndRead } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
 import { runbookScope } from '../shared/tables';
 import * as z from '../shared/zod';
@@ -88,8 +89,10 @@ export async function releaseSlot(
     doc && input.slot?.acquired !== true ? await removeWaiter(deps, runbookScope(doc), name) : false;
   // An admitted execution's lease names its scopes (the admission item's entry lists the same): no read.
   const leased = input.slot?.acquired === true && input.slot.scopes?.length ? input.slot.scopes : undefined;
-  const released = await release(deps.ddb, deps.leasesTable, name, leased);
-  const passed = released ? await handOff(deps) : { granted: 0, dead: 0 };
+  // The release returns the admission item as it left it: the hand-off starts from that, no read.
+  const after = await releaseAndRead(deps.ddb, deps.leasesTable, name, leased);
+  const released = after !== undefined;
+  const passed = after ? await handOff(deps, { admission: after }) : { granted: 0, dead: 0 };
   return {
     acquired: false,
     scopes: [],

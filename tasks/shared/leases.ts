@@ -59,7 +59,11 @@ export async function readAdmission(ddb: DynamoDBDocumentClient, table: string):
   const res = await awsCall('GetItem(admission)', () =>
     ddb.send(new GetCommand({ TableName: table, Key: { lockId: ADMISSION_ID }, ConsistentRead: true })),
   );
-  const item = res.Item ?? {};
+  return admissionOf(res.Item ?? {});
+}
+
+/** The admission an item holds (counters, holders, queues); unknown attributes are ignored. */
+function admissionOf(item: Record<string, unknown>): Admission {
   const counts: Record<string, number> = {};
   for (const [k, v] of Object.entries(item)) {
     if (k.startsWith(COUNTER_PREFIX) && typeof v === 'number') counts[k.slice(COUNTER_PREFIX.length)] = v;
@@ -173,15 +177,28 @@ export async function release(
   holder: string,
   knownScopes?: readonly string[],
 ): Promise<boolean> {
+  return (await releaseAndRead(ddb, table, holder, knownScopes)) !== undefined;
+}
+
+/**
+ * `release`, returning the admission item as the release left it (the same UpdateItem returns it: the
+ * hand-off that follows needs no read of its own), or undefined when `holder` held nothing.
+ */
+export async function releaseAndRead(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  holder: string,
+  knownScopes?: readonly string[],
+): Promise<Admission | undefined> {
   const scopes = knownScopes ?? (await readAdmission(ddb, table)).holders[holder]?.scopes;
-  if (!scopes) return false;
+  if (!scopes) return undefined;
   const names: Record<string, string> = { '#holders': 'holders', '#h': holder };
   const adds = scopes.map((s, i) => {
     names[`#n${i}`] = counter(s);
     return `#n${i} :minusOne`;
   });
   try {
-    await awsCall('UpdateItem(admission release)', () =>
+    const res = await awsCall('UpdateItem(admission release)', () =>
       ddb.send(
         new UpdateCommand({
           TableName: table,
@@ -190,12 +207,13 @@ export async function release(
           ConditionExpression: 'attribute_exists(#holders.#h)',
           ExpressionAttributeNames: names,
           ...(adds.length ? { ExpressionAttributeValues: { ':minusOne': -1 } } : {}),
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
-    return true;
+    return admissionOf(res.Attributes ?? {});
   } catch (err) {
-    if (isConditionFailed(err)) return false;
+    if (isConditionFailed(err)) return undefined;
     throw err;
   }
 }
