@@ -207,7 +207,12 @@ async function createSecret(i: Install, r: Res): Promise<void> {
   const name = nameOf(i, r, 'Name', 256);
   const secret =
     typeof r.props.SecretString === 'string' ? r.props.SecretString : randomBytes(48).toString('base64url');
-  const out = await call(i, 'secretsmanager', 'CreateSecret', { Name: name, SecretString: secret });
+  const key = str(r.props.KmsKeyId);
+  const out = await call(i, 'secretsmanager', 'CreateSecret', {
+    Name: name,
+    SecretString: secret,
+    ...(key ? { KmsKeyId: key } : {}),
+  });
   put(i, r, String(out.ARN), { Id: String(out.ARN) });
 }
 

@@ -8,7 +8,6 @@
 import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES } from '../../sandbox/demo/cases';
-import type { CfnTemplate } from '../../sandbox/install/install';
 import { synthesizeRemediationTemplate } from '../../sandbox/install/synth';
 import {
   automationsFor,
@@ -19,6 +18,7 @@ import {
   startE2E,
   waitCompliant,
 } from './support/harness';
+import { withoutPermission } from './support/template-edits';
 
 const REMOVED = 'ssm:StartAutomationExecution';
 const TASK = 'start-runbook';
@@ -26,34 +26,6 @@ const TASK = 'start-runbook';
 const sshOpen = CASES.find((c) => c.id === 'ssh-open');
 if (!sshOpen) throw new Error('the ssh-open demo case is missing');
 const dc = sshOpen;
-
-type Statement = { Action?: string | string[] };
-type PolicyProps = { Roles?: unknown[]; PolicyDocument?: { Statement?: Statement[] } };
-
-/** The template with `action` removed from the policies of the `task` function's role; the role's logical id. */
-function withoutPermission(template: CfnTemplate, task: string, action: string): string {
-  const fn = Object.values(template.Resources).find(
-    (r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['drift-remediation:task'] === task,
-  );
-  const role = (fn?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
-  if (!role) throw new Error(`no role for the ${task} function`);
-  let removed = 0;
-  for (const r of Object.values(template.Resources)) {
-    const props = r.Properties as PolicyProps | undefined;
-    if (r.Type !== 'AWS::IAM::Policy' || !JSON.stringify(props?.Roles).includes(`"${role}"`)) continue;
-    const statements = props?.PolicyDocument?.Statement ?? [];
-    for (const s of statements) {
-      const actions = [s.Action ?? []].flat();
-      if (!actions.includes(action)) continue;
-      s.Action = actions.filter((a) => a !== action);
-      removed++;
-    }
-    if (props?.PolicyDocument)
-      props.PolicyDocument.Statement = statements.filter((s) => [s.Action ?? []].flat().length > 0);
-  }
-  if (removed === 0) throw new Error(`the ${task} role has no ${action} to remove`);
-  return role;
-}
 
 let e: E2E;
 let roleLogicalId: string;

@@ -28,7 +28,7 @@ import { resourceSchema } from '../../../infra/runbook-permissions';
 import { type Authorizer, accountOf, type Principal, setAuthorizer } from '../../core/authz';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest, resourceArn } from './actions';
-import { type KeyUse, keyDenied, keyUse } from './key-use';
+import { type KeyUse, keyDenied, keyUse, requestedKey } from './key-use';
 import { resourceFacts } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
@@ -260,7 +260,9 @@ class Enforcer {
         context: tags,
         ...(resourcePolicy ? { resourcePolicy } : {}),
       });
-      const use = await keyUse(this.sandbox, resource, kmsKeyId, { operation });
+      const key = requestedKey(module.signingName, operation, input) ?? kmsKeyId;
+      const need = { service: module.signingName, operation, input, region };
+      const use = await keyUse(this.sandbox, resource, key, need);
       if (use) await this.requireKey(caller.arn, caller.roleArn, accountOf(caller), use, {});
       // Reads run their handler at once; a create, update or delete runs it later, in the request
       // (`handler`, from Cloud Control's ProgressEvent), where a missing permission is a FAILED request.

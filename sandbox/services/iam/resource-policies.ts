@@ -1,7 +1,7 @@
 /**
  * What IAM reads from the resource a call acts on: its resource-based policy — an SQS queue's or SNS
- * topic's `Policy` attribute, an S3 bucket's policy (for the bucket and its objects), a Lambda function's policy, a KMS key's key policy — and, for a queue or topic encrypted with a KMS key,
- * that key (`KmsMasterKeyId`). Read through the emulated services themselves (not authorized: IAM's own
+ * topic's `Policy` attribute, an S3 bucket's policy (for the bucket and its objects), a Lambda function's policy, a KMS key's key policy — and, for a queue, topic, secret or table encrypted with a KMS key,
+ * that key (`KmsMasterKeyId`, a secret's `KmsKeyId`, a table's `SSEDescription.KMSMasterKeyArn`). Read through the emulated services themselves (not authorized: IAM's own
  * view). A resource without them (or a resource of another kind) has none.
  */
 
@@ -34,6 +34,11 @@ export async function resourceFacts(caller: SandboxContext, arn: string): Promis
     const scope = caller.scoped(account, region);
     return facts({ Policy: (await iamRead(scope, 'lambda', 'GetPolicy', { FunctionName: arn })).Policy });
   }
+  if (prefix === 'arn' && service === 'secretsmanager' && rest[0] === 'secret') {
+    // A secret's key (DescribeSecret's KmsKeyId; none: the AWS managed aws/secretsmanager key).
+    const out = await iamRead(caller.scoped(account, region), service, 'DescribeSecret', { SecretId: arn });
+    return facts({ KmsMasterKeyId: out.KmsKeyId });
+  }
   if (prefix !== 'arn' || rest.length !== 1) return {};
   const name = rest[0] ?? '';
   // Read where the resource lives (its ARN's account-region), which may be another account than the caller's.
@@ -57,6 +62,15 @@ export async function resourceFacts(caller: SandboxContext, arn: string): Promis
   if (service === 's3') {
     const bucket = name.split('/')[0] ?? '';
     return facts(await iamRead(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
+  }
+  if (service === 'dynamodb' && name.startsWith('table/')) {
+    // A table's (or its index's) customer managed key: DescribeTable's SSEDescription.
+    const TableName = name.split('/')[1] ?? '';
+    const table = (await iamRead(sandbox, 'dynamodb', 'DescribeTable', { TableName })).Table as
+      | Out
+      | undefined;
+    const sse = (table?.SSEDescription ?? {}) as Out;
+    return facts({ KmsMasterKeyId: sse.SSEType === 'KMS' ? sse.KMSMasterKeyArn : undefined });
   }
   if (service === 'kms' && name.startsWith('key/')) {
     return facts({ Policy: (await iamRead(sandbox, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });

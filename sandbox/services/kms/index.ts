@@ -2,18 +2,24 @@
  * KMS (awsJson1.1, TrentService): the symmetric customer managed keys the stack creates
  * (AWS::KMS::Key with its KeyPolicy, AWS::KMS::Alias), their key policies (which IAM evaluates as the
  * key's resource policy, sandbox/services/iam/resource-policies.ts), and the cryptographic operations
- * a service performs on a caller's behalf (GenerateDataKey, Encrypt, Decrypt). State per account-region
+ * a service performs on a caller's behalf (GenerateDataKey, Encrypt, Decrypt), and the key states that
+ * make a key unusable (DisableKey, ScheduleKeyDeletion / CancelKeyDeletion). State per account-region
  * (./store.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
-import { type Key, kmsStore, notFound } from './store';
+import { type Key, keyState, kmsStore, notFound, usableKey } from './store';
 
 type Input = Record<string, unknown>;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const validation = (m: string): AwsError => new AwsError('ValidationException', m);
+const invalidState = (key: Key): AwsError =>
+  new AwsError(
+    'KMSInvalidStateException',
+    `${key.arn} is ${keyState(key) === 'PendingDeletion' ? 'pending deletion' : keyState(key)}.`,
+  );
 
 /** A blob member: base64 text on the wire, bytes from in-process callers. */
 function blob(v: unknown, name: string): Buffer {
@@ -28,10 +34,11 @@ function metadata(key: Key): Input {
     KeyId: key.id,
     Arn: key.arn,
     CreationDate: key.createdAt,
-    Enabled: key.enabled,
+    Enabled: keyState(key) === 'Enabled',
     Description: key.description,
     KeyUsage: 'ENCRYPT_DECRYPT',
-    KeyState: key.enabled ? 'Enabled' : 'Disabled',
+    KeyState: keyState(key),
+    ...(key.deletionDate ? { DeletionDate: key.deletionDate } : {}),
     Origin: 'AWS_KMS',
     KeyManager: 'CUSTOMER',
     KeySpec: 'SYMMETRIC_DEFAULT',
@@ -83,12 +90,38 @@ const OPERATIONS: ServiceModule['operations'] = {
     return {};
   },
   DisableKey: (input, ctx) => {
-    store(ctx).get(input.KeyId).enabled = false;
+    const key = store(ctx).get(input.KeyId);
+    if (key.deletionDate) throw invalidState(key);
+    key.enabled = false;
     return {};
   },
   EnableKey: (input, ctx) => {
-    store(ctx).get(input.KeyId).enabled = true;
+    const key = store(ctx).get(input.KeyId);
+    if (key.deletionDate) throw invalidState(key);
+    key.enabled = true;
     return {};
+  },
+  ScheduleKeyDeletion: (input, ctx) => {
+    const key = store(ctx).get(input.KeyId);
+    const days = input.PendingWindowInDays ?? 30;
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 30)
+      throw validation('PendingWindowInDays must be an integer from 7 to 30.');
+    if (key.deletionDate) throw invalidState(key);
+    key.enabled = false;
+    key.deletionDate = new Date(Date.now() + days * 86_400_000);
+    return {
+      KeyId: key.arn,
+      DeletionDate: key.deletionDate,
+      KeyState: 'PendingDeletion',
+      PendingWindowInDays: days,
+    };
+  },
+  /** Cancelling a deletion leaves the key Disabled, as KMS does. */
+  CancelKeyDeletion: (input, ctx) => {
+    const key = store(ctx).get(input.KeyId);
+    if (!key.deletionDate) throw invalidState(key);
+    key.deletionDate = undefined;
+    return { KeyId: key.arn };
   },
   CreateAlias: (input, ctx) => {
     const s = store(ctx);
@@ -140,7 +173,7 @@ const OPERATIONS: ServiceModule['operations'] = {
         'IncorrectKeyException',
         'The key ID in the request does not identify the key used to encrypt the ciphertext.',
       );
-    if (!key.enabled) throw new AwsError('DisabledException', `${key.arn} is disabled.`);
+    usableKey(key);
     return { Plaintext: s.decrypt(key, data), KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
   },
   GenerateDataKey: (input, ctx) => {

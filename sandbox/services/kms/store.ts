@@ -1,8 +1,9 @@
 /**
  * KMS's model for one account-region: symmetric keys (id, ARN, key policy, enabled state, random key
  * material) and aliases. Ciphertext is real AES-256-GCM under the key's material, prefixed with the key's
- * id so Decrypt finds the key without being told (as KMS does for symmetric keys). Asymmetric keys, grants,
- * multi-Region keys, imported material and rotation are not emulated.
+ * id so Decrypt finds the key without being told (as KMS does for symmetric keys). A key scheduled for
+ * deletion stays PendingDeletion (unusable) until cancelled; it is never actually deleted. Asymmetric
+ * keys, grants, multi-Region keys, imported material and rotation are not emulated.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { AwsError, type SandboxContext } from '../../core/types';
@@ -15,6 +16,8 @@ export interface Key {
   description: string;
   policy: string;
   enabled: boolean;
+  /** When a scheduled deletion is due (ScheduleKeyDeletion): the key is unusable meanwhile. */
+  deletionDate?: Date;
   createdAt: Date;
   material: Buffer;
   tags: { TagKey: string; TagValue: string }[];
@@ -92,9 +95,7 @@ export class KmsStore {
 
   /** A key that may encrypt and decrypt (enabled). */
   usable(keyId: unknown): Key {
-    const key = this.get(keyId);
-    if (!key.enabled) throw new AwsError('DisabledException', `${key.arn} is disabled.`);
-    return key;
+    return usableKey(this.get(keyId));
   }
 
   encrypt(key: Key, plaintext: Buffer): Buffer {
@@ -121,6 +122,19 @@ export class KmsStore {
       throw Object.assign(invalidCiphertext(), { cause: err });
     }
   }
+}
+
+/** KMS's KeyState for a key: Enabled, Disabled or PendingDeletion. */
+export function keyState(key: Key): 'Enabled' | 'Disabled' | 'PendingDeletion' {
+  if (key.deletionDate) return 'PendingDeletion';
+  return key.enabled ? 'Enabled' : 'Disabled';
+}
+
+/** The key, if it may encrypt and decrypt: KMS's DisabledException / KMSInvalidStateException otherwise. */
+export function usableKey(key: Key): Key {
+  if (key.deletionDate) throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+  if (!key.enabled) throw new AwsError('DisabledException', `${key.arn} is disabled.`);
+  return key;
 }
 
 export function kmsStore(sandbox: SandboxContext): KmsStore {

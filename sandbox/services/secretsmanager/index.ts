@@ -1,13 +1,15 @@
 /**
  * Secrets Manager (awsJson1.1, secretsmanager): CreateSecret, GetSecretValue, PutSecretValue,
- * DescribeSecret, DeleteSecret, GetRandomPassword, with AWSCURRENT/AWSPREVIOUS version staging and
- * ClientRequestToken idempotency. CreateSecret also accepts `GenerateSecretString` (CloudFormation's
- * AWS::SecretsManager::Secret property) so the installer can create generated secrets in one call.
+ * UpdateSecret, DescribeSecret, DeleteSecret, GetRandomPassword, with AWSCURRENT/AWSPREVIOUS version
+ * staging and ClientRequestToken idempotency. CreateSecret also accepts `GenerateSecretString`
+ * (CloudFormation's AWS::SecretsManager::Secret property) so the installer can create generated secrets
+ * in one call. A secret's `KmsKeyId` must be usable whenever a value is written or read (./encryption.ts).
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { stateOf } from '../state';
+import { requireUsableKey } from './encryption';
 
 interface Version {
   id: string;
@@ -108,6 +110,7 @@ function toBytes(v: unknown): Uint8Array | undefined {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const hasValue = (v: SecretValue): boolean => v.string !== undefined || v.binary !== undefined;
 
 type SecretValue = { string?: string; binary?: Uint8Array };
 
@@ -252,12 +255,18 @@ class SecretStore {
     throw notFound();
   }
 
-  create(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
+  async create(input: Record<string, unknown>, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = input.Name;
     if (typeof name !== 'string' || !NAME_RE.test(name)) {
       throw invalidParam(
         'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
       );
+    }
+    const value = initialValue(input);
+    // Before anything is looked at or stored: nothing awaits between the checks below and the store.
+    if (hasValue(value)) {
+      const arn = `arn:aws:secretsmanager:${ctx.region}:${ctx.accountId}:secret:${name}`;
+      await requireUsableKey(ctx, arn, str(input.KmsKeyId), 'encrypt');
     }
     const existing = this.secrets.get(name);
     if (existing?.deletedAt) {
@@ -266,7 +275,6 @@ class SecretStore {
         `You can't create this secret because a secret with this name is already scheduled for deletion.`,
       );
     }
-    const value = initialValue(input);
     const token = str(input.ClientRequestToken);
     if (existing) {
       const v = token ? existing.versions.get(token) : undefined;
@@ -278,14 +286,15 @@ class SecretStore {
     }
     const s = newSecret(name, input, ctx);
     let versionId: string | undefined;
-    if (value.string !== undefined || value.binary !== undefined) versionId = addVersion(s, token, value).id;
+    if (hasValue(value)) versionId = addVersion(s, token, value).id;
     this.secrets.set(name, s);
     return { ARN: s.arn, Name: s.name, VersionId: versionId };
   }
 
-  getValue(input: Record<string, unknown>): Record<string, unknown> {
+  async getValue(input: Record<string, unknown>, ctx: RequestContext): Promise<Record<string, unknown>> {
     const s = usable(this.find(input.SecretId), 'GetSecretValue');
     const v = selectVersion(s, input);
+    await requireUsableKey(ctx, s.arn, s.kmsKeyId, 'decrypt');
     s.accessedAt = new Date();
     return {
       ARN: s.arn,
@@ -298,15 +307,27 @@ class SecretStore {
     };
   }
 
-  putValue(input: Record<string, unknown>): Record<string, unknown> {
+  async putValue(input: Record<string, unknown>, ctx: RequestContext): Promise<Record<string, unknown>> {
     const s = usable(this.find(input.SecretId), 'PutSecretValue');
     const value = readValue(input);
-    if (value.string === undefined && value.binary === undefined) {
-      throw invalidParam('You must provide either SecretString or SecretBinary.');
-    }
+    if (!hasValue(value)) throw invalidParam('You must provide either SecretString or SecretBinary.');
+    await requireUsableKey(ctx, s.arn, s.kmsKeyId, 'encrypt');
     const stages = Array.isArray(input.VersionStages) ? (input.VersionStages as string[]) : undefined;
     const v = addVersion(s, str(input.ClientRequestToken), value, stages);
     return { ARN: s.arn, Name: s.name, VersionId: v.id, VersionStages: [...v.stages] };
+  }
+
+  /** Description, key and/or a new AWSCURRENT value; a new key must be usable, and so must the key of a new value. */
+  async update(input: Record<string, unknown>, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const s = usable(this.find(input.SecretId), 'UpdateSecret');
+    const value = readValue(input);
+    const kmsKeyId = str(input.KmsKeyId) || s.kmsKeyId;
+    if (hasValue(value) || kmsKeyId !== s.kmsKeyId) await requireUsableKey(ctx, s.arn, kmsKeyId, 'encrypt');
+    const version = hasValue(value) ? addVersion(s, str(input.ClientRequestToken), value) : undefined;
+    if (input.Description !== undefined) s.description = str(input.Description);
+    s.kmsKeyId = kmsKeyId;
+    s.changedAt = new Date();
+    return { ARN: s.arn, Name: s.name, VersionId: version?.id };
   }
 
   delete(input: Record<string, unknown>): Record<string, unknown> {
@@ -357,8 +378,9 @@ export function secretsManagerService(): ServiceModule {
     targetPrefix: 'secretsmanager',
     operations: {
       CreateSecret: (input, ctx: RequestContext) => storeFor(ctx).create(input, ctx),
-      GetSecretValue: (input, ctx) => of(input, ctx).getValue(input),
-      PutSecretValue: (input, ctx) => of(input, ctx).putValue(input),
+      GetSecretValue: (input, ctx) => of(input, ctx).getValue(input, ctx),
+      PutSecretValue: (input, ctx) => of(input, ctx).putValue(input, ctx),
+      UpdateSecret: (input, ctx) => of(input, ctx).update(input, ctx),
       DescribeSecret: (input, ctx) => describeSecret(of(input, ctx).find(input.SecretId)),
       DeleteSecret: (input, ctx) => of(input, ctx).delete(input),
       RestoreSecret: (input, ctx) => of(input, ctx).restore(input),

@@ -1,0 +1,95 @@
+/**
+ * The approval signing secret is encrypted with the stack's customer managed key, so reading it needs
+ * kms:Decrypt through Secrets Manager as in AWS. With kms:Decrypt taken from the request-approval
+ * function's role in the synthesized template (its identity policies and the key policy statement CDK
+ * adds for the secret's readers), an approval-required drift fails at "Request approval" with Secrets
+ * Manager's AccessDeniedException ("Access to KMS is not allowed", which names no action, as in AWS), the
+ * sandbox log naming the role and kms:Decrypt on the key, and
+ * nothing changed: no approval was requested, no automation ran, the drift is still there.
+ */
+import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalLinks } from '../../sandbox/demo/approve';
+import { CASES } from '../../sandbox/demo/cases';
+import { synthesizeRemediationTemplate } from '../../sandbox/install/synth';
+import {
+  automationsFor,
+  awaitExecutionFor,
+  deployCase,
+  type E2E,
+  finished,
+  outbox,
+  startE2E,
+  waitCompliant,
+} from './support/harness';
+import { withoutPermission } from './support/template-edits';
+
+const REMOVED = 'kms:Decrypt';
+const TASK = 'request-approval';
+const DENIED = 'Access to KMS is not allowed';
+
+const adminRole = CASES.find((c) => c.id === 'admin-role');
+if (!adminRole) throw new Error('the admin-role demo case is missing');
+const dc = adminRole;
+
+let e: E2E;
+let roleLogicalId: string;
+
+beforeAll(async () => {
+  const { template } = await synthesizeRemediationTemplate({ policyFile: 'runbooks/policy.yaml' });
+  roleLogicalId = withoutPermission(template, TASK, REMOVED, { keyPolicies: true });
+  e = await startE2E({ timeScale: 0.01, template });
+}, 120_000);
+afterAll(async () => {
+  await e?.stop();
+});
+
+/** The state whose task failed with `text` in its error or cause, and the failure's text. */
+function failedStateOf(
+  events: HistoryEvent[],
+  text: string,
+): { state: string | undefined; error: string } | undefined {
+  let entered: string | undefined;
+  for (const ev of events) {
+    if (ev.stateEnteredEventDetails?.name) entered = ev.stateEnteredEventDetails.name;
+    const failure = ev.lambdaFunctionFailedEventDetails ?? ev.taskFailedEventDetails;
+    const error = `${failure?.error ?? ''} ${failure?.cause ?? ''}`;
+    if (failure && error.includes(text)) return { state: entered, error };
+  }
+  return undefined;
+}
+
+describe('KMS for the approval signing secret', () => {
+  it('request-approval without kms:Decrypt fails at Request approval (Access to KMS is not allowed); nothing changes', async () => {
+    const resourceId = await deployCase(e, dc);
+    await waitCompliant(e, dc, resourceId);
+    await dc.inject(e.c, resourceId);
+
+    const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
+    const result = await finished(e, execution.arn);
+    expect(result.outcome).not.toBe('VERIFIED');
+
+    const history = await e.c.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000 }),
+    );
+    // Secrets Manager's refusal, as Powertools' SecretsProvider passes it on (GetParameterError).
+    const failed = failedStateOf(history.events ?? [], DENIED);
+    expect(failed?.state).toBe('Request approval');
+    expect(failed?.error).toMatch(/^GetParameterError /);
+
+    const roleName = e.stack.resources.get(roleLogicalId)?.physicalId;
+    const keyArn = e.stack.find('AWS::KMS::Key')?.attributes.Arn;
+    expect(roleName).toBeDefined();
+    expect(keyArn).toMatch(/^arn:aws:kms:/);
+    const denial = e.sb.logs.find((l) => l.startsWith('iam: AccessDenied:') && l.includes(REMOVED));
+    expect(denial).toContain(`assumed-role/${roleName}/`);
+    expect(denial).toContain(`is not allowed ${REMOVED} on ${keyArn} (KMS key)`);
+
+    // Nothing changed: no approval message went out, no automation started, the drift is still there.
+    const messages = (await outbox(e)).filter((m) => m.message.includes(resourceId));
+    expect(messages.length).toBeGreaterThan(0); // the FAILED outcome was announced
+    expect(messages.filter((m) => approvalLinks(m.message).length > 0)).toEqual([]);
+    expect(await automationsFor(e, resourceId)).toEqual([]);
+    expect(await dc.stillWrong(e.c, resourceId)).not.toBeNull();
+  }, 90_000);
+});
