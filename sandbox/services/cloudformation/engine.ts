@@ -150,6 +150,8 @@ export interface ChangeSetState extends Deployment {
   type: 'CREATE' | 'UPDATE';
   deploymentMode?: 'REVERT_DRIFT';
   description?: string;
+  /** The RoleARN it was created with: CloudFormation acts as that role when it is executed. */
+  roleArn?: string;
   status:
     | 'CREATE_PENDING'
     | 'CREATE_IN_PROGRESS'
@@ -300,17 +302,30 @@ export class StackEngine {
    * permissions (its registry schema, as Cloud Control checks them) must be allowed before it changes
    * anything. A denial fails the resource with the handler's message naming the action, as AWS reports it.
    */
-  async authorizeHandler(
+  authorizeHandler(
     stack: StackState,
     type: string,
     handler: 'CreateResource' | 'UpdateResource' | 'DeleteResource',
+    physicalId?: string,
+  ): Promise<void> {
+    return this.authorizeAs(this.actingAs(stack), type, handler, physicalId);
+  }
+
+  /**
+   * The type's `handler` permissions for `principal` (undefined: the service itself, not checked); reads
+   * (`GetResource`: drift detection, REVERT_DRIFT's live reads) need the schema's read handler permissions.
+   */
+  async authorizeAs(
+    principal: Principal | undefined,
+    type: string,
+    handler: 'CreateResource' | 'UpdateResource' | 'DeleteResource' | 'GetResource',
     physicalId?: string,
   ): Promise<void> {
     const module = serviceModule(this.sandbox, 'cloudformation');
     if (!module || NOOP_TYPES.has(type)) return;
     const input = { TypeName: type, ...(physicalId !== undefined ? { Identifier: physicalId } : {}) };
     try {
-      await authorizeHandler(this.sandbox, this.actingAs(stack), module, handler, input, this.sandbox.region);
+      await authorizeHandler(this.sandbox, principal, module, handler, input, this.sandbox.region);
     } catch (err) {
       if (!(err instanceof AwsError)) throw err;
       throw new HandlerAccessDenied(err);
@@ -486,10 +501,23 @@ export class StackEngine {
     this.setResourceStatus(stack, r, 'DELETE_IN_PROGRESS');
     await this.sleep(RESOURCE_SECONDS);
     if (!NOOP_TYPES.has(r.type)) {
-      await this.authorizeHandler(stack, r.type, 'DeleteResource', r.physicalId);
-      await this.provider(r.type)?.delete(r.physicalId, this.providerContext(stack));
+      try {
+        await this.authorizeHandler(stack, r.type, 'DeleteResource', r.physicalId);
+        await this.provider(r.type)?.delete(r.physicalId, this.providerContext(stack));
+      } catch (err) {
+        if (!this.world.controller.signal.aborted)
+          this.setResourceStatus(stack, r, 'DELETE_FAILED', errorText(err));
+        throw err;
+      }
     }
     this.setResourceStatus(stack, r, 'DELETE_COMPLETE');
+  }
+
+  /** The stack status reason when deleting resources failed, as CloudFormation words it (undefined: none did). */
+  private failedToDelete(stack: StackState): string | undefined {
+    const failed = [...stack.resources.values()].filter((r) => r.status === 'DELETE_FAILED');
+    if (failed.length === 0) return undefined;
+    return `The following resource(s) failed to delete: [${failed.map((r) => r.logicalId).join(', ')}]. `;
   }
 
   /** CreateStack / a CREATE change set: provision every resource, roll back on failure. */
@@ -568,20 +596,15 @@ export class StackEngine {
       stack.outputs = [];
       this.setStackStatus(stack, 'ROLLBACK_COMPLETE', undefined, token);
     } catch (err) {
-      this.setStackStatus(stack, 'ROLLBACK_FAILED', errorText(err), token);
+      if (this.world.controller.signal.aborted) return;
+      this.setStackStatus(stack, 'ROLLBACK_FAILED', this.failedToDelete(stack) ?? errorText(err), token);
     }
   }
 
+  /** Deletes the stack's resources in reverse order; the first one that fails to delete stops it (DELETE_FAILED). */
   private async deleteAll(stack: StackState, retain: readonly string[] = []): Promise<void> {
-    const resources = [...stack.resources.values()].reverse();
-    for (const r of resources) {
-      try {
-        await this.deleteResource(stack, r, retain.includes(r.logicalId));
-      } catch (err) {
-        this.setResourceStatus(stack, r, 'DELETE_FAILED', errorText(err));
-        throw err;
-      }
-    }
+    for (const r of [...stack.resources.values()].reverse())
+      await this.deleteResource(stack, r, retain.includes(r.logicalId));
   }
 
   publishOutputs(stack: StackState): void {
@@ -612,15 +635,8 @@ export class StackEngine {
     try {
       await this.deleteAll(stack, retain);
     } catch (err) {
-      this.setStackStatus(
-        stack,
-        'DELETE_FAILED',
-        `The following resource(s) failed to delete: [${[...stack.resources.values()]
-          .filter((r) => r.status === 'DELETE_FAILED')
-          .map((r) => r.logicalId)
-          .join(', ')}]. ${errorText(err)}`,
-        token,
-      );
+      if (this.world.controller.signal.aborted) return;
+      this.setStackStatus(stack, 'DELETE_FAILED', this.failedToDelete(stack) ?? errorText(err), token);
       return;
     }
     for (const [name, owner] of [...this.world.exports])
@@ -642,6 +658,7 @@ export class StackEngine {
     next: Deployment,
     conditions: Record<string, boolean>,
     revertDrift: boolean,
+    reader?: Principal,
   ): Promise<ResourceChangeOut[]> {
     const order = deploymentOrder(next.template, conditions);
     const preview = this.previewResources(stack, order);
@@ -674,6 +691,7 @@ export class StackEngine {
         ResourceType: def.Type,
       };
       if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
+        await this.authorizeAs(reader, def.Type, 'GetResource', current.physicalId);
         const change = await this.revertDriftChange(stack, current, props, base, provider, now);
         if (change) changes.push(change);
         continue;
@@ -840,6 +858,7 @@ export class StackEngine {
     }
     let live: Obj | undefined;
     if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
+      await this.authorizeAs(this.actingAs(stack), def.Type, 'GetResource', current.physicalId);
       live = await provider.read(current.physicalId, this.providerContext(stack));
       if (!live) {
         // Deleted outside CloudFormation: re-create it.
@@ -943,16 +962,18 @@ export class StackEngine {
     token: string | undefined,
   ): Promise<void> {
     this.setStackStatus(stack, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', undefined, token);
+    // A resource that cannot be deleted in cleanup is skipped (DELETE_FAILED, left in the account); the
+    // update still completes, as in CloudFormation.
     for (const { old } of replaced) {
+      if (old.physicalId === undefined || NOOP_TYPES.has(old.type)) continue;
+      const ids = { logicalId: old.logicalId, physicalId: old.physicalId, type: old.type };
       try {
-        if (old.physicalId !== undefined && !NOOP_TYPES.has(old.type)) {
-          const ids = { logicalId: old.logicalId, physicalId: old.physicalId, type: old.type };
-          this.event(stack, 'DELETE_IN_PROGRESS', ids);
-          await this.authorizeHandler(stack, old.type, 'DeleteResource', old.physicalId);
-          await this.provider(old.type)?.delete(old.physicalId, this.providerContext(stack));
-          this.event(stack, 'DELETE_COMPLETE', ids);
-        }
+        this.event(stack, 'DELETE_IN_PROGRESS', ids);
+        await this.authorizeHandler(stack, old.type, 'DeleteResource', old.physicalId);
+        await this.provider(old.type)?.delete(old.physicalId, this.providerContext(stack));
+        this.event(stack, 'DELETE_COMPLETE', ids);
       } catch (err) {
+        this.event(stack, 'DELETE_FAILED', { ...ids, reason: errorText(err) });
         this.sandbox.log(`cloudformation: cleanup of ${old.logicalId} failed: ${errorText(err)}`);
       }
     }
@@ -1017,11 +1038,12 @@ export class StackEngine {
       }
     }
     this.setStackStatus(stack, 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+    // Cleanup: a created resource that cannot be deleted is skipped (DELETE_FAILED, left in the
+    // account); the rollback itself is complete, as in CloudFormation.
     for (const r of created.reverse()) {
       try {
         await this.deleteResource(stack, r);
       } catch (err) {
-        ok = false;
         this.sandbox.log(`cloudformation: rollback cleanup of ${r.logicalId} failed: ${errorText(err)}`);
       }
     }
@@ -1036,11 +1058,20 @@ export class StackEngine {
 
   // ------------------------------------------------------------ drift
 
-  /** Checks one resource against its deployed properties; undefined when its type supports no drift detection. */
-  async detectResource(stack: StackState, r: ResourceState): Promise<ResourceDrift | undefined> {
+  /**
+   * Checks one resource against its deployed properties; undefined when its type supports no drift
+   * detection. CloudFormation reads the resource with the credentials of whoever asked (`reader`), so
+   * the type's read handler permissions must be theirs (HandlerAccessDenied otherwise).
+   */
+  async detectResource(
+    stack: StackState,
+    r: ResourceState,
+    reader: Principal | undefined,
+  ): Promise<ResourceDrift | undefined> {
     if (r.physicalId === undefined || NOOP_TYPES.has(r.type)) return undefined;
     const provider = this.provider(r.type);
     if (!provider) return undefined;
+    await this.authorizeAs(reader, r.type, 'GetResource', r.physicalId);
     const ignored = provider.driftIgnoredProperties ?? [];
     const expected = checkedProperties(r.properties, ignored);
     const actual = await provider.read(r.physicalId, this.providerContext(stack));
@@ -1068,28 +1099,45 @@ export class StackEngine {
     return drift;
   }
 
+  /**
+   * DetectStackDrift in the background, reading as `reader`. A resource that cannot be read (its read
+   * handler denied) fails the detection — DETECTION_FAILED naming those resources and why — while the
+   * others are still checked, as CloudFormation reports results for the resources it could check.
+   */
   async runDetection(
     stack: StackState,
     detection: Detection,
     logicalIds: readonly string[] | undefined,
+    reader: Principal | undefined,
   ): Promise<void> {
     try {
       await this.sleep(DRIFT_SECONDS);
       let drifted = 0;
       let checked = 0;
+      const failures: string[] = [];
       for (const r of stack.resources.values()) {
         if (logicalIds && !logicalIds.includes(r.logicalId)) continue;
-        const d = await this.detectResource(stack, r);
+        let d: ResourceDrift | undefined;
+        try {
+          d = await this.detectResource(stack, r, reader);
+        } catch (err) {
+          if (!(err instanceof HandlerAccessDenied)) throw err;
+          failures.push(`${r.logicalId}: ${err.message}`);
+          continue;
+        }
         if (!d) continue;
         checked++;
         if (d.StackResourceDriftStatus === 'MODIFIED' || d.StackResourceDriftStatus === 'DELETED') drifted++;
       }
-      detection.status = 'DETECTION_COMPLETE';
-      detection.stackDriftStatus = drifted > 0 ? 'DRIFTED' : 'IN_SYNC';
+      const failed = failures.map((f) => f.slice(0, f.indexOf(':')));
+      detection.status = failures.length > 0 ? 'DETECTION_FAILED' : 'DETECTION_COMPLETE';
+      detection.stackDriftStatus = drifted > 0 ? 'DRIFTED' : failures.length > 0 ? 'UNKNOWN' : 'IN_SYNC';
       detection.driftedCount = drifted;
       stack.driftStatus = detection.stackDriftStatus;
       stack.lastDriftCheck = detection.timestamp;
-      if (checked === 0) detection.reason = 'No resources in the stack support drift detection.';
+      if (failures.length > 0)
+        detection.reason = `Failed to detect drift on resources [${failed.join(', ')}]. ${failures.join(' ')}`;
+      else if (checked === 0) detection.reason = 'No resources in the stack support drift detection.';
     } catch (err) {
       if (this.world.controller.signal.aborted) return;
       detection.status = 'DETECTION_FAILED';

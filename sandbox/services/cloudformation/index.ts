@@ -6,11 +6,12 @@
  * ChangeSetNotFound, InvalidChangeSetStatus, InsufficientCapabilitiesException, …).
  */
 import { randomUUID } from 'node:crypto';
-import { passRole } from '../../core/authz';
+import { type Principal, passRole, rolePrincipal } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import type { OperationHandler, RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { isObj, type Obj, objs, str, strs } from '../state';
+import { serviceMayAssume } from '../sts';
 import {
   CHANGE_SET_SECONDS,
   type ChangeSetState,
@@ -18,8 +19,10 @@ import {
   type Deployment,
   type Detection,
   errorText,
+  HandlerAccessDenied,
   isBusy,
   lookupStack,
+  type ResourceDrift,
   type ResourceState,
   requireStack,
   StackEngine,
@@ -146,7 +149,12 @@ function changeSetStack(e: StackEngine, req: ChangeSetRequest): StackState | und
 }
 
 /** Works out a change set's changes in the background: every resource added (CREATE) or the engine's plan (UPDATE). */
-async function computeChangeSet(e: StackEngine, cs: ChangeSetState, target: StackState): Promise<void> {
+async function computeChangeSet(
+  e: StackEngine,
+  cs: ChangeSetState,
+  target: StackState,
+  reader: Principal | undefined,
+): Promise<void> {
   cs.status = 'CREATE_IN_PROGRESS';
   await e.sleep(CHANGE_SET_SECONDS);
   try {
@@ -162,7 +170,7 @@ async function computeChangeSet(e: StackEngine, cs: ChangeSetState, target: Stac
         },
       }));
     } else {
-      cs.changes = await e.plan(target, cs, cs.conditions, cs.deploymentMode === 'REVERT_DRIFT');
+      cs.changes = await e.plan(target, cs, cs.conditions, cs.deploymentMode === 'REVERT_DRIFT', reader);
     }
     const sameTemplate =
       JSON.stringify(cs.template) === JSON.stringify(target.template) &&
@@ -261,6 +269,30 @@ async function passStackRole(input: Obj, ctx: RequestContext): Promise<void> {
   const module = serviceModule(ctx.sandbox, 'cloudformation');
   if (role && module) await passRole(ctx.sandbox, ctx.caller, module, role, 'AWSCloudFormation', ctx.region);
 }
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
+
+/**
+ * Whether CloudFormation can act as `roleArn` (undefined: no role, it acts with the caller's credentials):
+ * the role exists and its trust policy admits cloudformation.amazonaws.com. Not checked without an IAM
+ * module (then no roles exist and nothing is enforced).
+ */
+async function roleUsable(ctx: RequestContext, roleArn: string | undefined): Promise<boolean> {
+  if (roleArn === undefined || !serviceModule(ctx.sandbox, 'iam')) return true;
+  const usable = await serviceMayAssume(ctx.sandbox, roleArn, 'cloudformation.amazonaws.com');
+  if (!usable)
+    ctx.sandbox.log(`cloudformation: role ${roleArn} does not exist or does not trust CloudFormation`);
+  return usable;
+}
+
+/** The role a stack operation acts as must be one CloudFormation can assume: ValidationError as AWS words it. */
+async function requireUsableRole(ctx: RequestContext, roleArn: string | undefined): Promise<void> {
+  if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) throw validation(`${roleArn} is not a valid RoleARN`);
+  if (!(await roleUsable(ctx, roleArn))) throw invalidRole(roleArn ?? '');
+}
+
+const invalidRole = (roleArn: string): AwsError =>
+  validation(`Role ${roleArn} is invalid or cannot be assumed`);
 
 /** CloudFormation acts with the latest operation's RoleARN (kept when not given) or its caller's credentials. */
 function actingFor(stack: StackState, input: Obj, ctx: RequestContext): void {
@@ -407,6 +439,7 @@ function changeSetSummary(cs: ChangeSetState): Obj {
 const operations: Record<string, OperationHandler> = {
   async CreateStack(input, ctx) {
     await passStackRole(input, ctx);
+    await requireUsableRole(ctx, str(input.RoleARN));
     const e = engineOf(ctx);
     const name = checkStackName(str(input.StackName));
     if (lookupStack(e.world, name))
@@ -438,6 +471,7 @@ const operations: Record<string, OperationHandler> = {
     const e = engineOf(ctx);
     const stack = requireStack(e.world, str(input.StackName));
     assertUpdatable(stack);
+    await requireUsableRole(ctx, str(input.RoleARN) ?? stack.roleArn);
     const d = await deploymentFor(ctx, input, stack);
     const conditions = e.conditionsFor(stack, d);
     const changes = await e.plan(stack, d, conditions, false);
@@ -478,6 +512,7 @@ const operations: Record<string, OperationHandler> = {
     if (isBusy(stack.status) && stack.status !== 'REVIEW_IN_PROGRESS') {
       throw validation(`Stack [${stack.stackName}] cannot be deleted while in status ${stack.status}`);
     }
+    await requireUsableRole(ctx, str(input.RoleARN));
     actingFor(stack, input, ctx);
     for (const [exportName, owner] of e.world.exports) {
       if (owner.stackId !== stack.stackId) continue;
@@ -487,6 +522,13 @@ const operations: Record<string, OperationHandler> = {
     }
     const retain = strs(input.RetainResources);
     const token = str(input.ClientRequestToken);
+    if (!(await roleUsable(ctx, stack.roleArn))) {
+      // The stack's own role is gone or no longer trusts CloudFormation: the deletion fails, nothing deleted.
+      const reason = invalidRole(stack.roleArn ?? '').message;
+      e.setStackStatus(stack, 'DELETE_IN_PROGRESS', 'User Initiated', token);
+      e.setStackStatus(stack, 'DELETE_FAILED', reason, token);
+      return {};
+    }
     e.background(`DeleteStack ${stack.stackName}`, () => e.deleteStack(stack, retain, token));
     return {};
   },
@@ -669,7 +711,9 @@ const operations: Record<string, OperationHandler> = {
       timestamp: e.now(),
     };
     e.world.detections.set(detection.id, detection);
-    e.background(`DetectStackDrift ${stack.stackName}`, () => e.runDetection(stack, detection, logicalIds));
+    e.background(`DetectStackDrift ${stack.stackName}`, () =>
+      e.runDetection(stack, detection, logicalIds, ctx.caller),
+    );
     return { StackDriftDetectionId: detection.id };
   },
 
@@ -729,7 +773,13 @@ const operations: Record<string, OperationHandler> = {
         `Drift detection cannot be performed on stack [${stack.stackName}] in status [${stack.status}]`,
       );
     }
-    const drift = await e.detectResource(stack, r);
+    let drift: ResourceDrift | undefined;
+    try {
+      drift = await e.detectResource(stack, r, ctx.caller);
+    } catch (err) {
+      // The read handler was refused: the caller's denial, naming the read action it lacks.
+      throw err instanceof HandlerAccessDenied && err.cause instanceof AwsError ? err.cause : err;
+    }
     if (!drift) throw validation(`Drift detection is not supported for resource type ${r.type}`);
     return { StackResourceDrift: drift };
   },
@@ -741,6 +791,8 @@ const operations: Record<string, OperationHandler> = {
     const e = engineOf(ctx);
     const req = changeSetRequest(input);
     let stack = changeSetStack(e, req);
+    const roleArn = str(input.RoleARN) ?? stack?.roleArn;
+    await requireUsableRole(ctx, roleArn);
     const d = await deploymentFor(ctx, input, req.type === 'UPDATE' ? stack : undefined);
     if (!stack) {
       stack = newStack(ctx, e, req.stackName, d, input, 'REVIEW_IN_PROGRESS');
@@ -759,6 +811,7 @@ const operations: Record<string, OperationHandler> = {
       type: req.type,
       ...(req.mode ? { deploymentMode: 'REVERT_DRIFT' as const } : {}),
       ...(str(input.Description) ? { description: str(input.Description) } : {}),
+      ...(str(input.RoleARN) ? { roleArn: str(input.RoleARN) } : {}),
       status: 'CREATE_PENDING',
       executionStatus: 'UNAVAILABLE',
       creationTime: e.now(),
@@ -767,7 +820,9 @@ const operations: Record<string, OperationHandler> = {
     };
     if (req.type === 'CREATE') target.changeSetId = cs.id;
     e.world.changeSets.set(cs.id, cs);
-    e.background(`CreateChangeSet ${req.name}`, () => computeChangeSet(e, cs, target));
+    // A REVERT_DRIFT change set reads the live resources as the role it acts as, else as its creator.
+    const reader = roleArn ? rolePrincipal(roleArn, 'AWSCloudFormation') : ctx.caller;
+    e.background(`CreateChangeSet ${req.name}`, () => computeChangeSet(e, cs, target, reader));
     return { Id: cs.id, StackId: target.stackId };
   },
 
@@ -808,7 +863,7 @@ const operations: Record<string, OperationHandler> = {
     return {};
   },
 
-  ExecuteChangeSet(input, ctx) {
+  async ExecuteChangeSet(input, ctx) {
     const e = engineOf(ctx);
     const cs = findChangeSet(e, input);
     if (cs.status !== 'CREATE_COMPLETE' || cs.executionStatus !== 'AVAILABLE') {
@@ -822,7 +877,8 @@ const operations: Record<string, OperationHandler> = {
     if (cs.type === 'UPDATE') assertUpdatable(stack);
     else if (stack.status !== 'REVIEW_IN_PROGRESS') assertIdle(stack);
     const token = str(input.ClientRequestToken);
-    actingFor(stack, {}, ctx);
+    await requireUsableRole(ctx, cs.roleArn ?? stack.roleArn);
+    actingFor(stack, cs.roleArn ? { RoleARN: cs.roleArn } : {}, ctx);
     cs.executionStatus = 'EXECUTE_IN_PROGRESS';
     // Executing one change set makes the stack's other change sets invalid: CloudFormation deletes them.
     for (const other of [...e.world.changeSets.values()]) {

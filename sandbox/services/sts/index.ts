@@ -74,6 +74,38 @@ async function trusts(
   return r.overallResult === 'Allowed' && (trust === 'Allowed' || trust === 'AllowedForAccount');
 }
 
+/**
+ * Whether a service (`cloudformation.amazonaws.com` acting for a stack's RoleARN) may assume `roleArn`: the
+ * role exists and its trust policy admits the service principal, as STS decides for AWS services.
+ */
+export async function serviceMayAssume(
+  sandbox: SandboxContext,
+  roleArn: string,
+  service: string,
+): Promise<boolean> {
+  const m = ROLE_ARN.exec(roleArn);
+  if (!m) return false;
+  const account = m[1] ?? '';
+  const role = iamStore(accountScope(sandbox.scoped(account, sandbox.home.region))).roles.get(m[2] ?? '');
+  if (!role || role.arn !== roleArn) return false;
+  const r = await runSimulation(
+    {
+      request: {
+        principal: service,
+        action: 'sts:AssumeRole',
+        resource: { resource: role.arn, accountId: account },
+        contextVariables: { 'aws:SecureTransport': 'true' },
+      },
+      identityPolicies: [],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: JSON.parse(role.assumeRolePolicy),
+    },
+    {},
+  );
+  return r.resultType === 'single' && r.overallResult === 'Allowed';
+}
+
 function validated(input: Record<string, unknown>) {
   const roleArn = str(input.RoleArn) ?? '';
   const sessionName = str(input.RoleSessionName) ?? '';

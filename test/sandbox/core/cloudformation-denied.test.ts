@@ -1,23 +1,32 @@
 /**
  * CloudFormation provisions a stack's resources as the stack's service role (RoleARN), or else with the
- * caller's credentials, through the same IAM enforcement: each resource handler needs the type's handler
- * permissions (its registry schema, as Cloud Control). A role lacking one fails that resource with
- * CREATE_FAILED naming the denied action, the stack rolls back, and nothing is left behind; with the
- * permission the same template deploys. Real SDK v3 clients against the sandbox.
+ * caller's credentials, through the same IAM enforcement: the handler that runs needs that handler's
+ * permissions (its registry schema, as Cloud Control) at that moment — create, update, delete, and read
+ * for drift detection — and nothing else. A role lacking one fails that resource naming the denied action
+ * (CREATE_FAILED and a rollback, UPDATE_FAILED, DELETE_FAILED leaving the stack DELETE_FAILED or
+ * ROLLBACK_FAILED with the resource kept); a RoleARN CloudFormation cannot assume (deleted, or not
+ * trusting cloudformation.amazonaws.com) is refused as AWS refuses it. Real SDK v3 clients against the sandbox.
  */
 import {
   CloudFormationClient,
   CreateStackCommand,
+  DeleteStackCommand,
+  DescribeStackDriftDetectionStatusCommand,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
+  DetectStackDriftCommand,
+  DetectStackResourceDriftCommand,
+  type StackEvent,
   UpdateStackCommand,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteRoleCommand, DeleteRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
+import { resourceSchema } from '../../../infra/runbook-permissions';
 import { allServices } from '../../../sandbox/services';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { withSandbox } from '../helpers';
-import { actingAs, role } from './iam-support';
+import { actingAs, failure, role } from './iam-support';
 
 const sb = withSandbox(() => ({
   timeScale: 0.01,
@@ -47,6 +56,15 @@ async function settle(cfn: CloudFormationClient, name: string): Promise<string> 
     await new Promise((res) => setTimeout(res, 5));
   }
   throw new Error(`stack ${name} did not settle`);
+}
+
+async function events(cfn: CloudFormationClient, name: string): Promise<StackEvent[]> {
+  return (await cfn.send(new DescribeStackEventsCommand({ StackName: name }))).StackEvents ?? [];
+}
+
+async function stackStatus(cfn: CloudFormationClient, name: string) {
+  const s = (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
+  return { status: s?.StackStatus, reason: s?.StackStatusReason };
 }
 
 async function groupsNamed(description: string): Promise<number> {
@@ -114,5 +132,185 @@ describe('CloudFormation provisioning as the stack role', () => {
     await expect(cfn.send(new DescribeStacksCommand({ StackName: 'unpassed' }))).rejects.toThrow(
       /does not exist/,
     );
+  });
+});
+
+/** The schema's permissions of one handler of the security group type, as the data package publishes them. */
+function handlerActions(handler: 'create' | 'update' | 'delete' | 'read'): string[] {
+  return resourceSchema('AWS::EC2::SecurityGroup').handlers?.[handler]?.permissions ?? [];
+}
+
+describe('CloudFormation needs the permissions of the handler that runs, when it runs', () => {
+  it('a role that may create but not delete: the stack is created, DeleteStack ends DELETE_FAILED naming the delete action, nothing deleted', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const roleArn = await serviceRole('cfn-no-delete', ['ec2:DeleteSecurityGroup']);
+    const template = TEMPLATE.replace('cfn-denied web', 'cfn-kept web');
+    await cfn.send(
+      new CreateStackCommand({ StackName: 'undeletable', TemplateBody: template, RoleARN: roleArn }),
+    );
+    expect(await settle(cfn, 'undeletable')).toBe('CREATE_COMPLETE');
+    await cfn.send(new DeleteStackCommand({ StackName: 'undeletable' }));
+    expect(await settle(cfn, 'undeletable')).toBe('DELETE_FAILED');
+    expect((await stackStatus(cfn, 'undeletable')).reason).toBe(
+      'The following resource(s) failed to delete: [WebSg]. ',
+    );
+    const failed = (await events(cfn, 'undeletable')).find(
+      (e) => e.LogicalResourceId === 'WebSg' && e.ResourceStatus === 'DELETE_FAILED',
+    );
+    expect(failed?.ResourceStatusReason).toMatch(
+      /^Resource handler returned message: "User: arn:aws:sts::\d{12}:assumed-role\/cfn-no-delete\/AWSCloudFormation is not authorized to perform: ec2:DeleteSecurityGroup .*HandlerErrorCode: AccessDenied\)$/,
+    );
+    expect(await groupsNamed('cfn-kept web')).toBe(1);
+  });
+
+  it('an update needing only the update handler permissions succeeds without any create permission', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const template = TEMPLATE.replace('cfn-denied web', 'cfn-updated web');
+    await cfn.send(new CreateStackCommand({ StackName: 'update-only', TemplateBody: template }));
+    expect(await settle(cfn, 'update-only')).toBe('CREATE_COMPLETE');
+    const update = handlerActions('update');
+    expect(update).not.toContain('ec2:CreateSecurityGroup');
+    const roleArn = await role(
+      sb,
+      'cfn-update-only',
+      [{ Effect: 'Allow', Action: update, Resource: '*' }],
+      'cloudformation.amazonaws.com',
+    );
+    const changed = template.replace('443, ToPort: 443', '8443, ToPort: 8443');
+    await cfn.send(
+      new UpdateStackCommand({ StackName: 'update-only', TemplateBody: changed, RoleARN: roleArn }),
+    );
+    expect(await settle(cfn, 'update-only')).toBe('UPDATE_COMPLETE');
+    const ec2 = new EC2Client(sb.clientConfig);
+    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [];
+    const group = groups.find((g) => g.Description === 'cfn-updated web');
+    expect(group?.IpPermissions?.map((p) => p.FromPort)).toEqual([8443]);
+    // The same role cannot create the stack: creating needs the create handler's permissions.
+    await cfn.send(
+      new CreateStackCommand({ StackName: 'create-denied', TemplateBody: template, RoleARN: roleArn }),
+    );
+    expect(await settle(cfn, 'create-denied')).toBe('ROLLBACK_COMPLETE');
+    const failed = (await events(cfn, 'create-denied')).find((e) => e.ResourceStatus === 'CREATE_FAILED');
+    expect(failed?.ResourceStatusReason).toContain('ec2:CreateSecurityGroup');
+  });
+
+  it('a rollback that cannot delete what it created ends ROLLBACK_FAILED, the resource kept', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const roleArn = await serviceRole('cfn-no-rollback', ['ec2:DeleteSecurityGroup']);
+    const template = `${TEMPLATE.replace('cfn-denied web', 'cfn-orphan web')}  Data:
+    Type: AWS::S3::Bucket
+    DependsOn: WebSg
+`;
+    await cfn.send(
+      new CreateStackCommand({ StackName: 'unrolled', TemplateBody: template, RoleARN: roleArn }),
+    );
+    expect(await settle(cfn, 'unrolled')).toBe('ROLLBACK_FAILED');
+    expect((await stackStatus(cfn, 'unrolled')).reason).toBe(
+      'The following resource(s) failed to delete: [WebSg]. ',
+    );
+    const byStatus = (await events(cfn, 'unrolled')).map((e) => `${e.LogicalResourceId} ${e.ResourceStatus}`);
+    expect(byStatus).toEqual(expect.arrayContaining(['Data CREATE_FAILED', 'WebSg DELETE_FAILED']));
+    expect(await groupsNamed('cfn-orphan web')).toBe(1);
+  });
+
+  it('drift detection reads as the caller: without the read handler permissions DETECTION_FAILED naming the action', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const template = TEMPLATE.replace('cfn-denied web', 'cfn-drift web');
+    await cfn.send(new CreateStackCommand({ StackName: 'drift-read', TemplateBody: template }));
+    expect(await settle(cfn, 'drift-read')).toBe('CREATE_COMPLETE');
+    const detect = { Effect: 'Allow', Action: 'cloudformation:*', Resource: '*' };
+    const blind = actingAs(sb, await role(sb, 'drift-blind', [detect]), 'drift');
+    const reads = { Effect: 'Allow', Action: handlerActions('read'), Resource: '*' };
+    const reader = actingAs(sb, await role(sb, 'drift-reader', [detect, reads]), 'drift');
+    const detection = async (config: typeof blind) => {
+      const client = new CloudFormationClient(config);
+      const { StackDriftDetectionId: id } = await client.send(
+        new DetectStackDriftCommand({ StackName: 'drift-read' }),
+      );
+      for (let i = 0; i < 2000; i++) {
+        const s = await client.send(
+          new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId: id }),
+        );
+        if (s.DetectionStatus !== 'DETECTION_IN_PROGRESS') return s;
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      throw new Error('drift detection did not finish');
+    };
+    const refused = await detection(blind);
+    expect(refused.DetectionStatus).toBe('DETECTION_FAILED');
+    expect(refused.DetectionStatusReason).toMatch(
+      /^Failed to detect drift on resources \[WebSg\]\. WebSg: Resource handler returned message: "User: \S+assumed-role\/drift-blind\/drift is not authorized to perform: ec2:DescribeSecurityGroups /,
+    );
+    const one = await failure(
+      new CloudFormationClient(blind).send(
+        new DetectStackResourceDriftCommand({ StackName: 'drift-read', LogicalResourceId: 'WebSg' }),
+      ),
+    );
+    expect(one).toMatchObject({ name: 'AccessDenied', status: 403 });
+    expect(one.message).toContain('ec2:DescribeSecurityGroups');
+    const allowed = await detection(reader);
+    expect(allowed).toMatchObject({ DetectionStatus: 'DETECTION_COMPLETE', StackDriftStatus: 'IN_SYNC' });
+  });
+});
+
+describe('the stack role must be one CloudFormation can assume', () => {
+  const invalid = (arn: string) => `Role ${arn} is invalid or cannot be assumed`;
+
+  it('CreateStack with a role not trusting cloudformation.amazonaws.com, or one that does not exist: ValidationError, no stack', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const lambdaRole = await role(sb, 'cfn-untrusted', [{ Effect: 'Allow', Action: 'ec2:*', Resource: '*' }]);
+    const missing = lambdaRole.replace('cfn-untrusted', 'cfn-never-created');
+    for (const [name, arn] of [
+      ['untrusted', lambdaRole],
+      ['unknown-role', missing],
+    ] as const) {
+      const refused = await failure(
+        cfn.send(new CreateStackCommand({ StackName: name, TemplateBody: TEMPLATE, RoleARN: arn })),
+      );
+      expect(refused).toMatchObject({ name: 'ValidationError', message: invalid(arn), status: 400 });
+      await expect(cfn.send(new DescribeStacksCommand({ StackName: name }))).rejects.toThrow(
+        /does not exist/,
+      );
+    }
+  });
+
+  it('UpdateStack with an untrusting role is refused and changes nothing; DeleteStack after the stack role was deleted ends DELETE_FAILED', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const iam = new IAMClient(sb.clientConfig);
+    const template = TEMPLATE.replace('cfn-denied web', 'cfn-orphaned role web');
+    const stackRole = await serviceRole('cfn-short-lived', []);
+    const { StackId = '' } = await cfn.send(
+      new CreateStackCommand({ StackName: 'role-gone', TemplateBody: template, RoleARN: stackRole }),
+    );
+    expect(await settle(cfn, 'role-gone')).toBe('CREATE_COMPLETE');
+    const before = (await events(cfn, 'role-gone')).length;
+    const untrusting = await role(sb, 'cfn-lambda-only', [
+      { Effect: 'Allow', Action: 'ec2:*', Resource: '*' },
+    ]);
+    const changed = template.replace('443, ToPort: 443', '8443, ToPort: 8443');
+    const refused = await failure(
+      cfn.send(
+        new UpdateStackCommand({ StackName: 'role-gone', TemplateBody: changed, RoleARN: untrusting }),
+      ),
+    );
+    expect(refused).toMatchObject({ name: 'ValidationError', message: invalid(untrusting) });
+    expect(await stackStatus(cfn, 'role-gone')).toEqual({ status: 'CREATE_COMPLETE', reason: undefined });
+    expect((await events(cfn, 'role-gone')).length).toBe(before);
+
+    await iam.send(new DeleteRolePolicyCommand({ RoleName: 'cfn-short-lived', PolicyName: 'inline' }));
+    await iam.send(new DeleteRoleCommand({ RoleName: 'cfn-short-lived' }));
+    const updateRefused = await failure(
+      cfn.send(new UpdateStackCommand({ StackName: 'role-gone', TemplateBody: changed })),
+    );
+    expect(updateRefused.message).toBe(invalid(stackRole));
+    await cfn.send(new DeleteStackCommand({ StackName: 'role-gone' }));
+    expect(await settle(cfn, 'role-gone')).toBe('DELETE_FAILED');
+    expect((await stackStatus(cfn, 'role-gone')).reason).toBe(invalid(stackRole));
+    expect(await groupsNamed('cfn-orphaned role web')).toBe(1);
+    // AWS's way out: delete with a role CloudFormation can assume.
+    const rescue = await serviceRole('cfn-rescue', []);
+    await cfn.send(new DeleteStackCommand({ StackName: 'role-gone', RoleARN: rescue }));
+    expect(await settle(cfn, StackId)).toBe('DELETE_COMPLETE');
+    expect(await groupsNamed('cfn-orphaned role web')).toBe(0);
   });
 });
