@@ -351,6 +351,7 @@ export function renderViewOnlyPage(p: ViewOnlyPageInput): string {
 ${outlook(s, 'Approving would:')}
 ${standing(p)}
 <p class="note" id="how-to-decide">This page is for reviewing only. Decisions are made from the personal link sent to each approver (by mail, through the approval topic); this page cannot approve or reject.</p>
+<p class="skip"><a href="#h-diff">Skip to the drift</a></p>
 </header>
 ${requestSections(s, 'What would run if approved')}
 <footer>Approval ${escapeHtml(p.approvalId)}</footer>`;
