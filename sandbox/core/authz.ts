@@ -206,7 +206,9 @@ export async function authorize(
 ): Promise<void> {
   const authorizer = state(ctx).authorizer;
   if (!caller || !authorizer) return;
-  if (caller.admin && !namesAnotherAccount(input, accountOf(caller))) return;
+  const own = accountOf(caller);
+  const owner = module.resourceOwner?.(operation, input, ctx) ?? own;
+  if (caller.admin && owner === own && !namesAnotherAccount(input, own)) return;
   await authorizer.call(caller, module, operation, input, region);
 }
 

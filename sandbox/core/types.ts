@@ -83,6 +83,15 @@ export interface ServiceModule {
    * sent in the `x-amzn-query-error` header (e.g. QueueDoesNotExist → AWS.SimpleQueueService.NonExistentQueue).
    */
   readonly awsQueryCompatible?: Readonly<Record<string, string>>;
+  /**
+   * The account owning the resource a call names, for services whose ARNs carry none (S3 buckets): IAM
+   * then evaluates a caller from another account against both its identity and the resource's policy.
+   */
+  resourceOwner?(
+    operation: string,
+    input: Record<string, unknown>,
+    sandbox: SandboxContext,
+  ): string | undefined;
   /** Called once when the sandbox starts (start engines, register delivery handlers, pollers). */
   start?(ctx: SandboxContext): Promise<void> | void;
   /** Called when the sandbox stops (stop pollers, close engines). */

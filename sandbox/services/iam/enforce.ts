@@ -106,6 +106,8 @@ interface Check {
   action: string;
   resource: string;
   region: string;
+  /** The resource's account, where its ARN names none (S3 buckets); default: the ARN's, else the caller's. */
+  account?: string;
   context?: Record<string, string>;
   /** The resource's policy document (JSON text), if it has one. */
   resourcePolicy?: string;
@@ -199,7 +201,7 @@ class Enforcer {
     check: Check,
     admin: boolean,
   ): Promise<Decision> {
-    const { action, resource, region, context, resourcePolicy } = check;
+    const { action, resource, region, account, context, resourcePolicy } = check;
     if (!roleArn && !admin && !resourcePolicy) return { result: 'ImplicitlyDenied', deniedBy: 'identity' };
     const { identity, boundary } = roleArn
       ? identityPolicies(store, roleArn)
@@ -209,7 +211,7 @@ class Enforcer {
         principal,
         action,
         // The resource's own account: iam-simulate then needs both policies for a caller from another account.
-        resource: { resource, accountId: resourceAccount(resource) ?? this.sandbox.accountId },
+        resource: { resource, accountId: account ?? resourceAccount(resource) ?? this.sandbox.accountId },
         contextVariables: {
           ...(roleArn || admin
             ? { 'aws:PrincipalArn': roleArn ?? principal, 'aws:PrincipalAccount': this.sandbox.accountId }
@@ -247,9 +249,13 @@ class Enforcer {
       // module, which evaluates the role's trust policy with the caller's own policies (and the context).
       if (module.signingName === 'sts') return;
       const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
+      // The resource's account: its ARN's, or its service's record of it (S3 buckets), else the caller's.
+      const account =
+        module.resourceOwner?.(operation, input, this.sandbox) ??
+        resourceAccount(resource) ??
+        this.sandbox.accountId;
       // The administrator may do anything in its own account; elsewhere only what the resource's policy grants.
-      if (caller.admin && (resourceAccount(resource) ?? this.sandbox.accountId) === this.sandbox.accountId)
-        return;
+      if (caller.admin && account === this.sandbox.accountId) return;
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
       const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
       const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
@@ -257,6 +263,7 @@ class Enforcer {
         action,
         resource,
         region,
+        account,
         context: tags,
         ...(resourcePolicy ? { resourcePolicy } : {}),
       });

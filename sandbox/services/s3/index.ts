@@ -12,7 +12,7 @@ import {
   type ServiceModule,
 } from '../../core/types';
 import { compact, type Obj, str } from '../state';
-import { s3Store } from './store';
+import { bucketNamespace, bucketStore, s3Store } from './store';
 
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
@@ -247,21 +247,55 @@ function encode(operation: string, output: unknown): RawHttpResponse {
 }
 
 function encodeError(err: AwsError, requestId: string): RawHttpResponse {
-  const bucket = (err as AwsError & { bucketName?: string }).bucketName;
+  const { bucketName, bucketRegion, endpoint } = err as AwsError & {
+    bucketName?: string;
+    bucketRegion?: string;
+    endpoint?: string;
+  };
+  // A redirect names the bucket as <Bucket> and where to send it (<Endpoint>, x-amz-bucket-region).
+  const where = endpoint
+    ? `<Endpoint>${escapeXml(endpoint)}</Endpoint><Bucket>${escapeXml(bucketName ?? '')}</Bucket>`
+    : bucketName
+      ? `<BucketName>${escapeXml(bucketName)}</BucketName>`
+      : '';
   const body =
     `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message>` +
-    (bucket ? `<BucketName>${escapeXml(bucket)}</BucketName>` : '') +
+    where +
     `<RequestId>${requestId}</RequestId><HostId>${Buffer.from(requestId).toString('base64')}</HostId></Error>`;
   return {
     status: err.statusCode,
-    headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },
+    headers: {
+      'content-type': 'application/xml',
+      'x-amz-request-id': requestId,
+      ...(bucketRegion ? { 'x-amz-bucket-region': bucketRegion } : {}),
+    },
     body,
   };
 }
 
+/** The store holding the request's bucket (its owner's account-region; see bucketStore). */
+function at(ctx: RequestContext, input: Obj): ReturnType<typeof s3Store> {
+  return bucketStore(ctx.sandbox, str(input.Bucket), ctx.region, ctx.caller !== undefined);
+}
+
+/**
+ * The bucket policy operations are the owner account's own: S3 answers another account's caller, even
+ * one IAM allows, 405 MethodNotAllowed (the emulated services themselves — IAM reading the policy — may).
+ */
+function ownersOnly(ctx: RequestContext, input: Obj): ReturnType<typeof s3Store> {
+  const store = at(ctx, input);
+  if (ctx.caller && store.accountId !== ctx.accountId)
+    throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+  return store;
+}
+
+/** The caller account's buckets in every region (ListBuckets is not regional). */
 function listBuckets(ctx: RequestContext): Obj {
+  const own = [...bucketNamespace(ctx.sandbox)]
+    .filter(([, home]) => home.accountId === ctx.accountId)
+    .map(([name, home]) => s3Store(ctx.sandbox.scoped(home.accountId, home.region)).get(name));
   return {
-    Buckets: [...s3Store(ctx.sandbox).buckets.values()]
+    Buckets: own
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((b) => ({ Name: b.name, CreationDate: b.creationDate, BucketRegion: b.region })),
     Owner: { ID: `${ctx.accountId}owner`, DisplayName: 'sandbox' },
@@ -289,71 +323,78 @@ export function s3Service(): ServiceModule {
     protocol: 'restXml',
     xmlNamespace: NS,
     rest: { route, encode, encodeError },
+    // Bucket ARNs name no account: IAM needs the owner to tell a cross-account call (both policies).
+    // CreateBucket acts on a bucket to be: the caller's own (a taken name is S3's answer, not IAM's).
+    resourceOwner: (operation, input, sandbox) =>
+      operation === 'CreateBucket'
+        ? undefined
+        : bucketNamespace(sandbox).get(str(input.Bucket) ?? '')?.accountId,
     operations: {
       ListBuckets: (_input, ctx) => listBuckets(ctx),
       CreateBucket: createBucket,
       HeadBucket: (input, ctx) => {
-        const b = s3Store(ctx.sandbox).get(str(input.Bucket));
+        const b = at(ctx, input).get(str(input.Bucket));
         return { BucketRegion: b.region };
       },
       DeleteBucket: (input, ctx) => {
-        s3Store(ctx.sandbox).delete(str(input.Bucket));
+        at(ctx, input).delete(str(input.Bucket));
         return {};
       },
       GetBucketLocation: (input, ctx) => {
-        const b = s3Store(ctx.sandbox).get(str(input.Bucket));
+        // Answered from any region's endpoint, as S3 does: it is how a client finds a bucket's region.
+        const b = bucketStore(ctx.sandbox, str(input.Bucket), ctx.region, false).get(str(input.Bucket));
         return { LocationConstraint: b.region === 'us-east-1' ? undefined : b.region };
       },
       ListObjectsV2: (input, ctx) => {
-        const b = s3Store(ctx.sandbox).get(str(input.Bucket));
+        const b = at(ctx, input).get(str(input.Bucket));
         return { Name: b.name, KeyCount: 0, IsTruncated: false };
       },
       PutBucketEncryption: (input, ctx) => {
-        s3Store(ctx.sandbox).putEncryption(str(input.Bucket), input.ServerSideEncryptionConfiguration);
+        at(ctx, input).putEncryption(str(input.Bucket), input.ServerSideEncryptionConfiguration);
         return {};
       },
       GetBucketEncryption: (input, ctx) => ({
-        ServerSideEncryptionConfiguration: { Rules: s3Store(ctx.sandbox).getEncryption(str(input.Bucket)) },
+        ServerSideEncryptionConfiguration: { Rules: at(ctx, input).getEncryption(str(input.Bucket)) },
       }),
       DeleteBucketEncryption: (input, ctx) => {
-        s3Store(ctx.sandbox).deleteEncryption(str(input.Bucket));
+        at(ctx, input).deleteEncryption(str(input.Bucket));
         return {};
       },
       PutBucketVersioning: (input, ctx) => {
-        s3Store(ctx.sandbox).putVersioning(str(input.Bucket), input.VersioningConfiguration);
+        at(ctx, input).putVersioning(str(input.Bucket), input.VersioningConfiguration);
         return {};
       },
       GetBucketVersioning: (input, ctx) => {
-        const b = s3Store(ctx.sandbox).get(str(input.Bucket));
+        const b = at(ctx, input).get(str(input.Bucket));
         return compact({ Status: b.versioning?.Status, MFADelete: b.versioning?.MFADelete });
       },
       PutPublicAccessBlock: (input, ctx) => {
-        s3Store(ctx.sandbox).putPublicAccessBlock(str(input.Bucket), input.PublicAccessBlockConfiguration);
+        at(ctx, input).putPublicAccessBlock(str(input.Bucket), input.PublicAccessBlockConfiguration);
         return {};
       },
       GetPublicAccessBlock: (input, ctx) => ({
-        PublicAccessBlockConfiguration: s3Store(ctx.sandbox).getPublicAccessBlock(str(input.Bucket)),
+        PublicAccessBlockConfiguration: at(ctx, input).getPublicAccessBlock(str(input.Bucket)),
       }),
       DeletePublicAccessBlock: (input, ctx) => {
-        s3Store(ctx.sandbox).deletePublicAccessBlock(str(input.Bucket));
+        at(ctx, input).deletePublicAccessBlock(str(input.Bucket));
         return {};
       },
       PutBucketTagging: (input, ctx) => {
-        s3Store(ctx.sandbox).putTagging(str(input.Bucket), input.Tagging);
+        at(ctx, input).putTagging(str(input.Bucket), input.Tagging);
         return {};
       },
       PutBucketPolicy: (input, ctx) => {
-        s3Store(ctx.sandbox).putPolicy(str(input.Bucket), str(input.Policy));
+        ownersOnly(ctx, input).putPolicy(str(input.Bucket), str(input.Policy));
         return {};
       },
-      GetBucketPolicy: (input, ctx) => ({ Policy: s3Store(ctx.sandbox).getPolicy(str(input.Bucket)) }),
+      GetBucketPolicy: (input, ctx) => ({ Policy: ownersOnly(ctx, input).getPolicy(str(input.Bucket)) }),
       DeleteBucketPolicy: (input, ctx) => {
-        s3Store(ctx.sandbox).deletePolicy(str(input.Bucket));
+        ownersOnly(ctx, input).deletePolicy(str(input.Bucket));
         return {};
       },
-      GetBucketTagging: (input, ctx) => ({ TagSet: s3Store(ctx.sandbox).getTagging(str(input.Bucket)) }),
+      GetBucketTagging: (input, ctx) => ({ TagSet: at(ctx, input).getTagging(str(input.Bucket)) }),
       DeleteBucketTagging: (input, ctx) => {
-        s3Store(ctx.sandbox).deleteTagging(str(input.Bucket));
+        at(ctx, input).deleteTagging(str(input.Bucket));
         return {};
       },
     },

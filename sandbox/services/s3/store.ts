@@ -7,6 +7,21 @@ import { bool, compact, type Obj, objs, stateOf, str, type Tag, tagsFrom } from 
 
 export const BUCKET_TYPE = 'AWS::S3::Bucket';
 
+/** Where a bucket lives: its owner account and its region. */
+export interface BucketHome {
+  accountId: string;
+  region: string;
+}
+
+/**
+ * S3's one bucket namespace: every bucket of every account and region of this sandbox, by name (a name
+ * is unique across accounts and regions, as in AWS's partition). Each bucket's settings stay in its own
+ * account-region's store.
+ */
+export function bucketNamespace(sandbox: SandboxContext): Map<string, BucketHome> {
+  return stateOf(sandbox.home, 's3-namespace', () => new Map<string, BucketHome>());
+}
+
 export interface EncryptionRule {
   ApplyServerSideEncryptionByDefault?: { SSEAlgorithm: string; KMSMasterKeyID?: string };
   BucketKeyEnabled?: boolean;
@@ -59,6 +74,11 @@ export class S3Store {
 
   constructor(private readonly sandbox: SandboxContext) {}
 
+  /** The account whose buckets this store holds. */
+  get accountId(): string {
+    return this.sandbox.accountId;
+  }
+
   private change(name: string, kind: 'created' | 'updated' | 'deleted'): void {
     this.sandbox.recordChange({ resourceType: BUCKET_TYPE, resourceId: name, kind });
   }
@@ -74,15 +94,28 @@ export class S3Store {
 
   /**
    * New buckets get SSE-S3 (AES256) default encryption and all four public access blocks on, as S3
-   * does since 2023. Re-creating an owned bucket: us-east-1 answers 200 (legacy), other regions
-   * BucketAlreadyOwnedByYou.
+   * does since 2023. The name must be free in the whole namespace: another account's bucket is
+   * BucketAlreadyExists; re-creating an owned bucket answers 200 in us-east-1 (legacy) when the bucket is
+   * there, else BucketAlreadyOwnedByYou (also for an owned bucket in another region).
    */
   create(name: string | undefined, region: string): Bucket {
     if (!name) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
     assertBucketName(name);
-    const existing = this.buckets.get(name);
-    if (existing) {
-      if (region === 'us-east-1' && existing.region === 'us-east-1') return existing;
+    const namespace = bucketNamespace(this.sandbox);
+    const home = namespace.get(name);
+    if (home && home.accountId !== this.sandbox.accountId) {
+      throw Object.assign(
+        new AwsError(
+          'BucketAlreadyExists',
+          'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+          409,
+        ),
+        { bucketName: name },
+      );
+    }
+    if (home) {
+      const existing = this.buckets.get(name);
+      if (existing && region === 'us-east-1' && existing.region === 'us-east-1') return existing;
       throw Object.assign(
         new AwsError(
           'BucketAlreadyOwnedByYou',
@@ -107,6 +140,7 @@ export class S3Store {
       },
     };
     this.buckets.set(name, b);
+    namespace.set(name, { accountId: this.sandbox.accountId, region });
     this.change(name, 'created');
     return b;
   }
@@ -114,6 +148,7 @@ export class S3Store {
   delete(name: string | undefined): void {
     const b = this.get(name);
     this.buckets.delete(b.name);
+    bucketNamespace(this.sandbox).delete(b.name);
     this.change(b.name, 'deleted');
   }
 
@@ -308,4 +343,32 @@ export class S3Store {
 
 export function s3Store(sandbox: SandboxContext): S3Store {
   return stateOf(sandbox, 's3', () => new S3Store(sandbox));
+}
+
+/**
+ * The store of the account-region holding bucket `name`, whichever account asks (IAM decides whether it
+ * may: the bucket policy for another account). A caller's request signed for another region than the
+ * bucket's is answered as S3 answers a request sent to another region's endpoint: 301 PermanentRedirect
+ * with `x-amz-bucket-region` (what SDK v3's `followRegionRedirects` follows). The emulated services
+ * themselves (no caller: IAM's reads, Config) reach a bucket in any region.
+ */
+export function bucketStore(
+  sandbox: SandboxContext,
+  name: string | undefined,
+  region: string,
+  redirect: boolean,
+): S3Store {
+  const home = name ? bucketNamespace(sandbox).get(name) : undefined;
+  if (!home) return s3Store(sandbox); // its get() answers NoSuchBucket
+  if (redirect && home.region !== region) {
+    throw Object.assign(
+      new AwsError(
+        'PermanentRedirect',
+        'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+        301,
+      ),
+      { bucketName: name, bucketRegion: home.region, endpoint: `${name}.s3.${home.region}.amazonaws.com` },
+    );
+  }
+  return s3Store(sandbox.scoped(home.accountId, home.region));
 }
