@@ -1,32 +1,32 @@
 /**
  * TaskFunction: the one way this project builds a Lambda for a task — `tasks/<task>/handler.ts` bundled
- * as minified ESM with source maps (TASK_BUNDLING), Node 22 on arm64, X-Ray active tracing, its own role and log group, the shared
- * Powertools environment, and the `drift-remediation:task` metadata the sandbox installer maps to a handler.
+ * as minified ESM with source maps (infra/bundling/task-bundle.ts, run from the asset's local bundling),
+ * Node 22 on arm64, X-Ray active tracing, its own role and log group, the shared Powertools environment,
+ * and the `drift-remediation:task` metadata the sandbox installer maps to a handler.
  */
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../workflows/remediation';
+import { REPO_ROOT } from '../bundling/task-bundle';
 import { stableLogicalId } from './logical-ids';
 import { ALL_TASKS, TASKS, type TaskName } from './tasks';
 
 export { bundledPolicyFor, writeBundledPolicy } from '../bundled-policy';
+export { ESM_REQUIRE_BANNER, REPO_ROOT, SDK_UNREACHED_IN_LAMBDA } from '../bundling/task-bundle';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** CloudFormation Metadata key naming a function's task (the sandbox installer maps functions to handlers by it). */
 export const TASK_METADATA_KEY = 'drift-remediation:task';
 /** Where the policy JSON lands inside the bundles of tasks with `bundlesPolicy`, and what POLICY_FILE says. */
 export const BUNDLED_POLICY_FILE = '/var/task/policy.json';
 export const METRICS_NAMESPACE = 'DriftRemediation';
 export const SERVICE_NAME = 'drift-remediation';
-/** ESM output still needs `require` for the few CommonJS dependencies esbuild leaves as requires. */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __drCreateRequire } from 'node:module'; const require = __drCreateRequire(import.meta.url);";
 /** Environment every task function gets (task-specific keys come from TASKS[task].env). */
 export const COMMON_ENV: Readonly<Record<string, string>> = {
   POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
@@ -52,7 +52,7 @@ export function pascal(s: string): string {
     .join('');
 }
 
-export class TaskFunction extends nodejs.NodejsFunction {
+export class TaskFunction extends lambda.Function {
   readonly task: TaskName;
   readonly taskLogGroup: logs.LogGroup;
   readonly taskRole: iam.Role;
@@ -78,8 +78,8 @@ export class TaskFunction extends nodejs.NodejsFunction {
       throw new Error(`task ${task} bundles the policy: TaskFunctionProps.policyJsonPath is required`);
     }
     super(scope, `${pascal(task)}Function`, {
-      entry: join(REPO_ROOT, 'tasks', task, 'handler.ts'),
-      handler: 'handler',
+      code: taskCode(task, spec.bundlesPolicy ? props.policyJsonPath : undefined),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: spec.memorySize ?? 256,
@@ -89,9 +89,6 @@ export class TaskFunction extends nodejs.NodejsFunction {
       logGroup,
       environment: { ...COMMON_ENV },
       description: `drift-remediation: ${task}`,
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-      bundling: taskBundling(spec.bundlesPolicy ? props.policyJsonPath : undefined),
     });
     this.task = task;
     this.taskLogGroup = logGroup;
@@ -125,73 +122,32 @@ export class TaskFunction extends nodejs.NodejsFunction {
 }
 
 /**
- * SDK modules imported only by a dynamic `import()` on a path a Lambda function never takes, so they are
- * left out of the bundles (about 80 KB and 30 ms of init each; the SDK's own code stays bundled):
- * - the credential providers after `fromEnv` in the default chain (SSO, ini profiles, credential_process,
- *   web identity token file, container/instance metadata, `aws login`) and the STS/SSO/sign-in clients
- *   they build: Lambda always sets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, which the
- *   chain's first link (`fromEnv`) returns;
- * - event-stream serde, loaded only for operations with an event-stream member (no task calls one).
- * test/infra/bundle-budget.test.ts checks that no bundle imports any of them statically, and the bench
- * imports every bundle from a directory without node_modules.
+ * The task's code asset: `infra/bundling/bundle-cli.ts` run by `cdk synth` on this machine (esbuild's JS
+ * API, so the SDK plugins run; the CDK's esbuild CLI bundling cannot run plugins). The asset hash is the
+ * output's hash, and the build is deterministic, so unchanged code keeps its hash. There is no Docker
+ * fallback (the image is never pulled): local bundling always answers. `environment` names the task and
+ * the policy's content: the CDK caches staged assets per process by their bundling options, and a
+ * function (the local bundler) is not part of that key.
  */
-export const SDK_UNREACHED_IN_LAMBDA = [
-  '@aws-sdk/credential-provider-sso',
-  '@aws-sdk/credential-provider-ini',
-  '@aws-sdk/credential-provider-process',
-  '@aws-sdk/credential-provider-web-identity',
-  '@aws-sdk/credential-provider-http',
-  '@aws-sdk/credential-provider-login',
-  '@aws-sdk/nested-clients',
-  '@aws-sdk/token-providers',
-  '@smithy/credential-provider-imds',
-  '@smithy/core/event-streams',
-] as const;
-
-/**
- * The esbuild options of every task bundle (test/bench/bundles.ts bundles with exactly these to measure
- * size and init time; keep them here, one source of truth).
- *
- * - The AWS SDK is bundled (`externalModules: []`), not taken from the nodejs22.x runtime: what is
- *   tested (package-lock) is what runs, and a bundled, tree-shaken client initialises about 4x faster
- *   (CPU) than the runtime's unbundled one (docs/operations.md "Bundles").
- * - Source maps stay in the asset, without the sources' text (`sourcesContent: false`: about 60 %
- *   smaller), but Node does not load them at init (no `--enable-source-maps`, ~25 ms of CPU per cold
- *   start): a failing task's logged stacks are mapped when it fails (tasks/shared/stack-trace.ts).
- * - Left out (`externalModules`): only SDK_UNREACHED_IN_LAMBDA, the modules the SDK loads lazily, with a
- *   dynamic `import()`, on paths a Lambda function never takes (see there).
- */
-export const TASK_BUNDLING = {
-  format: nodejs.OutputFormat.ESM,
-  target: 'node22',
-  sourceMap: true,
-  sourceMapMode: nodejs.SourceMapMode.DEFAULT,
-  sourcesContent: false,
-  minify: true,
-  mainFields: ['module', 'main'],
-  banner: ESM_REQUIRE_BANNER,
-  externalModules: [...SDK_UNREACHED_IN_LAMBDA],
-  forceDockerBundling: false,
-  logLevel: nodejs.LogLevel.ERROR,
-} as const satisfies nodejs.BundlingOptions;
-
-function taskBundling(policyJsonPath: string | undefined): nodejs.BundlingOptions {
-  return {
-    ...TASK_BUNDLING,
-    mainFields: [...TASK_BUNDLING.mainFields],
-    externalModules: [...TASK_BUNDLING.externalModules],
-    ...(policyJsonPath
-      ? {
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: (_input: string, outputDir: string) => [
-              `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" "${policyJsonPath}" "${outputDir}/policy.json"`,
-            ],
-          },
-        }
-      : {}),
-  };
+function taskCode(task: TaskName, policyJsonPath: string | undefined): lambda.Code {
+  const policyHash = policyJsonPath
+    ? createHash('sha256').update(readFileSync(policyJsonPath)).digest('hex').slice(0, 16)
+    : 'none';
+  return lambda.Code.fromAsset(REPO_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('local-bundling-only'),
+      environment: { DRIFT_REMEDIATION_TASK: task, POLICY_SHA256: policyHash },
+      local: {
+        tryBundle(outputDir: string): boolean {
+          const cli = join(REPO_ROOT, 'infra', 'bundling', 'bundle-cli.ts');
+          const args = [cli, task, outputDir, ...(policyJsonPath ? [policyJsonPath] : [])];
+          execFileSync(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO_ROOT, stdio: 'inherit' });
+          return true;
+        },
+      },
+    },
+  });
 }
 
 /** Every TaskFunction under `scope`, by task; throws unless each task of ALL_TASKS has exactly one. */

@@ -1,7 +1,6 @@
 /**
- * Lambda bundles (`npm run bench`, section `bundles`): each task's handler bundled with the esbuild
- * options the CDK uses (TASK_BUNDLING in infra/constructs/task-function.ts, translated below), then
- * per bundle: minified bytes, how many of them are the AWS SDK (@aws-sdk/*, @smithy/*), the source
+ * Lambda bundles (`npm run bench`, section `bundles`): each task's handler bundled exactly as `cdk synth`
+ * bundles it (infra/bundling/task-bundle.ts, SDK plugins included), then per bundle: minified bytes, how many of them are the AWS SDK (@aws-sdk/*, @smithy/*), the source
  * map's bytes, the whole asset's bytes (what CDK uploads: index.mjs, its map, and policy.json for the
  * tasks that bundle the policy), and the median module init time — `await import()` of the bundle in a
  * fresh Node process with the function's environment (COMMON_ENV) and what Lambda's runtime loads before
@@ -16,61 +15,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { dirname, join } from 'node:path';
 import Table from 'cli-table3';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { bundledPolicyFor } from '../../infra/bundled-policy';
-import { COMMON_ENV, REPO_ROOT, TASK_BUNDLING } from '../../infra/constructs/task-function';
+import { bundleTaskInto, REPO_ROOT } from '../../infra/bundling/task-bundle';
+import { COMMON_ENV } from '../../infra/constructs/task-function';
 import { ALL_TASKS, TASKS, type TaskName } from '../../infra/constructs/tasks';
 import { percentile } from './stats';
 
 /** The policy `cdk synth` bundles by default. */
 const DEFAULT_POLICY_FILE = join(REPO_ROOT, 'runbooks', 'policy.yaml');
-
-/** The options of TASK_BUNDLING this translation understands; any other one fails loudly. */
-const TRANSLATED = new Set([
-  'format',
-  'target',
-  'sourceMap',
-  'sourceMapMode',
-  'sourcesContent',
-  'minify',
-  'mainFields',
-  'banner',
-  'externalModules',
-  'forceDockerBundling',
-  'logLevel',
-  'define',
-  'keepNames',
-  'loader',
-]);
-
-/** esbuild options equivalent to CDK's for `bundling` (aws-lambda-nodejs builds the same CLI flags). */
-export function esbuildOptions(bundling: nodejs.BundlingOptions = TASK_BUNDLING): BuildOptions {
-  for (const key of Object.keys(bundling)) {
-    if (!TRANSLATED.has(key)) throw new Error(`bundles.ts does not translate the bundling option ${key}`);
-  }
-  const mode = bundling.sourceMapMode ?? 'default';
-  return {
-    bundle: true,
-    platform: 'node',
-    format: bundling.format === 'esm' ? 'esm' : 'cjs',
-    target: bundling.target ?? 'node22',
-    minify: bundling.minify ?? false,
-    sourcemap: bundling.sourceMap ? (mode === 'default' ? 'linked' : mode) : false,
-    sourcesContent: bundling.sourcesContent ?? true,
-    ...(bundling.mainFields ? { mainFields: [...bundling.mainFields] } : {}),
-    ...(bundling.banner ? { banner: { js: bundling.banner } } : {}),
-    external: [...(bundling.externalModules ?? ['@aws-sdk/*'])],
-    ...(bundling.define ? { define: { ...bundling.define } } : {}),
-    ...(bundling.keepNames ? { keepNames: true } : {}),
-    ...(bundling.loader ? { loader: { ...bundling.loader } as BuildOptions['loader'] } : {}),
-    logLevel: 'error',
-    metafile: true,
-    absWorkingDir: REPO_ROOT,
-  };
-}
 
 export interface BundleSize {
   task: TaskName;
@@ -109,11 +64,8 @@ function packageOf(input: string): string | undefined {
 /** Bundles one task's handler into `outDir/<task>/index.mjs` and reports its size. */
 export async function bundleTask(task: TaskName, outDir: string): Promise<BundleSize> {
   const file = join(outDir, task, 'index.mjs');
-  const r = await build({
-    ...esbuildOptions(),
-    entryPoints: [join(REPO_ROOT, 'tasks', task, 'handler.ts')],
-    outfile: file,
-  });
+  const policyJsonPath = TASKS[task].bundlesPolicy ? bundledPolicyFor(DEFAULT_POLICY_FILE) : undefined;
+  const r = await bundleTaskInto(task, dirname(file), policyJsonPath ? { policyJsonPath } : {});
   const meta = r.metafile as Metafile;
   const output = meta.outputs[Object.keys(meta.outputs).find((k) => k.endsWith('index.mjs')) ?? ''];
   let sdkBytes = 0;
@@ -136,7 +88,7 @@ export async function bundleTask(task: TaskName, outDir: string): Promise<Bundle
     ].sort();
   const bytes = statSync(file).size;
   const mapBytes = statSync(`${file}.map`).size;
-  const policyBytes = TASKS[task].bundlesPolicy ? statSync(bundledPolicyFor(DEFAULT_POLICY_FILE)).size : 0;
+  const policyBytes = policyJsonPath ? statSync(policyJsonPath).size : 0;
   return {
     task,
     bytes,
@@ -252,7 +204,7 @@ function printBundles(figures: readonly BundleFigures[], runs: number): void {
     ]);
   }
   console.log(
-    `Lambda bundles (esbuild options from infra TASK_BUNDLING; init = median of ${runs} fresh processes)`,
+    `Lambda bundles (as cdk synth builds them, infra/bundling/task-bundle.ts; init = median of ${runs} fresh processes)`,
   );
   console.log(t.toString());
 }

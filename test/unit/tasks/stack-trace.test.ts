@@ -1,6 +1,6 @@
 /**
  * tasks/shared/stack-trace.ts: a stack from a real esbuild bundle (minified, linked source map, as
- * TASK_BUNDLING builds them) is mapped back to the TypeScript source, lazily, without
+ * infra/bundling/task-bundle.ts builds them) is mapped back to the TypeScript source, lazily, without
  * --enable-source-maps; a stack with no bundle positions is left alone.
  */
 import { execFileSync } from 'node:child_process';

@@ -1,0 +1,118 @@
+/**
+ * esbuild plugins that leave out of a task bundle the parts of the AWS SDK clients a Lambda task never
+ * uses, without changing what the SDK does for the calls the task makes (docs/operations.md "Bundles"):
+ *
+ * - `sdkErrorPruning`: each client's `schemas_0.js` registers every modeled error of the service (class and
+ *   schema) at load, whichever operations a bundle sends: SSM alone is ~70 KB of them. Registration is
+ *   kept for the errors that would come out differently without it, and dropped for the rest:
+ *   - kept: an error whose name occurs in the project's task code (tasks/**: `instanceof`, a name check,
+ *     a typed member read), one whose wire code differs from its name in a client that reads query
+ *     codes (awsQuery, or JSON with `awsQueryCompatible`: SNS's `NotFound` → `NotFoundException`), one
+ *     with retry traits (`$retryable`), and the service's base exception;
+ *   - dropped: the rest. Such an error still reaches the caller as the service's base exception (so
+ *     `instanceof <Service>ServiceException` holds) with the same `name` (AWS's error code), `message`,
+ *     `$fault`, `$metadata` and the body's fields — the SDK's own path for an error it does not model.
+ * - `sdkPackageJsonSlimming`: a client imports its whole `package.json` (~2 KB) for the user agent's
+ *   version; the bundle gets `{ name, version }`.
+ *
+ * Both fail the build (not silently skip) when an SDK update changes the shape they rely on.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Plugin } from 'esbuild';
+
+/** `X_registry.registerError(Name$, Name);` — one statement per line in every client's schemas_0.js. */
+const REGISTER_ERROR = /^(\w+)\.registerError\((\w+)\$, (\w+)\);$/gm;
+const SCHEMAS_FILE = /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/;
+const CLIENT_PACKAGE_JSON = /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]package\.json$/;
+
+/** Every identifier-like word of the task sources (`.ts` under `dir`, recursively). */
+export function wordsOfSources(dir: string): Set<string> {
+  const words = new Set<string>();
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts'))
+        for (const w of readFileSync(p, 'utf8').match(/\w+/g) ?? []) words.add(w);
+    }
+  };
+  walk(dir);
+  return words;
+}
+
+/** The errors of a client's errors.js that carry retry traits (`$retryable`), by class name. */
+function retryableErrors(errorsJs: string): Set<string> {
+  const found = new Set<string>();
+  for (const cls of errorsJs.split(/^export class /m).slice(1)) {
+    const name = /^(\w+)/.exec(cls)?.[1];
+    if (name && /\$retryable\s*=/.test(cls)) found.add(name);
+  }
+  return found;
+}
+
+/** Names of errors whose awsQuery error code (`[_aQE]: [\`Code\`, …]`) differs from the error's name. */
+function renamedByQueryCode(schemasJs: string): Set<string> {
+  const found = new Set<string>();
+  for (const m of schemasJs.matchAll(
+    /export var (\w+)\$ = \[-3, \w+, \w+,\s*\{[^}]*\[_aQE\]: \[`([^`]+)`/g,
+  )) {
+    if (m[1] && m[1] !== m[2]) found.add(m[1]);
+  }
+  return found;
+}
+
+/** The client's protocol resolves errors by awsQuery codes (its `runtimeConfig.shared.js`). */
+export function readsQueryCodes(runtimeConfigShared: string): boolean {
+  return /\bAwsQueryProtocol\b|awsQueryCompatible:\s*true/.test(runtimeConfigShared);
+}
+
+/** `schemas_0.js` without the error registrations that `keep` does not name (see the file comment). */
+export function pruneErrorRegistrations(
+  schemasJs: string,
+  errorsJs: string,
+  keep: ReadonlySet<string>,
+  queryCodes: boolean,
+): string {
+  const retryable = retryableErrors(errorsJs);
+  const renamed = queryCodes ? renamedByQueryCode(schemasJs) : new Set<string>();
+  let seen = 0;
+  const out = schemasJs.replace(REGISTER_ERROR, (line, registry: string, schema: string, ctor: string) => {
+    seen += 1;
+    if (schema !== ctor) throw new Error(`sdkErrorPruning: unexpected registration ${line}`);
+    const kept = registry === '_s_registry' || keep.has(ctor) || retryable.has(ctor) || renamed.has(ctor);
+    return kept ? line : '';
+  });
+  if (seen === 0) throw new Error('sdkErrorPruning: no registerError(X$, X) statement found (SDK changed?)');
+  return out;
+}
+
+export function sdkErrorPruning(keep: ReadonlySet<string>): Plugin {
+  return {
+    name: 'sdk-error-pruning',
+    setup(build) {
+      build.onLoad({ filter: SCHEMAS_FILE }, (args) => {
+        const schemasJs = readFileSync(args.path, 'utf8');
+        const dist = join(args.path, '..', '..');
+        const errorsJs = readFileSync(join(dist, 'models', 'errors.js'), 'utf8');
+        const queryCodes = readsQueryCodes(readFileSync(join(dist, 'runtimeConfig.shared.js'), 'utf8'));
+        return { contents: pruneErrorRegistrations(schemasJs, errorsJs, keep, queryCodes), loader: 'js' };
+      });
+    },
+  };
+}
+
+export function sdkPackageJsonSlimming(): Plugin {
+  return {
+    name: 'sdk-package-json-slimming',
+    setup(build) {
+      build.onLoad({ filter: CLIENT_PACKAGE_JSON }, (args) => {
+        const { name, version } = JSON.parse(readFileSync(args.path, 'utf8')) as Record<string, unknown>;
+        if (typeof name !== 'string' || typeof version !== 'string') {
+          throw new Error(`sdkPackageJsonSlimming: ${args.path} has no name/version`);
+        }
+        return { contents: JSON.stringify({ name, version }), loader: 'json' };
+      });
+    },
+  };
+}
