@@ -37,6 +37,10 @@ export interface Evaluator {
   readonly resourceType: string;
   /** Also run periodically (AWS's trigger type "Configuration changes and Periodic"), every MaximumExecutionFrequency. */
   readonly periodic?: boolean;
+  /** The parameter naming the role the rule assumes for its calls (as `config.amazonaws.com`), if any. */
+  readonly roleParameter?: string;
+  /** The annotation of the NON_COMPLIANT result AWS gives when that role may not do the rule's calls. */
+  readonly deniedAnnotation?: string;
   /** Parameters that must be present in InputParameters. */
   readonly requiredParameters?: readonly string[];
   /** Config resource ids of every resource of the type. */
@@ -176,6 +180,9 @@ async function describeStacks(sandbox: SandboxContext, stackName?: string): Prom
 const stackDriftEvaluator: Evaluator = {
   resourceType: 'AWS::CloudFormation::Stack',
   periodic: true,
+  roleParameter: 'cloudformationRoleArn',
+  deniedAnnotation:
+    'Your stack drift detection operation for the specific stack has failed. Check your existing AWS CloudFormation role permission and add the missing permissions.',
   async list(sandbox) {
     try {
       return (await describeStacks(sandbox))

@@ -10,7 +10,7 @@
  * emits the "Config Rules Compliance Change" event to EventBridge.
  */
 import { randomBytes } from 'node:crypto';
-import { authorizeService } from '../../core/authz';
+import { authorizeService, runAs } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import {
   AwsError,
@@ -34,7 +34,15 @@ import {
   sourceDetailsOf,
 } from './custom';
 import { batchGetResourceConfig, discovered, listDiscoveredResources } from './discovery';
-import { type ComplianceType, configResourceOf, EVALUATORS, type Evaluator, RetryLater } from './evaluators';
+import {
+  type ComplianceType,
+  configResourceOf,
+  EVALUATORS,
+  type Evaluator,
+  RetryLater,
+  type Verdict,
+} from './evaluators';
+import { configMayNotAssume, ruleSession } from './roles';
 
 export interface ConfigServiceOptions {
   /** Emulated seconds between a configuration change and its evaluation (default 3). */
@@ -379,7 +387,7 @@ class ConfigEngine {
       const invoked = this.sandbox.clock.now();
       rule.lastInvoked = invoked;
       try {
-        const verdict = await evaluator.evaluate(resourceId, rule.params, this.sandbox, this.signal);
+        const verdict = await this.verdictOf(rule, evaluator, resourceId);
         if (!verdict) {
           await this.record(rule, resourceType, resourceId, 'NOT_APPLICABLE', undefined, ordering, invoked);
         } else {
@@ -404,6 +412,36 @@ class ConfigEngine {
         );
         return;
       }
+    }
+  }
+
+  /**
+   * A managed rule's verdict on one resource. A rule that acts with a role its parameters name assumes it as
+   * Config (roles.ts) and makes its calls as that session, so IAM enforces the role's permissions: a role
+   * that does not trust Config, or is refused a call, gives the rule's result for a failed evaluation
+   * (NON_COMPLIANT with the annotation AWS writes), the refused action in the sandbox log.
+   */
+  private async verdictOf(
+    rule: Rule,
+    evaluator: Evaluator,
+    resourceId: string,
+  ): Promise<Verdict | undefined> {
+    const roleArn = evaluator.roleParameter ? rule.params[evaluator.roleParameter] : undefined;
+    if (!roleArn) return evaluator.evaluate(resourceId, rule.params, this.sandbox, this.signal);
+    const failed = { compliance: 'NON_COMPLIANT' as const, annotation: evaluator.deniedAnnotation };
+    const refused = await configMayNotAssume(this.sandbox, roleArn, rule.ConfigRuleArn);
+    if (refused) {
+      this.sandbox.log(`config: ${rule.ConfigRuleName} cannot assume ${roleArn}: ${refused}`);
+      return failed;
+    }
+    try {
+      return await runAs(ruleSession(roleArn), () =>
+        evaluator.evaluate(resourceId, rule.params, this.sandbox, this.signal),
+      );
+    } catch (err) {
+      if (!(err instanceof AwsError && /AccessDenied|UnauthorizedOperation/.test(err.code))) throw err;
+      this.sandbox.log(`config: ${rule.ConfigRuleName} as ${roleArn}: ${err.message}`);
+      return failed;
     }
   }
 
