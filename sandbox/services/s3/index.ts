@@ -316,6 +316,77 @@ function createBucket(input: Obj, ctx: RequestContext): Obj {
   return { Location: `/${b.name}` };
 }
 
+/** S3's operations, by name (bucket configuration only: objects are not emulated). */
+const operations: ServiceModule['operations'] = {
+  ListBuckets: (_input, ctx) => listBuckets(ctx),
+  CreateBucket: createBucket,
+  HeadBucket: (input, ctx) => {
+    const b = at(ctx, input).get(str(input.Bucket));
+    return { BucketRegion: b.region };
+  },
+  DeleteBucket: (input, ctx) => {
+    at(ctx, input).delete(str(input.Bucket));
+    return {};
+  },
+  GetBucketLocation: (input, ctx) => {
+    // Answered from any region's endpoint, as S3 does: it is how a client finds a bucket's region.
+    const b = bucketStore(ctx.sandbox, str(input.Bucket), ctx.region, false).get(str(input.Bucket));
+    return { LocationConstraint: b.region === 'us-east-1' ? undefined : b.region };
+  },
+  ListObjectsV2: (input, ctx) => {
+    const b = at(ctx, input).get(str(input.Bucket));
+    return { Name: b.name, KeyCount: 0, IsTruncated: false };
+  },
+  PutBucketEncryption: (input, ctx) => {
+    at(ctx, input).putEncryption(str(input.Bucket), input.ServerSideEncryptionConfiguration);
+    return {};
+  },
+  GetBucketEncryption: (input, ctx) => ({
+    ServerSideEncryptionConfiguration: { Rules: at(ctx, input).getEncryption(str(input.Bucket)) },
+  }),
+  DeleteBucketEncryption: (input, ctx) => {
+    at(ctx, input).deleteEncryption(str(input.Bucket));
+    return {};
+  },
+  PutBucketVersioning: (input, ctx) => {
+    at(ctx, input).putVersioning(str(input.Bucket), input.VersioningConfiguration);
+    return {};
+  },
+  GetBucketVersioning: (input, ctx) => {
+    const b = at(ctx, input).get(str(input.Bucket));
+    return compact({ Status: b.versioning?.Status, MFADelete: b.versioning?.MFADelete });
+  },
+  PutPublicAccessBlock: (input, ctx) => {
+    at(ctx, input).putPublicAccessBlock(str(input.Bucket), input.PublicAccessBlockConfiguration);
+    return {};
+  },
+  GetPublicAccessBlock: (input, ctx) => ({
+    PublicAccessBlockConfiguration: at(ctx, input).getPublicAccessBlock(str(input.Bucket)),
+  }),
+  DeletePublicAccessBlock: (input, ctx) => {
+    at(ctx, input).deletePublicAccessBlock(str(input.Bucket));
+    return {};
+  },
+  PutBucketTagging: (input, ctx) => {
+    at(ctx, input).putTagging(str(input.Bucket), input.Tagging);
+    return {};
+  },
+  PutBucketPolicy: (input, ctx) => {
+    ownersOnly(ctx, input).putPolicy(str(input.Bucket), str(input.Policy));
+    return {};
+  },
+  GetBucketPolicy: (input, ctx) => ({ Policy: ownersOnly(ctx, input).getPolicy(str(input.Bucket)) }),
+  DeleteBucketPolicy: (input, ctx) => {
+    ownersOnly(ctx, input).deletePolicy(str(input.Bucket));
+    return {};
+  },
+  GetBucketTagging: (input, ctx) => ({ TagSet: at(ctx, input).getTagging(str(input.Bucket)) }),
+  DeleteBucketTagging: (input, ctx) => {
+    at(ctx, input).deleteTagging(str(input.Bucket));
+    return {};
+  },
+};
+
 export function s3Service(): ServiceModule {
   return {
     serviceName: 's3',
@@ -329,74 +400,6 @@ export function s3Service(): ServiceModule {
       operation === 'CreateBucket'
         ? undefined
         : bucketNamespace(sandbox).get(str(input.Bucket) ?? '')?.accountId,
-    operations: {
-      ListBuckets: (_input, ctx) => listBuckets(ctx),
-      CreateBucket: createBucket,
-      HeadBucket: (input, ctx) => {
-        const b = at(ctx, input).get(str(input.Bucket));
-        return { BucketRegion: b.region };
-      },
-      DeleteBucket: (input, ctx) => {
-        at(ctx, input).delete(str(input.Bucket));
-        return {};
-      },
-      GetBucketLocation: (input, ctx) => {
-        // Answered from any region's endpoint, as S3 does: it is how a client finds a bucket's region.
-        const b = bucketStore(ctx.sandbox, str(input.Bucket), ctx.region, false).get(str(input.Bucket));
-        return { LocationConstraint: b.region === 'us-east-1' ? undefined : b.region };
-      },
-      ListObjectsV2: (input, ctx) => {
-        const b = at(ctx, input).get(str(input.Bucket));
-        return { Name: b.name, KeyCount: 0, IsTruncated: false };
-      },
-      PutBucketEncryption: (input, ctx) => {
-        at(ctx, input).putEncryption(str(input.Bucket), input.ServerSideEncryptionConfiguration);
-        return {};
-      },
-      GetBucketEncryption: (input, ctx) => ({
-        ServerSideEncryptionConfiguration: { Rules: at(ctx, input).getEncryption(str(input.Bucket)) },
-      }),
-      DeleteBucketEncryption: (input, ctx) => {
-        at(ctx, input).deleteEncryption(str(input.Bucket));
-        return {};
-      },
-      PutBucketVersioning: (input, ctx) => {
-        at(ctx, input).putVersioning(str(input.Bucket), input.VersioningConfiguration);
-        return {};
-      },
-      GetBucketVersioning: (input, ctx) => {
-        const b = at(ctx, input).get(str(input.Bucket));
-        return compact({ Status: b.versioning?.Status, MFADelete: b.versioning?.MFADelete });
-      },
-      PutPublicAccessBlock: (input, ctx) => {
-        at(ctx, input).putPublicAccessBlock(str(input.Bucket), input.PublicAccessBlockConfiguration);
-        return {};
-      },
-      GetPublicAccessBlock: (input, ctx) => ({
-        PublicAccessBlockConfiguration: at(ctx, input).getPublicAccessBlock(str(input.Bucket)),
-      }),
-      DeletePublicAccessBlock: (input, ctx) => {
-        at(ctx, input).deletePublicAccessBlock(str(input.Bucket));
-        return {};
-      },
-      PutBucketTagging: (input, ctx) => {
-        at(ctx, input).putTagging(str(input.Bucket), input.Tagging);
-        return {};
-      },
-      PutBucketPolicy: (input, ctx) => {
-        ownersOnly(ctx, input).putPolicy(str(input.Bucket), str(input.Policy));
-        return {};
-      },
-      GetBucketPolicy: (input, ctx) => ({ Policy: ownersOnly(ctx, input).getPolicy(str(input.Bucket)) }),
-      DeleteBucketPolicy: (input, ctx) => {
-        ownersOnly(ctx, input).deletePolicy(str(input.Bucket));
-        return {};
-      },
-      GetBucketTagging: (input, ctx) => ({ TagSet: at(ctx, input).getTagging(str(input.Bucket)) }),
-      DeleteBucketTagging: (input, ctx) => {
-        at(ctx, input).deleteTagging(str(input.Bucket));
-        return {};
-      },
-    },
+    operations,
   };
 }
