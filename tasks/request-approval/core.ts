@@ -13,7 +13,7 @@
  * finds its own PENDING record, refreshes the token if Step Functions issued a new one, and sends the
  * messages only if they were not sent yet (`notifiedAt`).
  * Channels (Slack, webhooks) get one `approval.requested` notification on the notifications queue with the
- * read-only review link, never a decision link; a failed enqueue is logged and counted, never an error here.
+ * read-only review link, never a decision link; a failed enqueue is logged, never an error here.
  * Errors: InvalidInputError (nothing written, nothing sent); TransientServiceError (retried).
  */
 

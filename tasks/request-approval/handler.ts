@@ -4,7 +4,6 @@ import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
-import { metrics } from '../shared/metrics';
 import { notifyTargetFromEnv } from '../shared/notifications-enqueue';
 import { RequestApprovalInput, requestApproval } from './core';
 
@@ -17,10 +16,8 @@ export const handler = taskHandler('request-approval', RequestApprovalInput, (in
     baseUrl: requireEnv(ENV.APPROVAL_BASE_URL),
     signingKeys: () => loadSigningKeys(secretsClient(), requireEnv(ENV.SIGNING_SECRET_ARN)),
     automationAssumeRoleArn: process.env[ENV.AUTOMATION_ASSUME_ROLE_ARN],
-    notify: {
-      ...notifyTargetFromEnv(() => sqsClient()),
-      countFailure: () => metrics.singleMetric().addMetric('NotificationEnqueueFailed', 'Count', 1),
-    },
+    // A failed enqueue is logged, not counted: no Powertools Metrics in this bundle (as Abort cleanup).
+    notify: notifyTargetFromEnv(() => sqsClient()),
     now: clockNow,
   }),
 );
