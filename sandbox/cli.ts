@@ -30,6 +30,17 @@ function number(name: string, min: number, max: number) {
   };
 }
 
+/** A whole-number option from `min` to `max`. */
+function wholeNumber(name: string, min: number, max: number) {
+  const parse = number(name, min, max);
+  return (v: string): number => {
+    const n = parse(v);
+    if (!Number.isInteger(n))
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 /** `--help` text after the options: "Examples:" and one command per line. */
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
@@ -109,6 +120,7 @@ sandbox
       'drift-remediation sandbox serve --port 0 -t 0.02        # any free port, 50x faster',
       'drift-remediation sandbox serve --no-install            # AWS services only, no stack',
       'drift-remediation sandbox serve --faults faults.json    # latency / error injection',
+      'drift-remediation sandbox serve --workers 0             # task handlers on the sandbox thread',
     ),
   )
   .option('-p, --port <port>', 'port', number('port', 0, 65535), 4566)
@@ -116,12 +128,18 @@ sandbox
   .option('-f, --faults <file>', 'latency / fault injection rules (JSON)')
   .option('--no-install', 'do not install the remediation stack')
   .option('--aws-documents <dir>', 'serve the AWS-owned documents pulled into this folder (documents pull)')
+  .option(
+    '--workers <n>',
+    'worker threads the task handlers run in; 0 = on the sandbox thread (default: SANDBOX_WORKERS, else one per core beyond the first)',
+    wholeNumber('workers', 0, 64),
+  )
   .option('-v, --verbose', 'print sandbox and task log lines')
   .action(
     async (opts: {
       port: number;
       timeScale: number;
       faults?: string;
+      workers?: number;
       install: boolean;
       awsDocuments?: string;
       verbose?: boolean;
@@ -131,6 +149,7 @@ sandbox
         port: opts.port,
         timeScale: opts.timeScale,
         ...(opts.faults ? { faults: opts.faults } : {}),
+        ...(opts.workers === undefined ? {} : { workers: opts.workers }),
         install: opts.install,
         ...(opts.awsDocuments ? { serviceOptions: { ssm: { awsDocumentsDir: opts.awsDocuments } } } : {}),
         ...(opts.verbose ? { onLog: (l: string) => console.log(`  · ${l}`) } : {}),

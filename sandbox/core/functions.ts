@@ -14,6 +14,11 @@ export interface SandboxFunction {
   env: Record<string, string>;
   /** Configured memory (the template's MemorySize): what the console's cost figures price. */
   memoryMb?: number;
+  /**
+   * The function's cold start (e.g. worker threads loading the handlers), awaited before an invocation
+   * takes a runner: like Lambda's init phase, it is not part of the invocation's run time.
+   */
+  init?(): Promise<void>;
   invoke(payload: unknown): Promise<unknown>;
 }
 
@@ -149,6 +154,7 @@ export class FunctionRegistry {
   async invoke(arnOrName: string, payload: unknown, hooks: InvokeHooks = {}): Promise<unknown> {
     const fn = this.get(arnOrName);
     if (!fn) throw new AwsError('ResourceNotFoundException', `Function not found: ${arnOrName}`, 404);
+    await fn.init?.();
     await this.acquire();
     const runner: Runner = { registry: this, held: true, idle: 0, done: false };
     try {

@@ -16,7 +16,7 @@ import type { HttpRouteHandler, RequestMeta } from './server';
 import { SandboxServer } from './server';
 import type { TargetHandler } from './targets';
 import { deliverToArn, eventBus, registerTargetHandler } from './targets';
-import { inProcessHandler } from './transport';
+import { inProcessHandler, serveWire } from './transport';
 import type {
   BusEvent,
   Clock,
@@ -28,6 +28,7 @@ import type {
   ServiceModule,
 } from './types';
 import { AwsError } from './types';
+import { defaultWorkerCount, WorkerPool } from './workers';
 
 export interface SandboxOptions {
   /** Default 4566; 0 = a free port. */
@@ -62,6 +63,11 @@ export interface SandboxOptions {
    * The environment variable SANDBOX_TRANSPORT=http also selects HTTP.
    */
   transport?: 'in-process' | 'http';
+  /**
+   * Worker threads the installed task handlers run in (sandbox/core/workers.ts), so their CPU is off the
+   * emulator's event loop; 0 runs them on it. Default SANDBOX_WORKERS, else one per core beyond this thread.
+   */
+  workers?: number;
 }
 
 /** A published SNS message as the outbox keeps it. */
@@ -86,6 +92,8 @@ export interface Sandbox {
   readonly services: ReadonlyMap<string, ServiceModule>;
   /** The request handler for SDK clients in this process (the in-process transport); undefined in 'http' mode. */
   readonly requestHandler: HttpHandler | undefined;
+  /** The worker threads task handlers run in (`workers`; size 0: none). Stopped with the sandbox. */
+  readonly workers: WorkerPool;
   /** Every log line so far. */
   readonly logs: readonly string[];
   /**
@@ -380,7 +388,7 @@ function coreOf(options: SandboxOptions, logs: string[]): Core {
 }
 
 /** Adding services (each started as it is added) and stopping them all, in reverse, after the server. */
-function lifecycle(core: Core, context: SandboxContext, server: SandboxServer) {
+function lifecycle(core: Core, context: SandboxContext, server: SandboxServer, workers: WorkerPool) {
   const started: ServiceModule[] = [];
   let stopped = false;
   return {
@@ -394,6 +402,7 @@ function lifecycle(core: Core, context: SandboxContext, server: SandboxServer) {
       if (stopped) return;
       stopped = true;
       await server.close();
+      await workers.stop();
       for (const m of started.reverse()) {
         try {
           await m.stop?.();
@@ -426,7 +435,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     log: core.log,
     logRequests: options.logRequests ?? false,
   });
-  const { addService, stop } = lifecycle(core, context, server);
+  const workers = new WorkerPool({
+    size: options.workers ?? defaultWorkerCount(),
+    endpoint: () => server.endpoint,
+    ...(transportOf(options) === 'http' ? {} : { serve: (request) => serveWire(server, request) }),
+    log: core.log,
+  });
+  const { addService, stop } = lifecycle(core, context, server, workers);
   try {
     for (const m of options.services ?? []) await addService(m);
     await server.listen();
@@ -451,6 +466,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     functions,
     services: core.modules,
     requestHandler: transportOf(options) === 'http' ? undefined : inProcessHandler(server),
+    workers,
     logs,
     callCounts: () => new Map(core.calls),
     outbox: () => [...outbox.messages],

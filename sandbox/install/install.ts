@@ -24,6 +24,13 @@ import {
   resolveProperties,
 } from '../services/cloudformation/template';
 import { sqsOf } from '../services/sqs';
+import {
+  clockSpec,
+  type Handler,
+  type HandlerInvocation,
+  type HandlerRuntimeData,
+  loadHandler,
+} from './handler-runtime';
 import { currentInvocationCredentials, installIamResource, runAsFunction } from './iam';
 import { lambdaContext } from './lambda-context';
 import { synthesizeRemediationTemplate } from './synth';
@@ -55,7 +62,6 @@ export interface InstalledStack {
 }
 
 type Props = Record<string, unknown>;
-type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
 const TASK_METADATA = 'drift-remediation:task';
 const NOT_EMULATED = new Set([
@@ -504,32 +510,71 @@ async function registerHandlers(
   const { clearSigningKeyCache } = await import('../../tasks/shared/approvals/signing');
   // The process's one Logger may have been built before (a test or tool that imported task code first).
   const { logger } = await import('../../tasks/shared/powertools');
-  logger.setLogLevel(powertoolsEnv(logLevel).POWERTOOLS_LOG_LEVEL as HandlerLogLevel);
+  const level = powertoolsEnv(logLevel).POWERTOOLS_LOG_LEVEL as HandlerLogLevel;
+  logger.setLogLevel(level);
   setClientDefaults(sb.requestHandler ? { requestHandler: sb.requestHandler } : {});
   clearSigningKeyCache();
   // Each handler's clients sign as its execution role (see ./iam.ts); its clock is the sandbox's (./task-clock.ts).
   setCredentialHook(currentInvocationCredentials);
   installTaskClock();
+  const run = await handlerRunner(sb, i.pendingFunctions, level);
   for (const f of i.pendingFunctions) {
-    const mod = (await import(`../../tasks/${f.task}/handler.ts`)) as { handler?: Handler };
-    const handler = mod.handler;
-    if (typeof handler !== 'function') throw new Error(`tasks/${f.task}/handler.ts exports no handler`);
-    const timeout = typeof f.props.Timeout === 'number' ? f.props.Timeout : 3;
-    const memory = typeof f.props.MemorySize === 'number' ? f.props.MemorySize : 128;
+    const timeoutSeconds = typeof f.props.Timeout === 'number' ? f.props.Timeout : 3;
+    const memoryMb = typeof f.props.MemorySize === 'number' ? f.props.MemorySize : 128;
     const role = typeof f.props.Role === 'string' ? f.props.Role : undefined;
+    const spec = { task: f.task, name: f.name, arn: f.arn, timeoutSeconds, memoryMb };
     sb.registerFunction({
       name: f.name,
       arn: f.arn,
       env: i.fnEnv,
-      memoryMb: memory,
+      memoryMb,
+      ...(run.init ? { init: run.init } : {}),
       invoke: (payload) =>
-        runOnClock(sb.clock, () =>
-          runAsFunction(sb, role, f.name, () =>
-            handler(payload, lambdaContext(f.name, f.arn, timeout, memory)),
-          ),
-        ),
+        runOnClock(sb.clock, () => runAsFunction(sb, role, f.name, () => run.invoke(spec, payload))),
     });
   }
+}
+
+type HandlerSpec = Omit<HandlerInvocation, 'credentials' | 'clock'>;
+
+/**
+ * How the handlers run: in the sandbox's worker threads (sb.workers, ./handler-runtime.ts there: each
+ * worker loads every handler at its cold start, `init`), or, with no workers, imported now and run on the
+ * sandbox's own event loop. Either way an invocation carries its role session's credentials and the clock.
+ */
+async function handlerRunner(
+  sb: Sandbox,
+  fns: readonly PendingFunction[],
+  logLevel: HandlerLogLevel,
+): Promise<{
+  init?: () => Promise<void>;
+  invoke: (spec: HandlerSpec, payload: unknown) => Promise<unknown>;
+}> {
+  const workers = sb.workers;
+  if (workers.size > 0) {
+    const data: HandlerRuntimeData = { tasks: [...new Set(fns.map((f) => f.task))], logLevel };
+    workers.configure(new URL('./handler-runtime.ts', import.meta.url).href, data);
+    return {
+      init: () => workers.prepare(),
+      invoke: (spec, payload) => {
+        const invocation: HandlerInvocation = {
+          ...spec,
+          credentials: currentInvocationCredentials(),
+          clock: clockSpec(sb.clock),
+        };
+        return workers.invoke(invocation, payload);
+      },
+    };
+  }
+  const handlers = new Map<string, Handler>();
+  for (const f of fns) handlers.set(f.task, await loadHandler(f.task));
+  return {
+    invoke: (spec, payload) => {
+      const handler = handlers.get(spec.task);
+      if (!handler) throw new Error(`no handler loaded for ${spec.task}`);
+      return handler(payload, lambdaContext(spec.name, spec.arn, spec.timeoutSeconds, spec.memoryMb));
+    },
+  };
 }
 
 /** The template's AWS::Lambda::Permission statements, on the registered functions (Lambda's AddPermission). */

@@ -1,0 +1,62 @@
+/**
+ * The worker thread side of ./workers.ts: loads the runtime module, gives it a socketless transport to
+ * the sandbox (requests posted to the main thread over this thread's port, answered by the server's
+ * router there), and runs each invocation in its own async context so the runtime can tell whose
+ * credentials and clock apply. Loads nothing of the emulator.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { WireRequest, WireResponse } from './wire';
+import { wireHandler } from './wire';
+import type { FromWorker, ToWorker, WorkerRuntime, WorkerStart } from './workers';
+import { deserializeError, serializeError, transferable } from './workers';
+
+const port = parentPort;
+if (!port) throw new Error('sandbox/core/workers-thread.ts runs in a worker thread only');
+const start = workerData as WorkerStart;
+const current = new AsyncLocalStorage<{ id: number; invocation: unknown }>();
+const requests = new Map<number, { resolve: (r: WireResponse) => void; reject: (e: Error) => void }>();
+let nextRid = 0;
+
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+function send(request: WireRequest): Promise<WireResponse> {
+  return new Promise<WireResponse>((resolve, reject) => {
+    const rid = ++nextRid;
+    requests.set(rid, { resolve, reject });
+    const body = transferable(request.body);
+    post({ type: 'request', rid, id: current.getStore()?.id, request: { ...request, body } }, [
+      body.buffer as ArrayBuffer,
+    ]);
+  });
+}
+
+const runtime = (await import(start.runtime)) as WorkerRuntime;
+
+async function invoke(id: number, invocation: unknown, payload: unknown): Promise<void> {
+  try {
+    const value = await current.run({ id, invocation }, () => runtime.invoke(invocation, payload));
+    post({ type: 'result', id, ok: true, value });
+  } catch (err) {
+    post({ type: 'result', id, ok: false, error: serializeError(err) });
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'invoke') {
+    void invoke(m.id, m.invocation, m.payload);
+    return;
+  }
+  const pending = requests.get(m.rid);
+  if (!pending) return;
+  requests.delete(m.rid);
+  if (m.ok) pending.resolve(m.response);
+  else pending.reject(deserializeError(m.error));
+});
+
+await runtime.setup({
+  requestHandler: start.socketless ? wireHandler(() => start.endpoint, send) : undefined,
+  invocation: () => current.getStore()?.invocation,
+  data: start.data,
+});
+post({ type: 'ready' });
