@@ -539,7 +539,7 @@ type HandlerSpec = Omit<HandlerInvocation, 'credentials' | 'clock'>;
 
 /**
  * How the handlers run: in the sandbox's worker threads (sb.workers, ./handler-runtime.ts there: each
- * worker loads every handler at its cold start, `init`), or, with no workers, imported now and run on the
+ * worker loads every handler at its cold start, now, and `init` starts a replacement for a crashed one), or, with no workers, imported now and run on the
  * sandbox's own event loop. Either way an invocation carries its role session's credentials and the clock.
  */
 async function handlerRunner(
@@ -554,6 +554,10 @@ async function handlerRunner(
   if (workers.size > 0) {
     const data: HandlerRuntimeData = { tasks: [...new Set(fns.map((f) => f.task))], logLevel };
     workers.configure(new URL('./handler-runtime.ts', import.meta.url).href, data);
+    // Cold starts now, as the in-process mode imports the handlers now: a first invocation that waited
+    // seconds of real time for its worker would overrun the scaled clock's short waits (an SQS message's
+    // visibility timeout ends and the message is delivered again). A replaced worker starts on demand.
+    await workers.prepare();
     return {
       init: () => workers.prepare(),
       invoke: (spec, payload) => {
