@@ -2,7 +2,7 @@
  * Readable stack traces without paying for them at init: Node's `--enable-source-maps` parses the
  * bundle's source map while the module loads (~25 ms of CPU per cold start, docs/operations.md
  * "Bundles"); this reads it only when an error is logged. Positions in a bundle
- * (`/var/task/index.mjs:1:23456`) become source positions (`../../tasks/plan/core.ts:88:11`); anything
+ * (`/var/task/index.mjs:1:23456`) become source positions (`tasks/plan/core.ts:88:11`: the map names sources from the repository root); anything
  * else (the sandbox and tests run the TypeScript sources) is left as it is.
  */
 import { readFileSync } from 'node:fs';
