@@ -721,13 +721,15 @@ describe('Config rule-wide evaluation time (ruleEvaluationSeconds)', () => {
     // the change-triggered evaluation (1 s) is not slowed down
     const first = await until('the change-triggered result', latest);
     // the evaluation at rule creation takes 30 s too; a start is accepted once it is over
+    // `requested` (before the call) bounds the requested evaluation's start from below; `accepted` (after
+    // it) is later than any earlier evaluation's result, which ended before the start was accepted.
     let requested = 0;
-    let recordedBefore = 0;
+    let accepted = 0;
     await until('an accepted start', async () => {
       try {
-        recordedBefore = (await latest())?.ResultRecordedTime?.getTime() ?? 0;
         requested = slow.sandbox.clock.now().getTime();
         await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['slow-ssh'] }));
+        accepted = slow.sandbox.clock.now().getTime();
         return true;
       } catch (err) {
         if (err instanceof LimitExceededException) return undefined;
@@ -736,7 +738,7 @@ describe('Config rule-wide evaluation time (ruleEvaluationSeconds)', () => {
     });
     const redone = await until('the requested evaluation', async () => {
       const r = await latest();
-      return (r?.ResultRecordedTime?.getTime() ?? 0) > recordedBefore ? r : undefined;
+      return (r?.ResultRecordedTime?.getTime() ?? 0) > accepted ? r : undefined;
     });
     expect(first.ComplianceType).toBe('COMPLIANT');
     expect(redone.ResultRecordedTime?.getTime() ?? 0).toBeGreaterThanOrEqual(requested + 30_000);
