@@ -134,6 +134,19 @@ const nameOf = (i: Install, r: Res, key: string, max: number) =>
   str(r.props[key]) ?? physicalName(i.stackName, r.logicalId, max);
 const jsonText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+/** CloudFormation's SSESpecification (SSEEnabled) as the DynamoDB API takes it (Enabled). */
+function sseSpecification(spec: unknown): Props {
+  if (!spec || typeof spec !== 'object') return {};
+  const { SSEEnabled, SSEType, KMSMasterKeyId } = spec as Props;
+  return {
+    SSESpecification: {
+      Enabled: SSEEnabled === true || SSEEnabled === 'true',
+      ...(SSEType ? { SSEType } : {}),
+      ...(KMSMasterKeyId ? { KMSMasterKeyId } : {}),
+    },
+  };
+}
+
 async function createTable(i: Install, r: Res): Promise<void> {
   const { props } = r;
   const name = nameOf(i, r, 'TableName', 255);
@@ -145,6 +158,7 @@ async function createTable(i: Install, r: Res): Promise<void> {
     ...(props.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: props.GlobalSecondaryIndexes } : {}),
     ...(props.LocalSecondaryIndexes ? { LocalSecondaryIndexes: props.LocalSecondaryIndexes } : {}),
     ...(props.ProvisionedThroughput ? { ProvisionedThroughput: props.ProvisionedThroughput } : {}),
+    ...sseSpecification(props.SSESpecification),
   });
   put(i, r, name, {
     Arn: arnOf(i, 'dynamodb', `table/${name}`),

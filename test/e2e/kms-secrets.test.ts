@@ -7,6 +7,7 @@
  * sandbox log naming the role and kms:Decrypt on the key, and
  * nothing changed: no approval was requested, no automation ran, the drift is still there.
  */
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks } from '../../sandbox/demo/approve';
@@ -84,6 +85,10 @@ describe('KMS for the approval signing secret', () => {
     const denial = e.sb.logs.find((l) => l.startsWith('iam: AccessDenied:') && l.includes(REMOVED));
     expect(denial).toContain(`assumed-role/${roleName}/`);
     expect(denial).toContain(`is not allowed ${REMOVED} on ${keyArn} (KMS key)`);
+
+    // The stack's tables are under the same key, as DynamoDB describes them.
+    const table = await e.c.ddb.send(new DescribeTableCommand({ TableName: e.env('APPROVALS_TABLE') }));
+    expect(table.Table?.SSEDescription).toEqual({ Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: keyArn });
 
     // Nothing changed: no approval message went out, no automation started, the drift is still there.
     const messages = (await outbox(e)).filter((m) => m.message.includes(resourceId));

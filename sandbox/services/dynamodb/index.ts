@@ -2,7 +2,8 @@
  * DynamoDB (awsJson1.0): dynalite, in memory; requests (after the sandbox's latency/fault rules) are
  * handed to its request listener in-process. dynalite lacks the Time To Live APIs, which are emulated here
  * (the setting is stored and described; items are not expired), and the transaction APIs, which answer
- * UnknownOperationException like any unsupported operation.
+ * UnknownOperationException like any unsupported operation. Encryption at rest with a KMS key, which
+ * dynalite lacks too, is kept and enforced beside it (./encryption.ts).
  */
 
 import { EventEmitter } from 'node:events';
@@ -10,6 +11,7 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
+import { TableEncryption } from './encryption';
 
 type DynaliteFactory = (options: {
   createTableMs?: number;
@@ -35,6 +37,18 @@ const PROXIED = [
   'TagResource',
   'UntagResource',
   'ListTagsOfResource',
+] as const;
+
+/** The calls that read or write items: the table's KMS key must be usable (./encryption.ts). */
+const ITEM_OPERATIONS = [
+  'BatchGetItem',
+  'BatchWriteItem',
+  'DeleteItem',
+  'GetItem',
+  'PutItem',
+  'Query',
+  'Scan',
+  'UpdateItem',
 ] as const;
 
 type RequestListener = (req: EventEmitter, res: unknown) => void;
@@ -270,8 +284,28 @@ async function describeTimeToLive(
 export function dynamoDbService(options: { createTableMs?: number } = {}): ServiceModule {
   const engine = new DynaliteEngines(options.createTableMs ?? 0);
   const ttl: TtlSpecs = new Map();
+  const sse = new TableEncryption();
   const operations: ServiceModule['operations'] = {};
   for (const op of PROXIED) operations[op] = (input, ctx) => engine.forward(op, input, ctx);
+  for (const op of ITEM_OPERATIONS)
+    operations[op] = async (input, ctx) => {
+      await sse.requireAccessible(input, ctx);
+      return engine.forward(op, input, ctx);
+    };
+  for (const op of ['CreateTable', 'UpdateTable'] as const)
+    operations[op] = (input, ctx) => sse.configure(input, ctx, () => engine.forward(op, input, ctx));
+  operations.DescribeTable = async (input, ctx) =>
+    sse.described(
+      (await engine.forward('DescribeTable', input, ctx)) as Record<string, unknown>,
+      'Table',
+      ctx,
+      String(input.TableName),
+    );
+  operations.DeleteTable = async (input, ctx) => {
+    const out = await engine.forward('DeleteTable', input, ctx);
+    sse.forget(ctx, input.TableName);
+    return out;
+  };
   operations.UpdateTimeToLive = (input, ctx) => updateTimeToLive(engine, ttl, input, ctx);
   operations.DescribeTimeToLive = (input, ctx) => describeTimeToLive(engine, ttl, input, ctx);
   return {

@@ -10,15 +10,13 @@
  * service, so they need nothing more. A missing or disabled key fails SQS and SNS calls here; Secrets
  * Manager and DynamoDB check their key's state themselves (for every caller, the administrator too).
  *
- * The key's DescribeKey is cached per sandbox until KMS's change generation moves (sandbox/core/changes.ts:
- * every KMS operation that is not a read bumps it, e.g. DisableKey, PutKeyPolicy, CreateAlias), like IAM's
- * other reads (reads.ts): every message sent to an encrypted queue or topic asked it again.
+ * The key's DescribeKey is cached until KMS changes anything (../kms/describe.ts), like IAM's other reads
+ * (reads.ts): every message sent to an encrypted queue or topic asked it again.
  */
 import { randomUUID } from 'node:crypto';
 import type { EvaluationResult } from '@cloud-copilot/iam-simulate';
-import { asService } from '../../core/authz';
-import { changeGeneration } from '../../core/changes';
 import { AwsError, type SandboxContext } from '../../core/types';
+import { describeKey } from '../kms/describe';
 
 type Input = Record<string, unknown>;
 /** The KMS actions a call needs, from its input (undefined: it uses no key). */
@@ -124,42 +122,6 @@ export function keyDenied(
     CODES[service]?.denied ?? 'AccessDeniedException',
     wording(principal, action, keyArn, because),
   );
-}
-
-type Described = { metadata: Record<string, unknown> } | { error: unknown };
-
-interface CachedKey {
-  generation: number;
-  described: Promise<Described>;
-}
-
-const keyCaches = new WeakMap<SandboxContext, Map<string, CachedKey>>();
-const MAX_CACHED_KEYS = 10_000;
-
-/** KMS's DescribeKey of `keyId` in (account, region), as the service; cached until KMS changes anything. */
-function describeKey(
-  sandbox: SandboxContext,
-  account: string,
-  region: string,
-  keyId: string,
-): Promise<Described> {
-  let cache = keyCaches.get(sandbox.home);
-  if (!cache) {
-    cache = new Map();
-    keyCaches.set(sandbox.home, cache);
-  }
-  const key = `${account} ${region} ${keyId}`;
-  const generation = changeGeneration(sandbox, 'kms');
-  const hit = cache.get(key);
-  if (hit && hit.generation === generation) return hit.described;
-  if (cache.size >= MAX_CACHED_KEYS) cache.clear();
-  const scope = sandbox.scoped(account, region);
-  const described = asService(() => scope.call('kms', 'DescribeKey', { KeyId: keyId })).then(
-    (out): Described => ({ metadata: (out.KeyMetadata ?? {}) as Record<string, unknown> }),
-    (error: unknown): Described => ({ error }),
-  );
-  cache.set(key, { generation, described });
-  return described;
 }
 
 /** A call (its service, operation, input and region) or a service principal's delivery action. */
