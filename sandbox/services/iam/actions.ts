@@ -46,6 +46,8 @@ const ACTION_NAMES: Record<string, Record<string, string>> = {
 export interface IamRequest {
   action: string;
   resource: string;
+  /** The call's other resources (EC2 CreateTags on several): the action is needed on each of them too. */
+  more: string[];
 }
 
 export function iamAction(module: ServiceModule, operation: string): string {
@@ -62,8 +64,14 @@ interface ArnParts {
   action: string;
 }
 
-/** Looks a resource's ARN up through the emulated service itself (not authorized: IAM does not see it). */
-type Resolver = (input: Input, p: ArnParts) => Promise<string | undefined> | string | undefined;
+/**
+ * Looks a resource's ARN up through the emulated service itself (not authorized: IAM does not see it); a
+ * call on several resources gives each one's ARN.
+ */
+type Resolver = (
+  input: Input,
+  p: ArnParts,
+) => Promise<string | string[] | undefined> | string | string[] | undefined;
 
 function functionArn(nameOrArn: string, p: ArnParts): string {
   if (nameOrArn.startsWith('arn:')) return nameOrArn.split(':').slice(0, 7).join(':');
@@ -93,8 +101,18 @@ const RESOURCES: Record<string, Resolver> = {
   },
   states: (i) => s(i.executionArn) ?? s(i.stateMachineArn) ?? s(i.resourceArn),
   lambda: (i, p) => (s(i.FunctionName) ? functionArn(String(i.FunctionName), p) : undefined),
-  ec2: (i, p) =>
-    s(i.GroupId) ? `arn:aws:ec2:${p.region}:${p.account}:security-group/${String(i.GroupId)}` : undefined,
+  ec2: async (i, p) => {
+    const arn = (id: string) =>
+      `arn:aws:ec2:${p.region}:${p.account}:${id.startsWith('sgr-') ? 'security-group-rule' : 'security-group'}/${id}`;
+    if (Array.isArray(i.Resources)) return i.Resources.filter((r) => typeof r === 'string').map(arn);
+    if (s(i.GroupId)) return arn(String(i.GroupId));
+    // A group named by GroupName (the default VPC's): the ARN of the group it names, as EC2 authorizes
+    // it. CreateSecurityGroup's name is of a group to be.
+    if (!s(i.GroupName) || p.action === 'ec2:CreateSecurityGroup') return undefined;
+    const out = await iamRead(p.sandbox, 'ec2', 'DescribeSecurityGroups', { GroupNames: [i.GroupName] });
+    const group = (Array.isArray(out.SecurityGroups) ? out.SecurityGroups : [])[0] as Input | undefined;
+    return s(group?.GroupId) ? arn(String(group?.GroupId)) : undefined;
+  },
   s3: (i) => {
     if (!s(i.Bucket)) return undefined;
     return s(i.Key)
@@ -204,13 +222,13 @@ async function actionFacts(action: string): Promise<ActionFacts> {
 
 const facts = new Map<string, Promise<ActionFacts>>();
 
-/** The resource ARN `action` is evaluated against for this input (`*` when it has none or none is known). */
+/** The resource ARNs `action` is evaluated against for this input (`*` when it has none or none is known). */
 async function resolve(
   sandbox: SandboxContext,
   action: string,
   input: Input,
   region: string,
-): Promise<string> {
+): Promise<string[]> {
   let f = facts.get(action);
   if (!f) {
     f = actionFacts(action);
@@ -218,13 +236,14 @@ async function resolve(
   }
   const { patterns } = await f;
   const resolver = RESOURCES[action.slice(0, action.indexOf(':'))];
-  if (patterns.length === 0 || !resolver) return '*';
-  const arn = await resolver(input, { region, account: sandbox.accountId, sandbox, action });
+  if (patterns.length === 0 || !resolver) return ['*'];
+  const arns = [await resolver(input, { region, account: sandbox.accountId, sandbox, action })].flat();
   // An ARN of none of the action's resource types (a Cloud Control identifier of another type): `*`.
-  return arn && patterns.some((p) => p.test(arn)) ? arn : '*';
+  const known = arns.map((arn) => (arn && patterns.some((p) => p.test(arn)) ? arn : '*'));
+  return known.length > 0 ? known : ['*'];
 }
 
-/** The IAM action and resource of one call; `known` is false for an action IAM does not document. */
+/** The IAM action and resources of one call; `known` is false for an action IAM does not document. */
 export async function iamRequest(
   sandbox: SandboxContext,
   module: ServiceModule,
@@ -233,9 +252,9 @@ export async function iamRequest(
   region: string,
 ): Promise<IamRequest & { known: boolean }> {
   const action = iamAction(module, operation);
-  const resource = await resolve(sandbox, action, input, region);
+  const [resource = '*', ...more] = await resolve(sandbox, action, input, region);
   const known = (await facts.get(action))?.exists ?? false;
-  return { action, resource, known };
+  return { action, resource, more, known };
 }
 
 /**
@@ -253,7 +272,7 @@ export async function resourceArn(
   if (!identifier || action.slice(0, action.indexOf(':')) !== service) return '*';
   const input: Input = {};
   for (const field of IDENTIFIER_FIELDS) input[field] = identifier;
-  return resolve(sandbox, action, input, region);
+  return (await resolve(sandbox, action, input, region))[0] ?? '*';
 }
 
 /** Input fields the resolvers read a resource's primary identifier from. */

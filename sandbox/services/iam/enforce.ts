@@ -163,7 +163,8 @@ class Enforcer {
     if (v === undefined) {
       const { identity, boundary } = identityPolicies(store, roleArn);
       const text = JSON.stringify([identity, boundary]);
-      v = { readsTags: text.includes('aws:ResourceTag/'), namesSession: SESSION_KEYS.test(text) };
+      // aws:ResourceTag/…, or a service's own key for it (ec2:ResourceTag/…); condition keys ignore case.
+      v = { readsTags: /:ResourceTag\//i.test(text), namesSession: SESSION_KEYS.test(text) };
       this.roleTraits.set(roleArn, v);
     }
     return v;
@@ -248,7 +249,13 @@ class Enforcer {
       // Anyone may ask who they are: AWS needs no permission for it. AssumeRole is decided by the STS
       // module, which evaluates the role's trust policy with the caller's own policies (and the context).
       if (module.signingName === 'sts') return;
-      const { action, resource, known } = await iamRequest(this.sandbox, module, operation, input, region);
+      const { action, resource, more, known } = await iamRequest(
+        this.sandbox,
+        module,
+        operation,
+        input,
+        region,
+      );
       // The resource's account: its ARN's, or its service's record of it (S3 buckets), else the caller's.
       const account =
         module.resourceOwner?.(operation, input, this.sandbox) ??
@@ -267,6 +274,11 @@ class Enforcer {
         context: tags,
         ...(resourcePolicy ? { resourcePolicy } : {}),
       });
+      // A call on several resources (EC2 CreateTags) needs the action on each of the others too.
+      for (const other of more) {
+        const context = this.readsTags(caller) ? await resourceTagContext(this.sandbox, other) : {};
+        await this.require(caller, module, { action, resource: other, region, account, context });
+      }
       const key = requestedKey(module.signingName, operation, input) ?? kmsKeyId;
       const need = { service: module.signingName, operation, input, region };
       const use = await keyUse(this.sandbox, resource, key, need);

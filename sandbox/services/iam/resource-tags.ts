@@ -26,6 +26,12 @@ async function ownTags(
 ): Promise<{ id: string; tags: Record<string, string> }> {
   const [, , service = '', , , rest = ''] = arn.split(':');
   const resource = arn.split(':').slice(5).join(':');
+  if (service === 'ec2' && rest.startsWith('security-group-rule/')) {
+    const id = rest.slice('security-group-rule/'.length);
+    const out = await iamRead(sandbox, 'ec2', 'DescribeSecurityGroupRules', { SecurityGroupRuleIds: [id] });
+    const rule = (Array.isArray(out.SecurityGroupRules) ? out.SecurityGroupRules : [])[0] as Out | undefined;
+    return { id, tags: fromList(rule?.Tags) };
+  }
   if (service === 'ec2' && rest.startsWith('security-group/')) {
     const id = rest.slice('security-group/'.length);
     const out = await iamRead(sandbox, 'ec2', 'DescribeSecurityGroups', { GroupIds: [id] });
@@ -50,7 +56,7 @@ async function ownTags(
   return { id: resource.slice(resource.lastIndexOf('/') + 1), tags: {} };
 }
 
-/** `aws:ResourceTag/<key>` context keys for the resource with this ARN (none for `*`). */
+/** `aws:ResourceTag/<key>` (and EC2's `ec2:ResourceTag/<key>`) context keys for this ARN (none for `*`). */
 export async function resourceTagContext(
   sandbox: SandboxContext,
   arn: string,
@@ -78,5 +84,9 @@ export async function resourceTagContext(
     if (logicalId) tags['aws:cloudformation:logical-id'] = logicalId;
   }
   Object.assign(tags, own);
-  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:ResourceTag/${k}`, v]));
+  // EC2 also publishes the tags under its own key (ec2:ResourceTag/…), which EC2 policies use.
+  const prefixes = arn.split(':')[2] === 'ec2' ? ['aws', 'ec2'] : ['aws'];
+  return Object.fromEntries(
+    Object.entries(tags).flatMap(([k, v]) => prefixes.map((p) => [`${p}:ResourceTag/${k}`, v])),
+  );
 }
