@@ -5,7 +5,7 @@
  * names the role and the missing action, and the denied call changed nothing: no automation ran and the
  * drift is still there.
  */
-import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES } from '../../sandbox/demo/cases';
 import { synthesizeRemediationTemplate } from '../../sandbox/install/synth';
@@ -18,7 +18,7 @@ import {
   startE2E,
   waitCompliant,
 } from './support/harness';
-import { withoutPermission } from './support/template-edits';
+import { failedStateOf, withoutPermission } from './support/template-edits';
 
 const REMOVED = 'ssm:StartAutomationExecution';
 const TASK = 'start-runbook';
@@ -39,18 +39,6 @@ afterAll(async () => {
   await e?.stop();
 });
 
-/** The name of the state whose task failed with an error naming AccessDenied, from the history. */
-function failedStateOf(events: HistoryEvent[]): { state: string | undefined; error: string } | undefined {
-  let entered: string | undefined;
-  for (const ev of events) {
-    if (ev.stateEnteredEventDetails?.name) entered = ev.stateEnteredEventDetails.name;
-    const failure = ev.lambdaFunctionFailedEventDetails ?? ev.taskFailedEventDetails;
-    const text = `${failure?.error ?? ''} ${failure?.cause ?? ''}`;
-    if (failure && text.includes('AccessDenied')) return { state: entered, error: text };
-  }
-  return undefined;
-}
-
 describe('IAM enforcement', () => {
   it('a task role without one permission fails the execution at that step with AccessDenied; nothing changes', async () => {
     const resourceId = await deployCase(e, dc);
@@ -64,7 +52,7 @@ describe('IAM enforcement', () => {
     const history = await e.c.sfn.send(
       new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000 }),
     );
-    const failed = failedStateOf(history.events ?? []);
+    const failed = failedStateOf(history.events ?? [], 'AccessDenied');
     expect(failed?.state).toBe('Start runbook');
     expect(failed?.error).toContain(`is not authorized to perform: ${REMOVED}`);
 

@@ -8,7 +8,7 @@
  * nothing changed: no approval was requested, no automation ran, the drift is still there.
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks } from '../../sandbox/demo/approve';
 import { CASES } from '../../sandbox/demo/cases';
@@ -23,7 +23,7 @@ import {
   startE2E,
   waitCompliant,
 } from './support/harness';
-import { withoutPermission } from './support/template-edits';
+import { failedStateOf, withoutPermission } from './support/template-edits';
 
 const REMOVED = 'kms:Decrypt';
 const TASK = 'request-approval';
@@ -44,21 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.stop();
 });
-
-/** The state whose task failed with `text` in its error or cause, and the failure's text. */
-function failedStateOf(
-  events: HistoryEvent[],
-  text: string,
-): { state: string | undefined; error: string } | undefined {
-  let entered: string | undefined;
-  for (const ev of events) {
-    if (ev.stateEnteredEventDetails?.name) entered = ev.stateEnteredEventDetails.name;
-    const failure = ev.lambdaFunctionFailedEventDetails ?? ev.taskFailedEventDetails;
-    const error = `${failure?.error ?? ''} ${failure?.cause ?? ''}`;
-    if (failure && error.includes(text)) return { state: entered, error };
-  }
-  return undefined;
-}
 
 describe('KMS for the approval signing secret', () => {
   it('request-approval without kms:Decrypt fails at Request approval (Access to KMS is not allowed); nothing changes', async () => {
@@ -88,7 +73,11 @@ describe('KMS for the approval signing secret', () => {
 
     // The stack's tables are under the same key, as DynamoDB describes them.
     const table = await e.c.ddb.send(new DescribeTableCommand({ TableName: e.env('APPROVALS_TABLE') }));
-    expect(table.Table?.SSEDescription).toEqual({ Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: keyArn });
+    expect(table.Table?.SSEDescription).toEqual({
+      Status: 'ENABLED',
+      SSEType: 'KMS',
+      KMSMasterKeyArn: keyArn,
+    });
 
     // Nothing changed: no approval message went out, no automation started, the drift is still there.
     const messages = (await outbox(e)).filter((m) => m.message.includes(resourceId));

@@ -1,8 +1,10 @@
 /**
  * Edits of the synthesized template that take one permission away from one task's role, for the tests
  * showing the sandbox refuse what AWS would: from the role's identity policies, and optionally from the
- * key policies' statements naming the role (CDK grants a secret's readers kms:Decrypt there too).
+ * key policies' statements naming the role (CDK grants a secret's readers kms:Decrypt there too); and
+ * where in an execution's history the refusal surfaced.
  */
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import type { CfnTemplate } from '../../../sandbox/install/install';
 
 type Statement = { Action?: string | string[]; Principal?: unknown };
@@ -62,4 +64,19 @@ export function withoutPermission(
   }
   if (removed === 0) throw new Error(`the ${task} role has no ${action} to remove`);
   return role;
+}
+
+/** The state whose task failed with `text` in its error or cause, and the failure's text. */
+export function failedStateOf(
+  events: HistoryEvent[],
+  text: string,
+): { state: string | undefined; error: string } | undefined {
+  let entered: string | undefined;
+  for (const ev of events) {
+    if (ev.stateEnteredEventDetails?.name) entered = ev.stateEnteredEventDetails.name;
+    const failure = ev.lambdaFunctionFailedEventDetails ?? ev.taskFailedEventDetails;
+    const error = `${failure?.error ?? ''} ${failure?.cause ?? ''}`;
+    if (failure && error.includes(text)) return { state: entered, error };
+  }
+  return undefined;
 }
