@@ -9,7 +9,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewUrl, signLink, signReview } from '../../tasks/shared/approvals/signing';
-import { ARTIFACTS_DIR, type Browsing, launch, open } from './support/browser-scenarios';
+import {
+  ARTIFACTS_DIR,
+  type Browsing,
+  launch,
+  open,
+  screenshotsAtBothSizes,
+  sectionHeadings,
+} from './support/browser-scenarios';
 import { APPROVER, KEYS } from './support/fixtures';
 import { type LocalApprovalHarness, startLocalApprovals } from './support/harness';
 
@@ -63,12 +70,7 @@ describe('read-only review page in chromium', () => {
     expect(await page.locator('form, button, input, textarea, select').count()).toBe(0);
     expect(await page.getByRole('button').count()).toBe(0);
     expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b/);
-    const sections = await page.evaluate(() =>
-      Array.from(document.querySelectorAll('section')).map((s) => {
-        const id = s.getAttribute('aria-labelledby');
-        return id ? (document.getElementById(id)?.tagName ?? 'missing') : 'none';
-      }),
-    );
+    const sections = await sectionHeadings(page);
     expect(sections.length).toBeGreaterThanOrEqual(4);
     expect(new Set(sections)).toEqual(new Set(['H2']));
 
@@ -89,18 +91,7 @@ describe('read-only review page in chromium', () => {
     );
     expect(new Set(focusable)).toEqual(new Set(['A']));
 
-    for (const size of [
-      { width: 1280, height: 800 },
-      { width: 390, height: 844 },
-    ]) {
-      await page.setViewportSize(size);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      expect(overflow, `horizontal overflow at ${size.width}px`).toBeLessThanOrEqual(0);
-      await page.screenshot({
-        path: join(ARTIFACTS_DIR, `view-only-${size.width}x${size.height}.png`),
-        fullPage: true,
-      });
-    }
+    await screenshotsAtBothSizes(page, 'view-only');
     expect(problems).toEqual([]);
     // Opening it changed nothing.
     expect(h.deliveries()).toEqual([]);

@@ -75,6 +75,33 @@ export async function open(
   return { page, problems };
 }
 
+/** Every section's labelling element, by tag: a page whose sections all have an h2 gives ['H2', …]. */
+export function sectionHeadings(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('section')).map((s) => {
+      const id = s.getAttribute('aria-labelledby');
+      return id ? (document.getElementById(id)?.tagName ?? 'missing') : 'none';
+    }),
+  );
+}
+
+/** At desktop and phone width: no horizontal overflow, and a full-page screenshot `<name>-<w>x<h>.png`. */
+export async function screenshotsAtBothSizes(page: Page, name: string): Promise<void> {
+  for (const size of [
+    { width: 1280, height: 800 },
+    { width: 390, height: 844 },
+  ]) {
+    await page.setViewportSize(size);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `horizontal overflow at ${size.width}px`).toBeLessThanOrEqual(0);
+    await page.screenshot({
+      path: join(ARTIFACTS_DIR, `${name}-${size.width}x${size.height}.png`),
+      fullPage: true,
+    });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
 async function waitForDecision(
   target: ApprovalTarget,
   approvalId: string,
@@ -166,19 +193,7 @@ export function defineBrowserApprovalTests(
       expect(approveBg).not.toBe('rgba(0, 0, 0, 0)');
       expect(approveBg).not.toBe('rgb(239, 239, 239)');
 
-      for (const size of [
-        { width: 1280, height: 800 },
-        { width: 390, height: 844 },
-      ]) {
-        await page.setViewportSize(size);
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        expect(overflow, `horizontal overflow at ${size.width}px`).toBeLessThanOrEqual(0);
-        await page.screenshot({
-          path: join(ARTIFACTS_DIR, `review-${size.width}x${size.height}.png`),
-          fullPage: true,
-        });
-      }
-      await page.setViewportSize({ width: 1280, height: 800 });
+      await screenshotsAtBothSizes(page, 'review');
 
       await page
         .getByLabel('Comment (optional)')
@@ -272,12 +287,7 @@ export function defineBrowserApprovalTests(
           .map((el) => el.outerHTML),
       );
       expect(unlabeled).toEqual([]);
-      const sections = await page.evaluate(() =>
-        Array.from(document.querySelectorAll('section')).map((s) => {
-          const id = s.getAttribute('aria-labelledby');
-          return id ? (document.getElementById(id)?.tagName ?? 'missing') : 'none';
-        }),
-      );
+      const sections = await sectionHeadings(page);
       expect(sections.length).toBeGreaterThanOrEqual(4);
       expect(new Set(sections)).toEqual(new Set(['H2']));
       expect(await page.getByRole('button').allInnerTexts()).toEqual(['Approve remediation', 'Reject']);
