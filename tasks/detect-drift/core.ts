@@ -12,7 +12,8 @@
  *     DescribeStackResources({ PhysicalResourceId })); not in a stack → `{ mode: 'none', inStack: false,
  *     detectionStatus: 'DETECTION_COMPLETE', resourceDriftStatus: 'NOT_CHECKED' }`; in a stack →
  *     DetectStackResourceDrift (synchronous) → `{ mode: 'resource', detectionStatus: 'DETECTION_COMPLETE',
- *     resourceDriftStatus }`; describe-drift then reads the details.
+ *     resourceDriftStatus, expected, actual, propertyDifferences, added, removed, templateViolatesRule }`,
+ *     described from the result itself (tasks/shared/drift-details.ts); describe-drift reads nothing more.
  * Errors: CloudFormation refusing detection (stack busy, type without drift support) → DriftDetectionFailedError;
  * throttling/5xx → TransientServiceError.
  */
@@ -23,6 +24,7 @@ import {
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
 import { ConfirmationResult, type DriftState, PlanResult, RemediationEvent } from '../shared/contracts';
+import { describeResource, templateViolatesRule } from '../shared/drift-details';
 import { awsCall, DriftDetectionFailedError, DriftRemediationError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { proportionalPollsWithin } from '../shared/polling';
@@ -157,7 +159,7 @@ export async function detectDrift(input: DetectDriftInput, deps: DetectDriftDeps
       }),
     ),
   );
-  return {
+  const detected: DriftState = {
     inStack: true,
     mode: 'resource',
     stackName: where.stackName,
@@ -167,5 +169,14 @@ export async function detectDrift(input: DetectDriftInput, deps: DetectDriftDeps
     polls: 0,
     maxPolls,
     waitSeconds,
+  };
+  // The result names the resource's expected and actual properties: described here, not read again.
+  if (!r.StackResourceDrift) return detected;
+  const described = describeResource(detected, [
+    { ...r.StackResourceDrift, LogicalResourceId: where.logicalResourceId },
+  ]);
+  return {
+    ...described,
+    templateViolatesRule: templateViolatesRule(described.resourceDriftStatus, event, input.confirmation),
   };
 }

@@ -66,6 +66,23 @@ const stillNonCompliant: ConfirmationResult = {
 beforeEach(() => cfn.reset());
 
 describe('describe-drift: resource mode', () => {
+  it('passes on a drift Detect drift already described, reading nothing; IN_SYNC yet non-compliant escalates', async () => {
+    const described = resourceDrift({
+      resourceDriftStatus: 'IN_SYNC',
+      expected: { SecurityGroupIngress: [ssh] },
+      actual: { SecurityGroupIngress: [ssh] },
+      propertyDifferences: [],
+      added: {},
+      removed: {},
+    });
+    const r = await describeDrift(
+      { event: configEvent(), drift: described, confirmation: stillNonCompliant },
+      deps(),
+    );
+    expect(r).toEqual({ ...described, templateViolatesRule: true });
+    expect(cfn).not.toHaveReceivedCommand(DescribeStackResourceDriftsCommand);
+  });
+
   it('returns expected/actual, the differences and the added/removed list elements', async () => {
     cfn.on(DescribeStackResourceDriftsCommand).resolves({
       StackResourceDrifts: [

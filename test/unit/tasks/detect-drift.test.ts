@@ -95,13 +95,24 @@ describe('detect-drift: stack mode', () => {
 });
 
 describe('detect-drift: resource mode', () => {
-  it('uses the stack and logical id from a CloudFormation event (no lookup), synchronously', async () => {
+  it('uses the stack and logical id from a CloudFormation event (no lookup), synchronously, and describes the result', async () => {
+    const expected = { RoleName: 'app', ManagedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] };
+    const actual = { RoleName: 'app', ManagedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] };
+    const difference = {
+      PropertyPath: '/ManagedPolicyArns/0',
+      ExpectedValue: 'arn:aws:iam::aws:policy/ReadOnlyAccess',
+      ActualValue: 'arn:aws:iam::aws:policy/AdministratorAccess',
+      DifferenceType: 'NOT_EQUAL' as const,
+    };
     cfn.on(DetectStackResourceDriftCommand).resolves({
       StackResourceDrift: {
         StackId: STACK_ARN,
         LogicalResourceId: 'AppRole',
         ResourceType: 'AWS::IAM::Role',
         StackResourceDriftStatus: 'MODIFIED',
+        ExpectedProperties: JSON.stringify(expected),
+        ActualProperties: JSON.stringify(actual),
+        PropertyDifferences: [difference],
         Timestamp: new Date(),
       },
     });
@@ -116,6 +127,12 @@ describe('detect-drift: resource mode', () => {
       polls: 0,
       maxPolls: 1,
       waitSeconds: 1,
+      expected,
+      actual,
+      propertyDifferences: [difference],
+      added: { ManagedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
+      removed: { ManagedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] },
+      templateViolatesRule: false,
     });
     expect(cfn).not.toHaveReceivedCommand(DescribeStackResourcesCommand);
     expect(cfn).toHaveReceivedCommandWith(DetectStackResourceDriftCommand, {
