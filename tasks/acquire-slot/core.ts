@@ -24,7 +24,6 @@ import { ExecutionRef } from '../shared/execution-ref';
 import { grantOrRead, type Holder, noteQueue, readAdmission } from '../shared/leases';
 import {
   enqueue,
-  HEAD_WINDOW,
   handOff,
   headsOf,
   type Lease,
@@ -32,7 +31,6 @@ import {
   type ResourcePlace,
   removeWaiter,
   scopesFor,
-  type Waiter,
 } from '../shared/leases-queue';
 import { DEFAULT_MAX_QUEUE_SECONDS } from '../shared/policy/schema';
 import * as z from '../shared/zod';
@@ -115,9 +113,8 @@ export async function acquireSlot(
   const queue = scopes[0]?.id as string;
   const now = deps.now();
   const nowIso = now.toISOString();
-  const ahead = await headsOf(deps, queue);
   // Fast path: nobody waits for this runbook → take the slot directly (no queue item, no hand-off pass).
-  if (ahead.length === 0) {
+  if ((await headsOf(deps, queue)).length === 0) {
     const g = await grantOrRead(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso);
     if (g.result === 'granted') {
       await tellSelf(deps, taskToken, {
@@ -131,7 +128,7 @@ export async function acquireSlot(
     const held = g.admission?.holders[execution.name];
     if (g.result === 'held' && held) return tellHeld(deps, input, queue, held);
   }
-  const me: Waiter = {
+  await enqueue(deps, {
     queue,
     waiter: execution.name,
     position: `${nowIso}#${execution.name}`,
@@ -140,8 +137,7 @@ export async function acquireSlot(
     scopes,
     enqueuedAt: nowIso,
     expiresAt: queueExpiresAt(now, plan.concurrency.maxQueueSeconds ?? DEFAULT_MAX_QUEUE_SECONDS),
-  };
-  await enqueue(deps, me);
+  });
   // Read after enqueueing: a slot freed before this read is seen by the pass below; one freed after it is
   // handed on by its releaser's pass, which sees this waiter (no lost wake-up).
   const adm = await readAdmission(deps.ddb, deps.leasesTable);
@@ -151,16 +147,6 @@ export async function acquireSlot(
     await noteQueue(deps.ddb, deps.leasesTable, queue);
     adm.queues = [...adm.queues, queue].sort();
   }
-  // The heads it read before enqueueing, plus itself (a retried attempt keeps its earlier place), for this
-  // queue; other queues' heads are read by the pass.
-  const mine = [...ahead.filter((w) => w.waiter !== execution.name), me];
-  const others = await Promise.all(adm.queues.filter((q) => q !== queue).map((q) => headsOf(deps, q)));
-  const passed = await handOff(deps, {
-    admission: adm,
-    heads: {
-      waiters: [...mine, ...others.flat()],
-      truncated: ahead.length >= HEAD_WINDOW || others.some((h) => h.length >= HEAD_WINDOW),
-    },
-  });
+  const passed = await handOff(deps, { admission: adm });
   return { queued: true, ...passed };
 }

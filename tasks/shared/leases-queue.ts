@@ -236,47 +236,35 @@ async function tell(deps: QueueDeps, w: Waiter, lease: Lease, madeGrant: boolean
   return told;
 }
 
-/** Queue heads as a pass knows them: oldest first per queue; `truncated`: some queue may have more. */
-export interface Heads {
-  waiters: Waiter[];
-  truncated: boolean;
-}
-
 /**
- * What a pass starts from instead of reading: the admission item as the caller's own write left it (a
- * release returns it) or as read after the caller's own enqueue, so units freed before are seen (no lost
- * wake-up); optionally the queue heads (Acquire: those it read just before enqueueing, plus itself).
+ * What a pass starts from instead of reading the admission item: the item as the caller's own release
+ * left it (the release's UpdateItem returns it) or as the caller read it after its own enqueue, so units
+ * freed before are seen (no lost wake-up). The queue heads are always read fresh: a waiter admitted, run
+ * and released by others since an older read would be granted again and found dead (four calls wasted).
  */
 export interface HandOffView {
   admission: Admission;
-  heads?: Heads | undefined;
-}
-
-async function readHeads(deps: QueueDeps, adm: Admission): Promise<Heads> {
-  const perQueue = await Promise.all(adm.queues.map((q) => headsOf(deps, q)));
-  return { waiters: perQueue.flat(), truncated: perQueue.some((h) => h.length >= HEAD_WINDOW) };
 }
 
 /** Admits queue heads while slots are free (FIFO across queues by enqueue time), telling each by its token. */
 export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<HandOffResult> {
   const result: HandOffResult = { granted: 0, dead: 0 };
-  // The next round's view, so it need not read: what a refused grant read (another pass got there first)
-  // or this pass's own after a grant, with the heads it already has. Those stay good: a waiter another
-  // pass admitted is a young holder (skipped), and one gone since is found dead when told.
-  let seen: HandOffView | undefined = view;
+  // The admission item to start a round from without reading: the caller's, then what a refused grant
+  // just read (another pass got there first).
+  let seen: Admission | undefined = view?.admission;
   for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < MAX_GRANTS_PER_PASS; round++) {
-    const adm = seen?.admission ?? (await readAdmission(deps.ddb, deps.leasesTable));
-    const heads = seen?.heads ?? (await readHeads(deps, adm));
+    const adm = seen ?? (await readAdmission(deps.ddb, deps.leasesTable));
     seen = undefined;
+    const heads = (await Promise.all(adm.queues.map((q) => headsOf(deps, q)))).flat();
     const now = deps.now();
-    const c = pick(adm, heads.waiters, now.getTime());
+    const c = pick(adm, heads, now.getTime());
     if (!c) break;
     const w = c.waiter;
     let grantedAt = adm.holders[w.waiter]?.grantedAt ?? now.toISOString();
     if (!c.held) {
       const g = await grantOrRead(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt);
       if (g.result !== 'granted') {
-        if (g.admission) seen = { admission: g.admission, heads };
+        seen = g.admission; // another pass got there first: look again at what the refusal read
         continue;
       }
     } else grantedAt = now.toISOString();
@@ -291,14 +279,12 @@ export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<Hand
       continue;
     }
     result.granted++;
-    // If no waiter this pass knows fits beside the one just admitted, stop (unless the heads ran out and a
-    // queue may have more: then read again). Units freed after this pass's view are handed on by the pass
-    // of whoever frees them (release, reaper, Acquire).
+    // Without another read: if no waiter this pass saw fits beside the one just admitted, stop. Units freed
+    // after this pass's read are handed on by the pass of whoever frees them (release, reaper, Acquire).
     if (!c.held) for (const s of w.scopes) adm.counts[s.id] = (adm.counts[s.id] ?? 0) + 1;
     adm.holders[w.waiter] = { scopes: lease.scopes, grantedAt };
-    const rest = { waiters: heads.waiters.filter((h) => h !== w), truncated: heads.truncated };
-    if (pick(adm, rest.waiters, now.getTime())) seen = { admission: adm, heads: rest };
-    else if (!(rest.waiters.length === 0 && rest.truncated)) break;
+    const rest = heads.filter((h) => h !== w);
+    if (!pick(adm, rest, now.getTime())) break;
   }
   return result;
 }
