@@ -436,8 +436,9 @@ function buildApproval(
 }
 
 /**
- * Drift detection, then one Choice for everything decided from the drift: stack detection still running →
- * wait (sized by detect/check-drift), check, describe again; the template itself violates the rule →
+ * Drift detection, then one Choice for everything decided from the drift (Detect drift describes a
+ * resource's drift itself; a stack's is described once its detection ended): stack detection still running →
+ * wait (sized by detect/check-drift), check, describe; the template itself violates the rule →
  * ESCALATED; plan mode (`$.plan.mode` = plan) → PLANNED; approval required → Request approval; notify-only → Notify approvers; else `onDrift`.
  * Entry: Detect drift.
  */
@@ -475,28 +476,34 @@ function buildDriftDetection(
       resultPath: '$.drift',
     }),
   );
-  detectDrift.next(describeDrift);
+  // Detect drift describes a resource's drift itself, and a stack detection it starts is still running:
+  // straight to the Choice. Describe drift runs after Check drift detection, once a stack detection ended.
   checkDrift.next(describeDrift);
-  describeDrift.next(
-    b
-      .choice(STATES.afterDrift)
-      .when(
-        C.stringEquals('$.drift.detectionStatus', 'DETECTION_IN_PROGRESS'),
-        b.wait(STATES.waitDriftDetection, '$.drift.waitSeconds').next(checkDrift),
-      )
-      .when(
-        C.and(
-          C.isPresent('$.drift.templateViolatesRule'),
-          C.booleanEquals('$.drift.templateViolatesRule', true),
-        ),
-        b.outcome('ESCALATED'),
-      )
-      // Plan mode: the drift is described; record what would run (PLANNED) instead of approving or running it.
-      .when(C.and(C.isPresent('$.plan.mode'), C.stringEquals('$.plan.mode', 'plan')), b.outcome('PLANNED'))
-      .when(C.booleanEquals('$.plan.approval.required', true), approval.requestApproval)
-      .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), approval.notifyApprovers)
-      .otherwise(onDrift),
-  );
+  const afterDrift = b
+    .choice(STATES.afterDrift)
+    // A resource's drift Detect drift could not describe from its own result: Describe drift reads it.
+    .when(
+      C.and(C.stringEquals('$.drift.mode', 'resource'), C.not(C.isPresent('$.drift.propertyDifferences'))),
+      describeDrift,
+    )
+    .when(
+      C.stringEquals('$.drift.detectionStatus', 'DETECTION_IN_PROGRESS'),
+      b.wait(STATES.waitDriftDetection, '$.drift.waitSeconds').next(checkDrift),
+    )
+    .when(
+      C.and(
+        C.isPresent('$.drift.templateViolatesRule'),
+        C.booleanEquals('$.drift.templateViolatesRule', true),
+      ),
+      b.outcome('ESCALATED'),
+    )
+    // Plan mode: the drift is described; record what would run (PLANNED) instead of approving or running it.
+    .when(C.and(C.isPresent('$.plan.mode'), C.stringEquals('$.plan.mode', 'plan')), b.outcome('PLANNED'))
+    .when(C.booleanEquals('$.plan.approval.required', true), approval.requestApproval)
+    .when(C.stringEquals('$.plan.approval.mode', 'notify-only'), approval.notifyApprovers)
+    .otherwise(onDrift);
+  detectDrift.next(afterDrift);
+  describeDrift.next(afterDrift);
   return detectDrift;
 }
 

@@ -170,8 +170,9 @@ export async function detectDrift(input: DetectDriftInput, deps: DetectDriftDeps
     maxPolls,
     waitSeconds,
   };
-  // The result names the resource's expected and actual properties: described here, not read again.
-  if (!r.StackResourceDrift) return detected;
+  // The result names the resource's expected (and actual) properties: described here, not read again.
+  // Without them (not as AWS answers) Describe drift reads them (the Choice after this state sends it there).
+  if (r.StackResourceDrift?.ExpectedProperties === undefined) return detected;
   const described = describeResource(detected, [
     { ...r.StackResourceDrift, LogicalResourceId: where.logicalResourceId },
   ]);

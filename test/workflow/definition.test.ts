@@ -178,12 +178,19 @@ describe('synthesized definition', () => {
     });
   });
 
-  it('drift: Detect → Describe → one Choice: in progress → Wait($.drift.waitSeconds) → Check → Describe; violates → ESCALATED; plan mode → PLANNED; approval mode picks the path', () => {
-    expect(S(STATES.detectDrift).Next).toBe(STATES.describeDrift);
+  it('drift: Detect (describes a resource itself) → one Choice: not described → Describe → the Choice; in progress → Wait($.drift.waitSeconds) → Check → Describe → the Choice; violates → ESCALATED; plan mode → PLANNED; approval mode picks the path', () => {
+    expect(S(STATES.detectDrift).Next).toBe(STATES.afterDrift);
     expect(S(STATES.describeDrift).Next).toBe(STATES.afterDrift);
     expect(S(STATES.afterDrift)).toEqual({
       Type: 'Choice',
       Choices: [
+        {
+          And: [
+            { Variable: '$.drift.mode', StringEquals: 'resource' },
+            { Not: { Variable: '$.drift.propertyDifferences', IsPresent: true } },
+          ],
+          Next: STATES.describeDrift,
+        },
         {
           Variable: '$.drift.detectionStatus',
           StringEquals: 'DETECTION_IN_PROGRESS',
@@ -407,7 +414,7 @@ describe('synthesized definition', () => {
       [STATES.detectDrift]: task(STATES.detectDrift, {
         Parameters: { ...ev, 'plan.$': '$.plan', 'confirmation.$': '$.confirmation', ...ex },
         ResultPath: '$.drift',
-        Next: STATES.describeDrift,
+        Next: STATES.afterDrift,
       }),
       [STATES.checkDrift]: task(STATES.checkDrift, {
         Parameters: { 'drift.$': '$.drift', ...ev, ...ex },
