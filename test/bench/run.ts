@@ -405,6 +405,10 @@ function printThroughput(r: ThroughputResult): void {
       'CPU seconds (this process) / remediations per CPU second',
       `${r.cpuSeconds.toFixed(1)} / ${r.perCpuSecond.toFixed(2)}`,
     ],
+    [
+      'of which the main thread (emulator; handlers too with SANDBOX_WORKERS=0)',
+      r.mainThreadCpuSeconds === undefined ? 'n/a' : `${r.mainThreadCpuSeconds.toFixed(1)}`,
+    ],
     ['sandbox calls per remediation (operations + function invocations)', r.callsPerRemediation.toFixed(1)],
     ['ended by the timeout', r.timedOut ? 'yes' : 'no'],
   );

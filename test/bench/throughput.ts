@@ -9,7 +9,7 @@
  * the sandbox's operations (Sandbox.callCounts) per VERIFIED remediation, and with `cpuProfile` writes a
  * V8 CPU profile of just that span (open it in Chrome DevTools or speedscope).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { MAX_QUEUE_SECONDS } from '../../tasks/shared/policy/schema';
 import { startE2E } from '../e2e/support/harness';
@@ -34,10 +34,28 @@ export interface ThroughputResult {
   /** User + system CPU seconds of this process from the injection to the last execution closing. */
   cpuSeconds: number;
   perCpuSecond: number;
+  /**
+   * Of those, the CPU seconds of the main thread: the emulator's event loop (and the handlers too when
+   * they run in-process, SANDBOX_WORKERS=0). With cores to spare it bounds the rate: one remediation per
+   * this many seconds / n. Undefined where /proc/self/task is not there (not Linux).
+   */
+  mainThreadCpuSeconds: number | undefined;
   /** Sandbox operations and function invocations per VERIFIED remediation, in all and by key. */
   callsPerRemediation: number;
   callsByOperation: Record<string, number>;
   timedOut: boolean;
+}
+
+/** User + system CPU seconds of this process's main thread so far (Linux: /proc/self/task/PID/stat). */
+function mainThreadCpu(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command's closing parenthesis: state is 3rd, utime 14th, stime 15th (clock ticks).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts a CPU profile of this process; the returned function stops it and writes it to `file`. */
@@ -104,9 +122,11 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     const calls0 = e.sb.callCounts();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const main0 = mainThreadCpu();
     await injectDrift(e, ids);
     const tracked = await trackExecutions(e, ids, Date.now() + o.timeoutMs);
     const cpu = process.cpuUsage(cpu0);
+    const main1 = mainThreadCpu();
     const calls1 = e.sb.callCounts();
     await stopProfile();
     const realMs = tracked.lastClosedAt - t0;
@@ -130,6 +150,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
       perSecond: verified / (realMs / 1000),
       cpuSeconds,
       perCpuSecond: verified / cpuSeconds,
+      mainThreadCpuSeconds: main0 === undefined || main1 === undefined ? undefined : main1 - main0,
       callsPerRemediation: calls.total,
       callsByOperation: calls.byKey,
       timedOut: tracked.timedOut,
