@@ -74,27 +74,34 @@ async function trusts(
   return r.overallResult === 'Allowed' && (trust === 'Allowed' || trust === 'AllowedForAccount');
 }
 
+/** The IAM role `roleArn` names, if it exists (in its own account). */
+export function existingRole(sandbox: SandboxContext, roleArn: string) {
+  const m = ROLE_ARN.exec(roleArn);
+  if (!m) return undefined;
+  const role = iamStore(accountScope(sandbox.scoped(m[1] ?? '', sandbox.home.region))).roles.get(m[2] ?? '');
+  return role?.arn === roleArn ? role : undefined;
+}
+
 /**
- * Whether a service (`cloudformation.amazonaws.com` acting for a stack's RoleARN) may assume `roleArn`: the
- * role exists and its trust policy admits the service principal, as STS decides for AWS services.
+ * Whether a service (`cloudformation.amazonaws.com` acting for a stack's RoleARN, `config.amazonaws.com`
+ * for a rule's role) may assume `roleArn`: the role exists and its trust policy admits the service
+ * principal with the request's `context` (`aws:SourceAccount`, `aws:SourceArn`), as STS decides for AWS services.
  */
 export async function serviceMayAssume(
   sandbox: SandboxContext,
   roleArn: string,
   service: string,
+  context: Record<string, string> = {},
 ): Promise<boolean> {
-  const m = ROLE_ARN.exec(roleArn);
-  if (!m) return false;
-  const account = m[1] ?? '';
-  const role = iamStore(accountScope(sandbox.scoped(account, sandbox.home.region))).roles.get(m[2] ?? '');
-  if (!role || role.arn !== roleArn) return false;
+  const role = existingRole(sandbox, roleArn);
+  if (!role) return false;
   const r = await runSimulation(
     {
       request: {
         principal: service,
         action: 'sts:AssumeRole',
-        resource: { resource: role.arn, accountId: account },
-        contextVariables: { 'aws:SecureTransport': 'true' },
+        resource: { resource: role.arn, accountId: role.arn.split(':')[4] ?? '' },
+        contextVariables: { ...context, 'aws:SecureTransport': 'true' },
       },
       identityPolicies: [],
       serviceControlPolicies: [],
@@ -103,7 +110,7 @@ export async function serviceMayAssume(
     },
     {},
   );
-  return r.resultType === 'single' && r.overallResult === 'Allowed';
+  return r.resultType !== 'error' && r.overallResult === 'Allowed';
 }
 
 function validated(input: Record<string, unknown>) {
@@ -128,10 +135,9 @@ function validated(input: Record<string, unknown>) {
 async function assumeRole(input: Record<string, unknown>, ctx: RequestContext) {
   const req = validated(input);
   const caller = callerOf(ctx);
-  const roleScope = accountScope(ctx.sandbox.scoped(req.account, ctx.sandbox.home.region));
-  const role = iamStore(roleScope).roles.get(req.name);
+  const role = existingRole(ctx.sandbox, req.roleArn);
   // A role that does not exist is refused like one that does not trust the caller (AWS words both alike).
-  if (!role || role.arn !== req.roleArn) throw denied(caller, req.roleArn);
+  if (!role) throw denied(caller, req.roleArn);
   if (req.duration > role.maxSessionDuration)
     throw new AwsError(
       'ValidationError',
