@@ -43,6 +43,7 @@ import {
   type Verdict,
 } from './evaluators';
 import { configMayNotAssume, ruleSession } from './roles';
+import { evaluatorOfType, inScope, type RuleScope, ScopeLookups, STACK_TYPE } from './scope';
 
 export interface ConfigServiceOptions {
   /** Emulated seconds between a configuration change and its evaluation (default 3). */
@@ -68,12 +69,7 @@ interface Rule {
   ConfigRuleArn: string;
   ConfigRuleId: string;
   Description?: string;
-  Scope?: {
-    ComplianceResourceTypes?: string[];
-    ComplianceResourceId?: string;
-    TagKey?: string;
-    TagValue?: string;
-  };
+  Scope?: RuleScope;
   Source: { Owner: string; SourceIdentifier: string; SourceDetails?: SourceDetail[] };
   InputParameters?: string;
   MaximumExecutionFrequency?: string;
@@ -122,7 +118,6 @@ interface ConfigState {
 }
 
 const EVALUATION_MODE = 'DETECTIVE';
-const STACK_TYPE = 'AWS::CloudFormation::Stack';
 const COMPLIANCE_TYPES = ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE', 'INSUFFICIENT_DATA'];
 
 function state(sandbox: SandboxContext): ConfigState {
@@ -186,57 +181,6 @@ function ruleScope(scope: Obj): Rule['Scope'] {
     ...(str(scope.TagKey) ? { TagKey: str(scope.TagKey) } : {}),
     ...(str(scope.TagValue) ? { TagValue: str(scope.TagValue) } : {}),
   };
-}
-
-function ruleTypes(rule: Rule, evaluator: Evaluator | undefined): string[] {
-  const scoped = rule.Scope?.ComplianceResourceTypes ?? [];
-  return scoped.length > 0 ? scoped : evaluator ? [evaluator.resourceType] : [];
-}
-
-/** The tags Config sees on a resource: its own, plus its stack's (CloudFormation propagates stack tags). */
-async function tagsSeen(
-  sandbox: SandboxContext,
-  evaluator: Evaluator,
-  resourceId: string,
-  stackOf: (physicalId: string) => Promise<string | undefined>,
-): Promise<Record<string, string>> {
-  const own = (await evaluator.tags(sandbox, resourceId)) ?? {};
-  if (evaluator.resourceType === STACK_TYPE) return own;
-  const stackId = await stackOf(evaluator.physicalId?.(sandbox, resourceId) ?? resourceId);
-  const stackTags = stackId
-    ? await EVALUATORS.CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK?.tags(sandbox, stackId)
-    : {};
-  return { ...stackTags, ...own };
-}
-
-/** An evaluator of the type (for a custom rule's resources: their listing and tags). */
-function evaluatorOfType(resourceType: string): Evaluator | undefined {
-  return Object.values(EVALUATORS).find((e) => e.resourceType === resourceType);
-}
-
-/**
- * Whether a rule covers a resource: its evaluator's type (a custom rule has none: any type), the Scope's
- * types, its one resource id, and its TagKey (and TagValue) on the resource, as Config scopes a rule.
- */
-async function inScope(
-  sandbox: SandboxContext,
-  rule: Rule,
-  evaluator: Evaluator | undefined,
-  resourceType: string,
-  resourceId: string,
-  stackOf: (physicalId: string) => Promise<string | undefined>,
-): Promise<boolean> {
-  if (evaluator && evaluator.resourceType !== resourceType) return false;
-  const types = ruleTypes(rule, evaluator);
-  if ((evaluator || types.length > 0) && !types.includes(resourceType)) return false;
-  const only = rule.Scope?.ComplianceResourceId;
-  if (only && only !== resourceId) return false;
-  const key = rule.Scope?.TagKey;
-  if (!key) return true;
-  const tagger = evaluator ?? evaluatorOfType(resourceType);
-  if (!tagger) return false;
-  const value = (await tagsSeen(sandbox, tagger, resourceId, stackOf))[key];
-  return value !== undefined && (rule.Scope?.TagValue === undefined || rule.Scope.TagValue === value);
 }
 
 const iso = (d: Date): string => d.toISOString();
@@ -487,9 +431,10 @@ class ConfigEngine {
         const scoped = rule.Scope?.ComplianceResourceTypes ?? [];
         const types =
           scoped.length > 0 ? scoped : [...new Set(Object.values(EVALUATORS).map((e) => e.resourceType))];
+        const lookups = new ScopeLookups(this.sandbox);
         for (const type of types) {
           for (const id of await this.idsOfType(type)) {
-            if (await this.covers(rule, undefined, type, id))
+            if (await this.covers(rule, undefined, type, id, lookups))
               await this.invokeCustom(rule, await this.itemOf(type, id), false);
           }
         }
@@ -541,8 +486,9 @@ class ConfigEngine {
       if (this.options.ruleEvaluationSeconds > 0)
         await this.sandbox.clock.sleep(this.options.ruleEvaluationSeconds, this.signal);
       const ids: string[] = [];
+      const lookups = new ScopeLookups(this.sandbox);
       for (const id of await evaluator.list(this.sandbox)) {
-        if (await this.covers(rule, evaluator, evaluator.resourceType, id)) ids.push(id);
+        if (await this.covers(rule, evaluator, evaluator.resourceType, id, lookups)) ids.push(id);
       }
       await Promise.all([
         this.sandbox.clock.sleep(this.options.evaluationSeconds, this.signal),
@@ -582,39 +528,34 @@ class ConfigEngine {
     })().catch((err: unknown) => this.sandbox.log(`config: evaluation failed: ${String(err)}`));
   }
 
+  /** Whether the rule covers the resource (scope.ts); `lookups` shares the tag and stack reads of one change. */
   covers(
     rule: Rule,
     evaluator: Evaluator | undefined,
     resourceType: string,
     resourceId: string,
+    lookups = new ScopeLookups(this.sandbox),
   ): Promise<boolean> {
-    return inScope(this.sandbox, rule, evaluator, resourceType, resourceId, (id) => this.stackOf(id));
-  }
-
-  private async stackOf(physicalId: string): Promise<string | undefined> {
-    try {
-      const out = await this.sandbox.call('cloudformation', 'DescribeStackResources', {
-        PhysicalResourceId: physicalId,
-      });
-      const first = Array.isArray(out.StackResources) ? out.StackResources[0] : undefined;
-      return isObj(first) ? (str(first.StackId) ?? str(first.StackName)) : undefined;
-    } catch {
-      return undefined; // not in a stack, or no CloudFormation in this sandbox
-    }
+    return inScope(rule.Scope, evaluator, resourceType, resourceId, lookups);
   }
 
   /**
    * Whether a change of the resource triggers the rule: a managed rule covering it; a change-triggered
    * custom rule covering it, or that has a result for it (it left the scope: eventLeftScope).
    */
-  private async triggers(rule: Rule, resourceType: string, resourceId: string): Promise<boolean> {
+  private async triggers(
+    rule: Rule,
+    resourceType: string,
+    resourceId: string,
+    lookups: ScopeLookups,
+  ): Promise<boolean> {
     if (rule.Source.Owner === 'CUSTOM_LAMBDA') {
       if (!changeTriggered(rule)) return false;
       if (this.st.results.get(rule.ConfigRuleName)?.has(`${resourceType}|${resourceId}`)) return true;
-      return this.covers(rule, undefined, resourceType, resourceId);
+      return this.covers(rule, undefined, resourceType, resourceId, lookups);
     }
     const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-    return evaluator !== undefined && this.covers(rule, evaluator, resourceType, resourceId);
+    return evaluator !== undefined && this.covers(rule, evaluator, resourceType, resourceId, lookups);
   }
 
   async onChange(change: ResourceChange): Promise<void> {
@@ -626,21 +567,22 @@ class ConfigEngine {
       if (this.st.stacksBusy.has(change.resourceId) || at.getTime() < quiet) return; // our own drift detection
     }
     const resource = configResourceOf(this.sandbox, change, this.st.uniqueIds);
+    const lookups = new ScopeLookups(this.sandbox);
     const stackRules = rules.filter(
       (r) => r.Source.SourceIdentifier === 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK',
     );
     if (resource) {
       for (const rule of rules) {
-        if (await this.triggers(rule, resource.resourceType, resource.resourceId))
+        if (await this.triggers(rule, resource.resourceType, resource.resourceId, lookups))
           this.schedule(rule, resource.resourceType, resource.resourceId, at);
       }
     }
     if (stackRules.length > 0 && change.resourceType !== STACK_TYPE) {
-      const stackId = await this.stackOf(change.resourceId);
+      const stackId = await lookups.stackOf(change.resourceId);
       if (stackId) {
         for (const rule of stackRules) {
           const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-          if (evaluator && (await this.covers(rule, evaluator, STACK_TYPE, stackId))) {
+          if (evaluator && (await this.covers(rule, evaluator, STACK_TYPE, stackId, lookups))) {
             this.schedule(rule, 'AWS::CloudFormation::Stack', stackId, at);
           }
         }
