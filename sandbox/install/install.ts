@@ -595,8 +595,11 @@ async function handlerRunner(
   };
 }
 
-/** The template's AWS::Lambda::Permission statements, on the registered functions (Lambda's AddPermission). */
-async function addPermissions(i: Install): Promise<void> {
+/**
+ * The template's AWS::Lambda::Permission statements, on the registered functions (Lambda's AddPermission,
+ * in the install's account-region); the member installer applies its stack's too.
+ */
+export async function addPermissions(i: Install): Promise<void> {
   if (!serviceModule(i.ctx, 'lambda')) return;
   for (const { logicalId, type, props } of i.deferred) {
     if (type !== 'AWS::Lambda::Permission') continue;

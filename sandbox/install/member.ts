@@ -6,11 +6,25 @@
  * targeting the central account's bus (the organization bus, which the sandbox folds into the central
  * default bus: install.ts ON_DEFAULT_BUS). The StackSet parameters are the central account and region and
  * the organization id, as an operator gives them (docs/operations.md "Deploying to an organization").
+ *
+ * The template's AWS::Lambda::Permission statements are applied to their functions in the member
+ * account-region as the central installer applies them (Lambda's AddPermission), so EventBridge reaches
+ * a member function only where its policy admits the rule. The function must exist there (registered with
+ * the sandbox, `Sandbox.registerFunction`): a member stack's own task functions are refused, as the
+ * handlers run with the central stack's one environment; event source mappings and function URLs, which
+ * only task functions use, are not wired.
  */
 import { resolve as resolvePath } from 'node:path';
 import type { Sandbox } from '../core/sandbox';
 import { resolveParameters } from '../services/cloudformation/template';
-import { type CfnTemplate, createResources, finder, type InstalledResource, newInstall } from './install';
+import {
+  addPermissions,
+  type CfnTemplate,
+  createResources,
+  finder,
+  type InstalledResource,
+  newInstall,
+} from './install';
 import { synthesizeRemediationTemplate } from './synth';
 
 export interface MemberInstallOptions {
@@ -58,6 +72,7 @@ export async function installMemberStack(
   const i = newInstall(sb, sb.context.scoped(opts.accountId, opts.region), stackName);
   await createResources(i, template, parameters);
   if (i.pendingFunctions.length > 0) throw new Error('install: a member stack holds no task functions');
+  await addPermissions(i);
   return {
     stackName,
     accountId: opts.accountId,
