@@ -1,4 +1,5 @@
 import { cloudControlIn, cloudFormationIn, configIn } from '../shared/accounts';
+import { clockNow } from '../shared/clock';
 import { taskHandler } from '../shared/handler';
 import { ConfirmComplianceInput, confirmCompliance } from './core';
 
@@ -7,6 +8,6 @@ export const handler = taskHandler('confirm-compliance', ConfirmComplianceInput,
     config: configIn(input.event),
     cloudControl: cloudControlIn(input.event),
     cloudFormation: cloudFormationIn(input.event),
-    now: () => new Date(),
+    now: clockNow,
   }),
 );

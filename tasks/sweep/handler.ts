@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { configClient, sqsClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { parseRuleList, SweepInput, sweep } from './core';
@@ -22,6 +23,6 @@ export const handler = taskHandler('sweep', SweepInput, (input, context) => {
     configRules: parseRuleList(process.env[ENV.CONFIG_RULES]),
     accountId: accountOf(context, queueUrl),
     region: requireEnv('AWS_REGION'),
-    now: () => new Date(),
+    now: clockNow,
   });
 });
