@@ -5,20 +5,12 @@
  * names the role and the missing action, and the denied call changed nothing: no automation ran and the
  * drift is still there.
  */
-import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES } from '../../sandbox/demo/cases';
 import { synthesizeRemediationTemplate } from '../../sandbox/install/synth';
-import {
-  automationsFor,
-  awaitExecutionFor,
-  deployCase,
-  type E2E,
-  finished,
-  startE2E,
-  waitCompliant,
-} from './support/harness';
-import { failedStateOf, withoutPermission } from './support/template-edits';
+import { deniedRun } from './support/denied-run';
+import { automationsFor, type E2E, startE2E } from './support/harness';
+import { withoutPermission } from './support/template-edits';
 
 const REMOVED = 'ssm:StartAutomationExecution';
 const TASK = 'start-runbook';
@@ -41,24 +33,15 @@ afterAll(async () => {
 
 describe('IAM enforcement', () => {
   it('a task role without one permission fails the execution at that step with AccessDenied; nothing changes', async () => {
-    const resourceId = await deployCase(e, dc);
-    await waitCompliant(e, dc, resourceId);
-    await dc.inject(e.c, resourceId);
-
-    const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
-    const result = await finished(e, execution.arn);
-    expect(result.outcome).not.toBe('VERIFIED');
-
-    const history = await e.c.sfn.send(
-      new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000 }),
-    );
-    const failed = failedStateOf(history.events ?? [], 'AccessDenied');
+    const { resourceId, failed, roleName, denial } = await deniedRun(e, dc, {
+      text: 'AccessDenied',
+      action: REMOVED,
+      roleLogicalId,
+    });
     expect(failed?.state).toBe('Start runbook');
     expect(failed?.error).toContain(`is not authorized to perform: ${REMOVED}`);
 
-    const roleName = e.stack.resources.get(roleLogicalId)?.physicalId;
     expect(roleName).toBeDefined();
-    const denial = e.sb.logs.find((l) => l.startsWith('iam: AccessDenied:') && l.includes(REMOVED));
     expect(denial).toContain(`assumed-role/${roleName}/`);
 
     // The denied call changed nothing: no automation started, the drift is still there.

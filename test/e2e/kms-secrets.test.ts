@@ -8,22 +8,13 @@
  * nothing changed: no approval was requested, no automation ran, the drift is still there.
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks } from '../../sandbox/demo/approve';
 import { CASES } from '../../sandbox/demo/cases';
 import { synthesizeRemediationTemplate } from '../../sandbox/install/synth';
-import {
-  automationsFor,
-  awaitExecutionFor,
-  deployCase,
-  type E2E,
-  finished,
-  outbox,
-  startE2E,
-  waitCompliant,
-} from './support/harness';
-import { failedStateOf, withoutPermission } from './support/template-edits';
+import { deniedRun } from './support/denied-run';
+import { automationsFor, type E2E, outbox, startE2E } from './support/harness';
+import { withoutPermission } from './support/template-edits';
 
 const REMOVED = 'kms:Decrypt';
 const TASK = 'request-approval';
@@ -47,27 +38,18 @@ afterAll(async () => {
 
 describe('KMS for the approval signing secret', () => {
   it('request-approval without kms:Decrypt fails at Request approval (Access to KMS is not allowed); nothing changes', async () => {
-    const resourceId = await deployCase(e, dc);
-    await waitCompliant(e, dc, resourceId);
-    await dc.inject(e.c, resourceId);
-
-    const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
-    const result = await finished(e, execution.arn);
-    expect(result.outcome).not.toBe('VERIFIED');
-
-    const history = await e.c.sfn.send(
-      new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000 }),
-    );
+    const { resourceId, failed, roleName, denial } = await deniedRun(e, dc, {
+      text: DENIED,
+      action: REMOVED,
+      roleLogicalId,
+    });
     // Secrets Manager's refusal, as Powertools' SecretsProvider passes it on (GetParameterError).
-    const failed = failedStateOf(history.events ?? [], DENIED);
     expect(failed?.state).toBe('Request approval');
     expect(failed?.error).toMatch(/^GetParameterError /);
 
-    const roleName = e.stack.resources.get(roleLogicalId)?.physicalId;
     const keyArn = e.stack.find('AWS::KMS::Key')?.attributes.Arn;
     expect(roleName).toBeDefined();
     expect(keyArn).toMatch(/^arn:aws:kms:/);
-    const denial = e.sb.logs.find((l) => l.startsWith('iam: AccessDenied:') && l.includes(REMOVED));
     expect(denial).toContain(`assumed-role/${roleName}/`);
     expect(denial).toContain(`is not allowed ${REMOVED} on ${keyArn} (KMS key)`);
 

@@ -13,15 +13,21 @@ export const policy = (...Statement: object[]): string =>
 
 /**
  * Creates a role that `service` may assume, with `statements` as its inline policy (none: a role with no
- * identity permissions at all); returns its ARN.
+ * identity permissions at all), in `account` (its administrator creates it; default: the sandbox's own);
+ * returns its ARN.
  */
 export async function role(
   sb: SandboxHandle,
   name: string,
   statements: object[] = [],
   service = 'lambda.amazonaws.com',
+  account?: string,
 ): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
+  const iam = new IAMClient(
+    account
+      ? { ...sb.clientConfig, credentials: { accessKeyId: account, secretAccessKey: 'x' } }
+      : sb.clientConfig,
+  );
   const trust = policy({ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' });
   const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
   if (statements.length > 0)

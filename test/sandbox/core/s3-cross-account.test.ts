@@ -22,7 +22,7 @@ import { credentialsFor } from '../../../sandbox/core/authz';
 import { iamService } from '../../../sandbox/services/iam';
 import { s3Service } from '../../../sandbox/services/s3';
 import { withSandbox } from '../helpers';
-import { failure, policy } from './iam-support';
+import { failure, policy, role } from './iam-support';
 
 const A = '111111111111';
 const B = '222222222222';
@@ -55,29 +55,7 @@ async function roleIn(
   name: string,
   statements: object[],
 ): Promise<{ arn: string; s3: S3Client }> {
-  const { CreateRoleCommand, IAMClient, PutRolePolicyCommand } = await import('@aws-sdk/client-iam');
-  const iam = new IAMClient({
-    endpoint: sb.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: account, secretAccessKey: 'x' },
-    maxAttempts: 1,
-  });
-  const trust = policy({
-    Effect: 'Allow',
-    Principal: { Service: 'lambda.amazonaws.com' },
-    Action: 'sts:AssumeRole',
-  });
-  const arn = String(
-    (await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }))).Role?.Arn,
-  );
-  if (statements.length > 0)
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: name,
-        PolicyName: 'inline',
-        PolicyDocument: policy(...statements),
-      }),
-    );
+  const arn = await role(sb, name, statements, 'lambda.amazonaws.com', account);
   return { arn, s3: s3As(credentialsFor(sb.sandbox.context, arn, 'task')) };
 }
 
