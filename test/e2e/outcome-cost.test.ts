@@ -70,7 +70,8 @@ describe('the outcome record carries the execution cost', () => {
     // The final transition was counted ahead: the whole history has exactly as many.
     const whole = price(history);
     expect(stored.transitions).toBe(whole.transitions);
-    // Plan, Confirm, Detect, Describe, Acquire slot, Start runbook, Release, Re-check, Wait for compliance, Record.
-    expect(whole.lambdaInvocations).toBe(10);
+    // Plan, Confirm, Detect (it describes the drift itself since 07ffebb), Acquire slot, Start runbook,
+    // Release, Re-check, Wait for compliance, Record.
+    expect(whole.lambdaInvocations).toBe(9);
   });
 });
