@@ -58,3 +58,19 @@ export function withSandbox(
     },
   };
 }
+
+/** Registers an in-process function `name` at `arn` that records each payload it is invoked with; the record. */
+export function recordingFunction(sandbox: Sandbox, name: string, arn: string): unknown[] {
+  const seen: unknown[] = [];
+  sandbox.registerFunction({
+    name,
+    arn,
+    env: {},
+    memoryMb: 128,
+    invoke: async (payload) => {
+      seen.push(payload);
+      return {};
+    },
+  });
+  return seen;
+}

@@ -20,7 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { type EventsService, eventsService } from '../../../sandbox/services/events';
 import { iamService } from '../../../sandbox/services/iam';
 import { lambdaService } from '../../../sandbox/services/lambda';
-import { withSandbox } from '../helpers';
+import { recordingFunction, withSandbox } from '../helpers';
 
 const events: EventsService = eventsService();
 const sb = withSandbox(() => ({ services: [iamService(), lambdaService(), events] }));
@@ -29,20 +29,7 @@ const REGION = 'us-east-1';
 const fnArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
 
 /** An in-process function that records what it was invoked with. */
-function fn(name: string): unknown[] {
-  const seen: unknown[] = [];
-  sb.sandbox.registerFunction({
-    name,
-    arn: fnArn(name),
-    env: {},
-    memoryMb: 128,
-    invoke: async (payload) => {
-      seen.push(payload);
-      return {};
-    },
-  });
-  return seen;
-}
+const fn = (name: string): unknown[] => recordingFunction(sb.sandbox, name, fnArn(name));
 
 async function deliver(rule: string, target: string): Promise<boolean[]> {
   const eb = new EventBridgeClient(sb.clientConfig);

@@ -11,7 +11,7 @@ import { installMemberStack } from '../../../sandbox/install/member';
 import { type EventsService, eventsService } from '../../../sandbox/services/events';
 import { iamService } from '../../../sandbox/services/iam';
 import { lambdaService } from '../../../sandbox/services/lambda';
-import { withSandbox } from '../helpers';
+import { recordingFunction, withSandbox } from '../helpers';
 
 const CENTRAL = '111111111111';
 const MEMBER = '222222222222';
@@ -31,20 +31,7 @@ const memberConfig = () => ({
 });
 
 /** An in-process function in the member account-region that records its invocations. */
-function memberFunction(name: string): unknown[] {
-  const seen: unknown[] = [];
-  sb.sandbox.registerFunction({
-    name,
-    arn: fnArn(name),
-    env: {},
-    memoryMb: 128,
-    invoke: async (payload) => {
-      seen.push(payload);
-      return {};
-    },
-  });
-  return seen;
-}
+const memberFunction = (name: string): unknown[] => recordingFunction(sb.sandbox, name, fnArn(name));
 
 /** A member template: a rule sending `source` events to the function, with or without its permission. */
 function template(rule: string, fn: string, source: string, permitted: boolean) {
