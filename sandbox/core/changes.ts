@@ -82,3 +82,25 @@ export function noteChange(ctx: SandboxContext, service: string): void {
 export function serviceOfType(resourceType: string): string {
   return (resourceType.split('::')[1] ?? '').toLowerCase();
 }
+
+/**
+ * A per-sandbox cache whose entries hold while `service`'s change generation stays where it was when they
+ * were computed (so an answer is never stale); cleared whole when it reaches `maxEntries`.
+ */
+export function changeCache<T>(maxEntries: number) {
+  const caches = new WeakMap<SandboxContext, Map<string, { generation: number; value: T }>>();
+  return (ctx: SandboxContext, service: string, key: string, compute: () => T): T => {
+    let cache = caches.get(ctx.home);
+    if (!cache) {
+      cache = new Map();
+      caches.set(ctx.home, cache);
+    }
+    const generation = changeGeneration(ctx, service);
+    const hit = cache.get(key);
+    if (hit && hit.generation === generation) return hit.value;
+    if (cache.size >= maxEntries) cache.clear();
+    const value = compute();
+    cache.set(key, { generation, value });
+    return value;
+  };
+}

@@ -5,18 +5,12 @@
  * without the cache these reads were a quarter of the sandbox's calls per remediation.
  */
 import { asService } from '../../core/authz';
-import { changeGeneration } from '../../core/changes';
+import { changeCache } from '../../core/changes';
 import type { SandboxContext } from '../../core/types';
 
 type Out = Record<string, unknown>;
 
-interface Cached {
-  generation: number;
-  out: Promise<Out>;
-}
-
-const caches = new WeakMap<SandboxContext, Map<string, Cached>>();
-const MAX_ENTRIES = 20_000;
+const readCache = changeCache<Promise<Out>>(20_000);
 
 /** `service`'s `operation` as IAM sees it; callers must not modify the answer (it is shared). */
 export function iamRead(
@@ -25,17 +19,8 @@ export function iamRead(
   operation: string,
   input: Out,
 ): Promise<Out> {
-  let cache = caches.get(sandbox.home);
-  if (!cache) {
-    cache = new Map();
-    caches.set(sandbox.home, cache);
-  }
   const key = `${sandbox.accountId} ${sandbox.region} ${service} ${operation} ${JSON.stringify(input)}`;
-  const generation = changeGeneration(sandbox, service);
-  const hit = cache.get(key);
-  if (hit && hit.generation === generation) return hit.out;
-  if (cache.size >= MAX_ENTRIES) cache.clear();
-  const out = asService(() => sandbox.call(service, operation, input)).catch((): Out => ({}));
-  cache.set(key, { generation, out });
-  return out;
+  return readCache(sandbox, service, key, () =>
+    asService(() => sandbox.call(service, operation, input)).catch((): Out => ({})),
+  );
 }

@@ -5,19 +5,13 @@
  * ScheduleKeyDeletion, PutKeyPolicy, CreateAlias), so asking per message or per item costs no call.
  */
 import { asService } from '../../core/authz';
-import { changeGeneration } from '../../core/changes';
+import { changeCache } from '../../core/changes';
 import { AwsError, type SandboxContext } from '../../core/types';
 
 /** The key's metadata, or what DescribeKey threw (NotFoundException for a key that does not exist). */
 export type Described = { metadata: Record<string, unknown> } | { error: unknown };
 
-interface CachedKey {
-  generation: number;
-  described: Promise<Described>;
-}
-
-const keyCaches = new WeakMap<SandboxContext, Map<string, CachedKey>>();
-const MAX_CACHED_KEYS = 10_000;
+const keyCache = changeCache<Promise<Described>>(10_000);
 
 /** KMS's DescribeKey of `keyId` in (account, region), as the service; cached until KMS changes anything. */
 export function describeKey(
@@ -26,23 +20,12 @@ export function describeKey(
   region: string,
   keyId: string,
 ): Promise<Described> {
-  let cache = keyCaches.get(sandbox.home);
-  if (!cache) {
-    cache = new Map();
-    keyCaches.set(sandbox.home, cache);
-  }
-  const key = `${account} ${region} ${keyId}`;
-  const generation = changeGeneration(sandbox, 'kms');
-  const hit = cache.get(key);
-  if (hit && hit.generation === generation) return hit.described;
-  if (cache.size >= MAX_CACHED_KEYS) cache.clear();
-  const scope = sandbox.scoped(account, region);
-  const described = asService(() => scope.call('kms', 'DescribeKey', { KeyId: keyId })).then(
-    (out): Described => ({ metadata: (out.KeyMetadata ?? {}) as Record<string, unknown> }),
-    (error: unknown): Described => ({ error }),
+  return keyCache(sandbox, 'kms', `${account} ${region} ${keyId}`, () =>
+    asService(() => sandbox.scoped(account, region).call('kms', 'DescribeKey', { KeyId: keyId })).then(
+      (out): Described => ({ metadata: (out.KeyMetadata ?? {}) as Record<string, unknown> }),
+      (error: unknown): Described => ({ error }),
+    ),
   );
-  cache.set(key, { generation, described });
-  return described;
 }
 
 /**
