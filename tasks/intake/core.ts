@@ -20,7 +20,10 @@
  * check (ORDERING table, a strictly newer orderingTimestamp wins, and the item unchanged since the running
  * check read it, so two events for one resource handled at once cannot both start) → StartExecution with a
  * deterministic name (ExecutionAlreadyExists = duplicate absorbed). Every event intake drops gets a SKIPPED
- * outcome item.
+ * outcome item, except a result that starts nothing by its nature (Config's COMPLIANT, NOT_APPLICABLE, …):
+ * its recorded outcome is the ordering mark it moves (the item keeps its event id, time and result; metric
+ * IntakeResultsRecorded and a log line), one conditional write instead of two; only such a result that is
+ * older than the mark (it moves nothing) gets a SKIPPED item, reason `out of order`.
  *
  * Tie rule: a result whose orderingTimestamp equals the mark already recorded never moves the mark and never
  * starts an execution (COMPLIANT(t) then NON_COMPLIANT(t) starts nothing; recorded SKIPPED with the reason).
@@ -152,6 +155,8 @@ interface Candidate {
   /** false: compliant/in-sync result; advance the ordering record but start nothing. */
   actionable: boolean;
   skipReason?: string;
+  /** Config's complianceType of a result that is not actionable (kept on the ordering mark). */
+  result?: string;
 }
 
 const tsOrUndefined = (ts: string | undefined): string | undefined => {
@@ -187,7 +192,7 @@ function normalizeConfig(env: Envelope, messageId: string): Drop | Candidate {
     actionable: compliance === 'NON_COMPLIANT',
     ...(compliance === 'NON_COMPLIANT'
       ? {}
-      : { skipReason: `Config reports ${compliance}: nothing to remediate` }),
+      : { skipReason: `Config reports ${compliance}: nothing to remediate`, result: compliance }),
   };
 }
 
@@ -540,9 +545,11 @@ async function claimOrdering(
 
 /**
  * Moves the ordering mark forward for a result that starts nothing (COMPLIANT): newer-or-equal wins, and
- * the execution the item names (and its startingAt) are left as they are.
+ * the execution the item names (and its startingAt) are left as they are. The item records the result
+ * (`lastResult`, `eventId`, `updatedAt`): it is that event's recorded outcome. False when an even newer
+ * result was already seen (nothing moved).
  */
-async function advanceOrdering(deps: IntakeDeps, event: RemediationEvent): Promise<void> {
+async function advanceOrdering(deps: IntakeDeps, event: RemediationEvent, result: string): Promise<boolean> {
   const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
   const ts = canonicalTimestamp(event.orderingTimestamp);
   try {
@@ -551,22 +558,48 @@ async function advanceOrdering(deps: IntakeDeps, event: RemediationEvent): Promi
         new UpdateCommand({
           TableName: deps.orderingTable,
           Key: { key },
-          UpdateExpression: 'SET #t = :t, #ev = :ev, #u = :u',
+          UpdateExpression: 'SET #t = :t, #ev = :ev, #u = :u, #r = :r',
           ConditionExpression: 'attribute_not_exists(#k) OR #t <= :t',
           ExpressionAttributeNames: {
             '#k': 'key',
             '#t': 'lastOrderingTimestamp',
             '#ev': 'eventId',
             '#u': 'updatedAt',
+            '#r': 'lastResult',
           },
-          ExpressionAttributeValues: { ':t': ts, ':ev': event.eventId, ':u': deps.now().toISOString() },
+          ExpressionAttributeValues: {
+            ':t': ts,
+            ':ev': event.eventId,
+            ':u': deps.now().toISOString(),
+            ':r': result,
+          },
         }),
       ),
     );
+    return true;
   } catch (err) {
-    // An even newer result was already seen: nothing to move.
     if (!(err instanceof Error && err.name === 'ConditionalCheckFailedException')) throw err;
+    return false;
   }
+}
+
+/**
+ * A result that starts nothing: recorded on the ordering mark it moves (no audit item: a compliant result
+ * is not a finding, and Config sends one after every remediation); one older than the mark moves nothing
+ * and is recorded SKIPPED (out of order) like any other dropped event.
+ */
+async function recordResult(deps: IntakeDeps, event: RemediationEvent, c: Candidate): Promise<EventOutcome> {
+  const resourceKey = resourceKeyOf(event);
+  const name = executionName(event);
+  const reason = c.skipReason ?? 'not actionable';
+  if (!(await advanceOrdering(deps, event, c.result ?? 'NOT_ACTIONABLE'))) {
+    metrics.addMetric('IntakeOutOfOrder', MetricUnit.Count, 1);
+    const stale = `out of order: a newer result than ${event.orderingTimestamp} was already seen (${reason})`;
+    return recordSkip(deps, { reason: stale, resourceKey, name, ruleName: event.configRuleName });
+  }
+  metrics.addMetric('IntakeResultsRecorded', MetricUnit.Count, 1);
+  logger.info('result recorded on the ordering mark', { reason, resourceKey, eventId: event.eventId });
+  return { status: 'skipped', reason, resourceKey, executionName: name };
 }
 
 /** `arn:…:stateMachine:<sm>` + name → `arn:…:execution:<sm>:<name>`. */
@@ -794,14 +827,10 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
   let event = r.event;
   const ruleName = event.configRuleName;
   const resourceKey = resourceKeyOf(event);
-  if (!c.actionable) {
-    // A compliant result still moves the ordering mark forward, so an older NON_COMPLIANT result
-    // delivered late never starts a remediation. It keeps the item's execution (a COMPLIANT result
-    // arriving while a remediation runs must not hide that execution from the running check).
-    await advanceOrdering(deps, event);
-    const name = executionName(event);
-    return recordSkip(deps, { reason: c.skipReason ?? 'not actionable', resourceKey, name, ruleName });
-  }
+  // A compliant result still moves the ordering mark forward, so an older NON_COMPLIANT result
+  // delivered late never starts a remediation. It keeps the item's execution (a COMPLIANT result
+  // arriving while a remediation runs must not hide that execution from the running check).
+  if (!c.actionable) return recordResult(deps, event, c);
   const entry = findEntry(deps.policy, event);
   if (!entry) {
     const what = event.configRuleName ? `rule ${event.configRuleName}` : 'CloudFormation drift';

@@ -310,7 +310,8 @@ export async function history(e: E2E, arn: string): Promise<HistoryEvent[]> {
 /**
  * The outcome recorded per resource id among `ids` (OUTCOMES table): the latest one an execution recorded,
  * else the latest one intake recorded. Intake's rows lose to an execution's because intake also records
- * SKIPPED for the COMPLIANT event that follows a remediation — later than, and not instead of, its outcome.
+ * SKIPPED for a NON_COMPLIANT result that arrives after a remediation (still running, out of order) — later
+ * than, and not instead of, its outcome.
  */
 export async function recordedOutcomes(e: E2E, ids: readonly string[]): Promise<Map<string, string>> {
   const wanted = new Set(ids);

@@ -11,14 +11,14 @@ import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcon
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type IntakeDeps, processMessage } from '../../../tasks/intake/core';
 import { type PlanDeps, plan } from '../../../tasks/plan/core';
 import { resourceKeyOf } from '../../../tasks/shared/contracts';
 import { putOutcome } from '../../../tasks/shared/outcomes';
-import { boundedKey, breakGlassKey } from '../../../tasks/shared/tables';
+import { boundedKey, breakGlassKey, orderingKey } from '../../../tasks/shared/tables';
 import { ACCOUNT, configEvent, REGION, rawPolicy, SG_ID, testPolicy } from './fixtures/core-tasks';
 
 const sfn = mockClient(SFNClient);
@@ -171,10 +171,18 @@ describe('intake ordering against dynalite', () => {
         ExpressionAttributeValues: { ':k': `${ACCOUNT}/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}` },
       }),
     );
-    expect(recorded.Items?.map((i) => i.reason)).toEqual([
-      expect.stringMatching(/COMPLIANT/),
-      expect.stringMatching(/^tie: /),
-    ]);
+    // The COMPLIANT result is recorded on the mark it moved (no outcome item); the tie as SKIPPED.
+    expect(recorded.Items?.map((i) => i.reason)).toEqual([expect.stringMatching(/^tie: /)]);
+    const mark = await ddb.send(
+      new GetCommand({
+        TableName: tables.ordering,
+        Key: { key: orderingKey('restricted-ssh', `${ACCOUNT}/${REGION}/AWS::EC2::SecurityGroup/${SG_ID}`) },
+      }),
+    );
+    expect(mark.Item).toMatchObject({
+      lastResult: 'COMPLIANT',
+      lastOrderingTimestamp: '2026-11-23T10:00:00.000Z',
+    });
   });
 
   it('sweep generations: a re-find whose execution ended without VERIFIED starts the next generation, bounded by the loop breaker', async () => {

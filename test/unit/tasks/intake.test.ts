@@ -249,7 +249,7 @@ describe('intake: Config compliance changes', () => {
     expect(String(item?.sk)).toMatch(/^2026-11-23T12:00:00.000Z#restricted-ssh-SecurityGrou-/);
   });
 
-  it('a COMPLIANT result starts nothing but moves the ordering mark forward (keeping the execution it names)', async () => {
+  it('a COMPLIANT result starts nothing; its recorded outcome is the ordering mark it moves (keeping the execution it names)', async () => {
     const out = await intake(sqs([configEnvelope({ compliance: 'COMPLIANT' })]), deps());
     expect(out.batchItemFailures).toEqual([]);
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
@@ -257,10 +257,33 @@ describe('intake: Config compliance changes', () => {
     const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
     expect(updates).toHaveLength(1);
     expect(updates[0]?.UpdateExpression).not.toMatch(/executionName/);
+    expect(updates[0]?.ExpressionAttributeNames?.['#r']).toBe('lastResult');
+    expect(updates[0]?.ExpressionAttributeValues).toMatchObject({
+      ':r': 'COMPLIANT',
+      ':ev': 'c1a2b3c4-0000-1111-2222-333344445555',
+    });
+    // One write per compliant result: no audit item beside the mark.
+    expect(outcomePuts()).toEqual([]);
+    const [outcome] = await processMessage(
+      JSON.stringify(configEnvelope({ compliance: 'COMPLIANT' })),
+      'm',
+      deps(),
+    );
+    expect(outcome).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/COMPLIANT/) });
+  });
+
+  it('a COMPLIANT result older than the mark moves nothing and is recorded SKIPPED (out of order)', async () => {
+    ddb.on(UpdateCommand).rejects(awsError('ConditionalCheckFailedException'));
+    const out = await intake(sqs([configEnvelope({ compliance: 'COMPLIANT' })]), deps());
+    expect(out.batchItemFailures).toEqual([]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(outcomePuts()).toHaveLength(1);
     expect(outcomePuts()[0]).toMatchObject({
       outcome: 'SKIPPED',
-      reason: expect.stringMatching(/COMPLIANT/),
+      ruleName: 'restricted-ssh',
+      remediated: false,
     });
+    expect(String(outcomePuts()[0]?.reason)).toMatch(/out of order: .*COMPLIANT/);
   });
 
   it('a rule without a policy entry is skipped (no ordering claim, no start)', async () => {
