@@ -195,11 +195,15 @@ function startAutomationExecution(store: SsmStore, input: Record<string, unknown
   return actAs(store, exec, ctx, token);
 }
 
-/** Who the steps run as (the caller needs iam:PassRole on an AutomationAssumeRole); a refusal leaves nothing. */
+/**
+ * Who the steps run as (the caller needs iam:PassRole on an AutomationAssumeRole: a refusal leaves nothing);
+ * a role SSM cannot assume fails the execution when it runs.
+ */
 async function actAs(store: SsmStore, exec: Execution, ctx: RequestContext, token: string | undefined) {
   try {
-    const caller = await automationCaller(ctx, exec.doc.assumeRole, exec.parameters, exec.id);
-    if (caller) exec.caller = caller;
+    const acting = await automationCaller(ctx, exec.doc.assumeRole, exec.parameters, exec.id);
+    if (acting.caller) exec.caller = acting.caller;
+    if (acting.refused) exec.refused = acting.refused;
   } catch (err) {
     store.executions.delete(exec.id);
     if (token !== undefined) store.byToken.delete(token.toLowerCase());

@@ -94,6 +94,8 @@ export interface Execution {
   executedBy: string;
   /** Who the steps' API calls are made as: the AutomationAssumeRole session, else the starter. */
   caller?: Principal;
+  /** Why the execution fails before its first step (SSM cannot assume its AutomationAssumeRole). */
+  refused?: string;
   abort: AbortController;
   /** Set while an aws:pause or aws:approve step waits for SendAutomationSignal. */
   waiting?: { accepts: readonly Signal[]; signal: (s: Signal) => void };
@@ -327,7 +329,12 @@ export async function runExecution(
   exec.startTime = sandbox.clock.now();
   onProgress();
   try {
-    finish(state, await runAs(exec.caller, () => runSequence(state, exec.doc.mainSteps, exec.abort.signal)));
+    if (exec.refused) finish(state, { failure: { status: 'Failed', message: exec.refused } });
+    else
+      finish(
+        state,
+        await runAs(exec.caller, () => runSequence(state, exec.doc.mainSteps, exec.abort.signal)),
+      );
   } catch (err) {
     exec.status = 'Failed';
     exec.failureMessage = `Internal error: ${err instanceof Error ? err.message : String(err)}`;

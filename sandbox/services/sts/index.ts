@@ -11,6 +11,7 @@
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { accountOf, assumedRoleArn, credentialsFor, type Principal } from '../../core/authz';
 import { organizationKeys } from '../../core/organization';
+import { serviceModule } from '../../core/sandbox';
 import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
 import { identityPolicies } from '../iam/enforce';
 import { iamStore } from '../iam/store';
@@ -111,6 +112,26 @@ export async function serviceMayAssume(
     {},
   );
   return r.resultType !== 'error' && r.overallResult === 'Allowed';
+}
+
+/**
+ * Why `service` may not assume `roleArn` (the role is missing or its trust policy does not admit the service
+ * with `context`), or undefined when it may — or when the sandbox has no IAM module (then there are no roles
+ * and nothing is enforced). `alternatives` are other principals of the same service that count as well (Step
+ * Functions' regional `states.REGION.amazonaws.com`).
+ */
+export async function serviceAssumeRefusal(
+  sandbox: SandboxContext,
+  roleArn: string,
+  service: string,
+  context: Record<string, string> = {},
+  alternatives: readonly string[] = [],
+): Promise<string | undefined> {
+  if (!serviceModule(sandbox, 'iam')) return undefined;
+  if (!existingRole(sandbox, roleArn)) return `the role ${roleArn} does not exist`;
+  for (const principal of [service, ...alternatives])
+    if (await serviceMayAssume(sandbox, roleArn, principal, context)) return undefined;
+  return `${service} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`;
 }
 
 function validated(input: Record<string, unknown>) {
