@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { TableEncryption } from './encryption';
+import { memoizeDynaliteExpressions } from './expressions';
 
 type DynaliteFactory = (options: {
   createTableMs?: number;
@@ -138,6 +139,7 @@ class DynaliteEngine {
   /** Starts dynalite for one account-region (its ARNs carry them: dynalite reads both from the environment). */
   async start(scope: { accountId: string; region: string }): Promise<void> {
     const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
+    memoizeDynaliteExpressions();
     const saved = { account: process.env.AWS_ACCOUNT_ID, region: process.env.AWS_REGION };
     process.env.AWS_ACCOUNT_ID = scope.accountId;
     process.env.AWS_REGION = scope.region;

@@ -8,6 +8,7 @@ import {
   QueryCommand,
   ResourceNotFoundException,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
@@ -89,5 +90,86 @@ describe('DynamoDB (dynalite)', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'UnknownOperationException' });
+  });
+
+  // dynalite's expression parses are memoized per shape (sandbox/services/dynamodb/expressions.ts): every
+  // request of one shape must still be judged with its own values.
+  it('judges each request of one expression shape by its own values', async () => {
+    const put = (sk: string, n: string) =>
+      ddb().send(
+        new PutItemCommand({
+          TableName: 'leases',
+          Item: { pk: { S: 'shape' }, sk: { S: sk }, n: { N: n } },
+          ConditionExpression: 'attribute_not_exists(#k) OR #n < :n',
+          ExpressionAttributeNames: { '#k': 'pk', '#n': 'n' },
+          ExpressionAttributeValues: { ':n': { N: n } },
+        }),
+      );
+    await put('1', '5');
+    await put('1', '7'); // 5 < 7: replaced
+    await expect(put('1', '6')).rejects.toBeInstanceOf(ConditionalCheckFailedException); // 7 < 6 is false
+    const update = (by: string) =>
+      ddb().send(
+        new UpdateItemCommand({
+          TableName: 'leases',
+          Key: { pk: { S: 'shape' }, sk: { S: '1' } },
+          UpdateExpression: 'ADD #n :by SET #t = :t',
+          ExpressionAttributeNames: { '#n': 'n', '#t': 'tag' },
+          ExpressionAttributeValues: { ':by': { N: by }, ':t': { S: `by ${by}` } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+    expect((await update('1')).Attributes).toMatchObject({ n: { N: '8' }, tag: { S: 'by 1' } });
+    expect((await update('10')).Attributes).toMatchObject({ n: { N: '18' }, tag: { S: 'by 10' } });
+    await put('2', '1');
+    const query = (min: string) =>
+      ddb().send(
+        new QueryCommand({
+          TableName: 'leases',
+          KeyConditionExpression: 'pk = :p AND sk >= :min',
+          FilterExpression: '#n > :floor',
+          ExpressionAttributeNames: { '#n': 'n' },
+          ExpressionAttributeValues: { ':p': { S: 'shape' }, ':min': { S: min }, ':floor': { N: '0' } },
+        }),
+      );
+    expect((await query('1')).Items?.map((i) => i.sk?.S)).toEqual(['1', '2']);
+    expect((await query('2')).Items?.map((i) => i.sk?.S)).toEqual(['2']);
+  });
+
+  it('still refuses a cached shape whose values are wrong for it', async () => {
+    const add = (value: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      ddb().send(
+        new UpdateItemCommand({
+          TableName: 'leases',
+          Key: { pk: { S: 'refused' }, sk: { S: '1' } },
+          UpdateExpression: 'ADD #n :v',
+          ExpressionAttributeNames: { '#n': 'n' },
+          ExpressionAttributeValues: { ':v': value, ...extra } as never,
+        }),
+      );
+    await add({ N: '1' });
+    // The same expression with a string value (another shape) is dynalite's type error, as before.
+    await expect(add({ S: 'x' })).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('Incorrect operand type for operator or function; operator: ADD'),
+    });
+    // An unused value on the cached shape is still reported.
+    await expect(add({ N: '1' }, { ':unused': { N: '2' } })).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('unused in expressions: keys: {:unused}'),
+    });
+    // BETWEEN is judged on its bounds' content every time (never cached).
+    const between = (lo: string, hi: string) =>
+      ddb().send(
+        new QueryCommand({
+          TableName: 'leases',
+          KeyConditionExpression: 'pk = :p AND sk BETWEEN :lo AND :hi',
+          ExpressionAttributeValues: { ':p': { S: 'refused' }, ':lo': { S: lo }, ':hi': { S: hi } },
+        }),
+      );
+    expect((await between('0', '9')).Count).toBe(1);
+    await expect(between('9', '0')).rejects.toMatchObject({
+      message: expect.stringContaining('BETWEEN operator requires upper bound to be greater than or equal'),
+    });
   });
 });
