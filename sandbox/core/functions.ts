@@ -101,24 +101,30 @@ export class FunctionRegistry {
 
   constructor(readonly maxConcurrent = concurrencyFromEnv()) {}
 
+  /** A bare name keeps naming the function first registered under it (another account's same name does not take it). */
   register(fn: SandboxFunction): void {
     this.byArn.set(fn.arn, fn);
-    this.byName.set(fn.name, fn);
+    const named = this.byName.get(fn.name);
+    if (!named || named.arn === fn.arn) this.byName.set(fn.name, fn);
   }
 
   unregister(arnOrName: string): void {
     const fn = this.get(arnOrName);
     if (!fn) return;
     this.byArn.delete(fn.arn);
-    this.byName.delete(fn.name);
+    if (this.byName.get(fn.name) === fn) this.byName.delete(fn.name);
   }
 
-  /** By full ARN, ARN with a version/alias qualifier, or function name. */
+  /**
+   * An ARN (with or without a version/alias qualifier) names the function of that account and region only:
+   * a member account's function and a central one of the same name are never confused. A bare name is the
+   * function registered under it (callers in an account-region scope pass their scope's ARN instead:
+   * SandboxContext.invokeFunction).
+   */
   get(arnOrName: string): SandboxFunction | undefined {
-    const direct = this.byArn.get(arnOrName) ?? this.byName.get(arnOrName);
-    if (direct) return direct;
-    const m = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::.+)?$/.exec(arnOrName);
-    return m?.[1] ? this.byName.get(m[1]) : undefined;
+    if (!arnOrName.startsWith('arn:')) return this.byName.get(arnOrName);
+    const m = /^(arn:[^:]+:lambda:[^:]+:\d{12}:function:[^:]+)(?::[^:]+)?$/.exec(arnOrName);
+    return m?.[1] ? this.byArn.get(m[1]) : undefined;
   }
 
   list(): SandboxFunction[] {

@@ -342,7 +342,11 @@ function createContext(core: Core, invoke: Invoke, accountId: string, region: st
       if (lambda)
         await authorize(context, currentCaller(), lambda, 'Invoke', { FunctionName: nameOrArn }, region);
       countCall(core, `function:${nameOrArn.slice(nameOrArn.lastIndexOf(':') + 1)}`);
-      return functionRegistry(context).invoke(nameOrArn, payload, hooks);
+      // A bare name is a function of this account-region, as Lambda resolves it (cfncalls, #11).
+      const arn = nameOrArn.startsWith('arn:')
+        ? nameOrArn
+        : `arn:aws:lambda:${region}:${accountId}:function:${nameOrArn}`;
+      return functionRegistry(context).invoke(arn, payload, hooks);
     },
     log: core.log,
   };

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FunctionRegistry, whileIdle } from '../../../sandbox/core/functions';
+import { startSandbox } from '../../../sandbox/core/sandbox';
 
 /** A function whose invocations stay open until released by hand. */
 function gatedFunction(reg: FunctionRegistry) {
@@ -137,5 +138,54 @@ describe('sandbox Lambda runners', () => {
     const reg = new FunctionRegistry(1);
     await expect(whileIdle(async () => 7)).resolves.toBe(7);
     expect(reg.active).toBe(0);
+  });
+});
+
+describe('function lookup by ARN', () => {
+  const CENTRAL = 'arn:aws:lambda:us-east-1:111111111111:function:intake';
+  const MEMBER = 'arn:aws:lambda:eu-west-1:222222222222:function:intake';
+  const fn = (arn: string) => ({
+    name: 'intake',
+    arn,
+    env: {},
+    invoke: async () => arn,
+  });
+
+  it('an ARN names the function of that account and region only, qualified or not; a bare name the first registered', async () => {
+    const reg = new FunctionRegistry(2);
+    reg.register(fn(CENTRAL));
+    reg.register(fn(MEMBER));
+    expect(reg.get(CENTRAL)?.arn).toBe(CENTRAL);
+    expect(reg.get(MEMBER)?.arn).toBe(MEMBER);
+    expect(reg.get(`${MEMBER}:$LATEST`)?.arn).toBe(MEMBER);
+    expect(reg.get('intake')?.arn).toBe(CENTRAL);
+    // The central name in a third account, or the member's account in another region: no function.
+    expect(reg.get('arn:aws:lambda:us-east-1:333333333333:function:intake')).toBeUndefined();
+    expect(reg.get('arn:aws:lambda:us-east-1:222222222222:function:intake:prod')).toBeUndefined();
+    await expect(reg.invoke(MEMBER, {})).resolves.toBe(MEMBER);
+    await expect(
+      reg.invoke('arn:aws:lambda:us-east-1:333333333333:function:intake', {}),
+    ).rejects.toMatchObject({
+      code: 'ResourceNotFoundException',
+    });
+    reg.unregister(MEMBER);
+    expect(reg.get(MEMBER)).toBeUndefined();
+    expect(reg.get('intake')?.arn).toBe(CENTRAL);
+  });
+
+  it('a context invokes a bare name as its own account-region function', async () => {
+    const sandbox = await startSandbox({ port: 0, timeScale: 0, accountId: '111111111111' });
+    try {
+      sandbox.registerFunction(fn(CENTRAL));
+      sandbox.registerFunction(fn(MEMBER));
+      await expect(sandbox.context.invokeFunction('intake', {})).resolves.toBe(CENTRAL);
+      const member = sandbox.context.scoped('222222222222', 'eu-west-1');
+      await expect(member.invokeFunction('intake', {})).resolves.toBe(MEMBER);
+      await expect(
+        sandbox.context.scoped('333333333333', 'us-east-1').invokeFunction('intake', {}),
+      ).rejects.toMatchObject({ code: 'ResourceNotFoundException' });
+    } finally {
+      await sandbox.stop();
+    }
   });
 });
