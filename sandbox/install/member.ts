@@ -10,9 +10,12 @@
  * The template's AWS::Lambda::Permission statements are applied to their functions in the member
  * account-region as the central installer applies them (Lambda's AddPermission), so EventBridge reaches
  * a member function only where its policy admits the rule. The function must exist there (registered with
- * the sandbox, `Sandbox.registerFunction`): a member stack's own task functions are refused, as the
- * handlers run with the central stack's one environment; event source mappings and function URLs, which
- * only task functions use, are not wired.
+ * the sandbox, `Sandbox.registerFunction`). The member template (infra/constructs/member.ts) holds no
+ * Lambda function, event source mapping or function URL — its remediation work runs in the central
+ * account's task functions, which assume its ExecutionRole, and its Config rules are managed ones — so
+ * a template that holds one (task functions, and the mappings and URLs only task functions use) is
+ * refused before anything is created in the account rather than installed half-wired
+ * (test/sandbox/core/member-lambda-permission.test.ts checks the synthesized template has none).
  */
 import { resolve as resolvePath } from 'node:path';
 import type { Sandbox } from '../core/sandbox';
@@ -26,6 +29,9 @@ import {
   newInstall,
 } from './install';
 import { synthesizeRemediationTemplate } from './synth';
+
+/** Types only the central stack's task functions need; the member template has none. */
+const MEMBER_REFUSED = ['AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping', 'AWS::Lambda::Url'];
 
 export interface MemberInstallOptions {
   /** The member account (12 digits) and region the stack goes into. */
@@ -69,9 +75,13 @@ export async function installMemberStack(
     Object.entries(given).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
   );
   const parameters = { ...Object.fromEntries(ssmTyped), ...values };
+  const unsupported = Object.entries(template.Resources).filter(([, r]) => MEMBER_REFUSED.includes(r.Type));
+  if (unsupported.length > 0)
+    throw new Error(
+      `install: a member stack holds no task functions, event source mappings or function URLs (${unsupported.map(([id, r]) => `${id}: ${r.Type}`).join(', ')})`,
+    );
   const i = newInstall(sb, sb.context.scoped(opts.accountId, opts.region), stackName);
   await createResources(i, template, parameters);
-  if (i.pendingFunctions.length > 0) throw new Error('install: a member stack holds no task functions');
   await addPermissions(i);
   return {
     stackName,

@@ -2,12 +2,17 @@
  * The member installer applies a member template's AWS::Lambda::Permission statements in the member
  * account-region, as the central installer does: EventBridge in the member account then invokes the
  * function only where its policy admits the rule; without the statement the delivery is refused and the
- * function does not run. Real SDK v3 clients for the events and the policy.
+ * function does not run. The member template holds no function, event source mapping or function URL
+ * (its work runs in the central task functions), and a template holding one is refused, creating nothing.
+ * Real SDK v3 clients for the events and the policy.
  */
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+
+import { resolve } from 'node:path';
+import { EventBridgeClient, ListRulesCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { describe, expect, it } from 'vitest';
 import { installMemberStack } from '../../../sandbox/install/member';
+import { synthesizeRemediationTemplate } from '../../../sandbox/install/synth';
 import { type EventsService, eventsService } from '../../../sandbox/services/events';
 import { iamService } from '../../../sandbox/services/iam';
 import { lambdaService } from '../../../sandbox/services/lambda';
@@ -113,5 +118,34 @@ describe('the member installer', () => {
     expect(sb.sandbox.logs).toContain(
       `iam: AccessDenied: events.amazonaws.com is not allowed lambda:InvokeFunction on ${fnArn('member-refused')} (no resource-based policy allows it)`,
     );
+  });
+
+  it('the synthesized member template holds no Lambda function, event source mapping or URL; a template with one is refused, creating nothing', async () => {
+    const { member } = await synthesizeRemediationTemplate({
+      policyFile: resolve('runbooks/policy.yaml'),
+    });
+    const types = Object.values(member.template.Resources).map((r) => r.Type);
+    expect(types).toContain('AWS::Events::Rule');
+    expect(types.filter((t) => t.startsWith('AWS::Lambda::'))).toEqual([]);
+    const withMapping = template('member-mapped-rule', 'member-mapped', 'test.member.mapped', false);
+    const refused = installMemberStack(sb.sandbox, {
+      accountId: MEMBER,
+      region: REGION,
+      template: {
+        ...withMapping,
+        Resources: {
+          ...withMapping.Resources,
+          Mapping: {
+            Type: 'AWS::Lambda::EventSourceMapping',
+            Properties: { FunctionName: fnArn('member-mapped'), EventSourceArn: 'arn:aws:sqs:x' },
+          },
+        },
+      },
+    });
+    await expect(refused).rejects.toThrow(
+      /a member stack holds no task functions, event source mappings or function URLs \(Mapping: AWS::Lambda::EventSourceMapping\)/,
+    );
+    const rules = await new EventBridgeClient(memberConfig()).send(new ListRulesCommand({}));
+    expect(rules.Rules?.map((r) => r.Name)).not.toContain('member-mapped-rule');
   });
 });
