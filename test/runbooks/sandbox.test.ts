@@ -73,6 +73,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { allProviders, allServices } from '../../sandbox/services';
 import { configIdOf } from '../../sandbox/services/config/discovery';
 import { EVALUATORS } from '../../sandbox/services/config/evaluators';
+import { ensureRecorder } from '../../sandbox/services/config/recorder';
 import { describeDrift } from '../../tasks/describe-drift/core';
 import { detectDrift } from '../../tasks/detect-drift/core';
 import type { RemediationEvent } from '../../tasks/shared/contracts';
@@ -374,6 +375,8 @@ async function drift(
 async function verdict(entry: ResolvedEntry, id: string): Promise<string | undefined> {
   const decl = policy.configRules.find((r) => r.name === entry.configRules[0]);
   const evaluator = decl ? EVALUATORS[decl.sourceIdentifier] : undefined;
+  // Managed rules evaluate what the account's configuration recorder recorded (the one Config-enabled accounts have).
+  ensureRecorder(sb.sandbox.context, { defaultRecorder: true });
   // Config's id for the resource (a role's AROA… id; the physical id for most types).
   const configId = configIdOf(sb.sandbox.context, decl?.resourceTypes[0] ?? '', id);
   const v = await evaluator?.evaluate(configId, decl?.inputParameters ?? {}, sb.sandbox.context);

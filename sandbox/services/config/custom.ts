@@ -11,8 +11,9 @@ import { asService, authorizeService } from '../../core/authz';
 import { functionRegistry } from '../../core/functions';
 import { AwsError, type RequestContext, type SandboxContext } from '../../core/types';
 import { isObj, type Obj, str } from '../state';
-import { CONFIG_RESOURCE_TYPES, discovered } from './discovery';
+import { CONFIG_RESOURCE_TYPES } from './discovery';
 import type { ComplianceType } from './evaluators';
+import { discovered } from './recorder';
 
 /** Source.SourceDetails as PutConfigRule takes them. */
 export interface SourceDetail {
@@ -101,8 +102,8 @@ export function configRoleArn(sandbox: SandboxContext, recorderRole: string | un
 }
 
 /**
- * The configuration item Config delivers for a resource (recordVersion 1.3): from what Config has
- * discovered, `ResourceDeleted` with no configuration once the resource is gone.
+ * The configuration item Config delivers for a resource (recordVersion 1.3): the one the recorder
+ * recorded (recorder.ts), `ResourceDeleted` with no configuration once the resource is gone.
  */
 export function configurationItem(
   sandbox: SandboxContext,
@@ -111,12 +112,12 @@ export function configurationItem(
   tags: Record<string, string> | undefined,
 ): Obj {
   const d = discovered(sandbox, resourceType).find((x) => x.resourceId === resourceId);
-  const now = sandbox.clock.now();
+  const now = d?.captureTime ?? sandbox.clock.now();
   return {
     relatedEvents: [],
     relationships: [],
     configuration: d ? d.configuration : null,
-    supplementaryConfiguration: {},
+    supplementaryConfiguration: d ? d.supplementaryConfiguration : {},
     tags: d ? (tags ?? {}) : {},
     configurationItemVersion: '1.3',
     configurationItemCaptureTime: now.toISOString(),

@@ -1,17 +1,20 @@
 /**
- * What Config has "discovered": per resource type, the resources with the id Config records them by
- * (IAM roles by their unique id `AROA…`, customer managed policies by `ANPA…`, others by their physical
- * id) and their name, for ListDiscoveredResources and BatchGetResourceConfig. IAM users (`AIDA…`) are
- * not emulated by this sandbox's IAM, so there are none.
+ * What the configuration recorder captures of one resource (recorder.ts records it as a configuration
+ * item): per resource type, the ids Config records resources by (IAM roles by their unique id `AROA…`,
+ * customer managed policies by `ANPA…`, others by their physical id), the item's `configuration` and
+ * `supplementaryConfiguration` in Config's shapes, its tags, and the describe calls Config makes to read
+ * it (which the recorder's role must be allowed). IAM users (`AIDA…`) are not emulated by this
+ * sandbox's IAM, so there are none.
  */
 import { ResourceType } from '@aws-sdk/client-config-service';
-import { AwsError, type RequestContext, type SandboxContext } from '../../core/types';
-import { ec2Store, type SgRule } from '../ec2/store';
-import { iamStore } from '../iam/store';
-import { lambdaStore } from '../lambda/store';
-import { s3Store } from '../s3/store';
-import { isObj, num, type Obj, str, strs } from '../state';
+import type { SandboxContext } from '../../core/types';
+import { ec2Store, type SecurityGroup, type SgRule } from '../ec2/store';
+import { iamStore, type ManagedPolicy, type Role } from '../iam/store';
+import { type LambdaFunction, lambdaStore } from '../lambda/store';
+import { type Bucket, s3Store } from '../s3/store';
+import type { Obj, Tag } from '../state';
 
+/** A resource as the recorder reads it (the configuration item's content). */
 export interface Discovered {
   resourceType: string;
   resourceId: string;
@@ -20,12 +23,38 @@ export interface Discovered {
   createdAt?: Date;
   /** The configuration item's `configuration` (Config serializes it as a JSON string). */
   configuration: Obj;
+  supplementaryConfiguration: Obj;
+  tags: Record<string, string>;
 }
 
-type Lister = (sandbox: SandboxContext) => Discovered[];
+/** One describe call the recorder makes as its role to read a resource. */
+export interface ReadCall {
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+}
 
-const roles: Lister = (sandbox) =>
-  [...iamStore(sandbox).roles.values()].map((r) => ({
+interface Capture {
+  /** The Config ids of every resource of the type. */
+  ids(sandbox: SandboxContext): string[] | Promise<string[]>;
+  /** The resource by its Config id, or undefined when it does not exist. */
+  one(sandbox: SandboxContext, id: string): Discovered | undefined | Promise<Discovered | undefined>;
+  /** The describe calls that read it. */
+  reads(d: Discovered): ReadCall[];
+}
+
+const tagMap = (tags: readonly Tag[]): Record<string, string> =>
+  Object.fromEntries(tags.map((t) => [t.Key, t.Value ?? '']));
+
+const configTags = (tags: readonly Tag[]): Obj[] => tags.map((t) => ({ key: t.Key, value: t.Value }));
+
+function roleOf(sandbox: SandboxContext, id: string): Role | undefined {
+  for (const r of iamStore(sandbox).roles.values()) if (r.id === id) return r;
+  return undefined;
+}
+
+function roleItem(r: Role): Discovered {
+  return {
     resourceType: 'AWS::IAM::Role',
     resourceId: r.id,
     resourceName: r.name,
@@ -43,25 +72,50 @@ const roles: Lister = (sandbox) =>
         policyName,
         policyDocument: encodeURIComponent(doc),
       })),
-      tags: r.tags.map((t) => ({ key: t.Key, value: t.Value })),
+      tags: configTags(r.tags),
     },
-  }));
+    supplementaryConfiguration: {},
+    tags: tagMap(r.tags),
+  };
+}
 
-const policies: Lister = (sandbox) =>
-  [...iamStore(sandbox).policies.values()]
-    .filter((p) => !p.awsManaged)
-    .map((p) => ({
-      resourceType: 'AWS::IAM::Policy',
-      resourceId: p.id,
-      resourceName: p.name,
+function policyOf(sandbox: SandboxContext, id: string): ManagedPolicy | undefined {
+  for (const p of iamStore(sandbox).policies.values()) if (!p.awsManaged && p.id === id) return p;
+  return undefined;
+}
+
+function policyItem(sandbox: SandboxContext, p: ManagedPolicy): Discovered {
+  return {
+    resourceType: 'AWS::IAM::Policy',
+    resourceId: p.id,
+    resourceName: p.name,
+    arn: p.arn,
+    createdAt: p.createDate,
+    configuration: {
+      policyName: p.name,
+      policyId: p.id,
       arn: p.arn,
-      createdAt: p.createDate,
-      configuration: { policyName: p.name, policyId: p.id, arn: p.arn, path: p.path },
-    }));
+      path: p.path,
+      defaultVersionId: p.defaultVersionId,
+      policyVersionList: [
+        {
+          document: encodeURIComponent(iamStore(sandbox).defaultDocument(p)),
+          versionId: p.defaultVersionId,
+          isDefaultVersion: true,
+        },
+      ],
+      tags: configTags(p.tags),
+    },
+    supplementaryConfiguration: {},
+    tags: tagMap(p.tags),
+  };
+}
+
+type IpPermission = Obj & { ipv4Ranges: Obj[]; ipRanges: string[]; ipv6Ranges: Obj[] };
 
 /** A group's rules as the configuration item's ipPermissions: one entry per protocol and port range. */
 function ipPermissions(rules: readonly SgRule[]): Obj[] {
-  const byRange = new Map<string, Obj & { ipv4Ranges: Obj[]; ipRanges: string[]; ipv6Ranges: Obj[] }>();
+  const byRange = new Map<string, IpPermission>();
   for (const r of rules) {
     const key = `${r.ipProtocol}|${r.fromPort}|${r.toPort}`;
     let p = byRange.get(key);
@@ -88,47 +142,224 @@ function ipPermissions(rules: readonly SgRule[]): Obj[] {
   return [...byRange.values()];
 }
 
-const LISTERS: Record<string, Lister> = {
-  'AWS::IAM::Role': roles,
-  'AWS::IAM::Policy': policies,
-  'AWS::EC2::SecurityGroup': (sandbox) =>
-    [...ec2Store(sandbox).groups.values()].map((g) => ({
-      resourceType: 'AWS::EC2::SecurityGroup',
-      resourceId: g.groupId,
-      resourceName: g.groupName,
-      arn: `arn:aws:ec2:${sandbox.region}:${sandbox.accountId}:security-group/${g.groupId}`,
-      configuration: {
-        description: g.description,
-        groupName: g.groupName,
-        ipPermissions: ipPermissions(g.rules.filter((r) => !r.isEgress)),
-        ownerId: g.ownerId,
-        groupId: g.groupId,
-        ipPermissionsEgress: ipPermissions(g.rules.filter((r) => r.isEgress)),
-        vpcId: g.vpcId,
+function groupItem(sandbox: SandboxContext, g: SecurityGroup): Discovered {
+  return {
+    resourceType: 'AWS::EC2::SecurityGroup',
+    resourceId: g.groupId,
+    resourceName: g.groupName,
+    arn: `arn:aws:ec2:${sandbox.region}:${sandbox.accountId}:security-group/${g.groupId}`,
+    configuration: {
+      description: g.description,
+      groupName: g.groupName,
+      ipPermissions: ipPermissions(g.rules.filter((r) => !r.isEgress)),
+      ownerId: g.ownerId,
+      groupId: g.groupId,
+      ipPermissionsEgress: ipPermissions(g.rules.filter((r) => r.isEgress)),
+      tags: configTags(g.tags),
+      vpcId: g.vpcId,
+    },
+    supplementaryConfiguration: {},
+    tags: tagMap(g.tags),
+  };
+}
+
+/** A bucket's settings in the item's supplementaryConfiguration, as Config records them. */
+function bucketItem(b: Bucket): Discovered {
+  const pab = b.publicAccessBlock;
+  return {
+    resourceType: 'AWS::S3::Bucket',
+    resourceId: b.name,
+    resourceName: b.name,
+    arn: `arn:aws:s3:::${b.name}`,
+    createdAt: b.creationDate,
+    configuration: { name: b.name, owner: {}, creationDate: b.creationDate.toISOString() },
+    supplementaryConfiguration: {
+      BucketVersioningConfiguration: {
+        status: b.versioning?.Status ?? 'Off',
+        ...(b.versioning?.MFADelete ? { isMfaDeleteEnabled: b.versioning.MFADelete === 'Enabled' } : {}),
       },
-    })),
-  'AWS::S3::Bucket': (sandbox) =>
-    [...s3Store(sandbox).buckets.values()].map((b) => ({
-      resourceType: 'AWS::S3::Bucket',
-      resourceId: b.name,
-      resourceName: b.name,
-      arn: `arn:aws:s3:::${b.name}`,
-      createdAt: b.creationDate,
-      configuration: { name: b.name },
-    })),
-  'AWS::Lambda::Function': (sandbox) =>
-    [...lambdaStore(sandbox).functions.values()].map((f) => ({
-      resourceType: 'AWS::Lambda::Function',
-      resourceId: f.name,
-      resourceName: f.name,
-      arn: f.arn,
-      configuration: { functionName: f.name, functionArn: f.arn },
-    })),
+      ...(b.encryption && b.encryption.length > 0
+        ? {
+            ServerSideEncryptionConfiguration: {
+              rules: b.encryption.map((r) => ({
+                applyServerSideEncryptionByDefault: r.ApplyServerSideEncryptionByDefault
+                  ? {
+                      sseAlgorithm: r.ApplyServerSideEncryptionByDefault.SSEAlgorithm,
+                      kmsMasterKeyID: r.ApplyServerSideEncryptionByDefault.KMSMasterKeyID ?? null,
+                    }
+                  : null,
+                bucketKeyEnabled: r.BucketKeyEnabled ?? false,
+              })),
+            },
+          }
+        : {}),
+      ...(pab
+        ? {
+            PublicAccessBlockConfiguration: {
+              blockPublicAcls: pab.BlockPublicAcls,
+              ignorePublicAcls: pab.IgnorePublicAcls,
+              blockPublicPolicy: pab.BlockPublicPolicy,
+              restrictPublicBuckets: pab.RestrictPublicBuckets,
+            },
+          }
+        : {}),
+      ...(b.tags && b.tags.length > 0
+        ? { BucketTaggingConfiguration: { tagSets: [{ tags: tagMap(b.tags) }] } }
+        : {}),
+    },
+    tags: tagMap(b.tags ?? []),
+  };
+}
+
+function functionItem(f: LambdaFunction): Discovered {
+  return {
+    resourceType: 'AWS::Lambda::Function',
+    resourceId: f.name,
+    resourceName: f.name,
+    arn: f.arn,
+    configuration: {
+      functionName: f.name,
+      functionArn: f.arn,
+      ...(f.runtime ? { runtime: f.runtime } : {}),
+      role: f.role,
+      ...(f.handler ? { handler: f.handler } : {}),
+      timeout: f.timeout,
+      memorySize: f.memorySize,
+      codeSize: f.codeSize,
+      codeSha256: f.codeSha256,
+      packageType: f.packageType,
+      lastModified: f.lastModified,
+    },
+    supplementaryConfiguration: { Tags: { ...f.tags } },
+    tags: { ...f.tags },
+  };
+}
+
+const CAPTURES: Record<string, Capture> = {
+  'AWS::IAM::Role': {
+    ids: (sandbox) => [...iamStore(sandbox).roles.values()].map((r) => r.id),
+    one: (sandbox, id) => {
+      const r = roleOf(sandbox, id);
+      return r ? roleItem(r) : undefined;
+    },
+    reads: (d) => [
+      { service: 'iam', operation: 'GetRole', input: { RoleName: d.resourceName } },
+      { service: 'iam', operation: 'ListAttachedRolePolicies', input: { RoleName: d.resourceName } },
+      { service: 'iam', operation: 'ListRolePolicies', input: { RoleName: d.resourceName } },
+    ],
+  },
+  'AWS::IAM::Policy': {
+    ids: (sandbox) => [...iamStore(sandbox).policies.values()].filter((p) => !p.awsManaged).map((p) => p.id),
+    one: (sandbox, id) => {
+      const p = policyOf(sandbox, id);
+      return p ? policyItem(sandbox, p) : undefined;
+    },
+    reads: (d) => [
+      { service: 'iam', operation: 'GetPolicy', input: { PolicyArn: d.arn } },
+      {
+        service: 'iam',
+        operation: 'GetPolicyVersion',
+        input: { PolicyArn: d.arn, VersionId: String(d.configuration.defaultVersionId) },
+      },
+    ],
+  },
+  'AWS::EC2::SecurityGroup': {
+    ids: (sandbox) => [...ec2Store(sandbox).groups.keys()],
+    one: (sandbox, id) => {
+      const g = ec2Store(sandbox).groups.get(id);
+      return g ? groupItem(sandbox, g) : undefined;
+    },
+    reads: (d) => [
+      { service: 'ec2', operation: 'DescribeSecurityGroups', input: { GroupIds: [d.resourceId] } },
+    ],
+  },
+  'AWS::S3::Bucket': {
+    ids: (sandbox) => [...s3Store(sandbox).buckets.keys()],
+    one: (sandbox, id) => {
+      const b = s3Store(sandbox).buckets.get(id);
+      return b ? bucketItem(b) : undefined;
+    },
+    reads: (d) =>
+      ['GetBucketEncryption', 'GetBucketVersioning', 'GetPublicAccessBlock', 'GetBucketTagging'].map(
+        (operation) => ({ service: 's3', operation, input: { Bucket: d.resourceId } }),
+      ),
+  },
+  'AWS::Lambda::Function': {
+    ids: (sandbox) => [...lambdaStore(sandbox).functions.keys()],
+    one: (sandbox, id) => {
+      const f = lambdaStore(sandbox).functions.get(id);
+      return f ? functionItem(f) : undefined;
+    },
+    reads: (d) => [{ service: 'lambda', operation: 'GetFunction', input: { FunctionName: d.resourceId } }],
+  },
+  'AWS::CloudFormation::Stack': {
+    ids: async (sandbox) =>
+      (await describeStacks(sandbox, undefined))
+        .filter((st) => st.StackStatus !== 'DELETE_COMPLETE' && st.StackStatus !== 'REVIEW_IN_PROGRESS')
+        .map((st) => st.StackId ?? '')
+        .filter((id) => id !== ''),
+    one: async (sandbox, id) => {
+      const st = (await describeStacks(sandbox, id))[0];
+      if (!st?.StackId || st.StackStatus === 'DELETE_COMPLETE') return undefined;
+      return {
+        resourceType: 'AWS::CloudFormation::Stack',
+        resourceId: st.StackId,
+        resourceName: st.StackName ?? '',
+        arn: st.StackId,
+        ...(st.CreationTime instanceof Date ? { createdAt: st.CreationTime } : {}),
+        configuration: { stackId: st.StackId, stackName: st.StackName, stackStatus: st.StackStatus },
+        supplementaryConfiguration: {},
+        tags: tagMap(st.Tags ?? []),
+      };
+    },
+    reads: (d) => [
+      { service: 'cloudformation', operation: 'DescribeStacks', input: { StackName: d.resourceId } },
+    ],
+  },
 };
 
-/** The discovered resources of a type (none for a type this sandbox does not record). */
-export function discovered(sandbox: SandboxContext, resourceType: string): Discovered[] {
-  return LISTERS[resourceType]?.(sandbox) ?? [];
+interface StackSummary {
+  StackId?: string;
+  StackName?: string;
+  StackStatus?: string;
+  CreationTime?: unknown;
+  Tags?: Tag[];
+}
+
+/** Stacks as CloudFormation describes them (none without a CloudFormation module; gone → none). */
+async function describeStacks(
+  sandbox: SandboxContext,
+  stackName: string | undefined,
+): Promise<StackSummary[]> {
+  try {
+    const out = await sandbox.call(
+      'cloudformation',
+      'DescribeStacks',
+      stackName ? { StackName: stackName } : {},
+    );
+    return Array.isArray(out.Stacks) ? (out.Stacks as StackSummary[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The resource types the recorder can record here (others are valid Config types it finds none of). */
+export const CAPTURED_TYPES: readonly string[] = Object.keys(CAPTURES);
+
+/** The Config ids of every existing resource of a type. */
+export async function idsOfType(sandbox: SandboxContext, resourceType: string): Promise<string[]> {
+  return (await CAPTURES[resourceType]?.ids(sandbox)) ?? [];
+}
+
+/** One resource as the recorder would record it now, with the calls that read it; undefined once gone. */
+export async function capture(
+  sandbox: SandboxContext,
+  resourceType: string,
+  resourceId: string,
+): Promise<{ item: Discovered; reads: ReadCall[] } | undefined> {
+  const c = CAPTURES[resourceType];
+  const item = await c?.one(sandbox, resourceId);
+  return c && item ? { item, reads: c.reads(item) } : undefined;
 }
 
 /** Config's id for a resource of a type given its physical id (a role name → its AROA… id). */
@@ -142,69 +373,3 @@ export function configIdOf(sandbox: SandboxContext, resourceType: string, physic
  * rules' results (`AWS::::Account`) is not one of them: it has results, not configuration items.
  */
 export const CONFIG_RESOURCE_TYPES: ReadonlySet<string> = new Set<string>(Object.values(ResourceType));
-
-function checkType(type: string | undefined): string {
-  if (!type || !CONFIG_RESOURCE_TYPES.has(type)) {
-    throw new AwsError(
-      'ValidationException',
-      `1 validation error detected: Value '${type ?? ''}' at 'resourceType' failed to satisfy constraint: Member must satisfy enum value set`,
-    );
-  }
-  return type;
-}
-
-/** ListDiscoveredResources: by type, optionally by ids or by name; ids as Config records them. */
-export function listDiscoveredResources(input: Obj, ctx: RequestContext): Obj {
-  const type = checkType(str(input.resourceType));
-  const ids = strs(input.resourceIds);
-  const name = str(input.resourceName);
-  if (ids.length > 0 && name)
-    throw new AwsError('ValidationException', 'You cannot specify both resource IDs and a resource name.');
-  const limit = num(input.limit) ?? 100;
-  if (limit < 0 || limit > 100) throw new AwsError('ValidationException', 'limit must be between 0 and 100.');
-  const found = discovered(ctx.sandbox, type)
-    .filter((d) => (ids.length === 0 || ids.includes(d.resourceId)) && (!name || d.resourceName === name))
-    .sort((a, b) => a.resourceId.localeCompare(b.resourceId));
-  const start = Number.parseInt(str(input.nextToken) ?? '0', 10) || 0;
-  const page = found.slice(start, start + (limit || 100));
-  const out: Obj = {
-    resourceIdentifiers: page.map((d) => ({
-      resourceType: d.resourceType,
-      resourceId: d.resourceId,
-      resourceName: d.resourceName,
-    })),
-  };
-  if (start + page.length < found.length) out.nextToken = String(start + page.length);
-  return out;
-}
-
-/** BatchGetResourceConfig: the current configuration item of up to 100 resources. */
-export function batchGetResourceConfig(input: Obj, ctx: RequestContext): Obj {
-  const keys = Array.isArray(input.resourceKeys) ? input.resourceKeys.filter(isObj) : [];
-  if (keys.length === 0 || keys.length > 100)
-    throw new AwsError('ValidationException', 'resourceKeys must hold 1 to 100 keys.');
-  const items: Obj[] = [];
-  const unprocessed: Obj[] = [];
-  for (const k of keys) {
-    const type = checkType(str(k.resourceType));
-    const d = discovered(ctx.sandbox, type).find((x) => x.resourceId === str(k.resourceId));
-    if (!d) continue; // AWS leaves out keys it has no configuration item for
-    items.push({
-      version: '1.3',
-      accountId: ctx.accountId,
-      configurationItemCaptureTime: ctx.sandbox.clock.now(),
-      configurationItemStatus: 'OK',
-      configurationStateId: String(ctx.sandbox.clock.now().getTime()),
-      arn: d.arn,
-      resourceType: d.resourceType,
-      resourceId: d.resourceId,
-      resourceName: d.resourceName,
-      awsRegion: ctx.region,
-      availabilityZone: 'Not Applicable',
-      ...(d.createdAt ? { resourceCreationTime: d.createdAt } : {}),
-      configuration: JSON.stringify(d.configuration),
-      supplementaryConfiguration: {},
-    });
-  }
-  return { baseConfigurationItems: items, unprocessedResourceKeys: unprocessed };
-}

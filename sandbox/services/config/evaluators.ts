@@ -1,7 +1,8 @@
 /**
- * Local evaluators for the AWS managed Config rules the sandbox supports. Each lists the resources of
- * its type and evaluates one against the live state (the same stores the service APIs change), with
- * the rule's documented parameters and defaults.
+ * Local evaluators for the AWS managed Config rules the sandbox supports. Each lists the resources of its
+ * type the configuration recorder recorded and evaluates one from its recorded configuration item
+ * (recorder.ts), with the rule's documented parameters and defaults: a resource the recorder did not
+ * record is not evaluated. CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK runs a drift detection of its own.
  */
 
 import {
@@ -11,20 +12,19 @@ import {
   functionSettingsVerdict,
   publicAccessVerdict,
   restrictedPorts,
+  type SgRuleView,
   SSH_PORTS,
   securityGroupVerdict,
   type Verdict,
   versioningVerdict,
 } from '../../../tasks/shared/rule-checks';
 import type { ApiCallSpec, SandboxContext } from '../../core/types';
-import { ec2Store } from '../ec2/store';
-import { iamStore, type ManagedPolicy, type Role } from '../iam/store';
-import { lambdaStore } from '../lambda/store';
-import { s3Store } from '../s3/store';
-import { str, type Tag } from '../state';
+import { iamStore } from '../iam/store';
+import { isObj, num, type Obj, str } from '../state';
+import { type ConfigurationItem, discovered, recordedIds, recordedItem } from './recorder';
 
 export { hasAdminStatement } from '../../../tasks/shared/rule-checks';
-// The rules' logic is shared with the CloudTrail fast path (tasks/shared/rule-checks.ts); these adapt it to the stores.
+// The rules' logic is shared with the CloudTrail fast path (tasks/shared/rule-checks.ts); these adapt it to configuration items.
 export type { ComplianceType, Verdict };
 
 /** Thrown by an evaluator when it cannot evaluate yet (e.g. a stack operation is in progress). */
@@ -65,49 +65,89 @@ export interface Evaluator {
   readonly violation?: readonly ApiCallSpec[];
 }
 
-const tagMap = (tags: readonly Tag[]): Record<string, string> =>
-  Object.fromEntries(tags.map((t) => [t.Key, t.Value ?? '']));
+type Item = ConfigurationItem;
 
-function sgEvaluator(ports: (params: Record<string, string>) => number[], what: string): Evaluator {
+/** An evaluator over the recorded configuration items of its type (the recorder's, not live state). */
+function itemEvaluator(
+  resourceType: string,
+  check: (item: Item, params: Record<string, string>) => Verdict,
+): Pick<Evaluator, 'resourceType' | 'list' | 'tags' | 'evaluate'> {
   return {
-    resourceType: 'AWS::EC2::SecurityGroup',
-    async list(sandbox) {
-      return [...ec2Store(sandbox).groups.keys()];
-    },
+    resourceType,
+    list: (sandbox) => recordedIds(sandbox, resourceType),
     async tags(sandbox, id) {
-      const g = ec2Store(sandbox).groups.get(id);
-      return g ? tagMap(g.tags) : undefined;
+      return (await recordedItem(sandbox, resourceType, id))?.tags;
     },
     async evaluate(id, params, sandbox) {
-      const g = ec2Store(sandbox).groups.get(id);
-      if (!g) return undefined;
-      return securityGroupVerdict(g.rules, ports(params), what);
+      const item = await recordedItem(sandbox, resourceType, id);
+      return item ? check(item, params) : undefined;
     },
+  };
+}
+
+const objs = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+const config = (item: Item): Obj => item.configuration ?? {};
+const supplementary = (item: Item, key: string): Obj => {
+  const v = item.supplementaryConfiguration[key];
+  return isObj(v) ? v : {};
+};
+
+/** A security group's recorded ipPermissions as the rules the checks take (ingress only). */
+function ingressRules(item: Item): SgRuleView[] {
+  return objs(config(item).ipPermissions).flatMap((p) => {
+    const base = {
+      isEgress: false,
+      ipProtocol: str(p.ipProtocol) ?? '-1',
+      fromPort: typeof p.fromPort === 'number' ? p.fromPort : -1,
+      toPort: typeof p.toPort === 'number' ? p.toPort : -1,
+    };
+    return [
+      ...objs(p.ipv4Ranges).map((r) => ({ ...base, cidrIpv4: str(r.cidrIp) })),
+      ...objs(p.ipv6Ranges).map((r) => ({ ...base, cidrIpv6: str(r.cidrIpv6) })),
+    ];
+  });
+}
+
+function sgEvaluator(ports: (params: Record<string, string>) => number[], what: string): Evaluator {
+  return itemEvaluator('AWS::EC2::SecurityGroup', (item, params) =>
+    securityGroupVerdict(ingressRules(item), ports(params), what),
+  );
+}
+
+/** A bucket's recorded settings (supplementaryConfiguration) in the shapes the checks take. */
+function bucketSettings(item: Item) {
+  const versioning = supplementary(item, 'BucketVersioningConfiguration');
+  const status = str(versioning.status);
+  const pab = supplementary(item, 'PublicAccessBlockConfiguration');
+  const flag = (v: unknown) => (typeof v === 'boolean' ? v : undefined);
+  return {
+    name: item.resourceName,
+    encryptionRules: objs(supplementary(item, 'ServerSideEncryptionConfiguration').rules).length,
+    versioning:
+      status === 'Enabled' || status === 'Suspended'
+        ? {
+            Status: status,
+            ...(typeof versioning.isMfaDeleteEnabled === 'boolean'
+              ? { MFADelete: versioning.isMfaDeleteEnabled ? 'Enabled' : 'Disabled' }
+              : {}),
+          }
+        : undefined,
+    publicAccessBlock:
+      Object.keys(pab).length > 0
+        ? {
+            BlockPublicAcls: flag(pab.blockPublicAcls),
+            IgnorePublicAcls: flag(pab.ignorePublicAcls),
+            BlockPublicPolicy: flag(pab.blockPublicPolicy),
+            RestrictPublicBuckets: flag(pab.restrictPublicBuckets),
+          }
+        : undefined,
   };
 }
 
 function bucketEvaluator(
-  check: (b: ReturnType<ReturnType<typeof s3Store>['get']>, params: Record<string, string>) => Verdict,
+  check: (b: ReturnType<typeof bucketSettings>, params: Record<string, string>) => Verdict,
 ): Evaluator {
-  return {
-    resourceType: 'AWS::S3::Bucket',
-    async list(sandbox) {
-      return [...s3Store(sandbox).buckets.keys()];
-    },
-    async tags(sandbox, id) {
-      const b = s3Store(sandbox).buckets.get(id);
-      return b ? tagMap(b.tags ?? []) : undefined;
-    },
-    async evaluate(id, params, sandbox) {
-      const b = s3Store(sandbox).buckets.get(id);
-      return b ? check(b, params) : undefined;
-    },
-  };
-}
-
-function findRoleById(sandbox: SandboxContext, id: string): Role | undefined {
-  for (const r of iamStore(sandbox).roles.values()) if (r.id === id) return r;
-  return undefined;
+  return itemEvaluator('AWS::S3::Bucket', (item, params) => check(bucketSettings(item), params));
 }
 
 /** `roles:[a;b], users:[c]` → the role names (the rule's exceptionList; names, never ARNs). */
@@ -124,29 +164,21 @@ function exceptedRoles(exceptionList: string | undefined): string[] {
  * policy of `policyArns` (default AdministratorAccess) is attached. Config records roles by unique id.
  */
 const blacklistedPolicyEvaluator: Evaluator = {
-  resourceType: 'AWS::IAM::Role',
-  async list(sandbox) {
-    return [...iamStore(sandbox).roles.values()].map((r) => r.id);
-  },
-  physicalId(sandbox, id) {
-    return findRoleById(sandbox, id)?.name;
-  },
-  async tags(sandbox, id) {
-    const r = findRoleById(sandbox, id);
-    return r ? tagMap(r.tags) : undefined;
-  },
-  async evaluate(id, params, sandbox) {
-    const r = findRoleById(sandbox, id);
-    if (!r) return undefined;
-    if (exceptedRoles(params.exceptionList).includes(r.name)) return { compliance: 'COMPLIANT' };
+  ...itemEvaluator('AWS::IAM::Role', (item, params) => {
+    if (exceptedRoles(params.exceptionList).includes(item.resourceName)) return { compliance: 'COMPLIANT' };
     const banned = (params.policyArns || 'arn:aws:iam::aws:policy/AdministratorAccess')
       .split(',')
       .map((a) => a.trim())
       .filter(Boolean);
-    const attached = r.attached.filter((a) => banned.includes(a));
+    const attached = objs(config(item).attachedManagedPolicies)
+      .map((a) => str(a.policyArn) ?? '')
+      .filter((a) => banned.includes(a));
     return attached.length === 0
       ? { compliance: 'COMPLIANT' }
       : { compliance: 'NON_COMPLIANT', annotation: `Attached policies not allowed: ${attached.join(', ')}.` };
+  }),
+  physicalId(sandbox, id) {
+    return discovered(sandbox, 'AWS::IAM::Role').find((i) => i.resourceId === id)?.resourceName;
   },
   violation: [
     {
@@ -157,9 +189,11 @@ const blacklistedPolicyEvaluator: Evaluator = {
   ],
 };
 
-function findPolicyById(sandbox: SandboxContext, id: string): ManagedPolicy | undefined {
-  for (const p of iamStore(sandbox).policies.values()) if (!p.awsManaged && p.id === id) return p;
-  return undefined;
+/** A customer managed policy's recorded default version document. */
+function defaultDocument(item: Item): string {
+  const versions = objs(config(item).policyVersionList);
+  const doc = str((versions.find((v) => v.isDefaultVersion === true) ?? versions[0])?.document);
+  return doc ? decodeURIComponent(doc) : '{}';
 }
 
 interface StackSummary {
@@ -177,31 +211,22 @@ async function describeStacks(sandbox: SandboxContext, stackName?: string): Prom
   return Array.isArray(out.Stacks) ? (out.Stacks as StackSummary[]) : [];
 }
 
+/**
+ * CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK: the recorded stacks, each checked by a drift detection the
+ * rule starts itself (as the rule's cloudformationRoleArn, index.ts), not from the configuration item.
+ */
 const stackDriftEvaluator: Evaluator = {
   resourceType: 'AWS::CloudFormation::Stack',
   periodic: true,
   roleParameter: 'cloudformationRoleArn',
   deniedAnnotation:
     'Your stack drift detection operation for the specific stack has failed. Check your existing AWS CloudFormation role permission and add the missing permissions.',
-  async list(sandbox) {
-    try {
-      return (await describeStacks(sandbox))
-        .filter((s) => s.StackStatus !== 'DELETE_COMPLETE')
-        .map((s) => s.StackId ?? '')
-        .filter((id) => id !== '');
-    } catch {
-      return [];
-    }
-  },
+  list: (sandbox) => recordedIds(sandbox, 'AWS::CloudFormation::Stack'),
   async tags(sandbox, id) {
-    try {
-      const stack = (await describeStacks(sandbox, id))[0] as (StackSummary & { Tags?: Tag[] }) | undefined;
-      return stack ? tagMap(stack.Tags ?? []) : undefined;
-    } catch {
-      return undefined;
-    }
+    return (await recordedItem(sandbox, 'AWS::CloudFormation::Stack', id))?.tags;
   },
   async evaluate(id, _params, sandbox, signal) {
+    if (!(await recordedItem(sandbox, 'AWS::CloudFormation::Stack', id))) return undefined;
     let stack: StackSummary | undefined;
     try {
       stack = (await describeStacks(sandbox, id))[0];
@@ -212,44 +237,49 @@ const stackDriftEvaluator: Evaluator = {
     if (!stack || stack.StackStatus === 'DELETE_COMPLETE') return undefined;
     if (stack.StackStatus?.endsWith('_IN_PROGRESS'))
       throw new RetryLater(`stack ${id} is ${stack.StackStatus}`);
-    let detectionId: string | undefined;
-    try {
-      const started = await sandbox.call('cloudformation', 'DetectStackDrift', { StackName: id });
-      detectionId = str(started.StackDriftDetectionId);
-    } catch (err) {
-      if (err instanceof Error && /IN_PROGRESS|in progress/i.test(err.message))
-        throw new RetryLater(err.message);
-      throw err;
-    }
-    if (!detectionId) throw new Error('DetectStackDrift returned no StackDriftDetectionId');
-    // Drift detection takes seconds; give up after two emulated minutes (the rule retries later).
-    for (let i = 0; i < 120; i++) {
-      const status = await sandbox.call('cloudformation', 'DescribeStackDriftDetectionStatus', {
-        StackDriftDetectionId: detectionId,
-      });
-      const detection = str(status.DetectionStatus);
-      if (detection === 'DETECTION_COMPLETE') {
-        const drift = str(status.StackDriftStatus);
-        if (drift === 'DRIFTED') {
-          return {
-            compliance: 'NON_COMPLIANT',
-            annotation: `Stack drift status is DRIFTED (${String(status.DriftedStackResourceCount ?? '?')} drifted resources).`,
-          };
-        }
-        if (drift === 'IN_SYNC') return { compliance: 'COMPLIANT' };
-        return { compliance: 'NOT_APPLICABLE', annotation: `Stack drift status is ${drift ?? 'UNKNOWN'}.` };
-      }
-      if (detection === 'DETECTION_FAILED') {
-        return {
-          compliance: 'NON_COMPLIANT',
-          annotation: `Drift detection failed: ${str(status.DetectionStatusReason) ?? 'unknown reason'}`,
-        };
-      }
-      await sandbox.clock.sleep(1, signal);
-    }
-    throw new RetryLater(`drift detection ${detectionId} did not complete`);
+    return driftVerdict(sandbox, id, signal);
   },
 };
+
+/** Detects the stack's drift and waits for the result (as the rule's session, when it has a role). */
+async function driftVerdict(sandbox: SandboxContext, id: string, signal?: AbortSignal): Promise<Verdict> {
+  let detectionId: string | undefined;
+  try {
+    const started = await sandbox.call('cloudformation', 'DetectStackDrift', { StackName: id });
+    detectionId = str(started.StackDriftDetectionId);
+  } catch (err) {
+    if (err instanceof Error && /IN_PROGRESS|in progress/i.test(err.message))
+      throw new RetryLater(err.message);
+    throw err;
+  }
+  if (!detectionId) throw new Error('DetectStackDrift returned no StackDriftDetectionId');
+  // Drift detection takes seconds; give up after two emulated minutes (the rule retries later).
+  for (let i = 0; i < 120; i++) {
+    const status = await sandbox.call('cloudformation', 'DescribeStackDriftDetectionStatus', {
+      StackDriftDetectionId: detectionId,
+    });
+    const detection = str(status.DetectionStatus);
+    if (detection === 'DETECTION_COMPLETE') {
+      const drift = str(status.StackDriftStatus);
+      if (drift === 'DRIFTED') {
+        return {
+          compliance: 'NON_COMPLIANT',
+          annotation: `Stack drift status is DRIFTED (${String(status.DriftedStackResourceCount ?? '?')} drifted resources).`,
+        };
+      }
+      if (drift === 'IN_SYNC') return { compliance: 'COMPLIANT' };
+      return { compliance: 'NOT_APPLICABLE', annotation: `Stack drift status is ${drift ?? 'UNKNOWN'}.` };
+    }
+    if (detection === 'DETECTION_FAILED') {
+      return {
+        compliance: 'NON_COMPLIANT',
+        annotation: `Drift detection failed: ${str(status.DetectionStatusReason) ?? 'unknown reason'}`,
+      };
+    }
+    await sandbox.clock.sleep(1, signal);
+  }
+  throw new RetryLater(`drift detection ${detectionId} did not complete`);
+}
 
 /** The API calls that break a security-group rule: TCP `port` opened to 0.0.0.0/0 on the group. */
 function openToTheWorld(port: number): readonly ApiCallSpec[] {
@@ -277,7 +307,7 @@ export const EVALUATORS: Record<string, Evaluator> = {
     violation: openToTheWorld(3389),
   },
   S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: {
-    ...bucketEvaluator((b) => encryptionVerdict(b.encryption?.length ?? 0)),
+    ...bucketEvaluator((b) => encryptionVerdict(b.encryptionRules)),
     violation: [{ service: 's3', api: 'DeleteBucketEncryption', input: { Bucket: '{{ ResourceId }}' } }],
   },
   S3_BUCKET_VERSIONING_ENABLED: {
@@ -308,36 +338,23 @@ export const EVALUATORS: Record<string, Evaluator> = {
       },
     ],
   },
-  IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS: {
-    resourceType: 'AWS::IAM::Policy',
-    async list(sandbox) {
-      return [...iamStore(sandbox).policies.values()].filter((p) => !p.awsManaged).map((p) => p.id);
-    },
-    async tags(sandbox, id) {
-      const p = findPolicyById(sandbox, id);
-      return p ? tagMap(p.tags) : undefined;
-    },
-    async evaluate(id, _params, sandbox) {
-      const p = findPolicyById(sandbox, id);
-      if (!p) return undefined;
-      return adminAccessVerdict(iamStore(sandbox).defaultDocument(p));
-    },
-  },
+  IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS: itemEvaluator('AWS::IAM::Policy', (item) =>
+    adminAccessVerdict(defaultDocument(item)),
+  ),
   LAMBDA_FUNCTION_SETTINGS_CHECK: {
-    resourceType: 'AWS::Lambda::Function',
+    ...itemEvaluator('AWS::Lambda::Function', (item, params) => {
+      const c = config(item);
+      return functionSettingsVerdict(
+        {
+          runtime: str(c.runtime),
+          role: str(c.role),
+          timeout: num(c.timeout),
+          memorySize: num(c.memorySize),
+        },
+        params,
+      );
+    }),
     requiredParameters: ['runtime'],
-    async list(sandbox) {
-      return [...lambdaStore(sandbox).functions.keys()];
-    },
-    async tags(sandbox, id) {
-      const fn = lambdaStore(sandbox).functions.get(id);
-      return fn ? { ...fn.tags } : undefined;
-    },
-    async evaluate(id, params, sandbox) {
-      const fn = lambdaStore(sandbox).functions.get(id);
-      if (!fn) return undefined;
-      return functionSettingsVerdict(fn, params);
-    },
     violation: [
       {
         service: 'lambda',

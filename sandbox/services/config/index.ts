@@ -33,7 +33,6 @@ import {
   type SourceDetail,
   sourceDetailsOf,
 } from './custom';
-import { batchGetResourceConfig, discovered, listDiscoveredResources } from './discovery';
 import {
   type ComplianceType,
   configResourceOf,
@@ -42,6 +41,21 @@ import {
   RetryLater,
   type Verdict,
 } from './evaluators';
+import {
+  deleteConfigurationRecorder,
+  deleteDeliveryChannel,
+  describeConfigurationRecorderStatus,
+  describeConfigurationRecorders,
+  describeDeliveryChannels,
+  discovered,
+  ensureRecorder,
+  putConfigurationRecorder,
+  putDeliveryChannel,
+  recorderRole,
+  startConfigurationRecorder,
+  stopConfigurationRecorder,
+} from './recorder';
+import { batchGetResourceConfig, getDiscoveredResourceCounts, listDiscoveredResources } from './resources';
 import { configMayNotAssume, ruleSession } from './roles';
 import { evaluatorOfType, inScope, type RuleScope, ScopeLookups, STACK_TYPE } from './scope';
 
@@ -62,6 +76,12 @@ export interface ConfigServiceOptions {
    * them off with its other periodic fallbacks: a day is 86 real seconds there, a time-scale artifact.
    */
   periodicRuns?: boolean;
+  /**
+   * Give each account-region the configuration recorder an account with Config enabled has (default true;
+   * recorder.ts): without it, nothing is recorded until PutConfigurationRecorder, PutDeliveryChannel and
+   * StartConfigurationRecorder, so rules exist but evaluate nothing, as in an account without a recorder.
+   */
+  defaultRecorder?: boolean;
 }
 
 interface Rule {
@@ -398,7 +418,7 @@ class ConfigEngine {
     const event = {
       invoking: invokingEvent(this.sandbox, item),
       leftScope,
-      executionRoleArn: configRoleArn(this.sandbox, undefined),
+      executionRoleArn: configRoleArn(this.sandbox, recorderRole(this.sandbox)),
     };
     const error = await invokeRuleFunction(this.sandbox, rule, event, this.st.tokens);
     if (!error) return;
@@ -881,22 +901,6 @@ function getComplianceDetailsByConfigRule(input: Obj, ctx: RequestContext): Obj 
   return withToken({ EvaluationResults: p.page.map(resultOut) }, p.next);
 }
 
-/** The resources the sandbox's evaluators can list, counted per type (what Config "records" here). */
-async function getDiscoveredResourceCounts(input: Obj, ctx: RequestContext): Promise<Obj> {
-  const wanted = strs(input.resourceTypes);
-  const ids = new Map<string, Set<string>>();
-  for (const ev of Object.values(EVALUATORS)) {
-    if (wanted.length > 0 && !wanted.includes(ev.resourceType)) continue;
-    const set = ids.get(ev.resourceType) ?? new Set<string>();
-    for (const id of await ev.list(ctx.sandbox)) set.add(id);
-    ids.set(ev.resourceType, set);
-  }
-  const resourceCounts = [...ids]
-    .map(([resourceType, set]) => ({ resourceType, count: set.size }))
-    .sort((a, b) => b.count - a.count);
-  return { totalDiscoveredResources: resourceCounts.reduce((n, c) => n + c.count, 0), resourceCounts };
-}
-
 function getComplianceDetailsByResource(input: Obj, ctx: RequestContext): Obj {
   const type = str(input.ResourceType);
   const id = str(input.ResourceId);
@@ -993,6 +997,56 @@ export function setConfigTiming(ctx: SandboxContext, timing: ConfigServiceOption
   Object.assign(opts, Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
 }
 
+/** Config's operations (the recorder's from recorder.ts); `engine` is the calling scope's rule engine. */
+function configOperations(
+  opts: Required<ConfigServiceOptions>,
+  engine: (ctx: RequestContext) => ConfigEngine,
+): ServiceModule['operations'] {
+  return {
+    PutConfigRule: (input, ctx) => putConfigRule(input, ctx, engine(ctx)),
+    DescribeConfigRules: (input, ctx) => {
+      const names = strs(input.ConfigRuleNames);
+      const list =
+        names.length > 0
+          ? names.map((n) => ruleOf(ctx, n))
+          : [...state(ctx.sandbox).rules.values()].sort((a, b) =>
+              a.ConfigRuleName.localeCompare(b.ConfigRuleName),
+            );
+      const p = pageOf(list, input, 25);
+      return withToken({ ConfigRules: p.page.map(ruleOut) }, p.next);
+    },
+    DeleteConfigRule: (input, ctx) => {
+      const r = ruleOf(ctx, input.ConfigRuleName);
+      const st = state(ctx.sandbox);
+      st.rules.delete(r.ConfigRuleName);
+      st.results.delete(r.ConfigRuleName);
+      return {};
+    },
+    DescribeConfigRuleEvaluationStatus: (input, ctx) => ({
+      ConfigRulesEvaluationStatus: rulesNamed(ctx, input).map(evaluationStatus),
+    }),
+    StartConfigRulesEvaluation: (input, ctx) =>
+      startConfigRulesEvaluation(input, ctx, () => engine(ctx), opts.startEvaluationIntervalSeconds),
+    GetComplianceDetailsByConfigRule: getComplianceDetailsByConfigRule,
+    GetDiscoveredResourceCounts: getDiscoveredResourceCounts,
+    GetComplianceDetailsByResource: getComplianceDetailsByResource,
+    DescribeComplianceByConfigRule: describeComplianceByConfigRule,
+    ListDiscoveredResources: listDiscoveredResources,
+    BatchGetResourceConfig: batchGetResourceConfig,
+    DescribeComplianceByResource: describeComplianceByResource,
+    PutEvaluations: (input, ctx) => putEvaluations(input, ctx, engine(ctx)),
+    PutConfigurationRecorder: putConfigurationRecorder,
+    DescribeConfigurationRecorders: describeConfigurationRecorders,
+    DescribeConfigurationRecorderStatus: describeConfigurationRecorderStatus,
+    StartConfigurationRecorder: startConfigurationRecorder,
+    StopConfigurationRecorder: stopConfigurationRecorder,
+    DeleteConfigurationRecorder: deleteConfigurationRecorder,
+    PutDeliveryChannel: putDeliveryChannel,
+    DescribeDeliveryChannels: describeDeliveryChannels,
+    DeleteDeliveryChannel: deleteDeliveryChannel,
+  };
+}
+
 export function configService(options: ConfigServiceOptions = {}): ServiceModule {
   const opts: Required<ConfigServiceOptions> = {
     evaluationDelaySeconds: options.evaluationDelaySeconds ?? 3,
@@ -1000,6 +1054,7 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
     startEvaluationIntervalSeconds: options.startEvaluationIntervalSeconds ?? 60,
     ruleEvaluationSeconds: options.ruleEvaluationSeconds ?? 0,
     periodicRuns: options.periodicRuns ?? true,
+    defaultRecorder: options.defaultRecorder ?? true,
   };
   // Stopping the sandbox aborts every pending evaluation (sleeps reject) and stops listening to changes.
   const lifetime = new AbortController();
@@ -1008,6 +1063,8 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
     sandboxRef = ctx.sandbox;
     return engineFor(ctx.sandbox, opts, lifetime.signal);
   };
+  const operations = configOperations(opts, engine);
+
   const module: ServiceModule = {
     serviceName: 'config',
     signingName: 'config',
@@ -1025,40 +1082,16 @@ export function configService(options: ConfigServiceOptions = {}): ServiceModule
         st.pending.clear();
       }
     },
-    operations: {
-      PutConfigRule: (input, ctx) => putConfigRule(input, ctx, engine(ctx)),
-      DescribeConfigRules: (input, ctx) => {
-        const names = strs(input.ConfigRuleNames);
-        const list =
-          names.length > 0
-            ? names.map((n) => ruleOf(ctx, n))
-            : [...state(ctx.sandbox).rules.values()].sort((a, b) =>
-                a.ConfigRuleName.localeCompare(b.ConfigRuleName),
-              );
-        const p = pageOf(list, input, 25);
-        return withToken({ ConfigRules: p.page.map(ruleOut) }, p.next);
-      },
-      DeleteConfigRule: (input, ctx) => {
-        const r = ruleOf(ctx, input.ConfigRuleName);
-        const st = state(ctx.sandbox);
-        st.rules.delete(r.ConfigRuleName);
-        st.results.delete(r.ConfigRuleName);
-        return {};
-      },
-      DescribeConfigRuleEvaluationStatus: (input, ctx) => ({
-        ConfigRulesEvaluationStatus: rulesNamed(ctx, input).map(evaluationStatus),
-      }),
-      StartConfigRulesEvaluation: (input, ctx) =>
-        startConfigRulesEvaluation(input, ctx, () => engine(ctx), opts.startEvaluationIntervalSeconds),
-      GetComplianceDetailsByConfigRule: getComplianceDetailsByConfigRule,
-      GetDiscoveredResourceCounts: getDiscoveredResourceCounts,
-      GetComplianceDetailsByResource: getComplianceDetailsByResource,
-      DescribeComplianceByConfigRule: describeComplianceByConfigRule,
-      ListDiscoveredResources: listDiscoveredResources,
-      BatchGetResourceConfig: batchGetResourceConfig,
-      DescribeComplianceByResource: describeComplianceByResource,
-      PutEvaluations: (input, ctx) => putEvaluations(input, ctx, engine(ctx)),
-    },
+    // Each account-region gets its recorder (recorder.ts) before its first Config call is handled.
+    operations: Object.fromEntries(
+      Object.entries(operations).map(([name, handler]) => [
+        name,
+        (input: Obj, ctx: RequestContext) => {
+          ensureRecorder(ctx.sandbox, opts);
+          return handler(input, ctx);
+        },
+      ]),
+    ),
   };
   timings.set(module, opts);
   return module;
