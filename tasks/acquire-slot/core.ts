@@ -1,8 +1,8 @@
 /**
  * Acquire remediation slot (`.waitForTaskToken`): when nobody waits for its runbook it tries to take a
  * slot directly (one conditional update) and completes its own token. Otherwise (or when full) it joins the
- * slot queue of its runbook, then runs a hand-off pass (tasks/shared/leases-queue.ts): when a slot is free
- * and nobody older waits, that pass admits this execution; otherwise the token stays queued until a
+ * slot queue of its runbook, then (when its scopes have room) runs a hand-off pass (tasks/shared/leases-queue.ts):
+ * when a slot is free and nobody older waits, that pass admits this execution; otherwise the token stays queued until a
  * release, the reaper or another Acquire hands a slot over. The state's timeout is the policy's
  * `concurrency.maxQueueSeconds`; the workflow then leaves the queue (Release remediation slot) and escalates.
  *
@@ -21,7 +21,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PlanResult } from '../shared/contracts';
 import { awsCall, ENDED_TOKEN_ERRORS, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { grantOrRead, type Holder, noteQueue, readAdmission } from '../shared/leases';
+import { fits, type Holder, noteQueue, readAdmission, tryGrant } from '../shared/leases';
 import {
   enqueue,
   handOff,
@@ -114,19 +114,18 @@ export async function acquireSlot(
   const now = deps.now();
   const nowIso = now.toISOString();
   // Fast path: nobody waits for this runbook → take the slot directly (no queue item, no hand-off pass).
-  if ((await headsOf(deps, queue)).length === 0) {
-    const g = await grantOrRead(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso);
-    if (g.result === 'granted') {
-      await tellSelf(deps, taskToken, {
-        acquired: true,
-        scopes: scopes.map((s) => s.id),
-        grantedAt: nowIso,
-        queuedSeconds: 0,
-      });
-      return { queued: false, granted: 1, dead: 0 };
-    }
-    const held = g.admission?.holders[execution.name];
-    if (g.result === 'held' && held) return tellHeld(deps, input, queue, held);
+  // Refused (full, or an earlier attempt holds): nothing read here, the read after enqueueing tells which.
+  if (
+    (await headsOf(deps, queue)).length === 0 &&
+    (await tryGrant(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso))
+  ) {
+    await tellSelf(deps, taskToken, {
+      acquired: true,
+      scopes: scopes.map((s) => s.id),
+      grantedAt: nowIso,
+      queuedSeconds: 0,
+    });
+    return { queued: false, granted: 1, dead: 0 };
   }
   await enqueue(deps, {
     queue,
@@ -147,6 +146,9 @@ export async function acquireSlot(
     await noteQueue(deps.ddb, deps.leasesTable, queue);
     adm.queues = [...adm.queues, queue].sort();
   }
+  // No room for this runbook's waiters (after the enqueue: a later release sees this waiter): no pass. A
+  // unit free for another queue only was seen by its freer's pass or by that queue's own later enqueuer.
+  if (!fits(adm, scopes)) return { queued: true, granted: 0, dead: 0 };
   const passed = await handOff(deps, { admission: adm });
   return { queued: true, ...passed };
 }

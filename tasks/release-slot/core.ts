@@ -12,7 +12,8 @@
  *
  * Order: leave the queue first (so no hand-off can admit this execution afterwards), then give back the
  * units the admission item lists for it (a grant that raced the timeout included), then hand the freed
- * slot to the oldest waiter, starting from the admission item the release's own UpdateItem returned.
+ * slot to the oldest waiter (as many admissions as one holder's units can make room for), starting from
+ * the admission item the release's own UpdateItem returned.
  * Every step is conditional: a retry is harmless.
  * Errors: InvalidInputError (no execution name); TransientServiceError.
  */
@@ -79,6 +80,17 @@ function messageFor(input: ReleaseSlotInput, released: boolean, left: boolean): 
   return left ? `left the slot queue for ${doc}` : 'held no remediation slot';
 }
 
+/**
+ * How many waiters one holder's freed units can admit: every waiter needs a global unit, so either the
+ * global scope was full (one waiter) or each newly fitting waiter takes a freed unit of another scope
+ * (runbook, account-region). Units freed by others are handed on by their own freers' passes (or taken by
+ * the Acquire that sees them after enqueueing), so granting more would only race those passes. Scopes not
+ * known (read from the item): no bound.
+ */
+function newlyFitting(scopes: readonly string[] | undefined): number | undefined {
+  return scopes ? Math.max(1, scopes.length - 1) : undefined;
+}
+
 export async function releaseSlot(
   input: ReleaseSlotInput,
   deps: ReleaseSlotDeps,
@@ -92,7 +104,9 @@ export async function releaseSlot(
   // The release returns the admission item as it left it: the hand-off starts from that, no read.
   const after = await releaseAndRead(deps.ddb, deps.leasesTable, name, leased);
   const released = after !== undefined;
-  const passed = after ? await handOff(deps, { admission: after }) : { granted: 0, dead: 0 };
+  const passed = after
+    ? await handOff(deps, { admission: after, maxGrants: newlyFitting(leased) })
+    : { granted: 0, dead: 0 };
   return {
     acquired: false,
     scopes: [],

@@ -22,7 +22,7 @@ import {
 import type { PlanResult } from './contracts';
 import { queryPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
-import { type Admission, fits, grantOrRead, readAdmission, release, type Scope } from './leases';
+import { type Admission, fits, grantOrRead, readAdmission, release, type Scope, tryGrant } from './leases';
 import { accountRegionScope, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
 import * as z from './zod';
 
@@ -239,35 +239,62 @@ async function tell(deps: QueueDeps, w: Waiter, lease: Lease, madeGrant: boolean
 /**
  * What a pass starts from instead of reading the admission item: the item as the caller's own release
  * left it (the release's UpdateItem returns it) or as the caller read it after its own enqueue, so units
- * freed before are seen (no lost wake-up). The queue heads are always read fresh: a waiter admitted, run
- * and released by others since an older read would be granted again and found dead (four calls wasted).
+ * freed before are seen (no lost wake-up). The queue heads are read fresh for every round: a waiter
+ * admitted, run and released by others since an older read would be granted again and found dead (four
+ * calls wasted); only right after a refused grant does the round's own read serve once more.
  */
 export interface HandOffView {
   admission: Admission;
+  /**
+   * At most this many admissions (default MAX_GRANTS_PER_PASS): a release passes what one holder's units
+   * can make room for (release-slot's newlyFitting); every other freed unit is handed on by the pass of
+   * whoever freed it, so more grants would only race those passes.
+   */
+  maxGrants?: number;
+}
+
+/** Counts `w` as holding (granted at `grantedAt`) in the pass's own view of the admission item. */
+function countHolder(adm: Admission, w: Waiter, grantedAt: string): void {
+  for (const s of w.scopes) adm.counts[s.id] = (adm.counts[s.id] ?? 0) + 1;
+  adm.holders[w.waiter] = { scopes: w.scopes.map((s) => s.id), grantedAt };
 }
 
 /** Admits queue heads while slots are free (FIFO across queues by enqueue time), telling each by its token. */
 export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<HandOffResult> {
   const result: HandOffResult = { granted: 0, dead: 0 };
+  const maxGrants = view?.maxGrants ?? MAX_GRANTS_PER_PASS;
   // The admission item to start a round from without reading: the caller's, then what a refused grant
   // just read (another pass got there first).
   let seen: Admission | undefined = view?.admission;
-  for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < MAX_GRANTS_PER_PASS; round++) {
-    const adm = seen ?? (await readAdmission(deps.ddb, deps.leasesTable));
+  // After a grant refused without a read: this round's view (the refused waiter counted as held: most
+  // often another pass admitted the same head) for one more grant among the heads already read.
+  let again: { adm: Admission; heads: Waiter[] } | undefined;
+  for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < maxGrants; round++) {
+    const retry = again !== undefined;
+    const adm = again?.adm ?? seen ?? (await readAdmission(deps.ddb, deps.leasesTable));
+    const heads = again?.heads ?? (await Promise.all(adm.queues.map((q) => headsOf(deps, q)))).flat();
     seen = undefined;
-    const heads = (await Promise.all(adm.queues.map((q) => headsOf(deps, q)))).flat();
+    again = undefined;
     const now = deps.now();
     const c = pick(adm, heads, now.getTime());
     if (!c) break;
     const w = c.waiter;
     let grantedAt = adm.holders[w.waiter]?.grantedAt ?? now.toISOString();
-    if (!c.held) {
+    if (!c.held && !retry && !(await tryGrant(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt))) {
+      // Only a next pick found in this view is tried unread; "nobody fits" from it is not trusted (units
+      // freed since it was read would go unused): the next round reads afresh.
+      countHolder(adm, w, grantedAt);
+      if (pick(adm, heads, now.getTime())) again = { adm, heads };
+      continue;
+    }
+    if (!c.held && retry) {
       const g = await grantOrRead(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt);
       if (g.result !== 'granted') {
-        seen = g.admission; // another pass got there first: look again at what the refusal read
+        seen = g.admission; // refused twice: look again at what the refusal read, and at fresh heads
         continue;
       }
-    } else grantedAt = now.toISOString();
+    }
+    if (c.held) grantedAt = now.toISOString();
     const lease: Lease = {
       acquired: true,
       scopes: w.scopes.map((s) => s.id),
@@ -281,8 +308,8 @@ export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<Hand
     result.granted++;
     // Without another read: if no waiter this pass saw fits beside the one just admitted, stop. Units freed
     // after this pass's read are handed on by the pass of whoever frees them (release, reaper, Acquire).
-    if (!c.held) for (const s of w.scopes) adm.counts[s.id] = (adm.counts[s.id] ?? 0) + 1;
-    adm.holders[w.waiter] = { scopes: lease.scopes, grantedAt };
+    if (c.held) adm.holders[w.waiter] = { scopes: lease.scopes, grantedAt };
+    else countHolder(adm, w, grantedAt);
     const rest = heads.filter((h) => h !== w);
     if (!pick(adm, rest, now.getTime())) break;
   }

@@ -140,14 +140,17 @@ export async function grant(
   return (await grantOrRead(ddb, table, holder, scopes, nowIso)).result;
 }
 
-/** `grant`, also returning the admission item it read when the grant was refused (for the caller's next look). */
-export async function grantOrRead(
+/**
+ * The conditional grant alone: true when `holder` was admitted, false when refused (it already holds, or
+ * a scope is at its cap: not told apart, nothing read).
+ */
+export async function tryGrant(
   ddb: DynamoDBDocumentClient,
   table: string,
   holder: string,
   scopes: readonly Scope[],
   nowIso: string,
-): Promise<{ result: GrantResult; admission?: Admission }> {
+): Promise<boolean> {
   if (scopes.length === 0) throw new Error('grant: no scopes');
   try {
     await awsCall('UpdateItem(admission grant)', async () => {
@@ -159,12 +162,24 @@ export async function grantOrRead(
         await ddb.send(grantCommand(table, holder, scopes, nowIso));
       }
     });
-    return { result: 'granted' };
+    return true;
   } catch (err) {
     if (!isConditionFailed(err)) throw err;
-    const admission = await readAdmission(ddb, table);
-    return { result: admission.holders[holder] ? 'held' : 'full', admission };
+    return false;
   }
+}
+
+/** `grant`, also returning the admission item it read when the grant was refused (for the caller's next look). */
+export async function grantOrRead(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  holder: string,
+  scopes: readonly Scope[],
+  nowIso: string,
+): Promise<{ result: GrantResult; admission?: Admission }> {
+  if (await tryGrant(ddb, table, holder, scopes, nowIso)) return { result: 'granted' };
+  const admission = await readAdmission(ddb, table);
+  return { result: admission.holders[holder] ? 'held' : 'full', admission };
 }
 
 /**

@@ -12,15 +12,15 @@ import {
 } from '@aws-sdk/client-sfn';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { acquireSlot, placeOf } from '../../../tasks/acquire-slot/core';
 import { handler as acquireHandler } from '../../../tasks/acquire-slot/handler';
 import { reapLeases } from '../../../tasks/reap-leases/core';
 import { releaseSlot } from '../../../tasks/release-slot/core';
 import type { PlanResult } from '../../../tasks/shared/contracts';
 import { InvalidInputError } from '../../../tasks/shared/errors';
-import { grant, readAdmission } from '../../../tasks/shared/leases';
-import { scopesFor } from '../../../tasks/shared/leases-queue';
+import { grant, readAdmission, release } from '../../../tasks/shared/leases';
+import { handOff, scopesFor } from '../../../tasks/shared/leases-queue';
 import { ADMISSION_ID, accountRegionScope, GLOBAL_SCOPE, runbookScope } from '../../../tasks/shared/tables';
 import {
   awsError,
@@ -150,7 +150,6 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     await local.ddb.send(
       new GetCommand({ TableName: leasesTable, Key: { lockId: ADMISSION_ID }, ConsistentRead: true }),
     );
-    const { release } = await import('../../../tasks/shared/leases');
     expect(await release(local.ddb, leasesTable, 'a')).toBe(true);
     await acquire('c'); // c's own hand-off pass admits b (older), not c
     expect(told).toEqual(['a', 'b']);
@@ -280,6 +279,76 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     expect(await releaseOf('a', p)).toMatchObject({ released: true, granted: 1 });
     expect(told).toEqual(['a', 'b', 'c']);
     expect((await admission()).counts).toMatchObject({ [east]: 1, [west]: 0, [GLOBAL_SCOPE]: 1 });
+  });
+
+  it('one release admits as many waiters as its units make room for (a runbook unit and an account-region unit: two)', async () => {
+    const p = (doc: string) =>
+      plan({
+        runbook: { documentName: doc, firstParty: true, parameters: {} },
+        concurrency: { perRunbook: 1, global: 5, maxQueueSeconds: 600, perAccountRegion: 1 },
+      });
+    const at = (name: string, doc: string, awsAccountId: string) => {
+      clock += 1000;
+      tokens.set(`tok-${name}#1`, 'waiting');
+      return acquireSlot(
+        {
+          taskToken: `tok-${name}#1`,
+          plan: p(doc),
+          execution: execOf(name),
+          event: { awsAccountId, awsRegion: 'us-east-1' },
+        },
+        deps(),
+      );
+    };
+    await at('a', DOC, '111111111111');
+    await at('b', DOC, '222222222222'); // waits for DOC's only unit
+    await at('c', OTHER_DOC, '111111111111'); // waits for account 111…'s only unit
+    expect(told).toEqual(['a']);
+    // a's release frees a DOC unit (for b) and an account unit (for c): both admitted by that one pass
+    expect(await releaseOf('a', p(DOC))).toMatchObject({ released: true, granted: 2 });
+    expect(told).toEqual(['a', 'b', 'c']);
+    expect((await admission()).counts[GLOBAL_SCOPE]).toBe(2);
+  });
+
+  /** A hand-off pass from a view of the admission item read earlier; returns it and its GetItem count. */
+  const passFrom = async (view: Awaited<ReturnType<typeof admission>>) => {
+    const send = vi.spyOn(local.ddb, 'send');
+    try {
+      const r = await handOff(deps(), { admission: view, maxGrants: 1 });
+      return { ...r, reads: send.mock.calls.filter(([c]) => c instanceof GetCommand).length };
+    } finally {
+      send.mockRestore();
+    }
+  };
+  /** Another pass admits `name` (its grant made, not told yet). */
+  const grantedElsewhere = async (name: string, p: PlanResult) => {
+    clock += 1000;
+    const scopes = scopesFor({ ...p, runbook: { documentName: DOC } }, placeOf({ execution: execOf(name) }));
+    expect(await grant(local.ddb, leasesTable, name, scopes, new Date(clock).toISOString())).toBe('granted');
+  };
+
+  it('a grant refused because another pass admitted the same head goes to the next head without a read', async () => {
+    const p = planFor(DOC, 3);
+    for (const name of ['a', 'b', 'c', 'd', 'e']) await acquire(name, p);
+    expect(told).toEqual(['a', 'b', 'c']);
+    for (const name of ['a', 'b']) await release(local.ddb, leasesTable, name);
+    const view = await admission(); // this pass's view: c holds
+    await grantedElsewhere('d', p); // meanwhile another pass admitted d (the oldest waiter)
+    expect(await passFrom(view)).toEqual({ granted: 1, dead: 0, reads: 0 });
+    expect(told).toEqual(['a', 'b', 'c', 'e']);
+    expect((await admission()).counts[runbookScope(DOC)]).toBe(3);
+  });
+
+  it('after a refused grant, "nobody fits" in the old view is not trusted: a fresh read admits the next waiter', async () => {
+    const p = planFor(DOC, 2);
+    for (const name of ['a', 'b', 'c', 'd']) await acquire(name, p);
+    await release(local.ddb, leasesTable, 'a');
+    const view = await admission(); // b holds
+    await grantedElsewhere('c', p); // another pass admitted c …
+    await release(local.ddb, leasesTable, 'b'); // … and b's release (that pass stopped after one grant)
+    expect(await passFrom(view)).toEqual({ granted: 1, dead: 0, reads: 1 });
+    expect(told).toEqual(['a', 'b', 'd']);
+    expect(Object.keys((await admission()).holders).sort()).toEqual(['c', 'd']);
   });
 
   it("without the event the account-region scope is the execution's own (the stack's account and region)", () => {
