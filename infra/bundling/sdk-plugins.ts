@@ -12,6 +12,11 @@
  *   - dropped: the rest. Such an error still reaches the caller as the service's base exception (so
  *     `instanceof <Service>ServiceException` holds) with the same `name` (AWS's error code), `message`,
  *     `$fault`, `$metadata` and the body's fields — the SDK's own path for an error it does not model.
+ *   The same plugin then writes each computed key of `schemas_0.js` (`{ [_e]: _c }`, `_e` a string
+ *   constant) as its string (`inlineComputedKeys`): the same objects, but esbuild can now see the schema
+ *   literals are free of side effects and drops every schema no sent operation or kept error reaches
+ *   (SSM's 27 KB of schemas become 1.4 KB). test/infra/bundle-schemas.test.ts compares every schema of
+ *   every client the tasks use, as shipped and inlined, value by value.
  * - `sdkPackageJsonSlimming`: a client imports its whole `package.json` (~2 KB) for the user agent's
  *   version; the bundle gets `{ name, version }`.
  *
@@ -87,6 +92,29 @@ export function pruneErrorRegistrations(
   return out;
 }
 
+/** `const _x = "text";` — the string constants every schemas_0.js declares first, one per line. */
+const STRING_CONST = /^const (_\w+) = ("(?:[^"\\]|\\.)*");$/gm;
+/** A computed key naming one of those constants: `{ [_e]: _c }`. */
+const COMPUTED_KEY = /\[(_\w+)\]:/g;
+
+/**
+ * `schemas_0.js` with every computed key that names a string constant (`{ [_jN]: _n }`) written as that
+ * string (`{ "jsonName": _n }`): the same object, but one esbuild can see is free of side effects (a
+ * computed key could call `toString`), so it drops the schemas no kept operation or error reaches.
+ */
+export function inlineComputedKeys(schemasJs: string): string {
+  const strings = new Map<string, string>();
+  for (const m of schemasJs.matchAll(STRING_CONST)) if (m[1] && m[2]) strings.set(m[1], m[2]);
+  if (strings.size === 0) throw new Error('sdkErrorPruning: no `const _x = "…";` constants (SDK changed?)');
+  return schemasJs.replace(COMPUTED_KEY, (key, name: string) => {
+    const text = strings.get(name);
+    if (text === undefined) throw new Error(`sdkErrorPruning: computed key ${key} names no string constant`);
+    // `{ "__proto__": v }` would set the prototype where `{ ["__proto__"]: v }` adds a property.
+    if (text === '"__proto__"') throw new Error(`sdkErrorPruning: computed key ${key} is "__proto__"`);
+    return `${text}:`;
+  });
+}
+
 export function sdkErrorPruning(keep: ReadonlySet<string>): Plugin {
   return {
     name: 'sdk-error-pruning',
@@ -96,7 +124,8 @@ export function sdkErrorPruning(keep: ReadonlySet<string>): Plugin {
         const dist = join(args.path, '..', '..');
         const errorsJs = readFileSync(join(dist, 'models', 'errors.js'), 'utf8');
         const queryCodes = readsQueryCodes(readFileSync(join(dist, 'runtimeConfig.shared.js'), 'utf8'));
-        return { contents: pruneErrorRegistrations(schemasJs, errorsJs, keep, queryCodes), loader: 'js' };
+        const pruned = pruneErrorRegistrations(schemasJs, errorsJs, keep, queryCodes);
+        return { contents: inlineComputedKeys(pruned), loader: 'js' };
       });
     },
   };

@@ -25,10 +25,10 @@ const KB = 1024;
 /** Everything but the AWS SDK. */
 const OWN_BUDGET = 128 * KB;
 /**
- * The whole bundle, SDK included (largest today: abort-cleanup, five clients, 383 KB since the SDK
- * plugins leave out unnamed modeled errors; 457 KB before).
+ * The whole bundle, SDK included (largest today: intake, five clients, 354 KB since the SDK plugins also
+ * drop unreached schemas; abort-cleanup 384 → 347 KB; 457 KB before any plugin).
  */
-const TOTAL_BUDGET = 400 * KB;
+const TOTAL_BUDGET = 365 * KB;
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
 const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome', 'notify'];
 
