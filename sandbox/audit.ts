@@ -8,6 +8,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import Table from 'cli-table3';
+import * as v from 'valibot';
 import { AuditOutcome } from '../tasks/shared/contracts';
 import { type AuditFilter, auditQueries } from '../tasks/shared/outcomes';
 import { clientConfig } from './remediate';
@@ -44,7 +45,7 @@ export function sinceTime(value: string, now: Date): string {
 
 /** The filter the options ask for; bad values are refused before anything is sent. */
 export function auditFilter(o: AuditOptions, now: Date): AuditFilter {
-  if (o.outcome !== undefined && !AuditOutcome.safeParse(o.outcome).success)
+  if (o.outcome !== undefined && !v.safeParse(AuditOutcome, o.outcome).success)
     throw new Error(`--outcome ${o.outcome} is not one of ${AuditOutcome.options.join(', ')}`);
   if (o.account !== undefined && !/^\d{12}$/.test(o.account))
     throw new Error(`--account ${o.account} is not a 12-digit account id`);

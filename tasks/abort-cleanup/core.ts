@@ -21,6 +21,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { queryPages } from '../shared/dynamo-pages';
@@ -33,29 +34,28 @@ import { putOutcome } from '../shared/outcomes';
 import { scrubSecrets } from '../shared/redact';
 import { boundedKey } from '../shared/tables';
 import { allWaits, deleteWait, waitPlace } from '../shared/waits';
-import * as z from '../shared/zod';
 
 export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
 /** Statuses whose execution ran none of its clean-up states (FAILED may have: then its outcome exists). */
 export const ABORT_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
 
-export const AbortCleanupInput = z.object({
-  source: z.literal('aws.states'),
-  'detail-type': z.literal(EXECUTION_STATUS_CHANGE),
-  time: z.optional(z.string()),
-  detail: z.object({
-    executionArn: z.string().check(z.minLength(1)),
-    stateMachineArn: z.string().check(z.minLength(1)),
-    name: z.string().check(z.minLength(1)),
-    status: z.string(),
-    startDate: z.optional(z.number()),
-    stopDate: z.nullish(z.number()),
-    input: z.nullish(z.string()),
-    error: z.nullish(z.string()),
-    cause: z.nullish(z.string()),
+export const AbortCleanupInput = v.object({
+  source: v.literal('aws.states'),
+  'detail-type': v.literal(EXECUTION_STATUS_CHANGE),
+  time: v.optional(v.string()),
+  detail: v.object({
+    executionArn: v.pipe(v.string(), v.minLength(1)),
+    stateMachineArn: v.pipe(v.string(), v.minLength(1)),
+    name: v.pipe(v.string(), v.minLength(1)),
+    status: v.string(),
+    startDate: v.optional(v.number()),
+    stopDate: v.nullish(v.number()),
+    input: v.nullish(v.string()),
+    error: v.nullish(v.string()),
+    cause: v.nullish(v.string()),
   }),
 });
-export type AbortCleanupInput = z.infer<typeof AbortCleanupInput>;
+export type AbortCleanupInput = v.InferOutput<typeof AbortCleanupInput>;
 
 export interface AbortCleanupDeps {
   ddb: DynamoDBDocumentClient;
@@ -128,10 +128,11 @@ async function freeSlots(deps: AbortCleanupDeps, name: string) {
 /** The remediation event of the execution input (`{ event }`), if it has one. */
 function eventOf(detail: Pick<Detail, 'input'>): RemediationEvent | undefined {
   try {
-    const parsed = RemediationEvent.safeParse(
+    const parsed = v.safeParse(
+      RemediationEvent,
       (JSON.parse(detail.input ?? 'null') as { event?: unknown })?.event,
     );
-    return parsed.success ? parsed.data : undefined;
+    return parsed.success ? parsed.output : undefined;
   } catch {
     return undefined; // not JSON
   }

@@ -18,6 +18,7 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { PlanResult } from '../shared/contracts';
 import { awsCall, ENDED_TOKEN_ERRORS, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
@@ -33,21 +34,20 @@ import {
   scopesFor,
 } from '../shared/leases-queue';
 import { DEFAULT_MAX_QUEUE_SECONDS } from '../shared/policy/schema';
-import * as z from '../shared/zod';
 
-export const AcquireSlotInput = z.object({
-  taskToken: z.string().check(z.minLength(1), z.maxLength(4096)),
+export const AcquireSlotInput = v.object({
+  taskToken: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)),
   plan: PlanResult,
   execution: ExecutionRef,
   /** Only where the resource lives is read; the rest of the event is not this task's business. */
-  event: z.optional(
-    z.object({
-      awsAccountId: z.optional(z.string().check(z.minLength(1))),
-      awsRegion: z.optional(z.string().check(z.minLength(1))),
+  event: v.optional(
+    v.object({
+      awsAccountId: v.optional(v.pipe(v.string(), v.minLength(1))),
+      awsRegion: v.optional(v.pipe(v.string(), v.minLength(1))),
     }),
   ),
 });
-export type AcquireSlotInput = z.infer<typeof AcquireSlotInput>;
+export type AcquireSlotInput = v.InferOutput<typeof AcquireSlotInput>;
 
 export interface AcquireSlotDeps {
   ddb: DynamoDBDocumentClient;

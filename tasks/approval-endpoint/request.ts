@@ -5,6 +5,7 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import * as v from 'valibot';
 import { ApprovalItem } from '../shared/approvals/record';
 import { type SigningKeys, verifyCsrf, verifyLink, verifyReview } from '../shared/approvals/signing';
 import type { ApprovalEndpointDeps, EndpointResult } from './core';
@@ -121,9 +122,9 @@ export async function loadItem(
     new GetCommand({ TableName: deps.approvalsTable, Key: { approvalId }, ConsistentRead: true }),
   );
   if (!res.Item) return undefined;
-  const parsed = ApprovalItem.safeParse(res.Item);
+  const parsed = v.safeParse(ApprovalItem, res.Item);
   if (!parsed.success) throw new Error(`approval record ${approvalId} is malformed`);
-  return parsed.data;
+  return parsed.output;
 }
 
 /** The record: it exists, this approver may decide it, and it is still open (PENDING, not expired). */

@@ -17,6 +17,7 @@
  *   does not exist: NOT_VERIFIED); TransientServiceError.
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
+import * as v from 'valibot';
 import { complianceVerdict } from '../shared/compliance';
 import {
   configSubjectOf,
@@ -30,6 +31,7 @@ import { InvalidInputError, VerificationUnavailableError } from '../shared/error
 import { ExecutionRef } from '../shared/execution-ref';
 import { requestReevaluation } from '../shared/reevaluation';
 import { complianceWaitTarget } from '../shared/tables';
+import { isoDateTime } from '../shared/validation';
 import {
   type ComplianceWait,
   completeWait,
@@ -38,16 +40,18 @@ import {
   verifiedState,
   type WaitsDeps,
 } from '../shared/waits';
-import * as z from '../shared/zod';
 
-export const AwaitComplianceInput = z.object({
-  taskToken: z.string().check(z.minLength(1)),
+export const AwaitComplianceInput = v.object({
+  taskToken: v.pipe(v.string(), v.minLength(1)),
   event: RemediationEvent,
   plan: PlanResult,
-  verification: z.extend(VerificationStateSchema, { startedAt: z.iso.datetime({ offset: true }) }),
+  verification: v.object({
+    ...VerificationStateSchema.entries,
+    startedAt: isoDateTime(),
+  }),
   execution: ExecutionRef,
 });
-export type AwaitComplianceInput = z.infer<typeof AwaitComplianceInput>;
+export type AwaitComplianceInput = v.InferOutput<typeof AwaitComplianceInput>;
 
 export interface AwaitComplianceDeps extends WaitsDeps {
   config: ConfigServiceClient;

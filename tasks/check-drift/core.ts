@@ -15,6 +15,7 @@ import {
   DescribeStackDriftDetectionStatusCommand,
   type DescribeStackDriftDetectionStatusCommandOutput,
 } from '@aws-sdk/client-cloudformation';
+import * as v from 'valibot';
 import { DriftState, RemediationEvent } from '../shared/contracts';
 import {
   awsCall,
@@ -25,14 +26,13 @@ import {
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { proportionalWaitSeconds } from '../shared/polling';
-import * as z from '../shared/zod';
 
-export const CheckDriftInput = z.object({
+export const CheckDriftInput = v.object({
   drift: DriftState,
-  event: z.optional(RemediationEvent),
-  execution: z.optional(ExecutionRef),
+  event: v.optional(RemediationEvent),
+  execution: v.optional(ExecutionRef),
 });
-export type CheckDriftInput = z.infer<typeof CheckDriftInput>;
+export type CheckDriftInput = v.InferOutput<typeof CheckDriftInput>;
 
 export interface CheckDriftDeps {
   cloudFormation: CloudFormationClient;

@@ -18,20 +18,20 @@ import {
   type EvaluationResult,
   GetComplianceDetailsByResourceCommand,
 } from '@aws-sdk/client-config-service';
+import * as v from 'valibot';
 import { type ConfirmationResult, configSubjectOf, PlanResult, RemediationEvent } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { logger } from '../shared/powertools';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource, type ResourceLookupDeps } from '../shared/resource-lookup';
-import * as z from '../shared/zod';
 
-export const ConfirmComplianceInput = z.object({
+export const ConfirmComplianceInput = v.object({
   event: RemediationEvent,
-  plan: z.optional(PlanResult),
-  execution: z.optional(ExecutionRef),
+  plan: v.optional(PlanResult),
+  execution: v.optional(ExecutionRef),
 });
-export type ConfirmComplianceInput = z.infer<typeof ConfirmComplianceInput>;
+export type ConfirmComplianceInput = v.InferOutput<typeof ConfirmComplianceInput>;
 
 export interface ConfirmComplianceDeps extends ResourceLookupDeps {
   config: ConfigServiceClient;

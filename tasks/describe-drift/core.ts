@@ -22,6 +22,7 @@ import {
   DescribeStackResourceDriftsCommand,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
+import * as v from 'valibot';
 import { ConfirmationResult, DriftState, RemediationEvent } from '../shared/contracts';
 import { describeResource, describeStack, templateViolatesRule } from '../shared/drift-details';
 import {
@@ -31,15 +32,14 @@ import {
   InvalidInputError,
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import * as z from '../shared/zod';
 
-export const DescribeDriftInput = z.object({
+export const DescribeDriftInput = v.object({
   event: RemediationEvent,
   drift: DriftState,
-  confirmation: z.optional(ConfirmationResult),
-  execution: z.optional(ExecutionRef),
+  confirmation: v.optional(ConfirmationResult),
+  execution: v.optional(ExecutionRef),
 });
-export type DescribeDriftInput = z.infer<typeof DescribeDriftInput>;
+export type DescribeDriftInput = v.InferOutput<typeof DescribeDriftInput>;
 
 export { canonical, listDifferences, STACK_PROPERTIES_BUDGET_BYTES } from '../shared/drift-details';
 

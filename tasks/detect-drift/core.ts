@@ -23,6 +23,7 @@ import {
   DetectStackDriftCommand,
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
+import * as v from 'valibot';
 import { ConfirmationResult, type DriftState, PlanResult, RemediationEvent } from '../shared/contracts';
 import { describeResource, templateViolatesRule } from '../shared/drift-details';
 import { awsCall, DriftDetectionFailedError, DriftRemediationError } from '../shared/errors';
@@ -30,15 +31,14 @@ import { ExecutionRef } from '../shared/execution-ref';
 import { proportionalPollsWithin } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { isStackMissing } from '../shared/resource-lookup';
-import * as z from '../shared/zod';
 
-export const DetectDriftInput = z.object({
+export const DetectDriftInput = v.object({
   event: RemediationEvent,
-  plan: z.optional(PlanResult),
-  confirmation: z.optional(ConfirmationResult),
-  execution: z.optional(ExecutionRef),
+  plan: v.optional(PlanResult),
+  confirmation: v.optional(ConfirmationResult),
+  execution: v.optional(ExecutionRef),
 });
-export type DetectDriftInput = z.infer<typeof DetectDriftInput>;
+export type DetectDriftInput = v.InferOutput<typeof DetectDriftInput>;
 
 /** Longest a stack drift detection is followed (then DriftDetectionTimeoutError). */
 export const DRIFT_TIMEOUT_SECONDS = 900;

@@ -22,6 +22,7 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import type { Place } from '../shared/accounts';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
@@ -33,7 +34,7 @@ import type { ConfigRuleDecl, NormalizedPolicy, RuleScope } from '../shared/poli
 import { DEFAULT_RULE_SCOPE } from '../shared/policy/schema';
 import { outOfScope } from '../shared/policy/scope';
 import { logger } from '../shared/powertools';
-import * as z from '../shared/zod';
+import { isoDateTime } from '../shared/validation';
 import {
   CLOUDTRAIL_DETAIL_TYPE,
   DRIFTING_CALLS,
@@ -70,39 +71,39 @@ export interface FastPathDeps extends CheckClients {
 export type FastPathDrop = { drop: true; reason: string; resourceKey: string };
 export type FastPathCandidate = { drop: false; raw: Record<string, unknown> };
 
-const UserIdentity = z.looseObject({
-  type: z.optional(z.string()),
-  arn: z.optional(z.string()),
-  accountId: z.optional(z.string()),
-  invokedBy: z.optional(z.string()),
-  sessionContext: z.optional(
-    z.looseObject({
-      sessionIssuer: z.optional(
-        z.looseObject({ arn: z.optional(z.string()), userName: z.optional(z.string()) }),
+const UserIdentity = v.looseObject({
+  type: v.optional(v.string()),
+  arn: v.optional(v.string()),
+  accountId: v.optional(v.string()),
+  invokedBy: v.optional(v.string()),
+  sessionContext: v.optional(
+    v.looseObject({
+      sessionIssuer: v.optional(
+        v.looseObject({ arn: v.optional(v.string()), userName: v.optional(v.string()) }),
       ),
     }),
   ),
 });
-type UserIdentity = z.infer<typeof UserIdentity>;
+type UserIdentity = v.InferOutput<typeof UserIdentity>;
 
-const Params = z.nullish(z.record(z.string(), z.unknown()));
-export const CloudTrailDetail = z.looseObject({
-  eventVersion: z.optional(z.string()),
-  eventID: z.string().check(z.minLength(1), z.maxLength(100)),
-  eventTime: z.iso.datetime({ offset: true }),
-  eventSource: z.string().check(z.minLength(1)),
-  eventName: z.string().check(z.minLength(1)),
-  awsRegion: z.string().check(z.minLength(1)),
-  recipientAccountId: z.optional(z.string()),
-  sourceIPAddress: z.optional(z.string()),
-  userAgent: z.optional(z.string()),
+const Params = v.nullish(v.record(v.string(), v.unknown()));
+export const CloudTrailDetail = v.looseObject({
+  eventVersion: v.optional(v.string()),
+  eventID: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  eventTime: isoDateTime(),
+  eventSource: v.pipe(v.string(), v.minLength(1)),
+  eventName: v.pipe(v.string(), v.minLength(1)),
+  awsRegion: v.pipe(v.string(), v.minLength(1)),
+  recipientAccountId: v.optional(v.string()),
+  sourceIPAddress: v.optional(v.string()),
+  userAgent: v.optional(v.string()),
   userIdentity: UserIdentity,
   requestParameters: Params,
   responseElements: Params,
-  errorCode: z.optional(z.string()),
-  errorMessage: z.optional(z.string()),
+  errorCode: v.optional(v.string()),
+  errorMessage: v.optional(v.string()),
 });
-export type CloudTrailDetail = z.infer<typeof CloudTrailDetail>;
+export type CloudTrailDetail = v.InferOutput<typeof CloudTrailDetail>;
 
 interface Envelope {
   id?: string | undefined;
@@ -238,12 +239,12 @@ function screen(
   env: Envelope,
   deps: FastPathDeps,
 ): { detail: CloudTrailDetail; account: string; types: string[] } | FastPathDrop {
-  const d = CloudTrailDetail.safeParse(env.detail);
+  const d = v.safeParse(CloudTrailDetail, env.detail);
   if (!d.success) {
-    const reason = `invalid event: CloudTrail detail invalid: ${formatIssues(d.error).join('; ')}`;
+    const reason = `invalid event: CloudTrail detail invalid: ${formatIssues(d).join('; ')}`;
     return { drop: true, reason, resourceKey: 'cloudtrail/invalid' };
   }
-  const detail = d.data;
+  const detail = d.output;
   const call = `${detail.eventSource} ${detail.eventName}`;
   const account = detail.recipientAccountId ?? env.account ?? detail.userIdentity.accountId ?? '';
   const resourceKey = `${account}/${detail.awsRegion}/cloudtrail/${detail.eventName}`;
@@ -300,15 +301,15 @@ export async function judgeCall(
   return [{ drop: true, reason, resourceKey }];
 }
 
-export const FastPathInput = z.looseObject({
-  id: z.optional(z.string()),
-  source: z.string(),
-  'detail-type': z.literal(CLOUDTRAIL_DETAIL_TYPE),
-  account: z.optional(z.string()),
-  region: z.optional(z.string()),
-  detail: z.unknown(),
+export const FastPathInput = v.looseObject({
+  id: v.optional(v.string()),
+  source: v.string(),
+  'detail-type': v.literal(CLOUDTRAIL_DETAIL_TYPE),
+  account: v.optional(v.string()),
+  region: v.optional(v.string()),
+  detail: v.unknown(),
 });
-export type FastPathInput = z.infer<typeof FastPathInput>;
+export type FastPathInput = v.InferOutput<typeof FastPathInput>;
 
 export type FastPathOutcome =
   | { status: 'forwarded'; executionName: string; resourceKey: string }
@@ -334,7 +335,7 @@ export async function fastPath(input: FastPathInput, deps: FastPathDeps): Promis
       out.push({ status: 'skipped', reason: r.reason, resourceKey: r.resourceKey });
       continue;
     }
-    const event = RemediationEvent.parse(r.raw);
+    const event = v.parse(RemediationEvent, r.raw);
     await forward(event, deps);
     logger.info('suspected drift confirmed; sent to intake', { resourceKey: resourceKeyOf(event) });
     out.push({ status: 'forwarded', executionName: executionName(event), resourceKey: resourceKeyOf(event) });

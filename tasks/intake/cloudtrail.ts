@@ -14,6 +14,7 @@
  */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { FAST_PATH_EVENT_PREFIX } from '../fast-path/calls';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall } from '../shared/errors';
@@ -34,9 +35,9 @@ export async function sameDriftAsFastPath(
   raw: Record<string, unknown>,
   deps: IntakeView,
 ): Promise<string | undefined> {
-  const parsed = RemediationEvent.safeParse(raw);
-  if (!parsed.success || parsed.data.source !== 'config' || !parsed.data.configRuleName) return undefined;
-  const event = parsed.data;
+  const parsed = v.safeParse(RemediationEvent, raw);
+  if (!parsed.success || parsed.output.source !== 'config' || !parsed.output.configRuleName) return undefined;
+  const event = parsed.output;
   const r = await awsCall('GetItem(ordering)', () =>
     deps.ddb.send(
       new GetCommand({

@@ -50,6 +50,7 @@ import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
+import * as v from 'valibot';
 import { forPlace, type PerPlace } from '../shared/accounts';
 import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, DriftRemediationError, isStackMissing } from '../shared/errors';
@@ -65,7 +66,6 @@ import { logger } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
 import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
 import { orderingKey } from '../shared/tables';
-import * as z from '../shared/zod';
 import { FAST_PATH_SOURCE, sameDriftAsFastPath } from './cloudtrail';
 
 export const SOURCES = {
@@ -81,10 +81,10 @@ export const DETAIL_TYPES = {
 
 const STACK_TYPE = 'AWS::CloudFormation::Stack';
 
-export const IntakeInput = z.object({
-  Records: z.array(z.looseObject({ messageId: z.string().check(z.minLength(1)), body: z.string() })),
+export const IntakeInput = v.object({
+  Records: v.array(v.looseObject({ messageId: v.pipe(v.string(), v.minLength(1)), body: v.string() })),
 });
-export type IntakeInput = z.infer<typeof IntakeInput>;
+export type IntakeInput = v.InferOutput<typeof IntakeInput>;
 
 export interface IntakeDeps {
   sfn: SFNClient;
@@ -108,35 +108,35 @@ export type EventOutcome =
   | { status: 'duplicate'; executionName: string; resourceKey: string }
   | { status: 'skipped'; reason: string; resourceKey: string; executionName: string };
 
-const Envelope = z.object({
-  id: z.optional(z.string()),
-  source: z.string(),
-  'detail-type': z.string(),
-  account: z.optional(z.string()),
-  region: z.optional(z.string()),
-  time: z.optional(z.string()),
-  detail: z.unknown(),
+const Envelope = v.object({
+  id: v.optional(v.string()),
+  source: v.string(),
+  'detail-type': v.string(),
+  account: v.optional(v.string()),
+  region: v.optional(v.string()),
+  time: v.optional(v.string()),
+  detail: v.unknown(),
 });
-type Envelope = z.infer<typeof Envelope>;
+type Envelope = v.InferOutput<typeof Envelope>;
 
-const ConfigDetail = z.object({
-  configRuleName: z.string(),
-  resourceType: z.string(),
-  resourceId: z.string(),
-  awsAccountId: z.string(),
-  awsRegion: z.string(),
-  newEvaluationResult: z.object({
-    complianceType: z.string(),
-    resultRecordedTime: z.optional(z.string()),
-    evaluationResultIdentifier: z.optional(z.object({ orderingTimestamp: z.optional(z.string()) })),
+const ConfigDetail = v.object({
+  configRuleName: v.string(),
+  resourceType: v.string(),
+  resourceId: v.string(),
+  awsAccountId: v.string(),
+  awsRegion: v.string(),
+  newEvaluationResult: v.object({
+    complianceType: v.string(),
+    resultRecordedTime: v.optional(v.string()),
+    evaluationResultIdentifier: v.optional(v.object({ orderingTimestamp: v.optional(v.string()) })),
   }),
 });
 
-const DriftDetail = z.object({
-  'stack-id': z.string().check(z.minLength(1)),
-  'status-details': z.object({
-    'stack-drift-status': z.string(),
-    'detection-status': z.optional(z.string()),
+const DriftDetail = v.object({
+  'stack-id': v.pipe(v.string(), v.minLength(1)),
+  'status-details': v.object({
+    'stack-drift-status': v.string(),
+    'detection-status': v.optional(v.string()),
   }),
 });
 
@@ -165,11 +165,11 @@ const tsOrUndefined = (ts: string | undefined): string | undefined => {
 };
 
 function normalizeConfig(env: Envelope, messageId: string): Drop | Candidate {
-  const d = ConfigDetail.safeParse(env.detail);
+  const d = v.safeParse(ConfigDetail, env.detail);
   if (!d.success) {
-    return invalid(`Config event detail invalid: ${formatIssues(d.error).join('; ')}`, messageId);
+    return invalid(`Config event detail invalid: ${formatIssues(d).join('; ')}`, messageId);
   }
-  const r = d.data;
+  const r = d.output;
   const ordering =
     tsOrUndefined(r.newEvaluationResult.evaluationResultIdentifier?.orderingTimestamp) ??
     tsOrUndefined(r.newEvaluationResult.resultRecordedTime) ??
@@ -370,12 +370,12 @@ async function normalizeDrift(
   messageId: string,
   deps: IntakeDeps,
 ): Promise<Array<Drop | Candidate>> {
-  const d = DriftDetail.safeParse(env.detail);
+  const d = v.safeParse(DriftDetail, env.detail);
   if (!d.success)
-    return [invalid(`CloudFormation event detail invalid: ${formatIssues(d.error).join('; ')}`, messageId)];
-  const stack = driftStackOf(env, d.data['stack-id']);
+    return [invalid(`CloudFormation event detail invalid: ${formatIssues(d).join('; ')}`, messageId)];
+  const stack = driftStackOf(env, d.output['stack-id']);
   const drop = (reason: string) => dropStack(stack, reason, messageId);
-  const status = d.data['status-details']['stack-drift-status'];
+  const status = d.output['status-details']['stack-drift-status'];
   if (!STACK_NAME.test(stack.stackName)) {
     return [
       drop(
@@ -433,10 +433,9 @@ export async function normalize(
   } catch {
     return [invalid('message body is not JSON', messageId)];
   }
-  const env = Envelope.safeParse(json);
-  if (!env.success)
-    return [invalid(`not an EventBridge event: ${formatIssues(env.error).join('; ')}`, messageId)];
-  const e = env.data;
+  const env = v.safeParse(Envelope, json);
+  if (!env.success) return [invalid(`not an EventBridge event: ${formatIssues(env).join('; ')}`, messageId)];
+  const e = env.output;
   if (e.source === SOURCES.config && e['detail-type'] === DETAIL_TYPES.config)
     return [normalizeConfig(e, messageId)];
   if (e.source === SOURCES.cloudFormation && e['detail-type'] === DETAIL_TYPES.drift)
@@ -667,9 +666,9 @@ async function validated(
     .replace(/[^A-Za-z0-9_-]/g, '-')
     .slice(0, 60)}`;
   const ruleName = typeof c.raw.configRuleName === 'string' ? c.raw.configRuleName : undefined;
-  const parsed = RemediationEvent.safeParse(c.raw);
+  const parsed = v.safeParse(RemediationEvent, c.raw);
   if (!parsed.success) {
-    const reason = `invalid event: ${formatIssues(parsed.error).join('; ')}`;
+    const reason = `invalid event: ${formatIssues(parsed).join('; ')}`;
     return {
       skipped: await recordSkip(deps, {
         reason,
@@ -679,7 +678,7 @@ async function validated(
       }),
     };
   }
-  const event = parsed.data;
+  const event = parsed.output;
   if (isValidResourceId(event.resourceType, event.resourceId)) return { event };
   const skipped = await recordSkip(
     deps,
@@ -855,7 +854,7 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
 
 /** The SKIPPED record of a well-formed candidate that starts nothing (its execution name and key). */
 function skipOf(c: Candidate, reason: string): Omit<Drop, 'drop'> {
-  const event = RemediationEvent.parse(c.raw);
+  const event = v.parse(RemediationEvent, c.raw);
   const ruleName = event.configRuleName;
   return { reason, resourceKey: resourceKeyOf(event), name: executionName(event), ruleName };
 }

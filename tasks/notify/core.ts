@@ -19,6 +19,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
+import * as v from 'valibot';
 import { awsCall, DriftRemediationError } from '../shared/errors';
 import {
   FAILED_DELIVERIES_KEY,
@@ -34,18 +35,17 @@ import {
 import { MIN_WEBHOOK_SECRET_LENGTH, signedHeaders } from '../shared/notifications-sign';
 import { slackMessage } from '../shared/notifications-slack';
 import { logger } from '../shared/powertools';
-import * as z from '../shared/zod';
 
-export const NotifyInput = z.object({
-  Records: z.array(
-    z.looseObject({
-      messageId: z.string().check(z.minLength(1)),
-      body: z.string(),
-      attributes: z.optional(z.looseObject({ ApproximateReceiveCount: z.optional(z.string()) })),
+export const NotifyInput = v.object({
+  Records: v.array(
+    v.looseObject({
+      messageId: v.pipe(v.string(), v.minLength(1)),
+      body: v.string(),
+      attributes: v.optional(v.looseObject({ ApproximateReceiveCount: v.optional(v.string()) })),
     }),
   ),
 });
-export type NotifyInput = z.infer<typeof NotifyInput>;
+export type NotifyInput = v.InferOutput<typeof NotifyInput>;
 
 /** POSTs per channel in one invocation, and the backoff between them (full jitter). */
 export const DELIVERY_ATTEMPTS = 3;
@@ -254,12 +254,12 @@ export async function deliverMessage(body: string, receiveCount: number, deps: N
   } catch {
     json = undefined;
   }
-  const parsed = NotificationMessage.safeParse(json);
+  const parsed = v.safeParse(NotificationMessage, json);
   if (!parsed.success) {
-    logger.error('not a notification message; dropped', { issues: parsed.error.issues.length });
+    logger.error('not a notification message; dropped', { issues: parsed.issues.length });
     return 0;
   }
-  const m = parsed.data;
+  const m = parsed.output;
   const channels = channelsFor(deps.policy, notificationTopic(m));
   // Channels in parallel: one slow endpoint does not hold the others (nor the function's timeout).
   const last = receiveCount >= NOTIFY_MAX_RECEIVE_COUNT;

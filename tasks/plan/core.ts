@@ -24,6 +24,7 @@ import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { queryPages } from '../shared/dynamo-pages';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
@@ -38,11 +39,10 @@ import { maxPollsFor } from '../shared/polling';
 import { assertResourceId } from '../shared/resource-ids';
 import { lookupResource } from '../shared/resource-lookup';
 import { boundedKey, breakGlassKey } from '../shared/tables';
-import * as z from '../shared/zod';
 import { takeBlastBudget } from './blast-radius';
 
-export const PlanInput = z.object({ event: RemediationEvent, execution: z.optional(ExecutionRef) });
-export type PlanInput = z.infer<typeof PlanInput>;
+export const PlanInput = v.object({ event: RemediationEvent, execution: v.optional(ExecutionRef) });
+export type PlanInput = v.InferOutput<typeof PlanInput>;
 
 export interface PlanDeps {
   ddb: DynamoDBDocumentClient;

@@ -15,13 +15,13 @@
  */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { awsCall } from '../shared/errors';
 import { readAdmission, release } from '../shared/leases';
 import { handOff, removeWaiter, waitersOf } from '../shared/leases-queue';
-import * as z from '../shared/zod';
 
-export const ReapLeasesInput = z.unknown();
-export type ReapLeasesInput = z.infer<typeof ReapLeasesInput>;
+export const ReapLeasesInput = v.unknown();
+export type ReapLeasesInput = v.InferOutput<typeof ReapLeasesInput>;
 
 /** DescribeExecution calls per run at most (holders first, then the queues' waiters). */
 export const MAX_DESCRIBES = 500;

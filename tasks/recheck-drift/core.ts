@@ -25,20 +25,20 @@ import {
   DetectStackDriftCommand,
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
+import * as v from 'valibot';
 import { DriftState, PlanResult, RemediationEvent, VerificationState } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { verificationBase, verificationWaitSeconds } from '../shared/verification';
-import * as z from '../shared/zod';
 
-export const RecheckDriftInput = z.object({
+export const RecheckDriftInput = v.object({
   event: RemediationEvent,
   plan: PlanResult,
   drift: DriftState,
-  verification: z.optional(VerificationState),
-  execution: z.optional(ExecutionRef),
+  verification: v.optional(VerificationState),
+  execution: v.optional(ExecutionRef),
 });
-export type RecheckDriftInput = z.infer<typeof RecheckDriftInput>;
+export type RecheckDriftInput = v.InferOutput<typeof RecheckDriftInput>;
 
 export interface RecheckDriftDeps {
   cloudFormation: CloudFormationClient;

@@ -18,6 +18,7 @@
  */
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { type SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import * as v from 'valibot';
 import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { complianceVerdict } from '../shared/compliance';
 import { awsCall, RunbookTimeoutError, VerificationTimeoutError } from '../shared/errors';
@@ -35,12 +36,11 @@ import {
   type WaitsDeps,
   waitPlace,
 } from '../shared/waits';
-import * as z from '../shared/zod';
 
 /** How often the reconciler runs (infra schedules it; a lost event costs at most this). */
 export const RECONCILE_PERIOD_SECONDS = 120;
 
-export const ReconcileWaitsInput = z.unknown();
+export const ReconcileWaitsInput = v.unknown();
 
 export interface ReconcileWaitsDeps extends WaitsDeps {
   /** SSM and Config of a wait's account-region (one client: every place). */

@@ -37,6 +37,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { approvalIdFor } from '../shared/approval-id';
 import { DecisionRecord } from '../shared/approvals/record';
 import { BLAST_NOTICE_KEY, blastNoticeSk, countBlastEscalation } from '../shared/blast-radius';
@@ -63,7 +64,7 @@ import { enqueueNotification, type NotifyTarget } from '../shared/notifications-
 import { OUTCOME_RETENTION_DAYS, putOutcome } from '../shared/outcomes';
 import { plannedChange } from '../shared/planned';
 import { scrubSecrets } from '../shared/redact';
-import * as z from '../shared/zod';
+import { isoDateTime } from '../shared/validation';
 import { costForOutcome } from './cost';
 
 /**
@@ -80,21 +81,21 @@ function liftRecording(v: unknown): unknown {
   return isObject(recording) ? { ...flat, ...recording } : flat;
 }
 
-const RecordOutcomeFields = z.object({
+const RecordOutcomeFields = v.object({
   outcome: Outcome,
   execution: ExecutionRef,
-  enteredTime: z.catch(z.optional(z.iso.datetime({ offset: true })), undefined),
-  event: z.catch(z.optional(RemediationEvent), undefined),
-  plan: z.catch(z.optional(PlanResult), undefined),
-  confirmation: z.catch(z.optional(ConfirmationResult), undefined),
-  drift: z.catch(z.optional(DriftState), undefined),
-  approval: z.catch(z.optional(ApprovalDecision), undefined),
-  runbook: z.catch(z.optional(RunbookState), undefined),
-  verification: z.catch(z.optional(VerificationState), undefined),
-  error: z.catch(z.optional(CaughtError), undefined),
+  enteredTime: v.fallback(v.optional(isoDateTime()), undefined),
+  event: v.fallback(v.optional(RemediationEvent), undefined),
+  plan: v.fallback(v.optional(PlanResult), undefined),
+  confirmation: v.fallback(v.optional(ConfirmationResult), undefined),
+  drift: v.fallback(v.optional(DriftState), undefined),
+  approval: v.fallback(v.optional(ApprovalDecision), undefined),
+  runbook: v.fallback(v.optional(RunbookState), undefined),
+  verification: v.fallback(v.optional(VerificationState), undefined),
+  error: v.fallback(v.optional(CaughtError), undefined),
 });
-export const RecordOutcomeInput = z.pipe(z.transform(liftRecording), RecordOutcomeFields);
-export type RecordOutcomeInput = z.infer<typeof RecordOutcomeInput>;
+export const RecordOutcomeInput = v.pipe(v.unknown(), v.transform(liftRecording), RecordOutcomeFields);
+export type RecordOutcomeInput = v.InferOutput<typeof RecordOutcomeInput>;
 
 /** The slice of Powertools Metrics this task uses (a fake in tests). */
 export interface OutcomeMetrics {
@@ -147,8 +148,8 @@ export function parseCause(cause: string | undefined): ParsedCause {
     return { message: cause };
   }
   if (!parsed || typeof parsed !== 'object') return { message: typeof parsed === 'string' ? parsed : cause };
-  const rejection = ApprovalRejection.safeParse(parsed);
-  if (rejection.success) return { rejection: rejection.data };
+  const rejection = v.safeParse(ApprovalRejection, parsed);
+  if (rejection.success) return { rejection: rejection.output };
   const o = parsed as Record<string, unknown>;
   const message =
     typeof o.errorMessage === 'string'
@@ -268,13 +269,13 @@ async function withDecisionOrigin(
         }),
       ),
     );
-    const d = DecisionRecord.safeParse(res.Item?.decision);
+    const d = v.safeParse(DecisionRecord, res.Item?.decision);
     if (!d.success) return { ...audit, originUnavailable: true };
     return {
       ...audit,
-      ...(d.data.comment !== undefined && audit.comment === undefined ? { comment: d.data.comment } : {}),
-      ...(d.data.sourceIp ? { sourceIp: d.data.sourceIp } : {}),
-      ...(d.data.userAgent ? { userAgent: d.data.userAgent } : {}),
+      ...(d.output.comment !== undefined && audit.comment === undefined ? { comment: d.output.comment } : {}),
+      ...(d.output.sourceIp ? { sourceIp: d.output.sourceIp } : {}),
+      ...(d.output.userAgent ? { userAgent: d.output.userAgent } : {}),
     };
   } catch (err) {
     if (err instanceof TransientServiceError) throw err;

@@ -19,38 +19,38 @@
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { ExecutionRef } from '../shared/execution-ref';
 import { releaseAndRead } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
 import { runbookScope } from '../shared/tables';
-import * as z from '../shared/zod';
 
-export const ReleaseSlotInput = z.object({
+export const ReleaseSlotInput = v.object({
   /** Lenient on purpose: whatever Acquire left (or nothing) must not stop the release. */
-  slot: z.catch(
-    z.optional(
-      z.object({
-        acquired: z.optional(z.boolean()),
-        scopes: z.optional(z.array(z.string().check(z.minLength(1))).check(z.maxLength(10))),
+  slot: v.fallback(
+    v.optional(
+      v.object({
+        acquired: v.optional(v.boolean()),
+        scopes: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(10))),
       }),
     ),
     undefined,
   ),
-  plan: z.catch(
-    z.optional(
-      z.object({
-        runbook: z.optional(z.object({ documentName: z.string().check(z.minLength(1)) })),
-        concurrency: z.optional(
-          z.object({ maxQueueSeconds: z.optional(z.number().check(z.int(), z.positive())) }),
+  plan: v.fallback(
+    v.optional(
+      v.object({
+        runbook: v.optional(v.object({ documentName: v.pipe(v.string(), v.minLength(1)) })),
+        concurrency: v.optional(
+          v.object({ maxQueueSeconds: v.optional(v.pipe(v.number(), v.safeInteger(), v.gtValue(0))) }),
         ),
       }),
     ),
     undefined,
   ),
   execution: ExecutionRef,
-  leaving: z.optional(z.literal(true)),
+  leaving: v.optional(v.literal(true)),
 });
-export type ReleaseSlotInput = z.infer<typeof ReleaseSlotInput>;
+export type ReleaseSlotInput = v.InferOutput<typeof ReleaseSlotInput>;
 
 export interface ReleaseSlotDeps {
   ddb: DynamoDBDocumentClient;

@@ -20,6 +20,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { approvalIdFor } from '../shared/approval-id';
 import { approvalSentence, riskCues } from '../shared/approvals/describe';
 import {
@@ -38,28 +39,26 @@ import { approvalRequestedNotification } from '../shared/notifications-approval'
 import { enqueueNotification, type NotifyTarget } from '../shared/notifications-enqueue';
 import { resolveParameters } from '../shared/parameters';
 import { scrubSecrets } from '../shared/redact';
-import * as z from '../shared/zod';
 
-export const RequestApprovalInput = z
-  .object({
-    taskToken: z.optional(z.string().check(z.minLength(1), z.maxLength(8192))),
-    notifyOnly: z.optional(z.boolean()),
+export const RequestApprovalInput = v.pipe(
+  v.object({
+    taskToken: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(8192))),
+    notifyOnly: v.optional(v.boolean()),
     event: RemediationEvent,
     plan: PlanResult,
-    drift: z.optional(DriftState),
+    drift: v.optional(DriftState),
     execution: ExecutionRef,
-  })
-  .check(
-    z.superRefine((v, ctx) => {
-      if (!v.notifyOnly && !v.taskToken) {
-        ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'required unless notifyOnly is true' });
-      }
-      if (v.notifyOnly && v.taskToken) {
-        ctx.addIssue({ code: 'custom', path: ['taskToken'], message: 'must be absent in notify-only mode' });
-      }
-    }),
-  );
-export type RequestApprovalInput = z.infer<typeof RequestApprovalInput>;
+  }),
+  v.forward(
+    v.check((i) => i.notifyOnly === true || !!i.taskToken, 'required unless notifyOnly is true'),
+    ['taskToken'],
+  ),
+  v.forward(
+    v.check((i) => !(i.notifyOnly && i.taskToken), 'must be absent in notify-only mode'),
+    ['taskToken'],
+  ),
+);
+export type RequestApprovalInput = v.InferOutput<typeof RequestApprovalInput>;
 
 export interface RequestApprovalResult {
   approvalId: string;

@@ -2,14 +2,14 @@
  * `execution`: the slice of the Step Functions context object the state machine passes to tasks
  * (`execution.$: $$.Execution` fields Id, Name, StartTime, mapped to lowercase keys).
  */
-import * as z from './zod';
+import * as v from 'valibot';
 
-export const ExecutionRef = z.object({
+export const ExecutionRef = v.object({
   /** Execution ARN ($$.Execution.Id). */
-  id: z.string().check(z.minLength(1)),
+  id: v.pipe(v.string(), v.minLength(1)),
   /** Execution name ($$.Execution.Name). */
-  name: z.string().check(z.minLength(1), z.maxLength(80)),
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(80)),
   /** ISO start time ($$.Execution.StartTime). */
-  startTime: z.string().check(z.minLength(1)),
+  startTime: v.pipe(v.string(), v.minLength(1)),
 });
-export type ExecutionRef = z.infer<typeof ExecutionRef>;
+export type ExecutionRef = v.InferOutput<typeof ExecutionRef>;

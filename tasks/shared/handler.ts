@@ -14,7 +14,8 @@
  *      failure becomes InvalidInputError (original as cause).
  *   4. parser (Powertools Parser): validates the event against the task's schema (Standard Schema).
  * Parser envelopes (SqsEnvelope, EventBridgeEnvelope) are not used: they build their schemas with
- * `import { z } from 'zod'`, which esbuild cannot tree-shake (all of zod, ~440 KB, in every bundle), and
+ * `import { z } from 'zod'`, which esbuild cannot tree-shake (all of zod, ~440 KB, in every bundle; the
+ * task schemas are valibot's), and
  * intake must record a bad record as SKIPPED rather than fail the batch (docs/architecture.md).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -24,16 +25,16 @@ import { ParseError } from '@aws-lambda-powertools/parser';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type * as v from 'valibot';
 import { DriftRemediationError, InvalidInputError } from './errors';
 import { logger } from './powertools';
 import { redact } from './redact';
 import { mapErrorStacks } from './stack-trace';
-import type * as z from './zod';
 
-/** A validation issue (zod's, or any Standard Schema's). */
+/** A validation issue (valibot's, or any Standard Schema's). */
 export interface Issue {
   readonly message: string;
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: unknown }> | undefined;
 }
 
 /** Formats validation issues as `path: message`, naming the field. */
@@ -76,10 +77,10 @@ export interface TaskHandlerOptions {
 /** A task handler as Lambda (and the sandbox, and tests) call it. */
 export type TaskHandler<O> = (event: unknown, context?: Context) => Promise<O>;
 
-export function taskHandler<S extends z.ZodMiniType, O>(
+export function taskHandler<S extends v.GenericSchema, O>(
   task: string,
   schema: S,
-  core: (input: z.infer<S>, context: Context) => Promise<O>,
+  core: (input: v.InferOutput<S>, context: Context) => Promise<O>,
   options: TaskHandlerOptions = {},
 ): TaskHandler<O> {
   const h = middy<unknown, O, Error, Context>().use(injectLambdaContext(logger, { resetKeys: true }));
@@ -87,7 +88,7 @@ export function taskHandler<S extends z.ZodMiniType, O>(
   h.use(taskOutcome(task)).use(parser({ schema }));
   const handler = h.handler(async (input, context) => {
     logger.debug('input', { input: redact(input) });
-    return core(input as z.infer<S>, context);
+    return core(input as v.InferOutput<S>, context);
   });
   return (event, context) => handler(event, context ?? ({} as Context));
 }

@@ -19,12 +19,12 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import type { PlanResult } from './contracts';
 import { queryPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
 import { type Admission, fits, grantOrRead, readAdmission, release, type Scope, tryGrant } from './leases';
 import { accountRegionScope, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
-import * as z from './zod';
 
 /** A grant this old whose waiter is still queued was never told (its hand-off crashed): tell it again. */
 export const STALE_GRANT_MS = 120_000;
@@ -33,19 +33,25 @@ export const MAX_GRANTS_PER_PASS = 50;
 /** How long a queue item outlives its wait before DynamoDB's TTL removes it. */
 const TTL_GRACE_SECONDS = 86_400;
 
-export const Waiter = z.object({
-  queue: z.string().check(z.minLength(1)),
-  waiter: z.string().check(z.minLength(1)),
-  position: z.string().check(z.minLength(1)),
-  taskToken: z.string().check(z.minLength(1)),
-  executionArn: z.string().check(z.minLength(1)),
-  scopes: z
-    .array(z.object({ id: z.string().check(z.minLength(1)), cap: z.number().check(z.int(), z.positive()) }))
-    .check(z.minLength(1)),
-  enqueuedAt: z.string(),
-  expiresAt: z.number().check(z.int()),
+export const Waiter = v.object({
+  queue: v.pipe(v.string(), v.minLength(1)),
+  waiter: v.pipe(v.string(), v.minLength(1)),
+  position: v.pipe(v.string(), v.minLength(1)),
+  taskToken: v.pipe(v.string(), v.minLength(1)),
+  executionArn: v.pipe(v.string(), v.minLength(1)),
+  scopes: v.pipe(
+    v.array(
+      v.object({
+        id: v.pipe(v.string(), v.minLength(1)),
+        cap: v.pipe(v.number(), v.safeInteger(), v.gtValue(0)),
+      }),
+    ),
+    v.minLength(1),
+  ),
+  enqueuedAt: v.string(),
+  expiresAt: v.pipe(v.number(), v.safeInteger()),
 });
-export type Waiter = z.infer<typeof Waiter>;
+export type Waiter = v.InferOutput<typeof Waiter>;
 
 /** The lease an admitted execution gets (the Acquire task's output, `$.slot`). */
 export interface Lease {
@@ -177,8 +183,8 @@ export async function headsOf(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, queue
   );
   const out: Waiter[] = [];
   for (const raw of res.Items ?? []) {
-    const w = Waiter.safeParse(raw);
-    if (w.success) out.push(w.data);
+    const w = v.safeParse(Waiter, raw);
+    if (w.success) out.push(w.output);
     else await removeWaiter(deps, queue, String(raw.waiter));
   }
   return out;
@@ -192,8 +198,8 @@ export async function waitersOf(
   const out: Waiter[] = [];
   for await (const page of queryPages(deps.ddb, 'Query(slot queue)', queueQuery(deps, queue))) {
     for (const raw of page.Items ?? []) {
-      const w = Waiter.safeParse(raw);
-      if (w.success) out.push(w.data);
+      const w = v.safeParse(Waiter, raw);
+      if (w.success) out.push(w.output);
     }
   }
   return out;

@@ -3,8 +3,9 @@
  * and which outcomes each hears. Its own small module: the policy schema (and so every bundle that loads the
  * policy) needs only this, not the message contract (tasks/shared/notifications.ts).
  */
+
+import * as v from 'valibot';
 import { OUTCOME_NAMES } from './outcome-names';
-import * as z from './zod';
 
 /** Every outcome a notification can be about: the workflow's outcomes and abort-cleanup's ABORTED. */
 export const NOTIFIABLE_OUTCOMES = [...OUTCOME_NAMES, 'ABORTED'] as const;
@@ -23,20 +24,21 @@ export const DEFAULT_CHANNEL_OUTCOMES: readonly NotifiableOutcome[] = [
  * that some channel hears). Channels hear it unless they say `approvalRequests: false`.
  */
 export const APPROVAL_REQUESTED = 'approval.requested';
-const HttpUrl = z
-  .string()
-  .check(z.maxLength(2048), z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'must be an http(s) URL'));
+const HttpUrl = v.pipe(
+  v.string(),
+  v.maxLength(2048),
+  v.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'must be an http(s) URL'),
+);
 /** A Secrets Manager secret: its name or its ARN. */
-export const SecretRef = z
-  .string()
-  .check(
-    z.regex(
-      /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}|[A-Za-z0-9/_+=.@-]{1,512})$/,
-      'must be a Secrets Manager secret name or ARN',
-    ),
-  );
-const ChannelName = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Za-z0-9_-'));
-const Outcomes = z._default(z.array(z.enum(NOTIFIABLE_OUTCOMES)).check(z.minLength(1)), () => [
+export const SecretRef = v.pipe(
+  v.string(),
+  v.regex(
+    /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}|[A-Za-z0-9/_+=.@-]{1,512})$/,
+    'must be a Secrets Manager secret name or ARN',
+  ),
+);
+const ChannelName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Za-z0-9_-'));
+const Outcomes = v.optional(v.pipe(v.array(v.picklist(NOTIFIABLE_OUTCOMES)), v.minLength(1)), () => [
   ...DEFAULT_CHANNEL_OUTCOMES,
 ]);
 
@@ -46,38 +48,41 @@ const Outcomes = z._default(z.array(z.enum(NOTIFIABLE_OUTCOMES)).check(z.minLeng
  * One object with a check rather than a discriminated union: the same clear errors for ~2 KB less in every
  * bundle that loads the policy.
  */
-export const NotificationChannel = z
-  .strictObject({
+export const NotificationChannel = v.pipe(
+  v.strictObject({
     name: ChannelName,
-    type: z.enum(['slack', 'webhook']),
-    url: z.optional(HttpUrl),
+    type: v.picklist(['slack', 'webhook']),
+    url: v.optional(HttpUrl),
     secret: SecretRef,
     outcomes: Outcomes,
     /** Also hear approval requests (summary, risk, diff, deadline, a read-only Review button). */
-    approvalRequests: z._default(z.boolean(), true),
-  })
-  .check(
-    z.refine((c) => (c.type === 'webhook') === (c.url !== undefined), {
-      message: 'required for a webhook channel, not allowed for slack (its URL is the secret)',
-      path: ['url'],
-    }),
-  );
-export type NotificationChannel = z.infer<typeof NotificationChannel>;
+    approvalRequests: v.optional(v.boolean(), true),
+  }),
+  v.forward(
+    v.check(
+      (c) => (c.type === 'webhook') === (c.url !== undefined),
+      'required for a webhook channel, not allowed for slack (its URL is the secret)',
+    ),
+    ['url'],
+  ),
+);
+export type NotificationChannel = v.InferOutput<typeof NotificationChannel>;
 
 /** The policy's `notifications` section (docs/policy.md). */
-export const NotificationsPolicy = z.strictObject({
+export const NotificationsPolicy = v.strictObject({
   /**
    * Base URL of the ops console the buttons open (`…/console`, an execution: `#/x/<name>`).
    * Absent: the AWS Step Functions console's execution page.
    */
-  consoleUrl: z.optional(HttpUrl),
-  channels: z.array(NotificationChannel).check(
-    z.minLength(1),
-    z.maxLength(20),
-    z.refine((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'channel names must be unique'),
+  consoleUrl: v.optional(HttpUrl),
+  channels: v.pipe(
+    v.array(NotificationChannel),
+    v.minLength(1),
+    v.maxLength(20),
+    v.check((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'channel names must be unique'),
   ),
 });
-export type NotificationsPolicy = z.infer<typeof NotificationsPolicy>;
+export type NotificationsPolicy = v.InferOutput<typeof NotificationsPolicy>;
 
 /** The channels that hear `topic`: an outcome, or APPROVAL_REQUESTED. */
 export function channelsFor(policy: NotificationsPolicy | undefined, topic: string): NotificationChannel[] {

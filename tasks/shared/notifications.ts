@@ -10,8 +10,9 @@
  * link an approval request carries is its *review* link (read-only page, signed for that purpose only).
  */
 import { createHash } from 'node:crypto';
+import * as v from 'valibot';
 import { APPROVAL_REQUESTED, NOTIFIABLE_OUTCOMES, type NotifiableOutcome } from './notifications-policy';
-import * as z from './zod';
+import { isoDateTime } from './validation';
 
 /** SQS receives of one message before it moves to the notifications DLQ (infra uses the same number). */
 export const NOTIFY_MAX_RECEIVE_COUNT = 5;
@@ -23,54 +24,54 @@ export const PAYLOAD_VERSION = '1';
 export const MAX_DIFFERENCES = 20;
 export const MAX_VALUE_CHARS = 1000;
 
-const Bounded = (max: number) => z.string().check(z.maxLength(max));
+const Bounded = (max: number) => v.pipe(v.string(), v.maxLength(max));
 
 /** One expected-vs-actual difference, values as CloudFormation reports them (JSON text), bounded. */
-export const NotifiedDifference = z.object({
+export const NotifiedDifference = v.object({
   path: Bounded(512),
-  type: z.enum(['ADD', 'REMOVE', 'NOT_EQUAL']),
+  type: v.picklist(['ADD', 'REMOVE', 'NOT_EQUAL']),
   expected: Bounded(MAX_VALUE_CHARS + 1),
   actual: Bounded(MAX_VALUE_CHARS + 1),
 });
-export type NotifiedDifference = z.infer<typeof NotifiedDifference>;
+export type NotifiedDifference = v.InferOutput<typeof NotifiedDifference>;
 
 /** An outcome's notification (queue body) = the webhook payload, version 1. docs/operations.md documents it. */
-export const OutcomeNotification = z.object({
-  version: z.literal(PAYLOAD_VERSION),
+export const OutcomeNotification = v.object({
+  version: v.literal(PAYLOAD_VERSION),
   /** Stable per (execution, outcome, recordedAt): a retried Record outcome produces the same id. */
-  deliveryId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
-  kind: z.literal('outcome'),
-  outcome: z.enum(NOTIFIABLE_OUTCOMES),
+  deliveryId: v.pipe(v.string(), v.regex(/^[a-f0-9]{32}$/)),
+  kind: v.literal('outcome'),
+  outcome: v.picklist(NOTIFIABLE_OUTCOMES),
   reason: Bounded(1000),
-  recordedAt: z.iso.datetime({ offset: true }),
-  resource: z.object({
+  recordedAt: isoDateTime(),
+  resource: v.object({
     key: Bounded(1100),
-    type: z.optional(Bounded(256)),
-    id: z.optional(Bounded(2048)),
-    account: z.optional(Bounded(12)),
-    region: z.optional(Bounded(32)),
+    type: v.optional(Bounded(256)),
+    id: v.optional(Bounded(2048)),
+    account: v.optional(Bounded(12)),
+    region: v.optional(Bounded(32)),
   }),
-  rule: z.optional(Bounded(128)),
-  runbook: z.optional(
-    z.object({
+  rule: v.optional(Bounded(128)),
+  runbook: v.optional(
+    v.object({
       documentName: Bounded(256),
-      attempts: z.number().check(z.int(), z.gte(0)),
-      automationExecutionId: z.optional(Bounded(64)),
+      attempts: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+      automationExecutionId: v.optional(Bounded(64)),
     }),
   ),
-  remediated: z.boolean(),
-  execution: z.object({ arn: Bounded(2048), name: Bounded(80) }),
-  approval: z.optional(
-    z.object({
+  remediated: v.boolean(),
+  execution: v.object({ arn: Bounded(2048), name: Bounded(80) }),
+  approval: v.optional(
+    v.object({
       decision: Bounded(16),
-      approver: z.optional(Bounded(256)),
-      decidedAt: z.optional(Bounded(40)),
+      approver: v.optional(Bounded(256)),
+      decidedAt: v.optional(Bounded(40)),
     }),
   ),
-  diff: z.array(NotifiedDifference).check(z.maxLength(MAX_DIFFERENCES)),
-  diffTruncated: z.boolean(),
+  diff: v.pipe(v.array(NotifiedDifference), v.maxLength(MAX_DIFFERENCES)),
+  diffTruncated: v.boolean(),
 });
-export type OutcomeNotification = z.infer<typeof OutcomeNotification>;
+export type OutcomeNotification = v.InferOutput<typeof OutcomeNotification>;
 
 export { APPROVAL_REQUESTED };
 /** Risk cues a message carries (tasks/shared/approvals/describe.ts). */
@@ -81,44 +82,42 @@ export const MAX_RISKS = 10;
  * do, the risk, the diff, the deadline, and the read-only review link. Never a decision link: approvers
  * decide from the personal link the approval topic sent each of them.
  */
-export const ApprovalRequestedNotification = z.object({
-  version: z.literal(PAYLOAD_VERSION),
+export const ApprovalRequestedNotification = v.object({
+  version: v.literal(PAYLOAD_VERSION),
   /** Stable per approval request: a retried Request approval produces the same id. */
-  deliveryId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
-  kind: z.literal(APPROVAL_REQUESTED),
+  deliveryId: v.pipe(v.string(), v.regex(/^[a-f0-9]{32}$/)),
+  kind: v.literal(APPROVAL_REQUESTED),
   approvalId: Bounded(64),
   /** One sentence: what approving will do ("Detach AdministratorAccess from role …"). */
   summary: Bounded(MAX_VALUE_CHARS),
-  risks: z
-    .array(z.object({ kind: Bounded(32), text: Bounded(MAX_VALUE_CHARS) }))
-    .check(z.maxLength(MAX_RISKS)),
+  risks: v.pipe(
+    v.array(v.object({ kind: Bounded(32), text: Bounded(MAX_VALUE_CHARS) })),
+    v.maxLength(MAX_RISKS),
+  ),
   /** Both on the task clock, like the approval page. */
-  requestedAt: z.iso.datetime({ offset: true }),
-  expiresAt: z.iso.datetime({ offset: true }),
-  requestedBy: z.optional(Bounded(256)),
-  resource: z.object({
+  requestedAt: isoDateTime(),
+  expiresAt: isoDateTime(),
+  requestedBy: v.optional(Bounded(256)),
+  resource: v.object({
     key: Bounded(1100),
     type: Bounded(256),
     id: Bounded(2048),
     account: Bounded(12),
     region: Bounded(32),
   }),
-  rule: z.optional(Bounded(128)),
-  runbook: z.optional(z.object({ documentName: Bounded(256) })),
-  execution: z.object({ arn: Bounded(2048), name: Bounded(80) }),
-  diff: z.array(NotifiedDifference).check(z.maxLength(MAX_DIFFERENCES)),
-  diffTruncated: z.boolean(),
+  rule: v.optional(Bounded(128)),
+  runbook: v.optional(v.object({ documentName: Bounded(256) })),
+  execution: v.object({ arn: Bounded(2048), name: Bounded(80) }),
+  diff: v.pipe(v.array(NotifiedDifference), v.maxLength(MAX_DIFFERENCES)),
+  diffTruncated: v.boolean(),
   /** The read-only review page (GET /approvals/<id>/review?exp=&sig=); it cannot decide. */
-  reviewUrl: z.string().check(z.maxLength(2048), z.regex(/^https?:\/\/\S+\/review\?exp=\d+&sig=[\w-]+$/)),
+  reviewUrl: v.pipe(v.string(), v.maxLength(2048), v.regex(/^https?:\/\/\S+\/review\?exp=\d+&sig=[\w-]+$/)),
 });
-export type ApprovalRequestedNotification = z.infer<typeof ApprovalRequestedNotification>;
+export type ApprovalRequestedNotification = v.InferOutput<typeof ApprovalRequestedNotification>;
 
 /** Every message on the notifications queue, by `kind`. */
-export const NotificationMessage = z.discriminatedUnion('kind', [
-  OutcomeNotification,
-  ApprovalRequestedNotification,
-]);
-export type NotificationMessage = z.infer<typeof NotificationMessage>;
+export const NotificationMessage = v.variant('kind', [OutcomeNotification, ApprovalRequestedNotification]);
+export type NotificationMessage = v.InferOutput<typeof NotificationMessage>;
 
 /** What a channel filter and NOTIFY_OUTCOMES match a message by: its outcome, or `approval.requested`. */
 export function notificationTopic(m: NotificationMessage): string {

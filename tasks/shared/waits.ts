@@ -14,62 +14,64 @@
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import type { Place } from './accounts';
 import type { VerificationState as Verification } from './contracts';
 import { RunbookState, VerificationState } from './contracts';
 import { queryPages, scanPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
-import * as z from './zod';
 
 export { ENDED_TOKEN_ERRORS } from './errors';
 
 /** How long an item outlives its deadline before DynamoDB's TTL removes it (the reconciler usually does first). */
 const TTL_GRACE_SECONDS = 86_400;
 
-const Base = z.object({
-  target: z.string().check(z.minLength(1)),
+const Base = v.object({
+  target: v.pipe(v.string(), v.minLength(1)),
   /** The waiting execution's name (unique per state machine). */
-  waiter: z.string().check(z.minLength(1)),
-  taskToken: z.string().check(z.minLength(1)),
-  executionArn: z.string().check(z.minLength(1)),
-  registeredAt: z.string(),
+  waiter: v.pipe(v.string(), v.minLength(1)),
+  taskToken: v.pipe(v.string(), v.minLength(1)),
+  executionArn: v.pipe(v.string(), v.minLength(1)),
+  registeredAt: v.string(),
   /** ISO time after which the reconciler gives up on the wait (runbook: stop it; compliance: Step Functions' timeout ends it). */
-  deadline: z.string(),
-  expiresAt: z.number().check(z.int()),
+  deadline: v.string(),
+  expiresAt: v.pipe(v.number(), v.safeInteger()),
   /**
    * Where the automation or the Config result lives (the event's account and region): the reconciler and
    * the callback read it there (tasks/shared/accounts.ts). Absent on items written before: the central
    * account-region.
    */
-  awsAccountId: z.optional(z.string().check(z.regex(/^\d{12}$/))),
-  awsRegion: z.optional(z.string().check(z.minLength(1))),
+  awsAccountId: v.optional(v.pipe(v.string(), v.regex(/^\d{12}$/))),
+  awsRegion: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
 
 /** A runbook attempt waiting for its automation to end. */
-export const RunbookWait = z.extend(Base, {
-  kind: z.literal('runbook'),
-  automationExecutionId: z.string().check(z.minLength(1)),
+export const RunbookWait = v.object({
+  ...Base.entries,
+  kind: v.literal('runbook'),
+  automationExecutionId: v.pipe(v.string(), v.minLength(1)),
   /** The attempt as Start runbook registered it (phase running). */
   runbook: RunbookState,
-  maxAttempts: z.number().check(z.int(), z.gte(1)),
-  retryAfterSeconds: z.number().check(z.int(), z.gte(1)),
+  maxAttempts: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  retryAfterSeconds: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
 });
-export type RunbookWait = z.infer<typeof RunbookWait>;
+export type RunbookWait = v.InferOutput<typeof RunbookWait>;
 
 /** A verification waiting for Config's COMPLIANT result of (rule, resource). */
-export const ComplianceWait = z.extend(Base, {
-  kind: z.literal('compliance'),
-  configRuleName: z.string().check(z.minLength(1)),
-  resourceType: z.string().check(z.minLength(1)),
-  resourceId: z.string().check(z.minLength(1)),
+export const ComplianceWait = v.object({
+  ...Base.entries,
+  kind: v.literal('compliance'),
+  configRuleName: v.pipe(v.string(), v.minLength(1)),
+  resourceType: v.pipe(v.string(), v.minLength(1)),
+  resourceId: v.pipe(v.string(), v.minLength(1)),
   /** A COMPLIANT result recorded before this proves nothing about the fix. */
-  startedAt: z.string(),
+  startedAt: v.string(),
   verification: VerificationState,
 });
-export type ComplianceWait = z.infer<typeof ComplianceWait>;
+export type ComplianceWait = v.InferOutput<typeof ComplianceWait>;
 
-export const WaitItem = z.discriminatedUnion('kind', [RunbookWait, ComplianceWait]);
-export type WaitItem = z.infer<typeof WaitItem>;
+export const WaitItem = v.variant('kind', [RunbookWait, ComplianceWait]);
+export type WaitItem = v.InferOutput<typeof WaitItem>;
 
 export interface WaitsDeps {
   ddb: DynamoDBDocumentClient;
@@ -106,8 +108,8 @@ function parseItems(items: readonly Record<string, unknown>[] | undefined): {
   const waits: WaitItem[] = [];
   const malformed: { target: string; waiter: string }[] = [];
   for (const raw of items ?? []) {
-    const parsed = WaitItem.safeParse(raw);
-    if (parsed.success) waits.push(parsed.data);
+    const parsed = v.safeParse(WaitItem, raw);
+    if (parsed.success) waits.push(parsed.output);
     else malformed.push({ target: String(raw.target), waiter: String(raw.waiter) });
   }
   return { waits, malformed };

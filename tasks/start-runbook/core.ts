@@ -22,6 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
+import * as v from 'valibot';
 import { DriftState, PlanResult, RemediationEvent, RunbookState } from '../shared/contracts';
 import {
   DriftRemediationError,
@@ -36,22 +37,21 @@ import { assertResourceId } from '../shared/resource-ids';
 import { automationStatus, RUNBOOK_ATTEMPT_TIMEOUT_SECONDS, runbookResult } from '../shared/runbook-status';
 import { runbookWaitTarget } from '../shared/tables';
 import { completeWait, expiresAtFor, type RunbookWait, registerWait, type WaitsDeps } from '../shared/waits';
-import * as z from '../shared/zod';
 
-export const StartRunbookState = z.object({
+export const StartRunbookState = v.object({
   event: RemediationEvent,
   plan: PlanResult,
-  drift: z.optional(DriftState),
-  runbook: z.optional(RunbookState),
+  drift: v.optional(DriftState),
+  runbook: v.optional(RunbookState),
   execution: ExecutionRef,
 });
-export type StartRunbookState = z.infer<typeof StartRunbookState>;
+export type StartRunbookState = v.InferOutput<typeof StartRunbookState>;
 
-export const StartRunbookInput = z.object({
-  taskToken: z.string().check(z.minLength(1)),
+export const StartRunbookInput = v.object({
+  taskToken: v.pipe(v.string(), v.minLength(1)),
   state: StartRunbookState,
 });
-export type StartRunbookInput = z.infer<typeof StartRunbookInput>;
+export type StartRunbookInput = v.InferOutput<typeof StartRunbookInput>;
 
 export interface StartRunbookDeps extends WaitsDeps {
   ssm: SSMClient;

@@ -23,18 +23,18 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import * as v from 'valibot';
 import type { RemediationEvent } from '../shared/contracts';
 import { awsCall, TransientServiceError } from '../shared/errors';
 import { executionName } from '../shared/execution-name';
 import { logger } from '../shared/powertools';
-import * as z from '../shared/zod';
 
 export const SWEEP_SOURCE = 'drift-remediation.sweep';
 export const SWEEP_DETAIL_TYPE = 'Drift Remediation Sweep Finding';
-const RuleName = z.string().check(z.regex(/^[A-Za-z0-9_\-.]{1,128}$/));
+const RuleName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_\-.]{1,128}$/));
 
-export const SweepInput = z.looseObject({ configRules: z.optional(z.array(RuleName)) });
-export type SweepInput = z.infer<typeof SweepInput>;
+export const SweepInput = v.looseObject({ configRules: v.optional(v.array(RuleName)) });
+export type SweepInput = v.InferOutput<typeof SweepInput>;
 
 export interface SweepDeps {
   config: ConfigServiceClient;

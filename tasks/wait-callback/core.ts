@@ -15,6 +15,7 @@
  *   (EventBridge retries the delivery; completing twice is harmless).
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import * as v from 'valibot';
 import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { ACCOUNT_ID, REGION, resourceKeyOf } from '../shared/contracts';
 import {
@@ -32,39 +33,38 @@ import {
   waitPlace,
   waitsFor,
 } from '../shared/waits';
-import * as z from '../shared/zod';
 
 export const AUTOMATION_STATUS_CHANGE = 'EC2 Automation Execution Status-change Notification';
 export const COMPLIANCE_CHANGE = 'Config Rules Compliance Change';
 
-const AutomationStatusChange = z.object({
-  source: z.literal('aws.ssm'),
-  'detail-type': z.literal(AUTOMATION_STATUS_CHANGE),
-  detail: z.object({
-    ExecutionId: z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/)),
-    Definition: z.optional(z.string()),
-    Status: z.string().check(z.minLength(1)),
+const AutomationStatusChange = v.object({
+  source: v.literal('aws.ssm'),
+  'detail-type': v.literal(AUTOMATION_STATUS_CHANGE),
+  detail: v.object({
+    ExecutionId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,64}$/)),
+    Definition: v.optional(v.string()),
+    Status: v.pipe(v.string(), v.minLength(1)),
   }),
 });
 
-const ComplianceChange = z.object({
-  source: z.literal('aws.config'),
-  'detail-type': z.literal(COMPLIANCE_CHANGE),
-  detail: z.object({
-    configRuleName: z.string().check(z.minLength(1)),
-    resourceType: z.string().check(z.minLength(1)),
-    resourceId: z.string().check(z.minLength(1)),
-    awsAccountId: z.string().check(z.regex(ACCOUNT_ID)),
-    awsRegion: z.string().check(z.regex(REGION)),
-    newEvaluationResult: z.object({
-      complianceType: z.string(),
-      resultRecordedTime: z.optional(z.string()),
+const ComplianceChange = v.object({
+  source: v.literal('aws.config'),
+  'detail-type': v.literal(COMPLIANCE_CHANGE),
+  detail: v.object({
+    configRuleName: v.pipe(v.string(), v.minLength(1)),
+    resourceType: v.pipe(v.string(), v.minLength(1)),
+    resourceId: v.pipe(v.string(), v.minLength(1)),
+    awsAccountId: v.pipe(v.string(), v.regex(ACCOUNT_ID)),
+    awsRegion: v.pipe(v.string(), v.regex(REGION)),
+    newEvaluationResult: v.object({
+      complianceType: v.string(),
+      resultRecordedTime: v.optional(v.string()),
     }),
   }),
 });
 
-export const WaitCallbackInput = z.union([AutomationStatusChange, ComplianceChange]);
-export type WaitCallbackInput = z.infer<typeof WaitCallbackInput>;
+export const WaitCallbackInput = v.union([AutomationStatusChange, ComplianceChange]);
+export type WaitCallbackInput = v.InferOutput<typeof WaitCallbackInput>;
 
 export interface WaitCallbackDeps extends WaitsDeps {
   /** SSM of the automation's account-region (one client: every place). */
@@ -88,7 +88,7 @@ function tally(completions: readonly Completion[]): WaitCallbackResult {
 }
 
 async function onAutomationStatus(
-  event: z.infer<typeof AutomationStatusChange>,
+  event: v.InferOutput<typeof AutomationStatusChange>,
   deps: WaitCallbackDeps,
 ): Promise<WaitCallbackResult> {
   const { ExecutionId: id, Status: status } = event.detail;
@@ -111,7 +111,7 @@ async function onAutomationStatus(
 }
 
 async function onComplianceChange(
-  event: z.infer<typeof ComplianceChange>,
+  event: v.InferOutput<typeof ComplianceChange>,
   deps: WaitCallbackDeps,
 ): Promise<WaitCallbackResult> {
   const d = event.detail;

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
 import { CASES } from '../../sandbox/demo/cases';
@@ -133,7 +134,7 @@ describe('approval requested → Slack and webhook, with a view-only review link
         Date.now() / 1000,
       ),
     ).toEqual({ ok: true });
-    const m = ApprovalRequestedNotification.parse(JSON.parse(hook.body));
+    const m = v.parse(ApprovalRequestedNotification, JSON.parse(hook.body));
     expect(m).toMatchObject({ kind: 'approval.requested', reviewUrl, execution: { arn: run.arn } });
     const item = (
       await e.c.ddb.send(

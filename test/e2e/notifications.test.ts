@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
+import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetView } from '../../sandbox/console/fleet';
 import { NotificationMessage } from '../../tasks/shared/notifications';
@@ -134,7 +135,7 @@ describe('Slack / webhook notifications through the sandbox', () => {
         now,
       ),
     ).toEqual({ ok: true });
-    const message = NotificationMessage.parse(JSON.parse(accepted?.body ?? ''));
+    const message = v.parse(NotificationMessage, JSON.parse(accepted?.body ?? ''));
     expect(message).toMatchObject({
       outcome: 'VERIFIED',
       remediated: true,

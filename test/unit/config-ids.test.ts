@@ -4,6 +4,7 @@
  * event types; IAM unique ids are recognised by type.
  */
 import { ResourceType } from '@aws-sdk/client-config-service';
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { RemediationEvent } from '../../tasks/shared/contracts';
 import { isUniqueId } from '../../tasks/shared/resource-ids-config';
@@ -23,12 +24,12 @@ describe('Config resource types in events', () => {
   it('accepts every type of the published Config model and AWS::::Account', () => {
     const types = [...Object.values(ResourceType), 'AWS::::Account'];
     expect(types.length).toBeGreaterThan(400);
-    const refused = types.filter((t) => !RemediationEvent.safeParse({ ...base, resourceType: t }).success);
+    const refused = types.filter((t) => !v.safeParse(RemediationEvent, { ...base, resourceType: t }).success);
     expect(refused).toEqual([]);
   });
   it('refuses what is not a type', () => {
     for (const t of ['AWS::', 'aws::s3::bucket', 'AWS::S3::Bucket; rm', 'Custom::Thing'])
-      expect(RemediationEvent.safeParse({ ...base, resourceType: t }).success, t).toBe(false);
+      expect(v.safeParse(RemediationEvent, { ...base, resourceType: t }).success, t).toBe(false);
   });
   it('IAM unique ids by type: AROA… roles, AIDA… users', () => {
     expect(isUniqueId('AWS::IAM::Role', 'AROAEXAMPLEID00000001')).toBe(true);

@@ -4,96 +4,96 @@
  * item and nowhere else: it is never logged, put in a link, a message or a page.
  */
 
+import * as v from 'valibot';
 import type { DriftState, PlanResult, RemediationEvent } from '../contracts';
 import type { ExecutionRef } from '../execution-ref';
-import * as z from '../zod';
 
-export const ApprovalStatus = z.enum(['PENDING', 'APPROVED', 'REJECTED', 'EXPIRED']);
-export type ApprovalStatus = z.infer<typeof ApprovalStatus>;
+export const ApprovalStatus = v.picklist(['PENDING', 'APPROVED', 'REJECTED', 'EXPIRED']);
+export type ApprovalStatus = v.InferOutput<typeof ApprovalStatus>;
 
 /** Longest value shown per field; longer ones are cut and marked. Keeps the item far below 400 KB. */
 export const MAX_VALUE_CHARS = 4000;
 export const MAX_DIFFERENCES = 100;
 
-export const DiffEntry = z.object({
-  path: z.string(),
-  type: z.string(),
-  expected: z.string(),
-  actual: z.string(),
+export const DiffEntry = v.object({
+  path: v.string(),
+  type: v.string(),
+  expected: v.string(),
+  actual: v.string(),
 });
-export type DiffEntry = z.infer<typeof DiffEntry>;
+export type DiffEntry = v.InferOutput<typeof DiffEntry>;
 
-export const ListChange = z.object({ property: z.string(), values: z.array(z.string()) });
-export type ListChange = z.infer<typeof ListChange>;
+export const ListChange = v.object({ property: v.string(), values: v.array(v.string()) });
+export type ListChange = v.InferOutput<typeof ListChange>;
 
 /** What the approver reviews. Everything the page and the message show comes from here. */
-export const ApprovalSummary = z.object({
-  ruleName: z.optional(z.string()),
-  source: z.string(),
-  eventId: z.string(),
-  resourceType: z.string(),
-  resourceId: z.string(),
-  accountId: z.string(),
-  region: z.string(),
-  stackName: z.optional(z.string()),
-  logicalResourceId: z.optional(z.string()),
-  complianceType: z.string(),
-  detectedAt: z.string(),
-  requestedBy: z.optional(z.string()),
-  policyEntryId: z.optional(z.string()),
-  planReason: z.string(),
-  runbook: z.optional(
-    z.object({
-      documentName: z.string(),
-      firstParty: z.boolean(),
+export const ApprovalSummary = v.object({
+  ruleName: v.optional(v.string()),
+  source: v.string(),
+  eventId: v.string(),
+  resourceType: v.string(),
+  resourceId: v.string(),
+  accountId: v.string(),
+  region: v.string(),
+  stackName: v.optional(v.string()),
+  logicalResourceId: v.optional(v.string()),
+  complianceType: v.string(),
+  detectedAt: v.string(),
+  requestedBy: v.optional(v.string()),
+  policyEntryId: v.optional(v.string()),
+  planReason: v.string(),
+  runbook: v.optional(
+    v.object({
+      documentName: v.string(),
+      firstParty: v.boolean(),
       /** Exactly what Start runbook will pass (resolveParameters, AutomationAssumeRole included). */
-      parameters: z.record(z.string(), z.array(z.string())),
+      parameters: v.record(v.string(), v.array(v.string())),
     }),
   ),
-  drift: z.object({
-    status: z.optional(z.string()),
-    differences: z.array(DiffEntry),
-    added: z.array(ListChange),
-    removed: z.array(ListChange),
-    truncated: z.boolean(),
+  drift: v.object({
+    status: v.optional(v.string()),
+    differences: v.array(DiffEntry),
+    added: v.array(ListChange),
+    removed: v.array(ListChange),
+    truncated: v.boolean(),
   }),
-  executionName: z.string(),
-  requestedAt: z.string(),
+  executionName: v.string(),
+  requestedAt: v.string(),
 });
-export type ApprovalSummary = z.infer<typeof ApprovalSummary>;
+export type ApprovalSummary = v.InferOutput<typeof ApprovalSummary>;
 
-export const DecisionRecord = z.object({
-  decision: z.enum(['approved', 'rejected']),
-  approver: z.string(),
-  decidedAt: z.string(),
-  comment: z.optional(z.string()),
-  sourceIp: z.optional(z.string()),
-  userAgent: z.optional(z.string()),
+export const DecisionRecord = v.object({
+  decision: v.picklist(['approved', 'rejected']),
+  approver: v.string(),
+  decidedAt: v.string(),
+  comment: v.optional(v.string()),
+  sourceIp: v.optional(v.string()),
+  userAgent: v.optional(v.string()),
 });
-export type DecisionRecord = z.infer<typeof DecisionRecord>;
+export type DecisionRecord = v.InferOutput<typeof DecisionRecord>;
 
-export const ApprovalItem = z.object({
-  approvalId: z.string(),
-  executionArn: z.string(),
-  executionName: z.string(),
+export const ApprovalItem = v.object({
+  approvalId: v.string(),
+  executionArn: v.string(),
+  executionName: v.string(),
   /** Present while the workflow waits; removed once the request is decided and delivered, or closed (record-outcome). */
-  taskToken: z.optional(z.string().check(z.minLength(1))),
+  taskToken: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Set by record-outcome when it closes the request as EXPIRED. */
-  expiredAt: z.optional(z.string()),
+  expiredAt: v.optional(v.string()),
   status: ApprovalStatus,
-  approvers: z.array(z.string()),
-  requestedBy: z.optional(z.string()),
+  approvers: v.array(v.string()),
+  requestedBy: v.optional(v.string()),
   /** Epoch seconds; the endpoint refuses decisions from then on. */
-  expiresAt: z.number().check(z.int()),
-  createdAt: z.string(),
-  resourceKey: z.string(),
+  expiresAt: v.pipe(v.number(), v.safeInteger()),
+  createdAt: v.string(),
+  resourceKey: v.string(),
   summary: ApprovalSummary,
-  notifiedAt: z.optional(z.string()),
-  decision: z.optional(DecisionRecord),
+  notifiedAt: v.optional(v.string()),
+  decision: v.optional(DecisionRecord),
   /** Why a request closed without its decision reaching the workflow (e.g. the execution had ended). */
-  closedReason: z.optional(z.string()),
+  closedReason: v.optional(v.string()),
 });
-export type ApprovalItem = z.infer<typeof ApprovalItem>;
+export type ApprovalItem = v.InferOutput<typeof ApprovalItem>;
 
 function clip(s: string): string {
   return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS)}… [cut, ${s.length} characters]` : s;

@@ -6,50 +6,50 @@
  * these actions (infra/).
  */
 import { readFileSync } from 'node:fs';
+import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { PolicyError } from '../errors';
-import * as z from '../zod';
 
 /** The table's file name in the runbooks directory (not a runbook: loaders of runbooks/*.yaml skip it). */
 export const AWS_MANAGED_TABLE_FILE = 'aws-managed.yaml';
 
-const IamAction = z
-  .string()
-  .check(z.regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/, 'must be an IAM action like ec2:DescribeSecurityGroups'));
+const IamAction = v.pipe(
+  v.string(),
+  v.regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/, 'must be an IAM action like ec2:DescribeSecurityGroups'),
+);
 /** `*`, or an ARN with the placeholders {partition}, {region}, {account}. */
-const ResourcePattern = z
-  .string()
-  .check(
-    z.regex(
-      /^(\*|arn:\{partition\}:[a-z0-9-]+:(\{region\})?:(\{account\})?:.+)$/,
-      'must be * or arn:{partition}:service:{region}:{account}:…',
-    ),
-  );
+const ResourcePattern = v.pipe(
+  v.string(),
+  v.regex(
+    /^(\*|arn:\{partition\}:[a-z0-9-]+:(\{region\})?:(\{account\})?:.+)$/,
+    'must be * or arn:{partition}:service:{region}:{account}:…',
+  ),
+);
 
-const AwsManagedParameter = z.strictObject({
-  type: z.enum(['String', 'StringList', 'Integer', 'Boolean', 'MapList', 'StringMap']),
-  required: z.boolean(),
+const AwsManagedParameter = v.strictObject({
+  type: v.picklist(['String', 'StringList', 'Integer', 'Boolean', 'MapList', 'StringMap']),
+  required: v.boolean(),
   /** The parameter that names the remediated resource. */
-  target: z._default(z.boolean(), false),
+  target: v.optional(v.boolean(), false),
 });
 
-const Grant = z.strictObject({
-  actions: z.array(IamAction).check(z.minLength(1)),
+const Grant = v.strictObject({
+  actions: v.pipe(v.array(IamAction), v.minLength(1)),
   resource: ResourcePattern,
 });
 
-const AwsManagedDocument = z.strictObject({
-  reference: z.optional(z.url()),
-  resourceType: z.string().check(z.regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/)),
-  parameters: z.record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]*$/)), AwsManagedParameter),
-  permissions: z.array(Grant).check(z.minLength(1)),
+const AwsManagedDocument = v.strictObject({
+  reference: v.optional(v.pipe(v.string(), v.url())),
+  resourceType: v.pipe(v.string(), v.regex(/^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$/)),
+  parameters: v.record(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]*$/)), AwsManagedParameter),
+  permissions: v.pipe(v.array(Grant), v.minLength(1)),
 });
-export type AwsManagedDocument = z.infer<typeof AwsManagedDocument>;
+export type AwsManagedDocument = v.InferOutput<typeof AwsManagedDocument>;
 
-const AwsManagedTableFile = z.strictObject({
-  version: z.literal(1),
-  documents: z.record(
-    z.string().check(z.regex(/^(AWS|AWSConfigRemediation|AWSSupport)-[A-Za-z0-9_.-]+$/)),
+const AwsManagedTableFile = v.strictObject({
+  version: v.literal(1),
+  documents: v.record(
+    v.pipe(v.string(), v.regex(/^(AWS|AWSConfigRemediation|AWSSupport)-[A-Za-z0-9_.-]+$/)),
     AwsManagedDocument,
   ),
 });
@@ -60,13 +60,13 @@ export interface AwsManagedTable {
 
 /** Validates a parsed table. Every target parameter must be required, and exactly one per document. */
 export function parseAwsManagedTable(raw: unknown, source = AWS_MANAGED_TABLE_FILE): AwsManagedTable {
-  const r = AwsManagedTableFile.safeParse(raw);
+  const r = v.safeParse(AwsManagedTableFile, raw);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`);
+    const issues = r.issues.map((i) => `${v.getDotPath(i) ?? '(table)'}: ${i.message}`);
     throw new PolicyError(`invalid AWS-managed runbook table ${source}:\n  ${issues.join('\n  ')}`);
   }
   const problems: string[] = [];
-  for (const [name, doc] of Object.entries(r.data.documents)) {
+  for (const [name, doc] of Object.entries(r.output.documents)) {
     const targets = Object.entries(doc.parameters).filter(([, p]) => p.target);
     if (targets.length !== 1) problems.push(`${name}: mark exactly one parameter target: true`);
     for (const [p, def] of targets)
@@ -75,7 +75,7 @@ export function parseAwsManagedTable(raw: unknown, source = AWS_MANAGED_TABLE_FI
   if (problems.length) {
     throw new PolicyError(`invalid AWS-managed runbook table ${source}:\n  ${problems.join('\n  ')}`);
   }
-  return { documents: r.data.documents };
+  return { documents: r.output.documents };
 }
 
 /** Reads and validates the table file. */

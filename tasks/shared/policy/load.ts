@@ -1,6 +1,6 @@
 /**
  * Loads, validates and normalizes the remediation policy from YAML or JSON. An invalid policy throws
- * PolicyError whose message names each bad field (e.g. `remediations[1].approval.mode: Invalid option`),
+ * PolicyError whose message names each bad field (e.g. `remediations[1].approval.mode: Invalid type: Expected ("auto" | …) but received "x"`),
  * which is what `cdk synth` prints. Validation and defaults: normalize.ts.
  */
 import { readFileSync } from 'node:fs';

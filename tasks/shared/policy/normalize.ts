@@ -1,11 +1,11 @@
 /**
  * Validates a parsed policy document and folds the defaults into each entry. An invalid policy throws
- * PolicyError whose message names each bad field (e.g. `remediations[1].approval.mode: Invalid option`).
+ * PolicyError whose message names each bad field (e.g. `remediations[1].approval.mode: Invalid type: Expected ("auto" | …) but received "x"`).
  * No parser here: load.ts reads YAML (infra, CLI), policy-env.ts the bundled JSON (Lambda).
  */
 
+import * as v from 'valibot';
 import { PolicyError } from '../errors';
-import type * as z from '../zod';
 import { checkOverlaps } from './match';
 import {
   isAwsManagedRunbook,
@@ -15,14 +15,14 @@ import {
   type ResolvedEntry,
 } from './schema';
 
-function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+function fieldPath(path: ReadonlyArray<{ readonly key: unknown }> = []): string {
   let out = 'policy';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  for (const { key } of path) out += typeof key === 'number' ? `[${key}]` : `.${String(key)}`;
   return out;
 }
 
-function issuesOf(error: z.core.$ZodError): string[] {
-  return error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
+function issuesOf(issues: readonly v.BaseIssue<unknown>[]): string[] {
+  return issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
 }
 
 export interface NormalizeOptions {
@@ -35,7 +35,7 @@ export interface NormalizeOptions {
   checkAwsManaged?: (at: string, runbook: string, parameters: Readonly<Record<string, unknown>>) => string[];
 }
 
-type PolicyDoc = z.infer<typeof PolicyDocument>;
+type PolicyDoc = v.InferOutput<typeof PolicyDocument>;
 type DocEntry = PolicyDoc['remediations'][number];
 
 /** The problems of one entry on its own (runbook, match, approval, exceptions, parameters). */
@@ -136,9 +136,9 @@ function organizationProblems(doc: PolicyDoc): string[] {
 
 /** Validates a parsed policy document and folds defaults into each entry. */
 export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): NormalizedPolicy {
-  const r = PolicyDocument.safeParse(raw);
-  if (!r.success) throw new PolicyError(`invalid remediation policy:\n  ${issuesOf(r.error).join('\n  ')}`);
-  const doc = r.data;
+  const r = v.safeParse(PolicyDocument, raw);
+  if (!r.success) throw new PolicyError(`invalid remediation policy:\n  ${issuesOf(r.issues).join('\n  ')}`);
+  const doc = r.output;
   const d = doc.defaults;
   const problems: string[] = [];
   const seen = new Set<string>();

@@ -15,6 +15,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { type ApprovalEndpointDeps, handleApprovalRequest } from '../../../tasks/approval-endpoint/core';
 import { functionUrlListener } from '../../../tasks/approval-endpoint/http-adapter';
 import { type RequestApprovalInput, requestApproval } from '../../../tasks/request-approval/core';
@@ -159,7 +160,7 @@ function deliveriesOf(sfnMock: AwsClientStub<SFNClient>): Delivered[] {
         {
           kind: 'approved',
           taskToken: input.taskToken ?? '',
-          decision: ApprovalDecision.parse(JSON.parse(input.output ?? '')),
+          decision: v.parse(ApprovalDecision, JSON.parse(input.output ?? '')),
         },
       ];
     }
@@ -168,7 +169,7 @@ function deliveriesOf(sfnMock: AwsClientStub<SFNClient>): Delivered[] {
         {
           kind: 'rejected',
           taskToken: input.taskToken ?? '',
-          decision: ApprovalRejection.parse(JSON.parse(input.cause ?? '')),
+          decision: v.parse(ApprovalRejection, JSON.parse(input.cause ?? '')),
         },
       ];
     }
@@ -248,7 +249,7 @@ export async function startLocalApprovals(
       const res = await dynamo.ddb.send(
         new GetCommand({ TableName: APPROVALS_TABLE, Key: { approvalId }, ConsistentRead: true }),
       );
-      return res.Item ? ApprovalItem.parse(res.Item) : undefined;
+      return res.Item ? v.parse(ApprovalItem, res.Item) : undefined;
     },
     deliveries,
     published: () =>

@@ -9,6 +9,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient, StopAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AbortCleanupInput, abortCleanup } from '../../../tasks/abort-cleanup/core';
 import { acquireSlot } from '../../../tasks/acquire-slot/core';
@@ -265,7 +266,7 @@ describe('abort-cleanup (dynalite)', () => {
     const sentMessages = () =>
       sqsMock
         .commandCalls(SendMessageCommand)
-        .map((c) => OutcomeNotification.parse(JSON.parse(c.args[0].input.MessageBody ?? '')));
+        .map((c) => v.parse(OutcomeNotification, JSON.parse(c.args[0].input.MessageBody ?? '')));
 
     it('is enqueued once, with the resource, execution and reason, when a channel hears ABORTED', async () => {
       sqsMock.on(SendMessageCommand).resolves({ MessageId: 'n-1' });

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   type ApprovalEndpointDeps,
@@ -454,7 +455,7 @@ describe('POST decides once', () => {
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
     const call = sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input;
     expect(call?.taskToken).toBe(TASK_TOKEN);
-    expect(ApprovalDecision.parse(JSON.parse(call?.output ?? ''))).toEqual({
+    expect(v.parse(ApprovalDecision, JSON.parse(call?.output ?? ''))).toEqual({
       approvalId: ID,
       decision: 'approved',
       approver: APPROVER,
@@ -481,7 +482,7 @@ describe('POST decides once', () => {
     expect(res.body).toMatch(/Rejected/);
     const call = sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input;
     expect(call?.error).toBe('ApprovalRejected');
-    expect(ApprovalRejection.parse(JSON.parse(call?.cause ?? ''))).toMatchObject({
+    expect(v.parse(ApprovalRejection, JSON.parse(call?.cause ?? ''))).toMatchObject({
       decision: 'rejected',
       approver: SECOND_APPROVER,
       comment: 'not during the freeze',

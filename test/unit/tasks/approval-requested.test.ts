@@ -16,6 +16,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type ApprovalEndpointDeps, handleApprovalRequest } from '../../../tasks/approval-endpoint/core';
 import { deliverMessage, type NotifyDeps } from '../../../tasks/notify/core';
@@ -108,7 +109,7 @@ describe('Request approval → approval.requested on the notifications queue', (
       MessageAttributes: { outcome: { DataType: 'String', StringValue: 'approval.requested' } },
     });
     const [body = ''] = sentBodies();
-    const m = ApprovalRequestedNotification.parse(JSON.parse(body));
+    const m = v.parse(ApprovalRequestedNotification, JSON.parse(body));
     expect(m).toMatchObject({
       kind: 'approval.requested',
       approvalId,
@@ -155,7 +156,7 @@ describe('Request approval → approval.requested on the notifications queue', (
 
   it('a retry that finds its record not yet notified sends the same delivery id', async () => {
     await requestApproval(requestInput(), deps());
-    const first = NotificationMessage.parse(JSON.parse(sentBodies()[0] ?? ''));
+    const first = v.parse(NotificationMessage, JSON.parse(sentBodies()[0] ?? ''));
     sqs.resetHistory();
     ddb
       .on(PutCommand)
@@ -164,7 +165,7 @@ describe('Request approval → approval.requested on the notifications queue', (
     // Later on the clock, a new token: the stored request (and so the message) is the same.
     const later = { ...deps(), now: () => new Date(NOW.getTime() + 30_000) };
     await requestApproval(requestInput({ taskToken: `${TASK_TOKEN}2` }), later);
-    const again = NotificationMessage.parse(JSON.parse(sentBodies()[0] ?? ''));
+    const again = v.parse(NotificationMessage, JSON.parse(sentBodies()[0] ?? ''));
     expect(again.deliveryId).toBe(first.deliveryId);
     expect(again).toEqual(first);
   });
@@ -174,7 +175,8 @@ describe('the Slack message of an approval request', () => {
   it('summary, risk, deadline, diff and one Review button to the read-only page', () => {
     const item = pendingItem();
     const url = reviewUrl(BASE, KEYS, { approvalId, exp: item.expiresAt });
-    const m = ApprovalRequestedNotification.parse(
+    const m = v.parse(
+      ApprovalRequestedNotification,
       JSON.parse(JSON.stringify({ ...baseMessage(item), reviewUrl: url })),
     );
     const s = slackMessage(m, 'https://ops.example.com/console');

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AwaitComplianceInput, awaitCompliance } from '../../../tasks/await-compliance/core';
 import { reconcileWaits } from '../../../tasks/reconcile-waits/core';
@@ -44,7 +45,7 @@ import {
 const T0 = new Date('2026-11-23T10:10:00.000Z');
 /** Events go through the handler's schema, as the handler would parse them. */
 const waitCallback = (event: unknown, d: Parameters<typeof runCallback>[1]) =>
-  runCallback(WaitCallbackSchema.parse(event) as WaitCallbackInput, d);
+  runCallback(v.parse(WaitCallbackSchema, event) as WaitCallbackInput, d);
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const TOKEN = 'AQtoken-that-must-never-leave-the-table';
 const AUTOMATION = 'a1b2c3d4-0000-4000-8000-000000000001';

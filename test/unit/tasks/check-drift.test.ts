@@ -4,6 +4,7 @@ import {
   DescribeStackDriftDetectionStatusCommand,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkDrift } from '../../../tasks/check-drift/core';
 import { handler } from '../../../tasks/check-drift/handler';
@@ -51,7 +52,7 @@ describe('check-drift', () => {
     const atSecond = (s: number) => ({ ...deps(), now: () => new Date(started.getTime() + s * 1000) });
     const drift = stackDrift({ detectionStartedAt: started.toISOString() });
     const one = await checkDrift({ drift }, atSecond(4));
-    expect(DriftStateSchema.parse(one)).toEqual(one);
+    expect(v.parse(DriftStateSchema, one)).toEqual(one);
     expect(one).toMatchObject({ detectionStatus: 'DETECTION_IN_PROGRESS', polls: 1, waitSeconds: 1 });
     const two = await checkDrift({ drift: one }, atSecond(45));
     expect(two).toMatchObject({ polls: 2, waitSeconds: 4 });

@@ -7,6 +7,7 @@ import {
   GetComplianceDetailsByResourceCommand,
 } from '@aws-sdk/client-config-service';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type ConfirmComplianceDeps, confirmCompliance } from '../../../tasks/confirm-compliance/core';
 import { handler } from '../../../tasks/confirm-compliance/handler';
@@ -61,7 +62,7 @@ describe('confirm-compliance: Config-sourced events', () => {
       { event: configEvent({ orderingTimestamp: EVENT_TS }), execution: EXECUTION },
       deps(),
     );
-    expect(ConfirmationResult.parse(r)).toEqual(r);
+    expect(v.parse(ConfirmationResult, r)).toEqual(r);
     expect(r).toEqual({
       stillNonCompliant: true,
       resourceExists: true,

@@ -5,6 +5,7 @@ import {
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { canonical, describeDrift, listDifferences } from '../../../tasks/describe-drift/core';
 import { handler } from '../../../tasks/describe-drift/handler';
@@ -108,7 +109,7 @@ describe('describe-drift: resource mode', () => {
       { event: configEvent(), drift: resourceDrift(), confirmation: stillNonCompliant, execution: EXECUTION },
       deps(),
     );
-    expect(DriftStateSchema.parse(r)).toEqual(r);
+    expect(v.parse(DriftStateSchema, r)).toEqual(r);
     expect(cfn).toHaveReceivedCommandWith(DescribeStackResourceDriftsCommand, { StackName: 'web' });
     expect(r).toEqual({
       ...resourceDrift(),

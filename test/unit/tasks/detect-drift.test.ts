@@ -6,6 +6,7 @@ import {
   DetectStackResourceDriftCommand,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { detectDrift, driftFirstWaitSeconds, driftMaxPolls } from '../../../tasks/detect-drift/core';
 import { handler } from '../../../tasks/detect-drift/handler';
@@ -58,7 +59,7 @@ beforeEach(() => {
 describe('detect-drift: stack mode', () => {
   it('starts asynchronous stack drift detection with a first wait sized by the resources detected', async () => {
     const r = await detectDrift({ event: stackEvent(), execution: EXECUTION }, deps());
-    expect(DriftState.parse(r)).toEqual(r);
+    expect(v.parse(DriftState, r)).toEqual(r);
     expect(driftFirstWaitSeconds(8)).toBe(3);
     expect(r).toEqual({
       inStack: true,

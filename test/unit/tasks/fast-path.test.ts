@@ -13,6 +13,7 @@ import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FAST_PATH_EVENT_PREFIX, FAST_PATH_SOURCE, fastPathCalls } from '../../../tasks/fast-path/calls';
 import { type FastPathDeps, type FastPathInput, fastPath, intendedBy } from '../../../tasks/fast-path/core';
@@ -201,7 +202,7 @@ describe('fast-path: CloudTrail calls as suspected drift', () => {
     expect(out?.status).toBe('forwarded');
     const [envelope] = forwarded();
     expect(envelope).toMatchObject({ source: FAST_PATH_SOURCE, account: ACCOUNT, region: REGION });
-    const input = { event: RemediationEvent.parse(envelope?.detail) };
+    const input = { event: v.parse(RemediationEvent, envelope?.detail) };
     expect(input.event).toMatchObject({
       source: 'config',
       configRuleName: 'restricted-ssh',

@@ -8,8 +8,8 @@ import { ParseError } from '@aws-lambda-powertools/parser';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import * as z from 'zod';
 import {
   clearSigningKeyCache,
   loadSigningKeys,
@@ -30,10 +30,10 @@ import { metrics } from '../../../tasks/shared/metrics';
 import { logger } from '../../../tasks/shared/powertools';
 import { awsError } from './fixtures/core-tasks';
 
-const Input = z.object({
-  stackName: z.string().min(1),
-  polls: z.number().int().nonnegative(),
-  mode: z.enum(['stack', 'resource']).default('stack'),
+const Input = v.object({
+  stackName: v.pipe(v.string(), v.minLength(1)),
+  polls: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  mode: v.optional(v.picklist(['stack', 'resource']), 'stack'),
 });
 
 const context = {
@@ -78,7 +78,7 @@ describe('taskHandler (Middy + Powertools Logger, Metrics and Parser)', () => {
 
   it('good input → the core gets the parsed input (defaults applied) and the Lambda context; returns its result', async () => {
     // Prepare
-    const core = vi.fn(async (input: z.infer<typeof Input>) => ({ seen: input.mode }));
+    const core = vi.fn(async (input: v.InferOutput<typeof Input>) => ({ seen: input.mode }));
     const handler = taskHandler('check-drift', Input, core);
     const info = vi.spyOn(logger, 'info');
     // Act

@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type IntakeDeps, IntakeInput, intake, processMessage } from '../../../tasks/intake/core';
 import { handler } from '../../../tasks/intake/handler';
@@ -122,7 +123,7 @@ function driftEnvelope(status = 'DRIFTED') {
 }
 
 const sqs = (bodies: unknown[]) =>
-  IntakeInput.parse({
+  v.parse(IntakeInput, {
     Records: bodies.map((b, i) => ({
       messageId: `m-${i}`,
       receiptHandle: 'rh',

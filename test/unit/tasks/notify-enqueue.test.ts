@@ -6,6 +6,7 @@ import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RecordOutcomeDeps, recordOutcome } from '../../../tasks/record-outcome/core';
 import { deliveryIdFor, NotificationMessage } from '../../../tasks/shared/notifications';
@@ -103,7 +104,7 @@ describe('record-outcome → notifications queue', () => {
     expect(calls).toHaveLength(1);
     const sent = calls[0]?.args[0].input;
     expect(sent?.QueueUrl).toBe(QUEUE);
-    const body = NotificationMessage.parse(JSON.parse(sent?.MessageBody ?? ''));
+    const body = v.parse(NotificationMessage, JSON.parse(sent?.MessageBody ?? ''));
     expect(body).toMatchObject({
       outcome: 'FAILED',
       deliveryId: deliveryIdFor(EXEC_ARN, 'FAILED', '2026-12-07T07:59:59.000Z'),

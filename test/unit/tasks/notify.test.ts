@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BACKOFF_CAP_MS, DELIVERY_ATTEMPTS, type NotifyDeps, notify } from '../../../tasks/notify/core';
@@ -96,7 +97,7 @@ describe('policy notifications section', () => {
     ],
     [
       { channels: [{ name: 'a', type: 'slack', secret: 's', outcomes: ['DONE'] }] },
-      /channels\[0\]\.outcomes\[0\]: Invalid option/,
+      /channels\[0\]\.outcomes\[0\]: Invalid type: Expected \("VERIFIED" \| .+\) but received "DONE"/,
     ],
     [
       {
@@ -107,19 +108,22 @@ describe('policy notifications section', () => {
       },
       /channel names must be unique/,
     ],
-    [{ channels: [{ name: 'a', type: 'email', secret: 's' }] }, /channels\[0\]\.type: Invalid option/],
+    [
+      { channels: [{ name: 'a', type: 'email', secret: 's' }] },
+      /channels\[0\]\.type: Invalid type: Expected \("slack" \| "webhook"\) but received "email"/,
+    ],
     [
       { channels: [{ name: 'a', type: 'webhook', secret: 's' }] },
       /channels\[0\]\.url: required for a webhook channel/,
     ],
-    [{ channels: [] }, /policy\.notifications\.channels: Too small/],
+    [{ channels: [] }, /policy\.notifications\.channels: Invalid length: Expected >=1 but received 0/],
   ])('refuses %j with the field named', (section, error) => {
     expect(policyWith(section)).toThrow(error);
   });
 
   it('the schema alone refuses an unknown field', () => {
     expect(
-      NotificationsPolicy.safeParse({
+      v.safeParse(NotificationsPolicy, {
         channels: [{ name: 'a', type: 'slack', secret: 's', url: 'https://x' }],
       }).success,
     ).toBe(false);

@@ -5,6 +5,7 @@ import { ConfigServiceClient, GetDiscoveredResourceCountsCommand } from '@aws-sd
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type PlanDeps, plan } from '../../../tasks/plan/core';
 import { handler } from '../../../tasks/plan/handler';
@@ -67,7 +68,7 @@ describe('plan: remediate', () => {
   it('resolves the entry, checks every exception source, the loop breaker, and takes blast-radius budget last', async () => {
     const event = configEvent();
     const r = await plan({ event, execution: EXECUTION }, deps());
-    expect(PlanResult.parse(r)).toEqual(r);
+    expect(v.parse(PlanResult, r)).toEqual(r);
     expect(r).toEqual({
       decision: 'remediate',
       reason: 'policy entry sg-ingress: run DriftRemediation-RevertSecurityGroupIngress (approval auto)',
@@ -158,7 +159,7 @@ describe('plan: concurrency', () => {
     });
     const r = await plan({ event: configEvent(), execution: EXECUTION }, deps({ policy: capped }));
     expect(r.concurrency).toEqual({ perRunbook: 5, global: 20, maxQueueSeconds: 21600, perAccountRegion: 2 });
-    expect(PlanResult.safeParse(r).success).toBe(true);
+    expect(v.safeParse(PlanResult, r).success).toBe(true);
     const plain = await plan({ event: configEvent(), execution: EXECUTION }, deps());
     expect(plain.concurrency).not.toHaveProperty('perAccountRegion');
   });
@@ -170,7 +171,7 @@ describe('plan: skip', () => {
     expect(r.decision).toBe('skip');
     expect(r.reason).toBe('no policy entry for rule unmapped-rule and type AWS::EC2::SecurityGroup');
     expect(r.policyEntryId).toBeUndefined();
-    expect(PlanResult.safeParse(r).success).toBe(true);
+    expect(v.safeParse(PlanResult, r).success).toBe(true);
     expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
     expect(ddb).not.toHaveReceivedCommand(GetCommand);
     expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
@@ -420,7 +421,7 @@ describe('plan: plan mode', () => {
 
   it('an entry with mode: plan → remediate with mode plan, and spends no blast-radius budget', async () => {
     const r = await plan({ event: configEvent(), execution: EXECUTION }, deps({ policy: planModePolicy() }));
-    expect(PlanResult.parse(r)).toEqual(r);
+    expect(v.parse(PlanResult, r)).toEqual(r);
     expect(r).toMatchObject({
       decision: 'remediate',
       mode: 'plan',

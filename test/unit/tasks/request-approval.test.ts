@@ -5,6 +5,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type RequestApprovalDeps,
@@ -94,7 +95,7 @@ describe('request-approval', () => {
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
     const put = ddb.commandCalls(PutCommand)[0]?.args[0].input;
     expect(put?.ConditionExpression).toBe('attribute_not_exists(approvalId)');
-    const item = ApprovalItem.parse(put?.Item);
+    const item = v.parse(ApprovalItem, put?.Item);
     expect(item).toMatchObject({
       approvalId,
       status: 'PENDING',
@@ -131,7 +132,7 @@ describe('request-approval', () => {
 
   it('shows exactly the parameters Start runbook will pass', async () => {
     await requestApproval(requestInput(), deps());
-    const item = ApprovalItem.parse(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item);
+    const item = v.parse(ApprovalItem, ddb.commandCalls(PutCommand)[0]?.args[0].input.Item);
 
     const ssm = mockClient(SSMClient);
     ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'auto-1' });
@@ -265,7 +266,7 @@ describe('request-approval', () => {
 
   it('schema accepts notify-only without a token', () => {
     const { taskToken: _t, ...rest } = requestInput();
-    expect(RequestApprovalInput.safeParse({ ...rest, notifyOnly: true }).success).toBe(true);
+    expect(v.safeParse(RequestApprovalInput, { ...rest, notifyOnly: true }).success).toBe(true);
   });
 
   it('subject lines are ASCII and at most 100 characters', () => {

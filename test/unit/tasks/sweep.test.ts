@@ -11,6 +11,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { processMessage } from '../../../tasks/intake/core';
 import { RemediationEvent } from '../../../tasks/shared/contracts';
@@ -95,7 +96,7 @@ describe('sweep', () => {
     const bodies = sentBodies();
     for (const b of bodies) {
       expect(b.source).toBe(SWEEP_SOURCE);
-      expect(RemediationEvent.safeParse(b.detail).success).toBe(true);
+      expect(v.safeParse(RemediationEvent, b.detail).success).toBe(true);
     }
     expect(bodies[12].detail).toEqual({
       eventId: expect.stringMatching(/^sweep-s3-bucket-versio-Bucket-\d{12}-[a-z0-9]+-[0-9a-f]{26}$/),
