@@ -6,12 +6,15 @@
  *
  * Resources also change outside their service's operations (CloudFormation provisioning writes a
  * security group through its provider): every ResourceChange a store records bumps the generation of the
- * resource type's service too.
+ * resource type's service too — unless it is `contentsOnly` (a stack's drift status: a drift detection
+ * changes no stack's tags or resources), and CloudFormation bumps its own on every resource status change
+ * of a stack (a physical id that joins or leaves it).
  *
  * Which operations count: anything but reads (Describe…, Get…, List…) and the data-plane operations
  * named below, which change a resource's contents (messages, items, rules of a security group, executions)
  * but never its identity, tags or policies. An operation missing from the list only costs cache hits.
  */
+import { asService } from './authz';
 import type { SandboxContext } from './types';
 
 const READS =
@@ -103,4 +106,26 @@ export function changeCache<T>(maxEntries: number) {
     cache.set(key, { generation, value });
     return value;
   };
+}
+
+type Out = Record<string, unknown>;
+
+const readCache = changeCache<Promise<Out>>(20_000);
+
+/**
+ * `service`'s `operation` read as the emulated service itself (not authorized), cached per sandbox until
+ * the service's change generation moves; a failed read answers `{}` (no such resource). The sandbox's own
+ * views of other services' resources: IAM's (a stack's ARN, a resource's tags, a queue's policy) and
+ * Config's (the stack a resource belongs to). Callers must not modify the answer (it is shared).
+ */
+export function cachedRead(
+  sandbox: SandboxContext,
+  service: string,
+  operation: string,
+  input: Out,
+): Promise<Out> {
+  const key = `${sandbox.accountId} ${sandbox.region} ${service} ${operation} ${JSON.stringify(input)}`;
+  return readCache(sandbox, service, key, () =>
+    asService(() => sandbox.call(service, operation, input)).catch((): Out => ({})),
+  );
 }

@@ -320,8 +320,9 @@ function createContext(core: Core, invoke: Invoke, accountId: string, region: st
       return (out && typeof out === 'object' ? out : {}) as Record<string, unknown>;
     },
     recordChange(change) {
-      // A resource changed outside an operation of its service (a stack's provisioning): IAM's reads of it go stale.
-      noteChange(context, serviceOfType(change.resourceType));
+      // A resource changed outside an operation of its service (a stack's provisioning): IAM's reads of it go
+      // stale, unless only its contents changed (a drift detection's status).
+      if (!change.contentsOnly) noteChange(context, serviceOfType(change.resourceType));
       for (const l of changeListeners) {
         try {
           asService(() => l(change));

@@ -126,6 +126,11 @@ export interface ResourceChange {
   resourceId: string;
   /** 'deleted' when the resource is gone. */
   kind: 'created' | 'updated' | 'deleted';
+  /**
+   * True when the change cannot alter the resource's existence, ids, tags, policies or stack membership
+   * (a stack's drift status, a rule's description): IAM's cached reads of it stay good (core/changes.ts).
+   */
+  contentsOnly?: boolean;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { authorizeHandler, type Principal, rolePrincipal } from '../../core/authz';
+import { noteChange } from '../../core/changes';
 import { recordServiceCall } from '../../core/cloudtrail';
 import { serviceModule } from '../../core/sandbox';
 import type { ProviderContext, ResourceProvider, SandboxContext } from '../../core/types';
@@ -451,6 +452,8 @@ export class StackEngine {
   ): void {
     r.status = status;
     r.timestamp = this.now();
+    // A physical id may join or leave the stack: cached reads of its resources go stale (core/changes.ts).
+    noteChange(this.sandbox, 'cloudformation');
     if (reason === undefined) delete r.statusReason;
     else r.statusReason = reason;
     this.event(stack, status, {
@@ -1158,10 +1161,12 @@ export class StackEngine {
         'drift-detection-details': { 'drifted-stack-resource-count': detection.driftedCount ?? -1 },
       },
     });
+    // Only the stack's drift status changed: not its tags or resources (IAM's cached reads stay good).
     this.sandbox.recordChange({
       resourceType: 'AWS::CloudFormation::Stack',
       resourceId: stack.stackId,
       kind: 'updated',
+      contentsOnly: true,
     });
   }
 }

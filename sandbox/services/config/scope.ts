@@ -4,6 +4,7 @@
  * its stack's, as CloudFormation propagates stack tags. In AWS the tags are in the configuration item;
  * here they are looked up, once per change or rule-wide evaluation (`ScopeLookups`), not once per rule.
  */
+import { cachedRead } from '../../core/changes';
 import type { SandboxContext } from '../../core/types';
 import { isObj, str } from '../state';
 import { EVALUATORS, type Evaluator } from './evaluators';
@@ -41,15 +42,13 @@ export class ScopeLookups {
   /** The stack a resource (by physical id) belongs to, if any. */
   stackOf(physicalId: string): Promise<string | undefined> {
     return memo(this.stacks, physicalId, async () => {
-      try {
-        const out = await this.sandbox.call('cloudformation', 'DescribeStackResources', {
-          PhysicalResourceId: physicalId,
-        });
-        const first = Array.isArray(out.StackResources) ? out.StackResources[0] : undefined;
-        return isObj(first) ? (str(first.StackId) ?? str(first.StackName)) : undefined;
-      } catch {
-        return undefined; // not in a stack, or no CloudFormation in this sandbox
-      }
+      // Cached until CloudFormation's change generation moves (a failed read — not in a stack, or no
+      // CloudFormation in this sandbox — answers {}): a rule-wide evaluation asks for every resource.
+      const out = await cachedRead(this.sandbox, 'cloudformation', 'DescribeStackResources', {
+        PhysicalResourceId: physicalId,
+      });
+      const first = Array.isArray(out.StackResources) ? out.StackResources[0] : undefined;
+      return isObj(first) ? (str(first.StackId) ?? str(first.StackName)) : undefined;
     });
   }
 

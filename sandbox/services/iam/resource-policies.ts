@@ -5,8 +5,8 @@
  * view). A resource without them (or a resource of another kind) has none.
  */
 
+import { cachedRead } from '../../core/changes';
 import type { SandboxContext } from '../../core/types';
-import { iamRead } from './reads';
 
 type Out = Record<string, unknown>;
 
@@ -32,11 +32,13 @@ export async function resourceFacts(caller: SandboxContext, arn: string): Promis
   if (prefix === 'arn' && service === 'lambda' && rest[0] === 'function' && rest.length === 2) {
     // arn:aws:lambda:REGION:ACCOUNT:function:NAME — the function's policy (AddPermission's statements).
     const scope = caller.scoped(account, region);
-    return facts({ Policy: (await iamRead(scope, 'lambda', 'GetPolicy', { FunctionName: arn })).Policy });
+    return facts({ Policy: (await cachedRead(scope, 'lambda', 'GetPolicy', { FunctionName: arn })).Policy });
   }
   if (prefix === 'arn' && service === 'secretsmanager' && rest[0] === 'secret') {
     // A secret's key (DescribeSecret's KmsKeyId; none: the AWS managed aws/secretsmanager key).
-    const out = await iamRead(caller.scoped(account, region), service, 'DescribeSecret', { SecretId: arn });
+    const out = await cachedRead(caller.scoped(account, region), service, 'DescribeSecret', {
+      SecretId: arn,
+    });
     return facts({ KmsMasterKeyId: out.KmsKeyId });
   }
   if (prefix !== 'arn' || rest.length !== 1) return {};
@@ -48,32 +50,32 @@ export async function resourceFacts(caller: SandboxContext, arn: string): Promis
       : caller;
   if (service === 'sqs') {
     const url = (
-      await iamRead(sandbox, 'sqs', 'GetQueueUrl', { QueueName: name, QueueOwnerAWSAccountId: account })
+      await cachedRead(sandbox, 'sqs', 'GetQueueUrl', { QueueName: name, QueueOwnerAWSAccountId: account })
     ).QueueUrl;
     if (typeof url !== 'string') return {};
-    const out = await iamRead(sandbox, 'sqs', 'GetQueueAttributes', {
+    const out = await cachedRead(sandbox, 'sqs', 'GetQueueAttributes', {
       QueueUrl: url,
       AttributeNames: ['Policy', 'KmsMasterKeyId'],
     });
     return facts(out.Attributes);
   }
   if (service === 'sns')
-    return facts((await iamRead(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn })).Attributes);
+    return facts((await cachedRead(sandbox, 'sns', 'GetTopicAttributes', { TopicArn: arn })).Attributes);
   if (service === 's3') {
     const bucket = name.split('/')[0] ?? '';
-    return facts(await iamRead(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
+    return facts(await cachedRead(sandbox, 's3', 'GetBucketPolicy', { Bucket: bucket }));
   }
   if (service === 'dynamodb' && name.startsWith('table/')) {
     // A table's (or its index's) customer managed key: DescribeTable's SSEDescription.
     const TableName = name.split('/')[1] ?? '';
-    const table = (await iamRead(sandbox, 'dynamodb', 'DescribeTable', { TableName })).Table as
+    const table = (await cachedRead(sandbox, 'dynamodb', 'DescribeTable', { TableName })).Table as
       | Out
       | undefined;
     const sse = (table?.SSEDescription ?? {}) as Out;
     return facts({ KmsMasterKeyId: sse.SSEType === 'KMS' ? sse.KMSMasterKeyArn : undefined });
   }
   if (service === 'kms' && name.startsWith('key/')) {
-    return facts({ Policy: (await iamRead(sandbox, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
+    return facts({ Policy: (await cachedRead(sandbox, 'kms', 'GetKeyPolicy', { KeyId: arn })).Policy });
   }
   return {};
 }

@@ -5,8 +5,8 @@
  * themselves (not authorized: IAM's own view).
  */
 
+import { cachedRead } from '../../core/changes';
 import type { SandboxContext } from '../../core/types';
-import { iamRead } from './reads';
 
 type Out = Record<string, unknown>;
 type TagList = Array<{ Key?: unknown; Value?: unknown }>;
@@ -28,29 +28,31 @@ async function ownTags(
   const resource = arn.split(':').slice(5).join(':');
   if (service === 'ec2' && rest.startsWith('security-group-rule/')) {
     const id = rest.slice('security-group-rule/'.length);
-    const out = await iamRead(sandbox, 'ec2', 'DescribeSecurityGroupRules', { SecurityGroupRuleIds: [id] });
+    const out = await cachedRead(sandbox, 'ec2', 'DescribeSecurityGroupRules', {
+      SecurityGroupRuleIds: [id],
+    });
     const rule = (Array.isArray(out.SecurityGroupRules) ? out.SecurityGroupRules : [])[0] as Out | undefined;
     return { id, tags: fromList(rule?.Tags) };
   }
   if (service === 'ec2' && rest.startsWith('security-group/')) {
     const id = rest.slice('security-group/'.length);
-    const out = await iamRead(sandbox, 'ec2', 'DescribeSecurityGroups', { GroupIds: [id] });
+    const out = await cachedRead(sandbox, 'ec2', 'DescribeSecurityGroups', { GroupIds: [id] });
     const group = (Array.isArray(out.SecurityGroups) ? out.SecurityGroups : [])[0] as Out | undefined;
     return { id, tags: fromList(group?.Tags) };
   }
   if (service === 'lambda' && resource.startsWith('function:')) {
-    const out = await iamRead(sandbox, 'lambda', 'ListTags', { Resource: arn });
+    const out = await cachedRead(sandbox, 'lambda', 'ListTags', { Resource: arn });
     return { id: resource.split(':')[1] ?? '', tags: (out.Tags as Record<string, string> | undefined) ?? {} };
   }
   if (service === 's3' && !resource.includes('/')) {
-    const out = await iamRead(sandbox, 's3', 'GetBucketTagging', { Bucket: resource });
+    const out = await cachedRead(sandbox, 's3', 'GetBucketTagging', { Bucket: resource });
     return { id: resource, tags: fromList(out.TagSet) };
   }
   if (service === 'iam' && resource.startsWith('role/')) {
     const name = resource.slice(resource.lastIndexOf('/') + 1);
     return {
       id: name,
-      tags: fromList((await iamRead(sandbox, 'iam', 'ListRoleTags', { RoleName: name })).Tags),
+      tags: fromList((await cachedRead(sandbox, 'iam', 'ListRoleTags', { RoleName: name })).Tags),
     };
   }
   return { id: resource.slice(resource.lastIndexOf('/') + 1), tags: {} };
@@ -68,7 +70,7 @@ export async function resourceTagContext(
   let stackName = stackArn;
   let logicalId: string | undefined;
   if (!stackArn && id) {
-    const out = await iamRead(sandbox, 'cloudformation', 'DescribeStackResources', {
+    const out = await cachedRead(sandbox, 'cloudformation', 'DescribeStackResources', {
       PhysicalResourceId: id,
     });
     const r = (Array.isArray(out.StackResources) ? out.StackResources : [])[0] as Out | undefined;
@@ -76,7 +78,7 @@ export async function resourceTagContext(
     logicalId = typeof r?.LogicalResourceId === 'string' ? r.LogicalResourceId : undefined;
   }
   if (stackName) {
-    const out = await iamRead(sandbox, 'cloudformation', 'DescribeStacks', { StackName: stackName });
+    const out = await cachedRead(sandbox, 'cloudformation', 'DescribeStacks', { StackName: stackName });
     const stack = (Array.isArray(out.Stacks) ? out.Stacks : [])[0] as Out | undefined;
     Object.assign(tags, fromList(stack?.Tags));
     if (typeof stack?.StackName === 'string') tags['aws:cloudformation:stack-name'] = stack.StackName;
