@@ -11,7 +11,9 @@
  * A plan that does not remediate (skip / escalate): no call at all; stillNonCompliant false, currentCompliance
  * NOT_CHECKED, reason = the plan's reason (the workflow runs Confirm after every plan, then one Choice).
  * Then (only while still non-compliant) existence via Cloud Control GetResource (DescribeStacks for stacks):
- * not found → resourceExists false. A type Cloud Control cannot read is assumed to exist.
+ * not found → resourceExists false. A type Cloud Control cannot read is assumed to exist. With a plan that
+ * remediates, no lookup: plan read the resource a moment before (its exception-tag check; a resource gone,
+ * or one it cannot read, never gets `remediate`).
  */
 import {
   type ConfigServiceClient,
@@ -102,6 +104,9 @@ export async function confirmCompliance(
   } else {
     reason = 'CloudFormation drift event: no Config rule to re-check';
   }
+  // Plan just read the resource (GetResource / DescribeStacks) and found it: not read again.
+  if (plan?.decision === 'remediate')
+    return { stillNonCompliant: true, resourceExists: true, currentCompliance, reason };
   try {
     const state = await lookupResource(deps, event.resourceType, event.resourceId);
     if (!state.exists) {

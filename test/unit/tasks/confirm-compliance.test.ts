@@ -14,6 +14,7 @@ import { handler } from '../../../tasks/confirm-compliance/handler';
 import { ConfirmationResult } from '../../../tasks/shared/contracts';
 import { InvalidInputError, InvalidResourceIdError } from '../../../tasks/shared/errors';
 import { awsError, configEvent, driftEvent, EXECUTION, SG_ID } from './fixtures/core-tasks';
+import { plan } from './fixtures/late-stages';
 
 const config = mockClient(ConfigServiceClient);
 const cc = mockClient(CloudControlClient);
@@ -134,6 +135,18 @@ describe('confirm-compliance: Config-sourced events', () => {
       resourceExists: true,
       currentCompliance: 'INSUFFICIENT_DATA',
     });
+  });
+
+  it('with a plan that remediates, the resource is not read again (plan just read it)', async () => {
+    config.on(GetComplianceDetailsByResourceCommand).resolves({
+      EvaluationResults: [evaluation('restricted-ssh', 'NON_COMPLIANT', EVENT_TS)],
+    });
+    cc.on(GetResourceCommand).rejects(awsError('ResourceNotFoundException'));
+    const r = await confirmCompliance({ event: configEvent(), plan: plan(), execution: EXECUTION }, deps());
+    expect(r).toMatchObject({ stillNonCompliant: true, resourceExists: true });
+    expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
+    // Without a plan the existence lookup still runs.
+    expect((await confirmCompliance({ event: configEvent() }, deps())).resourceExists).toBe(false);
   });
 
   it('resource deleted → resourceExists false', async () => {
