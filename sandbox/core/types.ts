@@ -159,6 +159,11 @@ export interface ResourceProvider {
    * string is replaced by a unique lowercase name.
    */
   readonly sample?: Readonly<Record<string, unknown>>;
+  /**
+   * Other resources the sample needs (logical id → template resource, `{{ Name }}` replaced alike), deployed
+   * before it in the same stack: a function's execution role, which Lambda must be able to assume.
+   */
+  readonly sampleResources?: Readonly<Record<string, unknown>>;
 }
 
 /** One AWS API call as data (as an SSM `aws:executeAwsApi` step names one); `{{ ResourceId }}` is replaced. */

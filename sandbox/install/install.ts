@@ -23,6 +23,7 @@ import {
   type ResolveContext,
   resolveProperties,
 } from '../services/cloudformation/template';
+import { executionRoleRefusal } from '../services/lambda/execution-role';
 import { sqsOf } from '../services/sqs';
 import {
   clockSpec,
@@ -531,6 +532,7 @@ async function registerHandlers(
   // Each handler's clients sign as its execution role (see ./iam.ts); its clock is the sandbox's (./task-clock.ts).
   setCredentialHook(currentInvocationCredentials);
   installTaskClock();
+  await requireExecutionRoles(i);
   const run = await handlerRunner(sb, i.pendingFunctions, level);
   for (const f of i.pendingFunctions) {
     const timeoutSeconds = typeof f.props.Timeout === 'number' ? f.props.Timeout : 3;
@@ -546,6 +548,15 @@ async function registerHandlers(
       invoke: (payload) =>
         runOnClock(sb.clock, () => runAsFunction(sb, role, f.name, () => run.invoke(spec, payload))),
     });
+  }
+}
+
+/** Each task function's role must be one Lambda can assume, as CloudFormation's create would find it. */
+async function requireExecutionRoles(i: Install): Promise<void> {
+  for (const f of i.pendingFunctions) {
+    const role = typeof f.props.Role === 'string' ? f.props.Role : undefined;
+    const refusal = role ? await executionRoleRefusal(i.sb.context, role) : undefined;
+    if (refusal) throw new Error(`install: ${f.logicalId} (AWS::Lambda::Function) CREATE_FAILED: ${refusal}`);
   }
 }
 

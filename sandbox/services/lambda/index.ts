@@ -2,7 +2,8 @@
  * Lambda (restJson1, /2015-03-31/functions/…): function configuration only — CreateFunction,
  * GetFunction, GetFunctionConfiguration, UpdateFunctionConfiguration, DeleteFunction, ListFunctions,
  * and tags. Code is kept as a hash and never run here (the in-process task handlers are a different
- * registry, SandboxContext.invokeFunction).
+ * registry, SandboxContext.invokeFunction). The execution role must be one Lambda can assume
+ * (./execution-role.ts).
  */
 import { functionRegistry } from '../../core/functions';
 import {
@@ -13,6 +14,7 @@ import {
   type ServiceModule,
 } from '../../core/types';
 import { compact, isObj, num, type Obj, str, strs } from '../state';
+import { requireExecutionRole } from './execution-role';
 import { functionArnOf, lambdaPermissions } from './permissions';
 import { configurationOf, lambdaStore } from './store';
 
@@ -150,7 +152,10 @@ export function lambdaService(): ServiceModule {
     protocol: 'restJson1',
     rest: { route, encode, encodeError },
     operations: {
-      CreateFunction: (input, ctx) => configurationOf(lambdaStore(ctx.sandbox).create(input)),
+      CreateFunction: async (input, ctx) => {
+        await requireExecutionRole(ctx.sandbox, ctx.caller, input.Role, ctx.region);
+        return configurationOf(lambdaStore(ctx.sandbox).create(input));
+      },
       GetFunction: (input, ctx) => {
         assertLatest(input);
         const fn = lambdaStore(ctx.sandbox).get(str(input.FunctionName));
@@ -178,8 +183,11 @@ export function lambdaService(): ServiceModule {
         assertLatest(input);
         return configurationOf(lambdaStore(ctx.sandbox).get(str(input.FunctionName)));
       },
-      UpdateFunctionConfiguration: (input, ctx) =>
-        configurationOf(lambdaStore(ctx.sandbox).updateConfiguration(str(input.FunctionName), input)),
+      UpdateFunctionConfiguration: async (input, ctx) => {
+        lambdaStore(ctx.sandbox).get(str(input.FunctionName));
+        await requireExecutionRole(ctx.sandbox, ctx.caller, input.Role, ctx.region);
+        return configurationOf(lambdaStore(ctx.sandbox).updateConfiguration(str(input.FunctionName), input));
+      },
       DeleteFunction: (input, ctx) => {
         assertLatest(input);
         lambdaStore(ctx.sandbox).delete(str(input.FunctionName));

@@ -1,8 +1,9 @@
 /**
  * CloudFormation provider for AWS::Lambda::Function (configuration only: the code is hashed, not run).
  */
-import type { ProviderContext, ResourceProvider } from '../../core/types';
+import { AwsError, type ProviderContext, type ResourceProvider } from '../../core/types';
 import { isObj, type Obj, physicalName, str, tagsFrom } from '../state';
+import { executionRoleRefusal } from './execution-role';
 import { type LambdaFunction, lambdaStore } from './store';
 
 const CONFIG_PROPS = [
@@ -30,6 +31,12 @@ function report(ctx: ProviderContext, operation: string, input: Obj, output: unk
   ctx.recordCall?.('lambda', operation, input, output);
 }
 
+/** CloudFormation's handler gets Lambda's refusal of an execution role Lambda cannot assume. */
+async function refuseRole(ctx: ProviderContext, role: unknown): Promise<void> {
+  const refusal = typeof role === 'string' ? await executionRoleRefusal(ctx.sandbox, role) : undefined;
+  if (refusal) throw new AwsError('InvalidParameterValueException', refusal, 400);
+}
+
 export const functionProvider: ResourceProvider = {
   type: 'AWS::Lambda::Function',
   async create(logicalId, props, ctx) {
@@ -40,6 +47,7 @@ export const functionProvider: ResourceProvider = {
       Code: isObj(props.Code) ? props.Code : {},
       Tags: tagMap(props.Tags),
     };
+    await refuseRole(ctx, props.Role);
     const fn = lambdaStore(ctx.sandbox).create(input);
     const { Code: _code, ...request } = input;
     report(ctx, 'CreateFunction', request, { FunctionName: fn.name, FunctionArn: fn.arn });
@@ -55,6 +63,7 @@ export const functionProvider: ResourceProvider = {
     changes.Description ??= '';
     changes.Environment ??= { Variables: {} };
     for (const k of Object.keys(changes)) if (changes[k] === undefined) delete changes[k];
+    await refuseRole(ctx, changes.Role);
     const fn = store.updateConfiguration(physicalId, changes);
     report(ctx, 'UpdateFunctionConfiguration', { FunctionName: physicalId, ...changes });
     const tags = tagMap(props.Tags);
@@ -101,8 +110,22 @@ export const functionProvider: ResourceProvider = {
     Handler: 'index.handler',
     MemorySize: 128,
     Timeout: 30,
-    Role: 'arn:aws:iam::000000000000:role/{{ Name }}',
+    Role: 'arn:aws:iam::000000000000:role/{{ Name }}-exec',
     Environment: { Variables: { SIZE: '256' } },
     Code: { ZipFile: 'export const handler = async () => ({ ok: true });' },
+  },
+  sampleResources: {
+    SampleExecutionRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: '{{ Name }}-exec',
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        },
+      },
+    },
   },
 };

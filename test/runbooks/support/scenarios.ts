@@ -57,11 +57,15 @@ export function sampleProperties(type: string, name: string): Record<string, unk
   return fill({ ...providerOf(subjectTypeFor(type)).sample }, { Name: name });
 }
 
-/** A one-resource template (logical id SUBJECT, output Id = its Ref) from the provider's sample. */
+/** A template of the provider's sample (logical id SUBJECT, output Id = its Ref) and the resources it needs. */
 export function sampleTemplate(type: string, name: string): string {
+  const p = providerOf(type);
+  const others = fill(p.sampleResources ?? {}, { Name: name });
+  const after = Object.keys(others);
+  const subject = { Type: type, Properties: fill(p.sample, { Name: name }) };
   const template = {
     AWSTemplateFormatVersion: '2010-09-09',
-    Resources: { [SUBJECT]: { Type: type, Properties: fill(providerOf(type).sample, { Name: name }) } },
+    Resources: { ...others, [SUBJECT]: after.length > 0 ? { ...subject, DependsOn: after } : subject },
     Outputs: { Id: { Value: { Ref: SUBJECT } } },
   };
   return JSON.stringify(template);

@@ -26,7 +26,7 @@ import { iamService } from '../../../sandbox/services/iam';
 import { lambdaService } from '../../../sandbox/services/lambda';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { s3Service } from '../../../sandbox/services/s3';
-import { withSandbox } from '../helpers';
+import { lambdaExecutionRole, withSandbox } from '../helpers';
 
 const sb = withSandbox(() => ({
   services: [ec2Service(), s3Service(), iamService(), lambdaService(), cloudControlService()],
@@ -108,7 +108,7 @@ describe('Cloud Control through CloudControlClient', () => {
           FunctionName: 'cc-fn',
           Runtime: 'nodejs22.x',
           Handler: 'index.handler',
-          Role: `arn:aws:iam::${sb.sandbox.accountId}:role/r`,
+          Role: await lambdaExecutionRole(sb.sandbox, 'r'),
           MemorySize: 1024,
           Code: { ZipFile: 'x' },
         }),

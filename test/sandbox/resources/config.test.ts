@@ -60,7 +60,7 @@ import { lambdaService } from '../../../sandbox/services/lambda';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { s3Service } from '../../../sandbox/services/s3';
 import { sqsService } from '../../../sandbox/services/sqs';
-import { withSandbox } from '../helpers';
+import { lambdaExecutionRole, withSandbox } from '../helpers';
 
 /**
  * A stand-in CloudFormation with one stack holding one role, whose drift status the test sets: it
@@ -421,7 +421,7 @@ describe('Config rules through ConfigServiceClient', () => {
         FunctionName: 'cfg-fn',
         Runtime: 'nodejs22.x',
         Handler: 'index.handler',
-        Role: `arn:aws:iam::${sb.sandbox.accountId}:role/r`,
+        Role: await lambdaExecutionRole(sb.sandbox, 'r'),
         MemorySize: 128,
         Timeout: 30,
         Code: { ZipFile: new Uint8Array([1, 2, 3]) },
@@ -441,13 +441,14 @@ describe('Config rules through ConfigServiceClient', () => {
   it('honours a TagKey/TagValue Scope: only functions carrying the tag are evaluated', async () => {
     const lambda = new LambdaClient(sb.clientConfig);
     const config = new ConfigServiceClient(sb.clientConfig);
+    const role = await lambdaExecutionRole(sb.sandbox, 'r');
     const fn = (name: string, tags?: Record<string, string>) =>
       lambda.send(
         new CreateFunctionCommand({
           FunctionName: name,
           Runtime: 'nodejs20.x',
           Handler: 'index.handler',
-          Role: `arn:aws:iam::${sb.sandbox.accountId}:role/r`,
+          Role: role,
           Code: { ZipFile: new Uint8Array([1, 2, 3]) },
           ...(tags ? { Tags: tags } : {}),
         }),
