@@ -51,6 +51,7 @@ import {
   until,
   waitCompliant,
 } from '../e2e/support/harness';
+import { trustingRole } from '../sandbox/core/iam-support';
 import { type BurstResult, runBurst } from './burst';
 import { type ExposureResult, runExposure } from './exposure';
 import { type ProfileResult, runProfile } from './profile';
@@ -238,7 +239,7 @@ async function apiLatency(e: E2E, groupId: string): Promise<Latency[]> {
   const sm = await e.c.sfn.send(
     new CreateStateMachineCommand({
       name: 'bench-latency',
-      roleArn: `arn:aws:iam::${e.sb.accountId}:role/bench-latency`,
+      roleArn: await trustingRole(e.sb, 'bench-latency', 'states.amazonaws.com'),
       definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } }),
     }),
   );

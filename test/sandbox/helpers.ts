@@ -74,23 +74,3 @@ export function recordingFunction(sandbox: Sandbox, name: string, arn: string): 
   });
   return seen;
 }
-
-/**
- * The ARN of role `name` in the sandbox's account, created (by its administrator) trusting
- * `lambda.amazonaws.com` if it does not exist yet: Lambda refuses an execution role it cannot assume.
- */
-export async function lambdaExecutionRole(sandbox: Sandbox, name: string): Promise<string> {
-  const arn = `arn:aws:iam::${sandbox.accountId}:role/${name}`;
-  const trust = {
-    Version: '2012-10-17',
-    Statement: [
-      { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-    ],
-  };
-  await sandbox.context
-    .call('iam', 'CreateRole', { RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trust) })
-    .catch((err: unknown) => {
-      if (!(err instanceof Error && err.name === 'EntityAlreadyExists')) throw err;
-    });
-  return arn;
-}

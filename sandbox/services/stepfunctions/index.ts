@@ -20,6 +20,7 @@ import { registerTargetHandler } from '../../core/targets';
 import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
 import { type EventLog, HistoryRecorder, type TaskInfo } from './history';
 import { assertValidName, executionArn, parseExecutionArn, stateMachineArn } from './names';
+import { requireMachineRole } from './role';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Status = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -654,7 +655,10 @@ function inScope(arn: string, ctx: RequestContext): boolean {
 
 function operationsOf(store: StepFunctionsStore): ServiceModule['operations'] {
   return {
-    CreateStateMachine: (input, ctx) => store.createMachine(input, ctx),
+    CreateStateMachine: async (input, ctx) => {
+      await requireMachineRole(input, ctx);
+      return store.createMachine(input, ctx);
+    },
     DescribeStateMachine: (input) => describeMachine(store.machineByArn(str(input, 'stateMachineArn'))),
     // The caller's account-region's state machines.
     ListStateMachines: (_input, ctx) => ({

@@ -5,6 +5,7 @@
  */
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { credentialsFor } from '../../../sandbox/core/authz';
+import type { Sandbox } from '../../../sandbox/core/sandbox';
 import type { SandboxHandle } from '../helpers';
 
 /** A policy document with these statements. */
@@ -63,4 +64,28 @@ export async function failure(p: Promise<unknown>): Promise<Failure> {
     return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode, code: e.Code };
   }
   throw new Error('expected the call to be denied');
+}
+
+/**
+ * The ARN of role `name` in the sandbox's account, created (by its administrator, with no permissions)
+ * trusting `service` if it does not exist yet (no IAM module: just the ARN): services refuse a role they
+ * cannot assume.
+ */
+export async function trustingRole(
+  sandbox: Sandbox,
+  name: string,
+  service = 'lambda.amazonaws.com',
+): Promise<string> {
+  const arn = `arn:aws:iam::${sandbox.accountId}:role/${name}`;
+  if (!sandbox.services.has('iam')) return arn;
+  const trust = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+  };
+  await sandbox.context
+    .call('iam', 'CreateRole', { RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trust) })
+    .catch((err: unknown) => {
+      if (!(err instanceof Error && err.name === 'EntityAlreadyExists')) throw err;
+    });
+  return arn;
 }

@@ -44,6 +44,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { allServices } from '../../../sandbox/services';
 import { withSandbox } from '../helpers';
+import { trustingRole } from './iam-support';
 
 const A = '111111111111';
 const B = '222222222222';
@@ -229,7 +230,7 @@ describe('SNS, Secrets Manager, Step Functions, SSM and Scheduler per account-re
     const definition = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } });
     const a = new SFNClient(config(adminOf(A)));
     const b = new SFNClient(config(adminOf(B)));
-    const roleArn = `arn:aws:iam::${A}:role/sm`;
+    const roleArn = await trustingRole(sb.sandbox, 'sm', 'states.amazonaws.com');
     const { stateMachineArn } = await a.send(
       new CreateStateMachineCommand({ name: 'flow', definition, roleArn }),
     );

@@ -26,7 +26,8 @@ import { iamService } from '../../../sandbox/services/iam';
 import { lambdaService } from '../../../sandbox/services/lambda';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { s3Service } from '../../../sandbox/services/s3';
-import { lambdaExecutionRole, withSandbox } from '../helpers';
+import { trustingRole } from '../core/iam-support';
+import { withSandbox } from '../helpers';
 
 const sb = withSandbox(() => ({
   services: [ec2Service(), s3Service(), iamService(), lambdaService(), cloudControlService()],
@@ -108,7 +109,7 @@ describe('Cloud Control through CloudControlClient', () => {
           FunctionName: 'cc-fn',
           Runtime: 'nodejs22.x',
           Handler: 'index.handler',
-          Role: await lambdaExecutionRole(sb.sandbox, 'r'),
+          Role: await trustingRole(sb.sandbox, 'r'),
           MemorySize: 1024,
           Code: { ZipFile: 'x' },
         }),

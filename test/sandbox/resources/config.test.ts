@@ -60,7 +60,8 @@ import { lambdaService } from '../../../sandbox/services/lambda';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { s3Service } from '../../../sandbox/services/s3';
 import { sqsService } from '../../../sandbox/services/sqs';
-import { lambdaExecutionRole, withSandbox } from '../helpers';
+import { trustingRole } from '../core/iam-support';
+import { withSandbox } from '../helpers';
 
 /**
  * A stand-in CloudFormation with one stack holding one role, whose drift status the test sets: it
@@ -421,7 +422,7 @@ describe('Config rules through ConfigServiceClient', () => {
         FunctionName: 'cfg-fn',
         Runtime: 'nodejs22.x',
         Handler: 'index.handler',
-        Role: await lambdaExecutionRole(sb.sandbox, 'r'),
+        Role: await trustingRole(sb.sandbox, 'r'),
         MemorySize: 128,
         Timeout: 30,
         Code: { ZipFile: new Uint8Array([1, 2, 3]) },
@@ -441,7 +442,7 @@ describe('Config rules through ConfigServiceClient', () => {
   it('honours a TagKey/TagValue Scope: only functions carrying the tag are evaluated', async () => {
     const lambda = new LambdaClient(sb.clientConfig);
     const config = new ConfigServiceClient(sb.clientConfig);
-    const role = await lambdaExecutionRole(sb.sandbox, 'r');
+    const role = await trustingRole(sb.sandbox, 'r');
     const fn = (name: string, tags?: Record<string, string>) =>
       lambda.send(
         new CreateFunctionCommand({

@@ -40,7 +40,8 @@ import { describe, expect, it } from 'vitest';
 import { iamService } from '../../../sandbox/services/iam';
 import { lambdaService } from '../../../sandbox/services/lambda';
 import { resourceProviders } from '../../../sandbox/services/providers';
-import { lambdaExecutionRole, withSandbox } from '../helpers';
+import { trustingRole } from '../core/iam-support';
+import { withSandbox } from '../helpers';
 
 const sb = withSandbox(() => ({ services: [iamService(), lambdaService()], providers: resourceProviders() }));
 
@@ -207,7 +208,7 @@ describe('Lambda configuration through LambdaClient', () => {
 
   it('creates, reads, updates, lists and deletes a function configuration', async () => {
     const lambda = new LambdaClient(sb.clientConfig);
-    await lambdaExecutionRole(sb.sandbox, 'fn-role');
+    await trustingRole(sb.sandbox, 'fn-role');
     const created = await lambda.send(
       new CreateFunctionCommand({
         FunctionName: 'thumbnail',

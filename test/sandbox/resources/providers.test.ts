@@ -9,7 +9,8 @@ import { lambdaStore } from '../../../sandbox/services/lambda/store';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { s3Service } from '../../../sandbox/services/s3';
 import { s3Store } from '../../../sandbox/services/s3/store';
-import { lambdaExecutionRole, withSandbox } from '../helpers';
+import { trustingRole } from '../core/iam-support';
+import { withSandbox } from '../helpers';
 
 const sb = withSandbox(() => ({
   services: [ec2Service(), s3Service(), iamService(), lambdaService()],
@@ -222,7 +223,7 @@ describe('CloudFormation resource providers (template shape)', () => {
       Handler: 'index.handler',
       MemorySize: 128,
       Timeout: 30,
-      Role: await lambdaExecutionRole(sb.sandbox, 'thumb'),
+      Role: await trustingRole(sb.sandbox, 'thumb'),
       Environment: { Variables: { SIZE: '256' } },
       Code: { ZipFile: 'export const handler = async () => ({ ok: true });' },
     };
