@@ -252,6 +252,35 @@ describe('Config configuration recorder', () => {
     expect((await results(config, 'ssh')).find((r) => r.id === denied)).toBeUndefined();
   });
 
+  it('records only the types its recording group covers, IAM ones only with global resource types', async () => {
+    const config = new ConfigServiceClient(sb.clientConfig);
+    const put = (recordingGroup: object) =>
+      config.send(
+        new PutConfigurationRecorderCommand({
+          ConfigurationRecorder: { name: 'default', roleARN, recordingGroup },
+        }),
+      );
+    const roleARN = await recorderRoleArn('config-some-types');
+    await put({ allSupported: false, resourceTypes: ['AWS::S3::Bucket'] });
+    const unrecorded = await openGroup('type-not-recorded');
+    await settle(sb);
+    expect(await discoveredGroups(config)).not.toContain(unrecorded);
+    expect((await results(config, 'ssh')).find((r) => r.id === unrecorded)).toBeUndefined();
+
+    const roles = async () =>
+      (
+        await config.send(new ListDiscoveredResourcesCommand({ resourceType: 'AWS::IAM::Role' }))
+      ).resourceIdentifiers?.map((r) => r.resourceName);
+    await put({ allSupported: true });
+    await role(sb, 'a-global-resource');
+    await settle(sb);
+    expect(await roles()).not.toContain('a-global-resource');
+    await put({ allSupported: true, includeGlobalResourceTypes: true });
+    await until('the role recorded', async () =>
+      (await roles())?.includes('a-global-resource') ? true : undefined,
+    );
+  });
+
   it("a sandbox left to its default has a Config-enabled account's recorder, as the service-linked role", async () => {
     const config = new ConfigServiceClient(byDefault.clientConfig);
     const recorders = (await config.send(new DescribeConfigurationRecordersCommand({})))

@@ -20,7 +20,7 @@ import {
 } from '../../../tasks/shared/rule-checks';
 import type { ApiCallSpec, SandboxContext } from '../../core/types';
 import { iamStore } from '../iam/store';
-import { isObj, num, type Obj, str } from '../state';
+import { isObj, num, type Obj, str, type Tag } from '../state';
 import { type ConfigurationItem, discovered, recordedIds, recordedItem } from './recorder';
 
 export { hasAdminStatement } from '../../../tasks/shared/rule-checks';
@@ -222,8 +222,16 @@ const stackDriftEvaluator: Evaluator = {
   deniedAnnotation:
     'Your stack drift detection operation for the specific stack has failed. Check your existing AWS CloudFormation role permission and add the missing permissions.',
   list: (sandbox) => recordedIds(sandbox, 'AWS::CloudFormation::Stack'),
+  // The stack's own tags, live: they also stand for the tags CloudFormation propagates to the stack's
+  // resources (scope.ts), which in AWS are in each resource's configuration item from its creation on,
+  // before the stack itself is complete and recorded.
   async tags(sandbox, id) {
-    return (await recordedItem(sandbox, 'AWS::CloudFormation::Stack', id))?.tags;
+    try {
+      const stack = (await describeStacks(sandbox, id))[0] as (StackSummary & { Tags?: Tag[] }) | undefined;
+      return stack ? Object.fromEntries((stack.Tags ?? []).map((t) => [t.Key, t.Value ?? ''])) : undefined;
+    } catch {
+      return undefined;
+    }
   },
   async evaluate(id, _params, sandbox, signal) {
     if (!(await recordedItem(sandbox, 'AWS::CloudFormation::Stack', id))) return undefined;

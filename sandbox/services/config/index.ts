@@ -51,6 +51,7 @@ import {
   ensureRecorder,
   putConfigurationRecorder,
   putDeliveryChannel,
+  recordedItem,
   recorderRole,
   startConfigurationRecorder,
   stopConfigurationRecorder,
@@ -320,6 +321,8 @@ class ConfigEngine {
     if (rule.Source.Owner === 'CUSTOM_LAMBDA') {
       const item = await this.itemOf(resourceType, resourceId);
       const present = item.configurationItemStatus === 'OK';
+      // A resource the recorder never recorded (not recorded type, refused read, no recorder) is not evaluated.
+      if (!present && !this.st.results.get(rule.ConfigRuleName)?.has(`${resourceType}|${resourceId}`)) return;
       const inScopeNow = await this.covers(rule, undefined, resourceType, resourceId);
       await this.invokeCustom(rule, item, present && !inScopeNow);
       return;
@@ -428,8 +431,8 @@ class ConfigEngine {
 
   /** The resource's configuration item as Config delivers it to a custom rule (with its tags). */
   private async itemOf(resourceType: string, resourceId: string): Promise<Obj> {
-    const tags = await evaluatorOfType(resourceType)?.tags(this.sandbox, resourceId);
-    return configurationItem(this.sandbox, resourceType, resourceId, tags);
+    const recorded = await recordedItem(this.sandbox, resourceType, resourceId);
+    return configurationItem(this.sandbox, resourceType, resourceId, recorded?.tags);
   }
 
   /** The ids of the resources of a type Config knows (an evaluator's listing, else what it discovered). */
