@@ -400,10 +400,15 @@ export async function putConfigurationRecorder(input: Obj, ctx: RequestContext):
   return {};
 }
 
-export function describeConfigurationRecorders(input: Obj, ctx: RequestContext): Obj {
+/** The recorders a request names (NoSuchConfigurationRecorderException for another), or the one there is. */
+function recordersNamed(input: Obj, ctx: RequestContext): Recorder[] {
   const st = recorderState(ctx.sandbox);
   const names = strs(input.ConfigurationRecorderNames);
-  const list = names.length > 0 ? names.map((n) => recorderNamed(st, n)) : st.recorder ? [st.recorder] : [];
+  return names.length > 0 ? names.map((n) => recorderNamed(st, n)) : st.recorder ? [st.recorder] : [];
+}
+
+export function describeConfigurationRecorders(input: Obj, ctx: RequestContext): Obj {
+  const list = recordersNamed(input, ctx);
   return {
     ConfigurationRecorders: list.map((r) => ({
       name: r.name,
@@ -415,9 +420,7 @@ export function describeConfigurationRecorders(input: Obj, ctx: RequestContext):
 }
 
 export function describeConfigurationRecorderStatus(input: Obj, ctx: RequestContext): Obj {
-  const st = recorderState(ctx.sandbox);
-  const names = strs(input.ConfigurationRecorderNames);
-  const list = names.length > 0 ? names.map((n) => recorderNamed(st, n)) : st.recorder ? [st.recorder] : [];
+  const list = recordersNamed(input, ctx);
   return {
     ConfigurationRecordersStatus: list.map((r) => ({
       name: r.name,
