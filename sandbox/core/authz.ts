@@ -11,7 +11,8 @@
  * In-process calls (`SandboxContext.call`, `invokeFunction`) carry their caller in an AsyncLocalStorage
  * context: `runAs(principal, fn)` around an engine's step; no context means the emulated AWS service
  * itself (Config, EventBridge delivery), which is not checked; CloudFormation's provisioning is checked
- * per resource handler as the stack's role or caller, and its drift reads as the caller (its engine).
+ * call by call as its resource handlers make them, as the stack's role or caller, and its drift reads as
+ * the caller (sandbox/services/handler-calls.ts).
  *
  * The IAM module registers the authorizer (sandbox/services/iam/enforce.ts); without an IAM module
  * nothing is enforced.

@@ -191,6 +191,11 @@ export interface ProviderContext {
    * as the stack's role or caller with `invokedBy: cloudformation.amazonaws.com` (sandbox/core/cloudtrail.ts).
    */
   recordCall?(service: string, operation: string, input: Record<string, unknown>, output?: unknown): void;
+  /**
+   * Authorizes one API call the handler is about to make (sandbox/services/handler-calls.ts) as the identity
+   * it acts for; throws the denial (the resource fails naming the action). Absent: nothing is checked.
+   */
+  authorizeCall?(service: string, operation: string, input: Record<string, unknown>): Promise<void>;
 }
 
 /** An AWS Organizations model (SandboxOptions.organization): what `aws:PrincipalOrgID` / `aws:PrincipalOrgPaths` evaluate against. */

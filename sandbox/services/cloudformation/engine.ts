@@ -5,7 +5,7 @@
  * long-running work runs in the background on the sandbox clock so statuses progress as in AWS.
  */
 import { randomUUID } from 'node:crypto';
-import { authorizeHandler, type Principal, rolePrincipal } from '../../core/authz';
+import { authorize, type Principal, rolePrincipal } from '../../core/authz';
 import { noteChange } from '../../core/changes';
 import { recordServiceCall } from '../../core/cloudtrail';
 import { serviceModule } from '../../core/sandbox';
@@ -299,51 +299,41 @@ export class StackEngine {
   }
 
   /**
-   * The resource handler runs with the stack's role or caller's credentials: each of the type's handler
-   * permissions (its registry schema, as Cloud Control checks them) must be allowed before it changes
-   * anything. A denial fails the resource with the handler's message naming the action, as AWS reports it.
+   * The calls CloudFormation's resource handlers make, as the stack's role or caller (`principal`: a drift
+   * detection's reader instead): each is authorized when the handler makes it (ProviderContext.authorizeCall,
+   * the service's own evaluation of that call), so a template needs the permissions of the calls its
+   * resources need and no others; a denial fails the resource with the handler's message naming the action,
+   * as AWS reports it. CloudTrail records the mutating ones with CloudFormation as their invoker.
    */
-  authorizeHandler(
+  providerContext(
     stack: StackState,
-    type: string,
-    handler: 'CreateResource' | 'UpdateResource' | 'DeleteResource',
-    physicalId?: string,
-  ): Promise<void> {
-    return this.authorizeAs(this.actingAs(stack), type, handler, physicalId);
-  }
-
-  /**
-   * The type's `handler` permissions for `principal` (undefined: the service itself, not checked); reads
-   * (`GetResource`: drift detection, REVERT_DRIFT's live reads) need the schema's read handler permissions.
-   */
-  async authorizeAs(
-    principal: Principal | undefined,
-    type: string,
-    handler: 'CreateResource' | 'UpdateResource' | 'DeleteResource' | 'GetResource',
-    physicalId?: string,
-  ): Promise<void> {
-    const module = serviceModule(this.sandbox, 'cloudformation');
-    if (!module || NOOP_TYPES.has(type)) return;
-    const input = { TypeName: type, ...(physicalId !== undefined ? { Identifier: physicalId } : {}) };
-    try {
-      await authorizeHandler(this.sandbox, principal, module, handler, input, this.sandbox.region);
-    } catch (err) {
-      if (!(err instanceof AwsError)) throw err;
-      throw new HandlerAccessDenied(err);
-    }
-  }
-
-  /** The calls CloudFormation makes provisioning a stack's resources, as CloudTrail names their invoker. */
-  providerContext(stack: StackState): ProviderContext {
-    const caller = this.actingAs(stack);
+    principal: Principal | undefined = this.actingAs(stack),
+  ): ProviderContext {
     return {
       stackName: stack.stackName,
       region: this.sandbox.region,
       accountId: this.sandbox.accountId,
       sandbox: this.sandbox,
       recordCall: (service, operation, input, output) => {
-        if (caller)
-          recordServiceCall(this.sandbox, { service, operation, input, output, caller, invokedBy: CFN });
+        if (principal)
+          recordServiceCall(this.sandbox, {
+            service,
+            operation,
+            input,
+            output,
+            caller: principal,
+            invokedBy: CFN,
+          });
+      },
+      authorizeCall: async (service, operation, input) => {
+        const module = serviceModule(this.sandbox, service);
+        if (!module || !principal) return;
+        try {
+          await authorize(this.sandbox, principal, module, operation, input, this.sandbox.region);
+        } catch (err) {
+          if (!(err instanceof AwsError)) throw err;
+          throw new HandlerAccessDenied(err);
+        }
       },
     };
   }
@@ -484,7 +474,6 @@ export class StackEngine {
         throw new Error(
           `Resource type ${r.type} is not supported by the sandbox (no resource provider for it)`,
         );
-      await this.authorizeHandler(stack, r.type, 'CreateResource');
       const result = await provider.create(r.logicalId, props, this.providerContext(stack));
       r.physicalId = result.physicalId;
       r.attributes = { ...result.attributes };
@@ -505,7 +494,6 @@ export class StackEngine {
     await this.sleep(RESOURCE_SECONDS);
     if (!NOOP_TYPES.has(r.type)) {
       try {
-        await this.authorizeHandler(stack, r.type, 'DeleteResource', r.physicalId);
         await this.provider(r.type)?.delete(r.physicalId, this.providerContext(stack));
       } catch (err) {
         if (!this.world.controller.signal.aborted)
@@ -694,8 +682,7 @@ export class StackEngine {
         ResourceType: def.Type,
       };
       if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
-        await this.authorizeAs(reader, def.Type, 'GetResource', current.physicalId);
-        const change = await this.revertDriftChange(stack, current, props, base, provider, now);
+        const change = await this.revertDriftChange(stack, current, props, base, provider, now, reader);
         if (change) changes.push(change);
         continue;
       }
@@ -714,9 +701,11 @@ export class StackEngine {
     base: { LogicalResourceId: string; PhysicalResourceId: string; ResourceType: string },
     provider: ResourceProvider,
     now: Date,
+    reader: Principal | undefined,
   ): Promise<ResourceChangeOut | undefined> {
     const requires = (p: string): boolean => provider.requiresReplacement?.(p) ?? false;
-    const actual = await provider.read(base.PhysicalResourceId, this.providerContext(stack));
+    // The live read runs as whoever made the change set (its read handler's calls, as the reader).
+    const actual = await provider.read(base.PhysicalResourceId, this.providerContext(stack, reader));
     const ignored = provider.driftIgnoredProperties ?? [];
     if (!actual) {
       return resourceChange({
@@ -861,7 +850,6 @@ export class StackEngine {
     }
     let live: Obj | undefined;
     if (revertDrift && provider && !NOOP_TYPES.has(def.Type)) {
-      await this.authorizeAs(this.actingAs(stack), def.Type, 'GetResource', current.physicalId);
       live = await provider.read(current.physicalId, this.providerContext(stack));
       if (!live) {
         // Deleted outside CloudFormation: re-create it.
@@ -921,7 +909,6 @@ export class StackEngine {
     await this.sleep(RESOURCE_SECONDS);
     const before = current.properties;
     if (provider && !NOOP_TYPES.has(type)) {
-      await this.authorizeHandler(stack, type, 'UpdateResource', physicalId);
       const result = await provider.update(
         physicalId,
         props,
@@ -972,7 +959,6 @@ export class StackEngine {
       const ids = { logicalId: old.logicalId, physicalId: old.physicalId, type: old.type };
       try {
         this.event(stack, 'DELETE_IN_PROGRESS', ids);
-        await this.authorizeHandler(stack, old.type, 'DeleteResource', old.physicalId);
         await this.provider(old.type)?.delete(old.physicalId, this.providerContext(stack));
         this.event(stack, 'DELETE_COMPLETE', ids);
       } catch (err) {
@@ -1025,7 +1011,6 @@ export class StackEngine {
       try {
         this.setResourceStatus(stack, r, 'UPDATE_IN_PROGRESS');
         if (r.physicalId !== undefined) {
-          await this.authorizeHandler(stack, r.type, 'UpdateResource', r.physicalId);
           await this.provider(r.type)?.update(
             r.physicalId,
             live ?? before,
@@ -1064,7 +1049,7 @@ export class StackEngine {
   /**
    * Checks one resource against its deployed properties; undefined when its type supports no drift
    * detection. CloudFormation reads the resource with the credentials of whoever asked (`reader`), so
-   * the type's read handler permissions must be theirs (HandlerAccessDenied otherwise).
+   * the calls its read handler makes must be allowed for them (HandlerAccessDenied otherwise).
    */
   async detectResource(
     stack: StackState,
@@ -1074,10 +1059,9 @@ export class StackEngine {
     if (r.physicalId === undefined || NOOP_TYPES.has(r.type)) return undefined;
     const provider = this.provider(r.type);
     if (!provider) return undefined;
-    await this.authorizeAs(reader, r.type, 'GetResource', r.physicalId);
     const ignored = provider.driftIgnoredProperties ?? [];
     const expected = checkedProperties(r.properties, ignored);
-    const actual = await provider.read(r.physicalId, this.providerContext(stack));
+    const actual = await provider.read(r.physicalId, this.providerContext(stack, reader));
     const base = {
       StackId: stack.stackId,
       LogicalResourceId: r.logicalId,

@@ -777,8 +777,11 @@ const operations: Record<string, OperationHandler> = {
     try {
       drift = await e.detectResource(stack, r, ctx.caller);
     } catch (err) {
-      // The read handler was refused: the caller's denial, naming the read action it lacks.
-      throw err instanceof HandlerAccessDenied && err.cause instanceof AwsError ? err.cause : err;
+      // The read handler was refused: CloudFormation's AccessDenied with the service's denial, naming the
+      // read action the caller lacks.
+      if (err instanceof HandlerAccessDenied && err.cause instanceof AwsError)
+        throw new AwsError('AccessDenied', err.cause.message, 403);
+      throw err;
     }
     if (!drift) throw validation(`Drift detection is not supported for resource type ${r.type}`);
     return { StackResourceDrift: drift };

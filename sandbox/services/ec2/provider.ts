@@ -3,6 +3,7 @@
  * template shape (SecurityGroupIngress [{IpProtocol, FromPort, ToPort, CidrIp, …}], Tags [{Key, Value}]).
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
+import { handlerCall, handlerReads } from '../handler-calls';
 import { num, type Obj, objs, physicalName, str, tagsFrom } from '../state';
 import {
   ec2Store,
@@ -71,74 +72,96 @@ const DEFAULT_EGRESS: RuleSpec = {
   cidrIpv4: '0.0.0.0/0',
 };
 
-/** The EC2 call CloudFormation's handler makes to add or remove `rules` of a group (for CloudTrail). */
-function reportRules(
+/** The EC2 call CloudFormation's handler makes to add or remove `rules` of a group: authorized, made, recorded. */
+function ruleCall<T>(
   ctx: ProviderContext,
   verb: 'Authorize' | 'Revoke',
   g: SecurityGroup,
   isEgress: boolean,
   rules: RuleSpec[],
-): void {
+  apply: () => T,
+): Promise<T> {
   const input = { GroupId: g.groupId, IpPermissions: toIpPermissions(rules, g.ownerId) };
-  ctx.recordCall?.('ec2', `${verb}SecurityGroup${isEgress ? 'Egress' : 'Ingress'}`, input, { Return: true });
+  const operation = `${verb}SecurityGroup${isEgress ? 'Egress' : 'Ingress'}`;
+  return handlerCall(ctx, 'ec2', operation, input, apply, () => ({ Return: true }));
 }
 
 /** Makes one direction's rules exactly `desired` (revoke extra, authorize missing, fix descriptions). */
-function reconcile(ctx: ProviderContext, g: SecurityGroup, isEgress: boolean, desired: RuleSpec[]): void {
+async function reconcile(
+  ctx: ProviderContext,
+  g: SecurityGroup,
+  isEgress: boolean,
+  desired: RuleSpec[],
+): Promise<void> {
   const store = ec2Store(ctx.sandbox);
   const wanted = new Map(desired.map((d) => [key(d), d]));
   const current = g.rules.filter((r) => r.isEgress === isEgress);
   const extra = current.filter((r) => !wanted.has(key(r)));
   if (extra.length > 0) {
-    store.revoke(
-      g,
-      isEgress,
-      [],
-      extra.map((r) => r.ruleId),
-    );
-    reportRules(ctx, 'Revoke', g, isEgress, extra);
+    const ids = extra.map((r) => r.ruleId);
+    await ruleCall(ctx, 'Revoke', g, isEgress, extra, () => store.revoke(g, isEgress, [], ids));
   }
   const have = new Map(g.rules.filter((r) => r.isEgress === isEgress).map((r) => [key(r), r]));
   const missing = desired.filter((d) => !have.has(key(d)));
-  if (missing.length > 0) {
-    store.authorize(g, missing);
-    reportRules(ctx, 'Authorize', g, isEgress, missing);
-  }
+  if (missing.length > 0)
+    await ruleCall(ctx, 'Authorize', g, isEgress, missing, () => store.authorize(g, missing));
   for (const [k, d] of wanted) {
     const r = have.get(k);
-    if (r) store.setRuleDescription(r, d.description);
+    if (r && r.description !== d.description) {
+      const operation = `UpdateSecurityGroupRuleDescriptions${isEgress ? 'Egress' : 'Ingress'}`;
+      const input = { GroupId: g.groupId, IpPermissions: toIpPermissions([d], g.ownerId) };
+      await handlerCall(ctx, 'ec2', operation, input, () => store.setRuleDescription(r, d.description));
+    }
   }
+}
+
+/** The group's tags made `tags`: DeleteTags for stale keys, CreateTags for new or changed ones (only calls needed). */
+async function reconcileTags(
+  ctx: ProviderContext,
+  g: SecurityGroup,
+  tags: { Key: string; Value: string }[],
+): Promise<void> {
+  const store = ec2Store(ctx.sandbox);
+  const stale = g.tags.filter((t) => !tags.some((n) => n.Key === t.Key)).map((t) => ({ Key: t.Key }));
+  const fresh = tags.filter((t) => !g.tags.some((o) => o.Key === t.Key && o.Value === t.Value));
+  if (stale.length > 0)
+    await handlerCall(ctx, 'ec2', 'DeleteTags', { Resources: [g.groupId], Tags: stale }, () =>
+      store.setTags(g.groupId, [], stale),
+    );
+  if (fresh.length > 0)
+    await handlerCall(ctx, 'ec2', 'CreateTags', { Resources: [g.groupId], Tags: fresh }, () =>
+      store.setTags(g.groupId, fresh, []),
+    );
 }
 
 export const securityGroupProvider: ResourceProvider = {
   type: 'AWS::EC2::SecurityGroup',
   async create(logicalId, props, ctx) {
     const store = ec2Store(ctx.sandbox);
-    const g = store.createGroup({
+    const tags = tagsFrom(props.Tags);
+    const request = {
       GroupName: str(props.GroupName) ?? physicalName(ctx.stackName, logicalId, 255),
       Description: props.GroupDescription,
       VpcId: props.VpcId,
-      TagSpecifications: [{ ResourceType: 'security-group', Tags: tagsFrom(props.Tags) }],
-    });
-    ctx.recordCall?.(
+      ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'security-group', Tags: tags }] } : {}),
+    };
+    // Tags on create need ec2:CreateTags too (EC2's tag-on-create rule): only when the template has tags.
+    if (tags.length > 0) await ctx.authorizeCall?.('ec2', 'CreateTags', {});
+    const g = await handlerCall(
+      ctx,
       'ec2',
       'CreateSecurityGroup',
-      { GroupName: g.groupName, Description: g.description, VpcId: g.vpcId },
-      { GroupId: g.groupId },
+      request,
+      () => store.createGroup(request),
+      (created) => ({ GroupId: created.groupId }),
     );
     try {
       const ingress = objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false));
-      if (ingress.length > 0) {
-        store.authorize(g, ingress);
-        reportRules(ctx, 'Authorize', g, false, ingress);
-      }
+      if (ingress.length > 0)
+        await ruleCall(ctx, 'Authorize', g, false, ingress, () => store.authorize(g, ingress));
       if (props.SecurityGroupEgress !== undefined) {
-        reconcile(
-          ctx,
-          g,
-          true,
-          objs(props.SecurityGroupEgress).map((r) => specFromTemplate(r, true)),
-        );
+        const egress = objs(props.SecurityGroupEgress).map((r) => specFromTemplate(r, true));
+        await reconcile(ctx, g, true, egress);
       }
     } catch (err) {
       store.deleteGroup(g);
@@ -149,34 +172,34 @@ export const securityGroupProvider: ResourceProvider = {
   async update(physicalId, props, _previous, ctx) {
     const store = ec2Store(ctx.sandbox);
     const g = store.get(physicalId);
-    reconcile(
-      ctx,
-      g,
-      false,
-      objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false)),
-    );
+    const ingress = objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false));
+    await reconcile(ctx, g, false, ingress);
     const egress =
       props.SecurityGroupEgress === undefined
         ? [DEFAULT_EGRESS]
         : objs(props.SecurityGroupEgress).map((r) => specFromTemplate(r, true));
-    reconcile(ctx, g, true, egress);
-    const tags = tagsFrom(props.Tags);
-    store.setTags(
-      g.groupId,
-      tags,
-      g.tags.filter((t) => !tags.some((n) => n.Key === t.Key)).map((t) => ({ Key: t.Key })),
-    );
+    await reconcile(ctx, g, true, egress);
+    await reconcileTags(ctx, g, tagsFrom(props.Tags));
     return { physicalId: g.groupId, attributes: { GroupId: g.groupId, VpcId: g.vpcId } };
   },
   async delete(physicalId, ctx) {
     const store = ec2Store(ctx.sandbox);
+    await handlerReads(ctx, 'ec2', [['DescribeSecurityGroups', { GroupIds: [physicalId] }]]);
     const g = store.groups.get(physicalId);
     if (g) {
-      store.deleteGroup(g);
-      ctx.recordCall?.('ec2', 'DeleteSecurityGroup', { GroupId: g.groupId }, { Return: true });
+      const input = { GroupId: g.groupId };
+      await handlerCall(
+        ctx,
+        'ec2',
+        'DeleteSecurityGroup',
+        input,
+        () => store.deleteGroup(g),
+        () => ({ Return: true }),
+      );
     }
   },
   async read(physicalId, ctx) {
+    await handlerReads(ctx, 'ec2', [['DescribeSecurityGroups', { GroupIds: [physicalId] }]]);
     const g = ec2Store(ctx.sandbox).groups.get(physicalId);
     if (!g) return undefined;
     const out: Obj = {
@@ -210,16 +233,20 @@ export const securityGroupIngressProvider: ResourceProvider = {
     const store = ec2Store(ctx.sandbox);
     const g = store.resolve({ GroupId: props.GroupId, GroupName: props.GroupName });
     const spec = specFromTemplate(props, false);
-    const [rule] = store.authorize(g, [spec]);
+    const [rule] = await ruleCall(ctx, 'Authorize', g, false, [spec], () => store.authorize(g, [spec]));
     if (!rule) throw new Error('no rule authorized');
-    reportRules(ctx, 'Authorize', g, false, [spec]);
     return { physicalId: rule.ruleId, attributes: { Id: rule.ruleId } };
   },
   async update(physicalId, props, _previous, ctx) {
     const store = ec2Store(ctx.sandbox);
     const rule = store.findRule(physicalId);
     if (!rule) throw new Error(`security group rule ${physicalId} does not exist`);
-    store.setRuleDescription(rule, str(props.Description));
+    const SecurityGroupRuleDescriptions = [
+      { SecurityGroupRuleId: physicalId, Description: str(props.Description) ?? '' },
+    ];
+    const input = { GroupId: rule.groupId, SecurityGroupRuleDescriptions };
+    const update = () => store.setRuleDescription(rule, str(props.Description));
+    await handlerCall(ctx, 'ec2', 'UpdateSecurityGroupRuleDescriptionsIngress', input, update);
     return { physicalId, attributes: { Id: physicalId } };
   },
   async delete(physicalId, ctx) {
@@ -227,14 +254,14 @@ export const securityGroupIngressProvider: ResourceProvider = {
     const rule = store.findRule(physicalId);
     const g = rule ? store.groups.get(rule.groupId) : undefined;
     if (rule && g) {
-      store.revoke(g, false, [], [rule.ruleId]);
-      ctx.recordCall?.('ec2', 'RevokeSecurityGroupIngress', {
-        GroupId: g.groupId,
-        SecurityGroupRuleIds: [rule.ruleId],
-      });
+      const input = { GroupId: g.groupId, SecurityGroupRuleIds: [rule.ruleId] };
+      await handlerCall(ctx, 'ec2', 'RevokeSecurityGroupIngress', input, () =>
+        store.revoke(g, false, [], [rule.ruleId]),
+      );
     }
   },
   async read(physicalId, ctx) {
+    await handlerReads(ctx, 'ec2', [['DescribeSecurityGroupRules', { SecurityGroupRuleIds: [physicalId] }]]);
     const rule = ec2Store(ctx.sandbox).findRule(physicalId);
     if (!rule) return undefined;
     return { Id: rule.ruleId, GroupId: rule.groupId, ...ruleToTemplate(rule) };

@@ -4,6 +4,7 @@
  * Documents are objects in template shape; IAM keeps their JSON text.
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
+import { handlerCall, handlerReads } from '../handler-calls';
 import { docText, num, type Obj, objs, parseDoc, physicalName, str, strs, tagsFrom } from '../state';
 import { iamStore, type ManagedPolicy, type Role } from './store';
 
@@ -16,53 +17,59 @@ function sameDoc(a: string, b: string): boolean {
   return JSON.stringify(parseDoc(a)) === JSON.stringify(parseDoc(b));
 }
 
-/** The IAM call CloudFormation's handler makes (for CloudTrail). */
-function report(ctx: ProviderContext, operation: string, input: Obj, output: unknown = {}): void {
-  ctx.recordCall?.('iam', operation, input, output);
+/** One IAM call CloudFormation's handler makes: authorized, made, recorded. */
+function iamCall<T>(
+  ctx: ProviderContext,
+  operation: string,
+  input: Obj,
+  apply: () => T,
+  output?: (result: T) => unknown,
+): Promise<T> {
+  return handlerCall(ctx, 'iam', operation, input, apply, output);
 }
 
-/** The IAM calls that change a role's attachments and inline policies, made and reported. */
+/** The IAM calls that change a role's attachments and inline policies. */
 function roleCalls(ctx: ProviderContext) {
   const store = iamStore(ctx.sandbox);
   return {
-    attach(RoleName: string, PolicyArn: string) {
-      store.attachRolePolicy(RoleName, PolicyArn);
-      report(ctx, 'AttachRolePolicy', { RoleName, PolicyArn });
-    },
-    detach(RoleName: string, PolicyArn: string) {
-      store.detachRolePolicy(RoleName, PolicyArn);
-      report(ctx, 'DetachRolePolicy', { RoleName, PolicyArn });
-    },
-    put(RoleName: string, PolicyName: string, PolicyDocument: string) {
-      store.putRolePolicy(RoleName, PolicyName, PolicyDocument);
-      report(ctx, 'PutRolePolicy', { RoleName, PolicyName, PolicyDocument });
-    },
-    remove(RoleName: string, PolicyName: string) {
-      store.deleteRolePolicy(RoleName, PolicyName);
-      report(ctx, 'DeleteRolePolicy', { RoleName, PolicyName });
-    },
+    attach: (RoleName: string, PolicyArn: string) =>
+      iamCall(ctx, 'AttachRolePolicy', { RoleName, PolicyArn }, () =>
+        store.attachRolePolicy(RoleName, PolicyArn),
+      ),
+    detach: (RoleName: string, PolicyArn: string) =>
+      iamCall(ctx, 'DetachRolePolicy', { RoleName, PolicyArn }, () =>
+        store.detachRolePolicy(RoleName, PolicyArn),
+      ),
+    put: (RoleName: string, PolicyName: string, PolicyDocument: string) =>
+      iamCall(ctx, 'PutRolePolicy', { RoleName, PolicyName, PolicyDocument }, () =>
+        store.putRolePolicy(RoleName, PolicyName, PolicyDocument),
+      ),
+    remove: (RoleName: string, PolicyName: string) =>
+      iamCall(ctx, 'DeleteRolePolicy', { RoleName, PolicyName }, () =>
+        store.deleteRolePolicy(RoleName, PolicyName),
+      ),
   };
 }
 
 /** Detaches and deletes everything a role holds (before the role itself goes). */
-function emptyRole(ctx: ProviderContext, r: Role): void {
+async function emptyRole(ctx: ProviderContext, r: Role): Promise<void> {
   const calls = roleCalls(ctx);
-  for (const arn of [...r.attached]) calls.detach(r.name, arn);
-  for (const name of [...r.inline.keys()]) calls.remove(r.name, name);
+  for (const arn of [...r.attached]) await calls.detach(r.name, arn);
+  for (const name of [...r.inline.keys()]) await calls.remove(r.name, name);
 }
 
-function reconcileRole(ctx: ProviderContext, r: Role, props: Obj): void {
+async function reconcileRole(ctx: ProviderContext, r: Role, props: Obj): Promise<void> {
   const calls = roleCalls(ctx);
   const wantedArns = strs(props.ManagedPolicyArns).map((a) => a.replace(/^arn:aws[a-z-]*:/, 'arn:aws:'));
-  for (const arn of [...r.attached]) if (!wantedArns.includes(arn)) calls.detach(r.name, arn);
-  for (const arn of wantedArns) if (!r.attached.includes(arn)) calls.attach(r.name, arn);
+  for (const arn of [...r.attached]) if (!wantedArns.includes(arn)) await calls.detach(r.name, arn);
+  for (const arn of wantedArns) if (!r.attached.includes(arn)) await calls.attach(r.name, arn);
   const wantedInline = new Map(
     objs(props.Policies).map((p) => [str(p.PolicyName) ?? '', docText(p.PolicyDocument) ?? '']),
   );
-  for (const name of [...r.inline.keys()]) if (!wantedInline.has(name)) calls.remove(r.name, name);
+  for (const name of [...r.inline.keys()]) if (!wantedInline.has(name)) await calls.remove(r.name, name);
   for (const [name, doc] of wantedInline) {
     const have = r.inline.get(name);
-    if (have === undefined || !sameDoc(have, doc)) calls.put(r.name, name, doc);
+    if (have === undefined || !sameDoc(have, doc)) await calls.put(r.name, name, doc);
   }
 }
 
@@ -79,14 +86,20 @@ export const roleProvider: ResourceProvider = {
       PermissionsBoundary: str(props.PermissionsBoundary),
       Tags: tagsFrom(props.Tags),
     };
-    const r = store.createRole(input);
-    report(ctx, 'CreateRole', input, { Role: { RoleName: r.name, RoleId: r.id, Arn: r.arn } });
+    const r = await iamCall(
+      ctx,
+      'CreateRole',
+      input,
+      () => store.createRole(input),
+      (made) => ({ Role: { RoleName: made.name, RoleId: made.id, Arn: made.arn } }),
+    );
     try {
-      reconcileRole(ctx, r, props);
+      await reconcileRole(ctx, r, props);
     } catch (err) {
-      emptyRole(ctx, r);
+      // The half-made role is taken back (the service's own clean-up, not the handler's calls).
+      for (const arn of [...r.attached]) store.detachRolePolicy(r.name, arn);
+      for (const name of [...r.inline.keys()]) store.deleteRolePolicy(r.name, name);
       store.deleteRole(r.name);
-      report(ctx, 'DeleteRole', { RoleName: r.name });
       throw err;
     }
     return { physicalId: r.name, attributes: roleAttributes(r) };
@@ -96,41 +109,47 @@ export const roleProvider: ResourceProvider = {
     const r = store.role(physicalId);
     const trust = docText(props.AssumeRolePolicyDocument);
     if (trust !== undefined && !sameDoc(trust, r.assumeRolePolicy)) {
-      store.updateAssumeRolePolicy(r.name, trust);
-      report(ctx, 'UpdateAssumeRolePolicy', { RoleName: r.name, PolicyDocument: trust });
+      const input = { RoleName: r.name, PolicyDocument: trust };
+      await iamCall(ctx, 'UpdateAssumeRolePolicy', input, () => store.updateAssumeRolePolicy(r.name, trust));
     }
     const description = str(props.Description) ?? '';
     const max = num(props.MaxSessionDuration) ?? 3600;
     if (description !== (r.description ?? '') || max !== r.maxSessionDuration) {
       const change = { Description: description, MaxSessionDuration: max };
-      store.updateRole(r.name, change);
-      report(ctx, 'UpdateRole', { RoleName: r.name, ...change });
+      await iamCall(ctx, 'UpdateRole', { RoleName: r.name, ...change }, () =>
+        store.updateRole(r.name, change),
+      );
     }
-    reconcileRole(ctx, r, props);
+    await reconcileRole(ctx, r, props);
     const tags = tagsFrom(props.Tags);
     const stale = r.tags.filter((t) => !tags.some((n) => n.Key === t.Key)).map((t) => t.Key);
-    if (stale.length > 0) {
-      store.untagRole(r.name, stale);
-      report(ctx, 'UntagRole', { RoleName: r.name, TagKeys: stale });
-    }
-    if (tags.length > 0) {
-      store.tagRole(r.name, tags);
-      report(ctx, 'TagRole', { RoleName: r.name, Tags: tags });
-    }
+    const fresh = tags.filter((t) => !r.tags.some((o) => o.Key === t.Key && o.Value === t.Value));
+    if (stale.length > 0)
+      await iamCall(ctx, 'UntagRole', { RoleName: r.name, TagKeys: stale }, () =>
+        store.untagRole(r.name, stale),
+      );
+    if (fresh.length > 0)
+      await iamCall(ctx, 'TagRole', { RoleName: r.name, Tags: fresh }, () => store.tagRole(r.name, fresh));
     return { physicalId, attributes: roleAttributes(r) };
   },
   async delete(physicalId, ctx) {
     const store = iamStore(ctx.sandbox);
     const r = store.roles.get(physicalId);
     if (!r) return;
-    emptyRole(ctx, r);
+    await emptyRole(ctx, r);
     // Customer managed policies that name this role in their Roles keep no dangling attachment.
-    store.deleteRole(r.name);
-    report(ctx, 'DeleteRole', { RoleName: r.name });
+    await iamCall(ctx, 'DeleteRole', { RoleName: r.name }, () => store.deleteRole(r.name));
   },
   async read(physicalId, ctx) {
+    const RoleName = physicalId;
+    await handlerReads(ctx, 'iam', [['GetRole', { RoleName }]]);
     const r = iamStore(ctx.sandbox).roles.get(physicalId);
     if (!r) return undefined;
+    await handlerReads(ctx, 'iam', [
+      ['ListAttachedRolePolicies', { RoleName }],
+      ['ListRolePolicies', { RoleName }],
+      ...[...r.inline.keys()].map((PolicyName) => ['GetRolePolicy', { RoleName, PolicyName }] as const),
+    ]);
     const out: Obj = {
       RoleName: r.name,
       Arn: r.arn,
@@ -183,18 +202,20 @@ function policyAttributes(store: ReturnType<typeof iamStore>, p: ManagedPolicy):
   };
 }
 
-function reconcilePolicyRoles(ctx: ProviderContext, p: ManagedPolicy, roles: string[]): void {
+async function reconcilePolicyRoles(ctx: ProviderContext, p: ManagedPolicy, roles: string[]): Promise<void> {
   const store = iamStore(ctx.sandbox);
   const calls = roleCalls(ctx);
-  for (const r of store.roles.values()) {
-    if (r.attached.includes(p.arn) && !roles.includes(r.name)) calls.detach(r.name, p.arn);
+  for (const r of [...store.roles.values()]) {
+    if (r.attached.includes(p.arn) && !roles.includes(r.name)) await calls.detach(r.name, p.arn);
   }
-  for (const name of roles) if (!store.role(name).attached.includes(p.arn)) calls.attach(name, p.arn);
+  for (const name of roles) if (!store.role(name).attached.includes(p.arn)) await calls.attach(name, p.arn);
 }
 
-function deletePolicyVersion(ctx: ProviderContext, p: ManagedPolicy, versionId: string): void {
-  iamStore(ctx.sandbox).deletePolicyVersion(p.arn, versionId);
-  report(ctx, 'DeletePolicyVersion', { PolicyArn: p.arn, VersionId: versionId });
+function deletePolicyVersion(ctx: ProviderContext, p: ManagedPolicy, versionId: string): Promise<void> {
+  const input = { PolicyArn: p.arn, VersionId: versionId };
+  return iamCall(ctx, 'DeletePolicyVersion', input, () =>
+    iamStore(ctx.sandbox).deletePolicyVersion(p.arn, versionId),
+  );
 }
 
 /** Role names from Roles (names or role ARNs). */
@@ -212,9 +233,14 @@ export const managedPolicyProvider: ResourceProvider = {
       PolicyDocument: docText(props.PolicyDocument),
       Description: str(props.Description),
     };
-    const p = store.createPolicy(input);
-    report(ctx, 'CreatePolicy', input, { Policy: { PolicyName: p.name, PolicyId: p.id, Arn: p.arn } });
-    reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
+    const p = await iamCall(
+      ctx,
+      'CreatePolicy',
+      input,
+      () => store.createPolicy(input),
+      (made) => ({ Policy: { PolicyName: made.name, PolicyId: made.id, Arn: made.arn } }),
+    );
+    await reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
     return { physicalId: p.arn, attributes: policyAttributes(store, p) };
   },
   async update(physicalId, props, _previous, ctx) {
@@ -224,28 +250,33 @@ export const managedPolicyProvider: ResourceProvider = {
     if (!sameDoc(doc, store.defaultDocument(p))) {
       if (p.versions.length >= 5) {
         const oldest = p.versions.find((v) => v.versionId !== p.defaultVersionId);
-        if (oldest) deletePolicyVersion(ctx, p, oldest.versionId);
+        if (oldest) await deletePolicyVersion(ctx, p, oldest.versionId);
       }
-      store.createPolicyVersion(p.arn, doc, true);
-      report(ctx, 'CreatePolicyVersion', { PolicyArn: p.arn, PolicyDocument: doc, SetAsDefault: true });
+      const input = { PolicyArn: p.arn, PolicyDocument: doc, SetAsDefault: true };
+      await iamCall(ctx, 'CreatePolicyVersion', input, () => store.createPolicyVersion(p.arn, doc, true));
     }
-    reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
+    await reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
     return { physicalId, attributes: policyAttributes(store, p) };
   },
   async delete(physicalId, ctx) {
     const store = iamStore(ctx.sandbox);
     const p = store.policies.get(physicalId);
     if (!p || p.awsManaged) return;
-    reconcilePolicyRoles(ctx, p, []);
+    await reconcilePolicyRoles(ctx, p, []);
     for (const v of [...p.versions])
-      if (v.versionId !== p.defaultVersionId) deletePolicyVersion(ctx, p, v.versionId);
-    store.deletePolicy(p.arn);
-    report(ctx, 'DeletePolicy', { PolicyArn: p.arn });
+      if (v.versionId !== p.defaultVersionId) await deletePolicyVersion(ctx, p, v.versionId);
+    await iamCall(ctx, 'DeletePolicy', { PolicyArn: p.arn }, () => store.deletePolicy(p.arn));
   },
   async read(physicalId, ctx) {
     const store = iamStore(ctx.sandbox);
+    const PolicyArn = physicalId;
+    await handlerReads(ctx, 'iam', [['GetPolicy', { PolicyArn }]]);
     const p = store.policies.get(physicalId);
     if (!p || p.awsManaged) return undefined;
+    await handlerReads(ctx, 'iam', [
+      ['GetPolicyVersion', { PolicyArn, VersionId: p.defaultVersionId }],
+      ['ListEntitiesForPolicy', { PolicyArn }],
+    ]);
     const out: Obj = {
       PolicyArn: p.arn,
       ManagedPolicyName: p.name,

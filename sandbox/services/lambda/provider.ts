@@ -2,6 +2,7 @@
  * CloudFormation provider for AWS::Lambda::Function (configuration only: the code is hashed, not run).
  */
 import { AwsError, type ProviderContext, type ResourceProvider } from '../../core/types';
+import { handlerCall, handlerReads } from '../handler-calls';
 import { isObj, type Obj, physicalName, str, tagsFrom } from '../state';
 import { executionRoleRefusal } from './execution-role';
 import { type LambdaFunction, lambdaStore } from './store';
@@ -26,9 +27,15 @@ function attributes(fn: LambdaFunction): Record<string, string> {
   return { Arn: fn.arn };
 }
 
-/** The Lambda call CloudFormation's handler makes (for CloudTrail). */
-function report(ctx: ProviderContext, operation: string, input: Obj, output: unknown = {}): void {
-  ctx.recordCall?.('lambda', operation, input, output);
+/** One Lambda call CloudFormation's handler makes: authorized, made, recorded. */
+function lambdaCall<T>(
+  ctx: ProviderContext,
+  operation: string,
+  input: Obj,
+  apply: () => T,
+  output?: (result: T) => unknown,
+): Promise<T> {
+  return handlerCall(ctx, 'lambda', operation, input, apply, output);
 }
 
 /** CloudFormation's handler gets Lambda's refusal of an execution role Lambda cannot assume. */
@@ -48,9 +55,14 @@ export const functionProvider: ResourceProvider = {
       Tags: tagMap(props.Tags),
     };
     await refuseRole(ctx, props.Role);
-    const fn = lambdaStore(ctx.sandbox).create(input);
     const { Code: _code, ...request } = input;
-    report(ctx, 'CreateFunction', request, { FunctionName: fn.name, FunctionArn: fn.arn });
+    const fn = await lambdaCall(
+      ctx,
+      'CreateFunction',
+      request,
+      () => lambdaStore(ctx.sandbox).create(input),
+      (created) => ({ FunctionName: created.name, FunctionArn: created.arn }),
+    );
     return { physicalId: fn.name, attributes: attributes(fn) };
   },
   async update(physicalId, props, _previous, ctx) {
@@ -64,22 +76,38 @@ export const functionProvider: ResourceProvider = {
     changes.Environment ??= { Variables: {} };
     for (const k of Object.keys(changes)) if (changes[k] === undefined) delete changes[k];
     await refuseRole(ctx, changes.Role);
-    const fn = store.updateConfiguration(physicalId, changes);
-    report(ctx, 'UpdateFunctionConfiguration', { FunctionName: physicalId, ...changes });
+    const fn = await lambdaCall(
+      ctx,
+      'UpdateFunctionConfiguration',
+      { FunctionName: physicalId, ...changes },
+      () => store.updateConfiguration(physicalId, changes),
+    );
     const tags = tagMap(props.Tags);
     const stale = Object.keys(fn.tags).filter((k) => !(k in tags));
-    store.setTags(physicalId, tags, stale);
-    if (stale.length > 0) report(ctx, 'UntagResource', { Resource: fn.arn, TagKeys: stale });
-    if (Object.keys(tags).length > 0) report(ctx, 'TagResource', { Resource: fn.arn, Tags: tags });
+    const fresh = Object.fromEntries(Object.entries(tags).filter(([k, v]) => fn.tags[k] !== v));
+    if (stale.length > 0)
+      await lambdaCall(ctx, 'UntagResource', { Resource: fn.arn, TagKeys: stale }, () =>
+        store.setTags(physicalId, {}, stale),
+      );
+    if (Object.keys(fresh).length > 0)
+      await lambdaCall(ctx, 'TagResource', { Resource: fn.arn, Tags: fresh }, () =>
+        store.setTags(physicalId, fresh, []),
+      );
     return { physicalId, attributes: attributes(fn) };
   },
   async delete(physicalId, ctx) {
     const store = lambdaStore(ctx.sandbox);
     if (!store.functions.has(physicalId)) return;
-    store.delete(physicalId);
-    report(ctx, 'DeleteFunction', { FunctionName: physicalId });
+    await lambdaCall(ctx, 'DeleteFunction', { FunctionName: physicalId }, () => store.delete(physicalId));
   },
   async read(physicalId, ctx) {
+    // The read handler's calls: the function, its code signing and recursion configurations.
+    const FunctionName = physicalId;
+    await handlerReads(ctx, 'lambda', [
+      ['GetFunction', { FunctionName }],
+      ['GetFunctionCodeSigningConfig', { FunctionName }],
+      ['GetFunctionRecursionConfig', { FunctionName }],
+    ]);
     const fn = lambdaStore(ctx.sandbox).functions.get(physicalId);
     if (!fn) return undefined;
     const out: Obj = {

@@ -4,6 +4,7 @@
  * VersioningConfiguration, PublicAccessBlockConfiguration, Tags — in template shape.
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
+import { handlerCall, handlerReads } from '../handler-calls';
 import { bool, compact, isObj, type Obj, objs, physicalName, str, tagsFrom } from '../state';
 import { type Bucket, type EncryptionRule, s3Store } from './store';
 
@@ -43,12 +44,18 @@ function attributes(b: Bucket): Record<string, string> {
   };
 }
 
-/** The S3 call CloudFormation's handler makes (for CloudTrail). */
-function report(ctx: ProviderContext, operation: string, input: Obj): void {
-  ctx.recordCall?.('s3', operation, input, {});
+/** One S3 call CloudFormation's handler makes: authorized, made, recorded. */
+function s3Call<T>(ctx: ProviderContext, operation: string, input: Obj, apply: () => T): Promise<T> {
+  return handlerCall(ctx, 's3', operation, input, apply);
 }
 
-function apply(ctx: ProviderContext, name: string, props: Obj, previous: Obj | undefined): void {
+/** The bucket's configuration calls for the template's properties (only those it sets or removes). */
+async function apply(
+  ctx: ProviderContext,
+  name: string,
+  props: Obj,
+  previous: Obj | undefined,
+): Promise<void> {
   const store = s3Store(ctx.sandbox);
   const Bucket = name;
   if (props.BucketEncryption !== undefined || previous?.BucketEncryption !== undefined) {
@@ -57,8 +64,8 @@ function apply(ctx: ProviderContext, name: string, props: Obj, previous: Obj | u
       props.BucketEncryption !== undefined
         ? rulesFromTemplate(props.BucketEncryption)
         : [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false }];
-    store.putEncryption(name, { Rules });
-    report(ctx, 'PutBucketEncryption', { Bucket, ServerSideEncryptionConfiguration: { Rules } });
+    const input = { Bucket, ServerSideEncryptionConfiguration: { Rules } };
+    await s3Call(ctx, 'PutBucketEncryption', input, () => store.putEncryption(name, { Rules }));
   }
   const versioning = isObj(props.VersioningConfiguration)
     ? props.VersioningConfiguration.Status
@@ -66,26 +73,22 @@ function apply(ctx: ProviderContext, name: string, props: Obj, previous: Obj | u
       ? 'Suspended'
       : undefined;
   if (versioning !== undefined) {
-    store.putVersioning(name, { Status: versioning });
-    report(ctx, 'PutBucketVersioning', { Bucket, VersioningConfiguration: { Status: versioning } });
+    const input = { Bucket, VersioningConfiguration: { Status: versioning } };
+    await s3Call(ctx, 'PutBucketVersioning', input, () => store.putVersioning(name, { Status: versioning }));
   }
   if (isObj(props.PublicAccessBlockConfiguration)) {
-    store.putPublicAccessBlock(name, props.PublicAccessBlockConfiguration);
-    report(ctx, 'PutPublicAccessBlock', {
-      Bucket,
-      PublicAccessBlockConfiguration: props.PublicAccessBlockConfiguration,
-    });
+    const block = props.PublicAccessBlockConfiguration;
+    const input = { Bucket, PublicAccessBlockConfiguration: block };
+    await s3Call(ctx, 'PutPublicAccessBlock', input, () => store.putPublicAccessBlock(name, block));
   } else if (previous?.PublicAccessBlockConfiguration !== undefined) {
-    store.deletePublicAccessBlock(name);
-    report(ctx, 'DeletePublicAccessBlock', { Bucket });
+    await s3Call(ctx, 'DeletePublicAccessBlock', { Bucket }, () => store.deletePublicAccessBlock(name));
   }
   const tags = tagsFrom(props.Tags);
   if (tags.length > 0) {
-    store.putTagging(name, { TagSet: tags });
-    report(ctx, 'PutBucketTagging', { Bucket, Tagging: { TagSet: tags } });
+    const input = { Bucket, Tagging: { TagSet: tags } };
+    await s3Call(ctx, 'PutBucketTagging', input, () => store.putTagging(name, { TagSet: tags }));
   } else if (previous?.Tags !== undefined || (store.get(name).tags?.length ?? 0) > 0) {
-    store.deleteTagging(name);
-    report(ctx, 'DeleteBucketTagging', { Bucket });
+    await s3Call(ctx, 'DeleteBucketTagging', { Bucket }, () => store.deleteTagging(name));
   }
 }
 
@@ -94,10 +97,9 @@ export const bucketProvider: ResourceProvider = {
   async create(logicalId, props, ctx) {
     const store = s3Store(ctx.sandbox);
     const name = str(props.BucketName) ?? physicalName(ctx.stackName, logicalId, 63, true);
-    const b = store.create(name, ctx.region);
-    report(ctx, 'CreateBucket', { Bucket: name });
+    const b = await s3Call(ctx, 'CreateBucket', { Bucket: name }, () => store.create(name, ctx.region));
     try {
-      apply(ctx, name, props, undefined);
+      await apply(ctx, name, props, undefined);
     } catch (err) {
       store.delete(name);
       throw err;
@@ -106,18 +108,26 @@ export const bucketProvider: ResourceProvider = {
   },
   async update(physicalId, props, previous, ctx) {
     const b = s3Store(ctx.sandbox).get(physicalId);
-    apply(ctx, physicalId, props, previous);
+    await apply(ctx, physicalId, props, previous);
     return { physicalId, attributes: attributes(b) };
   },
   async delete(physicalId, ctx) {
     const store = s3Store(ctx.sandbox);
     if (!store.buckets.has(physicalId)) return;
-    store.delete(physicalId);
-    report(ctx, 'DeleteBucket', { Bucket: physicalId });
+    await s3Call(ctx, 'DeleteBucket', { Bucket: physicalId }, () => store.delete(physicalId));
   },
   async read(physicalId, ctx) {
     const b = s3Store(ctx.sandbox).buckets.get(physicalId);
+    const Bucket = physicalId;
+    await handlerReads(ctx, 's3', [['HeadBucket', { Bucket }]]);
     if (!b) return undefined;
+    // The configurations this provider reads back, one Get call each, as the read handler makes them.
+    await handlerReads(ctx, 's3', [
+      ['GetBucketEncryption', { Bucket }],
+      ['GetBucketVersioning', { Bucket }],
+      ['GetPublicAccessBlock', { Bucket }],
+      ['GetBucketTagging', { Bucket }],
+    ]);
     const attrs = attributes(b);
     const out: Obj = {
       BucketName: b.name,

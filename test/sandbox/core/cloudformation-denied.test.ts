@@ -1,8 +1,8 @@
 /**
  * CloudFormation provisions a stack's resources as the stack's service role (RoleARN), or else with the
- * caller's credentials, through the same IAM enforcement: the handler that runs needs that handler's
- * permissions (its registry schema, as Cloud Control) at that moment — create, update, delete, and read
- * for drift detection — and nothing else. A role lacking one fails that resource naming the denied action
+ * caller's credentials, through the same IAM enforcement: each call the handler makes is authorized when
+ * it makes it — create, update, delete, and the read for drift detection — so a template needs the
+ * permissions of the calls its resources need (an untagged group no ec2:CreateTags) and nothing else. A role lacking one fails that resource naming the denied action
  * (CREATE_FAILED and a rollback, UPDATE_FAILED, DELETE_FAILED leaving the stack DELETE_FAILED or
  * ROLLBACK_FAILED with the resource kept); a RoleARN CloudFormation cannot assume (deleted, or not
  * trusting cloudformation.amazonaws.com) is refused as AWS refuses it. Real SDK v3 clients against the sandbox.
@@ -85,7 +85,7 @@ describe('CloudFormation provisioning as the stack role', () => {
       (e) => e.LogicalResourceId === 'WebSg' && e.ResourceStatus === 'CREATE_FAILED',
     );
     expect(failed?.ResourceStatusReason).toMatch(
-      /^Resource handler returned message: "User: arn:aws:sts::\d{12}:assumed-role\/cfn-no-ingress\/AWSCloudFormation is not authorized to perform: ec2:AuthorizeSecurityGroupIngress .*HandlerErrorCode: AccessDenied\)$/,
+      /^Resource handler returned message: "You are not authorized to perform this operation\. User: arn:aws:sts::\d{12}:assumed-role\/cfn-no-ingress\/AWSCloudFormation is not authorized to perform: ec2:AuthorizeSecurityGroupIngress .*HandlerErrorCode: AccessDenied\)$/,
     );
     expect(await groupsNamed('cfn-denied web')).toBe(0);
   });
@@ -158,7 +158,7 @@ describe('CloudFormation needs the permissions of the handler that runs, when it
       (e) => e.LogicalResourceId === 'WebSg' && e.ResourceStatus === 'DELETE_FAILED',
     );
     expect(failed?.ResourceStatusReason).toMatch(
-      /^Resource handler returned message: "User: arn:aws:sts::\d{12}:assumed-role\/cfn-no-delete\/AWSCloudFormation is not authorized to perform: ec2:DeleteSecurityGroup .*HandlerErrorCode: AccessDenied\)$/,
+      /^Resource handler returned message: "You are not authorized to perform this operation\. User: arn:aws:sts::\d{12}:assumed-role\/cfn-no-delete\/AWSCloudFormation is not authorized to perform: ec2:DeleteSecurityGroup .*HandlerErrorCode: AccessDenied\)$/,
     );
     expect(await groupsNamed('cfn-kept web')).toBe(1);
   });
@@ -192,6 +192,30 @@ describe('CloudFormation needs the permissions of the handler that runs, when it
     expect(await settle(cfn, 'create-denied')).toBe('ROLLBACK_COMPLETE');
     const failed = (await events(cfn, 'create-denied')).find((e) => e.ResourceStatus === 'CREATE_FAILED');
     expect(failed?.ResourceStatusReason).toContain('ec2:CreateSecurityGroup');
+  });
+
+  it('a create needs the calls it makes: an untagged group no ec2:CreateTags, a tagged one fails naming it', async () => {
+    const cfn = new CloudFormationClient(sb.clientConfig);
+    const calls = ['ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress'];
+    expect(handlerActions('create')).toEqual(expect.arrayContaining([...calls, 'ec2:CreateTags']));
+    const roleArn = await role(
+      sb,
+      'cfn-create-calls',
+      [{ Effect: 'Allow', Action: calls, Resource: '*' }],
+      'cloudformation.amazonaws.com',
+    );
+    const untagged = TEMPLATE.replace('cfn-denied web', 'cfn-untagged web');
+    await cfn.send(
+      new CreateStackCommand({ StackName: 'untagged', TemplateBody: untagged, RoleARN: roleArn }),
+    );
+    expect(await settle(cfn, 'untagged')).toBe('CREATE_COMPLETE');
+    expect(await groupsNamed('cfn-untagged web')).toBe(1);
+    const tagged = `${TEMPLATE.replace('cfn-denied web', 'cfn-tagged web')}      Tags: [{ Key: team, Value: web }]\n`;
+    await cfn.send(new CreateStackCommand({ StackName: 'tagged', TemplateBody: tagged, RoleARN: roleArn }));
+    expect(await settle(cfn, 'tagged')).toBe('ROLLBACK_COMPLETE');
+    const failed = (await events(cfn, 'tagged')).find((e) => e.ResourceStatus === 'CREATE_FAILED');
+    expect(failed?.ResourceStatusReason).toContain('is not authorized to perform: ec2:CreateTags');
+    expect(await groupsNamed('cfn-tagged web')).toBe(0);
   });
 
   it('a rollback that cannot delete what it created ends ROLLBACK_FAILED, the resource kept', async () => {
@@ -239,7 +263,7 @@ describe('CloudFormation needs the permissions of the handler that runs, when it
     const refused = await detection(blind);
     expect(refused.DetectionStatus).toBe('DETECTION_FAILED');
     expect(refused.DetectionStatusReason).toMatch(
-      /^Failed to detect drift on resources \[WebSg\]\. WebSg: Resource handler returned message: "User: \S+assumed-role\/drift-blind\/drift is not authorized to perform: ec2:DescribeSecurityGroups /,
+      /^Failed to detect drift on resources \[WebSg\]\. WebSg: Resource handler returned message: "You are not authorized to perform this operation\. User: \S+assumed-role\/drift-blind\/drift is not authorized to perform: ec2:DescribeSecurityGroups /,
     );
     const one = await failure(
       new CloudFormationClient(blind).send(

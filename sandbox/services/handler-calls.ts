@@ -1,0 +1,35 @@
+/**
+ * The API calls a resource provider's handler makes, as AWS's handlers make them: each is authorized when
+ * it is made, as the identity the handler acts for (ProviderContext.authorizeCall: the stack's role or
+ * caller, a drift detection's reader), so a missing permission fails that call — and the resource, naming
+ * the action — before `apply` changes anything; a permission for a call the handler does not make for
+ * this template (ec2:CreateTags for an untagged group) is never needed. A mutating call is then recorded
+ * for CloudTrail (ProviderContext.recordCall).
+ */
+import type { ProviderContext } from '../core/types';
+
+type Input = Record<string, unknown>;
+
+/** One call: authorized, applied to the store, recorded (output from the result, default `{}`). */
+export async function handlerCall<T>(
+  ctx: ProviderContext,
+  service: string,
+  operation: string,
+  input: Input,
+  apply: () => T,
+  output?: (result: T) => unknown,
+): Promise<T> {
+  await ctx.authorizeCall?.(service, operation, input);
+  const result = apply();
+  ctx.recordCall?.(service, operation, input, output ? output(result) : {});
+  return result;
+}
+
+/** The read calls a read handler makes (nothing to change or record): each authorized in turn. */
+export async function handlerReads(
+  ctx: ProviderContext,
+  service: string,
+  calls: ReadonlyArray<readonly [operation: string, input: Input]>,
+): Promise<void> {
+  for (const [operation, input] of calls) await ctx.authorizeCall?.(service, operation, input);
+}
