@@ -4,14 +4,17 @@
  * `rate(N unit)` every N units from creation, `at(yyyy-mm-ddThh:mm:ss)` once, `cron(min hour dom month
  * dow year)` in ScheduleExpressionTimezone (AWS's 6-field syntax with ?, L, W, #; evaluated by croner).
  * A firing invokes the target ARN (Lambda, SQS, SNS, Step Functions via sandbox/core/targets) with the
- * target's Input, as the Scheduler's universal/templated targets do. Timers stop with the sandbox.
+ * target's Input, as the Scheduler's universal/templated targets do, as the target's role: CreateSchedule
+ * refuses a role Scheduler cannot assume, and a firing whose role Scheduler can no longer assume fails
+ * (`firings`, sandbox log). Timers stop with the sandbox.
  */
 import { Cron } from 'croner';
-import { authorize, rolePrincipal } from '../../core/authz';
+import { authorize, passRole, rolePrincipal } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import { deliverToArn } from '../../core/targets';
 import type { RequestContext, SandboxContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
+import { serviceAssumeRefusal } from '../sts';
 
 interface Schedule {
   Name: string;
@@ -157,6 +160,36 @@ function scheduleFrom(input: Record<string, unknown>, ctx: RequestContext): Sche
   };
 }
 
+const SCHEDULER = 'scheduler.amazonaws.com';
+
+/** What Scheduler names when it assumes a schedule's role: its account and its schedule group's ARN. */
+function sourceOf(s: Schedule): Record<string, string> {
+  const [, , , region = '', account = ''] = s.Arn.split(':');
+  return {
+    'aws:SourceAccount': account,
+    'aws:SourceArn': `arn:aws:scheduler:${region}:${account}:schedule-group/${s.GroupName}`,
+  };
+}
+
+/**
+ * CreateSchedule passes the target's role to Scheduler (the caller's iam:PassRole) and refuses one Scheduler
+ * cannot assume (missing, or its trust policy not admitting scheduler.amazonaws.com with the schedule's
+ * account and group as aws:SourceAccount / aws:SourceArn) with AWS's ValidationException.
+ */
+async function requireScheduleRole(s: Schedule, ctx: RequestContext): Promise<void> {
+  const role = s.Target.RoleArn;
+  if (!role || !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(role)) return;
+  const module = serviceModule(ctx.sandbox, 'scheduler');
+  if (module) await passRole(ctx.sandbox, ctx.caller, module, role, 'scheduler', ctx.region);
+  const why = await serviceAssumeRefusal(ctx.sandbox, role, SCHEDULER, sourceOf(s));
+  if (!why) return;
+  ctx.sandbox.log(`scheduler: CreateSchedule ${s.Name}: ${why}`);
+  throw new AwsError(
+    'ValidationException',
+    'The execution role you provide must allow AWS EventBridge Scheduler to assume the role.',
+  );
+}
+
 /** The schedules of one sandbox (every account-region's, by ARN) and their timers on the sandbox clock. */
 class ScheduleStore {
   readonly schedules = new Map<string, Schedule>();
@@ -168,8 +201,11 @@ class ScheduleStore {
 
   private async fire(ctx: SandboxContext, s: Schedule): Promise<void> {
     try {
-      // The schedule's role must be allowed to invoke a Lambda target (lambda:InvokeFunction).
+      // Scheduler assumes the schedule's role (its trust may have changed since CreateSchedule), which must
+      // be allowed to invoke a Lambda target (lambda:InvokeFunction).
       const role = s.Target.RoleArn;
+      const refusal = role ? await serviceAssumeRefusal(ctx, role, SCHEDULER, sourceOf(s)) : undefined;
+      if (refusal) throw new AwsError('AccessDeniedException', refusal);
       const lambda = serviceModule(ctx, 'lambda');
       if (role && lambda && s.Target.Arn.includes(':lambda:')) {
         const caller = rolePrincipal(role, `schedule-${s.Name}`.slice(0, 64));
@@ -227,9 +263,10 @@ class ScheduleStore {
     this.timers.clear();
   }
 
-  create(input: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
+  async create(input: Record<string, unknown>, ctx: RequestContext): Promise<Record<string, unknown>> {
     const s = scheduleFrom(input, ctx);
     const k = s.Arn;
+    await requireScheduleRole(s, ctx);
     if (this.schedules.has(k))
       throw new AwsError('ConflictException', `Schedule ${s.Name} already exists.`, 409);
     this.schedules.set(k, s);

@@ -272,7 +272,7 @@ describe('SNS, Secrets Manager, Step Functions, SSM and Scheduler per account-re
   it('Scheduler: one schedule name in two accounts is two schedules, each with its own ARN', async () => {
     const target = {
       Arn: `arn:aws:lambda:us-east-1:${A}:function:none`,
-      RoleArn: `arn:aws:iam::${A}:role/s`,
+      RoleArn: await trustingRole(sb.sandbox, 's', 'scheduler.amazonaws.com'),
     };
     const input = {
       Name: 'nightly',
