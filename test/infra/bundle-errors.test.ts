@@ -5,47 +5,20 @@
  * runs in a fresh Node process against the sandbox: every error keeps its name, message, fault, status
  * and base class, a named one stays its modeled class, and awsQuery codes still map to the error's name.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pruneErrorRegistrations, readsQueryCodes, wordsOfSources } from '../../infra/bundling/sdk-plugins';
-import { REPO_ROOT, taskBuildOptions } from '../../infra/bundling/task-bundle';
+import { REPO_ROOT } from '../../infra/bundling/task-bundle';
 import { allServices } from '../../sandbox/services';
-import { TEST_CREDENTIALS, withSandbox } from '../sandbox/helpers';
+import { withSandbox } from '../sandbox/helpers';
+import { runProbe } from './support/run-probe';
 
 const dir = mkdtempSync(join(tmpdir(), 'dr-bundle-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sb = withSandbox(() => ({ services: allServices() }));
-
-async function runProbe(withPlugins: boolean): Promise<Record<string, Record<string, unknown>>> {
-  const outfile = join(dir, withPlugins ? 'pruned' : 'whole', 'index.mjs');
-  const options = taskBuildOptions();
-  await build({
-    ...options,
-    ...(withPlugins ? {} : { plugins: [] }),
-    entryPoints: [join(REPO_ROOT, 'test', 'infra', 'support', 'sdk-error-probe.ts')],
-    outfile,
-  });
-  // Asynchronously: the sandbox answers from this process.
-  const { stdout: out } = await promisify(execFile)(process.execPath, [outfile], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_ENDPOINT_URL: sb.endpoint,
-      AWS_REGION: sb.sandbox.region,
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      AWS_MAX_ATTEMPTS: '1',
-    },
-  });
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, Record<string, unknown>>;
-}
 
 const sdkFile = (pkg: string, file: string): string =>
   readFileSync(
@@ -85,8 +58,8 @@ describe('SDK error pruning in the task bundles', () => {
   it('a bundle with the plugins sees the same errors as one without, against the sandbox', {
     timeout: 120_000,
   }, async () => {
-    const whole = await runProbe(false);
-    const pruned = await runProbe(true);
+    const whole = await runProbe('sdk-error-probe', false, sb, dir);
+    const pruned = await runProbe('sdk-error-probe', true, sb, dir);
     expect(pruned).toEqual(whole);
     expect(pruned.conditional).toMatchObject({
       name: 'ConditionalCheckFailedException',
