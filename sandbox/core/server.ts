@@ -72,22 +72,25 @@ export function credentialScope(
   return { accessKeyId, date, region, service };
 }
 
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  return value;
-}
-
-/** awsJson output: Dates become epoch seconds, blobs base64. */
+/**
+ * awsJson output: Dates become epoch seconds, blobs base64. One walk makes the JSON shape, then a plain
+ * JSON.stringify (a replacer function would be called for every value: it was most of this encoder's cost).
+ */
 export function encodeJson(value: unknown): string {
-  return JSON.stringify(toJsonShape(value) ?? {}, jsonReplacer);
+  return JSON.stringify(toJsonShape(value) ?? {});
 }
 
 function toJsonShape(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
   if (value instanceof Date) return value.getTime() / 1000;
-  if (value instanceof Uint8Array || value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array)
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   if (Array.isArray(value)) return value.map(toJsonShape);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const obj = value as Record<string, unknown>;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = obj[k];
     if (v !== undefined) out[k] = toJsonShape(v);
   }
   return out;
