@@ -141,6 +141,8 @@ const SESSION_KEYS = /\$\{|aws:userid|aws:username|aws:SourceIdentity|RoleSessio
 class Enforcer {
   private readonly decisions = new Map<string, Promise<Decision>>();
   private readonly roleTraits = new Map<string, RoleTraits>();
+  /** A small number per resource policy text, for decision keys (KMS key policies run to kilobytes). */
+  private readonly policyIds = new Map<string, number>();
   private generation = -1;
 
   constructor(private readonly sandbox: SandboxContext) {}
@@ -151,6 +153,7 @@ class Enforcer {
     if (store.generation !== this.generation || this.decisions.size > 20_000) {
       this.decisions.clear();
       this.roleTraits.clear();
+      this.policyIds.clear();
       this.generation = store.generation;
     }
     return store;
@@ -186,13 +189,25 @@ class Enforcer {
     const store = this.fresh();
     const who =
       roleArn && !check.resourcePolicy && !this.traits(roleArn).namesSession ? `role ${roleArn}` : principal;
-    const key = JSON.stringify([who, roleArn, check, admin]);
+    const key = JSON.stringify([who, roleArn, this.keyOf(check), admin]);
     let d = this.decisions.get(key);
     if (!d) {
       d = this.simulate(store, principal, roleArn, check, admin);
       this.decisions.set(key, d);
     }
     return d;
+  }
+
+  /** The check with its resource policy's text replaced by that text's number (same text, same number). */
+  private keyOf(check: Check): Check | [Check, number] {
+    const { resourcePolicy, ...rest } = check;
+    if (resourcePolicy === undefined) return check;
+    let id = this.policyIds.get(resourcePolicy);
+    if (id === undefined) {
+      id = this.policyIds.size;
+      this.policyIds.set(resourcePolicy, id);
+    }
+    return [rest, id];
   }
 
   private async simulate(
