@@ -5,10 +5,12 @@
  * beyond one per execution, and the makespan against the ideal ceil(n / cap) × runbook duration.
  */
 import { startE2E } from '../e2e/support/harness';
+import { type HandoffBreakdown, handoffBreakdown, slotTimesByAutomation } from './handoff';
 import {
   automations,
   countInvocations,
   deployFleet,
+  history,
   injectDrift,
   type Profile,
   peakConcurrent,
@@ -51,6 +53,8 @@ export interface BurstResult {
   setupMs: number;
   realMs: number;
   timedOut: boolean;
+  /** The hand-off rounds split into their steps (emulated seconds). */
+  handoff: HandoffBreakdown;
 }
 
 export async function runBurst(o: BurstOptions): Promise<BurstResult> {
@@ -105,6 +109,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
         ? (Math.max(...verifiedStops) - Math.min(...starts)) / 1000
         : undefined;
     const executions = tracked.executions.length;
+    const slots = await slotTimesByAutomation(tracked, (x) => history(e, x));
     return {
       n: ids.length,
       verified: verifiedIds.size,
@@ -126,6 +131,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
       setupMs,
       realMs,
       timedOut: tracked.timedOut,
+      handoff: handoffBreakdown(autos, slots, cap, { starts, verifiedStops }),
     };
   } finally {
     await e.stop();

@@ -390,6 +390,25 @@ function printBurst(b: BurstResult, timeScale: number): void {
     ['ended by the timeout', b.timedOut ? 'yes' : 'no'],
   );
   console.log(t.toString());
+  const h = new Table({
+    head: [
+      `hand-off round, ${b.handoff.rounds} rounds (X: holder, W: next waiter)`,
+      'mean emulated / real',
+      'p50',
+      'p90',
+    ],
+    style: PLAIN,
+  });
+  const both = (s: number) => `${fixed(s)} s / ${ms(s * timeScale * 1000)}`;
+  for (const step of b.handoff.steps) h.push([step.step, both(step.mean), both(step.p50), both(step.p90)]);
+  const { head, tail, lanes } = b.handoff;
+  h.push([
+    'makespan ≈ head + runbooks ÷ cap + gaps ÷ cap + tail (emulated)',
+    [head, lanes.runbooks, lanes.gaps, tail].map((v) => `${fixed(v, 0)} s`).join(' + '),
+    '',
+    '',
+  ]);
+  console.log(h.toString());
 }
 
 function printThroughput(r: ThroughputResult): void {
