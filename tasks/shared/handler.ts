@@ -28,7 +28,7 @@ import type { Context } from 'aws-lambda';
 import type * as v from 'valibot';
 import { DriftRemediationError, InvalidInputError } from './errors';
 import { logger } from './powertools';
-import { redact } from './redact';
+import { isSecretKey, redact } from './redact';
 import { mapErrorStacks } from './stack-trace';
 
 /** A validation issue (valibot's, or any Standard Schema's). */
@@ -37,18 +37,32 @@ export interface Issue {
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: unknown }> | undefined;
 }
 
-/** Formats validation issues as `path: message`, naming the field. */
+/**
+ * Formats validation issues as `path: message`, naming the field. valibot's messages quote the value they
+ * got (`… but received "…"`): for a secret-looking field (redact.ts `isSecretKey`: task tokens, signatures,
+ * CSRF tokens) the value is replaced by `[redacted]`, so an error message never carries one.
+ */
 export function formatIssues(error: { readonly issues: readonly Issue[] }): string[] {
   return error.issues.map((i) => {
     const path = (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p));
-    return `${path.length ? path.join('.') : '(root)'}: ${i.message}`;
+    const message = path.some(isSecretKey)
+      ? i.message.replace(/ but received .*$/s, ' but received [redacted]')
+      : i.message;
+    return `${path.length ? path.join('.') : '(root)'}: ${message}`;
   });
 }
 
-/** The InvalidInputError for a parser failure: every issue named, the ParseError kept as cause. */
+/**
+ * The InvalidInputError for a parser failure: every issue named, a ParseError kept as cause. The cause
+ * holds the formatted issues only: valibot's issues carry the input they checked (each path step holds its
+ * whole parent object, the task token with it), and the Logger writes an error's causes out in full.
+ */
 export function invalidInput(task: string, err: ParseError): InvalidInputError {
   const issues = Array.isArray(err.cause) ? (err.cause as Issue[]) : [{ message: err.message }];
-  return new InvalidInputError(`${task}: invalid input`, formatIssues({ issues }), { cause: err });
+  const named = formatIssues({ issues });
+  return new InvalidInputError(`${task}: invalid input`, named, {
+    cause: new ParseError('Failed to parse schema', { cause: named }),
+  });
 }
 
 function taskOutcome(task: string): MiddlewareObj<unknown, unknown, Error, Context> {

@@ -5,6 +5,11 @@
  */
 const SECRET_KEY = /token|secret|signature|sig$|csrf|password|authorization|cookie/i;
 
+/** Whether a field of this name holds a secret (its value never reaches a log line or an error message). */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
 /**
  * A copy of `value` with every secret-looking key replaced by "[redacted]". Task tokens, HMAC
  * signatures and CSRF tokens never reach a log line.

@@ -71,6 +71,30 @@ describe('taskHandler (Middy + Powertools Logger, Metrics and Parser)', () => {
     );
   });
 
+  it('bad input never carries a secret: not in the message, not in the cause the Logger writes out', async () => {
+    // valibot's issues hold the input they checked (the whole event, token included) and its messages
+    // quote the value received.
+    const token = `AAAAKgAAAAIAAAAAAAAAA${'x'.repeat(200)}`;
+    const WithToken = v.object({
+      taskToken: v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/=]{1,100}$/)),
+      stackName: v.pipe(v.string(), v.minLength(1)),
+    });
+    const handler = taskHandler('request-approval', WithToken, async () => 'ran');
+    const err = (await handler({ taskToken: token, stackName: '' }, context).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect((err as InvalidInputError).issues).toEqual([
+      expect.stringMatching(/^taskToken: .+ but received \[redacted\]$/),
+      expect.stringMatching(/^stackName: /),
+    ]);
+    expect(err.cause).toBeInstanceOf(ParseError);
+    const chain: unknown[] = [];
+    for (let c: unknown = err; c !== undefined; c = c instanceof Error ? c.cause : undefined)
+      chain.push(c instanceof Error ? { name: c.name, message: c.message, cause: c.cause } : c);
+    expect(JSON.stringify(chain)).not.toContain(token.slice(0, 40));
+  });
+
   it('a non-object event names the root', async () => {
     const handler = taskHandler('check-drift', Input, async () => 'ran');
     await expect(handler('nope')).rejects.toThrow(/check-drift: invalid input: \(root\): /);
