@@ -167,7 +167,10 @@ describe('drift-remediation plan', () => {
     );
     ec2.destroy();
     // Calls by the CLI's key on the trail (delivery order is not guaranteed: keep reading after the control).
+    // A message not deleted comes back after its visibility timeout (emulated time, fast here): count each
+    // trail record once, by its eventID.
     const byCli: string[] = [];
+    const seen = new Set<string>();
     let roundsAfterControl = 0;
     await until('the control call on the trail, then one more read', 15_000, async () => {
       const r = await e.c.sqs.send(
@@ -176,9 +179,12 @@ describe('drift-remediation plan', () => {
       for (const m of r.Messages ?? []) {
         const detail = (
           JSON.parse(m.Body ?? '{}') as {
-            detail?: { eventName?: string; userIdentity?: { accessKeyId?: string } };
+            detail?: { eventID?: string; eventName?: string; userIdentity?: { accessKeyId?: string } };
           }
         ).detail;
+        const id = detail?.eventID ?? m.MessageId ?? '';
+        if (seen.has(id)) continue;
+        seen.add(id);
         if (detail?.userIdentity?.accessKeyId === CLI_KEY) byCli.push(String(detail.eventName));
       }
       if (byCli.includes('CreateTags')) roundsAfterControl++;
