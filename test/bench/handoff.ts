@@ -95,42 +95,31 @@ export async function slotTimesByAutomation(
 
 type Sample = { holder: SlotTimes; end: number; waiter: SlotTimes; start: number };
 
+/** later − earlier, when both are known. */
+const span = (later: number | undefined, earlier: number | undefined) =>
+  later === undefined || earlier === undefined ? undefined : later - earlier;
+
 const STEPS: Array<[string, (s: Sample) => number | undefined]> = [
   [
     'X runbook ends → X Start runbook resolved (SSM event, wait-callback, SendTaskSuccess)',
-    (s) => (s.holder.runbookExited === undefined ? undefined : s.holder.runbookExited - s.end),
+    (s) => span(s.holder.runbookExited, s.end),
   ],
   [
     'X Start runbook resolved → X Release entered',
-    (s) =>
-      s.holder.releaseEntered === undefined || s.holder.runbookExited === undefined
-        ? undefined
-        : s.holder.releaseEntered - s.holder.runbookExited,
+    (s) => span(s.holder.releaseEntered, s.holder.runbookExited),
   ],
   [
     'X Release entered → W Acquire resolved (hand-off grant + SendTaskSuccess)',
-    (s) =>
-      s.waiter.acquired === undefined || s.holder.releaseEntered === undefined
-        ? undefined
-        : s.waiter.acquired - s.holder.releaseEntered,
+    (s) => span(s.waiter.acquired, s.holder.releaseEntered),
   ],
   [
     'X Release entered → X Release exited (whole release task)',
-    (s) =>
-      s.holder.releaseExited === undefined || s.holder.releaseEntered === undefined
-        ? undefined
-        : s.holder.releaseExited - s.holder.releaseEntered,
+    (s) => span(s.holder.releaseExited, s.holder.releaseEntered),
   ],
-  [
-    'W Acquire resolved → W Start runbook entered',
-    (s) =>
-      s.waiter.runbookEntered === undefined || s.waiter.acquired === undefined
-        ? undefined
-        : s.waiter.runbookEntered - s.waiter.acquired,
-  ],
+  ['W Acquire resolved → W Start runbook entered', (s) => span(s.waiter.runbookEntered, s.waiter.acquired)],
   [
     'W Start runbook entered → W automation started (StartAutomationExecution)',
-    (s) => (s.waiter.runbookEntered === undefined ? undefined : s.start - s.waiter.runbookEntered),
+    (s) => span(s.start, s.waiter.runbookEntered),
   ],
   ['whole round: X runbook ends → W automation started', (s) => s.start - s.end],
 ];
