@@ -149,6 +149,17 @@ export function credentialsFor(
   return creds;
 }
 
+const ROLE_ARN_SHAPE = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
+
+/**
+ * Whether `value` is shaped as an IAM role ARN: what a service acting as a role (CloudFormation's RoleARN,
+ * Lambda's execution role, a state machine's, a schedule target's, an AutomationAssumeRole) is given to pass
+ * and assume; anything else is left to that request's own validation.
+ */
+export function isRoleArn(value: unknown): value is string {
+  return typeof value === 'string' && ROLE_ARN_SHAPE.test(value);
+}
+
 /** The principal of a role session, for in-process callers (`runAs`). */
 export function rolePrincipal(roleArn: string, sessionName: string): Principal {
   return { arn: assumedRoleArn(roleArn, sessionName), roleArn };

@@ -6,7 +6,7 @@
  * ChangeSetNotFound, InvalidChangeSetStatus, InsufficientCapabilitiesException, …).
  */
 import { randomUUID } from 'node:crypto';
-import { type Principal, passRole, rolePrincipal } from '../../core/authz';
+import { isRoleArn, type Principal, passRole, rolePrincipal } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import type { OperationHandler, RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
@@ -270,8 +270,6 @@ async function passStackRole(input: Obj, ctx: RequestContext): Promise<void> {
   if (role && module) await passRole(ctx.sandbox, ctx.caller, module, role, 'AWSCloudFormation', ctx.region);
 }
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
-
 /**
  * Whether CloudFormation can act as `roleArn` (undefined: no role, it acts with the caller's credentials):
  * the role exists and its trust policy admits cloudformation.amazonaws.com. Not checked without an IAM
@@ -287,7 +285,7 @@ async function roleUsable(ctx: RequestContext, roleArn: string | undefined): Pro
 
 /** The role a stack operation acts as must be one CloudFormation can assume: ValidationError as AWS words it. */
 async function requireUsableRole(ctx: RequestContext, roleArn: string | undefined): Promise<void> {
-  if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) throw validation(`${roleArn} is not a valid RoleARN`);
+  if (roleArn !== undefined && !isRoleArn(roleArn)) throw validation(`${roleArn} is not a valid RoleARN`);
   if (!(await roleUsable(ctx, roleArn))) throw invalidRole(roleArn ?? '');
 }
 

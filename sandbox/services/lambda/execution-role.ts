@@ -5,12 +5,10 @@
  * InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda." (HTTP 400),
  * nothing created or changed. Not checked without an IAM module (then there are no roles).
  */
-import { type Principal, passRole } from '../../core/authz';
+import { isRoleArn, type Principal, passRole } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import { AwsError, type SandboxContext } from '../../core/types';
 import { serviceAssumeRefusal } from '../sts';
-
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 /** Why Lambda would refuse `roleArn` as a function's execution role (AWS's message), or undefined. */
 export async function executionRoleRefusal(
@@ -33,7 +31,7 @@ export async function requireExecutionRole(
   role: unknown,
   region: string,
 ): Promise<void> {
-  if (typeof role !== 'string' || !ROLE_ARN.test(role)) return;
+  if (!isRoleArn(role)) return;
   const lambda = serviceModule(sandbox, 'lambda');
   if (lambda) await passRole(sandbox, caller, lambda, role, 'lambda', region);
   const refusal = await executionRoleRefusal(sandbox, role);

@@ -9,7 +9,7 @@
  * (`firings`, sandbox log). Timers stop with the sandbox.
  */
 import { Cron } from 'croner';
-import { authorize, passRole, rolePrincipal } from '../../core/authz';
+import { authorize, isRoleArn, passRole, rolePrincipal } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import { deliverToArn } from '../../core/targets';
 import type { RequestContext, SandboxContext, ServiceModule } from '../../core/types';
@@ -178,7 +178,7 @@ function sourceOf(s: Schedule): Record<string, string> {
  */
 async function requireScheduleRole(s: Schedule, ctx: RequestContext): Promise<void> {
   const role = s.Target.RoleArn;
-  if (!role || !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(role)) return;
+  if (!isRoleArn(role)) return;
   const module = serviceModule(ctx.sandbox, 'scheduler');
   if (module) await passRole(ctx.sandbox, ctx.caller, module, role, 'scheduler', ctx.region);
   const why = await serviceAssumeRefusal(ctx.sandbox, role, SCHEDULER, sourceOf(s));

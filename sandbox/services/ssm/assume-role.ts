@@ -6,7 +6,7 @@
  * started the execution. A role SSM cannot assume does not refuse the start: the execution fails before its
  * first step with AWS's "The defined assume role is unable to be assumed." (the reason in the sandbox log).
  */
-import { type Principal, passRole } from '../../core/authz';
+import { isRoleArn, type Principal, passRole } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import type { RequestContext } from '../../core/types';
 import { serviceAssumeRefusal } from '../sts';
@@ -34,7 +34,7 @@ export async function automationCaller(
       return typeof v === 'string' ? v : '';
     })
     .trim();
-  if (!role || !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(role)) return starter;
+  if (!isRoleArn(role)) return starter;
   const ssm = serviceModule(ctx.sandbox, 'ssm');
   if (!ssm) return starter;
   const caller = await passRole(ctx.sandbox, ctx.caller, ssm, role, `Automation-${executionId}`, ctx.region);

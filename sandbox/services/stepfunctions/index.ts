@@ -15,7 +15,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { JSONPath } from 'jsonpath-plus';
-import { type Principal, rolePrincipal, runAs } from '../../core/authz';
+import { isRoleArn, type Principal, rolePrincipal, runAs } from '../../core/authz';
 import { registerTargetHandler } from '../../core/targets';
 import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
 import { type EventLog, HistoryRecorder, type TaskInfo } from './history';
@@ -828,7 +828,5 @@ function stripData(ev: Record<string, unknown>): Record<string, unknown> {
 
 /** The state machine role's session for an execution (none when the role is not a role ARN). */
 function machineCaller(roleArn: string, executionName: string): Principal | undefined {
-  return /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)
-    ? rolePrincipal(roleArn, executionName)
-    : undefined;
+  return isRoleArn(roleArn) ? rolePrincipal(roleArn, executionName) : undefined;
 }

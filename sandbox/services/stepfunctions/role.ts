@@ -6,17 +6,15 @@
  * "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume
  * the provided role." and nothing is created. Not checked without an IAM module (then there are no roles).
  */
-import { passRole } from '../../core/authz';
+import { isRoleArn, passRole } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import { AwsError, type RequestContext } from '../../core/types';
 import { serviceAssumeRefusal } from '../sts';
 import { stateMachineArn } from './names';
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
-
 export async function requireMachineRole(input: Record<string, unknown>, ctx: RequestContext): Promise<void> {
   const role = input.roleArn;
-  if (typeof role !== 'string' || !ROLE_ARN.test(role)) return;
+  if (!isRoleArn(role)) return;
   const states = serviceModule(ctx.sandbox, 'stepfunctions');
   if (states) await passRole(ctx.sandbox, ctx.caller, states, role, 'states', ctx.region);
   const name = typeof input.name === 'string' ? input.name : '';
