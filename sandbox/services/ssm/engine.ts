@@ -294,7 +294,7 @@ function callerCredentials(exec: Execution, sandbox: SandboxContext): Credential
 
 export interface EngineOptions {
   onProgress?: () => void;
-  /** Credentials of the automation's role for aws:executeScript (default: the sandbox's dummy ones). */
+  /** Credentials of the automation's role for aws:executeScript (default: callerCredentials, the role session). */
   credentialsFor?: CredentialsFor;
 }
 

@@ -15,7 +15,7 @@ export interface SsmOptions {
   maxQueued?: number;
   /**
    * Credentials of the automation's assumed role for aws:executeScript's boto3 (the sandbox IAM's
-   * credentialsFor). Default: the sandbox's dummy credentials.
+   * credentialsFor). Default: the engine's, a session of the automation's role (see engine.ts callerCredentials).
    */
   credentialsFor?: CredentialsFor;
   /**
