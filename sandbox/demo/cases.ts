@@ -3,7 +3,11 @@
  * API (as a person in the console would), and a check that the resource is back to its template.
  * Everything goes through SDK v3 clients pointed at the sandbox endpoint.
  */
-import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  type CloudFormationClient,
+  DescribeStacksCommand,
+  DetectStackDriftCommand,
+} from '@aws-sdk/client-cloudformation';
 import {
   AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupsCommand,
@@ -182,4 +186,22 @@ export async function physicalIdOf(c: DemoClients, dc: DriftCase): Promise<strin
   const v = r.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === dc.output)?.OutputValue;
   if (!v) throw new Error(`stack ${dc.stackName} has no output ${dc.output}`);
   return v;
+}
+
+/**
+ * What an operator does after a case's drift so the workflow sees it at once. A case a Config rule flags:
+ * nothing (Config evaluates the resource on its configuration change). A case found by CloudFormation drift:
+ * Config's stack drift rule runs on changes of the stack itself and periodically (MaximumExecutionFrequency,
+ * 24 hours unless set), not on a change to a resource in the stack, so the operator runs drift detection on
+ * the stack (the console's "Detect drift"); the remediation stack consumes its "CloudFormation Drift
+ * Detection Status Change" event. Returns whether a detection was started.
+ */
+export async function surfaceDrift(
+  c: DemoClients,
+  dc: DriftCase,
+  stackName: string = dc.stackName,
+): Promise<boolean> {
+  if (dc.rule) return false;
+  await c.cloudFormation.send(new DetectStackDriftCommand({ StackName: stackName }));
+  return true;
 }

@@ -1,7 +1,8 @@
 /**
  * The scripted scenario `npm start` runs: a fresh sandbox with the remediation stack installed in the
  * central account (111111111111, us-east-1) and the member stack in a member (222222222222, us-west-2),
- * five demo stacks (four central, one in the member), five drifts injected through the real APIs, the
+ * five demo stacks (four central, one in the member), five drifts injected through the real APIs (and,
+ * for the drift only CloudFormation drift detection finds, a detection run as an operator would), the
  * executions watched until each records its outcome, the resources checked against their templates, and a
  * summary table with each case's account and region.
  * Returns true only if every case ended VERIFIED with its resource restored.
@@ -32,7 +33,14 @@ import {
 import Table from 'cli-table3';
 import { type DriftSandbox, startDriftSandbox } from '../main';
 import { approvalLinks, decideViaForm } from './approve';
-import { DEMO_CASES, type DemoClients, type DriftCase, IN_SCOPE_TAGS, physicalIdOf } from './cases';
+import {
+  DEMO_CASES,
+  type DemoClients,
+  type DriftCase,
+  IN_SCOPE_TAGS,
+  physicalIdOf,
+  surfaceDrift,
+} from './cases';
 import { ORGANIZATION, organizationSandboxOptions } from './organization';
 
 export interface DemoOptions {
@@ -356,6 +364,12 @@ async function runScenario(d: Demo): Promise<boolean> {
   for (const r of runs) {
     await r.dc.inject(r.at.c, r.resourceId);
     d.say(`  ✗ ${r.dc.drift}`);
+  }
+  for (const r of runs) {
+    if (await surfaceDrift(r.at.c, r.dc))
+      d.say(
+        `  ↻ drift detection on ${r.dc.stackName}, as an operator would (Config's stack rule runs periodically)`,
+      );
   }
   await watchExecutions(d, runs);
   for (const e of approvalErrors) d.say(`approval error: ${e}`);

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks } from '../../sandbox/demo/approve';
-import { CASES } from '../../sandbox/demo/cases';
+import { CASES, surfaceDrift } from '../../sandbox/demo/cases';
 import { ARTIFACTS_DIR, type Browsing, launch } from '../approvals/support/browser-scenarios';
 import {
   awaitExecutionFor,
@@ -55,7 +55,8 @@ async function awaitingApproval(suffix: string): Promise<{ roleName: string; arn
     edit: (t) => t.replace('RoleName: drift-demo-reporting', `RoleName: ${roleName}`),
   });
   await dc.inject(e.c, roleName);
-  const run = await awaitExecutionFor(e, roleName, { resourceType: dc.resourceType, stackName });
+  await surfaceDrift(e.c, dc, stackName);
+  const run = await awaitExecutionFor(e, roleName, { resourceType: dc.resourceType });
   await until(`${run.name} to wait for approval`, 20_000, async () =>
     (await currentState(e, run.arn)) === 'Request approval' ? true : undefined,
   );

@@ -8,7 +8,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
-import { CASES } from '../../sandbox/demo/cases';
+import { CASES, surfaceDrift } from '../../sandbox/demo/cases';
 import { SCANNER_USER_AGENTS } from '../approvals/support/fixtures';
 import {
   automationsFor,
@@ -56,8 +56,12 @@ afterAll(async () => {
 });
 
 /** Injects the drift and returns the execution once it waits at Request approval, with the approver's link. */
-async function driftAwaitingApproval(roleName: string): Promise<{ run: ExecutionInfo; link: string }> {
+async function driftAwaitingApproval(
+  roleName: string,
+  stackName = dc.stackName,
+): Promise<{ run: ExecutionInfo; link: string }> {
   await dc.inject(e.c, roleName);
+  await surfaceDrift(e.c, dc, stackName);
   const run = await awaitExecutionFor(e, roleName, { resourceType: dc.resourceType });
   await until(`${run.name} to reach ${REQUEST_APPROVAL}`, 20_000, async () =>
     (await currentState(e, run.arn)) === REQUEST_APPROVAL ? true : undefined,
@@ -147,7 +151,7 @@ describe('approval-required remediation', () => {
   }, 60_000);
 
   it('a rejected request ends REJECTED with the approver recorded, and nothing changes', async () => {
-    const { run, link } = await driftAwaitingApproval(rejectRole);
+    const { run, link } = await driftAwaitingApproval(rejectRole, REJECT_STACK);
     const decision = await decideViaForm(link, 'reject', 'e2e: not during the change freeze');
     expect(decision.status).toBe(200);
 

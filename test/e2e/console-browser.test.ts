@@ -16,7 +16,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_COMMANDS } from '../../sandbox/console/data';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
-import type { DriftCase } from '../../sandbox/demo/cases';
+import { type DriftCase, surfaceDrift } from '../../sandbox/demo/cases';
 import { formatUsd } from '../../tasks/shared/cost';
 import { type Browsing, launch, open } from '../approvals/support/browser-scenarios';
 import {
@@ -48,7 +48,8 @@ let setupError: unknown;
 async function remediate(dc: DriftCase, approve: boolean) {
   const id = await deployCase(e, dc);
   await dc.inject(e.c, id);
-  const run = await awaitExecutionFor(e, id, { resourceType: dc.resourceType, stackName: dc.stackName });
+  await surfaceDrift(e.c, dc);
+  const run = await awaitExecutionFor(e, id, { resourceType: dc.resourceType });
   if (approve) {
     const link = await until('the approval message', 20_000, async () => {
       const m = (await outbox(e)).find((x) => x.message.includes(id) && approvalLinks(x.message).length > 0);

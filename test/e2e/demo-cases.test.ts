@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
-import { CASES, type DriftCase } from '../../sandbox/demo/cases';
+import { CASES, type DriftCase, surfaceDrift } from '../../sandbox/demo/cases';
 import {
   awaitExecutionFor,
   deployCase,
@@ -62,6 +62,7 @@ describe('demo drift cases end to end', () => {
       if (dc.approval) approvable.add(resourceId);
       await dc.inject(e.c, resourceId);
       expect(await dc.stillWrong(e.c, resourceId)).not.toBeNull();
+      await surfaceDrift(e.c, dc);
 
       const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
       expect(execution.resourceType).toBe(dc.resourceType);

@@ -78,8 +78,11 @@ describe('two remediations for one resource type', () => {
       }),
     );
     expect((await rules(id)).egress).toContain('-1/- 0.0.0.0/0');
+    // Egress is no Config rule's: Config's stack drift rule would find it on its periodic run; an operator
+    // runs drift detection, whose event the remediation stack consumes.
+    expect(await stackDriftStatus(e, stackName)).toBe('DRIFTED');
 
-    const execution = await awaitExecutionFor(e, id, { resourceType: SG, stackName, nudgeAfterMs: 1_000 });
+    const execution = await awaitExecutionFor(e, id, { resourceType: SG });
     const result = await finished(e, execution.arn);
     expect({ status: result.status, outcome: result.outcome }).toEqual({
       status: 'SUCCEEDED',

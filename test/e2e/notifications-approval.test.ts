@@ -18,7 +18,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalLinks, decideViaForm } from '../../sandbox/demo/approve';
-import { CASES } from '../../sandbox/demo/cases';
+import { CASES, surfaceDrift } from '../../sandbox/demo/cases';
 import { ApprovalRequestedNotification } from '../../tasks/shared/notifications';
 import { verifyWebhook } from '../../tasks/shared/notifications-sign';
 import {
@@ -107,6 +107,7 @@ describe('approval requested → Slack and webhook, with a view-only review link
     const roleName = await deployCase(e, dc);
     await waitCompliant(e, dc, roleName);
     await dc.inject(e.c, roleName);
+    await surfaceDrift(e.c, dc);
     const run = await awaitExecutionFor(e, roleName, { resourceType: dc.resourceType });
 
     // Slack's message and the webhook's payload arrive while the execution waits.

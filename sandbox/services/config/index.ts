@@ -4,10 +4,11 @@
  * evaluated when created, on demand (StartConfigRulesEvaluation, with AWS's limits: ≤ 25 rules per
  * call, LimitExceededException while an evaluation runs or within a minute of the last call), and on
  * change: every SandboxContext.recordChange of a resource in a rule's scope is evaluated after a short
- * emulated delay, as Config does on a configuration item change; a change to a resource that belongs to
- * a CloudFormation stack re-evaluates that stack for CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK.
- * Periodic rules also run every MaximumExecutionFrequency on the sandbox clock. Every compliance change
- * emits the "Config Rules Compliance Change" event to EventBridge.
+ * emulated delay, as Config does on a configuration item change. CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK
+ * is triggered, as in AWS, by changes of the AWS::CloudFormation::Stack itself (never by a change to a
+ * resource in the stack: that drift is found by the rule's periodic run, StartConfigRulesEvaluation, or a
+ * drift detection someone runs). Periodic rules also run every MaximumExecutionFrequency on the sandbox
+ * clock. Every compliance change emits the "Config Rules Compliance Change" event to EventBridge.
  */
 import { randomBytes } from 'node:crypto';
 import { authorizeService, runAs } from '../../core/authz';
@@ -590,26 +591,11 @@ class ConfigEngine {
       if (this.st.stacksBusy.has(change.resourceId) || at.getTime() < quiet) return; // our own drift detection
     }
     const resource = configResourceOf(this.sandbox, change, this.st.uniqueIds);
+    if (!resource) return;
     const lookups = new ScopeLookups(this.sandbox);
-    const stackRules = rules.filter(
-      (r) => r.Source.SourceIdentifier === 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK',
-    );
-    if (resource) {
-      for (const rule of rules) {
-        if (await this.triggers(rule, resource.resourceType, resource.resourceId, lookups))
-          this.schedule(rule, resource.resourceType, resource.resourceId, at);
-      }
-    }
-    if (stackRules.length > 0 && change.resourceType !== STACK_TYPE) {
-      const stackId = await lookups.stackOf(change.resourceId);
-      if (stackId) {
-        for (const rule of stackRules) {
-          const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-          if (evaluator && (await this.covers(rule, evaluator, STACK_TYPE, stackId, lookups))) {
-            this.schedule(rule, 'AWS::CloudFormation::Stack', stackId, at);
-          }
-        }
-      }
+    for (const rule of rules) {
+      if (await this.triggers(rule, resource.resourceType, resource.resourceId, lookups))
+        this.schedule(rule, resource.resourceType, resource.resourceId, at);
     }
   }
 }

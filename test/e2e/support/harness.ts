@@ -375,10 +375,12 @@ export async function stackDriftStatus(e: E2E, stackName: string, timeoutMs = 20
 
 /**
  * Waits for the (first) execution started for `resourceId` (of `resourceType`, when given). With
- * `stackName`, a fallback for drift found by CloudFormation drift detection: if nothing has started
- * after `nudgeAfterMs` (default 10 s — the sandbox's Config stack-drift check normally starts it well
- * before), the stack's drift detection runs once, as an operator would. Keep the delay long: a second
- * detection close to the first produces a second drift event for the same resource.
+ * `stackName`, a fallback for a drift Config's event should have brought: if nothing has started after
+ * `nudgeAfterMs` (default 10 s), the stack's drift detection runs once, as an operator would. Drift that
+ * only CloudFormation drift detection finds is surfaced by the test itself right after the injection
+ * (`surfaceDrift`): Config's stack drift rule runs on the stack's own changes and periodically, not on a
+ * change to a resource in it. Keep the delay long: a second detection close to the first produces a
+ * second drift event for the same resource.
  */
 export async function awaitExecutionFor(
   e: E2E,

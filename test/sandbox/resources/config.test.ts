@@ -67,9 +67,11 @@ import { withSandbox } from '../helpers';
  * A stand-in CloudFormation with one stack holding one role, whose drift status the test sets: it
  * checks that the stack drift rule drives drift detection through the CloudFormation API contract.
  */
+const STACK_ID =
+  'arn:aws:cloudformation:us-east-1:000000000000:stack/app/11111111-2222-3333-4444-555555555555';
+
 function fakeCloudFormation(world: { drifted: boolean; detections: number }): ServiceModule {
-  const stackId =
-    'arn:aws:cloudformation:us-east-1:000000000000:stack/app/11111111-2222-3333-4444-555555555555';
+  const stackId = STACK_ID;
   return {
     serviceName: 'cloudformation',
     signingName: 'cloudformation',
@@ -119,6 +121,13 @@ const sb = withSandbox(() => ({
     configService({ evaluationDelaySeconds: 1, evaluationSeconds: 1 }),
   ],
   providers: resourceProviders(),
+}));
+
+/** A sandbox where an emulated hour takes 3.6 s, for the stack drift rule's periodic run. */
+const hourlyWorld = { drifted: false, detections: 0 };
+const hourly = withSandbox(() => ({
+  timeScale: 0.001,
+  services: [iamService(), fakeCloudFormation(hourlyWorld), configService()],
 }));
 
 async function errorOf(p: Promise<unknown>): Promise<Error> {
@@ -554,15 +563,15 @@ describe('Config rules through ConfigServiceClient', () => {
     expect(bad.name).toBe('ValidationException');
   });
 
-  it('runs stack drift detection for CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK when a stack resource changes', async () => {
+  it('runs CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK on demand, not on a change to a resource in the stack', async () => {
     const iam = new IAMClient(sb.clientConfig);
-    const stackId =
-      'arn:aws:cloudformation:us-east-1:000000000000:stack/app/11111111-2222-3333-4444-555555555555';
+    const config = new ConfigServiceClient(sb.clientConfig);
     await putRule('stack-drift', 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK');
-    await resultFor('stack-drift', 'AWS::CloudFormation::Stack', stackId, 'COMPLIANT');
+    await resultFor('stack-drift', 'AWS::CloudFormation::Stack', STACK_ID, 'COMPLIANT');
     const before = stackWorld.detections;
     stackWorld.drifted = true;
-    // A change to a resource the stack owns (the fake stack owns role app-role) re-evaluates the stack.
+    // A change to a resource the stack owns (the fake stack owns role app-role) is not a change of the
+    // stack: AWS triggers the rule on the stack's own configuration changes and periodically.
     await iam.send(
       new CreateRoleCommand({
         RoleName: 'app-role',
@@ -574,10 +583,57 @@ describe('Config rules through ConfigServiceClient', () => {
         }),
       }),
     );
-    const drifted = await resultFor('stack-drift', 'AWS::CloudFormation::Stack', stackId, 'NON_COMPLIANT');
+    await sb.sandbox.context.clock.sleep(20);
+    expect(stackWorld.detections).toBe(before);
+    await resultFor('stack-drift', 'AWS::CloudFormation::Stack', STACK_ID, 'COMPLIANT');
+    // StartConfigRulesEvaluation runs it (once the initial evaluation is over and a minute has passed).
+    await until('an accepted start', async () => {
+      try {
+        await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['stack-drift'] }));
+        return true;
+      } catch (err) {
+        if ((err as Error).name !== 'LimitExceededException') throw err;
+        return undefined;
+      }
+    });
+    const drifted = await resultFor('stack-drift', 'AWS::CloudFormation::Stack', STACK_ID, 'NON_COMPLIANT');
     expect(drifted.Annotation).toContain('DRIFTED');
     expect(stackWorld.detections).toBeGreaterThan(before);
   });
+
+  it('runs CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK every MaximumExecutionFrequency on the sandbox clock', async () => {
+    const config = new ConfigServiceClient(hourly.clientConfig);
+    await config.send(
+      new PutConfigRuleCommand({
+        ConfigRule: {
+          ConfigRuleName: 'stack-drift-hourly',
+          Source: { Owner: 'AWS', SourceIdentifier: 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK' },
+          MaximumExecutionFrequency: 'One_Hour',
+        },
+      }),
+    );
+    const stackResult = async () =>
+      (
+        await config.send(
+          new GetComplianceDetailsByResourceCommand({
+            ResourceType: 'AWS::CloudFormation::Stack',
+            ResourceId: STACK_ID,
+          }),
+        )
+      ).EvaluationResults?.[0]?.ComplianceType;
+    await until('the first evaluation', async () =>
+      (await stackResult()) === 'COMPLIANT' ? true : undefined,
+    );
+    const before = hourlyWorld.detections;
+    hourlyWorld.drifted = true;
+    // Nothing asks for it: one emulated hour later the periodic run detects the drift.
+    await until(
+      'the hourly run',
+      async () => ((await stackResult()) === 'NON_COMPLIANT' ? true : undefined),
+      15_000,
+    );
+    expect(hourlyWorld.detections).toBe(before + 1);
+  }, 30_000);
 
   it('filters and pages compliance details, summarizes by rule, and enforces the API limits', async () => {
     const config = new ConfigServiceClient(sb.clientConfig);

@@ -1,7 +1,8 @@
 /**
  * The resource services with the real CloudFormation module: the demo stacks deploy through the
  * providers, API drift shows in CloudFormation drift detection, and Config's rules (incl. the stack
- * drift check, which drives DetectStackDrift) flag each injected drift case with a compliance change.
+ * drift check, which drives DetectStackDrift, run on demand for the role's drift) flag each injected drift
+ * case with a compliance change.
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -14,6 +15,7 @@ import {
   ConfigServiceClient,
   GetComplianceDetailsByResourceCommand,
   PutConfigRuleCommand,
+  StartConfigRulesEvaluationCommand,
 } from '@aws-sdk/client-config-service';
 import { AuthorizeSecurityGroupIngressCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AttachRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -153,6 +155,8 @@ describe('demo stacks on the resource providers, with Config watching', () => {
     const roleStack =
       (await cfn.send(new DescribeStacksCommand({ StackName: 'drift-demo-reporting' }))).Stacks?.[0]
         ?.StackId ?? '';
+    // The rules predate the stacks: the stack's own creation (a configuration change of the stack) triggers
+    // the stack drift rule, as in AWS.
     await until('stack in sync', async () =>
       (await compliance(
         'cloudformation-stack-drift-detection-check',
@@ -196,6 +200,21 @@ describe('demo stacks on the resource providers, with Config watching', () => {
     await nonCompliant('restricted-ssh', sg);
     await nonCompliant('s3-bucket-server-side-encryption-enabled', bucket);
     await nonCompliant('lambda-function-settings-check', fn);
+    // A change to a resource in a stack does not trigger the stack drift rule (AWS runs it on the stack's own
+    // changes and periodically): its on-demand evaluation finds the role's drift.
+    await until('an accepted StartConfigRulesEvaluation', async () => {
+      try {
+        await config.send(
+          new StartConfigRulesEvaluationCommand({
+            ConfigRuleNames: ['cloudformation-stack-drift-detection-check'],
+          }),
+        );
+        return true;
+      } catch (err) {
+        if ((err as Error).name !== 'LimitExceededException') throw err;
+        return undefined;
+      }
+    });
     await nonCompliant('cloudformation-stack-drift-detection-check', roleStack);
     const driftEvent = await until('a DRIFTED stack drift event', async () =>
       events.find(
