@@ -4,6 +4,7 @@
  * aws:sleep, aws:pause, aws:approve, aws:loop and aws:executeScript (Python, script.ts). Every AWS call
  * goes through SandboxContext.call with SDK-shaped input, on the sandbox clock.
  */
+import type { Principal } from '../../core/authz';
 import { AwsError, type SandboxContext } from '../../core/types';
 import { loopSteps, type StepDef } from './document';
 import type { Execution, StepRecord } from './engine';
@@ -234,14 +235,31 @@ async function sleep({ state, inputs, signal }: ActionCall): Promise<ActionResul
 
 export type Signal = 'Approve' | 'Reject' | 'Resume';
 
+/** A signal as SendAutomationSignal received it: its type, who sent it and its Payload. */
+export interface SignalSent {
+  readonly type: Signal;
+  /** The caller (undefined: the emulated service itself, in process). */
+  readonly from?: Principal;
+  readonly payload?: Readonly<Record<string, unknown>>;
+}
+
+/** What a waiting step takes: the signal types, why a sender is refused (undefined: admitted), the hand-in. */
+export interface SignalWait {
+  readonly accepts: readonly Signal[];
+  readonly refuse?: (sent: SignalSent) => string | undefined;
+  readonly signal: (sent: SignalSent) => void;
+}
+
 /**
  * Waits in status Waiting until `accept` returns a decision for a signal (SendAutomationSignal) or the
- * automation is stopped. `accepts` names the signals this wait takes.
+ * automation is stopped. `accepts` names the signals this wait takes; `refuse` turns a sender away before
+ * anything is counted (SendAutomationSignal fails with its reason).
  */
 async function waitForSignals<T>(
   { state, record, signal }: ActionCall,
   accepts: readonly Signal[],
-  accept: (s: Signal) => T | undefined,
+  accept: (s: SignalSent) => T | undefined,
+  refuse?: SignalWait['refuse'],
 ): Promise<T> {
   const { exec } = state;
   record.StepStatus = 'Waiting';
@@ -253,6 +271,7 @@ async function waitForSignals<T>(
       signal.addEventListener('abort', () => reject(new Cancelled()), { once: true });
       exec.waiting = {
         accepts,
+        ...(refuse ? { refuse } : {}),
         signal: (s) => {
           try {
             const decided = accept(s);
@@ -271,8 +290,8 @@ async function waitForSignals<T>(
 }
 
 async function pause(call: ActionCall): Promise<ActionResult> {
-  await waitForSignals(call, ['Approve', 'Resume', 'Reject'], (s) => {
-    if (s === 'Reject') throw new StepFailure('The automation was rejected while paused');
+  await waitForSignals(call, ['Approve', 'Resume', 'Reject'], ({ type }) => {
+    if (type === 'Reject') throw new StepFailure('The automation was rejected while paused');
     return true;
   });
   return {};
@@ -283,9 +302,25 @@ export const APPROVE_MAX_SECONDS = 30 * 24 * 3600;
 export const APPROVE_DEFAULT_SECONDS = 7 * 24 * 3600;
 
 /**
- * aws:approve: waits for MinRequiredApprovals Approve signals (default 1); one Reject fails the step.
- * Outputs ApprovalStatus and ApproverDecisions. The sandbox does not know who sent a signal (no caller
- * identity reaches operations yet), so each Approve counts as one approver's decision.
+ * Which of `approvers` (an aws:approve step's Approvers) `principal` is, as SSM matches them: an IAM user
+ * name or user ARN names that user, a role ARN any session of the role, an assumed-role ARN that session.
+ * Undefined: not an approver (the emulated service itself, with no caller, is none either).
+ */
+export function approverOf(approvers: readonly string[], principal: Principal | undefined, account: string) {
+  if (!principal) return undefined;
+  return approvers.find(
+    (a) =>
+      a === principal.arn ||
+      (principal.roleArn !== undefined && a === principal.roleArn) ||
+      (!a.startsWith('arn:') && principal.arn === `arn:aws:iam::${account}:user/${a}`),
+  );
+}
+
+/**
+ * aws:approve: waits for MinRequiredApprovals Approve signals from distinct Approvers (default 1); one
+ * Reject fails the step. A signal from a principal who is not an approver is refused (SendAutomationSignal
+ * fails, nothing counted); an approver's second Approve counts once. Outputs ApprovalStatus and
+ * ApproverDecisions (each with the approver's ARN, the decision, its time and the signal's Comment).
  */
 async function approve(call: ActionCall): Promise<ActionResult> {
   const { inputs } = call;
@@ -293,20 +328,39 @@ async function approve(call: ActionCall): Promise<ActionResult> {
     throw new StepFailure('aws:approve needs Approvers (1 to 10 IAM users, roles or ARNs)');
   }
   if (inputs.Approvers.length > 10) throw new StepFailure('aws:approve allows at most 10 Approvers');
+  const approvers = inputs.Approvers.map(String);
   const min = inputs.MinRequiredApprovals ?? 1;
-  if (typeof min !== 'number' || !Number.isInteger(min) || min < 1 || min > inputs.Approvers.length) {
+  if (typeof min !== 'number' || !Number.isInteger(min) || min < 1 || min > approvers.length) {
     throw new StepFailure(
       `MinRequiredApprovals must be an integer from 1 to the number of Approvers, got ${JSON.stringify(min)}`,
     );
   }
-  const decisions: Array<Record<string, Json>> = [];
+  const account = call.state.sandbox.accountId;
+  const decided = new Map<string, Record<string, Json>>();
   const at = () => call.state.sandbox.clock.now().toISOString();
-  await waitForSignals(call, ['Approve', 'Reject'], (s) => {
-    decisions.push({ Decision: s === 'Reject' ? 'Rejected' : 'Approved', DecisionTime: at() });
-    if (s === 'Reject') throw new StepFailure('The approval request was rejected');
-    return decisions.length >= min ? true : undefined;
-  });
-  return { outputs: { ApprovalStatus: 'Approved', ApproverDecisions: decisions } };
+  const refuse = ({ from }: SignalSent) =>
+    approverOf(approvers, from, account)
+      ? undefined
+      : `${from?.arn ?? 'The caller'} is not an approver of this automation step`;
+  await waitForSignals(
+    call,
+    ['Approve', 'Reject'],
+    ({ type, from, payload }) => {
+      const approver = approverOf(approvers, from, account) ?? '';
+      if (type === 'Approve' && decided.has(approver)) return undefined;
+      const comment = payload?.Comment;
+      decided.set(approver, {
+        Approver: from?.arn ?? approver,
+        Decision: type === 'Reject' ? 'Rejected' : 'Approved',
+        DecisionTime: at(),
+        ...(Array.isArray(comment) && comment[0] !== undefined ? { Comment: String(comment[0]) } : {}),
+      });
+      if (type === 'Reject') throw new StepFailure('The approval request was rejected');
+      return decided.size >= min ? true : undefined;
+    },
+    refuse,
+  );
+  return { outputs: { ApprovalStatus: 'Approved', ApproverDecisions: [...decided.values()] } };
 }
 
 async function executeScript({ state, step, inputs, signal }: ActionCall): Promise<ActionResult> {

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AwsError, type RequestContext, type SandboxContext } from '../../core/types';
-import type { Signal } from './actions';
+import type { Signal, SignalSent } from './actions';
 import { automationCaller } from './assume-role';
 import { validateExecutionParameters } from './document';
 import { required, str } from './documents';
@@ -259,7 +259,7 @@ function stopAutomationExecution(store: SsmStore, input: Record<string, unknown>
   return {};
 }
 
-function sendAutomationSignal(store: SsmStore, input: Record<string, unknown>) {
+function sendAutomationSignal(store: SsmStore, input: Record<string, unknown>, ctx: RequestContext) {
   const e = store.getExecution(required(input, 'AutomationExecutionId'));
   const type = required(input, 'SignalType');
   if (!['Approve', 'Reject', 'StartStep', 'StopStep', 'Resume', 'Revoke'].includes(type)) {
@@ -274,7 +274,15 @@ function sendAutomationSignal(store: SsmStore, input: Record<string, unknown>) {
       `Automation execution ${e.id} is not waiting for ${type}`,
     );
   }
-  waiting.signal(type as Signal);
+  const payload = input.Payload;
+  const sent: SignalSent = {
+    type: type as Signal,
+    ...(ctx.caller ? { from: ctx.caller } : {}),
+    ...(payload && typeof payload === 'object' ? { payload: payload as Record<string, unknown> } : {}),
+  };
+  const refused = waiting.refuse?.(sent);
+  if (refused) throw new AwsError('InvalidAutomationSignalException', refused);
+  waiting.signal(sent);
   return {};
 }
 
@@ -296,6 +304,7 @@ export function automationOperations(store: SsmStore) {
     },
     StopAutomationExecution: (i: Record<string, unknown>, c: RequestContext) =>
       stopAutomationExecution(store, i, c),
-    SendAutomationSignal: (i: Record<string, unknown>) => sendAutomationSignal(store, i),
+    SendAutomationSignal: (i: Record<string, unknown>, c: RequestContext) =>
+      sendAutomationSignal(store, i, c),
   };
 }

@@ -17,7 +17,7 @@ import {
   type RunState,
   resolverFor,
   runAction,
-  type Signal,
+  type SignalWait,
 } from './actions';
 import type { AutomationDocument, StepDef } from './document';
 import { type CredentialsFor, sandboxDummyCredentials } from './script';
@@ -98,7 +98,7 @@ export interface Execution {
   refused?: string;
   abort: AbortController;
   /** Set while an aws:pause or aws:approve step waits for SendAutomationSignal. */
-  waiting?: { accepts: readonly Signal[]; signal: (s: Signal) => void };
+  waiting?: SignalWait;
   /** Settles when the execution has ended. */
   done: Promise<void>;
   markDone: () => void;

@@ -687,38 +687,62 @@ ${def}
     expect(h.calls.map((c) => c.api)).toEqual(['Then']);
   });
 
-  it('aws:approve waits for MinRequiredApprovals Approve signals; one Reject fails; its timeout ends TimedOut', async () => {
+  it('aws:approve waits for MinRequiredApprovals Approve signals from distinct approvers; one Reject fails; its timeout ends TimedOut', async () => {
     const h = harness();
+    const session = (role: string, name: string) => ({
+      arn: `arn:aws:sts::000000000000:assumed-role/${role}/${name}`,
+      roleArn: `arn:aws:iam::000000000000:role/${role}`,
+    });
+    const alice = session('alice', 'laptop');
+    const bob = session('bob', 'console');
+    const carol = { arn: 'arn:aws:iam::000000000000:user/carol' };
+    const mallory = session('mallory', 'x');
     await h.create(
       'Approve-1',
       doc(`  - name: Gate
     action: aws:approve
     timeoutSeconds: 600
     inputs:
-      Approvers: [arn:aws:iam::000000000000:role/alice, arn:aws:iam::000000000000:role/bob]
+      Approvers: [arn:aws:iam::000000000000:role/alice, arn:aws:iam::000000000000:role/bob, carol]
       MinRequiredApprovals: 2
       Message: change the bucket?
   - name: Then
     action: aws:executeAwsApi
     inputs: { Service: s3, Api: Then }`),
     );
+    const signal = (id: string, SignalType: string, who?: object, Payload?: object) =>
+      h.op(
+        'SendAutomationSignal',
+        { AutomationExecutionId: id, SignalType, ...(Payload ? { Payload } : {}) },
+        who as Parameters<typeof h.op>[2],
+      );
     const a = await h.start('Approve-1');
     await h.waitFor(a, ['Waiting']);
-    expect(
-      (await rejects(h.op('SendAutomationSignal', { AutomationExecutionId: a, SignalType: 'Resume' }))).code,
-    ).toBe('InvalidAutomationSignalException');
-    await h.op('SendAutomationSignal', { AutomationExecutionId: a, SignalType: 'Approve' });
+    expect((await rejects(signal(a, 'Resume', alice))).code).toBe('InvalidAutomationSignalException');
+    for (const stranger of [mallory, undefined]) {
+      const refused = await rejects(signal(a, 'Approve', stranger));
+      expect(refused.code).toBe('InvalidAutomationSignalException');
+      expect(refused.message).toMatch(/is not an approver of this automation step/);
+    }
+    expect((await rejects(signal(a, 'Reject', mallory))).code).toBe('InvalidAutomationSignalException');
+    await signal(a, 'Approve', alice, { Comment: ['looks right'] });
+    await signal(a, 'Approve', session('alice', 'phone'));
     expect((await h.get(a)).AutomationExecutionStatus).toBe('Waiting');
     expect(h.calls).toEqual([]);
-    await h.op('SendAutomationSignal', { AutomationExecutionId: a, SignalType: 'Approve' });
+    await signal(a, 'Approve', carol);
     const approved = await h.waitFor(a);
     expect(approved.AutomationExecutionStatus).toBe('Success');
     expect(approved.StepExecutions[0]?.Outputs?.ApprovalStatus).toEqual(['Approved']);
+    const decisions = approved.StepExecutions[0]?.Outputs?.ApproverDecisions ?? [];
+    expect(decisions.map((d) => JSON.parse(d))).toEqual([
+      expect.objectContaining({ Approver: alice.arn, Decision: 'Approved', Comment: 'looks right' }),
+      expect.objectContaining({ Approver: carol.arn, Decision: 'Approved' }),
+    ]);
     expect(h.calls.map((c) => c.api)).toEqual(['Then']);
 
     const b = await h.start('Approve-1');
     await h.waitFor(b, ['Waiting']);
-    await h.op('SendAutomationSignal', { AutomationExecutionId: b, SignalType: 'Reject' });
+    await signal(b, 'Reject', bob);
     const rejected = await h.waitFor(b);
     expect(rejected.AutomationExecutionStatus).toBe('Failed');
     expect(rejected.FailureMessage).toMatch(

@@ -3,6 +3,7 @@
  * the clock records every sleep and runs it at time scale 0.001 (one emulated second = one real
  * millisecond), so waits stay asynchronous, ordered and stoppable without taking long.
  */
+import type { Principal } from '../../../sandbox/core/authz';
 import {
   AwsError,
   type Clock,
@@ -21,7 +22,8 @@ export interface Harness {
   sleeps: number[];
   logs: string[];
   setHandler(h: CallHandler): void;
-  op(name: string, input: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Calls an operation as `caller` (default: the emulated service itself, no caller). */
+  op(name: string, input: Record<string, unknown>, caller?: Principal): Promise<Record<string, unknown>>;
   create(name: string, content: string): Promise<void>;
   start(
     name: string,
@@ -131,10 +133,17 @@ export function harness(options: SsmOptions = {}): Harness {
     requestId: 'r',
     sandbox,
   };
-  const op = async (name: string, input: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  const op = async (
+    name: string,
+    input: Record<string, unknown>,
+    caller?: Principal,
+  ): Promise<Record<string, unknown>> => {
     const fn = ssm.operations[name];
     if (!fn) throw new Error(`no operation ${name}`);
-    return (await fn(input, { ...ctx, operation: name })) as Record<string, unknown>;
+    return (await fn(input, { ...ctx, operation: name, ...(caller ? { caller } : {}) })) as Record<
+      string,
+      unknown
+    >;
   };
   const get = async (id: string): Promise<Execution> =>
     (await op('GetAutomationExecution', { AutomationExecutionId: id })).AutomationExecution as Execution;
