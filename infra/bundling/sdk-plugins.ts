@@ -19,6 +19,11 @@
  *   every client the tasks use, as shipped and inlined, value by value.
  * - `sdkPackageJsonSlimming`: a client imports its whole `package.json` (~2 KB) for the user agent's
  *   version; the bundle gets `{ name, version }`.
+ * - `sdkNativeSha256`: every client's SHA-256 (`@smithy/core/checksum`'s `Sha256Node`: SigV4 signing,
+ *   payload hashes) is a class over `node:crypto`, falling back to a pure-JS SHA-256 (3.3 KB) when
+ *   `createHash('sha256')` throws. Node 22 always has SHA-256 (OpenSSL 3's default and FIPS providers
+ *   both implement it; MD5, which FIPS forbids, keeps its fallback), so the bundle gets the native class
+ *   only. test/infra/bundle-sha256.test.ts compares digests, HMACs and SigV4 signatures with and without.
  *
  * Both fail the build (not silently skip) when an SDK update changes the shape they rely on.
  */
@@ -127,6 +132,41 @@ export function sdkErrorPruning(keep: ReadonlySet<string>): Plugin {
         const pruned = pruneErrorRegistrations(schemasJs, errorsJs, keep, queryCodes);
         return { contents: inlineComputedKeys(pruned), loader: 'js' };
       });
+    },
+  };
+}
+
+const SHA256_NODE_FILE =
+  /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/]sha256[\\/]Sha256Node\.js$/;
+/** The two statements of Sha256Node.js that reach the pure-JS fallback, and what replaces each. */
+const SHA256_FALLBACK: readonly [string, string][] = [
+  ['import { Sha256Js } from "./Sha256Js";\n', ''],
+  [
+    'export const Sha256Node = hasNativeCrypto ? buildNativeClass() : Sha256Js;',
+    'export const Sha256Node = buildNativeClass();',
+  ],
+];
+
+/** `Sha256Node.js` without its pure-JS fallback (see the file comment); throws if the SDK changed it. */
+export function nativeSha256Only(sha256NodeJs: string): string {
+  let out = sha256NodeJs;
+  for (const [from, to] of SHA256_FALLBACK) {
+    if (out.split(from).length !== 2)
+      throw new Error(`sdkNativeSha256: \`${from.trim()}\` not found once (SDK changed?)`);
+    out = out.replace(from, to);
+  }
+  if (/\bSha256Js\b/.test(out)) throw new Error('sdkNativeSha256: Sha256Js still referenced (SDK changed?)');
+  return out;
+}
+
+export function sdkNativeSha256(): Plugin {
+  return {
+    name: 'sdk-native-sha256',
+    setup(build) {
+      build.onLoad({ filter: SHA256_NODE_FILE }, (args) => ({
+        contents: nativeSha256Only(readFileSync(args.path, 'utf8')),
+        loader: 'js',
+      }));
     },
   };
 }

@@ -23,7 +23,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, type BuildResult, build } from 'esbuild';
-import { sdkErrorPruning, sdkPackageJsonSlimming, wordsOfSources } from './sdk-plugins';
+import { sdkErrorPruning, sdkNativeSha256, sdkPackageJsonSlimming, wordsOfSources } from './sdk-plugins';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** ESM output still needs `require` for the few CommonJS dependencies esbuild leaves as requires. */
@@ -70,7 +70,7 @@ export function taskBuildOptions(): BuildOptions {
     mainFields: ['module', 'main'],
     banner: { js: ESM_REQUIRE_BANNER },
     external: [...SDK_UNREACHED_IN_LAMBDA],
-    plugins: [sdkErrorPruning(wordsOfSources(TASK_SOURCES)), sdkPackageJsonSlimming()],
+    plugins: [sdkErrorPruning(wordsOfSources(TASK_SOURCES)), sdkPackageJsonSlimming(), sdkNativeSha256()],
     logLevel: 'error',
     metafile: true,
     absWorkingDir: REPO_ROOT,
