@@ -46,7 +46,10 @@ const ACTION_NAMES: Record<string, Record<string, string>> = {
 export interface IamRequest {
   action: string;
   resource: string;
-  /** The call's other resources (EC2 CreateTags on several): the action is needed on each of them too. */
+  /**
+   * The call's other resources (EC2 CreateTags on several, DynamoDB BatchGetItem/BatchWriteItem on several
+   * tables): the action is needed on each of them too.
+   */
   more: string[];
 }
 
@@ -94,10 +97,13 @@ const RESOURCES: Record<string, Resolver> = {
   sns: (i) => s(i.TopicArn) ?? s(i.TargetArn) ?? s(i.ResourceArn),
   sts: (i) => s(i.RoleArn),
   dynamodb: (i, p) => {
+    const arn = (table: string) =>
+      table.startsWith('arn:') ? table : `arn:aws:dynamodb:${p.region}:${p.account}:table/${table}`;
+    // BatchGetItem/BatchWriteItem: every table RequestItems names (by name or ARN), each authorized.
+    if (i.RequestItems && typeof i.RequestItems === 'object') return Object.keys(i.RequestItems).map(arn);
     const table = s(i.TableName) ?? s(i.ResourceArn);
     if (!table) return undefined;
-    const arn = table.startsWith('arn:') ? table : `arn:aws:dynamodb:${p.region}:${p.account}:table/${table}`;
-    return s(i.IndexName) ? `${arn}/index/${String(i.IndexName)}` : arn;
+    return s(i.IndexName) ? `${arn(table)}/index/${String(i.IndexName)}` : arn(table);
   },
   states: (i) => s(i.executionArn) ?? s(i.stateMachineArn) ?? s(i.resourceArn),
   lambda: (i, p) => (s(i.FunctionName) ? functionArn(String(i.FunctionName), p) : undefined),

@@ -33,6 +33,8 @@ import { resourceFacts } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
 
+type Input = Record<string, unknown>;
+
 export interface PolicyInput {
   name: string;
   policy: unknown;
@@ -272,32 +274,18 @@ class Enforcer {
         region,
       );
       // The resource's account: its ARN's, or its service's record of it (S3 buckets), else the caller's.
-      const account =
+      const accountOfResource = (arn: string): string =>
         module.resourceOwner?.(operation, input, this.sandbox) ??
-        resourceAccount(resource) ??
+        resourceAccount(arn) ??
         this.sandbox.accountId;
+      const resources = [resource, ...more];
       // The administrator may do anything in its own account; elsewhere only what the resource's policy grants.
-      if (caller.admin && account === this.sandbox.accountId) return;
+      if (caller.admin && resources.every((r) => accountOfResource(r) === this.sandbox.accountId)) return;
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
-      const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
-      const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
-      await this.require(caller, module, {
-        action,
-        resource,
-        region,
-        account,
-        context: tags,
-        ...(resourcePolicy ? { resourcePolicy } : {}),
-      });
-      // A call on several resources (EC2 CreateTags) needs the action on each of the others too.
-      for (const other of more) {
-        const context = this.readsTags(caller) ? await resourceTagContext(this.sandbox, other) : {};
-        await this.require(caller, module, { action, resource: other, region, account, context });
-      }
-      const key = requestedKey(module.signingName, operation, input) ?? kmsKeyId;
-      const need = { service: module.signingName, operation, input, region };
-      const use = await keyUse(this.sandbox, resource, key, need);
-      if (use) await this.requireKey(caller.arn, caller.roleArn, accountOf(caller), use, {});
+      // A call on several resources (EC2 CreateTags, DynamoDB's batch calls) needs the action on each, and
+      // each one's key: the first refused fails the whole call.
+      const call = { module, operation, input, region, action };
+      for (const r of resources) await this.requireOn(caller, call, r, accountOfResource(r));
       // Reads run their handler at once; a create, update or delete runs it later, in the request
       // (`handler`, from Cloud Control's ProgressEvent), where a missing permission is a FAILED request.
       if (module.signingName === 'cloudcontrolapi' && SYNCHRONOUS_HANDLERS.has(operation))
@@ -328,6 +316,33 @@ class Enforcer {
       return `${servicePrincipal} is not authorized to perform: ${action} on resource: ${resource} (${why})`;
     },
   };
+
+  /**
+   * One resource of a call: the action on it (its tags, its resource policy) and the KMS actions its
+   * customer managed key needs for this call (the key the call names for a resource it creates or re-keys).
+   */
+  private async requireOn(
+    caller: Principal,
+    call: { module: ServiceModule; operation: string; input: Input; region: string; action: string },
+    resource: string,
+    account: string,
+  ): Promise<void> {
+    const { module, operation, input, region, action } = call;
+    const context = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
+    const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
+    await this.require(caller, module, {
+      action,
+      resource,
+      region,
+      account,
+      context,
+      ...(resourcePolicy ? { resourcePolicy } : {}),
+    });
+    const key = requestedKey(module.signingName, operation, input) ?? kmsKeyId;
+    const need = { service: module.signingName, operation, input, region };
+    const use = await keyUse(this.sandbox, resource, key, need);
+    if (use) await this.requireKey(caller.arn, caller.roleArn, accountOf(caller), use, {});
+  }
 
   private async require(caller: Principal, module: ServiceModule, check: Check): Promise<void> {
     const { action, resource } = check;

@@ -37,8 +37,20 @@ export function sseKey(spec: unknown): string | undefined {
   return typeof s.KMSMasterKeyId === 'string' && s.KMSMasterKeyId !== '' ? s.KMSMasterKeyId : undefined;
 }
 
-/** DynamoDB's data calls: the table key is decrypted with the caller's permissions (kms:Decrypt). */
-const TABLE_DATA = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan'];
+/**
+ * DynamoDB's data calls: the table key is decrypted with the caller's permissions (kms:Decrypt) — for the
+ * batch calls, the key of each table RequestItems names (IAM checks them table by table, ./actions.ts).
+ */
+const TABLE_DATA = [
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchGetItem',
+  'BatchWriteItem',
+];
 /** Creating or re-keying a table: DynamoDB describes the key, decrypts with it and makes itself a grant. */
 const TABLE_KEY = ['kms:DescribeKey', 'kms:CreateGrant', 'kms:Decrypt'];
 
