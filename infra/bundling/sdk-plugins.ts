@@ -24,6 +24,11 @@
  *   `createHash('sha256')` throws. Node 22 always has SHA-256 (OpenSSL 3's default and FIPS providers
  *   both implement it; MD5, which FIPS forbids, keeps its fallback), so the bundle gets the native class
  *   only. test/infra/bundle-sha256.test.ts compares digests, HMACs and SigV4 signatures with and without.
+ * - `sdkPartitionSlimming`: the endpoint rules' partition table (`aws.partition`, every client) names each
+ *   region with a human description ("Asia Pacific (Tokyo)", 55 of them, ~1.9 KB) that no rule reads
+ *   (rules read a partition's name, DNS suffixes, FIPS/dual-stack support and implicit global region);
+ *   the bundle gets the table without them. test/infra/bundle-endpoints.test.ts resolves every task
+ *   client's endpoint for every region of the table, FIPS and dual-stack on and off, with and without.
  *
  * Both fail the build (not silently skip) when an SDK update changes the shape they rely on.
  */
@@ -165,6 +170,42 @@ export function sdkNativeSha256(): Plugin {
     setup(build) {
       build.onLoad({ filter: SHA256_NODE_FILE }, (args) => ({
         contents: nativeSha256Only(readFileSync(args.path, 'utf8')),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+const PARTITIONS_FILE =
+  /[\\/]@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]util-endpoints[\\/]lib[\\/]aws[\\/]partitions\.js$/;
+const PARTITIONS_EXPORT = 'export const partitionsInfo = ';
+
+interface PartitionsInfo {
+  partitions: { id: string; regions: Record<string, Record<string, unknown>> }[];
+}
+
+/** `partitions.js` (`export const partitionsInfo = {…};`) without the regions' descriptions. */
+export function partitionsWithoutDescriptions(partitionsJs: string): string {
+  const body = partitionsJs.trim();
+  if (!body.startsWith(PARTITIONS_EXPORT) || !body.endsWith(';')) {
+    throw new Error(
+      'sdkPartitionSlimming: partitions.js is not `export const partitionsInfo = {…};` (SDK changed?)',
+    );
+  }
+  const info = JSON.parse(body.slice(PARTITIONS_EXPORT.length, -1)) as PartitionsInfo;
+  if (!Array.isArray(info.partitions) || !info.partitions.some((p) => p.id === 'aws')) {
+    throw new Error('sdkPartitionSlimming: no `aws` partition (SDK changed?)');
+  }
+  for (const p of info.partitions) for (const r of Object.values(p.regions)) delete r.description;
+  return `${PARTITIONS_EXPORT}${JSON.stringify(info)};\n`;
+}
+
+export function sdkPartitionSlimming(): Plugin {
+  return {
+    name: 'sdk-partition-slimming',
+    setup(build) {
+      build.onLoad({ filter: PARTITIONS_FILE }, (args) => ({
+        contents: partitionsWithoutDescriptions(readFileSync(args.path, 'utf8')),
         loader: 'js',
       }));
     },

@@ -23,7 +23,13 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, type BuildResult, build } from 'esbuild';
-import { sdkErrorPruning, sdkNativeSha256, sdkPackageJsonSlimming, wordsOfSources } from './sdk-plugins';
+import {
+  sdkErrorPruning,
+  sdkNativeSha256,
+  sdkPackageJsonSlimming,
+  sdkPartitionSlimming,
+  wordsOfSources,
+} from './sdk-plugins';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** ESM output still needs `require` for the few CommonJS dependencies esbuild leaves as requires. */
@@ -70,7 +76,12 @@ export function taskBuildOptions(): BuildOptions {
     mainFields: ['module', 'main'],
     banner: { js: ESM_REQUIRE_BANNER },
     external: [...SDK_UNREACHED_IN_LAMBDA],
-    plugins: [sdkErrorPruning(wordsOfSources(TASK_SOURCES)), sdkPackageJsonSlimming(), sdkNativeSha256()],
+    plugins: [
+      sdkErrorPruning(wordsOfSources(TASK_SOURCES)),
+      sdkPackageJsonSlimming(),
+      sdkNativeSha256(),
+      sdkPartitionSlimming(),
+    ],
     logLevel: 'error',
     metafile: true,
     absWorkingDir: REPO_ROOT,

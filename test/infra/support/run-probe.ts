@@ -35,6 +35,7 @@ export async function runProbe(
   withPlugins: boolean,
   sb: SandboxHandle | undefined,
   outDir: string,
+  env: Record<string, string> = {},
 ): Promise<Record<string, Record<string, unknown>>> {
   const { outfile } = await bundleProbe(probe, withPlugins, outDir);
   const sandboxEnv = sb
@@ -53,6 +54,7 @@ export async function runProbe(
     env: {
       PATH: process.env.PATH ?? '',
       ...sandboxEnv,
+      ...env,
       PROBE_RUN: withPlugins ? 'pruned' : 'whole',
     },
   });
