@@ -3,15 +3,17 @@
  * task name → Lambda function. State names are descriptive because operators read them in the console;
  * they are exported (STATES) so tests, the sandbox and dashboards refer to the same strings.
  *
- * State data (see tasks/shared/contracts.ts): `$.event` (input), `$.execution` (set by the first state
- * from the context object), then `$.plan`, `$.confirmation`, `$.drift`, `$.approval`, `$.slot`,
- * `$.runbook`, `$.verification`, `$.error` (any Catch), `$.recording` and `$.outcome`.
+ * State data (see tasks/shared/contracts.ts): `$.event` (input), then `$.plan`, `$.confirmation`,
+ * `$.drift`, `$.approval`, `$.slot`, `$.runbook`, `$.verification`, `$.error` (any Catch) and `$.outcome`.
+ * The execution (id, name, start time) is not copied into the state: a task that needs it gets `execution`
+ * from the context object (`$$.Execution`) in its Parameters, so the workflow starts with Plan (no Pass).
  *
  * Payloads: a task whose input slices all exist on every path to it gets exactly its core's input via
- * Parameters. A task whose input has optional slices that may not exist yet (acquire-slot's previous
- * `slot`, recheck-drift's previous `verification`, the failure-path release, record-outcome) gets the
- * whole state: in JSONPath a Parameters path that does not exist fails the state (States.Runtime),
- * while the task schemas ignore keys they do not know.
+ * Parameters. A task whose input has optional slices that may not exist yet (Start runbook's previous
+ * `runbook`, recheck-drift's previous `verification`, the failure-path release, record-outcome) gets the
+ * whole state (`state.$: $`, and `execution` beside it; liftState in tasks/shared/contracts.ts): in
+ * JSONPath a Parameters path that does not exist fails the state (States.Runtime), while the task schemas
+ * ignore keys they do not know.
  *
  * Waiting: a remediation slot, the runbook's end and Config's COMPLIANT result come by task token (Acquire
  * remediation slot, Start runbook and Wait for compliance are `.waitForTaskToken` tasks; the slot is handed
@@ -138,7 +140,12 @@ export const NOT_VERIFIED_ERRORS: readonly string[] = [
   'VerificationUnavailableError',
 ];
 
-const EXECUTION = '$.execution';
+/** The execution's reference from the context object (tasks/shared/execution-ref.ts), in each task's Parameters. */
+const EXECUTION = {
+  'id.$': '$$.Execution.Id',
+  'name.$': '$$.Execution.Name',
+  'startTime.$': '$$.Execution.StartTime',
+} as const;
 
 function retryProps(
   r: typeof TRANSIENT_RETRY | typeof THROTTLED_START_RETRY | typeof IDEMPOTENT_TIMEOUT_RETRY,
@@ -167,7 +174,6 @@ export interface StateFactory {
   readonly functions: WorkflowFunctions;
   /** A Lambda task (payload response only, task timeout, transient retry). */
   invoke(name: string, task: WorkflowTask, o: TaskOptions): tasks.LambdaInvoke;
-  pass(name: string, props: sfn.PassProps): sfn.Pass;
   /** A Wait whose seconds come from `secondsPath`. */
   wait(name: string, secondsPath: string): sfn.Wait;
   choice(name: string): sfn.Choice;
@@ -205,7 +211,6 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
       if (IDEMPOTENT_TASKS.includes(task)) t.addRetry(retryProps(IDEMPOTENT_TIMEOUT_RETRY));
       return t;
     },
-    pass: (name, props) => new sfn.Pass(s, name, { stateName: name, ...props }),
     wait: (name, secondsPath) =>
       new sfn.Wait(s, name, { stateName: name, time: sfn.WaitTime.secondsPath(secondsPath) }),
     choice: (name) => new sfn.Choice(s, name, { stateName: name }),
@@ -234,7 +239,11 @@ function buildEnding(f: StateFactory): Record<Outcome, sfn.State> {
     // The whole state (its slices differ by path) plus the outcome; EnteredTime of this state is stable
     // across its retries: one audit item per execution.
     const record = f.invoke(name, 'record-outcome', {
-      payload: { 'state.$': '$', recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' } },
+      payload: {
+        'state.$': '$',
+        execution: EXECUTION,
+        recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
+      },
       resultPath: '$.outcome',
     });
     record.addCatch(outcomeNotRecorded, { errors: [StatesErrors.All], resultPath: '$.recordError' });
@@ -246,7 +255,10 @@ function buildEnding(f: StateFactory): Record<Outcome, sfn.State> {
 
 /** Failure path: always give the slot back (safe with none), then FAILED with `$.error`. */
 function buildFailurePath(f: StateFactory, failed: sfn.IChainable): sfn.State {
-  const releaseAfterFailure = f.invoke(STATES.releaseAfterFailure, 'release-slot', { resultPath: '$.slot' });
+  const releaseAfterFailure = f.invoke(STATES.releaseAfterFailure, 'release-slot', {
+    payload: { 'state.$': '$', execution: EXECUTION },
+    resultPath: '$.slot',
+  });
   releaseAfterFailure.addCatch(failed, { errors: [StatesErrors.All], resultPath: '$.releaseError' });
   releaseAfterFailure.next(failed);
   return releaseAfterFailure;
@@ -284,7 +296,7 @@ function buildVerification(b: Builder): sfn.State {
       'event.$': '$.event',
       'plan.$': '$.plan',
       'verification.$': '$.verification',
-      'execution.$': EXECUTION,
+      execution: EXECUTION,
     }),
     retryOnServiceExceptions: false,
     resultPath: '$.verification',
@@ -311,7 +323,7 @@ function buildVerification(b: Builder): sfn.State {
 /** Slot release after a successful runbook, then `next` (verification), even when the release fails. */
 function buildSlotRelease(b: Builder, next: sfn.IChainable): sfn.State {
   const releaseSlot = b.invoke(STATES.releaseSlot, 'release-slot', {
-    payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', 'execution.$': EXECUTION },
+    payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', execution: EXECUTION },
     resultPath: '$.slot',
   });
   // The runbook succeeded: a release that fails after its retries does not fail the remediation. The
@@ -326,12 +338,16 @@ function buildSlotRelease(b: Builder, next: sfn.IChainable): sfn.State {
  * failure waits retryAfterSeconds and re-attempts. Entry: Start runbook.
  */
 function buildRunbook(b: Builder, onSucceeded: sfn.IChainable): sfn.State {
-  // The whole state: `$.runbook` (the previous attempt) exists only on re-attempts.
+  // The whole state: `$.runbook` (the previous attempt) exists only on re-attempts; the execution beside it.
   const startRunbook = new tasks.LambdaInvoke(b.scope, STATES.startRunbook, {
     stateName: STATES.startRunbook,
     lambdaFunction: b.functions['start-runbook'],
     integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    payload: sfn.TaskInput.fromObject({ taskToken: sfn.JsonPath.taskToken, 'state.$': '$' }),
+    payload: sfn.TaskInput.fromObject({
+      taskToken: sfn.JsonPath.taskToken,
+      'state.$': '$',
+      execution: EXECUTION,
+    }),
     retryOnServiceExceptions: false,
     resultPath: '$.runbook',
     taskTimeout: sfn.Timeout.duration(Duration.seconds(RUNBOOK_TASK_TIMEOUT_SECONDS)),
@@ -373,7 +389,7 @@ function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
     payload: sfn.TaskInput.fromObject({
       taskToken: sfn.JsonPath.taskToken,
       'plan.$': '$.plan',
-      'execution.$': EXECUTION,
+      execution: EXECUTION,
       'event.$': '$.event',
     }),
     retryOnServiceExceptions: false,
@@ -384,7 +400,7 @@ function buildSlotAcquire(b: Builder, runbook: sfn.IChainable): sfn.State {
   // Its own Lambda timing out (not the queue wait's States.Timeout): a retry keeps its queue place.
   acquireSlot.addRetry(retryProps(IDEMPOTENT_TIMEOUT_RETRY));
   const leaveQueue = b.invoke(STATES.leaveQueue, 'release-slot', {
-    payload: { 'plan.$': '$.plan', 'execution.$': EXECUTION, leaving: true },
+    payload: { 'plan.$': '$.plan', execution: EXECUTION, leaving: true },
     resultSelector: { Error: SLOT_QUEUE_TIMEOUT, 'Cause.$': '$.message' },
     resultPath: '$.error',
   });
@@ -406,7 +422,7 @@ function buildApproval(
     'event.$': '$.event',
     'plan.$': '$.plan',
     'drift.$': '$.drift',
-    'execution.$': EXECUTION,
+    execution: EXECUTION,
   };
   const requestApproval = new tasks.LambdaInvoke(b.scope, STATES.requestApproval, {
     stateName: STATES.requestApproval,
@@ -453,14 +469,14 @@ function buildDriftDetection(
         'event.$': '$.event',
         'plan.$': '$.plan',
         'confirmation.$': '$.confirmation',
-        'execution.$': EXECUTION,
+        execution: EXECUTION,
       },
       resultPath: '$.drift',
     }),
   );
   const checkDrift = b.onFailure(
     b.invoke(STATES.checkDrift, 'check-drift', {
-      payload: { 'drift.$': '$.drift', 'event.$': '$.event', 'execution.$': EXECUTION },
+      payload: { 'drift.$': '$.drift', 'event.$': '$.event', execution: EXECUTION },
       resultPath: '$.drift',
     }),
   );
@@ -471,7 +487,7 @@ function buildDriftDetection(
         'event.$': '$.event',
         'drift.$': '$.drift',
         'confirmation.$': '$.confirmation',
-        'execution.$': EXECUTION,
+        execution: EXECUTION,
       },
       resultPath: '$.drift',
     }),
@@ -507,20 +523,10 @@ function buildDriftDetection(
   return detectDrift;
 }
 
-/** Start, plan (remediate / skip / escalate), confirm the resource is still non-compliant. Entry: Start remediation. */
+/** Plan (remediate / skip / escalate), confirm the resource is still non-compliant. Entry: Plan remediation. */
 function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State {
-  const start = b.pass(STATES.start, {
-    parameters: {
-      'event.$': '$.event',
-      execution: {
-        'id.$': '$$.Execution.Id',
-        'name.$': '$$.Execution.Name',
-        'startTime.$': '$$.Execution.StartTime',
-      },
-    },
-  });
   const plan = b.invoke(STATES.plan, 'plan', {
-    payload: { 'event.$': '$.event', 'execution.$': EXECUTION },
+    payload: { 'event.$': '$.event', execution: EXECUTION },
     resultPath: '$.plan',
   });
   plan.addCatch(b.outcome('ESCALATED'), { errors: [...ESCALATING_PLAN_ERRORS], resultPath: '$.error' });
@@ -528,7 +534,7 @@ function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State
   // Confirm runs after every plan (for skip / escalate it calls nothing and says so): one Choice decides.
   const confirm = b.onFailure(
     b.invoke(STATES.confirm, 'confirm-compliance', {
-      payload: { 'event.$': '$.event', 'plan.$': '$.plan', 'execution.$': EXECUTION },
+      payload: { 'event.$': '$.event', 'plan.$': '$.plan', execution: EXECUTION },
       resultPath: '$.confirmation',
     }),
   );
@@ -547,8 +553,7 @@ function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State
       .otherwise(b.outcome('SKIPPED')),
   );
   plan.next(confirm);
-  start.next(plan);
-  return start;
+  return plan;
 }
 
 /**

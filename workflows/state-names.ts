@@ -7,7 +7,6 @@ import type { OutcomeName } from '../tasks/shared/outcome-names';
 
 /** Every state's name. */
 export const STATES = {
-  start: 'Start remediation',
   plan: 'Plan remediation',
   confirm: 'Confirm non-compliance',
   /** After Confirm: the plan's decision and the confirmation in one Choice (remediate / skip / escalate). */

@@ -1,8 +1,8 @@
 /**
  * Re-check drift: the fast path of verification, right after the runbook succeeded.
  *
- * Input  { event: RemediationEvent, plan: PlanResult, drift: DriftState, verification?: VerificationState (previous check),
- *          execution?: { id, name, startTime } }
+ * Input  the whole state: { event: RemediationEvent, plan: PlanResult, drift: DriftState,
+ *          verification?: VerificationState (previous check) } (other keys ignored)
  * Output VerificationState ($.verification); `startedAt` is set on the first call and kept after.
  *
  * Drift check by drift.mode:
@@ -28,7 +28,6 @@ import {
 import * as v from 'valibot';
 import { DriftState, PlanResult, RemediationEvent, VerificationState } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
-import { ExecutionRef } from '../shared/execution-ref';
 import { verificationBase, verificationWaitSeconds } from '../shared/verification';
 
 export const RecheckDriftInput = v.object({
@@ -36,7 +35,6 @@ export const RecheckDriftInput = v.object({
   plan: PlanResult,
   drift: DriftState,
   verification: v.optional(VerificationState),
-  execution: v.optional(ExecutionRef),
 });
 export type RecheckDriftInput = v.InferOutput<typeof RecheckDriftInput>;
 

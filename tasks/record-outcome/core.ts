@@ -4,7 +4,8 @@
  *
  * Input  { outcome: VERIFIED | SKIPPED | ESCALATED | REJECTED | EXPIRED | FAILED | NOT_VERIFIED | PLANNED (chosen by the workflow),
  *          execution: { id, name, startTime }, enteredTime?: ISO ($$.State.EnteredTime),
- *          (the workflow's shape: `{ state: <the whole state>, recording: { outcome, enteredTime } }`, flattened here)
+ *          (the workflow's shape: `{ state: <the whole state>, execution: <$$.Execution>, recording: { outcome,
+ *          enteredTime } }`, flattened here)
  *          event?, plan?, confirmation?, drift?, approval?, runbook?, verification?, error?: { Error, Cause } }
  *   Only `outcome` and `execution` are required. The state slices are whatever exists on the path that
  *   led here; a slice that is malformed is ignored (never a reason to lose the outcome).
@@ -47,6 +48,7 @@ import {
   CaughtError,
   ConfirmationResult,
   DriftState,
+  liftState,
   Outcome,
   type OutcomeRecord,
   PlanResult,
@@ -68,17 +70,16 @@ import { isoDateTime } from '../shared/validation';
 import { costForOutcome } from './cost';
 
 /**
- * The state the workflow hands over: `outcome` and `enteredTime` arrive in `recording` (the "Outcome: X"
- * state's payload, next to the whole state in `state`) and are lifted to the top level here.
+ * The state the workflow hands over: the whole state in `state`, the execution beside it (liftState), and
+ * `outcome` and `enteredTime` in `recording` (the "Outcome: X" state's payload), lifted to the top level here.
  */
 function liftRecording(v: unknown): unknown {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
-  const { recording, state, ...rest } = v as Record<string, unknown>;
-  // The workflow's "Outcome: X" states send { state: <the whole state>, recording: { outcome, enteredTime } }.
-  const isObject = (o: unknown): o is Record<string, unknown> =>
-    !!o && typeof o === 'object' && !Array.isArray(o);
-  const flat = isObject(state) ? { ...state, ...rest } : rest;
-  return isObject(recording) ? { ...flat, ...recording } : flat;
+  const flat = liftState(v);
+  if (!flat || typeof flat !== 'object' || Array.isArray(flat)) return flat;
+  const { recording, ...rest } = flat as Record<string, unknown>;
+  return recording && typeof recording === 'object' && !Array.isArray(recording)
+    ? { ...rest, ...recording }
+    : rest;
 }
 
 const RecordOutcomeFields = v.object({

@@ -4,7 +4,8 @@
  * `$.slot` and no plan at all).
  *
  * Input  { slot?: { scopes?: string[] }, plan?: { runbook?: { documentName }, concurrency?: { maxQueueSeconds? } },
- *          execution: { id, name, startTime }, leaving?: true (the queue wait timed out) }
+ *          execution: { id, name, startTime }, leaving?: true (the queue wait timed out) }; the failure path sends
+ *          `{ state: <the whole state>, execution }` (its slot and plan may not exist), lifted by liftState.
  * Output { acquired: false, scopes: [], released, left, granted, dead, message }
  *   released: this execution held a slot and gave it back; left: it was still queued and is no longer;
  *   granted / dead: what the hand-off pass that follows a release did; message: one line for the outcome
@@ -20,12 +21,13 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
+import { liftState } from '../shared/contracts';
 import { ExecutionRef } from '../shared/execution-ref';
 import { releaseAndRead } from '../shared/leases';
 import { handOff, removeWaiter } from '../shared/leases-queue';
 import { runbookScope } from '../shared/tables';
 
-export const ReleaseSlotInput = v.object({
+const ReleaseSlotFields = v.object({
   /** Lenient on purpose: whatever Acquire left (or nothing) must not stop the release. */
   slot: v.fallback(
     v.optional(
@@ -50,6 +52,7 @@ export const ReleaseSlotInput = v.object({
   execution: ExecutionRef,
   leaving: v.optional(v.literal(true)),
 });
+export const ReleaseSlotInput = v.pipe(v.unknown(), v.transform(liftState), ReleaseSlotFields);
 export type ReleaseSlotInput = v.InferOutput<typeof ReleaseSlotInput>;
 
 export interface ReleaseSlotDeps {

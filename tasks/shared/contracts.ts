@@ -13,6 +13,9 @@
  *   $.verification  VerificationState     Re-check drift / Wait for compliance (its callback)
  *   $.error         { Error, Cause }      any Catch
  *   $.outcome       OutcomeRecord         Record outcome
+ *
+ * The execution itself (id, name, start time) is not in the state: each task that needs it gets
+ * `execution` from the context object (`$$.Execution`) in its Parameters (tasks/shared/execution-ref.ts).
  */
 
 import * as v from 'valibot';
@@ -312,6 +315,22 @@ export const OutcomeRecord = v.object({
   succeeded: v.boolean(),
 });
 export type OutcomeRecord = v.InferOutput<typeof OutcomeRecord>;
+
+const isRecord = (o: unknown): o is Record<string, unknown> =>
+  !!o && typeof o === 'object' && !Array.isArray(o);
+
+/**
+ * The input of a task given the whole state: a task whose slices may not exist yet on every path to it
+ * gets `'state.$': '$'` (a JSONPath Parameters path that does not exist fails the state) and, beside it,
+ * what is not in the state (the `execution` from the context object, a task token, …). This lifts the
+ * state's keys to the top level; a key beside `state` wins over the state's own. Input without `state`
+ * is returned as it is.
+ */
+export function liftState(input: unknown): unknown {
+  if (!isRecord(input)) return input;
+  const { state, ...rest } = input;
+  return isRecord(state) ? { ...state, ...rest } : rest;
+}
 
 /** The resource key used everywhere a resource is identified. */
 export function resourceKeyOf(

@@ -3,7 +3,8 @@
  * n = previous attempt + 1, then park the execution until the automation ends.
  *
  * Input  { taskToken, state: { event: RemediationEvent, plan: PlanResult (decision remediate, runbook required),
- *          drift?: DriftState, runbook?: RunbookState (the previous attempt), execution: { id, name, startTime } } }
+ *          drift?: DriftState, runbook?: RunbookState (the previous attempt) }, execution: { id, name, startTime } }
+ *        (the whole state, as `$.runbook` exists only on re-attempts; lifted to the top level by liftState)
  * Effect the token is registered in WAITS under `runbook#<automationExecutionId>` (tasks/shared/waits.ts), then the
  *        automation's status is read once: if it already ended, the wait is completed here. Otherwise the SSM
  *        status-change event (tasks/wait-callback) or the reconciler (tasks/reconcile-waits) completes it.
@@ -23,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import { type SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import * as v from 'valibot';
-import { DriftState, PlanResult, RemediationEvent, RunbookState } from '../shared/contracts';
+import { DriftState, liftState, PlanResult, RemediationEvent, RunbookState } from '../shared/contracts';
 import {
   DriftRemediationError,
   InvalidInputError,
@@ -38,7 +39,7 @@ import { automationStatus, RUNBOOK_ATTEMPT_TIMEOUT_SECONDS, runbookResult } from
 import { runbookWaitTarget } from '../shared/tables';
 import { completeWait, expiresAtFor, type RunbookWait, registerWait, type WaitsDeps } from '../shared/waits';
 
-export const StartRunbookState = v.object({
+const StartRunbookState = v.object({
   event: RemediationEvent,
   plan: PlanResult,
   drift: v.optional(DriftState),
@@ -47,10 +48,11 @@ export const StartRunbookState = v.object({
 });
 export type StartRunbookState = v.InferOutput<typeof StartRunbookState>;
 
-export const StartRunbookInput = v.object({
-  taskToken: v.pipe(v.string(), v.minLength(1)),
-  state: StartRunbookState,
-});
+export const StartRunbookInput = v.pipe(
+  v.unknown(),
+  v.transform(liftState),
+  v.object({ ...StartRunbookState.entries, taskToken: v.pipe(v.string(), v.minLength(1)) }),
+);
 export type StartRunbookInput = v.InferOutput<typeof StartRunbookInput>;
 
 export interface StartRunbookDeps extends WaitsDeps {
@@ -148,8 +150,7 @@ export async function startAutomation(
 
 /** Starts the attempt, registers the task token for its end, and completes at once if it already ended. */
 export async function startRunbook(input: StartRunbookInput, deps: StartRunbookDeps): Promise<RunbookState> {
-  const { state } = input;
-  const runbook = await startAutomation(state, deps);
+  const runbook = await startAutomation(input, deps);
   const now = deps.now();
   const deadline = new Date(
     now.getTime() + (deps.attemptTimeoutSeconds ?? RUNBOOK_ATTEMPT_TIMEOUT_SECONDS) * 1000,
@@ -157,18 +158,18 @@ export async function startRunbook(input: StartRunbookInput, deps: StartRunbookD
   const wait: RunbookWait = {
     kind: 'runbook',
     target: runbookWaitTarget(runbook.automationExecutionId),
-    waiter: state.execution.name,
+    waiter: input.execution.name,
     taskToken: input.taskToken,
-    executionArn: state.execution.id,
+    executionArn: input.execution.id,
     registeredAt: now.toISOString(),
     deadline: deadline.toISOString(),
     expiresAt: expiresAtFor(deadline),
     automationExecutionId: runbook.automationExecutionId,
-    awsAccountId: state.event.awsAccountId,
-    awsRegion: state.event.awsRegion,
+    awsAccountId: input.event.awsAccountId,
+    awsRegion: input.event.awsRegion,
     runbook,
-    maxAttempts: state.plan.attempts.max,
-    retryAfterSeconds: state.plan.attempts.retryAfterSeconds,
+    maxAttempts: input.plan.attempts.max,
+    retryAfterSeconds: input.plan.attempts.retryAfterSeconds,
   };
   await registerWait(deps, wait);
   // An automation that ended before the registration sent its event to nobody: look once. Only an

@@ -21,11 +21,11 @@ function automationRoleFor(place: Place): string {
 
 export const handler = taskHandler('start-runbook', StartRunbookInput, (input) =>
   startRunbook(input, {
-    ssm: ssmIn(input.state.event),
+    ssm: ssmIn(input.event),
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
-    automationAssumeRoleArn: automationRoleFor(input.state.event),
+    automationAssumeRoleArn: automationRoleFor(input.event),
     now: clockNow,
   }),
 );

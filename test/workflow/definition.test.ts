@@ -58,6 +58,11 @@ const retrier = (
   MaxDelaySeconds: r.maxDelaySeconds,
   JitterStrategy: 'FULL',
 });
+const EXECUTION = {
+  'id.$': '$$.Execution.Id',
+  'name.$': '$$.Execution.Name',
+  'startTime.$': '$$.Execution.StartTime',
+};
 const toFailure = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATES.releaseAfterFailure };
 
 describe('synthesized definition', () => {
@@ -86,9 +91,8 @@ describe('synthesized definition', () => {
       expect(keys).not.toContain(banned);
   });
 
-  it('has exactly the designed states, with their types (no state only moves data but the first)', () => {
+  it('has exactly the designed states, with their types (no state only moves data: no Pass)', () => {
     const expected: Record<string, string> = {
-      [STATES.start]: 'Pass',
       [STATES.plan]: 'Task',
       [STATES.confirm]: 'Task',
       [STATES.stillNonCompliant]: 'Choice',
@@ -115,7 +119,7 @@ describe('synthesized definition', () => {
       [STATES.outcomeNotRecorded]: 'Fail',
       ...Object.fromEntries(Object.values(OUTCOME_STATES).map((n) => [n, 'Task'])),
     };
-    expect(definition.StartAt).toBe(STATES.start);
+    expect(definition.StartAt).toBe(STATES.plan);
     expect(Object.fromEntries(Object.entries(states).map(([n, s]) => [n, s.Type]))).toEqual(expected);
   });
 
@@ -123,26 +127,23 @@ describe('synthesized definition', () => {
     expect(stateTasks(definition as never, template)).toEqual(TASK_STATES);
   });
 
-  it('starts by keeping only the event and the execution reference', () => {
-    expect(S(STATES.start)).toEqual({
-      Type: 'Pass',
-      Parameters: {
-        'event.$': '$.event',
-        execution: {
-          'id.$': '$$.Execution.Id',
-          'name.$': '$$.Execution.Name',
-          'startTime.$': '$$.Execution.StartTime',
-        },
-      },
-      Next: STATES.plan,
-    });
+  it('every task that needs the execution reads it from the context object ($$.Execution), never from the state', () => {
+    const text = JSON.stringify(definition);
+    expect(text).not.toContain('$.execution');
+    const withExecution = Object.entries(states).filter(([, s]) => JSON.stringify(s).includes('"execution"'));
+    expect(withExecution.length).toBeGreaterThan(0);
+    for (const [name, s] of withExecution) {
+      const params = s.Parameters as Record<string, unknown>;
+      const payload = (params.Payload ?? params) as Record<string, unknown>;
+      expect(payload.execution, name).toEqual(EXECUTION);
+    }
   });
 
   it('Plan remediation: event + execution, result at $.plan, fail-closed errors escalate', () => {
     expect(S(STATES.plan)).toEqual({
       Type: 'Task',
       Resource: fnArn('plan'),
-      Parameters: { 'event.$': '$.event', 'execution.$': '$.execution' },
+      Parameters: { 'event.$': '$.event', execution: EXECUTION },
       ResultPath: '$.plan',
       TimeoutSeconds: TASK_TIMEOUT_SECONDS,
       Retry: [retrier(TRANSIENT_RETRY)],
@@ -158,7 +159,7 @@ describe('synthesized definition', () => {
     expect(S(STATES.confirm).Parameters).toEqual({
       'event.$': '$.event',
       'plan.$': '$.plan',
-      'execution.$': '$.execution',
+      execution: EXECUTION,
     });
     expect(S(STATES.confirm).ResultPath).toBe('$.confirmation');
     expect(S(STATES.stillNonCompliant)).toEqual({
@@ -233,7 +234,7 @@ describe('synthesized definition', () => {
         'event.$': '$.event',
         'plan.$': '$.plan',
         'drift.$': '$.drift',
-        'execution.$': '$.execution',
+        execution: EXECUTION,
       },
     });
     expect(s.TimeoutSecondsPath).toBe('$.plan.approval.ttlSeconds');
@@ -253,7 +254,7 @@ describe('synthesized definition', () => {
       'event.$': '$.event',
       'plan.$': '$.plan',
       'drift.$': '$.drift',
-      'execution.$': '$.execution',
+      execution: EXECUTION,
     });
     expect(n.ResultPath).toBeNull();
     expect(n.Next).toBe(STATES.acquireSlot);
@@ -267,7 +268,7 @@ describe('synthesized definition', () => {
       Payload: {
         'taskToken.$': '$$.Task.Token',
         'plan.$': '$.plan',
-        'execution.$': '$.execution',
+        execution: EXECUTION,
         'event.$': '$.event',
       },
     });
@@ -282,7 +283,7 @@ describe('synthesized definition', () => {
     expect(S(STATES.leaveQueue)).toEqual({
       Type: 'Task',
       Resource: fnArn('release-slot'),
-      Parameters: { 'plan.$': '$.plan', 'execution.$': '$.execution', leaving: true },
+      Parameters: { 'plan.$': '$.plan', execution: EXECUTION, leaving: true },
       ResultSelector: { Error: SLOT_QUEUE_TIMEOUT, 'Cause.$': '$.message' },
       ResultPath: '$.error',
       TimeoutSeconds: TASK_TIMEOUT_SECONDS,
@@ -297,7 +298,7 @@ describe('synthesized definition', () => {
     expect(start.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
     expect(start.Parameters).toEqual({
       FunctionName: expect.stringMatching(/^arn:aws:lambda:.*StartRunbookFunction/),
-      Payload: { 'taskToken.$': '$$.Task.Token', 'state.$': '$' },
+      Payload: { 'taskToken.$': '$$.Task.Token', 'state.$': '$', execution: EXECUTION },
     });
     expect(start.TimeoutSeconds).toBe(RUNBOOK_TASK_TIMEOUT_SECONDS);
     expect(start.ResultPath).toBe('$.runbook');
@@ -346,7 +347,7 @@ describe('synthesized definition', () => {
         'event.$': '$.event',
         'plan.$': '$.plan',
         'verification.$': '$.verification',
-        'execution.$': '$.execution',
+        execution: EXECUTION,
       },
     });
     expect(wait.TimeoutSecondsPath).toBe('$.plan.verification.timeoutSeconds');
@@ -363,7 +364,11 @@ describe('synthesized definition', () => {
       expect(S(name)).toEqual({
         Type: 'Task',
         Resource: fnArn('record-outcome'),
-        Parameters: { 'state.$': '$', recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' } },
+        Parameters: {
+          'state.$': '$',
+          execution: EXECUTION,
+          recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
+        },
         ResultPath: '$.outcome',
         TimeoutSeconds: TASK_TIMEOUT_SECONDS,
         Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
@@ -384,7 +389,8 @@ describe('synthesized definition', () => {
 
   it('the failure path always releases the slot, then records FAILED (even if the release fails)', () => {
     const r = S(STATES.releaseAfterFailure);
-    expect(r.Parameters).toBeUndefined();
+    // The whole state (its slot and plan may not exist yet) and the execution beside it.
+    expect(r.Parameters).toEqual({ 'state.$': '$', execution: EXECUTION });
     expect(r.ResultPath).toBe('$.slot');
     expect(r.Next).toBe(OUTCOME_STATES.FAILED);
     // Release is idempotent: a starved invocation that timed out is re-run, not given up.
@@ -404,7 +410,7 @@ describe('synthesized definition', () => {
       ...extra,
     });
     const ev = { 'event.$': '$.event' };
-    const ex = { 'execution.$': '$.execution' };
+    const ex = { execution: EXECUTION };
     const expected: Record<string, Record<string, unknown>> = {
       [STATES.confirm]: task(STATES.confirm, {
         Parameters: { ...ev, 'plan.$': '$.plan', ...ex },

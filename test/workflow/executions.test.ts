@@ -44,6 +44,7 @@ import { ENV } from '../../tasks/shared/env';
 import { grant, readAdmission } from '../../tasks/shared/leases';
 import { resetPolicyCache } from '../../tasks/shared/policy-env';
 import { GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from '../../tasks/shared/tables';
+import { clientTokenFor } from '../../tasks/start-runbook/core';
 import {
   adaptForLocalEngine,
   definitionFromTemplate,
@@ -536,7 +537,8 @@ describe('remediation executions (synthesized definition, real handlers)', () =>
       `arn:aws:iam::${ACCOUNT}:role/AutomationAssumeRole`,
     ]);
     expect(JSON.parse(start.Parameters?.RevokeIngress?.[0] ?? '[]')).toEqual([ingress(22, '0.0.0.0/0')]);
-    expect(start.ClientToken).toMatch(/^[0-9a-f-]{36}$/);
+    // Start runbook read the execution from the context object ($$.Execution), not from the state.
+    expect(start.ClientToken).toBe(clientTokenFor(r.executionId, 1));
     // verification went through the Config re-evaluation
     expect(config).toHaveReceivedCommandWith(StartConfigRulesEvaluationCommand, {
       ConfigRuleNames: ['restricted-ssh'],

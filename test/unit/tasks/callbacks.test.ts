@@ -161,7 +161,7 @@ async function parkRunbook(): Promise<void> {
   ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
   automation('InProgress');
   const state = { event: event(), plan: plan(), drift: drift(), execution: execution() };
-  const out = await startRunbook({ taskToken: TOKEN, state }, deps());
+  const out = await startRunbook({ taskToken: TOKEN, ...state }, deps());
   expect(out).toMatchObject({ phase: 'running', automationExecutionId: AUTOMATION });
   expect(JSON.stringify(out)).not.toContain(TOKEN);
   ssmMock.reset();
@@ -212,7 +212,7 @@ describe('Start runbook parks the execution until the automation ends', () => {
     ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
     automation('Success');
     const state = { event: event(), plan: plan(), drift: drift(), execution: execution() };
-    await startRunbook({ taskToken: TOKEN, state }, deps());
+    await startRunbook({ taskToken: TOKEN, ...state }, deps());
     expect(sfnMock).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: TOKEN });
     expect(successOutput()).toMatchObject({ phase: 'succeeded', status: 'Success', attempt: 1 });
     expect(await items()).toEqual([]);
@@ -416,7 +416,7 @@ describe("a member account's waits are read where they live", () => {
     ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
     automation('InProgress');
     const state = { event: memberEvent(), plan: plan(), drift: drift(), execution: execution() };
-    await startRunbook({ taskToken: TOKEN, state }, deps());
+    await startRunbook({ taskToken: TOKEN, ...state }, deps());
     expect(await items()).toEqual([expect.objectContaining({ kind: 'runbook', ...MEMBER })]);
   });
 
@@ -424,7 +424,7 @@ describe("a member account's waits are read where they live", () => {
     ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
     automation('InProgress');
     const state = { event: memberEvent(), plan: plan(), drift: drift(), execution: execution() };
-    await startRunbook({ taskToken: TOKEN, state }, deps());
+    await startRunbook({ taskToken: TOKEN, ...state }, deps());
     automation('Failed', {
       StepExecutions: [{ StepName: 'revoke', StepStatus: 'Failed', FailureMessage: 'x' }],
     });
@@ -438,7 +438,7 @@ describe("a member account's waits are read where they live", () => {
     ssmMock.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: AUTOMATION });
     automation('InProgress');
     const state = { event: memberEvent(), plan: plan(), drift: drift(), execution: execution() };
-    await startRunbook({ taskToken: TOKEN, state }, deps());
+    await startRunbook({ taskToken: TOKEN, ...state }, deps());
     evaluation('NON_COMPLIANT', at(-60));
     await awaitCompliance(
       complianceInput(T0, {

@@ -11,7 +11,7 @@ import { recheckDrift } from '../../../tasks/recheck-drift/core';
 import { handler } from '../../../tasks/recheck-drift/handler';
 import type { VerificationState } from '../../../tasks/shared/contracts';
 import { InvalidInputError, TransientServiceError } from '../../../tasks/shared/errors';
-import { awsError, drift, event, execution, plan } from './fixtures/late-stages';
+import { awsError, drift, event, plan } from './fixtures/late-stages';
 
 const NOW = new Date('2026-11-23T10:10:00.000Z');
 const cloudFormation = new CloudFormationClient({ region: 'eu-west-1' });
@@ -47,10 +47,7 @@ const earlier = (over: Partial<VerificationState> = {}): VerificationState => ({
 describe('recheck-drift, resource mode', () => {
   it('with a Config rule: records the drift status, sets startedAt and hands over to re-evaluation', async () => {
     resourceDrift('IN_SYNC');
-    const out = await recheckDrift(
-      { event: event(), plan: plan(), drift: drift(), execution: execution() },
-      deps,
-    );
+    const out = await recheckDrift({ event: event(), plan: plan(), drift: drift() }, deps);
     expect(out).toMatchObject({
       status: 'pending',
       driftStatus: 'IN_SYNC',

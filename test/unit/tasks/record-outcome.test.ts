@@ -621,6 +621,19 @@ describe('record-outcome handler', () => {
     expect(snsMock).not.toHaveReceivedAnyCommand();
   });
 
+  it('takes the workflow’s payload: the whole state, the execution beside it, the outcome in `recording`', async () => {
+    const forged = execution({ id: `${execution().id}-forged`, name: 'forged' });
+    const out = await handler({
+      state: { event: event(), error: { Error: 'States.TaskFailed', Cause: 'it broke' }, execution: forged },
+      execution: execution(),
+      recording: { outcome: 'FAILED' },
+    });
+    expect(out).toMatchObject({ outcome: 'FAILED', executionId: execution().id, resourceKey: RESOURCE_KEY });
+    await expect(
+      handler({ state: { event: event() }, recording: { outcome: 'FAILED' } }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+  });
+
   it('still records the outcome when a state slice is malformed', async () => {
     const out = await handler({
       outcome: 'FAILED',

@@ -12,11 +12,12 @@ import {
 } from '@aws-sdk/client-sfn';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { acquireSlot, placeOf } from '../../../tasks/acquire-slot/core';
 import { handler as acquireHandler } from '../../../tasks/acquire-slot/handler';
 import { reapLeases } from '../../../tasks/reap-leases/core';
-import { releaseSlot } from '../../../tasks/release-slot/core';
+import { ReleaseSlotInput, releaseSlot } from '../../../tasks/release-slot/core';
 import type { PlanResult } from '../../../tasks/shared/contracts';
 import { InvalidInputError } from '../../../tasks/shared/errors';
 import { grant, readAdmission, release } from '../../../tasks/shared/leases';
@@ -249,6 +250,26 @@ describe('slot queue (dynalite + a token stand-in)', () => {
     expect(await releaseOf('a')).toMatchObject({ released: true });
     expect(await releaseOf('a')).toMatchObject({ released: false });
     expect((await admission()).counts[runbookScope(DOC)]).toBe(0);
+  });
+
+  it('the failure path’s payload (the whole state, the execution beside it) releases the lease it names', async () => {
+    await acquire('a');
+    const input = v.parse(ReleaseSlotInput, {
+      state: {
+        event: {},
+        plan: planFor(),
+        slot: leaseOf('a'),
+        error: { Error: 'X' },
+        execution: execOf('z'),
+      },
+      execution: execOf('a'),
+    });
+    expect(input.execution).toEqual(execOf('a'));
+    expect(await releaseSlot(input, deps())).toMatchObject({ released: true });
+    expect((await admission()).counts[runbookScope(DOC)]).toBe(0);
+    // Before Acquire ran: no slot, nothing to release, no failure.
+    const early = v.parse(ReleaseSlotInput, { state: { event: {} }, execution: execOf('b') });
+    expect(await releaseSlot(early, deps())).toMatchObject({ released: false, left: false });
   });
 
   it("per account-region cap (concurrency.perAccountRegion): one more scope, keyed by the resource's account and region", async () => {

@@ -8,6 +8,7 @@ import {
   StartAutomationExecutionCommand,
 } from '@aws-sdk/client-ssm';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import * as v from 'valibot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   InvalidInputError,
@@ -15,7 +16,11 @@ import {
   RunbookStartRejectedError,
   RunbookStartThrottledError,
 } from '../../../tasks/shared/errors';
-import { clientTokenFor, startAutomation as startRunbook } from '../../../tasks/start-runbook/core';
+import {
+  clientTokenFor,
+  StartRunbookInput,
+  startAutomation as startRunbook,
+} from '../../../tasks/start-runbook/core';
 import { handler } from '../../../tasks/start-runbook/handler';
 import { awsError, DOC, drift, EXEC_ARN, event, execution, plan } from './fixtures/late-stages';
 
@@ -198,17 +203,28 @@ describe('start-runbook handler', () => {
     delete process.env.WAITS_TABLE;
   });
 
+  // The workflow's payload: the whole state, and the execution from the context object beside it.
+  const { execution: _beside, ...state } = input();
+  const wrap = (st: Record<string, unknown>) => ({ taskToken: 'token-1', state: st, execution: execution() });
+
+  it('takes the whole state with the execution beside it (the context object’s, never a state key)', () => {
+    const forged = execution({ id: `${EXEC_ARN}-forged`, name: 'forged' });
+    const parsed = v.parse(StartRunbookInput, wrap({ ...state, execution: forged }));
+    expect(parsed).toEqual({ taskToken: 'token-1', ...input() });
+    expect(() => v.parse(StartRunbookInput, { taskToken: 'token-1', state })).toThrow();
+  });
+
   it('rejects malformed input with InvalidInputError naming the field and starts nothing', async () => {
-    const wrap = (state: Record<string, unknown>) => ({ taskToken: 'token-1', state });
     const err = await handler(
-      wrap({ ...input(), event: { ...event(), resourceType: 'EC2 SecurityGroup' } }),
+      wrap({ ...state, event: { ...event(), resourceType: 'EC2 SecurityGroup' } }),
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
-    expect((err as Error).message).toMatch(/state\.event\.resourceType/);
+    expect((err as Error).message).toMatch(/event\.resourceType/);
     await expect(
-      handler(wrap({ ...input(), plan: { ...plan(), attempts: { max: 9, retryAfterSeconds: 1 } } })),
+      handler(wrap({ ...state, plan: { ...plan(), attempts: { max: 9, retryAfterSeconds: 1 } } })),
     ).rejects.toThrow(/plan\.attempts\.max/);
-    await expect(handler({ state: input() })).rejects.toThrow(/taskToken/);
+    await expect(handler({ state, execution: execution() })).rejects.toThrow(/taskToken/);
+    await expect(handler({ taskToken: 'token-1', state })).rejects.toThrow(/execution/);
     expect(mock).not.toHaveReceivedCommand(StartAutomationExecutionCommand);
   });
 });
