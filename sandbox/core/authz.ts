@@ -57,17 +57,6 @@ export interface Authorizer {
     context?: Record<string, string>,
   ): Promise<void>;
   /**
-   * The permissions a Cloud Control resource handler needs (the type's registry schema), checked when the
-   * asynchronous request runs, as the caller whose credentials the handler uses.
-   */
-  handler(
-    caller: Principal,
-    module: ServiceModule,
-    operation: string,
-    input: Record<string, unknown>,
-    region: string,
-  ): Promise<void>;
-  /**
    * A service principal (`events.amazonaws.com` delivering to a rule's target) doing `action` on
    * `resource`: only the resource's policy can allow it. Resolves to the denial's reason, or undefined.
    */
@@ -222,23 +211,6 @@ export async function authorize(
   const owner = module.resourceOwner?.(operation, input, ctx) ?? own;
   if (caller.admin && owner === own && !namesAnotherAccount(input, own)) return;
   await authorizer.call(caller, module, operation, input, region);
-}
-
-/**
- * Authorizes a Cloud Control resource handler's own calls for `caller` (its handler permissions); throws the
- * module's access-denied error (no-op for the service itself, the administrator, or without an IAM module).
- */
-export async function authorizeHandler(
-  ctx: SandboxContext,
-  caller: Principal | undefined,
-  module: ServiceModule,
-  operation: string,
-  input: Record<string, unknown>,
-  region: string,
-): Promise<void> {
-  const authorizer = state(ctx).authorizer;
-  if (!caller || caller.admin || !authorizer) return;
-  await authorizer.handler(caller, module, operation, input, region);
 }
 
 /**

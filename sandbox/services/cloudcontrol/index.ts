@@ -4,11 +4,12 @@
  * UpdateResource (RFC 6902 PatchDocument applied to the current properties, then provider.update) and
  * DeleteResource run asynchronously on the sandbox clock and are tracked by ProgressEvents
  * (IN_PROGRESS → SUCCESS | FAILED with Cloud Control's ErrorCode), read with GetResourceRequestStatus.
+ * The handlers act as the caller's session or the request's RoleArn (./session.ts): each call they make
+ * is authorized when made, so a denied one fails the request (or GetResource / ListResources) naming its
+ * action, and the calls made before it stay made, as in AWS.
  */
 import { randomUUID } from 'node:crypto';
 import jsonpatch, { type Operation as PatchOperation } from 'fast-json-patch';
-import { authorizeHandler } from '../../core/authz';
-import { serviceModule } from '../../core/sandbox';
 import {
   AwsError,
   type ProviderContext,
@@ -18,10 +19,12 @@ import {
   type ServiceModule,
 } from '../../core/types';
 import { ec2Store } from '../ec2/store';
+import { handlerReads } from '../handler-calls';
 import { iamStore } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
 import { s3Store } from '../s3/store';
 import { isObj, num, type Obj, stateOf, str } from '../state';
+import { assertUsable, type HandlerSession, handlerContext, handlerSession } from './session';
 
 type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 type Status = 'PENDING' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'CANCEL_IN_PROGRESS' | 'CANCEL_COMPLETE';
@@ -65,16 +68,35 @@ const READ_ONLY: Record<string, string[]> = {
   'AWS::Lambda::Function': ['Arn'],
 };
 
-/** Primary identifiers of every resource of a type (what ListResources pages over). */
-const LISTERS: Record<string, (sandbox: SandboxContext) => string[]> = {
-  'AWS::EC2::SecurityGroup': (s) => [...ec2Store(s).groups.keys()],
-  'AWS::EC2::SecurityGroupIngress': (s) =>
-    [...ec2Store(s).groups.values()].flatMap((g) => g.rules.filter((r) => !r.isEgress).map((r) => r.ruleId)),
-  'AWS::S3::Bucket': (s) => [...s3Store(s).buckets.keys()],
-  'AWS::IAM::Role': (s) => [...iamStore(s).roles.keys()],
-  'AWS::IAM::ManagedPolicy': (s) =>
-    [...iamStore(s).policies.values()].filter((p) => !p.awsManaged).map((p) => p.arn),
-  'AWS::Lambda::Function': (s) => [...lambdaStore(s).functions.keys()],
+interface Lister {
+  /** The list call the type's list handler makes (service, operation, input), authorized as the caller. */
+  call: readonly [service: string, operation: string, input: Obj];
+  /** Primary identifiers of every resource of the type (what ListResources pages over). */
+  ids: (sandbox: SandboxContext) => string[];
+}
+
+const LISTERS: Record<string, Lister> = {
+  'AWS::EC2::SecurityGroup': {
+    call: ['ec2', 'DescribeSecurityGroups', {}],
+    ids: (s) => [...ec2Store(s).groups.keys()],
+  },
+  'AWS::EC2::SecurityGroupIngress': {
+    call: ['ec2', 'DescribeSecurityGroupRules', {}],
+    ids: (s) =>
+      [...ec2Store(s).groups.values()].flatMap((g) =>
+        g.rules.filter((r) => !r.isEgress).map((r) => r.ruleId),
+      ),
+  },
+  'AWS::S3::Bucket': { call: ['s3', 'ListBuckets', {}], ids: (s) => [...s3Store(s).buckets.keys()] },
+  'AWS::IAM::Role': { call: ['iam', 'ListRoles', {}], ids: (s) => [...iamStore(s).roles.keys()] },
+  'AWS::IAM::ManagedPolicy': {
+    call: ['iam', 'ListPolicies', { Scope: 'Local' }],
+    ids: (s) => [...iamStore(s).policies.values()].filter((p) => !p.awsManaged).map((p) => p.arn),
+  },
+  'AWS::Lambda::Function': {
+    call: ['lambda', 'ListFunctions', {}],
+    ids: (s) => [...lambdaStore(s).functions.keys()],
+  },
 };
 
 function providerFor(ctx: RequestContext, typeName: unknown): { type: string; provider: ResourceProvider } {
@@ -95,7 +117,8 @@ function providerFor(ctx: RequestContext, typeName: unknown): { type: string; pr
   return { type, provider };
 }
 
-function providerContext(ctx: RequestContext): ProviderContext {
+/** Cloud Control itself (no caller): the request's own checks of what exists, before a handler runs. */
+function serviceContext(ctx: RequestContext): ProviderContext {
   return { stackName: 'CloudControl', region: ctx.region, accountId: ctx.accountId, sandbox: ctx.sandbox };
 }
 
@@ -113,9 +136,9 @@ async function readOrNotFound(
   provider: ResourceProvider,
   type: string,
   id: string,
-  ctx: RequestContext,
+  pctx: ProviderContext,
 ): Promise<Obj> {
-  const props = await provider.read(id, providerContext(ctx));
+  const props = await provider.read(id, pctx);
   if (!props)
     throw new AwsError(
       'ResourceNotFoundException',
@@ -128,6 +151,7 @@ const HANDLER_ERROR_CODES = new Set([
   'NotUpdatable',
   'InvalidRequest',
   'AccessDenied',
+  'InvalidCredentials',
   'AlreadyExists',
   'NotFound',
   'ResourceConflict',
@@ -156,12 +180,6 @@ function errorCode(err: unknown): string {
 function eventOut(e: ProgressEvent): Obj {
   return { ...e, EventTime: new Date(e.EventTime) };
 }
-
-const OPERATION_NAMES: Record<Operation, string> = {
-  CREATE: 'CreateResource',
-  UPDATE: 'UpdateResource',
-  DELETE: 'DeleteResource',
-};
 
 /** Starts an asynchronous request; `work` runs after a short emulated delay and returns the new model. */
 function startRequest(
@@ -222,10 +240,7 @@ function startRequest(
       return;
     }
     try {
-      // The handler runs with the caller's credentials: its permissions are checked now, in the request.
-      const module = serviceModule(ctx.sandbox, 'cloudcontrol');
-      const op = OPERATION_NAMES[base.Operation];
-      if (module) await authorizeHandler(ctx.sandbox, ctx.caller, module, op, input, ctx.region);
+      // The handler acts with the request's session: each call it makes is authorized as it is made.
       const { identifier, model } = await work();
       event.Identifier = identifier;
       if (model) event.ResourceModel = JSON.stringify(model);
@@ -296,10 +311,38 @@ function stripReadOnly(type: string, props: Obj): Obj {
 
 type Input = Record<string, unknown>;
 
+/**
+ * A handler answering at once (GetResource, ListResources), as Cloud Control reports its failure: a
+ * denied or unusable session is `AccessDeniedException` / `InvalidCredentialsException` with
+ * `TYPE Handler returned status FAILED: MESSAGE (HandlerErrorCode: CODE, RequestToken: …)`.
+ */
+async function synchronousHandler<T>(
+  type: string,
+  session: HandlerSession,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    assertUsable(session);
+    return await run();
+  } catch (err) {
+    const code = errorCode(err);
+    if (!(err instanceof AwsError) || (code !== 'AccessDenied' && code !== 'InvalidCredentials')) throw err;
+    const failed = new AwsError(
+      `${code}Exception`,
+      `${type} Handler returned status FAILED: ${err.message} (HandlerErrorCode: ${code}, RequestToken: ${randomUUID()})`,
+    );
+    failed.cause = err;
+    throw failed;
+  }
+}
+
 async function getResource(input: Input, ctx: RequestContext): Promise<Obj> {
   const { type, provider } = providerFor(ctx, input.TypeName);
   const id = identifierOf(input);
-  const props = await readOrNotFound(provider, type, id, ctx);
+  const session = await handlerSession(input, ctx);
+  const props = await synchronousHandler(type, session, () =>
+    readOrNotFound(provider, type, id, handlerContext(ctx, session)),
+  );
   return { TypeName: type, ResourceDescription: { Identifier: id, Properties: JSON.stringify(props) } };
 }
 
@@ -310,13 +353,19 @@ async function listResources(input: Input, ctx: RequestContext): Promise<Obj> {
     throw new AwsError('UnsupportedActionException', `Resource type ${type} does not support LIST action`);
   const max = num(input.MaxResults) ?? 100;
   if (max < 1 || max > 100) throw new AwsError('ValidationException', 'MaxResults must be between 1 and 100');
-  const ids = lister(ctx.sandbox).sort();
   const token = str(input.NextToken);
   const start = token ? Number.parseInt(Buffer.from(token, 'base64').toString('utf8'), 10) : 0;
   if (Number.isNaN(start)) throw new AwsError('InvalidRequestException', 'The NextToken is not valid.');
+  // The list handler's one list call, as the session; the models come from what it lists.
+  const [service, operation, call] = lister.call;
+  const session = await handlerSession(input, ctx);
+  await synchronousHandler(type, session, () =>
+    handlerReads(handlerContext(ctx, session), service, [[operation, call]]),
+  );
+  const ids = lister.ids(ctx.sandbox).sort();
   const descriptions: Obj[] = [];
   for (const id of ids.slice(start, start + max)) {
-    const props = await provider.read(id, providerContext(ctx));
+    const props = await provider.read(id, serviceContext(ctx));
     if (props) descriptions.push({ Identifier: id, Properties: JSON.stringify(props) });
   }
   const next = start + max < ids.length ? Buffer.from(String(start + max)).toString('base64') : undefined;
@@ -328,9 +377,12 @@ async function listResources(input: Input, ctx: RequestContext): Promise<Obj> {
 async function createResource(signal: AbortSignal, input: Input, ctx: RequestContext): Promise<Obj> {
   const { type, provider } = providerFor(ctx, input.TypeName);
   const desired = parseJsonObject(input.DesiredState, 'desiredState');
+  const session = await handlerSession(input, ctx);
   return startRequest(signal, ctx, { TypeName: type, Operation: 'CREATE' }, input, async () => {
-    const res = await provider.create(type.split('::').pop() ?? 'Resource', desired, providerContext(ctx));
-    return { identifier: res.physicalId, model: await provider.read(res.physicalId, providerContext(ctx)) };
+    assertUsable(session);
+    const pctx = handlerContext(ctx, session);
+    const res = await provider.create(type.split('::').pop() ?? 'Resource', desired, pctx);
+    return { identifier: res.physicalId, model: await provider.read(res.physicalId, pctx) };
   });
 }
 
@@ -366,18 +418,22 @@ function checkUpdatable(type: string, provider: ResourceProvider, current: Obj, 
 async function updateResource(signal: AbortSignal, input: Input, ctx: RequestContext): Promise<Obj> {
   const { type, provider } = providerFor(ctx, input.TypeName);
   const id = identifierOf(input);
-  const current = await readOrNotFound(provider, type, id, ctx);
-  const desired = patched(current, input);
+  const desired = patched(await readOrNotFound(provider, type, id, serviceContext(ctx)), input);
+  const session = await handlerSession(input, ctx);
   return startRequest(
     signal,
     ctx,
     { TypeName: type, Identifier: id, Operation: 'UPDATE' },
     input,
     async () => {
+      assertUsable(session);
+      // The update handler reads the resource first, then makes the calls that change what differs.
+      const pctx = handlerContext(ctx, session);
+      const current = await readOrNotFound(provider, type, id, pctx);
       checkUpdatable(type, provider, current, desired);
       const after = stripReadOnly(type, desired);
-      const res = await provider.update(id, after, stripReadOnly(type, current), providerContext(ctx));
-      return { identifier: res.physicalId, model: await provider.read(res.physicalId, providerContext(ctx)) };
+      const res = await provider.update(id, after, stripReadOnly(type, current), pctx);
+      return { identifier: res.physicalId, model: await provider.read(res.physicalId, pctx) };
     },
   );
 }
@@ -385,14 +441,16 @@ async function updateResource(signal: AbortSignal, input: Input, ctx: RequestCon
 async function deleteResource(signal: AbortSignal, input: Input, ctx: RequestContext): Promise<Obj> {
   const { type, provider } = providerFor(ctx, input.TypeName);
   const id = identifierOf(input);
-  await readOrNotFound(provider, type, id, ctx);
+  await readOrNotFound(provider, type, id, serviceContext(ctx));
+  const session = await handlerSession(input, ctx);
   return startRequest(
     signal,
     ctx,
     { TypeName: type, Identifier: id, Operation: 'DELETE' },
     input,
     async () => {
-      await provider.delete(id, providerContext(ctx));
+      assertUsable(session);
+      await provider.delete(id, handlerContext(ctx, session));
       return { identifier: id };
     },
   );

@@ -262,32 +262,3 @@ export async function iamRequest(
   const known = (await facts.get(action))?.exists ?? false;
   return { action, resource, more, known };
 }
-
-/**
- * The resource a Cloud Control handler permission acts on: the resource itself when the permission is
- * its own service's (lambda:GetFunction for an AWS::Lambda::Function), else `*`.
- */
-export async function resourceArn(
-  sandbox: SandboxContext,
-  type: string,
-  identifier: string | undefined,
-  action: string,
-  region: string,
-): Promise<string> {
-  const service = type.split('::')[1]?.toLowerCase();
-  if (!identifier || action.slice(0, action.indexOf(':')) !== service) return '*';
-  const input: Input = {};
-  for (const field of IDENTIFIER_FIELDS) input[field] = identifier;
-  return (await resolve(sandbox, action, input, region))[0] ?? '*';
-}
-
-/** Input fields the resolvers read a resource's primary identifier from. */
-const IDENTIFIER_FIELDS = [
-  'FunctionName',
-  'Bucket',
-  'GroupId',
-  'RoleName',
-  'QueueUrl',
-  'TopicArn',
-  'TableName',
-];

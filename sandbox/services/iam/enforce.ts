@@ -2,10 +2,10 @@
  * IAM enforcement: every call by a role session is evaluated with @cloud-copilot/iam-simulate against
  * the role's identity policies as the IAM module stores them (inline, attached managed — AWS managed ones
  * with their published documents — and the permissions boundary), for the call's IAM action and resource
- * ARN (./actions.ts). Cloud Control operations also need the resource type's handler permissions, as the
- * CloudFormation registry schemas publish them. A denied call fails with the protocol's error code and
- * AWS's message shape, before the operation runs, so it changes nothing; the sandbox log names the
- * principal and the missing action.
+ * ARN (./actions.ts). Cloud Control's resource handlers make their calls as the caller's session (or
+ * its RoleArn's), each evaluated here as it is made (../cloudcontrol/session.ts). A denied call fails
+ * with the protocol's error code and AWS's message shape, before the operation runs, so it changes
+ * nothing; the sandbox log names the principal and the missing action.
  *
  * Resource-based policies (an SQS queue's or SNS topic's `Policy`, ./resource-policies.ts) are evaluated
  * together with the identity policies as AWS does: for a same-account caller an allow in either suffices;
@@ -24,10 +24,9 @@ import {
   runUnsafeSimulation,
   type Simulation,
 } from '@cloud-copilot/iam-simulate';
-import { resourceSchema } from '../../../infra/runbook-permissions';
 import { type Authorizer, accountOf, type Principal, setAuthorizer } from '../../core/authz';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
-import { iamRequest, resourceArn } from './actions';
+import { iamRequest } from './actions';
 import { type KeyUse, keyDenied, keyUse, requestedKey } from './key-use';
 import { resourceFacts } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
@@ -286,15 +285,9 @@ class Enforcer {
       // each one's key: the first refused fails the whole call.
       const call = { module, operation, input, region, action };
       for (const r of resources) await this.requireOn(caller, call, r, accountOfResource(r));
-      // Reads run their handler at once; a create, update or delete runs it later, in the request
-      // (`handler`, from Cloud Control's ProgressEvent), where a missing permission is a FAILED request.
-      if (module.signingName === 'cloudcontrolapi' && SYNCHRONOUS_HANDLERS.has(operation))
-        await this.handlerPermissions(caller, module, operation, input, region);
     },
     action: (caller, module, action, resource, region, context) =>
       this.require(caller, module, { action, resource, region, ...(context ? { context } : {}) }),
-    handler: (caller, module, operation, input, region) =>
-      this.handlerPermissions(caller, module, operation, input, region),
     service: async (servicePrincipal, action, resource, region, context) => {
       const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
       const check = { action, resource, region, context, ...(resourcePolicy ? { resourcePolicy } : {}) };
@@ -378,44 +371,7 @@ class Enforcer {
       throw keyDenied(use.viaService.split('.')[0] ?? '', principal, action, use.keyArn, result, deniedBy);
     }
   }
-
-  /** Cloud Control runs the type's handler with the caller's credentials: each handler permission is needed. */
-  private async handlerPermissions(
-    caller: Principal,
-    module: ServiceModule,
-    operation: string,
-    input: Record<string, unknown>,
-    region: string,
-  ): Promise<void> {
-    const handler = CLOUD_CONTROL_HANDLERS[operation];
-    const type = typeof input.TypeName === 'string' ? input.TypeName : undefined;
-    if (!handler || !type) return;
-    let permissions: string[];
-    try {
-      permissions = resourceSchema(type).handlers?.[handler]?.permissions ?? [];
-    } catch {
-      return; // an unknown type fails in the operation itself, with Cloud Control's own error
-    }
-    const identifier = typeof input.Identifier === 'string' ? input.Identifier : undefined;
-    for (const raw of permissions) {
-      const [prefix = '', name = ''] = raw.split(':');
-      const action = `${prefix.toLowerCase()}:${name}`;
-      const resource = await resourceArn(this.sandbox, type, identifier, action, region);
-      await this.require(caller, module, { action, resource, region });
-    }
-  }
 }
-
-/** Cloud Control operations that answer from their handler directly (the others return a ProgressEvent). */
-const SYNCHRONOUS_HANDLERS = new Set(['GetResource', 'ListResources']);
-
-const CLOUD_CONTROL_HANDLERS: Record<string, 'create' | 'read' | 'update' | 'delete' | 'list'> = {
-  CreateResource: 'create',
-  GetResource: 'read',
-  UpdateResource: 'update',
-  DeleteResource: 'delete',
-  ListResources: 'list',
-};
 
 /**
  * Turns enforcement on for this sandbox (the IAM module's start hook). A call is evaluated in its
@@ -437,8 +393,6 @@ export function enforceIam(sandbox: SandboxContext): void {
       of(accountOf(caller), region).call(caller, module, operation, input, region),
     action: (caller, module, action, resource, region, context) =>
       of(accountOf(caller), region).action(caller, module, action, resource, region, context),
-    handler: (caller, module, operation, input, region) =>
-      of(accountOf(caller), region).handler(caller, module, operation, input, region),
     // A service principal reaches a resource in the resource's own account.
     service: (principal, action, resource, region, context) =>
       of(/^\d{12}$/.exec(resource.split(':')[4] ?? '')?.[0] ?? sandbox.accountId, region).service(
