@@ -1,25 +1,48 @@
 /**
- * DynamoDB (awsJson1.0): dynalite, in memory; requests (after the sandbox's latency/fault rules) are
- * handed to its request listener in-process. dynalite lacks the Time To Live APIs, which are emulated here
+ * DynamoDB (awsJson1.0): dynalite, in memory; requests (after the sandbox's latency/fault rules) go to
+ * its validations and actions in-process, already parsed (DynaliteEngine). dynalite lacks the Time To Live APIs, which are emulated here
  * (the setting is stored and described; items are not expired), and the transaction APIs, which answer
  * UnknownOperationException like any unsupported operation. Encryption at rest with a KMS key, which
  * dynalite lacks too, is kept and enforced beside it (./encryption.ts).
  */
 
-import { EventEmitter } from 'node:events';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { TableEncryption } from './encryption';
 import { memoizeDynaliteExpressions } from './expressions';
 
-type DynaliteFactory = (options: {
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-  maxItemSizeKb?: number;
-}) => Server;
+/** dynalite's store (db/index.js `create`): what its actions read and write, and its shutdown. */
+interface DynaliteStore {
+  lifecycleManager?: { gracefulClose(cb: (err?: Error | null) => void): void };
+  db: { close(cb: (err?: Error | null) => void): void };
+}
+
+/** What dynalite's request handler runs per call: its type checks and validations, then the action. */
+interface DynaliteModules {
+  create(options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }): DynaliteStore;
+  checkTypes(data: Record<string, unknown>, types: unknown): Record<string, unknown>;
+  checkValidations(
+    data: Record<string, unknown>,
+    types: unknown,
+    custom: unknown,
+    store: DynaliteStore,
+  ): void;
+  validation(operation: string): { types: unknown; custom?: unknown };
+  action(operation: string): DynaliteAction;
+}
+
+type DynaliteAction = (
+  store: DynaliteStore,
+  data: Record<string, unknown>,
+  cb: (err: DynaliteError | null | undefined, data?: unknown) => void,
+) => void;
+
+/** dynalite's API errors: the HTTP status and the JSON body it would answer with. */
+type DynaliteError = Error & {
+  statusCode?: number;
+  body?: { __type?: string; message?: string; Message?: string };
+};
 
 const PROXIED = [
   'BatchGetItem',
@@ -52,133 +75,123 @@ const ITEM_OPERATIONS = [
   'UpdateItem',
 ] as const;
 
-type RequestListener = (req: EventEmitter, res: unknown) => void;
+let modules: DynaliteModules | undefined;
+
+/** dynalite's store, validations and actions (one module instance per process), loaded once. */
+function dynaliteModules(): DynaliteModules {
+  if (modules) return modules;
+  const require = createRequire(createRequire(import.meta.url).resolve('dynalite'));
+  const db = require('./db') as Pick<DynaliteModules, 'create'>;
+  const validations = require('./validations') as Pick<DynaliteModules, 'checkTypes' | 'checkValidations'>;
+  const lowerFirst = (op: string) => op.charAt(0).toLowerCase() + op.slice(1);
+  const loaded = new Map<
+    string,
+    { validation: { types: unknown; custom?: unknown }; action: DynaliteAction }
+  >();
+  const of = (operation: string) => {
+    let m = loaded.get(operation);
+    if (!m) {
+      m = {
+        validation: require(`./validations/${lowerFirst(operation)}`),
+        action: require(`./actions/${lowerFirst(operation)}`),
+      };
+      loaded.set(operation, m);
+    }
+    return m;
+  };
+  modules = {
+    create: (options) => db.create(options),
+    checkTypes: (data, types) => validations.checkTypes(data, types),
+    checkValidations: (data, types, custom, store) =>
+      validations.checkValidations(data, types, custom, store),
+    validation: (operation) => of(operation).validation,
+    action: (operation) => of(operation).action,
+  };
+  return modules;
+}
+
+/** The DynamoDB error a dynalite API error stands for (its body's `__type` after the `#`). */
+function awsErrorOf(err: DynaliteError): AwsError {
+  if (!err.statusCode || !err.body) {
+    return Object.assign(new AwsError('InternalServerError', `DynamoDB engine failed: ${err.message}`, 500), {
+      cause: err,
+    });
+  }
+  const type = String(err.body.__type ?? 'InternalServerError');
+  const code = type.slice(type.lastIndexOf('#') + 1);
+  return new AwsError(code, String(err.body.message ?? err.body.Message ?? code), err.statusCode);
+}
 
 /**
- * One request to dynalite's own request listener, in-process: no socket, no HTTP parsing on either
- * side (this hop used to be a loopback HTTP request per DynamoDB call). dynalite reads the request as
- * a stream of `data` / `end` events and answers through statusCode / setHeader / end, which is all the
- * fake request and response below provide; it runs the same validations and actions as over HTTP.
+ * dynalite in this process, called the way its HTTP request handler calls it — the operation's type
+ * checks and validations, then its action over the store — with the request already parsed: no
+ * JSON text of the request or the answer, no CRC32 of the body, no request id, no signature header
+ * parsing (this hop was a loopback HTTP request per call, then dynalite's request listener in-process).
+ * The checks drop null and unknown members of the object they are given, so they get a copy of the
+ * request's top level; dynalite's store keeps items as JSON text, so no answer shares objects with it.
  */
-function post(
-  listener: RequestListener,
-  target: string,
-  body: string,
-  region: string,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = Object.assign(new EventEmitter(), {
-      method: 'POST',
-      url: '/',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': `DynamoDB_20120810.${target}`,
-        'x-amz-date': AMZ_DATE,
-        authorization: `AWS4-HMAC-SHA256 Credential=AKIASANDBOX/20200101/${region}/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000`,
-      },
-    });
-    const res = {
-      statusCode: 200,
-      contentType: '',
-      setHeader(): void {},
-      end(text?: string): void {
-        resolve({ status: res.statusCode, text: text ?? '' });
-      },
-    };
-    try {
-      listener(req, res);
-      req.emit('data', Buffer.from(body));
-      req.emit('end');
-    } catch (err) {
-      reject(err);
-    }
-  });
-}
-
-/** dynalite only checks that a date header is present. */
-const AMZ_DATE = '20200101T000000Z';
-
-/** The DynamoDB error dynalite's answer stands for, or the parsed body of a success. */
-function answerOf(res: { status: number; text: string }): Record<string, unknown> {
-  let body: Record<string, unknown> = {};
-  if (res.text) {
-    try {
-      body = JSON.parse(res.text) as Record<string, unknown>;
-    } catch {
-      throw new AwsError(
-        'InternalServerError',
-        `DynamoDB engine answered ${res.status} with a non-JSON body`,
-        500,
-      );
-    }
-  }
-  if (res.status >= 400) {
-    const type = String(body.__type ?? 'InternalServerError');
-    const code = type.slice(type.lastIndexOf('#') + 1);
-    throw new AwsError(code, String(body.message ?? body.Message ?? code), res.status);
-  }
-  return body;
-}
-
-/** dynalite in this process: its server (for its lifecycle) and request listener (for the requests). */
 class DynaliteEngine {
-  private server: Server | undefined;
-  private listener: RequestListener | undefined;
-  /** Requests handed to dynalite and not answered yet: stop() waits for them before closing its store. */
+  private store: DynaliteStore | undefined;
+  /** Calls handed to dynalite and not answered yet: stop() waits for them before closing its store. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly createTableMs: number) {}
 
-  async forward(operation: string, input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
-    if (!this.listener) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
-    const pending = post(this.listener, operation, JSON.stringify(input), ctx.region);
+  async forward(operation: string, input: Record<string, unknown>): Promise<unknown> {
+    const store = this.store;
+    if (!store) throw new AwsError('ServiceUnavailable', 'DynamoDB engine is not running', 503);
+    const pending = run(store, operation, input);
     this.inFlight.add(pending);
-    return answerOf(await pending.finally(() => this.inFlight.delete(pending)));
+    return pending.finally(() => this.inFlight.delete(pending));
   }
 
-  /** Starts dynalite for one account-region (its ARNs carry them: dynalite reads both from the environment). */
+  /** Creates dynalite's store for one account-region (its ARNs carry them: dynalite reads both from the environment). */
   async start(scope: { accountId: string; region: string }): Promise<void> {
-    const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
+    const m = dynaliteModules();
     memoizeDynaliteExpressions();
     const saved = { account: process.env.AWS_ACCOUNT_ID, region: process.env.AWS_REGION };
     process.env.AWS_ACCOUNT_ID = scope.accountId;
     process.env.AWS_REGION = scope.region;
-    let s: Server;
     try {
-      s = dynalite({ createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 });
+      this.store = m.create({ createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 });
     } finally {
       restoreEnv('AWS_ACCOUNT_ID', saved.account);
       restoreEnv('AWS_REGION', saved.region);
     }
-    // Listening on loopback is kept for dynalite's lifecycle (close() shuts its store down); requests
-    // go straight to its request listener.
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        s.off('error', reject);
-        resolve();
-      });
-    });
-    this.listener = s.listeners('request')[0] as RequestListener | undefined;
-    if (!this.listener) throw new Error('dynalite has no request listener');
-    this.server = s;
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    this.listener = undefined; // new requests are refused from here on
-    // dynalite throws (uncaught) when a request reaches its closed store: let the ones it has finish.
+    const store = this.store;
+    this.store = undefined; // new requests are refused from here on
+    // A call reaching a closed store fails: let the ones dynalite has finish.
     await Promise.race([
       Promise.allSettled([...this.inFlight]),
       new Promise((resolve) => setTimeout(resolve, 5000).unref()),
     ]);
-    if (!s) return;
+    if (!store) return;
     await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections?.();
+      if (store.lifecycleManager) store.lifecycleManager.gracefulClose(() => resolve());
+      else store.db.close(() => resolve());
     });
   }
+}
+
+/** One call: dynalite's checks (they throw its API errors), then its action (it answers by callback). */
+function run(store: DynaliteStore, operation: string, input: Record<string, unknown>): Promise<unknown> {
+  const m = dynaliteModules();
+  return new Promise((resolve, reject) => {
+    try {
+      const v = m.validation(operation);
+      const data = m.checkTypes({ ...input }, v.types);
+      m.checkValidations(data, v.types, v.custom, store);
+      m.action(operation)(store, data, (err, answer) => {
+        if (err) reject(awsErrorOf(err));
+        else resolve(answer ?? {});
+      });
+    } catch (err) {
+      reject(awsErrorOf(err as DynaliteError));
+    }
+  });
 }
 
 function restoreEnv(name: string, value: string | undefined): void {
@@ -210,7 +223,7 @@ class DynaliteEngines {
   }
 
   async forward(operation: string, input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
-    return (await this.of(ctx)).forward(operation, input, ctx);
+    return (await this.of(ctx)).forward(operation, input);
   }
 
   async stop(): Promise<void> {
