@@ -1,6 +1,7 @@
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -171,5 +172,60 @@ describe('DynamoDB (dynalite)', () => {
     await expect(between('9', '0')).rejects.toMatchObject({
       message: expect.stringContaining('BETWEEN operator requires upper bound to be greater than or equal'),
     });
+  });
+
+  // dynalite's validations and actions are called in-process with the parsed request (no HTTP/JSON hop):
+  // the answers and errors are still dynalite's.
+  it('keeps ReturnValues, Query order and paging, and validation errors', async () => {
+    const key = (sk: string) => ({ pk: { S: 'rv' }, sk: { S: sk } });
+    for (const sk of ['1', '2', '3'])
+      await ddb().send(new PutItemCommand({ TableName: 'leases', Item: { ...key(sk), v: { S: `v${sk}` } } }));
+    const replaced = await ddb().send(
+      new PutItemCommand({
+        TableName: 'leases',
+        Item: { ...key('1'), v: { S: 'new' } },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    expect(replaced.Attributes).toEqual({ ...key('1'), v: { S: 'v1' } });
+    const updated = await ddb().send(
+      new UpdateItemCommand({
+        TableName: 'leases',
+        Key: key('2'),
+        UpdateExpression: 'SET v = :v',
+        ExpressionAttributeValues: { ':v': { S: 'changed' } },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    expect(updated.Attributes).toEqual({ v: { S: 'v2' } });
+    const deleted = await ddb().send(
+      new DeleteItemCommand({ TableName: 'leases', Key: key('3'), ReturnValues: 'ALL_OLD' }),
+    );
+    expect(deleted.Attributes).toEqual({ ...key('3'), v: { S: 'v3' } });
+    const page = (start?: Record<string, { S: string }>) =>
+      ddb().send(
+        new QueryCommand({
+          TableName: 'leases',
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': { S: 'rv' } },
+          ScanIndexForward: false,
+          Limit: 1,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+    const first = await page();
+    expect(first.Items?.map((i) => i.sk?.S)).toEqual(['2']);
+    expect(first.LastEvaluatedKey).toEqual(key('2'));
+    const second = await page(first.LastEvaluatedKey as Record<string, { S: string }>);
+    expect(second.Items?.map((i) => [i.sk?.S, i.v?.S])).toEqual([['1', 'new']]);
+    await expect(
+      ddb().send(new GetItemCommand({ TableName: 'leases', Key: { pk: { S: 'rv' } } })),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: 'The provided key element does not match the schema',
+    });
+    await expect(
+      ddb().send(new PutItemCommand({ TableName: 'leases', Item: { ...key('4'), n: { N: 'x' } } })),
+    ).rejects.toMatchObject({ name: 'ValidationException', message: expect.stringContaining('numeric') });
   });
 });
