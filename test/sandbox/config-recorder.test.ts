@@ -101,6 +101,7 @@ async function results(config: ConfigServiceClient, rule: string) {
   return (out.EvaluationResults ?? []).map((r) => ({
     id: r.EvaluationResultIdentifier?.EvaluationResultQualifier?.ResourceId,
     compliance: r.ComplianceType,
+    recordedAt: r.ResultRecordedTime?.getTime(),
   }));
 }
 
@@ -196,7 +197,7 @@ describe('Config configuration recorder', () => {
     const { GroupId = '' } = await ec2.send(
       new CreateSecurityGroupCommand({ GroupName: 'stopped', Description: 'stopped' }),
     );
-    await until('the new group COMPLIANT', async () =>
+    const compliant = await until('the new group COMPLIANT', async () =>
       (await results(config, 'ssh')).find((r) => r.id === GroupId && r.compliance === 'COMPLIANT'),
     );
     await config.send(new StopConfigurationRecorderCommand({ ConfigurationRecorderName: 'default' }));
@@ -209,6 +210,10 @@ describe('Config configuration recorder', () => {
     );
     const later = await openGroup('while-stopped');
     await settle(sb);
+    // Nothing recorded, so no configuration change to evaluate: the result is still the one from before.
+    expect((await results(config, 'ssh')).find((r) => r.id === GroupId)?.recordedAt).toBe(
+      compliant.recordedAt,
+    );
     await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['ssh'] }));
     await settle(sb);
     const now = await results(config, 'ssh');

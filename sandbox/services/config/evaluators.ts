@@ -19,7 +19,6 @@ import {
   versioningVerdict,
 } from '../../../tasks/shared/rule-checks';
 import type { ApiCallSpec, SandboxContext } from '../../core/types';
-import { iamStore } from '../iam/store';
 import { isObj, num, type Obj, str, type Tag } from '../state';
 import { type ConfigurationItem, discovered, recordedIds, recordedItem } from './recorder';
 
@@ -374,33 +373,3 @@ export const EVALUATORS: Record<string, Evaluator> = {
   CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK: stackDriftEvaluator,
   IAM_POLICY_BLACKLISTED_CHECK: blacklistedPolicyEvaluator,
 };
-
-/**
- * Config resource id for a ResourceChange (CloudFormation type + physical id), or undefined if Config does
- * not record it. IAM roles and policies are recorded by their unique ids (AROA…, ANPA…); `uniqueIds`
- * remembers physical id → unique id, so a deleted one is still reported under its unique id.
- */
-export function configResourceOf(
-  sandbox: SandboxContext,
-  change: { resourceType: string; resourceId: string },
-  uniqueIds: Map<string, string>,
-): { resourceType: string; resourceId: string } | undefined {
-  switch (change.resourceType) {
-    case 'AWS::IAM::Role': {
-      const r = iamStore(sandbox).roles.get(change.resourceId);
-      if (r) uniqueIds.set(`role/${r.name}`, r.id);
-      const id = r?.id ?? uniqueIds.get(`role/${change.resourceId}`);
-      return id ? { resourceType: 'AWS::IAM::Role', resourceId: id } : undefined;
-    }
-    case 'AWS::IAM::ManagedPolicy': {
-      const p = iamStore(sandbox).policies.get(change.resourceId);
-      if (p) uniqueIds.set(p.arn, p.id);
-      const id = p?.id ?? uniqueIds.get(change.resourceId);
-      return id ? { resourceType: 'AWS::IAM::Policy', resourceId: id } : undefined;
-    }
-    case 'AWS::EC2::SecurityGroupIngress':
-      return undefined;
-    default:
-      return { resourceType: change.resourceType, resourceId: change.resourceId };
-  }
-}

@@ -3,8 +3,8 @@
  * rules by invoking their function (custom.ts), which reports with PutEvaluations. Rules are
  * evaluated when created, on demand (StartConfigRulesEvaluation, with AWS's limits: ≤ 25 rules per
  * call, LimitExceededException while an evaluation runs or within a minute of the last call), and on
- * change: every SandboxContext.recordChange of a resource in a rule's scope is evaluated after a short
- * emulated delay, as Config does on a configuration item change. CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK
+ * change: every configuration change the recorder records (recorder.ts) of a resource in a rule's scope
+ * is evaluated after a short emulated delay, as Config does on a configuration item change. CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK
  * is triggered, as in AWS, by changes of the AWS::CloudFormation::Stack itself (never by a change to a
  * resource in the stack: that drift is found by the rule's periodic run, StartConfigRulesEvaluation, or a
  * drift detection someone runs). Periodic rules also run every MaximumExecutionFrequency on the sandbox
@@ -13,13 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { authorizeService, runAs } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
-import {
-  AwsError,
-  type RequestContext,
-  type ResourceChange,
-  type SandboxContext,
-  type ServiceModule,
-} from '../../core/types';
+import { AwsError, type RequestContext, type SandboxContext, type ServiceModule } from '../../core/types';
 import { isObj, num, type Obj, stateOf, str, strs } from '../state';
 import {
   changeTriggered,
@@ -34,15 +28,9 @@ import {
   type SourceDetail,
   sourceDetailsOf,
 } from './custom';
+import { type ComplianceType, EVALUATORS, type Evaluator, RetryLater, type Verdict } from './evaluators';
 import {
-  type ComplianceType,
-  configResourceOf,
-  EVALUATORS,
-  type Evaluator,
-  RetryLater,
-  type Verdict,
-} from './evaluators';
-import {
+  type ConfigurationItem,
   deleteConfigurationRecorder,
   deleteDeliveryChannel,
   describeConfigurationRecorderStatus,
@@ -50,6 +38,7 @@ import {
   describeDeliveryChannels,
   discovered,
   ensureRecorder,
+  onRecorded,
   putConfigurationRecorder,
   putDeliveryChannel,
   recordedItem,
@@ -59,7 +48,7 @@ import {
 } from './recorder';
 import { batchGetResourceConfig, getDiscoveredResourceCounts, listDiscoveredResources } from './resources';
 import { configMayNotAssume, ruleSession } from './roles';
-import { evaluatorOfType, inScope, type RuleScope, ScopeLookups, STACK_TYPE } from './scope';
+import { evaluatorOfType, inScope, type RuleScope, ScopeLookups } from './scope';
 
 export interface ConfigServiceOptions {
   /** Emulated seconds between a configuration change and its evaluation (default 3). */
@@ -126,14 +115,6 @@ interface ConfigState {
   results: Map<string, Map<string, Result>>;
   /** `${rule}|${type}|${id}` pending change-triggered evaluations → latest change time. */
   pending: Map<string, Date>;
-  /** Physical id → Config's unique id (IAM roles and policies), kept after the resource is deleted. */
-  uniqueIds: Map<string, string>;
-  /**
-   * Stacks whose drift this module is detecting, and until when their own stack changes are ignored:
-   * a drift detection records a stack change, which must not trigger another detection.
-   */
-  stacksBusy: Set<string>;
-  stacksQuietUntil: Map<string, number>;
   /** ResultTokens of custom rule invocations (PutEvaluations). */
   tokens: Map<string, Invocation>;
   unsubscribe?: () => void;
@@ -147,9 +128,6 @@ function state(sandbox: SandboxContext): ConfigState {
     rules: new Map(),
     results: new Map(),
     pending: new Map(),
-    uniqueIds: new Map(),
-    stacksBusy: new Set(),
-    stacksQuietUntil: new Map(),
     tokens: new Map(),
   }));
 }
@@ -261,8 +239,8 @@ class ConfigEngine {
 
   subscribe(): void {
     if (this.st.unsubscribe) return;
-    this.st.unsubscribe = this.sandbox.onChange((change) => {
-      void this.onChange(change).catch((err: unknown) =>
+    this.st.unsubscribe = onRecorded(this.sandbox, (item) => {
+      void this.onRecorded(item).catch((err: unknown) =>
         this.sandbox.log(`config: change handling failed: ${String(err)}`),
       );
     });
@@ -329,18 +307,7 @@ class ConfigEngine {
       return;
     }
     const evaluator = EVALUATORS[rule.Source.SourceIdentifier];
-    if (!evaluator) return;
-    const isStack = resourceType === STACK_TYPE;
-    if (isStack) this.st.stacksBusy.add(resourceId);
-    try {
-      await this.evaluateWithRetry(rule, evaluator, resourceType, resourceId, ordering);
-    } finally {
-      if (isStack) {
-        this.st.stacksBusy.delete(resourceId);
-        const quietMs = this.options.evaluationDelaySeconds * 2 * 1000;
-        this.st.stacksQuietUntil.set(resourceId, this.sandbox.clock.now().getTime() + quietMs);
-      }
-    }
+    if (evaluator) await this.evaluateWithRetry(rule, evaluator, resourceType, resourceId, ordering);
   }
 
   private async evaluateWithRetry(
@@ -582,20 +549,19 @@ class ConfigEngine {
     return evaluator !== undefined && this.covers(rule, evaluator, resourceType, resourceId, lookups);
   }
 
-  async onChange(change: ResourceChange): Promise<void> {
-    const at = this.sandbox.clock.now();
+  /**
+   * A configuration change the recorder recorded (recorder.ts: an item that differs from the last one):
+   * the change-triggered rules it concerns evaluate it. A change the recorder did not record (stopped, a
+   * type it does not record, a refused read) triggers nothing, as in AWS; nor does a change that left the
+   * item as it was (a drift detection of a stack, which records no new stack configuration).
+   */
+  async onRecorded(item: ConfigurationItem): Promise<void> {
     const rules = [...this.st.rules.values()];
     if (rules.length === 0) return;
-    if (change.resourceType === STACK_TYPE && change.kind !== 'deleted') {
-      const quiet = this.st.stacksQuietUntil.get(change.resourceId) ?? 0;
-      if (this.st.stacksBusy.has(change.resourceId) || at.getTime() < quiet) return; // our own drift detection
-    }
-    const resource = configResourceOf(this.sandbox, change, this.st.uniqueIds);
-    if (!resource) return;
     const lookups = new ScopeLookups(this.sandbox);
     for (const rule of rules) {
-      if (await this.triggers(rule, resource.resourceType, resource.resourceId, lookups))
-        this.schedule(rule, resource.resourceType, resource.resourceId, at);
+      if (await this.triggers(rule, item.resourceType, item.resourceId, lookups))
+        this.schedule(rule, item.resourceType, item.resourceId, item.captureTime);
     }
   }
 }

@@ -6,8 +6,10 @@
  * one) is read as the recorder's role session (`AWSConfig-Describe`) through IAM enforcement — the describe
  * calls of discovery.ts, each authorized as that role — and recorded as a configuration item; a refused read
  * leaves the item unrecorded (or stale), shows in the status (`lastStatus` Failure, `lastErrorCode`,
- * `lastErrorMessage`) and the sandbox log. Managed rules evaluate these items (evaluators.ts), so a type the
- * recorder does not record, or a stopped recorder, gives no new evaluations.
+ * `lastErrorMessage`) and the sandbox log. Managed rules evaluate these items (evaluators.ts), and an item
+ * that differs from the resource's last one is a configuration change (`onRecorded`), which change-triggered
+ * rules evaluate (index.ts); so a type the recorder does not record, or a stopped recorder, gives no new
+ * evaluations.
  *
  * An account with Config enabled (what the project's prerequisites ask for) has a recorder: unless
  * `ConfigServiceOptions.defaultRecorder` is false, each account-region gets on first use the recorder
@@ -76,6 +78,15 @@ export interface ConfigurationItem extends Omit<Discovered, 'configuration'> {
   configuration: Obj | null;
 }
 
+/**
+ * Told of each configuration item the recorder records that differs from the resource's last one (a
+ * configuration change, ResourceDeleted included): what change-triggered rules evaluate (index.ts).
+ */
+export type RecordedListener = (item: ConfigurationItem) => void;
+
+/** Which recordings tell the listeners: those that changed the item, every one, or none. */
+type Notify = 'changed' | 'always' | 'never';
+
 interface RecorderState {
   recorder?: Recorder;
   channel?: DeliveryChannel;
@@ -88,6 +99,7 @@ interface RecorderState {
   /** Physical id → Config id of roles and policies seen, so a deleted one is recorded under its id. */
   configIds: Map<string, string>;
   unsubscribe?: () => void;
+  listeners: Set<RecordedListener>;
   defaulted: boolean;
 }
 
@@ -101,8 +113,31 @@ function recorderState(sandbox: SandboxContext): RecorderState {
     items: new Map(),
     inflight: new Map(),
     configIds: new Map(),
+    listeners: new Set(),
     defaulted: false,
   }));
+}
+
+/** Listens to the configuration changes the recorder records in this account-region; returns the unsubscribe. */
+export function onRecorded(sandbox: SandboxContext, listener: RecordedListener): () => void {
+  const { listeners } = recorderState(sandbox);
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Whether two items of a resource record the same configuration (capture times aside). */
+function sameItem(a: ConfigurationItem | undefined, b: ConfigurationItem): boolean {
+  const content = ({ captureTime: _, ...rest }: ConfigurationItem) => JSON.stringify(rest);
+  return a !== undefined && content(a) === content(b);
+}
+
+/** Stores an item and tells the listeners, as `notify` says. */
+function store(st: RecorderState, item: ConfigurationItem, notify: Notify): void {
+  const key = `${item.resourceType}|${item.resourceId}`;
+  const prev = st.items.get(key);
+  st.items.set(key, item);
+  if (notify === 'never' || (notify === 'changed' && sameItem(prev, item))) return;
+  for (const listener of st.listeners) listener(item);
 }
 
 /** Config's service-linked role ARN in the sandbox's account. */
@@ -198,7 +233,7 @@ async function refusedRead(
 }
 
 /** Records one resource now (ResourceDeleted once it is gone), as the recorder's role. */
-async function recordNow(sandbox: SandboxContext, type: string, id: string): Promise<void> {
+async function recordNow(sandbox: SandboxContext, type: string, id: string, notify: Notify): Promise<void> {
   const st = recorderState(sandbox);
   const r = st.recorder;
   if (!r?.recording || !recordsType(r.recordingGroup, type)) return;
@@ -206,14 +241,10 @@ async function recordNow(sandbox: SandboxContext, type: string, id: string): Pro
   const seen = await capture(sandbox, type, id);
   if (!seen) {
     const prev = st.items.get(key);
-    if (prev?.status === 'OK')
-      st.items.set(key, {
-        ...prev,
-        status: 'ResourceDeleted',
-        configuration: null,
-        tags: {},
-        captureTime: sandbox.clock.now(),
-      });
+    if (prev?.status === 'OK') {
+      const deleted = { ...prev, status: 'ResourceDeleted' as const, configuration: null, tags: {} };
+      store(st, { ...deleted, captureTime: sandbox.clock.now() }, notify);
+    }
     return;
   }
   const refused = await refusedRead(sandbox, r.roleARN, seen);
@@ -224,17 +255,25 @@ async function recordNow(sandbox: SandboxContext, type: string, id: string): Pro
   }
   const now = (await capture(sandbox, type, id))?.item;
   if (!now) return;
-  st.items.set(key, { ...now, status: 'OK', captureTime: sandbox.clock.now() });
+  store(st, { ...now, status: 'OK', captureTime: sandbox.clock.now() }, notify);
   setStatus(sandbox, r);
 }
 
-/** Starts recording one resource; its promise is kept until done, for evaluations that need the item. */
-function record(sandbox: SandboxContext, type: string, id: string): Promise<void> {
+/**
+ * Starts recording one resource; its promise is kept until done, for evaluations that need the item.
+ * `notify`: a change tells the listeners when the item changed.
+ */
+function record(
+  sandbox: SandboxContext,
+  type: string,
+  id: string,
+  notify: Notify = 'changed',
+): Promise<void> {
   const st = recorderState(sandbox);
   const key = `${type}|${id}`;
   const before = st.inflight.get(key) ?? Promise.resolve();
   const p = before
-    .then(() => recordNow(sandbox, type, id))
+    .then(() => recordNow(sandbox, type, id, notify))
     .catch((err: unknown) => sandbox.log(`config: recording ${type} ${id} failed: ${String(err)}`))
     .finally(() => {
       if (st.inflight.get(key) === p) st.inflight.delete(key);
@@ -268,8 +307,11 @@ function subscribe(sandbox: SandboxContext, st: RecorderState): void {
   });
 }
 
-/** Records every existing resource of the recorded types (the recorder starting, or its group changing). */
-function sweep(sandbox: SandboxContext): void {
+/**
+ * Records every existing resource of the recorded types (the recorder starting, or its group changing).
+ * `notify` says which of the recorded items tell the listeners.
+ */
+function sweep(sandbox: SandboxContext, notify: Notify): void {
   const st = recorderState(sandbox);
   const r = st.recorder;
   if (!r?.recording) return;
@@ -277,7 +319,9 @@ function sweep(sandbox: SandboxContext): void {
   r.lastStatusChangeTime = sandbox.clock.now();
   const types = CAPTURED_TYPES.filter((t) => recordsType(r.recordingGroup, t));
   st.sweep = Promise.all(
-    types.map(async (t) => Promise.all((await idsOfType(sandbox, t)).map((id) => record(sandbox, t, id)))),
+    types.map(async (t) =>
+      Promise.all((await idsOfType(sandbox, t)).map((id) => record(sandbox, t, id, notify))),
+    ),
   )
     .then(() => {
       if (r.lastStatus === 'Pending') setStatus(sandbox, r);
@@ -315,7 +359,8 @@ export function ensureRecorder(sandbox: SandboxContext, options: RecorderOptions
     recording: true,
     lastStartTime: sandbox.clock.now(),
   };
-  sweep(sandbox);
+  // What an account's recorder recorded before the sandbox started: not a change now.
+  sweep(sandbox, 'never');
 }
 
 /** The current item of a resource, once the recordings it may be waiting for are done. */
@@ -396,7 +441,8 @@ export async function putConfigurationRecorder(input: Obj, ctx: RequestContext):
   const roleARN = await checkRole(ctx.sandbox, str(cr.roleARN));
   const existing = st.recorder;
   st.recorder = { ...(existing ?? { recording: false }), name, roleARN, recordingGroup: group };
-  if (st.recorder.recording) sweep(ctx.sandbox);
+  // A type newly recorded brings new items: configuration changes, as any other.
+  if (st.recorder.recording) sweep(ctx.sandbox, 'changed');
   return {};
 }
 
@@ -446,7 +492,7 @@ export async function startConfigurationRecorder(input: Obj, ctx: RequestContext
   if (r.recording) return {};
   r.recording = true;
   r.lastStartTime = ctx.sandbox.clock.now();
-  sweep(ctx.sandbox);
+  sweep(ctx.sandbox, 'never');
   return {};
 }
 
