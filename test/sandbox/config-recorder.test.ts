@@ -4,8 +4,9 @@
  * a bad recording group, a second recorder, starting without a delivery channel, a delivery channel to a
  * missing bucket or before the recorder, deleting the channel of a running recorder); a started recorder records
  * as its role, so a role refused a read leaves the resource unrecorded (status Failure with the denial, the
- * sandbox log naming the action) and unevaluated; a stopped recorder records nothing new, so rules keep their
- * results. A sandbox left to its default has the recorder a Config-enabled account has (service-linked role).
+ * sandbox log naming the action) and unevaluated; a stopped recorder records nothing new, so a change evaluates
+ * nothing and rules keep their results, and starting it records every resource, which change-triggered rules
+ * evaluate. A sandbox left to its default has the recorder a Config-enabled account has (service-linked role).
  */
 import {
   ConfigServiceClient,
@@ -191,7 +192,7 @@ describe('Config configuration recorder', () => {
     expect(del.name).toBe('LastDeliveryChannelDeleteFailedException');
   });
 
-  it('a stopped recorder records nothing new, so rules keep their results', async () => {
+  it('a stopped recorder records nothing new, so rules keep their results; started, its items are evaluated', async () => {
     const config = new ConfigServiceClient(sb.clientConfig);
     const ec2 = new EC2Client(sb.clientConfig);
     const { GroupId = '' } = await ec2.send(
@@ -221,11 +222,8 @@ describe('Config configuration recorder', () => {
     expect(now.find((r) => r.id === later)).toBeUndefined();
     expect(await discoveredGroups(config)).not.toContain(later);
 
+    // Starting records every resource: configuration changes the rule evaluates, nothing else asked.
     await config.send(new StartConfigurationRecorderCommand({ ConfigurationRecorderName: 'default' }));
-    await until('the recorder to catch up', async () =>
-      (await discoveredGroups(config)).includes(later) ? true : undefined,
-    );
-    await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['ssh'] }));
     await until('both groups NON_COMPLIANT', async () => {
       const r = await results(config, 'ssh');
       return [GroupId, later].every((id) => r.some((x) => x.id === id && x.compliance === 'NON_COMPLIANT'))

@@ -492,7 +492,9 @@ export async function startConfigurationRecorder(input: Obj, ctx: RequestContext
   if (r.recording) return {};
   r.recording = true;
   r.lastStartTime = ctx.sandbox.clock.now();
-  sweep(ctx.sandbox, 'never');
+  // Recording starts with an item for every existing resource: configuration changes, as in AWS, which
+  // change-triggered rules evaluate.
+  sweep(ctx.sandbox, 'always');
   return {};
 }
 
