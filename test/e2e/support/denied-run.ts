@@ -5,7 +5,7 @@
  */
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { expect } from 'vitest';
-import type { DriftCase } from '../../../sandbox/demo/cases';
+import { type DriftCase, surfaceDrift } from '../../../sandbox/demo/cases';
 import { awaitExecutionFor, deployCase, type E2E, finished, waitCompliant } from './harness';
 import { failedStateOf } from './template-edits';
 
@@ -27,6 +27,7 @@ export async function deniedRun(
   const resourceId = await deployCase(e, dc);
   await waitCompliant(e, dc, resourceId);
   await dc.inject(e.c, resourceId);
+  await surfaceDrift(e.c, dc);
 
   const execution = await awaitExecutionFor(e, resourceId, { resourceType: dc.resourceType });
   const result = await finished(e, execution.arn);
