@@ -75,6 +75,9 @@ export function taskBuildOptions(): BuildOptions {
     sourcesContent: false,
     mainFields: ['module', 'main'],
     banner: { js: ESM_REQUIRE_BANNER },
+    // esbuild keeps `/*! … */` and `@preserve` comments at the end of the file; in these bundles they are
+    // only coverage hints (`v8 ignore next -- @preserve`), no licence text.
+    legalComments: 'none',
     external: [...SDK_UNREACHED_IN_LAMBDA],
     plugins: [
       sdkErrorPruning(wordsOfSources(TASK_SOURCES)),
