@@ -8,9 +8,10 @@
  * - Validation is valibot (tasks/shared/validation.ts), no zod at all (its mini build was 19–45 KB of
  *   each bundle); Powertools Metrics only in the tasks that emit metrics (tasks/shared/metrics.ts).
  * - Everything except the AWS SDK (@aws-sdk/*, @smithy/*) fits in 112 KB minified (largest: intake,
- *   105 KB since valibot; 120 KB with zod/mini). The SDK is bundled on purpose (tested version = deployed version; the runtime's unbundled SDK
- *   costs several times the init CPU), and one client with its core is ~150 KB, so the whole bundle has
- *   its own ceiling, the largest bundle measured plus ~5 % (docs/operations.md "Bundles").
+ *   107 KB; 120 KB with zod/mini). The SDK is bundled on purpose (tested version = deployed version; the
+ *   runtime's unbundled SDK costs several times the init CPU), and one client with its core is ~150 KB,
+ *   so the whole bundle has its own ceiling, the largest bundle measured plus ~3 %; the bundles that are
+ *   within issue #10's 200,000 bytes stay within it (docs/operations.md "Bundles").
  * - The build is deterministic (the asset hash is the output's hash): the same task twice, same bytes.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,10 +26,13 @@ const KB = 1024;
 /** Everything but the AWS SDK. */
 const OWN_BUDGET = 112 * KB;
 /**
- * The whole bundle, SDK included (largest today: intake, five clients, 332 KB since valibot replaced zod/mini;
- * 354 KB before; 457 KB before any plugin).
+ * The whole bundle, SDK included, in bytes (largest today: intake, five clients, 334,990 since session 7's
+ * SDK plugins; 340,627 before them, 354 KB before valibot, 457 KB before any plugin).
  */
-const TOTAL_BUDGET = 350 * KB;
+const TOTAL_BUDGET = 345_000;
+/** Issue #10's size target, and the bundles that meet it (sweep: 198,993 bytes). */
+const TARGET = 200_000;
+const WITHIN_TARGET: readonly TaskName[] = ['sweep'];
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
 const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome', 'notify'];
 
@@ -84,7 +88,9 @@ describe('Lambda bundle budgets', () => {
       expect(s.clients, 'SDK clients in the bundle').toEqual(clientsCalledBy(task));
       const own = s.bytes - s.sdkBytes;
       expect(own, `${task}: ${Math.round(own / KB)} KB besides the SDK`).toBeLessThanOrEqual(OWN_BUDGET);
-      expect(s.bytes, `${task}: ${Math.round(s.bytes / KB)} KB in all`).toBeLessThanOrEqual(TOTAL_BUDGET);
+      expect(s.bytes, `${task}: ${s.bytes} bytes in all`).toBeLessThanOrEqual(
+        WITHIN_TARGET.includes(task) ? TARGET : TOTAL_BUDGET,
+      );
       expect(s.inputs.filter((i) => i.includes('node_modules/zod/'))).toEqual([]);
       expect(s.inputs.some((i) => i.includes('node_modules/valibot/'))).toBe(true);
       const metrics = s.inputs.some((i) => i.includes('@aws-lambda-powertools/metrics/lib/esm/Metrics.js'));
