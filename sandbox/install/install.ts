@@ -555,7 +555,7 @@ async function registerHandlers(
 async function requireExecutionRoles(i: Install): Promise<void> {
   for (const f of i.pendingFunctions) {
     const role = typeof f.props.Role === 'string' ? f.props.Role : undefined;
-    const refusal = role ? await executionRoleRefusal(i.sb.context, role) : undefined;
+    const refusal = role ? await executionRoleRefusal(i.sb.context, role, f.arn) : undefined;
     if (refusal) throw new Error(`install: ${f.logicalId} (AWS::Lambda::Function) CREATE_FAILED: ${refusal}`);
   }
 }

@@ -10,13 +10,14 @@ import {
   AwsError,
   type RawHttpRequest,
   type RawHttpResponse,
+  type RequestContext,
   type SandboxContext,
   type ServiceModule,
 } from '../../core/types';
 import { compact, isObj, num, type Obj, str, strs } from '../state';
 import { requireExecutionRole } from './execution-role';
 import { functionArnOf, lambdaPermissions } from './permissions';
-import { configurationOf, lambdaStore } from './store';
+import { configurationOf, functionNameOf, lambdaStore } from './store';
 
 function jsonBody(req: RawHttpRequest): Obj {
   const text = req.body.toString('utf8').trim();
@@ -145,6 +146,13 @@ function permissionTarget(input: Obj, sandbox: SandboxContext): string {
   return arn;
 }
 
+/** CreateFunction: the execution role checked for the function to be, then the function. */
+async function createFunction(input: Obj, ctx: RequestContext): Promise<Obj> {
+  const arn = functionArnOf(ctx.sandbox, functionNameOf(str(input.FunctionName)));
+  await requireExecutionRole(ctx.sandbox, ctx.caller, input.Role, arn, ctx.region);
+  return configurationOf(lambdaStore(ctx.sandbox).create(input));
+}
+
 export function lambdaService(): ServiceModule {
   return {
     serviceName: 'lambda',
@@ -152,10 +160,7 @@ export function lambdaService(): ServiceModule {
     protocol: 'restJson1',
     rest: { route, encode, encodeError },
     operations: {
-      CreateFunction: async (input, ctx) => {
-        await requireExecutionRole(ctx.sandbox, ctx.caller, input.Role, ctx.region);
-        return configurationOf(lambdaStore(ctx.sandbox).create(input));
-      },
+      CreateFunction: createFunction,
       GetFunction: (input, ctx) => {
         assertLatest(input);
         const fn = lambdaStore(ctx.sandbox).get(str(input.FunctionName));
@@ -184,8 +189,8 @@ export function lambdaService(): ServiceModule {
         return configurationOf(lambdaStore(ctx.sandbox).get(str(input.FunctionName)));
       },
       UpdateFunctionConfiguration: async (input, ctx) => {
-        lambdaStore(ctx.sandbox).get(str(input.FunctionName));
-        await requireExecutionRole(ctx.sandbox, ctx.caller, input.Role, ctx.region);
+        const { arn } = lambdaStore(ctx.sandbox).get(str(input.FunctionName));
+        await requireExecutionRole(ctx.sandbox, ctx.caller, input.Role, arn, ctx.region);
         return configurationOf(lambdaStore(ctx.sandbox).updateConfiguration(str(input.FunctionName), input));
       },
       DeleteFunction: (input, ctx) => {

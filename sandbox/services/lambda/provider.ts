@@ -5,6 +5,7 @@ import { AwsError, type ProviderContext, type ResourceProvider } from '../../cor
 import { handlerCall, handlerReads } from '../handler-calls';
 import { isObj, type Obj, physicalName, str, tagsFrom } from '../state';
 import { executionRoleRefusal } from './execution-role';
+import { functionArnOf } from './permissions';
 import { type LambdaFunction, lambdaStore } from './store';
 
 const CONFIG_PROPS = [
@@ -38,9 +39,10 @@ function lambdaCall<T>(
   return handlerCall(ctx, 'lambda', operation, input, apply, output);
 }
 
-/** CloudFormation's handler gets Lambda's refusal of an execution role Lambda cannot assume. */
-async function refuseRole(ctx: ProviderContext, role: unknown): Promise<void> {
-  const refusal = typeof role === 'string' ? await executionRoleRefusal(ctx.sandbox, role) : undefined;
+/** CloudFormation's handler gets Lambda's refusal of an execution role Lambda cannot assume for `name`. */
+async function refuseRole(ctx: ProviderContext, role: unknown, name: string): Promise<void> {
+  const fn = functionArnOf(ctx.sandbox, name);
+  const refusal = typeof role === 'string' ? await executionRoleRefusal(ctx.sandbox, role, fn) : undefined;
   if (refusal) throw new AwsError('InvalidParameterValueException', refusal, 400);
 }
 
@@ -54,7 +56,7 @@ export const functionProvider: ResourceProvider = {
       Code: isObj(props.Code) ? props.Code : {},
       Tags: tagMap(props.Tags),
     };
-    await refuseRole(ctx, props.Role);
+    await refuseRole(ctx, props.Role, input.FunctionName);
     const { Code: _code, ...request } = input;
     const fn = await lambdaCall(
       ctx,
@@ -75,7 +77,7 @@ export const functionProvider: ResourceProvider = {
     changes.Description ??= '';
     changes.Environment ??= { Variables: {} };
     for (const k of Object.keys(changes)) if (changes[k] === undefined) delete changes[k];
-    await refuseRole(ctx, changes.Role);
+    await refuseRole(ctx, changes.Role, physicalId);
     const fn = await lambdaCall(
       ctx,
       'UpdateFunctionConfiguration',

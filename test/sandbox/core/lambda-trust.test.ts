@@ -2,7 +2,9 @@
  * Lambda takes as a function's execution role only a role it can assume: at CreateFunction and
  * UpdateFunctionConfiguration (the API and CloudFormation's handler) the role must exist and trust
  * `lambda.amazonaws.com`, else InvalidParameterValueException "The role defined for the function cannot be
- * assumed by Lambda." and nothing created or changed; the caller needs iam:PassRole on it. Real SDK v3 clients.
+ * assumed by Lambda." and nothing created or changed; the caller needs iam:PassRole on it. Lambda assumes it
+ * with the function's account as `aws:SourceAccount` and the function's ARN as `aws:SourceArn`, so a trust
+ * policy conditioned on them admits only that account's or that function's role use. Real SDK v3 clients.
  */
 import {
   CloudFormationClient,
@@ -10,6 +12,7 @@ import {
   DescribeStackEventsCommand,
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   CreateFunctionCommand,
   GetFunctionConfigurationCommand,
@@ -20,7 +23,7 @@ import { describe, expect, it } from 'vitest';
 import { allServices } from '../../../sandbox/services';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { withSandbox } from '../helpers';
-import { actingAs, failure, role } from './iam-support';
+import { actingAs, failure, policy, role } from './iam-support';
 
 const sb = withSandbox(() => ({ timeScale: 0.01, services: allServices(), providers: resourceProviders() }));
 const REFUSED = 'The role defined for the function cannot be assumed by Lambda.';
@@ -122,5 +125,46 @@ describe('Lambda execution roles must trust lambda.amazonaws.com', () => {
       ),
     );
     expect(gone.name).toBe('ResourceNotFoundException');
+  });
+
+  it("passes the function's account and ARN as aws:SourceAccount / aws:SourceArn to the role's trust policy", async () => {
+    const iam = new IAMClient(sb.clientConfig);
+    const fnArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+    const scoped = async (name: string, condition: object) =>
+      String(
+        (
+          await iam.send(
+            new CreateRoleCommand({
+              RoleName: name,
+              AssumeRolePolicyDocument: policy({
+                Effect: 'Allow',
+                Principal: { Service: 'lambda.amazonaws.com' },
+                Action: 'sts:AssumeRole',
+                Condition: condition,
+              }),
+            }),
+          )
+        ).Role?.Arn,
+      );
+    const lambda = new LambdaClient(sb.clientConfig);
+    const oneFunction = await scoped('one-function-role', {
+      StringEquals: { 'aws:SourceAccount': '000000000000' },
+      ArnEquals: { 'aws:SourceArn': fnArn('scoped-fn') },
+    });
+    const otherAccount = await scoped('other-account-role', {
+      StringEquals: { 'aws:SourceAccount': '111111111111' },
+    });
+    expect((await lambda.send(create('scoped-fn', oneFunction))).Role).toBe(oneFunction);
+    const elsewhere = await failure(lambda.send(create('unscoped-fn', oneFunction)));
+    expect(elsewhere).toMatchObject({ name: 'InvalidParameterValueException', message: REFUSED });
+    const foreign = await failure(lambda.send(create('foreign-fn', otherAccount)));
+    expect(foreign).toMatchObject({ name: 'InvalidParameterValueException', message: REFUSED });
+    expect(sb.sandbox.logs).toContain(
+      `lambda: execution role of ${fnArn('unscoped-fn')} refused: lambda.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: ${oneFunction}`,
+    );
+    const moved = await failure(
+      lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'scoped-fn', Role: otherAccount })),
+    );
+    expect(moved.name).toBe('InvalidParameterValueException');
   });
 });
