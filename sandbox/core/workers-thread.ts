@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WireRequest, WireResponse } from './wire';
 import { wireHandler } from './wire';
 import type { FromWorker, ToWorker, WorkerRuntime, WorkerStart } from './workers';
-import { deserializeError, serializeError, transferable } from './workers';
+import { deserializeError, PortBatch, serializeError, transferable } from './workers';
 
 const port = parentPort;
 if (!port) throw new Error('sandbox/core/workers-thread.ts runs in a worker thread only');
@@ -18,7 +18,8 @@ const current = new AsyncLocalStorage<{ id: number; invocation: unknown }>();
 const requests = new Map<number, { resolve: (r: WireResponse) => void; reject: (e: Error) => void }>();
 let nextRid = 0;
 
-const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const out = new PortBatch<FromWorker>(port);
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => out.post(m, transfer);
 
 function send(request: WireRequest): Promise<WireResponse> {
   return new Promise<WireResponse>((resolve, reject) => {
@@ -42,7 +43,7 @@ async function invoke(id: number, invocation: unknown, payload: unknown): Promis
   }
 }
 
-port.on('message', (m: ToWorker) => {
+function receive(m: ToWorker): void {
   if (m.type === 'invoke') {
     void invoke(m.id, m.invocation, m.payload);
     return;
@@ -52,6 +53,10 @@ port.on('message', (m: ToWorker) => {
   requests.delete(m.rid);
   if (m.ok) pending.resolve(m.response);
   else pending.reject(deserializeError(m.error));
+}
+
+port.on('message', (batch: ToWorker[]) => {
+  for (const m of batch) receive(m);
 });
 
 await runtime.setup({

@@ -12,6 +12,10 @@
  * credentials, its clock) and the payload. Errors cross back with their name, message, stack, `cause`
  * chain and plain own properties. A worker that exits fails its invocations as Lambda reports a crashed
  * runtime (`Runtime.ExitError`) and is replaced on the next invocation.
+ *
+ * Both sides post through a `PortBatch`: the messages of one turn of the event loop cross as one
+ * `postMessage` (an array, body buffers transferred), so a busy loop pays one clone, wake-up and dispatch
+ * per turn instead of per request, response, invocation and result.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
@@ -97,6 +101,42 @@ function isShared(bytes: Uint8Array): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
 }
 
+/** Where a batch goes: a worker (main side) or the parent port (worker side). */
+interface MessageTarget {
+  postMessage(value: unknown, transfer: ArrayBuffer[]): void;
+}
+
+/**
+ * Messages posted in one turn of the event loop, sent as one array when the turn ends (setImmediate):
+ * one structured clone, one wake-up of the other thread and one dispatch there for all of them.
+ */
+export class PortBatch<M> {
+  private messages: M[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private scheduled = false;
+
+  constructor(private readonly target: MessageTarget) {}
+
+  post(message: M, transfer: ArrayBuffer[] = []): void {
+    this.messages.push(message);
+    for (const t of transfer) this.transfer.push(t);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends what is queued now (also run by the scheduled turn end). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.messages.length === 0) return;
+    const messages = this.messages;
+    const transfer = this.transfer;
+    this.messages = [];
+    this.transfer = [];
+    this.target.postMessage(messages, transfer);
+  }
+}
+
 /** Messages from a worker. */
 export type FromWorker =
   | { type: 'ready' }
@@ -154,6 +194,8 @@ interface Invocation {
 /** One worker thread and the invocations running on it. */
 interface Slot {
   worker: Worker;
+  /** What this side posts to the worker, a turn's messages at a time. */
+  out: PortBatch<ToWorker>;
   ready: Promise<void>;
   running: Map<number, Invocation>;
   /** The uncaught error that is ending it, if any. */
@@ -172,8 +214,8 @@ function tsxApi(): string {
 function bootstrap(): string {
   const register = `(await import(${JSON.stringify(tsxApi())})).register();`;
   return `(async () => { ${register} await import(${JSON.stringify(ENTRY)}); })().catch((err) => {
-    require('node:worker_threads').parentPort.postMessage({ type: 'init-failed',
-      error: { name: err?.name ?? 'Error', message: String(err?.message ?? err), stack: err?.stack } });
+    require('node:worker_threads').parentPort.postMessage([{ type: 'init-failed',
+      error: { name: err?.name ?? 'Error', message: String(err?.message ?? err), stack: err?.stack } }]);
   });`;
 }
 
@@ -216,8 +258,7 @@ export class WorkerPool {
     const run = AsyncLocalStorage.snapshot();
     return new Promise<unknown>((resolve, reject) => {
       slot.running.set(id, { resolve, reject, run });
-      const msg: ToWorker = { type: 'invoke', id, invocation, payload };
-      slot.worker.postMessage(msg);
+      slot.out.post({ type: 'invoke', id, invocation, payload });
     });
   }
 
@@ -243,6 +284,7 @@ export class WorkerPool {
     let failed: (e: Error) => void = () => {};
     const slot: Slot = {
       worker,
+      out: new PortBatch<ToWorker>(worker),
       running: new Map(),
       ready: new Promise<undefined>((res, rej) => {
         ready = res;
@@ -250,11 +292,13 @@ export class WorkerPool {
       }),
     };
     slot.ready.catch(() => {}); // observed by prepare(); a failed start must not be an unhandled rejection
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') ready(undefined);
-      else if (m.type === 'init-failed') failed(deserializeError(m.error));
-      else if (m.type === 'result') this.settle(slot, m);
-      else this.serveRequest(slot, m);
+    worker.on('message', (batch: FromWorker[]) => {
+      for (const m of batch) {
+        if (m.type === 'ready') ready(undefined);
+        else if (m.type === 'init-failed') failed(deserializeError(m.error));
+        else if (m.type === 'result') this.settle(slot, m);
+        else this.serveRequest(slot, m);
+      }
     });
     worker.on('error', (err) => {
       slot.failure = err;
@@ -274,7 +318,7 @@ export class WorkerPool {
 
   private serveRequest(slot: Slot, m: Extract<FromWorker, { type: 'request' }>): void {
     const serve = this.options.serve;
-    const reply = (msg: ToWorker, transfer: ArrayBuffer[] = []) => slot.worker.postMessage(msg, transfer);
+    const reply = (msg: ToWorker, transfer: ArrayBuffer[] = []) => slot.out.post(msg, transfer);
     if (!serve) {
       reply({
         type: 'response',
