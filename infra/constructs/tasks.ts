@@ -102,10 +102,13 @@ function grantOutcomes(fn: TaskFunction, r: TaskWiring, actions: string[]): void
   else r.storage.key.grantEncryptDecrypt(fn);
 }
 
+/** Plan on the ordering table: both break-glass items in one BatchGetItem; the blast-radius window's GetItem and UpdateItem. */
+const PLAN_ORDERING = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'];
+
 // biome-ignore format: one task per line reads as a table
 export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   // plan: exceptions (break-glass, tags), loop breaker (outcomes), blast radius (ordering; Config's resource counts for maxPercent)
-  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], bundlesPolicy: true, grant: (fn, r) => { r.storage.tables.ordering.grantReadWriteData(fn); grantOutcomes(fn, r, ['dynamodb:Query']); r.runbooks.grantResourceRead(fn.taskRole); allow(fn.taskRole, ['config:GetDiscoveredResourceCounts'], ['*']); } },
+  plan: { env: [ENV.ORDERING_TABLE, ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], bundlesPolicy: true, grant: (fn, r) => { allow(fn.taskRole, PLAN_ORDERING, [r.storage.tables.ordering.tableArn]); r.storage.key.grantEncryptDecrypt(fn); grantOutcomes(fn, r, ['dynamodb:Query']); r.runbooks.grantResourceRead(fn.taskRole); allow(fn.taskRole, ['config:GetDiscoveredResourceCounts'], ['*']); } },
   'confirm-compliance': { env: [], grant: (fn, r) => { allow(fn.taskRole, COMPLIANCE_BY_RESOURCE, ['*']); r.runbooks.grantResourceRead(fn.taskRole); } },
   'detect-drift': { env: [], grant: grantDriftDetection },
   'check-drift': { env: [], grant: (fn) => allow(fn.taskRole, DRIFT_STATUS, ['*']) },

@@ -9,6 +9,7 @@
  *   2. no policy entry                                   → skip
  *   3. explicit exception in the entry (not expired)     → skip
  *   4. break-glass item in ORDERING (`breakglass#<resourceKey>` or `breakglass#*`, `until` in the future) → skip
+ *      (both keys in one BatchGetItem; keys it leaves unprocessed are asked again, bounded, never taken as absent)
  *   5. exception tag (policy.exceptionTag.key = future ISO date) on the resource (Cloud Control) → skip;
  *      the resource no longer exists → skip; tag value not a date → escalate
  *   6. loop breaker: remediated outcomes for this resource in the window ≥ max → escalate
@@ -23,10 +24,10 @@
 import type { CloudControlClient } from '@aws-sdk/client-cloudcontrol';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { type PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
-import { queryPages } from '../shared/dynamo-pages';
+import { batchGetItems, queryPages } from '../shared/dynamo-pages';
 import { awsCall, DriftRemediationError, ExceptionsUnavailableError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
 import { findEntry } from '../shared/policy/match';
@@ -124,14 +125,24 @@ async function readingExceptions<T>(what: string, call: () => Promise<T>): Promi
   }
 }
 
+/** Both break-glass items (this resource's, then the global one) in one BatchGetItem. */
 async function breakGlass(deps: PlanDeps, resourceKey: string, now: Date): Promise<string | undefined> {
-  for (const key of [breakGlassKey(resourceKey), breakGlassKey('*')]) {
-    const r = await readingExceptions('GetItem(break-glass)', () =>
-      deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
-    );
-    const until = r.Item?.until;
+  const keys = [breakGlassKey(resourceKey), breakGlassKey('*')];
+  const what = 'BatchGetItem(break-glass)';
+  const items = await readingExceptions(what, () =>
+    batchGetItems(
+      deps.ddb,
+      what,
+      deps.orderingTable,
+      keys.map((key) => ({ key })),
+      { consistentRead: true },
+    ),
+  );
+  for (const key of keys) {
+    const item = items.find((i) => i.key === key);
+    const until = item?.until;
     if (typeof until === 'string' && Date.parse(until) > now.getTime()) {
-      const by = typeof r.Item?.by === 'string' ? ` by ${r.Item.by}` : '';
+      const by = typeof item?.by === 'string' ? ` by ${item.by}` : '';
       const scope = key.endsWith('#*') ? 'global break-glass' : 'break-glass';
       return `${scope} active until ${until}${by}`;
     }

@@ -216,6 +216,21 @@ describe('IAM', () => {
       if (task !== 'start-runbook') expect(has(task, 'iam:PassRole'), task).toBe(false);
     }
   });
+
+  it('plan reads and writes the ordering table with exactly BatchGetItem (break-glass), GetItem and UpdateItem', () => {
+    const dynamo = statementsOf(roleIdOf('plan')).filter((s) =>
+      asList(s.Action).some((a) => a.startsWith('dynamodb:')),
+    );
+    const ordering = dynamo.filter((s) => JSON.stringify(s.Resource).includes('Ordering'));
+    expect(ordering.flatMap((s) => asList(s.Action)).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+    ]);
+    // BatchGetItem on that table only, no wildcard.
+    for (const s of dynamo.filter((x) => asList(x.Action).includes('dynamodb:BatchGetItem')))
+      expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"|Outcomes/);
+  });
 });
 
 describe('encryption', () => {

@@ -353,5 +353,15 @@ describe('plan breakers against dynalite', () => {
     expect((await plan({ event: configEvent() }, planDeps('2026-11-23T12:31:00Z'))).decision).toBe(
       'remediate',
     );
+    // The global item, read in the same BatchGetItem.
+    await ddb.send(
+      new PutCommand({
+        TableName: tables.ordering,
+        Item: { key: breakGlassKey('*'), until: '2026-11-23T13:00:00Z' },
+      }),
+    );
+    expect((await plan({ event: configEvent() }, planDeps('2026-11-23T12:31:00Z'))).reason).toBe(
+      'global break-glass active until 2026-11-23T13:00:00Z',
+    );
   });
 });

@@ -1,9 +1,9 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { queryPages, scanPages } from '../../../tasks/shared/dynamo-pages';
+import { batchGetItems, queryPages, scanPages } from '../../../tasks/shared/dynamo-pages';
 import { TransientServiceError } from '../../../tasks/shared/errors';
 import { awsError } from './fixtures/core-tasks';
 
@@ -71,5 +71,64 @@ describe('queryPages / scanPages (tasks/shared/dynamo-pages.ts)', () => {
     const input = { ...INPUT };
     await collect(queryPages(ddbDoc, 'Query(t)', input));
     expect(input).toEqual(INPUT);
+  });
+});
+
+describe('batchGetItems (tasks/shared/dynamo-pages.ts)', () => {
+  const keys = [{ key: 'a' }, { key: 'b' }, { key: 'c' }];
+  const unprocessed = (...k: { key: string }[]) => ({ t: { Keys: k } });
+  const sleeps: number[] = [];
+  const opts = { sleep: async (ms: number) => sleeps.push(ms), random: () => 0.999 };
+  beforeEach(() => {
+    sleeps.length = 0;
+  });
+
+  it('one call when nothing is left unprocessed; absent keys are simply not returned', async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { t: [{ key: 'b', v: 1 }] } });
+    expect(
+      await batchGetItems(ddbDoc, 'BatchGetItem(t)', 't', keys, { ...opts, consistentRead: true }),
+    ).toEqual([{ key: 'b', v: 1 }]);
+    expect(ddb).toHaveReceivedCommandExactlyOnceWith(BatchGetCommand, {
+      RequestItems: { t: { Keys: keys, ConsistentRead: true } },
+    });
+    expect(sleeps).toEqual([]);
+  });
+
+  it('asks again for exactly the unprocessed keys, after a growing full-jitter backoff', async () => {
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { t: [{ key: 'a' }] },
+        UnprocessedKeys: unprocessed({ key: 'b' }, { key: 'c' }),
+      })
+      .resolvesOnce({ Responses: { t: [{ key: 'b' }] }, UnprocessedKeys: unprocessed({ key: 'c' }) })
+      .resolvesOnce({ Responses: { t: [{ key: 'c' }] } });
+    expect(await batchGetItems(ddbDoc, 'BatchGetItem(t)', 't', keys, opts)).toEqual(keys);
+    const asked = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems?.t?.Keys);
+    expect(asked).toEqual([keys, [{ key: 'b' }, { key: 'c' }], [{ key: 'c' }]]);
+    expect(sleeps).toEqual([24, 49]);
+  });
+
+  it('gives up after maxRounds calls with TransientServiceError naming what is left (never "absent")', async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { t: [] }, UnprocessedKeys: unprocessed({ key: 'c' }) });
+    const err = await batchGetItems(ddbDoc, 'BatchGetItem(t)', 't', keys, { ...opts, maxRounds: 3 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransientServiceError);
+    expect((err as Error).message).toBe(
+      'BatchGetItem(t): 1 of 3 keys still unprocessed after 3 BatchGetItem calls',
+    );
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 3);
+  });
+
+  it('a throttled call is TransientServiceError; any other error is passed on', async () => {
+    ddb.on(BatchGetCommand).rejects(awsError('ProvisionedThroughputExceededException'));
+    await expect(batchGetItems(ddbDoc, 'BatchGetItem(t)', 't', keys, opts)).rejects.toBeInstanceOf(
+      TransientServiceError,
+    );
+    ddb.on(BatchGetCommand).rejects(awsError('AccessDeniedException'));
+    await expect(batchGetItems(ddbDoc, 'BatchGetItem(t)', 't', keys, opts)).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
   });
 });

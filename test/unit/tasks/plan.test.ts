@@ -3,7 +3,13 @@ import { CloudControlClient, GetResourceCommand } from '@aws-sdk/client-cloudcon
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient, GetDiscoveredResourceCountsCommand } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -56,6 +62,7 @@ beforeEach(() => {
   cfn.reset();
   ddb.reset();
   ddb.on(GetCommand).resolves({});
+  ddb.on(BatchGetCommand).resolves({ Responses: { ordering: [] } });
   ddb.on(QueryCommand).resolves({ Count: 0 });
   ddb.on(UpdateCommand).resolves({});
   cc.on(GetResourceCommand).resolves({
@@ -84,12 +91,15 @@ describe('plan: remediate', () => {
       attempts: { max: 3, retryAfterSeconds: 60 },
       verification: { timeoutSeconds: 900, intervalSeconds: 30, maxPolls: 30 },
     });
-    expect(ddb).toHaveReceivedCommandWith(GetCommand, {
-      TableName: 'ordering',
-      Key: { key: breakGlassKey(resourceKeyOf(event)) },
-      ConsistentRead: true,
+    // Both break-glass items in one consistent BatchGetItem.
+    expect(ddb).toHaveReceivedCommandExactlyOnceWith(BatchGetCommand, {
+      RequestItems: {
+        ordering: {
+          Keys: [{ key: breakGlassKey(resourceKeyOf(event)) }, { key: 'breakglass#*' }],
+          ConsistentRead: true,
+        },
+      },
     });
-    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { key: 'breakglass#*' } });
     expect(cc).toHaveReceivedCommandWith(GetResourceCommand, {
       TypeName: 'AWS::EC2::SecurityGroup',
       Identifier: SG_ID,
@@ -173,7 +183,7 @@ describe('plan: skip', () => {
     expect(r.policyEntryId).toBeUndefined();
     expect(v.safeParse(PlanResult, r).success).toBe(true);
     expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
-    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb).not.toHaveReceivedCommand(BatchGetCommand);
     expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
   });
 
@@ -197,11 +207,11 @@ describe('plan: skip', () => {
     expect((await plan({ event: configEvent() }, deps({ policy }))).decision).toBe('remediate');
   });
 
+  const glass = (...items: Record<string, unknown>[]) => ({ Responses: { ordering: items } });
+
   it('break-glass for the resource → skip', async () => {
     const key = breakGlassKey(resourceKeyOf(configEvent()));
-    ddb
-      .on(GetCommand, { Key: { key } })
-      .resolves({ Item: { key, until: '2026-11-23T13:00:00Z', by: 'oncall' } });
+    ddb.on(BatchGetCommand).resolves(glass({ key, until: '2026-11-23T13:00:00Z', by: 'oncall' }));
     const r = await plan({ event: configEvent() }, deps());
     expect(r).toMatchObject({
       decision: 'skip',
@@ -212,14 +222,24 @@ describe('plan: skip', () => {
   });
 
   it('global break-glass → skip; an expired break-glass does not apply', async () => {
-    ddb
-      .on(GetCommand, { Key: { key: 'breakglass#*' } })
-      .resolves({ Item: { key: 'breakglass#*', until: '2026-11-24T00:00:00Z' } });
+    ddb.on(BatchGetCommand).resolves(glass({ key: 'breakglass#*', until: '2026-11-24T00:00:00Z' }));
     expect((await plan({ event: configEvent() }, deps())).reason).toMatch(/^global break-glass active until/);
-    ddb
-      .on(GetCommand, { Key: { key: 'breakglass#*' } })
-      .resolves({ Item: { key: 'breakglass#*', until: '2026-11-23T12:00:00Z' } });
+    ddb.on(BatchGetCommand).resolves(glass({ key: 'breakglass#*', until: '2026-11-23T12:00:00Z' }));
     expect((await plan({ event: configEvent() }, deps())).decision).toBe('remediate');
+  });
+
+  it('break-glass keys BatchGetItem leaves unprocessed are asked again, and found', async () => {
+    const key = breakGlassKey(resourceKeyOf(configEvent()));
+    const unprocessed = { ordering: { Keys: [{ key: 'breakglass#*' }], ConsistentRead: true } };
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ ...glass({ key, until: '2026-11-23T12:00:00Z' }), UnprocessedKeys: unprocessed })
+      .resolvesOnce(glass({ key: 'breakglass#*', until: '2026-11-24T00:00:00Z' }));
+    expect((await plan({ event: configEvent() }, deps())).reason).toMatch(/^global break-glass active until/);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 2);
+    expect(ddb.commandCalls(BatchGetCommand)[1]?.args[0].input.RequestItems).toEqual({
+      ordering: { Keys: [{ key: 'breakglass#*' }], ConsistentRead: true },
+    });
   });
 
   it('exception tag with a future date → skip; a past date does not apply', async () => {
@@ -262,8 +282,20 @@ describe('plan: skip', () => {
 
 describe('plan: fail closed', () => {
   it('break-glass unreadable (access denied) → ExceptionsUnavailableError, nothing written', async () => {
-    ddb.on(GetCommand).rejects(awsError('AccessDeniedException'));
+    ddb.on(BatchGetCommand).rejects(awsError('AccessDeniedException'));
     await expect(plan({ event: configEvent() }, deps())).rejects.toBeInstanceOf(ExceptionsUnavailableError);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('break-glass keys still unprocessed after the bounded retries → TransientServiceError, never "none"', async () => {
+    const keys = [{ key: breakGlassKey(resourceKeyOf(configEvent())) }, { key: 'breakglass#*' }];
+    ddb.on(BatchGetCommand).resolves({ Responses: {}, UnprocessedKeys: { ordering: { Keys: keys } } });
+    await expect(plan({ event: configEvent() }, deps())).rejects.toMatchObject({
+      name: 'TransientServiceError',
+      message: expect.stringMatching(/2 of 2 keys still unprocessed after 4 BatchGetItem calls/),
+    });
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 4);
+    expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
     expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
   });
 
@@ -282,7 +314,7 @@ describe('plan: fail closed', () => {
       name: 'TransientServiceError',
       retryable: true,
     });
-    ddb.on(GetCommand).rejects(awsError('InternalServerError', 'boom', 500));
+    ddb.on(BatchGetCommand).rejects(awsError('InternalServerError', 'boom', 500));
     await expect(plan({ event: configEvent() }, deps())).rejects.toMatchObject({
       name: 'TransientServiceError',
     });
@@ -395,7 +427,7 @@ describe('plan: bad input', () => {
         deps(),
       ),
     ).rejects.toBeInstanceOf(InvalidResourceIdError);
-    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb).not.toHaveReceivedCommand(BatchGetCommand);
     expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
     expect(cc).not.toHaveReceivedCommand(GetResourceCommand);
   });
@@ -408,7 +440,7 @@ describe('plan: bad input', () => {
   ])('handler: %s → InvalidInputError, no call', async (_what, input) => {
     await expect(handler(input)).rejects.toBeInstanceOf(InvalidInputError);
     expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
-    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb).not.toHaveReceivedCommand(BatchGetCommand);
   });
 });
 
