@@ -19,6 +19,12 @@ export interface SandboxFunction {
    * takes a runner: like Lambda's init phase, it is not part of the invocation's run time.
    */
   init?(): Promise<void>;
+  /**
+   * Its place in the runner queue (default 0): when every runner is held, a freed one goes to the waiting
+   * invocation of the highest priority, in arrival order within a priority. The installer sets it (the
+   * sandbox's own scheduling: AWS gives every invocation its own CPU and has no such queue).
+   */
+  priority?: number;
   invoke(payload: unknown): Promise<unknown>;
 }
 
@@ -32,7 +38,8 @@ export interface InvokeHooks {
  * Handlers running at once. In AWS every invocation has its own CPU; here they all share one event loop,
  * so a thousand interleaved handlers would each take a thousand times their own time and overrun their
  * real-time limits (the function timeout, a Task's TimeoutSeconds) without doing more work. Invocations
- * beyond this wait, first come first served, and their limits start when they run.
+ * beyond this wait, first come first served within a function priority (SandboxFunction.priority:
+ * higher first), and their limits start when they run.
  * The cap bounds handlers doing work, not handlers waiting: a handler idle in a wait on a service (an
  * emulated call latency, `whileIdle`) lends its runner to the next invocation and takes one again, ahead
  * of invocations not yet started, when the wait ends.
@@ -48,6 +55,7 @@ function concurrencyFromEnv(): number {
 /** One running invocation's hold on a runner. */
 interface Runner {
   registry: FunctionRegistry;
+  priority: number;
   /** It holds a runner now (false while it is idle and has lent it). */
   held: boolean;
   /** Waits in progress (whileIdle calls not yet ended). */
@@ -82,7 +90,7 @@ export async function whileIdle<T>(wait: () => Promise<T>): Promise<T> {
 /** Takes a runner again for `r` after its waits (one request at a time); a handler done by then gives it back. */
 async function resume(r: Runner): Promise<void> {
   if (r.done || r.held) return;
-  r.back ??= r.registry.acquire(true).then(() => {
+  r.back ??= r.registry.acquire(r.priority, true).then(() => {
     r.back = undefined;
     if (r.done) r.registry.release();
     else r.held = true;
@@ -90,16 +98,36 @@ async function resume(r: Runner): Promise<void> {
   await r.back;
 }
 
+/** The invocations of one priority waiting for a runner. */
+interface Lane {
+  /** Started invocations back from an idle wait: they get the lane's next runner first. */
+  resuming: Array<() => void>;
+  /** Invocations not yet started, in arrival order. */
+  waiting: Array<() => void>;
+}
+
 export class FunctionRegistry {
   private readonly byArn = new Map<string, SandboxFunction>();
   private readonly byName = new Map<string, SandboxFunction>();
   private running = 0;
-  /** Invocations not yet started, in arrival order. */
-  private readonly waiting: Array<() => void> = [];
-  /** Started invocations back from an idle wait: they get the next free runner first. */
-  private readonly resuming: Array<() => void> = [];
+  /** Waiting invocations by priority, highest first. */
+  private lanes: Array<{ priority: number } & Lane> = [];
+
+  /** Runners that only prioritized invocations (priority above 0) may take: `reserveRunners`. */
+  private reserved = 0;
 
   constructor(readonly maxConcurrent = concurrencyFromEnv()) {}
+
+  /**
+   * Holds `n` of the runners back for prioritized invocations: those of priority 0 (or below) start only
+   * while fewer than maxConcurrent − n runners are held (at least one is always theirs), so a prioritized
+   * invocation finds a runner free and shares the CPU with fewer handlers.
+   */
+  reserveRunners(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`reserved runners must be an integer >= 0, got ${n}`);
+    this.reserved = n;
+    this.startWaiters();
+  }
 
   /** A bare name keeps naming the function first registered under it (another account's same name does not take it). */
   register(fn: SandboxFunction): void {
@@ -133,7 +161,7 @@ export class FunctionRegistry {
 
   /** Invocations waiting for a runner now (not started, or back from an idle wait). */
   get queued(): number {
-    return this.waiting.length + this.resuming.length;
+    return this.lanes.reduce((n, l) => n + l.waiting.length + l.resuming.length, 0);
   }
 
   /** Handlers holding a runner now. */
@@ -141,28 +169,56 @@ export class FunctionRegistry {
     return this.running;
   }
 
-  /** Takes a runner, waiting for one when all are held (`resume`: ahead of invocations not yet started). */
-  acquire(resume = false): Promise<void> {
-    if (this.running < this.maxConcurrent) {
+  /**
+   * Takes a runner, waiting for one when all it may take are held: behind waiting invocations of a higher
+   * priority, ahead of lower ones (`resume`: ahead of its priority's invocations not yet started).
+   */
+  acquire(priority = 0, resume = false): Promise<void> {
+    if (this.running < this.limitFor(priority)) {
       this.running++;
       return Promise.resolve();
     }
-    return new Promise<void>((r) => (resume ? this.resuming : this.waiting).push(r));
+    const lane = this.laneOf(priority);
+    return new Promise<void>((r) => (resume ? lane.resuming : lane.waiting).push(r));
   }
 
-  /** Gives a runner back: to the next waiter (the count stays), or to the pool. */
+  /** Gives a runner back: to the highest-priority waiter that may take it, or to the pool. */
   release(): void {
-    const next = this.resuming.shift() ?? this.waiting.shift();
-    if (next) next();
-    else this.running--;
+    this.running--;
+    this.startWaiters();
+  }
+
+  /** Starts waiting invocations, highest priority first, while runners they may take are free. */
+  private startWaiters(): void {
+    for (const lane of this.lanes) {
+      while (this.running < this.limitFor(lane.priority)) {
+        const next = lane.resuming.shift() ?? lane.waiting.shift();
+        if (!next) break;
+        this.running++;
+        next();
+      }
+    }
+  }
+
+  private limitFor(priority: number): number {
+    return priority > 0 ? this.maxConcurrent : Math.max(1, this.maxConcurrent - this.reserved);
+  }
+
+  private laneOf(priority: number): Lane {
+    const found = this.lanes.find((l) => l.priority === priority);
+    if (found) return found;
+    const lane = { priority, resuming: [], waiting: [] };
+    this.lanes = [...this.lanes, lane].sort((a, b) => b.priority - a.priority);
+    return lane;
   }
 
   async invoke(arnOrName: string, payload: unknown, hooks: InvokeHooks = {}): Promise<unknown> {
     const fn = this.get(arnOrName);
     if (!fn) throw new AwsError('ResourceNotFoundException', `Function not found: ${arnOrName}`, 404);
     await fn.init?.();
-    await this.acquire();
-    const runner: Runner = { registry: this, held: true, idle: 0, done: false };
+    const priority = fn.priority ?? 0;
+    await this.acquire(priority);
+    const runner: Runner = { registry: this, priority, held: true, idle: 0, done: false };
     try {
       hooks.onStart?.();
       return await runners.run(runner, () => fn.invoke(payload));

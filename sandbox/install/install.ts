@@ -34,6 +34,7 @@ import {
 } from './handler-runtime';
 import { currentInvocationCredentials, installIamResource, runAsFunction } from './iam';
 import { lambdaContext } from './lambda-context';
+import { RESERVED_RUNNERS, runnerPriority } from './runner-priority';
 import { synthesizeRemediationTemplate } from './synth';
 import { installTaskClock, runOnClock } from './task-clock';
 
@@ -544,11 +545,13 @@ async function registerHandlers(
       arn: f.arn,
       env: i.fnEnv,
       memoryMb,
+      priority: runnerPriority(f.task),
       ...(run.init ? { init: run.init } : {}),
       invoke: (payload) =>
         runOnClock(sb.clock, () => runAsFunction(sb, role, f.name, () => run.invoke(spec, payload))),
     });
   }
+  sb.functions.reserveRunners(RESERVED_RUNNERS);
 }
 
 /** Each task function's role must be one Lambda can assume, as CloudFormation's create would find it. */

@@ -2,22 +2,24 @@
  * The sandbox's Lambda runners (sandbox/core/functions.ts): at most `maxConcurrent` handlers run at once,
  * the rest wait first come first served, and `onStart` marks when each one starts running (where a
  * run-time limit begins). A handler idle in a wait on a service (`whileIdle`) lends its runner and takes
- * one again, ahead of invocations not yet started, when its wait ends.
+ * one again, ahead of invocations not yet started, when its wait ends. A function's priority puts its
+ * invocations ahead of lower ones; reserved runners are left to prioritized invocations.
  */
 import { describe, expect, it } from 'vitest';
 import { FunctionRegistry, whileIdle } from '../../../sandbox/core/functions';
 import { startSandbox } from '../../../sandbox/core/sandbox';
 
 /** A function whose invocations stay open until released by hand. */
-function gatedFunction(reg: FunctionRegistry) {
+function gatedFunction(reg: FunctionRegistry, name = 'gated', priority?: number) {
   const running: string[] = [];
   const started: string[] = [];
   const gates = new Map<string, () => void>();
   let peak = 0;
   reg.register({
-    name: 'gated',
-    arn: 'arn:aws:lambda:us-east-1:000000000000:function:gated',
+    name,
+    arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
     env: {},
+    ...(priority === undefined ? {} : { priority }),
     invoke: async (payload) => {
       const id = String((payload as { id: string }).id);
       running.push(id);
@@ -132,6 +134,80 @@ describe('sandbox Lambda runners', () => {
     ]);
     expect(reg.active).toBe(0);
     expect(reg.queued).toBe(0);
+  });
+
+  it('a freed runner goes to the highest-priority waiter first, in arrival order within a priority', async () => {
+    const reg = new FunctionRegistry(1);
+    const low = gatedFunction(reg, 'low');
+    const high = gatedFunction(reg, 'high', 1);
+    const started: string[] = [];
+    const onStart = (id: string) => ({ onStart: () => started.push(id) });
+    const calls = [
+      reg.invoke('low', { id: 'l1' }, onStart('l1')),
+      reg.invoke('low', { id: 'l2' }, onStart('l2')),
+      reg.invoke('high', { id: 'h1' }, onStart('h1')),
+      reg.invoke('low', { id: 'l3' }, onStart('l3')),
+      reg.invoke('high', { id: 'h2' }, onStart('h2')),
+    ];
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual(['l1']);
+    for (const [f, id] of [
+      [low, 'l1'],
+      [high, 'h1'],
+      [high, 'h2'],
+      [low, 'l2'],
+      [low, 'l3'],
+    ] as const) {
+      await f.finish(id);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(calls);
+    expect(started).toEqual(['l1', 'h1', 'h2', 'l2', 'l3']);
+    expect(reg.active).toBe(0);
+  });
+
+  it('reserved runners are left to prioritized invocations; the others start only below the rest', async () => {
+    const reg = new FunctionRegistry(3);
+    reg.reserveRunners(1);
+    const low = gatedFunction(reg, 'low');
+    const high = gatedFunction(reg, 'high', 1);
+    const lows = ['a', 'b', 'c'].map((id) => reg.invoke('low', { id }));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(low.started).toEqual(['a', 'b']);
+    expect(reg.queued).toBe(1); // c waits although a runner is free
+    const highs = ['x', 'y'].map((id) => reg.invoke('high', { id }));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(high.started).toEqual(['x']); // the reserved runner at once; y waits for the next one
+    await high.finish('x');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(high.started).toEqual(['x', 'y']);
+    expect(low.started).toEqual(['a', 'b']);
+    await low.finish('a'); // two held (b, y): c may not take the third runner
+    await new Promise((r) => setTimeout(r, 5));
+    expect(low.started).toEqual(['a', 'b']);
+    await high.finish('y');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(low.started).toEqual(['a', 'b', 'c']);
+    expect(low.peak() + high.peak()).toBeLessThanOrEqual(3);
+    reg.reserveRunners(0);
+    for (const id of ['b', 'c']) await low.finish(id);
+    await Promise.all([...lows, ...highs]);
+    expect(reg.active).toBe(0);
+    expect(() => reg.reserveRunners(-1)).toThrow(/integer >= 0/);
+  });
+
+  it('lowering the reserve starts the invocations it held back', async () => {
+    const reg = new FunctionRegistry(2);
+    reg.reserveRunners(1);
+    const low = gatedFunction(reg, 'low');
+    const calls = ['a', 'b'].map((id) => reg.invoke('low', { id }));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(low.started).toEqual(['a']);
+    reg.reserveRunners(0);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(low.started).toEqual(['a', 'b']);
+    for (const id of ['a', 'b']) await low.finish(id);
+    await Promise.all(calls);
   });
 
   it('outside a handler, whileIdle only awaits its wait', async () => {
