@@ -6,6 +6,7 @@
  */
 import { startE2E } from '../e2e/support/harness';
 import { type HandoffBreakdown, handoffBreakdown, slotTimesByAutomation } from './handoff';
+import { type RunnerWaits, watchRunners } from './runners';
 import {
   automations,
   countInvocations,
@@ -55,6 +56,15 @@ export interface BurstResult {
   timedOut: boolean;
   /** The hand-off rounds split into their steps (emulated seconds). */
   handoff: HandoffBreakdown;
+  /** Per task function: invocations, runner queueing and run time during the burst (real ms). */
+  runners: RunnerWaits[];
+}
+
+/** How many times each value occurs. */
+function tally(values: Iterable<string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
 }
 
 export async function runBurst(o: BurstOptions): Promise<BurstResult> {
@@ -76,6 +86,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     const ids = await deployFleet(e, 'bench-burst', o.n, { waitCompliant: true, timeoutMs: 600_000 });
     const setupMs = performance.now() - tSetup;
     const acquire = countInvocations(e, 'acquire-slot');
+    const runners = watchRunners(e);
     const t0 = performance.now();
     const startedAt = e.sb.clock.now();
     await injectDrift(e, ids);
@@ -87,11 +98,9 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     );
     const realMs = performance.now() - t0;
     const recorded = await recordedOutcomes(e, ids);
-    const outcomes: Record<string, number> = {};
-    for (const v of recorded.values()) outcomes[v] = (outcomes[v] ?? 0) + 1;
-    // A resource counts VERIFIED when one of its executions ended VERIFIED: a later execution for the same,
-    // already fixed resource (a duplicate or re-sent NON_COMPLIANT event) records SKIPPED after it, which is
-    // the latest recorded outcome but not a remediation that failed.
+    const outcomes = tally(recorded.values());
+    // A resource counts VERIFIED when one of its executions did: a later execution for the fixed resource (a
+    // re-sent NON_COMPLIANT event) records SKIPPED after it, the latest outcome but not a failed remediation.
     const verifiedIds = new Set(
       tracked.executions.filter((x) => x.outcome === 'VERIFIED').map((x) => x.resourceId),
     );
@@ -132,6 +141,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
       realMs,
       timedOut: tracked.timedOut,
       handoff: handoffBreakdown(autos, slots, cap, { starts, verifiedStops }),
+      runners: runners.read(),
     };
   } finally {
     await e.stop();

@@ -409,6 +409,18 @@ function printBurst(b: BurstResult, timeScale: number): void {
     '',
   ]);
   console.log(h.toString());
+  const r = new Table({
+    head: ['Lambda runners during the burst', 'invocations', 'queued mean / p90', 'ran mean / p90'],
+    style: PLAIN,
+  });
+  for (const w of b.runners)
+    r.push([
+      w.task,
+      String(w.invocations),
+      `${ms(w.queued.mean)} / ${ms(w.queued.p90)}`,
+      `${ms(w.ran.mean)} / ${ms(w.ran.p90)}`,
+    ]);
+  console.log(r.toString());
 }
 
 function printThroughput(r: ThroughputResult): void {
