@@ -164,16 +164,21 @@ export function nativeSha256Only(sha256NodeJs: string): string {
   return out;
 }
 
-export function sdkNativeSha256(): Plugin {
+/** A plugin that bundles each JavaScript file `filter` matches as `rewrite` of its text. */
+function sourceRewrite(name: string, filter: RegExp, rewrite: (js: string) => string): Plugin {
   return {
-    name: 'sdk-native-sha256',
+    name,
     setup(build) {
-      build.onLoad({ filter: SHA256_NODE_FILE }, (args) => ({
-        contents: nativeSha256Only(readFileSync(args.path, 'utf8')),
+      build.onLoad({ filter }, (args) => ({
+        contents: rewrite(readFileSync(args.path, 'utf8')),
         loader: 'js',
       }));
     },
   };
+}
+
+export function sdkNativeSha256(): Plugin {
+  return sourceRewrite('sdk-native-sha256', SHA256_NODE_FILE, nativeSha256Only);
 }
 
 const PARTITIONS_FILE =
@@ -201,15 +206,7 @@ export function partitionsWithoutDescriptions(partitionsJs: string): string {
 }
 
 export function sdkPartitionSlimming(): Plugin {
-  return {
-    name: 'sdk-partition-slimming',
-    setup(build) {
-      build.onLoad({ filter: PARTITIONS_FILE }, (args) => ({
-        contents: partitionsWithoutDescriptions(readFileSync(args.path, 'utf8')),
-        loader: 'js',
-      }));
-    },
-  };
+  return sourceRewrite('sdk-partition-slimming', PARTITIONS_FILE, partitionsWithoutDescriptions);
 }
 
 export function sdkPackageJsonSlimming(): Plugin {
