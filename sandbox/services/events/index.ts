@@ -1,18 +1,20 @@
 /**
  * EventBridge (awsJson1.1, AWSEvents): the default event bus with rules (event patterns), targets
  * (SQS queues, Lambda functions, Step Functions state machines, SNS topics — delivered through
- * sandbox/core/targets) and PutEvents. SandboxContext.putEvent publishes here too: that is how the emulated
+ * sandbox/core/targets; a target's RoleArn as ./roles.ts checks it) and PutEvents. SandboxContext.putEvent publishes here too: that is how the emulated
  * services (Config, SSM, CloudFormation, Step Functions) emit their aws.* events, which PutEvents refuses
  * from callers as AWS does.
  */
 import { randomUUID } from 'node:crypto';
 import { authorizeService } from '../../core/authz';
+import { serviceModule } from '../../core/sandbox';
 import { arnService, deliverToArn, registerTargetHandler, setEventBus } from '../../core/targets';
 import type { BusEvent, RequestContext, SandboxContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { type BusPolicy, busAdmits, busArn, parseBusArn, putPermission, removePermission } from './buses';
 import type { JsonObject } from './pattern';
 import { InvalidPatternError, matchesPattern, parsePattern } from './pattern';
+import { assumeTargetRole, checkTargetRole } from './roles';
 
 interface Target {
   Id: string;
@@ -372,7 +374,11 @@ function targetFault(t: Input): Record<string, unknown> | undefined {
   return undefined;
 }
 
-function putTargets(rule: Rule, targets: unknown): Record<string, unknown> {
+async function putTargets(
+  rule: Rule,
+  targets: unknown,
+  ctx: RequestContext,
+): Promise<Record<string, unknown>> {
   if (!Array.isArray(targets) || targets.length === 0 || targets.length > 10) {
     throw validation(
       "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10",
@@ -387,11 +393,16 @@ function putTargets(rule: Rule, targets: unknown): Record<string, unknown> {
     );
   }
   const failed: Record<string, unknown>[] = [];
+  const accepted: Target[] = [];
   for (const t of entries) {
     const fault = targetFault(t);
     if (fault) failed.push(fault);
-    else rule.targets.set(str(t.Id) ?? '', t as unknown as Target);
+    else accepted.push(t as unknown as Target);
   }
+  // Every target's role is checked before any target is stored: a refused one changes nothing.
+  const module = serviceModule(ctx.sandbox, 'events');
+  for (const t of accepted) if (module) await checkTargetRole(ctx.sandbox, ctx.caller, module, t, ctx.region);
+  for (const t of accepted) rule.targets.set(t.Id, t);
   return { FailedEntryCount: failed.length, FailedEntries: failed };
 }
 
@@ -453,6 +464,7 @@ class EventBus {
   private deliver(sandbox: SandboxContext, rule: Rule, target: Target, event: BusEvent): void {
     const record = { rule: rule.Name, targetId: target.Id, arn: target.Arn };
     const p = admitted(sandbox, rule, target)
+      .then(() => assumeTargetRole(sandbox, rule.Arn, target.RoleArn, target.Arn))
       .then(() => deliverToArn(sandbox, target.Arn, targetPayload(target, event)))
       .then(() => {
         this.deliveries.push({ ...record, ok: true });
@@ -637,7 +649,7 @@ export function eventsService(options: EventsOptions = {}): EventsService {
       TestEventPattern: testEventPattern,
       EnableRule: setState('ENABLED'),
       DisableRule: setState('DISABLED'),
-      PutTargets: (input, ctx) => putTargets(bus(ctx).ruleOf(input, 'Rule'), input.Targets),
+      PutTargets: (input, ctx) => putTargets(bus(ctx).ruleOf(input, 'Rule'), input.Targets, ctx),
       RemoveTargets: (input, ctx) => removeTargets(bus(ctx).ruleOf(input, 'Rule'), input.Ids),
       ListTargetsByRule: (input, ctx) => ({ Targets: [...bus(ctx).ruleOf(input, 'Rule').targets.values()] }),
       ...policyOps(buses),

@@ -255,6 +255,8 @@ describe('EventBridge: delivery', () => {
           {
             Id: 'sm',
             Arn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:remediate`,
+            // A state machine target needs a role (no IAM module here: the role is not evaluated).
+            RoleArn: `arn:aws:iam::${ACCOUNT}:role/events-start-remediate`,
             InputTransformer: {
               InputPathsMap: {
                 stack: '$.detail.stack-id',
