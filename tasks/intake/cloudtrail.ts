@@ -30,30 +30,38 @@ interface IntakeView {
   orderingTable: string;
 }
 
-/** The reason to drop a Config result the fast path already remediated, or undefined. */
+/** The ordering item of (rule, resource) as one consistent GetItem read it (`item` undefined: none). */
+export interface OrderingRead {
+  key: string;
+  item: Record<string, unknown> | undefined;
+}
+
+/**
+ * The reason to drop a Config result the fast path already remediated (undefined: none), and the ordering
+ * item it read to decide (undefined when it read nothing): intake's running check starts from that read.
+ */
 export async function sameDriftAsFastPath(
   raw: Record<string, unknown>,
   deps: IntakeView,
-): Promise<string | undefined> {
+): Promise<{ reason?: string | undefined; read?: OrderingRead | undefined }> {
   const parsed = v.safeParse(RemediationEvent, raw);
-  if (!parsed.success || parsed.output.source !== 'config' || !parsed.output.configRuleName) return undefined;
+  if (!parsed.success || parsed.output.source !== 'config' || !parsed.output.configRuleName) return {};
   const event = parsed.output;
+  const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
   const r = await awsCall('GetItem(ordering)', () =>
-    deps.ddb.send(
-      new GetCommand({
-        TableName: deps.orderingTable,
-        Key: { key: orderingKey(ruleOrSource(event), resourceKeyOf(event)) },
-        ConsistentRead: true,
-      }),
-    ),
+    deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
   );
+  const read = { key, item: r.Item };
   const claimedBy = typeof r.Item?.eventId === 'string' ? r.Item.eventId : '';
   const execution = typeof r.Item?.executionName === 'string' ? r.Item.executionName : undefined;
-  if (!claimedBy.startsWith(FAST_PATH_EVENT_PREFIX) || !execution) return undefined;
+  if (!claimedBy.startsWith(FAST_PATH_EVENT_PREFIX) || !execution) return { read };
   const ended = await executionEnd(deps, execution);
-  if (ended?.status !== 'SUCCEEDED' || !ended.stopDate) return undefined;
-  if (Date.parse(event.orderingTimestamp) > ended.stopDate.getTime()) return undefined;
-  return `same drift as the CloudTrail fast path's execution ${execution}: already remediated (${event.configRuleName} recorded ${event.orderingTimestamp}, remediation ended ${ended.stopDate.toISOString()})`;
+  if (ended?.status !== 'SUCCEEDED' || !ended.stopDate) return { read };
+  if (Date.parse(event.orderingTimestamp) > ended.stopDate.getTime()) return { read };
+  return {
+    reason: `same drift as the CloudTrail fast path's execution ${execution}: already remediated (${event.configRuleName} recorded ${event.orderingTimestamp}, remediation ended ${ended.stopDate.toISOString()})`,
+    read,
+  };
 }
 
 async function executionEnd(

@@ -66,7 +66,7 @@ import { logger } from '../shared/powertools';
 import { isValidResourceId } from '../shared/resource-ids';
 import { isUniqueId, nameOfUniqueId } from '../shared/resource-ids-config';
 import { orderingKey } from '../shared/tables';
-import { FAST_PATH_SOURCE, sameDriftAsFastPath } from './cloudtrail';
+import { FAST_PATH_SOURCE, type OrderingRead, sameDriftAsFastPath } from './cloudtrail';
 
 export const SOURCES = {
   config: 'aws.config',
@@ -611,23 +611,20 @@ export function executionArnOf(stateMachineArn: string, name: string): string {
  * less than STARTING_GRACE_MS ago and is not started yet) and is not this event's own execution. At most
  * one remediation per resource and rule runs at a time: a newer result that arrives meanwhile (often
  * caused by the remediation itself, e.g. the drift detection it runs) is not started; if the resource
- * stays non-compliant, the sweep re-finds it later. Also returns what the ordering item held.
+ * stays non-compliant, the sweep re-finds it later. Judged from `item`, the ordering item as read; also
+ * returns what it held.
  */
 async function runningExecution(
   deps: IntakeDeps,
-  event: RemediationEvent,
+  item: Record<string, unknown> | undefined,
   name: string,
 ): Promise<{ running?: string; seen: SeenClaim }> {
-  const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
-  const r = await awsCall('GetItem(ordering)', () =>
-    deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
-  );
-  const previous = typeof r.Item?.executionName === 'string' ? r.Item.executionName : undefined;
+  const previous = typeof item?.executionName === 'string' ? item.executionName : undefined;
   const seen: SeenClaim = {
-    exists: r.Item !== undefined,
+    exists: item !== undefined,
     executionName: previous,
     lastOrderingTimestamp:
-      typeof r.Item?.lastOrderingTimestamp === 'string' ? r.Item.lastOrderingTimestamp : undefined,
+      typeof item?.lastOrderingTimestamp === 'string' ? item.lastOrderingTimestamp : undefined,
   };
   if (previous === undefined || previous === name) return { seen };
   try {
@@ -639,7 +636,7 @@ async function runningExecution(
     return e.status === 'RUNNING' ? { running: previous, seen } : { seen };
   } catch (err) {
     if (err instanceof DriftRemediationError) throw err;
-    const startingAt = typeof r.Item?.startingAt === 'string' ? Date.parse(r.Item.startingAt) : Number.NaN;
+    const startingAt = typeof item?.startingAt === 'string' ? Date.parse(item.startingAt) : Number.NaN;
     if (
       err instanceof Error &&
       err.name === 'ExecutionDoesNotExist' &&
@@ -754,15 +751,32 @@ async function sweepGeneration(
   return { exhausted: true };
 }
 
-/** Check, then claim conditionally on what was checked; a claim lost to a concurrent event is re-checked once. */
+/** The ordering item as stored now (a consistent GetItem). */
+async function readOrdering(deps: IntakeDeps, key: string): Promise<Record<string, unknown> | undefined> {
+  const r = await awsCall('GetItem(ordering)', () =>
+    deps.ddb.send(new GetCommand({ TableName: deps.orderingTable, Key: { key }, ConsistentRead: true })),
+  );
+  return r.Item;
+}
+
+/**
+ * Check, then claim conditionally on what was checked; a claim lost to a concurrent event is re-checked
+ * once. The first check uses `read` (the fast-path check's read of the same item, for a Config result)
+ * instead of reading again: the claim is conditional on what was read, whenever it was read.
+ */
 async function claim(
   deps: IntakeDeps,
   event: RemediationEvent,
   name: string,
   previousGeneration: string | undefined,
+  read?: OrderingRead,
 ): Promise<{ claimed: true } | { skip: string }> {
+  const key = orderingKey(ruleOrSource(event), resourceKeyOf(event));
+  let known = read?.key === key ? read : undefined;
   for (let attempt = 1; ; attempt++) {
-    const { running, seen } = await runningExecution(deps, event, name);
+    const item = known ? known.item : await readOrdering(deps, key);
+    known = undefined;
+    const { running, seen } = await runningExecution(deps, item, name);
     if (running) {
       metrics.addMetric('IntakeInFlight', MetricUnit.Count, 1);
       return { skip: `execution ${running} for this resource is still running; not starting another` };
@@ -811,7 +825,11 @@ async function start(
 }
 
 /** Validates, orders and starts one candidate event. */
-export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<EventOutcome> {
+export async function handleCandidate(
+  c: Candidate,
+  deps: IntakeDeps,
+  read?: OrderingRead,
+): Promise<EventOutcome> {
   const v = await validated(c, deps);
   if ('skipped' in v) return v.skipped;
   // Out of the organization, its regions, or a paused member: recorded, nothing read, assumed or started.
@@ -847,7 +865,7 @@ export async function handleCandidate(c: Candidate, deps: IntakeDeps): Promise<E
     previousGeneration = g.previous;
   }
   const name = executionName(event);
-  const claimed = await claim(deps, event, name, previousGeneration);
+  const claimed = await claim(deps, event, name, previousGeneration, read);
   if ('skip' in claimed) return recordSkip(deps, { reason: claimed.skip, resourceKey, name, ruleName });
   return start(deps, event, name, entry.id);
 }
@@ -877,11 +895,11 @@ export async function processMessage(
   for (const c of candidates) {
     // A Config result for a drift the CloudTrail fast path already remediated starts nothing new
     // (an event out of scope is not looked up: handleCandidate records it).
-    const sameDrift =
-      c.drop || !c.actionable || scopeOfRaw(c.raw, deps) ? undefined : await sameDriftAsFastPath(c.raw, deps);
-    if (c.drop || sameDrift) {
-      out.push(await recordSkip(deps, c.drop ? c : skipOf(c, sameDrift ?? '')));
-    } else out.push(await handleCandidate(c, deps));
+    const same =
+      c.drop || !c.actionable || scopeOfRaw(c.raw, deps) ? {} : await sameDriftAsFastPath(c.raw, deps);
+    if (c.drop || same.reason) {
+      out.push(await recordSkip(deps, c.drop ? c : skipOf(c, same.reason ?? '')));
+    } else out.push(await handleCandidate(c, deps, same.read));
   }
   return out;
 }

@@ -228,6 +228,21 @@ describe('intake: Config compliance changes', () => {
     expect(outcomePuts()).toEqual([]);
   });
 
+  it('a Config result reads its ordering item once: the fast-path check’s read is the running check’s', async () => {
+    const [r] = await processMessage(JSON.stringify(configEnvelope()), 'm-1', deps());
+    expect(r?.status).toBe('started');
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+    expect(orderingPuts()).toHaveLength(1);
+    // A manual start has no fast-path check: the running check reads it.
+    ddb.resetHistory();
+    const ev = configEvent({ source: 'manual', eventId: 'manual-1' });
+    await intake(
+      sqs([{ source: 'drift-remediation.manual', 'detail-type': 'Manual Remediation Request', detail: ev }]),
+      deps(),
+    );
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+  });
+
   it('reports a duplicate as absorbed', async () => {
     sfn.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists'));
     const [r] = await processMessage(JSON.stringify(configEnvelope()), 'm-1', deps());
