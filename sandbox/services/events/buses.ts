@@ -81,11 +81,16 @@ export function removePermission(
   return rest.length > 0 ? { ...current, Statement: rest } : undefined;
 }
 
-/** Whether a bus's policy lets `senderAccount` put events on it (its own account always may). */
+/**
+ * Whether a bus's policy lets `senderAccount` put events on it (its own account always may). The sender's
+ * organization keys (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`) are known only when the rule's target
+ * has a role (`viaRole`): AWS requires a RoleArn for a bus that grants an organization rather than the account.
+ */
 export async function busAdmits(
   target: SandboxContext,
   policy: BusPolicy | undefined,
   senderAccount: string,
+  viaRole = false,
 ): Promise<boolean> {
   if (senderAccount === target.accountId) return true;
   if (!policy) return false;
@@ -98,7 +103,7 @@ export async function busAdmits(
         contextVariables: {
           'aws:PrincipalAccount': senderAccount,
           'aws:SecureTransport': 'true',
-          ...organizationKeys(target, senderAccount),
+          ...(viaRole ? organizationKeys(target, senderAccount) : {}),
         },
       },
       identityPolicies: [

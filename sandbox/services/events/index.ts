@@ -6,7 +6,7 @@
  * from callers as AWS does.
  */
 import { randomUUID } from 'node:crypto';
-import { authorizeService } from '../../core/authz';
+import { authorizeService, currentCaller, rolePrincipal, runAs } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import { arnService, deliverToArn, registerTargetHandler, setEventBus } from '../../core/targets';
 import type { BusEvent, RequestContext, SandboxContext, ServiceModule } from '../../core/types';
@@ -465,7 +465,13 @@ class EventBus {
     const record = { rule: rule.Name, targetId: target.Id, arn: target.Arn };
     const p = admitted(sandbox, rule, target)
       .then(() => assumeTargetRole(sandbox, rule.Arn, target.RoleArn, target.Arn))
-      .then(() => deliverToArn(sandbox, target.Arn, targetPayload(target, event)))
+      .then(() => {
+        const payload = targetPayload(target, event);
+        // A bus target's delivery carries its role session (the bus policy sees the sender as that role).
+        const session = target.RoleArn && arnService(target.Arn) === 'events';
+        const via = session ? rolePrincipal(String(target.RoleArn), rule.Name.padEnd(2, '_')) : undefined;
+        return runAs(via, () => deliverToArn(sandbox, target.Arn, payload));
+      })
       .then(() => {
         this.deliveries.push({ ...record, ok: true });
       })
@@ -597,7 +603,8 @@ class Buses {
     if (where?.name !== 'default')
       throw new AwsError('ResourceNotFoundException', `Event bus ${arn} does not exist.`);
     const target = this.of(sender.scoped(where.account, where.region));
-    if (!(await busAdmits(target.sandbox, target.policy, sender.accountId)))
+    const viaRole = currentCaller()?.roleArn !== undefined;
+    if (!(await busAdmits(target.sandbox, target.policy, sender.accountId, viaRole)))
       throw new AwsError(
         'AccessDeniedException',
         `The policy of event bus ${arn} does not allow account ${sender.accountId} to put events on it.`,

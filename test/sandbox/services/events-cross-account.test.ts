@@ -1,7 +1,8 @@
 /**
  * Cross-account EventBridge over real SDK clients: each account-region has its own default bus and rules;
  * a member account's rule targeting the central bus delivers only once the central bus's policy admits the
- * member (here `*` on the organization id); refused deliveries are failed invocations and nothing arrives.
+ * member (here `*` on the organization id, which needs the member's target to have a role, as AWS requires);
+ * refused deliveries are failed invocations and nothing arrives.
  */
 import {
   DescribeEventBusCommand,
@@ -38,11 +39,13 @@ const client = (region: string, accessKeyId = TEST_CREDENTIALS.accessKeyId) => (
 const CENTRAL_BUS = `arn:aws:events:us-east-1:${CENTRAL}:event-bus/default`;
 const PATTERN = JSON.stringify({ source: ['drift.member'] });
 
-async function forwarder(account: string): Promise<EventBridgeClient> {
+/** A rule forwarding to the central bus, through a role of the account (or, `withRole` false, without one). */
+async function forwarder(account: string, withRole = true): Promise<EventBridgeClient> {
   const eb = new EventBridgeClient(client('us-west-2', account));
   await eb.send(new PutRuleCommand({ Name: 'to-central', EventPattern: PATTERN }));
+  const RoleArn = withRole ? `arn:aws:iam::${account}:role/forward-to-central` : undefined;
   await eb.send(
-    new PutTargetsCommand({ Rule: 'to-central', Targets: [{ Id: 'central', Arn: CENTRAL_BUS }] }),
+    new PutTargetsCommand({ Rule: 'to-central', Targets: [{ Id: 'central', Arn: CENTRAL_BUS, RoleArn }] }),
   );
   return eb;
 }
@@ -103,6 +106,14 @@ describe('cross-account event bus delivery', () => {
     expect(got.map((e) => [e.account, e.region, e.detail.n])).toEqual([[MEMBER, 'us-west-2', 2]]);
     const outsiderDelivery = events.deliveries.filter((d) => d.arn === CENTRAL_BUS).at(-1);
     expect(outsiderDelivery?.error).toMatch(`does not allow account ${OUTSIDER}`);
+
+    // An organization grant needs the member's target to have a role: without one, nothing arrives.
+    const roleless = await forwarder(MEMBER, false);
+    await emit(roleless, 4);
+    expect((await received()).map((e) => e.detail.n)).not.toContain(4);
+    expect(events.deliveries.filter((d) => d.arn === CENTRAL_BUS).at(-1)?.error).toMatch(
+      `does not allow account ${MEMBER}`,
+    );
   });
 
   it('keeps rules per account-region', async () => {
