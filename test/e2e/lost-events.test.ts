@@ -49,10 +49,14 @@ describe('a lost event costs at most one reconcile period, never the remediation
     const dc = ssh();
     const groupId = await deployCase(e, dc, { stackName: 'lost-config-event' });
     await waitCompliant(e, { ...dc, stackName: 'lost-config-event' }, groupId);
+    // The runbook's revoke takes 300 emulated seconds (3 real), so Config cannot re-evaluate the group
+    // COMPLIANT before the drop below is in place, however slowly this test sees the execution start.
+    const slowRevoke = { 'ec2:RevokeSecurityGroupIngress': { latencySeconds: 300 } };
+    e.sb.faults.setRules(slowRevoke);
     await dc.inject(e.c, groupId);
     const execution = await awaitExecutionFor(e, groupId, { resourceType: dc.resourceType });
     // Intake has its NON_COMPLIANT event; from now on Config's events are lost.
-    e.sb.faults.setRules({ [CONFIG_EVENT]: { dropRate: 1 } });
+    e.sb.faults.setRules({ ...slowRevoke, [CONFIG_EVENT]: { dropRate: 1 } });
     try {
       const result = await finished(e, execution.arn, 60_000);
       expect({ status: result.status, outcome: result.outcome }).toEqual({
