@@ -168,6 +168,19 @@ async function resultFor(
   });
 }
 
+/** StartConfigRulesEvaluation for `rule`, retried while Config answers LimitExceededException. */
+async function startAccepted(config: ConfigServiceClient, rule: string): Promise<void> {
+  await until('an accepted start', async () => {
+    try {
+      await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: [rule] }));
+      return true;
+    } catch (err) {
+      if (err instanceof LimitExceededException) return undefined;
+      throw err;
+    }
+  });
+}
+
 async function putRule(
   name: string,
   sourceIdentifier: string,
@@ -587,15 +600,7 @@ describe('Config rules through ConfigServiceClient', () => {
     expect(stackWorld.detections).toBe(before);
     await resultFor('stack-drift', 'AWS::CloudFormation::Stack', STACK_ID, 'COMPLIANT');
     // StartConfigRulesEvaluation runs it (once the initial evaluation is over and a minute has passed).
-    await until('an accepted start', async () => {
-      try {
-        await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['stack-drift'] }));
-        return true;
-      } catch (err) {
-        if ((err as Error).name !== 'LimitExceededException') throw err;
-        return undefined;
-      }
-    });
+    await startAccepted(config, 'stack-drift');
     const drifted = await resultFor('stack-drift', 'AWS::CloudFormation::Stack', STACK_ID, 'NON_COMPLIANT');
     expect(drifted.Annotation).toContain('DRIFTED');
     expect(stackWorld.detections).toBeGreaterThan(before);
@@ -691,15 +696,7 @@ describe('Config rules through ConfigServiceClient', () => {
     });
 
     // the initial evaluation may still run; wait until a start is accepted, then a second start is refused
-    await until('an accepted start', async () => {
-      try {
-        await config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['paging-ssh'] }));
-        return true;
-      } catch (err) {
-        if (err instanceof LimitExceededException) return undefined;
-        throw err;
-      }
-    });
+    await startAccepted(config, 'paging-ssh');
     expect(
       await errorOf(config.send(new StartConfigRulesEvaluationCommand({ ConfigRuleNames: ['paging-ssh'] }))),
     ).toBeInstanceOf(LimitExceededException);
