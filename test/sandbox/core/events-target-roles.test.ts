@@ -13,7 +13,7 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { IAMClient, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import { type EventsService, eventsService } from '../../../sandbox/services/events';
@@ -38,26 +38,22 @@ async function machine(name: string): Promise<string> {
 
 /** A role EventBridge may assume for `rule` (trust conditioned on it), with `statements` as its policy. */
 async function eventsRole(name: string, rule: string, statements: object[]): Promise<string> {
-  const iam = new IAMClient(sb.clientConfig);
-  const trust = policy({
-    Effect: 'Allow',
-    Principal: { Service: 'events.amazonaws.com' },
-    Action: 'sts:AssumeRole',
-    Condition: {
-      ArnEquals: { 'aws:SourceArn': ruleArn(rule) },
-      StringEquals: { 'aws:SourceAccount': ACCOUNT },
-    },
-  });
-  const r = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
-  if (statements.length > 0)
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: name,
-        PolicyName: 'inline',
-        PolicyDocument: policy(...statements),
+  const arn = await role(sb, name, statements, 'events.amazonaws.com');
+  await new IAMClient(sb.clientConfig).send(
+    new UpdateAssumeRolePolicyCommand({
+      RoleName: name,
+      PolicyDocument: policy({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': ruleArn(rule) },
+          StringEquals: { 'aws:SourceAccount': ACCOUNT },
+        },
       }),
-    );
-  return String(r.Role?.Arn);
+    }),
+  );
+  return arn;
 }
 
 /** Puts rule `name` with one state machine target through `roleArn`, sends it one event, and waits. */
