@@ -145,8 +145,8 @@ export const securityGroupProvider: ResourceProvider = {
       VpcId: props.VpcId,
       ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'security-group', Tags: tags }] } : {}),
     };
-    // Tags on create need ec2:CreateTags too (EC2's tag-on-create rule): only when the template has tags.
-    if (tags.length > 0) await ctx.authorizeCall?.('ec2', 'CreateTags', {});
+    // Tags on create need ec2:CreateTags too (EC2's tag-on-create rule, part of the call's authorization:
+    // sandbox/services/iam/tag-on-create.ts): only when the template has tags.
     const g = await handlerCall(
       ctx,
       'ec2',

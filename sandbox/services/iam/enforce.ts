@@ -31,6 +31,7 @@ import { type KeyUse, keyDenied, keyUse, requestedKey } from './key-use';
 import { resourceFacts } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
 import { type IamStore, iamStore } from './store';
+import type { IamCheck, RequestContext } from './tag-on-create';
 
 type Input = Record<string, unknown>;
 
@@ -109,7 +110,7 @@ interface Check {
   region: string;
   /** The resource's account, where its ARN names none (S3 buckets); default: the ARN's, else the caller's. */
   account?: string;
-  context?: Record<string, string>;
+  context?: RequestContext;
   /** The resource's policy document (JSON text), if it has one. */
   resourcePolicy?: string;
 }
@@ -265,26 +266,20 @@ class Enforcer {
       // Anyone may ask who they are: AWS needs no permission for it. AssumeRole is decided by the STS
       // module, which evaluates the role's trust policy with the caller's own policies (and the context).
       if (module.signingName === 'sts') return;
-      const { action, resource, more, known } = await iamRequest(
-        this.sandbox,
-        module,
-        operation,
-        input,
-        region,
-      );
+      const { action, checks, known } = await iamRequest(this.sandbox, module, operation, input, region);
       // The resource's account: its ARN's, or its service's record of it (S3 buckets), else the caller's.
       const accountOfResource = (arn: string): string =>
         module.resourceOwner?.(operation, input, this.sandbox) ??
         resourceAccount(arn) ??
         this.sandbox.accountId;
-      const resources = [resource, ...more];
       // The administrator may do anything in its own account; elsewhere only what the resource's policy grants.
-      if (caller.admin && resources.every((r) => accountOfResource(r) === this.sandbox.accountId)) return;
+      if (caller.admin && checks.every((c) => accountOfResource(c.resource) === this.sandbox.accountId))
+        return;
       if (!known) this.sandbox.log(`iam: ${action} is not an action IAM documents; evaluated as written`);
       // A call on several resources (EC2 CreateTags, DynamoDB's batch calls) needs the action on each, and
-      // each one's key: the first refused fails the whole call.
+      // each one's key; the first refused fails the whole call.
       const call = { module, operation, input, region, action };
-      for (const r of resources) await this.requireOn(caller, call, r, accountOfResource(r));
+      for (const c of checks) await this.requireOn(caller, call, c, accountOfResource(c.resource));
     },
     action: (caller, module, action, resource, region, context) =>
       this.require(caller, module, { action, resource, region, ...(context ? { context } : {}) }),
@@ -311,26 +306,30 @@ class Enforcer {
   };
 
   /**
-   * One resource of a call: the action on it (its tags, its resource policy) and the KMS actions its
-   * customer managed key needs for this call (the key the call names for a resource it creates or re-keys).
+   * One check of a call: the action on its resource (its tags, its resource policy, the request's
+   * condition keys) and, for the call's own action, the KMS actions its customer managed key needs for
+   * this call (the key the call names for a resource it creates or re-keys).
    */
   private async requireOn(
     caller: Principal,
     call: { module: ServiceModule; operation: string; input: Input; region: string; action: string },
-    resource: string,
+    check: IamCheck,
     account: string,
   ): Promise<void> {
-    const { module, operation, input, region, action } = call;
-    const context = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
+    const { module, operation, input, region } = call;
+    const { action, resource } = check;
+    const tags = this.readsTags(caller) ? await resourceTagContext(this.sandbox, resource) : {};
     const { policy: resourcePolicy, kmsKeyId } = await resourceFacts(this.sandbox, resource);
     await this.require(caller, module, {
       action,
       resource,
       region,
       account,
-      context,
+      context: { ...tags, ...check.context },
       ...(resourcePolicy ? { resourcePolicy } : {}),
     });
+    // An implied action (tag-on-create's ec2:CreateTags) uses no key of its own.
+    if (action !== call.action) return;
     const key = requestedKey(module.signingName, operation, input) ?? kmsKeyId;
     const need = { service: module.signingName, operation, input, region };
     const use = await keyUse(this.sandbox, resource, key, need);

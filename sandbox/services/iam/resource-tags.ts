@@ -63,7 +63,8 @@ export async function resourceTagContext(
   sandbox: SandboxContext,
   arn: string,
 ): Promise<Record<string, string>> {
-  if (!arn.startsWith('arn:')) return {};
+  // `…/*`: a resource being created (EC2's CreateSecurityGroup), which has no tags yet.
+  if (!arn.startsWith('arn:') || arn.endsWith('/*')) return {};
   const tags: Record<string, string> = {};
   const stackArn = /^arn:[^:]+:cloudformation:[^:]*:[^:]*:stack\//.test(arn) ? arn : undefined;
   const { id, tags: own } = stackArn ? { id: '', tags: {} } : await ownTags(sandbox, arn);
