@@ -10,8 +10,10 @@ import {
   ec2Store,
   legacySpecs,
   type RuleSpec,
+  ruleNotFound,
   type SecurityGroup,
   type SgRule,
+  specFromRuleRequest,
   specsFromPermissions,
   toIpPermissions,
   toSecurityGroup,
@@ -147,11 +149,7 @@ function describeSecurityGroupRules(input: Obj, ctx: RequestContext): Obj {
   if (ids.length > 0) {
     rules = ids.map((id) => {
       const r = store.findRule(id);
-      if (!r)
-        throw new AwsError(
-          'InvalidSecurityGroupRuleId.NotFound',
-          `The security group rule ID '${id}' does not exist`,
-        );
+      if (!r) throw ruleNotFound(id);
       return r;
     });
   } else {
@@ -215,9 +213,34 @@ export function ec2Service(): ServiceModule {
         tagResources(input, ctx.sandbox, 'delete');
         return {};
       },
+      ModifySecurityGroupRules: modifySecurityGroupRules,
       DescribeVpcs: describeVpcs,
     },
   };
+}
+
+/** Updates rules of one group in place (ids kept), all or none; the change is recorded like the others. */
+function modifySecurityGroupRules(input: Obj, ctx: RequestContext): Obj {
+  const store = ec2Store(ctx.sandbox);
+  if (!str(input.GroupId))
+    throw new AwsError('MissingParameter', 'The request must contain the parameter GroupId');
+  const g = store.get(String(input.GroupId));
+  const updates = objs(input.SecurityGroupRules);
+  if (updates.length === 0)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter SecurityGroupRule');
+  store.modifyRules(
+    g,
+    updates.map((u) => {
+      const ruleId = str(u.SecurityGroupRuleId) ?? '';
+      const rule = g.rules.find((r) => r.ruleId === ruleId);
+      if (!rule) throw ruleNotFound(ruleId);
+      const request = u.SecurityGroupRule;
+      if (!request || typeof request !== 'object')
+        throw new AwsError('MissingParameter', 'The request must contain the parameter SecurityGroupRule');
+      return { ruleId, spec: specFromRuleRequest(request as Obj, rule.isEgress) };
+    }),
+  );
+  return { Return: true };
 }
 
 function authorize(
@@ -297,11 +320,7 @@ function tagResources(input: Obj, sandbox: Parameters<typeof ec2Store>[0], mode:
     if (id.startsWith('sg-')) {
       store.get(id);
     } else if (id.startsWith('sgr-')) {
-      if (!store.findRule(id))
-        throw new AwsError(
-          'InvalidSecurityGroupRuleId.NotFound',
-          `The security group rule ID '${id}' does not exist`,
-        );
+      if (!store.findRule(id)) throw ruleNotFound(id);
     } else {
       throw new AwsError('InvalidID', `The ID '${id}' is not valid`);
     }

@@ -79,6 +79,10 @@ export function normalizeProtocol(p: unknown): string {
 const SG_ID = /^sg-[0-9a-f]{8,17}$/;
 const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
+/** EC2's answer for a security group rule id it does not know (or not in the group named). */
+export const ruleNotFound = (id: string): AwsError =>
+  new AwsError('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${id}' does not exist`);
+
 export function assertGroupId(id: string): void {
   if (!SG_ID.test(id))
     throw new AwsError('InvalidGroupId.Malformed', `Invalid id: "${id}" (expecting "sg-...")`);
@@ -99,6 +103,43 @@ function peerText(r: Omit<SgRule, 'ruleId' | 'groupId' | 'tags'>): string {
 }
 
 export type RuleSpec = Omit<SgRule, 'ruleId' | 'groupId' | 'tags'> & { tags?: Tag[] };
+
+/** What a rule's peer is, as SecurityGroupRuleRequest names it (a modification keeps it). */
+function peerKind(r: Pick<SgRule, 'cidrIpv4' | 'cidrIpv6' | 'prefixListId'>): string {
+  if (r.cidrIpv4) return 'CidrIpv4';
+  if (r.cidrIpv6) return 'CidrIpv6';
+  return r.prefixListId ? 'PrefixListId' : 'ReferencedGroupId';
+}
+
+/**
+ * A SecurityGroupRuleRequest (ModifySecurityGroupRules) as a rule spec: exactly one of CidrIpv4,
+ * CidrIpv6, PrefixListId or ReferencedGroupId, validated as AuthorizeSecurityGroup* validates it.
+ */
+export function specFromRuleRequest(request: Obj, isEgress: boolean): RuleSpec {
+  const peers = ['CidrIpv4', 'CidrIpv6', 'PrefixListId', 'ReferencedGroupId'].filter((k) => str(request[k]));
+  if (peers.length !== 1)
+    throw new AwsError(
+      'InvalidParameterCombination',
+      'Specify exactly one of CidrIpv4, CidrIpv6, PrefixListId or ReferencedGroupId',
+    );
+  const description = str(request.Description);
+  const peer = (ranges: string, field: string, value: unknown) => ({
+    [ranges]: [compact({ [field]: value, Description: description })],
+  });
+  const perm: Obj = {
+    IpProtocol: request.IpProtocol,
+    FromPort: request.FromPort,
+    ToPort: request.ToPort,
+    ...(str(request.CidrIpv4) ? peer('IpRanges', 'CidrIp', request.CidrIpv4) : {}),
+    ...(str(request.CidrIpv6) ? peer('Ipv6Ranges', 'CidrIpv6', request.CidrIpv6) : {}),
+    ...(str(request.PrefixListId) ? peer('PrefixListIds', 'PrefixListId', request.PrefixListId) : {}),
+    ...(str(request.ReferencedGroupId) ? peer('UserIdGroupPairs', 'GroupId', request.ReferencedGroupId) : {}),
+  };
+  const [spec] = specsFromPermissions([perm], isEgress);
+  if (!spec)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter SecurityGroupRule');
+  return spec;
+}
 
 /** Expands SDK-shaped IpPermissions into one spec per source. */
 export function specsFromPermissions(perms: unknown, isEgress: boolean): RuleSpec[] {
@@ -332,12 +373,7 @@ export class Ec2Store {
     const unknown: RuleSpec[] = [];
     for (const id of ruleIds) {
       const r = g.rules.find((x) => x.ruleId === id && x.isEgress === isEgress);
-      if (!r) {
-        throw new AwsError(
-          'InvalidSecurityGroupRuleId.NotFound',
-          `The security group rule ID '${id}' does not exist`,
-        );
-      }
+      if (!r) throw ruleNotFound(id);
       toRemove.add(r);
     }
     for (const s of specs) {
@@ -374,6 +410,42 @@ export class Ec2Store {
       else g.tags.push(t);
     }
     this.change(g.groupId, 'updated');
+  }
+
+  /**
+   * ModifySecurityGroupRules: each named rule of `g` becomes its new spec in place (same id, direction and
+   * tags). Checked first, so a bad update changes nothing: every id must be a rule of this group, the
+   * peer must stay of the same kind (an IPv4 range stays one), and no two rules may end up the same.
+   */
+  modifyRules(g: SecurityGroup, updates: Array<{ ruleId: string; spec: RuleSpec }>): void {
+    const replaced = new Map<SgRule, RuleSpec>();
+    for (const { ruleId, spec } of updates) {
+      const r = g.rules.find((x) => x.ruleId === ruleId);
+      if (!r) throw ruleNotFound(ruleId);
+      if (peerKind(r) !== peerKind(spec))
+        throw new AwsError(
+          'InvalidParameterValue',
+          `You cannot change the rule type of security group rule '${ruleId}': specify its ${peerKind(r)}`,
+        );
+      if (spec.referencedGroupId && spec.referencedGroupId !== g.groupId) this.get(spec.referencedGroupId);
+      replaced.set(r, { ...spec, isEgress: r.isEgress });
+    }
+    const after = g.rules.map((r) => replaced.get(r) ?? r);
+    const seen = new Set<string>();
+    for (const r of after) {
+      const k = ruleKey(r);
+      if (seen.has(k))
+        throw new AwsError(
+          'InvalidPermission.Duplicate',
+          `the specified rule "${peerText(r)}" already exists`,
+        );
+      seen.add(k);
+    }
+    g.rules = g.rules.map((r) => {
+      const spec = replaced.get(r);
+      return spec ? compact({ ...spec, ruleId: r.ruleId, groupId: r.groupId, tags: r.tags }) : r;
+    });
+    if (replaced.size > 0) this.change(g.groupId, 'updated');
   }
 
   /** Changes a rule's description (ModifySecurityGroupRules / UpdateSecurityGroupRuleDescriptions*). */

@@ -120,6 +120,11 @@ const RESOURCES: Record<string, Resolver> = {
       const vpc = s(i.VpcId) ?? s((Array.isArray(vpcs) ? (vpcs[0] as Input | undefined) : undefined)?.VpcId);
       return vpc ? `arn:aws:ec2:${p.region}:${p.account}:vpc/${vpc}` : [];
     }
+    // ModifySecurityGroupRules: the group and each rule it names.
+    if (s(i.GroupId) && Array.isArray(i.SecurityGroupRules)) {
+      const rules = (i.SecurityGroupRules as Input[]).map((r) => s(r.SecurityGroupRuleId));
+      return [String(i.GroupId), ...rules.filter((r) => r !== undefined)].map(arn);
+    }
     if (s(i.GroupId)) return arn(String(i.GroupId));
     // A group named by GroupName (the default VPC's): the ARN of the group it names, as EC2 authorizes it.
     if (!s(i.GroupName)) return undefined;
