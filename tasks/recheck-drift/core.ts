@@ -14,9 +14,10 @@
  *   no Config rule (CloudFormation drift event): IN_SYNC → verified; otherwise pending with polls + 1,
  *     failed once polls reach maxPolls (the workflow Waits $.verification.waitSeconds and re-checks).
  *   Config rule: the rule decides. Status stays pending (polls unchanged) and the workflow goes on to
- *     Request re-evaluation → Check compliance (stack-level detection is not started: nobody would read it).
- * Workflow Choice after this task: status verified → VERIFIED; failed → NOT_VERIFIED; pending with
- *   $.event.configRuleName present → Request re-evaluation; pending otherwise → Wait, Re-check drift.
+ *     Wait for compliance (stack-level detection is not started: nobody would read it).
+ * Workflow Choice after this task (Drift resolved?): status verified → VERIFIED; failed → NOT_VERIFIED;
+ *   pending with $.event.configRuleName present → Wait for compliance; pending otherwise → Wait before
+ *   re-checking drift, Re-check drift.
  * Errors: InvalidInputError (stack/logical id missing for the mode); TransientServiceError.
  */
 import {
