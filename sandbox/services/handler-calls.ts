@@ -33,3 +33,28 @@ export async function handlerReads(
 ): Promise<void> {
   for (const [operation, input] of calls) await ctx.authorizeCall?.(service, operation, input);
 }
+
+/**
+ * A create handler that failed after its resource was made (a later call refused or failing): the error
+ * carries the resource's physical id, so CloudFormation records it and deletes it in the rollback (as AWS
+ * does for a failed resource that has a physical id) and Cloud Control reports it as the request's
+ * Identifier, leaving it. The handler's own error is the `cause`, reported as the failure.
+ */
+export class PartiallyCreated extends Error {
+  override readonly name = 'PartiallyCreated';
+  constructor(
+    readonly physicalId: string,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/** The rest of a create once its resource `physicalId` exists: a failure there is PartiallyCreated. */
+export async function completeCreate<T>(physicalId: string, rest: () => Promise<T>): Promise<T> {
+  try {
+    return await rest();
+  } catch (err) {
+    throw new PartiallyCreated(physicalId, err);
+  }
+}

@@ -19,7 +19,7 @@ import {
   type ServiceModule,
 } from '../../core/types';
 import { ec2Store } from '../ec2/store';
-import { handlerReads } from '../handler-calls';
+import { handlerReads, PartiallyCreated } from '../handler-calls';
 import { iamStore } from '../iam/store';
 import { lambdaStore } from '../lambda/store';
 import { s3Store } from '../s3/store';
@@ -245,7 +245,10 @@ function startRequest(
       event.Identifier = identifier;
       if (model) event.ResourceModel = JSON.stringify(model);
       event.OperationStatus = 'SUCCESS';
-    } catch (err) {
+    } catch (caught) {
+      // A create that failed after its resource was made names it; the resource is left, as in AWS.
+      if (caught instanceof PartiallyCreated) event.Identifier = caught.physicalId;
+      const err = caught instanceof PartiallyCreated ? caught.cause : caught;
       event.OperationStatus = 'FAILED';
       event.ErrorCode = errorCode(err);
       event.StatusMessage = err instanceof Error ? err.message : String(err);

@@ -11,6 +11,7 @@ import { recordServiceCall } from '../../core/cloudtrail';
 import { serviceModule } from '../../core/sandbox';
 import type { ProviderContext, ResourceProvider, SandboxContext } from '../../core/types';
 import { AwsError } from '../../core/types';
+import { PartiallyCreated } from '../handler-calls';
 import { stateOf } from '../state';
 import {
   canonicalJson,
@@ -229,10 +230,14 @@ export function requireStack(world: CfnWorld, nameOrId: string | undefined): Sta
 /** Providers the engine handles itself (no live resource behind them; never drift-checked). */
 const NOOP_TYPES = new Set(['AWS::CDK::Metadata', 'AWS::CloudFormation::WaitConditionHandle']);
 
-/** What an update did so far, for its rollback and cleanup. */
+/**
+ * What an update did so far, for its rollback and cleanup. `updated` holds every resource updated in
+ * place or being updated when the update failed (`props`: what the update set or was setting), so the
+ * rollback brings the failed one back too, whatever calls its handler made before failing.
+ */
 interface UpdateTrack {
   created: ResourceState[];
-  updated: { r: ResourceState; before: Obj; live?: Obj }[];
+  updated: { r: ResourceState; before: Obj; props: Obj; live?: Obj }[];
   replaced: { old: ResourceState; fresh: ResourceState }[];
 }
 
@@ -474,7 +479,14 @@ export class StackEngine {
         throw new Error(
           `Resource type ${r.type} is not supported by the sandbox (no resource provider for it)`,
         );
-      const result = await provider.create(r.logicalId, props, this.providerContext(stack));
+      const result = await provider
+        .create(r.logicalId, props, this.providerContext(stack))
+        .catch((err: unknown) => {
+          // Made before a later call failed: the resource has a physical id, so the rollback deletes it.
+          if (!(err instanceof PartiallyCreated)) throw err;
+          r.physicalId = err.physicalId;
+          throw err.cause;
+        });
       r.physicalId = result.physicalId;
       r.attributes = { ...result.attributes };
     }
@@ -771,7 +783,7 @@ export class StackEngine {
     } catch (err) {
       if (this.world.controller.signal.aborted) return false;
       this.markUpdateFailed(stack, err, token);
-      await this.rollbackUpdate(stack, previous, snapshot, track.created, track.updated);
+      await this.rollbackUpdate(stack, previous, snapshot, track);
       return false;
     }
     await this.cleanUpAfterUpdate(stack, next, conditions, track.replaced, token);
@@ -908,6 +920,7 @@ export class StackEngine {
     this.setResourceStatus(stack, current, 'UPDATE_IN_PROGRESS', undefined, props);
     await this.sleep(RESOURCE_SECONDS);
     const before = current.properties;
+    track.updated.push({ r: current, before, props, ...(live ? { live } : {}) });
     if (provider && !NOOP_TYPES.has(type)) {
       const result = await provider.update(
         physicalId,
@@ -920,7 +933,6 @@ export class StackEngine {
     }
     current.properties = props;
     delete current.drift;
-    track.updated.push({ r: current, before, ...(live ? { live } : {}) });
     this.setResourceStatus(stack, current, 'UPDATE_COMPLETE');
   }
 
@@ -992,9 +1004,9 @@ export class StackEngine {
     stack: StackState,
     previous: Deployment & { conditions: Record<string, boolean>; outputs: ResolvedOutput[] },
     snapshot: Map<string, ResourceState>,
-    created: ResourceState[],
-    updated: { r: ResourceState; before: Obj; live?: Obj }[],
+    track: UpdateTrack,
   ): Promise<void> {
+    const { updated } = track;
     Object.assign(stack, {
       templateBody: previous.templateBody,
       template: previous.template,
@@ -1007,14 +1019,16 @@ export class StackEngine {
       outputs: previous.outputs,
     });
     let ok = true;
-    for (const { r, before, live } of updated.reverse()) {
+    // Every resource updated or being updated goes back to the previous template's properties (or,
+    // for REVERT_DRIFT, its live ones), from what the update set or was setting.
+    for (const { r, before, props, live } of [...updated].reverse()) {
       try {
         this.setResourceStatus(stack, r, 'UPDATE_IN_PROGRESS');
-        if (r.physicalId !== undefined) {
+        if (r.physicalId !== undefined && !NOOP_TYPES.has(r.type)) {
           await this.provider(r.type)?.update(
             r.physicalId,
             live ?? before,
-            r.properties,
+            props,
             this.providerContext(stack),
           );
         }
@@ -1026,9 +1040,10 @@ export class StackEngine {
       }
     }
     this.setStackStatus(stack, 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
-    // Cleanup: a created resource that cannot be deleted is skipped (DELETE_FAILED, left in the
-    // account); the rollback itself is complete, as in CloudFormation.
-    for (const r of created.reverse()) {
+    // Cleanup: what the update created — new resources and replacements, a half-made one too — is
+    // deleted; one that cannot be is skipped (DELETE_FAILED, left in the account) and the rollback itself
+    // is complete, as in CloudFormation.
+    for (const r of [...new Set([...track.created, ...track.replaced.map((x) => x.fresh)])].reverse()) {
       try {
         await this.deleteResource(stack, r);
       } catch (err) {

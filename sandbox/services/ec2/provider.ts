@@ -3,7 +3,7 @@
  * template shape (SecurityGroupIngress [{IpProtocol, FromPort, ToPort, CidrIp, …}], Tags [{Key, Value}]).
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
-import { handlerCall, handlerReads } from '../handler-calls';
+import { completeCreate, handlerCall, handlerReads } from '../handler-calls';
 import { num, type Obj, objs, physicalName, str, tagsFrom } from '../state';
 import {
   ec2Store,
@@ -155,7 +155,8 @@ export const securityGroupProvider: ResourceProvider = {
       () => store.createGroup(request),
       (created) => ({ GroupId: created.groupId }),
     );
-    try {
+    // A failure from here on leaves the group made: the stack's rollback deletes it.
+    await completeCreate(g.groupId, async () => {
       const ingress = objs(props.SecurityGroupIngress).map((r) => specFromTemplate(r, false));
       if (ingress.length > 0)
         await ruleCall(ctx, 'Authorize', g, false, ingress, () => store.authorize(g, ingress));
@@ -163,10 +164,7 @@ export const securityGroupProvider: ResourceProvider = {
         const egress = objs(props.SecurityGroupEgress).map((r) => specFromTemplate(r, true));
         await reconcile(ctx, g, true, egress);
       }
-    } catch (err) {
-      store.deleteGroup(g);
-      throw err;
-    }
+    });
     return { physicalId: g.groupId, attributes: { GroupId: g.groupId, VpcId: g.vpcId } };
   },
   async update(physicalId, props, _previous, ctx) {

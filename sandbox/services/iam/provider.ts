@@ -4,7 +4,7 @@
  * Documents are objects in template shape; IAM keeps their JSON text.
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
-import { handlerCall, handlerReads } from '../handler-calls';
+import { completeCreate, handlerCall, handlerReads } from '../handler-calls';
 import { docText, num, type Obj, objs, parseDoc, physicalName, str, strs, tagsFrom } from '../state';
 import { iamStore, type ManagedPolicy, type Role } from './store';
 
@@ -93,15 +93,8 @@ export const roleProvider: ResourceProvider = {
       () => store.createRole(input),
       (made) => ({ Role: { RoleName: made.name, RoleId: made.id, Arn: made.arn } }),
     );
-    try {
-      await reconcileRole(ctx, r, props);
-    } catch (err) {
-      // The half-made role is taken back (the service's own clean-up, not the handler's calls).
-      for (const arn of [...r.attached]) store.detachRolePolicy(r.name, arn);
-      for (const name of [...r.inline.keys()]) store.deleteRolePolicy(r.name, name);
-      store.deleteRole(r.name);
-      throw err;
-    }
+    // A failure from here on leaves the role made: the stack's rollback deletes it.
+    await completeCreate(r.name, () => reconcileRole(ctx, r, props));
     return { physicalId: r.name, attributes: roleAttributes(r) };
   },
   async update(physicalId, props, _previous, ctx) {
@@ -240,7 +233,7 @@ export const managedPolicyProvider: ResourceProvider = {
       () => store.createPolicy(input),
       (made) => ({ Policy: { PolicyName: made.name, PolicyId: made.id, Arn: made.arn } }),
     );
-    await reconcilePolicyRoles(ctx, p, roleNames(props.Roles));
+    await completeCreate(p.arn, () => reconcilePolicyRoles(ctx, p, roleNames(props.Roles)));
     return { physicalId: p.arn, attributes: policyAttributes(store, p) };
   },
   async update(physicalId, props, _previous, ctx) {

@@ -4,7 +4,7 @@
  * VersioningConfiguration, PublicAccessBlockConfiguration, Tags — in template shape.
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
-import { handlerCall, handlerReads } from '../handler-calls';
+import { completeCreate, handlerCall, handlerReads } from '../handler-calls';
 import { bool, compact, isObj, type Obj, objs, physicalName, str, tagsFrom } from '../state';
 import { type Bucket, type EncryptionRule, s3Store } from './store';
 
@@ -98,12 +98,8 @@ export const bucketProvider: ResourceProvider = {
     const store = s3Store(ctx.sandbox);
     const name = str(props.BucketName) ?? physicalName(ctx.stackName, logicalId, 63, true);
     const b = await s3Call(ctx, 'CreateBucket', { Bucket: name }, () => store.create(name, ctx.region));
-    try {
-      await apply(ctx, name, props, undefined);
-    } catch (err) {
-      store.delete(name);
-      throw err;
-    }
+    // A failure from here on leaves the bucket made: the stack's rollback deletes it.
+    await completeCreate(name, () => apply(ctx, name, props, undefined));
     return { physicalId: b.name, attributes: attributes(b) };
   },
   async update(physicalId, props, previous, ctx) {

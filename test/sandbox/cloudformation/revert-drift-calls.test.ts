@@ -135,8 +135,9 @@ describe('a REVERT_DRIFT change set needs the permissions of the calls it makes'
   });
 
   // The handler revokes the added rule before it authorizes the removed one: without the revoke nothing
-  // changes; without the authorize the revoke has been made when the authorize is refused, and stays made
-  // (the sandbox's rollback restores the resources an update completed, not the one that failed).
+  // changes (the rollback has nothing to bring back); without the authorize the revoke has been made
+  // when the authorize is refused, and the rollback, which brings the failed group back to its live
+  // rules, needs the authorize it is refused too: UPDATE_ROLLBACK_FAILED, the revoke left made.
   it.each([
     {
       missing: 'ec2:RevokeSecurityGroupIngress',
@@ -147,7 +148,7 @@ describe('a REVERT_DRIFT change set needs the permissions of the calls it makes'
     {
       missing: 'ec2:AuthorizeSecurityGroupIngress',
       name: 'revert-no-authorize',
-      ends: 'UPDATE_ROLLBACK_COMPLETE',
+      ends: 'UPDATE_ROLLBACK_FAILED',
       left: [],
     },
   ])('without $missing the update fails naming it and ends $ends', async ({ missing, name, ends, left }) => {

@@ -3,8 +3,9 @@
  * DeleteResource need only their own action to be accepted and answer with an IN_PROGRESS ProgressEvent;
  * the resource handler then makes its calls with the caller's session (or the request's RoleArn), each
  * authorized as it is made: a call the caller may not make ends the request FAILED with ErrorCode
- * AccessDenied (GetResourceRequestStatus) naming its action — the calls before it stay made, nothing
- * after it is done — and only the calls a request makes are needed, not the schema's whole handler list.
+ * AccessDenied (GetResourceRequestStatus) naming its action — the calls before it stay made (a group
+ * created before its ingress was refused is left, named as the request's Identifier), nothing after it
+ * is done — and only the calls a request makes are needed, not the schema's whole handler list.
  * GetResource / ListResources fail at once (AccessDeniedException, "Handler returned status FAILED").
  * A caller without cloudformation:CreateResource itself is refused at once. Real SDK v3 clients signed
  * with role-session credentials the sandbox minted.
@@ -18,6 +19,7 @@ import {
   type ProgressEvent,
   UpdateResourceCommand,
 } from '@aws-sdk/client-cloudcontrol';
+import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   CreateBucketCommand,
   GetBucketVersioningCommand,
@@ -155,6 +157,38 @@ const BUCKET_READS = [
 ];
 
 describe('Cloud Control handlers authorize each call as they make it', () => {
+  it('a create denied half-way stops at the denied call: the group is made, its ingress rule is not', async () => {
+    const caller = await role(sb, 'cc-sg-no-ingress', [
+      CLOUD_CONTROL,
+      { Effect: 'Allow', Action: ['ec2:CreateSecurityGroup', 'ec2:DescribeSecurityGroups'], Resource: '*' },
+    ]);
+    const client = cc(caller);
+    const started = await client.send(
+      new CreateResourceCommand({
+        TypeName: 'AWS::EC2::SecurityGroup',
+        DesiredState: JSON.stringify({
+          GroupName: 'cc-half-way',
+          GroupDescription: 'made before the denied call',
+          SecurityGroupIngress: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '10.0.0.0/8' }],
+        }),
+      }),
+    );
+    const done = await settle(client, started.ProgressEvent?.RequestToken);
+    expect(done).toMatchObject({ OperationStatus: 'FAILED', ErrorCode: 'AccessDenied', Operation: 'CREATE' });
+    expect(done.Identifier).toMatch(/^sg-[0-9a-f]+$/);
+    expect(done.StatusMessage).toContain(
+      `User: arn:aws:sts::${ACCOUNT}:assumed-role/cc-sg-no-ingress/cc is not authorized to perform: ec2:AuthorizeSecurityGroupIngress`,
+    );
+    const ec2 = new EC2Client(sb.clientConfig);
+    const groups = (
+      await ec2.send(
+        new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['cc-half-way'] }] }),
+      )
+    ).SecurityGroups;
+    expect(groups?.map((g) => g.GroupId)).toEqual([done.Identifier]);
+    expect(groups?.[0]?.IpPermissions ?? []).toEqual([]);
+  });
+
   it('an update needs only the calls it makes, not the schema update handler list', async () => {
     await s3().send(new CreateBucketCommand({ Bucket: 'cc-versioning-only' }));
     const caller = await role(sb, 'cc-versioning-only', [
