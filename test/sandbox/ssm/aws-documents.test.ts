@@ -11,11 +11,9 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import {
-  type AutomationExecution,
   CreateDocumentCommand,
   DeleteDocumentCommand,
   DescribeDocumentCommand,
-  GetAutomationExecutionCommand,
   GetDocumentCommand,
   ListDocumentsCommand,
   SSMClient,
@@ -26,6 +24,7 @@ import { describe, expect, it } from 'vitest';
 import { ec2Service } from '../../../sandbox/services/ec2';
 import { ssmService } from '../../../sandbox/services/ssm';
 import { withSandbox } from '../helpers';
+import { automationIn } from './automation-support';
 
 const DIR = 'test/fixtures/aws-documents';
 const NAME = 'AWS-DisablePublicAccessForSecurityGroup';
@@ -41,17 +40,6 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
     return `${(err as Error).name}: ${(err as Error).message}`;
   }
   throw new Error('expected an error');
-}
-
-async function finished(ssm: SSMClient, id: string): Promise<AutomationExecution> {
-  for (let i = 0; i < 600; i++) {
-    const e = (await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id })))
-      .AutomationExecution;
-    if (e && ['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(e.AutomationExecutionStatus ?? ''))
-      return e;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`automation ${id} did not finish`);
 }
 
 /** A security group with tcp ingress from the world on each port. */
@@ -129,7 +117,7 @@ describe('AWS-owned documents loaded from a pulled folder', () => {
     const { AutomationExecutionId } = await ssm.send(
       new StartAutomationExecutionCommand({ DocumentName: NAME, Parameters: { GroupId: [GroupId] } }),
     );
-    const e = await finished(ssm, AutomationExecutionId ?? '');
+    const e = await automationIn(ssm, AutomationExecutionId ?? '');
     expect(e.FailureMessage).toBeUndefined();
     expect(e.AutomationExecutionStatus).toBe('Success');
     expect(e.DocumentVersion).toBe('7');

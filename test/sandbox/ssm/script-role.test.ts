@@ -10,7 +10,6 @@ import { CreateBucketCommand, GetBucketVersioningCommand, S3Client } from '@aws-
 import {
   type AutomationExecution,
   CreateDocumentCommand,
-  GetAutomationExecutionCommand,
   SSMClient,
   StartAutomationExecutionCommand,
 } from '@aws-sdk/client-ssm';
@@ -21,6 +20,7 @@ import { ssmService } from '../../../sandbox/services/ssm';
 import { stsService } from '../../../sandbox/services/sts';
 import { role } from '../core/iam-support';
 import { withSandbox } from '../helpers';
+import { automationIn } from './automation-support';
 
 const sb = withSandbox(() => ({
   services: [ssmService(), s3Service(), iamService(), stsService()],
@@ -35,14 +35,7 @@ async function run(ssm: SSMClient, roleArn: string, bucket: string): Promise<Aut
       Parameters: { AutomationAssumeRole: [roleArn], BucketName: [bucket] },
     }),
   );
-  for (let i = 0; i < 600; i++) {
-    const r = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId }));
-    const e = r.AutomationExecution;
-    if (e && ['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(e.AutomationExecutionStatus ?? ''))
-      return e;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`automation ${AutomationExecutionId} did not finish`);
+  return automationIn(ssm, String(AutomationExecutionId));
 }
 
 describe('aws:executeScript signs as the automation’s role session', () => {

@@ -6,38 +6,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { CreateBucketCommand, GetBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  type AutomationExecution,
-  CreateDocumentCommand,
-  GetAutomationExecutionCommand,
-  SSMClient,
-  StartAutomationExecutionCommand,
-} from '@aws-sdk/client-ssm';
+import { CreateDocumentCommand, SSMClient, StartAutomationExecutionCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { s3Service } from '../../../sandbox/services/s3';
 import { ssmService } from '../../../sandbox/services/ssm';
 import { withSandbox } from '../helpers';
+import { automationIn } from './automation-support';
 
 const sb = withSandbox(() => ({ services: [ssmService(), s3Service()], timeScale: 0.001 }));
 const FIXTURE = readFileSync('test/sandbox/ssm/fixtures/ScriptEnableBucketVersioning.yaml', 'utf8');
-
-async function finished(ssm: SSMClient, id: string): Promise<AutomationExecution> {
-  for (let i = 0; i < 600; i++) {
-    const r = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id }));
-    const e = r.AutomationExecution;
-    if (e && ['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(e.AutomationExecutionStatus ?? ''))
-      return e;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`automation ${id} did not finish`);
-}
 
 async function run(ssm: SSMClient, name: string, parameters: Record<string, string[]>) {
   const { AutomationExecutionId } = await ssm.send(
     new StartAutomationExecutionCommand({ DocumentName: name, Parameters: parameters }),
   );
   if (!AutomationExecutionId) throw new Error('no execution id');
-  return finished(ssm, AutomationExecutionId);
+  return automationIn(ssm, AutomationExecutionId);
 }
 
 /** The fixture with its script step changed: another runtime, or `body` (one unindented line) first in the handler. */

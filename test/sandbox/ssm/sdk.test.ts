@@ -26,20 +26,11 @@ import { describe, expect, it } from 'vitest';
 import { s3Service } from '../../../sandbox/services/s3';
 import { ssmService } from '../../../sandbox/services/ssm';
 import { withSandbox } from '../helpers';
+import { automationIn } from './automation-support';
 
 const sb = withSandbox(() => ({ services: [ssmService(), s3Service()], timeScale: 0.001 }));
 const ROLE = 'arn:aws:iam::000000000000:role/automation';
 const RUNBOOK = 'DriftRemediation-EnableS3BucketVersioning';
-
-async function until(ssm: SSMClient, id: string, statuses: string[]) {
-  for (let i = 0; i < 500; i++) {
-    const r = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id }));
-    const e = r.AutomationExecution;
-    if (e?.AutomationExecutionStatus && statuses.includes(e.AutomationExecutionStatus)) return e;
-    await new Promise((res) => setTimeout(res, 5));
-  }
-  throw new Error(`automation ${id} did not reach ${statuses.join('/')}`);
-}
 
 async function errorOf(p: Promise<unknown>): Promise<Error> {
   try {
@@ -112,7 +103,10 @@ describe('SSM over the wire with the real SSMClient', () => {
       }),
     );
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const e = await until(ssm, id ?? '', ['Success', 'Failed', 'TimedOut', 'Cancelled']);
+    const e = await automationIn(ssm, id ?? '', ['Success', 'Failed', 'TimedOut', 'Cancelled'], {
+      tries: 500,
+      everyMs: 5,
+    });
     expect(e.AutomationExecutionStatus).toBe('Success');
     expect(e.ExecutionStartTime).toBeInstanceOf(Date);
     expect(e.ExecutionEndTime).toBeInstanceOf(Date);
@@ -154,7 +148,7 @@ describe('SSM over the wire with the real SSMClient', () => {
         Parameters: { AutomationAssumeRole: [ROLE], BucketName: ['no-such-bucket-here'] },
       }),
     );
-    const e = await until(ssm, id ?? '', ['Success', 'Failed']);
+    const e = await automationIn(ssm, id ?? '', ['Success', 'Failed'], { tries: 500, everyMs: 5 });
     expect(e.AutomationExecutionStatus).toBe('Failed');
     expect(e.FailureMessage).toMatch(/NoSuchBucket/);
   });
@@ -173,7 +167,7 @@ describe('SSM over the wire with the real SSMClient', () => {
     const during = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: id }));
     expect(during.AutomationExecution?.AutomationExecutionStatus).toBe('InProgress');
     expect(during.AutomationExecution?.CurrentStepName).toBe('Nap');
-    const e = await until(ssm, id ?? '', ['Success', 'Failed']);
+    const e = await automationIn(ssm, id ?? '', ['Success', 'Failed'], { tries: 500, everyMs: 5 });
     const elapsed = Date.now() - t0;
     expect(e.AutomationExecutionStatus).toBe('Success');
     expect(elapsed).toBeGreaterThanOrEqual(250);
