@@ -104,6 +104,26 @@ function toTrail(value: unknown, depth = 0): unknown {
   return value;
 }
 
+/**
+ * A call's `requestParameters` as CloudTrail writes them: the SDK-shaped input camel-cased, except for the
+ * EC2 calls CloudTrail records in their query form. ModifySecurityGroupRules is one: its parameters sit in
+ * `ModifySecurityGroupRulesRequest` with AWS's own member names (`GroupId`, and `SecurityGroupRule` holding
+ * each update, `{ SecurityGroupRuleId, SecurityGroupRule }` — one object for one update, a list for more).
+ */
+function requestParameters(service: string, operation: string, input: unknown): unknown {
+  if (service === 'ec2' && operation === 'ModifySecurityGroupRules' && input && typeof input === 'object') {
+    const { GroupId, SecurityGroupRules } = input as { GroupId?: unknown; SecurityGroupRules?: unknown };
+    const updates = Array.isArray(SecurityGroupRules) ? SecurityGroupRules : [];
+    return {
+      ModifySecurityGroupRulesRequest: {
+        GroupId,
+        SecurityGroupRule: updates.length === 1 ? updates[0] : updates,
+      },
+    };
+  }
+  return toTrail(input) ?? null;
+}
+
 function userIdentity(ctx: SandboxContext, who: CallIdentity): Record<string, unknown> | undefined {
   const identity = callerIdentity(ctx, who);
   return identity && who.invokedBy ? { ...identity, invokedBy: who.invokedBy } : identity;
@@ -198,7 +218,7 @@ export function cloudTrailDetail(
     // A service acting for the caller is named as the source, as CloudTrail does.
     sourceIPAddress: call.invokedBy ?? '127.0.0.1',
     userAgent: call.invokedBy ?? 'aws-sdk-js/3 (drift-remediation sandbox)',
-    requestParameters: toTrail(call.input) ?? null,
+    requestParameters: requestParameters(call.service, call.operation, call.input),
     responseElements: err ? null : (toTrail(call.output) ?? null),
     ...(err ? { errorCode: err.code ?? err.name, errorMessage: err.message } : {}),
     requestID: call.requestId,

@@ -28,6 +28,11 @@ export interface CallSet {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** The object member `key` of `q`, if it is one. */
+const nested = (q: Params, key: string): Params | undefined => {
+  const v = q[key];
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Params) : undefined;
+};
 
 /** `arn:aws:lambda:r:a:function:name[:qualifier]` or a plain name → the function name. */
 function functionName(v: unknown): string | undefined {
@@ -52,7 +57,8 @@ export const DRIFTING_CALLS: Readonly<Record<string, CallSet>> = {
       { eventName: 'ModifySecurityGroupRules' },
       { eventName: 'UpdateSecurityGroupRuleDescriptionsIngress' },
     ],
-    resourceId: (q) => str(q.groupId),
+    // ModifySecurityGroupRules is recorded in its query form: requestParameters.ModifySecurityGroupRulesRequest.GroupId.
+    resourceId: (q) => str(q.groupId) ?? str(nested(q, 'ModifySecurityGroupRulesRequest')?.GroupId),
   },
   'AWS::S3::Bucket': {
     service: 's3',

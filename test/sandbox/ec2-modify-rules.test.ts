@@ -217,6 +217,13 @@ describe('ModifySecurityGroupRules', () => {
     expect(details[0]).toMatchObject({
       eventSource: 'ec2.amazonaws.com',
       eventName: 'ModifySecurityGroupRules',
+      // CloudTrail records this call in its query form, as AWS does (one update: an object, not a list).
+      requestParameters: {
+        ModifySecurityGroupRulesRequest: {
+          GroupId: g.groupId,
+          SecurityGroupRule: { SecurityGroupRuleId: expect.stringMatching(/^sgr-/) },
+        },
+      },
     });
     const config = new ConfigServiceClient(sb.clientConfig);
     const recorded = async () => {

@@ -221,6 +221,32 @@ describe('fast-path: CloudTrail calls as suspected drift', () => {
     });
   });
 
+  it('reads ModifySecurityGroupRules in the shape CloudTrail records it (ModifySecurityGroupRulesRequest.GroupId)', async () => {
+    groupOpenOn(22);
+    const modified = cloudTrail(
+      {
+        requestParameters: {
+          ModifySecurityGroupRulesRequest: {
+            GroupId: SG_ID,
+            SecurityGroupRule: {
+              SecurityGroupRuleId: 'sgr-0123456789abcdef0',
+              SecurityGroupRule: { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' },
+            },
+          },
+        },
+        responseElements: { ModifySecurityGroupRulesResponse: { return: true } },
+      },
+      'ModifySecurityGroupRules',
+    );
+    const [out] = await fastPath(modified, deps());
+    expect(out?.status).toBe('forwarded');
+    const [envelope] = forwarded();
+    expect(v.parse(RemediationEvent, envelope?.detail)).toMatchObject({
+      configRuleName: 'restricted-ssh',
+      resourceId: SG_ID,
+    });
+  });
+
   it('starts nothing when the call left the group compliant (port 443)', async () => {
     groupOpenOn(443);
     const [out] = await fastPath(cloudTrail(), deps());
