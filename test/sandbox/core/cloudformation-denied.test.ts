@@ -27,6 +27,7 @@ import { allServices } from '../../../sandbox/services';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { withSandbox } from '../helpers';
 import { actingAs, failure, role } from './iam-support';
+import { settle } from './stack-support';
 
 const sb = withSandbox(() => ({
   timeScale: 0.01,
@@ -47,15 +48,6 @@ async function serviceRole(name: string, denied: string[]): Promise<string> {
   const statements: object[] = [{ Effect: 'Allow', Action: 'ec2:*', Resource: '*' }];
   if (denied.length > 0) statements.push({ Effect: 'Deny', Action: denied, Resource: '*' });
   return role(sb, name, statements, 'cloudformation.amazonaws.com');
-}
-
-async function settle(cfn: CloudFormationClient, name: string): Promise<string> {
-  for (let i = 0; i < 2000; i++) {
-    const s = (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
-    if (s?.StackStatus && !s.StackStatus.endsWith('_IN_PROGRESS')) return s.StackStatus;
-    await new Promise((res) => setTimeout(res, 5));
-  }
-  throw new Error(`stack ${name} did not settle`);
 }
 
 async function events(cfn: CloudFormationClient, name: string): Promise<StackEvent[]> {

@@ -19,6 +19,7 @@ import { allServices } from '../../../sandbox/services';
 import { resourceProviders } from '../../../sandbox/services/providers';
 import { withSandbox } from '../helpers';
 import { role } from './iam-support';
+import { settle } from './stack-support';
 
 const sb = withSandbox(() => ({
   timeScale: 0.01,
@@ -39,15 +40,6 @@ const ALT_HTTPS = '{ IpProtocol: tcp, FromPort: 8443, ToPort: 8443, CidrIp: 10.0
 /** A rule naming a well-formed group id that does not exist: EC2 refuses the authorize (InvalidGroup.NotFound). */
 const FROM_MISSING_GROUP =
   '{ IpProtocol: tcp, FromPort: 22, ToPort: 22, SourceSecurityGroupId: sg-0123456789abcdef0 }';
-
-async function settle(cfn: CloudFormationClient, name: string): Promise<string> {
-  for (let i = 0; i < 2000; i++) {
-    const s = (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
-    if (s?.StackStatus && !s.StackStatus.endsWith('_IN_PROGRESS')) return s.StackStatus;
-    await new Promise((res) => setTimeout(res, 5));
-  }
-  throw new Error(`stack ${name} did not settle`);
-}
 
 /** The stack's events, oldest first, as `LogicalId STATUS`. */
 async function history(cfn: CloudFormationClient, name: string): Promise<string[]> {
