@@ -14,6 +14,7 @@ import { ConfigServiceClient, GetComplianceDetailsByConfigRuleCommand } from '@a
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -71,6 +72,7 @@ beforeEach(() => {
 describe('handlers wired to env, the shipped policy and the shared clients', () => {
   it('plan: the shipped policy maps restricted-ssh on a security group to the ingress runbook', async () => {
     ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: {} });
     ddb.on(QueryCommand).resolves({ Count: 0 });
     ddb.on(UpdateCommand).resolves({});
     cc.on(GetResourceCommand).resolves({
@@ -82,7 +84,10 @@ describe('handlers wired to env, the shipped policy and the shared clients', () 
       policyEntryId: 'sg-ingress',
       runbook: { documentName: 'DriftRemediation-RevertSecurityGroupIngress', firstParty: true },
     });
-    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: 'ordering-table' });
+    // Both break-glass items in one BatchGetItem of the ordering table.
+    const batch = ddb.commandCalls(BatchGetCommand)[0]?.args[0].input;
+    expect(Object.keys(batch?.RequestItems ?? {})).toEqual(['ordering-table']);
+    expect(batch?.RequestItems?.['ordering-table']?.Keys).toHaveLength(2);
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: 'outcomes-table' });
   });
 
