@@ -9,8 +9,8 @@
 import { authorize, isRoleArn, type Principal, passRole, rolePrincipal } from '../../core/authz';
 import { serviceModule } from '../../core/sandbox';
 import { AwsError, type ProviderContext, type RequestContext } from '../../core/types';
+import { cloudFormationMayAct } from '../cloudformation/role';
 import { str } from '../state';
-import { serviceMayAssume } from '../sts';
 
 /** The session a handler acts with: the request's RoleArn (the sandbox names the session as CloudFormation's) or the caller. */
 export interface HandlerSession {
@@ -49,12 +49,7 @@ export async function handlerSession(
       ctx.region,
     );
   const principal = rolePrincipal(roleArn, ROLE_SESSION);
-  if (
-    !serviceModule(ctx.sandbox, 'iam') ||
-    (await serviceMayAssume(ctx.sandbox, roleArn, 'cloudformation.amazonaws.com'))
-  )
-    return { principal };
-  ctx.sandbox.log(`cloudcontrol: role ${roleArn} does not exist or does not trust CloudFormation`);
+  if (await cloudFormationMayAct(ctx.sandbox, roleArn, 'cloudcontrol')) return { principal };
   return { principal, refusal: `Role ${roleArn} is invalid or cannot be assumed` };
 }
 

@@ -11,7 +11,6 @@ import { serviceModule } from '../../core/sandbox';
 import type { OperationHandler, RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { isObj, type Obj, objs, str, strs } from '../state';
-import { serviceMayAssume } from '../sts';
 import {
   CHANGE_SET_SECONDS,
   type ChangeSetState,
@@ -31,6 +30,7 @@ import {
   TERMINAL_DELETED,
   validation,
 } from './engine';
+import { cloudFormationMayAct } from './role';
 import {
   deploymentOrder,
   describeParameters,
@@ -270,23 +270,10 @@ async function passStackRole(input: Obj, ctx: RequestContext): Promise<void> {
   if (role && module) await passRole(ctx.sandbox, ctx.caller, module, role, 'AWSCloudFormation', ctx.region);
 }
 
-/**
- * Whether CloudFormation can act as `roleArn` (undefined: no role, it acts with the caller's credentials):
- * the role exists and its trust policy admits cloudformation.amazonaws.com. Not checked without an IAM
- * module (then no roles exist and nothing is enforced).
- */
-async function roleUsable(ctx: RequestContext, roleArn: string | undefined): Promise<boolean> {
-  if (roleArn === undefined || !serviceModule(ctx.sandbox, 'iam')) return true;
-  const usable = await serviceMayAssume(ctx.sandbox, roleArn, 'cloudformation.amazonaws.com');
-  if (!usable)
-    ctx.sandbox.log(`cloudformation: role ${roleArn} does not exist or does not trust CloudFormation`);
-  return usable;
-}
-
 /** The role a stack operation acts as must be one CloudFormation can assume: ValidationError as AWS words it. */
 async function requireUsableRole(ctx: RequestContext, roleArn: string | undefined): Promise<void> {
   if (roleArn !== undefined && !isRoleArn(roleArn)) throw validation(`${roleArn} is not a valid RoleARN`);
-  if (!(await roleUsable(ctx, roleArn))) throw invalidRole(roleArn ?? '');
+  if (!(await cloudFormationMayAct(ctx.sandbox, roleArn))) throw invalidRole(roleArn ?? '');
 }
 
 const invalidRole = (roleArn: string): AwsError =>
@@ -520,7 +507,7 @@ const operations: Record<string, OperationHandler> = {
     }
     const retain = strs(input.RetainResources);
     const token = str(input.ClientRequestToken);
-    if (!(await roleUsable(ctx, stack.roleArn))) {
+    if (!(await cloudFormationMayAct(ctx.sandbox, stack.roleArn))) {
       // The stack's own role is gone or no longer trusts CloudFormation: the deletion fails, nothing deleted.
       const reason = invalidRole(stack.roleArn ?? '').message;
       e.setStackStatus(stack, 'DELETE_IN_PROGRESS', 'User Initiated', token);
