@@ -25,6 +25,17 @@ export async function handlerCall<T>(
   return result;
 }
 
+/** `handlerCall` bound to one service, for a provider whose handler calls only that service. */
+export function callsOf(service: string) {
+  return <T>(
+    ctx: ProviderContext,
+    operation: string,
+    input: Input,
+    apply: () => T,
+    output?: (result: T) => unknown,
+  ): Promise<T> => handlerCall(ctx, service, operation, input, apply, output);
+}
+
 /** The read calls a read handler makes (nothing to change or record): each authorized in turn. */
 export async function handlerReads(
   ctx: ProviderContext,

@@ -4,7 +4,7 @@
  * Documents are objects in template shape; IAM keeps their JSON text.
  */
 import type { ProviderContext, ResourceProvider } from '../../core/types';
-import { completeCreate, handlerCall, handlerReads } from '../handler-calls';
+import { callsOf, completeCreate, handlerReads } from '../handler-calls';
 import { docText, num, type Obj, objs, parseDoc, physicalName, str, strs, tagsFrom } from '../state';
 import { iamStore, type ManagedPolicy, type Role } from './store';
 
@@ -18,15 +18,7 @@ function sameDoc(a: string, b: string): boolean {
 }
 
 /** One IAM call CloudFormation's handler makes: authorized, made, recorded. */
-function iamCall<T>(
-  ctx: ProviderContext,
-  operation: string,
-  input: Obj,
-  apply: () => T,
-  output?: (result: T) => unknown,
-): Promise<T> {
-  return handlerCall(ctx, 'iam', operation, input, apply, output);
-}
+const iamCall = callsOf('iam');
 
 /** The IAM calls that change a role's attachments and inline policies. */
 function roleCalls(ctx: ProviderContext) {

@@ -2,7 +2,7 @@
  * CloudFormation provider for AWS::Lambda::Function (configuration only: the code is hashed, not run).
  */
 import { AwsError, type ProviderContext, type ResourceProvider } from '../../core/types';
-import { handlerCall, handlerReads } from '../handler-calls';
+import { callsOf, handlerReads } from '../handler-calls';
 import { isObj, type Obj, physicalName, str, tagsFrom } from '../state';
 import { executionRoleRefusal } from './execution-role';
 import { functionArnOf } from './permissions';
@@ -29,15 +29,7 @@ function attributes(fn: LambdaFunction): Record<string, string> {
 }
 
 /** One Lambda call CloudFormation's handler makes: authorized, made, recorded. */
-function lambdaCall<T>(
-  ctx: ProviderContext,
-  operation: string,
-  input: Obj,
-  apply: () => T,
-  output?: (result: T) => unknown,
-): Promise<T> {
-  return handlerCall(ctx, 'lambda', operation, input, apply, output);
-}
+const lambdaCall = callsOf('lambda');
 
 /** CloudFormation's handler gets Lambda's refusal of an execution role Lambda cannot assume for `name`. */
 async function refuseRole(ctx: ProviderContext, role: unknown, name: string): Promise<void> {
