@@ -8,6 +8,7 @@
  * CloudTrail's eventName is usually the API name; where it is not (S3 public access block, Lambda's
  * versioned operation names) `api` gives the SDK operation the sandbox serves.
  */
+import { isRecord } from '../shared/contracts';
 import type { NormalizedPolicy } from '../shared/policy/schema';
 
 type Params = Record<string, unknown>;
@@ -31,7 +32,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 /** The object member `key` of `q`, if it is one. */
 const nested = (q: Params, key: string): Params | undefined => {
   const v = q[key];
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Params) : undefined;
+  return isRecord(v) ? v : undefined;
 };
 
 /** `arn:aws:lambda:r:a:function:name[:qualifier]` or a plain name → the function name. */

@@ -316,7 +316,8 @@ export const OutcomeRecord = v.object({
 });
 export type OutcomeRecord = v.InferOutput<typeof OutcomeRecord>;
 
-const isRecord = (o: unknown): o is Record<string, unknown> =>
+/** A plain object (not null, not an array). */
+export const isRecord = (o: unknown): o is Record<string, unknown> =>
   !!o && typeof o === 'object' && !Array.isArray(o);
 
 /**

@@ -3,7 +3,13 @@
  * Parameters shape (Record<string, string[]>). Pure; used by Request approval (to show the approver
  * exactly what will run) and by Start runbook (to run it), so both see the same values.
  */
-import type { DriftState, ParameterSource, PlanResult, RemediationEvent } from './contracts';
+import {
+  type DriftState,
+  isRecord,
+  type ParameterSource,
+  type PlanResult,
+  type RemediationEvent,
+} from './contracts';
 import { InvalidInputError } from './errors';
 
 export interface ParameterContext {
@@ -22,10 +28,6 @@ function lookup(ctx: ParameterContext, path: string): unknown {
 }
 
 type Conversion = 'string' | 'json' | 'list' | 'ec2IpPermissions' | 'jsonPatchSet' | 'cloudControlPatch';
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function text(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
