@@ -174,6 +174,55 @@ describe('DynamoDB (dynalite)', () => {
     });
   });
 
+  // Names enter a shape by which of them are equal (expressions.ts): the lease table's holder id is a new
+  // `#h` in every request, and each request must still be judged with its own names.
+  it('judges each request of one expression shape by its own names', async () => {
+    const key = { pk: { S: 'names' }, sk: { S: '1' } };
+    await ddb().send(new PutItemCommand({ TableName: 'leases', Item: { ...key, holders: { M: {} } } }));
+    const admit = (holder: string, at: string) =>
+      ddb().send(
+        new UpdateItemCommand({
+          TableName: 'leases',
+          Key: key,
+          UpdateExpression: 'SET #holders.#h = :at',
+          ConditionExpression: 'attribute_not_exists(#holders.#h)',
+          ExpressionAttributeNames: { '#holders': 'holders', '#h': holder },
+          ExpressionAttributeValues: { ':at': { S: at } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+    await admit('exec-1', 't1');
+    expect((await admit('exec-2', 't2')).Attributes?.holders).toEqual({
+      M: { 'exec-1': { S: 't1' }, 'exec-2': { S: 't2' } },
+    });
+    await expect(admit('exec-1', 't3')).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    const set = (names: Record<string, string>) =>
+      ddb().send(
+        new UpdateItemCommand({
+          TableName: 'leases',
+          Key: key,
+          UpdateExpression: 'SET v = :v, #x = :v, #y = :v',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':v': { S: 'x' } },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+    expect((await set({ '#x': 'a', '#y': 'b' })).Attributes).toEqual({
+      v: { S: 'x' },
+      a: { S: 'x' },
+      b: { S: 'x' },
+    });
+    const overlap = expect.stringContaining('Two document paths overlap');
+    // Two names of one value, and a name equal to a word of the expression, are other shapes.
+    await expect(set({ '#x': 'c', '#y': 'c' })).rejects.toMatchObject({ message: overlap });
+    await expect(set({ '#x': 'v', '#y': 'd' })).rejects.toMatchObject({ message: overlap });
+    // The cached shape with a key attribute's name is refused by the action, naming it.
+    await expect(set({ '#x': 'e', '#y': 'sk' })).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('Cannot update attribute sk'),
+    });
+  });
+
   // dynalite's validations and actions are called in-process with the parsed request (no HTTP/JSON hop):
   // the answers and errors are still dynalite's.
   it('keeps ReturnValues, Query order and paging, and validation errors', async () => {
