@@ -1,13 +1,18 @@
 /**
  * Config rules the policy declares with `deploy: true`, as AWS managed rules scoped to the resources that
- * carry the policy's scope tag (docs/policy.md); the stack-drift rule gets
+ * carry the policy's scope tag (docs/policy.md), periodic ones at the policy's frequency; the stack-drift rule gets
  * a role that may run drift detection and read the remediated resources.
  */
 import { Aws } from 'aws-cdk-lib';
 import * as config from 'aws-cdk-lib/aws-config';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { NormalizedPolicy, RuleScope } from '../../tasks/shared/policy/schema';
+import type {
+  ConfigRuleDecl,
+  ExecutionFrequency,
+  NormalizedPolicy,
+  RuleScope,
+} from '../../tasks/shared/policy/schema';
 import { ackIam5, allow, NAG_ARN_CONTEXT, stacksArn } from './iam';
 import { Concern } from './logical-ids';
 import type { Runbooks } from './runbooks';
@@ -15,6 +20,27 @@ import { pascal } from './task-function';
 
 function scopeOf(scope: RuleScope): config.RuleScope {
   return config.RuleScope.fromTag(scope.tagKey, scope.tagValue);
+}
+
+const DRIFT_CHECK = 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK';
+
+const FREQUENCY: Record<ExecutionFrequency, config.MaximumExecutionFrequency> = {
+  One_Hour: config.MaximumExecutionFrequency.ONE_HOUR,
+  Three_Hours: config.MaximumExecutionFrequency.THREE_HOURS,
+  Six_Hours: config.MaximumExecutionFrequency.SIX_HOURS,
+  Twelve_Hours: config.MaximumExecutionFrequency.TWELVE_HOURS,
+  TwentyFour_Hours: config.MaximumExecutionFrequency.TWENTY_FOUR_HOURS,
+};
+
+/**
+ * The rule's MaximumExecutionFrequency: the policy's, else, for the stack-drift rule (periodic), AWS's own
+ * default of 24 hours written out so the template says how often drift detection runs; other rules none.
+ */
+function frequencyOf(rule: ConfigRuleDecl): config.MaximumExecutionFrequency | undefined {
+  const frequency =
+    rule.maximumExecutionFrequency ??
+    (rule.sourceIdentifier === DRIFT_CHECK ? 'TwentyFour_Hours' : undefined);
+  return frequency ? FREQUENCY[frequency] : undefined;
 }
 
 export interface ConfigRulesProps {
@@ -34,17 +60,16 @@ export class ConfigRules extends Concern {
       .filter((r) => r.deploy)
       .map((rule) => {
         const inputParameters: Record<string, string> = { ...rule.inputParameters };
-        if (
-          rule.sourceIdentifier === 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK' &&
-          !inputParameters.cloudformationRoleArn
-        ) {
+        if (rule.sourceIdentifier === DRIFT_CHECK && !inputParameters.cloudformationRoleArn) {
           this.driftCheckRole ??= this.createDriftCheckRole(props.runbooks);
           inputParameters.cloudformationRoleArn = this.driftCheckRole.roleArn;
         }
+        const maximumExecutionFrequency = frequencyOf(rule);
         return new config.ManagedRule(this, `ConfigRule${pascal(rule.name)}`, {
           configRuleName: rule.name,
           identifier: rule.sourceIdentifier,
           ...(Object.keys(inputParameters).length ? { inputParameters } : {}),
+          ...(maximumExecutionFrequency ? { maximumExecutionFrequency } : {}),
           // By tag, never by type alone: a type-wide scope covers this project's own resources too (its
           // functions would fail LAMBDA_FUNCTION_SETTINGS_CHECK). AWS takes types or a tag, not both.
           ruleScope: scopeOf(rule.scope ?? props.policy.scope),

@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import { PolicyError } from '../errors';
 import { checkOverlaps } from './match';
 import {
+  CHANGE_TRIGGERED_RULES,
   isAwsManagedRunbook,
   isFirstPartyRunbook,
   type NormalizedPolicy,
@@ -105,6 +106,20 @@ function resolveEntry(e: DocEntry, d: PolicyDoc['defaults']): ResolvedEntry {
 }
 
 /** The organization section's problems, and entry scopes that could never match an event. */
+/** A frequency only on a rule the stack deploys, and never on a managed rule AWS triggers by changes only. */
+function configRuleProblems(doc: PolicyDoc): string[] {
+  return doc.configRules.flatMap((r, i) => {
+    if (!r.maximumExecutionFrequency) return [];
+    const at = `policy.configRules[${i}].maximumExecutionFrequency`;
+    if (!r.deploy) return [`${at}: only a rule the stack deploys (deploy: true) takes a frequency`];
+    if (CHANGE_TRIGGERED_RULES.has(r.sourceIdentifier))
+      return [
+        `${at}: ${r.sourceIdentifier} is triggered by configuration changes only; AWS refuses a frequency for it`,
+      ];
+    return [];
+  });
+}
+
 function organizationProblems(doc: PolicyDoc): string[] {
   const problems: string[] = [];
   const org = doc.organization;
@@ -149,6 +164,7 @@ export function normalizeDocument(raw: unknown, opts: NormalizeOptions = {}): No
     problems.push(...entryProblems(e, at, d, opts));
     return resolveEntry(e, d);
   });
+  problems.push(...configRuleProblems(doc));
   problems.push(...organizationProblems(doc));
   // No two entries may be able to match one event (tasks/shared/policy/match.ts).
   problems.push(...checkOverlaps(entries, doc));

@@ -235,6 +235,32 @@ export type RunbookScope = Omit<v.InferOutput<typeof RunbookScope>, 'tag'> & {
   tag: { key: string; values: string[] };
 };
 
+/** AWS Config's MaximumExecutionFrequency values (ConfigRule API). */
+export const EXECUTION_FREQUENCIES = [
+  'One_Hour',
+  'Three_Hours',
+  'Six_Hours',
+  'Twelve_Hours',
+  'TwentyFour_Hours',
+] as const;
+export type ExecutionFrequency = (typeof EXECUTION_FREQUENCIES)[number];
+
+/**
+ * AWS managed rules triggered by configuration changes only: AWS refuses a MaximumExecutionFrequency on
+ * them ("A maximum execution frequency for this rule is not allowed because only a change in resources
+ * triggers this managed rule."). The ones this project's policy uses; others are left to AWS to judge.
+ */
+export const CHANGE_TRIGGERED_RULES: ReadonlySet<string> = new Set([
+  'INCOMING_SSH_DISABLED',
+  'RESTRICTED_INCOMING_TRAFFIC',
+  'S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED',
+  'S3_BUCKET_VERSIONING_ENABLED',
+  'S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED',
+  'IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS',
+  'LAMBDA_FUNCTION_SETTINGS_CHECK',
+  'IAM_POLICY_BLACKLISTED_CHECK',
+]);
+
 const ConfigRuleDecl = v.strictObject({
   name: RuleName,
   /** AWS managed rule identifier, e.g. INCOMING_SSH_DISABLED. */
@@ -245,6 +271,11 @@ const ConfigRuleDecl = v.strictObject({
   deploy: v.optional(v.boolean(), false),
   /** This rule's scope instead of the policy's `scope` (deployed rules only). */
   scope: v.optional(RuleScope),
+  /**
+   * How often a deployed rule with a periodic trigger runs (its MaximumExecutionFrequency). Absent: AWS's
+   * default, 24 hours (the stack-drift rule's is written into the template as `TwentyFour_Hours`).
+   */
+  maximumExecutionFrequency: v.optional(v.picklist(EXECUTION_FREQUENCIES)),
 });
 
 /**
