@@ -9,7 +9,7 @@
  *      line; the per-invocation keys are reset afterwards.
  *   2. logMetrics (Powertools Metrics), only for tasks that emit metrics ({ metrics } from metrics.ts):
  *      flushes them as EMF at the end of the invocation, also when it fails.
- *   3. taskOutcome (below): the `task` log key, a `done` line with the redacted result, and on failure
+ *   3. taskOutcome (below): the `task` log key, a `done` line with the result, and on failure
  *      one warn (retryable) or error line, its stacks mapped to the sources (stack-trace.ts); a parser
  *      failure becomes InvalidInputError (original as cause).
  *   4. parser (Powertools Parser): validates the event against the task's schema (Standard Schema).
@@ -28,7 +28,7 @@ import type { Context } from 'aws-lambda';
 import type * as v from 'valibot';
 import { DriftRemediationError, InvalidInputError } from './errors';
 import { logger } from './powertools';
-import { isSecretKey, redact } from './redact';
+import { isSecretKey } from './redact';
 import { mapErrorStacks } from './stack-trace';
 
 /** A validation issue (valibot's, or any Standard Schema's). */
@@ -71,7 +71,7 @@ function taskOutcome(task: string): MiddlewareObj<unknown, unknown, Error, Conte
       logger.appendKeys({ task });
     },
     after: (request) => {
-      logger.info('done', { result: redact(request.response) });
+      logger.info('done', { result: request.response }); // redacted by the Logger (redact.ts)
     },
     onError: (request) => {
       if (request.error instanceof ParseError) request.error = invalidInput(task, request.error);
@@ -101,7 +101,7 @@ export function taskHandler<S extends v.GenericSchema, O>(
   if (options.metrics) h.use(logMetrics(options.metrics));
   h.use(taskOutcome(task)).use(parser({ schema }));
   const handler = h.handler(async (input, context) => {
-    logger.debug('input', { input: redact(input) });
+    logger.debug('input', { input }); // redacted by the Logger (redact.ts)
     return core(input as v.InferOutput<S>, context);
   });
   return (event, context) => handler(event, context ?? ({} as Context));

@@ -9,7 +9,13 @@
  * see docs/operations.md "Bundles".
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { redactingReplacer } from './redact';
 
 const serviceName = 'drift-remediation';
 
-export const logger = new Logger({ serviceName });
+/**
+ * Every line is serialized through the one redaction (redact.ts): secret-looking keys and secrets in any
+ * string are hidden on every line a task writes — DEBUG included, the event Powertools logs when
+ * POWERTOOLS_LOGGER_LOG_EVENT is set, and errors with their causes — not only where a call site remembers.
+ */
+export const logger = new Logger({ serviceName, jsonReplacerFn: redactingReplacer });
