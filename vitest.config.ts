@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The test processes run AsyncLocalStorage as `npm start` and the bench do (package.json): on async context
+    // frames, not async_hooks' promise hooks. Node 22 refuses this flag in NODE_OPTIONS.
+    execArgv: ['--experimental-async-context-frame'],
     // Screenshots and other artifacts that a run produces land in test-artifacts/ (git-ignored).
     env: {
       POWERTOOLS_DEV: 'false',
