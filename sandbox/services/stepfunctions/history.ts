@@ -44,6 +44,24 @@ function materialize(ev: HistoryEvent): void {
   }
 }
 
+/**
+ * `ev` as GetExecutionHistory returns it with includeExecutionData false: the details' `input` and `output`
+ * left out (never turned into JSON text), the rest (a task's `parameters`) as JSON text.
+ */
+function withoutData(ev: HistoryEvent): HistoryEvent {
+  const out: HistoryEvent = { ...ev };
+  for (const [k, v] of Object.entries(ev)) {
+    if (!v || typeof v !== 'object' || v instanceof Date || !k.endsWith('EventDetails')) continue;
+    const details: Record<string, unknown> = {};
+    for (const [dk, dv] of Object.entries(v as Record<string, unknown>)) {
+      if (dk === 'input' || dk === 'output') continue;
+      details[dk] = dv instanceof LazyJson ? JSON.stringify(dv.value) : dv;
+    }
+    out[k] = details;
+  }
+  return out;
+}
+
 export class HistoryRecorder {
   private readonly recorded: HistoryEvent[] = [];
   private materialized = 0;
@@ -55,6 +73,28 @@ export class HistoryRecorder {
       if (ev) materialize(ev);
     }
     return this.recorded;
+  }
+
+  /** The number of events so far. */
+  get length(): number {
+    return this.recorded.length;
+  }
+
+  /**
+   * GetExecutionHistory's page: `max` events from position `from`, oldest first (newest first when
+   * `reverse`); with `includeData` false (includeExecutionData) inputs and outputs are left out and never
+   * turned into JSON text — record-outcome reads every history that way, for its cost.
+   */
+  page(from: number, max: number, reverse: boolean, includeData: boolean): HistoryEvent[] {
+    const n = this.recorded.length;
+    const out: HistoryEvent[] = [];
+    for (let i = from; i < Math.min(n, from + max); i++) {
+      const ev = this.recorded[reverse ? n - 1 - i : i];
+      if (!ev) continue;
+      if (includeData) materialize(ev);
+      out.push(includeData ? ev : withoutData(ev));
+    }
+    return out;
   }
 
   constructor(

@@ -616,12 +616,10 @@ function listExecutions(store: StepFunctionsStore, input: Record<string, unknown
 
 function getExecutionHistory(store: StepFunctionsStore, input: Record<string, unknown>) {
   const e = store.executionByArn(str(input, 'executionArn'));
-  const events = input.reverseOrder === true ? [...e.history.events].reverse() : e.history.events;
   const { from, max } = pageOf(input);
-  const page = events
-    .slice(from, from + max)
-    .map((ev) => (input.includeExecutionData === false ? stripData(ev) : ev));
-  return { events: page, ...(from + max < events.length ? { nextToken: String(from + max) } : {}) };
+  const reverse = input.reverseOrder === true;
+  const events = e.history.page(from, max, reverse, input.includeExecutionData !== false);
+  return { events, ...(from + max < e.history.length ? { nextToken: String(from + max) } : {}) };
 }
 
 /** SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat against the store's open tokens. */
@@ -813,17 +811,6 @@ async function withTimeout<T>(p: Promise<T>, ms: number | undefined, onTimeout: 
   } finally {
     clearTimeout(timer);
   }
-}
-
-function stripData(ev: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(ev)) {
-    if (v && typeof v === 'object' && k.endsWith('EventDetails')) {
-      const { input: _i, output: _o, ...rest } = v as Record<string, unknown>;
-      out[k] = rest;
-    } else out[k] = v;
-  }
-  return out;
 }
 
 /** The state machine role's session for an execution (none when the role is not a role ARN). */

@@ -75,6 +75,42 @@ describe('Step Functions through the SDK', () => {
     ]);
     expect(h.events?.[0]?.timestamp).toBeInstanceOf(Date);
     expect(h.events?.[4]?.lambdaFunctionSucceededEventDetails?.output).toBe('{"n":42}');
+
+    // Newest first, in pages of 3 joined by nextToken: the same events reversed.
+    const pages: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await sfn.send(
+        new GetExecutionHistoryCommand({
+          executionArn: started.executionArn,
+          reverseOrder: true,
+          maxResults: 3,
+          nextToken,
+        }),
+      );
+      expect(page.events?.length).toBeLessThanOrEqual(3);
+      pages.push(...(page.events ?? []).map((e) => `${e.id} ${e.type}`));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    expect(pages).toEqual((h.events ?? []).map((e) => `${e.id} ${e.type}`).reverse());
+
+    // includeExecutionData false: no input or output, every other detail kept.
+    const bare = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: started.executionArn, includeExecutionData: false }),
+    );
+    expect(bare.events?.map((e) => e.type)).toEqual(h.events?.map((e) => e.type));
+    expect(bare.events?.[0]?.executionStartedEventDetails).toEqual({
+      roleArn: 'arn:aws:iam::000000000000:role/sm',
+    });
+    expect(bare.events?.[2]?.lambdaFunctionScheduledEventDetails).toEqual({
+      resource: 'arn:aws:lambda:us-east-1:000000000000:function:double',
+      timeoutInSeconds: 10,
+    });
+    expect(bare.events?.[4]?.lambdaFunctionSucceededEventDetails).toEqual({});
+    expect(bare.events?.[5]?.stateExitedEventDetails).toEqual({ name: 'Double' });
+    // …and the full history is still whole after a read without data.
+    const again = await sfn.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
+    expect(again.events?.[0]?.executionStartedEventDetails?.input).toBe('{"n":21}');
   });
 
   it('answers documented errors as the SDK typed exceptions', async () => {
