@@ -90,6 +90,16 @@ export class Workflow extends Concern {
     this.grantOnExecutions(role, 'states:DescribeExecution', why);
   }
 
+  /** states:ListExecutions on this state machine only (its ARN by name: no reference, no cycle). */
+  grantListExecutions(role: iam.Role): void {
+    const { partition, region, account } = ARN_CONTEXT;
+    allow(
+      role,
+      ['states:ListExecutions'],
+      [`arn:${partition}:states:${region}:${account}:stateMachine:${this.stateMachineName}`],
+    );
+  }
+
   /** states:GetExecutionHistory on this state machine's executions only (by name: no reference, no cycle). */
   grantExecutionHistory(role: iam.Role, why: string): void {
     this.grantOnExecutions(role, 'states:GetExecutionHistory', why);
