@@ -6,6 +6,7 @@
  */
 import { startE2E } from '../e2e/support/harness';
 import { type HandoffBreakdown, handoffBreakdown, slotTimesByAutomation } from './handoff';
+import { type RunbookSplit, runbookSplit, watchSleeps } from './runbook-split';
 import { type RunnerWaits, watchRunners } from './runners';
 import {
   automations,
@@ -18,9 +19,11 @@ import {
   profileSandbox,
   recordedOutcomes,
   say,
+  type TrackedExecution,
   trackExecutions,
   writeBenchPolicy,
 } from './support';
+import { type TailSplit, tailSplit } from './tail';
 
 export interface BurstOptions {
   n: number;
@@ -58,6 +61,10 @@ export interface BurstResult {
   handoff: HandoffBreakdown;
   /** Per task function: invocations, runner queueing and run time during the burst (real ms). */
   runners: RunnerWaits[];
+  /** The automations' durations split into engine start, steps, gaps, end and timer lateness (emulated s). */
+  runbooks: RunbookSplit;
+  /** How the VERIFIED executions' Config verifications were completed (event or a later look). */
+  verification: TailSplit;
 }
 
 /** How many times each value occurs. */
@@ -65,6 +72,19 @@ function tally(values: Iterable<string>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) out[v] = (out[v] ?? 0) + 1;
   return out;
+}
+
+/** The executions' starts, VERIFIED stops and first start → last VERIFIED (emulated seconds). */
+function spanOf(executions: readonly TrackedExecution[]) {
+  const verifiedStops = executions.flatMap((x) =>
+    x.outcome === 'VERIFIED' && x.stopDate ? [x.stopDate.getTime()] : [],
+  );
+  const starts = executions.flatMap((x) => (x.startDate ? [x.startDate.getTime()] : []));
+  const makespanSeconds =
+    verifiedStops.length && starts.length
+      ? (Math.max(...verifiedStops) - Math.min(...starts)) / 1000
+      : undefined;
+  return { verifiedStops, starts, makespanSeconds };
 }
 
 export async function runBurst(o: BurstOptions): Promise<BurstResult> {
@@ -87,6 +107,10 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     const setupMs = performance.now() - tSetup;
     const acquire = countInvocations(e, 'acquire-slot');
     const runners = watchRunners(e);
+    const sleeps = watchSleeps(e, [
+      o.profile.runbookSeconds - o.profile.driftSeconds,
+      o.profile.driftSeconds,
+    ]);
     const t0 = performance.now();
     const startedAt = e.sb.clock.now();
     await injectDrift(e, ids);
@@ -107,16 +131,9 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     const autos = (await automations(e)).filter(
       (a) => a.ExecutionStartTime && a.ExecutionStartTime.getTime() >= startedAt.getTime(),
     );
-    const verifiedStops = tracked.executions.flatMap((x) =>
-      x.outcome === 'VERIFIED' && x.stopDate ? [x.stopDate.getTime()] : [],
-    );
-    const starts = tracked.executions.flatMap((x) => (x.startDate ? [x.startDate.getTime()] : []));
+    const { verifiedStops, starts, makespanSeconds } = spanOf(tracked.executions);
     const cap = o.perRunbook;
     const idealSeconds = Math.ceil(o.n / cap) * o.profile.runbookSeconds;
-    const makespanSeconds =
-      verifiedStops.length && starts.length
-        ? (Math.max(...verifiedStops) - Math.min(...starts)) / 1000
-        : undefined;
     const executions = tracked.executions.length;
     const slots = await slotTimesByAutomation(tracked, (x) => history(e, x));
     return {
@@ -142,6 +159,8 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
       timedOut: tracked.timedOut,
       handoff: handoffBreakdown(autos, slots, cap, { starts, verifiedStops }),
       runners: runners.read(),
+      runbooks: await runbookSplit(e, autos, sleeps.read()),
+      verification: await tailSplit(e, tracked.executions),
     };
   } finally {
     await e.stop();

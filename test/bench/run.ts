@@ -57,6 +57,7 @@ import { type ExposureResult, runExposure } from './exposure';
 import { type ProfileResult, runProfile } from './profile';
 import { ms, percentile, timeCalls } from './stats';
 import { PROFILE } from './support';
+import { EVENT_LAG_SECONDS } from './tail';
 import { runThroughput, type ThroughputResult } from './throughput';
 
 const { values: args } = parseArgs({
@@ -421,6 +422,16 @@ function printBurst(b: BurstResult, timeScale: number): void {
       `${ms(w.ran.mean)} / ${ms(w.ran.p90)}`,
     ]);
   console.log(r.toString());
+  const s = new Table({
+    head: [`runbook time, ${b.runbooks.automations} automations`, 'mean emulated / real', 'p50', 'p90'],
+    style: PLAIN,
+  });
+  for (const p of b.runbooks.parts) s.push([p.part, both(p.mean), both(p.p50), both(p.p90)]);
+  console.log(s.toString());
+  const v = b.verification;
+  console.log(
+    `Config verification: ${v.late.count} of ${v.verified} VERIFIED were found > ${EVENT_LAG_SECONDS} s after COMPLIANT was recorded (not by its event): lag mean ${fixed(v.late.mean)} s, p90 ${fixed(v.late.p90)} s, max ${fixed(v.late.max)} s; the last VERIFIED ${fixed(v.lastLag)} s after its COMPLIANT`,
+  );
 }
 
 function printThroughput(r: ThroughputResult): void {
