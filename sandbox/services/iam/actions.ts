@@ -84,6 +84,38 @@ function functionArn(nameOrArn: string, p: ArnParts): string {
   return `arn:aws:lambda:${p.region}:${p.account}:function:${nameOrArn}`;
 }
 
+/** SSM's tagging ResourceType → the ARN resource type the Service Authorization Reference gives it. */
+const SSM_TAGGED: Record<string, string> = {
+  Document: 'document',
+  Parameter: 'parameter',
+  Automation: 'automation-execution',
+  MaintenanceWindow: 'maintenancewindow',
+  PatchBaseline: 'patchbaseline',
+  ManagedInstance: 'managed-instance',
+  OpsItem: 'opsitem',
+  OpsMetadata: 'opsmetadata',
+  Association: 'association',
+};
+
+function ssmTaggedArn(type: string, id: string, p: ArnParts): string | undefined {
+  const kind = SSM_TAGGED[type];
+  if (!kind) return undefined;
+  // AWS-owned documents (names AWS reserves) have no account in their ARNs; parameter ARNs drop the leading /.
+  const account = kind === 'document' && /^(aws|amazon|amzn)/i.test(id) ? '' : p.account;
+  const name = kind === 'parameter' || kind === 'opsmetadata' ? id.replace(/^\//, '') : id;
+  return `arn:aws:ssm:${p.region}:${account}:${kind}/${name}`;
+}
+
+/** The ARN of the stack a physical resource id belongs to (undefined when it is in none: `*`). */
+async function stackOfResource(physicalId: string, p: ArnParts): Promise<string | undefined> {
+  // In no stack, the read answers nothing and the call's own ValidationError says so, whoever asks.
+  const out = await cachedRead(p.sandbox, 'cloudformation', 'DescribeStackResources', {
+    PhysicalResourceId: physicalId,
+  });
+  const resources = Array.isArray(out.StackResources) ? (out.StackResources as Input[]) : [];
+  return s(resources[0]?.StackId);
+}
+
 /** The resource ARN of a call, by IAM service prefix (undefined: evaluate against `*`). */
 const RESOURCES: Record<string, Resolver> = {
   sqs: (i, p) => {
@@ -109,7 +141,11 @@ const RESOURCES: Record<string, Resolver> = {
     return s(i.IndexName) ? `${arn(table)}/index/${String(i.IndexName)}` : arn(table);
   },
   states: (i) => s(i.executionArn) ?? s(i.stateMachineArn) ?? s(i.resourceArn),
-  lambda: (i, p) => (s(i.FunctionName) ? functionArn(String(i.FunctionName), p) : undefined),
+  // ListTags/TagResource/UntagResource name the function by its ARN in `Resource`.
+  lambda: (i, p) => {
+    const fn = s(i.FunctionName) ?? s(i.Resource);
+    return fn ? functionArn(fn, p) : undefined;
+  },
   ec2: async (i, p) => {
     const arn = (id: string) =>
       `arn:aws:ec2:${p.region}:${p.account}:${id.startsWith('sgr-') ? 'security-group-rule' : 'security-group'}/${id}`;
@@ -160,6 +196,9 @@ const RESOURCES: Record<string, Resolver> = {
   },
   ssm: (i, p) => {
     const base = `arn:aws:ssm:${p.region}:${p.account}`;
+    // AddTagsToResource, RemoveTagsFromResource, ListTagsForResource: the resource their type and id name.
+    if (s(i.ResourceType) && s(i.ResourceId))
+      return ssmTaggedArn(String(i.ResourceType), String(i.ResourceId), p);
     if (s(i.AutomationExecutionId)) return `${base}:automation-execution/${String(i.AutomationExecutionId)}`;
     if (s(i.Name) && /Parameter/.test(p.action))
       return `${base}:parameter/${String(i.Name).replace(/^\//, '')}`;
@@ -192,6 +231,9 @@ const RESOURCES: Record<string, Resolver> = {
   },
   cloudformation: async (i, p) => {
     if (p.action.startsWith('cloudformation:') && s(i.TypeName)) return undefined; // Cloud Control: resource `*`
+    // DescribeStackResources by PhysicalResourceId: AWS authorizes it on the stack the resource is in.
+    const physicalId = s(i.StackName) ? undefined : s(i.PhysicalResourceId);
+    if (physicalId) return stackOfResource(physicalId, p);
     const stack = s(i.StackName);
     if (!stack) return undefined;
     if (stack.startsWith('arn:')) return stack;

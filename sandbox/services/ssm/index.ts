@@ -1,6 +1,6 @@
 /**
  * SSM (awsJson1.1, target prefix AmazonSSM): Automation documents (documents.ts: versioned YAML or JSON,
- * AWS-owned ones served read-only from a pulled folder) and the Automation engine (automations.ts,
+ * AWS-owned ones served read-only from a pulled folder, tagged through tagging.ts) and the Automation engine (automations.ts,
  * engine.ts, actions.ts), over one SsmStore per account-region (made on its first call): documents,
  * executions, client tokens and the concurrency quota are each account-region's own, as in AWS. The
  * AWS-owned documents are read once and served in every account-region.
@@ -10,6 +10,7 @@ import { stateOf } from '../state';
 import { automationOperations } from './automations';
 import { documentOperations, loadAwsDocuments } from './documents';
 import { type SsmOptions, SsmStore } from './store';
+import { taggingOperations } from './tagging';
 
 export type { SsmOptions } from './store';
 
@@ -21,12 +22,17 @@ export function ssmService(options: SsmOptions = {}): ServiceModule {
     stateOf(ctx.sandbox, 'ssm', () => {
       const store = new SsmStore(options);
       for (const [name, d] of awsDocuments.documents) store.documents.set(name, d);
-      return { ...documentOperations(store), ...automationOperations(store) } as Record<
-        string,
-        OperationHandler
-      >;
+      return {
+        ...documentOperations(store),
+        ...automationOperations(store),
+        ...taggingOperations(store),
+      } as Record<string, OperationHandler>;
     });
-  const names = Object.keys({ ...documentOperations(awsDocuments), ...automationOperations(awsDocuments) });
+  const names = Object.keys({
+    ...documentOperations(awsDocuments),
+    ...automationOperations(awsDocuments),
+    ...taggingOperations(awsDocuments),
+  });
   return {
     serviceName: 'ssm',
     signingName: 'ssm',
