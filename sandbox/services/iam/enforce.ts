@@ -25,6 +25,7 @@ import {
   type Simulation,
 } from '@cloud-copilot/iam-simulate';
 import { type Authorizer, accountOf, type Principal, setAuthorizer } from '../../core/authz';
+import { organizationKeys } from '../../core/organization';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest } from './actions';
 import { type KeyUse, keyDenied, keyUse, requestedKey } from './key-use';
@@ -231,8 +232,13 @@ class Enforcer {
         // The resource's own account: iam-simulate then needs both policies for a caller from another account.
         resource: { resource, accountId: account ?? resourceAccount(resource) ?? this.sandbox.accountId },
         contextVariables: {
+          // The caller's account is this enforcer's; in an organization its keys come with it.
           ...(roleArn || admin
-            ? { 'aws:PrincipalArn': roleArn ?? principal, 'aws:PrincipalAccount': this.sandbox.accountId }
+            ? {
+                'aws:PrincipalArn': roleArn ?? principal,
+                'aws:PrincipalAccount': this.sandbox.accountId,
+                ...organizationKeys(this.sandbox, this.sandbox.accountId),
+              }
             : {}),
           'aws:RequestedRegion': region,
           ...TRANSPORT,
