@@ -16,9 +16,11 @@
  * ignore keys they do not know.
  *
  * Waiting: a remediation slot, the runbook's end and Config's COMPLIANT result come by task token (Acquire
- * remediation slot, Start runbook and Wait for compliance are `.waitForTaskToken` tasks; the slot is handed
- * over by release-slot / reap-leases from a FIFO queue, completed by tasks/wait-callback on the AWS event or by
- * tasks/reconcile-waits, the fallback for lost events). Stack drift detection keeps bounded polling,
+ * remediation slot, Start runbook and Wait for compliance are `.waitForTaskToken` tasks; the runbook's wait is
+ * completed by tasks/wait-callback on the AWS event or by tasks/reconcile-waits, the fallback for lost events,
+ * which first release the holder's slot and hand it to the oldest waiter of a FIFO queue — so there is no
+ * release state after a successful runbook; the failure path, Leave slot queue, abort clean-up and the lease
+ * reaper release too). Stack drift detection keeps bounded polling,
  * its waits sized so the lag stays ≤ 10 % of the detection time. No state only moves data.
  *
  * Loops are all bounded (drift polls, runbook attempts, CloudFormation-only verification
@@ -70,7 +72,6 @@ export const TASK_STATES: Readonly<Record<string, WorkflowTask>> = {
   [STATES.notifyApprovers]: 'request-approval',
   [STATES.acquireSlot]: 'acquire-slot',
   [STATES.startRunbook]: 'start-runbook',
-  [STATES.releaseSlot]: 'release-slot',
   [STATES.leaveQueue]: 'release-slot',
   [STATES.releaseAfterFailure]: 'release-slot',
   [STATES.recheckDrift]: 'recheck-drift',
@@ -320,19 +321,6 @@ function buildVerification(b: Builder): sfn.State {
   return recheckDrift;
 }
 
-/** Slot release after a successful runbook, then `next` (verification), even when the release fails. */
-function buildSlotRelease(b: Builder, next: sfn.IChainable): sfn.State {
-  const releaseSlot = b.invoke(STATES.releaseSlot, 'release-slot', {
-    payload: { 'slot.$': '$.slot', 'plan.$': '$.plan', execution: EXECUTION },
-    resultPath: '$.slot',
-  });
-  // The runbook succeeded: a release that fails after its retries does not fail the remediation. The
-  // slot stays taken until the execution ends; then the lease reaper frees it and hands it on.
-  releaseSlot.addCatch(next, { errors: [StatesErrors.All], resultPath: '$.releaseError' });
-  releaseSlot.next(next);
-  return releaseSlot;
-}
-
 /**
  * Runbook attempts: Start runbook starts the automation and waits by task token for its end; a retryable
  * failure waits retryAfterSeconds and re-attempts. Entry: Start runbook.
@@ -564,8 +552,9 @@ function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State
 export function remediationDefinition(scope: Construct, functions: WorkflowFunctions): sfn.DefinitionBody {
   const b = builder(scope, functions);
   const verification = buildVerification(b);
-  const release = buildSlotRelease(b, verification);
-  const runbook = buildRunbook(b, release);
+  // No release state after a successful runbook: whoever resolved the runbook's wait released the slot
+  // before telling the execution (tasks/shared/leases-release.ts).
+  const runbook = buildRunbook(b, verification);
   const acquire = buildSlotAcquire(b, runbook);
   const approval = buildApproval(b, acquire);
   const drift = buildDriftDetection(b, approval, acquire);

@@ -24,7 +24,6 @@ export const STATES = {
   startRunbook: 'Start runbook',
   runbookFinished: 'Runbook finished?',
   waitRunbookRetry: 'Wait before retrying runbook',
-  releaseSlot: 'Release remediation slot',
   recheckDrift: 'Re-check drift',
   driftResolved: 'Drift resolved?',
   waitRecheck: 'Wait before re-checking drift',

@@ -3,14 +3,15 @@
  * sandbox/core/functions.ts). The sandbox runs a few handlers at once on shared CPU; under a burst every
  * other execution's work (intake of compliance events, drift detection, re-checks, outcomes, notices)
  * queues for the same runners. The steps of a slot hand-off round are what the burst's makespan waits
- * on — the runbook's status-change callback, the holder's release (whose hand-off grants the next
- * waiter) and the waiter's Start runbook — so they take a free runner before anything else, and
+ * on — the runbook's status-change callback (which releases the holder's slot and grants it to the next
+ * waiter: tasks/shared/leases-release.ts) and the waiter's Start runbook — so they take a free runner
+ * before anything else, and
  * RESERVED_RUNNERS of the runners are theirs alone: a round's step finds one free and shares the CPU with
  * fewer handlers (measured in `npm run bench -- --only burst`, docs/operations.md). In AWS each
  * invocation has its own CPU and there is no such queue (the stack sets no reserved concurrency:
  * docs/architecture.md, the Lambda row).
  */
-export const HANDOFF_TASKS: ReadonlySet<string> = new Set(['wait-callback', 'release-slot', 'start-runbook']);
+export const HANDOFF_TASKS: ReadonlySet<string> = new Set(['wait-callback', 'start-runbook']);
 
 /** Runners held back for the hand-off steps (one per step of a round). */
 export const RESERVED_RUNNERS = HANDOFF_TASKS.size;

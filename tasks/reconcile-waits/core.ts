@@ -3,7 +3,8 @@
  * SSM and Config events best effort, so every waiting token is compared with the source of truth:
  *
  * Each wait is checked in the account-region it names (a member's through its role: tasks/shared/accounts.ts).
- *   runbook wait     GetAutomationExecution: ended → complete with the attempt's result (as the event would);
+ *   runbook wait     GetAutomationExecution: ended → complete with the attempt's result (as the event would:
+ *                    the slot released and handed on first, tasks/shared/leases-release.ts);
  *                    still running after its deadline → StopAutomationExecution, then fail the wait with
  *                    RunbookTimeoutError (the automation cannot change the resource after the workflow gave up).
  *   compliance wait  GetComplianceDetailsByResource: COMPLIANT since the verification began → complete verified;
@@ -22,6 +23,8 @@ import * as v from 'valibot';
 import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { complianceVerdict } from '../shared/compliance';
 import { awsCall, RunbookTimeoutError, VerificationTimeoutError } from '../shared/errors';
+import type { QueueDeps } from '../shared/leases-queue';
+import { completeRunbookWait } from '../shared/leases-release';
 import { logger } from '../shared/powertools';
 import { requestReevaluation } from '../shared/reevaluation';
 import { automationStatus, runbookResult } from '../shared/runbook-status';
@@ -42,14 +45,13 @@ export const RECONCILE_PERIOD_SECONDS = 120;
 
 export const ReconcileWaitsInput = v.unknown();
 
-export interface ReconcileWaitsDeps extends WaitsDeps {
+export interface ReconcileWaitsDeps extends WaitsDeps, QueueDeps {
   /** SSM and Config of a wait's account-region (one client: every place). */
   ssm: PerPlace<SSMClient>;
   config: PerPlace<ConfigServiceClient>;
   /** The central account-region (waits written before they named their place). */
   central: Place;
   orderingTable: string;
-  now: () => Date;
 }
 
 export interface ReconcileResult {
@@ -68,7 +70,7 @@ async function reconcileRunbook(wait: RunbookWait, deps: ReconcileWaitsDeps): Pr
   const ssm = forPlace(deps.ssm, waitPlace(wait, deps.central));
   const { status, failureMessage, failureDetails } = await automationStatus(ssm, id);
   const result = runbookResult(wait.runbook, status, failureMessage, wait, failureDetails);
-  if (result) return completeWait(deps, wait, { output: result });
+  if (result) return completeRunbookWait(deps, wait, result);
   if (deps.now().getTime() <= Date.parse(wait.deadline)) return 'pending';
   await awsCall('StopAutomationExecution', () =>
     ssm.send(new StopAutomationExecutionCommand({ AutomationExecutionId: id, Type: 'Cancel' })),

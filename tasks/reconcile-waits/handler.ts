@@ -15,6 +15,8 @@ export const handler = taskHandler('reconcile-waits', ReconcileWaitsInput, () =>
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
     orderingTable: requireEnv(ENV.ORDERING_TABLE),
+    leasesTable: requireEnv(ENV.LEASES_TABLE),
+    queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
     now: clockNow,
   }),
 );

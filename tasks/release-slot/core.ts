@@ -1,7 +1,8 @@
 /**
- * Release remediation slot. Runs after the runbook, on every failure path, and as "Leave slot queue" when
- * the wait for a slot timed out; it must never fail because there is nothing to release (safe with no
- * `$.slot` and no plan at all).
+ * Release remediation slot. Runs on every failure path and as "Leave slot queue" when the wait for a slot
+ * timed out; it must never fail because there is nothing to release (safe with no `$.slot` and no plan at
+ * all). After a runbook that ends the execution's runbook work the slot was already released by whoever
+ * resolved the runbook's wait (tasks/shared/leases-release.ts): here that release is a no-op.
  *
  * Input  { slot?: { scopes?: string[] }, plan?: { runbook?: { documentName }, concurrency?: { maxQueueSeconds? } },
  *          execution: { id, name, startTime }, leaving?: true (the queue wait timed out) }; the failure path sends
@@ -23,8 +24,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { liftState } from '../shared/contracts';
 import { ExecutionRef } from '../shared/execution-ref';
-import { releaseAndRead } from '../shared/leases';
-import { handOff, removeWaiter } from '../shared/leases-queue';
+import { removeWaiter } from '../shared/leases-queue';
+import { releaseAndHandOff } from '../shared/leases-release';
 import { runbookScope } from '../shared/tables';
 
 const ReleaseSlotFields = v.object({
@@ -83,17 +84,6 @@ function messageFor(input: ReleaseSlotInput, released: boolean, left: boolean): 
   return left ? `left the slot queue for ${doc}` : 'held no remediation slot';
 }
 
-/**
- * How many waiters one holder's freed units can admit: every waiter needs a global unit, so either the
- * global scope was full (one waiter) or each newly fitting waiter takes a freed unit of another scope
- * (runbook, account-region). Units freed by others are handed on by their own freers' passes (or taken by
- * the Acquire that sees them after enqueueing), so granting more would only race those passes. Scopes not
- * known (read from the item): no bound.
- */
-function newlyFitting(scopes: readonly string[] | undefined): number | undefined {
-  return scopes ? Math.max(1, scopes.length - 1) : undefined;
-}
-
 export async function releaseSlot(
   input: ReleaseSlotInput,
   deps: ReleaseSlotDeps,
@@ -105,17 +95,14 @@ export async function releaseSlot(
   // An admitted execution's lease names its scopes (the admission item's entry lists the same): no read.
   const leased = input.slot?.acquired === true && input.slot.scopes?.length ? input.slot.scopes : undefined;
   // The release returns the admission item as it left it: the hand-off starts from that, no read.
-  const after = await releaseAndRead(deps.ddb, deps.leasesTable, name, leased);
-  const released = after !== undefined;
-  const passed = after
-    ? await handOff(deps, { admission: after, maxGrants: newlyFitting(leased) })
-    : { granted: 0, dead: 0 };
+  const { released, granted, dead } = await releaseAndHandOff(deps, name, leased);
   return {
     acquired: false,
     scopes: [],
     released,
     left,
-    ...passed,
+    granted,
+    dead,
     message: messageFor(input, released, left),
   };
 }

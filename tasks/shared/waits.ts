@@ -5,7 +5,8 @@
  *   1. a `.waitForTaskToken` task registers its token in the WAITS table (registerWait), then checks the
  *      current state once itself: what finished before the registration is not missed;
  *   2. the event callback (tasks/wait-callback) or the reconciler (tasks/reconcile-waits) sees it finish
- *      and calls completeWait, which sends the token's result and deletes the item.
+ *      and calls completeWait, which sends the token's result and deletes the item (a runbook wait through
+ *      completeRunbookWait, tasks/shared/leases-release.ts, which first releases the execution's slot).
  *
  * completeWait sends first and deletes after (conditional on the same token): delivery is at least once
  * and a second delivery is harmless (a used token answers TaskTimedOut / TaskDoesNotExist / InvalidToken,
@@ -54,6 +55,11 @@ export const RunbookWait = v.object({
   runbook: RunbookState,
   maxAttempts: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
   retryAfterSeconds: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  /**
+   * The scopes of the execution's slot lease: whoever resolves the wait releases the slot first
+   * (tasks/shared/leases-release.ts) without reading the admission item. Absent: read there.
+   */
+  slotScopes: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(10))),
 });
 export type RunbookWait = v.InferOutput<typeof RunbookWait>;
 

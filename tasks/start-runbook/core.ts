@@ -3,10 +3,12 @@
  * n = previous attempt + 1, then park the execution until the automation ends.
  *
  * Input  { taskToken, state: { event: RemediationEvent, plan: PlanResult (decision remediate, runbook required),
- *          drift?: DriftState, runbook?: RunbookState (the previous attempt) }, execution: { id, name, startTime } }
+ *          drift?: DriftState, runbook?: RunbookState (the previous attempt), slot?: the lease { scopes } },
+ *          execution: { id, name, startTime } }
  *        (the whole state, as `$.runbook` exists only on re-attempts; lifted to the top level by liftState)
  * Effect the token is registered in WAITS under `runbook#<automationExecutionId>` (tasks/shared/waits.ts), then the
- *        automation's status is read once: if it already ended, the wait is completed here. Otherwise the SSM
+ *        automation's status is read once: if it already ended, the wait is completed here (the slot released
+ *        first when the attempt ends the runbook work, as every resolver does: tasks/shared/leases-release.ts). Otherwise the SSM
  *        status-change event (tasks/wait-callback) or the reconciler (tasks/reconcile-waits) completes it.
  * Returns the registered attempt (for the log; Step Functions takes the callback's output instead).
  * Callback output RunbookState ($.runbook): tasks/shared/runbook-status.ts (succeeded, or failed with the failing
@@ -33,17 +35,26 @@ import {
   RunbookStartThrottledError,
 } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
+import type { QueueDeps } from '../shared/leases-queue';
+import { completeRunbookWait } from '../shared/leases-release';
 import { resolveParameters } from '../shared/parameters';
 import { assertResourceId } from '../shared/resource-ids';
 import { automationStatus, RUNBOOK_ATTEMPT_TIMEOUT_SECONDS, runbookResult } from '../shared/runbook-status';
 import { runbookWaitTarget } from '../shared/tables';
-import { completeWait, expiresAtFor, type RunbookWait, registerWait, type WaitsDeps } from '../shared/waits';
+import { expiresAtFor, type RunbookWait, registerWait, type WaitsDeps } from '../shared/waits';
 
 const StartRunbookState = v.object({
   event: RemediationEvent,
   plan: PlanResult,
   drift: v.optional(DriftState),
   runbook: v.optional(RunbookState),
+  /** The slot lease (Acquire's `$.slot`): its scopes go on the wait, for the release where the runbook ends. */
+  slot: v.fallback(
+    v.optional(
+      v.object({ scopes: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(10))) }),
+    ),
+    undefined,
+  ),
   execution: ExecutionRef,
 });
 export type StartRunbookState = v.InferOutput<typeof StartRunbookState>;
@@ -55,11 +66,10 @@ export const StartRunbookInput = v.pipe(
 );
 export type StartRunbookInput = v.InferOutput<typeof StartRunbookInput>;
 
-export interface StartRunbookDeps extends WaitsDeps {
+export interface StartRunbookDeps extends WaitsDeps, QueueDeps {
   ssm: SSMClient;
   /** AUTOMATION_ASSUME_ROLE_ARN: the role every runbook runs as. */
   automationAssumeRoleArn: string;
-  now: () => Date;
   /** Longest an attempt may run (default RUNBOOK_ATTEMPT_TIMEOUT_SECONDS). */
   attemptTimeoutSeconds?: number;
 }
@@ -170,6 +180,7 @@ export async function startRunbook(input: StartRunbookInput, deps: StartRunbookD
     runbook,
     maxAttempts: input.plan.attempts.max,
     retryAfterSeconds: input.plan.attempts.retryAfterSeconds,
+    ...(input.slot?.scopes?.length ? { slotScopes: input.slot.scopes } : {}),
   };
   await registerWait(deps, wait);
   // An automation that ended before the registration sent its event to nobody: look once. Only an
@@ -180,7 +191,7 @@ export async function startRunbook(input: StartRunbookInput, deps: StartRunbookD
     () => undefined,
   );
   if (done) {
-    await completeWait(deps, wait, { output: done });
+    await completeRunbookWait(deps, wait, done);
     return done;
   }
   return runbook;

@@ -25,6 +25,8 @@ export const handler = taskHandler('start-runbook', StartRunbookInput, (input) =
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
+    leasesTable: requireEnv(ENV.LEASES_TABLE),
+    queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
     automationAssumeRoleArn: automationRoleFor(input.event),
     now: clockNow,
   }),

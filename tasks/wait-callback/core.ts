@@ -3,7 +3,9 @@
  *
  *   "EC2 Automation Execution Status-change Notification" (source aws.ssm), detail { ExecutionId, Definition,
  *     DefinitionVersion, Status, StartTime, EndTime, Time, ExecutedBy }: a terminal Status completes the
- *     runbook wait of `runbook#<ExecutionId>` with the attempt's result (tasks/shared/runbook-status.ts); for a
+ *     runbook wait of `runbook#<ExecutionId>` with the attempt's result (tasks/shared/runbook-status.ts),
+ *     after releasing the execution's slot and handing it to the oldest live waiter when the attempt ends
+ *     its runbook work (succeeded, or failed with no re-attempt: tasks/shared/leases-release.ts); for a
  *     failure the failing step's message is read with GetAutomationExecution (the event does not carry it)
  *     in the account-region the automation ran in (the wait's place: a member's, through its role).
  *     A member's events reach this function through its forwarding rule and the central bus.
@@ -18,6 +20,8 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as v from 'valibot';
 import { forPlace, type PerPlace, type Place } from '../shared/accounts';
 import { ACCOUNT_ID, REGION, resourceKeyOf } from '../shared/contracts';
+import type { QueueDeps } from '../shared/leases-queue';
+import { completeRunbookWait } from '../shared/leases-release';
 import {
   automationStatus,
   FAILED_STATUSES,
@@ -66,7 +70,7 @@ const ComplianceChange = v.object({
 export const WaitCallbackInput = v.union([AutomationStatusChange, ComplianceChange]);
 export type WaitCallbackInput = v.InferOutput<typeof WaitCallbackInput>;
 
-export interface WaitCallbackDeps extends WaitsDeps {
+export interface WaitCallbackDeps extends WaitsDeps, QueueDeps {
   /** SSM of the automation's account-region (one client: every place). */
   ssm: PerPlace<SSMClient>;
   /** The central account-region (waits written before they named their place). */
@@ -105,7 +109,7 @@ async function onAutomationStatus(
   for (const wait of waits) {
     if (wait.kind !== 'runbook') continue;
     const result = runbookResult(wait.runbook, status, failureMessage, wait, failureDetails);
-    if (result) completions.push(await completeWait(deps, wait, { output: result }));
+    if (result) completions.push(await completeRunbookWait(deps, wait, result));
   }
   return tally(completions);
 }

@@ -1,5 +1,6 @@
 import { centralPlace, ssmIn } from '../shared/accounts';
 import { sfnClient } from '../shared/clients';
+import { clockNow } from '../shared/clock';
 import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
@@ -12,5 +13,8 @@ export const handler = taskHandler('wait-callback', WaitCallbackInput, (input) =
     ddb: dynamoClient(),
     sfn: sfnClient(),
     waitsTable: requireEnv(ENV.WAITS_TABLE),
+    leasesTable: requireEnv(ENV.LEASES_TABLE),
+    queueTable: requireEnv(ENV.SLOT_QUEUE_TABLE),
+    now: clockNow,
   }),
 );

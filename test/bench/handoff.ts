@@ -1,8 +1,8 @@
 /**
  * The burst's hand-off rounds, split into their steps. A slot passes from a holder X (whose runbook ended)
  * to the oldest waiter W: SSM ends X's automation → the status-change event reaches wait-callback, which
- * resolves X's Start runbook token → X enters Release remediation slot, whose hand-off grants the slot to
- * W and resolves W's Acquire token → W enters Start runbook → start-runbook's StartAutomationExecution.
+ * releases X's slot, grants it to W and resolves W's Acquire token (tasks/shared/leases-release.ts), then
+ * resolves X's Start runbook token → W enters Start runbook → start-runbook's StartAutomationExecution.
  * Every time comes from the sandbox's own timestamps (SSM automation metadata, execution histories), in
  * emulated seconds; the ideal round is 0 s between X's end and W's start.
  *
@@ -20,8 +20,6 @@ export interface SlotTimes {
   acquired?: number;
   runbookEntered?: number;
   runbookExited?: number;
-  releaseEntered?: number;
-  releaseExited?: number;
   automationId?: string;
 }
 
@@ -70,12 +68,11 @@ export function slotTimes(events: readonly HistoryEvent[]): SlotTimes {
     const entered = ev.stateEnteredEventDetails?.name;
     const exited = ev.stateExitedEventDetails;
     if (entered === STATES.startRunbook) first('runbookEntered', t);
-    else if (entered === STATES.releaseSlot) first('releaseEntered', t);
     if (exited?.name === STATES.acquireSlot) first('acquired', t);
     else if (exited?.name === STATES.startRunbook) {
       first('runbookExited', t);
       out.automationId ??= automationIdOf(exited.output);
-    } else if (exited?.name === STATES.releaseSlot) first('releaseExited', t);
+    }
   }
   return out;
 }
@@ -101,20 +98,12 @@ const span = (later: number | undefined, earlier: number | undefined) =>
 
 const STEPS: Array<[string, (s: Sample) => number | undefined]> = [
   [
-    'X runbook ends → X Start runbook resolved (SSM event, wait-callback, SendTaskSuccess)',
+    'X runbook ends → W Acquire resolved (SSM event; wait-callback: release, hand-off grant, SendTaskSuccess)',
+    (s) => span(s.waiter.acquired, s.end),
+  ],
+  [
+    'X runbook ends → X Start runbook resolved (the same wait-callback, after the hand-off)',
     (s) => span(s.holder.runbookExited, s.end),
-  ],
-  [
-    'X Start runbook resolved → X Release entered',
-    (s) => span(s.holder.releaseEntered, s.holder.runbookExited),
-  ],
-  [
-    'X Release entered → W Acquire resolved (hand-off grant + SendTaskSuccess)',
-    (s) => span(s.waiter.acquired, s.holder.releaseEntered),
-  ],
-  [
-    'X Release entered → X Release exited (whole release task)',
-    (s) => span(s.holder.releaseExited, s.holder.releaseEntered),
   ],
   ['W Acquire resolved → W Start runbook entered', (s) => span(s.waiter.runbookEntered, s.waiter.acquired)],
   [

@@ -108,7 +108,6 @@ describe('synthesized definition', () => {
       [STATES.startRunbook]: 'Task',
       [STATES.runbookFinished]: 'Choice',
       [STATES.waitRunbookRetry]: 'Wait',
-      [STATES.releaseSlot]: 'Task',
       [STATES.recheckDrift]: 'Task',
       [STATES.driftResolved]: 'Choice',
       [STATES.waitRecheck]: 'Wait',
@@ -308,7 +307,8 @@ describe('synthesized definition', () => {
     expect(S(STATES.runbookFinished)).toEqual({
       Type: 'Choice',
       Choices: [
-        { Variable: '$.runbook.phase', StringEquals: 'succeeded', Next: STATES.releaseSlot },
+        // no release state: whoever resolved the runbook's wait released the slot before telling it
+        { Variable: '$.runbook.phase', StringEquals: 'succeeded', Next: STATES.recheckDrift },
         {
           And: [
             { Variable: '$.runbook.phase', StringEquals: 'failed' },
@@ -328,7 +328,6 @@ describe('synthesized definition', () => {
   });
 
   it('verification: re-check drift; a Config rule waits for COMPLIANT by task token, its timeout → NOT_VERIFIED', () => {
-    expect(S(STATES.releaseSlot).Next).toBe(STATES.recheckDrift);
     expect(S(STATES.driftResolved)).toEqual({
       Type: 'Choice',
       Choices: [
@@ -432,14 +431,6 @@ describe('synthesized definition', () => {
         ResultPath: '$.drift',
         Next: STATES.afterDrift,
       }),
-      [STATES.releaseSlot]: task(STATES.releaseSlot, {
-        Parameters: { 'slot.$': '$.slot', 'plan.$': '$.plan', ...ex },
-        ResultPath: '$.slot',
-        Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
-        // the runbook succeeded: a failed release goes on to verification (the reaper frees the slot)
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseError', Next: STATES.recheckDrift }],
-        Next: STATES.recheckDrift,
-      }),
       [STATES.recheckDrift]: task(STATES.recheckDrift, {
         ResultPath: '$.verification',
         Next: STATES.driftResolved,
@@ -484,7 +475,6 @@ describe('synthesized definition', () => {
       const outcomeStates: string[] = Object.values(OUTCOME_STATES);
       if (outcomeStates.includes(name)) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
       else if (name === STATES.leaveQueue) expect(last?.Next).toBe(OUTCOME_STATES.ESCALATED);
-      else if (name === STATES.releaseSlot) expect(last?.Next).toBe(STATES.recheckDrift);
       else if (name === STATES.releaseAfterFailure) expect(last?.Next).toBe(OUTCOME_STATES.FAILED);
       else expect(last?.Next, name).toBe(STATES.releaseAfterFailure);
       // payloadResponseOnly: the function ARN is the Resource (state data stays clean), except the token waits

@@ -444,6 +444,8 @@ async function execute(
           ddb: dynamo.ddb,
           waitsTable: TABLES.waits,
           orderingTable: TABLES.ordering,
+          leasesTable: TABLES.leases,
+          queueTable: TABLES.slotQueue,
           central: { awsAccountId: '123456789012', awsRegion: 'us-east-1' },
           now: () => new Date(Date.now() + 86_400_000),
         });

@@ -33,6 +33,7 @@ import {
   WaitCallbackInput as WaitCallbackSchema,
 } from '../../../tasks/wait-callback/core';
 import {
+  createSlotTables,
   drift,
   EXEC_NAME,
   event,
@@ -61,6 +62,8 @@ let local: LocalDynamo;
 let n = 0;
 let waitsTable = '';
 let orderingTable = '';
+let leasesTable = '';
+let queueTable = '';
 
 beforeAll(async () => {
   ssmMock = mockClient(SSMClient);
@@ -81,8 +84,11 @@ beforeEach(async () => {
   n++;
   waitsTable = `waits-${n}`;
   orderingTable = `ordering-${n}`;
+  leasesTable = `leases-${n}`;
+  queueTable = `queue-${n}`;
   await local.createTable(waitsTable, 'target', 'waiter');
   await local.createTable(orderingTable, 'key');
+  await createSlotTables(local, leasesTable, queueTable);
   sfnMock.on(SendTaskSuccessCommand).resolves({});
   sfnMock.on(SendTaskFailureCommand).resolves({});
   configMock.on(StartConfigRulesEvaluationCommand).resolves({});
@@ -95,6 +101,8 @@ const deps = (now = T0) => ({
   ddb: local.ddb,
   waitsTable,
   orderingTable,
+  leasesTable,
+  queueTable,
   automationAssumeRoleArn: ROLE,
   central: { awsAccountId: '123456789012', awsRegion: 'eu-west-1' },
   now: () => now,
