@@ -5,6 +5,8 @@
  *
  * State data (see tasks/shared/contracts.ts): `$.event` (input), then `$.plan`, `$.confirmation`,
  * `$.drift`, `$.approval`, `$.slot`, `$.runbook`, `$.verification`, `$.error` (any Catch) and `$.outcome`.
+ * Plan remediation's result replaces the state with `{ event, plan }` (the event as validated): nothing else
+ * of the execution's input survives it (buildPlanAndConfirm).
  * The execution (id, name, start time) is not copied into the state: a task that needs it gets `execution`
  * from the context object (`$$.Execution`) in its Parameters, so the workflow starts with Plan (no Pass).
  *
@@ -35,7 +37,7 @@ import { RECONCILE_PERIOD_SECONDS } from '../tasks/reconcile-waits/core';
 import { type Outcome, SUCCESS_OUTCOMES } from '../tasks/shared/contracts';
 import { LAMBDA_SERVICE_ERRORS, StatesErrors } from '../tasks/shared/errors';
 import { RUNBOOK_ATTEMPT_TIMEOUT_SECONDS } from '../tasks/shared/runbook-status';
-import { OUTCOME_STATES, STATES } from './state-names';
+import { OUTCOME_STATES, PLAN_FAILURE_STATES, type PlanFailureOutcome, STATES } from './state-names';
 
 /**
  * The Lambda-backed steps of the state machine (intake, sweep, reap-leases, the approval endpoint, the
@@ -59,7 +61,7 @@ export type WorkflowTask = (typeof WORKFLOW_TASKS)[number];
 
 export type WorkflowFunctions = Readonly<Record<WorkflowTask, lambda.IFunction>>;
 
-export { OUTCOME_STATES, STATES } from './state-names';
+export { OUTCOME_STATES, PLAN_FAILURE_STATES, STATES } from './state-names';
 
 /** Task state name → the Lambda task it invokes (Notify approvers reuses request-approval). */
 export const TASK_STATES: Readonly<Record<string, WorkflowTask>> = {
@@ -76,7 +78,12 @@ export const TASK_STATES: Readonly<Record<string, WorkflowTask>> = {
   [STATES.releaseAfterFailure]: 'release-slot',
   [STATES.recheckDrift]: 'recheck-drift',
   [STATES.awaitCompliance]: 'await-compliance',
-  ...Object.fromEntries(Object.values(OUTCOME_STATES).map((name) => [name, 'record-outcome' as const])),
+  ...Object.fromEntries(
+    [...Object.values(OUTCOME_STATES), ...Object.values(PLAN_FAILURE_STATES)].map((name) => [
+      name,
+      'record-outcome' as const,
+    ]),
+  ),
 };
 
 /** Lambda functions' own timeout (infra/ uses it), and each Task's TimeoutSeconds (a little longer). */
@@ -166,7 +173,11 @@ export interface TaskOptions {
   payload?: Record<string, unknown>;
   /** ResultSelector (reshapes the task's result before ResultPath). */
   resultSelector?: Record<string, unknown>;
-  resultPath: string;
+  /**
+   * Where the result goes; omitted → it replaces the whole state (ASL's default, `$`; left out rather than
+   * written as `$`, which aws-local-stepfunctions 3 would store under a key named `$`).
+   */
+  resultPath?: string;
 }
 
 /** State factories in one scope: every phase builder makes its states with these. */
@@ -184,6 +195,8 @@ export interface StateFactory {
 export interface Builder extends StateFactory {
   /** The Task state that records outcome `o`. */
   outcome(o: Outcome): sfn.State;
+  /** The Task state that records outcome `o` after Plan itself failed (the event and the error only). */
+  planFailed(o: PlanFailureOutcome): sfn.State;
   /** The failure path's entry (release the slot, then FAILED). */
   readonly failure: sfn.State;
   /** Adds the catch-all to the failure path, with the error in `$.error`; returns `t`. */
@@ -205,7 +218,7 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
         retryOnServiceExceptions: false,
         ...(o.payload ? { payload: sfn.TaskInput.fromObject(o.payload) } : {}),
         ...(o.resultSelector ? { resultSelector: o.resultSelector } : {}),
-        resultPath: o.resultPath,
+        ...(o.resultPath ? { resultPath: o.resultPath } : {}),
         taskTimeout: sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_SECONDS)),
       });
       t.addRetry(retryProps(TRANSIENT_RETRY));
@@ -221,8 +234,12 @@ function stateFactory(scope: Construct, functions: WorkflowFunctions): StateFact
 /**
  * Ending: one recorded outcome on every path. Each outcome has its own Record task ("Outcome: X", the
  * outcome in its payload), then Succeed (SUCCESS_OUTCOMES) or Fail: no Pass or Choice spent around it.
+ * Plan's own failures have theirs (PLAN_FAILURE_STATES), given the event and the error only.
  */
-function buildEnding(f: StateFactory): Record<Outcome, sfn.State> {
+function buildEnding(f: StateFactory): {
+  outcomes: Record<Outcome, sfn.State>;
+  planFailed: Record<PlanFailureOutcome, sfn.State>;
+} {
   const s = f.scope;
   const succeeded = new sfn.Succeed(s, STATES.succeeded, { stateName: STATES.succeeded });
   const notSucceeded = new sfn.Fail(s, STATES.notSucceeded, {
@@ -235,23 +252,28 @@ function buildEnding(f: StateFactory): Record<Outcome, sfn.State> {
     error: 'OutcomeNotRecorded',
     cause: 'Record outcome failed after its retries; see the execution history',
   });
-  const outcomes = {} as Record<Outcome, sfn.State>;
-  for (const [outcome, name] of Object.entries(OUTCOME_STATES) as [Outcome, string][]) {
-    // The whole state (its slices differ by path) plus the outcome; EnteredTime of this state is stable
-    // across its retries: one audit item per execution.
-    const record = f.invoke(name, 'record-outcome', {
+  // EnteredTime of a Record state is stable across its retries: one audit item per execution.
+  const record = (name: string, outcome: Outcome, state: string | Record<string, string>) => {
+    const t = f.invoke(name, 'record-outcome', {
       payload: {
-        'state.$': '$',
+        [typeof state === 'string' ? 'state.$' : 'state']: state,
         execution: EXECUTION,
         recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
       },
       resultPath: '$.outcome',
     });
-    record.addCatch(outcomeNotRecorded, { errors: [StatesErrors.All], resultPath: '$.recordError' });
-    record.next(SUCCESS_OUTCOMES.includes(outcome) ? succeeded : notSucceeded);
-    outcomes[outcome] = record;
-  }
-  return outcomes;
+    t.addCatch(outcomeNotRecorded, { errors: [StatesErrors.All], resultPath: '$.recordError' });
+    t.next(SUCCESS_OUTCOMES.includes(outcome) ? succeeded : notSucceeded);
+    return t;
+  };
+  const outcomes = {} as Record<Outcome, sfn.State>;
+  // The whole state: its slices differ by path.
+  for (const [outcome, name] of Object.entries(OUTCOME_STATES) as [Outcome, string][])
+    outcomes[outcome] = record(name, outcome, '$');
+  const planFailed = {} as Record<PlanFailureOutcome, sfn.State>;
+  for (const [outcome, name] of Object.entries(PLAN_FAILURE_STATES) as [PlanFailureOutcome, string][])
+    planFailed[outcome] = record(name, outcome, { 'event.$': '$.event', 'error.$': '$.error' });
+  return { outcomes, planFailed };
 }
 
 /** Failure path: always give the slot back (safe with none), then FAILED with `$.error`. */
@@ -267,11 +289,12 @@ function buildFailurePath(f: StateFactory, failed: sfn.IChainable): sfn.State {
 
 function builder(scope: Construct, functions: WorkflowFunctions): Builder {
   const f = stateFactory(scope, functions);
-  const outcomes = buildEnding(f);
+  const { outcomes, planFailed } = buildEnding(f);
   const failure = buildFailurePath(f, outcomes.FAILED);
   return {
     ...f,
     outcome: (o) => outcomes[o],
+    planFailed: (o) => planFailed[o],
     failure,
     onFailure: (t) => {
       t.addCatch(failure, { errors: [StatesErrors.All], resultPath: '$.error' });
@@ -511,14 +534,24 @@ function buildDriftDetection(
   return detectDrift;
 }
 
-/** Plan (remediate / skip / escalate), confirm the resource is still non-compliant. Entry: Plan remediation. */
+/**
+ * Plan (remediate / skip / escalate), confirm the resource is still non-compliant. Entry: Plan remediation.
+ *
+ * The execution's input is whatever a StartExecution caller sent: keys beside `event` (`approval`,
+ * `runbook`, `verification`, …) would stay in the state and, on a path that never runs the step owning
+ * one, reach Record outcome as if that step had run. So Plan's result *replaces* the state: it returns the
+ * event as its schema validated it and the plan (ResultSelector keeps exactly those two; no ResultPath, so they replace the state),
+ * and from there the state holds only what the workflow produced. Plan's own failures go to
+ * PLAN_FAILURE_STATES, which take the event and the error alone (a Catch adds to the input). No state is spent.
+ */
 function buildPlanAndConfirm(b: Builder, onConfirmed: sfn.IChainable): sfn.State {
   const plan = b.invoke(STATES.plan, 'plan', {
     payload: { 'event.$': '$.event', execution: EXECUTION },
-    resultPath: '$.plan',
+    resultSelector: { 'event.$': '$.event', 'plan.$': '$.plan' },
+    // no resultPath: the result replaces the state
   });
-  plan.addCatch(b.outcome('ESCALATED'), { errors: [...ESCALATING_PLAN_ERRORS], resultPath: '$.error' });
-  b.onFailure(plan);
+  plan.addCatch(b.planFailed('ESCALATED'), { errors: [...ESCALATING_PLAN_ERRORS], resultPath: '$.error' });
+  plan.addCatch(b.planFailed('FAILED'), { errors: [StatesErrors.All], resultPath: '$.error' });
   // Confirm runs after every plan (for skip / escalate it calls nothing and says so): one Choice decides.
   const confirm = b.onFailure(
     b.invoke(STATES.confirm, 'confirm-compliance', {

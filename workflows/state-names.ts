@@ -45,3 +45,14 @@ export const OUTCOME_STATES: Readonly<Record<OutcomeName, string>> = {
   NOT_VERIFIED: 'Outcome: NOT_VERIFIED',
   PLANNED: 'Outcome: PLANNED',
 };
+
+/**
+ * The Record tasks of Plan remediation's own failures (its Catches). Only there is the state still the
+ * execution's input, whose keys other than `event` a StartExecution caller chose: these record the event
+ * and the error alone (docs/security.md "What a StartExecution caller can influence").
+ */
+export const PLAN_FAILURE_STATES = {
+  ESCALATED: 'Outcome: ESCALATED (Plan failed)',
+  FAILED: 'Outcome: FAILED (Plan failed)',
+} as const satisfies Partial<Record<OutcomeName, string>>;
+export type PlanFailureOutcome = keyof typeof PLAN_FAILURE_STATES;

@@ -167,7 +167,8 @@ async function recordAbort(deps: AbortCleanupDeps, detail: Detail): Promise<bool
   const resourceKey = resourceKeyFor(detail);
   if (await hasOutcome(deps, resourceKey, detail)) return false;
   const recordedAt = deps.now().toISOString();
-  const reason = abortReason(detail).slice(0, 2000);
+  // An operator's StopExecution cause is free text: scrubbed like every recorded reason (tasks/shared/redact.ts).
+  const reason = scrubSecrets(abortReason(detail)).slice(0, 2000);
   await putOutcome(deps.ddb, deps.outcomesTable, {
     resourceKey,
     executionName: detail.name,

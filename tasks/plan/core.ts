@@ -2,7 +2,9 @@
  * plan ("Plan remediation"): resolve the policy entry and decide remediate / skip / escalate.
  *
  * Input (PlanInput): `{ event: RemediationEvent, execution?: { id, name, startTime } }`.
- * Output: PlanResult (stored at `$.plan`).
+ * Output (planState, what the handler returns): `{ event, plan: PlanResult }` — the event as PlanInput
+ * validated it (unknown keys dropped) and the plan. The workflow makes it the whole state (no ResultPath),
+ * so no other key of the execution's input outlives this step (docs/security.md).
  *
  * Order of checks (the first that applies decides):
  *   1. resource id well-formed for its type, else InvalidResourceIdError (nothing read or written)
@@ -262,4 +264,14 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanResult
     'remediate',
     `policy entry ${entry.id}: run ${entry.runbook} (approval ${entry.approval.mode})`,
   );
+}
+
+/** Plan remediation's result, which becomes the execution's whole state: the validated event and the plan. */
+export interface PlannedState {
+  event: RemediationEvent;
+  plan: PlanResult;
+}
+
+export async function planState(input: PlanInput, deps: PlanDeps): Promise<PlannedState> {
+  return { event: input.event, plan: await plan(input, deps) };
 }

@@ -5,7 +5,7 @@ import { dynamoClient } from '../shared/dynamo-client';
 import { ENV, requireEnv } from '../shared/env';
 import { taskHandler } from '../shared/handler';
 import { policyFromEnv } from '../shared/policy-env';
-import { type PlanDeps, PlanInput, plan } from './core';
+import { type PlanDeps, PlanInput, planState } from './core';
 
 /** The resource's own tags are read where it lives; Config's in-scope count is the central account's. */
 function deps(place: Place): PlanDeps {
@@ -21,4 +21,4 @@ function deps(place: Place): PlanDeps {
   };
 }
 
-export const handler = taskHandler('plan', PlanInput, (input) => plan(input, deps(input.event)));
+export const handler = taskHandler('plan', PlanInput, (input) => planState(input, deps(input.event)));

@@ -3,8 +3,9 @@
  * Every task parses its input with these schemas (bad input → InvalidInputError, nothing changed)
  * and returns the documented result, which the state machine stores at the named ResultPath.
  *
- *   $.event         RemediationEvent      execution input, from intake
- *   $.plan          PlanResult            Plan remediation
+ *   $.event         RemediationEvent      execution input, from intake; as Plan validated it from then on
+ *   $.plan          PlanResult            Plan remediation (its result { event, plan } replaces the state:
+ *                                         no other key of the execution input outlives it)
  *   $.confirmation  ConfirmationResult    Confirm non-compliance
  *   $.drift         DriftState            Detect drift / Check drift detection / Describe drift
  *   $.approval      ApprovalDecision      Request approval (only when required)

@@ -14,6 +14,7 @@ import {
   LAMBDA_TIMEOUT_ERRORS,
   NOT_VERIFIED_ERRORS,
   OUTCOME_STATES,
+  PLAN_FAILURE_STATES,
   RUNBOOK_TASK_TIMEOUT_SECONDS,
   SLOT_QUEUE_TIMEOUT,
   STATES,
@@ -117,6 +118,7 @@ describe('synthesized definition', () => {
       [STATES.notSucceeded]: 'Fail',
       [STATES.outcomeNotRecorded]: 'Fail',
       ...Object.fromEntries(Object.values(OUTCOME_STATES).map((n) => [n, 'Task'])),
+      ...Object.fromEntries(Object.values(PLAN_FAILURE_STATES).map((n) => [n, 'Task'])),
     };
     expect(definition.StartAt).toBe(STATES.plan);
     expect(Object.fromEntries(Object.entries(states).map(([n, s]) => [n, s.Type]))).toEqual(expected);
@@ -138,20 +140,46 @@ describe('synthesized definition', () => {
     }
   });
 
-  it('Plan remediation: event + execution, result at $.plan, fail-closed errors escalate', () => {
+  it('Plan remediation: event + execution; its result { event, plan } replaces the state; its failures record the event and error only', () => {
     expect(S(STATES.plan)).toEqual({
       Type: 'Task',
       Resource: fnArn('plan'),
       Parameters: { 'event.$': '$.event', execution: EXECUTION },
-      ResultPath: '$.plan',
+      // Nothing else of the execution's input (a StartExecution caller's choice) outlives Plan.
+      // No ResultPath: ASL's default `$`, the result replaces the state.
+      ResultSelector: { 'event.$': '$.event', 'plan.$': '$.plan' },
       TimeoutSeconds: TASK_TIMEOUT_SECONDS,
       Retry: [retrier(TRANSIENT_RETRY)],
       Catch: [
-        { ErrorEquals: [...ESCALATING_PLAN_ERRORS], ResultPath: '$.error', Next: OUTCOME_STATES.ESCALATED },
-        toFailure,
+        {
+          ErrorEquals: [...ESCALATING_PLAN_ERRORS],
+          ResultPath: '$.error',
+          Next: PLAN_FAILURE_STATES.ESCALATED,
+        },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: PLAN_FAILURE_STATES.FAILED },
       ],
       Next: STATES.confirm,
     });
+    // A Catch adds to the state's input (the execution's), so Plan's failures are recorded from the event
+    // and the error alone; no slot can be held yet, so nothing is released.
+    for (const [outcome, name] of Object.entries(PLAN_FAILURE_STATES)) {
+      expect(S(name)).toEqual({
+        Type: 'Task',
+        Resource: fnArn('record-outcome'),
+        Parameters: {
+          state: { 'event.$': '$.event', 'error.$': '$.error' },
+          execution: EXECUTION,
+          recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
+        },
+        ResultPath: '$.outcome',
+        TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+        Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
+        Catch: [
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
+        ],
+        Next: STATES.notSucceeded,
+      });
+    }
   });
 
   it('Confirm non-compliance after every plan, then one Choice: remediate & confirmed → drift; escalate → ESCALATED; else SKIPPED', () => {
@@ -472,8 +500,12 @@ describe('synthesized definition', () => {
       const catches = s.Catch as { ErrorEquals: string[]; Next: string }[];
       const last = catches[catches.length - 1];
       expect(last?.ErrorEquals, name).toEqual(['States.ALL']);
-      const outcomeStates: string[] = Object.values(OUTCOME_STATES);
+      const outcomeStates: string[] = [
+        ...Object.values(OUTCOME_STATES),
+        ...Object.values(PLAN_FAILURE_STATES),
+      ];
       if (outcomeStates.includes(name)) expect(last?.Next).toBe(STATES.outcomeNotRecorded);
+      else if (name === STATES.plan) expect(last?.Next).toBe(PLAN_FAILURE_STATES.FAILED);
       else if (name === STATES.leaveQueue) expect(last?.Next).toBe(OUTCOME_STATES.ESCALATED);
       else if (name === STATES.releaseAfterFailure) expect(last?.Next).toBe(OUTCOME_STATES.FAILED);
       else expect(last?.Next, name).toBe(STATES.releaseAfterFailure);

@@ -289,6 +289,13 @@ describe('abort-cleanup (dynalite)', () => {
         execution: { arn: detail.detail.executionArn, name: 'stopped' },
       });
       expect(m?.reason).toContain('execution ABORTED (Stopped: taskToken=[redacted] by ops)');
+      // The audit item and the outcomes-topic notice are scrubbed the same way.
+      const [item] = await outcomes();
+      expect(item?.reason).toContain('execution ABORTED (Stopped: taskToken=[redacted] by ops)');
+      const published = snsMock.commandCalls(PublishCommand).map((c) => String(c.args[0].input.Message));
+      expect(published).toHaveLength(1);
+      expect(published[0]).toContain('taskToken=[redacted]');
+      expect(JSON.stringify([item, published])).not.toContain('abc123');
       // A redelivered event records nothing and so sends nothing more.
       expect(await abortCleanup(detail, withNotify('VERIFIED,ABORTED'))).toMatchObject({ recorded: false });
       expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
