@@ -28,6 +28,7 @@ import { type Authorizer, accountOf, type Principal, setAuthorizer } from '../..
 import { organizationKeys } from '../../core/organization';
 import { AwsError, type SandboxContext, type ServiceModule } from '../../core/types';
 import { iamRequest } from './actions';
+import { anyId, arnParts, blindToId, resourceStrings, typesBlindToId } from './decision-key';
 import { type KeyUse, keyDenied, keyUse, requestedKey } from './key-use';
 import { resourceFacts } from './resource-policies';
 import { resourceTagContext } from './resource-tags';
@@ -136,6 +137,26 @@ const TRANSPORT = { 'aws:SecureTransport': 'true' };
 interface RoleTraits {
   readsTags: boolean;
   namesSession: boolean;
+  /** The Resource/NotResource strings of its identity policies and boundary (./decision-key.ts). */
+  resources: string[] | undefined;
+}
+
+/** How often a decision was asked and how often it had to be simulated (the rest were cache hits). */
+export interface DecisionStats {
+  decisions: number;
+  simulations: number;
+}
+
+const statsBySandbox = new WeakMap<SandboxContext, DecisionStats>();
+
+/** The sandbox's IAM decision counts so far (every account-region scope together). */
+export function decisionStats(sandbox: SandboxContext): DecisionStats {
+  let s = statsBySandbox.get(sandbox.home);
+  if (!s) {
+    s = { decisions: 0, simulations: 0 };
+    statsBySandbox.set(sandbox.home, s);
+  }
+  return s;
 }
 
 /** What can make two sessions of one role evaluate differently: policy variables, session-specific keys. */
@@ -146,9 +167,16 @@ class Enforcer {
   private readonly roleTraits = new Map<string, RoleTraits>();
   /** A small number per resource policy text, for decision keys (KMS key policies run to kilobytes). */
   private readonly policyIds = new Map<string, number>();
+  /** The Resource/NotResource strings of each resource policy text. */
+  private readonly policyResources = new Map<string, string[] | undefined>();
+  /** Whether a policy set (role or administrator, resource policy) can tell ids under an ARN prefix apart. */
+  private readonly blindness = new Map<string, boolean>();
   private generation = -1;
+  private readonly stats: DecisionStats;
 
-  constructor(private readonly sandbox: SandboxContext) {}
+  constructor(private readonly sandbox: SandboxContext) {
+    this.stats = decisionStats(sandbox);
+  }
 
   /** Forgets cached answers when any role or policy changed. */
   private fresh(): IamStore {
@@ -157,6 +185,8 @@ class Enforcer {
       this.decisions.clear();
       this.roleTraits.clear();
       this.policyIds.clear();
+      this.policyResources.clear();
+      this.blindness.clear();
       this.generation = store.generation;
     }
     return store;
@@ -170,7 +200,11 @@ class Enforcer {
       const { identity, boundary } = identityPolicies(store, roleArn);
       const text = JSON.stringify([identity, boundary]);
       // aws:ResourceTag/…, or a service's own key for it (ec2:ResourceTag/…); condition keys ignore case.
-      v = { readsTags: /:ResourceTag\//i.test(text), namesSession: SESSION_KEYS.test(text) };
+      v = {
+        readsTags: /:ResourceTag\//i.test(text),
+        namesSession: SESSION_KEYS.test(text),
+        resources: resourceStrings([...identity, ...boundary].map((p) => p.policy)),
+      };
       this.roleTraits.set(roleArn, v);
     }
     return v;
@@ -186,31 +220,69 @@ class Enforcer {
    * Cached per IAM generation. A role session's answer is its role's whenever nothing in the evaluation
    * can tell sessions apart (no resource policy, no session keys or policy variables in the role's
    * policies): Step Functions and SSM Automation start a session per execution, so keyed by session the
-   * cache would never hit for them.
+   * cache would never hit for them. Likewise a resource's answer is that of every resource differing
+   * only in its id when no policy evaluated can tell their ids apart (./decision-key.ts).
    */
   decide(principal: string, roleArn: string | undefined, check: Check, admin = false): Promise<Decision> {
+    const blind = typesBlindToId(check.action);
+    if (typeof blind !== 'boolean') return blind.then(() => this.decide(principal, roleArn, check, admin));
     const store = this.fresh();
     const who =
       roleArn && !check.resourcePolicy && !this.traits(roleArn).namesSession ? `role ${roleArn}` : principal;
-    const key = JSON.stringify([who, roleArn, this.keyOf(check), admin]);
+    const key = JSON.stringify([who, roleArn, this.keyOf(check, roleArn, admin, blind), admin]);
+    this.stats.decisions++;
     let d = this.decisions.get(key);
     if (!d) {
+      this.stats.simulations++;
       d = this.simulate(store, principal, roleArn, check, admin);
       this.decisions.set(key, d);
     }
     return d;
   }
 
-  /** The check with its resource policy's text replaced by that text's number (same text, same number). */
-  private keyOf(check: Check): Check | [Check, number] {
+  /**
+   * The check as a key: its resource generalized where the policies cannot tell ids apart, its resource
+   * policy's text replaced by that text's number (same text, same number).
+   */
+  private keyOf(check: Check, roleArn: string | undefined, admin: boolean, typesBlind: boolean): unknown {
     const { resourcePolicy, ...rest } = check;
-    if (resourcePolicy === undefined) return check;
-    let id = this.policyIds.get(resourcePolicy);
-    if (id === undefined) {
-      id = this.policyIds.size;
-      this.policyIds.set(resourcePolicy, id);
+    let id: number | undefined;
+    if (resourcePolicy !== undefined) {
+      id = this.policyIds.get(resourcePolicy);
+      if (id === undefined) {
+        id = this.policyIds.size;
+        this.policyIds.set(resourcePolicy, id);
+      }
     }
-    return [rest, id];
+    const parts = typesBlind ? arnParts(check.resource) : undefined;
+    let resource = check.resource;
+    if (parts) {
+      const memo = `${roleArn ?? ''} ${admin} ${id ?? ''} ${parts.prefix}`;
+      let blind = this.blindness.get(memo);
+      if (blind === undefined) {
+        // The policies evaluated: the role's, the administrator's allow-all, the resource's.
+        const own = roleArn ? this.traits(roleArn).resources : admin ? ['*'] : [];
+        const theirs = resourcePolicy === undefined ? [] : this.resourcesOf(resourcePolicy);
+        blind = own !== undefined && theirs !== undefined && blindToId(parts, [...own, ...theirs]);
+        this.blindness.set(memo, blind);
+      }
+      if (blind) resource = anyId(parts);
+    }
+    return id === undefined ? { ...rest, resource } : [{ ...rest, resource }, id];
+  }
+
+  /** The Resource/NotResource strings of a resource policy (undefined: not a policy document). */
+  private resourcesOf(policy: string): string[] | undefined {
+    if (!this.policyResources.has(policy)) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(policy);
+      } catch {
+        doc = undefined;
+      }
+      this.policyResources.set(policy, doc === undefined ? undefined : resourceStrings([doc]));
+    }
+    return this.policyResources.get(policy);
   }
 
   private async simulate(
