@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { resourceKey, resourceStrings, typesBlindToId } from '../../../sandbox/services/iam/decision-key';
 
 const ACCOUNT = '111122223333';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved per request
+const BY_TAG = 'arn:aws:iam::*:role/path/${aws:PrincipalTag/team}';
 
 /** An action and two of its resources that differ only in their id. */
 const PAIRS: Array<[action: string, first: string, second: string]> = [
@@ -59,7 +61,7 @@ const PATTERNS = [
   'arn:aws:iam::*:role/*',
   `arn:aws:iam::${ACCOUNT}:role/path/r1`,
   'arn:aws:iam::*:role/path/r?',
-  'arn:aws:iam::*:role/path/${aws:PrincipalTag/team}',
+  BY_TAG,
   'arn:aws:sqs:*:*:*',
   `arn:aws:sqs:us-east-1:${ACCOUNT}:q1`,
   'arn:aws:sqs:*:*:q?',
@@ -131,7 +133,7 @@ describe('IAM decision keys', () => {
       [...(PAIRS[1] as [string, string, string]), 'arn:aws:states:*:*:execution:Machine:exec*'],
       [...(PAIRS[3] as [string, string, string]), 'arn:aws:s3:::bucket/a*'],
       [...(PAIRS[4] as [string, string, string]), 'arn:aws:s3:::b*'],
-      [...(PAIRS[5] as [string, string, string]), 'arn:aws:iam::*:role/path/${aws:PrincipalTag/team}'],
+      [...(PAIRS[5] as [string, string, string]), BY_TAG],
       [...(PAIRS[6] as [string, string, string]), 'arn:aws:sqs:*:*:q?'],
     ];
     for (const [action, first, second, pattern] of cases) {
