@@ -23,7 +23,7 @@ import {
   trackExecutions,
   writeBenchPolicy,
 } from './support';
-import { type TailSplit, tailSplit } from './tail';
+import { type TailSplit, tailSplit, watchVerifications } from './tail';
 
 export interface BurstOptions {
   n: number;
@@ -107,6 +107,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
     const setupMs = performance.now() - tSetup;
     const acquire = countInvocations(e, 'acquire-slot');
     const runners = watchRunners(e);
+    const verifications = watchVerifications(e);
     const sleeps = watchSleeps(e, [
       o.profile.runbookSeconds - o.profile.driftSeconds,
       o.profile.driftSeconds,
@@ -160,7 +161,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstResult> {
       handoff: handoffBreakdown(autos, slots, cap, { starts, verifiedStops }),
       runners: runners.read(),
       runbooks: await runbookSplit(e, autos, sleeps.read()),
-      verification: await tailSplit(e, tracked.executions),
+      verification: await tailSplit(e, tracked.executions, verifications),
     };
   } finally {
     await e.stop();

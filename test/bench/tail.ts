@@ -1,26 +1,59 @@
 /**
- * What completed each VERIFIED execution's Config verification, and how long after Config recorded the
- * COMPLIANT result (issue #9, the burst's tail). The verification's reason names the result's recorded
- * time (tasks/shared/compliance.ts, tasks/wait-callback); the execution's stop minus that time is the
- * lag. The compliance-change event resolves a wait within about a second; a lag of more than
- * EVENT_LAG_SECONDS means the event reached no waiting token (Config's compliance had already changed, so
- * a later evaluation sent none) and the reconciler or the wait's own first look found the result instead.
- * Read from outside the sandbox once the burst has ended; nothing it measures changes.
+ * What completed each VERIFIED execution's Config verification (issue #9, the burst's tail): Wait for
+ * compliance's own first look (a COMPLIANT recorded between Re-check drift's start and the wait's
+ * registration), the "Config Rules Compliance Change" event (wait-callback), or neither — the reconciler,
+ * up to its period later: Config sends the event only when the compliance changes, so a COMPLIANT recorded
+ * before the verification began leaves the later ones without an event. Noted by wrapping the two task
+ * functions' invocations (their answers say whether they verified), from outside the sandbox; nothing it
+ * measures changes. For the last VERIFIED execution, also its COMPLIANT recorded → stop: the verification's
+ * reason names the result's recorded time (tasks/shared/compliance.ts, tasks/wait-callback).
  */
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { E2E } from '../e2e/support/harness';
-import { percentile } from './stats';
-import { pool, type TrackedExecution } from './support';
+import type { TrackedExecution } from './support';
 
-/** More than this (emulated seconds) from COMPLIANT recorded to the execution's stop: not the event. */
-export const EVENT_LAG_SECONDS = 10;
+type Path = 'look' | 'event' | 'other';
 
 export interface TailSplit {
   verified: number;
-  /** Executions whose verification lag was over EVENT_LAG_SECONDS, and their lags (emulated s). */
-  late: { count: number; mean: number; p90: number; max: number };
-  /** The last VERIFIED execution: its COMPLIANT recorded → stop (emulated s). */
-  lastLag?: number;
+  /** What completed each VERIFIED execution's compliance wait, by execution count. */
+  paths: Record<Path, number>;
+  /** The last VERIFIED execution: what completed its wait, and its COMPLIANT recorded → stop (emulated s). */
+  last?: { path: Path; lag?: number };
+}
+
+type Paths = { look: Set<string>; event: Set<string> };
+
+const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object';
+
+/** Wraps `task`'s function so `seen(payload, result)` sees every invocation's answer. */
+function onAnswer(e: E2E, task: string, seen: (payload: unknown, result: unknown) => void): void {
+  const fn = e.sb.functions.get(e.stack.functions[task] ?? '');
+  if (!fn) return;
+  const invoke = fn.invoke.bind(fn);
+  fn.invoke = async (payload: unknown) => {
+    const result = await invoke(payload);
+    seen(payload, result);
+    return result;
+  };
+}
+
+/**
+ * Starts noting which executions Wait for compliance verified on its own first look (by execution name)
+ * and which resources a compliance-change event completed a wait for (by resource id).
+ */
+export function watchVerifications(e: E2E): Paths {
+  const paths: Paths = { look: new Set(), event: new Set() };
+  onAnswer(e, 'await-compliance', (payload, result) => {
+    const x = isObj(payload) && isObj(payload.execution) ? payload.execution.name : undefined;
+    if (typeof x === 'string' && isObj(result) && result.status === 'verified') paths.look.add(x);
+  });
+  onAnswer(e, 'wait-callback', (payload, result) => {
+    if (!isObj(payload) || payload['detail-type'] !== 'Config Rules Compliance Change') return;
+    const id = isObj(payload.detail) ? payload.detail.resourceId : undefined;
+    if (typeof id === 'string' && isObj(result) && Number(result.completed) > 0) paths.event.add(id);
+  });
+  return paths;
 }
 
 const RECORDED = /reports COMPLIANT \(recorded ([^)]+)\)/;
@@ -32,28 +65,32 @@ function recordedOf(output: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-export async function tailSplit(e: E2E, executions: readonly TrackedExecution[]): Promise<TailSplit> {
+export async function tailSplit(
+  e: E2E,
+  executions: readonly TrackedExecution[],
+  seen: Paths,
+): Promise<TailSplit> {
   const verified = executions.filter((x) => x.outcome === 'VERIFIED' && x.stopDate);
-  const lags = new Map<TrackedExecution, number>();
-  await pool(verified, 20, async (x) => {
-    const d = await e.c.sfn.send(new DescribeExecutionCommand({ executionArn: x.arn }));
-    const recorded = recordedOf(d.output);
-    if (recorded !== undefined && x.stopDate) lags.set(x, (x.stopDate.getTime() - recorded) / 1000);
-  });
-  const late = [...lags.values()].filter((l) => l > EVENT_LAG_SECONDS);
+  const pathOf = (x: TrackedExecution): Path =>
+    seen.look.has(x.arn.slice(x.arn.lastIndexOf(':') + 1))
+      ? 'look'
+      : seen.event.has(x.resourceId)
+        ? 'event'
+        : 'other';
+  const paths: Record<Path, number> = { look: 0, event: 0, other: 0 };
+  for (const x of verified) paths[pathOf(x)]++;
   const last = verified.reduce<TrackedExecution | undefined>(
     (a, x) => (!a || (x.stopDate?.getTime() ?? 0) > (a.stopDate?.getTime() ?? 0) ? x : a),
     undefined,
   );
-  const lastLag = last ? lags.get(last) : undefined;
+  if (!last) return { verified: 0, paths };
+  const d = await e.c.sfn.send(new DescribeExecutionCommand({ executionArn: last.arn }));
+  const recorded = recordedOf(d.output);
+  const lag =
+    recorded !== undefined && last.stopDate ? (last.stopDate.getTime() - recorded) / 1000 : undefined;
   return {
     verified: verified.length,
-    late: {
-      count: late.length,
-      mean: late.length ? late.reduce((a, b) => a + b, 0) / late.length : Number.NaN,
-      p90: percentile(late, 90),
-      max: late.length ? Math.max(...late) : Number.NaN,
-    },
-    ...(lastLag !== undefined ? { lastLag } : {}),
+    paths,
+    last: { path: pathOf(last), ...(lag !== undefined ? { lag } : {}) },
   };
 }
