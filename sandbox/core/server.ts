@@ -57,19 +57,50 @@ const DEFAULT_NAMESPACES: Record<string, string> = {
   sns: 'http://sns.amazonaws.com/doc/2010-03-31/',
 };
 
-/** The credential scope of a SigV4-signed request: Authorization header or X-Amz-Credential query. */
-export function credentialScope(
-  headers: Record<string, string>,
-  query: URLSearchParams,
-): { accessKeyId: string; date: string; region: string; service: string } | undefined {
-  const auth = headers.authorization ?? '';
-  const fromHeader = /Credential=([^,\s]+)/.exec(auth)?.[1];
-  const credential = fromHeader ?? query.get('X-Amz-Credential') ?? undefined;
-  if (!credential) return undefined;
+export interface CredentialScope {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  service: string;
+}
+
+/** Scopes by their credential text: a sandbox's callers sign with a handful of keys, dates and services. */
+const scopes = new Map<string, Readonly<CredentialScope> | undefined>();
+const SCOPES_KEPT = 1024;
+
+function parseCredential(credential: string): CredentialScope | undefined {
   const parts = decodeURIComponent(credential).split('/');
   if (parts.length < 5) return undefined;
   const [accessKeyId, date, region, service] = parts as [string, string, string, string];
   return { accessKeyId, date, region, service };
+}
+
+/** The `Credential=` value of a SigV4 Authorization header (up to the next comma or space). */
+function credentialOf(auth: string): string | undefined {
+  const at = auth.indexOf('Credential=');
+  if (at < 0) return undefined;
+  const from = at + 'Credential='.length;
+  let to = from;
+  while (to < auth.length && auth[to] !== ',' && auth[to] !== ' ' && auth[to] !== '\t') to++;
+  return to > from ? auth.slice(from, to) : undefined;
+}
+
+/**
+ * The credential scope of a SigV4-signed request: Authorization header or X-Amz-Credential query. Parsed
+ * once per distinct credential (every request asks, the in-process transport twice); callers must not
+ * change the object returned.
+ */
+export function credentialScope(
+  headers: Record<string, string>,
+  query: URLSearchParams,
+): Readonly<CredentialScope> | undefined {
+  const credential = credentialOf(headers.authorization ?? '') ?? query.get('X-Amz-Credential') ?? undefined;
+  if (!credential) return undefined;
+  if (scopes.has(credential)) return scopes.get(credential);
+  const scope = parseCredential(credential);
+  if (scopes.size >= SCOPES_KEPT) scopes.clear();
+  scopes.set(credential, scope);
+  return scope;
 }
 
 /**

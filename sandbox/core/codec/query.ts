@@ -48,23 +48,31 @@ function resolveRef(ref: unknown): unknown {
   return typeof ref === 'function' ? (ref as () => unknown)() : ref;
 }
 
-/** The SDK's input/output schemas for an operation, or undefined when no client ships them. */
 /** Starts loading a query service's SDK schemas in the background (the EC2 client is large). */
 export function preloadSchemas(signingName: string): void {
   void loadClient(signingName);
 }
 
+/** Normalized once per operation: each request of the operation reuses them. */
+const normalized = new Map<string, OperationSchemas | undefined>();
+
+/** The SDK's input/output schemas for an operation, or undefined when no client ships them. */
 export async function operationSchemas(
   signingName: string,
   operation: string,
 ): Promise<OperationSchemas | undefined> {
+  const key = `${signingName}:${operation}`;
+  if (normalized.has(key)) return normalized.get(key);
   const client = await loadClient(signingName);
   const op = client?.[`${operation}$`];
-  if (!isOperationSchema(op)) return undefined;
-  return {
-    input: NormalizedSchema.of(resolveRef(op[4]) as StaticOperationSchema[4]),
-    output: NormalizedSchema.of(resolveRef(op[5]) as StaticOperationSchema[5]),
-  };
+  const schemas = isOperationSchema(op)
+    ? {
+        input: NormalizedSchema.of(resolveRef(op[4]) as StaticOperationSchema[4]),
+        output: NormalizedSchema.of(resolveRef(op[5]) as StaticOperationSchema[5]),
+      }
+    : undefined;
+  normalized.set(key, schemas);
+  return schemas;
 }
 
 // ---------------------------------------------------------------- request decoding

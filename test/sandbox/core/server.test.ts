@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetDocumentCommand, ListDocumentsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
+import { credentialScope } from '../../../sandbox/core/server';
 import type { ServiceModule } from '../../../sandbox/core/types';
 import { AwsError } from '../../../sandbox/core/types';
 import { withSandbox } from '../helpers';
@@ -228,5 +229,44 @@ describe('sandbox server: unsigned routes', () => {
     }));
     const res = await fetch(`${sb.endpoint}/approvals/abc?t=1`);
     expect(await res.text()).toBe('GET /approvals/abc 1');
+  });
+});
+
+describe('credentialScope', () => {
+  const none = new URLSearchParams();
+  const signed = (credential: string, tail = ', SignedHeaders=host, Signature=x') => ({
+    authorization: `AWS4-HMAC-SHA256 Credential=${credential}${tail}`,
+  });
+
+  it('reads key, date, region and service from the Authorization header, the same on every call', () => {
+    const h = signed('AKIDA/20260101/eu-west-1/sqs/aws4_request');
+    const want = { accessKeyId: 'AKIDA', date: '20260101', region: 'eu-west-1', service: 'sqs' };
+    expect(credentialScope(h, none)).toEqual(want);
+    expect(credentialScope(h, none)).toEqual(want);
+    // A space or a tab ends the credential as a comma does.
+    expect(
+      credentialScope(signed('AKIDB/20260101/us-east-1/ssm/aws4_request', ' SignedHeaders=host'), none),
+    ).toEqual({
+      accessKeyId: 'AKIDB',
+      date: '20260101',
+      region: 'us-east-1',
+      service: 'ssm',
+    });
+    expect(credentialScope(signed('AKIDC/20260101/us-east-1/s3/aws4_request', '\tx'), none)?.service).toBe(
+      's3',
+    );
+  });
+
+  it('falls back to a presigned X-Amz-Credential, and is undefined for an unsigned or short credential', () => {
+    const q = new URLSearchParams({ 'X-Amz-Credential': 'AKIDQ/20260101/us-east-2/s3/aws4_request' });
+    expect(credentialScope({}, q)).toEqual({
+      accessKeyId: 'AKIDQ',
+      date: '20260101',
+      region: 'us-east-2',
+      service: 's3',
+    });
+    expect(credentialScope({ authorization: 'Bearer x' }, none)).toBeUndefined();
+    expect(credentialScope(signed('AKID/20260101/us-east-1'), none)).toBeUndefined();
+    expect(credentialScope(signed(''), none)).toBeUndefined();
   });
 });
