@@ -181,11 +181,21 @@ function historyFor(machine: Machine, clock: SandboxContext['clock']): HistoryRe
   );
 }
 
+/**
+ * The value at a reference path (one value: undefined when none, an array when several). jsonpath-plus
+ * hands a scalar result of `wrap: false` back by throwing an Error and catching it (a stack trace per
+ * query), so the single match is unwrapped here.
+ */
+function pathValue(path: string, json: unknown): unknown {
+  const found = JSONPath({ path, json: json as object, wrap: true }) as unknown[];
+  return found.length > 1 ? found : found[0];
+}
+
 /** A Wait state's seconds, scaled by the sandbox clock (Timestamp waits: 1 emulated second). */
 function scaledWaitMs(s: StateDef, execution: Execution, timeScale: number): number {
   let seconds = s.Seconds;
   if (seconds === undefined && s.SecondsPath) {
-    const found = JSONPath({ path: s.SecondsPath, json: execution.shadow as object, wrap: false }) as unknown;
+    const found = pathValue(s.SecondsPath, execution.shadow);
     seconds = typeof found === 'number' ? found : 1;
   }
   if (seconds === undefined && (s.Timestamp || s.TimestampPath)) seconds = 1;
@@ -778,11 +788,7 @@ async function invokeWithin(
 /** A task's timeout: TimeoutSecondsPath read from the state input (as tracked), else TimeoutSeconds. */
 function taskTimeoutSeconds(state: StateDef, stateInput: Record<string, unknown>): number | undefined {
   if (state.TimeoutSecondsPath) {
-    const v = JSONPath({
-      path: state.TimeoutSecondsPath,
-      json: stateInput as object,
-      wrap: false,
-    }) as unknown;
+    const v = pathValue(state.TimeoutSecondsPath, stateInput);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
       throw Object.assign(
         new Error(`TimeoutSecondsPath ${state.TimeoutSecondsPath} does not point to a positive integer`),
