@@ -66,6 +66,24 @@ const EXECUTION = {
 };
 const toFailure = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATES.releaseAfterFailure };
 
+/** A Record outcome state for `outcome` whose payload carries the state as `state` (then Succeed or Fail). */
+function recordState(outcome: string, state: Record<string, unknown>) {
+  return {
+    Type: 'Task',
+    Resource: fnArn('record-outcome'),
+    Parameters: {
+      ...state,
+      execution: EXECUTION,
+      recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
+    },
+    ResultPath: '$.outcome',
+    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+    Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded }],
+    Next: (SUCCESS_OUTCOMES as readonly string[]).includes(outcome) ? STATES.succeeded : STATES.notSucceeded,
+  };
+}
+
 describe('synthesized definition', () => {
   it('is valid ASL (asl-validator)', () => {
     const r = validateAsl(JSON.parse(JSON.stringify(definition)));
@@ -163,22 +181,9 @@ describe('synthesized definition', () => {
     // A Catch adds to the state's input (the execution's), so Plan's failures are recorded from the event
     // and the error alone; no slot can be held yet, so nothing is released.
     for (const [outcome, name] of Object.entries(PLAN_FAILURE_STATES)) {
-      expect(S(name)).toEqual({
-        Type: 'Task',
-        Resource: fnArn('record-outcome'),
-        Parameters: {
-          state: { 'event.$': '$.event', 'error.$': '$.error' },
-          execution: EXECUTION,
-          recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
-        },
-        ResultPath: '$.outcome',
-        TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-        Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
-        Catch: [
-          { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
-        ],
-        Next: STATES.notSucceeded,
-      });
+      expect(S(name)).toEqual(
+        recordState(outcome, { state: { 'event.$': '$.event', 'error.$': '$.error' } }),
+      );
     }
   });
 
@@ -387,26 +392,8 @@ describe('synthesized definition', () => {
   });
 
   it('every outcome is recorded once by its own Record task, then Succeed or Fail', () => {
-    for (const [outcome, name] of Object.entries(OUTCOME_STATES)) {
-      expect(S(name)).toEqual({
-        Type: 'Task',
-        Resource: fnArn('record-outcome'),
-        Parameters: {
-          'state.$': '$',
-          execution: EXECUTION,
-          recording: { outcome, 'enteredTime.$': '$$.State.EnteredTime' },
-        },
-        ResultPath: '$.outcome',
-        TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-        Retry: [retrier(TRANSIENT_RETRY), retrier(IDEMPOTENT_TIMEOUT_RETRY)],
-        Catch: [
-          { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATES.outcomeNotRecorded },
-        ],
-        Next: (SUCCESS_OUTCOMES as readonly string[]).includes(outcome)
-          ? STATES.succeeded
-          : STATES.notSucceeded,
-      });
-    }
+    for (const [outcome, name] of Object.entries(OUTCOME_STATES))
+      expect(S(name)).toEqual(recordState(outcome, { 'state.$': '$' }));
     expect(S(STATES.notSucceeded)).toEqual({
       Type: 'Fail',
       Error: 'RemediationNotSucceeded',

@@ -12,7 +12,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
@@ -27,7 +26,7 @@ import { resetPolicyCache } from '../../../tasks/shared/policy-env';
 import { logger } from '../../../tasks/shared/powertools';
 import { redact, scrubSecrets } from '../../../tasks/shared/redact';
 import { KEYS, pendingItem, TASK_TOKEN } from '../../approvals/support/fixtures';
-import { type LocalDynamo, startDynalite } from '../../approvals/support/harness';
+import { type LocalDynamo, startLocalDynamo } from './fixtures/late-stages';
 
 // As in Lambda, the Logger reads these when the module loads: set them before it does.
 vi.hoisted(() => {
@@ -92,21 +91,8 @@ function leaks(): string[] {
 }
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
-  await dynamo.raw.send(
-    new CreateTableCommand({
-      TableName: 'outcomes',
-      AttributeDefinitions: [
-        { AttributeName: 'resourceKey', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'resourceKey', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  dynamo = await startLocalDynamo();
+  await dynamo.createTable('outcomes', 'resourceKey', 'sk');
   server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => {
