@@ -1,6 +1,7 @@
 /**
  * DynamoDB (awsJson1.0): dynalite, in memory; requests (after the sandbox's latency/fault rules) go to
- * its validations and actions in-process, already parsed (DynaliteEngine). dynalite lacks the Time To Live APIs, which are emulated here
+ * its validations and actions in-process, already parsed (DynaliteEngine), over a plain in-memory store
+ * in place of its level database (./store.ts). dynalite lacks the Time To Live APIs, which are emulated here
  * (the setting is stored and described; items are not expired), and the transaction APIs, which answer
  * UnknownOperationException like any unsupported operation. Encryption at rest with a KMS key, which
  * dynalite lacks too, is kept and enforced beside it (./encryption.ts).
@@ -11,17 +12,14 @@ import type { RequestContext, ServiceModule } from '../../core/types';
 import { AwsError } from '../../core/types';
 import { TableEncryption } from './encryption';
 import { memoizeDynaliteExpressions } from './expressions';
+import { createStore } from './store';
 
-/** dynalite's store (db/index.js `create`): what its actions read and write, and its shutdown. */
-interface DynaliteStore {
-  lifecycleManager?: { gracefulClose(cb: (err?: Error | null) => void): void };
-  db: { close(cb: (err?: Error | null) => void): void };
-}
+/** dynalite's store (./store.ts in place of its level database): what its actions read and write. */
+type DynaliteStore = ReturnType<typeof createStore>;
 
 /** What dynalite's request handler runs per call: its type checks and validations, then the action. */
 interface DynaliteModules {
-  create(options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }): DynaliteStore;
-  checkTypes(data: Record<string, unknown>, types: unknown): Record<string, unknown>;
+  checkTypes(data: Record<string, unknown>, types: Record<string, unknown>): Record<string, unknown>;
   checkValidations(
     data: Record<string, unknown>,
     types: unknown,
@@ -81,7 +79,6 @@ let modules: DynaliteModules | undefined;
 function dynaliteModules(): DynaliteModules {
   if (modules) return modules;
   const require = createRequire(createRequire(import.meta.url).resolve('dynalite'));
-  const db = require('./db') as Pick<DynaliteModules, 'create'>;
   const validations = require('./validations') as Pick<DynaliteModules, 'checkTypes' | 'checkValidations'>;
   const lowerFirst = (op: string) => op.charAt(0).toLowerCase() + op.slice(1);
   const loaded = new Map<
@@ -100,7 +97,6 @@ function dynaliteModules(): DynaliteModules {
     return m;
   };
   modules = {
-    create: (options) => db.create(options),
     checkTypes: (data, types) => validations.checkTypes(data, types),
     checkValidations: (data, types, custom, store) =>
       validations.checkValidations(data, types, custom, store),
@@ -128,7 +124,7 @@ function awsErrorOf(err: DynaliteError): AwsError {
  * JSON text of the request or the answer, no CRC32 of the body, no request id, no signature header
  * parsing (this hop was a loopback HTTP request per call, then dynalite's request listener in-process).
  * The checks drop null and unknown members of the object they are given, so they get a copy of the
- * request's top level; dynalite's store keeps items as JSON text, so no answer shares objects with it.
+ * request's top level; the store (./store.ts) copies items in and out, so no answer shares objects with it.
  */
 class DynaliteEngine {
   private store: DynaliteStore | undefined;
@@ -145,19 +141,14 @@ class DynaliteEngine {
     return pending.finally(() => this.inFlight.delete(pending));
   }
 
-  /** Creates dynalite's store for one account-region (its ARNs carry them: dynalite reads both from the environment). */
+  /** Creates dynalite's store for one account-region (its ARNs carry them). */
   async start(scope: { accountId: string; region: string }): Promise<void> {
-    const m = dynaliteModules();
+    dynaliteModules();
     memoizeDynaliteExpressions();
-    const saved = { account: process.env.AWS_ACCOUNT_ID, region: process.env.AWS_REGION };
-    process.env.AWS_ACCOUNT_ID = scope.accountId;
-    process.env.AWS_REGION = scope.region;
-    try {
-      this.store = m.create({ createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 });
-    } finally {
-      restoreEnv('AWS_ACCOUNT_ID', saved.account);
-      restoreEnv('AWS_REGION', saved.region);
-    }
+    this.store = createStore(
+      { createTableMs: this.createTableMs, deleteTableMs: 0, updateTableMs: 0 },
+      scope,
+    );
   }
 
   async stop(): Promise<void> {
@@ -169,10 +160,7 @@ class DynaliteEngine {
       new Promise((resolve) => setTimeout(resolve, 5000).unref()),
     ]);
     if (!store) return;
-    await new Promise<void>((resolve) => {
-      if (store.lifecycleManager) store.lifecycleManager.gracefulClose(() => resolve());
-      else store.db.close(() => resolve());
-    });
+    await new Promise<void>((resolve) => store.db.close(() => resolve()));
   }
 }
 
@@ -182,7 +170,7 @@ function run(store: DynaliteStore, operation: string, input: Record<string, unkn
   return new Promise((resolve, reject) => {
     try {
       const v = m.validation(operation);
-      const data = m.checkTypes({ ...input }, v.types);
+      const data = m.checkTypes({ ...input }, v.types as Record<string, unknown>);
       m.checkValidations(data, v.types, v.custom, store);
       m.action(operation)(store, data, (err, answer) => {
         if (err) reject(awsErrorOf(err));
@@ -192,11 +180,6 @@ function run(store: DynaliteStore, operation: string, input: Record<string, unkn
       reject(awsErrorOf(err as DynaliteError));
     }
   });
-}
-
-function restoreEnv(name: string, value: string | undefined): void {
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
 }
 
 /**
