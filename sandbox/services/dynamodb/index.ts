@@ -13,6 +13,7 @@ import { AwsError } from '../../core/types';
 import { TableEncryption } from './encryption';
 import { memoizeDynaliteExpressions } from './expressions';
 import { createStore } from './store';
+import { checkTypes } from './types';
 
 /** dynalite's store (./store.ts in place of its level database): what its actions read and write. */
 type DynaliteStore = ReturnType<typeof createStore>;
@@ -170,7 +171,7 @@ function run(store: DynaliteStore, operation: string, input: Record<string, unkn
   return new Promise((resolve, reject) => {
     try {
       const v = m.validation(operation);
-      const data = m.checkTypes({ ...input }, v.types as Record<string, unknown>);
+      const data = checkTypes({ ...input }, v.types as Record<string, unknown>, m.checkTypes);
       m.checkValidations(data, v.types, v.custom, store);
       m.action(operation)(store, data, (err, answer) => {
         if (err) reject(awsErrorOf(err));
