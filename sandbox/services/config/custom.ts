@@ -56,6 +56,13 @@ const FREQUENCY_SECONDS: Record<string, number> = {
   TwentyFour_Hours: 24 * 3600,
 };
 
+/** A ConfigRule's or SourceDetail's MaximumExecutionFrequency, validated as Config does (undefined: none). */
+export function checkedFrequency(frequency: string | undefined): string | undefined {
+  if (frequency && !(frequency in FREQUENCY_SECONDS))
+    throw new AwsError('InvalidParameterValueException', `The frequency ${frequency} is invalid.`);
+  return frequency;
+}
+
 /** The account pseudo-type periodic rules may report on (results only, no configuration items). */
 const ACCOUNT_TYPE = 'AWS::::Account';
 
@@ -82,9 +89,7 @@ export function sourceDetailsOf(source: Obj): SourceDetail[] | undefined {
   if (!Array.isArray(source.SourceDetails)) return undefined;
   return source.SourceDetails.filter(isObj).map((d) => {
     const type = str(d.MessageType);
-    const frequency = str(d.MaximumExecutionFrequency);
-    if (frequency && !(frequency in FREQUENCY_SECONDS))
-      throw new AwsError('InvalidParameterValueException', `The frequency ${frequency} is invalid.`);
+    const frequency = checkedFrequency(str(d.MaximumExecutionFrequency));
     return {
       ...(str(d.EventSource) ? { EventSource: str(d.EventSource) } : {}),
       ...(type ? { MessageType: type } : {}),

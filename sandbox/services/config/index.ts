@@ -18,6 +18,7 @@ import { isObj, num, type Obj, stateOf, str, strs } from '../state';
 import {
   changeTriggered,
   checkEvaluations,
+  checkedFrequency,
   configRoleArn,
   configurationItem,
   customFrequency,
@@ -705,6 +706,11 @@ function ruleFromRequest(input: Obj, ctx: RequestContext): Rule {
       `The sourceIdentifier ${identifier} is invalid. Please refer to the documentation for a list of valid sourceIdentifiers that can be used when AWS is the Owner.`,
     );
   }
+  const frequency = checkedFrequency(str(cr.MaximumExecutionFrequency));
+  if (frequency && evaluator && !evaluator.periodic)
+    throw invalid(
+      'A maximum execution frequency for this rule is not allowed because only a change in resources triggers this managed rule.',
+    );
   const inputParameters = str(cr.InputParameters);
   const params = ruleParameters(inputParameters, evaluator);
   const existing = state(ctx.sandbox).rules.get(name);
@@ -722,7 +728,7 @@ function ruleFromRequest(input: Obj, ctx: RequestContext): Rule {
     Scope: scope ? ruleScope(scope) : undefined,
     Source: { Owner: owner, SourceIdentifier: identifier, ...(details ? { SourceDetails: details } : {}) },
     InputParameters: inputParameters,
-    MaximumExecutionFrequency: str(cr.MaximumExecutionFrequency),
+    MaximumExecutionFrequency: frequency,
     ConfigRuleState: 'ACTIVE',
     EvaluationModes: [{ Mode: EVALUATION_MODE }],
     params,

@@ -1,5 +1,6 @@
 import {
   BatchGetResourceConfigCommand,
+  type ConfigRule,
   ConfigServiceClient,
   DeleteConfigRuleCommand,
   DescribeComplianceByConfigRuleCommand,
@@ -740,6 +741,35 @@ describe('Config rules through ConfigServiceClient', () => {
     expect(
       await errorOf(config.send(new DescribeConfigRulesCommand({ ConfigRuleNames: ['paging-ssh'] }))),
     ).toBeInstanceOf(NoSuchConfigRuleException);
+  });
+
+  it('refuses a MaximumExecutionFrequency AWS refuses (a change-triggered managed rule, an unknown value), storing nothing', async () => {
+    const config = new ConfigServiceClient(sb.clientConfig);
+    // A value outside the SDK's enum, as a hand-written request could send it.
+    const put = (name: string, SourceIdentifier: string, frequency: string) =>
+      errorOf(
+        config.send(
+          new PutConfigRuleCommand({
+            ConfigRule: {
+              ConfigRuleName: name,
+              Source: { Owner: 'AWS', SourceIdentifier },
+              MaximumExecutionFrequency: frequency as ConfigRule['MaximumExecutionFrequency'],
+            },
+          }),
+        ),
+      );
+    const changeOnly = await put('ssh-hourly', 'INCOMING_SSH_DISABLED', 'One_Hour');
+    expect(changeOnly).toBeInstanceOf(InvalidParameterValueException);
+    expect(changeOnly.message).toBe(
+      'A maximum execution frequency for this rule is not allowed because only a change in resources triggers this managed rule.',
+    );
+    const unknown = await put('drift-hourly', 'CLOUDFORMATION_STACK_DRIFT_DETECTION_CHECK', 'Hourly');
+    expect(unknown).toBeInstanceOf(InvalidParameterValueException);
+    expect(unknown.message).toBe('The frequency Hourly is invalid.');
+    for (const name of ['ssh-hourly', 'drift-hourly'])
+      expect(
+        await errorOf(config.send(new DescribeConfigRulesCommand({ ConfigRuleNames: [name] }))),
+      ).toBeInstanceOf(NoSuchConfigRuleException);
   });
 });
 
