@@ -30,6 +30,7 @@ import {
   sdkPartitionSlimming,
   wordsOfSources,
 } from './sdk-plugins';
+import { sdkUnreachedStubs } from './sdk-stubs';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** ESM output still needs `require` for the few CommonJS dependencies esbuild leaves as requires. */
@@ -84,6 +85,7 @@ export function taskBuildOptions(): BuildOptions {
       sdkPackageJsonSlimming(),
       sdkNativeSha256(),
       sdkPartitionSlimming(),
+      sdkUnreachedStubs(),
     ],
     logLevel: 'error',
     metafile: true,
@@ -118,6 +120,9 @@ export async function bundleTaskInto(
 function rebaseSourceMap(mapFile: string, outDir: string): void {
   const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { sources?: string[] };
   if (!Array.isArray(map.sources)) throw new Error(`${mapFile}: no sources`);
-  map.sources = map.sources.map((s) => relative(REPO_ROOT, resolve(outDir, s)).split('\\').join('/'));
+  // A plugin's virtual module (`sdk-stub:…`, sdk-stubs.ts) is named by its namespace, not a path.
+  map.sources = map.sources.map((s) =>
+    /^[a-z-]+:/.test(s) ? s : relative(REPO_ROOT, resolve(outDir, s)).split('\\').join('/'),
+  );
   writeFileSync(mapFile, JSON.stringify(map));
 }
