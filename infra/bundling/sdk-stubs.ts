@@ -22,6 +22,9 @@
  *   unless the signing region is `*`, for which it needs a SigV4a implementation (`@aws-sdk/signature-v4a`
  *   or `-crt`) that no bundle holds (the plugin fails the build if one is imported), so the SDK threw
  *   "Neither CRT nor JS SigV4a implementation is available" there; the stub throws its error instead;
+ * - the SDK's Node.js version warning (`emitWarningIfUnsupportedVersion`, ~0.5 KB of message): it warns
+ *   below Node 22, which never runs these bundles (nodejs22.x, `target: node22`); the stub warns in one
+ *   line there, and does nothing on Node 22 as the SDK does;
  * - DynamoDB's endpoint-discovery cache (`EndpointCache` over mnemonist's LRU, ~7.7 KB): every
  *   DynamoDB client builds one, but in this SDK no DynamoDB command adds the endpoint-discovery
  *   middleware, the only reader of the cache; the stub is an empty object whose methods throw.
@@ -96,6 +99,18 @@ export const isDnsCompatibleBucketName = noS3;
 export const isArnBucketName = noS3;
 export const DOT_PATTERN = /\\./;
 export const S3_HOSTNAME_PATTERN = /^(.+\\.)?s3(-fips)?(\\.dualstack)?[.-]([a-z0-9-]+)\\./;`,
+  },
+  {
+    part: 'The Node.js version warning',
+    pkg: '@aws-sdk/core',
+    path: 'dist-es/submodules/client/emitWarningIfUnsupportedVersion.js',
+    contents: `export const state = { warningEmitted: false };
+export const emitWarningIfUnsupportedVersion = (version) => {
+  if (version && !state.warningEmitted && Number.parseInt(version.slice(1), 10) < 22) {
+    state.warningEmitted = true;
+    process.emitWarning(\`NodeVersionSupportWarning: this bundle is built for Node.js 22, running on \${version}\`);
+  }
+};`,
   },
   {
     part: 'SigV4a signing',

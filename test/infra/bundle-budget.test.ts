@@ -28,12 +28,12 @@ const KB = 1024;
 /** Everything but the AWS SDK. */
 const OWN_BUDGET = 112 * KB;
 /**
- * The whole bundle, SDK included, in bytes (largest today: intake, five clients, 317,452 since session 8's
+ * The whole bundle, SDK included, in bytes (largest today: intake, five clients, 318,086 since session 8's
  * SDK stubs; 334,990 before them, 340,627 before session 7's SDK plugins, 354 KB before valibot, 457 KB
  * before any plugin).
  */
 const TOTAL_BUDGET = 327_000;
-/** Issue #10's size target, and the bundles that meet it (sweep 192,063, check-drift 197,310, recheck-drift 199,887). */
+/** Issue #10's size target, and the bundles that meet it (sweep 191,894, check-drift 197,141, recheck-drift 199,718). */
 const TARGET = 200_000;
 const WITHIN_TARGET: readonly TaskName[] = ['sweep', 'check-drift', 'recheck-drift'];
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
