@@ -191,6 +191,22 @@ function pathValue(path: string, json: unknown): unknown {
   return found.length > 1 ? found : found[0];
 }
 
+/**
+ * A ResultSelector applied to a task's result, as the engine does before ResultPath: `key.$` fields take the
+ * value at their path in the result, nested objects are selected alike, other values are literal. (The
+ * shadow must follow a selector that replaces the state, e.g. Plan's `{ event, plan }`, or the paths read
+ * from it later — TimeoutSecondsPath, SecondsPath — find nothing.)
+ */
+function selectResult(selector: unknown, result: unknown): unknown {
+  if (!selector || typeof selector !== 'object' || Array.isArray(selector)) return selector;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(selector)) {
+    if (key.endsWith('.$') && typeof value === 'string') out[key.slice(0, -2)] = pathValue(value, result);
+    else out[key] = selectResult(value, result);
+  }
+  return out;
+}
+
 /** A Wait state's seconds, scaled by the sandbox clock (Timestamp waits: 1 emulated second). */
 function scaledWaitMs(s: StateDef, execution: Execution, timeScale: number): number {
   let seconds = s.Seconds;
@@ -493,8 +509,9 @@ class StepFunctionsStore {
         name: 'States.Runtime',
       });
     }
-    if (state.ResultPath !== null && !state.ResultSelector) {
-      execution.shadow = setAtPath(execution.shadow, state.ResultPath ?? '$', result);
+    if (state.ResultPath !== null) {
+      const placed = state.ResultSelector === undefined ? result : selectResult(state.ResultSelector, result);
+      execution.shadow = setAtPath(execution.shadow, state.ResultPath ?? '$', placed);
     }
     return result;
   }

@@ -188,6 +188,56 @@ describe('sandbox Step Functions', () => {
     );
   });
 
+  it('reads TimeoutSecondsPath from a state a ResultSelector replaced (no ResultPath)', async () => {
+    const asked: unknown[] = [];
+    const { sandbox } = fakeSandbox({
+      plan: async () => ({ plan: { ttl: 1, extra: 'dropped' }, noise: true }),
+      ask: async (p) => {
+        asked.push(p);
+        return {};
+      },
+    });
+    const sfn = stepFunctionsService();
+    const op = (name: string, input: Record<string, unknown>) =>
+      sfn.operations[name]?.(input, ctxFor(sandbox, name));
+    const def = {
+      StartAt: 'Plan',
+      States: {
+        Plan: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: fnArn('plan'), Payload: {} },
+          ResultSelector: { 'ttl.$': '$.Payload.plan.ttl', fixed: { 'who.$': '$.Payload.noise' } },
+          Next: 'Ask',
+        },
+        Ask: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+          Parameters: {
+            FunctionName: fnArn('ask'),
+            Payload: { 'taskToken.$': '$$.Task.Token', 'ttl.$': '$.ttl' },
+          },
+          TimeoutSecondsPath: '$.ttl',
+          Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'Expired' }],
+          End: true,
+        },
+        Expired: { Type: 'Fail', Error: 'Expired', Cause: 'nobody answered' },
+      },
+    };
+    const { stateMachineArn } = (await op('CreateStateMachine', {
+      name: 'selected',
+      definition: JSON.stringify(def),
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/sm`,
+    })) as { stateMachineArn: string };
+    const { executionArn } = (await op('StartExecution', { stateMachineArn, name: 'sel', input: '{}' })) as {
+      executionArn: string;
+    };
+    await sfn.waitForExecution(executionArn);
+    const d = (await op('DescribeExecution', { executionArn })) as { status: string; error?: string };
+    expect(d).toMatchObject({ status: 'FAILED', error: 'Expired' });
+    expect(asked).toEqual([expect.objectContaining({ ttl: 1 })]);
+  });
+
   it('applies execution-name idempotency: same name + input while running is absorbed, otherwise ExecutionAlreadyExists', async () => {
     const { sfn, op, stateMachineArn, input, waitForAsk } = await setup();
     const first = (await op('StartExecution', { stateMachineArn, name: 'dup', input })) as {
