@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoDbService } from '../../../sandbox/services/dynamodb';
 import { compareKeys, jsonCopy } from '../../../sandbox/services/dynamodb/store';
 import { TEST_CREDENTIALS, withSandbox } from '../helpers';
+import { seeded } from './seeded';
 
 const sb = withSandbox({ services: [dynamoDbService()] });
 let reference: Server;
@@ -58,19 +59,6 @@ async function outcome(c: DynamoDBClient, call: Call): Promise<unknown> {
     const e = err as Error;
     return { error: e.name, message: e.message };
   }
-}
-
-/** A seeded generator (mulberry32), so a failure names a reproducible call. */
-function seeded(seed: number) {
-  let a = seed;
-  const next = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
-  return { next, pick };
 }
 
 const PKS = ['a', 'b', 'é', '日本', '😀', '\uE000x', 'zz'];

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { checkTypes } from '../../../sandbox/services/dynamodb/types';
+import { seeded } from './seeded';
 
 type Types = Record<string, unknown>;
 const require = createRequire(createRequire(import.meta.url).resolve('dynalite'));
@@ -23,17 +24,6 @@ function effect(run: (d: Record<string, unknown>) => unknown, request: Record<st
     const e = err as Error & { body?: unknown };
     return JSON.stringify({ error: e.message, body: e.body, data });
   }
-}
-
-function seeded(seed: number) {
-  let a = seed;
-  const next = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T };
 }
 
 /** An attribute value, usually well typed, sometimes not (a number for a string, a list for a map…). */
