@@ -71,7 +71,8 @@ describe('the outcome record carries the execution cost', () => {
     const whole = price(history);
     expect(stored.transitions).toBe(whole.transitions);
     // Plan, Confirm, Detect (it describes the drift itself since 07ffebb), Acquire slot, Start runbook,
-    // Release, Re-check, Wait for compliance, Record.
-    expect(whole.lambdaInvocations).toBe(9);
+    // Re-check, Wait for compliance, Record (no Release state: the runbook's callback released the slot
+    // since 477e420).
+    expect(whole.lambdaInvocations).toBe(8);
   });
 });
