@@ -9,7 +9,7 @@ import { type Sandbox, type SandboxOptions, startSandbox } from './core/sandbox'
 import { type CfnTemplate, type InstalledStack, installRemediationStack } from './install/install';
 import { type InstalledMemberStack, installMemberStack, type MemberInstallOptions } from './install/member';
 import { type AllServicesOptions, allProviders, allServices } from './services';
-import type { StepFunctionsService } from './services/stepfunctions';
+import type { ExecutionListener, StepFunctionsService } from './services/stepfunctions';
 
 export interface DriftSandboxOptions extends Omit<SandboxOptions, 'services' | 'providers'> {
   /** Install the remediation stack (default true). */
@@ -40,6 +40,11 @@ export interface DriftSandbox extends Sandbox {
   readonly memberStacks: readonly InstalledMemberStack[];
   /** Resolves when the execution has closed. */
   waitForExecution(executionArn: string): Promise<void>;
+  /**
+   * Tells `listener` of every execution (those there already too) as it starts and once it has closed,
+   * in-process: an observer that makes no API calls (the bench's). Returns the unsubscribe function.
+   */
+  watchExecutions(listener: ExecutionListener): () => void;
 }
 
 export async function startDriftSandbox(options: DriftSandboxOptions = {}): Promise<DriftSandbox> {
@@ -79,5 +84,6 @@ export async function startDriftSandbox(options: DriftSandboxOptions = {}): Prom
     ...(stack ? { stack } : {}),
     memberStacks,
     waitForExecution: (arn: string) => stepFunctions.waitForExecution(arn),
+    watchExecutions: (listener: ExecutionListener) => stepFunctions.watchExecutions(listener),
   });
 }

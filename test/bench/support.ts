@@ -12,13 +12,7 @@ import {
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
 import { GetComplianceDetailsByConfigRuleCommand } from '@aws-sdk/client-config-service';
-import {
-  DescribeExecutionCommand,
-  type DescribeExecutionCommandOutput,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
-  ListExecutionsCommand,
-} from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { type AutomationExecutionMetadata, DescribeAutomationExecutionsCommand } from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
@@ -26,7 +20,7 @@ import type { FaultConfig } from '../../sandbox/core/faults';
 import { loadFaultConfig } from '../../sandbox/core/faults';
 import { CASES, IN_SCOPE_TAGS } from '../../sandbox/demo/cases';
 import type { AllServicesOptions } from '../../sandbox/services';
-import { type E2E, scanAll, sleep, subscribeToEvents, until } from '../e2e/support/harness';
+import { type E2E, scanAll, subscribeToEvents, until } from '../e2e/support/harness';
 
 const ssh = CASES.find((c) => c.id === 'ssh-open');
 if (!ssh?.rule) throw new Error('the ssh-open demo case is missing');
@@ -222,6 +216,11 @@ export interface TrackedExecution {
  * Follows the executions of the remediation state machine for `ids` until every one of those resources
  * has a closed execution and none is running, or the deadline passes. Returns every execution seen for
  * them and the real time (performance.now) the last one closed.
+ *
+ * It watches the Step Functions module in-process (DriftSandbox.watchExecutions) rather than listing and
+ * describing executions through the API: an observer that polled ListExecutions every 250-2000 ms and
+ * described each execution twice cost the emulator's event loop as much as several sandbox operations per
+ * remediation, and its polling period blurred the moment the last execution closed.
  */
 export async function trackExecutions(
   e: E2E,
@@ -231,59 +230,52 @@ export async function trackExecutions(
 ): Promise<{ executions: TrackedExecution[]; lastClosedAt: number; timedOut: boolean }> {
   const wanted = new Set(ids);
   const byArn = new Map<string, TrackedExecution>();
-  const ignored = new Set<string>();
+  const closedResources = new Set<string>();
+  let running = 0;
   let lastClosedAt = performance.now();
-  let lastReport = 0;
-  for (;;) {
-    let token: string | undefined;
-    const now = performance.now();
-    do {
-      const page = await e.c.sfn.send(
-        new ListExecutionsCommand({
-          stateMachineArn: e.stack.stateMachineArn,
-          maxResults: 1000,
-          nextToken: token,
-        }),
-      );
-      for (const x of page.executions ?? []) {
-        const arn = x.executionArn;
-        if (!arn || ignored.has(arn)) continue;
-        let t = byArn.get(arn);
-        if (!t) {
-          const d = await e.c.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-          const resourceId =
-            (JSON.parse(d.input ?? '{}') as { event?: { resourceId?: string } }).event?.resourceId ?? '';
-          if (!wanted.has(resourceId)) {
-            ignored.add(arn);
-            continue;
-          }
-          t = { arn, resourceId, status: 'RUNNING' };
-          byArn.set(arn, t);
-        }
-        if (t.status === 'RUNNING' && x.status !== 'RUNNING') {
-          const d = await e.c.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-          Object.assign(t, closedInfo(d));
-          lastClosedAt = now;
-        }
-      }
-      token = page.nextToken;
-    } while (token);
-    const list = [...byArn.values()];
-    const running = list.filter((x) => x.status === 'RUNNING').length;
-    const closedResources = new Set(list.filter((x) => x.status !== 'RUNNING').map((x) => x.resourceId));
-    if (onProgress && performance.now() - lastReport > 10_000) {
-      lastReport = performance.now();
-      onProgress(closedResources.size, running);
+  let settle: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const finished = () => running === 0 && closedResources.size >= wanted.size;
+  const stop = e.sb.watchExecutions((change, d) => {
+    if (d.stateMachineArn !== e.stack.stateMachineArn) return;
+    let t = byArn.get(d.executionArn);
+    if (!t) {
+      const resourceId = (JSON.parse(d.input) as { event?: { resourceId?: string } }).event?.resourceId ?? '';
+      if (!wanted.has(resourceId)) return;
+      t = { arn: d.executionArn, resourceId, status: 'RUNNING' };
+      byArn.set(d.executionArn, t);
+      running++;
     }
-    if (running === 0 && closedResources.size >= wanted.size)
-      return { executions: list, lastClosedAt, timedOut: false };
-    if (Date.now() > deadline) return { executions: list, lastClosedAt, timedOut: true };
-    // Listing every execution costs the sandbox too: poll a big fleet less often.
-    await sleep(Math.max(250, Math.min(2000, ids.length * 2)));
+    if (change === 'closed' && t.status === 'RUNNING') {
+      Object.assign(t, closedInfo(d));
+      running--;
+      closedResources.add(t.resourceId);
+      lastClosedAt = performance.now();
+      if (finished()) settle();
+    }
+  });
+  const progress = onProgress
+    ? setInterval(() => onProgress(closedResources.size, running), 10_000)
+    : undefined;
+  const timer = setTimeout(settle, Math.max(0, deadline - Date.now()));
+  try {
+    if (!finished()) await done;
+    return { executions: [...byArn.values()], lastClosedAt, timedOut: !finished() };
+  } finally {
+    stop();
+    clearTimeout(timer);
+    clearInterval(progress);
   }
 }
 
-function closedInfo(d: DescribeExecutionCommandOutput): Partial<TrackedExecution> {
+function closedInfo(d: {
+  status?: string;
+  startDate?: Date;
+  stopDate?: Date;
+  output?: string;
+}): Partial<TrackedExecution> {
   const output = JSON.parse(d.output ?? '{}') as { outcome?: { outcome?: string } };
   return {
     status: d.status ?? 'UNKNOWN',

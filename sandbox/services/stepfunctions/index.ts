@@ -69,6 +69,8 @@ interface Execution {
   shadow: Record<string, unknown>;
   /** Settles when the execution has closed and its history is complete. */
   closed: Promise<void>;
+  /** Whether `closed` has settled. */
+  ended?: boolean;
 }
 
 interface PendingToken {
@@ -132,9 +134,20 @@ function lambdaError(err: unknown): Error {
   return out;
 }
 
+/** An execution as DescribeExecution describes it. */
+export type ExecutionDescription = ReturnType<typeof describeExecution>;
+
+/**
+ * Told of every execution (those already there when it subscribes too) as it starts and once it has
+ * closed: an in-process observer (the bench's) that costs the sandbox no API calls.
+ */
+export type ExecutionListener = (change: 'started' | 'closed', execution: ExecutionDescription) => void;
+
 export interface StepFunctionsService extends ServiceModule {
   /** Resolves when the execution has closed (tests and the demo wait on it). */
   waitForExecution(arn: string): Promise<void>;
+  /** Subscribes `listener` to executions starting and closing; the function returned unsubscribes. */
+  watchExecutions(listener: ExecutionListener): () => void;
   /** Starts an execution as an EventBridge target does. */
   startExecutionFromTarget(stateMachineArn: string, input: string, sandbox: SandboxContext): Promise<string>;
   /** Stops every running execution (sandbox shutdown). */
@@ -368,6 +381,21 @@ class StepFunctionsStore {
   private readonly tokens = new Map<string, PendingToken>();
   /** Tokens that existed but are closed, with why (so late callers get AWS's error, not InvalidToken). */
   private readonly closedTokens = new Map<string, 'done' | 'timedout'>();
+  private readonly listeners = new Set<ExecutionListener>();
+
+  /** Subscribes to executions starting and closing, after replaying those there are (the closed ones as closed). */
+  watch(listener: ExecutionListener): () => void {
+    for (const e of this.executions.values()) {
+      listener('started', describeExecution(e));
+      if (e.ended) listener('closed', describeExecution(e));
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private tell(change: 'started' | 'closed', e: Execution): void {
+    for (const l of this.listeners) l(change, describeExecution(e));
+  }
 
   machineByArn(arn: string): Machine {
     const m = this.machines.get(arn);
@@ -528,6 +556,8 @@ class StepFunctionsStore {
     execution.closed = Promise.all([consume, settleExecution(execution, run.result)]).then(() => {
       execution.stopDate ??= sandbox.clock.now();
       this.closeTokensOf(execution, 'done');
+      execution.ended = true;
+      this.tell('closed', execution);
       void sandbox.putEvent(statusChangeEvent(execution)).catch(() => {});
     });
   }
@@ -572,6 +602,7 @@ class StepFunctionsStore {
     execution.abort = run.abort;
     this.follow(execution, run, sandbox);
     this.executions.set(arn, execution);
+    this.tell('started', execution);
     return execution;
   }
 
@@ -735,6 +766,7 @@ export function stepFunctionsService(): StepFunctionsService {
     waitForExecution: async (arn) => {
       await store.executionByArn(arn).closed;
     },
+    watchExecutions: (listener) => store.watch(listener),
     startExecutionFromTarget: async (arn, inputText, sandbox) =>
       store.start(store.machineByArn(arn), randomUUID(), inputText, sandbox).arn,
     stopAll,

@@ -132,6 +132,34 @@ describe('sandbox Step Functions', () => {
     );
   });
 
+  it('tells a watcher of executions starting and closing, replaying those already there', async () => {
+    const { sfn, op, stateMachineArn, input, waitForAsk, asked } = await setup();
+    const first = (await op('StartExecution', { stateMachineArn, name: 'w-1', input })) as {
+      executionArn: string;
+    };
+    const ask = await waitForAsk();
+    await op('SendTaskSuccess', { taskToken: ask.taskToken, output: '{}' });
+    await sfn.waitForExecution(first.executionArn);
+    const seen: Array<[string, string, string]> = [];
+    const stop = sfn.watchExecutions((change, d) => seen.push([change, d.name, d.status]));
+    // The closed execution is replayed as started, then closed, with DescribeExecution's fields.
+    expect(seen).toEqual([
+      ['started', 'w-1', 'SUCCEEDED'],
+      ['closed', 'w-1', 'SUCCEEDED'],
+    ]);
+    const second = (await op('StartExecution', { stateMachineArn, name: 'w-2', input })) as {
+      executionArn: string;
+    };
+    expect(seen[2]).toEqual(['started', 'w-2', 'RUNNING']);
+    for (let i = 0; i < 200 && asked.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    await op('SendTaskFailure', { taskToken: asked[1]?.taskToken, error: 'No' });
+    await sfn.waitForExecution(second.executionArn);
+    expect(seen[3]).toEqual(['closed', 'w-2', 'FAILED']);
+    stop();
+    await op('StartExecution', { stateMachineArn, name: 'w-3', input });
+    expect(seen).toHaveLength(4);
+  });
+
   it('writes history in AWS event types and fails the task from SendTaskFailure', async () => {
     const { sfn, op, stateMachineArn, input, waitForAsk } = await setup();
     const { executionArn } = (await op('StartExecution', { stateMachineArn, name: 'run-2', input })) as {
