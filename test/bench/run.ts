@@ -15,14 +15,17 @@
  *   7. Exposure: --exposure-drifts N (≥ 20) SSH drifts through the CloudTrail fast path and N through Config
  *      only, at once, time scale 1 (CloudTrail 5 s, runbook 30 s, Config 3 min) → p50/p95 call → restored.
  *   8. Bundles: per-bundle bytes and init time, when test/bench/bundles.ts exists (measureBundles()).
- * Sections 1–3 share one sandbox; 4, 5, 6 and 7 each start their own. --only picks sections.
+ *   9. Calls: CPU µs per SDK call (DynamoDB GetItem, SendTaskSuccess, DescribeStacks) through the task code's
+ *      clients on the socketless transport, client side vs emulator side (test/bench/calls.ts).
+ * Sections 1–3 share one sandbox; 4, 5, 6, 7 and 9 each start their own. --only picks sections.
  *
  * Options: --groups N (10) --duplicates D (100) --samples S (200) --time-scale T (0.01) --timeout SECONDS (120)
  *          --faults FILE (the sandbox's fault/latency rules, e.g. SSM taking 30 s with 30 % throttling)
- *          --only LIST (classic,profile,burst,throughput,exposure,bundles) --json (last line: one JSON summary)
+ *          --only LIST (classic,profile,burst,throughput,exposure,bundles,calls) --json (last line: one JSON summary)
  *          --profile-groups N (3) --burst N (1000) --burst-time-scale T (0.05) --burst-timeout SECONDS (600)
  *          --throughput-groups N (200) --throughput-time-scale T (0.001) --exposure-drifts N (20)
  *          --throughput-cpu-prof FILE (a .cpuprofile of the throughput span)
+ *          --calls N (1000 per round) --calls-rounds R (3) --calls-cpu-prof FILE (the client-side rounds)
  */
 import './env';
 import { existsSync } from 'node:fs';
@@ -53,6 +56,7 @@ import {
 } from '../e2e/support/harness';
 import { trustingRole } from '../sandbox/core/iam-support';
 import { type BurstResult, runBurst } from './burst';
+import { type CallsResult, callsJson, printCalls, runCalls } from './calls';
 import { type ExposureResult, runExposure } from './exposure';
 import { type ProfileResult, runProfile } from './profile';
 import { ms, percentile, timeCalls } from './stats';
@@ -67,7 +71,7 @@ const { values: args } = parseArgs({
     'time-scale': { type: 'string', default: '0.01' },
     timeout: { type: 'string', default: '120' },
     faults: { type: 'string' },
-    only: { type: 'string', default: 'classic,profile,burst,throughput,exposure,bundles' },
+    only: { type: 'string', default: 'classic,profile,burst,throughput,exposure,bundles,calls' },
     'exposure-drifts': { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
     'profile-groups': { type: 'string', default: '3' },
@@ -77,6 +81,9 @@ const { values: args } = parseArgs({
     'throughput-groups': { type: 'string', default: '200' },
     'throughput-time-scale': { type: 'string', default: '0.001' },
     'throughput-cpu-prof': { type: 'string' },
+    calls: { type: 'string', default: '1000' },
+    'calls-rounds': { type: 'string', default: '3' },
+    'calls-cpu-prof': { type: 'string' },
   },
 });
 const intArg = (name: string, v: string | undefined, min: number, max: number): number => {
@@ -95,7 +102,7 @@ const scaleArg = (name: string, v: string | undefined): number => {
 };
 const TIME_SCALE = scaleArg('time-scale', args['time-scale']);
 const TIMEOUT_MS = intArg('timeout', args.timeout, 10, 3600) * 1000;
-const SECTIONS = ['classic', 'profile', 'burst', 'throughput', 'exposure', 'bundles'] as const;
+const SECTIONS = ['classic', 'profile', 'burst', 'throughput', 'exposure', 'bundles', 'calls'] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = new Set((args.only ?? '').split(',').map((x) => x.trim()));
 for (const s of ONLY)
@@ -534,43 +541,67 @@ async function main(): Promise<void> {
   }
   const exposure = runs('exposure') ? await exposureSection() : undefined;
   const bundleFigures = runs('bundles') ? await bundles() : null;
+  const calls = runs('calls') ? await callsSection() : undefined;
   if (bundleFigures !== null) console.log(JSON.stringify({ bundles: bundleFigures }, null, 2));
   say(`Bench finished in ${ms(performance.now() - t0)}.`);
-  if (args.json) {
-    console.log(
-      JSON.stringify({
-        transitions: {
-          perRemediation: round(profile?.transitions, 1),
-          fixedPoll10s: round(profile?.fixedPoll10s, 1),
-        },
-        lagSeconds: { runbook: round(profile?.runbookLagSeconds), config: round(profile?.configLagSeconds) },
-        burst: burst
-          ? {
-              n: burst.n,
-              verified: burst.verified,
-              failed: burst.failed,
-              lost: burst.lost,
-              cap: burst.cap,
-              peakAutomations: burst.peakAutomations,
-              makespanRatio: round(burst.makespanRatio),
-              outcomes: burst.outcomes,
-              timeScale: BURST_TIME_SCALE,
-            }
-          : null,
-        slotPolls: burst ? burst.slotPolls : null,
-        throughputPerSecond: round(tput?.perSecond),
-        throughputPerCpuSecond: round(tput?.perCpuSecond),
-        callsPerRemediation: round(tput?.callsPerRemediation, 1),
-        exposureSeconds: exposure
-          ? {
-              fastPath: { p50: round(exposure.fastPath.p50), p95: round(exposure.fastPath.p95) },
-              configPath: { p50: round(exposure.configPath.p50), p95: round(exposure.configPath.p95) },
-            }
-          : null,
-        bundles: bundleFigures,
-      }),
-    );
-  }
+  if (args.json) printSummary({ profile, burst, tput, exposure, bundleFigures, calls });
+}
+
+/** The --json summary line: one JSON object of the sections' figures (null where a section did not run). */
+function printSummary(f: {
+  profile: ProfileResult | undefined;
+  burst: BurstResult | undefined;
+  tput: ThroughputResult | undefined;
+  exposure: ExposureResult | undefined;
+  bundleFigures: unknown;
+  calls: CallsResult | undefined;
+}): void {
+  const { profile, burst, tput, exposure, bundleFigures, calls } = f;
+  console.log(
+    JSON.stringify({
+      transitions: {
+        perRemediation: round(profile?.transitions, 1),
+        fixedPoll10s: round(profile?.fixedPoll10s, 1),
+      },
+      lagSeconds: { runbook: round(profile?.runbookLagSeconds), config: round(profile?.configLagSeconds) },
+      burst: burst
+        ? {
+            n: burst.n,
+            verified: burst.verified,
+            failed: burst.failed,
+            lost: burst.lost,
+            cap: burst.cap,
+            peakAutomations: burst.peakAutomations,
+            makespanRatio: round(burst.makespanRatio),
+            outcomes: burst.outcomes,
+            timeScale: BURST_TIME_SCALE,
+          }
+        : null,
+      slotPolls: burst ? burst.slotPolls : null,
+      throughputPerSecond: round(tput?.perSecond),
+      throughputPerCpuSecond: round(tput?.perCpuSecond),
+      callsPerRemediation: round(tput?.callsPerRemediation, 1),
+      exposureSeconds: exposure
+        ? {
+            fastPath: { p50: round(exposure.fastPath.p50), p95: round(exposure.fastPath.p95) },
+            configPath: { p50: round(exposure.configPath.p50), p95: round(exposure.configPath.p95) },
+          }
+        : null,
+      bundles: bundleFigures,
+      callMicros: calls ? callsJson(calls) : null,
+    }),
+  );
+}
+
+/** SDK calls' CPU (test/bench/calls.ts). */
+async function callsSection(): Promise<CallsResult> {
+  const calls = await runCalls({
+    n: intArg('calls', args.calls, 10, 100_000),
+    rounds: intArg('calls-rounds', args['calls-rounds'], 1, 21),
+    cpuProfile: args['calls-cpu-prof'],
+  });
+  printCalls(calls);
+  return calls;
 }
 
 main().then(

@@ -59,7 +59,7 @@ function mainThreadCpu(): number | undefined {
 }
 
 /** Starts a CPU profile of this process; the returned function stops it and writes it to `file`. */
-async function profileTo(file: string | undefined): Promise<() => Promise<void>> {
+export async function profileTo(file: string | undefined): Promise<() => Promise<void>> {
   if (!file) return async () => {};
   const session = new Session();
   session.connect();
