@@ -117,13 +117,22 @@ function invalidContent(message: string): AwsError {
 }
 
 /** Steps nested in aws:loop inputs.Steps, parsed. */
-export function loopSteps(step: StepDef): StepDef[] {
+export function loopSteps(step: StepDef): readonly StepDef[] {
   if (step.action !== 'aws:loop') return [];
+  const known = parsedLoops.get(step);
+  if (known) return known;
   const raw = step.inputs?.Steps;
   const r = z.array(StepDef).min(1).safeParse(raw);
   if (!r.success) throw invalidContent(`Step ${step.name}: aws:loop needs inputs.Steps (a list of steps)`);
+  parsedLoops.set(step, r.data);
   return r.data;
 }
+
+/**
+ * Each loop step's nested steps, parsed once: a stored document's steps are the same objects for every
+ * execution, and the parse was most of a loop's CPU. (Nothing changes a parsed step.)
+ */
+const parsedLoops = new WeakMap<StepDef, readonly StepDef[]>();
 
 function checkTargets(steps: readonly StepDef[], scope: string): void {
   const names = new Set<string>();

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AwsError } from '../../../sandbox/core/types';
+import { notificationTime } from '../../../sandbox/services/ssm/engine';
 import { awsError, harness } from './fake';
 
 const doc = (steps: string, params = '', outputs = ''): string => `schemaVersion: '0.3'
@@ -884,5 +885,13 @@ describe('DescribeAutomationExecutions', () => {
       ).code,
     ).toBe('AutomationExecutionNotFoundException');
     await h.op('StopAutomationExecution', { AutomationExecutionId: b });
+  });
+});
+
+describe('status-change notification times', () => {
+  it('writes UTC times as AWS does ("Nov 29, 2024 7:43:23 PM"), the same for every call', () => {
+    expect(notificationTime(new Date('2024-11-29T19:43:23Z'))).toBe('Nov 29, 2024 7:43:23 PM');
+    expect(notificationTime(new Date('2025-01-05T00:07:09.999Z'))).toBe('Jan 5, 2025 12:07:09 AM');
+    expect(notificationTime(new Date('2026-12-31T12:00:00Z'))).toBe('Dec 31, 2026 12:00:00 PM');
   });
 });
