@@ -27,7 +27,7 @@ import { RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { queryPages } from '../shared/dynamo-pages';
 import { awsCall } from '../shared/errors';
 import { readAdmission, release } from '../shared/leases';
-import { handOff, removeWaiter } from '../shared/leases-queue';
+import { handOff, leaveQueue } from '../shared/leases-queue';
 import { outcomeNotification } from '../shared/notifications';
 import { enqueueNotification, type NotifyTarget } from '../shared/notifications-enqueue';
 import { putOutcome } from '../shared/outcomes';
@@ -118,9 +118,11 @@ async function endWaits(deps: AbortCleanupDeps, name: string): Promise<{ stopped
 /** Frees the execution's slot and queue places, then hands freed slots on. */
 async function freeSlots(deps: AbortCleanupDeps, name: string) {
   const adm = await readAdmission(deps.ddb, deps.leasesTable);
-  const released = await release(deps.ddb, deps.leasesTable, name, adm.holders[name]?.scopes);
+  // Out of the queues first: no pass admits it afterwards, and a waiter counter is only taken back while
+  // its grant (if any) is still held (tasks/shared/leases-queue.ts: leaveQueue).
   let dequeued = 0;
-  for (const queue of adm.queues) if (await removeWaiter(deps, queue, name)) dequeued++;
+  for (const queue of adm.queues) if (await leaveQueue(deps, queue, name)) dequeued++;
+  const released = await release(deps.ddb, deps.leasesTable, name, adm.holders[name]?.scopes);
   const { granted } = await handOff(deps);
   return { released, dequeued, granted };
 }

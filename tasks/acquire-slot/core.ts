@@ -1,7 +1,9 @@
 /**
- * Acquire remediation slot (`.waitForTaskToken`): when nobody waits for its runbook it tries to take a
- * slot directly (one conditional update) and completes its own token. Otherwise (or when full) it joins the
- * slot queue of its runbook, then (when its scopes have room) runs a hand-off pass (tasks/shared/leases-queue.ts):
+ * Acquire remediation slot (`.waitForTaskToken`): it tries to take a slot directly with one conditional
+ * update that also requires nobody to wait for its runbook (the queue's waiter counter in the admission
+ * item, tasks/shared/leases.ts) and completes its own token. Otherwise (full, or waiters) it joins the
+ * slot queue of its runbook, counts itself (that update returns the admission item: no read of its own),
+ * then (when its scopes have room) runs a hand-off pass (tasks/shared/leases-queue.ts):
  * when a slot is free and nobody older waits, that pass admits this execution; otherwise the token stays queued until a
  * release, the reaper or another Acquire hands a slot over. The state's timeout is the policy's
  * `concurrency.maxQueueSeconds`; the workflow then leaves the queue (Release remediation slot) and escalates.
@@ -22,11 +24,10 @@ import * as v from 'valibot';
 import { PlanResult } from '../shared/contracts';
 import { awsCall, ENDED_TOKEN_ERRORS, InvalidInputError } from '../shared/errors';
 import { ExecutionRef } from '../shared/execution-ref';
-import { fits, type Holder, noteQueue, readAdmission, tryGrant } from '../shared/leases';
+import { countWaiter, fits, type Holder, readAdmission, tryGrant, uncountWaiter } from '../shared/leases';
 import {
   enqueue,
   handOff,
-  headsOf,
   type Lease,
   queueExpiresAt,
   type ResourcePlace,
@@ -81,20 +82,23 @@ async function tellSelf(deps: AcquireSlotDeps, taskToken: string, lease: Lease):
 }
 
 /**
- * An earlier attempt was admitted: tell this attempt's token (the earlier one closed with it) and drop
- * any queue item left. A hand-off pass that re-told a stale grant may have answered the token first.
+ * An earlier attempt was admitted: tell this attempt's token (the earlier one closed with it), drop any
+ * queue item left and take back this attempt's own count of it (`counted`). A hand-off pass that re-told
+ * a stale grant may have answered the token first.
  */
 async function tellHeld(
   deps: AcquireSlotDeps,
   input: AcquireSlotInput,
   queue: string,
   held: Holder,
+  counted: boolean,
 ): Promise<AcquireSlotResult> {
   const lease: Lease = { acquired: true, scopes: held.scopes, grantedAt: held.grantedAt, queuedSeconds: 0 };
   await tellSelf(deps, input.taskToken, lease).catch((err: unknown) => {
     if (!(err instanceof Error && ENDED_TOKEN_ERRORS.has(err.name))) throw err;
   });
   await removeWaiter(deps, queue, input.execution.name);
+  if (counted) await uncountWaiter(deps.ddb, deps.leasesTable, queue, input.execution.name, true);
   return { queued: false, granted: 1, dead: 0 };
 }
 
@@ -113,12 +117,10 @@ export async function acquireSlot(
   const queue = scopes[0]?.id as string;
   const now = deps.now();
   const nowIso = now.toISOString();
-  // Fast path: nobody waits for this runbook → take the slot directly (no queue item, no hand-off pass).
-  // Refused (full, or an earlier attempt holds): nothing read here, the read after enqueueing tells which.
-  if (
-    (await headsOf(deps, queue)).length === 0 &&
-    (await tryGrant(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso))
-  ) {
+  // Fast path: nobody waits for this runbook (its waiter counter, in the grant's own condition) → take the
+  // slot directly (no queue item, no hand-off pass). Refused (full, waiters, or an earlier attempt holds):
+  // nothing read here, the count after enqueueing returns the item and tells which.
+  if (await tryGrant(deps.ddb, deps.leasesTable, execution.name, scopes, nowIso, { ifNoWaiters: queue })) {
     await tellSelf(deps, taskToken, {
       acquired: true,
       scopes: scopes.map((s) => s.id),
@@ -127,7 +129,7 @@ export async function acquireSlot(
     });
     return { queued: false, granted: 1, dead: 0 };
   }
-  await enqueue(deps, {
+  const created = await enqueue(deps, {
     queue,
     waiter: execution.name,
     position: `${nowIso}#${execution.name}`,
@@ -137,15 +139,14 @@ export async function acquireSlot(
     enqueuedAt: nowIso,
     expiresAt: queueExpiresAt(now, plan.concurrency.maxQueueSeconds ?? DEFAULT_MAX_QUEUE_SECONDS),
   });
-  // Read after enqueueing: a slot freed before this read is seen by the pass below; one freed after it is
-  // handed on by its releaser's pass, which sees this waiter (no lost wake-up).
-  const adm = await readAdmission(deps.ddb, deps.leasesTable);
+  // Count (and read) after enqueueing: a slot freed before this count is seen by the pass below; one freed
+  // after it is handed on by its releaser's pass, which sees the count and reads this waiter (no lost
+  // wake-up). Only the attempt that wrote the item counts it (a retry reads instead): never counted twice.
+  const { admission: adm, counted } = created
+    ? await countWaiter(deps.ddb, deps.leasesTable, queue)
+    : { admission: await readAdmission(deps.ddb, deps.leasesTable), counted: false };
   const held = adm.holders[execution.name];
-  if (held) return tellHeld(deps, input, queue, held);
-  if (!adm.queues.includes(queue)) {
-    await noteQueue(deps.ddb, deps.leasesTable, queue);
-    adm.queues = [...adm.queues, queue].sort();
-  }
+  if (held) return tellHeld(deps, input, queue, held, counted);
   // No room for this runbook's waiters (after the enqueue: a later release sees this waiter): no pass. A
   // unit free for another queue only was seen by its freer's pass or by that queue's own later enqueuer.
   if (!fits(adm, scopes)) return { queued: true, granted: 0, dead: 0 };

@@ -22,8 +22,8 @@ import { DescribeExecutionCommand, ListExecutionsCommand, type SFNClient } from 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { awsCall, errorName } from '../shared/errors';
-import { readAdmission, release } from '../shared/leases';
-import { handOff, removeWaiter, waitersOf } from '../shared/leases-queue';
+import { raiseWaiting, readAdmission, release } from '../shared/leases';
+import { handOff, leaveQueue, waitersOf } from '../shared/leases-queue';
 import { logger } from '../shared/powertools';
 
 export const ReapLeasesInput = v.unknown();
@@ -154,12 +154,21 @@ export async function reapLeases(_input: ReapLeasesInput, deps: ReapLeasesDeps):
     else if (await release(deps.ddb, deps.leasesTable, name, holder.scopes)) r.released++;
   }
   for (const queue of adm.queues) {
+    let removed = 0;
+    let unadmitted = 0;
     for (const w of await waitersOf(deps, queue)) {
       r.waiters++;
       const v = await verdictFor(w.waiter);
       if (v === 'unknown') r.errors++;
-      else if (v === 'gone' && (await removeWaiter(deps, queue, w.waiter, w.taskToken))) r.removed++;
+      // A holder of the read above was admitted (its grant took it off the counter; released above).
+      const granted = adm.holders[w.waiter] !== undefined;
+      if (v === 'gone' && (await leaveQueue(deps, queue, w.waiter, { taskToken: w.taskToken, granted })))
+        removed++;
+      else if (!granted) unadmitted++;
     }
+    r.removed += removed;
+    // A waiter counter lower than the waiters just seen (or none yet) is raised: passes read the queue again.
+    if (removed === 0) await raiseWaiting(deps.ddb, deps.leasesTable, queue, adm, unadmitted);
   }
   r.granted = (await handOff(deps)).granted;
   return r;

@@ -24,7 +24,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { liftState } from '../shared/contracts';
 import { ExecutionRef } from '../shared/execution-ref';
-import { removeWaiter } from '../shared/leases-queue';
+import { leaveQueue } from '../shared/leases-queue';
 import { releaseAndHandOff } from '../shared/leases-release';
 import { runbookScope } from '../shared/tables';
 
@@ -90,8 +90,7 @@ export async function releaseSlot(
 ): Promise<ReleaseSlotResult> {
   const name = input.execution.name;
   const doc = input.plan?.runbook?.documentName;
-  const left =
-    doc && input.slot?.acquired !== true ? await removeWaiter(deps, runbookScope(doc), name) : false;
+  const left = doc && input.slot?.acquired !== true ? await leaveQueue(deps, runbookScope(doc), name) : false;
   // An admitted execution's lease names its scopes (the admission item's entry lists the same): no read.
   const leased = input.slot?.acquired === true && input.slot.scopes?.length ? input.slot.scopes : undefined;
   // The release returns the admission item as it left it: the hand-off starts from that, no read.

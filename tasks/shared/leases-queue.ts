@@ -23,7 +23,18 @@ import * as v from 'valibot';
 import type { PlanResult } from './contracts';
 import { queryPages } from './dynamo-pages';
 import { awsCall, ENDED_TOKEN_ERRORS } from './errors';
-import { type Admission, fits, grantOrRead, readAdmission, release, type Scope, tryGrant } from './leases';
+import {
+  type Admission,
+  fits,
+  type GrantQueue,
+  grantOrRead,
+  mayHaveWaiters,
+  readAdmission,
+  release,
+  type Scope,
+  tryGrant,
+  uncountWaiter,
+} from './leases';
 import { accountRegionScope, GLOBAL_SCOPE, runbookScope, SLOT_QUEUE } from './tables';
 
 /** A grant this old whose waiter is still queued was never told (its hand-off crashed): tell it again. */
@@ -101,10 +112,11 @@ export function scopesFor(
 
 /**
  * Parks `w` in its queue. A retried Acquire keeps its place (position and enqueuedAt are set once) and
- * replaces the token (each attempt of a Task state gets a new one).
+ * replaces the token (each attempt of a Task state gets a new one). True when this wrote a new item
+ * (false: an earlier attempt's item was there).
  */
-export async function enqueue(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, w: Waiter): Promise<void> {
-  await awsCall('UpdateItem(slot queue)', () =>
+export async function enqueue(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, w: Waiter): Promise<boolean> {
+  const res = await awsCall('UpdateItem(slot queue)', () =>
     deps.ddb.send(
       new UpdateCommand({
         TableName: deps.queueTable,
@@ -120,9 +132,11 @@ export async function enqueue(deps: Pick<QueueDeps, 'ddb' | 'queueTable'>, w: Wa
           ':scopes': w.scopes,
           ':exp': w.expiresAt,
         },
+        ReturnValues: 'UPDATED_OLD',
       }),
     ),
   );
+  return res.Attributes?.taskToken === undefined;
 }
 
 /** Epoch seconds for a queue item's TTL: the longest wait plus a day. */
@@ -156,6 +170,23 @@ export async function removeWaiter(
     throw err;
   });
   return !!res?.Attributes;
+}
+
+/**
+ * Removes `waiter`, who leaves `queue` (timeout, abort, its execution ended), and takes it off the
+ * queue's waiter counter (tasks/shared/leases.ts) unless a grant did: the counter is checked against a
+ * holder entry, so call it BEFORE releasing the waiter's grant, or say `granted` (the caller knows it was
+ * admitted). True when it was there.
+ */
+export async function leaveQueue(
+  deps: Pick<QueueDeps, 'ddb' | 'queueTable' | 'leasesTable'>,
+  queue: string,
+  waiter: string,
+  opts: { taskToken?: string; granted?: boolean } = {},
+): Promise<boolean> {
+  if (!(await removeWaiter(deps, queue, waiter, opts.taskToken))) return false;
+  if (!opts.granted) await uncountWaiter(deps.ddb, deps.leasesTable, queue, waiter);
+  return true;
 }
 
 /** The Query of `queue`'s waiters in queue order (the position index), read consistently. */
@@ -250,7 +281,14 @@ async function tell(deps: QueueDeps, w: Waiter, lease: Lease, madeGrant: boolean
  * calls wasted); only right after a refused grant does the round's own read serve once more.
  */
 export interface HandOffView {
-  admission: Admission;
+  /** Absent: the pass reads the item itself. */
+  admission?: Admission;
+  /**
+   * Read every noted queue, whatever its waiter counter says (default: only without `admission`). The
+   * reaper and abort clean-up do: a counter lower than the truth is worked around there
+   * (tasks/shared/leases.ts). Others read only the queues that may have waiters.
+   */
+  everyQueue?: boolean;
   /**
    * At most this many admissions (default MAX_GRANTS_PER_PASS): a release passes what one holder's units
    * can make room for (release-slot's newlyFitting); every other freed unit is handed on by the pass of
@@ -263,12 +301,29 @@ export interface HandOffView {
 function countHolder(adm: Admission, w: Waiter, grantedAt: string): void {
   for (const s of w.scopes) adm.counts[s.id] = (adm.counts[s.id] ?? 0) + 1;
   adm.holders[w.waiter] = { scopes: w.scopes.map((s) => s.id), grantedAt };
+  const waiting = adm.waiting[w.queue];
+  if (waiting !== undefined) adm.waiting[w.queue] = waiting - 1;
+}
+
+/** A hand-off grant takes its waiter off the queue's counter, when the pass saw one (counters are never removed). */
+function fromQueue(adm: Admission, w: Waiter): GrantQueue {
+  return adm.waiting[w.queue] === undefined ? {} : { fromQueue: w.queue };
+}
+
+/**
+ * The heads of every queue that may have waiters not admitted yet (tasks/shared/leases.ts: counters), or
+ * of every queue (`every`).
+ */
+async function headsOfQueues(deps: QueueDeps, adm: Admission, every: boolean): Promise<Waiter[]> {
+  const queues = every ? adm.queues : adm.queues.filter((q) => mayHaveWaiters(adm, q));
+  return (await Promise.all(queues.map((q) => headsOf(deps, q)))).flat();
 }
 
 /** Admits queue heads while slots are free (FIFO across queues by enqueue time), telling each by its token. */
 export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<HandOffResult> {
   const result: HandOffResult = { granted: 0, dead: 0 };
   const maxGrants = view?.maxGrants ?? MAX_GRANTS_PER_PASS;
+  const everyQueue = view?.everyQueue ?? view === undefined;
   // The admission item to start a round from without reading: the caller's, then what a refused grant
   // just read (another pass got there first).
   let seen: Admission | undefined = view?.admission;
@@ -278,7 +333,7 @@ export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<Hand
   for (let round = 0; round < 2 * MAX_GRANTS_PER_PASS && result.granted < maxGrants; round++) {
     const retry = again !== undefined;
     const adm = again?.adm ?? seen ?? (await readAdmission(deps.ddb, deps.leasesTable));
-    const heads = again?.heads ?? (await Promise.all(adm.queues.map((q) => headsOf(deps, q)))).flat();
+    const heads = again?.heads ?? (await headsOfQueues(deps, adm, everyQueue));
     seen = undefined;
     again = undefined;
     const now = deps.now();
@@ -286,7 +341,12 @@ export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<Hand
     if (!c) break;
     const w = c.waiter;
     let grantedAt = adm.holders[w.waiter]?.grantedAt ?? now.toISOString();
-    if (!c.held && !retry && !(await tryGrant(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt))) {
+    const queue = fromQueue(adm, w);
+    if (
+      !c.held &&
+      !retry &&
+      !(await tryGrant(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt, queue))
+    ) {
       // Only a next pick found in this view is tried unread; "nobody fits" from it is not trusted (units
       // freed since it was read would go unused): the next round reads afresh.
       countHolder(adm, w, grantedAt);
@@ -294,7 +354,7 @@ export async function handOff(deps: QueueDeps, view?: HandOffView): Promise<Hand
       continue;
     }
     if (!c.held && retry) {
-      const g = await grantOrRead(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt);
+      const g = await grantOrRead(deps.ddb, deps.leasesTable, w.waiter, w.scopes, grantedAt, queue);
       if (g.result !== 'granted') {
         seen = g.admission; // refused twice: look again at what the refusal read, and at fresh heads
         continue;

@@ -62,7 +62,8 @@ export function endsRunbookWork(result: Pick<RunbookState, 'phase' | 'retryable'
  * Where the runbook ends: releases the waiting execution's slot (the scopes of its lease when the wait
  * recorded them) and hands it on, when `result` ends its runbook work. When the wait names a lease but
  * nothing is held (an earlier resolver released it and may have crashed before its hand-off, or abort
- * clean-up did), a pass from a fresh read hands on whatever is free.
+ * clean-up did), a pass from a fresh read hands on whatever is free (to the queues whose waiter counter says
+ * they have waiters: a crashed pass left its queue's count as it was).
  */
 export async function releaseForRunbook(
   deps: QueueDeps,
@@ -72,7 +73,7 @@ export async function releaseForRunbook(
   if (!endsRunbookWork(result)) return undefined;
   const out = await releaseAndHandOff(deps, wait.waiter, wait.slotScopes);
   if (out.released || !wait.slotScopes) return out;
-  return { released: false, ...(await handOff(deps)) };
+  return { released: false, ...(await handOff(deps, { everyQueue: false })) };
 }
 
 /** Completes a runbook wait with the attempt's result: the slot is released (and handed on) first. */

@@ -4,6 +4,17 @@
  * conditional UpdateItem that takes a unit of every scope or none, so no holder is ever admitted over a cap
  * and a holder is added or removed at most once (retries are harmless). No transactions: the sandbox's
  * DynamoDB (dynalite) has none, and one item needs none.
+ *
+ * Waiter counters (`w#<queue>`): how many of a queue's waiters are not admitted yet, so that Acquire takes a
+ * free slot with one conditional UpdateItem when nobody waits (no Query of the queue) and a hand-off pass
+ * reads only queues that have waiters. Acquire adds one after its queue item is written (the same UpdateItem
+ * returns the item: the read after enqueueing); a hand-off grant takes one off in its own UpdateItem; a
+ * waiter that leaves unadmitted (timeout, abort, ended) takes one off only while it holds no grant — the
+ * holder entry makes the grant's and the leave's decrement exclusive. A queue noted before counters
+ * existed has none and is always read (the reaper counts it: countWaiters). Lower than the truth is the
+ * unsafe side (a waiter no pass reads): only a Lambda crash between the queue write and the count, or a
+ * leave racing a grant of the same waiter, can make it so; the reaper, which reads every queue, hands on
+ * and raises such a counter every run.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -28,12 +39,16 @@ export interface Admission {
   holders: Record<string, Holder>;
   /** Queue ids (runbook scopes) that have had waiters; the hand-off looks at each one's oldest waiter. */
   queues: string[];
+  /** Waiters not admitted yet, by queue id (absent: a queue noted before counters, always read). */
+  waiting: Record<string, number>;
 }
 
 export type GrantResult = 'granted' | 'held' | 'full';
 
 const COUNTER_PREFIX = 'n#';
 const counter = (scope: string) => `${COUNTER_PREFIX}${scope}`;
+const WAITING_PREFIX = 'w#';
+const waitingCounter = (queue: string) => `${WAITING_PREFIX}${queue}`;
 
 export function isConditionFailed(err: unknown): boolean {
   return (
@@ -65,8 +80,11 @@ export async function readAdmission(ddb: DynamoDBDocumentClient, table: string):
 /** The admission an item holds (counters, holders, queues); unknown attributes are ignored. */
 function admissionOf(item: Record<string, unknown>): Admission {
   const counts: Record<string, number> = {};
+  const waiting: Record<string, number> = {};
   for (const [k, v] of Object.entries(item)) {
-    if (k.startsWith(COUNTER_PREFIX) && typeof v === 'number') counts[k.slice(COUNTER_PREFIX.length)] = v;
+    if (typeof v !== 'number') continue;
+    if (k.startsWith(COUNTER_PREFIX)) counts[k.slice(COUNTER_PREFIX.length)] = v;
+    else if (k.startsWith(WAITING_PREFIX)) waiting[k.slice(WAITING_PREFIX.length)] = v;
   }
   const holders: Record<string, Holder> = {};
   const rawHolders = item.holders && typeof item.holders === 'object' ? item.holders : {};
@@ -81,7 +99,13 @@ function admissionOf(item: Record<string, unknown>): Admission {
       : Array.isArray(rawQueues)
         ? rawQueues.filter((q): q is string => typeof q === 'string')
         : [];
-  return { counts, holders, queues: queues.sort() };
+  return { counts, holders, queues: queues.sort(), waiting };
+}
+
+/** Whether a hand-off pass must read `queue`: it may have waiters not admitted yet (or has no counter). */
+export function mayHaveWaiters(adm: Admission, queue: string): boolean {
+  const n = adm.waiting[queue];
+  return n === undefined || n > 0;
 }
 
 /** Whether every scope has room in `adm` (what the conditional grant will check). */
@@ -102,7 +126,23 @@ async function ensureAdmission(ddb: DynamoDBDocumentClient, table: string): Prom
   );
 }
 
-function grantCommand(table: string, holder: string, scopes: readonly Scope[], nowIso: string) {
+/**
+ * How a grant treats the queue's waiter counter: `ifNoWaiters` (Acquire's direct grant) also requires that
+ * nobody waits in that queue (its counter is 0, or the queue never had waiters); `fromQueue` (a hand-off
+ * grant of a counted queue's waiter) takes one off its counter.
+ */
+export interface GrantQueue {
+  ifNoWaiters?: string;
+  fromQueue?: string;
+}
+
+function grantCommand(
+  table: string,
+  holder: string,
+  scopes: readonly Scope[],
+  nowIso: string,
+  queue: GrantQueue = {},
+) {
   const names: Record<string, string> = { '#holders': 'holders', '#h': holder };
   const values: Record<string, unknown> = {
     ':one': 1,
@@ -116,6 +156,15 @@ function grantCommand(table: string, holder: string, scopes: readonly Scope[], n
     adds.push(`#n${i} :one`);
     conditions.push(`(attribute_not_exists(#n${i}) OR #n${i} < :c${i})`);
   });
+  if (queue.ifNoWaiters) {
+    Object.assign(names, { '#w': waitingCounter(queue.ifNoWaiters), '#queues': 'queues' });
+    Object.assign(values, { ':zero': 0, ':q': queue.ifNoWaiters });
+    conditions.push('(#w <= :zero OR NOT contains(#queues, :q))');
+  } else if (queue.fromQueue) {
+    names['#w'] = waitingCounter(queue.fromQueue);
+    values[':minusOne'] = -1;
+    adds.push('#w :minusOne');
+  }
   return new UpdateCommand({
     TableName: table,
     Key: { lockId: ADMISSION_ID },
@@ -141,8 +190,8 @@ export async function grant(
 }
 
 /**
- * The conditional grant alone: true when `holder` was admitted, false when refused (it already holds, or
- * a scope is at its cap: not told apart, nothing read).
+ * The conditional grant alone: true when `holder` was admitted, false when refused (it already holds, a
+ * scope is at its cap, or with `ifNoWaiters` somebody waits: not told apart, nothing read).
  */
 export async function tryGrant(
   ddb: DynamoDBDocumentClient,
@@ -150,16 +199,17 @@ export async function tryGrant(
   holder: string,
   scopes: readonly Scope[],
   nowIso: string,
+  queue: GrantQueue = {},
 ): Promise<boolean> {
   if (scopes.length === 0) throw new Error('grant: no scopes');
   try {
     await awsCall('UpdateItem(admission grant)', async () => {
       try {
-        await ddb.send(grantCommand(table, holder, scopes, nowIso));
+        await ddb.send(grantCommand(table, holder, scopes, nowIso, queue));
       } catch (err) {
         if (!isMissingDocumentPath(err)) throw err;
         await ensureAdmission(ddb, table);
-        await ddb.send(grantCommand(table, holder, scopes, nowIso));
+        await ddb.send(grantCommand(table, holder, scopes, nowIso, queue));
       }
     });
     return true;
@@ -176,8 +226,9 @@ export async function grantOrRead(
   holder: string,
   scopes: readonly Scope[],
   nowIso: string,
+  queue: GrantQueue = {},
 ): Promise<{ result: GrantResult; admission?: Admission }> {
-  if (await tryGrant(ddb, table, holder, scopes, nowIso)) return { result: 'granted' };
+  if (await tryGrant(ddb, table, holder, scopes, nowIso, queue)) return { result: 'granted' };
   const admission = await readAdmission(ddb, table);
   return { result: admission.holders[holder] ? 'held' : 'full', admission };
 }
@@ -233,17 +284,109 @@ export async function releaseAndRead(
   }
 }
 
-/** Records that queue `queueId` may have waiters (a string set on the admission item; never shrinks). */
-export async function noteQueue(ddb: DynamoDBDocumentClient, table: string, queueId: string): Promise<void> {
-  await awsCall('UpdateItem(admission queues)', () =>
-    ddb.send(
-      new UpdateCommand({
-        TableName: table,
-        Key: { lockId: ADMISSION_ID },
-        UpdateExpression: 'ADD #queues :q',
-        ExpressionAttributeNames: { '#queues': 'queues' },
-        ExpressionAttributeValues: { ':q': new Set([queueId]) },
-      }),
-    ),
-  );
+/**
+ * Counts a waiter just written to `queue` (after its queue item: a pass that reads the counter before
+ * this finds the item, or this call's answer shows the units it freed) and notes the queue. Returns the
+ * admission item as this left it: the read after enqueueing. A queue noted before counters existed keeps
+ * having none (a first count would be lower than its waiters): the item is read instead.
+ */
+export async function countWaiter(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  queue: string,
+): Promise<{ admission: Admission; counted: boolean }> {
+  try {
+    const res = await awsCall('UpdateItem(admission waiting)', () =>
+      ddb.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { lockId: ADMISSION_ID },
+          UpdateExpression: 'ADD #w :one, #queues :qs',
+          ConditionExpression: 'attribute_exists(#w) OR NOT contains(#queues, :q)',
+          ExpressionAttributeNames: { '#w': waitingCounter(queue), '#queues': 'queues' },
+          ExpressionAttributeValues: { ':one': 1, ':qs': new Set([queue]), ':q': queue },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return { admission: admissionOf(res.Attributes ?? {}), counted: true };
+  } catch (err) {
+    if (!isConditionFailed(err)) throw err;
+    return { admission: await readAdmission(ddb, table), counted: false };
+  }
+}
+
+/**
+ * Takes a waiter that left `queue` unadmitted off its counter: only while `waiter` holds no grant (a
+ * hand-off grant took it off already) and the queue has a counter. `evenIfHolder`: the caller's own
+ * count of a waiter that turned out to hold already (Acquire's retry). True when it was taken off.
+ */
+export async function uncountWaiter(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  queue: string,
+  waiter: string,
+  evenIfHolder = false,
+): Promise<boolean> {
+  try {
+    await awsCall('UpdateItem(admission waiting)', () =>
+      ddb.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { lockId: ADMISSION_ID },
+          UpdateExpression: 'ADD #w :minusOne',
+          ConditionExpression: evenIfHolder
+            ? 'attribute_exists(#w)'
+            : 'attribute_exists(#w) AND attribute_not_exists(#holders.#h)',
+          ExpressionAttributeNames: {
+            '#w': waitingCounter(queue),
+            ...(evenIfHolder ? {} : { '#holders': 'holders', '#h': waiter }),
+          },
+          ExpressionAttributeValues: { ':minusOne': -1 },
+        }),
+      ),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Raises `queue`'s counter to `unadmitted` (what the reaper just counted) when it is lower, or sets it on
+ * a queue that has none — only if the counter is still what `seen` (read before the count) says: a change
+ * since means others are counting. Never lowers one (a waiter written after the count may not be counted
+ * yet). True when set.
+ */
+export async function raiseWaiting(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  queue: string,
+  seen: Admission,
+  unadmitted: number,
+): Promise<boolean> {
+  const before = seen.waiting[queue];
+  if (before !== undefined && before >= unadmitted) return false;
+  try {
+    await awsCall('UpdateItem(admission waiting)', () =>
+      ddb.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { lockId: ADMISSION_ID },
+          UpdateExpression: 'SET #w = :n',
+          ConditionExpression: before === undefined ? 'attribute_not_exists(#w)' : '#w = :before',
+          ExpressionAttributeNames: { '#w': waitingCounter(queue) },
+          ExpressionAttributeValues: {
+            ':n': unadmitted,
+            ...(before === undefined ? {} : { ':before': before }),
+          },
+        }),
+      ),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
 }

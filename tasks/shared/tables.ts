@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 /**
  * Leases (slot admission). ONE admission item holds every scope's counter and every holder:
  *   { lockId: 'admission', 'n#global': number, 'n#runbook#<doc>': number, …,
- *     holders: { [executionName]: { scopes: string[], grantedAt: ISO } }, queues: StringSet of queue ids }
+ *     holders: { [executionName]: { scopes: string[], grantedAt: ISO } }, queues: StringSet of queue ids,
+ *     'w#runbook#<doc>': number (that queue's waiters not admitted yet; leases.ts: countWaiter) }
  * Grant: one UpdateItem ADD each scope's counter 1, SET holders.#exec, condition every counter < its cap
  *   AND attribute_not_exists(holders.#exec): all caps or none (the sandbox's dynalite has no transactions).
  * Release: UpdateItem ADD each scope's counter -1 REMOVE holders.#exec, condition attribute_exists(holders.#exec).

@@ -10,7 +10,7 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -21,7 +21,7 @@ import { ReleaseSlotInput, releaseSlot } from '../../../tasks/release-slot/core'
 import type { PlanResult } from '../../../tasks/shared/contracts';
 import { InvalidInputError } from '../../../tasks/shared/errors';
 import { grant, readAdmission, release } from '../../../tasks/shared/leases';
-import { handOff, scopesFor } from '../../../tasks/shared/leases-queue';
+import { enqueue, handOff, queueExpiresAt, scopesFor } from '../../../tasks/shared/leases-queue';
 import { ADMISSION_ID, accountRegionScope, GLOBAL_SCOPE, runbookScope } from '../../../tasks/shared/tables';
 import {
   awsError,
@@ -183,6 +183,117 @@ describe('slot queue (dynalite + a token stand-in)', () => {
       [runbookScope(DOC)]: 0,
       [runbookScope(OTHER_DOC)]: 0,
     });
+  });
+
+  /** The DynamoDB commands `run` sends, by name (UpdateCommand, QueryCommand, …). */
+  const commandsOf = async (run: () => Promise<unknown>) => {
+    const send = vi.spyOn(local.ddb, 'send');
+    try {
+      await run();
+      return send.mock.calls.map(([c]) => c.constructor.name);
+    } finally {
+      send.mockRestore();
+    }
+  };
+  const waitingIn = async (doc = DOC) => (await admission()).waiting[runbookScope(doc)];
+
+  it('with nobody waiting, Acquire is one conditional UpdateItem and a release one more: no Query of the queue', async () => {
+    await acquire('first'); // the admission item's first grant also creates its holders map (three calls)
+    await releaseOf('first');
+    expect(await commandsOf(() => acquire('a'))).toEqual(['UpdateCommand']);
+    expect(await commandsOf(() => releaseOf('a'))).toEqual(['UpdateCommand']);
+    expect(told).toEqual(['first', 'a']);
+    // a queue that had waiters and has none again costs no Query either
+    await acquire('b');
+    await acquire('c'); // waits: counted
+    expect(await waitingIn()).toBe(1);
+    await releaseOf('b'); // hands b's slot to c: c's grant takes it off the counter
+    expect(told).toEqual(['first', 'a', 'b', 'c']);
+    expect(await waitingIn()).toBe(0);
+    expect(await commandsOf(() => releaseOf('c'))).toEqual(['UpdateCommand']);
+    expect(await commandsOf(() => acquire('d'))).toEqual(['UpdateCommand']);
+    expect(await queued()).toEqual([]);
+  });
+
+  it('every way out of the queue takes the waiter off the counter once: admitted, dead, left, aborted, retried', async () => {
+    for (const name of ['a', 'b', 'c', 'd', 'e']) await acquire(name);
+    expect(await waitingIn()).toBe(4);
+    await acquire('b', planFor(), 2); // a retry keeps b's item: not counted twice
+    expect(await waitingIn()).toBe(4);
+    tokens.set('tok-b#1', 'dead');
+    tokens.set('tok-b#2', 'dead'); // b's execution ended while it waited
+    await releaseSlot({ plan: planFor(), execution: execOf('d'), leaving: true }, deps()); // d timed out
+    expect(await waitingIn()).toBe(3);
+    expect(await releaseOf('a')).toMatchObject({ granted: 1, dead: 1 }); // b skipped (dead), c admitted
+    expect(await waitingIn()).toBe(1);
+    await releaseSlot({ plan: planFor(), execution: execOf('d'), leaving: true }, deps()); // again: no-op
+    expect(await waitingIn()).toBe(1);
+    await releaseOf('c'); // e admitted
+    expect(told).toEqual(['a', 'c', 'e']);
+    expect(await waitingIn()).toBe(0);
+    // an Acquire retried after its first attempt was admitted counts itself and takes the count back
+    expect(await acquire('e', planFor(), 2)).toEqual({ queued: false, granted: 1, dead: 0 });
+    expect(await waitingIn()).toBe(0);
+    expect(await queued()).toEqual([]);
+  });
+
+  it('a waiter the counter misses (a crash between enqueue and count) is admitted by the reaper, which raises the counter', async () => {
+    await acquire('a');
+    await acquire('b');
+    // b's count lost: as if its Acquire had crashed after the queue write and its retry found the item
+    await local.ddb.send(
+      new UpdateCommand({
+        TableName: leasesTable,
+        Key: { lockId: ADMISSION_ID },
+        UpdateExpression: 'SET #w = :z',
+        ExpressionAttributeNames: { '#w': `w#${runbookScope(DOC)}` },
+        ExpressionAttributeValues: { ':z': 0 },
+      }),
+    );
+    expect(await releaseOf('a')).toMatchObject({ released: true, granted: 0 }); // the pass skips the queue
+    expect(told).toEqual(['a']);
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    const out = await reapLeases(undefined, { ...deps(), stateMachineArn: STATE_MACHINE_ARN });
+    expect(out).toMatchObject({ waiters: 1, granted: 1 });
+    expect(told).toEqual(['a', 'b']);
+    expect(await waitingIn()).toBe(0); // raised to 1 by the reaper, taken off by b's grant
+  });
+
+  it('a queue noted before waiter counters is always read: a newcomer does not jump its waiters', async () => {
+    await acquire('a');
+    // a waiter of an older version: its queue is noted, it has no counter
+    clock += 1000;
+    tokens.set('tok-old#1', 'waiting');
+    const at = new Date(clock);
+    await enqueue(deps(), {
+      queue: runbookScope(DOC),
+      waiter: 'old',
+      position: `${at.toISOString()}#old`,
+      taskToken: 'tok-old#1',
+      executionArn: execOf('old').id,
+      scopes: scopesFor(
+        { ...planFor(), runbook: { documentName: DOC } },
+        placeOf({ execution: execOf('old') }),
+      ),
+      enqueuedAt: at.toISOString(),
+      expiresAt: queueExpiresAt(at, 600),
+    });
+    await local.ddb.send(
+      new UpdateCommand({
+        TableName: leasesTable,
+        Key: { lockId: ADMISSION_ID },
+        UpdateExpression: 'ADD #queues :q',
+        ExpressionAttributeNames: { '#queues': 'queues' },
+        ExpressionAttributeValues: { ':q': new Set([runbookScope(DOC)]) },
+      }),
+    );
+    expect(await release(local.ddb, leasesTable, 'a')).toBe(true); // freed without a hand-off
+    expect(await acquire('c')).toMatchObject({ queued: true, granted: 1 }); // its pass admits old, not c
+    expect(told).toEqual(['a', 'old']);
+    expect(await queued()).toEqual(['c']);
+    expect(await waitingIn()).toBeUndefined(); // still no counter: c was not counted either
+    await releaseOf('old');
+    expect(told).toEqual(['a', 'old', 'c']);
   });
 
   it('takes every cap or none: a full global scope admits nobody and leaves the runbook counter alone', async () => {
