@@ -8,6 +8,7 @@
 import { XmlShapeSerializer } from '@aws-sdk/core/protocols';
 import { NormalizedSchema } from '@smithy/core/schema';
 import type { StaticOperationSchema } from '@smithy/types';
+import { outputEncoder, Unsupported } from './xml-encoder';
 
 type Loader = () => Promise<Record<string, unknown>>;
 
@@ -264,11 +265,27 @@ const escapeXml = (s: string): string =>
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&apos;');
 
-/** Inner XML of an output structure (its members), via the SDK's XmlShapeSerializer. */
+/**
+ * Inner XML of an output structure (its members): the encoder compiled for its schema (./xml-encoder.ts),
+ * else (a schema or value it does not take) the SDK's XmlShapeSerializer.
+ */
 function encodeMembers(schemas: OperationSchemas | undefined, output: unknown, ec2: boolean): string {
   if (!schemas) return encodeGeneric(output, ec2);
   const out = schemas.output;
   if (!out.isStructSchema()) return '';
+  const compiled = outputEncoder(out);
+  if (compiled) {
+    try {
+      return compiled((output ?? {}) as Record<string, unknown>);
+    } catch (err) {
+      if (!(err instanceof Unsupported)) throw err;
+    }
+  }
+  return serializeMembers(out, output);
+}
+
+/** Inner XML of an output structure via the SDK's XmlShapeSerializer (the reference encoding). */
+export function serializeMembers(out: NormalizedSchema, output: unknown): string {
   const value = coerce(out, output ?? {});
   const serializer = new XmlShapeSerializer({
     timestampFormat: { useTrait: true, default: 5 },
