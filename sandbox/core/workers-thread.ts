@@ -5,6 +5,7 @@
  * credentials and clock apply. Loads nothing of the emulator.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Session } from 'node:inspector/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WireRequest, WireResponse } from './wire';
 import { wireHandler } from './wire';
@@ -43,9 +44,31 @@ async function invoke(id: number, invocation: unknown, payload: unknown): Promis
   }
 }
 
+/** The CPU profile this thread runs for a benchmark (WorkerPool.profileStart/profileStop). */
+let profiler: Session | undefined;
+
+async function profile(on: boolean): Promise<void> {
+  if (on && !profiler) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  } else if (!on) {
+    const session = profiler;
+    profiler = undefined;
+    const result = session ? await session.post('Profiler.stop') : undefined;
+    session?.disconnect();
+    post({ type: 'profile', profile: result?.profile ?? {} });
+  }
+}
+
 function receive(m: ToWorker): void {
   if (m.type === 'invoke') {
     void invoke(m.id, m.invocation, m.payload);
+    return;
+  }
+  if (m.type === 'profile') {
+    profile(m.on).catch(() => post({ type: 'profile', profile: {} }));
     return;
   }
   const pending = requests.get(m.rid);

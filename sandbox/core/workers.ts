@@ -143,13 +143,16 @@ export type FromWorker =
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: SerializedError }
-  | { type: 'request'; rid: number; id: number | undefined; request: WireRequest };
+  | { type: 'request'; rid: number; id: number | undefined; request: WireRequest }
+  | { type: 'profile'; profile: object };
 
 /** Messages to a worker. */
 export type ToWorker =
   | { type: 'invoke'; id: number; invocation: unknown; payload: unknown }
   | { type: 'response'; rid: number; ok: true; response: WireResponse }
-  | { type: 'response'; rid: number; ok: false; error: SerializedError };
+  | { type: 'response'; rid: number; ok: false; error: SerializedError }
+  /** Starts (on) or stops (off: the worker answers with the V8 CPU profile) a CPU profile of the thread. */
+  | { type: 'profile'; on: boolean };
 
 /** What a worker thread starts with. */
 export interface WorkerStart {
@@ -200,6 +203,8 @@ interface Slot {
   running: Map<number, Invocation>;
   /** The uncaught error that is ending it, if any. */
   failure?: Error;
+  /** Waiting for the worker's CPU profile (profileStop). */
+  profiled?: (profile: object) => void;
 }
 
 const ENTRY = new URL('./workers-thread.ts', import.meta.url).href;
@@ -262,6 +267,24 @@ export class WorkerPool {
     });
   }
 
+  /** Starts a V8 CPU profile in every worker running now (a benchmark's view of the handlers' CPU). */
+  profileStart(): void {
+    for (const s of this.slots) s.out.post({ type: 'profile', on: true });
+  }
+
+  /** Stops the profiles profileStart started: one `.cpuprofile` object per worker still running. */
+  async profileStop(): Promise<object[]> {
+    return Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<object>((resolve) => {
+            s.profiled = resolve;
+            s.out.post({ type: 'profile', on: false });
+          }),
+      ),
+    );
+  }
+
   /** Terminates every worker; invocations still running fail with Runtime.ExitError. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -297,6 +320,7 @@ export class WorkerPool {
         if (m.type === 'ready') ready(undefined);
         else if (m.type === 'init-failed') failed(deserializeError(m.error));
         else if (m.type === 'result') this.settle(slot, m);
+        else if (m.type === 'profile') slot.profiled?.(m.profile);
         else this.serveRequest(slot, m);
       }
     });

@@ -1,19 +1,30 @@
 /**
  * Sandbox throughput: n security groups drift at once in a sandbox without latency faults at a tiny time
- * scale (emulated waits cost next to nothing), with the bench policy. Remediations per second = resources
+ * scale (emulated waits cost next to nothing), with the bench policy and the caps the caller picks (the
+ * bench runs it twice: with caps that do not bind, for the sandbox's capacity, and with the burst's 5 per
+ * runbook / 20 global; see test/bench/run.ts). Remediations per second = resources
  * whose execution ended VERIFIED ÷ real seconds from the injection to the last execution closing: what
  * the sandbox itself (codecs, DynamoDB, Step Functions, the task code) sustains on this machine, with the
  * periodic fallbacks off (see below). The
  * process's CPU seconds over the same span are reported too (remediations per CPU second): on a shared
  * machine real time also counts other processes' work, CPU time does not. Over the same span it counts
  * the sandbox's operations (Sandbox.callCounts) per VERIFIED remediation, and with `cpuProfile` writes a
- * V8 CPU profile of just that span (open it in Chrome DevTools or speedscope).
+ * V8 CPU profile of just that span, of the main thread and of each handler worker thread (open them in
+ * Chrome DevTools or speedscope).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { MAX_QUEUE_SECONDS } from '../../tasks/shared/policy/schema';
 import { startE2E } from '../e2e/support/harness';
-import { deployFleet, injectDrift, say, trackExecutions, writeBenchPolicy } from './support';
+import {
+  automations,
+  deployFleet,
+  injectDrift,
+  peakConcurrent,
+  say,
+  trackExecutions,
+  writeBenchPolicy,
+} from './support';
 
 export interface ThroughputOptions {
   n: number;
@@ -43,6 +54,9 @@ export interface ThroughputResult {
   /** Sandbox operations and function invocations per VERIFIED remediation, in all and by key. */
   callsPerRemediation: number;
   callsByOperation: Record<string, number>;
+  /** The caps the run had, and the most SSM automations that ran at once (= perRunbook: the cap bound). */
+  caps: { perRunbook: number; global: number };
+  peakAutomations: number;
   timedOut: boolean;
 }
 
@@ -58,17 +72,27 @@ function mainThreadCpu(): number | undefined {
   }
 }
 
-/** Starts a CPU profile of this process; the returned function stops it and writes it to `file`. */
-export async function profileTo(file: string | undefined): Promise<() => Promise<void>> {
+/**
+ * Starts a CPU profile of this process's main thread and of each handler worker thread (when given `workers`); the returned
+ * function stops them and writes `file` (main) and `<file without .cpuprofile>.worker-N.cpuprofile`.
+ */
+export async function profileTo(
+  file: string | undefined,
+  workers?: { profileStart(): void; profileStop(): Promise<object[]> },
+): Promise<() => Promise<void>> {
   if (!file) return async () => {};
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
+  workers?.profileStart();
   return async () => {
     const { profile } = await session.post('Profiler.stop');
     writeFileSync(file, JSON.stringify(profile));
     session.disconnect();
+    const base = file.replace(/\.cpuprofile$/, '');
+    for (const [i, p] of ((await workers?.profileStop()) ?? []).entries())
+      writeFileSync(`${base}.worker-${i + 1}.cpuprofile`, JSON.stringify(p));
   };
 }
 
@@ -118,7 +142,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
   try {
     const ids = await deployFleet(e, 'bench-tput', o.n, { waitCompliant: true, timeoutMs: 300_000 });
     say(`throughput: ${ids.length} groups drifted at time scale ${o.timeScale}…`);
-    const stopProfile = await profileTo(o.cpuProfile);
+    const stopProfile = await profileTo(o.cpuProfile, e.sb.workers);
     const calls0 = e.sb.callCounts();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
@@ -129,6 +153,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
     const main1 = mainThreadCpu();
     const calls1 = e.sb.callCounts();
     await stopProfile();
+    const peakAutomations = peakConcurrent(await automations(e), e.sb.clock.now());
     const realMs = tracked.lastClosedAt - t0;
     // Per resource, what its executions ended with: VERIFIED if one did. (The OUTCOMES table's latest row
     // is no measure: intake records a SKIPPED row for the COMPLIANT event that follows a remediation.)
@@ -153,6 +178,8 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputRes
       mainThreadCpuSeconds: main0 === undefined || main1 === undefined ? undefined : main1 - main0,
       callsPerRemediation: calls.total,
       callsByOperation: calls.byKey,
+      caps: { perRunbook: o.perRunbook, global: o.global },
+      peakAutomations,
       timedOut: tracked.timedOut,
     };
   } finally {

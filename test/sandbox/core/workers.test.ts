@@ -4,7 +4,8 @@
  * its real SDK client reaches the sandbox over the worker's MessagePort with the invocation's
  * credentials (and lends its runner while the service makes it wait), errors cross back with their
  * name, message, cause chain and data, a crashed worker fails its invocation as Lambda's
- * Runtime.ExitError and is replaced, and stopping the sandbox ends every thread.
+ * Runtime.ExitError and is replaced, a benchmark can take each worker's CPU profile, and stopping the
+ * sandbox ends every thread.
  */
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,22 @@ describe('task handler invocations in worker threads', () => {
     await expect(sb.functions.invoke('probe', { kind: 'foreign' })).rejects.toMatchObject({
       name: 'ForeignHostError',
     });
+  });
+
+  it('profile their CPU on request: one V8 profile per worker thread, of the span between start and stop', async () => {
+    sb.workers.profileStart();
+    for (let i = 0; i < 20; i++) await sb.functions.invoke('probe', { kind: 'where' });
+    const profiles = (await sb.workers.profileStop()) as Array<{
+      nodes?: Array<{ callFrame: { functionName: string } }>;
+      startTime?: number;
+      endTime?: number;
+    }>;
+    expect(profiles).toHaveLength(sb.workers.threads);
+    const [p] = profiles;
+    expect(p?.nodes?.some((n) => n.callFrame.functionName === '(root)')).toBe(true);
+    expect(Number(p?.endTime)).toBeGreaterThan(Number(p?.startTime));
+    // Stopped: a stop without a start has nothing to give.
+    expect(await sb.workers.profileStop()).toEqual([{}]);
   });
 
   it('fail as Runtime.ExitError when the worker crashes, and the next invocation gets a new worker', async () => {
