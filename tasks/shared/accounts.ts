@@ -14,7 +14,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { type ClientConfig, cached } from './clients';
+import { type ClientConfig, cached, withHandlerCache } from './clients';
 import { ENV } from './env';
 import { DriftRemediationError, isTransient, TransientServiceError } from './errors';
 
@@ -165,14 +165,29 @@ export function forPlace<T extends object>(clients: PerPlace<T>, place: Place): 
 
 // One function per client (as clients.ts), so a bundle holds only the clients its handler calls.
 export function cloudFormationIn(place: Place): CloudFormationClient {
-  return clientIn(accountsConfigFromEnv(), 'cloudFormation', place, (c) => new CloudFormationClient(c));
+  return clientIn(
+    accountsConfigFromEnv(),
+    'cloudFormation',
+    place,
+    (c) => new CloudFormationClient(withHandlerCache(c)),
+  );
 }
 export function configIn(place: Place): ConfigServiceClient {
-  return clientIn(accountsConfigFromEnv(), 'config', place, (c) => new ConfigServiceClient(c));
+  return clientIn(
+    accountsConfigFromEnv(),
+    'config',
+    place,
+    (c) => new ConfigServiceClient(withHandlerCache(c)),
+  );
 }
 export function ssmIn(place: Place): SSMClient {
-  return clientIn(accountsConfigFromEnv(), 'ssm', place, (c) => new SSMClient(c));
+  return clientIn(accountsConfigFromEnv(), 'ssm', place, (c) => new SSMClient(withHandlerCache(c)));
 }
 export function cloudControlIn(place: Place): CloudControlClient {
-  return clientIn(accountsConfigFromEnv(), 'cloudControl', place, (c) => new CloudControlClient(c));
+  return clientIn(
+    accountsConfigFromEnv(),
+    'cloudControl',
+    place,
+    (c) => new CloudControlClient(withHandlerCache(c)),
+  );
 }

@@ -8,6 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cloudFormationIn, configIn, ssmIn } from '../../../tasks/shared/accounts';
+import * as clients from '../../../tasks/shared/clients';
 import { cached, resetClients, sfnClient, withFastProperties } from '../../../tasks/shared/clients';
 import { dynamoClient } from '../../../tasks/shared/dynamo-client';
 
@@ -47,5 +49,23 @@ describe('process-wide clients', () => {
     } finally {
       sfn.restore();
     }
+  });
+
+  it("cache each command's resolved middleware (every client but the DynamoDB document client, which refuses it)", () => {
+    const built = [
+      clients.cloudFormationClient(),
+      clients.configClient(),
+      clients.ssmClient(),
+      clients.sfnClient(),
+      clients.snsClient(),
+      clients.sqsClient(),
+      clients.cloudControlClient(),
+      clients.secretsClient(),
+      cloudFormationIn({ awsAccountId: '', awsRegion: 'eu-west-1' }),
+      configIn({ awsAccountId: '', awsRegion: 'eu-west-1' }),
+      ssmIn({ awsAccountId: '', awsRegion: 'eu-west-1' }),
+    ];
+    for (const c of built) expect(c.config.cacheMiddleware).toBe(true);
+    expect(dynamoClient().config.cacheMiddleware).not.toBe(true);
   });
 });
