@@ -106,9 +106,29 @@ export function credentialScope(
 /**
  * awsJson output: Dates become epoch seconds, blobs base64. One walk makes the JSON shape, then a plain
  * JSON.stringify (a replacer function would be called for every value: it was most of this encoder's cost).
+ * An output of plain objects, arrays and primitives only (most DynamoDB answers) is already its JSON
+ * shape: it is checked without a copy and stringified as it is.
  */
 export function encodeJson(value: unknown): string {
+  if (isPlainJson(value)) return JSON.stringify(value ?? {});
   return JSON.stringify(toJsonShape(value) ?? {});
+}
+
+/**
+ * Whether JSON.stringify writes `value` exactly as it writes its toJsonShape: nothing but primitives,
+ * arrays and objects whose prototype is Object's or null (no Date, no bytes, no class with a toJSON).
+ */
+function isPlainJson(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!isPlainJson(v)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const obj = value as Record<string, unknown>;
+  for (const k in obj) if (Object.hasOwn(obj, k) && !isPlainJson(obj[k])) return false;
+  return true;
 }
 
 function toJsonShape(value: unknown): unknown {
@@ -125,6 +145,29 @@ function toJsonShape(value: unknown): unknown {
     if (v !== undefined) out[k] = toJsonShape(v);
   }
   return out;
+}
+
+/** An awsJson request's input: its body's JSON object, `{}` for an empty (or blank) body. */
+function jsonInput(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  const text = body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // JSON.parse takes JSON's whitespace around the value itself; a blank body is still no input, and
+    // other whitespace (a byte order mark) is trimmed as before.
+    const trimmed = text.trim();
+    if (trimmed === '') return {};
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new AwsError('SerializationException', 'Request body is not a JSON object');
+    }
+  }
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+    return parsed as Record<string, unknown>;
+  throw new AwsError('SerializationException', 'Request body is not a JSON object');
 }
 
 function toAwsError(err: unknown): AwsError {
@@ -158,11 +201,12 @@ export function rawRequest(
   body: Buffer,
   remoteAddress?: string,
 ): RawHttpRequest {
-  const url = new URL(target, 'http://localhost');
+  // The RPC protocols post to `/`, nothing to parse there; any other target goes through URL.
+  const url = target === '/' ? undefined : new URL(target, 'http://localhost');
   return {
     method: method.toUpperCase(),
-    path: url.pathname,
-    query: url.searchParams,
+    path: url?.pathname ?? '/',
+    query: url?.searchParams ?? new URLSearchParams(),
     headers,
     body,
     ...(remoteAddress ? { remoteAddress } : {}),
@@ -369,18 +413,7 @@ export class SandboxServer {
           `Operation ${operation || '(none)'} is not supported by the sandbox's ${module.serviceName}`,
         );
       }
-      let input: Record<string, unknown> = {};
-      const text = raw.body.toString('utf8').trim();
-      if (text) {
-        try {
-          const parsed: unknown = JSON.parse(text);
-          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-            input = parsed as Record<string, unknown>;
-          else throw new Error('not an object');
-        } catch {
-          throw new AwsError('SerializationException', 'Request body is not a JSON object');
-        }
-      }
+      const input = jsonInput(raw.body);
       const output = await this.options.dispatch(module, operation, input, meta);
       return {
         status: 200,

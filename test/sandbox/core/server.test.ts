@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetDocumentCommand, ListDocumentsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import { credentialScope } from '../../../sandbox/core/server';
+import { credentialScope, encodeJson } from '../../../sandbox/core/server';
 import type { ServiceModule } from '../../../sandbox/core/types';
 import { AwsError } from '../../../sandbox/core/types';
 import { withSandbox } from '../helpers';
@@ -217,6 +217,60 @@ describe('sandbox server: awsJson', () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ __type: 'UnknownOperationException' });
+  });
+});
+
+describe('sandbox server: awsJson bodies', () => {
+  const post = (body: string) =>
+    fetch(`${sb.endpoint}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'AmazonSSM.GetDocument',
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=x',
+      },
+      body,
+    });
+
+  it('takes a blank body as no input, and JSON with whitespace or a byte order mark around it', async () => {
+    seen.length = 0;
+    expect((await post('')).status).toBe(200);
+    expect((await post(' \n\t')).status).toBe(200);
+    expect((await post(' {"Name":"a"} \n')).status).toBe(200);
+    expect((await post('\ufeff{"Name":"b"}')).status).toBe(200);
+    expect(seen.map((x) => x.input)).toEqual([{}, {}, { Name: 'a' }, { Name: 'b' }]);
+  });
+
+  it('refuses a body that is not a JSON object with SerializationException, running nothing', async () => {
+    seen.length = 0;
+    for (const body of ['[1]', '"text"', '{"Name":', 'null']) {
+      const res = await post(body);
+      expect(res.status, body).toBe(400);
+      expect(await res.json()).toMatchObject({ __type: 'com.amazonaws.ssm#SerializationException' });
+    }
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('encodeJson', () => {
+  it('writes plain outputs as they are, Dates as epoch seconds and bytes as base64 wherever they sit', () => {
+    expect(encodeJson({ a: [1, undefined, 'x'], b: undefined, c: { d: null } })).toBe(
+      '{"a":[1,null,"x"],"c":{"d":null}}',
+    );
+    expect(encodeJson(undefined)).toBe('{}');
+    expect(encodeJson(Object.assign(Object.create(null), { n: 1 }))).toBe('{"n":1}');
+    expect(encodeJson({ at: new Date(1500), list: [{ raw: new Uint8Array([1, 2, 3]) }] })).toBe(
+      '{"at":1.5,"list":[{"raw":"AQID"}]}',
+    );
+    // A class instance is written by its own fields (its prototype's toJSON is not called).
+    class Shaped {
+      own = 'yes';
+      toJSON() {
+        return 'replaced';
+      }
+    }
+    expect(encodeJson({ x: new Shaped() })).toBe('{"x":{"own":"yes"}}');
   });
 });
 
