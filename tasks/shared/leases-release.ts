@@ -13,8 +13,10 @@
  * Release before send: once the execution moves past its runbook it holds no slot (the workflow has no
  * release state after a successful runbook). A resolver that crashes between the release and the send is
  * re-run (EventBridge's retries, then the reconciler: the wait item is deleted only after the send); its
- * release then finds nothing held and changes nothing, and a hand-off pass from a fresh read hands on a unit
- * the crashed pass may have left free. Every write is conditional (tasks/shared/leases.ts): a second release
+ * release then finds nothing held and changes nothing, and — when its send reaches the token (the crashed
+ * resolver never sent) — a hand-off pass from a fresh read hands on a unit the crashed pass may have left
+ * free. A token already answered means that resolver got past its hand-off: a duplicate delivery (or two
+ * resolvers of one wait at once) costs no read. Every write is conditional (tasks/shared/leases.ts): a second release
  * of the same lease changes nothing, no grant goes over a cap, a dead waiter is skipped.
  */
 import type { RunbookState } from './contracts';
@@ -60,28 +62,36 @@ export function endsRunbookWork(result: Pick<RunbookState, 'phase' | 'retryable'
 
 /**
  * Where the runbook ends: releases the waiting execution's slot (the scopes of its lease when the wait
- * recorded them) and hands it on, when `result` ends its runbook work. When the wait names a lease but
- * nothing is held (an earlier resolver released it and may have crashed before its hand-off, or abort
- * clean-up did), a pass from a fresh read hands on whatever is free (to the queues whose waiter counter says
- * they have waiters: a crashed pass left its queue's count as it was).
+ * recorded them) and hands it on, when `result` ends its runbook work. `recover`: the wait names a lease
+ * but nothing is held — an earlier resolver of the same wait released it (and may have crashed before its
+ * hand-off), or abort clean-up did; the caller runs a recovery pass if its send shows that resolver never
+ * got as far (completeRunbookWait).
  */
 export async function releaseForRunbook(
   deps: QueueDeps,
   wait: Pick<RunbookWait, 'waiter' | 'slotScopes'>,
   result: Pick<RunbookState, 'phase' | 'retryable'>,
-): Promise<SlotRelease | undefined> {
+): Promise<(SlotRelease & { recover: boolean }) | undefined> {
   if (!endsRunbookWork(result)) return undefined;
   const out = await releaseAndHandOff(deps, wait.waiter, wait.slotScopes);
-  if (out.released || !wait.slotScopes) return out;
-  return { released: false, ...(await handOff(deps, { everyQueue: false })) };
+  return { ...out, recover: !out.released && wait.slotScopes !== undefined };
 }
 
-/** Completes a runbook wait with the attempt's result: the slot is released (and handed on) first. */
+/**
+ * Completes a runbook wait with the attempt's result: the slot is released (and handed on) first. When
+ * another resolver had released it, a hand-off pass from a fresh read (of the queues whose waiter counter
+ * says they have waiters) follows the send only if the send reached the token: a resolver sends after
+ * its hand-off, so a token already answered (`ended`) means that pass ran — or abort clean-up's, which
+ * ends the execution after its own pass. Its release and the read are the recovery of a crash between a
+ * release and its hand-off; a duplicate delivery costs no read.
+ */
 export async function completeRunbookWait(
   deps: WaitsDeps & QueueDeps,
   wait: RunbookWait,
   result: RunbookState,
 ): Promise<Completion> {
-  await releaseForRunbook(deps, wait, result);
-  return completeWait(deps, wait, { output: result });
+  const released = await releaseForRunbook(deps, wait, result);
+  const completion = await completeWait(deps, wait, { output: result });
+  if (released?.recover && completion === 'sent') await handOff(deps, { everyQueue: false });
+  return completion;
 }

@@ -16,13 +16,14 @@ import {
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { acquireSlot } from '../../../tasks/acquire-slot/core';
 import { reconcileWaits } from '../../../tasks/reconcile-waits/core';
 import type { PlanResult } from '../../../tasks/shared/contracts';
-import { readAdmission } from '../../../tasks/shared/leases';
-import { endsRunbookWork } from '../../../tasks/shared/leases-release';
+import { readAdmission, release } from '../../../tasks/shared/leases';
+import { completeRunbookWait, endsRunbookWork } from '../../../tasks/shared/leases-release';
 import { GLOBAL_SCOPE, runbookScope } from '../../../tasks/shared/tables';
+import { RunbookWait } from '../../../tasks/shared/waits';
 import { startRunbook } from '../../../tasks/start-runbook/core';
 import {
   AUTOMATION_STATUS_CHANGE,
@@ -291,6 +292,39 @@ describe('the slot is released where the runbook ends', () => {
     expect(endsRunbookWork({ phase: 'failed', retryable: false })).toBe(true);
     expect(endsRunbookWork({ phase: 'failed', retryable: true })).toBe(false);
     expect(endsRunbookWork({ phase: 'succeeded' })).toBe(true);
+  });
+
+  it("a resolver that crashed between its release and its hand-off: the next one's send reaches the token, its pass hands on", async () => {
+    const p = slotPlan(DOC, 1, 5);
+    for (const name of ['a', 'b']) await acquire(name, p);
+    await startRunbookOf('a', p);
+    end('a');
+    await release(local.ddb, tables.leasesTable, 'a'); // the crashed resolver's release: no hand-off, no send
+    expect(admitted).toEqual(['a']);
+    expect(await runCallback(ssmEvent('a', 'Success'), deps())).toEqual({ completed: 1, ended: 0 });
+    expect(admitted).toEqual(['a', 'b']);
+    expect(await holders()).toEqual(['b']);
+  });
+
+  it('two resolvers of one wait: the second finds the slot released and the token answered, and reads nothing more', async () => {
+    const p = slotPlan(DOC, 1, 5);
+    for (const name of ['a', 'b']) await acquire(name, p);
+    await startRunbookOf('a', p);
+    end('a');
+    const second = await waits(); // the wait as the second resolver read it, before the first deleted it
+    expect(await runCallback(ssmEvent('a', 'Success'), deps())).toEqual({ completed: 1, ended: 0 });
+    expect(admitted).toEqual(['a', 'b']);
+    const wait = v.parse(RunbookWait, second[0]);
+    const send = vi.spyOn(local.ddb, 'send');
+    try {
+      const result = { ...wait.runbook, phase: 'succeeded' as const, status: 'Success' };
+      expect(await completeRunbookWait(deps(), wait, result)).toBe('ended');
+      const sent = send.mock.calls.map(([c]) => c.constructor.name);
+      expect(sent).toEqual(['UpdateCommand', 'DeleteCommand']); // the release (nothing held), the delete
+    } finally {
+      send.mockRestore();
+    }
+    expect(await holders()).toEqual(['b']);
   });
 
   it('a resolver that fails after releasing (SendTaskSuccess throttled) is re-run: the holder is told, nothing granted twice', async () => {
