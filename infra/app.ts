@@ -31,6 +31,10 @@ export class DriftRemediationStack extends Stack {
         'subscribe approvers here (filter on the approver attribute)',
       ],
       OutcomeTopicArn: [r.workflow.outcomeTopic.topicArn, 'outcomes that need a human'],
+      ManualStartUrl: [
+        r.manualStart.url.url,
+        'drift-remediation remediate signs its request to this URL (IAM: lambda:InvokeFunctionUrl)',
+      ],
       IntakeQueueUrl: [r.intake.queue.queueUrl, 'events waiting for intake'],
       DeadLetterQueueUrl: [r.intake.deadLetterQueue.queueUrl, 'events intake could not process (alarmed)'],
       OutcomesTableName: [r.storage.tables.outcomes.tableName, 'the audit trail: one item per outcome'],

@@ -19,6 +19,7 @@ import { ConfigRules } from './constructs/config-rules';
 import { FastPath } from './constructs/fast-path';
 import { Intake } from './constructs/intake';
 import { keepStableLogicalIds } from './constructs/logical-ids';
+import { ManualStart } from './constructs/manual-start';
 import { grantMemberAccess } from './constructs/member-access';
 import { OrganizationBus } from './constructs/member-bus';
 import { Monitoring } from './constructs/monitoring';
@@ -113,6 +114,8 @@ export class DriftRemediation extends Construct {
   readonly intake: Intake;
   readonly notifications: Notifications;
   readonly fastPath: FastPath;
+  /** The authenticated entry for manual starts (Function URL, AWS_IAM). */
+  readonly manualStart: ManualStart;
   readonly schedules: Schedules;
   readonly callbacks: Callbacks;
   readonly configRules: ConfigRules;
@@ -167,6 +170,7 @@ export class DriftRemediation extends Construct {
       policyJsonPath,
       deadLetterQueue: this.intake.deadLetterQueue,
     });
+    this.manualStart = new ManualStart(this, 'ManualStart');
     this.schedules = new Schedules(this, 'Schedules', {
       configRules,
       sweepInterval: props.sweepInterval,

@@ -289,7 +289,7 @@ sandboxOrAws(
   program
     .command('remediate')
     .description(
-      'start a remediation of one resource now (a drift-remediation.manual event through EventBridge)',
+      "start a remediation of one resource now, through the stack's manual-start entry (IAM-signed: you are recorded as the requester)",
     )
     .requiredOption('--type <type>', 'resource type, e.g. AWS::EC2::SecurityGroup')
     .requiredOption(
@@ -300,7 +300,15 @@ sandboxOrAws(
       '--rule <rule>',
       'Config rule to remediate against (default: the CloudFormation drift entry of the type)',
     )
-    .option('--requested-by <who>', 'who asks (recorded; they may not approve their own request)'),
+    .option(
+      '--url <url>',
+      "the manual-start entry's URL (default: the sandbox's, or the stack's ManualStartUrl output)",
+    )
+    .option(
+      '--stack <name>',
+      'stack whose ManualStartUrl output names the entry (with --aws)',
+      'DriftRemediation',
+    ),
   'send to',
 )
   .addHelpText(

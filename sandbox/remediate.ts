@@ -1,19 +1,26 @@
 /**
- * `drift-remediation remediate`: asks the deployed workflow to remediate one resource now, by putting a
- * `drift-remediation.manual` event on the default EventBridge bus (the intake rule forwards it to the
- * intake queue). Against the sandbox by default; with `--aws` (or `--profile`) against AWS with the
- * user's own credentials (the SDK's default chain, or the named profile).
+ * `drift-remediation remediate`: asks the deployed workflow to remediate one resource now, through the
+ * stack's manual-start entry (a Lambda Function URL with AuthType AWS_IAM): the request is SigV4-signed
+ * with the user's own credentials, so the entry records who asked as the caller's IAM principal, which
+ * the approval's four-eyes rule then relies on (docs/security.md). The entry forwards the request to the
+ * intake queue. Against the sandbox by default (its emulated URL, `<endpoint>/manual-start/`, signed
+ * with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN when set, else as the sandbox's
+ * administrator); with `--aws` (or `--profile`) against AWS, the URL from the stack's `ManualStartUrl`
+ * output (or `--url`).
  */
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { REGION } from '../tasks/shared/contracts';
-import { MANUAL_DETAIL_TYPE, MANUAL_SOURCE, manualStartEvent } from '../tasks/shared/manual-start';
 import { isValidResourceId } from '../tasks/shared/resource-ids';
+import { type SigningCredentials, signedRequest } from './sigv4';
 
 export interface RemediateOptions {
   type: string;
   id: string;
   rule?: string;
-  requestedBy?: string;
+  /** The manual-start entry's URL (default: the sandbox's, or the stack's ManualStartUrl output with `aws`). */
+  url?: string;
+  /** Stack whose ManualStartUrl output names the entry (with `aws`). */
+  stack?: string;
   /** Sandbox endpoint (ignored with `aws`). */
   endpoint: string;
   aws?: boolean;
@@ -21,8 +28,6 @@ export interface RemediateOptions {
   profile?: string;
 }
 
-/** Placeholder account of the detail: EventBridge sets the envelope's account, and intake takes that one. */
-const ENVELOPE_ACCOUNT = '000000000000';
 const SANDBOX_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** What any SDK client constructor takes to reach the sandbox or AWS (remediate, audit). */
@@ -56,39 +61,59 @@ export function checkRequest(o: RemediateOptions): void {
     throw new Error(`--region ${o.region} is not a region`);
 }
 
+/** The entry's URL: `--url`, else the sandbox's emulated one, else the stack's ManualStartUrl output. */
+async function entryUrl(o: RemediateOptions, cfn: CloudFormationClient): Promise<URL> {
+  if (o.url) return new URL(o.url);
+  const toAws = o.aws === true || o.profile !== undefined;
+  if (!toAws) return new URL('/manual-start/', o.endpoint);
+  const stack = o.stack ?? 'DriftRemediation';
+  const r = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
+  const url = r.Stacks?.[0]?.Outputs?.find((x) => x.OutputKey === 'ManualStartUrl')?.OutputValue;
+  if (!url)
+    throw new Error(`stack ${stack} has no ManualStartUrl output (deploy this version, or pass --url)`);
+  return new URL(url);
+}
+
+/** The signing credentials: the sandbox's from the environment when set, else the client's (default chain). */
+async function signingCredentials(
+  o: RemediateOptions,
+  cfn: CloudFormationClient,
+): Promise<SigningCredentials> {
+  const toAws = o.aws === true || o.profile !== undefined;
+  const { AWS_ACCESS_KEY_ID: id, AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: token } = process.env;
+  if (!toAws && id && secret) return { accessKeyId: id, secretAccessKey: secret, sessionToken: token };
+  const c = await cfn.config.credentials();
+  return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
+}
+
 /** Sends the request; returns the event id (intake records the outcome under the resource). */
 export async function remediate(
   o: RemediateOptions,
   log: (line: string) => void = console.log,
 ): Promise<string> {
   checkRequest(o);
-  const client = new EventBridgeClient(clientConfig(o));
+  const cfn = new CloudFormationClient(clientConfig(o));
   try {
-    const region = await client.config.region();
-    const detail = manualStartEvent({
+    const region = await cfn.config.region();
+    const url = await entryUrl(o, cfn);
+    const body = JSON.stringify({
       resourceType: o.type,
       resourceId: o.id,
-      configRuleName: o.rule,
-      requestedBy: o.requestedBy,
-      accountId: ENVELOPE_ACCOUNT,
-      region,
-      now: new Date(),
+      ...(o.rule ? { configRuleName: o.rule } : {}),
     });
-    const r = await client.send(
-      new PutEventsCommand({
-        Entries: [{ Source: MANUAL_SOURCE, DetailType: MANUAL_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
-      }),
-    );
-    const failed = r.Entries?.find((x) => x.ErrorCode);
-    if ((r.FailedEntryCount ?? 0) > 0 || failed)
+    const req = await signedRequest(url, body, await signingCredentials(o, cfn), region);
+    const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+    const text = await res.text();
+    if (res.status !== 202)
       throw new Error(
-        `PutEvents refused the request: ${failed?.ErrorCode ?? ''} ${failed?.ErrorMessage ?? ''}`.trim(),
+        `the manual-start entry refused the request (HTTP ${res.status}): ${text.slice(0, 500)}`,
       );
+    const answer = JSON.parse(text) as { eventId: string; requestedBy: string };
     log(
-      `requested remediation of ${o.type} ${o.id}${o.rule ? ` (rule ${o.rule})` : ''}: event ${detail.eventId}`,
+      `requested remediation of ${o.type} ${o.id}${o.rule ? ` (rule ${o.rule})` : ''} as ${answer.requestedBy}: event ${answer.eventId}`,
     );
-    return detail.eventId;
+    return answer.eventId;
   } finally {
-    client.destroy();
+    cfn.destroy();
   }
 }

@@ -29,6 +29,7 @@ export const HOSTED_TASKS = [
   'sweep',
   'reap-leases',
   'approval-endpoint',
+  'manual-start',
   'wait-callback',
   'reconcile-waits',
   'abort-cleanup',
@@ -140,6 +141,8 @@ export const TASKS: { readonly [T in TaskName]: TaskSpec } = {
   'abort-cleanup': { env: [ENV.WAITS_TABLE, ENV.LEASES_TABLE, ENV.SLOT_QUEUE_TABLE, ENV.OUTCOMES_TABLE, ENV.OUTCOME_TOPIC_ARN, ENV.STATE_MACHINE_ARN, ENV.NOTIFY_QUEUE_URL, ENV.NOTIFY_OUTCOMES], grant: (fn, r) => { r.storage.tables.waits.grantReadWriteData(fn); r.runbooks.grantExecutionControl(fn.taskRole); grantSlotQueue(fn, r); grantOutcomes(fn, r, ['dynamodb:Query', 'dynamodb:PutItem']); r.workflow.outcomeTopic.grantPublish(fn); r.notifications.queue.grantSendMessages(fn); } },
   // notify: the notifications queue (its event source) → Slack / signed webhooks; delivery marks and failures next to the outcomes
   notify: { env: [ENV.OUTCOMES_TABLE, ENV.POLICY_FILE, ENV.NAME_PREFIX], bundlesPolicy: true, grant: (fn, r) => { grantOutcomes(fn, r, ['dynamodb:GetItem', 'dynamodb:PutItem']); r.notifications.grantChannelSecrets(fn.taskRole); } },
+  // manual-start: the authenticated entry (Function URL, AWS_IAM) signs the requester with the approval secret and sends to the intake queue; no StartExecution
+  'manual-start': { env: [ENV.INTAKE_QUEUE_URL, ENV.SIGNING_SECRET_ARN], grant: (fn, r) => { r.intake.queue.grantSendMessages(fn); r.approvals.signingSecret.grantRead(fn); } },
   'approval-endpoint': { env: [ENV.APPROVALS_TABLE, ENV.SIGNING_SECRET_ARN], memorySize: 512, grant: (fn, r) => { r.storage.tables.approvals.grantReadWriteData(fn); r.approvals.signingSecret.grantRead(fn); r.workflow.grantTaskResponses(fn.taskRole); } },
 };
 

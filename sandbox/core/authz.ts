@@ -250,3 +250,22 @@ export async function passRole(
     await authorizer.action(caller, module, 'iam:PassRole', roleArn, region, passedTo);
   return rolePrincipal(roleArn, sessionName);
 }
+
+/**
+ * One action on one resource by `caller` outside any API operation (a Function URL with AuthType AWS_IAM:
+ * lambda:InvokeFunctionUrl): throws the module's access-denied error when IAM refuses; an account's
+ * administrator and the service itself pass (no-op without an IAM module).
+ */
+export async function authorizeAction(
+  ctx: SandboxContext,
+  caller: Principal,
+  module: ServiceModule,
+  action: string,
+  resource: string,
+  region: string,
+  context: Record<string, string> = {},
+): Promise<void> {
+  const authorizer = state(ctx).authorizer;
+  if (caller.admin || !authorizer) return;
+  await authorizer.action(caller, module, action, resource, region, context);
+}

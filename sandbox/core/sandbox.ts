@@ -108,7 +108,8 @@ export interface Sandbox {
   /** Listener for new SNS messages; returns an unsubscribe function. */
   onMessage(listener: (m: OutboxMessage) => void): () => void;
   registerFunction(fn: SandboxFunction): void;
-  registerHttpRoute(prefix: string, handler: HttpRouteHandler): void;
+  /** `signed`: SigV4-signed requests reach the route too (it authenticates them itself). */
+  registerHttpRoute(prefix: string, handler: HttpRouteHandler, opts?: { signed?: boolean }): void;
   registerTargetHandler(arnService: string, handler: TargetHandler): void;
   /** Adds a module after start (its start hook runs). */
   addService(module: ServiceModule): Promise<void>;
@@ -482,7 +483,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       };
     },
     registerFunction: (fn) => functions.register(fn),
-    registerHttpRoute: (prefix, handler) => server.registerHttpRoute(prefix, handler),
+    registerHttpRoute: (prefix, handler, opts) => server.registerHttpRoute(prefix, handler, opts),
     registerTargetHandler: (svc, handler) => registerTargetHandler(ctx, svc, handler),
     addService,
     stop,

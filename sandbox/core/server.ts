@@ -222,7 +222,8 @@ function isQueryRequest(raw: RawHttpRequest): boolean {
 
 export class SandboxServer {
   private server: Server | undefined;
-  private readonly routes: { prefix: string; handler: HttpRouteHandler }[] = [];
+  /** `signed`: the route also takes SigV4-signed requests (a Function URL with AuthType AWS_IAM checks them itself). */
+  private readonly routes: { prefix: string; handler: HttpRouteHandler; signed: boolean }[] = [];
   private readonly bySigningName = new Map<string, ServiceModule>();
   private readonly byTargetPrefix = new Map<string, ServiceModule>();
   port = 0;
@@ -238,8 +239,8 @@ export class SandboxServer {
   }
 
   /** Unsigned paths (e.g. `/approvals/…`), matched by prefix before any AWS routing. */
-  registerHttpRoute(prefix: string, handler: HttpRouteHandler): void {
-    this.routes.push({ prefix, handler });
+  registerHttpRoute(prefix: string, handler: HttpRouteHandler, opts: { signed?: boolean } = {}): void {
+    this.routes.push({ prefix, handler, signed: opts.signed === true });
     this.routes.sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
@@ -324,8 +325,8 @@ export class SandboxServer {
   async route(raw: RawHttpRequest): Promise<RawHttpResponse> {
     const requestId = randomUUID();
     const scope = credentialScope(raw.headers, raw.query);
-    if (!scope) {
-      const route = this.routes.find((r) => raw.path.startsWith(r.prefix));
+    if (!scope || this.routes.some((r) => r.signed)) {
+      const route = this.routes.find((r) => raw.path.startsWith(r.prefix) && (!scope || r.signed));
       if (route) {
         try {
           return await route.handler(raw);

@@ -8,6 +8,7 @@
  * Types with nothing to emulate locally (logs, alarms, dashboards) are recorded with placeholder
  * ids so references to them still resolve.
  */
+
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { bundledPolicyFor } from '../../infra/bundled-policy';
@@ -25,6 +26,7 @@ import {
 } from '../services/cloudformation/template';
 import { executionRoleRefusal } from '../services/lambda/execution-role';
 import { sqsOf } from '../services/sqs';
+import { invokeIamFunctionUrl } from './function-url-iam';
 import {
   clockSpec,
   type Handler,
@@ -301,8 +303,12 @@ async function recordFunction(i: Install, r: Res): Promise<void> {
   }
 }
 
+/** The sandbox path of the manual-start entry's Function URL (AuthType AWS_IAM): `<endpoint>/manual-start/`. */
+export const MANUAL_START_PATH = '/manual-start/';
+
 async function recordFunctionUrl(i: Install, r: Res): Promise<void> {
-  const url = `${i.approvalBaseUrl}/`;
+  const url =
+    r.props.AuthType === 'AWS_IAM' ? `${i.sb.endpoint}${MANUAL_START_PATH}` : `${i.approvalBaseUrl}/`;
   put(i, r, url, { FunctionUrl: url, FunctionArn: String(r.props.TargetFunctionArn) });
   i.deferred.push(r);
 }
@@ -653,7 +659,11 @@ function wireDeferred(i: Install): void {
     }
     if (type === 'AWS::Lambda::Url') {
       const target = String(props.TargetFunctionArn);
-      sb.registerHttpRoute('/approvals', (req) => invokeFunctionUrl(sb, target, req));
+      if (props.AuthType === 'AWS_IAM')
+        sb.registerHttpRoute(MANUAL_START_PATH, (req) => invokeIamFunctionUrl(sb, target, req), {
+          signed: true,
+        });
+      else sb.registerHttpRoute('/approvals', (req) => invokeFunctionUrl(sb, target, req));
     }
   }
 }

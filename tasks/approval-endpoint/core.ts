@@ -61,6 +61,7 @@ export type EndpointResult =
   | 'bad-csrf'
   | 'not-an-approver'
   | 'own-request'
+  | 'unauthenticated-requester'
   | 'already-decided'
   | 'expired'
   | 'execution-ended'

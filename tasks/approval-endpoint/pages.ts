@@ -98,6 +98,13 @@ export const PAGES = {
       message: `This remediation was requested by ${approver}. Another approver has to decide. Nothing was changed.`,
       approvalId,
     }),
+  unauthenticatedRequester: (approvalId: string) =>
+    notice(403, false, {
+      title: 'This request cannot be approved',
+      message:
+        'It is a manual request whose requester is not authenticated, so nobody can tell whether you asked for it yourself. You can reject it; to have it run, the requester starts it again with drift-remediation remediate. Nothing was changed.',
+      approvalId,
+    }),
   executionEnded: (approvalId: string, reason: string) =>
     notice(410, false, {
       title: 'This request is no longer waiting',

@@ -7,6 +7,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as v from 'valibot';
 import { ApprovalItem } from '../shared/approvals/record';
+import { isRequester } from '../shared/approvals/requester';
 import { type SigningKeys, verifyCsrf, verifyLink, verifyReview } from '../shared/approvals/signing';
 import type { ApprovalEndpointDeps, EndpointResult } from './core';
 import { decidedPage, expiredPage, PAGES, type PageResult } from './pages';
@@ -140,7 +141,10 @@ export async function openItem(
   if (!item.approvers.includes(approver)) {
     return { result: 'not-an-approver', page: PAGES.notAnApprover(head, approvalId, approver) };
   }
-  if (item.requestedBy && item.requestedBy === approver) {
+  if (
+    (item.requestedBy && item.requestedBy === approver) ||
+    isRequester(approver, item.requesterIdentities ?? [])
+  ) {
     return { result: 'own-request', page: PAGES.ownRequest(head, approvalId, approver) };
   }
   if (item.status !== 'PENDING')

@@ -150,6 +150,11 @@ async function post(deps: ApprovalEndpointDeps, reqCtx: RequestContext): Promise
   if (isAnswer(item)) return reply(inc, item);
   const decision = decisionFromForm(form, { ...inc, approver: link.approver });
   if (!decision) return reply(inc, { result: 'bad-request', page: PAGES.noChoice(approvalId) });
+  if (decision.status === 'APPROVED' && item.requesterAuthenticated === false)
+    return reply(inc, {
+      result: 'unauthenticated-requester',
+      page: PAGES.unauthenticatedRequester(approvalId),
+    });
   const { taskToken } = item;
   return reply(
     inc,

@@ -410,10 +410,13 @@ function normalizeFromDetail(env: Envelope, messageId: string): Drop | Candidate
   }
   const detail = env.detail as Record<string, unknown>;
   // EventBridge sets the envelope's account and region (the caller cannot): they win over the detail's.
+  // A manual request is `manual` whatever its detail claims, so it never passes for an automatic event
+  // (whose approval has no requester to check; tasks/shared/approvals/requester.ts).
   const raw =
     env.source === SOURCES.manual
       ? {
           ...detail,
+          source: 'manual',
           ...(env.account ? { awsAccountId: env.account } : {}),
           ...(env.region ? { awsRegion: env.region } : {}),
         }

@@ -27,10 +27,12 @@ import {
   type ApprovalItem,
   type ApprovalSummary,
   buildSummary,
+  requesterLabel,
   resourceLabel,
   ruleLabel,
   timeLeft,
 } from '../shared/approvals/record';
+import { isRequester, requesterAuthenticated, requesterIdentities } from '../shared/approvals/requester';
 import { linkUrl, reviewUrl, type SigningKeys } from '../shared/approvals/signing';
 import { DriftState, PlanResult, RemediationEvent, resourceKeyOf } from '../shared/contracts';
 import { awsCall, InvalidInputError } from '../shared/errors';
@@ -93,7 +95,7 @@ function describe(summary: ApprovalSummary): string[] {
     `Trigger:  ${ruleLabel(summary)}`,
     `Resource: ${resourceLabel(summary)}`,
     `Account:  ${summary.accountId}  Region: ${summary.region}`,
-    `Requested by: ${summary.requestedBy ?? `automatic (${summary.source} event ${summary.eventId})`}`,
+    `Requested by: ${requesterLabel(summary) ?? `automatic (${summary.source} event ${summary.eventId})`}`,
     '',
     'Drift (expected -> actual):',
   ];
@@ -180,7 +182,7 @@ async function publishNotice(
 }
 
 /** The approvers of a required approval; InvalidInputError when nobody but the requester could decide. */
-function approversOf(plan: RequestApprovalInput['plan'], requestedBy: string | undefined): string[] {
+function approversOf(plan: RequestApprovalInput['plan'], requester: RequesterFields): string[] {
   const approvers = [...new Set(plan.approval.approvers)];
   if (!plan.approval.required || approvers.length === 0) {
     throw new InvalidInputError(
@@ -188,13 +190,34 @@ function approversOf(plan: RequestApprovalInput['plan'], requestedBy: string | u
       [`plan.approval.required: ${plan.approval.required}`, `plan.approval.approvers: ${approvers.length}`],
     );
   }
-  if (requestedBy && approvers.every((a) => a === requestedBy)) {
+  const own =
+    requester.requesterIdentities ?? (requester.requestedBy ? [requester.requestedBy.toLowerCase()] : []);
+  if (own.length > 0 && approvers.every((a) => isRequester(a, own))) {
     throw new InvalidInputError(
       'request-approval: the only approver is the requester, who may not approve their own request',
       ['plan.approval.approvers'],
     );
   }
   return approvers;
+}
+
+type RequesterFields = Pick<ApprovalItem, 'requestedBy' | 'requesterAuthenticated' | 'requesterIdentities'>;
+
+/**
+ * Who asked, as the record keeps it: a manual start's requester is authenticated only with the
+ * manual-start entry's proof (then its identities are what the four-eyes rule compares); any other
+ * manual start, or a `requestedBy` without a proof, is marked unauthenticated and cannot be approved.
+ */
+function requesterOf(keys: SigningKeys, event: RemediationEvent): RequesterFields {
+  if (event.source !== 'manual' && !event.requestedBy) return {};
+  const authenticated = requesterAuthenticated(keys, event);
+  return {
+    ...(event.requestedBy ? { requestedBy: event.requestedBy } : {}),
+    requesterAuthenticated: authenticated,
+    ...(authenticated && event.requestedBy
+      ? { requesterIdentities: requesterIdentities(event.requestedBy) }
+      : {}),
+  };
 }
 
 /**
@@ -331,21 +354,26 @@ export async function requestApproval(
 
   const taskToken = input.taskToken;
   if (!taskToken) throw new InvalidInputError('request-approval: invalid input', ['taskToken: required']);
-  const requestedBy = event.requestedBy;
+  const keys = await deps.signingKeys(); // before anything is written: no key, no record
+  const requester = requesterOf(keys, event);
   const item: ApprovalItem = {
     approvalId,
     executionArn: execution.id,
     executionName: execution.name,
     taskToken,
     status: 'PENDING',
-    approvers: approversOf(plan, requestedBy),
+    approvers: approversOf(plan, requester),
     expiresAt: Math.floor(now.getTime() / 1000) + plan.approval.ttlSeconds,
     createdAt: now.toISOString(),
     resourceKey: resourceKeyOf(event),
-    summary,
+    summary: {
+      ...summary,
+      ...(requester.requesterAuthenticated === undefined
+        ? {}
+        : { requesterAuthenticated: requester.requesterAuthenticated }),
+    },
+    ...requester,
   };
-  if (requestedBy) item.requestedBy = requestedBy;
-  const keys = await deps.signingKeys(); // before anything is written: no key, no record
   const current = await storeApproval(deps, item, taskToken);
   if (!current) return { approvalId, mode: 'required', notified: 0 };
   return {

@@ -72,8 +72,13 @@ export const RemediationEvent = v.object({
    * the execution name, so each generation is a new execution and a redelivery of one is absorbed.
    */
   generation: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(100))),
-  /** Who asked for a manual start (IAM principal / email); they may not approve their own request. */
+  /**
+   * Who asked for a manual start. Set by the manual-start entry to the caller's IAM principal ARN (with
+   * `requesterProof`); from anywhere else it is only a claim (tasks/shared/approvals/requester.ts).
+   */
   requestedBy: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  /** The manual-start entry's HMAC over the event's fields and `requestedBy`; request-approval checks it. */
+  requesterProof: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/))),
 });
 export type RemediationEvent = v.InferOutput<typeof RemediationEvent>;
 

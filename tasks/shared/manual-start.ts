@@ -1,7 +1,9 @@
 /**
- * Manual starts: a `drift-remediation.manual` event on the default EventBridge bus whose detail is a
- * RemediationEvent (docs/operations.md, "Starting a remediation by hand"). The intake rule matches this
- * source and detail type; intake takes the account and region from the envelope, which EventBridge sets.
+ * Manual starts: a `drift-remediation.manual` event whose detail is a RemediationEvent (docs/operations.md,
+ * "Starting a remediation by hand"). The manual-start entry (tasks/manual-start/) builds it with the
+ * authenticated caller as `requestedBy` and sends it to the intake queue; the intake rule also forwards
+ * such events put on the default bus, whose requester is then not authenticated. Intake takes the account
+ * and region from the envelope (EventBridge, or the entry, sets them).
  */
 import { randomUUID } from 'node:crypto';
 import type { RemediationEvent } from './contracts';

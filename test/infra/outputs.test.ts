@@ -11,6 +11,7 @@ describe('stack outputs', () => {
       'ApprovalTopicArn',
       'DeadLetterQueueUrl',
       'IntakeQueueUrl',
+      'ManualStartUrl',
       'OrderingTableName',
       'OutcomeTopicArn',
       'OutcomesTableName',
@@ -24,6 +25,7 @@ describe('stack outputs', () => {
     expect(refOf('StateMachineArn')).toContain(
       String(logicalIdOfType('AWS::StepFunctions::StateMachine', '')),
     );
+    expect(refOf('ManualStartUrl')).toContain(String(logicalIdOfType('AWS::Lambda::Url', 'ManualStart')));
     for (const o of Object.values(outputs)) expect(o.Description).toBeTruthy();
   });
 });

@@ -199,6 +199,40 @@ describe('IAM', () => {
     expect(s?.Resource).toBe('*');
   });
 
+  it('only the intake role may start executions; the manual-start entry only sends to the intake queue', () => {
+    // Every identity policy in the stack that grants StartExecution (any resource): intake's role alone.
+    const starters = ofType('AWS::IAM::Policy')
+      .filter(([, p]) =>
+        asList((p.Properties.PolicyDocument as { Statement: Statement[] }).Statement).some((st) =>
+          asList(st.Action).some((a) => a === 'states:StartExecution' || a === 'states:*' || a === '*'),
+        ),
+      )
+      .flatMap(([, p]) => asList(p.Properties.Roles as unknown[]).map((r) => JSON.stringify(r)));
+    expect(starters).toEqual([JSON.stringify({ Ref: roleIdOf('intake') })]);
+    const entry = actionsOf(roleIdOf('manual-start'));
+    expect(entry).toContain('sqs:SendMessage');
+    expect(entry).toContain('secretsmanager:GetSecretValue');
+    expect(entry).not.toContain('states:StartExecution');
+    expect(entry).not.toContain('events:PutEvents');
+  });
+
+  it('the manual-start entry is a Function URL with AuthType AWS_IAM that no resource policy opens', () => {
+    const fnId = Object.entries(resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.[TASK_METADATA_KEY] === 'manual-start',
+    )?.[0];
+    expect(fnId).toBeDefined();
+    const urls = ofType('AWS::Lambda::Url').filter(
+      ([, r]) =>
+        JSON.stringify(r.Properties?.TargetFunctionArn) === JSON.stringify({ 'Fn::GetAtt': [fnId, 'Arn'] }),
+    );
+    expect(urls.map(([, r]) => r.Properties?.AuthType)).toEqual(['AWS_IAM']);
+    const permissions = ofType('AWS::Lambda::Permission').filter(([, r]) =>
+      JSON.stringify(r.Properties?.FunctionName).includes(String(fnId)),
+    );
+    expect(permissions).toEqual([]);
+    expect((json as { Outputs?: Record<string, unknown> }).Outputs?.ManualStartUrl).toBeDefined();
+  });
+
   it('least privilege per task: each role has its task’s actions and not the others’', () => {
     const has = (task: string, action: string) => actionsOf(roleIdOf(task)).has(action);
     expect(has('intake', 'states:StartExecution')).toBe(true);

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { approvalSentence, isBlankValue, riskCues } from './describe';
-import { type ApprovalStatus, type ApprovalSummary, ruleLabel, timeLeft } from './record';
+import { type ApprovalStatus, type ApprovalSummary, requesterLabel, ruleLabel, timeLeft } from './record';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -242,9 +242,10 @@ export interface ReviewPageInput {
 }
 
 function requester(s: ApprovalSummary): string {
-  return s.requestedBy
-    ? `${s.requestedBy} (manual request)`
-    : `Automatic: ${s.source === 'config' ? 'AWS Config compliance change' : s.source === 'cloudformation' ? 'CloudFormation drift detection' : s.source}`;
+  return (
+    requesterLabel(s) ??
+    `Automatic: ${s.source === 'config' ? 'AWS Config compliance change' : s.source === 'cloudformation' ? 'CloudFormation drift detection' : s.source}`
+  );
 }
 
 /** The deadline line: time left and the expiry, on the task clock. */
@@ -290,8 +291,12 @@ ${facts([
 </section>`;
 }
 
+/** A manual request whose requester is not authenticated: the four-eyes rule cannot hold, so no approval. */
+const UNAUTHENTICATED_NOTICE = `<p class="notice" role="note"><strong>This request cannot be approved.</strong> It is a manual request whose requester is not authenticated, so nobody can tell whether you asked for it yourself. Reject it, and have the requester start it again with <code>drift-remediation remediate</code>, which proves who they are.</p>`;
+
 export function renderReviewPage(p: ReviewPageInput): string {
   const s = p.summary;
+  const approvable = s.requesterAuthenticated !== false;
   const title = `Approve remediation of ${s.resourceId}?`;
   const body = `<header>
 <p class="eyebrow">Drift remediation · approval request</p>
@@ -304,14 +309,14 @@ ${requestSections(s, 'What will run if you approve')}
 <section aria-labelledby="h-decide">
 <h2 id="h-decide">Your decision</h2>
 <p>You are deciding as <strong>${escapeHtml(p.approver)}</strong>. The first decision is final.</p>
+${approvable ? '' : UNAUTHENTICATED_NOTICE}
 <form method="post" action="${escapeHtml(p.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(p.csrf)}">
 <label for="comment">Comment (optional)</label>
 <p class="hint" id="comment-hint">Recorded with your decision in the audit trail.</p>
 <textarea id="comment" name="comment" maxlength="1000" rows="3" aria-describedby="comment-hint"></textarea>
 <div class="actions">
-<button type="submit" class="approve" name="decision" value="approve">Approve remediation</button>
-<button type="submit" class="reject" name="decision" value="reject">Reject</button>
+${approvable ? '<button type="submit" class="approve" name="decision" value="approve">Approve remediation</button>\n' : ''}<button type="submit" class="reject" name="decision" value="reject">Reject</button>
 </div>
 </form>
 </section>

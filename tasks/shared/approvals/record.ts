@@ -40,6 +40,8 @@ export const ApprovalSummary = v.object({
   complianceType: v.string(),
   detectedAt: v.string(),
   requestedBy: v.optional(v.string()),
+  /** Manual starts: whether the manual-start entry proved who asked (absent: not a manual start). */
+  requesterAuthenticated: v.optional(v.boolean()),
   policyEntryId: v.optional(v.string()),
   planReason: v.string(),
   runbook: v.optional(
@@ -83,6 +85,13 @@ export const ApprovalItem = v.object({
   status: ApprovalStatus,
   approvers: v.array(v.string()),
   requestedBy: v.optional(v.string()),
+  /**
+   * Manual starts: true when the manual-start entry proved `requestedBy` (tasks/shared/approvals/requester.ts);
+   * false for any other manual start, which can be rejected but never approved (nobody knows who asked).
+   */
+  requesterAuthenticated: v.optional(v.boolean()),
+  /** An authenticated requester's ids (lower case): an approver named by one of them may not decide. */
+  requesterIdentities: v.optional(v.array(v.string())),
   /** Epoch seconds; the endpoint refuses decisions from then on. */
   expiresAt: v.pipe(v.number(), v.safeInteger()),
   createdAt: v.string(),
@@ -185,4 +194,17 @@ export function resourceLabel(s: ApprovalSummary): string {
 export function ruleLabel(s: ApprovalSummary): string {
   if (s.ruleName) return `Config rule ${s.ruleName}`;
   return s.source === 'cloudformation' ? 'CloudFormation drift' : `${s.source} request`;
+}
+
+/**
+ * Who asked, as pages and messages say it: an authenticated requester's principal, or a manual start whose
+ * requester is not authenticated (it can be rejected, never approved); undefined for an automatic event.
+ */
+export function requesterLabel(
+  s: Pick<ApprovalSummary, 'requestedBy' | 'requesterAuthenticated' | 'source'>,
+): string | undefined {
+  if (s.requesterAuthenticated === true) return `${s.requestedBy ?? ''} (manual request, authenticated)`;
+  if (s.requesterAuthenticated === false || s.requestedBy || s.source === 'manual')
+    return `${s.requestedBy ? `${s.requestedBy}, as claimed` : 'unknown'} (manual request, requester NOT authenticated: it can be rejected but not approved; start it with drift-remediation remediate)`;
+  return undefined;
 }

@@ -26,12 +26,14 @@ export const MIN_SECRET_LENGTH = 32;
 /** The only CSRF purpose today: the decision form. */
 export const CSRF_PURPOSE_DECIDE = 'decide';
 
-/** The two derived keys. Built from one secret with domain separation. */
+/** The derived keys, built from one secret with domain separation. */
 export interface SigningKeys {
   readonly link: Buffer;
   readonly csrf: Buffer;
   /** Review links only (read-only page): never accepted where a decision link is. */
   readonly review: Buffer;
+  /** Manual starts' requester proofs (tasks/shared/approvals/requester.ts): only the manual-start entry signs. */
+  readonly requester: Buffer;
 }
 
 export function deriveKeys(secret: string | Buffer): SigningKeys {
@@ -44,10 +46,11 @@ export function deriveKeys(secret: string | Buffer): SigningKeys {
     link: derive('drift-remediation/approval-link/v1'),
     csrf: derive('drift-remediation/approval-csrf/v1'),
     review: derive('drift-remediation/approval-review/v1'),
+    requester: derive('drift-remediation/manual-requester/v1'),
   };
 }
 
-function mac(key: Buffer, parts: ReadonlyArray<string | number>): string {
+export function mac(key: Buffer, parts: ReadonlyArray<string | number>): string {
   return createHmac('sha256', key).update(JSON.stringify(parts)).digest('base64url');
 }
 

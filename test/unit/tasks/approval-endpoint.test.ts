@@ -13,6 +13,7 @@ import {
 import { approvalIdFor } from '../../../tasks/shared/approval-id';
 import { CONTENT_SECURITY_POLICY, escapeHtml, renderReviewPage } from '../../../tasks/shared/approvals/page';
 import type { ApprovalItem } from '../../../tasks/shared/approvals/record';
+import { requesterIdentities } from '../../../tasks/shared/approvals/requester';
 import {
   CSRF_PURPOSE_DECIDE,
   CSRF_TTL_SECONDS,
@@ -37,6 +38,9 @@ import {
   TASK_TOKEN,
   urlEvent,
 } from '../../approvals/support/fixtures';
+
+/** An Identity Center session whose user is the approver (Identity Center sets the session name). */
+const SSO_REQUESTER = `arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_SecurityOps_0a1b2c3d/${APPROVER}`;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
@@ -363,6 +367,28 @@ describe('refusals: a clear page, nothing decided', () => {
       403,
       /cannot approve your own request/,
       () => storeItem(pendingItem({ requestedBy: APPROVER })),
+    ],
+    [
+      'an authenticated requester approving as their IAM Identity Center name',
+      () => post(),
+      403,
+      /cannot approve your own request/,
+      () =>
+        storeItem(
+          pendingItem({
+            requestedBy: SSO_REQUESTER,
+            requesterAuthenticated: true,
+            requesterIdentities: requesterIdentities(SSO_REQUESTER),
+          }),
+        ),
+    ],
+    [
+      'approving a manual request whose requester is not authenticated (names someone else)',
+      () => post(),
+      403,
+      /This request cannot be approved/,
+      () =>
+        storeItem(pendingItem({ requestedBy: 'someone-else@example.com', requesterAuthenticated: false })),
     ],
     [
       'an already decided request (second click)',

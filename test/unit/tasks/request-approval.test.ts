@@ -16,6 +16,7 @@ import {
 import { handler } from '../../../tasks/request-approval/handler';
 import { approvalIdFor } from '../../../tasks/shared/approval-id';
 import { ApprovalItem } from '../../../tasks/shared/approvals/record';
+import { requesterProof } from '../../../tasks/shared/approvals/requester';
 import { clearSigningKeyCache, verifyLink } from '../../../tasks/shared/approvals/signing';
 import { resetClients } from '../../../tasks/shared/clients';
 import { InvalidInputError, TransientServiceError } from '../../../tasks/shared/errors';
@@ -261,6 +262,62 @@ describe('request-approval', () => {
     ])('%s (core)', async (_what, make) => {
       await expect(requestApproval(make(), deps())).rejects.toBeInstanceOf(InvalidInputError);
       expectNoWrites();
+    });
+  });
+
+  describe('who asked (manual starts)', () => {
+    const CALLER =
+      'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Platform_0a1b2c3d/alice@example.com';
+    const manual = (over: Partial<ReturnType<typeof roleEvent>> = {}) => {
+      const base = roleEvent({ source: 'manual', eventId: 'manual-1', requestedBy: CALLER, ...over });
+      return { ...base, requesterProof: requesterProof(KEYS, { ...base, requestedBy: CALLER }) };
+    };
+    const storedItem = () => v.parse(ApprovalItem, ddb.commandCalls(PutCommand)[0]?.args[0].input.Item);
+
+    it("records the entry's requester as authenticated, with the ids the four-eyes rule compares", async () => {
+      await requestApproval(requestInput({ event: manual() }), deps());
+      const item = storedItem();
+      expect(item).toMatchObject({ requestedBy: CALLER, requesterAuthenticated: true });
+      expect(item.requesterIdentities).toEqual([
+        CALLER.toLowerCase(),
+        'arn:aws:iam::123456789012:role/awsreservedsso_platform_0a1b2c3d',
+        'alice@example.com',
+      ]);
+      expect(item.summary.requesterAuthenticated).toBe(true);
+      expect(publishedMessages()[0]?.message).toContain(
+        `Requested by: ${CALLER} (manual request, authenticated)`,
+      );
+    });
+
+    it.each([
+      ['another name than the one signed', () => ({ ...manual(), requestedBy: 'bob@example.com' })],
+      ['another resource than the one signed', () => ({ ...manual(), resourceId: 'other-role' })],
+      ['no proof', () => roleEvent({ source: 'manual', requestedBy: 'bob@example.com' })],
+      ['a manual start naming nobody', () => roleEvent({ source: 'manual' })],
+    ])('marks %s as not authenticated: no ids, the page and message say so', async (_what, event) => {
+      await requestApproval(requestInput({ event: event() }), deps());
+      const item = storedItem();
+      expect(item.requesterAuthenticated).toBe(false);
+      expect(item.requesterIdentities).toBeUndefined();
+      expect(publishedMessages()[0]?.message).toContain('requester NOT authenticated');
+    });
+
+    it('refuses an authenticated requester who is the only approver under their Identity Center name', async () => {
+      const input = requestInput({
+        event: manual(),
+        plan: rolePlan({
+          approval: { mode: 'required', required: true, approvers: ['Alice@example.com'], ttlSeconds: 60 },
+        }),
+      });
+      await expect(requestApproval(input, deps())).rejects.toBeInstanceOf(InvalidInputError);
+      expectNoWrites();
+    });
+
+    it('leaves automatic events without requester fields', async () => {
+      await requestApproval(requestInput(), deps());
+      const item = storedItem();
+      expect(item.requesterAuthenticated).toBeUndefined();
+      expect(item.summary.requesterAuthenticated).toBeUndefined();
     });
   });
 
