@@ -224,6 +224,8 @@ export class SandboxServer {
   private server: Server | undefined;
   /** `signed`: the route also takes SigV4-signed requests (a Function URL with AuthType AWS_IAM checks them itself). */
   private readonly routes: { prefix: string; handler: HttpRouteHandler; signed: boolean }[] = [];
+  /** Whether any route takes signed requests (else a signed request never looks at the routes). */
+  private signedRoutes = false;
   private readonly bySigningName = new Map<string, ServiceModule>();
   private readonly byTargetPrefix = new Map<string, ServiceModule>();
   port = 0;
@@ -241,6 +243,7 @@ export class SandboxServer {
   /** Unsigned paths (e.g. `/approvals/…`), matched by prefix before any AWS routing. */
   registerHttpRoute(prefix: string, handler: HttpRouteHandler, opts: { signed?: boolean } = {}): void {
     this.routes.push({ prefix, handler, signed: opts.signed === true });
+    this.signedRoutes ||= opts.signed === true;
     this.routes.sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
@@ -325,7 +328,7 @@ export class SandboxServer {
   async route(raw: RawHttpRequest): Promise<RawHttpResponse> {
     const requestId = randomUUID();
     const scope = credentialScope(raw.headers, raw.query);
-    if (!scope || this.routes.some((r) => r.signed)) {
+    if (!scope || this.signedRoutes) {
       const route = this.routes.find((r) => raw.path.startsWith(r.prefix) && (!scope || r.signed));
       if (route) {
         try {
