@@ -57,6 +57,14 @@ function cli(credentials: NodeJS.ProcessEnv, ...args: string[]) {
   });
 }
 
+/** `remediate` of ROLE with `credentials` that the entry must refuse: the CLI's exit code and stderr. */
+function refusedRemediate(credentials: NodeJS.ProcessEnv) {
+  return cli(credentials, 'remediate', '--type', dc.resourceType, '--id', ROLE, '-e', e.sb.endpoint).then(
+    () => undefined,
+    (x: { stderr: string; code: number }) => x,
+  );
+}
+
 describe('drift-remediation remediate', () => {
   it('refuses a malformed id before sending anything', async () => {
     const err = await cli(
@@ -117,38 +125,23 @@ describe('drift-remediation remediate', () => {
     expect(await dc.stillWrong(e.c, ROLE)).toBeNull();
   });
 
-  it('refuses a caller without lambda:InvokeFunctionUrl and a request signed with the wrong secret', async () => {
+  it('refuses a caller without lambda:InvokeFunctionUrl, a request signed with the wrong secret, and an unsigned one', async () => {
     const bob = await operatorSession('drift-bystander', 'bob', false);
-    const refused = await cli(
-      bob,
-      'remediate',
-      '--type',
-      dc.resourceType,
-      '--id',
-      ROLE,
-      '-e',
-      e.sb.endpoint,
-    ).then(
-      () => undefined,
-      (x: { stderr: string; code: number }) => x,
-    );
+    const refused = await refusedRemediate(bob);
     expect(refused?.code).toBe(1);
     expect(refused?.stderr).toContain('HTTP 403');
     const alice = await operatorSession('drift-operator', 'alice', true);
-    const forged = await cli(
-      { ...alice, AWS_SECRET_ACCESS_KEY: 'not-the-secret-of-this-key-000000000000' },
-      'remediate',
-      '--type',
-      dc.resourceType,
-      '--id',
-      ROLE,
-      '-e',
-      e.sb.endpoint,
-    ).then(
-      () => undefined,
-      (x: { stderr: string; code: number }) => x,
-    );
+    const forged = await refusedRemediate({
+      ...alice,
+      AWS_SECRET_ACCESS_KEY: 'not-the-secret-of-this-key-000000000000',
+    });
     expect(forged?.stderr).toContain('HTTP 403');
+    const unsigned = await fetch(new URL('/manual-start/', e.sb.endpoint), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceType: dc.resourceType, resourceId: ROLE }),
+    });
+    expect(unsigned.status).toBe(403);
     await sleep(500);
     expect((await executionsFor(e, ROLE, dc.resourceType)).length).toBe(1); // the first test's only
   });
