@@ -79,6 +79,13 @@ export function wireHandler(
   endpoint: () => string,
   send: (request: WireRequest) => Promise<WireResponse>,
 ): HttpHandler {
+  // The endpoint parsed once per value it takes (a restarted server may move), not once per request.
+  let parsed: { href: string; url: URL } | undefined;
+  const ownUrl = (): URL => {
+    const href = endpoint();
+    if (parsed?.href !== href) parsed = { href, url: new URL(href) };
+    return parsed.url;
+  };
   const handle = async (
     request: HttpRequest,
     options?: HttpHandlerOptions,
@@ -88,7 +95,7 @@ export function wireHandler(
       err.name = 'AbortError';
       throw err;
     }
-    const own = new URL(endpoint());
+    const own = ownUrl();
     const port =
       request.port === undefined ? (request.protocol === 'https:' ? '443' : '80') : String(request.port);
     if (request.hostname !== own.hostname || port !== own.port) {

@@ -39,6 +39,7 @@ import {
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
+  ListQueuesCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -46,6 +47,7 @@ import { CreateDocumentCommand, GetDocumentCommand, SSMClient } from '@aws-sdk/c
 import { describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../../sandbox/core/sandbox';
 import type { RawHttpRequest, ServiceModule } from '../../../sandbox/core/types';
+import { wireHandler } from '../../../sandbox/core/wire';
 import { allProviders, allServices } from '../../../sandbox/services';
 import { clientConfigFor, withSandbox } from '../helpers';
 
@@ -276,5 +278,29 @@ describe('in-process transport', () => {
       requestHandler: handler,
     });
     await expect(ssm.send(new GetDocumentCommand({ Name: 'Transport' }))).rejects.toThrow(/serves .* only/);
+  });
+
+  it('follows its endpoint when it moves (parsed once per value, not once per request)', async () => {
+    let endpoint = 'http://127.0.0.1:4566';
+    const seen: string[] = [];
+    const handler = wireHandler(
+      () => endpoint,
+      async (r) => {
+        seen.push(r.headers.host ?? '');
+        return { status: 200, headers: {}, body: new TextEncoder().encode('{}'), streaming: false };
+      },
+    );
+    const at = (url: string) =>
+      new SQSClient({ ...clientConfigFor(sb.sandbox), endpoint: url, requestHandler: handler });
+    await at('http://127.0.0.1:4566').send(new ListQueuesCommand({}));
+    await expect(at('http://127.0.0.1:4567').send(new ListQueuesCommand({}))).rejects.toThrow(
+      /serves .* only/,
+    );
+    endpoint = 'http://127.0.0.1:4567';
+    await at('http://127.0.0.1:4567').send(new ListQueuesCommand({}));
+    await expect(at('http://127.0.0.1:4566').send(new ListQueuesCommand({}))).rejects.toThrow(
+      /serves .* only/,
+    );
+    expect(seen).toEqual(['127.0.0.1:4566', '127.0.0.1:4567']);
   });
 });
