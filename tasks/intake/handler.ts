@@ -1,3 +1,4 @@
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { accountsConfigFromEnv, cloudFormationIn, configIn } from '../shared/accounts';
 import { sfnClient } from '../shared/clients';
@@ -28,5 +29,5 @@ export const handler = taskHandler(
   'intake',
   IntakeInput,
   (input, context) => intake(input, deps(context), context),
-  { metrics },
+  { use: [logMetrics(metrics)] },
 );

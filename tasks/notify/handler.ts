@@ -1,3 +1,4 @@
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { secretsClient } from '../shared/clients';
 import { dynamoClient } from '../shared/dynamo-client';
@@ -26,5 +27,5 @@ export const handler = taskHandler(
   'notify',
   NotifyInput,
   (input, context: Context | undefined) => notify(input, deps(), context),
-  { metrics },
+  { use: [logMetrics(metrics)] },
 );

@@ -7,8 +7,10 @@
  * Middleware, in the order they run before the core (after/onError run in reverse):
  *   1. injectLambdaContext (Powertools Logger): request id, function name, cold start on every log
  *      line; the per-invocation keys are reset afterwards.
- *   2. logMetrics (Powertools Metrics), only for tasks that emit metrics ({ metrics } from metrics.ts):
- *      flushes them as EMF at the end of the invocation, also when it fails.
+ *   2. the task's own middleware (`{ use: [...] }`): logMetrics (Powertools Metrics) in the tasks that
+ *      emit metrics (intake, notify: `use: [logMetrics(metrics)]`, metrics.ts) flushes them as EMF at the
+ *      end of the invocation, also when it fails. The handler imports it, so the other bundles hold
+ *      neither Metrics nor its middleware.
  *   3. taskOutcome (below): the `task` log key, a `done` line with the result, and on failure
  *      one warn (retryable) or error line, its stacks mapped to the sources (stack-trace.ts); a parser
  *      failure becomes InvalidInputError (original as cause).
@@ -19,8 +21,6 @@
  * intake must record a bad record as SKIPPED rather than fail the batch (docs/architecture.md).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { ParseError } from '@aws-lambda-powertools/parser';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
@@ -84,8 +84,12 @@ function taskOutcome(task: string): MiddlewareObj<unknown, unknown, Error, Conte
 }
 
 export interface TaskHandlerOptions {
-  /** The Metrics the core adds to (tasks/shared/metrics.ts), flushed after each invocation. @default none */
-  readonly metrics?: Metrics;
+  /**
+   * Middy middleware of the task's own, run after the Logger's and before the outcome line and the
+   * parser: `[logMetrics(metrics)]` for a task that emits metrics (tasks/shared/metrics.ts).
+   * @default none
+   */
+  readonly use?: readonly MiddlewareObj<unknown, unknown, Error, Context>[];
 }
 
 /** A task handler as Lambda (and the sandbox, and tests) call it. */
@@ -98,7 +102,7 @@ export function taskHandler<S extends v.GenericSchema, O>(
   options: TaskHandlerOptions = {},
 ): TaskHandler<O> {
   const h = middy<unknown, O, Error, Context>().use(injectLambdaContext(logger, { resetKeys: true }));
-  if (options.metrics) h.use(logMetrics(options.metrics));
+  for (const m of options.use ?? []) h.use(m);
   h.use(taskOutcome(task)).use(parser({ schema }));
   const handler = h.handler(async (input, context) => {
     logger.debug('input', { input }); // redacted by the Logger (redact.ts)

@@ -1,6 +1,6 @@
 /**
- * One Powertools Metrics per process, for the tasks that emit metrics (intake, record-outcome); its own
- * module so the other bundles leave Metrics out. Namespace from POWERTOOLS_METRICS_NAMESPACE (infra sets
+ * One Powertools Metrics per process, for the tasks that emit metrics (intake, notify, record-outcome);
+ * its own module so the other bundles leave Metrics out. Namespace from POWERTOOLS_METRICS_NAMESPACE (infra sets
  * it on every function), the same as here.
  *
  * Metrics writes its own diagnostics to the console unless given a logger: they go through the task's

@@ -41,7 +41,7 @@ export interface BundleSize {
   clients: string[];
   /** The five largest contributors (npm package, or the repo folder for our own code), bytes in the bundle. */
   largest: { part: string; bytes: number }[];
-  /** Every input file in the bundle (repo-relative paths, node_modules/… for packages). */
+  /** Every input file with bytes in the bundle (repo-relative paths, node_modules/… for packages). */
   inputs: string[];
   /** Where index.mjs was written. */
   file: string;
@@ -100,7 +100,9 @@ export async function bundleTask(task: TaskName, outDir: string): Promise<Bundle
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
       .map(([part, n]) => ({ part, bytes: n })),
-    inputs: Object.keys(output?.inputs ?? {}),
+    inputs: Object.entries(output?.inputs ?? {})
+      .filter(([, i]) => i.bytesInOutput > 0)
+      .map(([path]) => path),
     file,
     externals: { load: external('load'), lazy: external('lazy') },
   };

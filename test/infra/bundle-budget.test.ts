@@ -6,7 +6,8 @@
  * - It imports nothing at load but Node's built-ins, and lazily only built-ins and SDK_UNREACHED_IN_LAMBDA
  *   (the credential providers Lambda never reaches): nothing it needs is missing from the asset.
  * - Validation is valibot (tasks/shared/validation.ts), no zod at all (its mini build was 19–45 KB of
- *   each bundle); Powertools Metrics only in the tasks that emit metrics (tasks/shared/metrics.ts).
+ *   each bundle); Powertools Metrics only in the tasks that emit metrics (tasks/shared/metrics.ts), its
+ *   logMetrics middleware only in those whose handler flushes with it (tasks/shared/handler.ts `use`).
  * - Everything except the AWS SDK (@aws-sdk/*, @smithy/*) fits in 112 KB minified (largest: intake,
  *   107 KB; 120 KB with zod/mini). The SDK is bundled on purpose (tested version = deployed version; the
  *   runtime's unbundled SDK costs several times the init CPU), and one client with its core is ~150 KB,
@@ -38,6 +39,8 @@ const TARGET = 200_000;
 const WITHIN_TARGET: readonly TaskName[] = ['sweep', 'check-drift', 'recheck-drift'];
 /** Tasks whose handler passes `{ metrics }` or hands Metrics to its core (tasks/shared/metrics.ts). */
 const EMITS_METRICS: readonly TaskName[] = ['intake', 'record-outcome', 'notify'];
+/** …and those that flush them with Powertools' logMetrics middleware (record-outcome publishes single metrics). */
+const FLUSHES_METRICS: readonly TaskName[] = ['intake', 'notify'];
 
 /**
  * Client factory (tasks/shared/clients.ts, dynamo-client.ts; the per account-region ones of accounts.ts,
@@ -98,6 +101,8 @@ describe('Lambda bundle budgets', () => {
       expect(s.inputs.some((i) => i.includes('node_modules/valibot/'))).toBe(true);
       const metrics = s.inputs.some((i) => i.includes('@aws-lambda-powertools/metrics/lib/esm/Metrics.js'));
       expect(metrics, 'Powertools Metrics in the bundle').toBe(EMITS_METRICS.includes(task));
+      const flush = s.inputs.some((i) => i.includes('@aws-lambda-powertools/metrics/lib/esm/middleware/'));
+      expect(flush, 'the logMetrics middleware in the bundle').toBe(FLUSHES_METRICS.includes(task));
       // DynamoDB's endpoint cache is a stub (infra/bundling/sdk-stubs.ts): nothing that reads it is bundled.
       // (the middleware's name is a string the minifier keeps: absent, the middleware is not bundled).
       expect(readFileSync(s.file, 'utf8')).not.toContain('endpointDiscoveryMiddleware');

@@ -3,6 +3,7 @@
  * `cause` and transient classification (tasks/shared/errors.ts), and the signing-secret cache
  * (Powertools Parameters with maxAge).
  */
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import 'aws-sdk-client-mock-vitest/extend';
 import { ParseError } from '@aws-lambda-powertools/parser';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -172,16 +173,16 @@ describe('taskHandler (Middy + Powertools Logger, Metrics and Parser)', () => {
     expect(outside).not.toHaveProperty('task');
   });
 
-  it('{ metrics } flushes the metrics the core added, also when it fails', async () => {
+  it('{ use: [logMetrics(metrics)] } (intake, notify) flushes the metrics the core added, also when it fails', async () => {
     const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-    const ok = taskHandler('intake', Input, async () => 1, { metrics });
+    const ok = taskHandler('intake', Input, async () => 1, { use: [logMetrics(metrics)] });
     const failing = taskHandler(
       'intake',
       Input,
       async () => {
         throw new SlotUnavailableError('no slot');
       },
-      { metrics },
+      { use: [logMetrics(metrics)] },
     );
     await ok({ stackName: 'a', polls: 0 }, context);
     await expect(failing({ stackName: 'a', polls: 0 }, context)).rejects.toThrow(SlotUnavailableError);
@@ -195,7 +196,10 @@ describe('taskHandler (Middy + Powertools Logger, Metrics and Parser)', () => {
     const consoleWarn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const warn = vi.spyOn(logger, 'warn');
     const debug = vi.spyOn(logger, 'debug');
-    await taskHandler('intake', Input, async () => 1, { metrics })({ stackName: 'a', polls: 0 }, context);
+    await taskHandler('intake', Input, async () => 1, { use: [logMetrics(metrics)] })(
+      { stackName: 'a', polls: 0 },
+      context,
+    );
     expect(debug).toHaveBeenCalledWith(expect.stringContaining('No application metrics to publish'));
     expect(warn).not.toHaveBeenCalled();
     expect(consoleWarn).not.toHaveBeenCalled();
