@@ -17,7 +17,12 @@
  * and raises such a counter every run.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { awsCall } from './errors';
 import { ADMISSION_ID } from './tables';
 
@@ -285,6 +290,33 @@ export async function releaseAndRead(
 }
 
 /**
+ * One conditional UpdateItem of the admission item (its waiter counters): the item as it left it (with
+ * `ReturnValues: 'ALL_NEW'`; else empty), or undefined when its condition refused it.
+ */
+async function updateWaiting(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  update: Pick<
+    UpdateCommandInput,
+    | 'UpdateExpression'
+    | 'ConditionExpression'
+    | 'ExpressionAttributeNames'
+    | 'ExpressionAttributeValues'
+    | 'ReturnValues'
+  >,
+): Promise<Record<string, unknown> | undefined> {
+  try {
+    const res = await awsCall('UpdateItem(admission waiting)', () =>
+      ddb.send(new UpdateCommand({ TableName: table, Key: { lockId: ADMISSION_ID }, ...update })),
+    );
+    return res.Attributes ?? {};
+  } catch (err) {
+    if (isConditionFailed(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
  * Counts a waiter just written to `queue` (after its queue item: a pass that reads the counter before
  * this finds the item, or this call's answer shows the units it freed) and notes the queue. Returns the
  * admission item as this left it: the read after enqueueing. A queue noted before counters existed keeps
@@ -295,25 +327,15 @@ export async function countWaiter(
   table: string,
   queue: string,
 ): Promise<{ admission: Admission; counted: boolean }> {
-  try {
-    const res = await awsCall('UpdateItem(admission waiting)', () =>
-      ddb.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { lockId: ADMISSION_ID },
-          UpdateExpression: 'ADD #w :one, #queues :qs',
-          ConditionExpression: 'attribute_exists(#w) OR NOT contains(#queues, :q)',
-          ExpressionAttributeNames: { '#w': waitingCounter(queue), '#queues': 'queues' },
-          ExpressionAttributeValues: { ':one': 1, ':qs': new Set([queue]), ':q': queue },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    return { admission: admissionOf(res.Attributes ?? {}), counted: true };
-  } catch (err) {
-    if (!isConditionFailed(err)) throw err;
-    return { admission: await readAdmission(ddb, table), counted: false };
-  }
+  const after = await updateWaiting(ddb, table, {
+    UpdateExpression: 'ADD #w :one, #queues :qs',
+    ConditionExpression: 'attribute_exists(#w) OR NOT contains(#queues, :q)',
+    ExpressionAttributeNames: { '#w': waitingCounter(queue), '#queues': 'queues' },
+    ExpressionAttributeValues: { ':one': 1, ':qs': new Set([queue]), ':q': queue },
+    ReturnValues: 'ALL_NEW',
+  });
+  if (after) return { admission: admissionOf(after), counted: true };
+  return { admission: await readAdmission(ddb, table), counted: false };
 }
 
 /**
@@ -328,29 +350,18 @@ export async function uncountWaiter(
   waiter: string,
   evenIfHolder = false,
 ): Promise<boolean> {
-  try {
-    await awsCall('UpdateItem(admission waiting)', () =>
-      ddb.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { lockId: ADMISSION_ID },
-          UpdateExpression: 'ADD #w :minusOne',
-          ConditionExpression: evenIfHolder
-            ? 'attribute_exists(#w)'
-            : 'attribute_exists(#w) AND attribute_not_exists(#holders.#h)',
-          ExpressionAttributeNames: {
-            '#w': waitingCounter(queue),
-            ...(evenIfHolder ? {} : { '#holders': 'holders', '#h': waiter }),
-          },
-          ExpressionAttributeValues: { ':minusOne': -1 },
-        }),
-      ),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+  const done = await updateWaiting(ddb, table, {
+    UpdateExpression: 'ADD #w :minusOne',
+    ConditionExpression: evenIfHolder
+      ? 'attribute_exists(#w)'
+      : 'attribute_exists(#w) AND attribute_not_exists(#holders.#h)',
+    ExpressionAttributeNames: {
+      '#w': waitingCounter(queue),
+      ...(evenIfHolder ? {} : { '#holders': 'holders', '#h': waiter }),
+    },
+    ExpressionAttributeValues: { ':minusOne': -1 },
+  });
+  return done !== undefined;
 }
 
 /**
@@ -368,25 +379,11 @@ export async function raiseWaiting(
 ): Promise<boolean> {
   const before = seen.waiting[queue];
   if (before !== undefined && before >= unadmitted) return false;
-  try {
-    await awsCall('UpdateItem(admission waiting)', () =>
-      ddb.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { lockId: ADMISSION_ID },
-          UpdateExpression: 'SET #w = :n',
-          ConditionExpression: before === undefined ? 'attribute_not_exists(#w)' : '#w = :before',
-          ExpressionAttributeNames: { '#w': waitingCounter(queue) },
-          ExpressionAttributeValues: {
-            ':n': unadmitted,
-            ...(before === undefined ? {} : { ':before': before }),
-          },
-        }),
-      ),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+  const done = await updateWaiting(ddb, table, {
+    UpdateExpression: 'SET #w = :n',
+    ConditionExpression: before === undefined ? 'attribute_not_exists(#w)' : '#w = :before',
+    ExpressionAttributeNames: { '#w': waitingCounter(queue) },
+    ExpressionAttributeValues: { ':n': unadmitted, ...(before === undefined ? {} : { ':before': before }) },
+  });
+  return done !== undefined;
 }
