@@ -11,7 +11,7 @@
  * returns the item: the read after enqueueing); a hand-off grant takes one off in its own UpdateItem; a
  * waiter that leaves unadmitted (timeout, abort, ended) takes one off only while it holds no grant — the
  * holder entry makes the grant's and the leave's decrement exclusive. A queue noted before counters
- * existed has none and is always read (the reaper counts it: countWaiters). Lower than the truth is the
+ * existed has none and is always read until the reaper sets one (raiseWaiting). Lower than the truth is the
  * unsafe side (a waiter no pass reads): only a Lambda crash between the queue write and the count, or a
  * leave racing a grant of the same waiter, can make it so; the reaper, which reads every queue, hands on
  * and raises such a counter every run.
